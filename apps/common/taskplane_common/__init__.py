@@ -1,0 +1,1 @@
+"""Shared library for every taskplane service."""

@@ -1,0 +1,70 @@
+"""Async SQLAlchemy engine and session handling shared by every service."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from taskplane_common.settings import ServiceSettings
+
+
+def async_database_url(url: str) -> str:
+    """Normalise ``postgresql://`` (what users and RDS secrets carry) to the psycopg 3 driver."""
+    parsed = make_url(url)
+    if parsed.drivername in {"postgresql", "postgres", "postgresql+psycopg2"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername != "postgresql+psycopg":
+        raise ValueError(f"unsupported database driver {parsed.drivername!r}: use postgresql://")
+    return parsed.render_as_string(hide_password=False)
+
+
+class Database:
+    """One engine and session factory per process; created by the app factory."""
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        if settings.database_url is None:
+            raise ValueError("DATABASE_URL is not set")
+        self.ping_timeout_s = float(settings.db_connect_timeout_s)
+        self.engine: AsyncEngine = create_async_engine(
+            async_database_url(settings.database_url.get_secret_value()),
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout_s,
+            pool_pre_ping=True,
+            pool_recycle=1800,
+            connect_args={
+                "connect_timeout": settings.db_connect_timeout_s,
+                "options": f"-c statement_timeout={settings.db_statement_timeout_ms}",
+                "application_name": settings.service_name,
+            },
+        )
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session whose transaction commits on success and rolls back on error."""
+        async with self.sessionmaker() as session, session.begin():
+            yield session
+
+    async def ping(self) -> bool:
+        """True when the database answers a trivial query within the connect timeout."""
+        try:
+            async with asyncio.timeout(self.ping_timeout_s):
+                async with self.engine.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

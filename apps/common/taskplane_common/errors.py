@@ -1,0 +1,162 @@
+"""RFC 9457 problem+json for every error a service returns.
+
+Handlers never echo stack traces, SQL or host names: unexpected exceptions are logged
+with their trace id and answered with a generic 500; a database that cannot be reached
+is a 503 with ``Retry-After`` so clients back off instead of hammering it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+import psycopg
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://taskplane.dev/problems/"
+
+
+def problem_type(slug: str) -> str:
+    return PROBLEM_TYPE_BASE + slug
+
+
+class ProblemError(Exception):
+    """Raise from anywhere in a request to answer with a problem+json body."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        slug: str | None = None,
+        title: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        phrase = HTTPStatus(status).phrase
+        self.status = status
+        self.detail = detail
+        self.title = title or phrase
+        self.type = problem_type(slug or phrase.lower().replace(" ", "-").replace("'", ""))
+        self.headers = dict(headers or {})
+        self.extra = dict(extra or {})
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    type_: str | None = None,
+    title: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+    instance: str | None = None,
+) -> JSONResponse:
+    phrase = HTTPStatus(status).phrase
+    body: dict[str, Any] = {
+        "type": type_ or problem_type(phrase.lower().replace(" ", "-").replace("'", "")),
+        "title": title or phrase,
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update(extra or {})
+    return JSONResponse(
+        body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_JSON
+    )
+
+
+def _validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """Pydantic errors without the offending input, which may be large or sensitive."""
+    return [
+        {
+            "loc": [str(part) for part in error.get("loc", ())],
+            "msg": str(error.get("msg", "")),
+            "type": str(error.get("type", "")),
+        }
+        for error in errors
+    ]
+
+
+def _summarise(errors: list[dict[str, Any]]) -> str:
+    parts = [f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors[:5]]
+    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+    return "; ".join(parts) + more
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Connection-level failures (server down, refused, pool exhausted), not query errors."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeoutError | ConnectionError):
+        return True
+    if isinstance(exc, DBAPIError):
+        return bool(exc.connection_invalidated) or isinstance(exc.orig, psycopg.OperationalError)
+    return isinstance(exc, psycopg.OperationalError)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the problem+json handlers on an app."""
+
+    @app.exception_handler(ProblemError)
+    async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
+        return problem_response(
+            exc.status,
+            exc.detail,
+            type_=exc.type,
+            title=exc.title,
+            headers=exc.headers,
+            extra=exc.extra,
+            instance=request.url.path,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no route matches {request.method} {request.url.path}"
+        return problem_response(
+            exc.status_code, detail, headers=exc.headers, instance=request.url.path
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = _validation_errors(exc.errors())
+        return problem_response(
+            422,
+            _summarise(errors),
+            type_=problem_type("validation-error"),
+            title="Request validation failed",
+            extra={"errors": errors},
+            instance=request.url.path,
+        )
+
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        if not is_database_unavailable(exc):
+            return await _unexpected(request, exc)
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return problem_response(
+            503,
+            "the database is unavailable; retry later",
+            type_=problem_type("database-unavailable"),
+            headers={"Retry-After": "2"},
+            instance=request.url.path,
+        )
+
+    for database_error in (DBAPIError, PoolTimeoutError, psycopg.OperationalError, OSError):
+        app.add_exception_handler(database_error, _database)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(500, "an unexpected error occurred", instance=request.url.path)

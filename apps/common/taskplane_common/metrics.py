@@ -1,0 +1,79 @@
+"""Prometheus HTTP metrics labelled by route template, never by raw path.
+
+A raw path label (``/tasks/3f2a...``) would create one time series per task id and
+eventually take Prometheus down, so unmatched requests share the label ``<unmatched>``.
+"""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+HTTP_REQUESTS = Counter(
+    "http_requests_total",
+    "HTTP requests handled, by route template and status code.",
+    ["service", "method", "route", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "HTTP request latency from first byte received to response start, by route template.",
+    ["service", "method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+HTTP_IN_PROGRESS = Gauge(
+    "http_requests_in_progress",
+    "HTTP requests being handled right now.",
+    ["service", "method"],
+)
+UNMATCHED_ROUTE = "<unmatched>"
+
+
+def route_template(scope: Scope) -> str:
+    """The template of the route that handled the request (``/api/v1/tasks/{task_id}``)."""
+    route = scope.get("route")
+    path_format = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return path_format if isinstance(path_format, str) else UNMATCHED_ROUTE
+
+
+class PrometheusMiddleware:
+    """Pure ASGI middleware: counts and times every HTTP request."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method = scope["method"]
+        status = 500
+        started = time.perf_counter()
+        elapsed: float | None = None
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status, elapsed
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                elapsed = time.perf_counter() - started
+            await send(message)
+
+        in_progress = HTTP_IN_PROGRESS.labels(self.service, method)
+        in_progress.inc()
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            in_progress.dec()
+            route = route_template(scope)
+            duration = elapsed if elapsed is not None else time.perf_counter() - started
+            HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
+            HTTP_LATENCY.labels(self.service, method, route).observe(duration)
+
+
+async def metrics_endpoint(_: Request) -> Response:
+    """Prometheus text exposition of this process's registry."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

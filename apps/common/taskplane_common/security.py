@@ -1,0 +1,99 @@
+"""Who is calling: the principal every request runs as.
+
+Tokens are verified locally against the auth service's JWKS (design.md §2). When
+``TASKPLANE_AUTH_DISABLED`` is set (development only; production refuses it) every
+request runs as a fixed local admin, and start-up logs that loudly.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Annotated, Protocol
+
+from fastapi import Depends, Request
+
+from taskplane_common.errors import ProblemError
+from taskplane_common.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MEMBER = "member"
+    VIEWER = "viewer"
+
+
+DEV_USER_ID = uuid.UUID("00000000-0000-4000-8000-000000000001")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller: a user (``user_id`` set) or a service token."""
+
+    subject: str
+    roles: frozenset[str] = field(default_factory=frozenset)
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    user_id: uuid.UUID | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return Role.ADMIN in self.roles
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes or self.is_admin
+
+
+DEV_PRINCIPAL = Principal(
+    subject=str(DEV_USER_ID),
+    roles=frozenset({Role.ADMIN}),
+    scopes=frozenset({"queues:work", "queues:admin", "events:read"}),
+    user_id=DEV_USER_ID,
+)
+
+
+def warn_auth_disabled(service_name: str) -> None:
+    log.warning(
+        "AUTHENTICATION IS DISABLED for %s (TASKPLANE_AUTH_DISABLED=true): every request "
+        "runs as a local admin. Never use this outside a developer machine.",
+        service_name,
+    )
+
+
+async def current_principal(request: Request) -> Principal:
+    """FastAPI dependency: the caller, from the bearer token (or the dev admin)."""
+    settings: ServiceSettings = request.app.state.settings
+    if settings.auth_disabled:
+        return DEV_PRINCIPAL
+    verifier: TokenVerifier | None = getattr(request.app.state, "token_verifier", None)
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise ProblemError(
+            401,
+            "a bearer token is required",
+            slug="unauthenticated",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if verifier is None:
+        raise ProblemError(503, "token verification is not configured", slug="auth-unavailable")
+    return await verifier.verify(token)
+
+
+class TokenVerifier(Protocol):
+    async def verify(self, token: str) -> Principal: ...
+
+
+def require_scope(scope: str) -> Callable[[Principal], Awaitable[Principal]]:
+    """Dependency factory: 403 unless the caller holds ``scope`` (admins hold every scope)."""
+
+    async def _check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if not principal.has_scope(scope):
+            raise ProblemError(403, f"this call needs the scope {scope!r}", slug="forbidden")
+        return principal
+
+    return _check

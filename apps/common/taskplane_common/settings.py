@@ -1,0 +1,90 @@
+"""Settings every service shares, read only from environment variables.
+
+Services subclass :class:`ServiceSettings` and add their own fields. In production mode
+the validators refuse missing or default secrets and the auth bypass, so a weak
+configuration fails at start-up instead of running quietly.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar, Self
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_MARKER = "change-me"  # noqa: S105 - the marker of a default, not a secret
+"""Default secrets contain this marker; production mode refuses any secret containing it."""
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class ServiceSettings(BaseSettings):
+    """Configuration common to every HTTP service (see each app's README for the table)."""
+
+    model_config = SettingsConfigDict(env_prefix="TASKPLANE_", extra="ignore", frozen=True)
+
+    #: Names of SecretStr fields that must be set to a non-default value in production.
+    production_secrets: ClassVar[tuple[str, ...]] = ()
+
+    service_name: str = Field(
+        "taskplane", validation_alias=AliasChoices("OTEL_SERVICE_NAME", "TASKPLANE_SERVICE_NAME")
+    )
+    environment: Environment = Environment.DEVELOPMENT
+    log_level: str = "INFO"
+
+    database_url: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("DATABASE_URL", "TASKPLANE_DATABASE_URL")
+    )
+    db_pool_size: int = Field(10, ge=1, le=200)
+    db_max_overflow: int = Field(10, ge=0, le=200)
+    db_pool_timeout_s: float = Field(2.0, gt=0, le=60)
+    db_connect_timeout_s: int = Field(2, ge=1, le=60)
+    db_statement_timeout_ms: int = Field(15_000, ge=100)
+
+    auth_disabled: bool = False
+    jwks_url: str | None = None
+    jwt_issuer: str = "taskplane-auth"
+    jwt_audience: str = "taskplane"
+    jwks_cache_ttl_s: int = Field(300, ge=1)
+
+    otel_exporter_otlp_endpoint: str | None = Field(
+        None,
+        validation_alias=AliasChoices(
+            "OTEL_EXPORTER_OTLP_ENDPOINT", "TASKPLANE_OTEL_EXPORTER_OTLP_ENDPOINT"
+        ),
+    )
+
+    max_request_body_bytes: int = Field(1_048_576, ge=1024)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"unknown log level {value!r}")
+        return level
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment is Environment.PRODUCTION
+
+    @model_validator(mode="after")
+    def _refuse_weak_production_config(self) -> Self:
+        if not self.is_production:
+            return self
+        problems: list[str] = []
+        if self.database_url is None:
+            problems.append("DATABASE_URL is required in production")
+        if self.auth_disabled:
+            problems.append("TASKPLANE_AUTH_DISABLED must not be true in production")
+        for name in self.production_secrets:
+            secret = getattr(self, name)
+            if secret is None or DEV_SECRET_MARKER in secret.get_secret_value():
+                problems.append(f"TASKPLANE_{name.upper()} must be set to a non-default secret")
+        if problems:
+            raise ValueError("refusing weak production configuration: " + "; ".join(problems))
+        return self

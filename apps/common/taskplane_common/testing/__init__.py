@@ -1,0 +1,1 @@
+"""Test helpers shared by every app: a real PostgreSQL server and pytest fixtures."""

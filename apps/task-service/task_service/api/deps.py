@@ -1,0 +1,43 @@
+"""Dependencies of the task-service routes, as ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+from taskplane_common.db import Database
+from taskplane_common.security import Principal, current_principal
+
+from task_service.config import Settings
+from task_service.pagination import CursorCodec
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+async def get_session(
+    database: Annotated[Database, Depends(get_database)],
+) -> AsyncIterator[AsyncSession]:
+    """A session per request; routes commit explicitly, anything else rolls back."""
+    async with database.sessionmaker() as session:
+        yield session
+
+
+def get_cursor_codec(settings: Annotated[Settings, Depends(get_settings)]) -> CursorCodec:
+    return CursorCodec(settings.cursor_secret.get_secret_value().encode())
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+CursorCodecDep = Annotated[CursorCodec, Depends(get_cursor_codec)]

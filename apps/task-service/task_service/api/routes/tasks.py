@@ -1,0 +1,238 @@
+"""Tasks API: create, list, read, update, delete, stats (design.md §5)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
+from taskplane_common.errors import ProblemError
+
+from task_service import crud
+from task_service.api.deps import CursorCodecDep, PrincipalDep, SessionDep, SettingsDep
+from task_service.models import Task
+from task_service.pagination import DEFAULT_SORT, SORT_OPTIONS, parse_sort
+from task_service.schemas import (
+    PriorityLabel,
+    StatusLabel,
+    TaskCreate,
+    TaskOut,
+    TaskPage,
+    TaskStats,
+    TaskUpdate,
+)
+
+router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
+
+_LIST_PARAMS = frozenset({"status", "priority", "tag", "assignee", "q", "sort", "limit", "cursor"})
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such task (or not visible to you)", **_PROBLEM}
+}
+
+
+def etag_of(task: Task) -> str:
+    return f'"{task.version}"'
+
+
+def _task_response(task: Task, status_code: int = 200, **headers: str) -> JSONResponse:
+    return JSONResponse(
+        TaskOut.from_row(task).model_dump(mode="json"),
+        status_code=status_code,
+        headers={"ETag": etag_of(task), **headers},
+    )
+
+
+def _not_found(task_id: uuid.UUID) -> ProblemError:
+    return ProblemError(404, f"task {task_id} does not exist", slug="task-not-found")
+
+
+def _check_if_match(if_match: str | None, task: Task) -> None:
+    """RFC 9110 If-Match: strong comparison, ``*`` matches any existing task."""
+    if if_match is None:
+        return
+    candidates = {tag.strip() for tag in if_match.split(",")}
+    if "*" in candidates or etag_of(task) in candidates:
+        return
+    raise ProblemError(
+        412,
+        f"the task changed since you read it (current ETag {etag_of(task)})",
+        slug="precondition-failed",
+        headers={"ETag": etag_of(task)},
+    )
+
+
+def _request_hash(body: TaskCreate) -> str:
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=TaskOut,
+    summary="Create a task",
+    responses={422: {"description": "Invalid body or reused Idempotency-Key", **_PROBLEM}},
+)
+async def create_task(
+    body: TaskCreate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    settings: SettingsDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(min_length=1, max_length=255, description="Replays return the first response"),
+    ] = None,
+) -> JSONResponse:
+    if idempotency_key is not None:
+        stored = await crud.claim_idempotency_key(
+            session,
+            principal.subject,
+            idempotency_key,
+            _request_hash(body),
+            timedelta(hours=settings.idempotency_ttl_hours),
+        )
+        if stored is not None:
+            if stored.request_hash != _request_hash(body):
+                raise ProblemError(
+                    422,
+                    "this Idempotency-Key was already used with a different request body",
+                    slug="idempotency-key-reused",
+                )
+            return JSONResponse(
+                stored.body,
+                status_code=stored.status_code,
+                headers={**stored.headers, "Idempotent-Replayed": "true"},
+            )
+    task = await crud.create_task(session, principal, body)
+    headers = {"ETag": etag_of(task), "Location": f"{router.prefix}/{task.id}"}
+    payload = TaskOut.from_row(task).model_dump(mode="json")
+    if idempotency_key is not None:
+        await crud.store_idempotent_response(
+            session, principal.subject, idempotency_key, 201, payload, headers
+        )
+    await session.commit()
+    return JSONResponse(payload, status_code=201, headers=headers)
+
+
+@router.get("", response_model=TaskPage, summary="List tasks (keyset pagination)")
+async def list_tasks(
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    settings: SettingsDep,
+    codec: CursorCodecDep,
+    status: Annotated[list[StatusLabel] | None, Query(description="Repeat to OR")] = None,
+    priority: Annotated[list[PriorityLabel] | None, Query(description="Repeat to OR")] = None,
+    tag: Annotated[
+        list[Annotated[str, Query(min_length=1, max_length=50)]] | None,
+        Query(description="Repeat to require every tag (case-insensitive)"),
+    ] = None,
+    assignee: Annotated[
+        str | None, Query(description="A user id, `me`, or `none` for unassigned")
+    ] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=200, description="Text search")] = None,
+    sort: Annotated[str, Query(description=f"One of {', '.join(SORT_OPTIONS)}")] = DEFAULT_SORT,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+) -> TaskPage:
+    unknown = sorted(set(request.query_params) - _LIST_PARAMS)
+    if unknown:
+        raise ProblemError(
+            422,
+            f"unknown query parameter(s): {', '.join(unknown)}; "
+            f"allowed: {', '.join(sorted(_LIST_PARAMS))}",
+            slug="unknown-query-parameter",
+        )
+    page_size = limit or settings.default_page_size
+    if page_size > settings.max_page_size:
+        raise ProblemError(
+            422, f"limit must be at most {settings.max_page_size}", slug="validation-error"
+        )
+    key = parse_sort(sort)
+    filters = crud.TaskFilters(
+        statuses=status or (),
+        priorities=priority or (),
+        tags=tag or (),
+        text=q,
+        **_assignee_filter(assignee, principal.user_id),
+    )
+    position = codec.decode(cursor, key) if cursor else None
+    tasks, more = await crud.list_tasks(session, principal, filters, key, page_size, position)
+    next_cursor = codec.encode(key, tasks[-1]) if more and tasks else None
+    return TaskPage(items=[TaskOut.from_row(t) for t in tasks], next_cursor=next_cursor)
+
+
+def _assignee_filter(assignee: str | None, me: uuid.UUID | None) -> dict[str, Any]:
+    if assignee is None:
+        return {}
+    if assignee == "none":
+        return {"unassigned": True}
+    if assignee == "me":
+        return {"assignee": me} if me else {"unassigned": True}
+    try:
+        return {"assignee": uuid.UUID(assignee)}
+    except ValueError as exc:
+        raise ProblemError(
+            422, "assignee must be a user id, 'me' or 'none'", slug="validation-error"
+        ) from exc
+
+
+@router.get("/stats", response_model=TaskStats, summary="Counts by status and priority")
+async def task_stats(session: SessionDep, principal: PrincipalDep) -> TaskStats:
+    return TaskStats(**await crud.task_stats(session, principal))
+
+
+@router.get("/{task_id}", response_model=TaskOut, responses=_NOT_FOUND, summary="Get a task")
+async def get_task(task_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> Response:
+    task = await crud.get_task(session, principal, task_id)
+    if task is None:
+        raise _not_found(task_id)
+    return _task_response(task)
+
+
+@router.patch(
+    "/{task_id}",
+    response_model=TaskOut,
+    summary="Update a task (If-Match honoured)",
+    responses={**_NOT_FOUND, 412: {"description": "Stale ETag", **_PROBLEM}},
+)
+async def update_task(
+    task_id: uuid.UUID,
+    body: TaskUpdate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    if_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    task = await crud.get_task(session, principal, task_id, for_update=True)
+    if task is None:
+        raise _not_found(task_id)
+    _check_if_match(if_match, task)
+    task = await crud.update_task(session, task, body)
+    await session.commit()
+    return _task_response(task)
+
+
+@router.delete(
+    "/{task_id}",
+    status_code=204,
+    summary="Delete a task (If-Match honoured)",
+    responses={**_NOT_FOUND, 412: {"description": "Stale ETag", **_PROBLEM}},
+)
+async def delete_task(
+    task_id: uuid.UUID,
+    session: SessionDep,
+    principal: PrincipalDep,
+    if_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    task = await crud.get_task(session, principal, task_id, for_update=True)
+    if task is None:
+        raise _not_found(task_id)
+    _check_if_match(if_match, task)
+    await crud.delete_task(session, task)
+    await session.commit()
+    return Response(status_code=204)

@@ -1,0 +1,157 @@
+"""Database tables of the task-service, all in the PostgreSQL schema ``tasks``."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import IntEnum, StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import UserDefinedType
+
+SCHEMA = "tasks"
+
+
+class XID8(UserDefinedType[int]):
+    """PostgreSQL's 64-bit transaction id type (``pg_current_xact_id()``)."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **_: Any) -> str:
+        return "xid8"
+
+
+class TaskStatus(StrEnum):
+    PENDING = "pending"
+    SCHEDULED = "scheduled"
+    IN_PROGRESS = "in_progress"
+    RETRYING = "retrying"
+    COMPLETED = "completed"
+    DEAD = "dead"
+    CANCELLED = "cancelled"
+
+
+#: Statuses after which a task never changes again (not overdue, not claimable).
+FINAL_STATUSES = frozenset({TaskStatus.COMPLETED, TaskStatus.DEAD, TaskStatus.CANCELLED})
+
+
+class Priority(IntEnum):
+    """Stored as a small integer so ``ORDER BY priority`` is the business order."""
+
+    LOW = 0
+    MEDIUM = 1
+    HIGH = 2
+    CRITICAL = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def from_label(cls, label: str) -> Priority:
+        return cls[label.upper()]
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        schema=SCHEMA,
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        },
+    )
+
+
+def _status_check() -> str:
+    return "status IN (" + ", ".join(f"'{s.value}'" for s in TaskStatus) + ")"
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+    __table_args__ = (
+        CheckConstraint(_status_check(), name="status_known"),
+        CheckConstraint("priority BETWEEN 0 AND 3", name="priority_known"),
+        CheckConstraint("char_length(title) BETWEEN 1 AND 200", name="title_length"),
+        Index("ix_tasks_created", "created_at", "id"),
+        Index("ix_tasks_updated", "updated_at", "id"),
+        Index("ix_tasks_due", "due_at", "id"),
+        Index("ix_tasks_priority", "priority", "id"),
+        Index("ix_tasks_owner_created", "owner_id", "created_at", "id"),
+        Index("ix_tasks_assignee_created", "assignee_id", "created_at", "id"),
+        Index("ix_tasks_status_created", "status", "created_at", "id"),
+        Index("ix_tasks_tags", "tags_normalized", postgresql_using="gin"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), server_default=TaskStatus.PENDING.value)
+    priority: Mapped[int] = mapped_column(SmallInteger, server_default=text("1"))
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    tags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
+    #: Lower-cased copy of ``tags`` for case-insensitive filtering through the GIN index.
+    tags_normalized: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
+    assignee_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    #: Bumped on every change; the ETag is derived from it.
+    version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class IdempotencyKey(Base):
+    """The first response to a POST with an ``Idempotency-Key``, replayed for retries."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (Index("ix_idempotency_keys_expires", "expires_at"),)
+
+    scope: Mapped[str] = mapped_column(Text, primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(SmallInteger)
+    response_body: Mapped[Any | None] = mapped_column(JSONB)
+    response_headers: Mapped[dict[str, str] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Event(Base):
+    """Transactional outbox: written in the same transaction as the change it describes.
+
+    ``tx_id`` is the writing transaction's id: the feed only hands out events older than
+    every transaction still running, so ids that commit out of order are never skipped.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_task", "task_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    type: Mapped[str] = mapped_column(String(50))
+    task_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    queue: Mapped[str | None] = mapped_column(Text)
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    occurred_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    tx_id: Mapped[int] = mapped_column(XID8, server_default=text("pg_current_xact_id()"))

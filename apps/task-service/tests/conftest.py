@@ -1,0 +1,76 @@
+"""Fixtures for the task-service tests: a migrated database on the session's real
+PostgreSQL server, the app, and an HTTP client; tables are emptied after each test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from fastapi import FastAPI
+from task_service.config import Settings
+from task_service.main import build_app
+from taskplane_common.migrations import upgrade
+from taskplane_common.testing.postgres import PostgresServer
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {"DATABASE_URL": database_url, "auth_disabled": True}
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+def task_db_url(postgres_server: PostgresServer) -> str:
+    url = postgres_server.create_database("task_service_tests")
+    upgrade("task_service", url)
+    return url
+
+
+@pytest.fixture(scope="session")
+async def app(task_db_url: str) -> AsyncIterator[FastAPI]:
+    application = build_app(make_settings(task_db_url))
+    yield application
+    await application.state.database.dispose()
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://task-service") as c:
+        yield c
+
+
+@pytest.fixture
+def db(task_db_url: str) -> Iterator[psycopg.Connection[Any]]:
+    """A direct connection for assertions on what was (not) written."""
+    with psycopg.connect(task_db_url, autocommit=True) as connection:
+        yield connection
+
+
+@pytest.fixture(autouse=True)
+def _empty_tables(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "task_db_url" in request.fixturenames:
+        url = request.getfixturevalue("task_db_url")
+        with psycopg.connect(url, autocommit=True) as connection:
+            connection.execute(
+                "TRUNCATE tasks.tasks, tasks.events, tasks.idempotency_keys RESTART IDENTITY"
+            )
+
+
+RowCount = Callable[..., int]
+
+
+@pytest.fixture
+def row_count(db: psycopg.Connection[Any]) -> RowCount:
+    """``row_count()`` tasks, or ``row_count("tasks.events")``."""
+
+    def _count(table: str = "tasks.tasks") -> int:
+        row = db.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608 - test constant
+        assert row is not None
+        return int(row[0])
+
+    return _count

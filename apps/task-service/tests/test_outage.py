@@ -1,0 +1,54 @@
+"""A real PostgreSQL stop and restart: readiness and API calls degrade to 503 and recover."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from task_service.main import build_app
+from taskplane_common.migrations import upgrade
+from taskplane_common.testing.http import assert_problem
+from taskplane_common.testing.postgres import PostgresServer
+from tests.conftest import make_settings  # type: ignore[import-not-found]
+
+
+async def wait_for_status(client: httpx.AsyncClient, url: str, status: int) -> httpx.Response:
+    """Poll until ``url`` answers ``status`` (the pool may need a moment to reconnect)."""
+    response = await client.get(url)
+    for _ in range(50):
+        if response.status_code == status:
+            return response
+        await asyncio.sleep(0.2)
+        response = await client.get(url)
+    return response
+
+
+async def test_readyz_and_api_follow_the_database(private_postgres_server: PostgresServer) -> None:
+    url = private_postgres_server.create_database("outage")
+    upgrade("task_service", url)
+    app = build_app(make_settings(url))
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    # The timeout bounds every call: a hung connection attempt would fail the test.
+    async with httpx.AsyncClient(transport=transport, base_url="http://t", timeout=5) as client:
+        assert (await client.get("/readyz")).status_code == 200
+        created = await client.post("/api/v1/tasks", json={"title": "before the outage"})
+        assert created.status_code == 201
+
+        private_postgres_server.stop()
+        ready = await asyncio.wait_for(client.get("/readyz"), timeout=5)
+        problem = assert_problem(ready, 503)
+        assert problem["checks"] == {"database": False}
+        assert (await client.get("/healthz")).status_code == 200
+        listing = await asyncio.wait_for(client.get("/api/v1/tasks"), timeout=5)
+        assert_problem(listing, 503)
+        assert listing.headers["retry-after"]
+        write = await asyncio.wait_for(
+            client.post("/api/v1/tasks", json={"title": "during the outage"}), timeout=5
+        )
+        assert_problem(write, 503)
+
+        private_postgres_server.start()
+        assert (await wait_for_status(client, "/readyz", 200)).status_code == 200
+        recovered = await wait_for_status(client, "/api/v1/tasks", 200)
+        assert [t["title"] for t in recovered.json()["items"]] == ["before the outage"]
+    await app.state.database.dispose()

@@ -1,0 +1,153 @@
+"""`make run`: the whole platform on this machine, no Docker or cluster needed.
+
+Starts an embedded PostgreSQL (the ``pgserver`` wheel, data in ``.local/pgdata``) unless
+``DATABASE_URL`` is set, applies every service's migrations, then runs each service and
+worker as a child process with JSON logs prefixed by its name. Ctrl-C (or SIGTERM) stops
+the children gracefully, then the embedded database.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL = ROOT / ".local"
+PGDATA = LOCAL / "pgdata"
+DATABASE = "taskplane"
+
+
+@dataclass(frozen=True)
+class Component:
+    """One process of the local platform."""
+
+    name: str
+    argv: list[str]
+    port: int | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    migrate_module: str | None = None
+
+
+def components() -> list[Component]:
+    """What `make run` starts; later services add one entry here."""
+    python = sys.executable
+    return [
+        Component(
+            name="task-service",
+            argv=[python, "-m", "task_service", "serve", "--host", "127.0.0.1"],
+            port=8003,
+            migrate_module="task_service",
+        ),
+    ]
+
+
+def start_embedded_postgres() -> str:
+    from pgserver.postgres_server import get_server
+
+    PGDATA.mkdir(parents=True, exist_ok=True)
+    server = get_server(PGDATA, cleanup_mode="stop")
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'")  # noqa: S608
+    if "1 row" not in exists:
+        server.psql(f'CREATE DATABASE "{DATABASE}"')
+    print(f"run: embedded PostgreSQL in {PGDATA.relative_to(ROOT)}", flush=True)
+    url: str = server.get_uri(DATABASE)
+    return url
+
+
+def pump(name: str, stream: IO[bytes]) -> None:
+    """Copy a child's output line by line, prefixed with its name."""
+    for raw in iter(stream.readline, b""):
+        sys.stdout.write(f"{name:>14} | {raw.decode(errors='replace')}")
+        sys.stdout.flush()
+
+
+def wait_ready(component: Component, timeout_s: float = 60) -> bool:
+    deadline = time.monotonic() + timeout_s
+    url = f"http://127.0.0.1:{component.port}/readyz"
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    return False
+
+
+def main() -> int:
+    env = dict(os.environ)
+    env.setdefault("TASKPLANE_ENVIRONMENT", "development")
+    env.setdefault("TASKPLANE_AUTH_DISABLED", "true")
+    if not env.get("DATABASE_URL"):
+        env["DATABASE_URL"] = start_embedded_postgres()
+
+    plan = components()
+    for component in plan:
+        if component.migrate_module:
+            subprocess.run(
+                [sys.executable, "-m", component.migrate_module, "migrate"],
+                env={**env, **component.env},
+                check=True,
+            )
+
+    children: list[tuple[Component, subprocess.Popen[bytes]]] = []
+    stopping = threading.Event()
+
+    def stop(*_: object) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    for component in plan:
+        child = subprocess.Popen(
+            component.argv,
+            env={**env, **component.env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        assert child.stdout is not None
+        threading.Thread(target=pump, args=(component.name, child.stdout), daemon=True).start()
+        children.append((component, child))
+
+    for component, _ in children:
+        if component.port and wait_ready(component):
+            print(
+                f"run: {component.name} ready on http://127.0.0.1:{component.port} "
+                f"(docs: http://127.0.0.1:{component.port}/docs)",
+                flush=True,
+            )
+    print("run: press Ctrl-C to stop", flush=True)
+
+    exit_code = 0
+    while not stopping.is_set():
+        for component, child in children:
+            if child.poll() is not None:
+                print(f"run: {component.name} exited with {child.returncode}", flush=True)
+                exit_code = 1
+                stopping.set()
+        stopping.wait(0.5)
+
+    print("run: stopping", flush=True)
+    for _, child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for _, child in children:
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,27 @@
+terraform {
+  required_version = "~> 1.11"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = "~> 6.27"
+    }
+    helm = {
+      source  = "hashicorp/helm"
+      version = "~> 3.0"
+    }
+    kubernetes = {
+      source  = "hashicorp/kubernetes"
+      version = "~> 2.38"
+    }
+  }
+
+  # Remote state in S3 with S3-native locking (use_lockfile, Terraform >= 1.10;
+  # no DynamoDB table). Partial configuration: bucket, key and region come from
+  # `terraform init -backend-config=backend.hcl` (see backend.hcl.example), so
+  # no account, bucket or region is written here.
+  backend "s3" {
+    use_lockfile = true
+    encrypt      = true
+  }
+}

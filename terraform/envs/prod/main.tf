@@ -1,0 +1,113 @@
+# taskplane on AWS, production. Everything is named from var.name; the region
+# comes from var.region only; the account is whatever the AWS credentials point at.
+
+locals {
+  environment = "prod"
+
+  required_tags = {
+    Project     = "taskplane"
+    Environment = local.environment
+    ManagedBy   = "terraform"
+  }
+  tags = merge(var.tags, local.required_tags)
+}
+
+module "network" {
+  source = "../../modules/network"
+
+  name                    = var.name
+  cluster_name            = var.name
+  vpc_cidr                = var.vpc_cidr
+  availability_zones      = var.availability_zones
+  single_nat_gateway      = false
+  flow_log_retention_days = 365
+}
+
+module "cluster" {
+  source = "../../modules/cluster"
+
+  name               = var.name
+  kubernetes_version = var.kubernetes_version
+  vpc_id             = module.network.vpc_id
+  subnet_ids         = module.network.private_subnet_ids
+
+  endpoint_public_access       = var.endpoint_public_access
+  endpoint_public_access_cidrs = var.endpoint_public_access_cidrs
+  admin_principal_arns         = var.admin_principal_arns
+  log_retention_days           = 365
+
+  node_instance_types = var.node_instance_types
+  node_capacity_type  = "ON_DEMAND"
+  node_min_size       = var.node_min_size
+  node_max_size       = var.node_max_size
+  node_desired_size   = var.node_desired_size
+}
+
+module "database" {
+  source = "../../modules/database"
+
+  name                       = var.name
+  vpc_id                     = module.network.vpc_id
+  db_subnet_group_name       = module.network.database_subnet_group_name
+  allowed_security_group_ids = [module.cluster.node_security_group_id]
+
+  instance_class            = var.db_instance_class
+  allocated_storage_gib     = var.db_allocated_storage_gib
+  max_allocated_storage_gib = var.db_max_allocated_storage_gib
+
+  multi_az                     = true
+  deletion_protection          = true
+  skip_final_snapshot          = false
+  backup_retention_days        = var.db_backup_retention_days
+  performance_insights_enabled = true
+  monitoring_interval_seconds  = 60
+  log_retention_days           = 365
+}
+
+module "registry" {
+  source = "../../modules/registry"
+
+  repository_prefix = var.name
+  images            = var.images
+  force_delete      = false
+}
+
+module "identity" {
+  source = "../../modules/identity"
+
+  name         = var.name
+  cluster_name = module.cluster.cluster_name
+
+  secret_readers = {
+    external-secrets = {
+      namespace       = var.external_secrets_namespace
+      service_account = "external-secrets"
+      secret_arns     = [module.database.master_user_secret_arn]
+      kms_key_arns    = [module.database.kms_key_arn]
+    }
+  }
+}
+
+module "platform" {
+  source = "../../modules/platform"
+  count  = var.enable_platform ? 1 : 0
+
+  chart_path       = coalesce(var.chart_path, abspath("${path.root}/../../../charts/taskplane"))
+  chart_repository = var.chart_repository
+  chart_version    = var.chart_version
+
+  image_registry = module.registry.image_registry
+  image_tag      = var.image_tag
+
+  database_host       = module.database.address
+  database_port       = module.database.port
+  database_name       = module.database.database_name
+  database_secret_arn = module.database.master_user_secret_arn
+
+  external_secrets_namespace       = var.external_secrets_namespace
+  external_secrets_service_account = "external-secrets"
+  observability_enabled            = var.observability_enabled
+
+  # The Pod Identity association must exist before the External Secrets pods start.
+  depends_on = [module.identity]
+}

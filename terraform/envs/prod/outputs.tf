@@ -1,0 +1,49 @@
+output "region" {
+  description = "AWS region of the deployment."
+  value       = var.region
+}
+
+output "cluster_name" {
+  description = "Name of the EKS cluster."
+  value       = module.cluster.cluster_name
+}
+
+output "kubeconfig_command" {
+  description = "Command that writes a kubeconfig entry for the cluster."
+  value       = "aws eks update-kubeconfig --region ${var.region} --name ${module.cluster.cluster_name}"
+}
+
+output "registry_host" {
+  description = "ECR registry host for `docker login`."
+  value       = module.registry.registry_host
+}
+
+output "image_registry" {
+  description = "Registry prefix images are pushed under (`<image_registry>/<image>:<tag>`); the chart's global.image.registry."
+  value       = module.registry.image_registry
+}
+
+output "repository_urls" {
+  description = "Map of image name to ECR repository URL."
+  value       = module.registry.repository_urls
+}
+
+output "ecr_push_policy_arn" {
+  description = "IAM policy to attach to whoever pushes images (CI role)."
+  value       = module.registry.push_policy_arn
+}
+
+output "database_address" {
+  description = "Private DNS name of the PostgreSQL instance."
+  value       = module.database.address
+}
+
+output "database_secret_arn" {
+  description = "ARN of the RDS-managed master user secret."
+  value       = module.database.master_user_secret_arn
+}
+
+output "platform_namespace" {
+  description = "Namespace of the taskplane release (null until enable_platform is true)."
+  value       = try(module.platform[0].namespace, null)
+}

@@ -1,0 +1,176 @@
+variable "name" {
+  description = "Name of the EKS cluster; also the prefix of the IAM roles, KMS alias and node groups it creates."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,30}[a-z0-9]$", var.name))
+    error_message = "name must be 3-32 characters of lowercase letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "kubernetes_version" {
+  description = "Kubernetes `<major>.<minor>` version of the control plane and the managed node groups."
+  type        = string
+  default     = "1.33"
+
+  validation {
+    condition     = can(regex("^1\\.[0-9]{2}$", var.kubernetes_version))
+    error_message = "kubernetes_version must look like 1.33."
+  }
+}
+
+variable "vpc_id" {
+  description = "ID of the VPC the cluster runs in (network module output)."
+  type        = string
+}
+
+variable "subnet_ids" {
+  description = "Private subnet IDs for the control plane ENIs and the nodes (network module output)."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.subnet_ids) >= 2
+    error_message = "EKS needs subnets in at least two availability zones."
+  }
+}
+
+variable "endpoint_public_access" {
+  description = "Expose the Kubernetes API server endpoint on the internet (restricted to `endpoint_public_access_cidrs`). The private endpoint is always on. Keep false in prod and run Terraform/kubectl from inside the VPC (VPN, SSM bastion, in-VPC CI runner)."
+  type        = bool
+  default     = false
+}
+
+variable "endpoint_public_access_cidrs" {
+  description = "CIDR allow-list of the public API endpoint, used only when `endpoint_public_access` is true. Must be non-empty in that case and may never contain 0.0.0.0/0 or ::/0."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.endpoint_public_access_cidrs : can(cidrhost(c, 0))])
+    error_message = "Every entry of endpoint_public_access_cidrs must be a valid CIDR block."
+  }
+
+  validation {
+    condition = alltrue([
+      for c in var.endpoint_public_access_cidrs :
+      !contains(["0.0.0.0/0", "::/0"], c) && !endswith(c, "/0")
+    ])
+    error_message = "endpoint_public_access_cidrs must not open the API server to the whole internet (0.0.0.0/0 or ::/0)."
+  }
+
+  validation {
+    condition     = !var.endpoint_public_access || length(var.endpoint_public_access_cidrs) > 0
+    error_message = "When endpoint_public_access is true, endpoint_public_access_cidrs must list at least one CIDR (an empty list means 0.0.0.0/0 to EKS)."
+  }
+}
+
+variable "enabled_log_types" {
+  description = "Control-plane log types shipped to CloudWatch Logs."
+  type        = list(string)
+  default     = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+
+  validation {
+    condition     = alltrue([for t in var.enabled_log_types : contains(["api", "audit", "authenticator", "controllerManager", "scheduler"], t)])
+    error_message = "enabled_log_types may only contain api, audit, authenticator, controllerManager and scheduler."
+  }
+
+  validation {
+    condition     = contains(var.enabled_log_types, "audit")
+    error_message = "The audit log must stay enabled."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of the control-plane log group, in days."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of the retention periods CloudWatch Logs accepts."
+  }
+}
+
+variable "node_instance_types" {
+  description = "EC2 instance types of the default managed node group (the first one that has capacity is used)."
+  type        = list(string)
+  default     = ["m6i.large", "m5.large"]
+
+  validation {
+    condition     = length(var.node_instance_types) > 0
+    error_message = "node_instance_types must list at least one instance type."
+  }
+}
+
+variable "node_capacity_type" {
+  description = "ON_DEMAND or SPOT for the default managed node group."
+  type        = string
+  default     = "ON_DEMAND"
+
+  validation {
+    condition     = contains(["ON_DEMAND", "SPOT"], var.node_capacity_type)
+    error_message = "node_capacity_type must be ON_DEMAND or SPOT."
+  }
+}
+
+variable "node_min_size" {
+  description = "Minimum number of nodes in the default managed node group."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.node_min_size >= 1
+    error_message = "node_min_size must be at least 1 (the system add-ons need somewhere to run)."
+  }
+}
+
+variable "node_max_size" {
+  description = "Maximum number of nodes in the default managed node group."
+  type        = number
+  default     = 6
+
+  validation {
+    condition     = var.node_max_size >= var.node_min_size
+    error_message = "node_max_size must be greater than or equal to node_min_size."
+  }
+}
+
+variable "node_desired_size" {
+  description = "Initial number of nodes (ignored by the EKS module after creation so autoscalers can own it)."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.node_desired_size >= var.node_min_size && var.node_desired_size <= var.node_max_size
+    error_message = "node_desired_size must lie between node_min_size and node_max_size."
+  }
+}
+
+variable "node_disk_size_gib" {
+  description = "Size of each node's encrypted gp3 root volume, in GiB."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.node_disk_size_gib >= 20
+    error_message = "node_disk_size_gib must be at least 20."
+  }
+}
+
+variable "kms_key_administrators" {
+  description = "IAM ARNs allowed to administer the secrets-encryption KMS key. Empty means the identity running Terraform."
+  type        = list(string)
+  default     = []
+}
+
+variable "admin_principal_arns" {
+  description = "Extra IAM principal ARNs (roles or users) granted cluster-admin through EKS access entries, in addition to the identity running Terraform."
+  type        = list(string)
+  default     = []
+}
+
+variable "tags" {
+  description = "Extra tags for the cluster resources (the provider's default_tags add Project, Environment and ManagedBy)."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,139 @@
+# Platform: the Helm releases that turn the cluster into a running taskplane.
+#
+#   1. namespace `taskplane` with Pod Security Admission labels
+#   2. External Secrets Operator (Pod Identity role from the identity module)
+#   3. a small local chart (charts/database-secret): SecretStore + ExternalSecret
+#      that build the Kubernetes Secret `taskplane-database` with key
+#      DATABASE_URL from the RDS-managed Secrets Manager secret
+#   4. the taskplane umbrella chart, observability dependencies included
+#
+# Why External Secrets rather than a kubernetes_secret written by Terraform:
+# the RDS-managed password rotates (every 7 days by default) and Terraform
+# would write a stale copy, and would keep the password in its state. ESO
+# re-reads the secret every `secret_refresh_interval`, the password never
+# touches Terraform, and only the ESO controller holds AWS credentials (read
+# access to exactly one secret and its key); the taskplane pods hold none.
+#
+# Separate releases because a chart cannot ship a CRD in templates and an
+# instance of it in the same release; helm_release also avoids kubernetes_manifest's
+# need for the CRDs to exist at plan time.
+
+data "aws_region" "current" {}
+
+locals {
+  observability = var.observability_enabled
+
+  # The node-exporter of kube-prometheus-stack needs host namespaces and hostPath,
+  # which Pod Security "restricted" (and "baseline") forbid; with observability on,
+  # the namespace enforces nothing but still warns and audits against "restricted".
+  # The taskplane pods themselves meet "restricted" either way.
+  pod_security_enforce = local.observability ? "privileged" : "restricted"
+
+  # External Secrets template (Go text/template, rendered by ESO, not by Helm or
+  # Terraform): username and password come from the RDS secret's JSON.
+  database_url_template = "postgresql://{{ .username | urlquery }}:{{ .password | urlquery }}@${var.database_host}:${var.database_port}/${var.database_name}?sslmode=require"
+
+  taskplane_values = {
+    global = {
+      image = {
+        registry = var.image_registry
+        tag      = var.image_tag
+      }
+    }
+    database = {
+      external = {
+        enabled        = true
+        existingSecret = var.database_secret_name
+      }
+    }
+    postgresql = {
+      enabled = false
+    }
+    "kube-prometheus-stack" = {
+      enabled = local.observability
+    }
+    jaeger = {
+      enabled = local.observability
+    }
+    "opentelemetry-operator" = {
+      enabled = local.observability
+      # No cert-manager: the operator chart generates a self-signed certificate
+      # for its admission webhook at install time.
+      admissionWebhooks = {
+        certManager = {
+          enabled = false
+        }
+        autoGenerateCert = {
+          enabled = true
+        }
+      }
+    }
+  }
+}
+
+resource "kubernetes_namespace_v1" "taskplane" {
+  metadata {
+    name = var.namespace
+
+    labels = {
+      "pod-security.kubernetes.io/enforce" = local.pod_security_enforce
+      "pod-security.kubernetes.io/warn"    = "restricted"
+      "pod-security.kubernetes.io/audit"   = "restricted"
+    }
+  }
+}
+
+resource "helm_release" "external_secrets" {
+  name             = "external-secrets"
+  repository       = "https://charts.external-secrets.io"
+  chart            = "external-secrets"
+  version          = var.external_secrets_chart_version
+  namespace        = var.external_secrets_namespace
+  create_namespace = true
+  atomic           = true
+  wait             = true
+  timeout          = var.helm_timeout_seconds
+
+  values = [yamlencode({
+    installCRDs = true
+    serviceAccount = {
+      create = true
+      name   = var.external_secrets_service_account
+    }
+  })]
+}
+
+resource "helm_release" "database_secret" {
+  name      = "${var.release_name}-database-secret"
+  chart     = "${path.module}/charts/database-secret"
+  namespace = kubernetes_namespace_v1.taskplane.metadata[0].name
+  atomic    = true
+  wait      = true
+  timeout   = var.helm_timeout_seconds
+
+  values = [yamlencode({
+    region              = data.aws_region.current.region
+    secretArn           = var.database_secret_arn
+    targetSecretName    = var.database_secret_name
+    refreshInterval     = var.secret_refresh_interval
+    databaseUrlTemplate = local.database_url_template
+  })]
+
+  depends_on = [helm_release.external_secrets]
+}
+
+resource "helm_release" "taskplane" {
+  name              = var.release_name
+  repository        = var.chart_repository
+  chart             = var.chart_repository == null ? var.chart_path : "taskplane"
+  version           = var.chart_repository == null ? null : var.chart_version
+  dependency_update = var.chart_repository == null
+  namespace         = kubernetes_namespace_v1.taskplane.metadata[0].name
+  atomic            = true
+  wait              = true
+  timeout           = var.helm_timeout_seconds
+
+  values = concat([yamlencode(local.taskplane_values)], var.extra_values)
+
+  depends_on = [helm_release.database_secret]
+}

@@ -1,0 +1,138 @@
+variable "namespace" {
+  description = "Kubernetes namespace of the taskplane release (created here with Pod Security Admission labels)."
+  type        = string
+  default     = "taskplane"
+
+  validation {
+    condition     = can(regex("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", var.namespace)) && length(var.namespace) <= 63
+    error_message = "namespace must be a valid Kubernetes namespace name."
+  }
+}
+
+variable "release_name" {
+  description = "Helm release name of the taskplane umbrella chart."
+  type        = string
+  default     = "taskplane"
+}
+
+variable "chart_path" {
+  description = "Local path of the taskplane umbrella chart (used when chart_repository is null). Relative paths resolve from the directory Terraform runs in."
+  type        = string
+  default     = "../../../charts/taskplane"
+}
+
+variable "chart_repository" {
+  description = "Chart repository to install from instead of chart_path, e.g. `oci://<registry>/charts`. Null installs from chart_path."
+  type        = string
+  default     = null
+}
+
+variable "chart_version" {
+  description = "Chart version to install from chart_repository (ignored for a local chart_path)."
+  type        = string
+  default     = null
+}
+
+variable "image_registry" {
+  description = "Value of the chart's `global.image.registry`: ECR registry host plus repository prefix (registry module output `image_registry`)."
+  type        = string
+
+  validation {
+    condition     = length(var.image_registry) > 0 && !strcontains(var.image_registry, "://")
+    error_message = "image_registry must be a registry host (and optional path), without a scheme."
+  }
+}
+
+variable "image_tag" {
+  description = "Image tag every taskplane component runs (`global.image.tag`): the tag you pushed to ECR. ECR tags are immutable, so use a version or a git SHA, never `latest`."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.image_tag)) && var.image_tag != "latest"
+    error_message = "image_tag must be a valid, immutable image tag (not `latest`)."
+  }
+}
+
+variable "database_host" {
+  description = "Host name of the PostgreSQL instance (database module output `address`)."
+  type        = string
+}
+
+variable "database_port" {
+  description = "PostgreSQL port."
+  type        = number
+  default     = 5432
+}
+
+variable "database_name" {
+  description = "Name of the application database."
+  type        = string
+}
+
+variable "database_secret_arn" {
+  description = "ARN of the RDS-managed Secrets Manager secret holding the master `username` and `password` (database module output `master_user_secret_arn`)."
+  type        = string
+
+  validation {
+    condition     = startswith(var.database_secret_arn, "arn:") && strcontains(var.database_secret_arn, ":secretsmanager:")
+    error_message = "database_secret_arn must be a Secrets Manager secret ARN."
+  }
+}
+
+variable "database_secret_name" {
+  description = "Name of the Kubernetes Secret (key `DATABASE_URL`) that External Secrets creates and the chart reads through `database.external.existingSecret`."
+  type        = string
+  default     = "taskplane-database"
+}
+
+variable "secret_refresh_interval" {
+  description = "How often External Secrets re-reads the Secrets Manager secret (picks up RDS password rotations)."
+  type        = string
+  default     = "1h"
+
+  validation {
+    condition     = can(regex("^[0-9]+(s|m|h)$", var.secret_refresh_interval))
+    error_message = "secret_refresh_interval must be a duration such as 30m or 1h."
+  }
+}
+
+variable "external_secrets_namespace" {
+  description = "Namespace of the External Secrets Operator. Must match the Pod Identity association made by the identity module."
+  type        = string
+  default     = "external-secrets"
+}
+
+variable "external_secrets_service_account" {
+  description = "Service account of the External Secrets Operator controller. Must match the Pod Identity association made by the identity module."
+  type        = string
+  default     = "external-secrets"
+}
+
+variable "external_secrets_chart_version" {
+  description = "Version of the external-secrets Helm chart (https://charts.external-secrets.io); must serve the external-secrets.io/v1 API."
+  type        = string
+  default     = "0.19.2"
+}
+
+variable "observability_enabled" {
+  description = "Enable the chart's observability dependencies: kube-prometheus-stack, jaeger and opentelemetry-operator."
+  type        = bool
+  default     = true
+}
+
+variable "extra_values" {
+  description = "Additional YAML values documents for the taskplane release, applied after the ones this module computes."
+  type        = list(string)
+  default     = []
+}
+
+variable "helm_timeout_seconds" {
+  description = "How long Helm waits for each release to become ready."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.helm_timeout_seconds >= 60
+    error_message = "helm_timeout_seconds must be at least 60."
+  }
+}

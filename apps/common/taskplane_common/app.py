@@ -8,13 +8,14 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
+from taskplane_common.auth import JwksTokenVerifier
 from taskplane_common.db import Database
 from taskplane_common.errors import install_error_handlers
 from taskplane_common.health import health_router
 from taskplane_common.logging import configure_logging
 from taskplane_common.metrics import PrometheusMiddleware
 from taskplane_common.middleware import BodySizeLimitMiddleware
-from taskplane_common.security import warn_auth_disabled
+from taskplane_common.security import TokenVerifier, warn_auth_disabled
 from taskplane_common.settings import ServiceSettings
 from taskplane_common.tracing import configure_tracer_provider, instrument_app
 
@@ -32,9 +33,17 @@ def create_app(
     database: Database | None,
     lifespan: Lifespan | None = None,
     extra_ready_checks: dict[str, Callable[[], Awaitable[bool]]] | None = None,
+    token_verifier: TokenVerifier | None = None,
 ) -> FastAPI:
-    """Build a FastAPI app with logging, metrics, tracing, problem+json errors and health."""
+    """Build a FastAPI app with logging, metrics, tracing, problem+json errors and health.
+
+    Authentication is wired here so no service can forget it: ``token_verifier`` if
+    given (the auth-service verifies with its own key store), else a JWKS verifier for
+    ``TASKPLANE_JWKS_URL``; with neither and auth not disabled the service refuses to
+    start rather than answer every request with 503.
+    """
     configure_logging(settings.service_name, settings.log_level)
+    verifier = token_verifier or _jwks_verifier(settings)
     configure_tracer_provider(settings.service_name, settings.otel_exporter_otlp_endpoint)
 
     @asynccontextmanager
@@ -49,6 +58,8 @@ def create_app(
             else:
                 yield
         finally:
+            if isinstance(verifier, JwksTokenVerifier):
+                await verifier.aclose()
             if database is not None:
                 await database.dispose()
             log.info("%s stopped", settings.service_name)
@@ -56,6 +67,7 @@ def create_app(
     app = FastAPI(title=title, version=version, lifespan=_lifespan)
     app.state.settings = settings
     app.state.database = database
+    app.state.token_verifier = verifier
     install_error_handlers(app)
 
     checks = dict(extra_ready_checks or {})
@@ -69,3 +81,23 @@ def create_app(
     app.add_middleware(PrometheusMiddleware, service=settings.service_name)
     instrument_app(app, database.engine if database is not None else None)
     return app
+
+
+def _jwks_verifier(settings: ServiceSettings) -> JwksTokenVerifier | None:
+    if settings.auth_disabled:
+        return None
+    if not settings.jwks_url:
+        raise RuntimeError(
+            f"{settings.service_name}: authentication is not configured. Set "
+            "TASKPLANE_JWKS_URL to the auth-service JWKS (for example "
+            "http://localhost:8001/.well-known/jwks.json), or TASKPLANE_AUTH_DISABLED=true "
+            "on a developer machine."
+        )
+    return JwksTokenVerifier(
+        settings.jwks_url,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        cache_ttl_s=settings.jwks_cache_ttl_s,
+        min_refetch_interval_s=settings.jwks_min_refetch_interval_s,
+        leeway_s=settings.jwt_leeway_s,
+    )

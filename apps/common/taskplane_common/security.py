@@ -28,6 +28,9 @@ class Role(StrEnum):
     VIEWER = "viewer"
 
 
+#: Roles allowed to create, change and delete business objects (viewers are read-only).
+WRITER_ROLES = frozenset({Role.ADMIN.value, Role.MEMBER.value})
+
 DEV_USER_ID = uuid.UUID("00000000-0000-4000-8000-000000000001")
 
 
@@ -39,10 +42,18 @@ class Principal:
     roles: frozenset[str] = field(default_factory=frozenset)
     scopes: frozenset[str] = field(default_factory=frozenset)
     user_id: uuid.UUID | None = None
+    #: From the token's ``email`` claim; lets services create profile rows lazily.
+    email: str | None = None
+    name: str | None = None
 
     @property
     def is_admin(self) -> bool:
         return Role.ADMIN in self.roles
+
+    @property
+    def can_write(self) -> bool:
+        """Admins and members change things; viewers and bare service tokens only read."""
+        return bool(self.roles & WRITER_ROLES)
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes or self.is_admin
@@ -53,6 +64,8 @@ DEV_PRINCIPAL = Principal(
     roles=frozenset({Role.ADMIN}),
     scopes=frozenset({"queues:work", "queues:admin", "events:read"}),
     user_id=DEV_USER_ID,
+    email="developer@taskplane.local",
+    name="Local developer",
 )
 
 
@@ -97,3 +110,28 @@ def require_scope(scope: str) -> Callable[[Principal], Awaitable[Principal]]:
         return principal
 
     return _check
+
+
+def require_role(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
+    """Dependency factory: 403 unless the caller holds one of ``roles``."""
+    wanted = frozenset(roles)
+
+    async def _check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if not principal.roles & wanted:
+            raise ProblemError(
+                403,
+                f"this call needs one of the roles {', '.join(sorted(wanted))}",
+                slug="forbidden",
+            )
+        return principal
+
+    return _check
+
+
+async def require_writer(
+    principal: Annotated[Principal, Depends(current_principal)],
+) -> Principal:
+    """FastAPI dependency for every write: viewers (and role-less tokens) get 403."""
+    if not principal.can_write:
+        raise ProblemError(403, "your role is read-only", slug="forbidden")
+    return principal

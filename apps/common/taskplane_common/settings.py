@@ -50,6 +50,10 @@ class ServiceSettings(BaseSettings):
     jwt_issuer: str = "taskplane-auth"
     jwt_audience: str = "taskplane"
     jwks_cache_ttl_s: int = Field(300, ge=1)
+    #: Floor between JWKS fetches triggered by unknown ``kid``s (anti-amplification).
+    jwks_min_refetch_interval_s: float = Field(5.0, ge=0)
+    #: Clock skew tolerated on ``exp``/``nbf``/``iat``.
+    jwt_leeway_s: int = Field(30, ge=0, le=300)
 
     otel_exporter_otlp_endpoint: str | None = Field(
         None,

@@ -1,0 +1,72 @@
+"""Dependencies of the auth-service routes, as ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth_service import crud
+from auth_service.config import Settings
+from auth_service.keys import KeyStore
+from auth_service.passwords import Passwords
+from auth_service.tokens import TokenIssuer
+from taskplane_common.db import Database
+from taskplane_common.errors import ProblemError
+from taskplane_common.security import Principal, Role, require_role
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session per request; routes commit explicitly, anything else rolls back."""
+    database: Database = request.app.state.database
+    async with database.sessionmaker() as session:
+        yield session
+
+
+def get_passwords(request: Request) -> Passwords:
+    passwords: Passwords = request.app.state.passwords
+    return passwords
+
+
+def get_issuer(request: Request) -> TokenIssuer:
+    issuer: TokenIssuer = request.app.state.token_issuer
+    return issuer
+
+
+def get_key_store(request: Request) -> KeyStore:
+    store: KeyStore = request.app.state.key_store
+    return store
+
+
+def client_address(request: Request) -> str:
+    """The peer address (uvicorn resolves X-Forwarded-For from trusted proxies only)."""
+    return request.client.host if request.client else "unknown"
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
+IssuerDep = Annotated[TokenIssuer, Depends(get_issuer)]
+KeyStoreDep = Annotated[KeyStore, Depends(get_key_store)]
+ClientAddressDep = Annotated[str, Depends(client_address)]
+
+
+async def current_admin(
+    principal: Annotated[Principal, Depends(require_role(Role.ADMIN))],
+    session: SessionDep,
+) -> Principal:
+    """The token says admin; the database must agree (a demoted admin's token stops here)."""
+    user = await crud.user_by_id(session, principal.user_id) if principal.user_id else None
+    if user is None or not user.is_active or user.role != Role.ADMIN:
+        raise ProblemError(403, "this call needs an active admin", slug="forbidden")
+    return principal
+
+
+AdminDep = Annotated[Principal, Depends(current_admin)]

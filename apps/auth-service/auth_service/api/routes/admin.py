@@ -1,0 +1,180 @@
+"""Admin API: roles, deactivation, service tokens and signing-key rotation."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Response
+
+from auth_service import crud
+from auth_service.api.deps import AdminDep, KeyStoreDep, SessionDep
+from auth_service.api.routes.auth import user_out
+from auth_service.models import ServiceToken
+from auth_service.schemas import (
+    ServiceTokenCreate,
+    ServiceTokenCreated,
+    ServiceTokenOut,
+    SigningKeyOut,
+    UserChange,
+    UserOut,
+    UserPage,
+)
+from auth_service.tokens import SERVICE_TOKEN_PREFIX
+from taskplane_common.errors import ProblemError
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+_ADMIN_ONLY: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No or invalid token", **_PROBLEM},
+    403: {"description": "Not an active admin", **_PROBLEM},
+}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such object", **_PROBLEM}}
+_CONFLICT: dict[int | str, dict[str, Any]] = {409: {"description": "Conflict", **_PROBLEM}}
+
+
+@router.get("/users", response_model=UserPage, responses=_ADMIN_ONLY, summary="List accounts")
+async def list_users(
+    session: SessionDep,
+    _admin: AdminDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=320, description="Last email seen")] = None,
+) -> UserPage:
+    users, more = await crud.list_users(session, limit, cursor)
+    return UserPage(
+        items=[user_out(u) for u in users], next_cursor=users[-1].email if more and users else None
+    )
+
+
+@router.patch(
+    "/users/{user_id}",
+    response_model=UserOut,
+    responses={**_ADMIN_ONLY, **_NOT_FOUND, **_CONFLICT},
+    summary="Change a role or (de)activate an account",
+)
+async def change_user(
+    user_id: uuid.UUID, body: UserChange, session: SessionDep, admin: AdminDep
+) -> UserOut:
+    user = await crud.user_by_id(session, user_id, for_update=True)
+    if user is None:
+        raise ProblemError(404, f"user {user_id} does not exist", slug="user-not-found")
+    was_admin = user.role == "admin" and user.is_active
+    if body.role is not None:
+        user.role = body.role
+    if body.is_active is not None:
+        user.is_active = body.is_active
+    if was_admin and not (user.role == "admin" and user.is_active):
+        await session.flush()
+        if await crud.count_active_admins(session) == 0:
+            raise ProblemError(409, "the last active admin cannot be removed", slug="last-admin")
+    if not user.is_active:
+        await crud.revoke_user_tokens(session, user.id)
+    user.updated_at = datetime.now(UTC)
+    await session.commit()
+    log.info(
+        "user changed by admin",
+        extra={"user_id": str(user.id), "admin": admin.subject, "role": user.role},
+    )
+    return user_out(user)
+
+
+def _token_out(token: ServiceToken) -> ServiceTokenOut:
+    return ServiceTokenOut.model_validate(token, from_attributes=True)
+
+
+@router.post(
+    "/service-tokens",
+    status_code=201,
+    response_model=ServiceTokenCreated,
+    responses=_ADMIN_ONLY,
+    summary="Create a service token (the secret is shown once)",
+)
+async def create_service_token(
+    body: ServiceTokenCreate, session: SessionDep, admin: AdminDep, response: Response
+) -> ServiceTokenCreated:
+    expires = (
+        datetime.now(UTC) + timedelta(days=body.expires_in_days) if body.expires_in_days else None
+    )
+    token, secret = await crud.create_service_token(
+        session,
+        name=body.name,
+        scopes=list(body.scopes),
+        created_by=admin.user_id,
+        expires_at=expires,
+        prefix=SERVICE_TOKEN_PREFIX,
+    )
+    await session.commit()
+    log.info("service token created", extra={"token_id": str(token.id), "admin": admin.subject})
+    response.headers["Cache-Control"] = "no-store"
+    return ServiceTokenCreated(**_token_out(token).model_dump(), token=secret)
+
+
+@router.get(
+    "/service-tokens",
+    response_model=list[ServiceTokenOut],
+    responses=_ADMIN_ONLY,
+    summary="List service tokens",
+)
+async def list_service_tokens(session: SessionDep, _admin: AdminDep) -> list[ServiceTokenOut]:
+    return [_token_out(t) for t in await crud.list_service_tokens(session)]
+
+
+@router.delete(
+    "/service-tokens/{token_id}",
+    status_code=204,
+    responses={**_ADMIN_ONLY, **_NOT_FOUND},
+    summary="Revoke a service token (its access tokens expire within their TTL)",
+)
+async def revoke_service_token(
+    token_id: uuid.UUID, session: SessionDep, _admin: AdminDep
+) -> Response:
+    if not await crud.revoke_service_token(session, token_id):
+        raise ProblemError(404, f"service token {token_id} does not exist", slug="token-not-found")
+    await session.commit()
+    return Response(status_code=204)
+
+
+@router.get(
+    "/signing-keys",
+    response_model=list[SigningKeyOut],
+    responses=_ADMIN_ONLY,
+    summary="Usable signing keys, newest (signing) first",
+)
+async def list_signing_keys(store: KeyStoreDep, _admin: AdminDep) -> list[SigningKeyOut]:
+    keys = await store.keys()
+    return [
+        SigningKeyOut(kid=k.kid, created_at=k.created_at, signing=i == 0)
+        for i, k in enumerate(keys)
+    ]
+
+
+@router.post(
+    "/signing-keys",
+    status_code=201,
+    response_model=SigningKeyOut,
+    responses=_ADMIN_ONLY,
+    summary="Rotate: a new key signs from now on; older keys verify until retired",
+)
+async def rotate_signing_key(store: KeyStoreDep, admin: AdminDep) -> SigningKeyOut:
+    key = await store.rotate()
+    log.info("signing key rotated", extra={"kid": key.kid, "admin": admin.subject})
+    return SigningKeyOut(kid=key.kid, created_at=key.created_at, signing=True)
+
+
+@router.delete(
+    "/signing-keys/{kid}",
+    status_code=204,
+    responses={**_ADMIN_ONLY, **_NOT_FOUND, **_CONFLICT},
+    summary="Retire a key: tokens it signed stop verifying",
+)
+async def retire_signing_key(
+    kid: Annotated[str, Path(max_length=64)], store: KeyStoreDep, admin: AdminDep
+) -> Response:
+    await store.retire(kid)
+    log.info("signing key retired", extra={"kid": kid, "admin": admin.subject})
+    return Response(status_code=204)

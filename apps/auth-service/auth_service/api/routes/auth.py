@@ -1,0 +1,243 @@
+"""Registration, login, refresh rotation, logout and service-token exchange (design.md §3)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Response
+from sqlalchemy.exc import IntegrityError
+
+from auth_service import crud, ratelimit
+from auth_service.api.deps import (
+    ClientAddressDep,
+    IssuerDep,
+    PasswordsDep,
+    SessionDep,
+    SettingsDep,
+)
+from auth_service.models import User
+from auth_service.schemas import (
+    AccessToken,
+    RefreshRequest,
+    RegisterRequest,
+    ServiceTokenExchange,
+    TokenPair,
+    UserOut,
+)
+from taskplane_common.errors import ProblemError
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Bad credentials or token", **_PROBLEM}
+}
+
+
+def _bad_credentials() -> ProblemError:
+    """One answer for unknown email, wrong password and deactivated account."""
+    return ProblemError(
+        401,
+        "incorrect email or password",
+        slug="invalid-credentials",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def _bad_refresh_token() -> ProblemError:
+    return ProblemError(
+        401, "the refresh token is invalid, expired or revoked", slug="invalid-refresh-token"
+    )
+
+
+def user_out(user: User) -> UserOut:
+    return UserOut.model_validate(user, from_attributes=True)
+
+
+@router.post(
+    "/register",
+    status_code=201,
+    response_model=UserOut,
+    summary="Create an account",
+    responses={
+        403: {"description": "Registration is closed", **_PROBLEM},
+        409: {"description": "The email is already registered", **_PROBLEM},
+        422: {"description": "Invalid body or weak password", **_PROBLEM},
+    },
+)
+async def register(
+    body: RegisterRequest, session: SessionDep, settings: SettingsDep, passwords: PasswordsDep
+) -> UserOut:
+    if not settings.registration_enabled:
+        raise ProblemError(403, "self-registration is disabled", slug="registration-closed")
+    passwords.check_policy(body.password, body.email)
+    duplicate = ProblemError(409, "this email is already registered", slug="email-taken")
+    if await crud.user_by_email(session, body.email) is not None:
+        raise duplicate
+    password_hash = await passwords.hash(body.password)
+    admin_emails = frozenset(
+        {crud.normalize_email(settings.bootstrap_admin_email)}
+        if settings.bootstrap_admin_email
+        else set()
+    )
+    try:
+        user = await crud.create_user(
+            session,
+            email=body.email,
+            password_hash=password_hash,
+            full_name=body.full_name,
+            admin_emails=admin_emails,
+            first_user_is_admin=settings.first_user_is_admin,
+        )
+        await session.commit()
+    except IntegrityError as exc:
+        raise duplicate from exc
+    log.info("user registered", extra={"user_id": str(user.id), "role": user.role})
+    return user_out(user)
+
+
+@router.post(
+    "/token",
+    response_model=TokenPair,
+    summary="OAuth2 password login (form: username=email, password)",
+    responses={**_UNAUTHORIZED, 429: {"description": "Too many attempts", **_PROBLEM}},
+)
+async def token(
+    username: Annotated[str, Form(min_length=1, max_length=320, description="The email")],
+    password: Annotated[str, Form(min_length=1, max_length=1024)],
+    session: SessionDep,
+    settings: SettingsDep,
+    passwords: PasswordsDep,
+    issuer: IssuerDep,
+    address: ClientAddressDep,
+    response: Response,
+    grant_type: Annotated[str | None, Form(pattern="^password$")] = None,
+    scope: Annotated[str, Form(max_length=1000)] = "",
+) -> TokenPair:
+    window = settings.login_window_s
+    account = ratelimit.account_bucket(username)
+    by_address = await ratelimit.hit(session, ratelimit.address_bucket(address), window)
+    failures = await ratelimit.peek(session, account, window)
+    await session.commit()
+    if by_address.count > settings.login_max_attempts_per_address:
+        log.warning("login rate limit hit for a client address")
+        raise ratelimit.too_many(by_address)
+    if failures.count >= settings.login_max_failures_per_account:
+        log.warning("login rate limit hit for an account", extra={"account": account})
+        raise ratelimit.too_many(failures)
+
+    user = await crud.user_by_email(session, username)
+    valid = await passwords.verify(user.password_hash if user else None, password)
+    if user is None or not valid or not user.is_active:
+        await ratelimit.hit(session, account, window)
+        await session.commit()
+        log.info("login failed", extra={"account": account})
+        raise _bad_credentials()
+
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = await passwords.hash(password)
+    refresh = await crud.issue_refresh_token(
+        session, user, timedelta(seconds=settings.refresh_token_ttl_s)
+    )
+    access = await issuer.for_user(user)
+    await session.commit()
+    log.info("login succeeded", extra={"user_id": str(user.id)})
+    response.headers.update(_NO_STORE)
+    return TokenPair(
+        access_token=access, refresh_token=refresh, expires_in=settings.access_token_ttl_s
+    )
+
+
+@router.post(
+    "/refresh",
+    response_model=TokenPair,
+    summary="Rotate a refresh token (reuse revokes the whole session)",
+    responses=_UNAUTHORIZED,
+)
+async def refresh(
+    body: RefreshRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    issuer: IssuerDep,
+    response: Response,
+) -> TokenPair:
+    stored = await crud.refresh_token_by_secret(session, body.refresh_token)
+    if stored is None:
+        raise _bad_refresh_token()
+    now = datetime.now(UTC)
+    if stored.used_at is not None or stored.revoked_at is not None:
+        # A rotated token came back: either the client or a thief holds a copy. End
+        # the session for both; the real user logs in again.
+        await crud.revoke_family(session, stored.family_id)
+        await session.commit()
+        log.warning(
+            "refresh token reuse detected; session revoked",
+            extra={"user_id": str(stored.user_id), "family_id": str(stored.family_id)},
+        )
+        raise _bad_refresh_token()
+    if stored.expires_at <= now:
+        raise _bad_refresh_token()
+    user = await crud.user_by_id(session, stored.user_id)
+    if user is None or not user.is_active:
+        await crud.revoke_family(session, stored.family_id)
+        await session.commit()
+        raise _bad_refresh_token()
+    stored.used_at = now
+    secret = await crud.issue_refresh_token(
+        session, user, timedelta(seconds=settings.refresh_token_ttl_s), stored.family_id
+    )
+    access = await issuer.for_user(user)
+    await session.commit()
+    response.headers.update(_NO_STORE)
+    return TokenPair(
+        access_token=access, refresh_token=secret, expires_in=settings.access_token_ttl_s
+    )
+
+
+@router.post(
+    "/logout",
+    status_code=204,
+    summary="End the session of a refresh token (always 204: no token oracle)",
+)
+async def logout(body: RefreshRequest, session: SessionDep) -> Response:
+    stored = await crud.refresh_token_by_secret(session, body.refresh_token)
+    if stored is not None:
+        await crud.revoke_family(session, stored.family_id)
+        await session.commit()
+    return Response(status_code=204)
+
+
+@router.post(
+    "/service-token",
+    response_model=AccessToken,
+    summary="Exchange a service token (workers, operator) for a short-lived access token",
+    responses={**_UNAUTHORIZED, 429: {"description": "Too many attempts", **_PROBLEM}},
+)
+async def exchange_service_token(
+    body: ServiceTokenExchange,
+    session: SessionDep,
+    settings: SettingsDep,
+    issuer: IssuerDep,
+    address: ClientAddressDep,
+    response: Response,
+) -> AccessToken:
+    by_address = await ratelimit.hit(
+        session, ratelimit.address_bucket(address), settings.login_window_s
+    )
+    await session.commit()
+    if by_address.count > settings.login_max_attempts_per_address:
+        raise ratelimit.too_many(by_address)
+    stored = await crud.usable_service_token(session, body.token)
+    if stored is None:
+        raise ProblemError(
+            401, "the service token is invalid, expired or revoked", slug="invalid-service-token"
+        )
+    access = await issuer.for_service(stored)
+    await session.commit()
+    response.headers.update(_NO_STORE)
+    return AccessToken(access_token=access, expires_in=settings.access_token_ttl_s)

@@ -1,0 +1,220 @@
+"""ES256 signing keys: stored encrypted in the database, rotated without downtime.
+
+The newest unretired key signs; every unretired key is published in the JWKS, so
+tokens signed before a rotation keep verifying until their key is retired. Each
+replica caches the key list for ``key_cache_ttl_s`` and reloads at once on an unknown
+``kid``, so a rotation done through one replica is seen by the others within seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
+from sqlalchemy import select, text, update
+
+from auth_service.config import Settings
+from auth_service.models import SigningKey
+from taskplane_common.auth import (
+    ALGORITHM,
+    decode_token,
+    invalid_token,
+    principal_from_claims,
+    unverified_kid,
+)
+from taskplane_common.db import Database
+from taskplane_common.errors import ProblemError
+from taskplane_common.security import Principal
+
+#: Reloads forced by unknown kids happen at most this often per replica.
+MIN_RELOAD_INTERVAL_S = 1.0
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    kid: str
+    public_key: ec.EllipticCurvePublicKey
+    public_jwk: dict[str, Any]
+    created_at: datetime
+
+
+class KeyStore:
+    def __init__(self, database: Database, settings: Settings) -> None:
+        self.database = database
+        self.settings = settings
+        self._password = settings.key_encryption_key.get_secret_value().encode()
+        self._keys: list[KeyInfo] = []
+        self._private: dict[str, ec.EllipticCurvePrivateKey] = {}
+        self._loaded_at: float | None = None
+        self._lock = asyncio.Lock()
+
+    # -- reading -----------------------------------------------------------------------
+
+    async def _load(self, *, force: bool = False) -> list[KeyInfo]:
+        async with self._lock:
+            now = time.monotonic()
+            age = None if self._loaded_at is None else now - self._loaded_at
+            if age is not None and age < (
+                MIN_RELOAD_INTERVAL_S if force else self.settings.key_cache_ttl_s
+            ):
+                return self._keys
+            async with self.database.session() as session:
+                rows = (
+                    await session.execute(
+                        select(SigningKey)
+                        .where(SigningKey.retired_at.is_(None))
+                        .order_by(SigningKey.created_at.desc(), SigningKey.kid)
+                    )
+                ).scalars()
+                self._keys = [
+                    KeyInfo(
+                        row.kid,
+                        _public_key(row.public_jwk),
+                        row.public_jwk,
+                        row.created_at,
+                    )
+                    for row in rows
+                ]
+            self._loaded_at = now
+            return self._keys
+
+    async def keys(self) -> list[KeyInfo]:
+        return await self._load()
+
+    async def jwks(self) -> dict[str, Any]:
+        return {"keys": [key.public_jwk for key in await self._load()]}
+
+    async def public_key(self, kid: str) -> ec.EllipticCurvePublicKey | None:
+        for reload in (False, True):
+            for key in await self._load(force=reload):
+                if key.kid == kid:
+                    return key.public_key
+        return None
+
+    async def signing_key(self) -> tuple[str, ec.EllipticCurvePrivateKey]:
+        """The newest unretired key, creating the first one if the store is empty."""
+        keys = await self._load()
+        if not keys:
+            await self.ensure_key()
+            keys = await self._load(force=True)
+        kid = keys[0].kid
+        if kid not in self._private:
+            async with self.database.session() as session:
+                pem = (
+                    await session.execute(
+                        select(SigningKey.private_key_pem).where(SigningKey.kid == kid)
+                    )
+                ).scalar_one()
+            key = serialization.load_pem_private_key(pem.encode(), password=self._password)
+            if not isinstance(key, ec.EllipticCurvePrivateKey):
+                raise TypeError("stored signing key is not an EC key")
+            self._private[kid] = key
+        return kid, self._private[kid]
+
+    # -- changing ----------------------------------------------------------------------
+
+    async def ensure_key(self) -> None:
+        """Create a key when none is usable; replicas starting together create one."""
+        async with self.database.session() as session:
+            await session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext('auth-signing-key'))")
+            )
+            existing = (
+                await session.execute(
+                    select(SigningKey.kid).where(SigningKey.retired_at.is_(None)).limit(1)
+                )
+            ).first()
+            if existing is None:
+                session.add(self._new_key())
+        self._loaded_at = None
+
+    async def rotate(self) -> KeyInfo:
+        """Add a key that signs from now on; older keys keep verifying until retired."""
+        row = self._new_key()
+        async with self.database.session() as session:
+            session.add(row)
+        self._loaded_at = None
+        return next(key for key in await self._load() if key.kid == row.kid)
+
+    async def retire(self, kid: str) -> None:
+        async with self.database.session() as session:
+            await session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext('auth-signing-key'))")
+            )
+            active = (
+                (
+                    await session.execute(
+                        select(SigningKey.kid)
+                        .where(SigningKey.retired_at.is_(None))
+                        .order_by(SigningKey.created_at.desc(), SigningKey.kid)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            if kid not in active:
+                raise ProblemError(404, f"no usable signing key {kid}", slug="key-not-found")
+            if active[0] == kid:
+                raise ProblemError(
+                    409,
+                    "the current signing key cannot be retired; rotate first",
+                    slug="key-in-use",
+                )
+            await session.execute(
+                update(SigningKey).where(SigningKey.kid == kid).values(retired_at=datetime.now(UTC))
+            )
+        self._loaded_at = None
+        self._private.pop(kid, None)
+
+    def _new_key(self) -> SigningKey:
+        private = ec.generate_private_key(ec.SECP256R1())
+        kid = uuid.uuid4().hex
+        jwk = json.loads(ECAlgorithm.to_jwk(private.public_key()))
+        pem = private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(self._password),
+        ).decode()
+        return SigningKey(
+            kid=kid,
+            private_key_pem=pem,
+            public_jwk={**jwk, "kid": kid, "alg": ALGORITHM, "use": "sig"},
+            created_at=datetime.now(UTC),
+        )
+
+
+def _public_key(jwk: dict[str, Any]) -> ec.EllipticCurvePublicKey:
+    key = ECAlgorithm.from_jwk(jwk)
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise TypeError("stored public key is not an EC public key")
+    return key
+
+
+class KeyStoreVerifier:
+    """The auth-service verifies its own tokens straight from its key store."""
+
+    def __init__(self, store: KeyStore, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+
+    async def verify(self, token: str) -> Principal:
+        kid = unverified_kid(token)
+        key = await self.store.public_key(kid)
+        if key is None:
+            raise invalid_token()
+        claims = decode_token(
+            token,
+            key,
+            issuer=self.settings.jwt_issuer,
+            audience=self.settings.jwt_audience,
+            leeway_s=self.settings.jwt_leeway_s,
+        )
+        return principal_from_claims(claims)

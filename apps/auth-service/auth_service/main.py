@@ -1,0 +1,45 @@
+"""The auth-service ASGI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from auth_service import __version__
+from auth_service.api.routes import admin, auth, jwks
+from auth_service.bootstrap import bootstrap_admin
+from auth_service.config import Settings, get_settings
+from auth_service.keys import KeyStore, KeyStoreVerifier
+from auth_service.passwords import Passwords
+from auth_service.tokens import TokenIssuer
+from taskplane_common.app import create_app
+from taskplane_common.db import Database
+
+
+def build_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    database = Database(settings)
+    key_store = KeyStore(database, settings)
+    passwords = Passwords(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await key_store.ensure_key()
+        await bootstrap_admin(database, settings, passwords)
+        yield
+
+    app = create_app(
+        settings=settings,
+        title="taskplane auth-service",
+        version=__version__,
+        routers=[auth.router, admin.router, jwks.router],
+        database=database,
+        lifespan=lifespan,
+        token_verifier=KeyStoreVerifier(key_store, settings),
+    )
+    app.state.key_store = key_store
+    app.state.passwords = passwords
+    app.state.token_issuer = TokenIssuer(key_store, settings)
+    return app

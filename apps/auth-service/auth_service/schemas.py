@@ -1,0 +1,96 @@
+"""Request and response bodies of the auth API (design.md §3)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+RoleName = Literal["admin", "member", "viewer"]
+Scope = Literal["queues:work", "queues:admin", "events:read", "users:read"]
+FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+#: A hard bound before the policy check, so huge strings never reach Argon2.
+Password = Annotated[str, Field(min_length=1, max_length=1024)]
+OpaqueToken = Annotated[str, Field(min_length=1, max_length=512)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RegisterRequest(_Body):
+    email: EmailStr
+    password: Password
+    full_name: FullName | None = None
+
+
+class UserOut(BaseModel):
+    id: uuid.UUID
+    email: str
+    full_name: str | None
+    role: RoleName
+    is_active: bool
+    created_at: datetime
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type
+    expires_in: int
+
+
+class AccessToken(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type
+    expires_in: int
+
+
+class RefreshRequest(_Body):
+    refresh_token: OpaqueToken
+
+
+class ServiceTokenExchange(_Body):
+    token: OpaqueToken
+
+
+class UserChange(_Body):
+    role: RoleName | None = None
+    is_active: bool | None = None
+
+
+class UserPage(BaseModel):
+    items: list[UserOut]
+    next_cursor: str | None
+
+
+class ServiceTokenCreate(_Body):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    scopes: Annotated[list[Scope], Field(min_length=1, max_length=4)]
+    expires_in_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+
+
+class ServiceTokenOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    scopes: list[str]
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class ServiceTokenCreated(ServiceTokenOut):
+    token: str = Field(description="Shown once; exchange it at /api/v1/auth/service-token")
+
+
+class SigningKeyOut(BaseModel):
+    kid: str
+    created_at: datetime
+    signing: bool
+
+
+class Jwks(BaseModel):
+    keys: list[dict[str, str]]

@@ -1,0 +1,46 @@
+"""``python -m <service> serve|migrate``: one command line for every service container."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+import uvicorn
+
+from taskplane_common.logging import configure_logging
+from taskplane_common.migrations import upgrade
+from taskplane_common.settings import ServiceSettings
+
+
+def run_service_cli(
+    package: str, get_settings: Callable[[], ServiceSettings], *, port_of: Callable[[], int]
+) -> None:
+    """Parse ``serve [--host --port]`` or ``migrate`` and run it for ``package``.
+
+    ``serve`` builds the app with ``<package>.main:build_app`` so settings are read
+    inside the server process, exactly as in a container.
+    """
+    parser = argparse.ArgumentParser(prog=package, description=run_service_cli.__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the HTTP API")
+    serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a container listens on all
+    serve.add_argument("--port", type=int, default=None)
+    sub.add_parser("migrate", help="apply database migrations (safe to run concurrently)")
+    args = parser.parse_args()
+
+    settings = get_settings()
+    configure_logging(settings.service_name, settings.log_level)
+    if args.command == "migrate":
+        if settings.database_url is None:
+            parser.error("DATABASE_URL is not set")
+        upgrade(package, settings.database_url.get_secret_value())
+        return
+    uvicorn.run(
+        f"{package}.main:build_app",
+        factory=True,
+        host=args.host,
+        port=args.port or port_of(),
+        log_config=None,
+        proxy_headers=True,
+        server_header=False,
+    )

@@ -1,0 +1,43 @@
+"""Dependencies of the user-service routes, as ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from taskplane_common.db import Database
+from taskplane_common.errors import ProblemError
+from taskplane_common.security import Principal, current_principal, require_scope
+from user_service.config import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session per request; routes commit explicitly, anything else rolls back."""
+    database: Database = request.app.state.database
+    async with database.sessionmaker() as session:
+        yield session
+
+
+async def user_principal(
+    principal: Annotated[Principal, Depends(current_principal)],
+) -> tuple[Principal, uuid.UUID]:
+    """``/me`` needs a person: service tokens have no profile."""
+    if principal.user_id is None:
+        raise ProblemError(403, "this call needs a user token", slug="forbidden")
+    return principal, principal.user_id
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+MeDep = Annotated[tuple[Principal, uuid.UUID], Depends(user_principal)]
+UsersReaderDep = Annotated[Principal, Depends(require_scope("users:read"))]

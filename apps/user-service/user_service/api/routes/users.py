@@ -1,0 +1,136 @@
+"""Profiles, notification preferences and the directory (design.md §4)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from taskplane_common.errors import ProblemError
+from user_service import crud
+from user_service.api.deps import MeDep, PrincipalDep, SessionDep, SettingsDep, UsersReaderDep
+from user_service.models import Profile
+from user_service.schemas import (
+    DirectoryEntry,
+    DirectoryEntryFull,
+    DirectoryPage,
+    Preferences,
+    ProfileOut,
+    ProfileUpdate,
+)
+
+router = APIRouter(prefix="/api/v1/users", tags=["users"])
+
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+_AUTH: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No or invalid token", **_PROBLEM},
+    403: {"description": "Not allowed", **_PROBLEM},
+}
+
+
+def _profile_out(profile: Profile) -> ProfileOut:
+    return ProfileOut(
+        id=profile.user_id,
+        email=profile.email,
+        display_name=profile.display_name,
+        timezone=profile.timezone,
+        locale=profile.locale,
+        created_at=profile.created_at,
+        updated_at=profile.updated_at,
+    )
+
+
+@router.get("/me", response_model=ProfileOut, responses=_AUTH, summary="My profile")
+async def get_me(session: SessionDep, me: MeDep) -> ProfileOut:
+    profile = await crud.ensure_profile(session, *me)
+    await session.commit()
+    return _profile_out(profile)
+
+
+@router.patch("/me", response_model=ProfileOut, responses=_AUTH, summary="Update my profile")
+async def patch_me(body: ProfileUpdate, session: SessionDep, me: MeDep) -> ProfileOut:
+    profile = crud.update_profile(await crud.ensure_profile(session, *me), body)
+    await session.commit()
+    return _profile_out(profile)
+
+
+@router.get(
+    "/me/preferences",
+    response_model=Preferences,
+    responses=_AUTH,
+    summary="My notification preferences (every event type, defaults filled in)",
+)
+async def get_my_preferences(session: SessionDep, me: MeDep) -> Preferences:
+    await crud.ensure_profile(session, *me)
+    await session.commit()
+    return await crud.get_preferences(session, me[1])
+
+
+@router.put(
+    "/me/preferences",
+    response_model=Preferences,
+    responses=_AUTH,
+    summary="Replace my notification preferences (omitted event types use the defaults)",
+)
+async def put_my_preferences(body: Preferences, session: SessionDep, me: MeDep) -> Preferences:
+    await crud.ensure_profile(session, *me)
+    await crud.replace_preferences(session, me[1], body)
+    await session.commit()
+    return await crud.get_preferences(session, me[1])
+
+
+@router.get(
+    "/{user_id}/preferences",
+    response_model=Preferences,
+    responses={**_AUTH, 404: {"description": "No such profile", **_PROBLEM}},
+    summary="A user's notification preferences (scope users:read: the notification-service)",
+)
+async def get_user_preferences(
+    user_id: uuid.UUID, session: SessionDep, _reader: UsersReaderDep
+) -> Preferences:
+    if await crud.get_profile(session, user_id) is None:
+        raise ProblemError(404, f"user {user_id} has no profile", slug="user-not-found")
+    return await crud.get_preferences(session, user_id)
+
+
+@router.get(
+    "",
+    response_model=DirectoryPage,
+    responses=_AUTH,
+    summary="User directory for assignment (admins see every field)",
+)
+async def list_users(
+    session: SessionDep,
+    principal: PrincipalDep,
+    settings: SettingsDep,
+    q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+    cursor: Annotated[uuid.UUID | None, Query(description="Last id of the previous page")] = None,
+) -> DirectoryPage:
+    page_size = limit or settings.default_page_size
+    if page_size > settings.max_page_size:
+        raise ProblemError(
+            422, f"limit must be at most {settings.max_page_size}", slug="validation-error"
+        )
+    full = principal.has_scope("users:read")
+    profiles, more = await crud.directory(
+        session, limit=page_size, after=cursor, text=q, search_email=full
+    )
+    items: list[DirectoryEntryFull | DirectoryEntry] = [
+        DirectoryEntryFull(
+            id=p.user_id,
+            display_name=p.display_name,
+            email=p.email,
+            timezone=p.timezone,
+            locale=p.locale,
+            created_at=p.created_at,
+            updated_at=p.updated_at,
+        )
+        if full
+        else DirectoryEntry(id=p.user_id, display_name=p.display_name)
+        for p in profiles
+    ]
+    return DirectoryPage(
+        items=items, next_cursor=str(profiles[-1].user_id) if more and profiles else None
+    )

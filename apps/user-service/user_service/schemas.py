@@ -1,0 +1,93 @@
+"""Request and response bodies of the user API (design.md §4)."""
+
+from __future__ import annotations
+
+import uuid
+import zoneinfo
+from datetime import datetime
+from functools import cache
+from typing import Annotated, Literal, get_args
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+#: Events of the task-service feed a person can be notified about (design.md §5).
+EventType = Literal[
+    "task.created",
+    "task.updated",
+    "task.assigned",
+    "task.completed",
+    "task.failed",
+    "task.dead",
+    "task.cancelled",
+]
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)
+
+
+@cache
+def _timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _known_timezone(value: str) -> str:
+    if value != "UTC" and value not in _timezones():
+        raise ValueError("must be an IANA time zone such as Europe/Paris")
+    return value
+
+
+DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Timezone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_known_timezone)]
+Locale = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProfileOut(BaseModel):
+    id: uuid.UUID
+    email: str | None
+    display_name: str
+    timezone: str
+    locale: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProfileUpdate(_Body):
+    display_name: DisplayName | None = None
+    timezone: Timezone | None = None
+    locale: Locale | None = None
+
+
+class Channels(_Body):
+    email: bool = False
+    webhook: bool = False
+    in_app: bool = True
+
+
+class Preferences(_Body):
+    """Channels per event type; a PUT may omit event types, which then use the defaults."""
+
+    events: dict[EventType, Channels] = Field(default_factory=dict)
+
+
+class DirectoryEntry(BaseModel):
+    """What any signed-in user may see of a colleague: enough to pick an assignee."""
+
+    id: uuid.UUID
+    display_name: str
+
+
+class DirectoryEntryFull(DirectoryEntry):
+    """What admins (and the notification-service) see."""
+
+    email: str | None
+    timezone: str
+    locale: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class DirectoryPage(BaseModel):
+    items: list[DirectoryEntryFull | DirectoryEntry]
+    next_cursor: str | None

@@ -9,6 +9,7 @@ the children gracefully, then the embedded database.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -37,17 +38,43 @@ class Component:
     migrate_module: str | None = None
 
 
-def components() -> list[Component]:
-    """What `make run` starts; later services add one entry here."""
-    python = sys.executable
+ADMIN_EMAIL = "admin@taskplane.local"
+JWKS_URL = "http://127.0.0.1:8001/.well-known/jwks.json"
+
+
+def service(name: str, module: str, port: int, **env: str) -> Component:
+    return Component(
+        name=name,
+        argv=[sys.executable, "-m", module, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        port=port,
+        env={"OTEL_SERVICE_NAME": name, **env},
+        migrate_module=module,
+    )
+
+
+def components(admin_password: str) -> list[Component]:
+    """What `make run` starts, in order (each waits for the previous to be ready)."""
     return [
-        Component(
-            name="task-service",
-            argv=[python, "-m", "task_service", "serve", "--host", "127.0.0.1"],
-            port=8003,
-            migrate_module="task_service",
+        service(
+            "auth-service",
+            "auth_service",
+            8001,
+            TASKPLANE_BOOTSTRAP_ADMIN_EMAIL=ADMIN_EMAIL,
+            TASKPLANE_BOOTSTRAP_ADMIN_PASSWORD=admin_password,
         ),
+        service("user-service", "user_service", 8002, TASKPLANE_JWKS_URL=JWKS_URL),
+        service("task-service", "task_service", 8003, TASKPLANE_JWKS_URL=JWKS_URL),
     ]
+
+
+def admin_password() -> str:
+    """A random local admin password, kept in .local/ so it survives restarts."""
+    path = LOCAL / "admin-password"
+    if not path.exists():
+        LOCAL.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(18))
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 def start_embedded_postgres() -> str:
@@ -86,11 +113,11 @@ def wait_ready(component: Component, timeout_s: float = 60) -> bool:
 def main() -> int:
     env = dict(os.environ)
     env.setdefault("TASKPLANE_ENVIRONMENT", "development")
-    env.setdefault("TASKPLANE_AUTH_DISABLED", "true")
     if not env.get("DATABASE_URL"):
         env["DATABASE_URL"] = start_embedded_postgres()
 
-    plan = components()
+    password = admin_password()
+    plan = components(password)
     for component in plan:
         if component.migrate_module:
             subprocess.run(
@@ -108,6 +135,8 @@ def main() -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     for component in plan:
+        if stopping.is_set():
+            break
         child = subprocess.Popen(
             component.argv,
             env={**env, **component.env},
@@ -118,15 +147,17 @@ def main() -> int:
         assert child.stdout is not None
         threading.Thread(target=pump, args=(component.name, child.stdout), daemon=True).start()
         children.append((component, child))
-
-    for component, _ in children:
         if component.port and wait_ready(component):
             print(
                 f"run: {component.name} ready on http://127.0.0.1:{component.port} "
                 f"(docs: http://127.0.0.1:{component.port}/docs)",
                 flush=True,
             )
-    print("run: press Ctrl-C to stop", flush=True)
+    print(
+        f"run: log in as {ADMIN_EMAIL} with the password in .local/admin-password; "
+        "press Ctrl-C to stop",
+        flush=True,
+    )
 
     exit_code = 0
     while not stopping.is_set():

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+
+from task_service.config import Settings
 from task_service.main import build_app
 from taskplane_common.migrations import upgrade
 from taskplane_common.testing.http import assert_problem
 from taskplane_common.testing.postgres import PostgresServer
-from tests.conftest import make_settings  # type: ignore[import-not-found]
 
 
 async def wait_for_status(client: httpx.AsyncClient, url: str, status: int) -> httpx.Response:
@@ -26,7 +27,7 @@ async def wait_for_status(client: httpx.AsyncClient, url: str, status: int) -> h
 async def test_readyz_and_api_follow_the_database(private_postgres_server: PostgresServer) -> None:
     url = private_postgres_server.create_database("outage")
     upgrade("task_service", url)
-    app = build_app(make_settings(url))
+    app = build_app(Settings(DATABASE_URL=url, auth_disabled=True))
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     # The timeout bounds every call: a hung connection attempt would fail the test.
     async with httpx.AsyncClient(transport=transport, base_url="http://t", timeout=5) as client:

@@ -23,7 +23,7 @@ import hcl2
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TF_ROOT = REPO_ROOT / "terraform"
-MODULES = ("network", "cluster", "database", "registry", "identity", "platform")
+MODULES = ("network", "cluster", "database", "registry", "identity", "secrets", "platform")
 ENVS = ("dev", "prod")
 
 _PROBE: dict[str, Any] = hcl2.loads('a = "x"\n')  # type: ignore[attr-defined]

@@ -19,7 +19,7 @@ output "registry_host" {
 }
 
 output "image_registry" {
-  description = "Registry prefix images are pushed under (`<image_registry>/<image>:<tag>`); the chart's global.image.registry."
+  description = "Registry prefix images are pushed under (`<image_registry>/<image>:<tag>`); the chart gets it as global.image.registry (host) plus global.image.repositoryPrefix (name)."
   value       = module.registry.image_registry
 }
 
@@ -46,4 +46,14 @@ output "database_secret_arn" {
 output "platform_namespace" {
   description = "Namespace of the taskplane release (null until enable_platform is true)."
   value       = try(module.platform[0].namespace, null)
+}
+
+output "platform_secret_name" {
+  description = "Secrets Manager secret with the generated platform secrets (the bootstrap admin password is its `auth-bootstrap-admin-password`)."
+  value       = module.secrets.platform_secret_name
+}
+
+output "service_tokens_secret_name" {
+  description = "Secrets Manager secret the bootstrap step writes the operator and worker service tokens to."
+  value       = module.secrets.service_tokens_secret_name
 }

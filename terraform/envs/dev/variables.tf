@@ -132,6 +132,17 @@ variable "image_tag" {
   }
 }
 
+variable "bootstrap_admin_email" {
+  description = "Email of the taskplane bootstrap admin (its password is generated into Secrets Manager). Required when enable_platform is true."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = !var.enable_platform || var.bootstrap_admin_email != null
+    error_message = "Set bootstrap_admin_email when enable_platform is true."
+  }
+}
+
 variable "chart_path" {
   description = "Path of the taskplane chart. Null means charts/taskplane of this repository."
   type        = string

@@ -72,6 +72,13 @@ module "registry" {
   force_delete      = false
 }
 
+module "secrets" {
+  source = "../../modules/secrets"
+
+  name                 = var.name
+  recovery_window_days = 30
+}
+
 module "identity" {
   source = "../../modules/identity"
 
@@ -82,8 +89,12 @@ module "identity" {
     external-secrets = {
       namespace       = var.external_secrets_namespace
       service_account = "external-secrets"
-      secret_arns     = [module.database.master_user_secret_arn]
-      kms_key_arns    = [module.database.kms_key_arn]
+      secret_arns = [
+        module.database.master_user_secret_arn,
+        module.secrets.platform_secret_arn,
+        module.secrets.service_tokens_secret_arn,
+      ]
+      kms_key_arns = [module.database.kms_key_arn, module.secrets.kms_key_arn]
     }
   }
 }
@@ -96,13 +107,19 @@ module "platform" {
   chart_repository = var.chart_repository
   chart_version    = var.chart_version
 
-  image_registry = module.registry.image_registry
-  image_tag      = var.image_tag
+  environment             = "production"
+  image_registry          = module.registry.registry_host
+  image_repository_prefix = module.registry.repository_prefix
+  image_tag               = var.image_tag
 
   database_host       = module.database.address
   database_port       = module.database.port
   database_name       = module.database.database_name
   database_secret_arn = module.database.master_user_secret_arn
+
+  platform_secret_arn       = module.secrets.platform_secret_arn
+  service_tokens_secret_arn = module.secrets.service_tokens_secret_arn
+  bootstrap_admin_email     = var.bootstrap_admin_email
 
   external_secrets_namespace       = var.external_secrets_namespace
   external_secrets_service_account = "external-secrets"

@@ -14,6 +14,11 @@ terraform {
       source  = "hashicorp/kubernetes"
       version = "~> 2.38"
     }
+    # secrets module: ephemeral random_password (>= 3.7)
+    random = {
+      source  = "hashicorp/random"
+      version = "~> 3.7"
+    }
   }
 
   # Remote state in S3 with S3-native locking (use_lockfile, Terraform >= 1.10;

@@ -2,9 +2,9 @@
 # associated through aws_eks_pod_identity_association (no IRSA annotations needed).
 #
 # Used for the External Secrets Operator, which reads the RDS-managed master
-# secret and materialises the DATABASE_URL Kubernetes Secret the taskplane
-# services consume (see the platform module). The taskplane pods themselves get
-# no AWS credentials at all.
+# secret and the secrets module's platform and service-token secrets, and
+# materialises the Kubernetes Secrets the taskplane chart consumes (see the
+# platform module). The taskplane pods themselves get no AWS credentials at all.
 
 data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}

@@ -2,17 +2,20 @@
 #
 #   1. namespace `taskplane` with Pod Security Admission labels
 #   2. External Secrets Operator (Pod Identity role from the identity module)
-#   3. a small local chart (charts/database-secret): SecretStore + ExternalSecret
-#      that build the Kubernetes Secret `taskplane-database` with key
-#      DATABASE_URL from the RDS-managed Secrets Manager secret
-#   4. the taskplane umbrella chart, observability dependencies included
+#   3. a small local chart (charts/platform-secrets): a SecretStore and the
+#      ExternalSecrets that build the Kubernetes Secrets the chart reads:
+#      `taskplane-database` (DATABASE_URL from the RDS-managed secret),
+#      `taskplane-platform` (global.secrets.existingSecret, from the secrets
+#      module) and `taskplane-worker-token` (the workers' service token)
+#   4. the taskplane umbrella chart, observability dependencies included, with
+#      the values of taskplane-values.yaml.tftpl
 #
 # Why External Secrets rather than a kubernetes_secret written by Terraform:
 # the RDS-managed password rotates (every 7 days by default) and Terraform
 # would write a stale copy, and would keep the password in its state. ESO
-# re-reads the secret every `secret_refresh_interval`, the password never
-# touches Terraform, and only the ESO controller holds AWS credentials (read
-# access to exactly one secret and its key); the taskplane pods hold none.
+# re-reads the secrets every `secret_refresh_interval`, no secret value touches
+# Terraform, and only the ESO controller holds AWS credentials (read access to
+# exactly these secrets and their keys); the taskplane pods hold none.
 #
 # Separate releases because a chart cannot ship a CRD in templates and an
 # instance of it in the same release; helm_release also avoids kubernetes_manifest's
@@ -33,42 +36,19 @@ locals {
   # Terraform): username and password come from the RDS secret's JSON.
   database_url_template = "postgresql://{{ .username | urlquery }}:{{ .password | urlquery }}@${var.database_host}:${var.database_port}/${var.database_name}?sslmode=require"
 
-  taskplane_values = {
-    global = {
-      image = {
-        registry = var.image_registry
-        tag      = var.image_tag
-      }
-    }
-    database = {
-      external = {
-        enabled        = true
-        existingSecret = var.database_secret_name
-      }
-    }
-    postgresql = {
-      enabled = false
-    }
-    "kube-prometheus-stack" = {
-      enabled = local.observability
-    }
-    jaeger = {
-      enabled = local.observability
-    }
-    "opentelemetry-operator" = {
-      enabled = local.observability
-      # No cert-manager: the operator chart generates a self-signed certificate
-      # for its admission webhook at install time.
-      admissionWebhooks = {
-        certManager = {
-          enabled = false
-        }
-        autoGenerateCert = {
-          enabled = true
-        }
-      }
-    }
-  }
+  # The chart's values contract lives in one file, so the offline test
+  # (tests/terraform/test_platform_chart_contract.py) renders the real chart with
+  # exactly what Terraform passes. Keep these keys equal to the template's variables.
+  taskplane_values = templatefile("${path.module}/taskplane-values.yaml.tftpl", {
+    environment              = var.environment
+    image_registry           = var.image_registry
+    image_repository_prefix  = var.image_repository_prefix
+    image_tag                = var.image_tag
+    database_secret_name     = var.database_secret_name
+    platform_secret_name     = var.platform_secret_name
+    worker_token_secret_name = var.worker_token_secret_name
+    observability            = local.observability
+  })
 }
 
 resource "kubernetes_namespace_v1" "taskplane" {
@@ -103,20 +83,31 @@ resource "helm_release" "external_secrets" {
   })]
 }
 
-resource "helm_release" "database_secret" {
-  name      = "${var.release_name}-database-secret"
-  chart     = "${path.module}/charts/database-secret"
+resource "helm_release" "platform_secrets" {
+  name      = "${var.release_name}-platform-secrets"
+  chart     = "${path.module}/charts/platform-secrets"
   namespace = kubernetes_namespace_v1.taskplane.metadata[0].name
   atomic    = true
   wait      = true
   timeout   = var.helm_timeout_seconds
 
   values = [yamlencode({
-    region              = data.aws_region.current.region
-    secretArn           = var.database_secret_arn
-    targetSecretName    = var.database_secret_name
-    refreshInterval     = var.secret_refresh_interval
-    databaseUrlTemplate = local.database_url_template
+    region          = data.aws_region.current.region
+    refreshInterval = var.secret_refresh_interval
+    database = {
+      secretArn        = var.database_secret_arn
+      targetSecretName = var.database_secret_name
+      urlTemplate      = local.database_url_template
+    }
+    platform = {
+      secretArn           = var.platform_secret_arn
+      targetSecretName    = var.platform_secret_name
+      bootstrapAdminEmail = var.bootstrap_admin_email
+    }
+    serviceTokens = {
+      secretArn             = var.service_tokens_secret_arn
+      workerTokenSecretName = var.worker_token_secret_name
+    }
   })]
 
   depends_on = [helm_release.external_secrets]
@@ -133,7 +124,7 @@ resource "helm_release" "taskplane" {
   wait              = true
   timeout           = var.helm_timeout_seconds
 
-  values = concat([yamlencode(local.taskplane_values)], var.extra_values)
+  values = concat([local.taskplane_values], var.extra_values)
 
-  depends_on = [helm_release.database_secret]
+  depends_on = [helm_release.platform_secrets]
 }

@@ -4,7 +4,7 @@ output "registry_host" {
 }
 
 output "image_registry" {
-  description = "Value for the chart's `global.image.registry`: the registry host plus the repository prefix. Images are `<image_registry>/<image>:<tag>`."
+  description = "Where images are pushed: the registry host plus the repository prefix, `<image_registry>/<image>:<tag>`. The chart takes the two parts separately (`registry_host` as `global.image.registry`, `repository_prefix` as `global.image.repositoryPrefix`)."
   value       = "${local.registry_host}/${var.repository_prefix}"
 }
 
@@ -21,4 +21,9 @@ output "repository_arns" {
 output "push_policy_arn" {
   description = "ARN of the IAM policy allowing pushes to these repositories (null when create_push_policy is false)."
   value       = try(aws_iam_policy.push[0].arn, null)
+}
+
+output "repository_prefix" {
+  description = "Repository prefix of every image (`<registry_host>/<repository_prefix>/<image>`); the chart's `global.image.repositoryPrefix`."
+  value       = var.repository_prefix
 }

@@ -52,7 +52,7 @@ ServiceMonitor, the migration hook Job, and a helm test pod that calls /readyz.
 {{- end -}}
 
 {{- define "taskplane.component.image" -}}
-{{- include "taskplane.image" (dict "root" .root "repository" (.v.image.repository | default (printf "taskplane/%s" .name)) "tag" .v.image.tag) -}}
+{{- include "taskplane.image" (dict "root" .root "repository" (include "taskplane.repository" (dict "root" .root "name" .name "repository" .v.image.repository)) "tag" .v.image.tag) -}}
 {{- end -}}
 
 {{/* Container env, sorted by name: platform settings, then the component's env map

@@ -77,6 +77,22 @@ app.kubernetes.io/name: {{ .name }}
 app.kubernetes.io/instance: {{ .root.Release.Name }}
 {{- end -}}
 
+{{/* Repository of a taskplane image: the explicit .repository if set, else
+     <global.image.repositoryPrefix>/<name> (just <name> with an empty prefix).
+     Call with (dict "root" $ "name" <image name> "repository" <override or "">). */}}
+{{- define "taskplane.repository" -}}
+{{- if .repository -}}
+{{- .repository -}}
+{{- else -}}
+{{- $prefix := trimAll "/" (.root.Values.global.image.repositoryPrefix | default "") -}}
+{{- if $prefix -}}
+{{- printf "%s/%s" $prefix .name -}}
+{{- else -}}
+{{- .name -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{/* <registry>/<repository>:<tag>; tag defaults to global.image.tag, then the chart appVersion. */}}
 {{- define "taskplane.image" -}}
 {{- $g := .root.Values.global.image -}}

@@ -1,0 +1,363 @@
+"""The contract between Terraform's platform module and the taskplane chart.
+
+The platform module renders `taskplane-values.yaml.tftpl` with templatefile() and
+passes it to helm_release.taskplane. Terraform cannot run here, so this test does
+templatefile()'s job for the only interpolation the template may use,
+`${jsonencode(<variable>)}`, with representative dev-, prod- and no-observability
+inputs, and renders the real chart (charts/taskplane) with the real Helm engine: the
+chart's strict schema rejects any key it does not know, and its production checks
+reject missing secrets. Then it checks what the values are for: ECR image names,
+the database Secret, the platform Secret built by External Secrets (rendered from the
+module's own local chart), the worker token Secret and the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import helm_python as helm
+import pytest
+import yaml
+from tf_hcl import REPO_ROOT, TF_ROOT, HclDoc, attr, doc, expr
+
+PLATFORM = TF_ROOT / "modules" / "platform"
+TEMPLATE = PLATFORM / "taskplane-values.yaml.tftpl"
+SECRETS_CHART = PLATFORM / "charts" / "platform-secrets"
+CHART = REPO_ROOT / "charts" / "taskplane"
+RELEASE = "taskplane"
+NAMESPACE = "taskplane"
+
+INTERPOLATION = re.compile(r"\$\{jsonencode\(([a-z_]+)\)\}")
+SECRET_ARN = "arn:aws:secretsmanager:region-1:000000000000:secret:{}"
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What the platform module feeds the template for one kind of environment."""
+
+    name: str
+    environment: str
+    image_repository_prefix: str
+    image_tag: str
+    observability: bool
+    image_registry: str = "000000000000.dkr.ecr.region-1.amazonaws.com"
+
+
+CASES = [
+    Inputs("dev", "development", "taskplane-dev", "0.1.0", observability=True),
+    Inputs("prod", "production", "taskplane-prod", "1.4.2", observability=True),
+    Inputs("prod-no-observability", "production", "tp-prod", "2f9c1e0", observability=False),
+]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def module_defaults(docs: dict[str, HclDoc]) -> dict[str, Any]:
+    variables = dict(doc(docs, "modules/platform/variables.tf").labeled("variable"))
+    return {name: attr(body, "default") for name, body in variables.items()}
+
+
+def templatefile_arguments() -> dict[str, str]:
+    """The map literal of the templatefile() call in main.tf: template variable -> expression."""
+    text = (PLATFORM / "main.tf").read_text()
+    match = re.search(
+        r'templatefile\("\$\{path\.module\}/taskplane-values\.yaml\.tftpl",\s*\{(.*?)\n\s*\}\)',
+        text,
+        re.S,
+    )
+    assert match, "main.tf must render taskplane-values.yaml.tftpl with templatefile()"
+    pairs = re.findall(r"^\s*(\w+)\s*=\s*(\S.*?)\s*$", match.group(1), re.M)
+    return dict(pairs)
+
+
+def template_variables() -> set[str]:
+    return set(INTERPOLATION.findall(TEMPLATE.read_text()))
+
+
+def render_template(variables: dict[str, Any]) -> dict[str, Any]:
+    """templatefile() for this template: it may only contain ${jsonencode(<var>)}."""
+    text = TEMPLATE.read_text()
+    stray = [
+        line for line in INTERPOLATION.sub("", text).splitlines() if "${" in line or "%{" in line
+    ]
+    assert not stray, f"the template may only interpolate ${{jsonencode(var)}}: {stray}"
+    missing = template_variables() - set(variables)
+    assert not missing, f"no value for template variables {missing}"
+    rendered = INTERPOLATION.sub(lambda m: json.dumps(variables[m.group(1)]), text)
+    values = yaml.safe_load(rendered)
+    assert isinstance(values, dict)
+    return values
+
+
+def template_inputs(case: Inputs, defaults: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "environment": case.environment,
+        "image_registry": case.image_registry,
+        "image_repository_prefix": case.image_repository_prefix,
+        "image_tag": case.image_tag,
+        "database_secret_name": defaults["database_secret_name"],
+        "platform_secret_name": defaults["platform_secret_name"],
+        "worker_token_secret_name": defaults["worker_token_secret_name"],
+        "observability": case.observability,
+    }
+
+
+def render_chart(path: Path, values: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    # A fresh chart object per render: Helm prunes disabled subcharts from it in place.
+    with helm.Chart.load(path) as chart:
+        rendered = chart.render(values, name=name, namespace=NAMESPACE, is_install=True)
+    return [
+        obj
+        for source, text in sorted(rendered.items())
+        if source.endswith((".yaml", ".yml"))
+        for obj in yaml.safe_load_all(text)
+        if obj
+    ]
+
+
+def pod_specs(objects: Iterable[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for obj in objects:
+        kind, spec = obj["kind"], obj.get("spec", {})
+        where = f"{kind}/{obj['metadata']['name']}"
+        if kind == "Pod":
+            yield where, spec
+        elif kind in {"Deployment", "StatefulSet", "Job", "DaemonSet"}:
+            yield where, spec["template"]["spec"]
+
+
+def is_helm_test(obj: dict[str, Any]) -> bool:
+    hooks = obj["metadata"].get("annotations", {}).get("helm.sh/hook", "")
+    return "test" in hooks.split(",")
+
+
+def containers(
+    objects: list[dict[str, Any]], *, tests: bool = True
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    for where, spec in pod_specs(o for o in objects if tests or not is_helm_test(o)):
+        for container in spec.get("initContainers", []) + spec.get("containers", []):
+            yield f"{where}/{container['name']}", container
+
+
+def secret_refs(
+    objects: list[dict[str, Any]], *, tests: bool = True
+) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(container, env name, secretKeyRef) of every env var taken from a Secret."""
+    for where, container in containers(objects, tests=tests):
+        for env in container.get("env", []):
+            ref = env.get("valueFrom", {}).get("secretKeyRef")
+            if ref:
+                yield where, env["name"], ref
+
+
+def env_values(objects: list[dict[str, Any]], name: str) -> dict[str, str]:
+    return {
+        where: env["value"]
+        for where, container in containers(objects)
+        for env in container.get("env", [])
+        if env["name"] == name and "value" in env
+    }
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def defaults(docs: dict[str, HclDoc]) -> dict[str, Any]:
+    return module_defaults(docs)
+
+
+@pytest.fixture(scope="module")
+def ecr_images(docs: dict[str, HclDoc]) -> set[str]:
+    """Images the registry module makes ECR repositories for (both envs use the default)."""
+    variables = dict(doc(docs, "modules/registry/variables.tf").labeled("variable"))
+    return set(attr(variables["images"], "default"))
+
+
+@pytest.fixture(scope="module")
+def external_secrets(defaults: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The module's platform-secrets chart, rendered as the module configures it."""
+    values = {
+        "region": "region-1",
+        "refreshInterval": defaults["secret_refresh_interval"],
+        "database": {
+            "secretArn": SECRET_ARN.format("rds!db-0123"),
+            "targetSecretName": defaults["database_secret_name"],
+            "urlTemplate": "postgresql://{{ .username }}:{{ .password }}@db:5432/taskplane",
+        },
+        "platform": {
+            "secretArn": SECRET_ARN.format("taskplane/platform"),
+            "targetSecretName": defaults["platform_secret_name"],
+            "bootstrapAdminEmail": "platform-admin@example.com",
+        },
+        "serviceTokens": {
+            "secretArn": SECRET_ARN.format("taskplane/service-tokens"),
+            "workerTokenSecretName": defaults["worker_token_secret_name"],
+        },
+    }
+    objects = render_chart(SECRETS_CHART, values, f"{RELEASE}-platform-secrets")
+    return {o["spec"]["target"]["name"]: o for o in objects if o["kind"] == "ExternalSecret"}
+
+
+def secret_keys(external_secret: dict[str, Any]) -> set[str]:
+    """Keys of the Kubernetes Secret an ExternalSecret builds."""
+    spec = external_secret["spec"]
+    template = spec["target"].get("template", {})
+    templated = set(template.get("data", {}))
+    fetched = {item["secretKey"] for item in spec.get("data", [])}
+    if templated and template.get("mergePolicy", "Replace") == "Replace":
+        return templated
+    return templated | fetched
+
+
+@pytest.fixture(scope="module", params=CASES, ids=[c.name for c in CASES])
+def case(request: pytest.FixtureRequest) -> Inputs:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def values(case: Inputs, defaults: dict[str, Any]) -> dict[str, Any]:
+    return render_template(template_inputs(case, defaults))
+
+
+@pytest.fixture(scope="module")
+def objects(values: dict[str, Any]) -> list[dict[str, Any]]:
+    # Fails with the chart's message (schema violation naming the key, missing
+    # production secret, ...) if Terraform's values break the contract.
+    return render_chart(CHART, values, RELEASE)
+
+
+# --------------------------------------------------------------------------- the template
+
+
+def test_main_tf_passes_exactly_the_template_variables() -> None:
+    arguments = templatefile_arguments()
+    assert set(arguments) == template_variables(), (
+        "templatefile() fails on a missing variable; an unused one is dead wiring"
+    )
+    for name, value in arguments.items():
+        wanted = "local.observability" if name == "observability" else f"var.{name}"
+        assert value == wanted, f"{name} = {value}"
+
+
+def test_helm_release_uses_the_rendered_template(docs: dict[str, HclDoc]) -> None:
+    releases = {
+        name: body
+        for rtype, name, body in doc(docs, "modules/platform/main.tf").resources()
+        if rtype == "helm_release"
+    }
+    # python-hcl2 quotes the interpolation inside the list: normalise it away
+    values = expr(attr(releases["taskplane"], "values")).replace("'${", "").replace("}'", "")
+    assert values == "concat([local.taskplane_values],var.extra_values)"
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_envs_feed_the_template_from_module_outputs(docs: dict[str, HclDoc], env: str) -> None:
+    call = dict(doc(docs, f"envs/{env}/main.tf").labeled("module"))["platform"]
+    assert attr(call, "environment") == {"dev": "development", "prod": "production"}[env]
+    assert expr(attr(call, "image_registry")) == "module.registry.registry_host"
+    assert expr(attr(call, "image_repository_prefix")) == "module.registry.repository_prefix"
+    assert expr(attr(call, "platform_secret_arn")) == "module.secrets.platform_secret_arn"
+    assert expr(attr(call, "service_tokens_secret_arn")) == (
+        "module.secrets.service_tokens_secret_arn"
+    )
+
+
+def test_an_unknown_key_fails_the_render(defaults: dict[str, Any]) -> None:
+    """The check above is only as good as the chart's schema: prove it bites."""
+    values = render_template(template_inputs(CASES[1], defaults))
+    values["database"] = {"external": {"enabled": True, "existingSecret": "taskplane-database"}}
+    with pytest.raises(helm.HelmError, match="additional properties 'database' not allowed"):
+        render_chart(CHART, values, RELEASE)
+
+
+# --------------------------------------------------------------------------- the rendered chart
+
+
+def test_images_are_the_ecr_repositories(
+    case: Inputs, objects: list[dict[str, Any]], ecr_images: set[str]
+) -> None:
+    prefix = f"{case.image_registry}/{case.image_repository_prefix}/"
+    seen = set()
+    for where, container in containers(objects):
+        image = container["image"]
+        assert image.startswith(prefix), f"{where}: {image} is not in ECR under {prefix}"
+        repository, tag = image[len(prefix) :].rsplit(":", 1)
+        assert repository in ecr_images, f"{where}: no ECR repository {repository}"
+        assert tag == case.image_tag, f"{where}: {image}"
+        seen.add(repository)
+    assert {"auth-service", "user-service", "task-service", "operator"} <= seen
+
+    (worker_image,) = set(env_values(objects, "TASKPLANE_WORKER_IMAGE").values())
+    assert worker_image == f"{prefix}worker:{case.image_tag}"
+    assert "worker" in ecr_images
+
+
+def test_environment(case: Inputs, objects: list[dict[str, Any]]) -> None:
+    environments = env_values(objects, "TASKPLANE_ENVIRONMENT")
+    assert environments, "no component got TASKPLANE_ENVIRONMENT"
+    assert set(environments.values()) == {case.environment}, environments
+
+
+def test_database_comes_from_the_external_secret(
+    objects: list[dict[str, Any]],
+    defaults: dict[str, Any],
+    external_secrets: dict[str, dict[str, Any]],
+) -> None:
+    name = defaults["database_secret_name"]
+    refs = [ref for _, env, ref in secret_refs(objects) if env == "DATABASE_URL"]
+    assert len(refs) >= 3, "auth, user and task services (and their migrations) use the DB"
+    assert all(ref == {"name": name, "key": "DATABASE_URL"} for ref in refs), refs
+    assert "DATABASE_URL" in secret_keys(external_secrets[name])
+    assert not any(o["kind"] == "StatefulSet" for o in objects), "no in-chart PostgreSQL"
+
+
+def test_platform_secrets_come_from_the_external_secret(
+    case: Inputs,
+    objects: list[dict[str, Any]],
+    defaults: dict[str, Any],
+    external_secrets: dict[str, dict[str, Any]],
+) -> None:
+    name = defaults["platform_secret_name"]
+    refs = [(w, env, ref) for w, env, ref in secret_refs(objects) if env != "DATABASE_URL"]
+    assert refs
+    provided = secret_keys(external_secrets[name])
+    for where, env, ref in refs:
+        assert ref["name"] == name, f"{where} {env}: {ref}"
+        assert ref["key"] in provided, f"{where} {env}: key {ref['key']} not synced into {name}"
+    if case.environment == "production":
+        # the platform itself (not the helm test pods) must not start without its secrets
+        for where, env, ref in secret_refs(objects, tests=False):
+            assert not ref.get("optional"), f"{where} {env}: optional in production"
+    # every key the chart knows, so nothing falls back to a development default
+    chart_keys = set(
+        yaml.safe_load((CHART / "values.yaml").read_text())["global"]["secrets"]["values"]
+    )
+    assert chart_keys <= provided, f"not synced: {chart_keys - provided}"
+    rendered_secrets = [o["metadata"]["name"] for o in objects if o["kind"] == "Secret"]
+    assert not rendered_secrets, f"secrets belong in Secrets Manager: {rendered_secrets}"
+
+
+def test_worker_token_secret_is_the_external_secret(
+    objects: list[dict[str, Any]],
+    defaults: dict[str, Any],
+    external_secrets: dict[str, dict[str, Any]],
+) -> None:
+    name = defaults["worker_token_secret_name"]
+    assert secret_keys(external_secrets[name]) == {"token"}
+    assert set(env_values(objects, "TASKPLANE_WORKER_TOKEN_SECRET").values()) == {name}
+
+
+def test_observability_switch(case: Inputs, objects: list[dict[str, Any]]) -> None:
+    kinds = {o["kind"] for o in objects}
+    monitoring = {"ServiceMonitor", "PrometheusRule"}
+    if case.observability:
+        assert monitoring <= kinds
+    else:
+        assert not monitoring & kinds, "no prometheus-operator CRDs without observability"
+        assert not env_values(objects, "OTEL_EXPORTER_OTLP_ENDPOINT")

@@ -6,6 +6,7 @@ from functools import lru_cache
 from typing import ClassVar
 
 from pydantic import Field, SecretStr
+
 from taskplane_common.settings import DEV_SECRET_MARKER, ServiceSettings
 
 
@@ -19,6 +20,19 @@ class Settings(ServiceSettings):
     idempotency_ttl_hours: int = Field(24, ge=1, le=24 * 30)
     default_page_size: int = Field(50, ge=1, le=500)
     max_page_size: int = Field(200, ge=1, le=1000)
+
+    # Queue engine (see the README's configuration table).
+    max_payload_bytes: int = Field(262_144, ge=64)
+    max_enqueue_batch: int = Field(1000, ge=1, le=10_000)
+    max_lease_batch: int = Field(100, ge=1, le=1000)
+    max_wait_s: float = Field(30.0, ge=0, le=300)
+    #: Long-poll re-check interval when no NOTIFY arrives (jittered ±25%).
+    poll_interval_s: float = Field(1.0, gt=0, le=60)
+    reaper_interval_s: float = Field(1.0, gt=0, le=300)
+    reaper_batch: int = Field(500, ge=1, le=10_000)
+    #: Extra lease time past a task's ``timeout_s`` for the worker to report the timeout.
+    timeout_grace_s: int = Field(5, ge=0, le=600)
+    queue_metrics_interval_s: float = Field(5.0, gt=0, le=300)
 
 
 @lru_cache

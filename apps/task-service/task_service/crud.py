@@ -15,12 +15,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, delete, false, func, insert, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from taskplane_common.errors import ProblemError
-from taskplane_common.security import Principal
 
 from task_service.models import FINAL_STATUSES, Event, IdempotencyKey, Priority, Task, TaskStatus
 from task_service.pagination import SortKey, after, order_by
 from task_service.schemas import TaskCreate, TaskUpdate
+from taskplane_common.errors import ProblemError
+from taskplane_common.security import Principal
 
 
 def visible_to(principal: Principal) -> ColumnElement[bool]:

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from taskplane_common.app import create_app
-from taskplane_common.db import Database
 
 from task_service import __version__
-from task_service.api.routes import tasks
+from task_service.api.routes import events, leases, queues, tasks
 from task_service.config import Settings, get_settings
+from task_service.notify import Notifier
+from task_service.runtime import listen_conninfo, queue_lifespan
+from taskplane_common.app import create_app
+from taskplane_common.db import Database
 
 
 def build_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    return create_app(
+    app = create_app(
         settings=settings,
         title="taskplane task-service",
         version=__version__,
-        routers=[tasks.router],
+        routers=[tasks.router, queues.router, leases.router, events.router],
         database=Database(settings),
+        lifespan=queue_lifespan(settings),
     )
+    app.state.notifier = Notifier(listen_conninfo(settings), settings.poll_interval_s)
+    return app

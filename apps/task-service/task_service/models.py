@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     DateTime,
+    Double,
     Identity,
     Index,
     Integer,
@@ -49,6 +50,19 @@ class TaskStatus(StrEnum):
 
 #: Statuses after which a task never changes again (not overdue, not claimable).
 FINAL_STATUSES = frozenset({TaskStatus.COMPLETED, TaskStatus.DEAD, TaskStatus.CANCELLED})
+#: Queued statuses a lease may claim once ``run_at`` has passed.
+CLAIMABLE_STATUSES = (TaskStatus.PENDING, TaskStatus.SCHEDULED, TaskStatus.RETRYING)
+#: Statuses of a task that is still going to run: at most one per ``dedupe_key``.
+LIVE_STATUSES = (*CLAIMABLE_STATUSES, TaskStatus.IN_PROGRESS)
+
+
+def _in(statuses: tuple[TaskStatus, ...]) -> str:
+    return "status IN (" + ", ".join(f"'{s.value}'" for s in statuses) + ")"
+
+
+#: Predicate of the dedupe index, as literal SQL: ON CONFLICT can only infer a partial
+#: index from a literal predicate (not from parameters of a prepared statement).
+DEDUPE_PREDICATE = f"dedupe_key IS NOT NULL AND {_in(LIVE_STATUSES)}"
 
 
 class Priority(IntEnum):
@@ -82,7 +96,7 @@ class Base(DeclarativeBase):
 
 
 def _status_check() -> str:
-    return "status IN (" + ", ".join(f"'{s.value}'" for s in TaskStatus) + ")"
+    return _in(tuple(TaskStatus))
 
 
 class Task(Base):
@@ -99,6 +113,50 @@ class Task(Base):
         Index("ix_tasks_assignee_created", "assignee_id", "created_at", "id"),
         Index("ix_tasks_status_created", "status", "created_at", "id"),
         Index("ix_tasks_tags", "tags_normalized", postgresql_using="gin"),
+        CheckConstraint(
+            "payload IS NULL OR jsonb_typeof(payload) = 'object'", name="payload_object"
+        ),
+        # Queue engine: every index is partial, so its size follows the live backlog and
+        # not the history of completed tasks (stats stay cheap at millions of rows).
+        Index(
+            "ix_tasks_claim",
+            "queue",
+            text("priority DESC"),
+            "run_at",
+            "id",
+            postgresql_where=text(_in(CLAIMABLE_STATUSES)),
+        ),
+        Index(
+            "ix_tasks_queue_live",
+            "queue",
+            "status",
+            "run_at",
+            postgresql_where=text(_in(LIVE_STATUSES)),
+        ),
+        Index(
+            "ix_tasks_lease_expiry",
+            "lease_expires_at",
+            postgresql_where=text("status = 'in_progress'"),
+        ),
+        Index(
+            "ix_tasks_lease_id",
+            "lease_id",
+            unique=True,
+            postgresql_where=text("lease_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_tasks_dedupe",
+            "queue",
+            "dedupe_key",
+            unique=True,
+            postgresql_where=text(DEDUPE_PREDICATE),
+        ),
+        Index(
+            "ix_tasks_queue_dead",
+            "queue",
+            "updated_at",
+            postgresql_where=text("status = 'dead'"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -117,6 +175,63 @@ class Task(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    # Queue engine columns; NULL ``queue`` means a plain (human) task.
+    queue: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    #: Attempts started so far (incremented when a lease is granted).
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    #: Per-task override; NULL follows the queue's current configuration.
+    max_attempts: Mapped[int | None] = mapped_column(Integer)
+    #: When the task becomes (or became) available; the age used for ordering.
+    run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    timeout_s: Mapped[int | None] = mapped_column(Integer)
+    dedupe_key: Mapped[str | None] = mapped_column(Text)
+    lease_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    leased_by: Mapped[str | None] = mapped_column(Text)
+    leased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[Any | None] = mapped_column(JSONB)
+    #: W3C trace context current at enqueue, so the worker's span continues that trace.
+    traceparent: Mapped[str | None] = mapped_column(Text)
+
+
+class Queue(Base):
+    """Configuration of one queue (set by the operator) and its rate-limit bucket."""
+
+    __tablename__ = "queues"
+    __table_args__ = (
+        CheckConstraint("max_attempts >= 1", name="max_attempts_positive"),
+        CheckConstraint("visibility_timeout_s >= 1", name="visibility_positive"),
+    )
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    max_attempts: Mapped[int] = mapped_column(Integer, server_default=text("5"))
+    visibility_timeout_s: Mapped[int] = mapped_column(Integer, server_default=text("60"))
+    backoff_base_s: Mapped[float] = mapped_column(Double, server_default=text("2"))
+    backoff_max_s: Mapped[float] = mapped_column(Double, server_default=text("300"))
+    paused: Mapped[bool] = mapped_column(server_default=text("false"))
+    rate_limit_per_s: Mapped[float | None] = mapped_column(Double)
+    max_in_flight: Mapped[int | None] = mapped_column(Integer)
+    #: Token bucket for ``rate_limit_per_s``; only touched under the row lock of a lease.
+    rate_tokens: Mapped[float] = mapped_column(Double, server_default=text("0"))
+    rate_refilled_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class QueueCounter(Base):
+    """Monotonic totals, sharded so concurrent completions do not queue on one hot row."""
+
+    __tablename__ = "queue_counters"
+
+    queue: Mapped[str] = mapped_column(Text, primary_key=True)
+    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    completed_total: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    failed_total: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
 
 
 class IdempotencyKey(Base):
@@ -143,7 +258,11 @@ class Event(Base):
     """
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_task", "task_id"),)
+    __table_args__ = (
+        Index("ix_events_task", "task_id"),
+        # The feed's order: (transaction id, id), see task_service.events.
+        Index("ix_events_feed", "tx_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
     type: Mapped[str] = mapped_column(String(50))

@@ -20,9 +20,9 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute
-from taskplane_common.errors import ProblemError
 
 from task_service.models import Task
+from taskplane_common.errors import ProblemError
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import httpx
 import psycopg
 import pytest
 from fastapi import FastAPI
+
 from task_service.config import Settings
 from task_service.main import build_app
 from taskplane_common.migrations import upgrade
@@ -57,7 +58,8 @@ def _empty_tables(request: pytest.FixtureRequest) -> Iterator[None]:
         url = request.getfixturevalue("task_db_url")
         with psycopg.connect(url, autocommit=True) as connection:
             connection.execute(
-                "TRUNCATE tasks.tasks, tasks.events, tasks.idempotency_keys RESTART IDENTITY"
+                "TRUNCATE tasks.tasks, tasks.events, tasks.idempotency_keys, tasks.queues, "
+                "tasks.queue_counters RESTART IDENTITY"
             )
 
 

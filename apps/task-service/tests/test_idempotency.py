@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 
 import httpx
+
 from taskplane_common.testing.http import assert_problem
 
 

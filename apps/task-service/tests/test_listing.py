@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from task_service.pagination import SORT_OPTIONS
 from taskplane_common.testing.http import assert_problem
 

@@ -10,6 +10,7 @@ import psycopg
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
+
 from task_service.models import SCHEMA, Base
 from taskplane_common.db import async_database_url
 from taskplane_common.migrations import upgrade

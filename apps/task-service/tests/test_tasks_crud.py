@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+
 from taskplane_common.testing.http import assert_problem
 
 

@@ -7,11 +7,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
-from taskplane_common.db import Database
-from taskplane_common.security import Principal, current_principal
 
 from task_service.config import Settings
+from task_service.notify import Notifier
 from task_service.pagination import CursorCodec
+from taskplane_common.db import Database
+from taskplane_common.security import Principal, current_principal, require_scope, require_writer
 
 
 def get_settings(request: Request) -> Settings:
@@ -40,4 +41,17 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
+#: Every route that changes a task: viewers (and role-less service tokens) get 403.
+WriterDep = Annotated[Principal, Depends(require_writer)]
 CursorCodecDep = Annotated[CursorCodec, Depends(get_cursor_codec)]
+
+
+def get_notifier(request: Request) -> Notifier:
+    notifier: Notifier = request.app.state.notifier
+    return notifier
+
+
+NotifierDep = Annotated[Notifier, Depends(get_notifier)]
+QueueWorkerDep = Annotated[Principal, Depends(require_scope("queues:work"))]
+QueueAdminDep = Annotated[Principal, Depends(require_scope("queues:admin"))]
+EventReaderDep = Annotated[Principal, Depends(require_scope("events:read"))]

@@ -10,10 +10,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
-from taskplane_common.errors import ProblemError
 
 from task_service import crud
-from task_service.api.deps import CursorCodecDep, PrincipalDep, SessionDep, SettingsDep
+from task_service.api.deps import (
+    CursorCodecDep,
+    PrincipalDep,
+    SessionDep,
+    SettingsDep,
+    WriterDep,
+)
 from task_service.models import Task
 from task_service.pagination import DEFAULT_SORT, SORT_OPTIONS, parse_sort
 from task_service.schemas import (
@@ -25,6 +30,7 @@ from task_service.schemas import (
     TaskStats,
     TaskUpdate,
 )
+from taskplane_common.errors import ProblemError
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 
@@ -32,6 +38,9 @@ _LIST_PARAMS = frozenset({"status", "priority", "tag", "assignee", "q", "sort", 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such task (or not visible to you)", **_PROBLEM}
+}
+_READ_ONLY: dict[int | str, dict[str, Any]] = {
+    403: {"description": "Your role is read-only (viewer)", **_PROBLEM}
 }
 
 
@@ -76,12 +85,15 @@ def _request_hash(body: TaskCreate) -> str:
     status_code=201,
     response_model=TaskOut,
     summary="Create a task",
-    responses={422: {"description": "Invalid body or reused Idempotency-Key", **_PROBLEM}},
+    responses={
+        **_READ_ONLY,
+        422: {"description": "Invalid body or reused Idempotency-Key", **_PROBLEM},
+    },
 )
 async def create_task(
     body: TaskCreate,
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: WriterDep,
     settings: SettingsDep,
     idempotency_key: Annotated[
         str | None,
@@ -199,13 +211,13 @@ async def get_task(task_id: uuid.UUID, session: SessionDep, principal: Principal
     "/{task_id}",
     response_model=TaskOut,
     summary="Update a task (If-Match honoured)",
-    responses={**_NOT_FOUND, 412: {"description": "Stale ETag", **_PROBLEM}},
+    responses={**_NOT_FOUND, **_READ_ONLY, 412: {"description": "Stale ETag", **_PROBLEM}},
 )
 async def update_task(
     task_id: uuid.UUID,
     body: TaskUpdate,
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: WriterDep,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     task = await crud.get_task(session, principal, task_id, for_update=True)
@@ -221,12 +233,12 @@ async def update_task(
     "/{task_id}",
     status_code=204,
     summary="Delete a task (If-Match honoured)",
-    responses={**_NOT_FOUND, 412: {"description": "Stale ETag", **_PROBLEM}},
+    responses={**_NOT_FOUND, **_READ_ONLY, 412: {"description": "Stale ETag", **_PROBLEM}},
 )
 async def delete_task(
     task_id: uuid.UUID,
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: WriterDep,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     task = await crud.get_task(session, principal, task_id, for_update=True)

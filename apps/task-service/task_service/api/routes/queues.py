@@ -1,0 +1,279 @@
+"""Queues API: configuration, stats, enqueue, leases, dead letters (design.md §5)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Response
+from fastapi.responses import JSONResponse
+from opentelemetry.propagate import inject
+
+from task_service import queues
+from task_service.api.deps import (
+    NotifierDep,
+    PrincipalDep,
+    QueueAdminDep,
+    QueueWorkerDep,
+    SessionDep,
+    SettingsDep,
+)
+from task_service.config import Settings
+from task_service.notify import QUEUE_CHANNEL
+from task_service.queue_schemas import (
+    QUEUE_NAME_PATTERN,
+    EnqueueBatchOut,
+    LeasedTask,
+    LeaseOut,
+    LeaseRequest,
+    QueueConfig,
+    QueuedTaskOut,
+    QueueList,
+    QueueOut,
+    TaskBatch,
+    TaskEnqueue,
+)
+from task_service.runtime import LEASE_LATENCY
+from taskplane_common.errors import ProblemError
+
+router = APIRouter(prefix="/api/v1", tags=["queues"])
+
+QueuePath = Annotated[str, Path(pattern=QUEUE_NAME_PATTERN, description="Queue name")]
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+_QUEUE_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such queue", **_PROBLEM}
+}
+
+
+def _queue_not_found(name: str) -> ProblemError:
+    return ProblemError(404, f"queue {name!r} does not exist", slug="queue-not-found")
+
+
+async def _queue_out(session: SessionDep, name: str) -> QueueOut:
+    queue = await queues.get_queue(session, name)
+    if queue is None:
+        raise _queue_not_found(name)
+    stats = (await queues.queue_stats(session, [name]))[name]
+    return QueueOut(
+        name=name, config=QueueConfig.model_validate(queue, from_attributes=True), **dict(stats)
+    )
+
+
+@router.get("/queues", response_model=QueueList, summary="Every queue with its stats")
+async def list_queues(session: SessionDep, _: PrincipalDep) -> QueueList:
+    configs = {q.name: q for q in await queues.list_queues(session)}
+    stats = await queues.queue_stats(session, list(configs))
+    return QueueList(
+        items=[
+            QueueOut(
+                name=name,
+                config=QueueConfig.model_validate(configs[name], from_attributes=True),
+                **dict(stats[name]),
+            )
+            for name in sorted(configs)
+        ]
+    )
+
+
+@router.get(
+    "/queues/{queue}", response_model=QueueOut, responses=_QUEUE_NOT_FOUND, summary="Queue stats"
+)
+async def get_queue(queue: QueuePath, session: SessionDep, _: PrincipalDep) -> QueueOut:
+    return await _queue_out(session, queue)
+
+
+@router.put(
+    "/queues/{queue}",
+    response_model=QueueOut,
+    responses={201: {"description": "Queue created"}},
+    summary="Create or replace a queue's configuration (the operator calls this)",
+)
+async def put_queue(
+    queue: QueuePath, config: QueueConfig, session: SessionDep, _: QueueAdminDep
+) -> JSONResponse:
+    created = await queues.put_queue(session, queue, config)
+    await session.commit()
+    body = (await _queue_out(session, queue)).model_dump(mode="json")
+    return JSONResponse(body, status_code=201 if created else 200)
+
+
+@router.delete(
+    "/queues/{queue}",
+    status_code=204,
+    responses={**_QUEUE_NOT_FOUND, 409: {"description": "Tasks in flight", **_PROBLEM}},
+    summary="Delete a queue and cancel its unfinished tasks",
+)
+async def delete_queue(
+    queue: QueuePath,
+    session: SessionDep,
+    _: QueueAdminDep,
+    force: Annotated[bool, Query(description="Also revoke leases of tasks in flight")] = False,
+) -> Response:
+    await queues.delete_queue(session, queue, force=force)
+    await session.commit()
+    return Response(status_code=204)
+
+
+def _check_sizes(settings: Settings, items: list[TaskEnqueue]) -> None:
+    if len(items) > settings.max_enqueue_batch:
+        raise ProblemError(
+            422,
+            f"at most {settings.max_enqueue_batch} tasks per request",
+            slug="validation-error",
+        )
+    for index, item in enumerate(items):
+        size = len(json.dumps(item.payload, separators=(",", ":")).encode())
+        if size > settings.max_payload_bytes:
+            raise ProblemError(
+                413,
+                f"payload of task {index} is {size} bytes; the limit is "
+                f"{settings.max_payload_bytes}",
+                slug="payload-too-large",
+            )
+
+
+def current_traceparent() -> str | None:
+    """The W3C ``traceparent`` of the current span, stored with the task."""
+    carrier: dict[str, str] = {}
+    inject(carrier)
+    return carrier.get("traceparent")
+
+
+@router.post(
+    "/queues/{queue}/tasks",
+    status_code=201,
+    response_model=QueuedTaskOut | EnqueueBatchOut,
+    responses={
+        200: {"description": "A live task with this dedupe_key exists; it is returned"},
+        413: {"description": "Payload over the size limit", **_PROBLEM},
+    },
+    summary="Enqueue one task, or {tasks: [...]} in one transaction",
+)
+async def enqueue(
+    queue: QueuePath,
+    body: TaskEnqueue | TaskBatch,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+) -> JSONResponse:
+    items = body.tasks if isinstance(body, TaskBatch) else [body]
+    _check_sizes(settings, items)
+    results = await queues.enqueue(session, principal, queue, items, current_traceparent())
+    await session.commit()
+    out = [QueuedTaskOut.from_row(task, deduplicated=dup) for task, dup in results]
+    if isinstance(body, TaskBatch):
+        batch = EnqueueBatchOut(tasks=out).model_dump(mode="json")
+        return JSONResponse(batch, status_code=201)
+    task, deduplicated = results[0]
+    return JSONResponse(
+        out[0].model_dump(mode="json"),
+        status_code=200 if deduplicated else 201,
+        headers={"Location": f"/api/v1/tasks/{task.id}"},
+    )
+
+
+@router.post(
+    "/queues/{queue}/leases",
+    response_model=LeaseOut,
+    responses=_QUEUE_NOT_FOUND,
+    summary="Lease up to max_tasks tasks, long-polling up to wait_s",
+)
+async def lease(
+    queue: QueuePath,
+    body: LeaseRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    notifier: NotifierDep,
+    _: QueueWorkerDep,
+) -> LeaseOut:
+    """Empty ``tasks`` after ``wait_s`` (clamped to the server's maximum) is normal."""
+    if body.max_tasks > settings.max_lease_batch:
+        raise ProblemError(
+            422, f"max_tasks must be at most {settings.max_lease_batch}", slug="validation-error"
+        )
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + min(body.wait_s, settings.max_wait_s)
+    while True:
+        granted = await queues.lease(
+            session,
+            queue,
+            body.worker_id,
+            body.max_tasks,
+            timeout_grace_s=settings.timeout_grace_s,
+            reclaim_batch=settings.reaper_batch,
+        )
+        await session.commit()
+        if granted is None:
+            raise _queue_not_found(queue)
+        remaining = deadline - loop.time()
+        if granted.tasks or remaining <= 0:
+            break
+        await notifier.wait(QUEUE_CHANNEL, queue, remaining)
+    for task in granted.tasks:
+        if task.leased_at is not None and task.run_at is not None:
+            LEASE_LATENCY.labels(queue).observe(
+                max(0.0, (task.leased_at - task.run_at).total_seconds())
+            )
+    return LeaseOut(
+        tasks=[
+            LeasedTask(
+                id=task.id,
+                queue=queue,
+                title=task.title,
+                payload=task.payload or {},
+                priority=QueuedTaskOut.from_row(task).priority,
+                attempt=task.attempts,
+                max_attempts=task.max_attempts or granted.queue.max_attempts,
+                timeout_s=task.timeout_s,
+                lease_id=task.lease_id or uuid.UUID(int=0),
+                lease_expires_at=task.lease_expires_at or task.updated_at,
+                traceparent=task.traceparent,
+                created_at=task.created_at,
+            )
+            for task in granted.tasks
+        ],
+        visibility_timeout_s=granted.queue.visibility_timeout_s,
+    )
+
+
+@router.get(
+    "/queues/{queue}/dead",
+    response_model=list[QueuedTaskOut],
+    summary="Dead-lettered tasks, most recent first",
+)
+async def list_dead(
+    queue: QueuePath,
+    session: SessionDep,
+    _: PrincipalDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[QueuedTaskOut]:
+    return [QueuedTaskOut.from_row(task) for task in await queues.list_dead(session, queue, limit)]
+
+
+@router.post(
+    "/queues/{queue}/dead/{task_id}/retry",
+    response_model=QueuedTaskOut,
+    summary="Give a dead task a fresh set of attempts",
+)
+async def retry_dead(
+    queue: QueuePath, task_id: uuid.UUID, session: SessionDep, _: QueueAdminDep
+) -> QueuedTaskOut:
+    task = await queues.retry_dead(session, queue, task_id)
+    await session.commit()
+    return QueuedTaskOut.from_row(task)
+
+
+@router.post(
+    "/tasks/{task_id}/cancel",
+    response_model=QueuedTaskOut,
+    responses={409: {"description": "The task already finished", **_PROBLEM}},
+    summary="Cancel a task that has not finished",
+)
+async def cancel_task(
+    task_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+) -> QueuedTaskOut:
+    task = await queues.cancel(session, principal, task_id)
+    await session.commit()
+    return QueuedTaskOut.from_row(task)

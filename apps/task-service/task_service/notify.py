@@ -1,0 +1,81 @@
+"""LISTEN/NOTIFY fan-out that wakes long-polls (leases and the event feed).
+
+One autocommit psycopg connection per process LISTENs and wakes every waiter of a
+channel/key. Notifications are only a hint: waiters also re-check on a jittered poll
+interval, so a lost connection, a missed NOTIFY or a scheduled task coming due only
+costs latency, never correctness.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections import defaultdict
+
+import psycopg
+
+log = logging.getLogger(__name__)
+
+QUEUE_CHANNEL = "taskplane_queue"
+EVENTS_CHANNEL = "taskplane_events"
+
+
+class Notifier:
+    """Background listener; ``wait(channel, key, timeout)`` returns early when notified."""
+
+    def __init__(self, conninfo: str, poll_interval_s: float) -> None:
+        self.conninfo = conninfo
+        self.poll_interval_s = poll_interval_s
+        self._waiters: dict[tuple[str, str], set[asyncio.Event]] = defaultdict(set)
+        self._task: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="notifier")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                connection = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
+                async with connection:
+                    await connection.execute(f"LISTEN {QUEUE_CHANNEL}")
+                    await connection.execute(f"LISTEN {EVENTS_CHANNEL}")
+                    self.connected.set()
+                    backoff = 0.5
+                    async for note in connection.notifies():
+                        self._wake(note.channel, note.payload)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.connected.clear()
+                log.warning("LISTEN connection lost (%s); polling until it is back", exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    def _wake(self, channel: str, key: str) -> None:
+        for waiter_key in ((channel, key), (channel, "")):
+            for event in self._waiters.get(waiter_key, ()):
+                event.set()
+
+    async def wait(self, channel: str, key: str, timeout_s: float) -> None:
+        """Sleep until notified on (channel, key) or a jittered poll interval elapses."""
+        interval = self.poll_interval_s * random.uniform(0.75, 1.25)  # noqa: S311 - jitter
+        event = asyncio.Event()
+        waiters = self._waiters[(channel, key)]
+        waiters.add(event)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), timeout=max(0.0, min(timeout_s, interval)))
+        finally:
+            waiters.discard(event)
+            if not waiters:
+                self._waiters.pop((channel, key), None)

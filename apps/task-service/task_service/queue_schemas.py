@@ -1,0 +1,192 @@
+"""Request and response bodies of the queue engine and event feed (design.md §5)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from task_service.models import Priority, Task
+from task_service.schemas import PriorityLabel, StatusLabel, Title
+
+QUEUE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+QueueName = Annotated[str, StringConstraints(pattern=QUEUE_NAME_PATTERN)]
+WorkerId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class QueueConfig(_Body):
+    """What the operator sets; every field has the TaskQueue CRD's default."""
+
+    max_attempts: int = Field(5, ge=1, le=1000)
+    visibility_timeout_s: int = Field(60, ge=1, le=86_400)
+    backoff_base_s: float = Field(2.0, ge=0, le=86_400)
+    backoff_max_s: float = Field(300.0, ge=0, le=7 * 86_400)
+    paused: bool = False
+    rate_limit_per_s: float | None = Field(None, gt=0, le=100_000)
+    max_in_flight: int | None = Field(None, ge=1, le=1_000_000)
+
+
+class QueueStats(BaseModel):
+    available: int
+    scheduled: int
+    in_flight: int
+    retrying: int
+    dead: int
+    oldest_available_age_s: float
+    completed_total: int
+    failed_total: int
+
+
+class QueueOut(QueueStats):
+    name: str
+    config: QueueConfig
+
+
+class QueueList(BaseModel):
+    items: list[QueueOut]
+
+
+class TaskEnqueue(_Body):
+    payload: dict[str, Any] = Field(default_factory=dict)
+    priority: PriorityLabel = "medium"
+    run_at: AwareDatetime | None = None
+    delay_s: float | None = Field(None, ge=0, le=366 * 86_400)
+    max_attempts: int | None = Field(None, ge=1, le=1000)
+    dedupe_key: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    timeout_s: int | None = Field(None, ge=1, le=86_400)
+    title: Title | None = None
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> TaskEnqueue:
+        if self.run_at is not None and self.delay_s is not None:
+            raise ValueError("give run_at or delay_s, not both")
+        return self
+
+
+class TaskBatch(_Body):
+    tasks: list[TaskEnqueue] = Field(min_length=1)
+
+
+class QueuedTaskOut(BaseModel):
+    id: uuid.UUID
+    queue: str
+    title: str
+    status: StatusLabel
+    priority: PriorityLabel
+    payload: dict[str, Any]
+    attempts: int
+    max_attempts: int | None
+    run_at: datetime | None
+    timeout_s: int | None
+    dedupe_key: str | None
+    last_error: str | None
+    result: Any | None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+    #: True when ``dedupe_key`` matched a live task, which is returned instead.
+    deduplicated: bool = False
+
+    @classmethod
+    def from_row(cls, task: Task, *, deduplicated: bool = False) -> QueuedTaskOut:
+        return cls(
+            id=task.id,
+            queue=task.queue or "",
+            title=task.title,
+            status=task.status,
+            priority=Priority(task.priority).label,
+            payload=task.payload or {},
+            attempts=task.attempts,
+            max_attempts=task.max_attempts,
+            run_at=task.run_at,
+            timeout_s=task.timeout_s,
+            dedupe_key=task.dedupe_key,
+            last_error=task.last_error,
+            result=task.result,
+            created_at=task.created_at,
+            updated_at=task.updated_at,
+            completed_at=task.completed_at,
+            deduplicated=deduplicated,
+        )
+
+
+class EnqueueBatchOut(BaseModel):
+    tasks: list[QueuedTaskOut]
+
+
+class LeaseRequest(_Body):
+    worker_id: WorkerId
+    max_tasks: int = Field(1, ge=1)
+    wait_s: float = Field(0.0, ge=0)
+
+
+class LeasedTask(BaseModel):
+    id: uuid.UUID
+    queue: str
+    title: str
+    payload: dict[str, Any]
+    priority: PriorityLabel
+    attempt: int
+    max_attempts: int
+    timeout_s: int | None
+    lease_id: uuid.UUID
+    lease_expires_at: datetime
+    traceparent: str | None
+    created_at: datetime
+
+
+class LeaseOut(BaseModel):
+    tasks: list[LeasedTask]
+    #: Heartbeat well within this (the worker uses a third of it).
+    visibility_timeout_s: int
+
+
+class LeaseAction(_Body):
+    """Optional ``worker_id``: when given it must match the lease holder (else 409)."""
+
+    worker_id: WorkerId | None = None
+
+
+class CompleteRequest(LeaseAction):
+    result: Any | None = None
+
+
+class FailRequest(LeaseAction):
+    error: Annotated[str, StringConstraints(max_length=20_000)] = ""
+    retryable: bool = True
+
+
+class HeartbeatOut(BaseModel):
+    lease_id: uuid.UUID
+    lease_expires_at: datetime
+
+
+class LeaseResult(BaseModel):
+    id: uuid.UUID
+    status: StatusLabel
+    attempts: int
+    run_at: datetime | None
+
+
+class EventOut(BaseModel):
+    id: int
+    type: str
+    task_id: uuid.UUID
+    queue: str | None
+    owner_id: uuid.UUID | None
+    data: dict[str, Any]
+    occurred_at: datetime
+    #: Pass as ``after`` to resume right after this event.
+    cursor: str
+
+
+class EventPage(BaseModel):
+    items: list[EventOut]
+    #: Pass as ``after`` for the next call (unchanged when nothing new arrived).
+    next_cursor: str

@@ -1,0 +1,169 @@
+"""Authorization in the task-service with real ES256 tokens (attack suite, design.md §5).
+
+Members see and change only tasks they own or are assigned (anything else is a 404,
+never a 403 that would confirm the task exists); viewers only read; admins do
+everything; queue configuration needs the ``queues:admin`` scope.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from task_service.config import Settings
+from task_service.main import build_app
+from taskplane_common.testing.http import assert_problem
+from taskplane_common.testing.tokens import JWKS_URL, TokenFactory, bearer
+
+
+@pytest.fixture(scope="module")
+def tokens() -> TokenFactory:
+    return TokenFactory()
+
+
+@pytest.fixture(scope="module")
+async def secured_app(task_db_url: str, tokens: TokenFactory) -> AsyncIterator[FastAPI]:
+    app = build_app(Settings(DATABASE_URL=task_db_url, jwks_url=JWKS_URL))
+    app.state.token_verifier = tokens.verifier()
+    yield app
+    await app.state.database.dispose()
+
+
+@pytest.fixture
+async def api(secured_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=secured_app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://task-service") as c:
+        yield c
+
+
+class Person:
+    def __init__(self, tokens: TokenFactory, role: str) -> None:
+        self.id = uuid.uuid4()
+        self.headers = bearer(tokens.token(self.id, roles=[role]))
+
+
+@pytest.fixture
+def people(tokens: TokenFactory) -> dict[str, Person]:
+    return {
+        name: Person(tokens, role)
+        for name, role in [
+            ("alice", "member"),
+            ("bob", "member"),
+            ("carol", "member"),
+            ("victor", "viewer"),
+            ("ada", "admin"),
+        ]
+    }
+
+
+async def _create(api: httpx.AsyncClient, who: Person, **body: Any) -> dict[str, Any]:
+    response = await api.post("/api/v1/tasks", json={"title": "t", **body}, headers=who.headers)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def test_members_cannot_see_or_touch_other_members_tasks(
+    api: httpx.AsyncClient, people: dict[str, Person]
+) -> None:
+    alice, bob = people["alice"], people["bob"]
+    task = await _create(api, alice, title="alice's secret")
+    path = f"/api/v1/tasks/{task['id']}"
+    assert_problem(await api.get(path, headers=bob.headers), 404)
+    assert_problem(await api.patch(path, json={"title": "pwned"}, headers=bob.headers), 404)
+    assert_problem(await api.delete(path, headers=bob.headers), 404)
+    listing = await api.get("/api/v1/tasks", headers=bob.headers)
+    assert listing.json()["items"] == []
+    stats = await api.get("/api/v1/tasks/stats", headers=bob.headers)
+    assert stats.json()["total"] == 0
+    unchanged = await api.get(path, headers=alice.headers)
+    assert unchanged.json()["title"] == "alice's secret"
+
+
+async def test_assignees_see_and_change_the_task(
+    api: httpx.AsyncClient, people: dict[str, Person]
+) -> None:
+    alice, carol = people["alice"], people["carol"]
+    task = await _create(api, alice, assignee_id=str(carol.id))
+    path = f"/api/v1/tasks/{task['id']}"
+    assert (await api.get(path, headers=carol.headers)).status_code == 200
+    changed = await api.patch(path, json={"status": "in_progress"}, headers=carol.headers)
+    assert changed.status_code == 200, changed.text
+    assert [
+        t["id"] for t in (await api.get("/api/v1/tasks", headers=carol.headers)).json()["items"]
+    ] == [task["id"]]
+
+
+async def test_viewers_only_read(api: httpx.AsyncClient, people: dict[str, Person]) -> None:
+    alice, victor = people["alice"], people["victor"]
+    task = await _create(api, alice, assignee_id=str(victor.id))
+    path = f"/api/v1/tasks/{task['id']}"
+    assert (await api.get(path, headers=victor.headers)).status_code == 200
+    assert_problem(
+        await api.post("/api/v1/tasks", json={"title": "x"}, headers=victor.headers), 403
+    )
+    assert_problem(await api.patch(path, json={"title": "x"}, headers=victor.headers), 403)
+    assert_problem(await api.delete(path, headers=victor.headers), 403)
+    assert (await api.get(path, headers=alice.headers)).json()["title"] == "t"
+
+
+async def test_admins_see_and_change_everything(
+    api: httpx.AsyncClient, people: dict[str, Person]
+) -> None:
+    alice, ada = people["alice"], people["ada"]
+    task = await _create(api, alice)
+    path = f"/api/v1/tasks/{task['id']}"
+    assert (await api.get(path, headers=ada.headers)).status_code == 200
+    assert (
+        await api.patch(path, json={"priority": "high"}, headers=ada.headers)
+    ).status_code == 200
+    assert (await api.delete(path, headers=ada.headers)).status_code == 204
+
+
+async def test_service_tokens_cannot_write_tasks(
+    api: httpx.AsyncClient, tokens: TokenFactory
+) -> None:
+    worker = bearer(tokens.service_token("queues:work"))
+    assert_problem(await api.post("/api/v1/tasks", json={"title": "x"}, headers=worker), 403)
+
+
+async def test_a_worker_token_cannot_configure_a_queue(
+    api: httpx.AsyncClient, tokens: TokenFactory
+) -> None:
+    worker = bearer(tokens.service_token("queues:work", "events:read"))
+    response = await api.put("/api/v1/queues/emails", json={"max_attempts": 3}, headers=worker)
+    assert_problem(response, 403)
+    member = bearer(tokens.token(roles=["member"]))
+    assert_problem(
+        await api.put("/api/v1/queues/emails", json={"max_attempts": 3}, headers=member), 403
+    )
+    operator = bearer(tokens.service_token("queues:admin"))
+    configured = await api.put("/api/v1/queues/emails", json={"max_attempts": 3}, headers=operator)
+    assert configured.status_code in {200, 201}, configured.text
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"aud": "another-audience"},
+        {"iss": "https://evil.example"},
+        {"exp": 1},
+        {"nbf": 4_000_000_000},
+    ],
+)
+async def test_bad_tokens_are_401(
+    api: httpx.AsyncClient, tokens: TokenFactory, claims: dict[str, Any]
+) -> None:
+    token = tokens.token(roles=["admin"], **claims)
+    assert_problem(await api.get("/api/v1/tasks", headers=bearer(token)), 401)
+
+
+async def test_no_token_is_401(api: httpx.AsyncClient) -> None:
+    response = await api.get("/api/v1/tasks")
+    assert_problem(response, 401)
+    assert response.headers["www-authenticate"].startswith("Bearer")

@@ -1,0 +1,327 @@
+"""The worker loop: lease in batches, run handlers, heartbeat, report, drain on SIGTERM.
+
+Nothing a handler does can crash the worker: exceptions and timeouts become failed
+attempts with the error recorded. Tasks are never lost: a task is either completed,
+failed (retried by the server), released on shutdown, or — if this process dies —
+reclaimed by the server when its lease expires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
+
+from taskplane_worker.handlers import Handler, HandlerError, TaskInfo
+from taskplane_worker.observability import API_ERRORS, DURATION, IN_FLIGHT, TASKS
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("taskplane_worker")
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    api_url: str
+    token: str | None
+    queue: str
+    concurrency: int
+    worker_id: str
+    grace_period_s: float
+    wait_s: float = 10.0
+    #: How long to keep retrying complete/fail through an API outage before giving up
+    #: (the lease then expires and the task runs again: at-least-once).
+    report_retry_s: float = 120.0
+
+
+class LeaseLostError(Exception):
+    """The server no longer recognises our lease (expired, reclaimed or cancelled)."""
+
+
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, httpx.TransportError):
+        return True
+    if isinstance(exc, httpx.HTTPStatusError):
+        code = exc.response.status_code
+        return code >= 500 or code == 429
+    return False
+
+
+def _being_cancelled() -> bool:
+    """True when the current task itself is being cancelled (not something it awaited)."""
+    current = asyncio.current_task()
+    return current is not None and current.cancelling() > 0
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return {"repr": repr(value)[:10_000]}
+    return value
+
+
+class Worker:
+    def __init__(self, config: WorkerConfig, handler: Handler) -> None:
+        self.config = config
+        self.handler = handler
+        self.stopping = asyncio.Event()
+        self.inflight: set[asyncio.Task[None]] = set()
+        self._slot_freed = asyncio.Event()
+        headers = {"User-Agent": f"taskplane-worker/{config.worker_id}"}
+        if config.token:
+            headers["Authorization"] = f"Bearer {config.token}"
+        self.client = httpx.AsyncClient(
+            base_url=config.api_url.rstrip("/"),
+            headers=headers,
+            timeout=httpx.Timeout(config.wait_s + 15, connect=5),
+        )
+
+    # -------------------------------------------------------------- API calls
+
+    async def _call(self, name: str, path: str, body: dict[str, Any], retry_s: float) -> Any:
+        """POST with retries on transient errors; a 409 raises LeaseLostError."""
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception(_transient),
+            wait=wait_exponential_jitter(initial=0.2, max=5),
+            stop=stop_after_delay(retry_s),
+            reraise=True,
+        ):
+            with attempt:
+                try:
+                    response = await self.client.post(path, json=body)
+                    if response.status_code == 409:
+                        raise LeaseLostError(response.json().get("detail", "lease lost"))
+                    response.raise_for_status()
+                except Exception as exc:
+                    if _transient(exc):
+                        API_ERRORS.labels(name).inc()
+                    raise
+                return response.json()
+        raise AssertionError("unreachable")
+
+    async def _lease(self, max_tasks: int) -> list[dict[str, Any]]:
+        result = await self._call(
+            "lease",
+            f"/api/v1/queues/{self.config.queue}/leases",
+            {
+                "worker_id": self.config.worker_id,
+                "max_tasks": max_tasks,
+                "wait_s": self.config.wait_s,
+            },
+            retry_s=30,
+        )
+        visibility = float(result.get("visibility_timeout_s", 60))
+        tasks: list[dict[str, Any]] = result["tasks"]
+        for task in tasks:
+            task["_visibility_s"] = visibility
+        return tasks
+
+    async def _report(self, action: str, task: dict[str, Any], body: dict[str, Any]) -> None:
+        payload = {"worker_id": self.config.worker_id, **body}
+        await self._call(
+            action,
+            f"/api/v1/leases/{task['lease_id']}/{action}",
+            payload,
+            retry_s=self.config.report_retry_s,
+        )
+
+    # -------------------------------------------------------------- one task
+
+    async def _heartbeat(self, task: dict[str, Any], work: asyncio.Task[Any]) -> None:
+        """Extend the lease at a third of the visibility timeout; cancel work if lost."""
+        interval = max(0.2, task["_visibility_s"] / 3)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self._call(
+                    "heartbeat",
+                    f"/api/v1/leases/{task['lease_id']}/heartbeat",
+                    {"worker_id": self.config.worker_id},
+                    retry_s=interval,
+                )
+            except LeaseLostError:
+                log.warning("lease of task %s lost; abandoning it", task["id"])
+                work.cancel()
+                return
+            except Exception as exc:
+                log.warning("heartbeat for task %s failed: %s", task["id"], exc)
+
+    async def _process(self, task: dict[str, Any]) -> None:
+        queue = self.config.queue
+        info = TaskInfo(
+            id=task["id"],
+            queue=queue,
+            attempt=task["attempt"],
+            max_attempts=task["max_attempts"],
+            payload=task["payload"],
+            timeout_s=task.get("timeout_s"),
+        )
+        carrier = {"traceparent": task["traceparent"]} if task.get("traceparent") else {}
+        parent = TraceContextTextMapPropagator().extract(carrier)
+        IN_FLIGHT.labels(queue).inc()
+        started = time.monotonic()
+        with tracer.start_as_current_span(
+            f"{queue} process",
+            context=parent,
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "taskplane",
+                "messaging.destination.name": queue,
+                "messaging.message.id": info.id,
+                "taskplane.attempt": info.attempt,
+            },
+        ) as span:
+            work = asyncio.ensure_future(self.handler(info))
+            beat = asyncio.create_task(self._heartbeat(task, work))
+            try:
+                outcome = await self._run(task, info, work, span)
+            finally:
+                beat.cancel()
+                IN_FLIGHT.labels(queue).dec()
+                DURATION.labels(queue).observe(time.monotonic() - started)
+        TASKS.labels(queue, outcome).inc()
+
+    async def _run(
+        self, task: dict[str, Any], info: TaskInfo, work: asyncio.Task[Any], span: trace.Span
+    ) -> str:
+        """Wait for the handler and report its outcome; returns the outcome label."""
+        try:
+            try:
+                result = await asyncio.wait_for(asyncio.shield(work), timeout=info.timeout_s)
+            except TimeoutError:
+                work.cancel()
+                span.set_status(Status(StatusCode.ERROR, "timed out"))
+                error = f"timed out after {info.timeout_s}s"
+                await self._report("fail", task, {"error": error, "retryable": True})
+                return "timed_out"
+            except asyncio.CancelledError:
+                if not _being_cancelled():
+                    return "lost"  # the heartbeat found the lease gone and cancelled work
+                raise
+            except HandlerError as exc:
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, str(exc)))
+                await self._report("fail", task, {"error": str(exc), "retryable": exc.retryable})
+                return "failed"
+            except Exception as exc:
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                error = f"{type(exc).__name__}: {exc}"
+                await self._report("fail", task, {"error": error, "retryable": True})
+                return "failed"
+            await self._report("complete", task, {"result": _jsonable(result)})
+            return "completed"
+        except asyncio.CancelledError:
+            # Shutdown past the grace period: hand the task back for another worker.
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+            work.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._report("release", task, {}), timeout=5)
+            return "released"
+        except LeaseLostError:
+            log.warning("task %s: lease expired or revoked before reporting", task["id"])
+            return "lost"
+        except Exception as exc:
+            log.error("task %s: could not report its outcome: %s", task["id"], exc)
+            return "lost"
+
+    # -------------------------------------------------------------- main loop
+
+    def stop(self) -> None:
+        if not self.stopping.is_set():
+            log.info("stopping: no new leases, draining %d task(s)", len(self.inflight))
+            self.stopping.set()
+
+    def _done(self, future: asyncio.Task[None]) -> None:
+        self.inflight.discard(future)
+        self._slot_freed.set()
+
+    async def _until_stopped(self, awaitable: Awaitable[Any]) -> Any:
+        """Await ``awaitable`` unless a stop comes first (then it is cancelled)."""
+        call = asyncio.ensure_future(awaitable)
+        stop = asyncio.create_task(self.stopping.wait())
+        await asyncio.wait({call, stop}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if not call.done():
+            call.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await call
+            return None
+        return call.result()
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.stop)
+        log.info(
+            "worker %s on queue %s (concurrency %d)",
+            self.config.worker_id,
+            self.config.queue,
+            self.config.concurrency,
+        )
+        backoff = 0.5
+        missing_logged = False
+        try:
+            while not self.stopping.is_set():
+                free = self.config.concurrency - len(self.inflight)
+                if free <= 0:
+                    self._slot_freed.clear()
+                    await self._until_stopped(self._slot_freed.wait())
+                    continue
+                try:
+                    tasks = await self._until_stopped(self._lease(free))
+                    backoff = 0.5
+                except httpx.HTTPStatusError as exc:
+                    if exc.response.status_code != 404:
+                        log.warning("lease refused: %s; retrying in %.1fs", exc, backoff)
+                        await self._until_stopped(asyncio.sleep(backoff))
+                        backoff = min(backoff * 2, 15)
+                        continue
+                    # Not configured yet (the operator or a first enqueue creates it).
+                    if not missing_logged:
+                        log.warning("queue %s does not exist yet; waiting", self.config.queue)
+                        missing_logged = True
+                    await self._until_stopped(asyncio.sleep(2))
+                    continue
+                except Exception as exc:
+                    log.warning("lease failed: %s; retrying in %.1fs", exc, backoff)
+                    await self._until_stopped(asyncio.sleep(backoff))
+                    backoff = min(backoff * 2, 15)
+                    continue
+                for task in tasks or ():
+                    future = asyncio.create_task(self._process(task))
+                    self.inflight.add(future)
+                    future.add_done_callback(self._done)
+            await self._drain()
+        finally:
+            await self.client.aclose()
+        return 0
+
+    async def _drain(self) -> None:
+        if self.inflight:
+            _, pending = await asyncio.wait(set(self.inflight), timeout=self.config.grace_period_s)
+            if pending:
+                log.warning("grace period over: releasing %d unfinished task(s)", len(pending))
+                for future in pending:
+                    future.cancel()
+                await asyncio.wait(pending, timeout=15)
+        log.info("drained; exiting")

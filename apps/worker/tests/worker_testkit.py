@@ -1,0 +1,106 @@
+"""Helpers of the worker tests: the task-service under test and worker processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass
+class TaskService:
+    url: str
+    db_url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def db(self) -> psycopg.Connection[Any]:
+        return psycopg.connect(self.db_url, autocommit=True)
+
+    def scalar(self, sql: str, *params: Any) -> Any:
+        with self.db() as connection:
+            row = connection.execute(sql, params).fetchone()
+        assert row is not None
+        return row[0]
+
+
+@dataclass
+class Workers:
+    """Starts ``taskplane-worker`` processes and stops whatever is left at the end."""
+
+    service: TaskService
+    tmp: Path
+    started: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start(
+        self,
+        queue: str,
+        handler: str,
+        *,
+        worker_id: str,
+        concurrency: int = 4,
+        grace_period: float = 20,
+        metrics_port: int = 0,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.Popen[bytes]:
+        environment = {
+            **os.environ,
+            "TASKPLANE_API_URL": self.service.url,
+            "PYTHONPATH": str(HERE),
+            "LOG_LEVEL": "WARNING",
+            **(env or {}),
+        }
+        log = open(self.tmp / f"{worker_id}.log", "wb")  # noqa: SIM115 - lives with the process
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "taskplane_worker",
+                "--queue",
+                queue,
+                "--handler",
+                handler,
+                "--concurrency",
+                str(concurrency),
+                "--worker-id",
+                worker_id,
+                "--grace-period",
+                str(grace_period),
+                "--metrics-port",
+                str(metrics_port),
+                "--wait",
+                "2",
+            ],
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.started.append(process)
+        return process
+
+    def log(self, worker_id: str) -> str:
+        return (self.tmp / f"{worker_id}.log").read_text()
+
+    def stop_all(self) -> None:
+        for process in self.started:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+
+
+def wait_for(predicate: Any, timeout: float, message: str, interval: float = 0.2) -> None:
+    """Bounded wait: poll ``predicate`` until true or fail with ``message``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s: {message}")

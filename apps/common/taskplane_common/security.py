@@ -135,3 +135,19 @@ async def require_writer(
     if not principal.can_write:
         raise ProblemError(403, "your role is read-only", slug="forbidden")
     return principal
+
+
+def require_writer_or_scope(scope: str) -> Callable[[Principal], Awaitable[Principal]]:
+    """Dependency factory for writes that services may also make with ``scope``.
+
+    A worker holding ``queues:work`` may enqueue follow-up tasks; a viewer may not.
+    """
+
+    async def _check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if not (principal.can_write or principal.has_scope(scope)):
+            raise ProblemError(
+                403, f"this call needs a writer role or the scope {scope!r}", slug="forbidden"
+            )
+        return principal
+
+    return _check

@@ -167,3 +167,25 @@ async def test_no_token_is_401(api: httpx.AsyncClient) -> None:
     response = await api.get("/api/v1/tasks")
     assert_problem(response, 401)
     assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_queue_writes_follow_roles_and_scopes(
+    api: httpx.AsyncClient, people: dict[str, Person], tokens: TokenFactory
+) -> None:
+    task = {"payload": {"n": 1}}
+    viewer = people["victor"].headers
+    assert_problem(await api.post("/api/v1/queues/jobs/tasks", json=task, headers=viewer), 403)
+    reader = bearer(tokens.service_token("events:read"))
+    assert_problem(await api.post("/api/v1/queues/jobs/tasks", json=task, headers=reader), 403)
+
+    member = await api.post("/api/v1/queues/jobs/tasks", json=task, headers=people["alice"].headers)
+    assert member.status_code == 201, member.text
+    worker = bearer(tokens.service_token("queues:work"))
+    follow_up = await api.post("/api/v1/queues/jobs/tasks", json=task, headers=worker)
+    assert follow_up.status_code == 201, "workers may enqueue follow-up tasks"
+
+    cancel = f"/api/v1/tasks/{member.json()['id']}/cancel"
+    assert_problem(await api.post(cancel, headers=viewer), 403)
+    assert_problem(await api.post(cancel, headers=worker), 403)
+    assert_problem(await api.get("/api/v1/queues/jobs/dead", headers=people["bob"].headers), 403)
+    assert (await api.post(cancel, headers=people["alice"].headers)).status_code == 200

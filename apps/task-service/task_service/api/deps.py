@@ -12,7 +12,13 @@ from task_service.config import Settings
 from task_service.notify import Notifier
 from task_service.pagination import CursorCodec
 from taskplane_common.db import Database
-from taskplane_common.security import Principal, current_principal, require_scope, require_writer
+from taskplane_common.security import (
+    Principal,
+    current_principal,
+    require_scope,
+    require_writer,
+    require_writer_or_scope,
+)
 
 
 def get_settings(request: Request) -> Settings:
@@ -55,3 +61,7 @@ NotifierDep = Annotated[Notifier, Depends(get_notifier)]
 QueueWorkerDep = Annotated[Principal, Depends(require_scope("queues:work"))]
 QueueAdminDep = Annotated[Principal, Depends(require_scope("queues:admin"))]
 EventReaderDep = Annotated[Principal, Depends(require_scope("events:read"))]
+#: Enqueue: people who may write, or services holding ``queues:work`` (follow-up tasks).
+EnqueuerDep = Annotated[Principal, Depends(require_writer_or_scope("queues:work"))]
+#: Cancel: people who may write (their own tasks), or services holding ``queues:admin``.
+CancellerDep = Annotated[Principal, Depends(require_writer_or_scope("queues:admin"))]

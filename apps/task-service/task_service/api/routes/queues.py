@@ -13,6 +13,8 @@ from opentelemetry.propagate import inject
 
 from task_service import queues
 from task_service.api.deps import (
+    CancellerDep,
+    EnqueuerDep,
     NotifierDep,
     PrincipalDep,
     QueueAdminDep,
@@ -156,7 +158,7 @@ async def enqueue(
     body: TaskEnqueue | TaskBatch,
     session: SessionDep,
     settings: SettingsDep,
-    principal: PrincipalDep,
+    principal: EnqueuerDep,
 ) -> JSONResponse:
     items = body.tasks if isinstance(body, TaskBatch) else [body]
     _check_sizes(settings, items)
@@ -246,7 +248,7 @@ async def lease(
 async def list_dead(
     queue: QueuePath,
     session: SessionDep,
-    _: PrincipalDep,
+    _: QueueAdminDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[QueuedTaskOut]:
     return [QueuedTaskOut.from_row(task) for task in await queues.list_dead(session, queue, limit)]
@@ -272,7 +274,7 @@ async def retry_dead(
     summary="Cancel a task that has not finished",
 )
 async def cancel_task(
-    task_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+    task_id: uuid.UUID, session: SessionDep, principal: CancellerDep
 ) -> QueuedTaskOut:
     task = await queues.cancel(session, principal, task_id)
     await session.commit()

@@ -1,0 +1,496 @@
+"""End to end: the real operator process (python -m taskplane_operator) against kmock's
+Kubernetes emulator serving our CRD and the task-service fixture, over real HTTP.
+
+Every TaskQueue here polls each second; the emulator has no controllers, so a test that
+needs ready pods writes the Deployment's status itself, as the Deployment controller would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from .conftest import FakeTaskService, Kube, OperatorProcess
+
+pytestmark = pytest.mark.filterwarnings("ignore:read_binary is deprecated:DeprecationWarning")
+
+POLL_S = 1.0
+WINDOW_S = 3
+WaitFor = Callable[..., Awaitable[Any]]
+
+
+def tq_path(ns: str, name: str) -> str:
+    return f"/apis/taskplane.io/v1alpha1/namespaces/{ns}/taskqueues/{name}"
+
+
+def child_path(kind: str, ns: str, name: str) -> str:
+    prefix = {
+        "deployments": "/apis/apps/v1",
+        "serviceaccounts": "/api/v1",
+        "poddisruptionbudgets": "/apis/policy/v1",
+        "podmonitors": "/apis/monitoring.coreos.com/v1",
+    }[kind]
+    return f"{prefix}/namespaces/{ns}/{kind}/{name}-worker"
+
+
+def condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any]:
+    for item in ((obj or {}).get("status") or {}).get("conditions", []):
+        if item["type"] == type_:
+            return dict(item)
+    return {}
+
+
+class Queues:
+    """Creates TaskQueues in a fresh namespace and deletes them after the test."""
+
+    def __init__(self, kube: Kube, task_service: FakeTaskService, wait_for: WaitFor) -> None:
+        self.kube, self.task_service, self.wait_for = kube, task_service, wait_for
+        self.ns = f"e2e-{uuid.uuid4().hex[:8]}"
+        self.created: list[str] = []
+
+    async def create(self, name: str, *, admit: bool = True, **spec: Any) -> dict[str, Any]:
+        body = {
+            "worker": {"handler": "builtin:noop"},
+            "scaling": {
+                "minReplicas": 0,
+                "maxReplicas": 5,
+                "targetTasksPerReplica": 2,
+                "pollIntervalSeconds": int(POLL_S),
+                "scaleDownStabilizationSeconds": WINDOW_S,
+            },
+            **spec,
+        }
+        obj = {
+            "apiVersion": "taskplane.io/v1alpha1",
+            "kind": "TaskQueue",
+            "metadata": {"name": name, "namespace": self.ns},
+            "spec": body,
+        }
+        self.created.append(name)
+        return await self.kube.create_tq(obj, admit=admit)
+
+    def queue(self, name: str) -> str:
+        return f"{self.ns}.{name}"
+
+    async def tq(self, name: str) -> dict[str, Any] | None:
+        return await self.kube.get(tq_path(self.ns, name))
+
+    async def deployment(self, name: str) -> dict[str, Any] | None:
+        return await self.kube.get(child_path("deployments", self.ns, name))
+
+    async def replicas(self, name: str) -> int | None:
+        deployment = await self.deployment(name)
+        return None if deployment is None else int(deployment["spec"]["replicas"])
+
+    async def wait_replicas(self, name: str, expected: int, within: float = 5.0) -> float:
+        """Seconds until the worker Deployment asks for ``expected`` replicas."""
+        started = time.monotonic()
+
+        async def reached() -> bool:
+            return await self.replicas(name) == expected
+
+        await self.wait_for(reached, within=within, interval=0.05)
+        return time.monotonic() - started
+
+    async def wait_condition(
+        self, name: str, type_: str, status: str, within: float = 5.0
+    ) -> dict[str, Any]:
+        async def matches() -> dict[str, Any] | None:
+            found = condition(await self.tq(name), type_)
+            return found if found.get("status") == status else None
+
+        result: dict[str, Any] = await self.wait_for(matches, within=within)
+        return result
+
+    async def pods_ready(self, name: str, count: int) -> None:
+        """What the Deployment controller and kubelet would report (kmock has neither)."""
+        response = await self.kube.http.patch(
+            child_path("deployments", self.ns, name) + "/status",
+            json={"status": {"replicas": count, "readyReplicas": count}},
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+        response.raise_for_status()
+
+    async def event_reasons(self, name: str) -> list[str]:
+        return [
+            event["reason"]
+            for event in await self.kube.events(self.ns)
+            if event.get("involvedObject", {}).get("name") == name
+        ]
+
+
+@pytest.fixture
+async def queues(
+    kube: Kube,
+    task_service: FakeTaskService,
+    operator_process: OperatorProcess,
+    wait_for: WaitFor,
+) -> AsyncIterator[Queues]:
+    helper = Queues(kube, task_service, wait_for)
+    yield helper
+    task_service.outage = False
+    for name in helper.created:
+        await task_service.set_depth(helper.queue(name))
+        await kube.delete(tq_path(helper.ns, name))
+    assert operator_process.process.returncode is None, operator_process.log()[-4000:]
+
+
+async def test_create_reconciles_children_and_reports_status(
+    queues: Queues, kube: Kube, task_service: FakeTaskService
+) -> None:
+    tq = await queues.create("orders", visibilityTimeoutSeconds=120, retry={"maxAttempts": 7})
+    uid, ns = tq["metadata"]["uid"], queues.ns
+
+    children = {
+        kind: await queues.wait_for(lambda kind=kind: kube.get(child_path(kind, ns, "orders")))
+        for kind in ("serviceaccounts", "deployments", "poddisruptionbudgets", "podmonitors")
+    }
+    for kind, child in children.items():
+        (owner,) = child["metadata"]["ownerReferences"]
+        assert owner == {
+            "apiVersion": "taskplane.io/v1alpha1",
+            "kind": "TaskQueue",
+            "name": "orders",
+            "uid": uid,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }, kind
+        assert child["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "taskplane-operator"
+
+    pod = children["deployments"]["spec"]["template"]["spec"]
+    (worker,) = pod["containers"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert worker["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "runAsUser": 10001,
+        "runAsGroup": 10001,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    assert pod["terminationGracePeriodSeconds"] >= 120
+    assert worker["image"] == "registry.example/taskplane-worker:test"
+    assert worker["args"] == [
+        "--queue",
+        f"{ns}.orders",
+        "--handler",
+        "builtin:noop",
+        "--concurrency",
+        "4",
+    ]
+    env = {item["name"]: item for item in worker["env"]}
+    assert env["TASKPLANE_API_URL"]["value"] == task_service.url
+    assert env["TASKPLANE_TOKEN"]["valueFrom"]["secretKeyRef"] == {
+        "name": "taskplane-worker-token",
+        "key": "token",
+    }
+    assert children["serviceaccounts"]["automountServiceAccountToken"] is False
+    assert children["poddisruptionbudgets"]["spec"]["maxUnavailable"] == 1
+
+    # The queue configuration reached the task-service, with the operator's token.
+    config = await queues.wait_for(lambda: task_service.queue_config(f"{ns}.orders"))
+    assert config == {
+        "max_attempts": 7,
+        "visibility_timeout_s": 120,
+        "backoff_base_s": 2,
+        "backoff_max_s": 300,
+        "paused": False,
+        "rate_limit_per_s": None,
+        "max_in_flight": None,
+    }
+    assert (
+        "PUT",
+        f"/api/v1/queues/{ns}.orders",
+        f"Bearer {task_service.token}",
+    ) in task_service.requests
+
+    # An idle queue at zero replicas is Ready; every condition names its generation.
+    ready = await queues.wait_condition("orders", "Ready", "True")
+    assert ready["reason"] == "Idle"
+    obj = await queues.tq("orders")
+    assert obj is not None
+    status = obj["status"]
+    assert {c["type"] for c in status["conditions"]} == {"Ready", "Scaling", "Paused", "Degraded"}
+    assert all(
+        c["observedGeneration"] == 1 and c["lastTransitionTime"] for c in status["conditions"]
+    )
+    assert status["observedGeneration"] == 1
+    assert status["queueName"] == f"{ns}.orders"
+    assert status["selector"] == (
+        "app.kubernetes.io/instance=orders,app.kubernetes.io/name=taskplane-worker"
+    )
+
+    # Work arrives; once the pods report ready (the controller's job), Ready says so.
+    await task_service.set_depth(f"{ns}.orders", available=3)
+    await queues.wait_replicas("orders", 2)
+    not_ready = await queues.wait_condition("orders", "Ready", "False")
+    assert not_ready["reason"] == "WorkersNotReady"
+    await queues.pods_ready("orders", 2)
+    ready = await queues.wait_condition("orders", "Ready", "True")
+    assert ready["reason"] == "WorkersReady"
+    assert ready["message"] == "2/2 workers ready"
+
+
+async def test_depth_scales_up_within_a_poll_and_down_after_the_window(
+    queues: Queues, task_service: FakeTaskService
+) -> None:
+    await queues.create("burst")
+    queue = queues.queue("burst")
+    await queues.wait_condition("burst", "Ready", "True")
+    assert await queues.replicas("burst") == 0
+
+    # Scale from zero on the first task, then by the formula, then clamped at max.
+    await task_service.set_depth(queue, available=1)
+    assert await queues.wait_replicas("burst", 1) <= POLL_S + 0.75
+    await task_service.set_depth(queue, available=5, in_flight=2)  # ceil(7 / 2) = 4
+    assert await queues.wait_replicas("burst", 4) <= POLL_S + 0.75
+    await task_service.set_depth(queue, available=100)
+    assert await queues.wait_replicas("burst", 5) <= POLL_S + 0.75
+
+    # A lower recommendation takes effect only after holding for the whole window.
+    await queues.pods_ready("burst", 5)
+    await task_service.set_depth(queue, available=1)  # recommends 1
+    held = await queues.wait_condition("burst", "Scaling", "False")
+    assert held["reason"] == "ScaleDownStabilizing"
+    assert await queues.replicas("burst") == 5
+    waited = await queues.wait_replicas("burst", 1, within=WINDOW_S + 4)
+    assert waited >= WINDOW_S - POLL_S  # the first poll after the change may be up to 1 s late
+
+    reasons = await queues.event_reasons("burst")
+    assert "ScaledUp" in reasons
+    assert "ScaledDown" in reasons
+    obj = await queues.tq("burst")
+    assert obj is not None
+    assert obj["status"]["available"] == 1
+    assert obj["status"]["desiredReplicas"] == 1
+    assert obj["status"]["lastScaleTime"]
+
+
+async def test_pause_scales_to_zero_and_pauses_the_queue(
+    queues: Queues, task_service: FakeTaskService, kube: Kube
+) -> None:
+    await queues.create("mail")
+    queue = queues.queue("mail")
+    await task_service.set_depth(queue, available=6)
+    await queues.wait_replicas("mail", 3)
+    before = condition(await queues.tq("mail"), "Degraded")
+
+    await kube.patch_spec(queues.ns, "mail", {"paused": True})
+    # Immediately, not after the stabilization window: pausing is an order, not a trend.
+    assert await queues.wait_replicas("mail", 0) < WINDOW_S
+    paused = await queues.wait_condition("mail", "Paused", "True")
+    assert paused["reason"] == "PausedBySpec"
+    assert paused["observedGeneration"] == 2
+    config = await queues.wait_for(lambda: _paused_config(task_service, queue), within=5)
+    assert config["paused"] is True
+    # Degraded did not change status, so its lastTransitionTime did not move either.
+    assert condition(await queues.tq("mail"), "Degraded") == {**before, "observedGeneration": 2}
+
+    await kube.patch_spec(queues.ns, "mail", {"paused": False})
+    await queues.wait_replicas("mail", 3)
+    await queues.wait_condition("mail", "Paused", "False")
+
+
+async def _paused_config(task_service: FakeTaskService, queue: str) -> dict[str, Any] | None:
+    config = await task_service.queue_config(queue)
+    return config if config and config["paused"] else None
+
+
+async def test_concurrency_change_rolls_the_pod_template(
+    queues: Queues, task_service: FakeTaskService, kube: Kube
+) -> None:
+    await queues.create("render")
+    await task_service.set_depth(queues.queue("render"), available=4)
+    await queues.wait_replicas("render", 2)
+    deployment = await queues.deployment("render")
+    assert deployment is not None
+    old_template = deployment["spec"]["template"]
+
+    await kube.patch_spec(queues.ns, "render", {"worker": {"concurrency": 8}})
+
+    async def rolled() -> dict[str, Any] | None:
+        current = await queues.deployment("render")
+        args = current["spec"]["template"]["spec"]["containers"][0]["args"] if current else []
+        return current if args[-2:] == ["--concurrency", "8"] else None
+
+    new = await queues.wait_for(rolled)
+    assert new["spec"]["template"] != old_template
+    assert new["spec"]["replicas"] == 2  # the autoscaler's value survives a reconcile
+    obj = await queues.wait_for(lambda: _observed(queues, "render", 2))
+    assert all(c["observedGeneration"] == 2 for c in obj["status"]["conditions"])
+
+
+async def _observed(queues: Queues, name: str, generation: int) -> dict[str, Any] | None:
+    obj = await queues.tq(name)
+    return obj if obj and obj["status"].get("observedGeneration") == generation else None
+
+
+async def test_drain_holds_deletion_until_the_queue_is_empty(
+    queues: Queues, task_service: FakeTaskService, kube: Kube
+) -> None:
+    await queues.create("drainme", deletionPolicy="Drain")
+    queue = queues.queue("drainme")
+    await task_service.set_depth(queue, available=3, in_flight=2)
+    await queues.wait_replicas("drainme", 3)
+
+    await kube.delete(tq_path(queues.ns, "drainme"))
+    await queues.wait_for(lambda: _marked_for_deletion(queues, "drainme"), within=5)
+    time_held = time.monotonic()
+    while time.monotonic() - time_held < 2 * POLL_S + 0.5:
+        assert await queues.tq("drainme") is not None, "deleted while tasks remained"
+        assert (await queues.replicas("drainme") or 0) >= 1, "workers stopped mid-drain"
+        await asyncio.sleep(0.25)
+
+    await task_service.set_depth(queue, available=0, in_flight=0)
+    await queues.wait_for(lambda: _gone(queues, "drainme"), within=6)
+    assert await task_service.queue_config(queue) is not None  # Drain keeps the queue
+
+
+async def test_delete_policy_deletes_the_queue_and_tolerates_no_endpoint(
+    queues: Queues, task_service: FakeTaskService, kube: Kube
+) -> None:
+    await queues.create("gone", deletionPolicy="Delete")
+    await queues.create("stays", deletionPolicy="Delete")
+    for name in ("gone", "stays"):
+        await queues.wait_for(lambda name=name: task_service.queue_config(queues.queue(name)))
+
+    await kube.delete(tq_path(queues.ns, "gone"))
+    await queues.wait_for(lambda: _gone(queues, "gone"), within=5)
+    assert await task_service.queue_config(queues.queue("gone")) is None
+
+    task_service.delete_supported = False  # a task-service without DELETE answers 405
+    try:
+        await kube.delete(tq_path(queues.ns, "stays"))
+        await queues.wait_for(lambda: _gone(queues, "stays"), within=5)
+    finally:
+        task_service.delete_supported = True
+    assert await task_service.queue_config(queues.queue("stays")) is not None
+    assert "QueueNotDeleted" in await queues.event_reasons("stays")
+
+
+async def test_task_service_outage_degrades_but_keeps_workers(
+    queues: Queues, task_service: FakeTaskService, operator_process: OperatorProcess
+) -> None:
+    await queues.create("steady")
+    await task_service.set_depth(queues.queue("steady"), available=4)
+    await queues.wait_replicas("steady", 2)
+    paused_before = condition(await queues.tq("steady"), "Paused")
+
+    task_service.outage = True
+    degraded = await queues.wait_condition("steady", "Degraded", "True")
+    assert degraded["reason"] == "TaskServiceUnavailable"
+    assert "HTTP 503" in degraded["message"]
+    ready = condition(await queues.tq("steady"), "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "TaskServiceUnavailable")
+    await asyncio.sleep(2 * POLL_S)
+    assert await queues.replicas("steady") == 2  # never scaled blind
+    assert operator_process.process.returncode is None
+    assert "TaskServiceUnavailable" in await queues.event_reasons("steady")
+
+    task_service.outage = False
+    recovered = await queues.wait_condition("steady", "Degraded", "False")
+    assert recovered["lastTransitionTime"] >= degraded["lastTransitionTime"]
+    assert condition(await queues.tq("steady"), "Paused") == paused_before
+    assert "Recovered" in await queues.event_reasons("steady")
+
+
+async def test_invalid_handler_is_degraded_until_fixed(queues: Queues, kube: Kube) -> None:
+    # The CRD pattern refuses this at admission; here it slipped past (e.g. an old CRD).
+    await queues.create("broken", admit=False, worker={"handler": "ftp://files/x"})
+    degraded = await queues.wait_condition("broken", "Degraded", "True")
+    assert degraded["reason"] == "InvalidHandler"
+    assert "ftp://files/x" in degraded["message"]
+    assert await queues.deployment("broken") is None
+    assert "InvalidHandler" in await queues.event_reasons("broken")
+
+    await kube.patch_spec(queues.ns, "broken", {"worker": {"handler": "python:jobs.tasks:run"}})
+    deployment = await queues.wait_for(lambda: queues.deployment("broken"), within=8)
+    assert (
+        "python:jobs.tasks:run" in deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    )
+    await queues.wait_condition("broken", "Degraded", "False")
+
+
+async def test_liveness_and_metrics_endpoints(
+    queues: Queues, task_service: FakeTaskService, operator_process: OperatorProcess
+) -> None:
+    await queues.create("metered")
+    await task_service.set_depth(queues.queue("metered"), available=3)
+    await queues.wait_replicas("metered", 2)
+    labels = {"namespace": queues.ns, "taskqueue": "metered", "queue": queues.queue("metered")}
+    async with httpx.AsyncClient(timeout=5) as client:
+        assert (await client.get(operator_process.health_url)).status_code == 200
+
+        async def scraped() -> str | None:
+            text = (await client.get(operator_process.metrics_url)).text
+            return text if sample(text, "taskplane_operator_desired_replicas", labels) else None
+
+        text = await queues.wait_for(scraped)
+    assert sample(text, "taskplane_operator_desired_replicas", labels) == 2
+    assert sample(text, "taskplane_operator_queue_tasks", {**labels, "state": "available"}) == 3
+    decisions = "taskplane_operator_scaling_decisions_total"
+    assert (sample(text, decisions, {**labels, "direction": "up"}) or 0) >= 1
+    reconciles = {"handler": "reconcile_workers", "result": "success"}
+    assert (sample(text, "taskplane_operator_reconciles_total", reconciles) or 0) >= 1
+
+
+def sample(text: str, name: str, labels: dict[str, str]) -> float | None:
+    """The value of one series in a Prometheus text exposition, if present."""
+    for family in text_string_to_metric_families(text):
+        for item in family.samples:
+            if item.name == name and item.labels == labels:
+                return float(item.value)
+    return None
+
+
+async def _marked_for_deletion(queues: Queues, name: str) -> bool:
+    obj = await queues.tq(name)
+    return bool(obj and obj["metadata"].get("deletionTimestamp"))
+
+
+async def _gone(queues: Queues, name: str) -> bool:
+    return await queues.tq(name) is None
+
+
+# The Kubernetes API calls the operator makes, as verbs per resource; operator/README.md
+# lists the same under "RBAC". kopf's discovery GETs (/api, /apis/...) need no rule.
+RBAC_USED = {
+    ("taskplane.io", "taskqueues"): {"list", "watch", "patch"},
+    ("taskplane.io", "taskqueues/status"): {"patch"},
+    ("apiextensions.k8s.io", "customresourcedefinitions"): {"list", "watch"},
+    ("", "events"): {"create"},
+    ("", "serviceaccounts"): {"get", "create", "patch"},
+    ("apps", "deployments"): {"get", "create", "patch"},
+    ("policy", "poddisruptionbudgets"): {"get", "create", "patch"},
+    ("monitoring.coreos.com", "podmonitors"): {"get", "create", "patch"},
+}
+VERBS = {"FETCH": "get", "LIST": "list", "WATCH": "watch", "CREATE": "create", "UPDATE": "patch"}
+
+
+async def test_operator_calls_stay_within_documented_rbac(kube: Kube) -> None:
+    """Runs last in this module, over every request the operator sent in the tests above."""
+    used: dict[tuple[str, str], set[str]] = {}
+    for request in kube.emulator:
+        agent = request.headers.get("User-Agent", "")
+        if not agent.startswith(("kopf/", "taskplane-operator")):
+            continue
+        if request.resource is None or request.resource.plural is None:
+            continue  # discovery: /api, /apis/<group>[/<version>]
+        plural = request.resource.plural
+        if request.subresource:
+            plural += f"/{request.subresource}"
+        verb = VERBS[str(request.action).rsplit(".", 1)[-1]]
+        used.setdefault((request.resource.group, plural), set()).add(verb)
+    assert used, "no operator requests recorded"
+    for resource, verbs in used.items():
+        assert verbs <= RBAC_USED.get(resource, set()), resource
+    assert used[("apps", "deployments")] == {"get", "create", "patch"}

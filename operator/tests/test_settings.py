@@ -1,0 +1,63 @@
+"""Settings from the environment and the kopf command line they imply."""
+
+from __future__ import annotations
+
+import pytest
+
+from taskplane_operator.__main__ import kopf_args
+from taskplane_operator.settings import OperatorSettings
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("TASKPLANE_API_URL", "TASKPLANE_TOKEN", "TASKPLANE_WATCH_NAMESPACES"):
+        monkeypatch.delenv(name, raising=False)
+    settings = OperatorSettings()
+    assert settings.api_url == "http://task-service:8003"
+    assert settings.token is None
+    assert settings.watch_namespaces == []
+    assert (settings.health_port, settings.metrics_port) == (8080, 9090)
+    assert (settings.worker_token_secret, settings.worker_token_key) == (
+        "taskplane-worker-token",
+        "token",
+    )
+    assert settings.effective_worker_api_url == settings.api_url
+
+
+def test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TASKPLANE_API_URL", "http://tasks.platform:8003")
+    monkeypatch.setenv("TASKPLANE_TOKEN", "s3cret")
+    monkeypatch.setenv("TASKPLANE_WATCH_NAMESPACES", " team-a, team-b,, ")
+    monkeypatch.setenv("TASKPLANE_MONITORING_ENABLED", "true")
+    monkeypatch.setenv("TASKPLANE_WORKER_API_URL", "http://tasks.internal:8003")
+    settings = OperatorSettings()
+    assert settings.watch_namespaces == ["team-a", "team-b"]
+    assert settings.monitoring_enabled is True
+    assert settings.token is not None
+    assert settings.token.get_secret_value() == "s3cret"
+    assert "s3cret" not in repr(settings)
+    assert settings.effective_worker_api_url == "http://tasks.internal:8003"
+
+
+def test_kopf_args_cluster_wide() -> None:
+    args = kopf_args(OperatorSettings(watch_namespaces=[], health_port=8080, log_format="json"))
+    assert args == [
+        "run",
+        "--standalone",
+        "--log-format=json",
+        "--all-namespaces",
+        "--liveness=http://0.0.0.0:8080/healthz",
+        "-m",
+        "taskplane_operator",
+    ]
+
+
+def test_kopf_args_namespaced_without_liveness() -> None:
+    args = kopf_args(OperatorSettings(watch_namespaces=["a", "b"], health_port=0))
+    assert "--all-namespaces" not in args
+    assert args[args.index("--namespace") : args.index("--namespace") + 4] == [
+        "--namespace",
+        "a",
+        "--namespace",
+        "b",
+    ]
+    assert not any(arg.startswith("--liveness") for arg in args)

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -36,10 +37,13 @@ class Component:
     port: int | None = None
     env: dict[str, str] = field(default_factory=dict)
     migrate_module: str | None = None
+    #: Environment computed just before start (e.g. a token from a service started earlier).
+    late_env: Callable[[], dict[str, str]] | None = None
 
 
 ADMIN_EMAIL = "admin@taskplane.local"
-JWKS_URL = "http://127.0.0.1:8001/.well-known/jwks.json"
+AUTH_URL = "http://127.0.0.1:8001"
+JWKS_URL = f"{AUTH_URL}/.well-known/jwks.json"
 
 
 def service(name: str, module: str, port: int, **env: str) -> Component:
@@ -64,7 +68,53 @@ def components(admin_password: str) -> list[Component]:
         ),
         service("user-service", "user_service", 8002, TASKPLANE_JWKS_URL=JWKS_URL),
         service("task-service", "task_service", 8003, TASKPLANE_JWKS_URL=JWKS_URL),
+        Component(
+            name="worker",
+            argv=[
+                sys.executable,
+                "-m",
+                "taskplane_worker",
+                "--queue",
+                "default",
+                "--handler",
+                "builtin:echo",
+                "--concurrency",
+                "4",
+                "--metrics-port",
+                "9100",
+            ],
+            env={
+                "OTEL_SERVICE_NAME": "taskplane-worker",
+                "TASKPLANE_API_URL": "http://127.0.0.1:8003",
+                "TASKPLANE_AUTH_URL": AUTH_URL,
+            },
+            late_env=lambda: {"TASKPLANE_TOKEN": worker_token(admin_password)},
+        ),
     ]
+
+
+def worker_token(password: str) -> str:
+    """A ``queues:work`` service token, kept in .local/ and reused while it still works."""
+    path = LOCAL / "worker-token"
+    if path.exists():
+        token = path.read_text().strip()
+        exchange = httpx.post(f"{AUTH_URL}/api/v1/auth/service-token", json={"token": token})
+        if exchange.status_code == 200:
+            return token
+    login = httpx.post(
+        f"{AUTH_URL}/api/v1/auth/token", data={"username": ADMIN_EMAIL, "password": password}
+    )
+    login.raise_for_status()
+    created = httpx.post(
+        f"{AUTH_URL}/api/v1/admin/service-tokens",
+        json={"name": "local-worker", "scopes": ["queues:work"]},
+        headers={"Authorization": f"Bearer {login.json()['access_token']}"},
+    )
+    created.raise_for_status()
+    token = str(created.json()["token"])
+    path.write_text(token)
+    path.chmod(0o600)
+    return token
 
 
 def admin_password() -> str:
@@ -137,9 +187,10 @@ def main() -> int:
     for component in plan:
         if stopping.is_set():
             break
+        late = component.late_env() if component.late_env else {}
         child = subprocess.Popen(
             component.argv,
-            env={**env, **component.env},
+            env={**env, **component.env, **late},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -147,7 +198,9 @@ def main() -> int:
         assert child.stdout is not None
         threading.Thread(target=pump, args=(component.name, child.stdout), daemon=True).start()
         children.append((component, child))
-        if component.port and wait_ready(component):
+        if component.port is None:
+            print(f"run: {component.name} started", flush=True)
+        elif wait_ready(component):
             print(
                 f"run: {component.name} ready on http://127.0.0.1:{component.port} "
                 f"(docs: http://127.0.0.1:{component.port}/docs)",

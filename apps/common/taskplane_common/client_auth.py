@@ -52,6 +52,8 @@ class ServiceTokenAuth(httpx.Auth):
         return httpx.Request("POST", self._exchange_url, json={"token": self._token})
 
     def _accept(self, response: httpx.Response) -> None:
+        if response.status_code >= 500 or response.status_code == 429:
+            response.raise_for_status()  # transient: the caller's retry policy applies
         if response.status_code != 200:
             raise TokenExchangeError(
                 f"the auth service refused the service token ({response.status_code})"

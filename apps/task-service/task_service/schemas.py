@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -77,6 +77,36 @@ class TaskUpdate(_StrictBody):
     assignee_id: uuid.UUID | None = None
 
 
+class QueueDetails(BaseModel):
+    """How a queued task is doing; ``null`` on tasks that are not in a queue."""
+
+    name: str
+    payload: dict[str, Any]
+    attempts: int
+    max_attempts: int | None
+    run_at: datetime | None
+    timeout_s: int | None
+    dedupe_key: str | None
+    last_error: str | None
+    result: Any | None
+
+    @classmethod
+    def from_row(cls, task: Task) -> QueueDetails | None:
+        if task.queue is None:
+            return None
+        return cls(
+            name=task.queue,
+            payload=task.payload or {},
+            attempts=task.attempts,
+            max_attempts=task.max_attempts,
+            run_at=task.run_at,
+            timeout_s=task.timeout_s,
+            dedupe_key=task.dedupe_key,
+            last_error=task.last_error,
+            result=task.result,
+        )
+
+
 class TaskOut(BaseModel):
     id: uuid.UUID
     title: str
@@ -91,6 +121,7 @@ class TaskOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
+    queue: QueueDetails | None = None
 
     @classmethod
     def from_row(cls, task: Task) -> TaskOut:
@@ -108,6 +139,7 @@ class TaskOut(BaseModel):
             created_at=task.created_at,
             updated_at=task.updated_at,
             completed_at=task.completed_at,
+            queue=QueueDetails.from_row(task),
         )
 
 

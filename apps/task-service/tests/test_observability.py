@@ -6,6 +6,11 @@ import re
 import uuid
 
 import httpx
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 
 
 async def test_metrics_use_route_templates(client: httpx.AsyncClient) -> None:
@@ -34,3 +39,23 @@ async def test_health_and_docs(client: httpx.AsyncClient) -> None:
     assert (await client.get("/docs")).status_code == 200
     spec = (await client.get("/openapi.json")).json()
     assert {"/api/v1/tasks", "/api/v1/tasks/{task_id}", "/api/v1/tasks/stats"} <= set(spec["paths"])
+
+
+async def test_requests_and_sql_statements_become_spans(client: httpx.AsyncClient) -> None:
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    exporter = InMemorySpanExporter()
+    processor = SimpleSpanProcessor(exporter)
+    provider.add_span_processor(processor)
+    try:
+        response = await client.post("/api/v1/tasks", json={"title": "traced"})
+        assert response.status_code == 201
+    finally:
+        processor.shutdown()
+    spans = exporter.get_finished_spans()
+    server = [s for s in spans if s.kind == SpanKind.SERVER]
+    sql = [s for s in spans if s.attributes and "db.statement" in s.attributes]
+    assert server, "the request has a server span"
+    assert any("INSERT INTO tasks.tasks" in str(s.attributes["db.statement"]) for s in sql)
+    trace_ids = {s.context.trace_id for s in server + sql}
+    assert len(trace_ids) == 1, "SQL spans are children of the request's trace"

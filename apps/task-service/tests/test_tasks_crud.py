@@ -35,6 +35,7 @@ async def test_create_returns_location_etag_and_normalised_fields(
     assert task["status"] == "pending"
     assert task["priority"] == "high"
     assert task["version"] == 1
+    assert task["queue"] is None, "a plain task has no queue details"
     assert response.headers["location"] == f"/api/v1/tasks/{task['id']}"
     assert response.headers["etag"] == '"1"'
 

@@ -12,6 +12,7 @@ import os
 import socket
 import sys
 
+from taskplane_common.client_auth import ServiceTokenAuth
 from taskplane_common.logging import configure_logging
 from taskplane_common.tracing import configure_tracer_provider
 from taskplane_worker.handlers import Handler, resolve
@@ -69,16 +70,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-async def _main(args: argparse.Namespace, handler: Handler) -> int:
-    config = WorkerConfig(
+def _config(args: argparse.Namespace) -> WorkerConfig:
+    return WorkerConfig(
         api_url=_env("TASKPLANE_API_URL", "http://localhost:8003"),
         token=os.environ.get("TASKPLANE_TOKEN") or None,
+        auth_url=os.environ.get("TASKPLANE_AUTH_URL") or None,
         queue=args.queue,
         concurrency=args.concurrency,
         worker_id=args.worker_id,
         grace_period_s=args.grace_period,
         wait_s=args.wait,
     )
+
+
+async def _main(args: argparse.Namespace, config: WorkerConfig, handler: Handler) -> int:
     server = None
     if args.metrics_port:
         server = await start_metrics_server(args.metrics_host, args.metrics_port)
@@ -98,7 +103,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     try:
         handler = resolve(args.handler)
+        config = _config(args)
+        if config.token:
+            ServiceTokenAuth(config.token, config.auth_url)  # refuse a bad token set-up now
     except (ValueError, ImportError, AttributeError) as exc:
         print(f"taskplane-worker: {exc}", file=sys.stderr)
         sys.exit(2)
-    sys.exit(asyncio.run(_main(args, handler)))
+    sys.exit(asyncio.run(_main(args, config, handler)))

@@ -29,6 +29,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from taskplane_common.client_auth import ServiceTokenAuth
 from taskplane_worker.handlers import Handler, HandlerError, TaskInfo
 from taskplane_worker.observability import API_ERRORS, DURATION, IN_FLIGHT, TASKS
 
@@ -45,6 +46,8 @@ class WorkerConfig:
     worker_id: str
     grace_period_s: float
     wait_s: float = 10.0
+    #: The auth service, to exchange a ``tps_`` service token for access tokens.
+    auth_url: str | None = None
     #: How long to keep retrying complete/fail through an API outage before giving up
     #: (the lease then expires and the task runs again: at-least-once).
     report_retry_s: float = 120.0
@@ -85,11 +88,10 @@ class Worker:
         self.inflight: set[asyncio.Task[None]] = set()
         self._slot_freed = asyncio.Event()
         headers = {"User-Agent": f"taskplane-worker/{config.worker_id}"}
-        if config.token:
-            headers["Authorization"] = f"Bearer {config.token}"
         self.client = httpx.AsyncClient(
             base_url=config.api_url.rstrip("/"),
             headers=headers,
+            auth=ServiceTokenAuth(config.token, config.auth_url) if config.token else None,
             timeout=httpx.Timeout(config.wait_s + 15, connect=5),
         )
 

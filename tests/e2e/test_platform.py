@@ -1,0 +1,211 @@
+"""The platform end to end, as separate processes talking HTTP on 127.0.0.1.
+
+auth-service and task-service run as real servers; a real ``taskplane-worker`` process
+authenticates with an opaque service token (exchanged for access tokens at the
+auth-service) and runs an enqueued task to completion, continuing its trace.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from taskplane_common.testing.postgres import PostgresServer
+from taskplane_common.testing.processes import ServiceProcess
+
+ADMIN = "admin@example.org"
+PASSWORD = "a long enough local password"
+
+
+@pytest.fixture(scope="module")
+def platform(postgres_server: PostgresServer) -> Iterator[dict[str, ServiceProcess]]:
+    database = postgres_server.create_database("platform_e2e")
+    common = {"DATABASE_URL": database, "TASKPLANE_ENVIRONMENT": "development"}
+    common.pop("TASKPLANE_AUTH_DISABLED", None)
+    auth = ServiceProcess(
+        "auth_service",
+        {
+            **common,
+            "OTEL_SERVICE_NAME": "auth-service",
+            "TASKPLANE_BOOTSTRAP_ADMIN_EMAIL": ADMIN,
+            "TASKPLANE_BOOTSTRAP_ADMIN_PASSWORD": PASSWORD,
+            "TASKPLANE_ARGON2_TIME_COST": "1",
+            "TASKPLANE_ARGON2_MEMORY_KIB": "1024",
+        },
+    )
+    with auth:
+        tasks = ServiceProcess(
+            "task_service",
+            {
+                **common,
+                "OTEL_SERVICE_NAME": "task-service",
+                "TASKPLANE_JWKS_URL": f"{auth.url}/.well-known/jwks.json",
+            },
+        )
+        with tasks:
+            yield {"auth": auth, "tasks": tasks}
+
+
+def admin_token(auth: ServiceProcess) -> str:
+    response = httpx.post(
+        f"{auth.url}/api/v1/auth/token", data={"username": ADMIN, "password": PASSWORD}
+    )
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
+def wait_for(predicate: Any, timeout_s: float = 30) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"condition not met within {timeout_s}s")
+
+
+def test_a_worker_with_a_service_token_completes_an_enqueued_task(
+    platform: dict[str, ServiceProcess],
+) -> None:
+    auth, tasks = platform["auth"], platform["tasks"]
+    admin = {"Authorization": f"Bearer {admin_token(auth)}"}
+    created = httpx.post(
+        f"{auth.url}/api/v1/admin/service-tokens",
+        json={"name": "e2e-worker", "scopes": ["queues:work"]},
+        headers=admin,
+    )
+    assert created.status_code == 201, created.text
+    service_token = created.json()["token"]
+    assert service_token.startswith("tps_")
+
+    # The service token itself is not an access token: the task-service refuses it.
+    refused = httpx.get(
+        f"{tasks.url}/api/v1/queues", headers={"Authorization": f"Bearer {service_token}"}
+    )
+    assert refused.status_code == 401
+
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    enqueued = httpx.post(
+        f"{tasks.url}/api/v1/queues/e2e/tasks",
+        json={"payload": {"hello": "world"}, "title": "say hello"},
+        headers={**admin, "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"},
+    )
+    assert enqueued.status_code == 201, enqueued.text
+    task_url = f"{tasks.url}{enqueued.headers['location']}"
+
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "taskplane_worker",
+            "--queue",
+            "e2e",
+            "--handler",
+            "builtin:echo",
+            "--metrics-port",
+            "0",
+            "--wait",
+            "1",
+        ],
+        env={
+            **os.environ,
+            "TASKPLANE_API_URL": tasks.url,
+            "TASKPLANE_AUTH_URL": auth.url,
+            "TASKPLANE_TOKEN": service_token,
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+
+        def completed() -> dict[str, Any] | None:
+            body: dict[str, Any] = httpx.get(task_url, headers=admin).json()
+            return body if body["status"] == "completed" else None
+
+        task = wait_for(completed)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output = worker.communicate(timeout=30)[0].decode(errors="replace")
+    assert worker.returncode == 0, output
+    assert task["queue"]["name"] == "e2e"
+    assert task["queue"]["attempts"] == 1
+    assert task["queue"]["result"] == {"hello": "world"}
+    assert trace_id in output, "the worker's handler span continues the enqueue trace"
+    assert service_token not in output, "the service token must never be logged"
+
+
+def test_a_service_token_without_the_auth_url_is_refused_at_start(
+    platform: dict[str, ServiceProcess],
+) -> None:
+    worker = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "taskplane_worker",
+            "--queue",
+            "e2e",
+            "--handler",
+            "builtin:noop",
+            "--metrics-port",
+            "0",
+        ],
+        env={
+            **os.environ,
+            "TASKPLANE_API_URL": platform["tasks"].url,
+            "TASKPLANE_TOKEN": "tps_" + "0" * 40,
+        },
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert worker.returncode == 2
+    assert "TASKPLANE_AUTH_URL" in worker.stderr
+
+
+def test_an_unknown_service_token_is_reported_and_retried(
+    platform: dict[str, ServiceProcess],
+) -> None:
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "taskplane_worker",
+            "--queue",
+            "e2e",
+            "--handler",
+            "builtin:noop",
+            "--metrics-port",
+            "0",
+        ],
+        env={
+            **os.environ,
+            "TASKPLANE_API_URL": platform["tasks"].url,
+            "TASKPLANE_AUTH_URL": platform["auth"].url,
+            "TASKPLANE_TOKEN": "tps_" + "0" * 40,
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    assert worker.stdout is not None
+    seen: list[bytes] = []
+    for line in iter(worker.stdout.readline, b""):  # the worker logs each failed attempt
+        seen.append(line)
+        if b"refused the service token" in line or len(seen) > 200:
+            break
+    worker.send_signal(signal.SIGTERM)
+    output = b"".join(seen).decode(errors="replace") + worker.communicate(timeout=30)[0].decode(
+        errors="replace"
+    )
+    assert worker.returncode == 0, output
+    assert "refused the service token (401)" in output
+    assert "Traceback" not in output

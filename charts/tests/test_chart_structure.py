@@ -147,6 +147,14 @@ def test_operator_env_and_rbac(manifests):
     (c,) = find(objs, "Deployment", "taskplane-operator")["spec"]["template"]["spec"]["containers"]
     env = env_of(c)
     assert env["TASKPLANE_API_URL"]["value"] == "http://taskplane-task-service:8003"
+    assert env["TASKPLANE_AUTH_URL"]["value"] == "http://taskplane-auth-service:8001"
+    # Worker pods run in the TaskQueues' namespaces (team-a here): qualified Service names.
+    assert env["TASKPLANE_WORKER_API_URL"]["value"] == (
+        "http://taskplane-task-service.taskplane.svc:8003"
+    )
+    assert env["TASKPLANE_WORKER_AUTH_URL"]["value"] == (
+        "http://taskplane-auth-service.taskplane.svc:8001"
+    )
     assert env["TASKPLANE_WORKER_IMAGE"]["value"] == "docker.io/taskplane/worker:0.1.0"
     assert env["TASKPLANE_WATCH_NAMESPACES"]["value"] == "taskplane,team-a"
     assert env["TASKPLANE_MONITORING_ENABLED"]["value"] == "true"
@@ -250,6 +258,15 @@ def test_network_policies_deny_by_default_and_allow_explicitly(profile, manifest
         "app.kubernetes.io/name": "taskplane-worker"
     }
     assert any(p["port"] == 9100 for r in workers["spec"]["ingress"] for p in r["ports"])
+    # Workers reach the task-service and, to exchange their service token, the auth-service.
+    reach = {
+        (peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"], port["port"])
+        for rule in workers["spec"]["egress"]
+        for peer in rule.get("to", [])
+        if "podSelector" in peer and "namespaceSelector" not in peer
+        for port in rule["ports"]
+    }
+    assert {("task-service", 8003), ("auth-service", 8001)} <= reach
 
 
 def _containers(obj):

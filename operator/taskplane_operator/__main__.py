@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from kopf import cli
+from pydantic import ValidationError
 
 from taskplane_operator.settings import OperatorSettings
 
@@ -24,7 +25,15 @@ def kopf_args(settings: OperatorSettings) -> list[str]:
 
 
 def main() -> None:
-    sys.exit(cli.main(args=kopf_args(OperatorSettings()), prog_name="taskplane-operator"))
+    try:
+        settings = OperatorSettings()
+    except ValidationError as exc:
+        # One readable line per problem instead of a traceback, then exit like a CLI.
+        problems = "; ".join(
+            str(error["msg"]).removeprefix("Value error, ") for error in exc.errors()
+        )
+        sys.exit(f"taskplane-operator: invalid settings: {problems}")
+    sys.exit(cli.main(args=kopf_args(settings), prog_name="taskplane-operator"))
 
 
 if __name__ == "__main__":

@@ -3,10 +3,15 @@
 Only what the operator needs: register a queue's configuration, read its depth and,
 for deletionPolicy Delete, remove it. Every failure surfaces as TaskServiceError with
 a condition-ready ``reason`` so callers can report it without inspecting httpx.
+
+Authentication is taskplane_common's ServiceTokenAuth: an access token (JWT) is sent as
+it is; a service token (``tps_…``) is exchanged at the auth-service for a short-lived
+access token, renewed before it expires and once more on a 401.
 """
 
 from __future__ import annotations
 
+import asyncio
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import quote
@@ -14,6 +19,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from taskplane_common.client_auth import EXCHANGE_PATH, ServiceTokenAuth, TokenExchangeError
 from taskplane_operator.model import TaskQueueSpec
 
 
@@ -78,15 +84,18 @@ class TaskServiceClient:
         token: str | None = None,
         timeout_s: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        auth_url: str | None = None,
     ) -> None:
+        """``token``: a JWT, or a ``tps_`` service token (then ``auth_url`` is required,
+        else ValueError); none sends no Authorization header."""
         headers = {"Accept": "application/json", "User-Agent": "taskplane-operator"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
+        self._timeout_s = timeout_s
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             headers=headers,
             timeout=timeout_s,
             transport=transport,
+            auth=ServiceTokenAuth(token, auth_url) if token else None,
         )
 
     async def __aenter__(self) -> Self:
@@ -136,12 +145,25 @@ class TaskServiceClient:
     ) -> httpx.Response:
         path = f"/api/v1/queues/{quote(queue, safe='')}"
         try:
-            response = await self._http.request(method, path, json=json)
-        except httpx.TimeoutException as exc:
+            # A token exchange is a request of its own that httpx sends without the
+            # client's timeout; this bounds the call as a whole (exchange, call, retry).
+            async with asyncio.timeout(3 * self._timeout_s):
+                response = await self._http.request(method, path, json=json)
+        except TokenExchangeError as exc:
             raise TaskServiceError(
-                "TaskServiceTimeout", f"{method} {path}: timed out ({type(exc).__name__})"
+                "ServiceTokenRejected", f"{method} {path}: {exc}", status=401
+            ) from exc
+        except (httpx.TimeoutException, TimeoutError) as exc:
+            where = "auth-service token exchange" if _at_auth_service(exc) else f"{method} {path}"
+            raise TaskServiceError(
+                "TaskServiceTimeout", f"{where}: timed out ({type(exc).__name__})"
             ) from exc
         except httpx.TransportError as exc:
+            if _at_auth_service(exc):
+                raise TaskServiceError(
+                    "AuthServiceUnreachable",
+                    f"auth-service token exchange: {type(exc).__name__}: {exc}",
+                ) from exc
             raise TaskServiceError(
                 "TaskServiceUnreachable", f"{method} {path}: {type(exc).__name__}: {exc}"
             ) from exc
@@ -156,6 +178,16 @@ class TaskServiceClient:
         if response.status_code >= 500:
             raise TaskServiceError("TaskServiceUnavailable", message, response.status_code)
         raise TaskServiceError("TaskServiceRejected", message, response.status_code)
+
+
+def _at_auth_service(exc: BaseException) -> bool:
+    """Whether a transport failure happened on the token exchange, not the call itself."""
+    if not isinstance(exc, httpx.RequestError):
+        return False
+    try:
+        return exc.request.url.path.endswith(EXCHANGE_PATH)
+    except RuntimeError:  # an error raised without its request
+        return False
 
 
 def _problem_detail(response: httpx.Response) -> str:

@@ -171,8 +171,11 @@ def deployment(
                 }
             },
         },
-        *copy.deepcopy(spec.worker.env),
     ]
+    if settings.effective_worker_auth_url:
+        # Where the workers exchange a tps_ service token for access tokens.
+        env.append({"name": "TASKPLANE_AUTH_URL", "value": settings.effective_worker_auth_url})
+    env += copy.deepcopy(spec.worker.env)
     worker: dict[str, Any] = {
         "name": WORKER_CONTAINER,
         "image": spec.worker.image or settings.worker_image,

@@ -51,7 +51,10 @@ FINALIZER = "taskplane.io/finalizer"
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     """Read our settings, tune kopf, open clients and the metrics port."""
-    config = OperatorSettings()
+    try:
+        config = OperatorSettings()
+    except ValidationError as exc:  # e.g. a tps_ token without TASKPLANE_AUTH_URL
+        raise kopf.PermanentError(f"invalid settings: {exc}") from exc
     settings.persistence.finalizer = FINALIZER
     # Handler progress in annotations, never in .status: the structural schema of the
     # CRD would prune unknown status fields, and status belongs to the user's view.
@@ -67,7 +70,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     memo["services"] = Services(
         settings=config,
         kube=KubeClient(functools.partial(discover_connection, settings)),
-        tasks=TaskServiceClient(config.api_url, token, config.request_timeout_s),
+        tasks=TaskServiceClient(
+            config.api_url, token, config.request_timeout_s, auth_url=config.auth_url
+        ),
     )
     if config.metrics_port:
         server, _thread = start_http_server(config.metrics_port, addr="0.0.0.0")  # noqa: S104

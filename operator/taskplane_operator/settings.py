@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from taskplane_common.client_auth import SERVICE_TOKEN_PREFIX
 
 
 class OperatorSettings(BaseSettings):
@@ -17,13 +19,22 @@ class OperatorSettings(BaseSettings):
         default="http://task-service:8003", description="task-service base URL for the operator"
     )
     token: SecretStr | None = Field(
-        default=None, description="service token with scope queues:admin; no header when unset"
+        default=None,
+        description="token with scope queues:admin: a JWT, or a tps_ service token that is "
+        "exchanged at auth_url; no header when unset",
+    )
+    auth_url: str | None = Field(
+        default=None,
+        description="auth-service base URL; required when token is a tps_ service token",
     )
     worker_image: str = Field(
         default="taskplane/worker:latest", description="image when spec.worker.image is absent"
     )
     worker_api_url: str | None = Field(
         default=None, description="task-service URL the workers use; defaults to api_url"
+    )
+    worker_auth_url: str | None = Field(
+        default=None, description="auth-service URL the workers use; defaults to auth_url"
     )
     worker_token_secret: str = Field(
         default="taskplane-worker-token",
@@ -54,7 +65,23 @@ class OperatorSettings(BaseSettings):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
+    @model_validator(mode="after")
+    def _service_token_needs_auth_url(self) -> Self:
+        """Refuse at start-up what would otherwise fail on every task-service call."""
+        token = self.token.get_secret_value() if self.token else ""
+        if token.startswith(SERVICE_TOKEN_PREFIX) and not self.auth_url:
+            raise ValueError(
+                "TASKPLANE_TOKEN is a service token (tps_…), which must be exchanged at the "
+                "auth-service: set TASKPLANE_AUTH_URL (e.g. http://auth-service:8001)"
+            )
+        return self
+
     @property
     def effective_worker_api_url(self) -> str:
         """Workers usually reach the same in-cluster Service URL as the operator."""
         return self.worker_api_url or self.api_url
+
+    @property
+    def effective_worker_auth_url(self) -> str | None:
+        """Workers exchange their own service tokens at the same auth-service by default."""
+        return self.worker_auth_url or self.auth_url

@@ -2,29 +2,34 @@
 
 - ``crd``/``tq_schema``/``admit``: the one CRD file, and an admission step that does what
   the API server does with it (structural defaults, OpenAPI validation, CEL rules).
-- ``task_service``: the §5 queue API. Today an in-process fake (FastAPI on uvicorn, real
-  HTTP on 127.0.0.1); swap this one fixture for the real task-service later. Tests use
-  only the TaskServiceHarness methods, except the outage test, which needs the fake.
-- ``kube``: kmock's KubernetesEmulator serving the CRD, plus a kubectl-like client.
-- ``operator_process``: the real operator, ``python -m taskplane_operator``, as a
-  subprocess against both, configured only through its environment.
+- ``task_service``: the §5 queue API as an in-process fake (FastAPI on uvicorn, real
+  HTTP on 127.0.0.1) whose depth the test sets; fast, and it can fake an outage.
+- ``real_task_service``: the real task-service (``python -m task_service serve``) on the
+  session's PostgreSQL, with authentication on: ES256 tokens from TokenFactory, whose
+  JWKS and service-token exchange a small in-process stand-in for the auth-service serves.
+- ``kube``: kmock's KubernetesEmulator serving the CRD, plus a kubectl-like client;
+  ``Queues`` creates TaskQueues in a fresh namespace and reads their children.
+- ``operator_process`` / ``start_operator``: the real operator, ``python -m
+  taskplane_operator``, as a subprocess, configured only through its environment.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import datetime
+import json
 import os
 import socket
 import sys
 import time
 import urllib.parse
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 import jsonschema
@@ -33,6 +38,9 @@ import pytest
 import uvicorn
 import yaml
 from fastapi import FastAPI, Request, Response
+
+from taskplane_common.testing.postgres import PostgresServer
+from taskplane_common.testing.tokens import TokenFactory, bearer
 
 ROOT = Path(__file__).resolve().parents[2]
 CRD_PATH = ROOT / "charts/taskplane/charts/operator/crds/taskqueues.taskplane.io.yaml"
@@ -191,20 +199,6 @@ def taskqueue(name: str, namespace: str, spec: Mapping[str, Any]) -> dict[str, A
 # ---------------------------------------------------------------------------------------
 
 
-class TaskServiceHarness(Protocol):
-    """What the tests need from a task-service; a real one implements set_depth by
-    enqueueing and leasing tasks."""
-
-    url: str
-    token: str
-
-    async def set_depth(
-        self, queue: str, available: int = 0, in_flight: int = 0, retrying: int = 0
-    ) -> None: ...
-
-    async def queue_config(self, queue: str) -> dict[str, Any] | None: ...
-
-
 @dataclass
 class FakeTaskService:
     """The queue endpoints of §5 with depth set by the test, over real HTTP."""
@@ -294,22 +288,197 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="session")
-async def task_service() -> AsyncIterator[FakeTaskService]:
-    """The one place that decides which task-service the operator tests talk to."""
-    fake = FakeTaskService(token=f"svc-{uuid.uuid4().hex}")
+@contextlib.asynccontextmanager
+async def serve_app(app: FastAPI) -> AsyncIterator[str]:
+    """Serve ``app`` in this event loop on a free 127.0.0.1 port; yields its base URL."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    fake.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    config = uvicorn.Config(fake.app(), log_level="warning", lifespan="off")
+    config = uvicorn.Config(app, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:  # noqa: ASYNC110  (uvicorn offers a flag, not an event)
         await asyncio.sleep(0.01)
-    yield fake
-    server.should_exit = True
-    await serving
-    sock.close()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await serving
+        sock.close()
+
+
+@pytest.fixture(scope="session")
+async def task_service() -> AsyncIterator[FakeTaskService]:
+    """The fake task-service: depth set by the test (see ``real_task_service`` too)."""
+    fake = FakeTaskService(token=f"svc-{uuid.uuid4().hex}")
+    async with serve_app(fake.app()) as url:
+        fake.url = url
+        yield fake
+
+
+# ---------------------------------------------------------------------------------------
+# The real task-service, with authentication on.
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class AuthStandIn:
+    """What the operator and the task-service need from the auth-service: the JWKS that
+    verifies access tokens, and the exchange of service tokens (``tps_…``) for them.
+
+    Tokens are real ES256 JWTs from TokenFactory; only the service-token store is faked
+    (one known token, exchanged for an access token with its scopes).
+    """
+
+    tokens: TokenFactory
+    service_tokens: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    exchanges: list[str] = field(default_factory=list)
+    url: str = ""
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.url}/.well-known/jwks.json"
+
+    def issue_service_token(self, *scopes: str) -> str:
+        token = f"tps_{uuid.uuid4().hex}"
+        self.service_tokens[token] = scopes
+        return token
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.get("/.well-known/jwks.json")
+        async def jwks() -> dict[str, Any]:
+            return self.tokens.jwks()
+
+        @app.post("/api/v1/auth/service-token")
+        async def exchange(request: Request) -> Response:
+            token = str((await request.json()).get("token", ""))
+            self.exchanges.append(token)
+            if token not in self.service_tokens:
+                return problem(401, "the service token is invalid, expired or revoked")
+            access = self.tokens.service_token(*self.service_tokens[token])
+            body = {"access_token": access, "token_type": "bearer", "expires_in": 900}
+            return Response(content=json.dumps(body), media_type="application/json")
+
+        return app
+
+
+@dataclass
+class RealTaskService:
+    """The real task-service over HTTP, with a token per role the tests play."""
+
+    url: str
+    auth: AuthStandIn
+    log_path: Path
+    #: The operator's credential: a service token it must exchange (scope queues:admin).
+    token: str = ""
+    producer_token: str = ""  # a member: enqueues
+    worker_token: str = ""  # a service with queues:work: leases and completes
+
+    def __post_init__(self) -> None:
+        self.token = self.auth.issue_service_token("queues:admin")
+        self.producer_token = self.auth.tokens.token(roles=["member"])
+        self.worker_token = self.auth.tokens.service_token("queues:work")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    async def _call(
+        self, method: str, path: str, token: str, body: Any = None, expect: Sequence[int] = (200,)
+    ) -> httpx.Response:
+        async with httpx.AsyncClient(base_url=self.url, timeout=10) as http:
+            response = await http.request(method, path, json=body, headers=bearer(token))
+        assert response.status_code in expect, (method, path, response.text)
+        return response
+
+    async def queue(self, queue: str) -> dict[str, Any] | None:
+        """``GET /api/v1/queues/{queue}``: config and stats, None when not registered."""
+        response = await self._call(
+            "GET", f"/api/v1/queues/{queue}", self.producer_token, expect=(200, 404)
+        )
+        if response.status_code == 404:
+            return None
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def queue_config(self, queue: str) -> dict[str, Any] | None:
+        found = await self.queue(queue)
+        return None if found is None else dict(found["config"])
+
+    async def enqueue(self, queue: str, count: int) -> list[str]:
+        """``count`` tasks in one request, as a member would; their ids."""
+        body = {"tasks": [{"payload": {"n": n}} for n in range(count)]}
+        response = await self._call(
+            "POST", f"/api/v1/queues/{queue}/tasks", self.producer_token, body, expect=(201,)
+        )
+        return [task["id"] for task in response.json()["tasks"]]
+
+    async def lease(self, queue: str, max_tasks: int) -> list[str]:
+        """Lease as a worker would (no waiting); the lease ids."""
+        body = {"worker_id": "e2e-worker", "max_tasks": max_tasks, "wait_s": 0}
+        response = await self._call(
+            "POST", f"/api/v1/queues/{queue}/leases", self.worker_token, body
+        )
+        return [task["lease_id"] for task in response.json()["tasks"]]
+
+    async def complete(self, lease_ids: Sequence[str]) -> None:
+        for lease_id in lease_ids:
+            await self._call(
+                "POST", f"/api/v1/leases/{lease_id}/complete", self.worker_token, {"result": "ok"}
+            )
+
+
+async def _run_logged(argv: Sequence[str], env: Mapping[str, str], log_path: Path) -> int:
+    with log_path.open("ab") as log:
+        process = await asyncio.create_subprocess_exec(*argv, env=dict(env), stdout=log, stderr=log)
+    return await asyncio.wait_for(process.wait(), timeout=60)
+
+
+@pytest.fixture(scope="module")
+async def real_task_service(
+    postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[RealTaskService]:
+    """``python -m task_service migrate`` then ``serve`` on a free port, authentication on."""
+    auth = AuthStandIn(TokenFactory())
+    log_path = tmp_path_factory.mktemp("task-service") / "task-service.log"
+    port = free_port()
+    async with serve_app(auth.app()) as auth_url:
+        auth.url = auth_url
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("TASKPLANE_", "OTEL_"))},
+            "DATABASE_URL": postgres_server.create_database("operator_e2e"),
+            "TASKPLANE_ENVIRONMENT": "development",
+            "TASKPLANE_AUTH_DISABLED": "false",
+            "TASKPLANE_JWKS_URL": auth.jwks_url,
+            "TASKPLANE_LOG_LEVEL": "WARNING",
+            "OTEL_SDK_DISABLED": "true",
+        }
+        migrate = [sys.executable, "-m", "task_service", "migrate"]
+        assert await _run_logged(migrate, env, log_path) == 0, log_path.read_text()
+        with log_path.open("ab") as log:
+            process = await asyncio.create_subprocess_exec(
+                *(sys.executable, "-m", "task_service", "serve"),
+                *("--host", "127.0.0.1", "--port", str(port)),
+                env=env,
+                stdout=log,
+                stderr=log,
+            )
+        service = RealTaskService(f"http://127.0.0.1:{port}", auth, log_path)
+
+        async def ready() -> bool:
+            if process.returncode is not None:
+                raise AssertionError(f"task-service exited early:\n{service.log()}")
+            try:
+                async with httpx.AsyncClient(timeout=1) as client:
+                    return (await client.get(f"{service.url}/readyz")).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        try:
+            await eventually(ready, within=30, interval=0.2)
+            yield service
+        finally:
+            await stop_process(process)
 
 
 # ---------------------------------------------------------------------------------------
@@ -436,6 +605,122 @@ def wait_for() -> Callable[..., Awaitable[Any]]:
     return eventually
 
 
+WaitFor = Callable[..., Awaitable[Any]]
+
+
+def tq_path(ns: str, name: str) -> str:
+    return f"/apis/taskplane.io/v1alpha1/namespaces/{ns}/taskqueues/{name}"
+
+
+def child_path(kind: str, ns: str, name: str) -> str:
+    prefix = {
+        "deployments": "/apis/apps/v1",
+        "serviceaccounts": "/api/v1",
+        "poddisruptionbudgets": "/apis/policy/v1",
+        "podmonitors": "/apis/monitoring.coreos.com/v1",
+    }[kind]
+    return f"{prefix}/namespaces/{ns}/{kind}/{name}-worker"
+
+
+def condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any]:
+    for item in ((obj or {}).get("status") or {}).get("conditions", []):
+        if item["type"] == type_:
+            return dict(item)
+    return {}
+
+
+class Queues:
+    """Creates TaskQueues in a fresh namespace (its fixture deletes them after the test);
+    every one polls each ``poll_s`` and stabilizes scale-down over ``window_s``."""
+
+    def __init__(
+        self, kube: Kube, wait_for: WaitFor, *, poll_s: float = 1.0, window_s: int = 3
+    ) -> None:
+        self.kube, self.wait_for = kube, wait_for
+        self.poll_s, self.window_s = poll_s, window_s
+        self.ns = f"e2e-{uuid.uuid4().hex[:8]}"
+        self.created: list[str] = []
+
+    async def create(self, name: str, *, admit: bool = True, **spec: Any) -> dict[str, Any]:
+        body = {
+            "worker": {"handler": "builtin:noop"},
+            "scaling": {
+                "minReplicas": 0,
+                "maxReplicas": 5,
+                "targetTasksPerReplica": 2,
+                "pollIntervalSeconds": int(self.poll_s),
+                "scaleDownStabilizationSeconds": self.window_s,
+            },
+            **spec,
+        }
+        obj = {
+            "apiVersion": "taskplane.io/v1alpha1",
+            "kind": "TaskQueue",
+            "metadata": {"name": name, "namespace": self.ns},
+            "spec": body,
+        }
+        self.created.append(name)
+        return await self.kube.create_tq(obj, admit=admit)
+
+    def queue(self, name: str) -> str:
+        return f"{self.ns}.{name}"
+
+    async def tq(self, name: str) -> dict[str, Any] | None:
+        return await self.kube.get(tq_path(self.ns, name))
+
+    async def deployment(self, name: str) -> dict[str, Any] | None:
+        return await self.kube.get(child_path("deployments", self.ns, name))
+
+    async def replicas(self, name: str) -> int | None:
+        deployment = await self.deployment(name)
+        return None if deployment is None else int(deployment["spec"]["replicas"])
+
+    async def wait_replicas(self, name: str, expected: int, within: float = 5.0) -> float:
+        """Seconds until the worker Deployment asks for ``expected`` replicas."""
+        started = time.monotonic()
+
+        async def reached() -> bool:
+            return await self.replicas(name) == expected
+
+        await self.wait_for(reached, within=within, interval=0.05)
+        return time.monotonic() - started
+
+    async def wait_condition(
+        self, name: str, type_: str, status: str, within: float = 5.0
+    ) -> dict[str, Any]:
+        async def matches() -> dict[str, Any] | None:
+            found = condition(await self.tq(name), type_)
+            return found if found.get("status") == status else None
+
+        result: dict[str, Any] = await self.wait_for(matches, within=within)
+        return result
+
+    async def pods_ready(self, name: str, count: int) -> None:
+        """What the Deployment controller and kubelet would report (kmock has neither)."""
+        response = await self.kube.http.patch(
+            child_path("deployments", self.ns, name) + "/status",
+            json={"status": {"replicas": count, "readyReplicas": count}},
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+        response.raise_for_status()
+
+    async def event_reasons(self, name: str) -> list[str]:
+        return [
+            event["reason"]
+            for event in await self.kube.events(self.ns)
+            if event.get("involvedObject", {}).get("name") == name
+        ]
+
+
+async def marked_for_deletion(queues: Queues, name: str) -> bool:
+    obj = await queues.tq(name)
+    return bool(obj and obj["metadata"].get("deletionTimestamp"))
+
+
+async def gone(queues: Queues, name: str) -> bool:
+    return await queues.tq(name) is None
+
+
 # ---------------------------------------------------------------------------------------
 # The operator as a subprocess.
 # ---------------------------------------------------------------------------------------
@@ -473,27 +758,35 @@ def kubeconfig(tmp_path_factory: pytest.TempPathFactory, kube: Kube) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-async def operator_process(
-    kube: Kube,
-    task_service: FakeTaskService,
-    kubeconfig: Path,
-    tmp_path_factory: pytest.TempPathFactory,
+async def stop_process(process: asyncio.subprocess.Process) -> None:
+    """SIGTERM, then SIGKILL after 15 s; only the process this test session started."""
+    if process.returncode is None:
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), timeout=15)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+
+@contextlib.asynccontextmanager
+async def start_operator(
+    kubeconfig: Path, log_dir: Path, **settings: str
 ) -> AsyncIterator[OperatorProcess]:
+    """``python -m taskplane_operator`` with ``TASKPLANE_<NAME>`` from ``settings`` (plus
+    test defaults), healthy before it is yielded, stopped after."""
     health, metrics = free_port(), free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("TASKPLANE_")},
         "KUBECONFIG": str(kubeconfig),
-        "TASKPLANE_API_URL": task_service.url,
-        "TASKPLANE_TOKEN": task_service.token,
         "TASKPLANE_WORKER_IMAGE": "registry.example/taskplane-worker:test",
-        "TASKPLANE_MONITORING_ENABLED": "true",
         "TASKPLANE_HEALTH_PORT": str(health),
         "TASKPLANE_METRICS_PORT": str(metrics),
         "TASKPLANE_LOG_FORMAT": "plain",
         "TASKPLANE_REQUEST_TIMEOUT_S": "2",
+        **{f"TASKPLANE_{name.upper()}": value for name, value in settings.items()},
     }
-    log_path = tmp_path_factory.mktemp("operator") / "operator.log"
+    log_path = log_dir / "operator.log"
     with log_path.open("wb") as log:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "taskplane_operator", env=env, stdout=log, stderr=log
@@ -514,12 +807,26 @@ async def operator_process(
         except httpx.HTTPError:
             return False
 
-    await eventually(healthy, within=30, interval=0.2)
-    yield operator
-    if process.returncode is None:
-        process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), timeout=15)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
+    try:
+        await eventually(healthy, within=30, interval=0.2)
+        yield operator
+    finally:
+        await stop_process(process)
+
+
+@pytest.fixture(scope="module")
+async def operator_process(
+    kube: Kube,
+    task_service: FakeTaskService,
+    kubeconfig: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[OperatorProcess]:
+    """The operator against the fake task-service, with PodMonitors enabled."""
+    async with start_operator(
+        kubeconfig,
+        tmp_path_factory.mktemp("operator"),
+        api_url=task_service.url,
+        token=task_service.token,
+        monitoring_enabled="true",
+    ) as operator:
+        yield operator

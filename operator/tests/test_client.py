@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from fastapi import FastAPI, Request, Response
 
 from taskplane_operator.client import (
     QueueConfig,
@@ -16,7 +18,7 @@ from taskplane_operator.client import (
 )
 from taskplane_operator.model import parse_spec
 
-from .conftest import FakeTaskService, free_port
+from .conftest import FakeTaskService, free_port, problem, serve_app
 
 CONFIG = QueueConfig.from_spec(
     parse_spec({"worker": {"handler": "builtin:noop"}, "retry": {"maxAttempts": 3}, "paused": True})
@@ -125,3 +127,81 @@ async def test_malformed_stats_are_a_bad_response() -> None:
         with pytest.raises(TaskServiceError) as caught:
             await client.get_stats("q")
     assert caught.value.reason == "TaskServiceBadResponse"
+
+
+# --- service tokens (tps_…) are exchanged at the auth-service, never sent to tasks ---
+
+SERVICE_TOKEN = "tps_operator-test-token"
+
+
+class AuthService:
+    """The auth-service's exchange endpoint, handing out the fake's accepted token."""
+
+    def __init__(self, access_token: str) -> None:
+        self.access_token = access_token
+        self.exchanged: list[str] = []
+        self.url = ""
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.post("/api/v1/auth/service-token")
+        async def exchange(request: Request) -> Response:
+            token = (await request.json())["token"]
+            self.exchanged.append(token)
+            if token != SERVICE_TOKEN:
+                return problem(401, "the service token is invalid, expired or revoked")
+            body = {"access_token": self.access_token, "token_type": "bearer", "expires_in": 900}
+            return Response(content=json.dumps(body), media_type="application/json")
+
+        return app
+
+
+@pytest.fixture
+async def auth_service(task_service: FakeTaskService) -> AsyncIterator[AuthService]:
+    auth = AuthService(task_service.token)
+    async with serve_app(auth.app()) as url:
+        auth.url = url
+        yield auth
+
+
+async def test_service_token_is_exchanged_once_and_never_sent_to_the_task_service(
+    task_service: FakeTaskService, auth_service: AuthService
+) -> None:
+    queue = fresh_queue()
+    async with TaskServiceClient(
+        task_service.url, SERVICE_TOKEN, timeout_s=2, auth_url=auth_service.url
+    ) as client:
+        await client.put_queue(queue, CONFIG)
+        await client.get_stats(queue)
+    assert auth_service.exchanged == [SERVICE_TOKEN]  # the access token is reused
+    sent = [auth for _, path, auth in task_service.requests if path == f"/api/v1/queues/{queue}"]
+    assert sent == [f"Bearer {task_service.token}"] * 2
+
+
+async def test_refused_service_token_is_a_condition_reason(
+    task_service: FakeTaskService, auth_service: AuthService
+) -> None:
+    async with TaskServiceClient(
+        task_service.url, "tps_revoked", timeout_s=2, auth_url=auth_service.url
+    ) as client:
+        with pytest.raises(TaskServiceError) as caught:
+            await client.get_stats(fresh_queue())
+    assert (caught.value.reason, caught.value.status) == ("ServiceTokenRejected", 401)
+    assert "auth service refused the service token (401)" in caught.value.message
+
+
+async def test_unreachable_auth_service_is_named_as_such(task_service: FakeTaskService) -> None:
+    auth_url = f"http://127.0.0.1:{free_port()}"
+    async with TaskServiceClient(
+        task_service.url, SERVICE_TOKEN, timeout_s=2, auth_url=auth_url
+    ) as client:
+        with pytest.raises(TaskServiceError) as caught:
+            await client.get_stats(fresh_queue())
+    assert caught.value.reason == "AuthServiceUnreachable"
+    assert caught.value.message.startswith("auth-service token exchange: ConnectError")
+
+
+def test_service_token_without_auth_url_is_refused() -> None:
+    with pytest.raises(ValueError, match="TASKPLANE_AUTH_URL"):
+        TaskServiceClient("http://task-service", SERVICE_TOKEN)

@@ -94,6 +94,18 @@ def test_deployment_runs_the_worker_contract() -> None:
     assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
 
 
+def test_workers_get_the_auth_url_for_their_service_token() -> None:
+    def env(settings: OperatorSettings) -> dict[str, Any]:
+        (worker,) = pod(desired.deployment(OWNER, spec(), settings, 1))["containers"]
+        return {item["name"]: item.get("value") for item in worker["env"]}
+
+    assert "TASKPLANE_AUTH_URL" not in env(SETTINGS)
+    with_auth = SETTINGS.model_copy(update={"auth_url": "http://auth-service:8001"})
+    assert env(with_auth)["TASKPLANE_AUTH_URL"] == "http://auth-service:8001"
+    own = with_auth.model_copy(update={"worker_auth_url": "http://auth.platform.svc:8001"})
+    assert env(own)["TASKPLANE_AUTH_URL"] == "http://auth.platform.svc:8001"
+
+
 def test_pod_is_restricted_with_writable_tmp_only() -> None:
     manifest = pod(desired.deployment(OWNER, spec(), SETTINGS, 0))
     assert manifest["securityContext"] == {

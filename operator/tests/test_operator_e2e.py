@@ -9,121 +9,30 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from .conftest import FakeTaskService, Kube, OperatorProcess
+from .conftest import (
+    FakeTaskService,
+    Kube,
+    OperatorProcess,
+    Queues,
+    WaitFor,
+    child_path,
+    condition,
+    gone,
+    marked_for_deletion,
+    tq_path,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore:read_binary is deprecated:DeprecationWarning")
 
 POLL_S = 1.0
 WINDOW_S = 3
-WaitFor = Callable[..., Awaitable[Any]]
-
-
-def tq_path(ns: str, name: str) -> str:
-    return f"/apis/taskplane.io/v1alpha1/namespaces/{ns}/taskqueues/{name}"
-
-
-def child_path(kind: str, ns: str, name: str) -> str:
-    prefix = {
-        "deployments": "/apis/apps/v1",
-        "serviceaccounts": "/api/v1",
-        "poddisruptionbudgets": "/apis/policy/v1",
-        "podmonitors": "/apis/monitoring.coreos.com/v1",
-    }[kind]
-    return f"{prefix}/namespaces/{ns}/{kind}/{name}-worker"
-
-
-def condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any]:
-    for item in ((obj or {}).get("status") or {}).get("conditions", []):
-        if item["type"] == type_:
-            return dict(item)
-    return {}
-
-
-class Queues:
-    """Creates TaskQueues in a fresh namespace and deletes them after the test."""
-
-    def __init__(self, kube: Kube, task_service: FakeTaskService, wait_for: WaitFor) -> None:
-        self.kube, self.task_service, self.wait_for = kube, task_service, wait_for
-        self.ns = f"e2e-{uuid.uuid4().hex[:8]}"
-        self.created: list[str] = []
-
-    async def create(self, name: str, *, admit: bool = True, **spec: Any) -> dict[str, Any]:
-        body = {
-            "worker": {"handler": "builtin:noop"},
-            "scaling": {
-                "minReplicas": 0,
-                "maxReplicas": 5,
-                "targetTasksPerReplica": 2,
-                "pollIntervalSeconds": int(POLL_S),
-                "scaleDownStabilizationSeconds": WINDOW_S,
-            },
-            **spec,
-        }
-        obj = {
-            "apiVersion": "taskplane.io/v1alpha1",
-            "kind": "TaskQueue",
-            "metadata": {"name": name, "namespace": self.ns},
-            "spec": body,
-        }
-        self.created.append(name)
-        return await self.kube.create_tq(obj, admit=admit)
-
-    def queue(self, name: str) -> str:
-        return f"{self.ns}.{name}"
-
-    async def tq(self, name: str) -> dict[str, Any] | None:
-        return await self.kube.get(tq_path(self.ns, name))
-
-    async def deployment(self, name: str) -> dict[str, Any] | None:
-        return await self.kube.get(child_path("deployments", self.ns, name))
-
-    async def replicas(self, name: str) -> int | None:
-        deployment = await self.deployment(name)
-        return None if deployment is None else int(deployment["spec"]["replicas"])
-
-    async def wait_replicas(self, name: str, expected: int, within: float = 5.0) -> float:
-        """Seconds until the worker Deployment asks for ``expected`` replicas."""
-        started = time.monotonic()
-
-        async def reached() -> bool:
-            return await self.replicas(name) == expected
-
-        await self.wait_for(reached, within=within, interval=0.05)
-        return time.monotonic() - started
-
-    async def wait_condition(
-        self, name: str, type_: str, status: str, within: float = 5.0
-    ) -> dict[str, Any]:
-        async def matches() -> dict[str, Any] | None:
-            found = condition(await self.tq(name), type_)
-            return found if found.get("status") == status else None
-
-        result: dict[str, Any] = await self.wait_for(matches, within=within)
-        return result
-
-    async def pods_ready(self, name: str, count: int) -> None:
-        """What the Deployment controller and kubelet would report (kmock has neither)."""
-        response = await self.kube.http.patch(
-            child_path("deployments", self.ns, name) + "/status",
-            json={"status": {"replicas": count, "readyReplicas": count}},
-            headers={"Content-Type": "application/merge-patch+json"},
-        )
-        response.raise_for_status()
-
-    async def event_reasons(self, name: str) -> list[str]:
-        return [
-            event["reason"]
-            for event in await self.kube.events(self.ns)
-            if event.get("involvedObject", {}).get("name") == name
-        ]
 
 
 @pytest.fixture
@@ -133,7 +42,7 @@ async def queues(
     operator_process: OperatorProcess,
     wait_for: WaitFor,
 ) -> AsyncIterator[Queues]:
-    helper = Queues(kube, task_service, wait_for)
+    helper = Queues(kube, wait_for, poll_s=POLL_S, window_s=WINDOW_S)
     yield helper
     task_service.outage = False
     for name in helper.created:
@@ -343,7 +252,7 @@ async def test_drain_holds_deletion_until_the_queue_is_empty(
     await queues.wait_replicas("drainme", 3)
 
     await kube.delete(tq_path(queues.ns, "drainme"))
-    await queues.wait_for(lambda: _marked_for_deletion(queues, "drainme"), within=5)
+    await queues.wait_for(lambda: marked_for_deletion(queues, "drainme"), within=5)
     time_held = time.monotonic()
     while time.monotonic() - time_held < 2 * POLL_S + 0.5:
         assert await queues.tq("drainme") is not None, "deleted while tasks remained"
@@ -351,7 +260,7 @@ async def test_drain_holds_deletion_until_the_queue_is_empty(
         await asyncio.sleep(0.25)
 
     await task_service.set_depth(queue, available=0, in_flight=0)
-    await queues.wait_for(lambda: _gone(queues, "drainme"), within=6)
+    await queues.wait_for(lambda: gone(queues, "drainme"), within=6)
     assert await task_service.queue_config(queue) is not None  # Drain keeps the queue
 
 
@@ -364,13 +273,13 @@ async def test_delete_policy_deletes_the_queue_and_tolerates_no_endpoint(
         await queues.wait_for(lambda name=name: task_service.queue_config(queues.queue(name)))
 
     await kube.delete(tq_path(queues.ns, "gone"))
-    await queues.wait_for(lambda: _gone(queues, "gone"), within=5)
+    await queues.wait_for(lambda: gone(queues, "gone"), within=5)
     assert await task_service.queue_config(queues.queue("gone")) is None
 
     task_service.delete_supported = False  # a task-service without DELETE answers 405
     try:
         await kube.delete(tq_path(queues.ns, "stays"))
-        await queues.wait_for(lambda: _gone(queues, "stays"), within=5)
+        await queues.wait_for(lambda: gone(queues, "stays"), within=5)
     finally:
         task_service.delete_supported = True
     assert await task_service.queue_config(queues.queue("stays")) is not None
@@ -450,15 +359,6 @@ def sample(text: str, name: str, labels: dict[str, str]) -> float | None:
             if item.name == name and item.labels == labels:
                 return float(item.value)
     return None
-
-
-async def _marked_for_deletion(queues: Queues, name: str) -> bool:
-    obj = await queues.tq(name)
-    return bool(obj and obj["metadata"].get("deletionTimestamp"))
-
-
-async def _gone(queues: Queues, name: str) -> bool:
-    return await queues.tq(name) is None
 
 
 # The Kubernetes API calls the operator makes, as verbs per resource; operator/README.md

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
+from taskplane_operator import __main__ as entry
 from taskplane_operator.__main__ import kopf_args
 from taskplane_operator.settings import OperatorSettings
 
@@ -21,6 +23,8 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
         "token",
     )
     assert settings.effective_worker_api_url == settings.api_url
+    assert settings.auth_url is None
+    assert settings.effective_worker_auth_url is None
 
 
 def test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -61,3 +65,33 @@ def test_kopf_args_namespaced_without_liveness() -> None:
         "b",
     ]
     assert not any(arg.startswith("--liveness") for arg in args)
+
+
+def test_service_token_needs_the_auth_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TASKPLANE_TOKEN", "tps_abc")
+    monkeypatch.delenv("TASKPLANE_AUTH_URL", raising=False)
+    with pytest.raises(ValidationError, match="set TASKPLANE_AUTH_URL"):
+        OperatorSettings()
+    monkeypatch.setenv("TASKPLANE_AUTH_URL", "http://auth-service:8001")
+    settings = OperatorSettings()
+    assert settings.auth_url == "http://auth-service:8001"
+    assert settings.effective_worker_auth_url == "http://auth-service:8001"
+    monkeypatch.setenv("TASKPLANE_WORKER_AUTH_URL", "http://auth.platform.svc:8001")
+    assert OperatorSettings().effective_worker_auth_url == "http://auth.platform.svc:8001"
+
+
+def test_an_access_token_needs_no_auth_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TASKPLANE_TOKEN", "eyJhbGciOiJFUzI1NiJ9.e30.sig")
+    monkeypatch.delenv("TASKPLANE_AUTH_URL", raising=False)
+    assert OperatorSettings().auth_url is None
+
+
+def test_start_up_fails_with_a_clear_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TASKPLANE_TOKEN", "tps_abc")
+    monkeypatch.delenv("TASKPLANE_AUTH_URL", raising=False)
+    with pytest.raises(SystemExit) as exited:
+        entry.main()  # refuses before kopf starts
+    message = str(exited.value.code)
+    assert message.startswith("taskplane-operator: invalid settings: TASKPLANE_TOKEN is a service")
+    assert "set TASKPLANE_AUTH_URL" in message
+    assert "tps_abc" not in message

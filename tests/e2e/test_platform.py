@@ -7,6 +7,7 @@ auth-service) and runs an enqueued task to completion, continuing its trace.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -139,7 +140,11 @@ def test_a_worker_with_a_service_token_completes_an_enqueued_task(
     assert task["queue"]["name"] == "e2e"
     assert task["queue"]["attempts"] == 1
     assert task["queue"]["result"] == {"hello": "world"}
-    assert trace_id in output, "the worker's handler span continues the enqueue trace"
+    logged = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    done = [line for line in logged if line.get("task_id") == task["id"]]
+    assert done, output
+    assert done[0]["outcome"] == "completed"
+    assert done[0]["trace_id"] == trace_id, "the handler span continues the enqueue trace"
     assert service_token not in output, "the service token must never be logged"
 
 

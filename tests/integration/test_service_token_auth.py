@@ -133,3 +133,22 @@ def test_configuration_errors_are_explicit() -> None:
     request = httpx.Request("GET", "http://api/whoami")
     flow = plain.sync_auth_flow(request)
     assert next(flow).headers["authorization"] == "Bearer eyJhbGciOiJFUzI1NiJ9.e30.sig"
+
+
+async def test_the_exchange_is_bounded_by_the_clients_timeout() -> None:
+    """A hung auth service must not hang the worker: the exchange inherits the timeout."""
+    seen: list[dict[str, float | None]] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.extensions["timeout"])
+        if request.url.path.endswith("/service-token"):
+            return httpx.Response(200, json={"access_token": "jwt", "expires_in": 900})
+        return httpx.Response(200, json={})
+
+    auth = ServiceTokenAuth("tps_abc", auth_url="http://auth")
+    async with httpx.AsyncClient(
+        transport=httpx.MockTransport(handler), auth=auth, timeout=httpx.Timeout(3.0)
+    ) as client:
+        await client.get("http://api/whoami")
+    assert len(seen) == 2
+    assert seen[0] == seen[1] == {"connect": 3.0, "read": 3.0, "write": 3.0, "pool": 3.0}

@@ -48,8 +48,14 @@ class ServiceTokenAuth(httpx.Auth):
             self._access is None or time.monotonic() >= self._expires_at - self._renew_margin_s
         )
 
-    def _exchange_request(self) -> httpx.Request:
-        return httpx.Request("POST", self._exchange_url, json={"token": self._token})
+    def _exchange_request(self, original: httpx.Request) -> httpx.Request:
+        """The exchange call, bounded by the same timeouts as the call it precedes."""
+        return httpx.Request(
+            "POST",
+            self._exchange_url,
+            json={"token": self._token},
+            extensions={"timeout": original.extensions.get("timeout", {})},
+        )
 
     def _accept(self, response: httpx.Response) -> None:
         if response.status_code >= 500 or response.status_code == 429:
@@ -65,10 +71,10 @@ class ServiceTokenAuth(httpx.Auth):
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         if self._needs_exchange():
-            self._accept((yield self._exchange_request()))
+            self._accept((yield self._exchange_request(request)))
         request.headers["Authorization"] = f"Bearer {self._access}"
         response = yield request
         if response.status_code == 401 and self._exchanges:
-            self._accept((yield self._exchange_request()))
+            self._accept((yield self._exchange_request(request)))
             request.headers["Authorization"] = f"Bearer {self._access}"
             yield request

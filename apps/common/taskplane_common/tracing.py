@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI
-from opentelemetry import trace
+from opentelemetry import metrics, trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -43,6 +43,17 @@ def instrument_app(app: FastAPI, engine: AsyncEngine | None) -> None:
     """Server spans for every request and client spans for every SQL statement."""
     FastAPIInstrumentor.instrument_app(app, excluded_urls=_EXCLUDED_URLS)
     if engine is not None:
-        # The instrumentation declares SQLAlchemy < 2.1 but works with 2.1 (checked by
-        # test_sql_statements_become_spans); without skip_dep_check it silently does nothing.
-        SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine, skip_dep_check=True)
+        trace_sql(engine)
+
+
+def trace_sql(engine: AsyncEngine) -> None:
+    """Client spans for every statement on ``engine``.
+
+    ``SQLAlchemyInstrumentor().instrument()`` works once per process (and declares
+    SQLAlchemy < 2.1, so it would silently skip 2.1); attaching its ``EngineTracer`` per
+    engine gives every app's engine its spans, which the task-service tests check.
+    """
+    usage = metrics.get_meter(__name__).create_up_down_counter(
+        "db.client.connections.usage", unit="connections"
+    )
+    EngineTracer(trace.get_tracer(__name__), engine.sync_engine, usage)  # type: ignore[no-untyped-call]

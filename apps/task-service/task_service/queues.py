@@ -191,17 +191,46 @@ async def delete_queue(session: AsyncSession, name: str, *, force: bool) -> None
     await session.execute(delete(Queue).where(Queue.name == name))
 
 
-def _final(status: TaskStatus) -> dict[str, Any]:
-    """Column values for a task leaving its lease (or its queue) for ``status``."""
+def _lease_cleared(**values: Any) -> dict[str, Any]:
+    """Column values for a task leaving its lease: a new version, no lease, plus ``values``."""
     return {
-        "status": status.value,
         "lease_id": None,
         "leased_by": None,
         "lease_expires_at": None,
         "updated_at": func.now(),
         "version": Task.version + 1,
-        "completed_at": func.now() if status is TaskStatus.COMPLETED else None,
+        **values,
     }
+
+
+def _final(status: TaskStatus) -> dict[str, Any]:
+    """Column values for a task leaving its lease (or its queue) for ``status``."""
+    return _lease_cleared(
+        status=status.value,
+        completed_at=func.now() if status is TaskStatus.COMPLETED else None,
+    )
+
+
+async def _update_leased(
+    session: AsyncSession,
+    lease_id: uuid.UUID,
+    worker_id: str | None,
+    values: dict[str, Any],
+    *where: ColumnElement[bool],
+) -> Task:
+    """Change the task that holds this lease; 409 when no task holds it any more."""
+    task = (
+        await session.execute(
+            update(Task)
+            .where(*where, *_lease_match(lease_id, worker_id))
+            .values(values)
+            .returning(Task)
+            .execution_options(synchronize_session=False)
+        )
+    ).scalar_one_or_none()
+    if task is None:
+        raise lease_conflict(lease_id)
+    return task
 
 
 async def queue_stats(
@@ -496,40 +525,23 @@ async def heartbeat(
             func.now() + _seconds(visibility),
         ),
     )
-    task = (
-        await session.execute(
-            update(Task)
-            .where(*_lease_match(lease_id, worker_id))
-            .values(lease_expires_at=func.greatest(Task.lease_expires_at, deadline))
-            .returning(Task)
-            .execution_options(synchronize_session=False)
-        )
-    ).scalar_one_or_none()
-    if task is None:
-        raise lease_conflict(lease_id)
-    return task
+    return await _update_leased(
+        session,
+        lease_id,
+        worker_id,
+        {"lease_expires_at": func.greatest(Task.lease_expires_at, deadline)},
+    )
 
 
 async def complete(
     session: AsyncSession, lease_id: uuid.UUID, worker_id: str | None, result: Any
 ) -> Task:
-    task = (
-        await session.execute(
-            update(Task)
-            .where(*_lease_match(lease_id, worker_id))
-            .values(
-                {
-                    **_final(TaskStatus.COMPLETED),
-                    "result": null() if result is None else result,
-                    "last_error": None,
-                }
-            )
-            .returning(Task)
-            .execution_options(synchronize_session=False)
-        )
-    ).scalar_one_or_none()
-    if task is None:
-        raise lease_conflict(lease_id)
+    values = {
+        **_final(TaskStatus.COMPLETED),
+        "result": null() if result is None else result,
+        "last_error": None,
+    }
+    task = await _update_leased(session, lease_id, worker_id, values)
     await _count(session, task.queue or "", completed=1)
     await _write_events(session, [_task_event("task.completed", task, {})])
     await _notify(session, task.queue or "")
@@ -553,26 +565,12 @@ async def fail(
     limit = func.coalesce(Task.max_attempts, Queue.max_attempts)
     dies = or_(literal(not retryable), Task.attempts >= limit)
     backoff = _retry_delay_s(Queue.backoff_base_s, Queue.backoff_max_s, Task.attempts)
-    task = (
-        await session.execute(
-            update(Task)
-            .where(Queue.name == Task.queue, *_lease_match(lease_id, worker_id))
-            .values(
-                status=case((dies, TaskStatus.DEAD.value), else_=TaskStatus.RETRYING.value),
-                run_at=case((dies, Task.run_at), else_=func.now() + _seconds(backoff)),
-                last_error=error[:4000],
-                lease_id=None,
-                leased_by=None,
-                lease_expires_at=None,
-                updated_at=func.now(),
-                version=Task.version + 1,
-            )
-            .returning(Task)
-            .execution_options(synchronize_session=False)
-        )
-    ).scalar_one_or_none()
-    if task is None:
-        raise lease_conflict(lease_id)
+    values = _lease_cleared(
+        status=case((dies, TaskStatus.DEAD.value), else_=TaskStatus.RETRYING.value),
+        run_at=case((dies, Task.run_at), else_=func.now() + _seconds(backoff)),
+        last_error=error[:4000],
+    )
+    task = await _update_leased(session, lease_id, worker_id, values, Queue.name == Task.queue)
     await _after_failure(session, [task], {"error": error[:4000], "retryable": retryable})
     return task
 
@@ -598,26 +596,10 @@ async def _after_failure(
 
 async def release(session: AsyncSession, lease_id: uuid.UUID, worker_id: str | None) -> Task:
     """Give a task back untouched (a draining worker): available now, attempt not counted."""
-    task = (
-        await session.execute(
-            update(Task)
-            .where(*_lease_match(lease_id, worker_id))
-            .values(
-                status=TaskStatus.PENDING.value,
-                attempts=Task.attempts - 1,
-                run_at=func.now(),
-                lease_id=None,
-                leased_by=None,
-                lease_expires_at=None,
-                updated_at=func.now(),
-                version=Task.version + 1,
-            )
-            .returning(Task)
-            .execution_options(synchronize_session=False)
-        )
-    ).scalar_one_or_none()
-    if task is None:
-        raise lease_conflict(lease_id)
+    values = _lease_cleared(
+        status=TaskStatus.PENDING.value, attempts=Task.attempts - 1, run_at=func.now()
+    )
+    task = await _update_leased(session, lease_id, worker_id, values)
     await _write_events(session, [_task_event("task.updated", task, {"reason": "released"})])
     await _notify(session, task.queue or "")
     return task
@@ -648,13 +630,11 @@ async def reclaim_expired(session: AsyncSession, limit: int, *, queue: str | Non
                 update(Task)
                 .where(Task.id.in_(expired.scalar_subquery()))
                 .values(
-                    status=case((dies, TaskStatus.DEAD.value), else_=TaskStatus.PENDING.value),
-                    run_at=case((dies, Task.run_at), else_=func.now()),
-                    last_error=LEASE_EXPIRED_ERROR,
-                    lease_id=None,
-                    lease_expires_at=None,
-                    updated_at=func.now(),
-                    version=Task.version + 1,
+                    _lease_cleared(
+                        status=case((dies, TaskStatus.DEAD.value), else_=TaskStatus.PENDING.value),
+                        run_at=case((dies, Task.run_at), else_=func.now()),
+                        last_error=LEASE_EXPIRED_ERROR,
+                    )
                 )
                 .returning(Task)
                 .execution_options(synchronize_session=False)

@@ -6,11 +6,9 @@ import re
 import uuid
 
 import httpx
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+
+from taskplane_common.testing.spans import captured_spans
 
 
 async def test_metrics_use_route_templates(client: httpx.AsyncClient) -> None:
@@ -42,17 +40,9 @@ async def test_health_and_docs(client: httpx.AsyncClient) -> None:
 
 
 async def test_requests_and_sql_statements_become_spans(client: httpx.AsyncClient) -> None:
-    provider = trace.get_tracer_provider()
-    assert isinstance(provider, TracerProvider)
-    exporter = InMemorySpanExporter()
-    processor = SimpleSpanProcessor(exporter)
-    provider.add_span_processor(processor)
-    try:
+    with captured_spans() as spans:
         response = await client.post("/api/v1/tasks", json={"title": "traced"})
         assert response.status_code == 201
-    finally:
-        processor.shutdown()
-    spans = exporter.get_finished_spans()
     server = [s for s in spans if s.kind == SpanKind.SERVER]
     sql = [s for s in spans if s.attributes and "db.statement" in s.attributes]
     assert server, "the request has a server span"

@@ -192,12 +192,22 @@ class Worker:
         ) as span:
             work = asyncio.ensure_future(self.handler(info))
             beat = asyncio.create_task(self._heartbeat(task, work))
+            outcome = "lost"
             try:
                 outcome = await self._run(task, info, work, span)
             finally:
                 beat.cancel()
                 IN_FLIGHT.labels(queue).dec()
-                DURATION.labels(queue).observe(time.monotonic() - started)
+                elapsed = time.monotonic() - started
+                DURATION.labels(queue).observe(elapsed)
+                log.info(
+                    "task %s %s (attempt %d) in %.3fs",
+                    info.id,
+                    outcome,
+                    info.attempt,
+                    elapsed,
+                    extra={"task_id": info.id, "queue": queue, "outcome": outcome},
+                )
         TASKS.labels(queue, outcome).inc()
 
     async def _run(

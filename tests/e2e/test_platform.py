@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -95,13 +96,21 @@ def test_a_worker_with_a_service_token_completes_an_enqueued_task(
     assert refused.status_code == 401
 
     trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
-    enqueued = httpx.post(
+    # Sent with urllib: when this test process has OpenTelemetry's httpx instrumentation
+    # on (other tests configure it), httpx would replace our traceparent with its own.
+    enqueue = urllib.request.Request(
         f"{tasks.url}/api/v1/queues/e2e/tasks",
-        json={"payload": {"hello": "world"}, "title": "say hello"},
-        headers={**admin, "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"},
+        data=json.dumps({"payload": {"hello": "world"}, "title": "say hello"}).encode(),
+        headers={
+            **admin,
+            "content-type": "application/json",
+            "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01",
+        },
+        method="POST",
     )
-    assert enqueued.status_code == 201, enqueued.text
-    task_url = f"{tasks.url}{enqueued.headers['location']}"
+    with urllib.request.urlopen(enqueue, timeout=10) as enqueued:
+        assert enqueued.status == 201
+        task_url = f"{tasks.url}{enqueued.headers['location']}"
 
     worker = subprocess.Popen(
         [

@@ -174,7 +174,7 @@ def defaults(docs: dict[str, HclDoc]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def ecr_images(docs: dict[str, HclDoc]) -> set[str]:
-    """Images the registry module makes ECR repositories for (both envs use the default)."""
+    """Images the registry module makes ECR repositories for (the stack uses the default)."""
     variables = dict(doc(docs, "modules/registry/variables.tf").labeled("variable"))
     return set(attr(variables["images"], "default"))
 
@@ -257,9 +257,17 @@ def test_helm_release_uses_the_rendered_template(docs: dict[str, HclDoc]) -> Non
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
-def test_envs_feed_the_template_from_module_outputs(docs: dict[str, HclDoc], env: str) -> None:
-    call = dict(doc(docs, f"envs/{env}/main.tf").labeled("module"))["platform"]
-    assert attr(call, "environment") == {"dev": "development", "prod": "production"}[env]
+def test_envs_choose_the_chart_environment(docs: dict[str, HclDoc], env: str) -> None:
+    stack = dict(doc(docs, f"envs/{env}/main.tf").labeled("module"))["stack"]
+    assert attr(stack, "production") is (env == "prod")
+    call = dict(doc(docs, "modules/stack/main.tf").labeled("module"))["platform"]
+    assert expr(attr(call, "environment")) == 'var.production?"production":"development"'
+    assert expr(attr(call, "observability_enabled")) == "var.observability_enabled"
+    assert isinstance(attr(stack, "observability_enabled"), bool)
+
+
+def test_the_stack_feeds_the_template_from_module_outputs(docs: dict[str, HclDoc]) -> None:
+    call = dict(doc(docs, "modules/stack/main.tf").labeled("module"))["platform"]
     assert expr(attr(call, "image_registry")) == "module.registry.registry_host"
     assert expr(attr(call, "image_repository_prefix")) == "module.registry.repository_prefix"
     assert expr(attr(call, "platform_secret_arn")) == "module.secrets.platform_secret_arn"

@@ -11,6 +11,7 @@ from tf_hcl import (
     ENVS,
     MODULES,
     REPO_ROOT,
+    STACK,
     TF_ROOT,
     HclDoc,
     attr,
@@ -29,6 +30,8 @@ EXPECTED_MODULE_MAJORS = {
     "terraform-aws-modules/rds/aws": 7,
 }
 REQUIRED_TAGS = {"Project": "taskplane", "ManagedBy": "terraform"}
+# The modules the stack composes, in dependency order.
+COMPOSED = ("network", "cluster", "database", "registry", "secrets", "identity", "platform")
 
 
 def dir_docs(docs: dict[str, HclDoc], root: str) -> list[HclDoc]:
@@ -64,8 +67,58 @@ def test_env_has_standard_files(env: str) -> None:
 
 
 def test_every_tf_file_is_found() -> None:
-    # 7 modules x 4 files + 2 envs x 5 files
-    assert len(TF_FILES) >= 38, TF_FILES
+    # 8 modules x 4 files + 2 envs x 5 files
+    assert len(TF_FILES) >= 42, TF_FILES
+
+
+def module_calls(docs: dict[str, HclDoc], root: str) -> dict[str, dict[str, Any]]:
+    return dict(doc(docs, f"{root}/main.tf").labeled("module"))
+
+
+def stack_call(docs: dict[str, HclDoc], env: str) -> dict[str, Any]:
+    return module_calls(docs, f"envs/{env}")["stack"]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_env_is_one_call_of_the_stack(docs: dict[str, HclDoc], env: str) -> None:
+    # The wiring lives once, in modules/stack: an environment only calls it.
+    calls = module_calls(docs, f"envs/{env}")
+    assert set(calls) == {"stack"}, f"envs/{env} calls {sorted(calls)}"
+    assert attr(calls["stack"], "source") == "../../modules/stack"
+    for d in dir_docs(docs, f"envs/{env}"):
+        for kind in ("resource", "data", "locals", "module"):
+            if kind == "module" and d.rel.endswith("/main.tf"):
+                continue
+            assert kind not in d.data, f"{d.rel} has {kind} blocks: they belong in the stack"
+    call = calls["stack"]
+    assert attr(call, "environment") == env
+    assert attr(call, "production") is (env == "prod")
+    # every deployment input of the root reaches the stack under the same name
+    for name, _ in doc(docs, f"envs/{env}/variables.tf").labeled("variable"):
+        assert expr(attr(call, name)) == f"var.{name}", f"envs/{env}: {name} is not passed on"
+    # and every argument is an input of the stack
+    stack_inputs = {n for n, _ in doc(docs, f"{STACK}/variables.tf").labeled("variable")}
+    arguments = {k for k in call if not k.startswith("__") and k != "source"}
+    assert arguments <= stack_inputs, arguments - stack_inputs
+
+
+def test_stack_composes_every_module(docs: dict[str, HclDoc]) -> None:
+    calls = module_calls(docs, STACK)
+    assert tuple(calls) == COMPOSED
+    for name, body in calls.items():
+        assert attr(body, "source") == f"../{name}"
+    assert expr(attr(calls["platform"], "depends_on")) == "[module.identity]"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_env_outputs_re_export_the_stack(docs: dict[str, HclDoc], env: str) -> None:
+    stack_outputs = dict(doc(docs, f"{STACK}/outputs.tf").labeled("output"))
+    env_outputs = dict(doc(docs, f"envs/{env}/outputs.tf").labeled("output"))
+    # default_tags and kubernetes feed the root's providers; the rest is the operator's view
+    assert set(env_outputs) == set(stack_outputs) - {"default_tags", "kubernetes"}
+    for name, body in env_outputs.items():
+        assert expr(attr(body, "value")) == f"module.stack.{name}"
+        assert attr(body, "description") == attr(stack_outputs[name], "description"), name
 
 
 @pytest.mark.parametrize("rel", TF_FILES)
@@ -207,20 +260,55 @@ def test_default_tags_carry_required_keys(docs: dict[str, HclDoc], env: str) -> 
     assert expr(attr(aws, "region")) == "var.region"
     default_tags = sub_blocks(aws, "default_tags")
     assert len(default_tags) == 1
-    assert expr(attr(default_tags[0], "tags")) == "local.tags"
-
-    locals_ = doc(docs, f"envs/{env}/main.tf").locals()
-    assert locals_["environment"] == env
-    required = locals_["required_tags"]
-    for key, value in REQUIRED_TAGS.items():
-        assert required.get(key) == value, f"{env}: required tag {key}"
-    assert expr(required["Environment"]) == "local.environment"
-    # required tags are merged last, so var.tags cannot override them
-    assert expr(locals_["tags"]) == "merge(var.tags,local.required_tags)"
+    assert expr(attr(default_tags[0], "tags")) == "module.stack.default_tags"
+    call = stack_call(docs, env)
+    assert attr(call, "environment") == env
+    assert expr(attr(call, "tags")) == "var.tags"
 
     tags_var = dict(doc(docs, f"envs/{env}/variables.tf").labeled("variable"))["tags"]
     assert "default" not in tags_var, "tags must be a required variable"
-    assert "Owner" in str(tags_var.get("validation"))
+
+
+def test_stack_builds_the_default_tags(docs: dict[str, HclDoc]) -> None:
+    locals_ = doc(docs, f"{STACK}/main.tf").locals()
+    required = locals_["required_tags"]
+    for key, value in REQUIRED_TAGS.items():
+        assert required.get(key) == value, f"required tag {key}"
+    assert expr(required["Environment"]) == "var.environment"
+    # required tags are merged last, so var.tags cannot override them
+    assert expr(locals_["tags"]) == "merge(var.tags,local.required_tags)"
+    # The AWS provider configuration reads this output: it may depend on inputs
+    # only, never on a resource, data source or module of the stack (a cycle).
+    outputs = dict(doc(docs, f"{STACK}/outputs.tf").labeled("output"))
+    assert expr(attr(outputs["default_tags"], "value")) == "local.tags"
+    for value in (required, locals_["tags"]):
+        assert not re.search(r"\b(module|data|aws_)\w*\.", str(value)), value
+
+    variables = dict(doc(docs, f"{STACK}/variables.tf").labeled("variable"))
+    assert "default" not in variables["tags"]
+    assert "Owner" in str(variables["tags"].get("validation"))
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_kubernetes_providers_use_the_stack_connection(docs: dict[str, HclDoc], env: str) -> None:
+    providers = dict(doc(docs, f"envs/{env}/providers.tf").labeled("provider"))
+    kubernetes = providers["kubernetes"]
+    assert expr(attr(kubernetes, "host")) == "module.stack.kubernetes.host"
+    assert expr(attr(kubernetes, "cluster_ca_certificate")) == (
+        "module.stack.kubernetes.cluster_ca_certificate"
+    )
+    exec_ = sub_blocks(kubernetes, "exec")[0]
+    for key in ("api_version", "command", "args"):
+        assert expr(attr(exec_, key)) == f"module.stack.kubernetes.exec.{key}"
+    assert expr(attr(providers["helm"], "kubernetes")) == "module.stack.kubernetes"
+
+    stack_outputs = dict(doc(docs, f"{STACK}/outputs.tf").labeled("output"))
+    connection = attr(stack_outputs["kubernetes"], "value")
+    assert expr(connection["host"]) == "module.cluster.cluster_endpoint"
+    assert expr(connection["exec"]["args"]) == (
+        "[eks,get-token,--cluster-name,module.cluster.cluster_name,--region,var.region]"
+    )
+    assert expr(attr(stack_call(docs, env), "region")) == "var.region"
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -241,22 +329,56 @@ def test_s3_backend_locks_and_is_partial(docs: dict[str, HclDoc], env: str) -> N
 # --------------------------------------------------------------------------- database
 
 
-def database_module_call(docs: dict[str, HclDoc], env: str) -> dict[str, Any]:
-    calls: dict[str, dict[str, Any]] = dict(doc(docs, f"envs/{env}/main.tf").labeled("module"))
-    return calls["database"]
+# stack input -> (database module input, what prod must pass)
+DATABASE_SAFETY = {
+    "db_multi_az": ("multi_az", True),
+    "db_deletion_protection": ("deletion_protection", True),
+    "db_skip_final_snapshot": ("skip_final_snapshot", False),
+    "db_backup_retention_days": ("backup_retention_days", None),
+}
 
 
 def test_prod_database_is_protected(docs: dict[str, HclDoc]) -> None:
-    call = database_module_call(docs, "prod")
-    assert attr(call, "multi_az") is True
-    assert attr(call, "deletion_protection") is True
-    assert attr(call, "skip_final_snapshot") is False
-    assert expr(attr(call, "backup_retention_days")) == "var.db_backup_retention_days"
-    backup = dict(doc(docs, "envs/prod/variables.tf").labeled("variable"))[
-        "db_backup_retention_days"
-    ]
-    assert attr(backup, "default") >= 7
-    assert ">=7" in expr(attr(sub_blocks(backup, "validation")[0], "condition"))
+    prod = stack_call(docs, "prod")
+    assert attr(prod, "production") is True
+    for stack_input, (_, wanted) in DATABASE_SAFETY.items():
+        if wanted is not None:
+            assert attr(prod, stack_input) is wanted, f"prod {stack_input}"
+    assert attr(prod, "db_backup_retention_days") >= 7
+
+    # the stack hands every one of them to the database module unchanged
+    database = module_calls(docs, STACK)["database"]
+    for stack_input, (module_input, _) in DATABASE_SAFETY.items():
+        assert expr(attr(database, module_input)) == f"var.{stack_input}", module_input
+
+
+# stack input -> the condition its validation must carry (only binding in production)
+PRODUCTION_GUARANTEES = {
+    "db_multi_az": "!var.production||var.db_multi_az",
+    "db_deletion_protection": "!var.production||var.db_deletion_protection",
+    "db_skip_final_snapshot": "!var.production||!var.db_skip_final_snapshot",
+    "db_backup_retention_days": "!var.production||var.db_backup_retention_days>=7",
+    "availability_zones": "!var.production||length(var.availability_zones)==3",
+    "single_nat_gateway": "!var.production||!var.single_nat_gateway",
+    "node_min_size": "!var.production||var.node_min_size>=3",
+    "ecr_force_delete": "!var.production||!var.ecr_force_delete",
+    "secret_recovery_window_days": "!var.production||var.secret_recovery_window_days>0",
+}
+
+
+def test_stack_refuses_an_unprotected_production(docs: dict[str, HclDoc]) -> None:
+    variables = dict(doc(docs, f"{STACK}/variables.tf").labeled("variable"))
+    assert "default" not in variables["production"], "production must be chosen explicitly"
+    for name, condition in PRODUCTION_GUARANTEES.items():
+        assert "default" not in variables[name], f"{name}: each environment must set it"
+        conditions = [expr(attr(v, "condition")) for v in sub_blocks(variables[name], "validation")]
+        assert condition in conditions, f"{name}: {conditions}"
+
+
+def test_dev_is_not_production(docs: dict[str, HclDoc]) -> None:
+    dev = stack_call(docs, "dev")
+    assert attr(dev, "production") is False
+    assert attr(dev, "db_deletion_protection") is False  # disposable, and tests the guard's scope
 
 
 def test_database_module_wires_safety_settings(docs: dict[str, HclDoc]) -> None:
@@ -300,9 +422,16 @@ def test_no_public_database_anywhere(docs: dict[str, HclDoc]) -> None:
 def test_prod_eks_endpoint_private_by_default(docs: dict[str, HclDoc]) -> None:
     variables = dict(doc(docs, "envs/prod/variables.tf").labeled("variable"))
     assert attr(variables["endpoint_public_access"], "default") is False
-    cidrs = variables["endpoint_public_access_cidrs"]
-    assert attr(cidrs, "default") == []
-    assert "/0" in str(cidrs["validation"]), "prod allow-list must reject 0.0.0.0/0"
+    assert attr(variables["endpoint_public_access_cidrs"], "default") == []
+    # passed through the stack to the cluster module unchanged, whose validation
+    # rejects 0.0.0.0/0, ::/0 and an empty list (test_cluster_module_rejects_open_allow_list)
+    prod = stack_call(docs, "prod")
+    cluster = module_calls(docs, STACK)["cluster"]
+    for name in ("endpoint_public_access", "endpoint_public_access_cidrs"):
+        assert expr(attr(prod, name)) == f"var.{name}"
+        assert expr(attr(cluster, name)) == f"var.{name}"
+    stack_variables = dict(doc(docs, f"{STACK}/variables.tf").labeled("variable"))
+    assert "default" not in stack_variables["endpoint_public_access"]
 
 
 def test_cluster_module_rejects_open_allow_list(docs: dict[str, HclDoc]) -> None:
@@ -395,10 +524,12 @@ def test_region_only_comes_from_a_variable_or_the_provider(docs: dict[str, HclDo
 
 def test_names_derive_from_the_name_variable(docs: dict[str, HclDoc]) -> None:
     for env in ENVS:
-        calls = dict(doc(docs, f"envs/{env}/main.tf").labeled("module"))
-        for module in ("network", "cluster", "database", "identity"):
-            assert expr(attr(calls[module], "name")) == "var.name", f"{env}: {module}"
-        assert expr(attr(calls["registry"], "repository_prefix")) == "var.name"
+        assert expr(attr(stack_call(docs, env), "name")) == "var.name", env
+    calls = module_calls(docs, STACK)
+    for module in ("network", "cluster", "database", "secrets", "identity"):
+        assert expr(attr(calls[module], "name")) == "var.name", module
+    assert expr(attr(calls["network"], "cluster_name")) == "var.name"
+    assert expr(attr(calls["registry"], "repository_prefix")) == "var.name"
 
 
 # --------------------------------------------------------------------------- IAM
@@ -464,18 +595,15 @@ def test_pod_identity_reads_exactly_the_platform_secrets(docs: dict[str, HclDoc]
     }
     assert expr(attr(reader, "resources")) == "each.value.secret_arns"
 
-    for env in ENVS:
-        call = dict(doc(docs, f"envs/{env}/main.tf").labeled("module"))["identity"]
-        readers = attr(call, "secret_readers")
-        assert set(readers) == {"external-secrets"}
-        eso = readers["external-secrets"]
-        assert expr(eso["secret_arns"]) == (
-            "[module.database.master_user_secret_arn,module.secrets.platform_secret_arn,"
-            "module.secrets.service_tokens_secret_arn]"
-        )
-        assert expr(eso["kms_key_arns"]) == (
-            "[module.database.kms_key_arn,module.secrets.kms_key_arn]"
-        )
+    call = module_calls(docs, STACK)["identity"]
+    readers = attr(call, "secret_readers")
+    assert set(readers) == {"external-secrets"}
+    eso = readers["external-secrets"]
+    assert expr(eso["secret_arns"]) == (
+        "[module.database.master_user_secret_arn,module.secrets.platform_secret_arn,"
+        "module.secrets.service_tokens_secret_arn]"
+    )
+    assert expr(eso["kms_key_arns"]) == "[module.database.kms_key_arn,module.secrets.kms_key_arn]"
 
 
 # --------------------------------------------------------------------------- registry and platform
@@ -503,15 +631,20 @@ def test_ecr_repositories_are_hardened(docs: dict[str, HclDoc]) -> None:
 
 def test_platform_values_use_module_outputs(docs: dict[str, HclDoc]) -> None:
     # The values themselves (taskplane-values.yaml.tftpl) are checked against the chart
-    # by test_platform_chart_contract.py; here, the wiring from the environments.
+    # by test_platform_chart_contract.py; here, the wiring in the stack.
     template = expr(doc(docs, "modules/platform/main.tf").locals()["taskplane_values"])
     assert template.startswith('templatefile("${path.module}/taskplane-values.yaml.tftpl",')
-    for env in ENVS:
-        call = dict(doc(docs, f"envs/{env}/main.tf").labeled("module"))["platform"]
-        assert expr(attr(call, "image_registry")) == "module.registry.registry_host"
-        assert expr(attr(call, "database_host")) == "module.database.address"
-        assert expr(attr(call, "database_secret_arn")) == "module.database.master_user_secret_arn"
-        assert expr(attr(call, "count")) == "var.enable_platform?1:0"
+    call = module_calls(docs, STACK)["platform"]
+    assert expr(attr(call, "image_registry")) == "module.registry.registry_host"
+    assert expr(attr(call, "database_host")) == "module.database.address"
+    assert expr(attr(call, "database_secret_arn")) == "module.database.master_user_secret_arn"
+    assert expr(attr(call, "count")) == "var.enable_platform?1:0"
+    assert expr(attr(call, "chart_path")) == "local.chart_path"
+    # the default chart is this repository's, three levels above the stack module
+    chart_path = expr(doc(docs, f"{STACK}/main.tf").locals()["chart_path"])
+    default = "../../../charts/taskplane"
+    assert chart_path == f'coalesce(var.chart_path,abspath("${{path.module}}/{default}"))'
+    assert (TF_ROOT / "modules" / "stack" / default / "Chart.yaml").resolve().is_file()
 
 
 def test_platform_secrets_never_enter_state(docs: dict[str, HclDoc]) -> None:

@@ -23,7 +23,9 @@ import hcl2
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TF_ROOT = REPO_ROOT / "terraform"
-MODULES = ("network", "cluster", "database", "registry", "identity", "secrets", "platform")
+MODULES = ("network", "cluster", "database", "registry", "identity", "secrets", "platform", "stack")
+# The composition of the other seven, which envs/dev and envs/prod call once each.
+STACK = "modules/stack"
 ENVS = ("dev", "prod")
 
 _PROBE: dict[str, Any] = hcl2.loads('a = "x"\n')  # type: ignore[attr-defined]

@@ -1,132 +1,56 @@
-# taskplane on AWS, development: same modules as prod, smaller and cheaper
-# (one NAT gateway, single-AZ database, no deletion protection, public API
-# endpoint restricted to an allow-list). Everything is named from var.name; the
-# region comes from var.region only.
+# taskplane on AWS, development: the same stack as prod, smaller and cheaper
+# (one NAT gateway, single-AZ database without deletion protection, public API
+# endpoint restricted to an allow-list, short retention, disposable storage).
+# The wiring lives in modules/stack; this file only chooses the dev settings.
 
-locals {
+module "stack" {
+  source = "../../modules/stack"
+
   environment = "dev"
+  production  = false
 
-  required_tags = {
-    Project     = "taskplane"
-    Environment = local.environment
-    ManagedBy   = "terraform"
-  }
-  tags = merge(var.tags, local.required_tags)
-}
-
-module "network" {
-  source = "../../modules/network"
-
-  name                    = var.name
-  cluster_name            = var.name
-  vpc_cidr                = var.vpc_cidr
-  availability_zones      = var.availability_zones
-  single_nat_gateway      = true
-  flow_log_retention_days = 30
-}
-
-module "cluster" {
-  source = "../../modules/cluster"
-
-  name               = var.name
-  kubernetes_version = var.kubernetes_version
-  vpc_id             = module.network.vpc_id
-  subnet_ids         = module.network.private_subnet_ids
-
+  # Deployment inputs (variables.tf, terraform.tfvars)
+  region                       = var.region
+  name                         = var.name
+  tags                         = var.tags
+  availability_zones           = var.availability_zones
+  vpc_cidr                     = var.vpc_cidr
   endpoint_public_access       = var.endpoint_public_access
   endpoint_public_access_cidrs = var.endpoint_public_access_cidrs
   admin_principal_arns         = var.admin_principal_arns
-  log_retention_days           = 30
+  enable_platform              = var.enable_platform
+  image_tag                    = var.image_tag
+  bootstrap_admin_email        = var.bootstrap_admin_email
+  chart_path                   = var.chart_path
+  chart_repository             = var.chart_repository
+  chart_version                = var.chart_version
 
-  node_instance_types = var.node_instance_types
-  node_capacity_type  = var.node_capacity_type
-  node_min_size       = var.node_min_size
-  node_max_size       = var.node_max_size
-  node_desired_size   = var.node_desired_size
-}
+  # Network and logs
+  single_nat_gateway = true
+  log_retention_days = 30
 
-module "database" {
-  source = "../../modules/database"
+  # Cluster
+  kubernetes_version  = "1.33"
+  node_instance_types = ["t3.large", "t3a.large"]
+  node_capacity_type  = "ON_DEMAND"
+  node_min_size       = 2
+  node_max_size       = 4
+  node_desired_size   = 2
 
-  name                       = var.name
-  vpc_id                     = module.network.vpc_id
-  db_subnet_group_name       = module.network.database_subnet_group_name
-  allowed_security_group_ids = [module.cluster.node_security_group_id]
+  # Database: single-AZ, no deletion protection, no final snapshot
+  db_instance_class               = "db.t4g.small"
+  db_allocated_storage_gib        = 20
+  db_max_allocated_storage_gib    = 50
+  db_multi_az                     = false
+  db_deletion_protection          = false
+  db_skip_final_snapshot          = true
+  db_backup_retention_days        = 1
+  db_performance_insights_enabled = false
+  db_monitoring_interval_seconds  = 0
 
-  instance_class            = var.db_instance_class
-  allocated_storage_gib     = 20
-  max_allocated_storage_gib = 50
+  # Disposable: `terraform destroy` removes images and secrets at once
+  ecr_force_delete            = true
+  secret_recovery_window_days = 0
 
-  multi_az                     = false
-  deletion_protection          = false
-  skip_final_snapshot          = true
-  backup_retention_days        = 1
-  performance_insights_enabled = false
-  monitoring_interval_seconds  = 0
-  log_retention_days           = 30
-}
-
-module "registry" {
-  source = "../../modules/registry"
-
-  repository_prefix = var.name
-  images            = var.images
-  force_delete      = true
-}
-
-module "secrets" {
-  source = "../../modules/secrets"
-
-  name                 = var.name
-  recovery_window_days = 0
-}
-
-module "identity" {
-  source = "../../modules/identity"
-
-  name         = var.name
-  cluster_name = module.cluster.cluster_name
-
-  secret_readers = {
-    external-secrets = {
-      namespace       = var.external_secrets_namespace
-      service_account = "external-secrets"
-      secret_arns = [
-        module.database.master_user_secret_arn,
-        module.secrets.platform_secret_arn,
-        module.secrets.service_tokens_secret_arn,
-      ]
-      kms_key_arns = [module.database.kms_key_arn, module.secrets.kms_key_arn]
-    }
-  }
-}
-
-module "platform" {
-  source = "../../modules/platform"
-  count  = var.enable_platform ? 1 : 0
-
-  chart_path       = coalesce(var.chart_path, abspath("${path.root}/../../../charts/taskplane"))
-  chart_repository = var.chart_repository
-  chart_version    = var.chart_version
-
-  environment             = "development"
-  image_registry          = module.registry.registry_host
-  image_repository_prefix = module.registry.repository_prefix
-  image_tag               = var.image_tag
-
-  database_host       = module.database.address
-  database_port       = module.database.port
-  database_name       = module.database.database_name
-  database_secret_arn = module.database.master_user_secret_arn
-
-  platform_secret_arn       = module.secrets.platform_secret_arn
-  service_tokens_secret_arn = module.secrets.service_tokens_secret_arn
-  bootstrap_admin_email     = var.bootstrap_admin_email
-
-  external_secrets_namespace       = var.external_secrets_namespace
-  external_secrets_service_account = "external-secrets"
-  observability_enabled            = var.observability_enabled
-
-  # The Pod Identity association must exist before the External Secrets pods start.
-  depends_on = [module.identity]
+  observability_enabled = true
 }

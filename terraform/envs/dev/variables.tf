@@ -1,54 +1,33 @@
+# Deployment inputs: what an operator sets in terraform.tfvars or with -var.
+# Root modules must declare their own variables, so dev and prod both list these;
+# the validations live once, in modules/stack (and the modules it calls), and the
+# environment's sizes and guarantees are set in main.tf.
+
 variable "region" {
   description = "AWS region to deploy into (the only place a region comes from)."
   type        = string
-
-  validation {
-    condition     = can(regex("^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]$", var.region))
-    error_message = "region must be an AWS region code: <area>-<location>-<number>."
-  }
 }
 
 variable "name" {
   description = "Deployment name; every resource name (VPC, cluster, database, repositories, roles) derives from it."
   type        = string
   default     = "taskplane-dev"
-
-  validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,30}[a-z0-9]$", var.name))
-    error_message = "name must be 3-32 characters of lowercase letters, digits and hyphens, starting with a letter."
-  }
 }
 
 variable "tags" {
   description = "Tags for every resource, merged under the required Project, Environment and ManagedBy tags (which cannot be overridden). Must name an Owner."
   type        = map(string)
-
-  validation {
-    condition     = try(length(trimspace(var.tags["Owner"])) > 0, false)
-    error_message = "tags must include a non-empty Owner tag."
-  }
 }
 
 variable "availability_zones" {
   description = "Availability zones of the region to use (2 or 3), e.g. [\"<region>a\", \"<region>b\", \"<region>c\"]."
   type        = list(string)
-
-  validation {
-    condition     = length(var.availability_zones) >= 2 && length(var.availability_zones) <= 3 && alltrue([for z in var.availability_zones : startswith(z, var.region)])
-    error_message = "availability_zones must list 2 or 3 zones of var.region."
-  }
 }
 
 variable "vpc_cidr" {
   description = "IPv4 CIDR block of the VPC."
   type        = string
   default     = "10.10.0.0/16"
-}
-
-variable "kubernetes_version" {
-  description = "EKS Kubernetes version."
-  type        = string
-  default     = "1.33"
 }
 
 variable "endpoint_public_access" {
@@ -60,11 +39,6 @@ variable "endpoint_public_access" {
 variable "endpoint_public_access_cidrs" {
   description = "Allow-list of the public EKS API endpoint (your workstation or VPN egress, e.g. 203.0.113.10/32). Never 0.0.0.0/0."
   type        = list(string)
-
-  validation {
-    condition     = alltrue([for c in var.endpoint_public_access_cidrs : can(cidrhost(c, 0)) && !endswith(c, "/0")])
-    error_message = "endpoint_public_access_cidrs must be valid CIDR blocks and must not contain 0.0.0.0/0 or ::/0."
-  }
 }
 
 variable "admin_principal_arns" {
@@ -73,47 +47,7 @@ variable "admin_principal_arns" {
   default     = []
 }
 
-variable "node_instance_types" {
-  description = "Instance types of the managed node group."
-  type        = list(string)
-  default     = ["t3.large", "t3a.large"]
-}
-
-variable "node_capacity_type" {
-  description = "ON_DEMAND or SPOT capacity for the dev node group."
-  type        = string
-  default     = "ON_DEMAND"
-}
-
-variable "node_min_size" {
-  description = "Minimum node count."
-  type        = number
-  default     = 2
-}
-
-variable "node_max_size" {
-  description = "Maximum node count."
-  type        = number
-  default     = 4
-}
-
-variable "node_desired_size" {
-  description = "Initial node count."
-  type        = number
-  default     = 2
-}
-
-variable "db_instance_class" {
-  description = "RDS instance class."
-  type        = string
-  default     = "db.t4g.small"
-}
-
-variable "images" {
-  description = "Images that get an ECR repository."
-  type        = list(string)
-  default     = ["auth-service", "user-service", "task-service", "notification-service", "worker", "operator"]
-}
+# Second apply: the Helm releases (terraform/README.md, step 6)
 
 variable "enable_platform" {
   description = "Install the Helm releases (External Secrets, taskplane). Leave false for the first apply, push the images, then set true."
@@ -125,22 +59,12 @@ variable "image_tag" {
   description = "Image tag to deploy (must exist in every ECR repository). Required when enable_platform is true."
   type        = string
   default     = null
-
-  validation {
-    condition     = !var.enable_platform || var.image_tag != null
-    error_message = "Set image_tag (the tag you pushed to ECR) when enable_platform is true."
-  }
 }
 
 variable "bootstrap_admin_email" {
   description = "Email of the taskplane bootstrap admin (its password is generated into Secrets Manager). Required when enable_platform is true."
   type        = string
   default     = null
-
-  validation {
-    condition     = !var.enable_platform || var.bootstrap_admin_email != null
-    error_message = "Set bootstrap_admin_email when enable_platform is true."
-  }
 }
 
 variable "chart_path" {
@@ -159,16 +83,4 @@ variable "chart_version" {
   description = "Chart version when installing from chart_repository."
   type        = string
   default     = null
-}
-
-variable "external_secrets_namespace" {
-  description = "Namespace of the External Secrets Operator (its Pod Identity association uses it)."
-  type        = string
-  default     = "external-secrets"
-}
-
-variable "observability_enabled" {
-  description = "Install kube-prometheus-stack, jaeger and opentelemetry-operator with the chart."
-  type        = bool
-  default     = true
 }

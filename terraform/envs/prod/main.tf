@@ -1,130 +1,55 @@
-# taskplane on AWS, production. Everything is named from var.name; the region
-# comes from var.region only; the account is whatever the AWS credentials point at.
+# taskplane on AWS, production: 3 zones, NAT per zone, Multi-AZ database with
+# deletion protection, final snapshot and >= 7 days of backups, private API
+# endpoint by default, a year of logs. The wiring lives in modules/stack, which
+# also refuses a production plan without these guarantees (production = true).
 
-locals {
+module "stack" {
+  source = "../../modules/stack"
+
   environment = "prod"
+  production  = true
 
-  required_tags = {
-    Project     = "taskplane"
-    Environment = local.environment
-    ManagedBy   = "terraform"
-  }
-  tags = merge(var.tags, local.required_tags)
-}
-
-module "network" {
-  source = "../../modules/network"
-
-  name                    = var.name
-  cluster_name            = var.name
-  vpc_cidr                = var.vpc_cidr
-  availability_zones      = var.availability_zones
-  single_nat_gateway      = false
-  flow_log_retention_days = 365
-}
-
-module "cluster" {
-  source = "../../modules/cluster"
-
-  name               = var.name
-  kubernetes_version = var.kubernetes_version
-  vpc_id             = module.network.vpc_id
-  subnet_ids         = module.network.private_subnet_ids
-
+  # Deployment inputs (variables.tf, terraform.tfvars)
+  region                       = var.region
+  name                         = var.name
+  tags                         = var.tags
+  availability_zones           = var.availability_zones
+  vpc_cidr                     = var.vpc_cidr
   endpoint_public_access       = var.endpoint_public_access
   endpoint_public_access_cidrs = var.endpoint_public_access_cidrs
   admin_principal_arns         = var.admin_principal_arns
-  log_retention_days           = 365
+  enable_platform              = var.enable_platform
+  image_tag                    = var.image_tag
+  bootstrap_admin_email        = var.bootstrap_admin_email
+  chart_path                   = var.chart_path
+  chart_repository             = var.chart_repository
+  chart_version                = var.chart_version
 
-  node_instance_types = var.node_instance_types
+  # Network and logs
+  single_nat_gateway = false
+  log_retention_days = 365
+
+  # Cluster: at least one node per zone
+  kubernetes_version  = "1.33"
+  node_instance_types = ["m6i.large", "m5.large"]
   node_capacity_type  = "ON_DEMAND"
-  node_min_size       = var.node_min_size
-  node_max_size       = var.node_max_size
-  node_desired_size   = var.node_desired_size
-}
+  node_min_size       = 3
+  node_max_size       = 9
+  node_desired_size   = 3
 
-module "database" {
-  source = "../../modules/database"
+  # Database
+  db_instance_class               = "db.m7g.large"
+  db_allocated_storage_gib        = 50
+  db_max_allocated_storage_gib    = 500
+  db_multi_az                     = true
+  db_deletion_protection          = true
+  db_skip_final_snapshot          = false
+  db_backup_retention_days        = 14
+  db_performance_insights_enabled = true
+  db_monitoring_interval_seconds  = 60
 
-  name                       = var.name
-  vpc_id                     = module.network.vpc_id
-  db_subnet_group_name       = module.network.database_subnet_group_name
-  allowed_security_group_ids = [module.cluster.node_security_group_id]
+  ecr_force_delete            = false
+  secret_recovery_window_days = 30
 
-  instance_class            = var.db_instance_class
-  allocated_storage_gib     = var.db_allocated_storage_gib
-  max_allocated_storage_gib = var.db_max_allocated_storage_gib
-
-  multi_az                     = true
-  deletion_protection          = true
-  skip_final_snapshot          = false
-  backup_retention_days        = var.db_backup_retention_days
-  performance_insights_enabled = true
-  monitoring_interval_seconds  = 60
-  log_retention_days           = 365
-}
-
-module "registry" {
-  source = "../../modules/registry"
-
-  repository_prefix = var.name
-  images            = var.images
-  force_delete      = false
-}
-
-module "secrets" {
-  source = "../../modules/secrets"
-
-  name                 = var.name
-  recovery_window_days = 30
-}
-
-module "identity" {
-  source = "../../modules/identity"
-
-  name         = var.name
-  cluster_name = module.cluster.cluster_name
-
-  secret_readers = {
-    external-secrets = {
-      namespace       = var.external_secrets_namespace
-      service_account = "external-secrets"
-      secret_arns = [
-        module.database.master_user_secret_arn,
-        module.secrets.platform_secret_arn,
-        module.secrets.service_tokens_secret_arn,
-      ]
-      kms_key_arns = [module.database.kms_key_arn, module.secrets.kms_key_arn]
-    }
-  }
-}
-
-module "platform" {
-  source = "../../modules/platform"
-  count  = var.enable_platform ? 1 : 0
-
-  chart_path       = coalesce(var.chart_path, abspath("${path.root}/../../../charts/taskplane"))
-  chart_repository = var.chart_repository
-  chart_version    = var.chart_version
-
-  environment             = "production"
-  image_registry          = module.registry.registry_host
-  image_repository_prefix = module.registry.repository_prefix
-  image_tag               = var.image_tag
-
-  database_host       = module.database.address
-  database_port       = module.database.port
-  database_name       = module.database.database_name
-  database_secret_arn = module.database.master_user_secret_arn
-
-  platform_secret_arn       = module.secrets.platform_secret_arn
-  service_tokens_secret_arn = module.secrets.service_tokens_secret_arn
-  bootstrap_admin_email     = var.bootstrap_admin_email
-
-  external_secrets_namespace       = var.external_secrets_namespace
-  external_secrets_service_account = "external-secrets"
-  observability_enabled            = var.observability_enabled
-
-  # The Pod Identity association must exist before the External Secrets pods start.
-  depends_on = [module.identity]
+  observability_enabled = true
 }

@@ -1,59 +1,63 @@
+# The stack's outputs, re-exported: a root module's outputs are what
+# `terraform output` shows, and Terraform cannot inherit them from a child module.
+# Descriptions: modules/stack/README.md.
+
 output "region" {
   description = "AWS region of the deployment."
-  value       = var.region
+  value       = module.stack.region
 }
 
 output "cluster_name" {
   description = "Name of the EKS cluster."
-  value       = module.cluster.cluster_name
+  value       = module.stack.cluster_name
 }
 
 output "kubeconfig_command" {
   description = "Command that writes a kubeconfig entry for the cluster."
-  value       = "aws eks update-kubeconfig --region ${var.region} --name ${module.cluster.cluster_name}"
+  value       = module.stack.kubeconfig_command
 }
 
 output "registry_host" {
   description = "ECR registry host for `docker login`."
-  value       = module.registry.registry_host
+  value       = module.stack.registry_host
 }
 
 output "image_registry" {
   description = "Registry prefix images are pushed under (`<image_registry>/<image>:<tag>`); the chart gets it as global.image.registry (host) plus global.image.repositoryPrefix (name)."
-  value       = module.registry.image_registry
+  value       = module.stack.image_registry
 }
 
 output "repository_urls" {
   description = "Map of image name to ECR repository URL."
-  value       = module.registry.repository_urls
+  value       = module.stack.repository_urls
 }
 
 output "ecr_push_policy_arn" {
   description = "IAM policy to attach to whoever pushes images (CI role)."
-  value       = module.registry.push_policy_arn
+  value       = module.stack.ecr_push_policy_arn
 }
 
 output "database_address" {
   description = "Private DNS name of the PostgreSQL instance."
-  value       = module.database.address
+  value       = module.stack.database_address
 }
 
 output "database_secret_arn" {
   description = "ARN of the RDS-managed master user secret."
-  value       = module.database.master_user_secret_arn
+  value       = module.stack.database_secret_arn
 }
 
 output "platform_namespace" {
   description = "Namespace of the taskplane release (null until enable_platform is true)."
-  value       = try(module.platform[0].namespace, null)
+  value       = module.stack.platform_namespace
 }
 
 output "platform_secret_name" {
   description = "Secrets Manager secret with the generated platform secrets (the bootstrap admin password is its `auth-bootstrap-admin-password`)."
-  value       = module.secrets.platform_secret_name
+  value       = module.stack.platform_secret_name
 }
 
 output "service_tokens_secret_name" {
   description = "Secrets Manager secret the bootstrap step writes the operator and worker service tokens to."
-  value       = module.secrets.service_tokens_secret_name
+  value       = module.stack.service_tokens_secret_name
 }

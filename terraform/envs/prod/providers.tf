@@ -1,35 +1,31 @@
+# Provider configuration must live in the root module (a module that configures
+# providers cannot be called with count or depends_on, and Terraform documents
+# it as legacy), so dev and prod each keep these few lines; every value comes
+# from modules/stack: the tags and the EKS connection, built once there.
+
 provider "aws" {
   region = var.region
 
   # Every taggable AWS resource gets these; the required keys win over var.tags.
   default_tags {
-    tags = local.tags
+    tags = module.stack.default_tags
   }
 }
 
 # Both Kubernetes-facing providers authenticate with a short-lived token from
-# `aws eks get-token` (AWS CLI v2 needed where Terraform runs). With the public
-# endpoint off (the prod default), run Terraform from inside the VPC.
+# `aws eks get-token` (AWS CLI v2 needed where Terraform runs).
+# With the public endpoint off (the prod default), run Terraform from inside the VPC.
 provider "kubernetes" {
-  host                   = module.cluster.cluster_endpoint
-  cluster_ca_certificate = base64decode(module.cluster.cluster_certificate_authority_data)
+  host                   = module.stack.kubernetes.host
+  cluster_ca_certificate = module.stack.kubernetes.cluster_ca_certificate
 
   exec {
-    api_version = "client.authentication.k8s.io/v1beta1"
-    command     = "aws"
-    args        = ["eks", "get-token", "--cluster-name", module.cluster.cluster_name, "--region", var.region]
+    api_version = module.stack.kubernetes.exec.api_version
+    command     = module.stack.kubernetes.exec.command
+    args        = module.stack.kubernetes.exec.args
   }
 }
 
 provider "helm" {
-  kubernetes = {
-    host                   = module.cluster.cluster_endpoint
-    cluster_ca_certificate = base64decode(module.cluster.cluster_certificate_authority_data)
-
-    exec = {
-      api_version = "client.authentication.k8s.io/v1beta1"
-      command     = "aws"
-      args        = ["eks", "get-token", "--cluster-name", module.cluster.cluster_name, "--region", var.region]
-    }
-  }
+  kubernetes = module.stack.kubernetes
 }

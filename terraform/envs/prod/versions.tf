@@ -1,3 +1,6 @@
+# Each root module declares its own Terraform version, backend and the providers
+# it configures (providers.tf), so envs/dev and envs/prod both hold this block.
+# The child modules pin what else they use (random in modules/secrets).
 terraform {
   required_version = "~> 1.11"
 
@@ -13,11 +16,6 @@ terraform {
     kubernetes = {
       source  = "hashicorp/kubernetes"
       version = "~> 2.38"
-    }
-    # secrets module: ephemeral random_password (>= 3.7)
-    random = {
-      source  = "hashicorp/random"
-      version = "~> 3.7"
     }
   }
 

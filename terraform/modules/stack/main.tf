@@ -1,0 +1,134 @@
+# One taskplane deployment on AWS: network -> cluster -> database -> registry ->
+# secrets -> identity -> platform. The environments (envs/dev, envs/prod) call
+# this module once and set only what differs between them: sizes, availability,
+# protection, retention, endpoint access. Every name derives from var.name; the
+# region comes from var.region only.
+
+locals {
+  # Required tags are merged last, so var.tags cannot override them. The root
+  # module's AWS provider applies them as default_tags (output default_tags).
+  required_tags = {
+    Project     = "taskplane"
+    Environment = var.environment
+    ManagedBy   = "terraform"
+  }
+  tags = merge(var.tags, local.required_tags)
+
+  chart_path = coalesce(var.chart_path, abspath("${path.module}/../../../charts/taskplane"))
+}
+
+module "network" {
+  source = "../network"
+
+  name                    = var.name
+  cluster_name            = var.name
+  vpc_cidr                = var.vpc_cidr
+  availability_zones      = var.availability_zones
+  single_nat_gateway      = var.single_nat_gateway
+  flow_log_retention_days = var.log_retention_days
+}
+
+module "cluster" {
+  source = "../cluster"
+
+  name               = var.name
+  kubernetes_version = var.kubernetes_version
+  vpc_id             = module.network.vpc_id
+  subnet_ids         = module.network.private_subnet_ids
+
+  endpoint_public_access       = var.endpoint_public_access
+  endpoint_public_access_cidrs = var.endpoint_public_access_cidrs
+  admin_principal_arns         = var.admin_principal_arns
+  log_retention_days           = var.log_retention_days
+
+  node_instance_types = var.node_instance_types
+  node_capacity_type  = var.node_capacity_type
+  node_min_size       = var.node_min_size
+  node_max_size       = var.node_max_size
+  node_desired_size   = var.node_desired_size
+}
+
+module "database" {
+  source = "../database"
+
+  name                       = var.name
+  vpc_id                     = module.network.vpc_id
+  db_subnet_group_name       = module.network.database_subnet_group_name
+  allowed_security_group_ids = [module.cluster.node_security_group_id]
+
+  instance_class            = var.db_instance_class
+  allocated_storage_gib     = var.db_allocated_storage_gib
+  max_allocated_storage_gib = var.db_max_allocated_storage_gib
+
+  multi_az                     = var.db_multi_az
+  deletion_protection          = var.db_deletion_protection
+  skip_final_snapshot          = var.db_skip_final_snapshot
+  backup_retention_days        = var.db_backup_retention_days
+  performance_insights_enabled = var.db_performance_insights_enabled
+  monitoring_interval_seconds  = var.db_monitoring_interval_seconds
+  log_retention_days           = var.log_retention_days
+}
+
+module "registry" {
+  source = "../registry"
+
+  repository_prefix = var.name
+  force_delete      = var.ecr_force_delete
+}
+
+module "secrets" {
+  source = "../secrets"
+
+  name                 = var.name
+  recovery_window_days = var.secret_recovery_window_days
+}
+
+module "identity" {
+  source = "../identity"
+
+  name         = var.name
+  cluster_name = module.cluster.cluster_name
+
+  secret_readers = {
+    external-secrets = {
+      namespace       = var.external_secrets_namespace
+      service_account = "external-secrets"
+      secret_arns = [
+        module.database.master_user_secret_arn,
+        module.secrets.platform_secret_arn,
+        module.secrets.service_tokens_secret_arn,
+      ]
+      kms_key_arns = [module.database.kms_key_arn, module.secrets.kms_key_arn]
+    }
+  }
+}
+
+module "platform" {
+  source = "../platform"
+  count  = var.enable_platform ? 1 : 0
+
+  chart_path       = local.chart_path
+  chart_repository = var.chart_repository
+  chart_version    = var.chart_version
+
+  environment             = var.production ? "production" : "development"
+  image_registry          = module.registry.registry_host
+  image_repository_prefix = module.registry.repository_prefix
+  image_tag               = var.image_tag
+
+  database_host       = module.database.address
+  database_port       = module.database.port
+  database_name       = module.database.database_name
+  database_secret_arn = module.database.master_user_secret_arn
+
+  platform_secret_arn       = module.secrets.platform_secret_arn
+  service_tokens_secret_arn = module.secrets.service_tokens_secret_arn
+  bootstrap_admin_email     = var.bootstrap_admin_email
+
+  external_secrets_namespace       = var.external_secrets_namespace
+  external_secrets_service_account = "external-secrets"
+  observability_enabled            = var.observability_enabled
+
+  # The Pod Identity association must exist before the External Secrets pods start.
+  depends_on = [module.identity]
+}

@@ -1,0 +1,284 @@
+# ---------------------------------------------------------------- deployment
+
+variable "environment" {
+  description = "Environment label, e.g. `dev` or `prod`: the Environment tag of every resource."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,15}$", var.environment))
+    error_message = "environment must be 2-16 characters of lowercase letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "production" {
+  description = "Production deployment: the chart runs with global.environment = production, and the plan fails unless the production guarantees hold (Multi-AZ, deletion protection, final snapshot, >= 7 days of backups, 3 zones, NAT per zone, >= 3 nodes, no ECR force-delete, recoverable secrets)."
+  type        = bool
+}
+
+variable "region" {
+  description = "AWS region of the deployment; must be the region the root module's AWS provider uses (the only place a region comes from)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]$", var.region))
+    error_message = "region must be an AWS region code: <area>-<location>-<number>."
+  }
+}
+
+variable "name" {
+  description = "Deployment name; every resource name (VPC, cluster, database, repositories, secrets, roles) derives from it. The child modules validate its form."
+  type        = string
+}
+
+variable "tags" {
+  description = "Tags for every resource, merged under the required Project, Environment and ManagedBy tags (which cannot be overridden). Must name an Owner."
+  type        = map(string)
+
+  validation {
+    condition     = try(length(trimspace(var.tags["Owner"])) > 0, false)
+    error_message = "tags must include a non-empty Owner tag."
+  }
+}
+
+# ---------------------------------------------------------------- network
+
+variable "availability_zones" {
+  description = "Availability zones of var.region to use: 2 or 3, exactly 3 in production."
+  type        = list(string)
+
+  validation {
+    condition     = alltrue([for z in var.availability_zones : startswith(z, var.region)])
+    error_message = "availability_zones must be zones of var.region."
+  }
+
+  validation {
+    condition     = !var.production || length(var.availability_zones) == 3
+    error_message = "A production deployment spreads over exactly 3 availability zones."
+  }
+}
+
+variable "vpc_cidr" {
+  description = "IPv4 CIDR block of the VPC."
+  type        = string
+}
+
+variable "single_nat_gateway" {
+  description = "One shared NAT gateway (cheap) instead of one per availability zone. Must be false in production."
+  type        = bool
+
+  validation {
+    condition     = !var.production || !var.single_nat_gateway
+    error_message = "A production deployment runs one NAT gateway per availability zone."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention, in days, of the VPC flow logs, the EKS control-plane logs and the PostgreSQL logs."
+  type        = number
+}
+
+# ---------------------------------------------------------------- cluster
+
+variable "kubernetes_version" {
+  description = "EKS Kubernetes version. Set it per environment to upgrade dev before prod."
+  type        = string
+  default     = "1.33"
+}
+
+variable "endpoint_public_access" {
+  description = "Expose the EKS API on the internet, restricted to endpoint_public_access_cidrs (the cluster module rejects an empty list, 0.0.0.0/0 and ::/0)."
+  type        = bool
+}
+
+variable "endpoint_public_access_cidrs" {
+  description = "Allow-list of the public EKS API endpoint when endpoint_public_access is true. Never 0.0.0.0/0."
+  type        = list(string)
+  default     = []
+}
+
+variable "admin_principal_arns" {
+  description = "IAM role/user ARNs granted cluster-admin via EKS access entries (the identity running Terraform always is)."
+  type        = list(string)
+  default     = []
+}
+
+variable "node_instance_types" {
+  description = "Instance types of the managed node group."
+  type        = list(string)
+}
+
+variable "node_capacity_type" {
+  description = "ON_DEMAND or SPOT capacity for the node group."
+  type        = string
+  default     = "ON_DEMAND"
+}
+
+variable "node_min_size" {
+  description = "Minimum node count; at least 3 (one per zone) in production."
+  type        = number
+
+  validation {
+    condition     = !var.production || var.node_min_size >= 3
+    error_message = "A production deployment keeps at least three nodes, one per availability zone."
+  }
+}
+
+variable "node_max_size" {
+  description = "Maximum node count."
+  type        = number
+}
+
+variable "node_desired_size" {
+  description = "Initial node count."
+  type        = number
+}
+
+# ---------------------------------------------------------------- database
+
+variable "db_instance_class" {
+  description = "RDS instance class."
+  type        = string
+}
+
+variable "db_allocated_storage_gib" {
+  description = "Initial database storage in GiB."
+  type        = number
+}
+
+variable "db_max_allocated_storage_gib" {
+  description = "Storage autoscaling ceiling in GiB."
+  type        = number
+}
+
+variable "db_multi_az" {
+  description = "Run the database Multi-AZ (synchronous standby in another zone). Must be true in production."
+  type        = bool
+
+  validation {
+    condition     = !var.production || var.db_multi_az
+    error_message = "A production database is Multi-AZ."
+  }
+}
+
+variable "db_deletion_protection" {
+  description = "RDS deletion protection. Must be true in production."
+  type        = bool
+
+  validation {
+    condition     = !var.production || var.db_deletion_protection
+    error_message = "A production database has deletion protection."
+  }
+}
+
+variable "db_skip_final_snapshot" {
+  description = "Delete the database without a final snapshot. Must be false in production."
+  type        = bool
+
+  validation {
+    condition     = !var.production || !var.db_skip_final_snapshot
+    error_message = "A production database keeps a final snapshot."
+  }
+}
+
+variable "db_backup_retention_days" {
+  description = "Days of automated database backups (point-in-time recovery): 1-35, at least 7 in production."
+  type        = number
+
+  validation {
+    condition     = !var.production || var.db_backup_retention_days >= 7
+    error_message = "A production database keeps at least 7 days of backups."
+  }
+}
+
+variable "db_performance_insights_enabled" {
+  description = "Enable RDS Performance Insights."
+  type        = bool
+}
+
+variable "db_monitoring_interval_seconds" {
+  description = "RDS Enhanced Monitoring interval in seconds (0 turns it off)."
+  type        = number
+}
+
+# ---------------------------------------------------------------- registry and secrets
+# The images that get an ECR repository are the registry module's default list.
+
+
+variable "ecr_force_delete" {
+  description = "Let `terraform destroy` delete ECR repositories that still hold images. Must be false in production."
+  type        = bool
+
+  validation {
+    condition     = !var.production || !var.ecr_force_delete
+    error_message = "A production deployment never force-deletes its ECR repositories."
+  }
+}
+
+variable "secret_recovery_window_days" {
+  description = "Recovery window of the Secrets Manager secrets when deleted: 0 (immediate) or 7-30; not 0 in production."
+  type        = number
+
+  validation {
+    condition     = !var.production || var.secret_recovery_window_days > 0
+    error_message = "A production deployment keeps deleted secrets recoverable."
+  }
+}
+
+# ---------------------------------------------------------------- platform (Helm releases)
+
+variable "enable_platform" {
+  description = "Install the Helm releases (External Secrets, taskplane). Leave false for the first apply, push the images, then set true."
+  type        = bool
+  default     = false
+}
+
+variable "image_tag" {
+  description = "Image tag to deploy (must exist in every ECR repository). Required when enable_platform is true."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = !var.enable_platform || var.image_tag != null
+    error_message = "Set image_tag (the tag you pushed to ECR) when enable_platform is true."
+  }
+}
+
+variable "bootstrap_admin_email" {
+  description = "Email of the taskplane bootstrap admin (its password is generated into Secrets Manager). Required when enable_platform is true."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = !var.enable_platform || var.bootstrap_admin_email != null
+    error_message = "Set bootstrap_admin_email when enable_platform is true."
+  }
+}
+
+variable "chart_path" {
+  description = "Path of the taskplane chart. Null means charts/taskplane of this repository."
+  type        = string
+  default     = null
+}
+
+variable "chart_repository" {
+  description = "Install the chart from this repository (e.g. oci://...) instead of chart_path."
+  type        = string
+  default     = null
+}
+
+variable "chart_version" {
+  description = "Chart version when installing from chart_repository."
+  type        = string
+  default     = null
+}
+
+variable "external_secrets_namespace" {
+  description = "Namespace of the External Secrets Operator (its Pod Identity association uses it)."
+  type        = string
+  default     = "external-secrets"
+}
+
+variable "observability_enabled" {
+  description = "Install kube-prometheus-stack, jaeger and opentelemetry-operator with the chart."
+  type        = bool
+}

@@ -33,7 +33,10 @@ def completed(service: TaskService, queue: str) -> int:
 
 @pytest.mark.slow
 def test_kill_9_workers_loses_nothing(
-    task_service: TaskService, workers: Workers, tmp_path: Path
+    task_service: TaskService,
+    workers: Workers,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     queue = f"crash-{uuid.uuid4().hex[:6]}"
     record = tmp_path / "executions.txt"
@@ -113,12 +116,13 @@ def test_kill_9_workers_loses_nothing(
         )
     executions = Counter(int(line) for line in record.read_text().split())
     duplicates = sum(executions.values()) - len(executions)
-    print(
-        f"\ncrash test: tasks={TASKS} completed={by_status.get('completed', 0)} "
-        f"executions={sum(executions.values())} duplicate_executions={duplicates} "
-        f"in_flight_at_kills={in_flight_at_kills} (sum {sum(in_flight_at_kills)}) "
-        f"wall={time.monotonic() - started:.1f}s"
-    )
+    with capsys.disabled():  # the counts belong in the CI log, not only on failure
+        print(
+            f"\ncrash test: tasks={TASKS} completed={by_status.get('completed', 0)} "
+            f"executions={sum(executions.values())} duplicate_executions={duplicates} "
+            f"in_flight_at_kills={in_flight_at_kills} (sum {sum(in_flight_at_kills)}) "
+            f"wall={time.monotonic() - started:.1f}s"
+        )
     assert by_status == {"completed": TASKS}
     assert len(completions) == TASKS
     assert set(completions.values()) == {1}, "a task was completed twice"

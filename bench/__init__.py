@@ -1,0 +1,1 @@
+"""taskplane benchmarks (``python -m bench``, ``make bench``); see bench/README.md."""

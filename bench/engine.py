@@ -1,0 +1,561 @@
+"""Queue engines side by side: taskplane's engine (direct calls), pgqueuer, procrastinate.
+
+Every peer runs on the same PostgreSQL server, in its own database made fresh for each
+repeat from a template that holds only its schema. One connection enqueues ``n`` tasks
+in batches; then ``consumers`` asyncio tasks, each with its own connection, loop
+``lease(batch) -> no-op -> complete`` with one commit per completion until all ``n``
+tasks are done. The same loop (:func:`drain`) drives every peer; only the two calls
+differ, and each peer uses its own library's public query layer for them:
+
+* taskplane: ``queues.enqueue`` / ``queues.lease`` / ``queues.complete`` on an
+  ``AsyncSession``, committed like the HTTP routes commit (a session per call).
+* pgqueuer: ``Queries.enqueue`` / ``Queries.dequeue`` / ``Queries.log_jobs`` (one job per
+  call; pgqueuer's own QueueManager buffers completions, which we do not do here).
+* procrastinate: ``Task.batch_defer_async`` / ``JobManager.fetch_job`` /
+  ``JobManager.finish_job``; procrastinate fetches one job per call, so its lease batch
+  is always 1.
+
+Exactly-once is checked twice: the ids the consumers completed (no duplicates, none
+missing) and the database's own count of finished rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Protocol
+
+import psycopg
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from bench.stats import percentile, ratio_summary, summary
+from taskplane_common.db import async_database_url
+from taskplane_common.testing.postgres import PostgresServer
+
+QUEUE = "bench"
+DRAIN_TIMEOUT_S = 600.0
+
+
+class Consumer(Protocol):
+    async def lease(self, batch: int) -> list[Any]: ...
+
+    async def complete(self, job: Any) -> str:
+        """Finish ``job`` (one transaction); returns the job's id as text."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class Peer(Protocol):
+    name: str
+
+    #: The lease batch this peer really uses (procrastinate: always 1).
+    def lease_batch(self, wanted: int) -> int: ...
+
+    async def install(self, url: str) -> None:
+        """Create the peer's schema in an empty database (the template)."""
+        ...
+
+    async def enqueue(self, url: str, batches: int, batch: int) -> list[str]:
+        """Enqueue ``batches * batch`` no-op tasks; returns their ids."""
+        ...
+
+    async def consumer(self, url: str, index: int) -> Consumer: ...
+
+    async def finished_in_db(self, url: str) -> dict[str, int]:
+        """``finished``: rows the database holds as done; ``left``: rows not done."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass
+class RunResult:
+    peer: str
+    n: int
+    enqueue_s: float
+    process_s: float
+    latencies_s: list[float]
+    completed_ids: list[str]
+    enqueued_ids: list[str]
+    db: dict[str, int]
+    #: CPU time of this (client) process while draining, per task: how much of the cost
+    #: is the Python side (ORM, driver, the library) rather than PostgreSQL.
+    client_cpu_ms_per_task: float = 0.0
+
+    @property
+    def exactly_once(self) -> bool:
+        return (
+            len(self.completed_ids) == self.n
+            and len(set(self.completed_ids)) == self.n
+            and set(self.completed_ids) == set(self.enqueued_ids)
+            and self.db.get("finished") == self.n
+            and self.db.get("left") == 0
+        )
+
+
+async def _noop(_job: Any) -> None:
+    """The job: nothing, but a real await point (as a handler call would be)."""
+    await asyncio.sleep(0)
+
+
+async def drain(
+    peer: Peer, url: str, n: int, consumers: int, batch: int
+) -> tuple[float, list[float], list[str]]:
+    """Run ``consumers`` lease→complete loops until ``n`` tasks are done.
+
+    Returns the wall time, the lease→complete latency of every task (from the moment its
+    lease call returned to the moment its completion committed) and the completed ids.
+    """
+    workers = [await peer.consumer(url, index) for index in range(consumers)]
+    completed: list[str] = []
+    latencies: list[float] = []
+    deadline = time.monotonic() + DRAIN_TIMEOUT_S
+
+    async def loop(worker: Consumer) -> None:
+        while len(completed) < n:
+            jobs = await worker.lease(batch)
+            leased_at = time.perf_counter()
+            if not jobs:
+                # Others still hold the last tasks; a lost task would spin here until
+                # the deadline, which fails the run loudly instead of hanging it.
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{peer.name}: {len(completed)}/{n} done")
+                await asyncio.sleep(0.005)
+                continue
+            for job in jobs:
+                await _noop(job)
+                completed.append(await worker.complete(job))
+                latencies.append(time.perf_counter() - leased_at)
+
+    try:
+        started = time.perf_counter()
+        await asyncio.gather(*(loop(worker) for worker in workers))
+        elapsed = time.perf_counter() - started
+    finally:
+        for worker in workers:
+            await worker.close()
+    return elapsed, latencies, completed
+
+
+# ----------------------------------------------------------------------------- taskplane
+
+
+class _TaskplaneConsumer:
+    def __init__(self, peer: TaskplanePeer, engine: AsyncEngine, index: int) -> None:
+        self.peer = peer
+        self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self.worker_id = f"bench-{index}"
+
+    async def lease(self, batch: int) -> list[Any]:
+        from task_service import queues
+
+        async with self.sessions() as session:
+            granted = await queues.lease(
+                session,
+                QUEUE,
+                self.worker_id,
+                batch,
+                timeout_grace_s=5,  # the Settings defaults the route passes
+                reclaim_batch=500,
+            )
+            await session.commit()
+        return [] if granted is None else [(t.id, t.lease_id) for t in granted.tasks]
+
+    async def complete(self, job: Any) -> str:
+        from task_service import queues
+
+        task_id, lease_id = job
+        async with self.sessions() as session:
+            await queues.complete(session, lease_id, self.worker_id, None)
+            await session.commit()
+        return str(task_id)
+
+    async def close(self) -> None:
+        return None
+
+
+class TaskplanePeer:
+    """taskplane's queue engine, called like the HTTP routes call it (no HTTP)."""
+
+    name = "taskplane"
+
+    def __init__(self, pool_size: int) -> None:
+        self.pool_size = pool_size
+        self.engines: dict[str, AsyncEngine] = {}
+
+    def lease_batch(self, wanted: int) -> int:
+        return wanted
+
+    def _engine(self, url: str) -> AsyncEngine:
+        if url not in self.engines:
+            self.engines[url] = create_async_engine(
+                async_database_url(url), pool_size=self.pool_size, max_overflow=0
+            )
+        return self.engines[url]
+
+    async def install(self, url: str) -> None:
+        from taskplane_common.migrations import upgrade
+
+        await asyncio.to_thread(upgrade, "task_service", url)
+
+    async def enqueue(self, url: str, batches: int, batch: int) -> list[str]:
+        from task_service import queues
+        from task_service.queue_schemas import TaskEnqueue
+        from taskplane_common.security import DEV_PRINCIPAL
+
+        sessions = async_sessionmaker(self._engine(url), expire_on_commit=False)
+        prepared = [
+            [TaskEnqueue(payload={"n": b * batch + i}) for i in range(batch)]
+            for b in range(batches)
+        ]
+        ids: list[str] = []
+        for items in prepared:
+            async with sessions() as session:
+                rows = await queues.enqueue(session, DEV_PRINCIPAL, QUEUE, items, None)
+                await session.commit()
+            ids.extend(str(task.id) for task, _ in rows)
+        return ids
+
+    async def consumer(self, url: str, index: int) -> Consumer:
+        return _TaskplaneConsumer(self, self._engine(url), index)
+
+    async def finished_in_db(self, url: str) -> dict[str, int]:
+        row = await _fetchone(
+            url,
+            "SELECT count(*) FILTER (WHERE status = 'completed' AND attempts = 1),"
+            " count(*) FILTER (WHERE status <> 'completed')"
+            " FROM tasks.tasks WHERE queue = %s",
+            (QUEUE,),
+        )
+        return {"finished": int(row[0]), "left": int(row[1])}
+
+    async def close(self) -> None:
+        for engine in self.engines.values():
+            await engine.dispose()
+        self.engines.clear()
+
+
+# ----------------------------------------------------------------------------- pgqueuer
+
+
+class _PgqueuerConsumer:
+    def __init__(self, connection: psycopg.AsyncConnection[Any]) -> None:
+        from pgqueuer import PsycopgDriver, Queries
+        from pgqueuer.domain.types import QueueEntrypoint, QueueManagerId
+        from pgqueuer.ports.repository import EntrypointExecutionParameter
+
+        self.connection = connection
+        self.queries = Queries(PsycopgDriver(connection))
+        self.manager_id = QueueManagerId(uuid.uuid4())
+        self.entrypoints = {
+            QueueEntrypoint("noop"): EntrypointExecutionParameter(concurrency_limit=0)
+        }
+
+    async def lease(self, batch: int) -> list[Any]:
+        return list(
+            await self.queries.dequeue(
+                batch_size=batch,
+                entrypoints=self.entrypoints,
+                queue_manager_id=self.manager_id,
+                global_concurrency_limit=None,
+                heartbeat_timeout=timedelta(seconds=30),
+            )
+        )
+
+    async def complete(self, job: Any) -> str:
+        await self.queries.log_jobs([(job, "successful", None)])
+        return str(job.id)
+
+    async def close(self) -> None:
+        await self.connection.close()
+
+
+class PgqueuerPeer:
+    name = "pgqueuer"
+
+    def lease_batch(self, wanted: int) -> int:
+        return wanted
+
+    async def _queries(self, url: str) -> tuple[Any, psycopg.AsyncConnection[Any]]:
+        from pgqueuer import PsycopgDriver, Queries
+
+        connection = await psycopg.AsyncConnection.connect(url, autocommit=True)
+        return Queries(PsycopgDriver(connection)), connection
+
+    async def install(self, url: str) -> None:
+        queries, connection = await self._queries(url)
+        try:
+            await queries.install()
+        finally:
+            await connection.close()
+
+    async def enqueue(self, url: str, batches: int, batch: int) -> list[str]:
+        queries, connection = await self._queries(url)
+        prepared = [
+            (
+                ["noop"] * batch,
+                [json.dumps({"n": b * batch + i}).encode() for i in range(batch)],
+                [0] * batch,
+            )
+            for b in range(batches)
+        ]
+        ids: list[str] = []
+        try:
+            for entrypoints, payloads, priorities in prepared:
+                ids.extend(str(i) for i in await queries.enqueue(entrypoints, payloads, priorities))
+        finally:
+            await connection.close()
+        return ids
+
+    async def consumer(self, url: str, index: int) -> Consumer:
+        connection = await psycopg.AsyncConnection.connect(url, autocommit=True)
+        return _PgqueuerConsumer(connection)
+
+    async def finished_in_db(self, url: str) -> dict[str, int]:
+        finished = await _fetchone(
+            url, "SELECT count(DISTINCT job_id) FROM pgqueuer_log WHERE status = 'successful'"
+        )
+        left = await _fetchone(url, "SELECT count(*) FROM pgqueuer")
+        return {"finished": int(finished[0]), "left": int(left[0])}
+
+    async def close(self) -> None:
+        return None
+
+
+# ----------------------------------------------------------------------------- procrastinate
+
+
+class _ProcrastinateConsumer:
+    def __init__(self, app: Any, worker_id: int) -> None:
+        self.app = app
+        self.worker_id = worker_id
+
+    async def lease(self, batch: int) -> list[Any]:
+        job = await self.app.job_manager.fetch_job([QUEUE], self.worker_id)
+        return [] if job is None else [job]
+
+    async def complete(self, job: Any) -> str:
+        from procrastinate.jobs import Status
+
+        await self.app.job_manager.finish_job(job, Status.SUCCEEDED, delete_job=False)
+        return str(job.id)
+
+    async def close(self) -> None:
+        await self.app.job_manager.unregister_worker(self.worker_id)
+
+
+class ProcrastinatePeer:
+    name = "procrastinate"
+
+    def __init__(self, pool_size: int) -> None:
+        self.pool_size = pool_size
+        self.apps: dict[str, Any] = {}
+
+    def lease_batch(self, wanted: int) -> int:
+        return 1  # JobManager.fetch_job claims one job per call
+
+    async def _app(self, url: str) -> Any:
+        import procrastinate
+
+        if url not in self.apps:
+            app = procrastinate.App(
+                connector=procrastinate.PsycopgConnector(
+                    conninfo=url, min_size=1, max_size=self.pool_size
+                )
+            )
+
+            @app.task(name="noop", queue=QUEUE)
+            async def noop(**_: Any) -> None:
+                return None
+
+            await app.open_async()
+            self.apps[url] = app
+        return self.apps[url]
+
+    async def install(self, url: str) -> None:
+        app = await self._app(url)
+        await app.schema_manager.apply_schema_async()
+        await self._close(url)
+
+    async def enqueue(self, url: str, batches: int, batch: int) -> list[str]:
+        app = await self._app(url)
+        task = app.tasks["noop"]
+        prepared = [[{"n": b * batch + i} for i in range(batch)] for b in range(batches)]
+        ids: list[str] = []
+        for kwargs in prepared:
+            ids.extend(str(i) for i in await task.batch_defer_async(*kwargs))
+        return ids
+
+    async def consumer(self, url: str, index: int) -> Consumer:
+        app = await self._app(url)
+        return _ProcrastinateConsumer(app, await app.job_manager.register_worker())
+
+    async def finished_in_db(self, url: str) -> dict[str, int]:
+        row = await _fetchone(
+            url,
+            "SELECT count(*) FILTER (WHERE status = 'succeeded'),"
+            " count(*) FILTER (WHERE status <> 'succeeded') FROM procrastinate_jobs",
+        )
+        return {"finished": int(row[0]), "left": int(row[1])}
+
+    async def _close(self, url: str) -> None:
+        app = self.apps.pop(url, None)
+        if app is not None:
+            await app.close_async()
+
+    async def close(self) -> None:
+        for url in list(self.apps):
+            await self._close(url)
+
+
+# ----------------------------------------------------------------------------- harness
+
+
+async def _fetchone(url: str, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...]:
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
+        row = await (await connection.execute(sql, params)).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+async def _admin(server: PostgresServer, sql: str) -> None:
+    async with await psycopg.AsyncConnection.connect(server.url(), autocommit=True) as connection:
+        await connection.execute(sql)
+
+
+async def _analyze(url: str) -> None:
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
+        await connection.execute("ANALYZE")
+
+
+@dataclass
+class EngineConfig:
+    n: int
+    consumers: int
+    batch: int
+    enqueue_batch: int
+    repeats: int
+    peers: list[str] = field(default_factory=lambda: ["taskplane", "pgqueuer", "procrastinate"])
+
+
+PEERS: dict[str, Callable[[EngineConfig], Peer]] = {
+    "taskplane": lambda c: TaskplanePeer(pool_size=c.consumers + 1),
+    "pgqueuer": lambda c: PgqueuerPeer(),
+    "procrastinate": lambda c: ProcrastinatePeer(pool_size=c.consumers + 1),
+}
+
+
+async def run_once(
+    server: PostgresServer, peer: Peer, template: str, run: int, config: EngineConfig
+) -> RunResult:
+    """One repeat of one peer in a fresh database cloned from its template."""
+    database = f"{peer.name}_run{run}"
+    await _admin(server, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    await _admin(server, f'CREATE DATABASE "{database}" TEMPLATE "{template}"')
+    url = server.url(database)
+    try:
+        batches = config.n // config.enqueue_batch
+        started = time.perf_counter()
+        enqueued = await peer.enqueue(url, batches, config.enqueue_batch)
+        enqueue_s = time.perf_counter() - started
+        # Fresh statistics for every peer alike (autovacuum would do it soon anyway).
+        await _analyze(url)
+        cpu_before = time.process_time()
+        process_s, latencies, completed = await drain(
+            peer, url, len(enqueued), config.consumers, peer.lease_batch(config.batch)
+        )
+        client_cpu_s = time.process_time() - cpu_before
+        db = await peer.finished_in_db(url)
+    finally:
+        await peer.close()
+        await _admin(server, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    return RunResult(
+        peer.name,
+        len(enqueued),
+        enqueue_s,
+        process_s,
+        latencies,
+        completed,
+        enqueued,
+        db,
+        client_cpu_s * 1e3 / max(1, len(enqueued)),
+    )
+
+
+async def run_engine(
+    server: PostgresServer, config: EngineConfig, log: Callable[[str], None]
+) -> dict[str, Any]:
+    """Every peer ``repeats`` times, interleaved (t, p, q, t, p, q, ...) so that noise on
+    this shared machine lands on all of them alike; ratios pair repeat i with repeat i."""
+    if config.n % config.enqueue_batch:
+        raise ValueError("n must be a multiple of the enqueue batch")
+    peers = {name: PEERS[name](config) for name in config.peers}
+    for name, peer in peers.items():
+        template = f"template_{name}"
+        await _admin(server, f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
+        await _admin(server, f'CREATE DATABASE "{template}"')
+        await peer.install(server.url(template))
+        await peer.close()
+    # One small untimed run each first: imports, statement caches, the planner.
+    warmup = EngineConfig(
+        n=min(config.n, 2 * config.enqueue_batch),
+        consumers=config.consumers,
+        batch=config.batch,
+        enqueue_batch=config.enqueue_batch,
+        repeats=1,
+    )
+    for name, peer in peers.items():
+        result = await run_once(server, peer, f"template_{name}", -1, warmup)
+        if not result.exactly_once:
+            raise RuntimeError(f"{name}: warm-up run was not exactly once: {result.db}")
+    runs: dict[str, list[RunResult]] = {name: [] for name in peers}
+    for repeat in range(config.repeats):
+        for name, peer in peers.items():
+            result = await run_once(server, peer, f"template_{name}", repeat, config)
+            runs[name].append(result)
+            log(
+                f"engine {name} #{repeat + 1}: enqueue {result.n / result.enqueue_s:,.0f}/s, "
+                f"process {result.n / result.process_s:,.0f}/s, "
+                f"exactly once: {result.exactly_once}"
+            )
+    out: dict[str, Any] = {"config": config.__dict__, "peers": {}}
+    for name, results in runs.items():
+        out["peers"][name] = {
+            "lease_batch": peers[name].lease_batch(config.batch),
+            "enqueue_per_s": summary([r.n / r.enqueue_s for r in results]),
+            "process_per_s": summary([r.n / r.process_s for r in results]),
+            "latency_p50_ms": summary([percentile(r.latencies_s, 50) * 1e3 for r in results]),
+            "latency_p99_ms": summary([percentile(r.latencies_s, 99) * 1e3 for r in results]),
+            "client_cpu_ms_per_task": summary([r.client_cpu_ms_per_task for r in results]),
+            "exactly_once": all(r.exactly_once for r in results),
+            "checks": [
+                {
+                    "n": r.n,
+                    "completed": len(r.completed_ids),
+                    "unique_completed": len(set(r.completed_ids)),
+                    "db": r.db,
+                }
+                for r in results
+            ],
+        }
+    if "taskplane" in runs:
+        base = runs["taskplane"]
+        out["ratios"] = {
+            f"taskplane/{name}": {
+                "enqueue": ratio_summary(
+                    [r.n / r.enqueue_s for r in base], [r.n / r.enqueue_s for r in results]
+                ),
+                "process": ratio_summary(
+                    [r.n / r.process_s for r in base], [r.n / r.process_s for r in results]
+                ),
+            }
+            for name, results in runs.items()
+            if name != "taskplane"
+        }
+    return out

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, and_, literal, or_, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from task_service.models import Task
@@ -60,23 +60,29 @@ def parse_sort(sort: str) -> SortKey:
 
 
 def order_by(key: SortKey) -> list[ColumnElement[Any]]:
-    """Nulls always last, then the id in the same direction as the sort."""
-    if key.descending:
-        return [key.column.desc().nulls_last(), Task.id.desc()]
-    return [key.column.asc().nulls_last(), Task.id.asc()]
+    """The sort column then the id, both in the sort's direction; nulls always last.
+
+    Non-null columns are ordered exactly like their ``(column, id)`` index, so PostgreSQL
+    walks the index (forwards or backwards) instead of sorting the table.
+    """
+    column = key.column.desc() if key.descending else key.column.asc()
+    if key.nullable:
+        column = column.nulls_last()
+    return [column, Task.id.desc() if key.descending else Task.id.asc()]
 
 
 def after(key: SortKey, value: Any, last_id: uuid.UUID) -> ColumnElement[bool]:
     """Rows strictly after ``(value, last_id)`` in the order of :func:`order_by`."""
     column = key.column
+    if not key.nullable:
+        # A row-value comparison starts the index scan at the cursor.
+        position, cursor = tuple_(column, Task.id), tuple_(literal(value), literal(last_id))
+        return position < cursor if key.descending else position > cursor
     id_after = Task.id < last_id if key.descending else Task.id > last_id
     if value is None:
         return and_(column.is_(None), id_after)
     beyond = column < value if key.descending else column > value
-    predicate = or_(beyond, and_(column == value, id_after))
-    if key.nullable:
-        predicate = or_(predicate, column.is_(None))
-    return predicate
+    return or_(beyond, and_(column == value, id_after), column.is_(None))
 
 
 class CursorCodec:

@@ -172,6 +172,7 @@ class _TaskplaneConsumer:
 
         task_id, lease_id = job
         async with self.sessions() as session:
+            await queues.autocommit(session)  # as the route does: one statement
             await queues.complete(session, lease_id, self.worker_id, None)
             await session.commit()
         return str(task_id)

@@ -23,6 +23,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.dialects.postgresql import base as postgresql_base
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import UserDefinedType
 
@@ -36,6 +37,10 @@ class XID8(UserDefinedType[int]):
 
     def get_col_spec(self, **_: Any) -> str:
         return "xid8"
+
+
+# Let reflection (alembic's model/migration comparison) recognise the column type.
+postgresql_base.ischema_names["xid8"] = XID8
 
 
 class TaskStatus(StrEnum):

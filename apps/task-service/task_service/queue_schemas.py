@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from task_service.models import Priority, Task
+from task_service.models import Priority
 from task_service.schemas import PriorityLabel, StatusLabel, Title
 
 QUEUE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
@@ -73,6 +73,43 @@ class TaskBatch(_Body):
     tasks: list[TaskEnqueue] = Field(min_length=1)
 
 
+class QueuedRow(Protocol):
+    """What ``QueuedTaskOut`` reads: a ``Task`` row or the engine's ``QueuedTask``."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def queue(self) -> str | None: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def priority(self) -> int: ...
+    @property
+    def payload(self) -> dict[str, Any] | None: ...
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def max_attempts(self) -> int | None: ...
+    @property
+    def run_at(self) -> datetime | None: ...
+    @property
+    def timeout_s(self) -> int | None: ...
+    @property
+    def dedupe_key(self) -> str | None: ...
+    @property
+    def last_error(self) -> str | None: ...
+    @property
+    def result(self) -> Any: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+    @property
+    def completed_at(self) -> datetime | None: ...
+
+
 class QueuedTaskOut(BaseModel):
     id: uuid.UUID
     queue: str
@@ -94,7 +131,7 @@ class QueuedTaskOut(BaseModel):
     deduplicated: bool = False
 
     @classmethod
-    def from_row(cls, task: Task, *, deduplicated: bool = False) -> QueuedTaskOut:
+    def from_row(cls, task: QueuedRow, *, deduplicated: bool = False) -> QueuedTaskOut:
         return cls(
             id=task.id,
             queue=task.queue or "",
@@ -162,6 +199,19 @@ class FailRequest(LeaseAction):
     retryable: bool = True
 
 
+class CompleteItem(_Body):
+    lease_id: uuid.UUID
+    result: Any | None = None
+
+
+class CompleteBatchRequest(_Body):
+    """Several leases at once (a worker whose tasks finished together); ``worker_id``,
+    when given, must hold every one of them."""
+
+    worker_id: WorkerId | None = None
+    items: list[CompleteItem] = Field(min_length=1, max_length=1000)
+
+
 class HeartbeatOut(BaseModel):
     lease_id: uuid.UUID
     lease_expires_at: datetime
@@ -172,6 +222,19 @@ class LeaseResult(BaseModel):
     status: StatusLabel
     attempts: int
     run_at: datetime | None
+
+
+class CompleteBatchResult(BaseModel):
+    lease_id: uuid.UUID
+    #: False: the lease was unknown, expired or another worker's, and nothing changed
+    #: (what a single complete answers with 409).
+    completed: bool
+    task: LeaseResult | None = None
+
+
+class CompleteBatchOut(BaseModel):
+    #: One per request item, in request order.
+    items: list[CompleteBatchResult]
 
 
 class EventOut(BaseModel):

@@ -1,5 +1,10 @@
 """The worker loop: lease in batches, run handlers, heartbeat, report, drain on SIGTERM.
 
+Completions that happen together travel together: while one ``POST
+/api/v1/leases/complete`` is in flight, the tasks finishing meanwhile queue up and go in
+the next request (no timer, so a lone completion is sent at once). A server without that
+endpoint gets one ``/leases/{lease_id}/complete`` per task, as before.
+
 Nothing a handler does can crash the worker: exceptions and timeouts become failed
 attempts with the error recorded. Tasks are never lost: a task is either completed,
 failed (retried by the server), released on shutdown, or — if this process dies —
@@ -35,6 +40,9 @@ from taskplane_worker.observability import API_ERRORS, DURATION, IN_FLIGHT, TASK
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("taskplane_worker")
+
+#: Completions per batch request (the server accepts up to 1000).
+COMPLETE_BATCH_MAX = 100
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,11 @@ class Worker:
         self.stopping = asyncio.Event()
         self.inflight: set[asyncio.Task[None]] = set()
         self._slot_freed = asyncio.Event()
+        #: Completions waiting for the next batch request, and the task sending them.
+        self._completions: list[tuple[dict[str, Any], Any, asyncio.Future[None]]] = []
+        self._completer: asyncio.Task[None] | None = None
+        #: False once the server answered the batch endpoint with 404/405 (older server).
+        self._batch_complete = True
         headers = {"User-Agent": f"taskplane-worker/{config.worker_id}"}
         self.client = httpx.AsyncClient(
             base_url=config.api_url.rstrip("/"),
@@ -101,7 +114,7 @@ class Worker:
         """POST with retries on transient errors; a 409 raises LeaseLostError."""
         async for attempt in AsyncRetrying(
             retry=retry_if_exception(_transient),
-            wait=wait_exponential_jitter(initial=0.2, max=5),
+            wait=wait_exponential_jitter(multiplier=0.2, max=5),
             stop=stop_after_delay(retry_s),
             reraise=True,
         ):
@@ -143,6 +156,69 @@ class Worker:
             payload,
             retry_s=self.config.report_retry_s,
         )
+
+    async def _complete(self, task: dict[str, Any], result: Any) -> None:
+        """Report a completion, batched with others finishing at the same time; raises
+        LeaseLostError when the server no longer recognises the lease."""
+        if not self._batch_complete:
+            await self._report("complete", task, {"result": result})
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._completions.append((task, result, future))
+        if self._completer is None or self._completer.done():
+            self._completer = asyncio.create_task(self._send_completions())
+        await future
+
+    async def _send_completions(self) -> None:
+        while self._completions:
+            batch = self._completions[:COMPLETE_BATCH_MAX]
+            del self._completions[:COMPLETE_BATCH_MAX]
+            # A waiter cancelled before its batch left (shutdown) releases its task instead.
+            batch = [entry for entry in batch if not entry[2].done()]
+            if not batch:
+                continue
+            try:
+                outcomes = await self._complete_batch(batch)
+            except Exception as exc:
+                outcomes = [exc] * len(batch)
+            for (_, _, future), outcome in zip(batch, outcomes, strict=True):
+                if future.done():
+                    continue
+                if outcome is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(outcome)
+
+    async def _complete_batch(
+        self, batch: list[tuple[dict[str, Any], Any, asyncio.Future[None]]]
+    ) -> list[BaseException | None]:
+        """One batch request; None for each completed task, else the error to raise."""
+        if self._batch_complete:
+            body = {
+                "worker_id": self.config.worker_id,
+                "items": [
+                    {"lease_id": task["lease_id"], "result": result} for task, result, _ in batch
+                ],
+            }
+            try:
+                answer = await self._call(
+                    "complete", "/api/v1/leases/complete", body, self.config.report_retry_s
+                )
+            except httpx.HTTPStatusError as exc:
+                if exc.response.status_code not in (404, 405):
+                    raise
+                log.info("the task-service has no batch complete; completing one by one")
+                self._batch_complete = False
+            else:
+                return [
+                    None if item["completed"] else LeaseLostError("lease unknown or expired")
+                    for item in answer["items"]
+                ]
+        singles = await asyncio.gather(
+            *(self._report("complete", task, {"result": result}) for task, result, _ in batch),
+            return_exceptions=True,
+        )
+        return [outcome if isinstance(outcome, BaseException) else None for outcome in singles]
 
     # -------------------------------------------------------------- one task
 
@@ -238,7 +314,7 @@ class Worker:
                 error = f"{type(exc).__name__}: {exc}"
                 await self._report("fail", task, {"error": error, "retryable": True})
                 return "failed"
-            await self._report("complete", task, {"result": _jsonable(result)})
+            await self._complete(task, _jsonable(result))
             return "completed"
         except asyncio.CancelledError:
             # Shutdown past the grace period: hand the task back for another worker.
@@ -325,6 +401,10 @@ class Worker:
                     future.add_done_callback(self._done)
             await self._drain()
         finally:
+            if self._completer is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(asyncio.shield(self._completer), timeout=15)
+                self._completer.cancel()
             await self.client.aclose()
         return 0
 

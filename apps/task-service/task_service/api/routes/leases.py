@@ -1,8 +1,10 @@
-"""Lease actions: heartbeat, complete, fail, release (design.md §5).
+"""Lease actions: heartbeat, complete, fail, release (design.md §5), and a batch
+complete for workers whose tasks finish together.
 
 Any mismatch (unknown, expired, reclaimed or another worker's lease) is a 409 and
 changes nothing: the update statements match the lease id, the in-progress status and
-an unexpired lease together, or no row at all.
+an unexpired lease together, or no row at all. In a batch such an item is reported as
+not completed and the others complete (each item is judged on its own).
 """
 
 from __future__ import annotations
@@ -15,15 +17,19 @@ from fastapi import APIRouter
 
 from task_service import queues
 from task_service.api.deps import QueueWorkerDep, SessionDep, SettingsDep
-from task_service.models import Task
 from task_service.queue_schemas import (
+    CompleteBatchOut,
+    CompleteBatchRequest,
+    CompleteBatchResult,
     CompleteRequest,
     FailRequest,
     HeartbeatOut,
     LeaseAction,
     LeaseResult,
 )
+from task_service.queues import LeaseOutcome
 from task_service.runtime import ACK_LATENCY
+from taskplane_common.errors import ProblemError
 
 router = APIRouter(prefix="/api/v1/leases", tags=["leases"])
 
@@ -35,9 +41,9 @@ _CONFLICT: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _result(task: Task, outcome: str) -> LeaseResult:
+def _result(task: LeaseOutcome, outcome: str, now: datetime | None = None) -> LeaseResult:
     if task.leased_at is not None:
-        elapsed = (datetime.now(UTC) - task.leased_at).total_seconds()
+        elapsed = ((now or datetime.now(UTC)) - task.leased_at).total_seconds()
         ACK_LATENCY.labels(task.queue or "", outcome).observe(max(0.0, elapsed))
     return LeaseResult(id=task.id, status=task.status, attempts=task.attempts, run_at=task.run_at)
 
@@ -56,6 +62,7 @@ async def heartbeat(
     body: LeaseAction | None = None,
 ) -> HeartbeatOut:
     worker_id = body.worker_id if body else None
+    await queues.autocommit(session)  # one statement: atomic by itself
     task = await queues.heartbeat(session, lease_id, worker_id, settings.timeout_grace_s)
     await session.commit()
     assert task.lease_expires_at is not None
@@ -72,9 +79,41 @@ async def complete(
     body: CompleteRequest | None = None,
 ) -> LeaseResult:
     body = body or CompleteRequest()
+    await queues.autocommit(session)  # one statement: atomic by itself
     task = await queues.complete(session, lease_id, body.worker_id, body.result)
     await session.commit()
     return _result(task, "completed")
+
+
+@router.post(
+    "/complete",
+    response_model=CompleteBatchOut,
+    responses={422: {"description": "A lease id appears twice"}},
+    summary="Complete several leases in one transaction (each judged on its own)",
+)
+async def complete_many(
+    body: CompleteBatchRequest, session: SessionDep, _: QueueWorkerDep
+) -> CompleteBatchOut:
+    lease_ids = [item.lease_id for item in body.items]
+    if len(set(lease_ids)) != len(lease_ids):
+        raise ProblemError(422, "each lease_id may appear once", slug="validation-error")
+    await queues.autocommit(session)  # one statement: atomic by itself
+    done = await queues.complete_many(
+        session, [(item.lease_id, item.result) for item in body.items], body.worker_id
+    )
+    await session.commit()
+    now = datetime.now(UTC)
+    results = []
+    for lease_id in lease_ids:
+        task = done.get(lease_id)
+        results.append(
+            CompleteBatchResult(
+                lease_id=lease_id,
+                completed=task is not None,
+                task=None if task is None else _result(task, "completed", now),
+            )
+        )
+    return CompleteBatchOut(items=results)
 
 
 @router.post(
@@ -86,6 +125,7 @@ async def complete(
 async def fail(
     lease_id: uuid.UUID, body: FailRequest, session: SessionDep, _: QueueWorkerDep
 ) -> LeaseResult:
+    await queues.autocommit(session)  # one statement: atomic by itself
     task = await queues.fail(
         session, lease_id, body.worker_id, body.error, retryable=body.retryable
     )
@@ -105,6 +145,7 @@ async def release(
     _: QueueWorkerDep,
     body: LeaseAction | None = None,
 ) -> LeaseResult:
+    await queues.autocommit(session)  # one statement: atomic by itself
     task = await queues.release(session, lease_id, body.worker_id if body else None)
     await session.commit()
     return _result(task, "released")

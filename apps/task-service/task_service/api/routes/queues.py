@@ -23,6 +23,7 @@ from task_service.api.deps import (
     SettingsDep,
 )
 from task_service.config import Settings
+from task_service.models import Priority
 from task_service.notify import QUEUE_CHANNEL
 from task_service.queue_schemas import (
     QUEUE_NAME_PATTERN,
@@ -213,11 +214,9 @@ async def lease(
         if granted.tasks or remaining <= 0:
             break
         await notifier.wait(QUEUE_CHANNEL, queue, remaining)
+    observe = LEASE_LATENCY.labels(queue).observe
     for task in granted.tasks:
-        if task.leased_at is not None and task.run_at is not None:
-            LEASE_LATENCY.labels(queue).observe(
-                max(0.0, (task.leased_at - task.run_at).total_seconds())
-            )
+        observe(max(0.0, (task.leased_at - task.run_at).total_seconds()))
     return LeaseOut(
         tasks=[
             LeasedTask(
@@ -225,18 +224,18 @@ async def lease(
                 queue=queue,
                 title=task.title,
                 payload=task.payload or {},
-                priority=QueuedTaskOut.from_row(task).priority,
+                priority=Priority(task.priority).label,
                 attempt=task.attempts,
-                max_attempts=task.max_attempts or granted.queue.max_attempts,
+                max_attempts=task.max_attempts or granted.max_attempts,
                 timeout_s=task.timeout_s,
-                lease_id=task.lease_id or uuid.UUID(int=0),
-                lease_expires_at=task.lease_expires_at or task.updated_at,
+                lease_id=task.lease_id,
+                lease_expires_at=task.lease_expires_at,
                 traceparent=task.traceparent,
                 created_at=task.created_at,
             )
             for task in granted.tasks
         ],
-        visibility_timeout_s=granted.queue.visibility_timeout_s,
+        visibility_timeout_s=granted.visibility_timeout_s,
     )
 
 

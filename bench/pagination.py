@@ -7,13 +7,10 @@ built with ``task_service.pagination`` (``after()`` and ``order_by()``) and comp
 with the same query using ``OFFSET``. Both must return the same rows; each is timed
 ``samples`` times, alternately, through SQLAlchemy on one connection (median kept).
 
-The API orders by ``created_at DESC NULLS LAST, id DESC``, which the ascending index
-``ix_tasks_created (created_at, id)`` cannot produce (a backward scan gives DESC NULLS
-FIRST), so PostgreSQL sorts the whole table for every page. A second pair of timings uses
-the same predicate with ``created_at DESC, id DESC`` (same rows: the column is NOT NULL)
-to show what an index-backed order would give, and a third keyset query writes the
-predicate as a row-value comparison ``(created_at, id) < (:v, :id)``, which the index
-scan can start from instead of filtering every row before the cursor.
+The API orders by ``created_at DESC, id DESC`` (the column is NOT NULL) and writes the
+cursor as the row value ``(created_at, id) < (:v, :id)``, so PostgreSQL walks
+``ix_tasks_created (created_at, id)`` backwards from the cursor: a page costs the same at
+any depth, while OFFSET reads and discards every row before the page.
 """
 
 from __future__ import annotations
@@ -24,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, select, text, tuple_
+from sqlalchemy import Select, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from bench.stats import percentile
@@ -76,19 +73,11 @@ async def run_pagination(
             await session.commit()
             await session.execute(text("ANALYZE tasks.tasks"))
             await session.commit()
-            # The API's ORDER BY (``created_at DESC NULLS LAST, id DESC``) and, for
-            # comparison, the same order without NULLS LAST (``created_at`` is NOT NULL,
-            # so the rows are identical), which ``ix_tasks_created`` can serve backwards.
-            orders: dict[str, list[Any]] = {
-                "api": order_by(sort),
-                "index_order": [Task.created_at.desc(), Task.id.desc()],
-            }
             for depth in config.depths:
                 offset = (depth - 1) * PAGE
                 if offset >= config.rows:
                     continue
-                queries: dict[str, Any] = {}
-                last = None
+                keyset = base
                 if offset:
                     last = (
                         await session.execute(
@@ -98,22 +87,11 @@ async def run_pagination(
                             .limit(1)
                         )
                     ).one()
-                for variant, ordering in orders.items():
-                    keyset = base if last is None else base.where(after(sort, last[0], last[1]))
-                    queries[f"keyset_{variant}"] = keyset.order_by(*ordering).limit(PAGE + 1)
-                    queries[f"offset_{variant}"] = (
-                        base.order_by(*ordering).offset(offset).limit(PAGE + 1)
-                    )
-                # The same keyset as one row-value comparison, which (unlike the OR form
-                # of ``after()``) PostgreSQL can use as the index scan's start.
-                row_value = (
-                    base
-                    if last is None
-                    else base.where(tuple_(Task.created_at, Task.id) < tuple_(last[0], last[1]))
-                )
-                queries["keyset_row_value"] = row_value.order_by(*orders["index_order"]).limit(
-                    PAGE + 1
-                )
+                    keyset = base.where(after(sort, last[0], last[1]))
+                queries = {
+                    "keyset": keyset.order_by(*order_by(sort)).limit(PAGE + 1),
+                    "offset": base.order_by(*order_by(sort)).offset(offset).limit(PAGE + 1),
+                }
                 timings: dict[str, list[float]] = {name: [] for name in queries}
                 pages: dict[str, list[Any]] = {}
                 for sample in range(config.samples + 2):  # the first two warm the cache
@@ -127,21 +105,11 @@ async def run_pagination(
                         pages[name] = [row.id for row in rows]
                     await session.commit()
                 ms = {name: percentile(values, 50) for name, values in timings.items()}
-                reference = pages["keyset_api"]
-                same = bool(reference) and all(page == reference for page in pages.values())
+                same = bool(pages["keyset"]) and pages["keyset"] == pages["offset"]
                 results["depths"][str(depth)] = {
-                    "keyset_ms": ms["keyset_api"],
-                    "offset_ms": ms["offset_api"],
-                    "offset_over_keyset": ms["offset_api"] / ms["keyset_api"],
-                    "index_order_keyset_ms": ms["keyset_index_order"],
-                    "index_order_offset_ms": ms["offset_index_order"],
-                    "index_order_offset_over_keyset": (
-                        ms["offset_index_order"] / ms["keyset_index_order"]
-                    ),
-                    "row_value_keyset_ms": ms["keyset_row_value"],
-                    "index_order_offset_over_row_value_keyset": (
-                        ms["offset_index_order"] / ms["keyset_row_value"]
-                    ),
+                    "keyset_ms": ms["keyset"],
+                    "offset_ms": ms["offset"],
+                    "offset_over_keyset": ms["offset"] / ms["keyset"],
                     "same_rows": same,
                     "samples": timings,
                 }

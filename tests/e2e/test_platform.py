@@ -75,6 +75,34 @@ def wait_for(predicate: Any, timeout_s: float = 30) -> Any:
     raise AssertionError(f"condition not met within {timeout_s}s")
 
 
+def start_worker(handler: str, **env: str) -> subprocess.Popen[bytes]:
+    """A real ``taskplane-worker`` on queue ``e2e``, output captured (stderr into stdout)."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "taskplane_worker",
+            "--queue",
+            "e2e",
+            "--handler",
+            handler,
+            "--metrics-port",
+            "0",
+            "--wait",
+            "1",
+        ],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def stop(worker: subprocess.Popen[bytes]) -> str:
+    """SIGTERM (a graceful drain) and the worker's whole output."""
+    worker.send_signal(signal.SIGTERM)
+    return worker.communicate(timeout=30)[0].decode(errors="replace")
+
+
 def test_a_worker_with_a_service_token_completes_an_enqueued_task(
     platform: dict[str, ServiceProcess],
 ) -> None:
@@ -112,28 +140,11 @@ def test_a_worker_with_a_service_token_completes_an_enqueued_task(
         assert enqueued.status == 201
         task_url = f"{tasks.url}{enqueued.headers['location']}"
 
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "taskplane_worker",
-            "--queue",
-            "e2e",
-            "--handler",
-            "builtin:echo",
-            "--metrics-port",
-            "0",
-            "--wait",
-            "1",
-        ],
-        env={
-            **os.environ,
-            "TASKPLANE_API_URL": tasks.url,
-            "TASKPLANE_AUTH_URL": auth.url,
-            "TASKPLANE_TOKEN": service_token,
-        },
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+    worker = start_worker(
+        "builtin:echo",
+        TASKPLANE_API_URL=tasks.url,
+        TASKPLANE_AUTH_URL=auth.url,
+        TASKPLANE_TOKEN=service_token,
     )
     try:
 
@@ -143,8 +154,7 @@ def test_a_worker_with_a_service_token_completes_an_enqueued_task(
 
         task = wait_for(completed)
     finally:
-        worker.send_signal(signal.SIGTERM)
-        output = worker.communicate(timeout=30)[0].decode(errors="replace")
+        output = stop(worker)
     assert worker.returncode == 0, output
     assert task["queue"]["name"] == "e2e"
     assert task["queue"]["attempts"] == 1
@@ -160,55 +170,22 @@ def test_a_worker_with_a_service_token_completes_an_enqueued_task(
 def test_a_service_token_without_the_auth_url_is_refused_at_start(
     platform: dict[str, ServiceProcess],
 ) -> None:
-    worker = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "taskplane_worker",
-            "--queue",
-            "e2e",
-            "--handler",
-            "builtin:noop",
-            "--metrics-port",
-            "0",
-        ],
-        env={
-            **os.environ,
-            "TASKPLANE_API_URL": platform["tasks"].url,
-            "TASKPLANE_TOKEN": "tps_" + "0" * 40,
-        },
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
+    worker = start_worker(
+        "builtin:noop", TASKPLANE_API_URL=platform["tasks"].url, TASKPLANE_TOKEN="tps_" + "0" * 40
     )
+    output = worker.communicate(timeout=30)[0].decode(errors="replace")
     assert worker.returncode == 2
-    assert "TASKPLANE_AUTH_URL" in worker.stderr
+    assert "TASKPLANE_AUTH_URL" in output
 
 
 def test_an_unknown_service_token_is_reported_and_retried(
     platform: dict[str, ServiceProcess],
 ) -> None:
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "taskplane_worker",
-            "--queue",
-            "e2e",
-            "--handler",
-            "builtin:noop",
-            "--metrics-port",
-            "0",
-        ],
-        env={
-            **os.environ,
-            "TASKPLANE_API_URL": platform["tasks"].url,
-            "TASKPLANE_AUTH_URL": platform["auth"].url,
-            "TASKPLANE_TOKEN": "tps_" + "0" * 40,
-        },
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+    worker = start_worker(
+        "builtin:noop",
+        TASKPLANE_API_URL=platform["tasks"].url,
+        TASKPLANE_AUTH_URL=platform["auth"].url,
+        TASKPLANE_TOKEN="tps_" + "0" * 40,
     )
     assert worker.stdout is not None
     seen: list[bytes] = []
@@ -216,10 +193,7 @@ def test_an_unknown_service_token_is_reported_and_retried(
         seen.append(line)
         if b"refused the service token" in line or len(seen) > 200:
             break
-    worker.send_signal(signal.SIGTERM)
-    output = b"".join(seen).decode(errors="replace") + worker.communicate(timeout=30)[0].decode(
-        errors="replace"
-    )
+    output = b"".join(seen).decode(errors="replace") + stop(worker)
     assert worker.returncode == 0, output
     assert "refused the service token (401)" in output
     assert "Traceback" not in output

@@ -17,7 +17,7 @@ from taskplane_common.app import create_app
 from taskplane_common.errors import ProblemError
 from taskplane_common.logging import TraceContextFilter
 from taskplane_common.settings import ServiceSettings
-from taskplane_common.testing.http import assert_problem
+from taskplane_common.testing.http import asgi_client, assert_problem
 
 router = APIRouter(prefix="/api/v1")
 
@@ -50,8 +50,7 @@ def app() -> FastAPI:
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://demo") as c:
+    async with asgi_client(app, "http://demo") as c:
         yield c
 
 

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from task_service.models import Priority
 from task_service.schemas import PriorityLabel, StatusLabel, Title
@@ -73,43 +81,6 @@ class TaskBatch(_Body):
     tasks: list[TaskEnqueue] = Field(min_length=1)
 
 
-class QueuedRow(Protocol):
-    """What ``QueuedTaskOut`` reads: a ``Task`` row or the engine's ``QueuedTask``."""
-
-    @property
-    def id(self) -> uuid.UUID: ...
-    @property
-    def queue(self) -> str | None: ...
-    @property
-    def title(self) -> str: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def priority(self) -> int: ...
-    @property
-    def payload(self) -> dict[str, Any] | None: ...
-    @property
-    def attempts(self) -> int: ...
-    @property
-    def max_attempts(self) -> int | None: ...
-    @property
-    def run_at(self) -> datetime | None: ...
-    @property
-    def timeout_s(self) -> int | None: ...
-    @property
-    def dedupe_key(self) -> str | None: ...
-    @property
-    def last_error(self) -> str | None: ...
-    @property
-    def result(self) -> Any: ...
-    @property
-    def created_at(self) -> datetime: ...
-    @property
-    def updated_at(self) -> datetime: ...
-    @property
-    def completed_at(self) -> datetime | None: ...
-
-
 class QueuedTaskOut(BaseModel):
     id: uuid.UUID
     queue: str
@@ -130,27 +101,29 @@ class QueuedTaskOut(BaseModel):
     #: True when ``dedupe_key`` matched a live task, which is returned instead.
     deduplicated: bool = False
 
+    model_config = ConfigDict(from_attributes=True)
+
+    @field_validator("priority", mode="before")
     @classmethod
-    def from_row(cls, task: QueuedRow, *, deduplicated: bool = False) -> QueuedTaskOut:
-        return cls(
-            id=task.id,
-            queue=task.queue or "",
-            title=task.title,
-            status=task.status,
-            priority=Priority(task.priority).label,
-            payload=task.payload or {},
-            attempts=task.attempts,
-            max_attempts=task.max_attempts,
-            run_at=task.run_at,
-            timeout_s=task.timeout_s,
-            dedupe_key=task.dedupe_key,
-            last_error=task.last_error,
-            result=task.result,
-            created_at=task.created_at,
-            updated_at=task.updated_at,
-            completed_at=task.completed_at,
-            deduplicated=deduplicated,
-        )
+    def _priority_label(cls, value: object) -> object:
+        return Priority(value).label if isinstance(value, int) else value
+
+    @field_validator("queue", mode="before")
+    @classmethod
+    def _queue_name(cls, value: object) -> object:
+        return value or ""
+
+    @field_validator("payload", mode="before")
+    @classmethod
+    def _payload_object(cls, value: object) -> object:
+        return {} if value is None else value
+
+    @classmethod
+    def from_row(cls, task: object, *, deduplicated: bool = False) -> QueuedTaskOut:
+        """From a ``Task`` row or the engine's ``QueuedTask`` (same attribute names)."""
+        out = cls.model_validate(task)
+        out.deduplicated = deduplicated
+        return out
 
 
 class EnqueueBatchOut(BaseModel):

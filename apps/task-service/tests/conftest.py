@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from task_service.config import Settings
 from task_service.main import build_app
 from taskplane_common.migrations import upgrade
+from taskplane_common.testing.http import asgi_client
 from taskplane_common.testing.postgres import PostgresServer
 
 
@@ -39,8 +40,7 @@ async def app(task_db_url: str) -> AsyncIterator[FastAPI]:
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://task-service") as c:
+    async with asgi_client(app, "http://task-service") as c:
         yield c
 
 

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 
 from task_service.config import Settings
 from task_service.main import build_app
-from taskplane_common.testing.http import assert_problem
+from taskplane_common.testing.http import asgi_client, assert_problem
 from taskplane_common.testing.tokens import JWKS_URL, TokenFactory, bearer
 
 
@@ -36,8 +36,7 @@ async def secured_app(task_db_url: str, tokens: TokenFactory) -> AsyncIterator[F
 
 @pytest.fixture
 async def api(secured_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=secured_app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://task-service") as c:
+    async with asgi_client(secured_app, "http://task-service") as c:
         yield c
 
 

@@ -19,7 +19,7 @@ from task_service.config import Settings
 from task_service.main import build_app
 from task_service.runtime import reap_once, refresh_metrics
 from taskplane_common.security import Principal
-from taskplane_common.testing.http import assert_problem
+from taskplane_common.testing.http import asgi_client, assert_problem
 
 Json = dict[str, Any]
 Q = "jobs"
@@ -481,8 +481,7 @@ async def test_scopes_are_required(task_db_url: str, method: str, path: str, sco
     )
     application = build_app(settings)
     application.state.token_verifier = Verifier()
-    transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as anonymous:
+    async with asgi_client(application, "http://t") as anonymous:
         body: Json = {"worker_id": "w", "max_tasks": 1} if method == "post" else {}
         if path.endswith("/complete"):
             body = {"items": [{"lease_id": str(uuid.uuid4())}]}

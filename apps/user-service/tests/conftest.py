@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from taskplane_common.migrations import upgrade
+from taskplane_common.testing.http import asgi_client
 from taskplane_common.testing.postgres import PostgresServer
 from taskplane_common.testing.tokens import JWKS_URL, TokenFactory
 from user_service.config import Settings
@@ -45,8 +46,7 @@ async def app(user_db_url: str, tokens: TokenFactory) -> AsyncIterator[FastAPI]:
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://user-service") as c:
+    async with asgi_client(app, "http://user-service") as c:
         yield c
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -13,7 +12,7 @@ from auth_service.config import Settings
 from auth_service.keys import KeyStore
 from auth_service.passwords import Passwords
 from auth_service.tokens import TokenIssuer
-from taskplane_common.db import Database
+from taskplane_common.db import request_session
 from taskplane_common.errors import ProblemError
 from taskplane_common.security import Principal, Role, require_role
 
@@ -21,13 +20,6 @@ from taskplane_common.security import Principal, Role, require_role
 def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
-
-
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """A session per request; routes commit explicitly, anything else rolls back."""
-    database: Database = request.app.state.database
-    async with database.sessionmaker() as session:
-        yield session
 
 
 def get_passwords(request: Request) -> Passwords:
@@ -51,7 +43,7 @@ def client_address(request: Request) -> str:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SessionDep = Annotated[AsyncSession, Depends(request_session)]
 PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
 IssuerDep = Annotated[TokenIssuer, Depends(get_issuer)]
 KeyStoreDep = Annotated[KeyStore, Depends(get_key_store)]

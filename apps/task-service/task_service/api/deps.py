@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -11,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from task_service.config import Settings
 from task_service.notify import Notifier
 from task_service.pagination import CursorCodec
-from taskplane_common.db import Database
+from taskplane_common.db import request_session
 from taskplane_common.security import (
     Principal,
     current_principal,
@@ -26,26 +25,12 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-def get_database(request: Request) -> Database:
-    database: Database = request.app.state.database
-    return database
-
-
-async def get_session(
-    database: Annotated[Database, Depends(get_database)],
-) -> AsyncIterator[AsyncSession]:
-    """A session per request; routes commit explicitly, anything else rolls back."""
-    async with database.sessionmaker() as session:
-        yield session
-
-
 def get_cursor_codec(settings: Annotated[Settings, Depends(get_settings)]) -> CursorCodec:
     return CursorCodec(settings.cursor_secret.get_secret_value().encode())
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-DatabaseDep = Annotated[Database, Depends(get_database)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SessionDep = Annotated[AsyncSession, Depends(request_session)]
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 #: Every route that changes a task: viewers (and role-less service tokens) get 403.
 WriterDep = Annotated[Principal, Depends(require_writer)]

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from taskplane_common.db import Database
+from taskplane_common.db import request_session
 from taskplane_common.errors import ProblemError
 from taskplane_common.security import Principal, current_principal, require_scope
 from user_service.config import Settings
@@ -18,13 +17,6 @@ from user_service.config import Settings
 def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
-
-
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """A session per request; routes commit explicitly, anything else rolls back."""
-    database: Database = request.app.state.database
-    async with database.sessionmaker() as session:
-        yield session
 
 
 async def user_principal(
@@ -37,7 +29,7 @@ async def user_principal(
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SessionDep = Annotated[AsyncSession, Depends(request_session)]
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 MeDep = Annotated[tuple[Principal, uuid.UUID], Depends(user_principal)]
 UsersReaderDep = Annotated[Principal, Depends(require_scope("users:read"))]

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from task_service import crud
 from task_service.api.deps import (
@@ -31,6 +32,7 @@ from task_service.schemas import (
     TaskUpdate,
 )
 from taskplane_common.errors import ProblemError
+from taskplane_common.security import Principal
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 
@@ -207,6 +209,17 @@ async def get_task(task_id: uuid.UUID, session: SessionDep, principal: Principal
     return _task_response(task)
 
 
+async def _task_to_change(
+    session: AsyncSession, principal: Principal, task_id: uuid.UUID, if_match: str | None
+) -> Task:
+    """The task, locked for the change, after its visibility and ``If-Match`` checks."""
+    task = await crud.get_task(session, principal, task_id, for_update=True)
+    if task is None:
+        raise _not_found(task_id)
+    _check_if_match(if_match, task)
+    return task
+
+
 @router.patch(
     "/{task_id}",
     response_model=TaskOut,
@@ -220,10 +233,7 @@ async def update_task(
     principal: WriterDep,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    task = await crud.get_task(session, principal, task_id, for_update=True)
-    if task is None:
-        raise _not_found(task_id)
-    _check_if_match(if_match, task)
+    task = await _task_to_change(session, principal, task_id, if_match)
     task = await crud.update_task(session, task, body)
     await session.commit()
     return _task_response(task)
@@ -241,10 +251,7 @@ async def delete_task(
     principal: WriterDep,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    task = await crud.get_task(session, principal, task_id, for_update=True)
-    if task is None:
-        raise _not_found(task_id)
-    _check_if_match(if_match, task)
+    task = await _task_to_change(session, principal, task_id, if_match)
     await crud.delete_task(session, task)
     await session.commit()
     return Response(status_code=204)

@@ -15,7 +15,7 @@ from auth_service.config import Settings
 from auth_service.main import build_app
 from taskplane_common.migrations import upgrade
 from taskplane_common.testing.http import asgi_client
-from taskplane_common.testing.postgres import PostgresServer
+from taskplane_common.testing.postgres import PostgresServer, empty_schema
 
 PASSWORD = "correct horse battery staple"
 
@@ -63,11 +63,7 @@ def db(auth_db_url: str) -> Iterator[psycopg.Connection[Any]]:
 def _empty_tables(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if "auth_db_url" in request.fixturenames:
-        url = request.getfixturevalue("auth_db_url")
-        with psycopg.connect(url, autocommit=True) as connection:
-            connection.execute(
-                "TRUNCATE auth.users, auth.refresh_tokens, auth.service_tokens, auth.rate_limits"
-            )
+        empty_schema(request.getfixturevalue("auth_db_url"), "auth", keep=("signing_keys",))
 
 
 Register = Callable[..., Awaitable[dict[str, Any]]]

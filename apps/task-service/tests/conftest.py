@@ -15,7 +15,7 @@ from task_service.config import Settings
 from task_service.main import build_app
 from taskplane_common.migrations import upgrade
 from taskplane_common.testing.http import asgi_client
-from taskplane_common.testing.postgres import PostgresServer
+from taskplane_common.testing.postgres import PostgresServer, empty_schema
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:
@@ -55,12 +55,7 @@ def db(task_db_url: str) -> Iterator[psycopg.Connection[Any]]:
 def _empty_tables(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if "task_db_url" in request.fixturenames:
-        url = request.getfixturevalue("task_db_url")
-        with psycopg.connect(url, autocommit=True) as connection:
-            connection.execute(
-                "TRUNCATE tasks.tasks, tasks.events, tasks.idempotency_keys, tasks.queues, "
-                "tasks.queue_counters RESTART IDENTITY"
-            )
+        empty_schema(request.getfixturevalue("task_db_url"), "tasks")
 
 
 RowCount = Callable[..., int]

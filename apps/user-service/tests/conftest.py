@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from taskplane_common.migrations import upgrade
 from taskplane_common.testing.http import asgi_client
-from taskplane_common.testing.postgres import PostgresServer
+from taskplane_common.testing.postgres import PostgresServer, empty_schema
 from taskplane_common.testing.tokens import JWKS_URL, TokenFactory
 from user_service.config import Settings
 from user_service.main import build_app
@@ -54,9 +54,7 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 def _empty_tables(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if "user_db_url" in request.fixturenames:
-        url = request.getfixturevalue("user_db_url")
-        with psycopg.connect(url, autocommit=True) as connection:
-            connection.execute("TRUNCATE users.profiles, users.notification_preferences")
+        empty_schema(request.getfixturevalue("user_db_url"), "users")
 
 
 @pytest.fixture

@@ -130,3 +130,22 @@ class PostgresServer:
 
     def __exit__(self, *_: object) -> None:
         self.destroy()
+
+
+def empty_schema(url: str, schema: str, keep: tuple[str, ...] = ()) -> None:
+    """Truncate every table of ``schema`` but Alembic's and ``keep``, restarting identities.
+
+    Test suites call it after each test so that a table added by a later migration is
+    emptied too, without a list to keep up to date.
+    """
+    with psycopg.connect(url, autocommit=True) as connection:
+        tables = [
+            row[0]
+            for row in connection.execute(
+                "SELECT format('%%I.%%I', schemaname, tablename) FROM pg_tables "
+                "WHERE schemaname = %s AND tablename <> ALL(%s)",
+                (schema, ["alembic_version", *keep]),
+            )
+        ]
+        if tables:
+            connection.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY")

@@ -38,6 +38,21 @@ def find_postgres_bin() -> Path:
     raise RuntimeError("no PostgreSQL binaries found: install postgresql or set PG_BIN")
 
 
+def _unprivileged_user() -> str:
+    """PostgreSQL refuses to run as root: the ``postgres`` user, or one made for it."""
+    for name in ("postgres", "pgserver"):
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            continue
+        return name
+    subprocess.run(
+        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "pgserver"],
+        check=True,
+    )
+    return "pgserver"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -54,7 +69,7 @@ class PostgresServer:
         self.base = Path(tempfile.mkdtemp(prefix="taskplane-pg-"))
         self.data = self.base / "data"
         self.log = self.base / "server.log"
-        self._run_as = "postgres" if os.geteuid() == 0 else None
+        self._run_as = _unprivileged_user() if os.geteuid() == 0 else None
         if self._run_as:
             user = pwd.getpwnam(self._run_as)
             os.chown(self.base, user.pw_uid, user.pw_gid)

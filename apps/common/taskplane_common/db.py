@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
+import psycopg
 from fastapi import Request
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import make_url
@@ -35,19 +38,37 @@ class Database:
     def __init__(self, settings: ServiceSettings) -> None:
         if settings.database_url is None:
             raise ValueError("DATABASE_URL is not set")
-        self.ping_timeout_s = float(settings.db_connect_timeout_s)
+        url = make_url(async_database_url(settings.database_url.get_secret_value()))
+        _, params = url.get_dialect(_is_async=True)().create_connect_args(url)
+        params.update(
+            # libpq's own timeout counts whole seconds (at least 2); the wait_for below
+            # enforces the real, finer limit.
+            connect_timeout=max(2, math.ceil(settings.db_connect_timeout_s)),
+            options=f"-c statement_timeout={settings.db_statement_timeout_ms}",
+            application_name=settings.service_name,
+        )
+        self.ping_timeout_s = settings.db_connect_timeout_s
+
+        async def connect() -> psycopg.AsyncConnection[Any]:
+            """A new connection within the connect timeout: a server that accepts and
+            never answers must not hold a request longer than that."""
+            try:
+                return await asyncio.wait_for(
+                    psycopg.AsyncConnection.connect(**params), settings.db_connect_timeout_s
+                )
+            except TimeoutError as exc:
+                raise psycopg.OperationalError(
+                    f"no answer from the database within {settings.db_connect_timeout_s}s"
+                ) from exc
+
         self.engine: AsyncEngine = create_async_engine(
-            async_database_url(settings.database_url.get_secret_value()),
+            url,
+            async_creator=connect,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
             pool_timeout=settings.db_pool_timeout_s,
             pool_pre_ping=True,
             pool_recycle=1800,
-            connect_args={
-                "connect_timeout": settings.db_connect_timeout_s,
-                "options": f"-c statement_timeout={settings.db_statement_timeout_ms}",
-                "application_name": settings.service_name,
-            },
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 

@@ -41,8 +41,10 @@ class ServiceSettings(BaseSettings):
     )
     db_pool_size: int = Field(10, ge=1, le=200)
     db_max_overflow: int = Field(10, ge=0, le=200)
-    db_pool_timeout_s: float = Field(2.0, gt=0, le=60)
-    db_connect_timeout_s: int = Field(2, ge=1, le=60)
+    #: Waiting for a free pooled connection, and opening a new one: together they bound
+    #: how long a request waits when the database is gone (503 well within 2 s).
+    db_pool_timeout_s: float = Field(1.5, gt=0, le=60)
+    db_connect_timeout_s: float = Field(1.5, gt=0, le=60)
     db_statement_timeout_ms: int = Field(15_000, ge=100)
 
     auth_disabled: bool = False

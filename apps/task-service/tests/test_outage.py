@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import httpx
 
 from task_service.config import Settings
 from task_service.main import build_app
 from taskplane_common.migrations import upgrade
-from taskplane_common.testing.http import assert_problem
+from taskplane_common.testing.http import asgi_client, assert_problem
 from taskplane_common.testing.postgres import PostgresServer
 
 
@@ -53,3 +54,24 @@ async def test_readyz_and_api_follow_the_database(private_postgres_server: Postg
         recovered = await wait_for_status(client, "/api/v1/tasks", 200)
         assert [t["title"] for t in recovered.json()["items"]] == ["before the outage"]
     await app.state.database.dispose()
+
+
+async def test_a_database_that_accepts_but_never_answers_is_a_503() -> None:
+    """A black-holed database (a port that accepts and stays silent) must not hang
+    requests: the connect timeout turns it into 503 problem+json (bounded by the client's
+    own 5 s timeout here; `TASKPLANE_DB_CONNECT_TIMEOUT_S` is 1.5 s by default)."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    port = silent.getsockname()[1]
+    app = build_app(
+        Settings(DATABASE_URL=f"postgresql://u@127.0.0.1:{port}/db", auth_disabled=True)
+    )
+    try:
+        async with asgi_client(app, "http://t", timeout=5) as client:
+            assert_problem(await client.get("/readyz"), 503)
+            problem = assert_problem(await client.get("/api/v1/tasks"), 503)
+            assert problem["type"].endswith("/database-unavailable")
+    finally:
+        await app.state.database.dispose()
+        silent.close()

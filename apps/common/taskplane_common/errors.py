@@ -105,6 +105,21 @@ def is_database_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, psycopg.OperationalError)
 
 
+def unstorable_value(exc: BaseException) -> str | None:
+    """Why PostgreSQL refused a value the request carried, or None for other errors.
+
+    Data exceptions (SQLSTATE class 22: NUL characters, numbers out of range, ...) come
+    from input that passed validation but cannot be stored; the statement failed, so
+    nothing was written, and the client gets a 422 rather than a 500.
+    """
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    if not isinstance(orig, psycopg.DataError):
+        return None
+    diag = getattr(orig, "diag", None)
+    message = getattr(diag, "message_primary", None) or str(orig).splitlines()[0]
+    return str(message)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the problem+json handlers on an app."""
 
@@ -142,6 +157,14 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     async def _database(request: Request, exc: Exception) -> JSONResponse:
+        if (unstorable := unstorable_value(exc)) is not None:
+            return problem_response(
+                422,
+                f"a value cannot be stored: {unstorable}",
+                type_=problem_type("unstorable-value"),
+                title="Request validation failed",
+                instance=request.url.path,
+            )
         if not is_database_unavailable(exc):
             return await _unexpected(request, exc)
         log.warning("database unavailable: %s", type(exc).__name__)
@@ -153,7 +176,13 @@ def install_error_handlers(app: FastAPI) -> None:
             instance=request.url.path,
         )
 
-    for database_error in (DBAPIError, PoolTimeoutError, psycopg.OperationalError, OSError):
+    for database_error in (
+        DBAPIError,
+        PoolTimeoutError,
+        psycopg.OperationalError,
+        psycopg.DataError,
+        OSError,
+    ):
         app.add_exception_handler(database_error, _database)
 
     @app.exception_handler(Exception)

@@ -212,3 +212,13 @@ async def test_sql_looking_text_is_stored_verbatim(client: httpx.AsyncClient) ->
     listing = await client.get("/api/v1/tasks", params={"q": "DROP TABLE"})
     assert [t["title"] for t in listing.json()["items"]] == [title]
     assert (await client.get("/api/v1/tasks", params={"q": "%"})).json()["items"] == []
+
+
+async def test_values_postgresql_cannot_store_are_422_not_500(
+    client: httpx.AsyncClient, row_count: Callable[..., int]
+) -> None:
+    problem = assert_problem(await client.post("/api/v1/tasks", json={"title": "nul \x00"}), 422)
+    assert "NUL" in problem["detail"]
+    enqueue = await client.post("/api/v1/queues/q/tasks", json={"payload": {"text": "\x00"}})
+    assert_problem(enqueue, 422)
+    assert row_count() == 0

@@ -38,6 +38,7 @@ from sqlalchemy import (
     literal_column,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -977,11 +978,15 @@ async def retry_dead(session: AsyncSession, queue: str, task_id: uuid.UUID) -> T
 
 
 async def cancel(session: AsyncSession, principal: Principal, task_id: uuid.UUID) -> Task:
-    """Cancel a task that has not finished; a worker holding it loses its lease (409)."""
+    """Cancel a task that has not finished; a worker holding it loses its lease (409).
+
+    People cancel the tasks they can see; a ``queues:admin`` token any queued task.
+    """
+    visible = true() if principal.has_scope("queues:admin") else visible_to(principal)
     task = (
         await session.execute(
             update(Task)
-            .where(Task.id == task_id, visible_to(principal), _status_in(*LIVE_STATUSES))
+            .where(Task.id == task_id, visible, _status_in(*LIVE_STATUSES))
             .values(_final(TaskStatus.CANCELLED))
             .returning(Task)
             .execution_options(synchronize_session=False)
@@ -990,9 +995,7 @@ async def cancel(session: AsyncSession, principal: Principal, task_id: uuid.UUID
     if task is not None:
         await _write_events(session, [_task_event("task.cancelled", task, {})])
         return task
-    status = await session.scalar(
-        select(Task.status).where(Task.id == task_id, visible_to(principal))
-    )
+    status = await session.scalar(select(Task.status).where(Task.id == task_id, visible))
     if status is None:
         raise ProblemError(404, f"task {task_id} does not exist", slug="task-not-found")
     raise ProblemError(409, f"task {task_id} is already {status}", slug="task-finished")

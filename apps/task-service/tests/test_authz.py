@@ -188,3 +188,7 @@ async def test_queue_writes_follow_roles_and_scopes(
     assert_problem(await api.post(cancel, headers=worker), 403)
     assert_problem(await api.get("/api/v1/queues/jobs/dead", headers=people["bob"].headers), 403)
     assert (await api.post(cancel, headers=people["alice"].headers)).status_code == 200
+    other = await api.post("/api/v1/queues/jobs/tasks", json=task, headers=people["bob"].headers)
+    operator = bearer(tokens.service_token("queues:admin"))
+    cancelled = await api.post(f"/api/v1/tasks/{other.json()['id']}/cancel", headers=operator)
+    assert cancelled.status_code == 200, "a queues:admin token cancels any queued task"

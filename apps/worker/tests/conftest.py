@@ -3,22 +3,19 @@ real PostgreSQL, and a pool of real ``taskplane-worker`` processes."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from taskplane_common.migrations import upgrade
-from taskplane_common.testing.postgres import PostgresServer, free_port
+from taskplane_common.testing.postgres import PostgresServer
 
 # The helpers and the python: test handlers live next to this file.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from worker_testkit import TaskService, Workers, wait_for
+from worker_testkit import TaskService, Workers, start_task_service
 
 
 @pytest.fixture(scope="session")
@@ -27,46 +24,9 @@ def task_service(
 ) -> Iterator[TaskService]:
     db_url = postgres_server.create_database("worker_tests")
     upgrade("task_service", db_url)
-    port = free_port()
-    log = tmp_path_factory.mktemp("task-service") / "server.log"
-    env = {
-        **os.environ,
-        "DATABASE_URL": db_url,
-        "TASKPLANE_AUTH_DISABLED": "true",
-        "TASKPLANE_REAPER_INTERVAL_S": "0.5",
-        "TASKPLANE_POLL_INTERVAL_S": "0.5",
-        "TASKPLANE_DB_POOL_SIZE": "20",
-        "TASKPLANE_LOG_LEVEL": "WARNING",
-    }
-    with open(log, "wb") as output:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "task_service",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    service = TaskService(f"http://127.0.0.1:{port}", db_url, process, log)
-
-    def ready() -> bool:
-        assert process.poll() is None, log.read_text()
-        try:
-            return httpx.get(f"{service.url}/readyz", timeout=2).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    wait_for(ready, 60, "task-service did not become ready")
+    service = start_task_service(db_url, tmp_path_factory.mktemp("task-service") / "server.log")
     yield service
-    process.terminate()
-    process.wait(timeout=30)
+    service.stop()
 
 
 @pytest.fixture

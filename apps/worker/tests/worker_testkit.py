@@ -10,7 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
+
+from taskplane_common.testing.postgres import free_port
 
 HERE = Path(__file__).resolve().parent
 
@@ -30,6 +33,60 @@ class TaskService:
             row = connection.execute(sql, params).fetchone()
         assert row is not None
         return row[0]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def start_task_service(db_url: str, log: Path, env: dict[str, str] | None = None) -> TaskService:
+    """``python -m task_service serve`` on a free port, once ``/readyz`` answers 200.
+
+    ``db_url`` must already be migrated; ``env`` overrides the test settings below.
+    """
+    port = free_port()
+    environment = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "TASKPLANE_AUTH_DISABLED": "true",
+        "TASKPLANE_REAPER_INTERVAL_S": "0.5",
+        "TASKPLANE_POLL_INTERVAL_S": "0.5",
+        "TASKPLANE_DB_POOL_SIZE": "20",
+        "TASKPLANE_LOG_LEVEL": "WARNING",
+        **(env or {}),
+    }
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "task_service",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    service = TaskService(f"http://127.0.0.1:{port}", db_url, process, log)
+
+    def ready() -> bool:
+        assert process.poll() is None, log.read_text()
+        try:
+            return httpx.get(f"{service.url}/readyz", timeout=2).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        wait_for(ready, 60, "task-service did not become ready")
+    except BaseException:
+        process.kill()
+        process.wait(timeout=10)
+        raise
+    return service
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Request and response bodies of the auth API (design.md §3)."""
+"""Request and response bodies of the auth API."""
 
 from __future__ import annotations
 

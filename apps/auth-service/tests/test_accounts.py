@@ -1,4 +1,4 @@
-"""Registration, login and the bad input around them (design.md §3)."""
+"""Registration, login and the bad input around them."""
 
 from __future__ import annotations
 

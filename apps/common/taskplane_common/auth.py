@@ -1,4 +1,4 @@
-"""Local verification of taskplane access tokens (design.md §2).
+"""Local verification of taskplane access tokens.
 
 Every service verifies ES256 JWTs itself against the auth-service's JWKS; nothing calls
 the auth-service per request. The verifier is deliberately strict:
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 ALGORITHM = "ES256"
 REQUIRED_CLAIMS = ("exp", "nbf", "iat", "iss", "aud", "sub", "jti")
-#: Scopes a service token may carry (design.md §3); admins implicitly hold all of them.
+#: Scopes a service token may carry; admins implicitly hold all of them.
 KNOWN_SCOPES = frozenset({"queues:work", "queues:admin", "events:read", "users:read"})
 
 KeyResolver = Callable[[str], Any]

@@ -1,4 +1,4 @@
-"""Liveness, readiness and metrics endpoints every service exposes (design.md §2)."""
+"""Liveness, readiness and metrics endpoints every service exposes."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Who is calling: the principal every request runs as.
 
-Tokens are verified locally against the auth service's JWKS (design.md §2). When
+Tokens are verified locally against the auth service's JWKS. When
 ``TASKPLANE_AUTH_DISABLED`` is set (development only; production refuses it) every
 request runs as a fixed local admin, and start-up logs that loudly.
 """

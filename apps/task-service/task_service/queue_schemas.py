@@ -1,4 +1,4 @@
-"""Request and response bodies of the queue engine and event feed (design.md §5)."""
+"""Request and response bodies of the queue engine and event feed."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Request and response bodies of the tasks API (design.md §5)."""
+"""Request and response bodies of the tasks API."""
 
 from __future__ import annotations
 

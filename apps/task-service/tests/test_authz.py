@@ -1,4 +1,4 @@
-"""Authorization in the task-service with real ES256 tokens (attack suite, design.md §5).
+"""Authorization in the task-service with real ES256 tokens (attack suite).
 
 Members see and change only tasks they own or are assigned (anything else is a 404,
 never a 403 that would confirm the task exists); viewers only read; admins do

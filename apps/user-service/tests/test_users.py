@@ -1,4 +1,4 @@
-"""Profiles, preferences and the directory, with real tokens (design.md §4)."""
+"""Profiles, preferences and the directory, with real tokens."""
 
 from __future__ import annotations
 

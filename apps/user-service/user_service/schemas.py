@@ -1,4 +1,4 @@
-"""Request and response bodies of the user API (design.md §4)."""
+"""Request and response bodies of the user API."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-#: Events of the task-service feed a person can be notified about (design.md §5).
+#: Events of the task-service feed a person can be notified about.
 EventType = Literal[
     "task.created",
     "task.updated",

@@ -1,3 +1,3 @@
-"""taskplane-worker: the runtime TaskQueue worker pods run (design.md §7)."""
+"""taskplane-worker: the runtime TaskQueue worker pods run."""
 
 __version__ = "0.1.0"

@@ -1,4 +1,4 @@
-"""``taskplane-worker --queue NAME --handler SPEC [--concurrency N]`` (design.md §7).
+"""``taskplane-worker --queue NAME --handler SPEC [--concurrency N]``.
 
 The API URL and token come from ``TASKPLANE_API_URL`` and ``TASKPLANE_TOKEN``; every
 other option also has an environment variable so a Deployment can set it.

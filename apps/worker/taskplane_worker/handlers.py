@@ -1,4 +1,4 @@
-"""Handler specs (design.md §7): ``http://…``, ``python:module:function``, ``builtin:…``.
+"""Handler specs: ``http://…``, ``python:module:function``, ``builtin:…``.
 
 Every handler becomes one async callable taking the leased task. Raising
 :class:`HandlerError` controls whether the failure is retried; any other exception is

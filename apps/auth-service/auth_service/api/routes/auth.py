@@ -1,4 +1,4 @@
-"""Registration, login, refresh rotation, logout and service-token exchange (design.md §3)."""
+"""Registration, login, refresh rotation, logout and service-token exchange."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The event feed: ``GET /api/v1/events?after=<cursor>&wait_s=&limit=`` (design.md §5)."""
+"""The event feed: ``GET /api/v1/events?after=<cursor>&wait_s=&limit=``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Lease actions: heartbeat, complete, fail, release (design.md §5), and a batch
+"""Lease actions: heartbeat, complete, fail, release, and a batch
 complete for workers whose tasks finish together.
 
 Any mismatch (unknown, expired, reclaimed or another worker's lease) is a 409 and

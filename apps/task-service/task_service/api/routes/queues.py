@@ -1,4 +1,4 @@
-"""Queues API: configuration, stats, enqueue, leases, dead letters (design.md §5)."""
+"""Queues API: configuration, stats, enqueue, leases, dead letters."""
 
 from __future__ import annotations
 

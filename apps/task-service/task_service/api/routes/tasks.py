@@ -1,4 +1,4 @@
-"""Tasks API: create, list, read, update, delete, stats (design.md §5)."""
+"""Tasks API: create, list, read, update, delete, stats."""
 
 from __future__ import annotations
 

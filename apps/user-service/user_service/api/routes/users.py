@@ -1,4 +1,4 @@
-"""Profiles, notification preferences and the directory (design.md §4)."""
+"""Profiles, notification preferences and the directory."""
 
 from __future__ import annotations
 

@@ -10,13 +10,21 @@ KIND_RELEASE ?= taskplane
 IMAGE_TAG ?= dev
 KIND_CHART := charts/taskplane
 KIND_VALUES := k8s/values-dev.yaml
-# image name -> Dockerfile (build context: the repository root)
-KIND_IMAGES := task-service=apps/task-service/Dockerfile auth-service=apps/auth-service/Dockerfile \
-	user-service=apps/user-service/Dockerfile worker=apps/worker/Dockerfile operator=operator/Dockerfile
+# Every image is the root Dockerfile built with the app's build args (directory, entry
+# point, /healthz port, default arguments). The matrix of .github/workflows/images.yml
+# is the same table (charts/tests/test_promtool_and_images.py compares them).
+image_args = --build-arg APP_DIR=$(1) --build-arg "APP_ENTRYPOINT=$(2)" --build-arg APP_HEALTH_PORT=$(3) --build-arg "APP_ARGS=$(4)"
+IMAGE_ARGS_task-service := $(call image_args,apps/task-service,python -m task_service,8003,serve)
+IMAGE_ARGS_auth-service := $(call image_args,apps/auth-service,python -m auth_service,8001,serve)
+IMAGE_ARGS_user-service := $(call image_args,apps/user-service,python -m user_service,8002,serve)
+IMAGE_ARGS_notification-service := $(call image_args,apps/notification-service,python -m notification_service,8004,serve)
+IMAGE_ARGS_worker := $(call image_args,apps/worker,taskplane-worker,9100,--help)
+IMAGE_ARGS_operator := $(call image_args,operator,python -m taskplane_operator,8080,)
+KIND_IMAGES := $(patsubst IMAGE_ARGS_%,%,$(filter IMAGE_ARGS_%,$(.VARIABLES)))
 
 export KIND_NAMESPACE KIND_RELEASE
 
-.PHONY: kind-up kind-images kind-test kind-down
+.PHONY: kind-up kind-images kind-test kind-down image-args
 
 kind-up: ## kind: create the cluster, build and load the images, install the chart (needs Docker)
 	@$(KIND) get clusters 2>/dev/null | grep -qx '$(KIND_CLUSTER)' || \
@@ -31,13 +39,16 @@ kind-up: ## kind: create the cluster, build and load the images, install the cha
 		-n $(KIND_NAMESPACE) -f $(KIND_VALUES) --wait --timeout 15m
 	CHART=$(KIND_CHART) VALUES=$(KIND_VALUES) bash k8s/kind/bootstrap-tokens.sh
 
-kind-images: ## kind: docker build every image and load it into the cluster
-	@set -e; for entry in $(KIND_IMAGES); do \
-		name=$${entry%%=*}; dockerfile=$${entry#*=}; \
-		echo "== taskplane/$$name:$(IMAGE_TAG) ($$dockerfile)"; \
-		$(DOCKER) build -f $$dockerfile -t taskplane/$$name:$(IMAGE_TAG) . ; \
+kind-images: ## kind: docker build every image from the root Dockerfile and load it into the cluster
+	@set -e; for name in $(sort $(KIND_IMAGES)); do \
+		echo "== taskplane/$$name:$(IMAGE_TAG)"; \
+		eval "$(DOCKER) build -f Dockerfile -t taskplane/$$name:$(IMAGE_TAG) $$($(MAKE) -s image-args IMAGE=$$name) ."; \
 		$(KIND) load docker-image taskplane/$$name:$(IMAGE_TAG) --name $(KIND_CLUSTER); \
 	done
+
+image-args: ## the docker build args of image IMAGE (e.g. make -s image-args IMAGE=task-service)
+	@test -n '$(IMAGE_ARGS_$(IMAGE))' || { echo 'unknown IMAGE=$(IMAGE); one of: $(sort $(KIND_IMAGES))' >&2; exit 1; }
+	@echo '$(IMAGE_ARGS_$(IMAGE))'
 
 kind-test: ## kind: helm test (readyz + a task through the smoke queue), then the sample TaskQueues end to end
 	$(HELM) test $(KIND_RELEASE) --kube-context kind-$(KIND_CLUSTER) -n $(KIND_NAMESPACE) --logs --timeout 10m

@@ -1,5 +1,5 @@
-"""promtool on the rendered PrometheusRule; hadolint and drift checks on the Dockerfiles;
-the operator's sample TaskQueues against its CRD."""
+"""promtool on the rendered PrometheusRule; hadolint and the build-args table of the one
+Dockerfile; the operator's sample TaskQueues against its CRD."""
 
 from __future__ import annotations
 
@@ -11,18 +11,12 @@ import sys
 from pathlib import Path
 
 import jsonschema
-import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_FILE = REPO / "charts/taskplane/charts/operator/crds/taskqueues.taskplane.io.yaml"
-DOCKERFILES = {
-    "task-service": REPO / "apps/task-service/Dockerfile",
-    "auth-service": REPO / "apps/auth-service/Dockerfile",
-    "user-service": REPO / "apps/user-service/Dockerfile",
-    "worker": REPO / "apps/worker/Dockerfile",
-    "operator": REPO / "operator/Dockerfile",
-}
+DOCKERFILE = REPO / "Dockerfile"
+IMAGES_WORKFLOW = REPO / ".github/workflows/images.yml"
 # promtool ships in Debian's "prometheus" package; .ci/run installs it when missing.
 PROMTOOL = shutil.which("promtool")
 
@@ -61,11 +55,10 @@ def test_promtool_checks_and_unit_tests_the_alert_rules(manifests, tmp_path):
     assert unit.returncode == 0, unit.stdout + unit.stderr
 
 
-@pytest.mark.parametrize("app", sorted(DOCKERFILES))
-def test_dockerfile_is_hadolint_clean(app):
+def test_dockerfile_is_hadolint_clean():
     hadolint = Path(sys.executable).with_name("hadolint")
     proc = subprocess.run(
-        [str(hadolint), "--format", "json", str(DOCKERFILES[app])],
+        [str(hadolint), "--format", "json", str(DOCKERFILE)],
         capture_output=True,
         text=True,
         check=False,
@@ -75,28 +68,71 @@ def test_dockerfile_is_hadolint_clean(app):
     assert json.loads(proc.stdout or "[]") == [], proc.stdout
 
 
-def _normalized(text: str) -> str:
-    """The Dockerfile minus what legitimately differs per app: comments, the ARG defaults
-    of the app blocks, CMD."""
-    text = re.sub(r"^(ARG APP_[A-Z_]+)=.*$", r"\1=<app>", text, flags=re.M)
-    text = re.sub(r"^CMD .*$", "CMD <app>", text, flags=re.M)
-    text = re.sub(r'org.opencontainers.image.title="[^"]*"', "title", text)
-    return "\n".join(line for line in text.splitlines() if not line.startswith("#"))
-
-
-@pytest.mark.parametrize("app", sorted(DOCKERFILES))
-def test_dockerfiles_share_one_pattern(app):
-    reference = _normalized(DOCKERFILES["task-service"].read_text())
-    text = DOCKERFILES[app].read_text()
-    assert _normalized(text) == reference, f"{app} drifted from the shared Dockerfile pattern"
-    stages = re.findall(r"^FROM (\S+)", text, flags=re.M)
-    assert len(stages) == 2, "multi-stage: builder + runtime"
-    assert "python:3.11." in re.search(r"^ARG PYTHON_IMAGE=(\S+)", text, flags=re.M).group(1)
+def test_one_dockerfile_multi_stage_non_root_without_build_tools():
+    tracked = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "*Dockerfile*"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.split()
+    assert tracked == ["Dockerfile"]
+    text = DOCKERFILE.read_text()
+    assert re.findall(r"^FROM (.+)$", text, flags=re.M) == [
+        "${PYTHON_IMAGE} AS builder",
+        "${PYTHON_IMAGE}",
+    ]
+    base = re.search(r"^ARG PYTHON_IMAGE=(\S+)", text, flags=re.M).group(1)
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+", base), "base pinned to a patch release"
     runtime = text.split("\nFROM ")[-1]
     assert re.search(r"^USER 10001:10001$", runtime, flags=re.M)
+    assert "COPY --from=builder /opt/venv /opt/venv" in runtime
     assert "HEALTHCHECK" in runtime
     assert "-c requirements-lock.txt" in text
-    assert not re.search(r"\b(gcc|build-essential|apt-get install)\b", runtime)
+    assert not re.search(r"\b(gcc|build-essential|apt-get install|pip wheel)\b", runtime)
+    for arg in ("APP_DIR", "APP_ENTRYPOINT", "APP_HEALTH_PORT", "APP_ARGS"):
+        assert re.search(rf"^ARG {arg}\b", runtime, flags=re.M), arg
+
+
+def _kind_build_args(image: str) -> str:
+    proc = subprocess.run(
+        ["make", "-s", "-f", "k8s/kind.mk", "image-args", f"IMAGE={image}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return proc.stdout.strip()
+
+
+def test_images_workflow_and_kind_build_the_same_table():
+    """Both build paths pass the same build args per image, and every app directory
+    they name is a Python package (no image for the libraries and the CLI)."""
+    workflow = yaml.safe_load(IMAGES_WORKFLOW.read_text())
+    build = workflow["jobs"]["build"]
+    matrix = build["strategy"]["matrix"]["include"]
+    assert {m["image"] for m in matrix} >= {
+        "task-service",
+        "auth-service",
+        "user-service",
+        "notification-service",
+        "worker",
+        "operator",
+    }
+    (step,) = [s for s in build["steps"] if s.get("name") == "build"]
+    assert step["with"]["file"] == "Dockerfile"
+    for entry in matrix:
+        expected = (
+            f"--build-arg APP_DIR={entry['dir']} "
+            f'--build-arg "APP_ENTRYPOINT={entry["entrypoint"]}" '
+            f"--build-arg APP_HEALTH_PORT={entry['health-port']} "
+            f'--build-arg "APP_ARGS={entry["args"]}"'
+        )
+        assert _kind_build_args(entry["image"]) == expected, entry["image"]
+    kind = (REPO / "k8s" / "kind.mk").read_text()
+    assert len(re.findall(r"^IMAGE_ARGS_[\w-]+ :=", kind, flags=re.M)) == len(matrix)
 
 
 def test_dockerignore_keeps_the_context_small():

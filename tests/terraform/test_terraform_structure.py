@@ -185,28 +185,32 @@ def test_module_readme_documents_every_input_and_output(
 # --------------------------------------------------------------------------- version pinning
 
 
-@pytest.mark.parametrize("root", ROOTS)
-def test_versions_tf_pins_terraform_and_providers(docs: dict[str, HclDoc], root: str) -> None:
-    versions = doc(docs, f"{root}/versions.tf")
-    blocks = versions.terraform_blocks()
+def required_versions(docs: dict[str, HclDoc], root: str) -> dict[str, str]:
+    """{"terraform": constraint, <provider>: constraint} from <root>/versions.tf."""
+    blocks = doc(docs, f"{root}/versions.tf").terraform_blocks()
     assert len(blocks) == 1
     block = blocks[0]
-    assert re.fullmatch(r"~> 1\.1\d", attr(block, "required_version", "")), attr(
-        block, "required_version"
-    )
-    providers: dict[str, dict[str, Any]] = {}
+    versions = {"terraform": attr(block, "required_version", "")}
     for entry in sub_blocks(block, "required_providers"):
         for name, spec in entry.items():
             if name.startswith("__"):
                 continue
             spec = spec[0] if isinstance(spec, list) else spec
-            providers[name] = spec
-    assert "aws" in providers
-    for name, spec in providers.items():
-        assert spec.get("source", "").startswith("hashicorp/"), f"{root}: {name} source"
-        assert re.fullmatch(r"~> \d+\.\d+", spec.get("version", "")), (
-            f"{root}: {name} version {spec}"
-        )
+            assert spec.get("source", "").startswith("hashicorp/"), f"{root}: {name} source"
+            versions[name] = spec.get("version", "")
+    return versions
+
+
+@pytest.mark.parametrize("root", ROOTS)
+def test_versions_tf_floors_in_modules_pins_in_envs(docs: dict[str, HclDoc], root: str) -> None:
+    """Reusable modules state floors (>=), the environments pin (~>): terraform-aws-modules'
+    convention, so one place per environment decides the versions."""
+    versions = required_versions(docs, root)
+    assert "aws" in versions
+    operator = "~>" if root.startswith("envs/") else ">="
+    assert re.fullmatch(rf"{operator} 1\.1\d", versions["terraform"]), (root, versions)
+    for name, version in versions.items():
+        assert re.fullmatch(rf"{operator} \d+\.\d+", version), f"{root}: {name} {version!r}"
 
     # every provider a resource or data source of this root uses is declared
     used = {
@@ -215,10 +219,34 @@ def test_versions_tf_pins_terraform_and_providers(docs: dict[str, HclDoc], root:
         for kind in ("resource", "data")
         for rtype, _, _ in d.resources(kind)
     }
-    assert used <= set(providers), f"{root} uses undeclared providers {used - set(providers)}"
+    assert used <= set(versions), f"{root} uses undeclared providers {used - set(versions)}"
 
 
-def test_registry_modules_are_pinned(docs: dict[str, HclDoc]) -> None:
+@pytest.mark.parametrize("env", ENVS)
+def test_envs_pin_every_provider_at_or_above_the_module_floors(
+    docs: dict[str, HclDoc], env: str
+) -> None:
+    pins = required_versions(docs, f"envs/{env}")
+    for module in MODULES:
+        for name, floor in required_versions(docs, f"modules/{module}").items():
+            assert name in pins, f"envs/{env} does not pin {name} (used by modules/{module})"
+            floor_version = tuple(int(x) for x in floor.removeprefix(">= ").split("."))
+            pinned = tuple(int(x) for x in pins[name].removeprefix("~> ").split("."))
+            assert pinned >= floor_version, f"envs/{env} pins {name} below modules/{module}"
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_module_readme_requirements_table_equals_versions_tf(
+    docs: dict[str, HclDoc], module: str
+) -> None:
+    readme = (TF_ROOT / "modules" / module / "README.md").read_text()
+    table = dict(re.findall(r"^\| (\w+) \| `([^`]+)` \|$", readme, flags=re.M))
+    assert table == required_versions(docs, f"modules/{module}")
+
+
+def test_registry_modules_are_held_to_one_major(docs: dict[str, HclDoc]) -> None:
+    """A root module cannot constrain a module called inside a child module, so the child
+    states the range its inputs are written for: a floor and the next major as ceiling."""
     seen = set()
     for d in docs.values():
         for name, body in d.labeled("module"):
@@ -229,10 +257,12 @@ def test_registry_modules_are_pinned(docs: dict[str, HclDoc]) -> None:
                 continue
             version = attr(body, "version")
             assert version, f"{d.rel}: module {name} ({source}) has no version"
-            match = re.fullmatch(r"~> (\d+)\.\d+", version)
-            assert match, f"{d.rel}: module {name} version {version!r} is not a ~> pin"
+            match = re.fullmatch(r">= (\d+)\.\d+, < (\d+)\.0", version)
+            assert match, f"{d.rel}: module {name} version {version!r} is not a one-major range"
             assert source in EXPECTED_MODULE_MAJORS, f"unexpected registry module {source}"
-            assert int(match.group(1)) == EXPECTED_MODULE_MAJORS[source], f"{source} {version}"
+            major, ceiling = int(match.group(1)), int(match.group(2))
+            assert major == EXPECTED_MODULE_MAJORS[source], f"{source} {version}"
+            assert ceiling == major + 1, f"{source} {version}"
             seen.add(source)
     assert seen == set(EXPECTED_MODULE_MAJORS)
 

@@ -1,6 +1,8 @@
 # Each root module declares its own Terraform version, backend and the providers
 # it configures (providers.tf), so envs/dev and envs/prod both hold this block.
-# The child modules pin what else they use (random in modules/secrets).
+# The pins live here: the child modules only state floors (>=), as reusable modules
+# do, and this root pins every provider any of them uses (random in modules/secrets
+# included); `terraform init` records the exact versions in .terraform.lock.hcl.
 terraform {
   required_version = "~> 1.11"
 
@@ -16,6 +18,10 @@ terraform {
     kubernetes = {
       source  = "hashicorp/kubernetes"
       version = "~> 2.38"
+    }
+    random = {
+      source  = "hashicorp/random"
+      version = "~> 3.7"
     }
   }
 

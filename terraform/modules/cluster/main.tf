@@ -9,9 +9,9 @@
 # - access entries (API authentication mode), no aws-auth ConfigMap
 
 module "eks" {
-  #checkov:skip=CKV_TF_1:Terraform Registry module pinned by version constraint (~> major); registry releases are immutable, reviewed version tags, and a commit-hash git source would bypass registry version resolution.
+  #checkov:skip=CKV_TF_1:Terraform Registry module constrained to one major version (a floor and the next major as ceiling); registry releases are immutable, reviewed version tags, and a commit-hash git source would bypass registry version resolution.
   source  = "terraform-aws-modules/eks/aws"
-  version = "~> 21.0"
+  version = ">= 21.0, < 22.0"
 
   name               = var.name
   kubernetes_version = var.kubernetes_version

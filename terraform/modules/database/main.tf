@@ -113,9 +113,9 @@ resource "aws_vpc_security_group_ingress_rule" "postgres" {
 ################################################################################
 
 module "db" {
-  #checkov:skip=CKV_TF_1:Terraform Registry module pinned by version constraint (~> major); registry releases are immutable, reviewed version tags, and a commit-hash git source would bypass registry version resolution.
+  #checkov:skip=CKV_TF_1:Terraform Registry module constrained to one major version (a floor and the next major as ceiling); registry releases are immutable, reviewed version tags, and a commit-hash git source would bypass registry version resolution.
   source  = "terraform-aws-modules/rds/aws"
-  version = "~> 7.0"
+  version = ">= 7.0, < 8.0"
 
   identifier = local.identifier
 

@@ -34,9 +34,9 @@ locals {
 }
 
 module "vpc" {
-  #checkov:skip=CKV_TF_1:Terraform Registry module pinned by version constraint (~> major); registry releases are immutable, reviewed version tags, and a commit-hash git source would bypass registry version resolution.
+  #checkov:skip=CKV_TF_1:Terraform Registry module constrained to one major version (a floor and the next major as ceiling); registry releases are immutable, reviewed version tags, and a commit-hash git source would bypass registry version resolution.
   source  = "terraform-aws-modules/vpc/aws"
-  version = "~> 6.0"
+  version = ">= 6.0, < 7.0"
 
   name = var.name
   cidr = var.vpc_cidr

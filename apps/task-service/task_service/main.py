@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from task_service import __version__
+from task_service.api.problems import install_queue_problems
 from task_service.api.routes import events, leases, queues, tasks
 from task_service.config import Settings, get_settings
 from task_service.notify import Notifier
@@ -24,4 +25,5 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         lifespan=queue_lifespan(settings),
     )
     app.state.notifier = Notifier(listen_conninfo(settings), settings.poll_interval_s)
+    install_queue_problems(app)
     return app

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -22,6 +23,14 @@ from task_service.schemas import PriorityLabel, StatusLabel, Title
 QUEUE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 QueueName = Annotated[str, StringConstraints(pattern=QUEUE_NAME_PATTERN)]
 WorkerId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+def _label(value: object) -> object:
+    return Priority(value).label if isinstance(value, int) else value
+
+
+#: A priority label, also read from the stored small integer.
+PriorityOut = Annotated[PriorityLabel, BeforeValidator(_label)]
 
 
 class _Body(BaseModel):
@@ -86,7 +95,7 @@ class QueuedTaskOut(BaseModel):
     queue: str
     title: str
     status: StatusLabel
-    priority: PriorityLabel
+    priority: PriorityOut
     payload: dict[str, Any]
     attempts: int
     max_attempts: int | None
@@ -103,11 +112,6 @@ class QueuedTaskOut(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
 
-    @field_validator("priority", mode="before")
-    @classmethod
-    def _priority_label(cls, value: object) -> object:
-        return Priority(value).label if isinstance(value, int) else value
-
     @field_validator("queue", mode="before")
     @classmethod
     def _queue_name(cls, value: object) -> object:
@@ -117,13 +121,6 @@ class QueuedTaskOut(BaseModel):
     @classmethod
     def _payload_object(cls, value: object) -> object:
         return {} if value is None else value
-
-    @classmethod
-    def from_row(cls, task: object, *, deduplicated: bool = False) -> QueuedTaskOut:
-        """From a ``Task`` row or the engine's ``QueuedTask`` (same attribute names)."""
-        out = cls.model_validate(task)
-        out.deduplicated = deduplicated
-        return out
 
 
 class EnqueueBatchOut(BaseModel):
@@ -141,7 +138,7 @@ class LeasedTask(BaseModel):
     queue: str
     title: str
     payload: dict[str, Any]
-    priority: PriorityLabel
+    priority: PriorityOut
     attempt: int
     max_attempts: int
     timeout_s: int | None
@@ -149,6 +146,19 @@ class LeasedTask(BaseModel):
     lease_expires_at: datetime
     traceparent: str | None
     created_at: datetime
+
+    @classmethod
+    def from_leased(cls, task: Any, queue_max_attempts: int) -> LeasedTask:
+        """From the engine's ``Leased`` record; a task without its own ``max_attempts``
+        follows the queue's."""
+        return cls.model_validate(
+            {
+                **{name: getattr(task, name) for name in cls.model_fields if hasattr(task, name)},
+                "payload": task.payload or {},
+                "attempt": task.attempts,
+                "max_attempts": task.max_attempts or queue_max_attempts,
+            }
+        )
 
 
 class LeaseOut(BaseModel):

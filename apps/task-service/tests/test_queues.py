@@ -17,7 +17,8 @@ from fastapi import FastAPI
 
 from task_service.config import Settings
 from task_service.main import build_app
-from task_service.runtime import reap_once, refresh_metrics
+from task_service.queue.maintenance.rescuer import Rescuer
+from task_service.queue.maintenance.stats import StatsRefresher
 from taskplane_common.security import Principal
 from taskplane_common.testing.http import asgi_client, assert_problem
 
@@ -421,7 +422,7 @@ async def test_long_poll_returns_when_a_task_arrives(client: httpx.AsyncClient) 
     assert [t["id"] for t in got] == [task["id"]]
 
 
-async def test_reaper_reclaims_expired_leases(
+async def test_rescuer_reclaims_expired_leases(
     app: FastAPI, client: httpx.AsyncClient, db: psycopg.Connection[Any]
 ) -> None:
     await configure(client, max_attempts=2)
@@ -429,7 +430,7 @@ async def test_reaper_reclaims_expired_leases(
     await lease(client, max_tasks=2)
     db.execute("UPDATE tasks.tasks SET attempts = 2 WHERE id = %s", (doomed["id"],))
     db.execute("UPDATE tasks.tasks SET lease_expires_at = now() - interval '1 second'")
-    assert await reap_once(app.state.database, batch=1) == 2
+    assert await Rescuer(app.state.database, interval_s=1, batch=1).rescue_all() == 2
     assert task_row(db, retried["id"])["status"] == "pending"
     assert task_row(db, doomed["id"])["status"] == "dead"
     assert task_row(db, doomed["id"])["last_error"].startswith("lease expired")
@@ -440,7 +441,7 @@ async def test_queue_metrics(app: FastAPI, client: httpx.AsyncClient) -> None:
     await enqueue_many(client, 3, queue="metered")
     (held,) = await lease(client, queue="metered")
     await client.post(f"/api/v1/leases/{held['lease_id']}/complete", json={})
-    await refresh_metrics(app.state.database)
+    await StatsRefresher(app.state.database, interval_s=1).run_once()
     text = (await client.get("/metrics")).text
     assert 'taskplane_queue_available{queue="metered"} 2.0' in text
     assert 'taskplane_queue_in_flight{queue="metered"} 0.0' in text

@@ -15,8 +15,10 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from task_service import queues
+from task_service import queue as engine
 from task_service.api.deps import QueueWorkerDep, SessionDep, SettingsDep
+from task_service.queue.metrics import ACK_LATENCY
+from task_service.queue.records import LeaseOutcome
 from task_service.queue_schemas import (
     CompleteBatchOut,
     CompleteBatchRequest,
@@ -27,8 +29,6 @@ from task_service.queue_schemas import (
     LeaseAction,
     LeaseResult,
 )
-from task_service.queues import LeaseOutcome
-from task_service.runtime import ACK_LATENCY
 from taskplane_common.errors import ProblemError
 
 router = APIRouter(prefix="/api/v1/leases", tags=["leases"])
@@ -62,8 +62,8 @@ async def heartbeat(
     body: LeaseAction | None = None,
 ) -> HeartbeatOut:
     worker_id = body.worker_id if body else None
-    await queues.autocommit(session)  # one statement: atomic by itself
-    task = await queues.heartbeat(session, lease_id, worker_id, settings.timeout_grace_s)
+    await engine.autocommit(session)  # one statement: atomic by itself
+    task = await engine.heartbeat(session, lease_id, worker_id, settings.timeout_grace_s)
     await session.commit()
     assert task.lease_expires_at is not None
     return HeartbeatOut(lease_id=lease_id, lease_expires_at=task.lease_expires_at)
@@ -79,8 +79,8 @@ async def complete(
     body: CompleteRequest | None = None,
 ) -> LeaseResult:
     body = body or CompleteRequest()
-    await queues.autocommit(session)  # one statement: atomic by itself
-    task = await queues.complete(session, lease_id, body.worker_id, body.result)
+    await engine.autocommit(session)  # one statement: atomic by itself
+    task = await engine.complete(session, lease_id, body.worker_id, body.result)
     await session.commit()
     return _result(task, "completed")
 
@@ -97,8 +97,8 @@ async def complete_many(
     lease_ids = [item.lease_id for item in body.items]
     if len(set(lease_ids)) != len(lease_ids):
         raise ProblemError(422, "each lease_id may appear once", slug="validation-error")
-    await queues.autocommit(session)  # one statement: atomic by itself
-    done = await queues.complete_many(
+    await engine.autocommit(session)  # one statement: atomic by itself
+    done = await engine.complete_many(
         session, [(item.lease_id, item.result) for item in body.items], body.worker_id
     )
     await session.commit()
@@ -125,8 +125,8 @@ async def complete_many(
 async def fail(
     lease_id: uuid.UUID, body: FailRequest, session: SessionDep, _: QueueWorkerDep
 ) -> LeaseResult:
-    await queues.autocommit(session)  # one statement: atomic by itself
-    task = await queues.fail(
+    await engine.autocommit(session)  # one statement: atomic by itself
+    task = await engine.fail(
         session, lease_id, body.worker_id, body.error, retryable=body.retryable
     )
     await session.commit()
@@ -145,7 +145,7 @@ async def release(
     _: QueueWorkerDep,
     body: LeaseAction | None = None,
 ) -> LeaseResult:
-    await queues.autocommit(session)  # one statement: atomic by itself
-    task = await queues.release(session, lease_id, body.worker_id if body else None)
+    await engine.autocommit(session)  # one statement: atomic by itself
+    task = await engine.release(session, lease_id, body.worker_id if body else None)
     await session.commit()
     return _result(task, "released")

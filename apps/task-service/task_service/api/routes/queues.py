@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from opentelemetry.propagate import inject
 
-from task_service import queues
+from task_service import queue as engine
 from task_service.api.deps import (
     CancellerDep,
     EnqueuerDep,
@@ -23,8 +22,8 @@ from task_service.api.deps import (
     SettingsDep,
 )
 from task_service.config import Settings
-from task_service.models import Priority
-from task_service.notify import QUEUE_CHANNEL
+from task_service.models import Queue
+from task_service.queue.metrics import LEASE_LATENCY
 from task_service.queue_schemas import (
     QUEUE_NAME_PATTERN,
     EnqueueBatchOut,
@@ -35,10 +34,10 @@ from task_service.queue_schemas import (
     QueuedTaskOut,
     QueueList,
     QueueOut,
+    QueueStats,
     TaskBatch,
     TaskEnqueue,
 )
-from task_service.runtime import LEASE_LATENCY
 from taskplane_common.errors import ProblemError
 
 router = APIRouter(prefix="/api/v1", tags=["queues"])
@@ -50,41 +49,23 @@ _QUEUE_NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _queue_not_found(name: str) -> ProblemError:
-    return ProblemError(404, f"queue {name!r} does not exist", slug="queue-not-found")
-
-
-async def _queue_out(session: SessionDep, name: str) -> QueueOut:
-    queue = await queues.get_queue(session, name)
-    if queue is None:
-        raise _queue_not_found(name)
-    stats = (await queues.queue_stats(session, [name]))[name]
-    return QueueOut(
-        name=name, config=QueueConfig.model_validate(queue, from_attributes=True), **dict(stats)
-    )
+def _queue_out(queue: Queue, stats: QueueStats) -> QueueOut:
+    config = QueueConfig.model_validate(queue, from_attributes=True)
+    return QueueOut(name=queue.name, config=config, **dict(stats))
 
 
 @router.get("/queues", response_model=QueueList, summary="Every queue with its stats")
 async def list_queues(session: SessionDep, _: PrincipalDep) -> QueueList:
-    configs = {q.name: q for q in await queues.list_queues(session)}
-    stats = await queues.queue_stats(session, list(configs))
-    return QueueList(
-        items=[
-            QueueOut(
-                name=name,
-                config=QueueConfig.model_validate(configs[name], from_attributes=True),
-                **dict(stats[name]),
-            )
-            for name in sorted(configs)
-        ]
-    )
+    configs = await engine.list_queues(session)
+    stats = await engine.queue_stats(session, [queue.name for queue in configs])
+    return QueueList(items=[_queue_out(queue, stats[queue.name]) for queue in configs])
 
 
 @router.get(
     "/queues/{queue}", response_model=QueueOut, responses=_QUEUE_NOT_FOUND, summary="Queue stats"
 )
 async def get_queue(queue: QueuePath, session: SessionDep, _: PrincipalDep) -> QueueOut:
-    return await _queue_out(session, queue)
+    return _queue_out(*await engine.describe_queue(session, queue))
 
 
 @router.put(
@@ -96,9 +77,9 @@ async def get_queue(queue: QueuePath, session: SessionDep, _: PrincipalDep) -> Q
 async def put_queue(
     queue: QueuePath, config: QueueConfig, session: SessionDep, _: QueueAdminDep
 ) -> JSONResponse:
-    created = await queues.put_queue(session, queue, config)
+    created = await engine.put_queue(session, queue, config)
     await session.commit()
-    body = (await _queue_out(session, queue)).model_dump(mode="json")
+    body = _queue_out(*await engine.describe_queue(session, queue)).model_dump(mode="json")
     return JSONResponse(body, status_code=201 if created else 200)
 
 
@@ -114,7 +95,7 @@ async def delete_queue(
     _: QueueAdminDep,
     force: Annotated[bool, Query(description="Also revoke leases of tasks in flight")] = False,
 ) -> Response:
-    await queues.delete_queue(session, queue, force=force)
+    await engine.delete_queue(session, queue, force=force)
     await session.commit()
     return Response(status_code=204)
 
@@ -163,16 +144,15 @@ async def enqueue(
 ) -> JSONResponse:
     items = body.tasks if isinstance(body, TaskBatch) else [body]
     _check_sizes(settings, items)
-    results = await queues.enqueue(session, principal, queue, items, current_traceparent())
+    out = await engine.enqueue(session, principal, queue, items, current_traceparent())
     await session.commit()
-    out = [QueuedTaskOut.from_row(task, deduplicated=dup) for task, dup in results]
     if isinstance(body, TaskBatch):
         batch = EnqueueBatchOut(tasks=out).model_dump(mode="json")
         return JSONResponse(batch, status_code=201)
-    task, deduplicated = results[0]
+    task = out[0]
     return JSONResponse(
-        out[0].model_dump(mode="json"),
-        status_code=200 if deduplicated else 201,
+        task.model_dump(mode="json"),
+        status_code=200 if task.deduplicated else 201,
         headers={"Location": f"/api/v1/tasks/{task.id}"},
     )
 
@@ -186,6 +166,7 @@ async def enqueue(
 async def lease(
     queue: QueuePath,
     body: LeaseRequest,
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     notifier: NotifierDep,
@@ -196,45 +177,22 @@ async def lease(
         raise ProblemError(
             422, f"max_tasks must be at most {settings.max_lease_batch}", slug="validation-error"
         )
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + min(body.wait_s, settings.max_wait_s)
-    while True:
-        granted = await queues.lease(
-            session,
-            queue,
-            body.worker_id,
-            body.max_tasks,
-            timeout_grace_s=settings.timeout_grace_s,
-            reclaim_batch=settings.reaper_batch,
-        )
-        await session.commit()
-        if granted is None:
-            raise _queue_not_found(queue)
-        remaining = deadline - loop.time()
-        if granted.tasks or remaining <= 0:
-            break
-        await notifier.wait(QUEUE_CHANNEL, queue, remaining)
+    granted = await engine.lease_wait(
+        session,
+        notifier,
+        queue,
+        body.worker_id,
+        body.max_tasks,
+        wait_s=min(body.wait_s, settings.max_wait_s),
+        timeout_grace_s=settings.timeout_grace_s,
+        reclaim_batch=settings.reaper_batch,
+        client_gone=request.is_disconnected,
+    )
     observe = LEASE_LATENCY.labels(queue).observe
     for task in granted.tasks:
         observe(max(0.0, (task.leased_at - task.run_at).total_seconds()))
     return LeaseOut(
-        tasks=[
-            LeasedTask(
-                id=task.id,
-                queue=queue,
-                title=task.title,
-                payload=task.payload or {},
-                priority=Priority(task.priority).label,
-                attempt=task.attempts,
-                max_attempts=task.max_attempts or granted.max_attempts,
-                timeout_s=task.timeout_s,
-                lease_id=task.lease_id,
-                lease_expires_at=task.lease_expires_at,
-                traceparent=task.traceparent,
-                created_at=task.created_at,
-            )
-            for task in granted.tasks
-        ],
+        tasks=[LeasedTask.from_leased(task, granted.max_attempts) for task in granted.tasks],
         visibility_timeout_s=granted.visibility_timeout_s,
     )
 
@@ -250,7 +208,7 @@ async def list_dead(
     _: QueueAdminDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[QueuedTaskOut]:
-    return [QueuedTaskOut.from_row(task) for task in await queues.list_dead(session, queue, limit)]
+    return await engine.list_dead(session, queue, limit)
 
 
 @router.post(
@@ -261,9 +219,9 @@ async def list_dead(
 async def retry_dead(
     queue: QueuePath, task_id: uuid.UUID, session: SessionDep, _: QueueAdminDep
 ) -> QueuedTaskOut:
-    task = await queues.retry_dead(session, queue, task_id)
+    task = await engine.retry_dead(session, queue, task_id)
     await session.commit()
-    return QueuedTaskOut.from_row(task)
+    return task
 
 
 @router.post(
@@ -275,6 +233,6 @@ async def retry_dead(
 async def cancel_task(
     task_id: uuid.UUID, session: SessionDep, principal: CancellerDep
 ) -> QueuedTaskOut:
-    task = await queues.cancel(session, principal, task_id)
+    task = await engine.cancel(session, principal, task_id)
     await session.commit()
-    return QueuedTaskOut.from_row(task)
+    return task

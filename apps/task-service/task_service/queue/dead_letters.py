@@ -1,0 +1,51 @@
+"""Dead letters and cancellation: the admin's side of a task's life."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from task_service.notify import QUEUE_CHANNEL
+from task_service.queue import statements
+from task_service.queue.errors import DeadTaskNotFound, DedupeConflict, TaskFinished, TaskNotFound
+from task_service.queue.records import queued_task
+from task_service.queue_schemas import QueuedTaskOut
+from taskplane_common.security import Principal
+
+
+async def list_dead(session: AsyncSession, queue: str, limit: int) -> list[QueuedTaskOut]:
+    rows = await session.execute(statements.LIST_DEAD, {"queue": queue, "limit": limit})
+    return [queued_task(row) for row in rows]
+
+
+async def retry_dead(session: AsyncSession, queue: str, task_id: uuid.UUID) -> QueuedTaskOut:
+    """A dead task gets a fresh set of attempts, available now."""
+    params = {"queue": queue, "task_id": task_id, "channel": QUEUE_CHANNEL}
+    try:
+        row = (await session.execute(statements.RETRY_DEAD, params)).first()
+    except IntegrityError as exc:
+        raise DedupeConflict from exc
+    if row is None:
+        raise DeadTaskNotFound(queue, task_id)
+    return queued_task(row)
+
+
+async def cancel(session: AsyncSession, principal: Principal, task_id: uuid.UUID) -> QueuedTaskOut:
+    """Cancel a task that has not finished; a worker holding it loses its lease (409).
+
+    People cancel the tasks they can see; a ``queues:admin`` token any queued task.
+    """
+    params = {
+        "task_id": task_id,
+        "see_all": principal.has_scope("queues:admin"),
+        "user": principal.user_id,
+    }
+    row = (await session.execute(statements.CANCEL, params)).first()
+    if row is not None:
+        return queued_task(row)
+    status = (await session.execute(statements.VISIBLE_STATUS, params)).scalar_one_or_none()
+    if status is None:
+        raise TaskNotFound(task_id)
+    raise TaskFinished(task_id, status)

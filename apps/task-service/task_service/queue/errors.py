@@ -1,0 +1,57 @@
+"""What the queue engine refuses, as domain errors; the API maps them to problem+json
+in one place (``task_service.api.problems``)."""
+
+# Domain names (QueueNotFound, LeaseConflict, ...) read better without an Error suffix.
+# ruff: noqa: N818
+
+from __future__ import annotations
+
+import uuid
+
+
+class QueueError(Exception):
+    """Base of the engine's refusals; ``str(error)`` is the explanation for the caller."""
+
+
+class QueueNotFound(QueueError):
+    def __init__(self, queue: str) -> None:
+        super().__init__(f"queue {queue!r} does not exist")
+
+
+class QueueBusy(QueueError):
+    def __init__(self, queue: str, in_flight: int) -> None:
+        super().__init__(
+            f"queue {queue!r} has {in_flight} task(s) in flight; retry with ?force=true"
+        )
+
+
+class LeaseConflict(QueueError):
+    def __init__(self, lease_id: uuid.UUID) -> None:
+        super().__init__(f"lease {lease_id} is unknown, expired or held by another worker")
+
+
+class DedupeRace(QueueError):
+    """The live holder of a dedupe key finished while the enqueue ran; a retry resolves it."""
+
+    def __init__(self) -> None:
+        super().__init__("a task with the same dedupe_key changed concurrently; retry")
+
+
+class DedupeConflict(QueueError):
+    def __init__(self) -> None:
+        super().__init__("another live task holds this task's dedupe_key")
+
+
+class DeadTaskNotFound(QueueError):
+    def __init__(self, queue: str, task_id: uuid.UUID) -> None:
+        super().__init__(f"no dead task {task_id} in queue {queue!r}")
+
+
+class TaskNotFound(QueueError):
+    def __init__(self, task_id: uuid.UUID) -> None:
+        super().__init__(f"task {task_id} does not exist")
+
+
+class TaskFinished(QueueError):
+    def __init__(self, task_id: uuid.UUID, status: str) -> None:
+        super().__init__(f"task {task_id} is already {status}")

@@ -1,0 +1,270 @@
+"""Leases: the claim (and its long-poll wait), heartbeat, complete, fail and release.
+
+Correctness rests on a few rules:
+
+* A lease is a random ``lease_id`` per attempt; heartbeat, complete, fail and release
+  match ``lease_id`` *and* ``status = 'in_progress'`` *and* an unexpired lease. The
+  rescuer and the lazy reclaim clear ``lease_id`` when they take a task back, so a late
+  answer for an old attempt matches no row (``LeaseConflict``).
+* Claiming is one ``UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED)``:
+  concurrent leasers never block on, nor double-claim, the same rows.
+* ``max_in_flight`` and ``rate_limit_per_s`` need a consistent view of the queue, so a
+  lease on a queue that has either takes the queue row's lock first; queues without
+  limits never serialise their leasers.
+* A lease is only claimed for a client that is still there, and handed back at once
+  (attempt not counted) when it cannot be delivered: see ``lease_wait``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from task_service.notify import QUEUE_CHANNEL, Notifier
+from task_service.queue import statements
+from task_service.queue.config import count_in_flight, get_queue
+from task_service.queue.counters import counter_shard
+from task_service.queue.errors import LeaseConflict, QueueNotFound
+from task_service.queue.maintenance.rescuer import rescue_expired
+from task_service.queue.records import Completed, Leased, LeaseGate, LeaseOutcome, record
+
+
+async def autocommit(session: AsyncSession) -> None:
+    """Let each statement of ``session`` commit by itself, for callers of the lease
+    actions (heartbeat, complete, complete_many, fail, release): each is one statement,
+    atomic on its own, so this only saves the ``BEGIN`` and ``COMMIT`` round trips. Call
+    it before the session's first statement; the pool resets the connection afterwards.
+    """
+    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
+@dataclass(frozen=True)
+class Lease:
+    tasks: list[Leased]
+    visibility_timeout_s: int
+    #: The queue's ``max_attempts`` (a task's own overrides it).
+    max_attempts: int
+
+
+async def lease(
+    session: AsyncSession,
+    queue: str,
+    worker_id: str,
+    max_tasks: int,
+    *,
+    timeout_grace_s: int,
+    reclaim_batch: int,
+) -> Lease:
+    """Claim up to ``max_tasks`` available tasks (highest priority, then oldest).
+
+    A queue without limits is one statement (claim, events, configuration, and whether
+    any lease has expired). When a lease has expired, this queue's expired leases are
+    reclaimed here too and the claim tops up, so expiry does not wait for the rescuer's
+    next pass. Paused and limited queues take the queue row's lock and go the careful way.
+    ``timeout_grace_s`` is the lease time past a task's ``timeout_s`` for the worker to
+    report the timeout; ``reclaim_batch`` caps the lazy reclaim.
+    """
+    params: dict[str, Any] = {
+        "queue": queue,
+        "worker": worker_id,
+        "limit": max_tasks,
+        "grace": timeout_grace_s,
+    }
+    rows = (await session.execute(statements.LEASE, params)).all()
+    if not rows:
+        raise QueueNotFound(queue)
+    gate = record(LeaseGate, rows[0])
+    claimed = [record(Leased, row) for row in rows if row.id is not None]
+    reclaimed = gate.expired and await rescue_expired(session, reclaim_batch, queue=queue)
+    if reclaimed and not gate.limited and len(claimed) < max_tasks:
+        claimed += await _claim(session, params, max_tasks - len(claimed))
+    if gate.limited and not gate.paused:
+        claimed = await _lease_limited(session, queue, params)
+    claimed.sort(key=lambda t: (-t.priority, t.run_at, t.id))
+    return Lease(claimed, gate.visibility_timeout_s, gate.queue_max_attempts)
+
+
+async def _claim(session: AsyncSession, params: dict[str, Any], limit: int) -> list[Leased]:
+    result = await session.execute(statements.CLAIM, {**params, "limit": limit})
+    return [record(Leased, row) for row in result]
+
+
+async def _lease_limited(
+    session: AsyncSession, queue_name: str, params: dict[str, Any]
+) -> list[Leased]:
+    """``max_in_flight`` and ``rate_limit_per_s`` need a consistent view of the queue:
+    take its row lock, then claim what the limits allow."""
+    queue = await get_queue(session, queue_name, lock=True)
+    if queue is None or queue.paused:
+        return []
+    wanted = int(params["limit"])
+    db_now: datetime = (await session.execute(select(func.now()))).scalar_one()
+    tokens = 0.0
+    if queue.max_in_flight is not None:
+        in_flight = await count_in_flight(session, queue_name)
+        wanted = min(wanted, max(0, queue.max_in_flight - in_flight))
+    if wanted and queue.rate_limit_per_s is not None:
+        burst = max(1.0, queue.rate_limit_per_s)
+        elapsed = max(0.0, (db_now - queue.rate_refilled_at).total_seconds())
+        tokens = min(burst, queue.rate_tokens + elapsed * queue.rate_limit_per_s)
+        wanted = min(wanted, int(tokens))
+    claimed = await _claim(session, params, wanted) if wanted else []
+    if queue.rate_limit_per_s is not None and wanted:
+        queue.rate_tokens = tokens - len(claimed)
+        queue.rate_refilled_at = db_now
+    return claimed
+
+
+#: Whether the client that asked for a lease has gone away.
+ClientGone = Callable[[], Awaitable[bool]]
+
+
+async def lease_wait(
+    session: AsyncSession,
+    notifier: Notifier,
+    queue: str,
+    worker_id: str,
+    max_tasks: int,
+    *,
+    wait_s: float,
+    timeout_grace_s: int,
+    reclaim_batch: int,
+    client_gone: ClientGone,
+) -> Lease:
+    """``lease``, long-polling up to ``wait_s`` for tasks, one transaction per attempt.
+
+    Nothing is claimed for a client that has gone (a worker killed while it waited):
+    ``client_gone`` is asked before every claim, and what was claimed while it left is
+    handed back at once, so no task waits out a visibility timeout for a dead socket.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    while True:
+        if await client_gone():
+            return Lease([], 0, 0)
+        granted = await lease(
+            session,
+            queue,
+            worker_id,
+            max_tasks,
+            timeout_grace_s=timeout_grace_s,
+            reclaim_batch=reclaim_batch,
+        )
+        await session.commit()
+        remaining = deadline - loop.time()
+        if granted.tasks or remaining <= 0:
+            break
+        await notifier.wait(QUEUE_CHANNEL, queue, remaining)
+    if granted.tasks and await client_gone():
+        await hand_back(session, granted.tasks)
+        return Lease([], granted.visibility_timeout_s, granted.max_attempts)
+    return granted
+
+
+async def hand_back(session: AsyncSession, tasks: Sequence[Leased]) -> None:
+    """Return leases their client never received: available now, attempt not counted."""
+    await _release(session, [task.lease_id for task in tasks], None, "undelivered")
+    await session.commit()
+
+
+async def _lease_action(
+    session: AsyncSession, statement: Any, lease_id: uuid.UUID, params: dict[str, Any]
+) -> LeaseOutcome:
+    """Run a one-row lease statement; ``LeaseConflict`` when no task holds this lease."""
+    row = (await session.execute(statement, {"lease_id": lease_id, **params})).first()
+    if row is None:
+        raise LeaseConflict(lease_id)
+    return record(LeaseOutcome, row)
+
+
+async def heartbeat(
+    session: AsyncSession, lease_id: uuid.UUID, worker_id: str | None, timeout_grace_s: int
+) -> LeaseOutcome:
+    """Extend the lease by the queue's visibility timeout (never past ``timeout_s``)."""
+    return await _lease_action(
+        session, statements.HEARTBEAT, lease_id, {"worker": worker_id, "grace": timeout_grace_s}
+    )
+
+
+async def complete(
+    session: AsyncSession, lease_id: uuid.UUID, worker_id: str | None, result: Any
+) -> LeaseOutcome:
+    done = await complete_many(session, [(lease_id, result)], worker_id)
+    outcome = done.get(lease_id)
+    if outcome is None:
+        raise LeaseConflict(lease_id)
+    return outcome
+
+
+async def complete_many(
+    session: AsyncSession, items: Sequence[tuple[uuid.UUID, Any]], worker_id: str | None
+) -> dict[uuid.UUID, Completed]:
+    """Complete several leases in one statement; returns the ones that were valid (the
+    others changed nothing). Lease ids must be distinct."""
+    payload = [{"lease_id": str(lease_id), "result": result} for lease_id, result in items]
+    rows = await session.execute(
+        statements.COMPLETE,
+        {
+            "items": json.dumps(payload, separators=(",", ":")),
+            "worker": worker_id,
+            "shard": counter_shard(),
+            "channel": QUEUE_CHANNEL,
+        },
+    )
+    return {done.lease: done for done in (record(Completed, row) for row in rows)}
+
+
+async def fail(
+    session: AsyncSession,
+    lease_id: uuid.UUID,
+    worker_id: str | None,
+    error: str,
+    *,
+    retryable: bool,
+) -> LeaseOutcome:
+    """A failed attempt: retry after a backoff, or ``dead`` past ``max_attempts``."""
+    return await _lease_action(
+        session,
+        statements.FAIL,
+        lease_id,
+        {
+            "worker": worker_id,
+            "error": error[:4000],
+            "retryable": retryable,
+            "shard": counter_shard(),
+            "channel": QUEUE_CHANNEL,
+        },
+    )
+
+
+async def _release(
+    session: AsyncSession, lease_ids: Sequence[uuid.UUID], worker_id: str | None, reason: str
+) -> list[LeaseOutcome]:
+    rows = await session.execute(
+        statements.RELEASE,
+        {
+            "lease_ids": [str(lease_id) for lease_id in lease_ids],
+            "worker": worker_id,
+            "reason": reason,
+            "channel": QUEUE_CHANNEL,
+        },
+    )
+    return [record(LeaseOutcome, row) for row in rows]
+
+
+async def release(
+    session: AsyncSession, lease_id: uuid.UUID, worker_id: str | None
+) -> LeaseOutcome:
+    """Give a task back untouched (a draining worker): available now, attempt not counted."""
+    released = await _release(session, [lease_id], worker_id, "released")
+    if not released:
+        raise LeaseConflict(lease_id)
+    return released[0]

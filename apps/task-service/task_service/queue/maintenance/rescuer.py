@@ -1,0 +1,57 @@
+"""The rescuer: takes back tasks whose lease expired (the worker died or hung).
+
+Leases also rescue their own queue lazily (``leases.lease``), so expiry is prompt even
+between passes; the rescuer covers queues nobody is leasing from.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from task_service.notify import QUEUE_CHANNEL
+from task_service.queue import statements
+from task_service.queue.counters import counter_shard
+from task_service.queue.maintenance.service import MaintenanceService
+from task_service.queue.metrics import RESCUED
+from taskplane_common.db import Database
+
+LEASE_EXPIRED_ERROR = "lease expired before the worker reported back"
+
+
+async def rescue_expired(session: AsyncSession, limit: int, *, queue: str | None = None) -> int:
+    """Take back up to ``limit`` expired leases (of ``queue``, or every queue): each
+    counts as a failed attempt; returns how many were taken back."""
+    params = {
+        "queue": queue,
+        "limit": limit,
+        "error": LEASE_EXPIRED_ERROR,
+        "retryable": True,
+        "shard": counter_shard(),
+        "channel": QUEUE_CHANNEL,
+    }
+    rescued = int((await session.execute(statements.RESCUE, params)).scalar_one())
+    RESCUED.inc(rescued)
+    return rescued
+
+
+class Rescuer(MaintenanceService):
+    name = "rescuer"
+
+    def __init__(self, database: Database, interval_s: float, batch: int) -> None:
+        super().__init__(database, interval_s)
+        if batch < 1:
+            raise ValueError("rescuer: batch must be at least 1")
+        self.batch = batch
+
+    async def run_once(self) -> None:
+        await self.rescue_all()
+
+    async def rescue_all(self) -> int:
+        """Rescue batch after batch until none are left; returns how many."""
+        total = 0
+        while True:
+            async with self.database.session() as session:
+                rescued = await rescue_expired(session, self.batch)
+            total += rescued
+            if rescued < self.batch:
+                return total

@@ -1,0 +1,69 @@
+"""Fragments the engine's statements are built from, each written once: status
+literals, intervals, the lease match and the wake-up.
+
+Everything here is a module constant (never input); values travel as bound parameters.
+Statuses are literals, not parameters, because a prepared statement's generic plan can
+only use the partial indexes when it sees their exact predicate.
+"""
+
+# Statements are assembled from module constants only (never input): S608 does not apply.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from task_service.models import CLAIMABLE_STATUSES, LIVE_STATUSES, TaskStatus
+
+
+def status(value: TaskStatus) -> str:
+    return f"'{value.value}'"
+
+
+def status_in(statuses: Iterable[TaskStatus]) -> str:
+    return "status IN (" + ", ".join(status(value) for value in statuses) + ")"
+
+
+PENDING = status(TaskStatus.PENDING)
+SCHEDULED = status(TaskStatus.SCHEDULED)
+IN_PROGRESS = status(TaskStatus.IN_PROGRESS)
+RETRYING = status(TaskStatus.RETRYING)
+COMPLETED = status(TaskStatus.COMPLETED)
+DEAD = status(TaskStatus.DEAD)
+CANCELLED = status(TaskStatus.CANCELLED)
+CLAIMABLE = status_in(CLAIMABLE_STATUSES)
+LIVE = status_in(LIVE_STATUSES)
+#: The default of ``QueueConfig.max_attempts``, for a task whose queue row is gone.
+DEFAULT_MAX_ATTEMPTS = 5
+
+
+def seconds(value: str) -> str:
+    """An interval of ``value`` seconds (an SQL expression)."""
+    return f"make_interval(0, 0, 0, 0, 0, 0, CAST({value} AS double precision))"
+
+
+#: A lease names one row: this attempt's lease id, still in progress, unexpired, and
+#: (when a worker id is given) held by that worker.
+LEASE_MATCH = (
+    f"t.lease_id = :lease_id AND t.status = {IN_PROGRESS} AND t.lease_expires_at > now()"
+    " AND (CAST(:worker AS text) IS NULL OR t.leased_by = CAST(:worker AS text))"
+)
+#: ``SET`` items of a task leaving its lease: no lease, a new version.
+CLEAR_LEASE = (
+    "lease_id = NULL, leased_by = NULL, lease_expires_at = NULL,"
+    " updated_at = now(), version = t.version + 1"
+)
+#: Whether a failed attempt of ``t`` is its last (or must not be retried).
+DIES = (
+    "(NOT CAST(:retryable AS boolean) OR t.attempts >= coalesce(t.max_attempts,"
+    " (SELECT q.max_attempts FROM tasks.queues AS q WHERE q.name = t.queue),"
+    f" {DEFAULT_MAX_ATTEMPTS}))"
+)
+
+
+def wake(source: str = "src", where: str = "") -> str:
+    """A select item that NOTIFYs (at commit) each queue of ``source`` once."""
+    return (
+        "(SELECT count(pg_notify(:channel, queue))"
+        f" FROM (SELECT DISTINCT queue FROM {source} {where}) AS woken) AS woke"
+    )

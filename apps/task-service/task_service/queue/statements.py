@@ -1,0 +1,313 @@
+"""Every statement of the queue engine, each named once.
+
+Each hot path is one statement: a data-modifying CTE changes the task rows, writes their
+outbox events, bumps the counters and sends the wake-up, returning exactly the fields of
+a record from ``records``. Every part runs in the caller's transaction, so an event row
+commits exactly when its change does. Fixed texts let psycopg prepare them once per
+connection.
+"""
+
+# Statements are assembled from module constants only (never input): S608 does not apply.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+from sqlalchemy import TextClause, text
+
+from task_service.models import DEDUPE_PREDICATE
+from task_service.queue.counters import add_to_counter
+from task_service.queue.outbox import FAILURE_EVENTS, write_events
+from task_service.queue.records import Leased, LeaseGate, LeaseOutcome, columns, queued_columns
+from task_service.queue.sql import (
+    CANCELLED,
+    CLAIMABLE,
+    CLEAR_LEASE,
+    COMPLETED,
+    DEAD,
+    DIES,
+    IN_PROGRESS,
+    LEASE_MATCH,
+    LIVE,
+    PENDING,
+    RETRYING,
+    SCHEDULED,
+    seconds,
+    wake,
+)
+
+_TASK = queued_columns()
+_TASK_T = queued_columns("t")
+_OUTCOME = columns(LeaseOutcome)
+_OUTCOME_T = columns(LeaseOutcome, "t")
+_REASON = "jsonb_build_object('reason', CAST(:reason AS text))"
+
+#: Enqueue a JSON array of task rows: create the queue if unconfigured, insert (a live
+#: task with the same dedupe_key wins), write ``task.created`` events, and wake
+#: long-polls once when something is available now.
+ENQUEUE = text(
+    f"""
+    WITH queue_row AS (
+        INSERT INTO tasks.queues (name) VALUES (:queue) ON CONFLICT DO NOTHING
+    ), input AS (
+        SELECT CAST(i->>'id' AS uuid) AS id, i->>'title' AS title,
+               CAST(i->>'priority' AS smallint) AS priority, i->'payload' AS payload,
+               CAST(i->>'max_attempts' AS integer) AS max_attempts,
+               CAST(i->>'timeout_s' AS integer) AS timeout_s, i->>'dedupe_key' AS dedupe_key,
+               greatest(now(), coalesce(CAST(i->>'run_at' AS timestamptz),
+                                        now() + {seconds("i->>'delay_s'")}, now())) AS run_at,
+               n
+        FROM jsonb_array_elements(CAST(:items AS jsonb)) WITH ORDINALITY AS items(i, n)
+    ), src AS (
+        INSERT INTO tasks.tasks (id, title, status, priority, owner_id, queue, payload,
+                                 max_attempts, run_at, timeout_s, dedupe_key, traceparent)
+        SELECT id, title, CASE WHEN run_at > now() THEN {SCHEDULED} ELSE {PENDING} END,
+               priority, CAST(:owner AS uuid), :queue, payload, max_attempts, run_at,
+               timeout_s, dedupe_key, :traceparent
+        FROM input ORDER BY n
+        ON CONFLICT (queue, dedupe_key) WHERE {DEDUPE_PREDICATE} DO NOTHING
+        RETURNING {_TASK}, owner_id
+    ), events AS (
+        {write_events("'task.created'", extra="jsonb_build_object('dedupe_key', dedupe_key)")}
+    )
+    SELECT {_TASK}, {wake(where=f"WHERE status = {PENDING}")} FROM src
+    """
+)
+
+#: Live tasks holding some dedupe keys (the winners of a deduplicated enqueue).
+DEDUPE_HOLDERS = text(
+    f"""
+    SELECT {_TASK} FROM tasks.tasks
+    WHERE queue = :queue AND dedupe_key = ANY(CAST(:keys AS text[])) AND {LIVE}
+    """
+)
+
+
+def _claim(gate: str) -> str:
+    """The claim (one ``UPDATE``, ``FOR UPDATE SKIP LOCKED``, priority then age) and its
+    ``task.updated`` events, as the CTEs ``cfg`` and ``claimed``; ``gate`` may veto it."""
+    lease_length = seconds(
+        "least(cfg.visibility_timeout_s, coalesce(t.timeout_s + :grace, cfg.visibility_timeout_s))"
+    )
+    return f"""
+    WITH cfg AS (
+        SELECT visibility_timeout_s, max_attempts AS queue_max_attempts, paused,
+               (paused OR max_in_flight IS NOT NULL OR rate_limit_per_s IS NOT NULL) AS limited,
+               EXISTS (SELECT FROM tasks.tasks
+                       WHERE status = {IN_PROGRESS} AND lease_expires_at < now()) AS expired
+        FROM tasks.queues WHERE name = :queue
+    ), claimed AS (
+        UPDATE tasks.tasks AS t SET
+            status = {IN_PROGRESS}, attempts = t.attempts + 1, lease_id = gen_random_uuid(),
+            leased_by = :worker, leased_at = now(), lease_expires_at = now() + {lease_length},
+            updated_at = now(), version = t.version + 1
+        FROM cfg
+        WHERE t.id IN (
+            SELECT id FROM tasks.tasks
+            WHERE queue = :queue AND {CLAIMABLE} AND run_at <= now() {gate}
+            ORDER BY priority DESC, run_at, id
+            LIMIT :limit
+            FOR UPDATE SKIP LOCKED
+        )
+        RETURNING {columns(Leased, "t")}, t.owner_id, t.status
+    ), events AS (
+        {
+        write_events(
+            "'task.updated'",
+            "claimed",
+            extra="jsonb_build_object('worker_id', CAST(:worker AS text))",
+        )
+    }
+    )
+    """
+
+
+#: The common lease: the claim only happens on an unpaused queue without limits (the
+#: one-time filter keeps it from even locking rows otherwise), and every row also carries
+#: the queue's ``LeaseGate`` (no row at all: unknown queue), so the lazy reclaim only
+#: runs when a lease has expired.
+LEASE = text(
+    _claim("AND NOT (SELECT limited FROM cfg)")
+    + f"""
+    SELECT {columns(LeaseGate, "cfg")}, {columns(Leased, "claimed")}
+    FROM cfg LEFT JOIN claimed ON true
+    """
+)
+#: The claim alone, for a known number of tasks (a limited queue, or a top-up).
+CLAIM = text(_claim("") + f"SELECT {columns(Leased)} FROM claimed")
+
+HEARTBEAT = text(
+    f"""
+    UPDATE tasks.tasks AS t SET lease_expires_at = greatest(t.lease_expires_at, least(
+        now() + {seconds("q.visibility_timeout_s")},
+        coalesce(t.leased_at + {seconds("t.timeout_s + :grace")},
+                 now() + {seconds("q.visibility_timeout_s")})
+    ))
+    FROM tasks.queues AS q
+    WHERE q.name = t.queue AND {LEASE_MATCH}
+    RETURNING {_OUTCOME_T}
+    """
+)
+
+#: Complete every valid lease of a JSON array of ``{lease_id, result}``. Only a queue
+#: with ``max_in_flight`` has waiters a completion can help (it frees a slot).
+COMPLETE = text(
+    f"""
+    WITH input AS (
+        SELECT i.lease_id, nullif(i.result, 'null'::jsonb) AS result
+        FROM jsonb_to_recordset(CAST(:items AS jsonb)) AS i(lease_id uuid, result jsonb)
+    ), src AS (
+        UPDATE tasks.tasks AS t SET
+            status = {COMPLETED}, completed_at = now(), result = input.result,
+            last_error = NULL, {CLEAR_LEASE}
+        FROM input
+        WHERE t.lease_id = input.lease_id AND t.status = {IN_PROGRESS}
+          AND t.lease_expires_at > now()
+          AND (CAST(:worker AS text) IS NULL OR t.leased_by = CAST(:worker AS text))
+        RETURNING {_OUTCOME_T}, t.owner_id, input.lease_id AS lease
+    ), events AS (
+        {write_events("'task.completed'")}
+    ), counted AS (
+        {add_to_counter("completed_total")}
+    )
+    SELECT {_OUTCOME}, lease,
+           {
+        wake(where="WHERE queue IN (SELECT name FROM tasks.queues WHERE max_in_flight IS NOT NULL)")
+    }
+    FROM src
+    """
+)
+
+#: A failed attempt: ``retrying`` after a backoff (exponential, full jitter:
+#: uniform(0, min(cap, base * 2^(attempt-1)))), or ``dead`` past ``max_attempts`` (or
+#: when not retryable); failure events, counter, wake-up.
+FAIL = text(
+    f"""
+    WITH src AS (
+        UPDATE tasks.tasks AS t SET
+            status = CASE WHEN {DIES} THEN {DEAD} ELSE {RETRYING} END,
+            run_at = CASE WHEN {DIES} THEN t.run_at ELSE now() + {
+        seconds(
+            "random() * least(q.backoff_max_s,"
+            " q.backoff_base_s * power(2, greatest(t.attempts - 1, 0)))"
+        )
+    } END,
+            last_error = :error, {CLEAR_LEASE}
+        FROM tasks.queues AS q
+        WHERE q.name = t.queue AND {LEASE_MATCH}
+        RETURNING {_OUTCOME_T}, t.owner_id, t.last_error
+    ), events AS (
+        {FAILURE_EVENTS}
+    ), counted AS (
+        {add_to_counter("failed_total")}
+    )
+    SELECT {_OUTCOME}, {wake()} FROM src
+    """
+)
+
+#: Give a task back untouched: available now, the attempt not counted.
+RELEASE = text(
+    f"""
+    WITH src AS (
+        UPDATE tasks.tasks AS t SET
+            status = {PENDING}, attempts = t.attempts - 1, run_at = now(), {CLEAR_LEASE}
+        WHERE t.lease_id = ANY(CAST(:lease_ids AS uuid[])) AND t.status = {IN_PROGRESS}
+          AND t.lease_expires_at > now()
+          AND (CAST(:worker AS text) IS NULL OR t.leased_by = CAST(:worker AS text))
+        RETURNING {_OUTCOME_T}, t.owner_id
+    ), events AS (
+        {write_events("'task.updated'", extra=_REASON)}
+    )
+    SELECT {_OUTCOME}, {wake()} FROM src
+    """
+)
+
+#: Take back up to ``:limit`` tasks whose lease expired (of ``:queue``, or of every
+#: queue when it is NULL): available again, or ``dead`` when the expired attempt was the
+#: last. Clearing ``lease_id`` is what makes a late answer from the old attempt a 409.
+RESCUE = text(
+    f"""
+    WITH expired AS (
+        SELECT id FROM tasks.tasks
+        WHERE status = {IN_PROGRESS} AND lease_expires_at < now()
+          AND (CAST(:queue AS text) IS NULL OR queue = CAST(:queue AS text))
+        ORDER BY lease_expires_at
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    ), src AS (
+        UPDATE tasks.tasks AS t SET
+            status = CASE WHEN {DIES} THEN {DEAD} ELSE {PENDING} END,
+            run_at = CASE WHEN {DIES} THEN t.run_at ELSE now() END,
+            last_error = :error, {CLEAR_LEASE}
+        FROM expired
+        WHERE t.id = expired.id
+        RETURNING {_OUTCOME_T}, t.owner_id, t.last_error
+    ), events AS (
+        {FAILURE_EVENTS}
+    ), counted AS (
+        {add_to_counter("failed_total")}
+    )
+    SELECT count(*) AS rescued, {wake()} FROM src
+    """
+)
+
+IN_FLIGHT = text(
+    f"SELECT count(*) AS in_flight FROM tasks.tasks WHERE queue = :queue AND status = {IN_PROGRESS}"
+)
+
+
+def _cancel(where: str, extra: str | None = None) -> TextClause:
+    """Cancel the live tasks ``where`` matches, with their ``task.cancelled`` events."""
+    return text(
+        f"""
+        WITH src AS (
+            UPDATE tasks.tasks AS t SET status = {CANCELLED}, completed_at = NULL, {CLEAR_LEASE}
+            WHERE {where} AND t.{LIVE}
+            RETURNING {_TASK_T}, t.owner_id
+        ), events AS (
+            {write_events("'task.cancelled'", extra=extra)}
+        )
+        SELECT {_TASK} FROM src
+        """
+    )
+
+
+#: Cancel one task the caller can see (``:see_all``, or owner/assignee ``:user``).
+CANCEL = _cancel(
+    "t.id = :task_id AND (CAST(:see_all AS boolean)"
+    " OR t.owner_id = CAST(:user AS uuid) OR t.assignee_id = CAST(:user AS uuid))"
+)
+#: Cancel every unfinished task of a queue that is being deleted.
+CANCEL_QUEUE = _cancel("t.queue = :queue", "jsonb_build_object('reason', 'queue deleted')")
+#: The status of a task the caller can see (why a cancel changed nothing).
+VISIBLE_STATUS = text(
+    """
+    SELECT status FROM tasks.tasks
+    WHERE id = :task_id AND (CAST(:see_all AS boolean)
+          OR owner_id = CAST(:user AS uuid) OR assignee_id = CAST(:user AS uuid))
+    """
+)
+
+LIST_DEAD = text(
+    f"""
+    SELECT {_TASK} FROM tasks.tasks
+    WHERE queue = :queue AND status = {DEAD}
+    ORDER BY updated_at DESC, id
+    LIMIT :limit
+    """
+)
+
+#: A dead task gets a fresh set of attempts, available now.
+RETRY_DEAD = text(
+    f"""
+    WITH src AS (
+        UPDATE tasks.tasks AS t SET
+            status = {PENDING}, attempts = 0, run_at = now(), updated_at = now(),
+            version = t.version + 1
+        WHERE t.id = :task_id AND t.queue = :queue AND t.status = {DEAD}
+        RETURNING {_TASK_T}, t.owner_id
+    ), events AS (
+        {write_events("'task.updated'", extra="jsonb_build_object('reason', 'dead_retry')")}
+    )
+    SELECT {_TASK}, {wake()} FROM src
+    """
+)

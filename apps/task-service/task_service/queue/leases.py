@@ -34,6 +34,7 @@ from task_service.queue.config import count_in_flight, get_queue
 from task_service.queue.counters import counter_shard
 from task_service.queue.errors import LeaseConflict, QueueNotFound
 from task_service.queue.maintenance.rescuer import rescue_expired
+from task_service.queue.metrics import HANDED_BACK
 from task_service.queue.records import Completed, Leased, LeaseGate, LeaseOutcome, record
 
 
@@ -173,6 +174,7 @@ async def hand_back(session: AsyncSession, tasks: Sequence[Leased]) -> None:
     """Return leases their client never received: available now, attempt not counted."""
     await _release(session, [task.lease_id for task in tasks], None, "undelivered")
     await session.commit()
+    HANDED_BACK.inc(len(tasks))
 
 
 async def _lease_action(

@@ -227,41 +227,49 @@ async def claim_idempotency_key(
     commits, then sees its stored response: exactly one of them does the work.
     """
     expires = datetime.now(UTC) + ttl
-    claimed = await session.execute(
-        pg_insert(IdempotencyKey)
-        .values(scope=scope, key=key, request_hash=request_hash, expires_at=expires)
-        .on_conflict_do_nothing()
-        .returning(IdempotencyKey.key)
-    )
-    if claimed.first() is not None:
-        return None
-    reclaimed = await session.execute(
-        update(IdempotencyKey)
-        .where(
-            IdempotencyKey.scope == scope,
-            IdempotencyKey.key == key,
-            IdempotencyKey.expires_at < func.now(),
+    while True:
+        claimed = await session.execute(
+            pg_insert(IdempotencyKey)
+            .values(scope=scope, key=key, request_hash=request_hash, expires_at=expires)
+            .on_conflict_do_nothing()
+            .returning(IdempotencyKey.key)
         )
-        .values(
-            request_hash=request_hash,
-            expires_at=expires,
-            status_code=None,
-            response_body=None,
-            response_headers=None,
-            created_at=func.now(),
+        if claimed.first() is not None:
+            return None
+        reclaimed = await session.execute(
+            update(IdempotencyKey)
+            .where(
+                IdempotencyKey.scope == scope,
+                IdempotencyKey.key == key,
+                IdempotencyKey.expires_at < func.now(),
+            )
+            .values(
+                request_hash=request_hash,
+                expires_at=expires,
+                status_code=None,
+                response_body=None,
+                response_headers=None,
+                created_at=func.now(),
+            )
+            .returning(IdempotencyKey.key)
         )
-        .returning(IdempotencyKey.key)
-    )
-    if reclaimed.first() is not None:
-        return None
-    row = (
-        await session.execute(
-            select(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
-        )
-    ).scalar_one()
-    return StoredResponse(
-        row.request_hash, row.status_code or 0, row.response_body, row.response_headers or {}
-    )
+        if reclaimed.first() is not None:
+            return None
+        row = (
+            await session.execute(
+                select(IdempotencyKey).where(
+                    IdempotencyKey.scope == scope, IdempotencyKey.key == key
+                )
+            )
+        ).scalar_one_or_none()
+        if row is not None:
+            return StoredResponse(
+                row.request_hash,
+                row.status_code or 0,
+                row.response_body,
+                row.response_headers or {},
+            )
+        # The cleaner deleted the expired key between our statements: claim it anew.
 
 
 async def store_idempotent_response(

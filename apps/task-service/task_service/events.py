@@ -9,6 +9,9 @@ end, and orders them by ``(tx_id, id)``. The cursor is that pair, so a consumer 
 resumes from it sees every later event exactly once. All events of one transaction are
 contiguous, and the events of one task appear in the order its changes committed (each
 change locks the task row before its transaction writes anything else).
+
+Retention (the cleaner) deletes a prefix of the feed and records its end, the horizon:
+a cursor before it has lost events and is refused (410) instead of silently skipping.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from task_service.queue import statements
+from task_service.queue.errors import FeedCursorExpired
 from taskplane_common.errors import ProblemError
 
 START = "0-0"
@@ -55,6 +60,14 @@ def parse_cursor(cursor: str | None) -> tuple[int, int]:
     if match is None:
         raise ProblemError(422, f"malformed event cursor {cursor!r}", slug="validation-error")
     return int(match.group(1)), int(match.group(2))
+
+
+async def check_retained(session: AsyncSession, after: tuple[int, int]) -> None:
+    """``FeedCursorExpired`` when retention deleted events after this cursor."""
+    params = {"tx": str(after[0]), "id": after[1]}
+    horizon = (await session.execute(statements.FEED_HORIZON, params)).first()
+    if horizon is not None and horizon.expired:
+        raise FeedCursorExpired(f"{after[0]}-{after[1]}", horizon.horizon)
 
 
 async def read_events(session: AsyncSession, after: tuple[int, int], limit: int) -> list[FeedEvent]:

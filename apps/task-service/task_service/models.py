@@ -213,6 +213,12 @@ class Queue(Base):
     max_in_flight: Mapped[int | None] = mapped_column(Integer)
     #: Token bucket for ``rate_limit_per_s``; only touched under the row lock of a lease.
     rate_tokens: Mapped[float] = mapped_column(Double, server_default=text("0"))
+    #: How long finished tasks are kept (seconds; NULL keeps them forever).
+    completed_retention_s: Mapped[int | None] = mapped_column(Integer, server_default=text("86400"))
+    cancelled_retention_s: Mapped[int | None] = mapped_column(
+        Integer, server_default=text("604800")
+    )
+    dead_retention_s: Mapped[int | None] = mapped_column(Integer, server_default=text("2592000"))
     rate_refilled_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
@@ -229,6 +235,17 @@ class QueueCounter(Base):
     shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     completed_total: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     failed_total: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+
+
+class FeedHorizon(Base):
+    """At most one row: the feed position of the newest event retention deleted."""
+
+    __tablename__ = "feed_horizon"
+    __table_args__ = (CheckConstraint("singleton", name="one_row"),)
+
+    singleton: Mapped[bool] = mapped_column(primary_key=True, server_default=text("true"))
+    tx_id: Mapped[int] = mapped_column(XID8, server_default=text("'0'"))
+    id: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
 
 
 class IdempotencyKey(Base):

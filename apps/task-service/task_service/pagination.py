@@ -33,7 +33,7 @@ class SortKey:
     nullable: bool
     is_datetime: bool
 
-    def value_of(self, task: Task) -> Any:
+    def value_of(self, task: object) -> Any:
         return getattr(task, self.column.key)
 
 
@@ -93,11 +93,13 @@ class CursorCodec:
         digest = hmac.new(self._secret, payload, hashlib.sha256).digest()[:16]
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
-    def encode(self, key: SortKey, task: Task) -> str:
+    def encode(self, key: SortKey, task: object) -> str:
+        """The cursor after ``task`` (a ``Task`` row, or any object with its attributes)."""
         value = key.value_of(task)
         if isinstance(value, datetime):
             value = value.isoformat()
-        payload = json.dumps({"s": key.name, "v": value, "i": str(task.id)}, separators=(",", ":"))
+        task_id = str(getattr(task, "id"))  # noqa: B009 - any object with an id
+        payload = json.dumps({"s": key.name, "v": value, "i": task_id}, separators=(",", ":"))
         body = base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
         return f"{body}.{self._sign(payload.encode())}"
 

@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 
 from task_service.config import Settings
 from task_service.notify import Notifier
+from task_service.queue.maintenance.cleaner import Cleaner
 from task_service.queue.maintenance.rescuer import Rescuer
 from task_service.queue.maintenance.service import MaintenanceService
 from task_service.queue.maintenance.stats import StatsRefresher
@@ -31,6 +32,12 @@ def maintenance_services(settings: Settings, database: Database) -> list[Mainten
     return [
         Rescuer(database, settings.reaper_interval_s, settings.reaper_batch),
         StatsRefresher(database, settings.queue_metrics_interval_s),
+        Cleaner(
+            database,
+            settings.cleaner_interval_s,
+            settings.cleaner_batch,
+            settings.event_retention_s,
+        ),
     ]
 
 

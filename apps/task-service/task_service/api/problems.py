@@ -18,12 +18,16 @@ STATUS: dict[type[errors.QueueError], tuple[int, str]] = {
     errors.DeadTaskNotFound: (404, "dead-task-not-found"),
     errors.TaskNotFound: (404, "task-not-found"),
     errors.TaskFinished: (409, "task-finished"),
+    errors.FeedCursorExpired: (410, "cursor-expired"),
 }
 
 
 async def _queue_error(request: Request, exc: Exception) -> JSONResponse:
-    status, slug = STATUS[type(exc)]  # type: ignore[index]
-    return problem_response(status, str(exc), type_=problem_type(slug), instance=request.url.path)
+    assert isinstance(exc, errors.QueueError)
+    status, slug = STATUS[type(exc)]
+    return problem_response(
+        status, str(exc), type_=problem_type(slug), extra=exc.extra, instance=request.url.path
+    )
 
 
 def install_queue_problems(app: FastAPI) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,9 +16,18 @@ from task_service.queue_schemas import QueuedTaskOut
 from taskplane_common.security import Principal
 
 
-async def list_dead(session: AsyncSession, queue: str, limit: int) -> list[QueuedTaskOut]:
-    rows = await session.execute(statements.LIST_DEAD, {"queue": queue, "limit": limit})
-    return [queued_task(row) for row in rows]
+async def list_dead(
+    session: AsyncSession,
+    queue: str,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None = None,
+) -> tuple[list[QueuedTaskOut], bool]:
+    """Up to ``limit`` dead tasks, newest first, after the keyset position ``after``
+    (``updated_at``, ``id`` of the last one seen); and whether more follow."""
+    after_at, after_id = after or (None, None)
+    params = {"queue": queue, "limit": limit + 1, "after_at": after_at, "after_id": after_id}
+    tasks = [queued_task(row) for row in await session.execute(statements.LIST_DEAD, params)]
+    return tasks[:limit], len(tasks) > limit
 
 
 async def retry_dead(session: AsyncSession, queue: str, task_id: uuid.UUID) -> QueuedTaskOut:

@@ -10,7 +10,10 @@ import uuid
 
 
 class QueueError(Exception):
-    """Base of the engine's refusals; ``str(error)`` is the explanation for the caller."""
+    """Base of the engine's refusals; ``str(error)`` is the explanation for the caller,
+    ``extra`` what else it needs to act on it."""
+
+    extra: dict[str, str] = {}  # noqa: RUF012 - read-only default, instances replace it
 
 
 class QueueNotFound(QueueError):
@@ -55,3 +58,14 @@ class TaskNotFound(QueueError):
 class TaskFinished(QueueError):
     def __init__(self, task_id: uuid.UUID, status: str) -> None:
         super().__init__(f"task {task_id} is already {status}")
+
+
+class FeedCursorExpired(QueueError):
+    """Retention deleted events after this cursor: resuming would skip them silently."""
+
+    def __init__(self, cursor: str, horizon: str) -> None:
+        super().__init__(
+            f"events after cursor {cursor!r} were deleted by retention; the oldest "
+            f"events kept follow cursor {horizon!r} (resume there to accept the gap)"
+        )
+        self.extra = {"resume_after": horizon}

@@ -33,6 +33,11 @@ RESCUED = Counter(
     "taskplane_queue_rescuer_rescued",
     "Expired leases taken back by the rescuer.",
 )
+CLEANER_DELETED = Counter(
+    "taskplane_queue_cleaner_rows_deleted",
+    "Rows the cleaner deleted because their retention passed.",
+    ["table"],
+)
 HANDED_BACK = Counter(
     "taskplane_queue_leases_undelivered",
     "Leases handed back because their client was gone before the response was sent.",

@@ -33,6 +33,7 @@ DEAD = status(TaskStatus.DEAD)
 CANCELLED = status(TaskStatus.CANCELLED)
 CLAIMABLE = status_in(CLAIMABLE_STATUSES)
 LIVE = status_in(LIVE_STATUSES)
+FINISHED = status_in((TaskStatus.COMPLETED, TaskStatus.CANCELLED, TaskStatus.DEAD))
 #: The default of ``QueueConfig.max_attempts``, for a task whose queue row is gone.
 DEFAULT_MAX_ATTEMPTS = 5
 

@@ -25,6 +25,7 @@ from task_service.queue.sql import (
     COMPLETED,
     DEAD,
     DIES,
+    FINISHED,
     IN_PROGRESS,
     LEASE_MATCH,
     LIVE,
@@ -34,6 +35,7 @@ from task_service.queue.sql import (
     seconds,
     wake,
 )
+from task_service.queue_schemas import QueueConfig
 
 _TASK = queued_columns()
 _TASK_T = queued_columns("t")
@@ -287,11 +289,14 @@ VISIBLE_STATUS = text(
     """
 )
 
+#: Dead tasks, newest first, after the keyset cursor ``(:after_at, :after_id)`` if any.
 LIST_DEAD = text(
     f"""
     SELECT {_TASK} FROM tasks.tasks
     WHERE queue = :queue AND status = {DEAD}
-    ORDER BY updated_at DESC, id
+      AND (CAST(:after_at AS timestamptz) IS NULL
+           OR (updated_at, id) < (CAST(:after_at AS timestamptz), CAST(:after_id AS uuid)))
+    ORDER BY updated_at DESC, id DESC
     LIMIT :limit
     """
 )
@@ -309,5 +314,106 @@ RETRY_DEAD = text(
         {write_events("'task.updated'", extra="jsonb_build_object('reason', 'dead_retry')")}
     )
     SELECT {_TASK}, {wake()} FROM src
+    """
+)
+
+
+def _retention(column: str) -> str:
+    """A finished task's retention: its queue's ``column``, or the default when the
+    queue is gone (NULL when the queue keeps them forever)."""
+    default = QueueConfig.model_fields[column].default
+    return f"CASE WHEN q.name IS NULL THEN {default} ELSE q.{column} END"
+
+
+_RETENTIONS = ("completed_retention_s", "cancelled_retention_s", "dead_retention_s")
+_SHORTEST_RETENTION = (
+    "least("
+    + ", ".join(
+        [f"(SELECT min({column}) FROM tasks.queues)" for column in _RETENTIONS]
+        + [str(QueueConfig.model_fields[column].default) for column in _RETENTIONS]
+    )
+    + ")"
+)
+
+#: Delete up to ``:batch`` queued tasks finished longer ago than their queue keeps them,
+#: oldest first. ``updated_at`` is when they finished; the bound on the shortest
+#: retention lets the scan walk ``ix_tasks_updated`` from its old end, and rows someone
+#: holds are skipped, never waited for.
+_TASK_RETENTION = f"""CASE t.status
+    WHEN {COMPLETED} THEN {_retention("completed_retention_s")}
+    WHEN {CANCELLED} THEN {_retention("cancelled_retention_s")}
+    ELSE {_retention("dead_retention_s")} END"""
+CLEAN_TASKS = text(
+    f"""
+    WITH doomed AS (
+        SELECT t.id FROM tasks.tasks AS t LEFT JOIN tasks.queues AS q ON q.name = t.queue
+        WHERE t.queue IS NOT NULL AND t.{FINISHED}
+          AND t.updated_at < now() - {seconds(_SHORTEST_RETENTION)}
+          AND t.updated_at < now() - {seconds(_TASK_RETENTION)}
+        ORDER BY t.updated_at
+        LIMIT :batch
+        FOR UPDATE OF t SKIP LOCKED
+    ), gone AS (
+        DELETE FROM tasks.tasks WHERE id IN (SELECT id FROM doomed) RETURNING 1
+    )
+    SELECT count(*) AS deleted FROM gone
+    """
+)
+
+#: Delete up to ``:batch`` events older than ``:retention_s`` from the start of the feed
+#: (in feed order, stopping at the first younger one, so what is gone is always a
+#: prefix), and move the horizon to the last one deleted.
+CLEAN_EVENTS = text(
+    f"""
+    WITH head AS (
+        SELECT id, tx_id, occurred_at FROM tasks.events
+        ORDER BY tx_id, id
+        LIMIT :batch
+        FOR UPDATE SKIP LOCKED
+    ), prefix AS (
+        SELECT id, tx_id,
+               bool_and(occurred_at < now() - {seconds(":retention_s")})
+                   OVER (ORDER BY tx_id, id) AS expired
+        FROM head
+    ), gone AS (
+        DELETE FROM tasks.events AS e USING prefix
+        WHERE e.id = prefix.id AND prefix.expired
+        RETURNING e.tx_id, e.id
+    ), horizon AS (
+        INSERT INTO tasks.feed_horizon AS h (tx_id, id)
+        SELECT tx_id, id FROM gone ORDER BY tx_id DESC, id DESC LIMIT 1
+        ON CONFLICT (singleton) DO UPDATE SET tx_id = excluded.tx_id, id = excluded.id
+        WHERE (excluded.tx_id, excluded.id) > (h.tx_id, h.id)
+    )
+    SELECT count(*) AS deleted FROM gone
+    """
+)
+
+#: Delete up to ``:batch`` idempotency keys that expired more than an hour ago (a
+#: client reusing one right at expiry reclaims it; the hour keeps the two apart).
+CLEAN_IDEMPOTENCY_KEYS = text(
+    """
+    WITH doomed AS (
+        SELECT scope, key FROM tasks.idempotency_keys
+        WHERE expires_at < now() - interval '1 hour'
+        ORDER BY expires_at
+        LIMIT :batch
+        FOR UPDATE SKIP LOCKED
+    ), gone AS (
+        DELETE FROM tasks.idempotency_keys AS k USING doomed
+        WHERE k.scope = doomed.scope AND k.key = doomed.key
+        RETURNING 1
+    )
+    SELECT count(*) AS deleted FROM gone
+    """
+)
+
+#: Whether retention deleted events after the cursor ``(:tx, :id)``, and the horizon
+#: (the cursor to resume from, accepting the gap); no row: nothing was deleted yet.
+FEED_HORIZON = text(
+    """
+    SELECT (CAST(:tx AS text)::xid8, CAST(:id AS bigint)) < (tx_id, id) AS expired,
+           tx_id::text || '-' || id AS horizon
+    FROM tasks.feed_horizon
     """
 )

@@ -8,26 +8,39 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from task_service.api.deps import EventReaderDep, NotifierDep, SessionDep, SettingsDep
-from task_service.events import START, parse_cursor, read_events
+from task_service.events import START, check_retained, parse_cursor, read_events
 from task_service.notify import EVENTS_CHANNEL
 from task_service.queue_schemas import EventOut, EventPage
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
 
 
-@router.get("", response_model=EventPage, summary="Events after a cursor, in order (long-poll)")
+@router.get(
+    "",
+    response_model=EventPage,
+    responses={
+        410: {
+            "description": "Retention deleted events after this cursor",
+            "content": {"application/problem+json": {}},
+        }
+    },
+    summary="Events after a cursor, in order (long-poll)",
+)
 async def list_events(
     session: SessionDep,
     settings: SettingsDep,
     notifier: NotifierDep,
     _: EventReaderDep,
     after: Annotated[
-        str, Query(description="A cursor from a previous page; omit to start")
-    ] = START,
+        str | None,
+        Query(description="A cursor from a previous page; omit to start at the oldest kept"),
+    ] = None,
     wait_s: Annotated[float, Query(ge=0, description="Long-poll up to this long")] = 0.0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EventPage:
     position = parse_cursor(after)
+    if after is not None:
+        await check_retained(session, position)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + min(wait_s, settings.max_wait_s)
     while True:
@@ -39,5 +52,5 @@ async def list_events(
         await notifier.wait(EVENTS_CHANNEL, "", remaining)
     return EventPage(
         items=[EventOut(**vars(event)) for event in events],
-        next_cursor=events[-1].cursor if events else after,
+        next_cursor=events[-1].cursor if events else after or START,
     )

@@ -13,6 +13,7 @@ from opentelemetry.propagate import inject
 from task_service import queue as engine
 from task_service.api.deps import (
     CancellerDep,
+    CursorCodecDep,
     EnqueuerDep,
     NotifierDep,
     PrincipalDep,
@@ -23,6 +24,7 @@ from task_service.api.deps import (
 )
 from task_service.config import Settings
 from task_service.models import Queue
+from task_service.pagination import parse_sort
 from task_service.queue.metrics import LEASE_LATENCY
 from task_service.queue_schemas import (
     QUEUE_NAME_PATTERN,
@@ -197,18 +199,32 @@ async def lease(
     )
 
 
+#: Dead tasks are paged newest first (``updated_at``, then id, both descending).
+_DEAD_ORDER = parse_sort("-updated_at")
+
+
 @router.get(
     "/queues/{queue}/dead",
     response_model=list[QueuedTaskOut],
-    summary="Dead-lettered tasks, most recent first",
+    summary="Dead-lettered tasks, most recent first; a Link header (rel=next) pages on",
 )
 async def list_dead(
     queue: QueuePath,
+    request: Request,
+    response: Response,
     session: SessionDep,
+    codec: CursorCodecDep,
     _: QueueAdminDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> list[QueuedTaskOut]:
-    return await engine.list_dead(session, queue, limit)
+    after = codec.decode(cursor, _DEAD_ORDER) if cursor else None
+    tasks, more = await engine.list_dead(session, queue, limit, after)
+    if more:
+        following = codec.encode(_DEAD_ORDER, tasks[-1])
+        url = request.url.include_query_params(cursor=following, limit=limit)
+        response.headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
+    return tasks
 
 
 @router.post(

@@ -1,5 +1,6 @@
-"""The old module name of the queue engine, kept only for ``bench/engine.py`` (owned by
-the bench) until it imports ``task_service.queue``; the engine lives there."""
+"""The old module name of the queue engine, kept only for the benchmark's taskplane
+adapter (owned by the bench) until it imports ``task_service.queue``; the engine lives
+there."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from task_service import queue
-from task_service.queue import autocommit, complete, lease
+from task_service.queue import autocommit, complete, complete_many, lease
 from task_service.queue_schemas import QueuedTaskOut, TaskEnqueue
 from taskplane_common.security import Principal
 
-__all__ = ["autocommit", "complete", "enqueue", "lease"]
+__all__ = ["autocommit", "complete", "complete_many", "enqueue", "lease"]
 
 
 async def enqueue(

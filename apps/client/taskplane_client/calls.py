@@ -1,0 +1,349 @@
+"""Every API call, described once: path, body, how its answer is read, whether it is safe
+to repeat. The sync and async clients send these descriptions; neither builds a request
+of its own."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+from urllib.parse import quote
+
+from taskplane_client.auth import LOGIN_PATH, LOGOUT_PATH, REFRESH_PATH
+from taskplane_client.models import (
+    Completion,
+    CompletionResult,
+    EventPage,
+    HeartbeatResult,
+    Lease,
+    LeaseResult,
+    Queue,
+    QueueConfig,
+    QueuedTask,
+    ServiceToken,
+    ServiceTokenCreate,
+    ServiceTokenCreated,
+    Task,
+    TaskCreate,
+    TaskEnqueue,
+    TaskPage,
+    TaskStats,
+    TaskUpdate,
+    TokenPair,
+)
+from taskplane_client.transport import Call, body_of, model, nothing
+
+#: Extra read time for a long-poll beyond the wait it asks the server for.
+LONG_POLL_MARGIN_S = 15.0
+TASKS = "/api/v1/tasks"
+QUEUES = "/api/v1/queues"
+LEASES = "/api/v1/leases"
+
+
+def _queue(name: str) -> str:
+    return f"{QUEUES}/{quote(name, safe='')}"
+
+
+# ----------------------------------------------------------------------------- tasks
+
+
+def create_task(body: TaskCreate, idempotency_key: str | None = None) -> Call[Task]:
+    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+    return Call(
+        "create_task",
+        "POST",
+        TASKS,
+        model(Task),
+        json=body_of(body),
+        headers=headers,
+        idempotent=idempotency_key is not None,
+    )
+
+
+def list_tasks(
+    *,
+    status: Sequence[str] = (),
+    priority: Sequence[str] = (),
+    tag: Sequence[str] = (),
+    assignee: str | None = None,
+    q: str | None = None,
+    sort: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Call[TaskPage]:
+    params = [("status", s) for s in status] + [("priority", p) for p in priority]
+    params += [("tag", t) for t in tag]
+    for key, value in (("assignee", assignee), ("q", q), ("sort", sort), ("cursor", cursor)):
+        if value is not None:
+            params.append((key, value))
+    if limit is not None:
+        params.append(("limit", str(limit)))
+    return Call("list_tasks", "GET", TASKS, model(TaskPage), params=params, idempotent=True)
+
+
+def get_task(task_id: uuid.UUID | str) -> Call[Task]:
+    return Call("get_task", "GET", f"{TASKS}/{task_id}", model(Task), idempotent=True)
+
+
+def update_task(
+    task_id: uuid.UUID | str, change: TaskUpdate, if_match: str | None = None
+) -> Call[Task]:
+    return Call(
+        "update_task",
+        "PATCH",
+        f"{TASKS}/{task_id}",
+        model(Task),
+        json=body_of(change, only_set=True),
+        headers={"If-Match": if_match} if if_match else {},
+        idempotent=True,
+    )
+
+
+def delete_task(task_id: uuid.UUID | str, if_match: str | None = None) -> Call[None]:
+    headers = {"If-Match": if_match} if if_match else {}
+    return Call(
+        "delete_task", "DELETE", f"{TASKS}/{task_id}", nothing, headers=headers, idempotent=True
+    )
+
+
+def task_stats() -> Call[TaskStats]:
+    return Call("task_stats", "GET", f"{TASKS}/stats", model(TaskStats), idempotent=True)
+
+
+def cancel_task(task_id: uuid.UUID | str) -> Call[QueuedTask]:
+    return Call(
+        "cancel_task", "POST", f"{TASKS}/{task_id}/cancel", model(QueuedTask), idempotent=True
+    )
+
+
+# ----------------------------------------------------------------------------- queues
+
+
+def list_queues() -> Call[list[Queue]]:
+    return Call("list_queues", "GET", QUEUES, model(list[Queue], "items"), idempotent=True)
+
+
+def get_queue(name: str) -> Call[Queue]:
+    return Call("get_queue", "GET", _queue(name), model(Queue), idempotent=True)
+
+
+def put_queue(name: str, config: QueueConfig) -> Call[Queue]:
+    return Call(
+        "put_queue", "PUT", _queue(name), model(Queue), json=body_of(config), idempotent=True
+    )
+
+
+def delete_queue(name: str, *, force: bool = False) -> Call[None]:
+    params = [("force", "true")] if force else []
+    return Call("delete_queue", "DELETE", _queue(name), nothing, params=params, idempotent=True)
+
+
+def enqueue(name: str, task: TaskEnqueue) -> Call[QueuedTask]:
+    """One task; a ``dedupe_key`` makes a repeat harmless, so it may be retried."""
+    return Call(
+        "enqueue",
+        "POST",
+        f"{_queue(name)}/tasks",
+        model(QueuedTask),
+        json=body_of(task),
+        idempotent=task.dedupe_key is not None,
+    )
+
+
+def enqueue_many(name: str, tasks: Iterable[TaskEnqueue]) -> Call[list[QueuedTask]]:
+    """Several tasks in one transaction: all are queued or none."""
+    body = [body_of(task) for task in tasks]
+    return Call(
+        "enqueue_many",
+        "POST",
+        f"{_queue(name)}/tasks",
+        model(list[QueuedTask], "tasks"),
+        json={"tasks": body},
+        idempotent=all(item.get("dedupe_key") for item in body),
+    )
+
+
+def list_dead(name: str, limit: int = 100) -> Call[list[QueuedTask]]:
+    return Call(
+        "list_dead",
+        "GET",
+        f"{_queue(name)}/dead",
+        model(list[QueuedTask]),
+        params=[("limit", str(limit))],
+        idempotent=True,
+    )
+
+
+def retry_dead(name: str, task_id: uuid.UUID | str) -> Call[QueuedTask]:
+    return Call("retry_dead", "POST", f"{_queue(name)}/dead/{task_id}/retry", model(QueuedTask))
+
+
+# ----------------------------------------------------------------------------- leases
+
+
+def lease(name: str, worker_id: str, max_tasks: int = 1, wait_s: float = 0.0) -> Call[Lease]:
+    """Long-polls up to ``wait_s``; a lease granted to a connection that then broke
+    simply expires, so the call is safe to repeat."""
+    return Call(
+        "lease",
+        "POST",
+        f"{_queue(name)}/leases",
+        model(Lease),
+        json={"worker_id": worker_id, "max_tasks": max_tasks, "wait_s": wait_s},
+        idempotent=True,
+        timeout_s=wait_s + LONG_POLL_MARGIN_S,
+    )
+
+
+def _lease_action(
+    action: str, lease_id: uuid.UUID | str, body: dict[str, Any], parse: Any
+) -> Call[Any]:
+    return Call(
+        action,
+        "POST",
+        f"{LEASES}/{lease_id}/{action}",
+        parse,
+        json=body,
+        idempotent=True,
+        lease_call=True,
+    )
+
+
+def heartbeat(lease_id: uuid.UUID | str, worker_id: str | None = None) -> Call[HeartbeatResult]:
+    result: Call[HeartbeatResult] = _lease_action(
+        "heartbeat", lease_id, {"worker_id": worker_id}, model(HeartbeatResult)
+    )
+    return result
+
+
+def complete(
+    lease_id: uuid.UUID | str, result: Any = None, worker_id: str | None = None
+) -> Call[LeaseResult]:
+    call: Call[LeaseResult] = _lease_action(
+        "complete", lease_id, {"worker_id": worker_id, "result": result}, model(LeaseResult)
+    )
+    return call
+
+
+def fail(
+    lease_id: uuid.UUID | str, error: str, *, retryable: bool = True, worker_id: str | None = None
+) -> Call[LeaseResult]:
+    body = {"worker_id": worker_id, "error": error, "retryable": retryable}
+    call: Call[LeaseResult] = _lease_action("fail", lease_id, body, model(LeaseResult))
+    return call
+
+
+def release(lease_id: uuid.UUID | str, worker_id: str | None = None) -> Call[LeaseResult]:
+    call: Call[LeaseResult] = _lease_action(
+        "release", lease_id, {"worker_id": worker_id}, model(LeaseResult)
+    )
+    return call
+
+
+def complete_many(
+    items: Sequence[Completion], worker_id: str | None = None
+) -> Call[list[CompletionResult]]:
+    """Several leases at once; each item says whether it completed."""
+    return Call(
+        "complete_many",
+        "POST",
+        f"{LEASES}/complete",
+        model(list[CompletionResult], "items"),
+        json={"worker_id": worker_id, "items": [body_of(item) for item in items]},
+        idempotent=True,
+        lease_call=True,
+    )
+
+
+# ----------------------------------------------------------------------------- events
+
+
+def events(after: str | None = None, *, wait_s: float = 0.0, limit: int = 100) -> Call[EventPage]:
+    params = [("wait_s", str(wait_s)), ("limit", str(limit))]
+    if after is not None:
+        params.append(("after", after))
+    return Call(
+        "events",
+        "GET",
+        "/api/v1/events",
+        model(EventPage),
+        params=params,
+        idempotent=True,
+        timeout_s=wait_s + LONG_POLL_MARGIN_S,
+    )
+
+
+# ----------------------------------------------------------------------------- auth
+
+
+def login(email: str, password: str) -> Call[TokenPair]:
+    return Call(
+        "login",
+        "POST",
+        LOGIN_PATH,
+        model(TokenPair),
+        service="auth",
+        data={"username": email, "password": password},
+        authenticated=False,
+    )
+
+
+def refresh(refresh_token: str) -> Call[TokenPair]:
+    return Call(
+        "refresh",
+        "POST",
+        REFRESH_PATH,
+        model(TokenPair),
+        service="auth",
+        json={"refresh_token": refresh_token},
+        authenticated=False,
+    )
+
+
+def logout(refresh_token: str) -> Call[None]:
+    return Call(
+        "logout",
+        "POST",
+        LOGOUT_PATH,
+        nothing,
+        service="auth",
+        json={"refresh_token": refresh_token},
+        authenticated=False,
+        idempotent=True,
+    )
+
+
+SERVICE_TOKENS = "/api/v1/admin/service-tokens"
+
+
+def create_service_token(body: ServiceTokenCreate) -> Call[ServiceTokenCreated]:
+    return Call(
+        "create_service_token",
+        "POST",
+        SERVICE_TOKENS,
+        model(ServiceTokenCreated),
+        service="auth",
+        json=body_of(body),
+    )
+
+
+def list_service_tokens() -> Call[list[ServiceToken]]:
+    return Call(
+        "list_service_tokens",
+        "GET",
+        SERVICE_TOKENS,
+        model(list[ServiceToken]),
+        service="auth",
+        idempotent=True,
+    )
+
+
+def revoke_service_token(token_id: uuid.UUID | str) -> Call[None]:
+    return Call(
+        "revoke_service_token",
+        "DELETE",
+        f"{SERVICE_TOKENS}/{token_id}",
+        nothing,
+        service="auth",
+        idempotent=True,
+    )

@@ -1,0 +1,79 @@
+"""The platform as real processes for end-to-end tests: an auth-service with a bootstrap
+admin and a task-service verifying its tokens, on one test database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import httpx
+
+from taskplane_common.testing.postgres import PostgresServer
+from taskplane_common.testing.processes import ServiceProcess
+
+ADMIN_EMAIL = "admin@example.org"
+ADMIN_PASSWORD = "a long enough local password"  # noqa: S105 - a test account
+
+
+@dataclass(frozen=True)
+class Platform:
+    auth: ServiceProcess
+    tasks: ServiceProcess
+
+    def admin_token(self) -> str:
+        """A fresh access token of the bootstrap admin (password login)."""
+        response = httpx.post(
+            f"{self.auth.url}/api/v1/auth/token",
+            data={"username": ADMIN_EMAIL, "password": ADMIN_PASSWORD},
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        token: str = response.json()["access_token"]
+        return token
+
+    def service_token(self, name: str, *scopes: str) -> str:
+        """A new ``tps_`` service token with ``scopes``, created by the admin."""
+        response = httpx.post(
+            f"{self.auth.url}/api/v1/admin/service-tokens",
+            json={"name": name, "scopes": list(scopes)},
+            headers={"Authorization": f"Bearer {self.admin_token()}"},
+            timeout=30,
+        )
+        assert response.status_code == 201, response.text
+        token: str = response.json()["token"]
+        return token
+
+
+@contextmanager
+def running_platform(postgres: PostgresServer, database: str) -> Iterator[Platform]:
+    """Start auth-service and task-service on a new database; stop both at the end."""
+    common = {
+        "DATABASE_URL": postgres.create_database(database),
+        "TASKPLANE_ENVIRONMENT": "development",
+        "TASKPLANE_LOG_LEVEL": "WARNING",
+    }
+    auth = ServiceProcess(
+        "auth_service",
+        {
+            **common,
+            "OTEL_SERVICE_NAME": "auth-service",
+            "TASKPLANE_BOOTSTRAP_ADMIN_EMAIL": ADMIN_EMAIL,
+            "TASKPLANE_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "TASKPLANE_ARGON2_TIME_COST": "1",
+            "TASKPLANE_ARGON2_MEMORY_KIB": "1024",
+            # Every test logs in from 127.0.0.1; per-account limits stay as configured.
+            "TASKPLANE_LOGIN_MAX_ATTEMPTS_PER_ADDRESS": "100000",
+        },
+    )
+    with auth:
+        tasks = ServiceProcess(
+            "task_service",
+            {
+                **common,
+                "OTEL_SERVICE_NAME": "task-service",
+                "TASKPLANE_JWKS_URL": f"{auth.url}/.well-known/jwks.json",
+            },
+        )
+        with tasks:
+            yield Platform(auth, tasks)

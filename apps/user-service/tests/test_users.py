@@ -87,6 +87,21 @@ async def test_the_notification_service_reads_preferences_with_a_scope(
     )
 
 
+async def test_the_notification_service_reads_a_profile_with_its_email(
+    client: httpx.AsyncClient, tokens: TokenFactory
+) -> None:
+    user_id, headers = _user(tokens, email="grace@example.com", name="Grace Hopper")
+    await client.get("/api/v1/users/me", headers=headers)
+    reader = bearer(tokens.service_token("users:read"))
+    response = await client.get(f"/api/v1/users/{user_id}", headers=reader)
+    assert response.status_code == 200, response.text
+    assert response.json()["email"] == "grace@example.com"
+    assert response.json()["display_name"] == "Grace Hopper"
+    assert_problem(await client.get(f"/api/v1/users/{user_id}", headers=headers), 403)
+    assert_problem(await client.get(f"/api/v1/users/{uuid.uuid4()}", headers=reader), 404)
+    assert (await client.get("/api/v1/users/me", headers=headers)).json()["id"] == user_id
+
+
 async def test_the_directory_limits_fields_for_non_admins(
     client: httpx.AsyncClient, tokens: TokenFactory
 ) -> None:

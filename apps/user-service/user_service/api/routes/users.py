@@ -29,6 +29,18 @@ _AUTH: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _full_entry(profile: Profile) -> DirectoryEntryFull:
+    return DirectoryEntryFull(
+        id=profile.user_id,
+        display_name=profile.display_name,
+        email=profile.email,
+        timezone=profile.timezone,
+        locale=profile.locale,
+        created_at=profile.created_at,
+        updated_at=profile.updated_at,
+    )
+
+
 def _profile_out(profile: Profile) -> ProfileOut:
     return ProfileOut(
         id=profile.user_id,
@@ -95,6 +107,21 @@ async def get_user_preferences(
 
 
 @router.get(
+    "/{user_id}",
+    response_model=DirectoryEntryFull,
+    responses={**_AUTH, 404: {"description": "No such profile", **_PROBLEM}},
+    summary="A user's profile with email (scope users:read: the notification-service)",
+)
+async def get_user(
+    user_id: uuid.UUID, session: SessionDep, _reader: UsersReaderDep
+) -> DirectoryEntryFull:
+    profile = await crud.get_profile(session, user_id)
+    if profile is None:
+        raise ProblemError(404, f"user {user_id} has no profile", slug="user-not-found")
+    return _full_entry(profile)
+
+
+@router.get(
     "",
     response_model=DirectoryPage,
     responses=_AUTH,
@@ -118,17 +145,7 @@ async def list_users(
         session, limit=page_size, after=cursor, text=q, search_email=full
     )
     items: list[DirectoryEntryFull | DirectoryEntry] = [
-        DirectoryEntryFull(
-            id=p.user_id,
-            display_name=p.display_name,
-            email=p.email,
-            timezone=p.timezone,
-            locale=p.locale,
-            created_at=p.created_at,
-            updated_at=p.updated_at,
-        )
-        if full
-        else DirectoryEntry(id=p.user_id, display_name=p.display_name)
+        _full_entry(p) if full else DirectoryEntry(id=p.user_id, display_name=p.display_name)
         for p in profiles
     ]
     return DirectoryPage(

@@ -27,9 +27,26 @@ CASES = {
     "env-list": ({"user-service": {"env": ["A=1"]}}, ["user-service", "/env"]),
     "environment-enum": ({"global": {"environment": "staging"}}, ["/global/environment"]),
     # unknown keys in our charts
-    "unknown-subchart-key": (
+    # a key $defs/component does not define: the schema names its path
+    "unknown-component-key": (
         {"task-service": {"replicas": 2}},
-        ["task-service", "'replicas' not allowed"],
+        ["at '/task-service/replicas'"],
+    ),
+    "operator-only-key-on-a-service": (
+        {"task-service": {"watchNamespaces": ["a"]}},
+        ["at '/task-service/watchNamespaces'"],
+    ),
+    "unknown-component-defaults-key": (
+        {"componentDefaults": {"replicas": 2}},
+        ["at '/componentDefaults/replicas'"],
+    ),
+    "component-defaults-is-no-component": (
+        {"componentDefaults": {"enabled": False}},
+        ["/componentDefaults"],
+    ),
+    "component-defaults-wrong-type": (
+        {"componentDefaults": {"autoscaling": {"enabled": "yes"}}},
+        ["/componentDefaults/autoscaling/enabled"],
     ),
     "unknown-nested-key": (
         {"auth-service": {"autoscaling": {"max": 3}}},
@@ -110,9 +127,7 @@ def test_production_refuses_missing_secrets(key, needle, render):
     # the same values render once the secret comes from a Secret the operator manages
     values["global"]["secrets"]["existingSecret"] = "taskplane-platform"
     out = render(values)
-    assert (
-        "name: taskplane-platform" in out["taskplane/charts/task-service/templates/component.yaml"]
-    )
+    assert "name: taskplane-platform" in out["taskplane/templates/components.yaml"]
 
 
 def test_production_refuses_missing_worker_token_and_database(render):

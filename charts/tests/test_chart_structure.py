@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 CHART_DIR = REPO / "charts" / "taskplane"
@@ -274,18 +275,57 @@ def test_network_policies_can_be_switched_off(render):
 # --- schemas, monitoring, NOTES ---------------------------------------------------------
 
 
-def test_service_subchart_schemas_are_the_shared_component_schema():
-    source = json.loads((SUBCHARTS / "common" / "component.schema.json").read_text())
-    for svc in SERVICES:
-        schema = json.loads((SUBCHARTS / svc / "values.schema.json").read_text())
-        assert {k: v for k, v in schema.items() if k != "title"} == {
-            k: v for k, v in source.items() if k != "title"
-        }, f"{svc} schema drifted"
-    operator = json.loads((SUBCHARTS / "operator" / "values.schema.json").read_text())
-    for key, value in source["properties"].items():
-        if key != "replicaCount":
-            assert operator["properties"][key] == value, f"operator schema drifted at {key}"
-    assert operator["properties"]["replicaCount"]["maximum"] == 1
+def component_keys(values: dict[str, Any]) -> list[str]:
+    """The values keys the umbrella renders as components: those with a component block."""
+    return sorted(k for k, v in values.items() if isinstance(v, dict) and "component" in v)
+
+
+def test_every_component_is_one_schema_definition_with_visible_defaults():
+    values = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
+    schema = json.loads((CHART_DIR / "values.schema.json").read_text())
+    components = component_keys(values)
+    assert set(components) >= {*SERVICES, "operator"}
+    for key in [*components, "componentDefaults"]:
+        entry = schema["properties"][key]
+        assert entry["$ref"] == "#/$defs/component", key
+        assert entry["unevaluatedProperties"] is False, key
+    definition = schema["$defs"]["component"]["properties"]
+    # every key a component takes has its default in values.yaml (helm show values)
+    assert set(values["componentDefaults"]) == set(definition) - {"global", "enabled", "component"}
+    assert not list(SUBCHARTS.glob("*/templates/_defaults.tpl"))
+    assert len(list(CHART_DIR.rglob("*.schema.json"))) == 3  # umbrella, worker, postgresql
+
+
+def test_component_defaults_merge_into_every_component(render):
+    """A default set once reaches every component; a component's own value, even false or
+    0, wins over it; lists replace."""
+    out = render(
+        {
+            "componentDefaults": {
+                "terminationGracePeriodSeconds": 45,
+                "podLabels": {"team": "platform"},
+                "autoscaling": {"maxReplicas": 9},
+            },
+            "user-service": {"autoscaling": {"enabled": False}, "replicaCount": 0},
+        }
+    )
+    docs = [
+        obj
+        for source, text in out.items()
+        if source.endswith(".yaml")
+        for obj in yaml.safe_load_all(text)
+        if obj
+    ]
+    deployments = {o["metadata"]["name"]: o for o in docs if o["kind"] == "Deployment"}
+    hpas = {o["metadata"]["name"]: o for o in docs if o["kind"] == "HorizontalPodAutoscaler"}
+    for name in [*SERVICES, "operator"]:
+        pod = deployments[f"taskplane-{name}"]["spec"]["template"]
+        assert pod["spec"]["terminationGracePeriodSeconds"] == 45, name
+        assert pod["metadata"]["labels"]["team"] == "platform", name
+    assert hpas["taskplane-task-service"]["spec"]["maxReplicas"] == 9
+    assert "taskplane-user-service" not in hpas
+    assert deployments["taskplane-user-service"]["spec"]["replicas"] == 0
+    assert "taskplane-operator" not in hpas  # its own autoscaling.enabled: false
 
 
 def test_every_schema_is_strict_on_our_keys():

@@ -1,0 +1,94 @@
+{{/* Network of a component: its Service and its NetworkPolicy (see _component.tpl). */}}
+
+{{- define "taskplane.component.service" }}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  {{- include "taskplane.component.metadata" . | nindent 2 }}
+spec:
+  type: {{ .v.service.type }}
+  selector:
+    {{- include "taskplane.component.selector" . | nindent 4 }}
+  ports:
+    {{- range $pname, $port := .v.component.ports }}
+    - name: {{ $pname }}
+      port: {{ $port }}
+      targetPort: {{ $pname }}
+      protocol: TCP
+    {{- end }}
+{{- end }}
+
+{{/* Ingress the component serves, and the egress only it needs (the Kubernetes API for
+     the operator, component.egress, networkPolicy.extraEgress); the egress every
+     taskplane pod shares (DNS, services, database, OTLP) is in _networkpolicy.tpl. */}}
+{{- define "taskplane.component.networkPolicy" }}
+{{- $g := .root.Values.global -}}
+{{- if $g.networkPolicy.enabled }}
+{{- $v := .v -}}
+{{- $egress := or $v.component.kubeApi $v.component.egress $v.networkPolicy.extraEgress -}}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  {{- include "taskplane.component.metadata" . | nindent 2 }}
+spec:
+  podSelector:
+    matchLabels:
+      {{- include "taskplane.component.selector" . | nindent 6 }}
+  policyTypes:
+    - Ingress
+    {{- if $egress }}
+    - Egress
+    {{- end }}
+  ingress:
+    {{- if hasKey $v.component.ports "http" }}
+    # service to service and helm tests (any taskplane pod), and the operator's worker
+    # pods (labelled app.kubernetes.io/name=taskplane-worker), in any namespace
+    - from:
+        - namespaceSelector: {}
+          podSelector:
+            matchLabels:
+              app.kubernetes.io/part-of: taskplane
+        - namespaceSelector: {}
+          podSelector:
+            matchLabels:
+              app.kubernetes.io/name: taskplane-worker
+      ports:
+        - port: http
+          protocol: TCP
+    {{- end }}
+    {{- if $g.monitoring.enabled }}
+    # Prometheus scrape
+    - from:
+        {{- toYaml $g.networkPolicy.prometheus.from | nindent 8 }}
+      ports:
+        - port: {{ $v.component.metricsPortName }}
+          protocol: TCP
+    {{- end }}
+    {{- with $v.networkPolicy.extraIngress }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  {{- if $egress }}
+  egress:
+    {{- if $v.component.kubeApi }}
+    # the Kubernetes API server (its address is cluster-specific; restrict with global.networkPolicy.kubeApi.to)
+    - ports:
+        {{- range $g.networkPolicy.kubeApi.ports }}
+        - port: {{ . }}
+          protocol: TCP
+        {{- end }}
+      {{- with $g.networkPolicy.kubeApi.to }}
+      to:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+    {{- end }}
+    {{- with $v.component.egress }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+    {{- with $v.networkPolicy.extraEgress }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  {{- end }}
+{{- end }}
+{{- end }}

@@ -1,4 +1,11 @@
-"""Command line of ``python -m bench``: sizes, selection, one PostgreSQL server for all."""
+"""Command line of ``python -m bench``: sizes, selection, one PostgreSQL server per profile.
+
+Two profiles, each its own throw-away PostgreSQL server started here: ``fast`` (fsync,
+synchronous_commit and full_page_writes off, like the test suite) and ``durable``
+(PostgreSQL's defaults: every commit waits for its WAL flush). Within a profile every
+engine is measured on that one server in this one run, interleaved, so the ratios are
+side by side.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +17,19 @@ from pathlib import Path
 from typing import Any
 
 from bench import report
-from bench.e2e import HttpConfig, run_http
+from bench.deployed import run_deployed
 from bench.engine import EngineConfig, run_engine
 from bench.pagination import PaginationConfig, run_pagination
+from bench.runs import DeployedConfig
 from taskplane_common.testing.postgres import PostgresServer
 
-SECTIONS = ("engine", "http", "pagination")
+SECTIONS = ("deployed", "shared", "pagination")
+PROFILES = {"fast": False, "durable": True}
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -28,73 +41,89 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=SECTIONS,
         help="run only this section (repeatable); default: all",
     )
+    parser.add_argument("--profiles", default="fast,durable", help="comma-separated: fast, durable")
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
-    parser.add_argument("-n", type=int, help="tasks per engine/HTTP run")
-    parser.add_argument("--consumers", type=int, help="concurrent consumers per engine peer")
-    parser.add_argument("--repeats", type=int, help="engine repeats per peer")
+    parser.add_argument("-n", type=int, help="tasks per as-deployed run")
+    parser.add_argument("--shared-n", type=int, help="tasks per shared-loop run")
+    parser.add_argument("--repeats", type=int, help="repeats per engine (both tables)")
+    parser.add_argument("--workers", type=int, help="worker processes per as-deployed engine")
+    parser.add_argument("--concurrency", type=int, help="concurrency of each worker process")
+    parser.add_argument("--consumers", type=int, help="shared loop: concurrent consumers")
+    parser.add_argument(
+        "--engines",
+        default="taskplane,taskplane-http,pgqueuer,procrastinate",
+        help="comma-separated as-deployed engines",
+    )
     parser.add_argument(
         "--peers",
         default="taskplane,pgqueuer,procrastinate",
-        help="comma-separated engine peers",
+        help="comma-separated shared-loop peers",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    unknown = set(_names(args.profiles)) - set(PROFILES)
+    if unknown:
+        parser.error(f"unknown profile(s): {', '.join(sorted(unknown))}")
+    return args
 
 
-def configs(args: argparse.Namespace) -> tuple[EngineConfig, HttpConfig, PaginationConfig]:
+def configs(args: argparse.Namespace) -> tuple[DeployedConfig, EngineConfig, PaginationConfig]:
     if args.quick:
-        engine = EngineConfig(n=400, consumers=4, batch=10, enqueue_batch=100, repeats=1)
-        http = HttpConfig(n=400, workers=1, concurrency=16, enqueue_batch=100, repeats=1)
+        deployed = DeployedConfig(n=400, workers=1, concurrency=16, enqueue_batch=100, repeats=1)
+        shared = EngineConfig(n=400, consumers=4, batch=10, enqueue_batch=100, repeats=1)
         pagination = PaginationConfig(rows=6_000, depths=[1, 10, 100], samples=3)
     else:
-        engine = EngineConfig(n=5_000, consumers=8, batch=10, enqueue_batch=1000, repeats=3)
-        http = HttpConfig(n=5_000, workers=2, concurrency=16, enqueue_batch=1000, repeats=1)
+        deployed = DeployedConfig(n=5_000, workers=2, concurrency=16, enqueue_batch=1000, repeats=2)
+        shared = EngineConfig(n=3_000, consumers=8, batch=10, enqueue_batch=1000, repeats=2)
         pagination = PaginationConfig(rows=100_000, depths=[1, 100, 1000], samples=15)
     if args.n:
-        engine.n = http.n = args.n
-    if args.consumers:
-        engine.consumers = args.consumers
+        deployed.n = args.n
+    if args.shared_n:
+        shared.n = args.shared_n
     if args.repeats:
-        engine.repeats = args.repeats
-    engine.peers = [p.strip() for p in args.peers.split(",") if p.strip()]
-    return engine, http, pagination
+        deployed.repeats = shared.repeats = args.repeats
+    if args.workers:
+        deployed.workers = args.workers
+    if args.concurrency:
+        deployed.concurrency = args.concurrency
+    if args.consumers:
+        shared.consumers = args.consumers
+    deployed.engines = _names(args.engines)
+    shared.peers = _names(args.peers)
+    return deployed, shared, pagination
 
 
 def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-async def _run(args: argparse.Namespace, server: PostgresServer) -> dict[str, Any]:
-    engine_config, http_config, pagination_config = configs(args)
+async def _profile(
+    args: argparse.Namespace, server: PostgresServer, first: bool
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """One profile's sections on its server; pagination (durability-blind) in the first."""
+    deployed_config, shared_config, pagination_config = configs(args)
     sections = args.only or list(SECTIONS)
-    results: dict[str, Any] = {"quick": args.quick, "machine": report.machine_info(server)}
-    if "engine" in sections:
-        results["engine"] = await run_engine(server, engine_config, log)
-    if "http" in sections:
-        results["http"] = http = await run_http(server, http_config, log)
-        direct = results.get("engine", {}).get("peers", {}).get("taskplane")
-        if direct and http_config.n == engine_config.n:
-            direct_enqueue = direct["enqueue_per_s"]["median"]
-            direct_process = direct["process_per_s"]["median"]
-            http["vs_direct"] = {
-                "direct_enqueue_per_s": direct_enqueue,
-                "direct_process_per_s": direct_process,
-                "enqueue": http["enqueue_per_s"]["median"] / direct_enqueue,
-                "process": http["process_per_s"]["median"] / direct_process,
-            }
-    if "pagination" in sections:
-        results["pagination"] = await run_pagination(server, pagination_config, log)
-    return results
+    profile: dict[str, Any] = {"server": report.server_info(server)}
+    if "deployed" in sections:
+        profile["deployed"] = await run_deployed(server, deployed_config, log)
+    if "shared" in sections:
+        profile["shared"] = await run_engine(server, shared_config, log)
+    pagination = None
+    if first and "pagination" in sections:
+        pagination = await run_pagination(server, pagination_config, log)
+    return profile, pagination
 
 
 def correct(results: dict[str, Any]) -> list[str]:
     """What went wrong (a task lost or run twice, pages that differ); empty when nothing."""
-    problems = [
-        f"engine peer {name}: not exactly once: {peer['checks']}"
-        for name, peer in results.get("engine", {}).get("peers", {}).items()
-        if not peer["exactly_once"]
-    ]
-    if "http" in results and not results["http"]["exactly_once"]:
-        problems.append(f"http: not exactly once: {results['http']['checks']}")
+    problems: list[str] = []
+    for name, profile in results["profiles"].items():
+        for engine, data in profile.get("deployed", {}).get("engines", {}).items():
+            if not data["exactly_once"]:
+                outcomes = [run["outcome"] for run in data["checks"]]
+                problems.append(f"{name}: deployed {engine}: not exactly once: {outcomes}")
+        for peer, data in profile.get("shared", {}).get("peers", {}).items():
+            if not data["exactly_once"]:
+                problems.append(f"{name}: shared loop {peer}: not exactly once: {data['checks']}")
     if "pagination" in results and not results["pagination"]["same_rows"]:
         problems.append("pagination: keyset and OFFSET pages differ")
     return problems
@@ -103,9 +132,15 @@ def correct(results: dict[str, Any]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
-    with PostgresServer(max_connections=200) as server:
-        log(f"PostgreSQL on 127.0.0.1:{server.port} ({server.bin})")
-        results = asyncio.run(_run(args, server))
+    results: dict[str, Any] = {"quick": args.quick, "machine": report.machine_info()}
+    results["profiles"] = {}
+    for index, name in enumerate(_names(args.profiles)):
+        with PostgresServer(max_connections=200, durable=PROFILES[name]) as server:
+            log(f"profile {name}: PostgreSQL on 127.0.0.1:{server.port} ({server.bin})")
+            profile, pagination = asyncio.run(_profile(args, server, index == 0))
+        results["profiles"][name] = profile
+        if pagination is not None:
+            results["pagination"] = pagination
     results["wall_s"] = time.perf_counter() - started
     data, table = report.write(results, args.results_dir)
     print(table.read_text())

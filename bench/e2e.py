@@ -1,11 +1,12 @@
-"""End to end over HTTP: the real task-service (uvicorn) and real ``taskplane-worker``s.
+"""taskplane end to end over HTTP: the real task-service (uvicorn) and ``taskplane-worker``s.
 
 The queue is paused while the tasks are enqueued through ``POST
 /api/v1/queues/bench/tasks`` (batches of ``{tasks: [...]}``) and while the workers start
 and long-poll; unpausing it starts the clock, which stops when the queue's
 ``completed_total`` reaches ``n``. So enqueue and processing are measured apart, and
 worker start-up is not counted. Service and workers log at WARNING (no per-request or
-per-task log lines), like a production deployment that ships only warnings.
+per-task log lines), like a production deployment that ships only warnings. One of the
+engines of :mod:`bench.deployed`, measured the same way (CPU per process class too).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,22 +25,26 @@ from typing import Any
 import httpx
 import psycopg
 
-from bench.stats import summary
+from bench import taskplane_engine
+from bench.cpu import CpuMeter
+from bench.engine import _scalar
+from bench.runs import DeployedConfig, run_record, wait_done
 from taskplane_common.testing.postgres import PostgresServer, free_port
 from taskplane_common.testing.processes import ServiceProcess
 
-QUEUE = "bench"
+QUEUE = taskplane_engine.QUEUE
 API = "/api/v1"
 
 
 @dataclass
-class HttpConfig:
-    n: int
-    workers: int
-    concurrency: int
-    enqueue_batch: int
-    repeats: int
-    service_pool_size: int = 20
+class _Popen:
+    """A ``subprocess.Popen`` seen through ``returncode`` as asyncio processes are."""
+
+    process: subprocess.Popen[bytes]
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.poll()
 
 
 def _start_worker(api_url: str, index: int, concurrency: int, logs: Path) -> tuple[Any, int]:
@@ -100,14 +104,8 @@ def _stop(process: Any) -> None:
             process.wait()
 
 
-async def _scalar(connection: psycopg.AsyncConnection[Any], sql: str) -> int:
-    row = await (await connection.execute(sql)).fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
-
-
-async def _one_run(
-    server: PostgresServer, config: HttpConfig, repeat: int, log: Callable[[str], None]
-) -> dict[str, Any]:
+async def run_http(server: PostgresServer, config: DeployedConfig, repeat: int) -> dict[str, Any]:
+    """One run: a fresh database, the service, ``config.workers`` worker processes."""
     database = f"http_run{repeat}"
     url = server.create_database(database)
     logs = Path(tempfile.mkdtemp(prefix="taskplane-bench-http-"))
@@ -147,61 +145,38 @@ async def _one_run(
             for process, port in started_workers:
                 await _wait_healthy(client, process, port)
             await db.execute("ANALYZE tasks.tasks")
-            counted = "SELECT sum(completed_total) FROM tasks.queue_counters WHERE queue = 'bench'"
-            deadline = time.monotonic() + 600
+            assert service.process is not None
+            meter = CpuMeter(
+                {
+                    "service": [service.process.pid],
+                    "workers": [process.pid for process in workers],
+                    "postgresql": [server.postmaster_pid()],
+                }
+            )
+            meter.start()
             started = time.perf_counter()
             (await client.put(f"{API}/queues/{QUEUE}", json={"paused": False})).raise_for_status()
-            while await _scalar(db, counted) < config.n:
-                if time.monotonic() > deadline:
-                    raise TimeoutError("the workers did not finish in 600 s")
-                if any(process.poll() is not None for process in workers):
-                    raise RuntimeError(f"a worker exited; logs in {logs}")
-                await asyncio.sleep(0.02)
+
+            async def finished() -> int:
+                return await _scalar(db, taskplane_engine.COMPLETED_SQL)
+
+            await wait_done(
+                finished,
+                config.n,
+                [_Popen(p) for p in workers],
+                f"taskplane-http ({service.log})",
+                logs,
+            )
             process_s = time.perf_counter() - started
-            completed_once = await _scalar(
-                db,
-                "SELECT count(*) FROM tasks.tasks WHERE queue = 'bench'"
-                " AND status = 'completed' AND attempts = 1",
-            )
-            not_done = await _scalar(
-                db,
-                "SELECT count(*) FROM tasks.tasks WHERE queue = 'bench' AND status <> 'completed'",
-            )
-            completed_events = await _scalar(
-                db, "SELECT count(*) FROM tasks.events WHERE type = 'task.completed'"
-            )
+            meter.stop()
     finally:
         for process in workers:
             _stop(process)
         service.stop()
+    try:
+        outcome = await taskplane_engine.outcome(url)
+    finally:
         with psycopg.connect(server.url(), autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    result = {
-        "n": config.n,
-        "enqueue_s": enqueue_s,
-        "process_s": process_s,
-        "completed_once": completed_once,
-        "not_completed": not_done,
-        "completed_events": completed_events,
-        "exactly_once": completed_once == config.n and not_done == 0,
-    }
-    log(
-        f"http #{repeat + 1}: enqueue {config.n / enqueue_s:,.0f}/s, "
-        f"process {config.n / process_s:,.0f}/s, exactly once: {result['exactly_once']}"
-    )
-    return result
-
-
-async def run_http(
-    server: PostgresServer, config: HttpConfig, log: Callable[[str], None]
-) -> dict[str, Any]:
-    if config.n % config.enqueue_batch:
-        raise ValueError("n must be a multiple of the enqueue batch")
-    runs = [await _one_run(server, config, repeat, log) for repeat in range(config.repeats)]
-    return {
-        "config": config.__dict__,
-        "enqueue_per_s": summary([r["n"] / r["enqueue_s"] for r in runs]),
-        "process_per_s": summary([r["n"] / r["process_s"] for r in runs]),
-        "exactly_once": all(r["exactly_once"] for r in runs),
-        "checks": runs,
-    }
+    ok = outcome == {"finished": config.n, "left": 0, "completed_events": config.n}
+    return run_record(config.n, enqueue_s, process_s, meter, outcome, ok)

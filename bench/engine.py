@@ -1,4 +1,8 @@
-"""Queue engines side by side: taskplane's engine (direct calls), pgqueuer, procrastinate.
+"""Shared loop: the queue engines' SQL side by side, through one loop that is none of theirs.
+
+This isolates the SQL each library issues; how each is really deployed (its own worker,
+batching, concurrency) is measured in :mod:`bench.deployed`, which reuses the peers below
+for installing, enqueueing and the exactly-once checks.
 
 Every peer runs on the same PostgreSQL server, in its own database made fresh for each
 repeat from a template that holds only its schema. One connection enqueues ``n`` tasks
@@ -7,8 +11,9 @@ in batches; then ``consumers`` asyncio tasks, each with its own connection, loop
 tasks are done. The same loop (:func:`drain`) drives every peer; only the two calls
 differ, and each peer uses its own library's public query layer for them:
 
-* taskplane: ``queues.enqueue`` / ``queues.lease`` / ``queues.complete`` on an
-  ``AsyncSession``, committed like the HTTP routes commit (a session per call).
+* taskplane: ``enqueue`` / ``lease`` / ``complete`` of ``task_service.queue`` on an
+  ``AsyncSession`` (:mod:`bench.taskplane_engine`), committed like the HTTP routes
+  commit (a session per call).
 * pgqueuer: ``Queries.enqueue`` / ``Queries.dequeue`` / ``Queries.log_jobs`` (one job per
   call; pgqueuer's own QueueManager buffers completions, which we do not do here).
 * procrastinate: ``Task.batch_defer_async`` / ``JobManager.fetch_job`` /
@@ -16,7 +21,7 @@ differ, and each peer uses its own library's public query layer for them:
   is always 1.
 
 Exactly-once is checked twice: the ids the consumers completed (no duplicates, none
-missing) and the database's own count of finished rows.
+missing) and each library's own records (:meth:`Peer.outcome`).
 """
 
 from __future__ import annotations
@@ -31,13 +36,14 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 import psycopg
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from bench import taskplane_engine
+from bench.cpu import CpuMeter
 from bench.stats import percentile, ratio_summary, summary
-from taskplane_common.db import async_database_url
+from bench.taskplane_engine import TaskplaneEngine
 from taskplane_common.testing.postgres import PostgresServer
 
-QUEUE = "bench"
+QUEUE = taskplane_engine.QUEUE
 DRAIN_TIMEOUT_S = 600.0
 
 
@@ -67,8 +73,16 @@ class Peer(Protocol):
 
     async def consumer(self, url: str, index: int) -> Consumer: ...
 
-    async def finished_in_db(self, url: str) -> dict[str, int]:
-        """``finished``: rows the database holds as done; ``left``: rows not done."""
+    async def outcome(self, url: str, ids: Sequence[str]) -> dict[str, int]:
+        """What the peer's own tables say happened to the enqueued ``ids``."""
+        ...
+
+    def exactly_once(self, outcome: dict[str, int], n: int) -> bool:
+        """Whether ``outcome`` shows each of ``n`` tasks run once and finished once."""
+        ...
+
+    async def finished(self, connection: psycopg.AsyncConnection[Any], n: int) -> int:
+        """Cheap poll: how many of the ``n`` tasks have finished."""
         ...
 
     async def close(self) -> None: ...
@@ -84,9 +98,12 @@ class RunResult:
     completed_ids: list[str]
     enqueued_ids: list[str]
     db: dict[str, int]
+    db_exactly_once: bool
     #: CPU time of this (client) process while draining, per task: how much of the cost
     #: is the Python side (ORM, driver, the library) rather than PostgreSQL.
     client_cpu_ms_per_task: float = 0.0
+    #: CPU time of the PostgreSQL server (all its processes) while draining, per task.
+    postgres_cpu_ms_per_task: float = 0.0
 
     @property
     def exactly_once(self) -> bool:
@@ -94,8 +111,7 @@ class RunResult:
             len(self.completed_ids) == self.n
             and len(set(self.completed_ids)) == self.n
             and set(self.completed_ids) == set(self.enqueued_ids)
-            and self.db.get("finished") == self.n
-            and self.db.get("left") == 0
+            and self.db_exactly_once
         )
 
 
@@ -147,34 +163,16 @@ async def drain(
 
 
 class _TaskplaneConsumer:
-    def __init__(self, peer: TaskplanePeer, engine: AsyncEngine, index: int) -> None:
-        self.peer = peer
-        self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+    def __init__(self, engine: TaskplaneEngine, index: int) -> None:
+        self.engine = engine
         self.worker_id = f"bench-{index}"
 
     async def lease(self, batch: int) -> list[Any]:
-        from task_service import queues
-
-        async with self.sessions() as session:
-            granted = await queues.lease(
-                session,
-                QUEUE,
-                self.worker_id,
-                batch,
-                timeout_grace_s=5,  # the Settings defaults the route passes
-                reclaim_batch=500,
-            )
-            await session.commit()
-        return [] if granted is None else [(t.id, t.lease_id) for t in granted.tasks]
+        return list(await self.engine.lease(self.worker_id, batch))
 
     async def complete(self, job: Any) -> str:
-        from task_service import queues
-
         task_id, lease_id = job
-        async with self.sessions() as session:
-            await queues.autocommit(session)  # as the route does: one statement
-            await queues.complete(session, lease_id, self.worker_id, None)
-            await session.commit()
+        await self.engine.complete_one(self.worker_id, lease_id)
         return str(task_id)
 
     async def close(self) -> None:
@@ -182,63 +180,49 @@ class _TaskplaneConsumer:
 
 
 class TaskplanePeer:
-    """taskplane's queue engine, called like the HTTP routes call it (no HTTP)."""
+    """taskplane's queue engine, called like the HTTP routes call it (no HTTP), through
+    :mod:`bench.taskplane_engine`."""
 
     name = "taskplane"
 
     def __init__(self, pool_size: int) -> None:
         self.pool_size = pool_size
-        self.engines: dict[str, AsyncEngine] = {}
+        self.engines: dict[str, TaskplaneEngine] = {}
 
     def lease_batch(self, wanted: int) -> int:
         return wanted
 
-    def _engine(self, url: str) -> AsyncEngine:
+    def _engine(self, url: str) -> TaskplaneEngine:
         if url not in self.engines:
-            self.engines[url] = create_async_engine(
-                async_database_url(url), pool_size=self.pool_size, max_overflow=0
-            )
+            self.engines[url] = TaskplaneEngine(url, self.pool_size)
         return self.engines[url]
 
     async def install(self, url: str) -> None:
-        from taskplane_common.migrations import upgrade
-
-        await asyncio.to_thread(upgrade, "task_service", url)
+        await taskplane_engine.install_async(url)
 
     async def enqueue(self, url: str, batches: int, batch: int) -> list[str]:
-        from task_service import queues
-        from task_service.queue_schemas import TaskEnqueue
-        from taskplane_common.security import DEV_PRINCIPAL
-
-        sessions = async_sessionmaker(self._engine(url), expire_on_commit=False)
-        prepared = [
-            [TaskEnqueue(payload={"n": b * batch + i}) for i in range(batch)]
-            for b in range(batches)
-        ]
+        engine = self._engine(url)
+        prepared = [[{"n": b * batch + i} for i in range(batch)] for b in range(batches)]
         ids: list[str] = []
-        for items in prepared:
-            async with sessions() as session:
-                rows = await queues.enqueue(session, DEV_PRINCIPAL, QUEUE, items, None)
-                await session.commit()
-            ids.extend(str(task.id) for task, _ in rows)
+        for payloads in prepared:
+            ids.extend(await engine.enqueue(payloads))
         return ids
 
     async def consumer(self, url: str, index: int) -> Consumer:
-        return _TaskplaneConsumer(self, self._engine(url), index)
+        return _TaskplaneConsumer(self._engine(url), index)
 
-    async def finished_in_db(self, url: str) -> dict[str, int]:
-        row = await _fetchone(
-            url,
-            "SELECT count(*) FILTER (WHERE status = 'completed' AND attempts = 1),"
-            " count(*) FILTER (WHERE status <> 'completed')"
-            " FROM tasks.tasks WHERE queue = %s",
-            (QUEUE,),
-        )
-        return {"finished": int(row[0]), "left": int(row[1])}
+    async def outcome(self, url: str, ids: Sequence[str]) -> dict[str, int]:
+        return await taskplane_engine.outcome(url)
+
+    def exactly_once(self, outcome: dict[str, int], n: int) -> bool:
+        return outcome == {"finished": n, "left": 0, "completed_events": n}
+
+    async def finished(self, connection: psycopg.AsyncConnection[Any], n: int) -> int:
+        return await _scalar(connection, taskplane_engine.COMPLETED_SQL)
 
     async def close(self) -> None:
         for engine in self.engines.values():
-            await engine.dispose()
+            await engine.close()
         self.engines.clear()
 
 
@@ -318,12 +302,33 @@ class PgqueuerPeer:
         connection = await psycopg.AsyncConnection.connect(url, autocommit=True)
         return _PgqueuerConsumer(connection)
 
-    async def finished_in_db(self, url: str) -> dict[str, int]:
-        finished = await _fetchone(
-            url, "SELECT count(DISTINCT job_id) FROM pgqueuer_log WHERE status = 'successful'"
+    async def outcome(self, url: str, ids: Sequence[str]) -> dict[str, int]:
+        """From pgqueuer's own log: every job picked once and logged successful once."""
+        row = await _fetchone(
+            url,
+            "SELECT count(*) FILTER (WHERE status = 'successful'),"
+            " count(DISTINCT job_id) FILTER (WHERE status = 'successful'"
+            "  AND job_id = ANY(%s::bigint[])),"
+            " count(*) FILTER (WHERE status = 'picked'),"
+            " count(DISTINCT job_id) FILTER (WHERE status = 'picked'),"
+            " (SELECT count(*) FROM pgqueuer)"
+            " FROM pgqueuer_log",
+            ([int(i) for i in ids],),
         )
-        left = await _fetchone(url, "SELECT count(*) FROM pgqueuer")
-        return {"finished": int(finished[0]), "left": int(left[0])}
+        names = ("successful", "successful_ours", "picked", "picked_jobs", "left")
+        return dict(zip(names, (int(v) for v in row), strict=True))
+
+    def exactly_once(self, outcome: dict[str, int], n: int) -> bool:
+        return outcome == {
+            "successful": n,
+            "successful_ours": n,
+            "picked": n,
+            "picked_jobs": n,
+            "left": 0,
+        }
+
+    async def finished(self, connection: psycopg.AsyncConnection[Any], n: int) -> int:
+        return n - await _scalar(connection, "SELECT count(*) FROM pgqueuer")
 
     async def close(self) -> None:
         return None
@@ -397,13 +402,26 @@ class ProcrastinatePeer:
         app = await self._app(url)
         return _ProcrastinateConsumer(app, await app.job_manager.register_worker())
 
-    async def finished_in_db(self, url: str) -> dict[str, int]:
+    async def outcome(self, url: str, ids: Sequence[str]) -> dict[str, int]:
+        """From procrastinate's own tables: jobs succeeded, and each started once."""
         row = await _fetchone(
             url,
-            "SELECT count(*) FILTER (WHERE status = 'succeeded'),"
-            " count(*) FILTER (WHERE status <> 'succeeded') FROM procrastinate_jobs",
+            "SELECT count(*) FILTER (WHERE status = 'succeeded' AND id = ANY(%s::bigint[])),"
+            " count(*) FILTER (WHERE status <> 'succeeded'),"
+            " (SELECT count(*) FROM procrastinate_events WHERE type = 'started'),"
+            " (SELECT count(DISTINCT job_id) FROM procrastinate_events WHERE type = 'started')"
+            " FROM procrastinate_jobs",
+            ([int(i) for i in ids],),
         )
-        return {"finished": int(row[0]), "left": int(row[1])}
+        names = ("succeeded", "left", "started", "started_jobs")
+        return dict(zip(names, (int(v) for v in row), strict=True))
+
+    def exactly_once(self, outcome: dict[str, int], n: int) -> bool:
+        return outcome == {"succeeded": n, "left": 0, "started": n, "started_jobs": n}
+
+    async def finished(self, connection: psycopg.AsyncConnection[Any], n: int) -> int:
+        unfinished = "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"
+        return n - await _scalar(connection, unfinished)
 
     async def _close(self, url: str) -> None:
         app = self.apps.pop(url, None)
@@ -416,6 +434,11 @@ class ProcrastinatePeer:
 
 
 # ----------------------------------------------------------------------------- harness
+
+
+async def _scalar(connection: psycopg.AsyncConnection[Any], sql: str) -> int:
+    row = await (await connection.execute(sql)).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
 
 
 async def _fetchone(url: str, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...]:
@@ -452,30 +475,60 @@ PEERS: dict[str, Callable[[EngineConfig], Peer]] = {
 }
 
 
+async def clone(server: PostgresServer, template: str, database: str) -> str:
+    """A fresh database holding only what ``template`` holds; returns its URL."""
+    await drop(server, database)
+    await _admin(server, f'CREATE DATABASE "{database}" TEMPLATE "{template}"')
+    return server.url(database)
+
+
+async def drop(server: PostgresServer, database: str) -> None:
+    await _admin(server, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+async def install_templates(server: PostgresServer, peers: dict[str, Peer]) -> None:
+    """One template database per peer, holding its schema (``template_<name>``)."""
+    for name, peer in peers.items():
+        template = f"template_{name}"
+        await drop(server, template)
+        await _admin(server, f'CREATE DATABASE "{template}"')
+        await peer.install(server.url(template))
+        await peer.close()
+
+
+async def fill(peer: Peer, url: str, n: int, enqueue_batch: int) -> tuple[list[str], float]:
+    """Enqueue ``n`` no-op tasks in batches from one connection, then ``ANALYZE``.
+
+    Returns the ids and the enqueue time. Every peer gets fresh statistics alike
+    (autovacuum would do it soon anyway).
+    """
+    started = time.perf_counter()
+    enqueued = await peer.enqueue(url, n // enqueue_batch, enqueue_batch)
+    enqueue_s = time.perf_counter() - started
+    await _analyze(url)
+    return enqueued, enqueue_s
+
+
 async def run_once(
     server: PostgresServer, peer: Peer, template: str, run: int, config: EngineConfig
 ) -> RunResult:
     """One repeat of one peer in a fresh database cloned from its template."""
     database = f"{peer.name}_run{run}"
-    await _admin(server, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    await _admin(server, f'CREATE DATABASE "{database}" TEMPLATE "{template}"')
-    url = server.url(database)
+    url = await clone(server, template, database)
     try:
-        batches = config.n // config.enqueue_batch
-        started = time.perf_counter()
-        enqueued = await peer.enqueue(url, batches, config.enqueue_batch)
-        enqueue_s = time.perf_counter() - started
-        # Fresh statistics for every peer alike (autovacuum would do it soon anyway).
-        await _analyze(url)
+        enqueued, enqueue_s = await fill(peer, url, config.n, config.enqueue_batch)
+        postgres = CpuMeter({"postgresql": [server.postmaster_pid()]})
+        postgres.start()
         cpu_before = time.process_time()
         process_s, latencies, completed = await drain(
             peer, url, len(enqueued), config.consumers, peer.lease_batch(config.batch)
         )
         client_cpu_s = time.process_time() - cpu_before
-        db = await peer.finished_in_db(url)
+        postgres_cpu_s = postgres.stop()["postgresql"]
+        db = await peer.outcome(url, enqueued)
     finally:
         await peer.close()
-        await _admin(server, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await drop(server, database)
     return RunResult(
         peer.name,
         len(enqueued),
@@ -485,7 +538,9 @@ async def run_once(
         completed,
         enqueued,
         db,
+        peer.exactly_once(db, len(enqueued)),
         client_cpu_s * 1e3 / max(1, len(enqueued)),
+        postgres_cpu_s * 1e3 / max(1, len(enqueued)),
     )
 
 
@@ -497,12 +552,7 @@ async def run_engine(
     if config.n % config.enqueue_batch:
         raise ValueError("n must be a multiple of the enqueue batch")
     peers = {name: PEERS[name](config) for name in config.peers}
-    for name, peer in peers.items():
-        template = f"template_{name}"
-        await _admin(server, f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
-        await _admin(server, f'CREATE DATABASE "{template}"')
-        await peer.install(server.url(template))
-        await peer.close()
+    await install_templates(server, peers)
     # One small untimed run each first: imports, statement caches, the planner.
     warmup = EngineConfig(
         n=min(config.n, 2 * config.enqueue_batch),
@@ -534,6 +584,7 @@ async def run_engine(
             "latency_p50_ms": summary([percentile(r.latencies_s, 50) * 1e3 for r in results]),
             "latency_p99_ms": summary([percentile(r.latencies_s, 99) * 1e3 for r in results]),
             "client_cpu_ms_per_task": summary([r.client_cpu_ms_per_task for r in results]),
+            "postgres_cpu_ms_per_task": summary([r.postgres_cpu_ms_per_task for r in results]),
             "exactly_once": all(r.exactly_once for r in results),
             "checks": [
                 {

@@ -16,8 +16,24 @@ import psycopg
 
 from taskplane_common.testing.postgres import PostgresServer
 
-PACKAGES = ["SQLAlchemy", "psycopg", "pgqueuer", "procrastinate", "uvicorn", "fastapi", "httpx"]
-SERVER_SETTINGS = ["fsync", "synchronous_commit", "full_page_writes", "shared_buffers"]
+PACKAGES = [
+    "SQLAlchemy",
+    "psycopg",
+    "asyncpg",
+    "pgqueuer",
+    "procrastinate",
+    "uvloop",
+    "uvicorn",
+    "fastapi",
+    "httpx",
+]
+SERVER_SETTINGS = [
+    "fsync",
+    "synchronous_commit",
+    "full_page_writes",
+    "wal_sync_method",
+    "shared_buffers",
+]
 
 
 def _cpu_model() -> str:
@@ -40,13 +56,7 @@ def _git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
-def machine_info(server: PostgresServer) -> dict[str, Any]:
-    with psycopg.connect(server.url(), autocommit=True) as connection:
-        version = connection.execute("SHOW server_version").fetchone()
-        settings = {
-            name: (connection.execute(f"SHOW {name}").fetchone() or ("?",))[0]
-            for name in SERVER_SETTINGS
-        }
+def machine_info() -> dict[str, Any]:
     versions: dict[str, str | None] = {}
     for package in PACKAGES:
         try:
@@ -60,11 +70,20 @@ def machine_info(server: PostgresServer) -> dict[str, Any]:
         "load_average_at_start": list(os.getloadavg()),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "postgresql": version[0] if version else "?",
-        "postgresql_settings": settings,
         "packages": versions,
         "git_commit": _git_commit(),
     }
+
+
+def server_info(server: PostgresServer) -> dict[str, Any]:
+    """The profile's PostgreSQL: version and the settings that decide what a commit costs."""
+    with psycopg.connect(server.url(), autocommit=True) as connection:
+        version = connection.execute("SHOW server_version").fetchone()
+        settings = {
+            name: (connection.execute(f"SHOW {name}").fetchone() or ("?",))[0]
+            for name in SERVER_SETTINGS
+        }
+    return {"postgresql": version[0] if version else "?", "settings": settings}
 
 
 def _num(value: float, digits: int = 0) -> str:
@@ -86,6 +105,107 @@ def _spread(stat: dict[str, Any], digits: int = 0) -> str:
     )
 
 
+ENGINE_HOW = {
+    "taskplane-http": "task-service (uvicorn) + taskplane-worker processes, over HTTP",
+    "taskplane": "engine called in-process by a taskplane-worker-shaped loop (no HTTP)",
+    "pgqueuer": "PgQueuer on asyncpg, uvloop, batch_size = concurrency, buffered log",
+    "procrastinate": "its own worker (run_worker_async), concurrency per process",
+}
+CPU_CLASSES = ("service", "workers", "postgresql")
+
+
+def _deployed(profile: str, deployed: dict[str, Any]) -> list[str]:
+    c = deployed["config"]
+    lines = [
+        "",
+        f"### As deployed ({profile}): N={c['n']:,}, {c['workers']} worker processes × "
+        f"concurrency {c['concurrency']}, repeats={c['repeats']}",
+        "",
+        "| engine | how it runs | enqueue tasks/s | process tasks/s | CPU ms/task: service "
+        "| workers | PostgreSQL | total | exactly once |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, engine in deployed["engines"].items():
+        cpu = engine["cpu_ms_per_task"]
+        cells = [_spread(cpu[k], 2) if k in cpu else "—" for k in (*CPU_CLASSES, "total")]
+        lines.append(
+            f"| {name} | {ENGINE_HOW.get(name, '')} | {_spread(engine['enqueue_per_s'])} "
+            f"| {_spread(engine['process_per_s'])} | {' | '.join(cells)} "
+            f"| {_yes(engine['exactly_once'])} |"
+        )
+    if deployed["ratios"]:
+        lines += [
+            "",
+            "Ratios of paired repeats (run i against run i, minutes apart on this server); "
+            "> 1 means taskplane is faster:",
+            "",
+            "| ratio | process | enqueue |",
+            "| --- | --- | --- |",
+        ]
+        for name, ratio in deployed["ratios"].items():
+            lines.append(
+                f"| {name} | {_spread(ratio['process'], 2)} | {_spread(ratio['enqueue'], 2)} |"
+            )
+    return lines
+
+
+def _shared(profile: str, engine: dict[str, Any]) -> list[str]:
+    c = engine["config"]
+    lines = [
+        "",
+        f"### Shared loop: isolates the SQL ({profile}): N={c['n']:,}, K={c['consumers']} "
+        f"consumers, repeats={c['repeats']}",
+        "",
+        f"Enqueue: one connection, batches of {c['enqueue_batch']}. Process: K consumers in "
+        "the bench process, each `lease(batch) → no-op → complete`, one commit per "
+        "completion, the same loop for every library (none of them is deployed like this).",
+        "",
+        "| peer | lease batch | enqueue tasks/s | process tasks/s | lease→complete p50 ms "
+        "| p99 ms | client CPU ms/task | PostgreSQL CPU ms/task | exactly once |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, peer in engine["peers"].items():
+        lines.append(
+            f"| {name} | {peer['lease_batch']} | {_spread(peer['enqueue_per_s'])} "
+            f"| {_spread(peer['process_per_s'])} | {_spread(peer['latency_p50_ms'], 1)} "
+            f"| {_spread(peer['latency_p99_ms'], 1)} "
+            f"| {_spread(peer['client_cpu_ms_per_task'], 2)} "
+            f"| {_spread(peer['postgres_cpu_ms_per_task'], 2)} | {_yes(peer['exactly_once'])} |"
+        )
+    if engine.get("ratios"):
+        lines += ["", "| ratio (shared loop) | process | enqueue |", "| --- | --- | --- |"]
+        for name, ratio in engine["ratios"].items():
+            lines.append(
+                f"| {name} | {_spread(ratio['process'], 2)} | {_spread(ratio['enqueue'], 2)} |"
+            )
+    return lines
+
+
+def _headline(results: dict[str, Any]) -> list[str]:
+    """taskplane against each peer as deployed, one row per comparison, one column per
+    profile: the numbers to quote first."""
+    profiles = [p for p, data in results["profiles"].items() if data.get("deployed")]
+    if not profiles:
+        return []
+    names = list(results["profiles"][profiles[0]]["deployed"]["ratios"])
+    lines = [
+        "",
+        "## Headline: taskplane against the peers as deployed (process throughput ratio)",
+        "",
+        "| ratio | " + " | ".join(profiles) + " |",
+        "| --- |" + " --- |" * len(profiles),
+    ]
+    for name in names:
+        cells = [
+            _spread(results["profiles"][p]["deployed"]["ratios"][name]["process"], 2)
+            if name in results["profiles"][p]["deployed"]["ratios"]
+            else "—"
+            for p in profiles
+        ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def markdown(results: dict[str, Any]) -> str:
     machine = results["machine"]
     lines = [
@@ -93,80 +213,32 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"- machine: {machine['cpu_count']} CPUs ({machine['cpu_model']}), shared; load "
         f"average at start {', '.join(f'{x:.2f}' for x in machine['load_average_at_start'])}",
-        f"- PostgreSQL {machine['postgresql']} (throw-away server on 127.0.0.1, the same for "
-        "every peer: "
-        + ", ".join(f"{k}={v}" for k, v in machine["postgresql_settings"].items())
-        + ")",
         f"- Python {machine['python']}, {machine['platform']}; "
         + ", ".join(f"{k} {v}" for k, v in machine["packages"].items() if v),
         f"- commit {machine['git_commit']}; total wall time {results['wall_s']:.0f} s",
-        "",
-        "Values are `median [min–max]` over the repeats.",
     ]
-    engine = results.get("engine")
-    if engine:
-        c = engine["config"]
-        lines += [
-            "",
-            f"## Queue engines, direct (no HTTP): N={c['n']:,}, K={c['consumers']} consumers, "
-            f"repeats={c['repeats']}",
-            "",
-            f"Enqueue: one connection, batches of {c['enqueue_batch']}. Process: K consumers, "
-            "each `lease(batch) → no-op → complete`, one commit per completion.",
-            "",
-            "| peer | lease batch | enqueue tasks/s | process tasks/s | lease→complete p50 ms "
-            "| p99 ms | client CPU ms/task | exactly once |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- |",
-        ]
-        for name, peer in engine["peers"].items():
-            lines.append(
-                f"| {name} | {peer['lease_batch']} | {_spread(peer['enqueue_per_s'])} "
-                f"| {_spread(peer['process_per_s'])} | {_spread(peer['latency_p50_ms'], 1)} "
-                f"| {_spread(peer['latency_p99_ms'], 1)} "
-                f"| {_spread(peer['client_cpu_ms_per_task'], 2)} | {_yes(peer['exactly_once'])} |"
-            )
-        if engine.get("ratios"):
-            lines += [
-                "",
-                "Ratios of paired repeats (taskplane run i against the peer's run i, "
-                "measured minutes apart in this one run); > 1 means taskplane is faster:",
-                "",
-                "| ratio | enqueue | process |",
-                "| --- | --- | --- |",
-            ]
-            for name, ratio in engine["ratios"].items():
-                lines.append(
-                    f"| {name} | {_spread(ratio['enqueue'], 2)} | {_spread(ratio['process'], 2)} |"
-                )
-    http = results.get("http")
-    if http:
-        c = http["config"]
-        lines += [
-            "",
-            f"## End to end over HTTP: N={c['n']:,}, {c['workers']} taskplane-worker processes "
-            f"× concurrency {c['concurrency']}, repeats={c['repeats']}",
-            "",
-            "| path | enqueue tasks/s | process tasks/s | exactly once |",
-            "| --- | --- | --- | --- |",
-            f"| HTTP (uvicorn task-service + workers) | {_spread(http['enqueue_per_s'])} "
-            f"| {_spread(http['process_per_s'])} | {'yes' if http['exactly_once'] else 'NO'} |",
-        ]
-        if "vs_direct" in http:
-            v = http["vs_direct"]
-            lines += [
-                f"| direct engine (above) | {_num(v['direct_enqueue_per_s'])} "
-                f"| {_num(v['direct_process_per_s'])} | |",
-                "",
-                f"HTTP / direct (ratio of medians): enqueue {v['enqueue']:.2f}, "
-                f"process {v['process']:.2f}.",
-            ]
+    for name, profile in results["profiles"].items():
+        server = profile["server"]
+        lines.append(
+            f"- profile **{name}**: PostgreSQL {server['postgresql']}, a throw-away server on "
+            "127.0.0.1 started by the bench, the same for every engine of the profile: "
+            + ", ".join(f"{k}={v}" for k, v in server["settings"].items())
+        )
+    lines += ["", "Values are `median [min–max]` over the repeats."]
+    lines += _headline(results)
+    for name, profile in results["profiles"].items():
+        lines += ["", f"## Profile: {name}"]
+        if profile.get("deployed"):
+            lines += _deployed(name, profile["deployed"])
+        if profile.get("shared"):
+            lines += _shared(name, profile["shared"])
     pagination = results.get("pagination")
     if pagination:
         c = pagination["config"]
         lines += [
             "",
             f"## Pagination on tasks.tasks ({c['rows']:,} rows, 50 a page, sort -created_at, "
-            f"median of {c['samples']})",
+            f"median of {c['samples']}, fast profile)",
             "",
             "The query `GET /api/v1/tasks` runs (`ORDER BY created_at DESC, id DESC`, the "
             "cursor as `(created_at, id) < (:v, :id)` from `task_service.pagination`) against "

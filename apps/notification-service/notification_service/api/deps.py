@@ -1,0 +1,31 @@
+"""Dependencies of the notification-service routes, as ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notification_service.config import Settings
+from taskplane_common.db import request_session
+from taskplane_common.errors import ProblemError
+from taskplane_common.security import Principal, current_principal
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def user_id(principal: Annotated[Principal, Depends(current_principal)]) -> uuid.UUID:
+    """Webhooks and notifications belong to people: service tokens have none."""
+    if principal.user_id is None:
+        raise ProblemError(403, "this call needs a user token", slug="forbidden")
+    return principal.user_id
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[AsyncSession, Depends(request_session)]
+UserIdDep = Annotated[uuid.UUID, Depends(user_id)]

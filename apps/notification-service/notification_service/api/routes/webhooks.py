@@ -1,0 +1,188 @@
+"""Webhook subscriptions, their secrets and their delivery log."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from notification_service import crud
+from notification_service.api.deps import SessionDep, SettingsDep, UserIdDep
+from notification_service.api.routes.common import AUTH, NOT_FOUND, PROBLEM, page_size
+from notification_service.config import Settings
+from notification_service.models import Webhook
+from notification_service.schemas import (
+    AttemptOut,
+    DeliveryOut,
+    DeliveryPage,
+    SecretRotation,
+    WebhookCreate,
+    WebhookOut,
+    WebhookUpdate,
+    WebhookWithSecret,
+)
+from notification_service.signing import message_id
+from notification_service.ssrf import UrlRefusedError, check_url, parse_url
+from taskplane_common.errors import ProblemError
+
+router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
+
+
+async def _checked_url(url: str, settings: Settings) -> str:
+    """422 naming the reason when the URL is malformed or points somewhere forbidden."""
+    try:
+        parsed = parse_url(url, settings.webhook_max_url_length)
+        await check_url(parsed, allow_loopback=settings.webhook_allow_loopback)
+    except UrlRefusedError as exc:
+        raise ProblemError(
+            422, f"webhook URL refused: {exc.reason}", slug="webhook-url-refused"
+        ) from exc
+    return str(parsed)
+
+
+def _out(hook: Webhook) -> WebhookOut:
+    return WebhookOut.model_validate(hook, from_attributes=True)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=WebhookWithSecret,
+    responses={**AUTH, 409: {"description": "Too many subscriptions", **PROBLEM}},
+    summary="Subscribe a URL to event types; the signing secret is shown only here",
+)
+async def create_webhook(
+    body: WebhookCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    owner: UserIdDep,
+    response: Response,
+) -> WebhookWithSecret:
+    url = await _checked_url(body.url, settings)
+    if await crud.count_webhooks(session, owner) >= settings.webhook_max_per_user:
+        raise ProblemError(
+            409,
+            f"at most {settings.webhook_max_per_user} webhooks per user",
+            slug="too-many-webhooks",
+        )
+    hook = await crud.create_webhook(session, owner, url, body.events, body.description)
+    await session.commit()
+    response.headers["Location"] = f"/api/v1/webhooks/{hook.id}"
+    return WebhookWithSecret(**_out(hook).model_dump(), secret=hook.secret)
+
+
+@router.get("", response_model=list[WebhookOut], responses=AUTH, summary="My webhooks")
+async def list_webhooks(session: SessionDep, owner: UserIdDep) -> list[WebhookOut]:
+    return [_out(hook) for hook in await crud.list_webhooks(session, owner)]
+
+
+@router.get("/{webhook_id}", response_model=WebhookOut, responses=NOT_FOUND, summary="One webhook")
+async def get_webhook(webhook_id: uuid.UUID, session: SessionDep, owner: UserIdDep) -> WebhookOut:
+    return _out(await crud.get_webhook(session, owner, webhook_id))
+
+
+@router.patch(
+    "/{webhook_id}",
+    response_model=WebhookOut,
+    responses=NOT_FOUND,
+    summary="Change URL, event types or description; enabled=true re-enables it",
+)
+async def patch_webhook(
+    webhook_id: uuid.UUID,
+    body: WebhookUpdate,
+    session: SessionDep,
+    settings: SettingsDep,
+    owner: UserIdDep,
+) -> WebhookOut:
+    changes = body.model_dump(exclude_unset=True)
+    if changes.get("url") is not None:
+        changes["url"] = await _checked_url(changes["url"], settings)
+    hook = crud.update_webhook(
+        await crud.get_webhook(session, owner, webhook_id, lock=True), changes
+    )
+    await session.commit()
+    return _out(hook)
+
+
+@router.delete("/{webhook_id}", status_code=204, responses=NOT_FOUND, summary="Unsubscribe")
+async def delete_webhook(webhook_id: uuid.UUID, session: SessionDep, owner: UserIdDep) -> Response:
+    await session.delete(await crud.get_webhook(session, owner, webhook_id, lock=True))
+    await session.commit()
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{webhook_id}/rotate-secret",
+    response_model=WebhookWithSecret,
+    responses=NOT_FOUND,
+    summary="A new signing secret (shown once); the old one also signs during the grace period",
+)
+async def rotate_secret(
+    webhook_id: uuid.UUID,
+    session: SessionDep,
+    settings: SettingsDep,
+    owner: UserIdDep,
+    body: SecretRotation | None = None,
+) -> WebhookWithSecret:
+    hook = await crud.get_webhook(session, owner, webhook_id, lock=True)
+    grace = body.grace_s if body and body.grace_s is not None else settings.webhook_secret_grace_s
+    secret = crud.rotate_secret(hook, grace)
+    await session.commit()
+    return WebhookWithSecret(**_out(hook).model_dump(), secret=secret)
+
+
+@router.get(
+    "/{webhook_id}/deliveries",
+    response_model=DeliveryPage,
+    responses=NOT_FOUND,
+    summary="The delivery log, newest first, each with its attempts",
+)
+async def list_deliveries(
+    webhook_id: uuid.UUID,
+    session: SessionDep,
+    settings: SettingsDep,
+    owner: UserIdDep,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> DeliveryPage:
+    await crud.get_webhook(session, owner, webhook_id)
+    rows, next_cursor = await crud.delivery_page(
+        session, webhook_id, page_size(settings, limit), cursor
+    )
+    return DeliveryPage(
+        items=[
+            DeliveryOut(
+                id=d.id,
+                webhook_message_id=message_id(d.id.hex),
+                event_id=d.event_id,
+                event_type=d.event_type,
+                status=d.status,
+                attempts=d.attempts,
+                max_attempts=d.max_attempts,
+                next_attempt_at=d.next_attempt_at if d.status == "pending" else None,
+                last_status_code=d.last_status_code,
+                last_error=d.last_error,
+                created_at=d.created_at,
+                finished_at=d.finished_at,
+                attempt_log=[AttemptOut.model_validate(a, from_attributes=True) for a in log],
+            )
+            for d, log in rows
+        ],
+        next_cursor=next_cursor,
+    )
+
+
+@router.post(
+    "/{webhook_id}/deliveries/{delivery_id}/redeliver",
+    status_code=202,
+    responses={**NOT_FOUND, 409: {"description": "Being attempted right now", **PROBLEM}},
+    summary="Send one delivery again now, with the same webhook-id",
+)
+async def redeliver(
+    webhook_id: uuid.UUID, delivery_id: uuid.UUID, session: SessionDep, owner: UserIdDep
+) -> Response:
+    await crud.get_webhook(session, owner, webhook_id)
+    await crud.redeliver(session, webhook_id, delivery_id)
+    await session.commit()
+    return Response(status_code=202)

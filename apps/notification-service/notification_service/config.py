@@ -1,0 +1,93 @@
+"""notification-service settings (environment variables, prefix ``TASKPLANE_``).
+
+Every field is listed with its default in the app README, for the chart and Terraform.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+
+from taskplane_common.settings import ServiceSettings
+
+
+class SmtpSecurity(StrEnum):
+    NONE = "none"
+    STARTTLS = "starttls"
+    TLS = "tls"
+
+
+class Settings(ServiceSettings):
+    service_name: str = Field("notification-service", validation_alias="OTEL_SERVICE_NAME")
+    port: int = 8004
+    default_page_size: int = Field(50, ge=1, le=500)
+    max_page_size: int = Field(200, ge=1, le=1000)
+
+    # Peers and the service token (scopes events:read and users:read).
+    task_service_url: str = "http://localhost:8003"
+    user_service_url: str = "http://localhost:8002"
+    #: The auth-service, to exchange an opaque ``tps_`` service token for access tokens.
+    auth_url: str | None = None
+    service_token: SecretStr | None = None
+    peer_timeout_s: float = Field(10.0, gt=0, le=120)
+
+    # Background work; API-only replicas may turn it off (several replicas may run it).
+    background_enabled: bool = True
+    feed_page_size: int = Field(200, ge=1, le=1000)
+    feed_wait_s: float = Field(10.0, ge=0, le=60)
+    feed_retry_s: float = Field(2.0, gt=0, le=300)
+    preferences_cache_ttl_s: float = Field(30.0, ge=0, le=3600)
+    dispatch_poll_interval_s: float = Field(1.0, gt=0, le=60)
+    dispatch_batch: int = Field(100, ge=1, le=1000)
+    #: A claimed delivery is retried by anyone after this long (a crashed sender).
+    delivery_lease_s: float = Field(60.0, gt=0, le=3600)
+    max_concurrency: int = Field(64, ge=1, le=1000)
+    delivery_max_attempts: int = Field(10, ge=1, le=100)
+    delivery_backoff_base_s: float = Field(30.0, gt=0, le=86400)
+    delivery_backoff_max_s: float = Field(21600.0, gt=0, le=7 * 86400)
+
+    # Webhooks.
+    webhook_concurrency_per_endpoint: int = Field(4, ge=1, le=100)
+    webhook_timeout_s: float = Field(10.0, gt=0, le=120)
+    webhook_disable_after_s: float = Field(3 * 86400.0, gt=0)
+    webhook_secret_grace_s: int = Field(86400, ge=0, le=30 * 86400)
+    webhook_allow_loopback: bool = False
+    webhook_follow_redirects: bool = False
+    webhook_max_redirects: int = Field(3, ge=0, le=10)
+    webhook_max_per_user: int = Field(25, ge=1, le=1000)
+    webhook_max_url_length: int = Field(2048, ge=16, le=8192)
+
+    # Email over SMTP; no host means no email channel.
+    smtp_host: str | None = None
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_security: SmtpSecurity = SmtpSecurity.STARTTLS
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "taskplane <noreply@taskplane.local>"
+    smtp_timeout_s: float = Field(10.0, gt=0, le=120)
+    email_concurrency: int = Field(4, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _refuse_weak_notification_config(self) -> Self:
+        if not self.is_production:
+            return self
+        problems: list[str] = []
+        if self.background_enabled and self.service_token is None:
+            problems.append("TASKPLANE_SERVICE_TOKEN is required to read the event feed")
+        if self.webhook_allow_loopback:
+            problems.append("TASKPLANE_WEBHOOK_ALLOW_LOOPBACK must not be true in production")
+        if self.smtp_host and self.smtp_security is SmtpSecurity.NONE:
+            problems.append("TASKPLANE_SMTP_SECURITY must be starttls or tls in production")
+        if self.smtp_username and self.smtp_password is None:
+            problems.append("TASKPLANE_SMTP_PASSWORD is required with TASKPLANE_SMTP_USERNAME")
+        if problems:
+            raise ValueError("refusing weak production configuration: " + "; ".join(problems))
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

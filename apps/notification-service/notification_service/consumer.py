@@ -1,0 +1,285 @@
+"""The feed consumer: task events in, notifications and outbox rows out, nothing lost.
+
+One page of the feed is routed (recipients and their preferences come from the
+user-service, before any transaction opens), then ONE transaction stores everything the
+page causes and moves the cursor past it. A crash before the commit re-reads the same
+page; a crash after it starts after it. Every row is also unique per event id, so a page
+seen twice (two replicas, a retried commit) stores nothing twice.
+
+A 410 Gone from the feed means the cursor fell out of the feed's retained window: events
+were lost to this consumer. It is never skipped: the consumer stops, logs an error on
+every retry, sets ``taskplane_notification_feed_cursor_expired`` and fails ``/readyz``
+until an operator moves the cursor (see the README).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notification_service import metrics
+from notification_service.config import Settings
+from notification_service.content import FeedEvent, email_for, in_app_text, webhook_body
+from notification_service.models import (
+    ConsumerState,
+    Delivery,
+    Notification,
+    TaskAssignee,
+    Webhook,
+)
+from notification_service.peers import FeedGoneError, Peers, Recipient
+from taskplane_common.db import Database
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
+
+CONSUMER = "task-events"
+START = "0-0"
+
+
+@dataclass
+class FeedStatus:
+    """What ``/readyz`` and the logs say about the feed."""
+
+    gone: bool = False
+    detail: str = ""
+    cursor: str = START
+
+
+@dataclass
+class _Plan:
+    """What one event causes, decided before the transaction."""
+
+    event: FeedEvent
+    traceparent: str | None
+    recipients: list[Recipient] = field(default_factory=list)
+    assignee: tuple[uuid.UUID | None] | None = None
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+class FeedConsumer:
+    def __init__(
+        self, settings: Settings, database: Database, peers: Peers, wake: asyncio.Event
+    ) -> None:
+        self.settings = settings
+        self.database = database
+        self.peers = peers
+        self.wake = wake
+        self.status = FeedStatus()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.step()
+            except asyncio.CancelledError:
+                raise
+            except FeedGoneError as exc:
+                self._gone(str(exc))
+                await asyncio.sleep(self.settings.feed_retry_s)
+            except Exception as exc:
+                metrics.FEED_ERRORS.labels(type(exc).__name__).inc()
+                log.warning("event feed step failed: %s: %s", type(exc).__name__, exc)
+                await asyncio.sleep(self.settings.feed_retry_s)
+
+    def _gone(self, detail: str) -> None:
+        self.status.gone = True
+        self.status.detail = detail
+        metrics.FEED_CURSOR_EXPIRED.set(1)
+        metrics.FEED_ERRORS.labels("gone").inc()
+        log.error(
+            "EVENT FEED CURSOR EXPIRED: the task-service no longer retains events after "
+            "cursor %s (%s). Notifications for the missing events are LOST; nothing is "
+            "skipped automatically. Move the cursor deliberately (README: 'Cursor expired').",
+            self.status.cursor,
+            detail,
+        )
+
+    async def load_cursor(self) -> str:
+        async with self.database.session() as session:
+            await session.execute(
+                pg_insert(ConsumerState)
+                .values(name=CONSUMER, cursor=START)
+                .on_conflict_do_nothing(index_elements=[ConsumerState.name])
+            )
+            cursor = (
+                await session.execute(
+                    select(ConsumerState.cursor).where(ConsumerState.name == CONSUMER)
+                )
+            ).scalar_one()
+        self.status.cursor = cursor
+        return cursor
+
+    async def step(self) -> int:
+        """Read one page after the stored cursor and commit what it causes."""
+        cursor = await self.load_cursor()
+        page = await self.peers.read_events(cursor)
+        if self.status.gone:
+            log.warning("event feed answers again after cursor %s", cursor)
+        self.status.gone = False
+        metrics.FEED_CURSOR_EXPIRED.set(0)
+        events = [FeedEvent.from_feed(item) for item in page.get("items", [])]
+        self._lag(events)
+        if not events:
+            return 0
+        plans = [await self._plan(event) for event in events]
+        async with self.database.session() as session:
+            stored = (
+                await session.execute(
+                    select(ConsumerState.cursor)
+                    .where(ConsumerState.name == CONSUMER)
+                    .with_for_update()
+                )
+            ).scalar_one()
+            if stored != cursor:
+                return 0  # another replica committed this page first
+            for plan in plans:
+                await self._store(session, plan)
+            await session.execute(
+                update(ConsumerState)
+                .where(ConsumerState.name == CONSUMER)
+                .values(cursor=events[-1].cursor, updated_at=datetime.now(UTC))
+            )
+        self.status.cursor = events[-1].cursor
+        metrics.EVENTS_CONSUMED.inc(len(events))
+        metrics.CONSUMER_LAG_EVENTS.set(0)
+        metrics.CONSUMER_LAG_SECONDS.set(0)
+        self.wake.set()
+        return len(events)
+
+    @staticmethod
+    def _lag(events: list[FeedEvent]) -> None:
+        metrics.CONSUMER_LAG_EVENTS.set(len(events))
+        oldest = (datetime.now(UTC) - events[0].occurred_at).total_seconds() if events else 0
+        metrics.CONSUMER_LAG_SECONDS.set(max(0.0, oldest))
+
+    async def _plan(self, event: FeedEvent) -> _Plan:
+        carrier = {"traceparent": event.traceparent} if event.traceparent else {}
+        parent = TraceContextTextMapPropagator().extract(carrier)
+        with tracer.start_as_current_span(
+            "notification.route",
+            context=parent,
+            attributes={"taskplane.event.id": event.id, "taskplane.event.type": event.type},
+        ):
+            injected: dict[str, str] = {}
+            TraceContextTextMapPropagator().inject(injected)
+            plan = _Plan(event, injected.get("traceparent"))
+            if event.type == "task.assigned":
+                plan.assignee = (_uuid(event.data.get("assignee_id")),)
+            users = {_uuid(event.owner_id), _uuid(event.data.get("assignee_id"))}
+            users.discard(None)
+            plan.recipients = [await self.peers.recipient(user) for user in users if user]
+        return plan
+
+    async def _store(self, session: AsyncSession, plan: _Plan) -> None:
+        event = plan.event
+        task_id = _uuid(event.task_id)
+        recipients = list(plan.recipients)
+        if plan.assignee is not None and task_id is not None:
+            await session.execute(
+                pg_insert(TaskAssignee)
+                .values(task_id=task_id, assignee_id=plan.assignee[0])
+                .on_conflict_do_update(
+                    index_elements=[TaskAssignee.task_id],
+                    set_={"assignee_id": plan.assignee[0]},
+                )
+            )
+        elif task_id is not None:
+            assignee = (
+                await session.execute(
+                    select(TaskAssignee.assignee_id).where(TaskAssignee.task_id == task_id)
+                )
+            ).scalar_one_or_none()
+            if assignee is not None and all(r.user_id != assignee for r in recipients):
+                recipients.append(await self.peers.recipient(assignee))
+        for recipient in recipients:
+            await self._store_for(session, plan, recipient, task_id)
+
+    async def _store_for(
+        self,
+        session: AsyncSession,
+        plan: _Plan,
+        recipient: Recipient,
+        task_id: uuid.UUID | None,
+    ) -> None:
+        event = plan.event
+        channels = recipient.channels_for(event.type)
+        common: dict[str, Any] = {
+            "event_id": event.id,
+            "event_type": event.type,
+            "event_occurred_at": event.occurred_at,
+            "traceparent": plan.traceparent,
+            "max_attempts": self.settings.delivery_max_attempts,
+            "status": "pending",
+        }
+        if channels.in_app:
+            title, body = in_app_text(event)
+            inserted = await session.execute(
+                pg_insert(Notification)
+                .values(
+                    id=uuid.uuid4(),
+                    user_id=recipient.user_id,
+                    event_id=event.id,
+                    kind=event.type,
+                    task_id=task_id,
+                    title=title,
+                    body=body,
+                    data={"queue": event.queue, **event.data},
+                )
+                .on_conflict_do_nothing()
+                .returning(Notification.id)
+            )
+            if inserted.first() is not None:
+                metrics.DELIVERIES.labels("in_app", "delivered").inc()
+        if channels.email and recipient.email and self.settings.smtp_host:
+            await session.execute(
+                pg_insert(Delivery)
+                .values(
+                    id=uuid.uuid4(),
+                    channel="email",
+                    user_id=recipient.user_id,
+                    recipient=recipient.email,
+                    payload=email_for(event, recipient.email).to_json(),
+                    **common,
+                )
+                .on_conflict_do_nothing()
+            )
+        if channels.webhook:
+            hooks = (
+                await session.execute(
+                    select(Webhook.id).where(
+                        Webhook.owner_id == recipient.user_id,
+                        Webhook.enabled.is_(True),
+                        Webhook.events.contains([event.type]),
+                    )
+                )
+            ).scalars()
+            body = webhook_body(event)
+            for hook_id in hooks:
+                await session.execute(
+                    pg_insert(Delivery)
+                    .values(
+                        id=uuid.uuid4(),
+                        channel="webhook",
+                        webhook_id=hook_id,
+                        user_id=recipient.user_id,
+                        payload=body,
+                        **common,
+                    )
+                    .on_conflict_do_nothing()
+                )

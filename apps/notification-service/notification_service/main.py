@@ -1,0 +1,34 @@
+"""The notification-service ASGI application."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI
+
+from notification_service import __version__
+from notification_service.api.routes import notifications, webhooks
+from notification_service.config import Settings, get_settings
+from notification_service.runtime import Background, background_lifespan
+from taskplane_common.app import create_app
+from taskplane_common.db import Database
+
+
+def build_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    database = Database(settings)
+    background = Background(settings, database) if settings.background_enabled else None
+    checks: dict[str, Callable[[], Awaitable[bool]]] = (
+        {"feed_cursor_retained": background.feed_cursor_retained} if background else {}
+    )
+    app = create_app(
+        settings=settings,
+        title="taskplane notification-service",
+        version=__version__,
+        routers=[webhooks.router, notifications.router],
+        database=database,
+        lifespan=background_lifespan(background),
+        extra_ready_checks=checks,
+    )
+    app.state.background = background
+    return app

@@ -1,0 +1,61 @@
+"""Background work started by the app's lifespan: the feed consumer and the dispatcher.
+
+Both run in every replica that has ``TASKPLANE_BACKGROUND_ENABLED=true``; replicas do not
+step on each other (the cursor row is locked per page, deliveries are claimed with
+``SKIP LOCKED`` leases).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from notification_service.config import Settings
+from notification_service.consumer import FeedConsumer
+from notification_service.dispatcher import Dispatcher
+from notification_service.peers import Peers
+from taskplane_common.db import Database
+
+
+class Background:
+    """The consumer and dispatcher of one process, and what readiness asks of them."""
+
+    def __init__(self, settings: Settings, database: Database) -> None:
+        self.settings = settings
+        self.wake = asyncio.Event()
+        self.peers = Peers(settings)
+        self.consumer = FeedConsumer(settings, database, self.peers, self.wake)
+        self.dispatcher = Dispatcher(settings, database, self.wake)
+
+    async def feed_cursor_retained(self) -> bool:
+        """False while the feed answers 410 Gone (see FeedConsumer)."""
+        return not self.consumer.status.gone
+
+
+def background_lifespan(
+    background: Background | None,
+) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if background is None:
+            yield
+            return
+        tasks = [
+            asyncio.create_task(background.consumer.run(), name="feed-consumer"),
+            asyncio.create_task(background.dispatcher.run(), name="dispatcher"),
+        ]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await background.peers.aclose()
+
+    return lifespan

@@ -1,0 +1,119 @@
+"""Request and response bodies of the notification API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+#: Event types a webhook may subscribe to (the task-service feed's types).
+EventType = Literal[
+    "task.created",
+    "task.updated",
+    "task.assigned",
+    "task.completed",
+    "task.failed",
+    "task.dead",
+    "task.cancelled",
+    "task.deleted",
+]
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)
+
+Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WebhookCreate(_Body):
+    url: Url
+    events: list[EventType] = Field(min_length=1, max_length=len(EVENT_TYPES))
+    description: Description | None = None
+
+
+class WebhookUpdate(_Body):
+    url: Url | None = None
+    events: list[EventType] | None = Field(None, min_length=1, max_length=len(EVENT_TYPES))
+    description: Description | None = None
+    #: ``true`` re-enables a subscription that was disabled after failing.
+    enabled: bool | None = None
+
+
+class WebhookOut(BaseModel):
+    id: uuid.UUID
+    url: str
+    events: list[str]
+    description: str | None
+    enabled: bool
+    disabled_reason: str | None
+    failing_since: datetime | None
+    previous_secret_expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class WebhookWithSecret(WebhookOut):
+    #: ``whsec_…``: shown only in this response; store it now.
+    secret: str
+
+
+class SecretRotation(_Body):
+    #: How long the old secret keeps signing too (0 = revoke it now).
+    grace_s: int | None = Field(None, ge=0, le=30 * 86400)
+
+
+class AttemptOut(BaseModel):
+    attempt: int
+    started_at: datetime
+    duration_ms: int
+    outcome: str
+    status_code: int | None
+    error: str | None
+    next_attempt_at: datetime | None
+
+
+class DeliveryOut(BaseModel):
+    id: uuid.UUID
+    #: The ``webhook-id`` header of every attempt of this delivery.
+    webhook_message_id: str
+    event_id: int
+    event_type: str
+    status: Literal["pending", "delivering", "succeeded", "failed"]
+    attempts: int
+    max_attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    attempt_log: list[AttemptOut]
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryOut]
+    next_cursor: str | None
+
+
+class NotificationOut(BaseModel):
+    id: uuid.UUID
+    kind: str
+    task_id: uuid.UUID | None
+    title: str
+    body: str
+    data: dict[str, Any]
+    read: bool
+    read_at: datetime | None
+    created_at: datetime
+
+
+class NotificationPage(BaseModel):
+    items: list[NotificationOut]
+    next_cursor: str | None
+
+
+class NotificationUpdate(_Body):
+    read: bool

@@ -1,0 +1,121 @@
+"""The two outbound channels: a webhook POST through the SSRF guard, and SMTP email.
+
+Each returns an :class:`AttemptResult` instead of raising, so the dispatcher records
+every attempt the same way, whatever went wrong.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+import aiosmtplib
+import httpx
+
+from notification_service.config import Settings, SmtpSecurity
+from notification_service.ssrf import UrlRefusedError, check_url, parse_url
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    ok: bool
+    status_code: int | None = None
+    error: str | None = None
+    #: Retrying cannot help (a forbidden address): fail the delivery now.
+    permanent: bool = False
+
+
+def webhook_client(settings: Settings) -> httpx.AsyncClient:
+    """No proxies from the environment (they would bypass the address check), no
+    automatic redirects (each hop must be checked first)."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.webhook_timeout_s),
+        follow_redirects=False,
+        trust_env=False,
+        limits=httpx.Limits(max_connections=settings.max_concurrency, max_keepalive_connections=0),
+        headers={"user-agent": "taskplane-webhooks/1"},
+    )
+
+
+async def post_webhook(
+    client: httpx.AsyncClient,
+    url: str,
+    body: str,
+    headers: dict[str, str],
+    settings: Settings,
+) -> AttemptResult:
+    """POST ``body`` to ``url``, connecting only to checked addresses."""
+    current = parse_url(url, settings.webhook_max_url_length)
+    redirects = settings.webhook_max_redirects if settings.webhook_follow_redirects else 0
+    for _hop in range(redirects + 1):
+        try:
+            target = await check_url(current, allow_loopback=settings.webhook_allow_loopback)
+        except UrlRefusedError as exc:
+            return AttemptResult(False, error=f"refused: {exc.reason}", permanent=True)
+        try:
+            response = await client.post(
+                target.pinned_url,
+                content=body.encode(),
+                headers={**headers, "host": target.host_header},
+                extensions=target.extensions,
+            )
+        except httpx.TimeoutException:
+            return AttemptResult(False, error="timeout")
+        except httpx.HTTPError as exc:
+            return AttemptResult(False, error=f"connection error: {type(exc).__name__}")
+        if 200 <= response.status_code < 300:
+            return AttemptResult(True, status_code=response.status_code)
+        location = response.headers.get("location")
+        if not (300 <= response.status_code < 400 and location):
+            return AttemptResult(False, status_code=response.status_code, error="non-2xx answer")
+        if not settings.webhook_follow_redirects:
+            return AttemptResult(
+                False, status_code=response.status_code, error="redirect not followed"
+            )
+        current = current.join(location)
+    return AttemptResult(False, error="too many redirects")
+
+
+@dataclass(frozen=True)
+class Email:
+    to: str
+    subject: str
+    text: str
+    html: str
+
+    def to_json(self) -> str:
+        return json.dumps(vars(self))
+
+    @classmethod
+    def from_json(cls, payload: str) -> Email:
+        return cls(**json.loads(payload))
+
+
+async def send_email(settings: Settings, email: Email) -> AttemptResult:
+    """One SMTP transaction; a server that is down or refuses is retried later."""
+    assert settings.smtp_host is not None
+    message = EmailMessage()
+    message["From"] = settings.smtp_from
+    message["To"] = email.to
+    message["Subject"] = email.subject
+    message.set_content(email.text)
+    message.add_alternative(email.html, subtype="html")
+    try:
+        await aiosmtplib.send(
+            message,
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=(
+                settings.smtp_password.get_secret_value() if settings.smtp_password else None
+            ),
+            use_tls=settings.smtp_security is SmtpSecurity.TLS,
+            start_tls=settings.smtp_security is SmtpSecurity.STARTTLS,
+            timeout=settings.smtp_timeout_s,
+        )
+    except aiosmtplib.SMTPResponseException as exc:
+        return AttemptResult(False, status_code=exc.code, error=f"smtp: {exc.message}"[:500])
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        return AttemptResult(False, error=f"smtp unavailable: {type(exc).__name__}")
+    return AttemptResult(True, status_code=250)

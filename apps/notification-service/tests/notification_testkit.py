@@ -1,0 +1,165 @@
+"""Real peers for the notification-service tests: a JWKS server for the test tokens, a
+webhook receiver, an SMTP server (aiosmtpd) and the services as real processes."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from taskplane_common.testing.postgres import free_port
+from taskplane_common.testing.tokens import TokenFactory
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float = 60, what: str = "") -> None:
+    """Poll ``condition`` until it holds; a generous bound, never an expected time."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+
+def serve(handler: type[BaseHTTPRequestHandler]) -> _Server:
+    server = _Server(("127.0.0.1", free_port()), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def jwks_server(tokens: TokenFactory) -> _Server:
+    """Publishes the test signing keys over real HTTP for the service processes."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps(tokens.jwks()).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: Any) -> None:
+            return
+
+    return serve(Handler)
+
+
+@dataclass(frozen=True)
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def webhook_id(self) -> str:
+        return self.headers["webhook-id"]
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    """A webhook receiver. Paths choose the behaviour:
+
+    ``/ok/...`` answers 204; ``/flaky/N/...`` answers 500 to the first N requests of each
+    webhook-id, then 200; ``/hang/...`` answers only once :attr:`release` is set;
+    ``/redirect?to=URL`` answers 302 to URL.
+    """
+
+    received: list[Received] = field(default_factory=list)
+    release: threading.Event = field(default_factory=threading.Event)
+    open_hanging: int = 0
+    max_open_hanging: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    server: _Server | None = None
+
+    def start(self) -> Receiver:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                record = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                with receiver.lock:
+                    receiver.received.append(record)
+                    seen = sum(1 for r in receiver.received if r.webhook_id == record.webhook_id)
+                status = receiver._status(self.path, seen)
+                if status is None:
+                    return
+                self.send_response(status)
+                if status == 302:
+                    self.send_header("location", self.path.split("to=", 1)[1])
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                return
+
+        self.server = serve(Handler)
+        return self
+
+    def _status(self, path: str, seen: int) -> int | None:
+        if path.startswith("/flaky/"):
+            return 500 if seen <= int(path.split("/")[2]) else 200
+        if path.startswith("/redirect"):
+            return 302
+        if path.startswith("/hang/"):
+            with self.lock:
+                self.open_hanging += 1
+                self.max_open_hanging = max(self.max_open_hanging, self.open_hanging)
+            self.release.wait(120)
+            with self.lock:
+                self.open_hanging -= 1
+            return 200
+        return 204
+
+    def url(self, path: str) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def at(self, path: str) -> list[Received]:
+        with self.lock:
+            return [r for r in self.received if r.path == path]
+
+    def stop(self) -> None:
+        self.release.set()
+        if self.server is not None:
+            self.server.shutdown()
+
+
+class SmtpSink:
+    """aiosmtpd on a free port, keeping every message it accepts."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[Envelope, Message]] = []
+        sink = self
+
+        class Handler:
+            async def handle_DATA(  # noqa: N802 - the hook name aiosmtpd calls
+                self, _server: SMTP, _session: Session, envelope: Envelope
+            ) -> str:
+                content = envelope.content
+                assert isinstance(content, bytes)
+                sink.messages.append((envelope, message_from_bytes(content)))
+                return "250 OK"
+
+        self.port = free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+
+    def to(self, address: str) -> list[Message]:
+        return [m for e, m in self.messages if address in e.rcpt_tos]

@@ -1,0 +1,161 @@
+"""The notification pipeline across real processes: task-service feed, user-service
+preferences, notification-service, a real webhook receiver and aiosmtpd."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from typing import Any
+
+import httpx
+import psycopg
+from notification_testkit import wait_for
+from standardwebhooks.webhooks import Webhook
+
+from taskplane_common.testing.processes import ServiceProcess
+from taskplane_common.testing.tokens import bearer
+
+from .conftest import Platform
+
+
+def person(platform: Platform, **channels: dict[str, bool]) -> tuple[str, str, dict[str, str]]:
+    """A user with a profile (and email) in the user-service and these preferences."""
+    user_id = str(uuid.uuid4())
+    email = f"{user_id[:8]}@example.com"
+    headers = bearer(platform.tokens.token(user_id, email=email, name="Tester"))
+    base = f"{platform.users.url}/api/v1/users/me"
+    assert httpx.get(base, headers=headers).status_code == 200
+    events = {name.replace("_", "."): value for name, value in channels.items()}
+    response = httpx.put(f"{base}/preferences", json={"events": events}, headers=headers)
+    assert response.status_code == 200, response.text
+    return user_id, email, headers
+
+
+def subscribe(notifier: ServiceProcess, headers: dict[str, str], url: str, *events: str) -> Any:
+    response = httpx.post(
+        f"{notifier.url}/api/v1/webhooks",
+        json={"url": url, "events": list(events)},
+        headers=headers,
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def complete_task(platform: Platform, headers: dict[str, str]) -> str:
+    tasks = f"{platform.task.url}/api/v1/tasks"
+    created = httpx.post(tasks, json={"title": "notify me"}, headers=headers)
+    assert created.status_code == 201, created.text
+    task_id = str(created.json()["id"])
+    done = httpx.patch(f"{tasks}/{task_id}", json={"status": "completed"}, headers=headers)
+    assert done.status_code == 200, done.text
+    return task_id
+
+
+def notifications(
+    notifier: ServiceProcess, headers: dict[str, str], kind: str = "task.completed"
+) -> list[dict[str, Any]]:
+    response = httpx.get(f"{notifier.url}/api/v1/notifications", headers=headers)
+    assert response.status_code == 200, response.text
+    return [item for item in response.json()["items"] if item["kind"] == kind]
+
+
+def deliveries(notifier: ServiceProcess, headers: dict[str, str], hook: Any) -> list[Any]:
+    url = f"{notifier.url}/api/v1/webhooks/{hook['id']}/deliveries"
+    response = httpx.get(url, headers=headers)
+    assert response.status_code == 200, response.text
+    items: list[Any] = response.json()["items"]
+    return items
+
+
+ALL_ON = {"email": True, "webhook": True, "in_app": True}
+
+
+def test_completing_a_task_notifies_once_on_every_channel(
+    platform: Platform, notifier: ServiceProcess
+) -> None:
+    user, email, headers = person(platform, task_completed=ALL_ON)
+    path = f"/ok/{user}"
+    hook = subscribe(notifier, headers, platform.receiver.url(path), "task.completed")
+    assert hook["secret"].startswith("whsec_")
+    task_id = complete_task(platform, headers)
+
+    wait_for(lambda: len(platform.receiver.at(path)) >= 1, what="the webhook delivery")
+    wait_for(lambda: len(platform.smtp.to(email)) >= 1, what="the email")
+    wait_for(lambda: len(notifications(notifier, headers)) >= 1, what="the in-app notification")
+
+    # A later user's event is processed after ours: once it shows, ours is complete.
+    quiet, quiet_email, quiet_headers = person(
+        platform, task_completed={"email": False, "webhook": False, "in_app": True}
+    )
+    complete_task(platform, quiet_headers)
+    wait_for(lambda: len(notifications(notifier, quiet_headers)) == 1, what="the later event")
+    wait_for(
+        lambda: deliveries(notifier, headers, hook)[0]["status"] == "succeeded",
+        what="the delivery log",
+    )
+
+    (request,) = platform.receiver.at(path)
+    payload = Webhook(hook["secret"]).verify(request.body, request.headers)
+    assert payload["type"] == "task.completed"
+    assert payload["data"]["task_id"] == task_id
+    (message,) = platform.smtp.to(email)
+    assert task_id in str(message["Subject"])
+    assert {part.get_content_type() for part in message.walk()} >= {"text/plain", "text/html"}
+    (note,) = notifications(notifier, headers)
+    assert note["kind"] == "task.completed"
+    assert note["read"] is False
+    (logged,) = deliveries(notifier, headers, hook)
+    assert logged["webhook_message_id"] == request.webhook_id
+    assert logged["attempts"] == 1
+
+    assert platform.smtp.to(quiet_email) == []
+    with psycopg.connect(platform.db_url) as connection:
+        emails = connection.execute(
+            "SELECT count(*) FROM notifications.deliveries WHERE channel = 'email' "
+            "AND user_id = %s",
+            (quiet,),
+        ).fetchone()
+    assert emails == (0,), "email was switched off: nothing is even queued"
+
+
+def test_a_failing_receiver_gets_the_delivery_on_the_fourth_attempt(
+    platform: Platform, notifier: ServiceProcess
+) -> None:
+    user, _, headers = person(platform, task_completed={"webhook": True, "in_app": False})
+    path = f"/flaky/3/{user}"
+    hook = subscribe(notifier, headers, platform.receiver.url(path), "task.completed")
+    complete_task(platform, headers)
+
+    wait_for(
+        lambda: [d["status"] for d in deliveries(notifier, headers, hook)] == ["succeeded"],
+        what="the delivery to succeed",
+    )
+    (delivery,) = deliveries(notifier, headers, hook)
+    log = delivery["attempt_log"]
+    assert [a["outcome"] for a in log] == ["retry", "retry", "retry", "delivered"]
+    assert [a["status_code"] for a in log] == [500, 500, 500, 200]
+    for earlier, later in itertools.pairwise(log):
+        assert earlier["next_attempt_at"] > earlier["started_at"], "a backoff was scheduled"
+        assert later["started_at"] >= earlier["next_attempt_at"], "and it was waited for"
+    received = platform.receiver.at(path)
+    assert len(received) == 4
+    assert len({r.webhook_id for r in received}) == 1, "webhook-id is stable across retries"
+    for request in received:
+        Webhook(hook["secret"]).verify(request.body, request.headers)
+
+
+def test_a_receiver_that_never_answers_does_not_hold_up_others(
+    platform: Platform, notifier: ServiceProcess
+) -> None:
+    user, _, headers = person(platform, task_completed={"webhook": True, "in_app": False})
+    hanging = subscribe(notifier, headers, platform.receiver.url(f"/hang/{user}"), "task.completed")
+    healthy = f"/ok/healthy-{user}"
+    subscribe(notifier, headers, platform.receiver.url(healthy), "task.completed")
+    for _ in range(10):
+        complete_task(platform, headers)
+
+    wait_for(lambda: len(platform.receiver.at(healthy)) == 10, what="the healthy receiver")
+    assert deliveries(notifier, headers, hanging)[0]["attempt_log"] == [], (
+        "every delivery to the silent receiver is still waiting for its answer"
+    )
+    assert 1 <= platform.receiver.max_open_hanging <= 4, "at most 4 in flight per endpoint"

@@ -1,0 +1,190 @@
+"""As deployed: each engine run the way its users run it, in worker processes.
+
+``workers`` processes × ``concurrency`` each, the same for every engine:
+
+* ``taskplane-http``: the real task-service (uvicorn) and real ``taskplane-worker``
+  processes, over HTTP (:mod:`bench.e2e`): what a taskplane user gets.
+* ``taskplane``: taskplane's engine called in-process by a worker loop shaped like
+  ``taskplane-worker``'s (:class:`bench.runner.TaskplaneDirectWorker`): the engine's own
+  ceiling, without the service and HTTP.
+* ``pgqueuer``: its ``PgQueuer`` on asyncpg under uvloop, ``batch_size`` = concurrency,
+  its completion log buffered (:func:`bench.runner.run_pgqueuer`).
+* ``procrastinate``: its own worker with that concurrency (:func:`bench.runner.run_procrastinate`).
+
+Each run gets a fresh database cloned from the engine's template; the bench process
+enqueues ``n`` no-op tasks with the library's own batch enqueue, starts the workers,
+waits until every one has connected, then says go and stops the clock when the
+library's own tables show every task finished. CPU seconds of the worker processes, the
+service and the whole PostgreSQL server (postmaster and every child: backends,
+autovacuum, WAL writer, checkpointer) are measured over that window. Exactly-once is
+checked from each library's own records (:meth:`bench.engine.Peer.outcome`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from bench.cpu import CpuMeter
+from bench.e2e import run_http
+from bench.engine import PEERS, EngineConfig, Peer, clone, drop, fill, install_templates
+from bench.runs import DeployedConfig, Log, run_record, wait_done
+from bench.stats import ratio_summary, summary
+from taskplane_common.testing.postgres import PostgresServer
+
+ENGINES = ("taskplane", "taskplane-http", "pgqueuer", "procrastinate")
+
+
+async def _start_runner(name: str, url: str, index: int, concurrency: int, logs: Path) -> Any:
+    with (logs / f"{name}-{index}.log").open("wb") as stderr:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.runner",
+            name,
+            url,
+            str(concurrency),
+            "--worker-id",
+            f"bench-worker-{index}",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=stderr,
+        )
+
+
+async def _until_ready(process: Any, logs: Path) -> None:
+    while True:
+        line = await asyncio.wait_for(process.stdout.readline(), timeout=120)
+        if not line:
+            raise RuntimeError(f"a bench runner exited before it was ready; logs in {logs}")
+        if line.strip() == b"ready":
+            return
+
+
+async def _stop(process: Any) -> None:
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), timeout=30)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+
+async def run_processes(
+    server: PostgresServer, peer: Peer, config: DeployedConfig, repeat: int
+) -> dict[str, Any]:
+    """One run of a library's own workers (``bench.runner``) in a fresh database."""
+    database = f"deployed_{peer.name}_{repeat}"
+    url = await clone(server, f"template_{peer.name}", database)
+    logs = Path(tempfile.mkdtemp(prefix=f"taskplane-bench-{peer.name}-"))
+    processes: list[Any] = []
+    try:
+        ids, enqueue_s = await fill(peer, url, config.n, config.enqueue_batch)
+        await peer.close()
+        processes = [
+            await _start_runner(peer.name, url, index, config.concurrency, logs)
+            for index in range(config.workers)
+        ]
+        for process in processes:
+            await _until_ready(process, logs)
+        meter = CpuMeter(
+            {
+                "workers": [p.pid for p in processes],
+                "postgresql": [server.postmaster_pid()],
+            }
+        )
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as poll:
+            meter.start()
+            started = time.perf_counter()
+            for process in processes:
+                process.stdin.write(b"go\n")
+                await process.stdin.drain()
+            await wait_done(
+                lambda: peer.finished(poll, len(ids)), len(ids), processes, peer.name, logs
+            )
+            process_s = time.perf_counter() - started
+            meter.stop()
+    finally:
+        await asyncio.gather(*(_stop(p) for p in processes))
+    try:
+        outcome = await peer.outcome(url, ids)
+    finally:
+        await drop(server, database)
+    return run_record(
+        len(ids), enqueue_s, process_s, meter, outcome, peer.exactly_once(outcome, len(ids))
+    )
+
+
+def _summaries(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    classes = sorted({name for run in runs for name in run["cpu_ms_per_task"]})
+    return {
+        "enqueue_per_s": summary([r["n"] / r["enqueue_s"] for r in runs]),
+        "process_per_s": summary([r["n"] / r["process_s"] for r in runs]),
+        "cpu_ms_per_task": {
+            name: summary([r["cpu_ms_per_task"].get(name, 0.0) for r in runs]) for name in classes
+        },
+        "exactly_once": all(r["exactly_once"] for r in runs),
+        "checks": runs,
+    }
+
+
+def _ratios(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Paired repeats of each taskplane variant against each peer; > 1: taskplane faster."""
+    ratios: dict[str, Any] = {}
+    for ours in ("taskplane", "taskplane-http"):
+        for peer in ("pgqueuer", "procrastinate"):
+            if ours in runs and peer in runs:
+                ratios[f"{ours}/{peer}"] = {
+                    key: ratio_summary(
+                        [r["n"] / r[f"{key}_s"] for r in runs[ours]],
+                        [r["n"] / r[f"{key}_s"] for r in runs[peer]],
+                    )
+                    for key in ("enqueue", "process")
+                }
+    return ratios
+
+
+async def run_deployed(server: PostgresServer, config: DeployedConfig, log: Log) -> dict[str, Any]:
+    """Every engine ``repeats`` times, interleaved, on this one server."""
+    if config.n % config.enqueue_batch:
+        raise ValueError("n must be a multiple of the enqueue batch")
+    library_config = EngineConfig(
+        n=config.n,
+        consumers=1,
+        batch=config.concurrency,
+        enqueue_batch=config.enqueue_batch,
+        repeats=config.repeats,
+    )
+    peers = {name: PEERS[name](library_config) for name in config.engines if name in PEERS}
+    await install_templates(server, peers)
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in config.engines}
+    for repeat in range(config.repeats):
+        for name in config.engines:
+            if name == "taskplane-http":
+                result = await run_http(server, config, repeat)
+            else:
+                result = await run_processes(server, peers[name], config, repeat)
+            runs[name].append(result)
+            cpu = ", ".join(f"{k} {v:.2f}" for k, v in result["cpu_ms_per_task"].items())
+            rates = f"enqueue {result['n'] / result['enqueue_s']:,.0f}/s, " + (
+                f"process {result['n'] / result['process_s']:,.0f}/s"
+            )
+            log(
+                f"deployed {name} #{repeat + 1}: {rates}, CPU ms/task: {cpu}, "
+                f"exactly once: {result['exactly_once']}"
+            )
+    return {
+        "config": config.__dict__,
+        "engines": {name: _summaries(results) for name, results in runs.items()},
+        "ratios": _ratios(runs),
+    }

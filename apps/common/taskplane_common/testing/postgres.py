@@ -5,6 +5,10 @@ or whatever ``initdb`` is on PATH) and falls back to the binaries of the ``pgser
 wheel. PostgreSQL refuses to run as root, so under root the server runs as the
 ``postgres`` system user. The server listens on 127.0.0.1 on a free port and can be
 stopped and started again on the same port, which the outage tests rely on.
+
+By default the server trades durability for speed (``fsync``, ``synchronous_commit`` and
+``full_page_writes`` off), which is what tests want; ``durable=True`` keeps PostgreSQL's
+defaults, so every commit waits for its WAL flush (the benchmark's durable profile).
 """
 
 from __future__ import annotations
@@ -62,10 +66,13 @@ def free_port() -> int:
 class PostgresServer:
     """One PostgreSQL cluster in a temporary directory."""
 
-    def __init__(self, *, port: int | None = None, max_connections: int = 300) -> None:
+    def __init__(
+        self, *, port: int | None = None, max_connections: int = 300, durable: bool = False
+    ) -> None:
         self.bin = find_postgres_bin()
         self.port = port or free_port()
         self.max_connections = max_connections
+        self.durable = durable
         self.base = Path(tempfile.mkdtemp(prefix="taskplane-pg-"))
         self.data = self.base / "data"
         self.log = self.base / "server.log"
@@ -102,9 +109,10 @@ class PostgresServer:
     def start(self) -> None:
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.base} "
-            f"-c max_connections={self.max_connections} -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c shared_buffers=128MB"
+            f"-c max_connections={self.max_connections} -c shared_buffers=128MB"
         )
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(
             [
                 str(self.bin / "pg_ctl"),
@@ -123,6 +131,10 @@ class PostgresServer:
 
     def stop(self, mode: str = "fast") -> None:
         self._run([str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"])
+
+    def postmaster_pid(self) -> int:
+        """The server's main process; every backend and helper process is its child."""
+        return int((self.data / "postmaster.pid").read_text().split()[0])
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"

@@ -44,6 +44,11 @@ def _queue(name: str) -> str:
     return f"{QUEUES}/{quote(name, safe='')}"
 
 
+def health() -> Call[None]:
+    """``GET /healthz``: the task-service process answers (no token needed)."""
+    return Call("health", "GET", "/healthz", nothing, idempotent=True, authenticated=False)
+
+
 # ----------------------------------------------------------------------------- tasks
 
 

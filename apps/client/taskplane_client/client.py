@@ -151,6 +151,10 @@ class TaskplaneClient(_Base):
             raise self._failed(call, exc, attempts) from exc
         raise AssertionError("unreachable")
 
+    def health(self) -> None:
+        """Whether the task-service answers; ConnectionFailedError after the retries."""
+        self.send(calls.health())
+
     # tasks
     def create_task(self, task: TaskCreate, *, idempotency_key: str | None = None) -> Task:
         return self.send(calls.create_task(task, idempotency_key))
@@ -317,6 +321,10 @@ class AsyncTaskplaneClient(_Base):
         except httpx.TransportError as exc:
             raise self._failed(call, exc, attempts) from exc
         raise AssertionError("unreachable")
+
+    async def health(self) -> None:
+        """Whether the task-service answers; ConnectionFailedError after the retries."""
+        await self.send(calls.health())
 
     # tasks
     async def create_task(self, task: TaskCreate, *, idempotency_key: str | None = None) -> Task:

@@ -8,16 +8,45 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import os
 import socket
 import sys
 
-from taskplane_common.client_auth import ServiceTokenAuth
-from taskplane_common.logging import configure_logging
-from taskplane_common.tracing import configure_tracer_provider
+from taskplane_client import ConnectionFailedError, ServiceTokenAuth
+from taskplane_client.observability import configure_logging, configure_tracer_provider
 from taskplane_worker.handlers import Handler, resolve
 from taskplane_worker.observability import start_metrics_server
 from taskplane_worker.runtime import Worker, WorkerConfig
+
+DESCRIPTION = """\
+Lease tasks from one taskplane queue and run a handler on each: heartbeats keep long
+tasks leased, outcomes are reported (failures are retried by the server with backoff),
+and SIGTERM stops leasing, lets in-flight tasks finish within --grace-period and exits 0.
+
+handler SPEC:
+  http://host:port/path    POST the payload as JSON; 2xx = success, a JSON body is the result
+  python:module:function   call function(payload) (async functions are awaited)
+  builtin:noop|echo|sleep|fail
+                           nothing | result = payload | sleep payload.seconds | fail
+"""
+
+EPILOG = """\
+environment:
+  TASKPLANE_API_URL    task-service URL (default http://localhost:8003)
+  TASKPLANE_TOKEN      access token, or a service token (tps_...) with scope queues:work
+  TASKPLANE_AUTH_URL   auth-service URL, needed to exchange a service token
+  OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_ENDPOINT, LOG_LEVEL   logs and traces
+
+example:
+  TASKPLANE_TOKEN=tps_... TASKPLANE_AUTH_URL=http://localhost:8001 \\
+    taskplane-worker --queue default --handler builtin:echo --metrics-port 9101
+
+exit status: 0 after a clean stop, 1 when the API or the metrics port is unusable at
+start, 2 for a bad command line.
+"""
+
+PROG = "taskplane-worker"
 
 
 def _env(name: str, default: str) -> str:
@@ -25,13 +54,14 @@ def _env(name: str, default: str) -> str:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="taskplane-worker", description=__doc__)
-    parser.add_argument("--queue", required=True, help="queue to lease tasks from")
-    parser.add_argument(
-        "--handler",
-        required=True,
-        help="http://host:port/path | python:module:function | builtin:noop|sleep|echo|fail",
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--queue", required=True, help="queue to lease tasks from")
+    parser.add_argument("--handler", required=True, metavar="SPEC", help="what runs each task")
     parser.add_argument(
         "--concurrency",
         type=int,
@@ -42,31 +72,44 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--metrics-port",
         type=int,
         default=int(_env("TASKPLANE_WORKER_METRICS_PORT", "9100")),
-        help="port of /metrics and /healthz; 0 disables (env TASKPLANE_WORKER_METRICS_PORT)",
+        help="port of /metrics and /healthz; 0 runs no metrics server "
+        "(env TASKPLANE_WORKER_METRICS_PORT, default 9100)",
     )
     parser.add_argument(
         "--metrics-host",
         default=_env("TASKPLANE_WORKER_METRICS_HOST", "0.0.0.0"),  # noqa: S104
+        help="bind address of the metrics server (env TASKPLANE_WORKER_METRICS_HOST)",
     )
     parser.add_argument(
         "--grace-period",
         type=float,
         default=float(_env("TASKPLANE_WORKER_GRACE_PERIOD_S", "25")),
-        help="seconds to finish in-flight tasks after SIGTERM before releasing them",
+        help="seconds to finish in-flight tasks after SIGTERM before releasing them "
+        "(env TASKPLANE_WORKER_GRACE_PERIOD_S, default 25)",
     )
     parser.add_argument(
         "--wait",
         type=float,
         default=float(_env("TASKPLANE_WORKER_WAIT_S", "10")),
-        help="long-poll duration of each lease request",
+        help="long-poll seconds of each lease request (env TASKPLANE_WORKER_WAIT_S, default 10)",
+    )
+    parser.add_argument(
+        "--startup-timeout",
+        type=float,
+        default=float(_env("TASKPLANE_WORKER_STARTUP_TIMEOUT_S", "60")),
+        help="seconds to keep trying to reach the API at start, with backoff "
+        "(env TASKPLANE_WORKER_STARTUP_TIMEOUT_S, default 60)",
     )
     parser.add_argument(
         "--worker-id",
         default=_env("TASKPLANE_WORKER_ID", f"{socket.gethostname()}-{os.getpid()}"),
+        help="lease holder name (env TASKPLANE_WORKER_ID, default <hostname>-<pid>)",
     )
     args = parser.parse_args(argv)
     if args.concurrency < 1:
         parser.error("--concurrency must be at least 1")
+    if not 0 <= args.metrics_port <= 65535:
+        parser.error("--metrics-port must be between 0 and 65535")
     return args
 
 
@@ -80,15 +123,39 @@ def _config(args: argparse.Namespace) -> WorkerConfig:
         worker_id=args.worker_id,
         grace_period_s=args.grace_period,
         wait_s=args.wait,
+        startup_timeout_s=args.startup_timeout,
     )
+
+
+class StartupError(Exception):
+    """Something the operator of this process must fix; printed as one line, exit 1."""
 
 
 async def _main(args: argparse.Namespace, config: WorkerConfig, handler: Handler) -> int:
     server = None
     if args.metrics_port:
-        server = await start_metrics_server(args.metrics_host, args.metrics_port)
+        try:
+            server = await start_metrics_server(args.metrics_host, args.metrics_port)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise StartupError(
+                    f"cannot serve metrics on port {args.metrics_port}: {exc}"
+                ) from exc
+            raise StartupError(
+                f"port {args.metrics_port} is already in use (metrics); choose another with "
+                "--metrics-port N, or --metrics-port 0 for no metrics server"
+            ) from exc
+    worker = Worker(config, handler)
     try:
-        return await Worker(config, handler).run()
+        try:
+            await worker.wait_for_api()
+        except ConnectionFailedError as exc:
+            await worker.client.aclose()
+            raise StartupError(
+                f"{exc} (TASKPLANE_API_URL); is the task-service running? "
+                "`make run` starts one on http://localhost:8003"
+            ) from exc
+        return await worker.run()
     finally:
         if server is not None:
             server.close()
@@ -96,10 +163,9 @@ async def _main(args: argparse.Namespace, config: WorkerConfig, handler: Handler
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    configure_logging(_env("OTEL_SERVICE_NAME", "taskplane-worker"), _env("LOG_LEVEL", "INFO"))
+    configure_logging(_env("OTEL_SERVICE_NAME", PROG), _env("LOG_LEVEL", "INFO"))
     configure_tracer_provider(
-        _env("OTEL_SERVICE_NAME", "taskplane-worker"),
-        os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None,
+        _env("OTEL_SERVICE_NAME", PROG), os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None
     )
     try:
         handler = resolve(args.handler)
@@ -107,6 +173,10 @@ def main(argv: list[str] | None = None) -> None:
         if config.token:
             ServiceTokenAuth(config.token, config.auth_url)  # refuse a bad token set-up now
     except (ValueError, ImportError, AttributeError) as exc:
-        print(f"taskplane-worker: {exc}", file=sys.stderr)
+        print(f"{PROG}: {exc}", file=sys.stderr)
         sys.exit(2)
-    sys.exit(asyncio.run(_main(args, config, handler)))
+    try:
+        sys.exit(asyncio.run(_main(args, config, handler)))
+    except StartupError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        sys.exit(1)

@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 
+from taskplane_client import LeasedTask
+
 
 @dataclass(frozen=True)
 class TaskInfo:
@@ -25,6 +27,17 @@ class TaskInfo:
     max_attempts: int
     payload: dict[str, Any]
     timeout_s: float | None
+
+    @classmethod
+    def from_leased(cls, task: LeasedTask) -> TaskInfo:
+        return cls(
+            id=str(task.id),
+            queue=task.queue,
+            attempt=task.attempt,
+            max_attempts=task.max_attempts,
+            payload=task.payload,
+            timeout_s=task.timeout_s,
+        )
 
 
 Handler = Callable[[TaskInfo], Awaitable[Any]]

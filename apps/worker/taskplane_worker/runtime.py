@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import signal
@@ -27,16 +28,21 @@ import httpx
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception,
-    stop_after_delay,
-    wait_exponential_jitter,
-)
 
-from taskplane_common.client_auth import ServiceTokenAuth
+from taskplane_client import (
+    NO_RETRY,
+    ApiError,
+    AsyncTaskplaneClient,
+    Completion,
+    LeasedTask,
+    LeaseLostError,
+    NotFoundError,
+    RetryPolicy,
+)
 from taskplane_worker.handlers import Handler, HandlerError, TaskInfo
 from taskplane_worker.observability import API_ERRORS, DURATION, IN_FLIGHT, TASKS
+
+__all__ = ["LeaseLostError", "Worker", "WorkerConfig"]
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("taskplane_worker")
@@ -59,19 +65,8 @@ class WorkerConfig:
     #: How long to keep retrying complete/fail through an API outage before giving up
     #: (the lease then expires and the task runs again: at-least-once).
     report_retry_s: float = 120.0
-
-
-class LeaseLostError(Exception):
-    """The server no longer recognises our lease (expired, reclaimed or cancelled)."""
-
-
-def _transient(exc: BaseException) -> bool:
-    if isinstance(exc, httpx.TransportError):
-        return True
-    if isinstance(exc, httpx.HTTPStatusError):
-        code = exc.response.status_code
-        return code >= 500 or code == 429
-    return False
+    #: How long to keep trying to reach the API at start before giving up.
+    startup_timeout_s: float = 60.0
 
 
 def _being_cancelled() -> bool:
@@ -88,80 +83,75 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _count_api_error(call: str, _: BaseException, __: float) -> None:
+    API_ERRORS.labels(call).inc()
+
+
+#: A completion waiting for the next batch: the task, its result, who awaits it.
+Pending = tuple[LeasedTask, Any, "asyncio.Future[None]"]
+
+
 class Worker:
-    def __init__(self, config: WorkerConfig, handler: Handler) -> None:
+    def __init__(
+        self,
+        config: WorkerConfig,
+        handler: Handler,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.config = config
         self.handler = handler
         self.stopping = asyncio.Event()
         self.inflight: set[asyncio.Task[None]] = set()
         self._slot_freed = asyncio.Event()
         #: Completions waiting for the next batch request, and the task sending them.
-        self._completions: list[tuple[dict[str, Any], Any, asyncio.Future[None]]] = []
+        self._completions: list[Pending] = []
         self._completer: asyncio.Task[None] | None = None
         #: False once the server answered the batch endpoint with 404/405 (older server).
         self._batch_complete = True
-        headers = {"User-Agent": f"taskplane-worker/{config.worker_id}"}
-        self.client = httpx.AsyncClient(
-            base_url=config.api_url.rstrip("/"),
-            headers=headers,
-            auth=ServiceTokenAuth(config.token, config.auth_url) if config.token else None,
-            timeout=httpx.Timeout(config.wait_s + 15, connect=5),
+        self.client = AsyncTaskplaneClient(
+            config.api_url,
+            auth_url=config.auth_url,
+            token=config.token,
+            retry=RetryPolicy(attempts=None, deadline_s=30, on_retry=_count_api_error),
+            timeout_s=15,
+            transport=transport,
+            user_agent=f"taskplane-worker/{config.worker_id}",
+        )
+        #: Outcomes are worth retrying for longer: the work is done already.
+        self.reports = self.client.with_retry(
+            dataclasses.replace(self.client.retry, deadline_s=config.report_retry_s)
         )
 
     # -------------------------------------------------------------- API calls
 
-    async def _call(self, name: str, path: str, body: dict[str, Any], retry_s: float) -> Any:
-        """POST with retries on transient errors; a 409 raises LeaseLostError."""
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception(_transient),
-            wait=wait_exponential_jitter(multiplier=0.2, max=5),
-            stop=stop_after_delay(retry_s),
-            reraise=True,
-        ):
-            with attempt:
-                try:
-                    response = await self.client.post(path, json=body)
-                    if response.status_code == 409:
-                        raise LeaseLostError(response.json().get("detail", "lease lost"))
-                    response.raise_for_status()
-                except Exception as exc:
-                    if _transient(exc):
-                        API_ERRORS.labels(name).inc()
-                    raise
-                return response.json()
-        raise AssertionError("unreachable")
-
-    async def _lease(self, max_tasks: int) -> list[dict[str, Any]]:
-        result = await self._call(
-            "lease",
-            f"/api/v1/queues/{self.config.queue}/leases",
-            {
-                "worker_id": self.config.worker_id,
-                "max_tasks": max_tasks,
-                "wait_s": self.config.wait_s,
-            },
-            retry_s=30,
+    async def wait_for_api(self) -> None:
+        """Reach the task-service (with backoff, up to ``startup_timeout_s``) or raise
+        ConnectionFailedError naming its URL."""
+        probe = self.client.with_retry(
+            RetryPolicy(attempts=None, deadline_s=self.config.startup_timeout_s)
         )
-        visibility = float(result.get("visibility_timeout_s", 60))
-        tasks: list[dict[str, Any]] = result["tasks"]
-        for task in tasks:
-            task["_visibility_s"] = visibility
-        return tasks
+        await probe.health()
 
-    async def _report(self, action: str, task: dict[str, Any], body: dict[str, Any]) -> None:
-        payload = {"worker_id": self.config.worker_id, **body}
-        await self._call(
-            action,
-            f"/api/v1/leases/{task['lease_id']}/{action}",
-            payload,
-            retry_s=self.config.report_retry_s,
+    async def _lease(self, max_tasks: int) -> list[LeasedTask]:
+        lease = await self.client.lease(
+            self.config.queue,
+            self.config.worker_id,
+            max_tasks=max_tasks,
+            wait_s=self.config.wait_s,
         )
+        return lease.tasks
 
-    async def _complete(self, task: dict[str, Any], result: Any) -> None:
+    async def _fail(self, task: LeasedTask, error: str, *, retryable: bool) -> None:
+        await self.reports.fail(task, error, retryable=retryable, worker_id=self.config.worker_id)
+
+    async def _complete_one(self, task: LeasedTask, result: Any) -> None:
+        await self.reports.complete(task, result, self.config.worker_id)
+
+    async def _complete(self, task: LeasedTask, result: Any) -> None:
         """Report a completion, batched with others finishing at the same time; raises
         LeaseLostError when the server no longer recognises the lease."""
         if not self._batch_complete:
-            await self._report("complete", task, {"result": result})
+            await self._complete_one(task, result)
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._completions.append((task, result, future))
@@ -189,69 +179,34 @@ class Worker:
                 else:
                     future.set_exception(outcome)
 
-    async def _complete_batch(
-        self, batch: list[tuple[dict[str, Any], Any, asyncio.Future[None]]]
-    ) -> list[BaseException | None]:
+    async def _complete_batch(self, batch: list[Pending]) -> list[BaseException | None]:
         """One batch request; None for each completed task, else the error to raise."""
         if self._batch_complete:
-            body = {
-                "worker_id": self.config.worker_id,
-                "items": [
-                    {"lease_id": task["lease_id"], "result": result} for task, result, _ in batch
-                ],
-            }
+            items = [Completion(lease_id=task.lease_id, result=result) for task, result, _ in batch]
             try:
-                answer = await self._call(
-                    "complete", "/api/v1/leases/complete", body, self.config.report_retry_s
-                )
-            except httpx.HTTPStatusError as exc:
-                if exc.response.status_code not in (404, 405):
+                answer = await self.reports.complete_many(items, self.config.worker_id)
+            except ApiError as exc:
+                if exc.status not in (404, 405):
                     raise
                 log.info("the task-service has no batch complete; completing one by one")
                 self._batch_complete = False
             else:
                 return [
-                    None if item["completed"] else LeaseLostError("lease unknown or expired")
-                    for item in answer["items"]
+                    None if item.completed else LeaseLostError(409, "lease unknown or expired")
+                    for item in answer
                 ]
         singles = await asyncio.gather(
-            *(self._report("complete", task, {"result": result}) for task, result, _ in batch),
+            *(self._complete_one(task, result) for task, result, _ in batch),
             return_exceptions=True,
         )
         return [outcome if isinstance(outcome, BaseException) else None for outcome in singles]
 
     # -------------------------------------------------------------- one task
 
-    async def _heartbeat(self, task: dict[str, Any], work: asyncio.Task[Any]) -> None:
-        """Extend the lease at a third of the visibility timeout; cancel work if lost."""
-        interval = max(0.2, task["_visibility_s"] / 3)
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self._call(
-                    "heartbeat",
-                    f"/api/v1/leases/{task['lease_id']}/heartbeat",
-                    {"worker_id": self.config.worker_id},
-                    retry_s=interval,
-                )
-            except LeaseLostError:
-                log.warning("lease of task %s lost; abandoning it", task["id"])
-                work.cancel()
-                return
-            except Exception as exc:
-                log.warning("heartbeat for task %s failed: %s", task["id"], exc)
-
-    async def _process(self, task: dict[str, Any]) -> None:
+    async def _process(self, task: LeasedTask) -> None:
         queue = self.config.queue
-        info = TaskInfo(
-            id=task["id"],
-            queue=queue,
-            attempt=task["attempt"],
-            max_attempts=task["max_attempts"],
-            payload=task["payload"],
-            timeout_s=task.get("timeout_s"),
-        )
-        carrier = {"traceparent": task["traceparent"]} if task.get("traceparent") else {}
+        info = TaskInfo.from_leased(task)
+        carrier = {"traceparent": task.traceparent} if task.traceparent else {}
         parent = TraceContextTextMapPropagator().extract(carrier)
         IN_FLIGHT.labels(queue).inc()
         started = time.monotonic()
@@ -267,7 +222,9 @@ class Worker:
             },
         ) as span:
             work = asyncio.ensure_future(self.handler(info))
-            beat = asyncio.create_task(self._heartbeat(task, work))
+            beat = asyncio.create_task(
+                self.client.keep_leased(task, self.config.worker_id, on_lost=work.cancel)
+            )
             outcome = "lost"
             try:
                 outcome = await self._run(task, info, work, span)
@@ -287,7 +244,7 @@ class Worker:
         TASKS.labels(queue, outcome).inc()
 
     async def _run(
-        self, task: dict[str, Any], info: TaskInfo, work: asyncio.Task[Any], span: trace.Span
+        self, task: LeasedTask, info: TaskInfo, work: asyncio.Task[Any], span: trace.Span
     ) -> str:
         """Wait for the handler and report its outcome; returns the outcome label."""
         try:
@@ -297,7 +254,7 @@ class Worker:
                 work.cancel()
                 span.set_status(Status(StatusCode.ERROR, "timed out"))
                 error = f"timed out after {info.timeout_s}s"
-                await self._report("fail", task, {"error": error, "retryable": True})
+                await self._fail(task, error, retryable=True)
                 return "timed_out"
             except asyncio.CancelledError:
                 if not _being_cancelled():
@@ -306,13 +263,13 @@ class Worker:
             except HandlerError as exc:
                 span.record_exception(exc)
                 span.set_status(Status(StatusCode.ERROR, str(exc)))
-                await self._report("fail", task, {"error": str(exc), "retryable": exc.retryable})
+                await self._fail(task, str(exc), retryable=exc.retryable)
                 return "failed"
             except Exception as exc:
                 span.record_exception(exc)
                 span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
                 error = f"{type(exc).__name__}: {exc}"
-                await self._report("fail", task, {"error": error, "retryable": True})
+                await self._fail(task, error, retryable=True)
                 return "failed"
             await self._complete(task, _jsonable(result))
             return "completed"
@@ -323,13 +280,16 @@ class Worker:
                 current.uncancel()
             work.cancel()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._report("release", task, {}), timeout=5)
+                await asyncio.wait_for(
+                    self.client.with_retry(NO_RETRY).release(task, self.config.worker_id),
+                    timeout=5,
+                )
             return "released"
         except LeaseLostError:
-            log.warning("task %s: lease expired or revoked before reporting", task["id"])
+            log.warning("task %s: lease expired or revoked before reporting", task.id)
             return "lost"
         except Exception as exc:
-            log.error("task %s: could not report its outcome: %s", task["id"], exc)
+            log.error("task %s: could not report its outcome: %s", task.id, exc)
             return "lost"
 
     # -------------------------------------------------------------- main loop
@@ -378,12 +338,7 @@ class Worker:
                 try:
                     tasks = await self._until_stopped(self._lease(free))
                     backoff = 0.5
-                except httpx.HTTPStatusError as exc:
-                    if exc.response.status_code != 404:
-                        log.warning("lease refused: %s; retrying in %.1fs", exc, backoff)
-                        await self._until_stopped(asyncio.sleep(backoff))
-                        backoff = min(backoff * 2, 15)
-                        continue
+                except NotFoundError:
                     # Not configured yet (the operator or a first enqueue creates it).
                     if not missing_logged:
                         log.warning("queue %s does not exist yet; waiting", self.config.queue)

@@ -25,6 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from task_service.queue import statements
+from task_service.queue.driver import execute
 from task_service.queue.errors import FeedCursorExpired
 from taskplane_common.errors import ProblemError
 
@@ -65,9 +66,9 @@ def parse_cursor(cursor: str | None) -> tuple[int, int]:
 async def check_retained(session: AsyncSession, after: tuple[int, int]) -> None:
     """``FeedCursorExpired`` when retention deleted events after this cursor."""
     params = {"tx": str(after[0]), "id": after[1]}
-    horizon = (await session.execute(statements.FEED_HORIZON, params)).first()
-    if horizon is not None and horizon.expired:
-        raise FeedCursorExpired(f"{after[0]}-{after[1]}", horizon.horizon)
+    horizon = await execute(session, statements.FEED_HORIZON, params)
+    if horizon and horizon[0]["expired"]:
+        raise FeedCursorExpired(f"{after[0]}-{after[1]}", horizon[0]["horizon"])
 
 
 async def read_events(session: AsyncSession, after: tuple[int, int], limit: int) -> list[FeedEvent]:

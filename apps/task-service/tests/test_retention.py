@@ -14,6 +14,7 @@ import psycopg
 from fastapi import FastAPI
 
 from task_service.queue import statements
+from task_service.queue.driver import execute
 from task_service.queue.maintenance.cleaner import Cleaner
 from taskplane_common.testing.http import assert_problem
 
@@ -90,8 +91,8 @@ async def test_the_cleaner_deletes_exactly_what_retention_allows(
 
     # One statement deletes at most one batch.
     async with app.state.database.session() as session:
-        first = await session.execute(statements.CLEAN_TASKS, {"batch": 7})
-        assert first.scalar_one() == 7
+        first = await execute(session, statements.CLEAN_TASKS, {"batch": 7})
+        assert first == [{"deleted": 7}]
     deleted = await cleaner(app, batch=7).clean_all()
 
     assert deleted == {"tasks": len(doomed) - 7, "events": 10, "idempotency_keys": 1}

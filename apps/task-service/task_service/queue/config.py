@@ -21,6 +21,7 @@ from task_service.models import (
 )
 from task_service.notify import QUEUE_CHANNEL
 from task_service.queue import statements
+from task_service.queue.driver import execute
 from task_service.queue.errors import QueueBusy, QueueNotFound
 from task_service.queue_schemas import QueueConfig, QueueStats
 
@@ -68,7 +69,7 @@ async def put_queue(session: AsyncSession, name: str, config: QueueConfig) -> bo
 
 
 async def count_in_flight(session: AsyncSession, queue: str) -> int:
-    return int((await session.execute(statements.IN_FLIGHT, {"queue": queue})).scalar_one())
+    return int((await execute(session, statements.IN_FLIGHT, {"queue": queue}))[0]["in_flight"])
 
 
 async def delete_queue(session: AsyncSession, name: str, *, force: bool) -> None:
@@ -82,7 +83,7 @@ async def delete_queue(session: AsyncSession, name: str, *, force: bool) -> None
         raise QueueNotFound(name)
     if not force and (in_flight := await count_in_flight(session, name)):
         raise QueueBusy(name, in_flight)
-    await session.execute(statements.CANCEL_QUEUE, {"queue": name})
+    await execute(session, statements.CANCEL_QUEUE, {"queue": name})
     await session.execute(delete(QueueCounter).where(QueueCounter.queue == name))
     await session.execute(delete(Queue).where(Queue.name == name))
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
+import psycopg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from task_service.notify import QUEUE_CHANNEL
 from task_service.queue import statements
+from task_service.queue.driver import execute
 from task_service.queue.errors import DeadTaskNotFound, DedupeConflict, TaskFinished, TaskNotFound
 from task_service.queue.records import queued_task
 from task_service.queue_schemas import QueuedTaskOut
@@ -26,7 +27,7 @@ async def list_dead(
     (``updated_at``, ``id`` of the last one seen); and whether more follow."""
     after_at, after_id = after or (None, None)
     params = {"queue": queue, "limit": limit + 1, "after_at": after_at, "after_id": after_id}
-    tasks = [queued_task(row) for row in await session.execute(statements.LIST_DEAD, params)]
+    tasks = [queued_task(row) for row in await execute(session, statements.LIST_DEAD, params)]
     return tasks[:limit], len(tasks) > limit
 
 
@@ -34,12 +35,12 @@ async def retry_dead(session: AsyncSession, queue: str, task_id: uuid.UUID) -> Q
     """A dead task gets a fresh set of attempts, available now."""
     params = {"queue": queue, "task_id": task_id, "channel": QUEUE_CHANNEL}
     try:
-        row = (await session.execute(statements.RETRY_DEAD, params)).first()
-    except IntegrityError as exc:
+        rows = await execute(session, statements.RETRY_DEAD, params)
+    except psycopg.errors.UniqueViolation as exc:
         raise DedupeConflict from exc
-    if row is None:
+    if not rows:
         raise DeadTaskNotFound(queue, task_id)
-    return queued_task(row)
+    return queued_task(rows[0])
 
 
 async def cancel(session: AsyncSession, principal: Principal, task_id: uuid.UUID) -> QueuedTaskOut:
@@ -52,10 +53,10 @@ async def cancel(session: AsyncSession, principal: Principal, task_id: uuid.UUID
         "see_all": principal.has_scope("queues:admin"),
         "user": principal.user_id,
     }
-    row = (await session.execute(statements.CANCEL, params)).first()
-    if row is not None:
-        return queued_task(row)
-    status = (await session.execute(statements.VISIBLE_STATUS, params)).scalar_one_or_none()
-    if status is None:
+    cancelled = await execute(session, statements.CANCEL, params)
+    if cancelled:
+        return queued_task(cancelled[0])
+    visible = await execute(session, statements.VISIBLE_STATUS, params)
+    if not visible:
         raise TaskNotFound(task_id)
-    raise TaskFinished(task_id, status)
+    raise TaskFinished(task_id, visible[0]["status"])

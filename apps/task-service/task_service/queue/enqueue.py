@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from task_service.models import Priority
 from task_service.notify import QUEUE_CHANNEL
 from task_service.queue import statements
+from task_service.queue.driver import execute
 from task_service.queue.errors import DedupeRace
 from task_service.queue.records import queued_task
 from task_service.queue_schemas import QueuedTaskOut, TaskEnqueue
@@ -43,7 +44,8 @@ async def enqueue(
     unconfigured queue is created with the defaults."""
     ids = [uuid.uuid4() for _ in items]
     rows = [_row(task_id, queue, item) for task_id, item in zip(ids, items, strict=True)]
-    result = await session.execute(
+    result = await execute(
+        session,
         statements.ENQUEUE,
         {
             "queue": queue,
@@ -61,7 +63,7 @@ async def enqueue(
             for task_id, item in zip(ids, items, strict=True)
             if task_id not in inserted
         ]
-        holders = await session.execute(statements.DEDUPE_HOLDERS, {"queue": queue, "keys": keys})
+        holders = await execute(session, statements.DEDUPE_HOLDERS, {"queue": queue, "keys": keys})
         existing = {task.dedupe_key: task for task in map(queued_task, holders)}
         if len(existing) < len(set(keys)):
             # The live holder of a key finished between our insert and select: rare, and

@@ -22,20 +22,26 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from task_service.notify import QUEUE_CHANNEL, Notifier
 from task_service.queue import statements
-from task_service.queue.config import count_in_flight, get_queue
+from task_service.queue.config import count_in_flight
 from task_service.queue.counters import counter_shard
+from task_service.queue.driver import Statement, connection_of, execute
 from task_service.queue.errors import LeaseConflict, QueueNotFound
 from task_service.queue.maintenance.rescuer import rescue_expired
 from task_service.queue.metrics import HANDED_BACK
-from task_service.queue.records import Completed, Leased, LeaseGate, LeaseOutcome, record
+from task_service.queue.records import (
+    Completed,
+    Leased,
+    LeaseGate,
+    LeaseOutcome,
+    QueueLimits,
+    record,
+)
 
 
 async def autocommit(session: AsyncSession) -> None:
@@ -79,11 +85,11 @@ async def lease(
         "limit": max_tasks,
         "grace": timeout_grace_s,
     }
-    rows = (await session.execute(statements.LEASE, params)).all()
+    rows = await execute(session, statements.LEASE, params)
     if not rows:
         raise QueueNotFound(queue)
     gate = record(LeaseGate, rows[0])
-    claimed = [record(Leased, row) for row in rows if row.id is not None]
+    claimed = [record(Leased, row) for row in rows if row["id"] is not None]
     reclaimed = gate.expired and await rescue_expired(session, reclaim_batch, queue=queue)
     if reclaimed and not gate.limited and len(claimed) < max_tasks:
         claimed += await _claim(session, params, max_tasks - len(claimed))
@@ -94,34 +100,35 @@ async def lease(
 
 
 async def _claim(session: AsyncSession, params: dict[str, Any], limit: int) -> list[Leased]:
-    result = await session.execute(statements.CLAIM, {**params, "limit": limit})
-    return [record(Leased, row) for row in result]
+    rows = await execute(session, statements.CLAIM, {**params, "limit": limit})
+    return [record(Leased, row) for row in rows]
 
 
 async def _lease_limited(
     session: AsyncSession, queue_name: str, params: dict[str, Any]
 ) -> list[Leased]:
     """``max_in_flight`` and ``rate_limit_per_s`` need a consistent view of the queue:
-    take its row lock, then claim what the limits allow."""
-    queue = await get_queue(session, queue_name, lock=True)
-    if queue is None or queue.paused:
-        return []
-    wanted = int(params["limit"])
-    db_now: datetime = (await session.execute(select(func.now()))).scalar_one()
-    tokens = 0.0
-    if queue.max_in_flight is not None:
-        in_flight = await count_in_flight(session, queue_name)
-        wanted = min(wanted, max(0, queue.max_in_flight - in_flight))
-    if wanted and queue.rate_limit_per_s is not None:
-        burst = max(1.0, queue.rate_limit_per_s)
-        elapsed = max(0.0, (db_now - queue.rate_refilled_at).total_seconds())
-        tokens = min(burst, queue.rate_tokens + elapsed * queue.rate_limit_per_s)
-        wanted = min(wanted, int(tokens))
-    claimed = await _claim(session, params, wanted) if wanted else []
-    if queue.rate_limit_per_s is not None and wanted:
-        queue.rate_tokens = tokens - len(claimed)
-        queue.rate_refilled_at = db_now
-    return claimed
+    take its row lock, then claim what the limits allow, in one transaction (a
+    savepoint when the caller's transaction is open)."""
+    async with (await connection_of(session)).transaction():
+        rows = await execute(session, statements.LOCK_LIMITS, {"queue": queue_name})
+        if not rows or (limits := record(QueueLimits, rows[0])).paused:
+            return []
+        wanted = int(params["limit"])
+        tokens = 0.0
+        if limits.max_in_flight is not None:
+            in_flight = await count_in_flight(session, queue_name)
+            wanted = min(wanted, max(0, limits.max_in_flight - in_flight))
+        if wanted and limits.rate_limit_per_s is not None:
+            burst = max(1.0, limits.rate_limit_per_s)
+            elapsed = max(0.0, (limits.now - limits.rate_refilled_at).total_seconds())
+            tokens = min(burst, limits.rate_tokens + elapsed * limits.rate_limit_per_s)
+            wanted = min(wanted, int(tokens))
+        claimed = await _claim(session, params, wanted) if wanted else []
+        if limits.rate_limit_per_s is not None and wanted:
+            spent = {"queue": queue_name, "tokens": tokens - len(claimed), "now": limits.now}
+            await execute(session, statements.SPEND_TOKENS, spent)
+        return claimed
 
 
 #: Whether the client that asked for a lease has gone away.
@@ -145,6 +152,8 @@ async def lease_wait(
     Nothing is claimed for a client that has gone (a worker killed while it waited):
     ``client_gone`` is asked before every claim, and what was claimed while it left is
     handed back at once, so no task waits out a visibility timeout for a dead socket.
+    Every step is atomic by itself: call ``autocommit`` first to spare the ``BEGIN`` and
+    ``COMMIT`` round trips (one round trip per claim).
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s
@@ -178,13 +187,13 @@ async def hand_back(session: AsyncSession, tasks: Sequence[Leased]) -> None:
 
 
 async def _lease_action(
-    session: AsyncSession, statement: Any, lease_id: uuid.UUID, params: dict[str, Any]
+    session: AsyncSession, statement: Statement, lease_id: uuid.UUID, params: dict[str, Any]
 ) -> LeaseOutcome:
     """Run a one-row lease statement; ``LeaseConflict`` when no task holds this lease."""
-    row = (await session.execute(statement, {"lease_id": lease_id, **params})).first()
-    if row is None:
+    rows = await execute(session, statement, {"lease_id": lease_id, **params})
+    if not rows:
         raise LeaseConflict(lease_id)
-    return record(LeaseOutcome, row)
+    return record(LeaseOutcome, rows[0])
 
 
 async def heartbeat(
@@ -212,7 +221,8 @@ async def complete_many(
     """Complete several leases in one statement; returns the ones that were valid (the
     others changed nothing). Lease ids must be distinct."""
     payload = [{"lease_id": str(lease_id), "result": result} for lease_id, result in items]
-    rows = await session.execute(
+    rows = await execute(
+        session,
         statements.COMPLETE,
         {
             "items": json.dumps(payload, separators=(",", ":")),
@@ -250,7 +260,8 @@ async def fail(
 async def _release(
     session: AsyncSession, lease_ids: Sequence[uuid.UUID], worker_id: str | None, reason: str
 ) -> list[LeaseOutcome]:
-    rows = await session.execute(
+    rows = await execute(
+        session,
         statements.RELEASE,
         {
             "lease_ids": [str(lease_id) for lease_id in lease_ids],

@@ -8,11 +8,10 @@ tasks go straight to their API shape, ``QueuedTaskOut``, the same way.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
-
-from sqlalchemy.engine import Row
 
 from task_service.queue_schemas import QueuedTaskOut
 
@@ -28,10 +27,9 @@ def columns(record: type[DataclassInstance], table: str | None = None) -> str:
     return ", ".join(f"{prefix}{field.name}" for field in fields(record))
 
 
-def record(kind: type[R], row: Row[Any]) -> R:
+def record(kind: type[R], row: Mapping[str, Any]) -> R:
     """``row`` as a ``kind``, taking each field by its column name."""
-    mapping = row._mapping
-    return kind(**{field.name: mapping[field.name] for field in fields(kind)})
+    return kind(**{field.name: row[field.name] for field in fields(kind)})
 
 
 #: The stored columns a queued task is shown with: the fields of ``QueuedTaskOut``.
@@ -43,10 +41,9 @@ def queued_columns(table: str | None = None) -> str:
     return ", ".join(f"{prefix}{name}" for name in QUEUED_TASK_COLUMNS)
 
 
-def queued_task(row: Row[Any]) -> QueuedTaskOut:
+def queued_task(row: Mapping[str, Any]) -> QueuedTaskOut:
     """``row`` (selected with ``queued_columns``) as the API shows it."""
-    mapping = row._mapping
-    return QueuedTaskOut.model_validate({name: mapping[name] for name in QUEUED_TASK_COLUMNS})
+    return QueuedTaskOut.model_validate({name: row[name] for name in QUEUED_TASK_COLUMNS})
 
 
 @dataclass(slots=True)
@@ -78,6 +75,18 @@ class LeaseGate:
     paused: bool
     limited: bool
     expired: bool
+
+
+@dataclass(slots=True)
+class QueueLimits:
+    """A limited queue's row, locked for a lease: its limits and token bucket."""
+
+    paused: bool
+    max_in_flight: int | None
+    rate_limit_per_s: float | None
+    rate_tokens: float
+    rate_refilled_at: datetime
+    now: datetime
 
 
 @dataclass(slots=True)

@@ -4,7 +4,7 @@ Each hot path is one statement: a data-modifying CTE changes the task rows, writ
 outbox events, bumps the counters and sends the wake-up, returning exactly the fields of
 a record from ``records``. Every part runs in the caller's transaction, so an event row
 commits exactly when its change does. Fixed texts let psycopg prepare them once per
-connection.
+connection (``driver``).
 """
 
 # Statements are assembled from module constants only (never input): S608 does not apply.
@@ -12,12 +12,17 @@ connection.
 
 from __future__ import annotations
 
-from sqlalchemy import TextClause, text
-
 from task_service.models import DEDUPE_PREDICATE
 from task_service.queue.counters import add_to_counter
+from task_service.queue.driver import Statement, statement
 from task_service.queue.outbox import FAILURE_EVENTS, write_events
-from task_service.queue.records import Leased, LeaseGate, LeaseOutcome, columns, queued_columns
+from task_service.queue.records import (
+    Leased,
+    LeaseGate,
+    LeaseOutcome,
+    columns,
+    queued_columns,
+)
 from task_service.queue.sql import (
     CANCELLED,
     CLAIMABLE,
@@ -46,7 +51,8 @@ _REASON = "jsonb_build_object('reason', CAST(:reason AS text))"
 #: Enqueue a JSON array of task rows: create the queue if unconfigured, insert (a live
 #: task with the same dedupe_key wins), write ``task.created`` events, and wake
 #: long-polls once when something is available now.
-ENQUEUE = text(
+ENQUEUE = statement(
+    "enqueue",
     f"""
     WITH queue_row AS (
         INSERT INTO tasks.queues (name) VALUES (:queue) ON CONFLICT DO NOTHING
@@ -72,15 +78,16 @@ ENQUEUE = text(
         {write_events("'task.created'", extra="jsonb_build_object('dedupe_key', dedupe_key)")}
     )
     SELECT {_TASK}, {wake(where=f"WHERE status = {PENDING}")} FROM src
-    """
+    """,
 )
 
 #: Live tasks holding some dedupe keys (the winners of a deduplicated enqueue).
-DEDUPE_HOLDERS = text(
+DEDUPE_HOLDERS = statement(
+    "dedupe_holders",
     f"""
     SELECT {_TASK} FROM tasks.tasks
     WHERE queue = :queue AND dedupe_key = ANY(CAST(:keys AS text[])) AND {LIVE}
-    """
+    """,
 )
 
 
@@ -127,17 +134,34 @@ def _claim(gate: str) -> str:
 #: one-time filter keeps it from even locking rows otherwise), and every row also carries
 #: the queue's ``LeaseGate`` (no row at all: unknown queue), so the lazy reclaim only
 #: runs when a lease has expired.
-LEASE = text(
+LEASE = statement(
+    "lease",
     _claim("AND NOT (SELECT limited FROM cfg)")
     + f"""
     SELECT {columns(LeaseGate, "cfg")}, {columns(Leased, "claimed")}
     FROM cfg LEFT JOIN claimed ON true
-    """
+    """,
 )
 #: The claim alone, for a known number of tasks (a limited queue, or a top-up).
-CLAIM = text(_claim("") + f"SELECT {columns(Leased)} FROM claimed")
+CLAIM = statement("claim", _claim("") + f"SELECT {columns(Leased)} FROM claimed")
 
-HEARTBEAT = text(
+#: A limited queue's row, locked so concurrent leasers see consistent limits.
+LOCK_LIMITS = statement(
+    "lock_limits",
+    """
+    SELECT paused, max_in_flight, rate_limit_per_s, rate_tokens, rate_refilled_at,
+           now() AS now
+    FROM tasks.queues WHERE name = :queue FOR UPDATE
+    """,
+)
+#: What a rate-limited lease took from the bucket.
+SPEND_TOKENS = statement(
+    "spend_tokens",
+    "UPDATE tasks.queues SET rate_tokens = :tokens, rate_refilled_at = :now WHERE name = :queue",
+)
+
+HEARTBEAT = statement(
+    "heartbeat",
     f"""
     UPDATE tasks.tasks AS t SET lease_expires_at = greatest(t.lease_expires_at, least(
         now() + {seconds("q.visibility_timeout_s")},
@@ -147,12 +171,13 @@ HEARTBEAT = text(
     FROM tasks.queues AS q
     WHERE q.name = t.queue AND {LEASE_MATCH}
     RETURNING {_OUTCOME_T}
-    """
+    """,
 )
 
 #: Complete every valid lease of a JSON array of ``{lease_id, result}``. Only a queue
 #: with ``max_in_flight`` has waiters a completion can help (it frees a slot).
-COMPLETE = text(
+COMPLETE = statement(
+    "complete",
     f"""
     WITH input AS (
         SELECT i.lease_id, nullif(i.result, 'null'::jsonb) AS result
@@ -176,13 +201,14 @@ COMPLETE = text(
         wake(where="WHERE queue IN (SELECT name FROM tasks.queues WHERE max_in_flight IS NOT NULL)")
     }
     FROM src
-    """
+    """,
 )
 
 #: A failed attempt: ``retrying`` after a backoff (exponential, full jitter:
 #: uniform(0, min(cap, base * 2^(attempt-1)))), or ``dead`` past ``max_attempts`` (or
 #: when not retryable); failure events, counter, wake-up.
-FAIL = text(
+FAIL = statement(
+    "fail",
     f"""
     WITH src AS (
         UPDATE tasks.tasks AS t SET
@@ -203,11 +229,12 @@ FAIL = text(
         {add_to_counter("failed_total")}
     )
     SELECT {_OUTCOME}, {wake()} FROM src
-    """
+    """,
 )
 
 #: Give a task back untouched: available now, the attempt not counted.
-RELEASE = text(
+RELEASE = statement(
+    "release",
     f"""
     WITH src AS (
         UPDATE tasks.tasks AS t SET
@@ -220,13 +247,14 @@ RELEASE = text(
         {write_events("'task.updated'", extra=_REASON)}
     )
     SELECT {_OUTCOME}, {wake()} FROM src
-    """
+    """,
 )
 
 #: Take back up to ``:limit`` tasks whose lease expired (of ``:queue``, or of every
 #: queue when it is NULL): available again, or ``dead`` when the expired attempt was the
 #: last. Clearing ``lease_id`` is what makes a late answer from the old attempt a 409.
-RESCUE = text(
+RESCUE = statement(
+    "rescue",
     f"""
     WITH expired AS (
         SELECT id FROM tasks.tasks
@@ -249,17 +277,20 @@ RESCUE = text(
         {add_to_counter("failed_total")}
     )
     SELECT count(*) AS rescued, {wake()} FROM src
-    """
+    """,
 )
 
-IN_FLIGHT = text(
-    f"SELECT count(*) AS in_flight FROM tasks.tasks WHERE queue = :queue AND status = {IN_PROGRESS}"
+IN_FLIGHT = statement(
+    "in_flight",
+    "SELECT count(*) AS in_flight FROM tasks.tasks"
+    f" WHERE queue = :queue AND status = {IN_PROGRESS}",
 )
 
 
-def _cancel(where: str, extra: str | None = None) -> TextClause:
+def _cancel(name: str, where: str, extra: str | None = None) -> Statement:
     """Cancel the live tasks ``where`` matches, with their ``task.cancelled`` events."""
-    return text(
+    return statement(
+        name,
         f"""
         WITH src AS (
             UPDATE tasks.tasks AS t SET status = {CANCELLED}, completed_at = NULL, {CLEAR_LEASE}
@@ -269,28 +300,33 @@ def _cancel(where: str, extra: str | None = None) -> TextClause:
             {write_events("'task.cancelled'", extra=extra)}
         )
         SELECT {_TASK} FROM src
-        """
+        """,
     )
 
 
 #: Cancel one task the caller can see (``:see_all``, or owner/assignee ``:user``).
 CANCEL = _cancel(
+    "cancel",
     "t.id = :task_id AND (CAST(:see_all AS boolean)"
-    " OR t.owner_id = CAST(:user AS uuid) OR t.assignee_id = CAST(:user AS uuid))"
+    " OR t.owner_id = CAST(:user AS uuid) OR t.assignee_id = CAST(:user AS uuid))",
 )
 #: Cancel every unfinished task of a queue that is being deleted.
-CANCEL_QUEUE = _cancel("t.queue = :queue", "jsonb_build_object('reason', 'queue deleted')")
+CANCEL_QUEUE = _cancel(
+    "cancel_queue", "t.queue = :queue", "jsonb_build_object('reason', 'queue deleted')"
+)
 #: The status of a task the caller can see (why a cancel changed nothing).
-VISIBLE_STATUS = text(
+VISIBLE_STATUS = statement(
+    "visible_status",
     """
     SELECT status FROM tasks.tasks
     WHERE id = :task_id AND (CAST(:see_all AS boolean)
           OR owner_id = CAST(:user AS uuid) OR assignee_id = CAST(:user AS uuid))
-    """
+    """,
 )
 
 #: Dead tasks, newest first, after the keyset cursor ``(:after_at, :after_id)`` if any.
-LIST_DEAD = text(
+LIST_DEAD = statement(
+    "list_dead",
     f"""
     SELECT {_TASK} FROM tasks.tasks
     WHERE queue = :queue AND status = {DEAD}
@@ -298,11 +334,12 @@ LIST_DEAD = text(
            OR (updated_at, id) < (CAST(:after_at AS timestamptz), CAST(:after_id AS uuid)))
     ORDER BY updated_at DESC, id DESC
     LIMIT :limit
-    """
+    """,
 )
 
 #: A dead task gets a fresh set of attempts, available now.
-RETRY_DEAD = text(
+RETRY_DEAD = statement(
+    "retry_dead",
     f"""
     WITH src AS (
         UPDATE tasks.tasks AS t SET
@@ -314,7 +351,7 @@ RETRY_DEAD = text(
         {write_events("'task.updated'", extra="jsonb_build_object('reason', 'dead_retry')")}
     )
     SELECT {_TASK}, {wake()} FROM src
-    """
+    """,
 )
 
 
@@ -343,7 +380,8 @@ _TASK_RETENTION = f"""CASE t.status
     WHEN {COMPLETED} THEN {_retention("completed_retention_s")}
     WHEN {CANCELLED} THEN {_retention("cancelled_retention_s")}
     ELSE {_retention("dead_retention_s")} END"""
-CLEAN_TASKS = text(
+CLEAN_TASKS = statement(
+    "clean_tasks",
     f"""
     WITH doomed AS (
         SELECT t.id FROM tasks.tasks AS t LEFT JOIN tasks.queues AS q ON q.name = t.queue
@@ -357,13 +395,14 @@ CLEAN_TASKS = text(
         DELETE FROM tasks.tasks WHERE id IN (SELECT id FROM doomed) RETURNING 1
     )
     SELECT count(*) AS deleted FROM gone
-    """
+    """,
 )
 
 #: Delete up to ``:batch`` events older than ``:retention_s`` from the start of the feed
 #: (in feed order, stopping at the first younger one, so what is gone is always a
 #: prefix), and move the horizon to the last one deleted.
-CLEAN_EVENTS = text(
+CLEAN_EVENTS = statement(
+    "clean_events",
     f"""
     WITH head AS (
         SELECT id, tx_id, occurred_at FROM tasks.events
@@ -386,12 +425,13 @@ CLEAN_EVENTS = text(
         WHERE (excluded.tx_id, excluded.id) > (h.tx_id, h.id)
     )
     SELECT count(*) AS deleted FROM gone
-    """
+    """,
 )
 
 #: Delete up to ``:batch`` idempotency keys that expired more than an hour ago (a
 #: client reusing one right at expiry reclaims it; the hour keeps the two apart).
-CLEAN_IDEMPOTENCY_KEYS = text(
+CLEAN_IDEMPOTENCY_KEYS = statement(
+    "clean_idempotency_keys",
     """
     WITH doomed AS (
         SELECT scope, key FROM tasks.idempotency_keys
@@ -405,15 +445,16 @@ CLEAN_IDEMPOTENCY_KEYS = text(
         RETURNING 1
     )
     SELECT count(*) AS deleted FROM gone
-    """
+    """,
 )
 
 #: Whether retention deleted events after the cursor ``(:tx, :id)``, and the horizon
 #: (the cursor to resume from, accepting the gap); no row: nothing was deleted yet.
-FEED_HORIZON = text(
+FEED_HORIZON = statement(
+    "feed_horizon",
     """
     SELECT (CAST(:tx AS text)::xid8, CAST(:id AS bigint)) < (tx_id, id) AS expired,
            tx_id::text || '-' || id AS horizon
     FROM tasks.feed_horizon
-    """
+    """,
 )

@@ -179,6 +179,7 @@ async def lease(
         raise ProblemError(
             422, f"max_tasks must be at most {settings.max_lease_batch}", slug="validation-error"
         )
+    await engine.autocommit(session)  # each claim is one statement: atomic by itself
     granted = await engine.lease_wait(
         session,
         notifier,

@@ -9,9 +9,8 @@ reader behind it gets 410 instead of a silent gap), and expired idempotency keys
 
 from __future__ import annotations
 
-from sqlalchemy import TextClause
-
 from task_service.queue import statements
+from task_service.queue.driver import Statement, execute
 from task_service.queue.maintenance.service import MaintenanceService
 from task_service.queue.metrics import CLEANER_DELETED
 from taskplane_common.db import Database
@@ -44,13 +43,13 @@ class Cleaner(MaintenanceService):
             ),
         }
 
-    async def _drain(self, table: str, statement: TextClause, params: dict[str, int]) -> int:
+    async def _drain(self, table: str, statement: Statement, params: dict[str, int]) -> int:
         """Run ``statement`` batch after batch, each its own short transaction."""
         total = 0
         while True:
             async with self.database.session() as session:
-                result = await session.execute(statement, {**params, "batch": self.batch})
-                deleted = int(result.scalar_one())
+                rows = await execute(session, statement, {**params, "batch": self.batch})
+                deleted = int(rows[0]["deleted"])
             CLEANER_DELETED.labels(table).inc(deleted)
             total += deleted
             if deleted < self.batch:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from task_service.notify import QUEUE_CHANNEL
 from task_service.queue import statements
 from task_service.queue.counters import counter_shard
+from task_service.queue.driver import execute
 from task_service.queue.maintenance.service import MaintenanceService
 from task_service.queue.metrics import RESCUED
 from taskplane_common.db import Database
@@ -29,7 +30,7 @@ async def rescue_expired(session: AsyncSession, limit: int, *, queue: str | None
         "shard": counter_shard(),
         "channel": QUEUE_CHANNEL,
     }
-    rescued = int((await session.execute(statements.RESCUE, params)).scalar_one())
+    rescued = int((await execute(session, statements.RESCUE, params))[0]["rescued"])
     RESCUED.inc(rescued)
     return rescued
 

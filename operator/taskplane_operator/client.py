@@ -1,38 +1,42 @@
-"""Async client for the queue part of the task-service API (design §5, a Contract).
+"""The operator's view of the task-service: register a queue's configuration, read its
+depth and, for deletionPolicy Delete, remove it.
 
-Only what the operator needs: register a queue's configuration, read its depth and,
-for deletionPolicy Delete, remove it. Every failure surfaces as TaskServiceError with
-a condition-ready ``reason`` so callers can report it without inspecting httpx.
-
-Authentication is taskplane_common's ServiceTokenAuth: an access token (JWT) is sent as
-it is; a service token (``tps_…``) is exchanged at the auth-service for a short-lived
-access token, renewed before it expires and once more on a 401.
+The calls themselves are ``taskplane_client``'s (one implementation for the worker, the
+operator and the CLI, service-token exchange included); this module only turns their
+typed errors into a TaskServiceError with a condition-ready ``reason``, so callers can
+report a failure without inspecting HTTP.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from types import TracebackType
-from typing import Any, Self
-from urllib.parse import quote
+from typing import Self, TypeVar
 
 import httpx
-from pydantic import BaseModel, ValidationError
 
-from taskplane_common.client_auth import EXCHANGE_PATH, ServiceTokenAuth, TokenExchangeError
+from taskplane_client import (
+    ApiError,
+    AsyncTaskplaneClient,
+    BadResponseError,
+    ConnectionFailedError,
+    NotFoundError,
+    RetryPolicy,
+    TokenExchangeError,
+    calls,
+)
+from taskplane_client import QueueConfig as _QueueConfig
+from taskplane_client import QueueStats as _QueueStats
+from taskplane_client.auth import EXCHANGE_PATH
+from taskplane_client.transport import model, nothing
 from taskplane_operator.model import TaskQueueSpec
 
+T = TypeVar("T")
 
-class QueueConfig(BaseModel):
+
+class QueueConfig(_QueueConfig):
     """Body of ``PUT /api/v1/queues/{queue}``."""
-
-    max_attempts: int
-    visibility_timeout_s: int
-    backoff_base_s: float
-    backoff_max_s: float
-    paused: bool
-    rate_limit_per_s: float | None
-    max_in_flight: int | None
 
     @classmethod
     def from_spec(cls, spec: TaskQueueSpec) -> QueueConfig:
@@ -48,17 +52,7 @@ class QueueConfig(BaseModel):
         )
 
 
-class QueueStats(BaseModel):
-    """Body of ``GET /api/v1/queues/{queue}``."""
-
-    available: int = 0
-    scheduled: int = 0
-    in_flight: int = 0
-    retrying: int = 0
-    dead: int = 0
-    oldest_available_age_s: float | None = None
-    completed_total: int = 0
-    failed_total: int = 0
+QueueStats = _QueueStats
 
 
 class TaskServiceError(Exception):
@@ -76,7 +70,7 @@ class QueueNotFoundError(TaskServiceError):
 
 
 class TaskServiceClient:
-    """One pooled HTTP client per operator process."""
+    """One pooled client per operator process."""
 
     def __init__(
         self,
@@ -88,14 +82,18 @@ class TaskServiceClient:
     ) -> None:
         """``token``: a JWT, or a ``tps_`` service token (then ``auth_url`` is required,
         else ValueError); none sends no Authorization header."""
-        headers = {"Accept": "application/json", "User-Agent": "taskplane-operator"}
         self._timeout_s = timeout_s
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            headers=headers,
-            timeout=timeout_s,
+        # A few quick retries; kopf's handler retries and the autoscaler's next poll
+        # cover longer outages.
+        retry = RetryPolicy(attempts=3, deadline_s=timeout_s, backoff_base_s=0.2)
+        self._client = AsyncTaskplaneClient(
+            base_url,
+            auth_url=auth_url,
+            token=token,
+            retry=retry,
+            timeout_s=timeout_s,
             transport=transport,
-            auth=ServiceTokenAuth(token, auth_url) if token else None,
+            user_agent="taskplane-operator",
         )
 
     async def __aenter__(self) -> Self:
@@ -110,74 +108,70 @@ class TaskServiceClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._client.aclose()
 
     async def put_queue(self, queue: str, config: QueueConfig) -> None:
         """Create or update the queue's configuration (idempotent)."""
-        await self._request("PUT", queue, json=config.model_dump())
+        # Only success matters here, not the queue the answer describes.
+        put = calls.put_queue(queue, config).reading(nothing)
+        await self._call("PUT", queue, self._client.send(put))
 
     async def get_stats(self, queue: str) -> QueueStats:
         """Current depth and totals of one queue."""
-        response = await self._request("GET", queue)
-        try:
-            return QueueStats.model_validate(response.json())
-        except (ValueError, ValidationError) as exc:
-            raise TaskServiceError(
-                "TaskServiceBadResponse", f"unexpected queue stats body: {exc}"
-            ) from exc
+        stats = calls.get_queue(queue).reading(model(QueueStats))
+        return await self._call("GET", queue, self._client.send(stats))
 
     async def delete_queue(self, queue: str) -> bool:
-        """Delete the queue; False when the task-service has no such endpoint or queue.
-
-        DELETE is not part of the §5 Contract yet, so 404 and 405 both mean "nothing
-        left to do here" rather than an error that would block the finalizer forever.
-        """
+        """Delete the queue; False when the task-service has no such endpoint or queue
+        (nothing left to do, rather than an error that would block the finalizer)."""
         try:
-            await self._request("DELETE", queue)
+            await self._call("DELETE", queue, self._client.delete_queue(queue))
         except TaskServiceError as exc:
             if exc.status in (404, 405):
                 return False
             raise
         return True
 
-    async def _request(
-        self, method: str, queue: str, json: dict[str, Any] | None = None
-    ) -> httpx.Response:
-        path = f"/api/v1/queues/{quote(queue, safe='')}"
+    async def _call(self, method: str, queue: str, call: Awaitable[T]) -> T:
+        where = f"{method} /api/v1/queues/{queue}"
         try:
-            # A token exchange is a request of its own that httpx sends without the
-            # client's timeout; this bounds the call as a whole (exchange, call, retry).
+            # A token exchange is a request of its own; this bounds the call as a whole.
             async with asyncio.timeout(3 * self._timeout_s):
-                response = await self._http.request(method, path, json=json)
+                return await call
         except TokenExchangeError as exc:
-            raise TaskServiceError(
-                "ServiceTokenRejected", f"{method} {path}: {exc}", status=401
-            ) from exc
-        except (httpx.TimeoutException, TimeoutError) as exc:
-            where = "auth-service token exchange" if _at_auth_service(exc) else f"{method} {path}"
-            raise TaskServiceError(
-                "TaskServiceTimeout", f"{where}: timed out ({type(exc).__name__})"
-            ) from exc
-        except httpx.TransportError as exc:
-            if _at_auth_service(exc):
-                raise TaskServiceError(
-                    "AuthServiceUnreachable",
-                    f"auth-service token exchange: {type(exc).__name__}: {exc}",
-                ) from exc
-            raise TaskServiceError(
-                "TaskServiceUnreachable", f"{method} {path}: {type(exc).__name__}: {exc}"
-            ) from exc
-        if response.is_success:
-            return response
-        detail = _problem_detail(response)
-        message = f"{method} {path}: HTTP {response.status_code}{detail}"
-        if response.status_code == 404 and method == "GET":
-            raise QueueNotFoundError("QueueNotRegistered", message, 404)
-        if response.status_code in (401, 403):
-            raise TaskServiceError("TaskServiceUnauthorized", message, response.status_code)
-        if response.status_code >= 500:
-            raise TaskServiceError("TaskServiceUnavailable", message, response.status_code)
-        raise TaskServiceError("TaskServiceRejected", message, response.status_code)
+            raise TaskServiceError("ServiceTokenRejected", f"{where}: {exc}", status=401) from exc
+        except TimeoutError as exc:
+            raise TaskServiceError("TaskServiceTimeout", f"{where}: timed out") from exc
+        except ConnectionFailedError as exc:
+            raise _unreachable(where, exc) from exc
+        except BadResponseError as exc:
+            raise TaskServiceError("TaskServiceBadResponse", str(exc)) from exc
+        except ApiError as exc:
+            raise _refused(where, method, exc) from exc
+
+
+def _unreachable(where: str, exc: ConnectionFailedError) -> TaskServiceError:
+    cause = exc.cause
+    at_auth = _at_auth_service(cause)
+    if at_auth:
+        where = "auth-service token exchange"
+    if isinstance(cause, httpx.TimeoutException):
+        return TaskServiceError(
+            "TaskServiceTimeout", f"{where}: timed out ({type(cause).__name__})"
+        )
+    reason = "AuthServiceUnreachable" if at_auth else "TaskServiceUnreachable"
+    return TaskServiceError(reason, f"{where}: {type(cause).__name__}: {cause}")
+
+
+def _refused(where: str, method: str, exc: ApiError) -> TaskServiceError:
+    message = f"{where}: HTTP {exc.status}: {exc.detail[:300]}"
+    if isinstance(exc, NotFoundError) and method == "GET":
+        return QueueNotFoundError("QueueNotRegistered", message, 404)
+    if exc.status in (401, 403):
+        return TaskServiceError("TaskServiceUnauthorized", message, exc.status)
+    if exc.status >= 500:
+        return TaskServiceError("TaskServiceUnavailable", message, exc.status)
+    return TaskServiceError("TaskServiceRejected", message, exc.status)
 
 
 def _at_auth_service(exc: BaseException) -> bool:
@@ -188,16 +182,3 @@ def _at_auth_service(exc: BaseException) -> bool:
         return exc.request.url.path.endswith(EXCHANGE_PATH)
     except RuntimeError:  # an error raised without its request
         return False
-
-
-def _problem_detail(response: httpx.Response) -> str:
-    """The RFC 9457 ``detail`` (or title) of an error body, if there is one."""
-    try:
-        body = response.json()
-    except ValueError:
-        return ""
-    if isinstance(body, dict):
-        text = body.get("detail") or body.get("title")
-        if text:
-            return f": {str(text)[:300]}"
-    return ""

@@ -15,10 +15,11 @@ coming back after an outage do not arrive together.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar, cast
 
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -37,6 +38,7 @@ from taskplane_client.errors import (
 log = logging.getLogger("taskplane_client")
 
 T = TypeVar("T")
+U = TypeVar("U")
 Service = Literal["tasks", "auth"]
 
 #: Errors raised before the request reached the server: always safe to retry.
@@ -63,6 +65,11 @@ class Call(Generic[T]):
     authenticated: bool = True
     #: Read timeout for long-polls (their wait plus a margin); None: the client's.
     timeout_s: float | None = None
+
+    def reading(self, parse: Callable[[httpx.Response], U]) -> Call[U]:
+        """The same request, its answer read by ``parse`` (e.g. only the part needed)."""
+        call: Call[U] = dataclasses.replace(cast("Call[Any]", self), parse=parse)
+        return call
 
     def answer(self, response: httpx.Response) -> T:
         """The parsed 2xx body, or the typed error of anything else."""

@@ -440,3 +440,25 @@ def test_notes_explain_login_api_grafana_jaeger_and_queues(rendered):
     minimal = rendered["minimal"]["taskplane/templates/NOTES.txt"]
     assert "grafana" not in minimal.lower()
     assert "jaeger" not in minimal.lower()
+
+
+def test_notification_service_reaches_webhooks_and_smtp_but_not_internal_ranges(manifests):
+    objs = objects(manifests, "default")
+    policy = find(objs, "NetworkPolicy", "taskplane-notification-service")
+    assert "Egress" in policy["spec"]["policyTypes"]
+    (rule,) = policy["spec"]["egress"]
+    assert {p["port"] for p in rule["ports"]} == {443, 80, 587, 465, 25}
+    blocks = {peer["ipBlock"]["cidr"]: set(peer["ipBlock"]["except"]) for peer in rule["to"]}
+    assert {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"} <= blocks[
+        "0.0.0.0/0"
+    ]
+    assert "fc00::/7" in blocks["::/0"]
+    deployment = find(objs, "Deployment", "taskplane-notification-service")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["ports"] == [{"name": "http", "containerPort": 8004, "protocol": "TCP"}]
+    env = env_of(container)
+    assert env["TASKPLANE_SERVICE_TOKEN"]["valueFrom"]["secretKeyRef"]["key"] == (
+        "notification-token"
+    )
+    assert env["TASKPLANE_USER_SERVICE_URL"]["value"] == "http://taskplane-user-service:8002"
+    find(objs, "ServiceMonitor", "taskplane-notification-service")

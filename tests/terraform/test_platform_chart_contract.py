@@ -46,11 +46,23 @@ class Inputs:
     image_tag: str
     observability: bool
     image_registry: str = "000000000000.dkr.ecr.region-1.amazonaws.com"
+    notification_settings: tuple[tuple[str, str], ...] = ()
 
 
 CASES = [
     Inputs("dev", "development", "taskplane-dev", "0.1.0", observability=True),
-    Inputs("prod", "production", "taskplane-prod", "1.4.2", observability=True),
+    Inputs(
+        "prod",
+        "production",
+        "taskplane-prod",
+        "1.4.2",
+        observability=True,
+        notification_settings=(
+            ("TASKPLANE_SMTP_HOST", "email-smtp.region-1.amazonaws.com"),
+            ("TASKPLANE_SMTP_PORT", "587"),
+            ("TASKPLANE_SMTP_SECURITY", "starttls"),
+        ),
+    ),
     Inputs("prod-no-observability", "production", "tp-prod", "2f9c1e0", observability=False),
 ]
 
@@ -105,6 +117,7 @@ def template_inputs(case: Inputs, defaults: dict[str, Any]) -> dict[str, Any]:
         "platform_secret_name": defaults["platform_secret_name"],
         "worker_token_secret_name": defaults["worker_token_secret_name"],
         "observability": case.observability,
+        "notification_settings": dict(case.notification_settings),
     }
 
 
@@ -359,6 +372,21 @@ def test_worker_token_secret_is_the_external_secret(
     name = defaults["worker_token_secret_name"]
     assert secret_keys(external_secrets[name]) == {"token"}
     assert set(env_values(objects, "TASKPLANE_WORKER_TOKEN_SECRET").values()) == {name}
+
+
+def test_notification_settings_reach_the_notification_service(
+    case: Inputs, objects: list[dict[str, Any]]
+) -> None:
+    (deployment,) = [
+        o
+        for o in objects
+        if o["kind"] == "Deployment" and o["metadata"]["name"] == "taskplane-notification-service"
+    ]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    for name, value in case.notification_settings:
+        assert env[name] == value
+    assert env["TASKPLANE_TASK_SERVICE_URL"] == "http://taskplane-task-service:8003"
 
 
 def test_observability_switch(case: Inputs, objects: list[dict[str, Any]]) -> None:

@@ -76,6 +76,7 @@ def test_chart_renders_store_and_external_secrets() -> None:
             "property": "auth-bootstrap-admin-password",
         },
         "operator-token": {"key": TOKENS_ARN, "property": "operator-token"},
+        "notification-token": {"key": TOKENS_ARN, "property": "notification-token"},
     }
 
     worker = externals["taskplane-worker-token"]["spec"]

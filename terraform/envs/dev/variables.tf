@@ -84,3 +84,9 @@ variable "chart_version" {
   type        = string
   default     = null
 }
+
+variable "notification_settings" {
+  description = "Settings of the notification-service as TASKPLANE_* environment variables (apps/notification-service/README.md), e.g. TASKPLANE_SMTP_HOST, TASKPLANE_SMTP_PORT, TASKPLANE_SMTP_SECURITY, TASKPLANE_SMTP_FROM; passed to the chart as notification-service.env. No secrets here: they would land in the Helm release."
+  type        = map(string)
+  default     = {}
+}

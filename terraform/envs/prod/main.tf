@@ -24,6 +24,7 @@ module "stack" {
   chart_path                   = var.chart_path
   chart_repository             = var.chart_repository
   chart_version                = var.chart_version
+  notification_settings        = var.notification_settings
 
   # Network and logs
   single_nat_gateway = false

@@ -48,6 +48,7 @@ locals {
     platform_secret_name     = var.platform_secret_name
     worker_token_secret_name = var.worker_token_secret_name
     observability            = local.observability
+    notification_settings    = var.notification_settings
   })
 }
 

@@ -199,3 +199,16 @@ variable "helm_timeout_seconds" {
     error_message = "helm_timeout_seconds must be at least 60."
   }
 }
+
+variable "notification_settings" {
+  description = "Settings of the notification-service as TASKPLANE_* environment variables (apps/notification-service/README.md), e.g. TASKPLANE_SMTP_HOST, TASKPLANE_SMTP_PORT, TASKPLANE_SMTP_SECURITY, TASKPLANE_SMTP_FROM; passed to the chart as notification-service.env. No secrets here: they would land in the Helm release."
+  type        = map(string)
+  default     = {}
+  validation {
+    condition = alltrue([
+      for k in keys(var.notification_settings) :
+      can(regex("^TASKPLANE_[A-Z0-9_]+$", k)) && !can(regex("(PASSWORD|TOKEN|SECRET)", k))
+    ])
+    error_message = "notification_settings keys are TASKPLANE_* settings and never a password, token or secret."
+  }
+}

@@ -4,7 +4,7 @@
 # - `<name>/platform`: JSON with the keys of the chart's `global.secrets.values`
 #   that can exist before the install: cursor-secret, auth-key-encryption-key and
 #   auth-bootstrap-admin-password, each a fresh random value.
-# - `<name>/service-tokens`: JSON with operator-token and worker-token. Service
+# - `<name>/service-tokens`: JSON with operator-token, worker-token and notification-token. Service
 #   tokens are minted by the running auth-service (admin API), so Terraform only
 #   creates the secret with empty values; the bootstrap step after the first
 #   install writes the real tokens (terraform/README.md, "Service tokens").
@@ -111,7 +111,7 @@ resource "aws_secretsmanager_secret_version" "platform" {
 resource "aws_secretsmanager_secret" "service_tokens" {
   #checkov:skip=CKV2_AWS_57:Service tokens are minted through the auth-service admin API, which Secrets Manager rotation cannot call; they are revoked and re-minted with the documented bootstrap step.
   name                    = "${var.name}/service-tokens"
-  description             = "taskplane service tokens: operator-token (queues:admin) and worker-token (queues:work); written after install, synced by External Secrets."
+  description             = "taskplane service tokens: operator-token (queues:admin), worker-token (queues:work) and notification-token (events:read users:read); written after install, synced by External Secrets."
   kms_key_id              = aws_kms_key.this.arn
   recovery_window_in_days = var.recovery_window_days
 
@@ -124,8 +124,9 @@ resource "aws_secretsmanager_secret" "service_tokens" {
 resource "aws_secretsmanager_secret_version" "service_tokens" {
   secret_id = aws_secretsmanager_secret.service_tokens.id
   secret_string_wo = jsonencode({
-    "operator-token" = ""
-    "worker-token"   = ""
+    "operator-token"     = ""
+    "worker-token"       = ""
+    "notification-token" = ""
   })
   secret_string_wo_version = 1
 }

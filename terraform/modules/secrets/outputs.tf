@@ -9,7 +9,7 @@ output "platform_secret_name" {
 }
 
 output "service_tokens_secret_arn" {
-  description = "ARN of the `<name>/service-tokens` secret (JSON: operator-token, worker-token)."
+  description = "ARN of the `<name>/service-tokens` secret (JSON: operator-token, worker-token, notification-token)."
   value       = aws_secretsmanager_secret.service_tokens.arn
 }
 

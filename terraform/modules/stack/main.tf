@@ -128,6 +128,7 @@ module "platform" {
   external_secrets_namespace       = var.external_secrets_namespace
   external_secrets_service_account = "external-secrets"
   observability_enabled            = var.observability_enabled
+  notification_settings            = var.notification_settings
 
   # The Pod Identity association must exist before the External Secrets pods start.
   depends_on = [module.identity]

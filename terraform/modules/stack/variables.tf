@@ -282,3 +282,9 @@ variable "observability_enabled" {
   description = "Install kube-prometheus-stack, jaeger and opentelemetry-operator with the chart."
   type        = bool
 }
+
+variable "notification_settings" {
+  description = "Settings of the notification-service as TASKPLANE_* environment variables (apps/notification-service/README.md), e.g. TASKPLANE_SMTP_HOST, TASKPLANE_SMTP_PORT, TASKPLANE_SMTP_SECURITY, TASKPLANE_SMTP_FROM; passed to the chart as notification-service.env. No secrets here: they would land in the Helm release."
+  type        = map(string)
+  default     = {}
+}

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
+import pytest
 
 from taskplane_common.testing.postgres import PostgresServer
 from taskplane_common.testing.processes import ServiceProcess
@@ -77,3 +78,11 @@ def running_platform(postgres: PostgresServer, database: str) -> Iterator[Platfo
         )
         with tasks:
             yield Platform(auth, tasks)
+
+
+@pytest.fixture(scope="module")
+def platform(postgres_server: PostgresServer, request: pytest.FixtureRequest) -> Iterator[Platform]:
+    """The platform for one test module (import this fixture into a conftest)."""
+    database = "platform_" + request.module.__name__.rsplit(".", 1)[-1]
+    with running_platform(postgres_server, database) as running:
+        yield running

@@ -273,8 +273,8 @@ class Event(Base):
 
     __tablename__ = "events"
     __table_args__ = (
-        Index("ix_events_task", "task_id"),
-        # The feed's order: (transaction id, id), see task_service.events.
+        # The feed's order (and retention's): (transaction id, id), see
+        # task_service.events. No other index: each costs an entry per queue transition.
         Index("ix_events_feed", "tx_id", "id"),
     )
 

@@ -14,55 +14,13 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
-from taskplane_common.testing.postgres import PostgresServer
-from taskplane_common.testing.processes import ServiceProcess
+from taskplane_common.testing.platform import Platform, platform
 
-ADMIN = "admin@example.org"
-PASSWORD = "a long enough local password"
-
-
-@pytest.fixture(scope="module")
-def platform(postgres_server: PostgresServer) -> Iterator[dict[str, ServiceProcess]]:
-    database = postgres_server.create_database("platform_e2e")
-    common = {"DATABASE_URL": database, "TASKPLANE_ENVIRONMENT": "development"}
-    common.pop("TASKPLANE_AUTH_DISABLED", None)
-    auth = ServiceProcess(
-        "auth_service",
-        {
-            **common,
-            "OTEL_SERVICE_NAME": "auth-service",
-            "TASKPLANE_BOOTSTRAP_ADMIN_EMAIL": ADMIN,
-            "TASKPLANE_BOOTSTRAP_ADMIN_PASSWORD": PASSWORD,
-            "TASKPLANE_ARGON2_TIME_COST": "1",
-            "TASKPLANE_ARGON2_MEMORY_KIB": "1024",
-        },
-    )
-    with auth:
-        tasks = ServiceProcess(
-            "task_service",
-            {
-                **common,
-                "OTEL_SERVICE_NAME": "task-service",
-                "TASKPLANE_JWKS_URL": f"{auth.url}/.well-known/jwks.json",
-            },
-        )
-        with tasks:
-            yield {"auth": auth, "tasks": tasks}
-
-
-def admin_token(auth: ServiceProcess) -> str:
-    response = httpx.post(
-        f"{auth.url}/api/v1/auth/token", data={"username": ADMIN, "password": PASSWORD}
-    )
-    assert response.status_code == 200, response.text
-    token: str = response.json()["access_token"]
-    return token
+__all__ = ["platform"]  # the fixture
 
 
 def wait_for(predicate: Any, timeout_s: float = 30) -> Any:
@@ -104,17 +62,11 @@ def stop(worker: subprocess.Popen[bytes]) -> str:
 
 
 def test_a_worker_with_a_service_token_completes_an_enqueued_task(
-    platform: dict[str, ServiceProcess],
+    platform: Platform,
 ) -> None:
-    auth, tasks = platform["auth"], platform["tasks"]
-    admin = {"Authorization": f"Bearer {admin_token(auth)}"}
-    created = httpx.post(
-        f"{auth.url}/api/v1/admin/service-tokens",
-        json={"name": "e2e-worker", "scopes": ["queues:work"]},
-        headers=admin,
-    )
-    assert created.status_code == 201, created.text
-    service_token = created.json()["token"]
+    auth, tasks = platform.auth, platform.tasks
+    admin = {"Authorization": f"Bearer {platform.admin_token()}"}
+    service_token = platform.service_token("e2e-worker", "queues:work")
     assert service_token.startswith("tps_")
 
     # The service token itself is not an access token: the task-service refuses it.
@@ -168,10 +120,10 @@ def test_a_worker_with_a_service_token_completes_an_enqueued_task(
 
 
 def test_a_service_token_without_the_auth_url_is_refused_at_start(
-    platform: dict[str, ServiceProcess],
+    platform: Platform,
 ) -> None:
     worker = start_worker(
-        "builtin:noop", TASKPLANE_API_URL=platform["tasks"].url, TASKPLANE_TOKEN="tps_" + "0" * 40
+        "builtin:noop", TASKPLANE_API_URL=platform.tasks.url, TASKPLANE_TOKEN="tps_" + "0" * 40
     )
     output = worker.communicate(timeout=30)[0].decode(errors="replace")
     assert worker.returncode == 2
@@ -179,12 +131,12 @@ def test_a_service_token_without_the_auth_url_is_refused_at_start(
 
 
 def test_an_unknown_service_token_is_reported_and_retried(
-    platform: dict[str, ServiceProcess],
+    platform: Platform,
 ) -> None:
     worker = start_worker(
         "builtin:noop",
-        TASKPLANE_API_URL=platform["tasks"].url,
-        TASKPLANE_AUTH_URL=platform["auth"].url,
+        TASKPLANE_API_URL=platform.tasks.url,
+        TASKPLANE_AUTH_URL=platform.auth.url,
         TASKPLANE_TOKEN="tps_" + "0" * 40,
     )
     assert worker.stdout is not None

@@ -147,7 +147,7 @@ def test_dockerignore_keeps_the_context_small():
 def test_sample_taskqueues_match_the_crd(manifests):
     """Every TaskQueue we ship: the operator's samples (k8s/samples/, when present) and
     the chart's helm-test queue, against the CRD's schema (or, while the CRD is absent,
-    the vendored design §8 schema)."""
+    the vendored minimal TaskQueue schema)."""
     if CRD_FILE.exists():
         crd = yaml.safe_load(CRD_FILE.read_text())
         (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1alpha1"]

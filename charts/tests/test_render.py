@@ -30,7 +30,7 @@ CUSTOM_SCHEMAS = {
 
 def taskqueue_schema() -> dict[str, Any]:
     """The TaskQueue CRD's openAPIV3Schema when the operator ships it, else our vendored
-    minimal schema of design §8 (so the check never silently disappears)."""
+    minimal TaskQueue schema (so the check never silently disappears)."""
     if CRD_FILE.exists():
         crd = yaml.safe_load(CRD_FILE.read_text())
         (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1alpha1"]

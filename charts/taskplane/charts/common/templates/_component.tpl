@@ -101,7 +101,7 @@ values, and the Kubernetes API token (.kubeApi).
 {{- $v := .c.v -}}
 {{- $skips := concat (.first | default list) (list "CKV_K8S_43=images are pinned by immutable release tag; digest pinning is done by the release pipeline (global.image.tag may be a digest-qualified tag)") -}}
 {{- if and .env (or $v.secretEnv $v.component.database) -}}
-{{- $skips = append $skips "CKV_K8S_35=the services read configuration only from environment variables (design contract); values come from secretKeyRef, never from the manifest" -}}
+{{- $skips = append $skips "CKV_K8S_35=the services read configuration only from environment variables (docs/architecture.md, Service contracts); values come from secretKeyRef, never from the manifest" -}}
 {{- end -}}
 {{- if ne $v.image.pullPolicy "Always" -}}
 {{- $skips = append $skips (printf "CKV_K8S_15=image.pullPolicy %s chosen in values (kind-loaded images cannot be pulled)" $v.image.pullPolicy) -}}

@@ -61,6 +61,7 @@ class _Plan:
     """What one event causes, decided before the transaction."""
 
     event: FeedEvent
+    task_id: uuid.UUID | None
     traceparent: str | None
     recipients: list[Recipient] = field(default_factory=list)
     assignee: tuple[uuid.UUID | None] | None = None
@@ -137,7 +138,7 @@ class FeedConsumer:
         self._lag(events)
         if not events:
             return 0
-        plans = [await self._plan(event) for event in events]
+        plans = await self._plan_page(events)
         async with self.database.session() as session:
             stored = (
                 await session.execute(
@@ -148,8 +149,7 @@ class FeedConsumer:
             ).scalar_one()
             if stored != cursor:
                 return 0  # another replica committed this page first
-            for plan in plans:
-                await self._store(session, plan)
+            await self._store_page(session, plans)
             await session.execute(
                 update(ConsumerState)
                 .where(ConsumerState.name == CONSUMER)
@@ -168,54 +168,93 @@ class FeedConsumer:
         oldest = (datetime.now(UTC) - events[0].occurred_at).total_seconds() if events else 0
         metrics.CONSUMER_LAG_SECONDS.set(max(0.0, oldest))
 
-    async def _plan(self, event: FeedEvent) -> _Plan:
-        carrier = {"traceparent": event.traceparent} if event.traceparent else {}
-        parent = TraceContextTextMapPropagator().extract(carrier)
-        with tracer.start_as_current_span(
-            "notification.route",
-            context=parent,
-            attributes={"taskplane.event.id": event.id, "taskplane.event.type": event.type},
-        ):
-            injected: dict[str, str] = {}
-            TraceContextTextMapPropagator().inject(injected)
-            plan = _Plan(event, injected.get("traceparent"))
-            if event.type == "task.assigned":
-                plan.assignee = (_uuid(event.data.get("assignee_id")),)
-            users = {_uuid(event.owner_id), _uuid(event.data.get("assignee_id"))}
-            users.discard(None)
-            plan.recipients = [await self.peers.recipient(user) for user in users if user]
-        return plan
+    async def _plan_page(self, events: list[FeedEvent]) -> list[_Plan]:
+        """Recipients of every event, before the transaction (it holds no HTTP call).
 
-    async def _store(self, session: AsyncSession, plan: _Plan) -> None:
-        event = plan.event
-        task_id = _uuid(event.task_id)
-        recipients = list(plan.recipients)
-        if plan.assignee is not None and task_id is not None:
-            await session.execute(
-                pg_insert(TaskAssignee)
-                .values(task_id=task_id, assignee_id=plan.assignee[0])
-                .on_conflict_do_update(
-                    index_elements=[TaskAssignee.task_id],
-                    set_={"assignee_id": plan.assignee[0]},
+        The assignee of a task is the one its latest ``task.assigned`` named: stored
+        ones are read once per page, changes within the page apply in feed order.
+        """
+        task_ids = {task for event in events if (task := _uuid(event.task_id))}
+        async with self.database.session() as session:
+            rows = await session.execute(
+                select(TaskAssignee.task_id, TaskAssignee.assignee_id).where(
+                    TaskAssignee.task_id.in_(task_ids)
                 )
             )
-        elif task_id is not None:
-            assignee = (
-                await session.execute(
-                    select(TaskAssignee.assignee_id).where(TaskAssignee.task_id == task_id)
-                )
-            ).scalar_one_or_none()
-            if assignee is not None and all(r.user_id != assignee for r in recipients):
-                recipients.append(await self.peers.recipient(assignee))
-        for recipient in recipients:
-            await self._store_for(session, plan, recipient, task_id)
+            assignees: dict[uuid.UUID, uuid.UUID | None] = {
+                row.task_id: row.assignee_id for row in rows
+            }
+        plans = []
+        for event in events:
+            task_id = _uuid(event.task_id)
+            carrier = {"traceparent": event.traceparent} if event.traceparent else {}
+            with tracer.start_as_current_span(
+                "notification.route",
+                context=TraceContextTextMapPropagator().extract(carrier),
+                attributes={"taskplane.event.id": event.id, "taskplane.event.type": event.type},
+            ):
+                injected: dict[str, str] = {}
+                TraceContextTextMapPropagator().inject(injected)
+                plan = _Plan(event, task_id, injected.get("traceparent"))
+                if event.type == "task.assigned" and task_id is not None:
+                    plan.assignee = (_uuid(event.data.get("assignee_id")),)
+                    assignees[task_id] = plan.assignee[0]
+                users = [_uuid(event.owner_id), _uuid(event.data.get("assignee_id"))]
+                if task_id is not None:
+                    users.append(assignees.get(task_id))
+                for user in dict.fromkeys(users):
+                    if user is not None:
+                        plan.recipients.append(await self.peers.recipient(user))
+            plans.append(plan)
+        return plans
 
-    async def _store_for(
+    async def _store_page(self, session: AsyncSession, plans: list[_Plan]) -> None:
+        """Everything the page causes, in a few multi-row statements; rows that exist
+        already (the same event seen before) are left alone."""
+        owners = {r.user_id for plan in plans for r in plan.recipients}
+        hooks: dict[uuid.UUID, list[tuple[uuid.UUID, list[str]]]] = {}
+        for row in await session.execute(
+            select(Webhook.id, Webhook.owner_id, Webhook.events).where(
+                Webhook.owner_id.in_(owners), Webhook.enabled.is_(True)
+            )
+        ):
+            hooks.setdefault(row.owner_id, []).append((row.id, row.events))
+        assigned: dict[uuid.UUID, uuid.UUID | None] = {}
+        notes: list[dict[str, Any]] = []
+        outbox: list[dict[str, Any]] = []
+        for plan in plans:
+            if plan.assignee is not None and plan.task_id is not None:
+                assigned[plan.task_id] = plan.assignee[0]
+            for recipient in plan.recipients:
+                self._rows_for(plan, recipient, hooks.get(recipient.user_id, []), notes, outbox)
+        if assigned:
+            insert = pg_insert(TaskAssignee).values(
+                [{"task_id": task, "assignee_id": user} for task, user in assigned.items()]
+            )
+            await session.execute(
+                insert.on_conflict_do_update(
+                    index_elements=[TaskAssignee.task_id],
+                    set_={"assignee_id": insert.excluded.assignee_id},
+                )
+            )
+        if notes:
+            created = await session.execute(
+                pg_insert(Notification)
+                .values(notes)
+                .on_conflict_do_nothing()
+                .returning(Notification.id)
+            )
+            metrics.DELIVERIES.labels("in_app", "delivered").inc(len(created.all()))
+        if outbox:
+            await session.execute(pg_insert(Delivery).values(outbox).on_conflict_do_nothing())
+
+    def _rows_for(
         self,
-        session: AsyncSession,
         plan: _Plan,
         recipient: Recipient,
-        task_id: uuid.UUID | None,
+        hooks: list[tuple[uuid.UUID, list[str]]],
+        notes: list[dict[str, Any]],
+        outbox: list[dict[str, Any]],
     ) -> None:
         event = plan.event
         channels = recipient.channels_for(event.type)
@@ -226,60 +265,45 @@ class FeedConsumer:
             "traceparent": plan.traceparent,
             "max_attempts": self.settings.delivery_max_attempts,
             "status": "pending",
+            "user_id": recipient.user_id,
+            "webhook_id": None,
+            "recipient": None,
         }
         if channels.in_app:
             title, body = in_app_text(event)
-            inserted = await session.execute(
-                pg_insert(Notification)
-                .values(
-                    id=uuid.uuid4(),
-                    user_id=recipient.user_id,
-                    event_id=event.id,
-                    kind=event.type,
-                    task_id=task_id,
-                    title=title,
-                    body=body,
-                    data={"queue": event.queue, **event.data},
-                )
-                .on_conflict_do_nothing()
-                .returning(Notification.id)
+            notes.append(
+                {
+                    "id": uuid.uuid4(),
+                    "user_id": recipient.user_id,
+                    "event_id": event.id,
+                    "kind": event.type,
+                    "task_id": plan.task_id,
+                    "title": title,
+                    "body": body,
+                    "data": {"queue": event.queue, **event.data},
+                }
             )
-            if inserted.first() is not None:
-                metrics.DELIVERIES.labels("in_app", "delivered").inc()
         if channels.email and recipient.email and self.settings.smtp_host:
-            await session.execute(
-                pg_insert(Delivery)
-                .values(
-                    id=uuid.uuid4(),
-                    channel="email",
-                    user_id=recipient.user_id,
-                    recipient=recipient.email,
-                    payload=email_for(event, recipient.email).to_json(),
+            email = email_for(event, recipient.email).to_json()
+            outbox.append(
+                {
                     **common,
-                )
-                .on_conflict_do_nothing()
+                    "id": uuid.uuid4(),
+                    "channel": "email",
+                    "recipient": recipient.email,
+                    "payload": email,
+                }
             )
         if channels.webhook:
-            hooks = (
-                await session.execute(
-                    select(Webhook.id).where(
-                        Webhook.owner_id == recipient.user_id,
-                        Webhook.enabled.is_(True),
-                        Webhook.events.contains([event.type]),
-                    )
-                )
-            ).scalars()
             body = webhook_body(event)
-            for hook_id in hooks:
-                await session.execute(
-                    pg_insert(Delivery)
-                    .values(
-                        id=uuid.uuid4(),
-                        channel="webhook",
-                        webhook_id=hook_id,
-                        user_id=recipient.user_id,
-                        payload=body,
-                        **common,
+            for hook_id, types in hooks:
+                if event.type in types:
+                    outbox.append(
+                        {
+                            **common,
+                            "id": uuid.uuid4(),
+                            "channel": "webhook",
+                            "webhook_id": hook_id,
+                            "payload": body,
+                        }
                     )
-                    .on_conflict_do_nothing()
-                )

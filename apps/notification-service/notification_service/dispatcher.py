@@ -71,7 +71,12 @@ _CLAIM = text(
         FOR UPDATE SKIP LOCKED
     )
     RETURNING d.id, d.channel, d.webhook_id, d.payload, d.attempts, d.max_attempts,
-              d.event_occurred_at, d.traceparent
+              d.event_occurred_at, d.traceparent,
+              (SELECT w.url FROM notifications.webhooks AS w
+               WHERE w.id = d.webhook_id AND w.enabled) AS url,
+              (SELECT array_remove(ARRAY[w.secret, CASE WHEN w.previous_secret_expires_at > now()
+                                                   THEN w.previous_secret END], NULL)
+               FROM notifications.webhooks AS w WHERE w.id = d.webhook_id) AS secrets
     """
 )
 
@@ -86,6 +91,9 @@ class Claimed:
     max_attempts: int
     event_occurred_at: datetime
     traceparent: str | None
+    #: The subscription's URL (None once it is disabled) and its signing secrets.
+    url: str | None
+    secrets: list[str] | None
 
     @property
     def endpoint(self) -> str:
@@ -195,16 +203,13 @@ class Dispatcher:
     async def _attempt(self, delivery: Claimed) -> AttemptResult:
         if delivery.channel == "email":
             return await send_email(self.settings, Email.from_json(delivery.payload))
-        async with self.database.session() as session:
-            hook = await session.get(Webhook, delivery.webhook_id)
-        if hook is None or not hook.enabled:
+        if delivery.url is None or not delivery.secrets:
             return AttemptResult(False, error="the subscription is disabled", permanent=True)
-        now = datetime.now(UTC)
-        keys = [hook.secret]
-        if hook.previous_secret and (hook.previous_secret_expires_at or now) > now:
-            keys.append(hook.previous_secret)
-        headers = signed_headers(keys, message_id(delivery.id.hex), delivery.payload, now)
-        return await post_webhook(self.client, hook.url, delivery.payload, headers, self.settings)
+        msg_id = message_id(delivery.id.hex)
+        headers = signed_headers(delivery.secrets, msg_id, delivery.payload)
+        return await post_webhook(
+            self.client, delivery.url, delivery.payload, headers, self.settings
+        )
 
     async def _finish(
         self,

@@ -270,3 +270,46 @@ def children(
 
 def _queue(owner: Mapping[str, Any], spec: TaskQueueSpec) -> str:
     return queue_name(spec, owner["metadata"]["namespace"], owner["metadata"]["name"])
+
+
+def drift(declared: Any, live: Any, path: str = "") -> list[str]:
+    """Paths where ``live`` no longer holds what ``declared`` says, outermost first.
+
+    Only declared fields count: the API server's defaults and fields other managers
+    added (annotations, an injected sidecar or env var) are not drift. Lists of named
+    items (containers, env, volumes, ports) match by name, as server-side apply merges
+    them; other lists (args, command) must be equal.
+    """
+    if isinstance(declared, Mapping):
+        if not isinstance(live, Mapping):
+            return [path or "."]
+        found: list[str] = []
+        for key, value in declared.items():
+            where = f"{path}.{key}" if path else str(key)
+            found += [where] if key not in live else drift(value, live[key], where)
+        return found
+    if isinstance(declared, list) and _named(declared):
+        if not isinstance(live, list):
+            return [path]
+        by_name = {item.get("name"): item for item in live if isinstance(item, Mapping)}
+        found = []
+        for item in declared:
+            where = f"{path}[{item['name']}]"
+            found += (
+                [where]
+                if item["name"] not in by_name
+                else drift(item, by_name[item["name"]], where)
+            )
+        return found
+    if isinstance(declared, list):
+        same = isinstance(live, list) and len(declared) == len(live)
+        return (
+            []
+            if same and not any(drift(d, c) for d, c in zip(declared, live, strict=True))
+            else [path]
+        )
+    return [] if declared == live else [path]
+
+
+def _named(items: list[Any]) -> bool:
+    return bool(items) and all(isinstance(item, Mapping) and "name" in item for item in items)

@@ -1,49 +1,34 @@
-"""kopf handlers, one per concern: operator lifecycle, workers, queue config, deletion.
+"""Every kopf handler of the operator; importing this module registers them.
 
-The autoscaler daemon lives in autoscaler.py. Every handler turns failures into a
-Degraded condition plus kopf.TemporaryError (retried with backoff); none lets an
-exception escape that would crash the operator, and none deletes running workers.
+Handlers only translate events into calls: parse the TaskQueue, call one function of
+workers.py, deletion.py or the task-service client inside ``step`` (the one failure
+policy: condition, metric, retry delay), and log. Only the package's entry point
+imports this module.
 """
 
 from __future__ import annotations
 
 import datetime
-import functools
 import logging
+import time
 from typing import Any
 
 import kopf
 from prometheus_client import start_http_server
 from pydantic import ValidationError
 
-from taskplane_operator import desired, metrics
-from taskplane_operator.client import (
-    QueueConfig,
-    QueueNotFoundError,
-    TaskServiceClient,
-    TaskServiceError,
-)
-from taskplane_operator.kube import KubeApiError, KubeClient, discover_connection, path_for
+from taskplane_operator import cluster, deletion, metrics, workers
+from taskplane_operator.client import QueueConfig, TaskServiceClient
 from taskplane_operator.model import (
     GROUP,
     PLURAL,
     VERSION,
-    TaskQueueSpec,
-    handler_problem,
+    InvalidSpecError,
     parse_spec,
     queue_name,
 )
-from taskplane_operator.runtime import (
-    Services,
-    object_state,
-    owner_of,
-    retry_delay,
-    services,
-    set_problem,
-)
-from taskplane_operator.scaling import recommend
 from taskplane_operator.settings import OperatorSettings
-from taskplane_operator.status import Problem
+from taskplane_operator.state import Services, object_state, services, step
 
 FINALIZER = "taskplane.io/finalizer"
 
@@ -62,14 +47,14 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=GROUP, key="last-handled-configuration"
     )
-    # Only warnings and errors become Kubernetes Events; scaling events are explicit.
+    # Only kopf's own warnings and errors become Events; ours are posted explicitly.
     settings.posting.level = logging.WARNING
     # One line per HTTP request at INFO would drown the operator's own log lines.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     token = config.token.get_secret_value() if config.token else None
     memo["services"] = Services(
         settings=config,
-        kube=KubeClient(functools.partial(discover_connection, settings)),
+        cluster=cluster.Cluster(await cluster.connect()),
         tasks=TaskServiceClient(
             config.api_url, token, config.request_timeout_s, auth_url=config.auth_url
         ),
@@ -81,48 +66,23 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
 
 @kopf.on.login()
 def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo:
-    """The same credentials for kopf's watches and for our own KubeClient."""
-    return discover_connection(settings)
+    """In-cluster service account first, else the kubeconfig (the order cluster.py uses)."""
+    info = kopf.login_with_service_account(settings=settings) or kopf.login_with_kubeconfig(
+        settings=settings
+    )
+    if info is None:
+        raise kopf.LoginError("no in-cluster service account and no kubeconfig found")
+    return info
 
 
 @kopf.on.cleanup()
 async def shutdown(memo: kopf.Memo, **_: Any) -> None:
     svc = services(memo)
-    await svc.kube.aclose()
+    await svc.cluster.close()
     await svc.tasks.aclose()
     server = memo.get("metrics_server")
     if server is not None:
         server.shutdown()
-
-
-def _spec_or_problem(body: kopf.Body, memo: kopf.Memo, key: str) -> TaskQueueSpec:
-    """Parse the spec, or mark the object Degraded and retry later."""
-    try:
-        spec = parse_spec(body.get("spec") or {})
-    except ValidationError as exc:
-        message = f"invalid spec: {exc.error_count()} error(s): {exc.errors()[0]['msg']}"
-        set_problem(body, object_state(memo), key, Problem("InvalidSpec", message))
-        raise kopf.TemporaryError(message, delay=60) from exc
-    return spec
-
-
-def initial_replicas(spec: TaskQueueSpec) -> int:
-    """Replicas of a new Deployment; the autoscaler's first poll corrects it at once."""
-    if spec.paused:
-        return 0
-    if spec.replicas is not None:
-        return spec.replicas
-    return spec.scaling.min_replicas
-
-
-async def ensure_workers(body: kopf.Body, spec: TaskQueueSpec, svc: Services) -> list[str]:
-    """Create or patch every child; spec.replicas of the Deployment stays the scaler's."""
-    results = []
-    for obj in desired.children(owner_of(body), spec, svc.settings, initial_replicas(spec)):
-        unmanaged = [("spec", "replicas")] if obj["kind"] == "Deployment" else []
-        result, _ = await svc.kube.ensure(obj, unmanaged)
-        results.append(f"{obj['kind']} {result}")
-    return results
 
 
 @kopf.on.resume(GROUP, VERSION, PLURAL)
@@ -131,31 +91,19 @@ async def ensure_workers(body: kopf.Body, spec: TaskQueueSpec, svc: Services) ->
 async def reconcile_workers(
     body: kopf.Body, memo: kopf.Memo, retry: int, logger: kopf.Logger, **_: Any
 ) -> None:
-    """ServiceAccount, worker Deployment, PDB and PodMonitor, owned by the TaskQueue."""
+    """ServiceAccount, worker Deployment, PDB and PodMonitor, owned by the TaskQueue.
+
+    An invalid spec leaves the existing children alone (the workers keep the last good
+    one); the next spec change runs this again.
+    """
     state = object_state(memo)
-    spec = _spec_or_problem(body, memo, "workers")
-    problem = desired_problem(spec)
-    if problem is not None:
-        # Leave the existing Deployment alone: the workers keep the last good handler.
-        set_problem(body, state, "workers", problem)
-        metrics.RECONCILES.labels("reconcile_workers", "retry").inc()
-        raise kopf.TemporaryError(problem.message, delay=retry_delay(retry))
-    try:
-        results = await ensure_workers(body, spec, services(memo))
-    except KubeApiError as exc:
-        set_problem(body, state, "workers", Problem("KubernetesApiError", exc.message))
-        metrics.RECONCILES.labels("reconcile_workers", "retry").inc()
-        raise kopf.TemporaryError(exc.message, delay=retry_delay(retry)) from exc
-    set_problem(body, state, "workers", None)
-    state.workers_reconciled = True
-    metrics.RECONCILES.labels("reconcile_workers", "success").inc()
-    logger.info("workers reconciled: %s", ", ".join(results))
-
-
-def desired_problem(spec: TaskQueueSpec) -> Problem | None:
-    """Spec errors that the CRD should have refused (kept for objects that slipped by)."""
-    message = handler_problem(spec.worker.handler)
-    return Problem("InvalidHandler", message) if message else None
+    spec = workers.spec_or_problem(body, state)
+    if spec is None:
+        return
+    async with state.lock:
+        with step(body, state, "workers", "reconcile_workers", retry):
+            applied = await workers.apply_children(body, spec, services(memo), state)
+    logger.info("workers reconciled: %s", workers.describe(applied))
 
 
 @kopf.on.resume(GROUP, VERSION, PLURAL)
@@ -166,17 +114,43 @@ async def register_queue(
 ) -> None:
     """PUT the queue configuration (retries, visibility, pause, limits) to the task-service."""
     state = object_state(memo)
-    spec = _spec_or_problem(body, memo, "queue")
+    spec = workers.spec_or_problem(body, state)
+    if spec is None:
+        return
     queue = queue_name(spec, body.metadata.namespace or "", body.metadata.name or "")
-    try:
+    with step(body, state, "queue", "register_queue", retry):
         await services(memo).tasks.put_queue(queue, QueueConfig.from_spec(spec))
-    except TaskServiceError as exc:
-        set_problem(body, state, "queue", Problem(exc.reason, exc.message))
-        metrics.RECONCILES.labels("register_queue", "retry").inc()
-        raise kopf.TemporaryError(exc.message, delay=retry_delay(retry)) from exc
-    set_problem(body, state, "queue", None)
-    metrics.RECONCILES.labels("register_queue", "success").inc()
     logger.info("queue %s configured (paused=%s)", queue, spec.paused)
+
+
+@kopf.daemon(
+    GROUP,
+    VERSION,
+    PLURAL,
+    id="autoscaler",
+    cancellation_backoff=5.0,  # let a poll in progress finish ...
+    cancellation_timeout=10.0,  # ... but never let a hung one block deletion
+)
+async def autoscaler(
+    body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, stopped: kopf.DaemonStopped, **_: Any
+) -> None:
+    """Poll, scale and report until kopf stops us (object deleted or operator exit).
+
+    A daemon rather than a timer: kopf fixes a timer's interval at decoration time,
+    while pollIntervalSeconds differs per object and may change; the daemon also keeps
+    the stabilization window in memory between polls, as the HPA does.
+    """
+    svc, state = services(memo), object_state(memo)
+    while not stopped:
+        started = time.monotonic()
+        try:
+            async with state.lock:
+                state.poll_interval_s = await workers.poll(body, svc, state)
+        except cluster.KubernetesApiError as exc:  # the status write itself failed
+            logger.warning("autoscaler could not write status: %s", exc.message)
+        finally:
+            metrics.POLL_SECONDS.observe(time.monotonic() - started)
+        await stopped.wait(state.poll_interval_s)
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)
@@ -189,81 +163,12 @@ async def apply_deletion_policy(
     **_: Any,
 ) -> None:
     """Retain, Drain or Delete the queue before the finalizer lets the object go."""
-    namespace, name = body.metadata.namespace or "", body.metadata.name or ""
     try:
         spec = parse_spec(body.get("spec") or {})
-    except ValidationError:
+    except InvalidSpecError:
         logger.warning("spec unreadable on deletion; retaining the queue")
         return
-    queue = queue_name(spec, namespace, name)
-    svc = services(memo)
-    timed_out = runtime.total_seconds() >= spec.deletion_timeout_seconds
-    try:
-        if spec.deletion_policy == "Delete":
-            await _delete_queue(body, svc, queue)
-        elif spec.deletion_policy == "Drain":
-            await _drain(body, spec, svc, queue, timed_out)
-        else:
-            logger.info("deletionPolicy Retain: queue %s left on the task-service", queue)
-    except (TaskServiceError, KubeApiError) as exc:
-        if not timed_out:
-            metrics.RECONCILES.labels("apply_deletion_policy", "retry").inc()
-            raise kopf.TemporaryError(exc.message, delay=retry_delay(retry)) from exc
-        kopf.warn(
-            body,
-            reason="DeletionTimedOut",
-            message=f"gave up after {spec.deletion_timeout_seconds}s: {exc.message}",
-        )
-    metrics.RECONCILES.labels("apply_deletion_policy", "success").inc()
-    metrics.forget_queue(namespace, name, queue)
-
-
-async def _delete_queue(body: kopf.Body, svc: Services, queue: str) -> None:
-    if await svc.tasks.delete_queue(queue):
-        kopf.event(body, type="Normal", reason="QueueDeleted", message=f"queue {queue} deleted")
-    else:
-        kopf.event(
-            body,
-            type="Normal",
-            reason="QueueNotDeleted",
-            message=f"task-service has no DELETE for queue {queue} (404/405); left in place",
-        )
-
-
-async def _drain(
-    body: kopf.Body, spec: TaskQueueSpec, svc: Services, queue: str, timed_out: bool
-) -> None:
-    """Keep workers running until nothing is available, in flight or awaiting a retry.
-
-    The autoscaler daemon is already stopped here, so this handler owns the replicas:
-    never fewer than now, at least one while work remains.
-    """
-    try:
-        stats = await svc.tasks.get_stats(queue)
-    except QueueNotFoundError:
-        return
-    remaining = stats.available + stats.in_flight + stats.retrying
-    if remaining == 0:
-        kopf.event(body, type="Normal", reason="Drained", message=f"queue {queue} is empty")
-        return
-    if timed_out:
-        kopf.warn(
-            body,
-            reason="DrainTimedOut",
-            message=f"{remaining} task(s) left in {queue} after "
-            f"{spec.deletion_timeout_seconds}s; deleting the workers anyway",
-        )
-        return
-    namespace, name = body.metadata.namespace or "", body.metadata.name or ""
-    path = path_for("apps/v1", "Deployment", namespace, desired.child_name(name))
-    deployment = await svc.kube.get(path)
-    if deployment is not None:
-        current = int(deployment.get("spec", {}).get("replicas", 1))
-        want = max(current, recommend(stats.available, stats.in_flight, spec.scaling), 1)
-        if want != current:
-            await svc.kube.merge_patch(path, {"spec": {"replicas": want}})
-    paused = " (queue is paused: unpause it or it will not drain)" if spec.paused else ""
-    raise kopf.TemporaryError(
-        f"draining {queue}: {remaining} task(s) left{paused}",
-        delay=spec.scaling.poll_interval_seconds,
-    )
+    with step(body, object_state(memo), "deletion", "apply_deletion_policy", retry):
+        queue = await deletion.apply_policy(body, spec, services(memo), runtime)
+    logger.info("deletionPolicy %s done for queue %s", spec.deletion_policy, queue)
+    metrics.forget_queue(body.metadata.namespace or "", body.metadata.name or "", queue)

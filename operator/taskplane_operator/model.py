@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
 GROUP = "taskplane.io"
@@ -54,6 +54,16 @@ class ScalingSpec(_Model):
     poll_interval_seconds: int = Field(default=5, ge=1)
     scale_down_stabilization_seconds: int = Field(default=60, ge=0)
 
+    @model_validator(mode="after")
+    def _bounds_in_order(self) -> ScalingSpec:
+        """The CRD's CEL rule again: min above max leaves no replica count to act on."""
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(
+                f"minReplicas ({self.min_replicas}) must not exceed "
+                f"maxReplicas ({self.max_replicas})"
+            )
+        return self
+
 
 class RetrySpec(_Model):
     max_attempts: int = Field(default=5, ge=1)
@@ -75,9 +85,30 @@ class TaskQueueSpec(_Model):
     deletion_timeout_seconds: int = Field(default=600, ge=0)
 
 
+class InvalidSpecError(ValueError):
+    """A spec the operator cannot act on; the message names the field(s)."""
+
+
 def parse_spec(spec: Mapping[str, Any]) -> TaskQueueSpec:
-    """Parse a TaskQueue's spec; raises pydantic.ValidationError on a malformed one."""
-    return TaskQueueSpec.model_validate(dict(spec))
+    """Parse a TaskQueue's spec, or raise InvalidSpecError naming every bad field.
+
+    The CRD refuses all of these at admission; they still arrive from an older CRD, a
+    server without CEL or a direct etcd write, and must not change any worker.
+    """
+    try:
+        parsed = TaskQueueSpec.model_validate(dict(spec))
+    except ValidationError as exc:
+        raise InvalidSpecError("; ".join(_describe(error) for error in exc.errors())) from exc
+    problem = handler_problem(parsed.worker.handler)
+    if problem is not None:
+        raise InvalidSpecError(f"spec.worker.handler: {problem}")
+    return parsed
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    """``spec.scaling.maxReplicas: Input should be greater than or equal to 1``."""
+    path = ".".join(["spec", *(to_camel(str(part)) for part in error["loc"])])
+    return f"{path}: {str(error['msg']).removeprefix('Value error, ')}"
 
 
 def queue_name(spec: TaskQueueSpec, namespace: str, name: str) -> str:

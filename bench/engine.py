@@ -121,14 +121,16 @@ async def _noop(_job: Any) -> None:
 
 
 async def drain(
-    peer: Peer, url: str, n: int, consumers: int, batch: int
+    peer: Peer, url: str, n: int, consumers: int, batch: int, meter: CpuMeter
 ) -> tuple[float, list[float], list[str]]:
     """Run ``consumers`` lease→complete loops until ``n`` tasks are done.
 
     Returns the wall time, the lease→complete latency of every task (from the moment its
     lease call returned to the moment its completion committed) and the completed ids.
+    ``meter`` runs from when every consumer is connected until the last task is done.
     """
     workers = [await peer.consumer(url, index) for index in range(consumers)]
+    meter.start()
     completed: list[str] = []
     latencies: list[float] = []
     deadline = time.monotonic() + DRAIN_TIMEOUT_S
@@ -153,6 +155,9 @@ async def drain(
         started = time.perf_counter()
         await asyncio.gather(*(loop(worker) for worker in workers))
         elapsed = time.perf_counter() - started
+        # Before the consumers disconnect: a backend that is exiting may be counted
+        # neither as a live child nor yet among the postmaster's reaped children.
+        meter.stop()
     finally:
         for worker in workers:
             await worker.close()
@@ -518,13 +523,12 @@ async def run_once(
     try:
         enqueued, enqueue_s = await fill(peer, url, config.n, config.enqueue_batch)
         postgres = CpuMeter({"postgresql": [server.postmaster_pid()]})
-        postgres.start()
         cpu_before = time.process_time()
         process_s, latencies, completed = await drain(
-            peer, url, len(enqueued), config.consumers, peer.lease_batch(config.batch)
+            peer, url, len(enqueued), config.consumers, peer.lease_batch(config.batch), postgres
         )
         client_cpu_s = time.process_time() - cpu_before
-        postgres_cpu_s = postgres.stop()["postgresql"]
+        postgres_cpu_s = postgres.seconds["postgresql"]
         db = await peer.outcome(url, enqueued)
     finally:
         await peer.close()

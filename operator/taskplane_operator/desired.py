@@ -128,7 +128,7 @@ def service_account(owner: Mapping[str, Any], spec: TaskQueueSpec) -> dict[str, 
 
 
 def worker_args(spec: TaskQueueSpec, queue: str) -> list[str]:
-    """The worker command line (design §7, a Contract)."""
+    """The worker command line (a contract: docs/architecture.md)."""
     return [
         "--queue",
         queue,

@@ -112,7 +112,7 @@ def _describe(error: Mapping[str, Any]) -> str:
 
 
 def queue_name(spec: TaskQueueSpec, namespace: str, name: str) -> str:
-    """The task-service queue: spec.queueName, else ``<namespace>.<name>`` (design §8)."""
+    """The task-service queue: spec.queueName, else ``<namespace>.<name>`` (the CRD contract)."""
     return spec.queue_name or f"{namespace}.{name}"
 
 

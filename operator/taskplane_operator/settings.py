@@ -1,4 +1,4 @@
-"""Operator settings, read from the environment only (design §2), prefix ``TASKPLANE_``."""
+"""Operator settings, read from the environment only, prefix ``TASKPLANE_``."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ Probe = Callable[[], Awaitable[Any]]
 
 @dataclass
 class FakeTaskService:
-    """The queue endpoints of §5 with depth set by the test, over real HTTP."""
+    """The task-service queue endpoints with depth set by the test, over real HTTP."""
 
     token: str
     url: str = ""

@@ -204,12 +204,12 @@ async def notification_page(
             Notification.created_at < created,
             and_(Notification.created_at == created, Notification.id < last_id),
         )
-        query = query.where(
-            or_(
-                Notification.read > was_read,
-                and_(Notification.read == was_read, later),
+        if was_read:
+            query = query.where(Notification.read.is_(True), later)
+        else:
+            query = query.where(
+                or_(Notification.read.is_(True), and_(Notification.read.is_(False), later))
             )
-        )
     rows = list(
         (
             await session.execute(

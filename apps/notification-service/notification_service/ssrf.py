@@ -120,6 +120,10 @@ async def check_url(raw: str | httpx.URL, *, allow_loopback: bool) -> CheckedTar
     addresses = await resolve(url.host, port)
     for address in addresses:
         if (reason := forbidden_reason(address, allow_loopback=allow_loopback)) is not None:
-            shown = "" if url.host.strip("[]") == str(address) else f" ({url.host})"
-            raise UrlRefusedError(f"{address}{shown} is {reason}")
+            # The address itself is not echoed: resolving names for callers would
+            # turn this check into a tool for mapping internal DNS.
+            literal = url.host.strip("[]") == str(address)
+            raise UrlRefusedError(
+                f"the host is {reason}" if literal else f"the host resolves to {reason}"
+            )
     return CheckedTarget(url=url, address=addresses[0])

@@ -45,7 +45,8 @@ def notify_db_url(postgres_server: PostgresServer) -> str:
 
 
 def build_test_app(url: str, tokens: TokenFactory, **overrides: Any) -> FastAPI:
-    settings = Settings(DATABASE_URL=url, jwks_url=JWKS_URL, background_enabled=False, **overrides)
+    values: dict[str, Any] = {"background_enabled": False, **overrides}
+    settings = Settings(DATABASE_URL=url, jwks_url=JWKS_URL, **values)
     app = build_app(settings)
     app.state.token_verifier = tokens.verifier()
     return app

@@ -93,7 +93,10 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                length = int(self.headers.get("content-length", 0))
+                body = self.rfile.read(length)
+                if len(body) < length:
+                    return  # the sender died mid-request: nothing was received
                 record = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 with receiver.lock:
                     receiver.received.append(record)

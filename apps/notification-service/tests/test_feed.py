@@ -1,0 +1,78 @@
+"""A feed that answers 410 Gone is reported loudly and nothing is skipped."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+import psycopg
+import pytest
+from notification_testkit import serve
+from prometheus_client import REGISTRY
+
+from taskplane_common.testing.http import asgi_client
+from taskplane_common.testing.tokens import TokenFactory
+
+from .conftest import build_test_app
+
+
+@pytest.fixture
+def gone_feed() -> Iterator[str]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps(
+                {"type": "about:blank", "title": "Gone", "status": 410, "detail": "too old"}
+            ).encode()
+            self.send_response(410)
+            self.send_header("content-type", "application/problem+json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: Any) -> None:
+            return
+
+    server = serve(Handler)
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+async def test_an_expired_cursor_fails_readiness_and_is_never_skipped(
+    notify_db_url: str,
+    tokens: TokenFactory,
+    gone_feed: str,
+    db: psycopg.Connection[Any],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    app = build_test_app(
+        notify_db_url,
+        tokens,
+        background_enabled=True,
+        task_service_url=gone_feed,
+        service_token="test-token",
+        feed_retry_s=0.05,
+    )
+    consumer = app.state.background.consumer
+    running = asyncio.create_task(consumer.run())
+    try:
+        async with asyncio.timeout(30):
+            while not consumer.status.gone:  # noqa: ASYNC110 - state of another task
+                await asyncio.sleep(0.05)
+        async with asgi_client(app) as client:
+            ready = await client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"] == {"feed_cursor_retained": False, "database": True}
+        assert REGISTRY.get_sample_value("taskplane_notification_feed_cursor_expired") == 1
+        assert "EVENT FEED CURSOR EXPIRED" in capsys.readouterr().out
+        cursor = db.execute("SELECT cursor FROM notifications.consumer_state").fetchall()
+        assert cursor == [("0-0",)], "the cursor stays where it was"
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        await app.state.background.peers.aclose()
+        await app.state.database.dispose()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
 
 from taskplane_operator import desired
-from taskplane_operator.model import TaskQueueSpec, parse_spec
+from taskplane_operator.model import InvalidSpecError, TaskQueueSpec, parse_spec
 from taskplane_operator.settings import OperatorSettings
 
 OWNER = {
@@ -212,3 +213,55 @@ def test_selector_string_for_the_scale_subresource() -> None:
     assert desired.selector_string("orders") == (
         "app.kubernetes.io/instance=orders,app.kubernetes.io/name=taskplane-worker"
     )
+
+
+def test_drift_names_what_changed_and_ignores_what_others_added() -> None:
+    declared = {
+        "metadata": {"labels": {"app": "w"}},
+        "spec": {
+            "containers": [{"name": "worker", "image": "w:1", "args": ["--queue", "q"]}],
+            "volumes": [{"name": "tmp", "emptyDir": {}}],
+        },
+    }
+    live = copy.deepcopy(declared)
+    # Others' additions: an annotation, a server default, an injected sidecar.
+    live["metadata"]["annotations"] = {"kubectl.kubernetes.io/restartedAt": "now"}
+    live["spec"]["containers"][0]["terminationMessagePath"] = "/dev/termination-log"
+    live["spec"]["containers"].insert(0, {"name": "istio-proxy", "image": "proxy"})
+    assert desired.drift(declared, live) == []
+
+    live["spec"]["containers"][1]["image"] = "evil:1"
+    live["spec"]["containers"][1]["args"] = ["--queue", "q", "--extra"]
+    live["metadata"]["labels"].pop("app")
+    del live["spec"]["volumes"]
+    assert desired.drift(declared, live) == [
+        "metadata.labels.app",
+        "spec.containers[worker].image",
+        "spec.containers[worker].args",
+        "spec.volumes",
+    ]
+    assert desired.drift(declared, None) == ["."]
+
+
+@pytest.mark.parametrize(
+    ("scaling", "handler", "message"),
+    [
+        (
+            {"maxReplicas": 0},
+            "builtin:noop",
+            "spec.scaling.maxReplicas: Input should be greater than or equal to 1",
+        ),
+        (
+            {"minReplicas": 5, "maxReplicas": 3},
+            "builtin:noop",
+            "spec.scaling: minReplicas (5) must not exceed maxReplicas (3)",
+        ),
+        ({}, "ftp://files/x", "spec.worker.handler: handler 'ftp://files/x' is not"),
+    ],
+)
+def test_specs_the_operator_cannot_act_on_name_the_field(
+    scaling: dict[str, Any], handler: str, message: str
+) -> None:
+    with pytest.raises(InvalidSpecError) as caught:
+        parse_spec({"worker": {"handler": handler}, "scaling": scaling})
+    assert str(caught.value).startswith(message)

@@ -62,12 +62,20 @@ def show(data: Any, output: Output, columns: Sequence[Column] | None = None) -> 
         console.print(yaml.safe_dump(plain(data), sort_keys=False).rstrip())
         return
     if isinstance(data, list):
-        table = Table(*(header for header, _ in columns or ()), box=None, pad_edge=False)
+        table = Table(box=None, pad_edge=False)
+        for header, _ in columns or ():
+            # Ids are copied into the next command: never cut them.
+            whole = header == "ID"
+            table.add_column(
+                header, no_wrap=whole, min_width=36 if whole else None, overflow="fold"
+            )
         for item in data:
             table.add_row(*(_cell(get(item)) for _, get in columns or ()))
         console.print(table)
         return
     details = Table(show_header=False, box=None, pad_edge=False)
+    details.add_column(no_wrap=True)
+    details.add_column(overflow="fold")
     for key, value in plain(data).items():
         details.add_row(f"[bold]{key}[/bold]", _cell(value))
     console.print(details)

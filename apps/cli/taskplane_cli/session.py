@@ -137,9 +137,11 @@ def explain(exc: TaskplaneError, current: Session | None) -> str:
     if isinstance(exc, TokenExchangeError):
         return f"{exc}; check TASKPLANE_TOKEN"
     if isinstance(exc, ApiError):
+        # The problems the detail does not already say, with where each one is.
         problems = "; ".join(
             f"{'.'.join(str(p) for p in item.get('loc', [])[1:]) or 'body'}: {item.get('msg')}"
             for item in exc.errors[:5]
+            if str(item.get("msg")) not in exc.detail
         )
         return f"{exc.detail} (HTTP {exc.status})" + (f": {problems}" if problems else "")
     return str(exc)

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
@@ -88,14 +88,34 @@ def components(admin_password: str) -> list[Component]:
                 "TASKPLANE_API_URL": "http://127.0.0.1:8003",
                 "TASKPLANE_AUTH_URL": AUTH_URL,
             },
-            late_env=lambda: {"TASKPLANE_TOKEN": worker_token(admin_password)},
+            late_env=lambda: {
+                "TASKPLANE_TOKEN": service_token(admin_password, "worker-token", ["queues:work"])
+            },
+        ),
+        replace(
+            service(
+                "notification-service",
+                "notification_service",
+                8004,
+                TASKPLANE_JWKS_URL=JWKS_URL,
+                TASKPLANE_AUTH_URL=AUTH_URL,
+                TASKPLANE_TASK_SERVICE_URL="http://127.0.0.1:8003",
+                TASKPLANE_USER_SERVICE_URL="http://127.0.0.1:8002",
+                # Local receivers (e.g. `python -m http.server`) are on loopback.
+                TASKPLANE_WEBHOOK_ALLOW_LOOPBACK="true",
+            ),
+            late_env=lambda: {
+                "TASKPLANE_SERVICE_TOKEN": service_token(
+                    admin_password, "notification-token", ["events:read", "users:read"]
+                )
+            },
         ),
     ]
 
 
-def worker_token(password: str) -> str:
-    """A ``queues:work`` service token, kept in .local/ and reused while it still works."""
-    path = LOCAL / "worker-token"
+def service_token(password: str, name: str, scopes: list[str]) -> str:
+    """A service token with ``scopes``, kept in .local/<name> and reused while it works."""
+    path = LOCAL / name
     if path.exists():
         token = path.read_text().strip()
         exchange = httpx.post(f"{AUTH_URL}/api/v1/auth/service-token", json={"token": token})
@@ -107,7 +127,7 @@ def worker_token(password: str) -> str:
     login.raise_for_status()
     created = httpx.post(
         f"{AUTH_URL}/api/v1/admin/service-tokens",
-        json={"name": "local-worker", "scopes": ["queues:work"]},
+        json={"name": f"local-{name}", "scopes": scopes},
         headers={"Authorization": f"Bearer {login.json()['access_token']}"},
     )
     created.raise_for_status()

@@ -30,6 +30,11 @@ SCALING_DECISIONS = Counter(
 DESIRED_REPLICAS = Gauge(
     "taskplane_operator_desired_replicas", "Replicas the autoscaler wants.", _QUEUE_LABELS
 )
+READY_REPLICAS = Gauge(
+    "taskplane_operator_ready_replicas",
+    "Ready pods of the worker Deployment, as last observed.",
+    _QUEUE_LABELS,
+)
 QUEUE_DEPTH = Gauge(
     "taskplane_operator_queue_tasks",
     "Tasks of a queue by state, as last read from the task-service.",
@@ -53,6 +58,7 @@ def forget_queue(namespace: str, taskqueue: str, queue: str) -> None:
     labels = (namespace, taskqueue, queue)
     series: list[tuple[Gauge | Counter, tuple[str, ...]]] = [
         (DESIRED_REPLICAS, labels),
+        (READY_REPLICAS, labels),
         (OLDEST_AVAILABLE_AGE, labels),
         *((QUEUE_DEPTH, (*labels, state)) for state in QUEUE_STATES),
         *((SCALING_DECISIONS, (*labels, direction)) for direction in ("up", "down")),

@@ -157,6 +157,7 @@ async def poll(body: kopf.Body, svc: Services, state: ObjectState) -> float:
         last_scale_time=state.last_scale_time or body.get("status", {}).get("lastScaleTime"),
         problems=problems(state),
     )
+    metrics.READY_REPLICAS.labels(*labels).set(observation.ready_pods)
     await write_status(body, svc, observation)
     return float(spec.scaling.poll_interval_seconds)
 

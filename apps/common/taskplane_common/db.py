@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
 from fastapi import Request
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -18,7 +19,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import QueuePool
 
+from taskplane_common.metrics import DB_POOL_IN_USE, DB_POOL_MAX, DB_STATEMENT_LATENCY
 from taskplane_common.settings import ServiceSettings
 
 
@@ -71,6 +74,35 @@ class Database:
             pool_recycle=1800,
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._instrument(settings)
+
+    def _instrument(self, settings: ServiceSettings) -> None:
+        """Pool use and statement latency per service, for the database dashboard."""
+        service = settings.service_name
+        pool = self.engine.pool
+        if isinstance(pool, QueuePool):
+            DB_POOL_IN_USE.labels(service).set_function(pool.checkedout)
+            DB_POOL_MAX.labels(service).set(settings.db_pool_size + settings.db_max_overflow)
+        latency = DB_STATEMENT_LATENCY.labels(service)
+
+        def started(*args: Any) -> None:
+            context = args[4]
+            context.taskplane_started = time.perf_counter()
+
+        def finished(context: Any) -> None:
+            began = getattr(context, "taskplane_started", None)
+            if began is not None:
+                latency.observe(time.perf_counter() - began)
+
+        event.listen(self.engine.sync_engine, "before_cursor_execute", started)
+        event.listen(
+            self.engine.sync_engine, "after_cursor_execute", lambda *args: finished(args[4])
+        )
+        event.listen(
+            self.engine.sync_engine,
+            "handle_error",
+            lambda exception_context: finished(exception_context.execution_context),
+        )
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

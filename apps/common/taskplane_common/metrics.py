@@ -29,6 +29,22 @@ HTTP_IN_PROGRESS = Gauge(
     "HTTP requests being handled right now.",
     ["service", "method"],
 )
+DB_POOL_IN_USE = Gauge(
+    "taskplane_db_pool_connections_in_use",
+    "Database connections checked out of the pool now.",
+    ["service"],
+)
+DB_POOL_MAX = Gauge(
+    "taskplane_db_pool_connections_max",
+    "Most connections the pool hands out (pool size plus overflow).",
+    ["service"],
+)
+DB_STATEMENT_LATENCY = Histogram(
+    "taskplane_db_statement_duration_seconds",
+    "Time from sending a SQL statement to its result, failed statements included.",
+    ["service"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
 UNMATCHED_ROUTE = "<unmatched>"
 
 

@@ -162,6 +162,18 @@ def test_no_server_is_one_line_naming_the_url(env: dict[str, str]) -> None:
     assert "Traceback" not in result.stdout + result.stderr
 
 
+def test_an_expired_access_token_is_refreshed_and_stored(env: dict[str, str]) -> None:
+    login(env)
+    stored = Path(env["TASKPLANE_CONFIG_DIR"]) / "credentials.json"
+    before = json.loads(stored.read_text())["local"]
+    stored.write_text(json.dumps({"local": {**before, "expires_at": 0}}))
+    assert sub(env, "tasks", "stats").returncode == 0
+    after = json.loads(stored.read_text())["local"]
+    assert after["refresh_token"] != before["refresh_token"]
+    assert after["expires_at"] > 0
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+
+
 def test_an_expired_login_says_to_log_in_again(env: dict[str, str]) -> None:
     login(env)
     stored = Path(env["TASKPLANE_CONFIG_DIR"]) / "credentials.json"

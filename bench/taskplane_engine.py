@@ -62,6 +62,7 @@ class TaskplaneEngine:
         from task_service import queue
 
         async with self.sessions() as session:
+            await queue.autocommit(session)  # as the route: the claim is one statement
             granted = await queue.lease(
                 session,
                 QUEUE,

@@ -41,7 +41,6 @@ class Settings(ServiceSettings):
     feed_retry_s: float = Field(2.0, gt=0, le=300)
     preferences_cache_ttl_s: float = Field(30.0, ge=0, le=3600)
     dispatch_poll_interval_s: float = Field(1.0, gt=0, le=60)
-    dispatch_batch: int = Field(100, ge=1, le=1000)
     #: A claimed delivery is retried by anyone after this long (a crashed sender).
     delivery_lease_s: float = Field(60.0, gt=0, le=3600)
     max_concurrency: int = Field(64, ge=1, le=1000)

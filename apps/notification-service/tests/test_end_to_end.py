@@ -159,3 +159,23 @@ def test_a_receiver_that_never_answers_does_not_hold_up_others(
         "every delivery to the silent receiver is still waiting for its answer"
     )
     assert 1 <= platform.receiver.max_open_hanging <= 4, "at most 4 in flight per endpoint"
+
+
+def test_during_a_rotation_both_secrets_verify(
+    platform: Platform, notifier: ServiceProcess
+) -> None:
+    user, _, headers = person(platform, task_completed={"webhook": True, "in_app": False})
+    path = f"/ok/rotated-{user}"
+    hook = subscribe(notifier, headers, platform.receiver.url(path), "task.completed")
+    rotated = httpx.post(
+        f"{notifier.url}/api/v1/webhooks/{hook['id']}/rotate-secret",
+        json={"grace_s": 3600},
+        headers=headers,
+    )
+    assert rotated.status_code == 200, rotated.text
+    complete_task(platform, headers)
+    wait_for(lambda: len(platform.receiver.at(path)) == 1, what="the delivery")
+    (request,) = platform.receiver.at(path)
+    assert len(request.headers["webhook-signature"].split(" ")) == 2
+    for secret in (hook["secret"], rotated.json()["secret"]):
+        Webhook(secret).verify(request.body, request.headers)

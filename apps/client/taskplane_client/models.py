@@ -136,7 +136,13 @@ class TaskStats(Response):
 
 
 class QueueConfig(Request):
-    """A queue's configuration; every field has the TaskQueue resource's default."""
+    """A queue's configuration; every field has the TaskQueue resource's default.
+
+    Settings this client does not know (from a newer server) are kept rather than
+    refused, so reading a queue and putting it back changes only what the caller set.
+    """
+
+    model_config = ConfigDict(extra="allow")
 
     max_attempts: int = Field(5, ge=1, le=1000)
     visibility_timeout_s: int = Field(60, ge=1, le=86_400)

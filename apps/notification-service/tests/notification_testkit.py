@@ -40,14 +40,15 @@ def serve(handler: type[BaseHTTPRequestHandler]) -> _Server:
     return server
 
 
-def jwks_server(tokens: TokenFactory) -> _Server:
-    """Publishes the test signing keys over real HTTP for the service processes."""
+def json_server(answer: Callable[[], tuple[int, str, Any]]) -> _Server:
+    """Answers every GET with ``answer()``: (status, content type, JSON document)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            body = json.dumps(tokens.jwks()).encode()
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
+            status, content_type, document = answer()
+            body = json.dumps(document).encode()
+            self.send_response(status)
+            self.send_header("content-type", content_type)
             self.send_header("content-length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -56,6 +57,11 @@ def jwks_server(tokens: TokenFactory) -> _Server:
             return
 
     return serve(Handler)
+
+
+def jwks_server(tokens: TokenFactory) -> _Server:
+    """Publishes the test signing keys over real HTTP for the service processes."""
+    return json_server(lambda: (200, "application/json", tokens.jwks()))
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import psycopg
 import pytest
-from notification_testkit import serve
+from notification_testkit import json_server
 from prometheus_client import REGISTRY
 
 from taskplane_common.testing.http import asgi_client
@@ -22,21 +20,8 @@ from .conftest import build_test_app
 
 @pytest.fixture
 def gone_feed() -> Iterator[str]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = json.dumps(
-                {"type": "about:blank", "title": "Gone", "status": 410, "detail": "too old"}
-            ).encode()
-            self.send_response(410)
-            self.send_header("content-type", "application/problem+json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *_: Any) -> None:
-            return
-
-    server = serve(Handler)
+    problem = {"type": "about:blank", "title": "Gone", "status": 410, "detail": "too old"}
+    server = json_server(lambda: (410, "application/problem+json", problem))
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
 

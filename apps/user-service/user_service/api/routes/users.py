@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskplane_common.errors import ProblemError
 from user_service import crud
@@ -92,33 +93,42 @@ async def put_my_preferences(body: Preferences, session: SessionDep, me: MeDep) 
     return await crud.get_preferences(session, me[1])
 
 
+_USER_LOOKUP: dict[int | str, dict[str, Any]] = {
+    **_AUTH,
+    404: {"description": "No such profile", **_PROBLEM},
+}
+
+
+async def _existing_profile(session: AsyncSession, user_id: uuid.UUID) -> Profile:
+    profile = await crud.get_profile(session, user_id)
+    if profile is None:
+        raise ProblemError(404, f"user {user_id} has no profile", slug="user-not-found")
+    return profile
+
+
 @router.get(
     "/{user_id}/preferences",
     response_model=Preferences,
-    responses={**_AUTH, 404: {"description": "No such profile", **_PROBLEM}},
+    responses=_USER_LOOKUP,
     summary="A user's notification preferences (scope users:read: the notification-service)",
 )
 async def get_user_preferences(
     user_id: uuid.UUID, session: SessionDep, _reader: UsersReaderDep
 ) -> Preferences:
-    if await crud.get_profile(session, user_id) is None:
-        raise ProblemError(404, f"user {user_id} has no profile", slug="user-not-found")
+    await _existing_profile(session, user_id)
     return await crud.get_preferences(session, user_id)
 
 
 @router.get(
     "/{user_id}",
     response_model=DirectoryEntryFull,
-    responses={**_AUTH, 404: {"description": "No such profile", **_PROBLEM}},
+    responses=_USER_LOOKUP,
     summary="A user's profile with email (scope users:read: the notification-service)",
 )
 async def get_user(
     user_id: uuid.UUID, session: SessionDep, _reader: UsersReaderDep
 ) -> DirectoryEntryFull:
-    profile = await crud.get_profile(session, user_id)
-    if profile is None:
-        raise ProblemError(404, f"user {user_id} has no profile", slug="user-not-found")
-    return _full_entry(profile)
+    return _full_entry(await _existing_profile(session, user_id))
 
 
 @router.get(

@@ -12,7 +12,7 @@ from typing import Any
 POLL_S = 1.0
 #: How many polls a wait allows before it counts as a failure: far more than any
 #: condition needs, so only a real bug, not a busy machine, runs into it.
-SAFETY = 30
+SAFETY = 60
 BOUND_S = POLL_S * SAFETY
 
 WaitFor = Callable[..., Awaitable[Any]]

@@ -1,0 +1,574 @@
+"""The Grafana dashboards of the chart, written from this one source.
+
+``python scripts/dashboards.py`` rewrites ``charts/taskplane/dashboards/*.json``; the chart
+ships each file as a Grafana sidecar ConfigMap. A test fails when the committed JSON
+differs from what this module generates, so edit the panels here, never the JSON.
+
+Every dashboard has the ``namespace``, ``service`` and ``queue`` variables; a panel's
+queries use the ones that make sense for its metric (HTTP and database series carry the
+app's ``service`` label, queue series a ``queue`` label).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DASHBOARD_DIR = Path(__file__).resolve().parents[1] / "charts" / "taskplane" / "dashboards"
+DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+
+NS = 'namespace="$namespace"'
+SVC = f'{NS}, service=~"$service"'
+QUEUE = f'{NS}, queue=~"$queue"'
+#: Worker pods: the operator's PodMonitor is named <TaskQueue>-worker.
+WORKER_JOB = f'{NS}, job=~".*worker.*"'
+WINDOW = "5m"
+#: Availability objective of every API (the error budget panels and the burn-rate alerts).
+AVAILABILITY_SLO = 0.999
+#: Latency objective: this share of requests answers within LATENCY_SLO_SECONDS.
+LATENCY_SLO = 0.99
+LATENCY_SLO_SECONDS = "0.5"
+
+
+@dataclass(frozen=True)
+class Query:
+    expr: str
+    legend: str
+
+
+@dataclass(frozen=True)
+class Panel:
+    title: str
+    unit: str
+    queries: tuple[Query, ...]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    uid: str
+    title: str
+    panels: tuple[Panel, ...]
+
+
+def rate(metric: str, selector: str, by: str) -> str:
+    return f"sum by ({by}) (rate({metric}{{{selector}}}[{WINDOW}]))"
+
+
+def quantile(q: float, metric: str, selector: str, by: str) -> str:
+    buckets = f"{metric}_bucket{{{selector}}}"
+    return f"histogram_quantile({q}, sum by ({by}, le) (rate({buckets}[{WINDOW}])))"
+
+
+def ratio(numerator: str, denominator: str) -> str:
+    return f"{numerator} / {denominator}"
+
+
+def error_ratio(window: str) -> str:
+    errors = f'sum by (service) (rate(http_requests_total{{{SVC}, status=~"5.."}}[{window}]))'
+    total = f"sum by (service) (rate(http_requests_total{{{SVC}}}[{window}]))"
+    return ratio(errors, total)
+
+
+def slow_ratio(window: str) -> str:
+    fast = (
+        f"sum by (service) (rate(http_request_duration_seconds_bucket"
+        f'{{{SVC}, le="{LATENCY_SLO_SECONDS}"}}[{window}]))'
+    )
+    total = f"sum by (service) (rate(http_request_duration_seconds_count{{{SVC}}}[{window}]))"
+    return f"1 - {ratio(fast, total)}"
+
+
+def burn(expr: str, objective: float) -> str:
+    return f"({expr}) / {round(1 - objective, 6)}"
+
+
+OVERVIEW = Dashboard(
+    "taskplane-services",
+    "taskplane platform overview",
+    (
+        Panel(
+            "Requests per second by service",
+            "reqps",
+            (Query(rate("http_requests_total", SVC, "service"), "{{service}}"),),
+        ),
+        Panel("5xx ratio by service", "percentunit", (Query(error_ratio(WINDOW), "{{service}}"),)),
+        Panel(
+            "Latency p50 / p99 by service",
+            "s",
+            (
+                Query(
+                    quantile(0.5, "http_request_duration_seconds", SVC, "service"),
+                    "{{service}} p50",
+                ),
+                Query(
+                    quantile(0.99, "http_request_duration_seconds", SVC, "service"),
+                    "{{service}} p99",
+                ),
+            ),
+        ),
+        Panel(
+            "Error budget burn rate (availability)",
+            "x",
+            (
+                Query(burn(error_ratio("1h"), AVAILABILITY_SLO), "{{service}} 1h"),
+                Query(burn(error_ratio("6h"), AVAILABILITY_SLO), "{{service}} 6h"),
+            ),
+            f"1 spends the {AVAILABILITY_SLO:.1%} monthly error budget exactly in 30 days; "
+            "the alerts page at 14.4 (1h) and 6 (6h).",
+        ),
+        Panel(
+            f"Latency budget burn rate (requests over {LATENCY_SLO_SECONDS}s)",
+            "x",
+            (
+                Query(burn(slow_ratio("1h"), LATENCY_SLO), "{{service}} 1h"),
+                Query(burn(slow_ratio("6h"), LATENCY_SLO), "{{service}} 6h"),
+            ),
+            f"Objective: {LATENCY_SLO:.0%} of requests within {LATENCY_SLO_SECONDS}s.",
+        ),
+        Panel(
+            "Requests per second by route and status",
+            "reqps",
+            (
+                Query(
+                    rate("http_requests_total", SVC, "service, method, route, status"),
+                    "{{service}} {{method}} {{route}} {{status}}",
+                ),
+            ),
+        ),
+        Panel(
+            "p99 latency by route",
+            "s",
+            (
+                Query(
+                    quantile(0.99, "http_request_duration_seconds", SVC, "service, method, route"),
+                    "{{service}} {{method}} {{route}}",
+                ),
+            ),
+        ),
+        Panel(
+            "Requests in progress",
+            "short",
+            (Query(f"sum by (service) (http_requests_in_progress{{{SVC}}})", "{{service}}"),),
+        ),
+        Panel("Targets up", "short", (Query(f"sum by (job) (up{{{NS}}})", "{{job}}"),)),
+    ),
+)
+
+QUEUES = Dashboard(
+    "taskplane-queues",
+    "taskplane queues",
+    (
+        Panel(
+            "Available tasks",
+            "short",
+            (Query(f"max by (queue) (taskplane_queue_available{{{QUEUE}}})", "{{queue}}"),),
+        ),
+        Panel(
+            "In-flight tasks",
+            "short",
+            (Query(f"max by (queue) (taskplane_queue_in_flight{{{QUEUE}}})", "{{queue}}"),),
+        ),
+        Panel(
+            "Oldest available task age",
+            "s",
+            (
+                Query(
+                    f"max by (queue) (taskplane_queue_oldest_available_age_seconds{{{QUEUE}}})",
+                    "{{queue}}",
+                ),
+            ),
+        ),
+        Panel(
+            "Throughput: completed and failed attempts per second",
+            "ops",
+            (
+                Query(
+                    rate("taskplane_queue_completed_total", QUEUE, "queue"), "{{queue}} completed"
+                ),
+                Query(rate("taskplane_queue_failed_total", QUEUE, "queue"), "{{queue}} failed"),
+            ),
+        ),
+        Panel(
+            "Lease latency p50 / p99 (available to leased)",
+            "s",
+            (
+                Query(
+                    quantile(0.5, "taskplane_queue_lease_latency_seconds", QUEUE, "queue"),
+                    "{{queue}} p50",
+                ),
+                Query(
+                    quantile(0.99, "taskplane_queue_lease_latency_seconds", QUEUE, "queue"),
+                    "{{queue}} p99",
+                ),
+            ),
+        ),
+        Panel(
+            "Ack latency p99 by outcome (leased to finished)",
+            "s",
+            (
+                Query(
+                    quantile(0.99, "taskplane_queue_ack_latency_seconds", QUEUE, "queue, outcome"),
+                    "{{queue}} {{outcome}}",
+                ),
+            ),
+        ),
+        Panel(
+            "Retrying and scheduled tasks",
+            "short",
+            (
+                Query(
+                    f"max by (queue) (taskplane_queue_retrying{{{QUEUE}}})", "{{queue}} retrying"
+                ),
+                Query(
+                    f"max by (queue) (taskplane_queue_scheduled{{{QUEUE}}})", "{{queue}} scheduled"
+                ),
+            ),
+        ),
+        Panel(
+            "Dead-lettered tasks",
+            "short",
+            (Query(f"max by (queue) (taskplane_queue_dead{{{QUEUE}}})", "{{queue}}"),),
+        ),
+        Panel(
+            "Expired leases rescued per second",
+            "ops",
+            (
+                Query(
+                    f"sum(rate(taskplane_queue_rescuer_rescued_total{{{NS}}}[{WINDOW}]))", "rescued"
+                ),
+            ),
+        ),
+    ),
+)
+
+WORKERS = Dashboard(
+    "taskplane-workers",
+    "taskplane workers and autoscaling",
+    (
+        Panel(
+            "Desired vs ready replicas per TaskQueue",
+            "short",
+            (
+                Query(
+                    f"max by (taskqueue) (taskplane_operator_desired_replicas{{{QUEUE}}})",
+                    "{{taskqueue}} desired",
+                ),
+                Query(
+                    f"max by (taskqueue) (taskplane_operator_ready_replicas{{{QUEUE}}})",
+                    "{{taskqueue}} ready",
+                ),
+            ),
+        ),
+        Panel(
+            "Scaling decisions per TaskQueue",
+            "short",
+            (
+                Query(
+                    f"sum by (taskqueue, direction) "
+                    f"(increase(taskplane_operator_scaling_decisions_total{{{QUEUE}}}[15m]))",
+                    "{{taskqueue}} {{direction}}",
+                ),
+            ),
+        ),
+        Panel(
+            "Queue depth the operator saw",
+            "short",
+            (
+                Query(
+                    f"max by (taskqueue, state) (taskplane_operator_queue_tasks{{{QUEUE}}})",
+                    "{{taskqueue}} {{state}}",
+                ),
+            ),
+        ),
+        Panel(
+            "Reconciles per second by result",
+            "ops",
+            (
+                Query(
+                    rate("taskplane_operator_reconciles_total", NS, "handler, result"),
+                    "{{handler}} {{result}}",
+                ),
+            ),
+        ),
+        Panel(
+            "Worker tasks per second by outcome",
+            "ops",
+            (
+                Query(
+                    rate("taskplane_worker_tasks_total", QUEUE, "queue, outcome"),
+                    "{{queue}} {{outcome}}",
+                ),
+            ),
+        ),
+        Panel(
+            "Worker handler duration p99",
+            "s",
+            (
+                Query(
+                    quantile(0.99, "taskplane_worker_task_duration_seconds", QUEUE, "queue"),
+                    "{{queue}}",
+                ),
+            ),
+        ),
+        Panel(
+            "Tasks being handled",
+            "short",
+            (Query(f"sum by (queue) (taskplane_worker_in_flight{{{QUEUE}}})", "{{queue}}"),),
+        ),
+        Panel(
+            "Worker restarts (process start time changes, 1h)",
+            "short",
+            (
+                Query(
+                    f"sum by (pod) (changes(process_start_time_seconds{{{WORKER_JOB}}}[1h]))",
+                    "{{pod}}",
+                ),
+            ),
+        ),
+        Panel(
+            "Worker API errors per second",
+            "ops",
+            (Query(rate("taskplane_worker_api_errors_total", NS, "call"), "{{call}}"),),
+        ),
+    ),
+)
+
+NOTIFICATIONS = Dashboard(
+    "taskplane-notifications",
+    "taskplane notifications",
+    (
+        Panel(
+            "Deliveries per second by channel and outcome",
+            "ops",
+            (
+                Query(
+                    rate("taskplane_notification_deliveries_total", NS, "channel, outcome"),
+                    "{{channel}} {{outcome}}",
+                ),
+            ),
+        ),
+        Panel(
+            "Failed deliveries per second",
+            "ops",
+            (
+                Query(
+                    f"sum by (channel) (rate(taskplane_notification_deliveries_total"
+                    f'{{{NS}, outcome="failed"}}[{WINDOW}]))',
+                    "{{channel}}",
+                ),
+            ),
+        ),
+        Panel(
+            "Delivery latency p99 (event to delivered)",
+            "s",
+            (
+                Query(
+                    quantile(
+                        0.99, "taskplane_notification_delivery_latency_seconds", NS, "channel"
+                    ),
+                    "{{channel}}",
+                ),
+            ),
+        ),
+        Panel(
+            "Consumer lag",
+            "s",
+            (
+                Query(
+                    f"max(taskplane_notification_consumer_lag_seconds{{{NS}}})",
+                    "oldest uncommitted event",
+                ),
+            ),
+        ),
+        Panel(
+            "Consumer lag (events)",
+            "short",
+            (Query(f"max(taskplane_notification_consumer_lag_events{{{NS}}})", "events"),),
+        ),
+        Panel(
+            "Events consumed per second",
+            "ops",
+            (
+                Query(
+                    f"sum(rate(taskplane_notification_events_consumed_total{{{NS}}}[{WINDOW}]))",
+                    "events",
+                ),
+            ),
+        ),
+        Panel(
+            "Feed errors and expired cursor",
+            "short",
+            (
+                Query(rate("taskplane_notification_feed_errors_total", NS, "reason"), "{{reason}}"),
+                Query(f"max(taskplane_notification_feed_cursor_expired{{{NS}}})", "cursor expired"),
+            ),
+        ),
+    ),
+)
+
+DATABASE = Dashboard(
+    "taskplane-database",
+    "taskplane database",
+    (
+        Panel(
+            "Pool connections in use / max",
+            "short",
+            (
+                Query(
+                    f"sum by (service) (taskplane_db_pool_connections_in_use{{{SVC}}})",
+                    "{{service}} in use",
+                ),
+                Query(
+                    f"sum by (service) (taskplane_db_pool_connections_max{{{SVC}}})",
+                    "{{service}} max",
+                ),
+            ),
+        ),
+        Panel(
+            "Pool saturation",
+            "percentunit",
+            (
+                Query(
+                    f"sum by (service) (taskplane_db_pool_connections_in_use{{{SVC}}}) "
+                    f"/ sum by (service) (taskplane_db_pool_connections_max{{{SVC}}})",
+                    "{{service}}",
+                ),
+            ),
+        ),
+        Panel(
+            "Statement latency p50 / p99",
+            "s",
+            (
+                Query(
+                    quantile(0.5, "taskplane_db_statement_duration_seconds", SVC, "service"),
+                    "{{service}} p50",
+                ),
+                Query(
+                    quantile(0.99, "taskplane_db_statement_duration_seconds", SVC, "service"),
+                    "{{service}} p99",
+                ),
+            ),
+        ),
+        Panel(
+            "Statements per second",
+            "ops",
+            (
+                Query(
+                    rate("taskplane_db_statement_duration_seconds_count", SVC, "service"),
+                    "{{service}}",
+                ),
+            ),
+        ),
+        Panel(
+            "Readiness failures per second (/readyz 503: database unreachable)",
+            "ops",
+            (
+                Query(
+                    f"sum by (service) (rate(http_requests_total"
+                    f'{{{SVC}, route="/readyz", status="503"}}[{WINDOW}]))',
+                    "{{service}}",
+                ),
+            ),
+        ),
+    ),
+)
+
+DASHBOARDS = (OVERVIEW, QUEUES, WORKERS, NOTIFICATIONS, DATABASE)
+
+
+def _variable(name: str, label: str, query: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "type": "query",
+        "datasource": DATASOURCE,
+        "label": label,
+        "multi": name != "namespace",
+        "includeAll": name != "namespace",
+        "query": {"query": query, "refId": name},
+        "definition": query,
+        "refresh": 2,
+        "current": {},
+    }
+
+
+def _panel(index: int, panel: Panel) -> dict[str, Any]:
+    return {
+        "id": index + 1,
+        "type": "timeseries",
+        "title": panel.title,
+        "description": panel.description,
+        "datasource": DATASOURCE,
+        "gridPos": {"x": 12 * (index % 2), "y": 8 * (index // 2), "w": 12, "h": 8},
+        "fieldConfig": {"defaults": {"unit": panel.unit}, "overrides": []},
+        "options": {"legend": {"displayMode": "table", "placement": "bottom"}},
+        "targets": [
+            {
+                "refId": chr(ord("A") + n),
+                "expr": query.expr,
+                "legendFormat": query.legend,
+                "datasource": DATASOURCE,
+            }
+            for n, query in enumerate(panel.queries)
+        ],
+    }
+
+
+def render(dashboard: Dashboard) -> dict[str, Any]:
+    """Grafana's dashboard model (schemaVersion 39) of one dashboard."""
+    return {
+        "uid": dashboard.uid,
+        "title": dashboard.title,
+        "tags": ["taskplane"],
+        "timezone": "browser",
+        "schemaVersion": 39,
+        "version": 1,
+        "editable": False,
+        "refresh": "30s",
+        "time": {"from": "now-1h", "to": "now"},
+        "templating": {
+            "list": [
+                {
+                    "name": "datasource",
+                    "type": "datasource",
+                    "query": "prometheus",
+                    "label": "Data source",
+                    "current": {},
+                },
+                _variable("namespace", "Namespace", "label_values(up, namespace)"),
+                _variable(
+                    "service",
+                    "Service",
+                    f"label_values(http_requests_total{{{NS}}}, service)",
+                ),
+                _variable(
+                    "queue",
+                    "Queue",
+                    f"label_values(taskplane_queue_available{{{NS}}}, queue)",
+                ),
+            ]
+        },
+        "panels": [_panel(n, panel) for n, panel in enumerate(dashboard.panels)],
+    }
+
+
+def generated() -> dict[Path, str]:
+    """File path to file content of every dashboard."""
+    return {
+        DASHBOARD_DIR / f"{dashboard.uid}.json": json.dumps(render(dashboard), indent=2) + "\n"
+        for dashboard in DASHBOARDS
+    }
+
+
+def main() -> int:
+    for path, text in generated().items():
+        path.write_text(text)
+        print(f"wrote {path.relative_to(DASHBOARD_DIR.parents[2])}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

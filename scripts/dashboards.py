@@ -25,8 +25,10 @@ SVC = f'{NS}, service=~"$service"'
 QUEUE = f'{NS}, queue=~"$queue"'
 #: Worker pods: the operator's PodMonitor is named <TaskQueue>-worker.
 WORKER_JOB = f'{NS}, job=~".*worker.*"'
+#: The SLO panels leave probes and scrapes out, like the burn-rate alerts.
+API = f'{SVC}, route!~"/healthz|/readyz|/metrics"'
 WINDOW = "5m"
-#: Availability objective of every API (the error budget panels and the burn-rate alerts).
+#: Objectives of the burn-rate panels: the defaults of monitoring.rules.slo in values.yaml.
 AVAILABILITY_SLO = 0.999
 #: Latency objective: this share of requests answers within LATENCY_SLO_SECONDS.
 LATENCY_SLO = 0.99
@@ -68,17 +70,17 @@ def ratio(numerator: str, denominator: str) -> str:
 
 
 def error_ratio(window: str) -> str:
-    errors = f'sum by (service) (rate(http_requests_total{{{SVC}, status=~"5.."}}[{window}]))'
-    total = f"sum by (service) (rate(http_requests_total{{{SVC}}}[{window}]))"
+    errors = f'sum by (service) (rate(http_requests_total{{{API}, status=~"5.."}}[{window}]))'
+    total = f"sum by (service) (rate(http_requests_total{{{API}}}[{window}]))"
     return ratio(errors, total)
 
 
 def slow_ratio(window: str) -> str:
     fast = (
         f"sum by (service) (rate(http_request_duration_seconds_bucket"
-        f'{{{SVC}, le="{LATENCY_SLO_SECONDS}"}}[{window}]))'
+        f'{{{API}, le="{LATENCY_SLO_SECONDS}"}}[{window}]))'
     )
-    total = f"sum by (service) (rate(http_request_duration_seconds_count{{{SVC}}}[{window}]))"
+    total = f"sum by (service) (rate(http_request_duration_seconds_count{{{API}}}[{window}]))"
     return f"1 - {ratio(fast, total)}"
 
 

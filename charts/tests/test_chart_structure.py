@@ -382,12 +382,18 @@ def test_alerts_cover_the_promised_conditions(manifests):
     alerts = {r["alert"]: r for g in rule["spec"]["groups"] for r in g["rules"]}
     assert {
         "TaskplaneServiceDown",
-        "TaskplaneHighErrorRatio",
+        "TaskplaneApiErrorBudgetBurn",
+        "TaskplaneApiLatencyBudgetBurn",
+        "TaskplaneQueueBacklogGrowing",
         "TaskplaneQueueOldestTaskAgeHigh",
         "TaskplaneDeadTasksGrowing",
+        "TaskplaneWorkerCrashLooping",
+        "TaskplaneWorkersNotReady",
+        "TaskplaneNotificationLag",
+        "TaskplaneDatabaseNotReady",
     } <= set(alerts)
     assert "> 300" in alerts["TaskplaneQueueOldestTaskAgeHigh"]["expr"]
-    assert 'status=~"5.."' in alerts["TaskplaneHighErrorRatio"]["expr"]
+    assert 'status=~"5.."' in alerts["TaskplaneApiErrorBudgetBurn"]["expr"]
     assert all(r["labels"]["severity"] in ("warning", "critical") for r in alerts.values())
 
 

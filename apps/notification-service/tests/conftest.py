@@ -101,7 +101,6 @@ class Platform:
             "TASKPLANE_SERVICE_TOKEN": self.tokens.service_token("events:read", "users:read"),
             "TASKPLANE_WEBHOOK_ALLOW_LOOPBACK": "true",
             "TASKPLANE_FEED_WAIT_S": "1",
-            "TASKPLANE_PREFERENCES_CACHE_TTL_S": "0",
             "TASKPLANE_DISPATCH_POLL_INTERVAL_S": "0.2",
             "TASKPLANE_DELIVERY_BACKOFF_BASE_S": "0.2",
             "TASKPLANE_DELIVERY_BACKOFF_MAX_S": "1",

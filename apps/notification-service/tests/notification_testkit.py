@@ -20,7 +20,7 @@ from taskplane_common.testing.postgres import free_port
 from taskplane_common.testing.tokens import TokenFactory
 
 
-def wait_for(condition: Callable[[], bool], timeout_s: float = 60, what: str = "") -> None:
+def wait_for(condition: Callable[[], bool], timeout_s: float = 120, what: str = "") -> None:
     """Poll ``condition`` until it holds; a generous bound, never an expected time."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

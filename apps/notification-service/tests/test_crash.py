@@ -30,7 +30,6 @@ def test_sigkill_three_times_while_events_flow(
         TASKPLANE_WEBHOOK_TIMEOUT_S="2",
         TASKPLANE_DELIVERY_LEASE_S="3",
         TASKPLANE_WEBHOOK_CONCURRENCY_PER_ENDPOINT=str(PER_ENDPOINT),
-        TASKPLANE_PREFERENCES_CACHE_TTL_S="30",
     )
     service = ServiceProcess("notification_service", env).start()
     _, _, headers = person(platform, task_created={"webhook": True, "in_app": False})

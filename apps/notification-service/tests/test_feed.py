@@ -1,4 +1,5 @@
-"""A feed that answers 410 Gone is reported loudly and nothing is skipped."""
+"""The feed consumer against a feed server: 410 Gone is reported loudly and nothing is
+skipped; the trace context an event carries is continued."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from notification_testkit import json_server
 from prometheus_client import REGISTRY
 
 from taskplane_common.testing.http import asgi_client
+from taskplane_common.testing.spans import captured_spans
 from taskplane_common.testing.tokens import TokenFactory
 
 from .conftest import build_test_app
@@ -59,5 +61,43 @@ async def test_an_expired_cursor_fails_readiness_and_is_never_skipped(
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await running
+        await app.state.background.peers.aclose()
+        await app.state.database.dispose()
+
+
+async def test_routing_continues_the_trace_an_event_carries(
+    notify_db_url: str, tokens: TokenFactory, db: psycopg.Connection[Any]
+) -> None:
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    event = {
+        "id": 7,
+        "type": "task.completed",
+        "task_id": "0b6f2a52-8f3c-4d55-9a37-3b1a6c8e2f10",
+        "queue": None,
+        "owner_id": None,
+        "data": {},
+        "occurred_at": "2026-01-01T00:00:00+00:00",
+        "cursor": "100-7",
+        "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01",
+    }
+    page = {"items": [event], "next_cursor": "100-7"}
+    feed = json_server(lambda: (200, "application/json", page))
+    app = build_test_app(
+        notify_db_url,
+        tokens,
+        background_enabled=True,
+        task_service_url=f"http://127.0.0.1:{feed.server_address[1]}",
+        service_token="test-token",
+    )
+    try:
+        with captured_spans() as spans:
+            assert await app.state.background.consumer.step() == 1
+        (route,) = [span for span in spans if span.name == "notification.route"]
+        assert route.context is not None
+        assert format(route.context.trace_id, "032x") == trace_id
+        cursor = db.execute("SELECT cursor FROM notifications.consumer_state").fetchall()
+        assert cursor == [("100-7",)]
+    finally:
+        feed.shutdown()
         await app.state.background.peers.aclose()
         await app.state.database.dispose()

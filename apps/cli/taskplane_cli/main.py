@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import typer
+from rich.live import Live
 
 from taskplane_cli import bulk
 from taskplane_cli.config import ConfigFile, Context, Login
@@ -19,12 +20,15 @@ from taskplane_cli.output import say as _say
 from taskplane_cli.session import CliGroup, Session, fail, resolve, session
 from taskplane_client import (
     FINAL_STATUSES,
+    NotFoundError,
+    Queue,
     QueueConfig,
     ServiceTokenCreate,
     Task,
     TaskCreate,
     TaskEnqueue,
     TaskFilter,
+    TaskplaneClient,
     TaskUpdate,
     identity,
 )
@@ -417,10 +421,8 @@ def queues_put(
         show(_reconfigure(client, queue, given), current.output)
 
 
-def _reconfigure(client: Any, queue: str, changes: dict[str, Any]) -> Any:
+def _reconfigure(client: TaskplaneClient, queue: str, changes: dict[str, Any]) -> Queue:
     """PUT the queue's current configuration (or the defaults) with ``changes``."""
-    from taskplane_client import NotFoundError
-
     try:
         config = client.get_queue(queue).config.model_dump()
     except NotFoundError:
@@ -528,23 +530,23 @@ def queues_watch(
 ) -> None:
     """Refresh a queue's depth live (Ctrl-C stops)."""
     current = session(ctx)
-    from rich.live import Live
-
+    line = ""
     with current.client() as client, Live(console=console, auto_refresh=False) as live:
         try:
             while True:
                 stats = client.get_queue(queue)
-                live.update(_queue_line(stats), refresh=True)
+                line = _queue_line(stats)
+                live.update(line, refresh=True)
                 if until_empty and stats.pending == 0:
                     break
                 time.sleep(interval)
         except KeyboardInterrupt:
             pass
-    if not console.is_terminal:
-        console.print(_queue_line(stats))
+    if line and not console.is_terminal:
+        console.print(line, markup=False)  # a live display leaves nothing in a pipe
 
 
-def _queue_line(stats: Any) -> str:
+def _queue_line(stats: Queue) -> str:
     return (
         f"{stats.name}: available {stats.available}, scheduled {stats.scheduled}, "
         f"in flight {stats.in_flight}, retrying {stats.retrying}, dead {stats.dead}, "

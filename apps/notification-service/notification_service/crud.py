@@ -161,7 +161,8 @@ async def delivery_page(
 
 
 async def redeliver(session: AsyncSession, webhook_id: uuid.UUID, delivery_id: uuid.UUID) -> None:
-    """Queue one more attempt now, with the same ``webhook-id``."""
+    """Attempt now, with the same ``webhook-id``; a finished delivery gets one more
+    attempt, a pending one keeps the attempts it has left."""
     changed = await session.execute(
         update(Delivery)
         .where(
@@ -172,7 +173,7 @@ async def redeliver(session: AsyncSession, webhook_id: uuid.UUID, delivery_id: u
         .values(
             status="pending",
             next_attempt_at=func.now(),
-            max_attempts=Delivery.attempts + 1,
+            max_attempts=func.greatest(Delivery.max_attempts, Delivery.attempts + 1),
             finished_at=None,
         )
         .returning(Delivery.id)

@@ -46,7 +46,10 @@ async def post_webhook(
     settings: Settings,
 ) -> AttemptResult:
     """POST ``body`` to ``url``, connecting only to checked addresses."""
-    current = parse_url(url, settings.webhook_max_url_length)
+    try:
+        current = parse_url(url, settings.webhook_max_url_length)
+    except UrlRefusedError as exc:
+        return AttemptResult(False, error=f"refused: {exc.reason}", permanent=True)
     redirects = settings.webhook_max_redirects if settings.webhook_follow_redirects else 0
     for _hop in range(redirects + 1):
         try:

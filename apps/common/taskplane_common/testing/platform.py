@@ -3,6 +3,7 @@ admin and a task-service verifying its tokens, on one test database."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -83,6 +84,6 @@ def running_platform(postgres: PostgresServer, database: str) -> Iterator[Platfo
 @pytest.fixture(scope="module")
 def platform(postgres_server: PostgresServer, request: pytest.FixtureRequest) -> Iterator[Platform]:
     """The platform for one test module (import this fixture into a conftest)."""
-    database = "platform_" + request.module.__name__.rsplit(".", 1)[-1]
+    database = "platform_" + re.sub(r"\W", "_", request.module.__name__)[-50:]
     with running_platform(postgres_server, database) as running:
         yield running

@@ -106,6 +106,7 @@ class Workers:
         concurrency: int = 4,
         grace_period: float = 20,
         metrics_port: int = 0,
+        wait_s: float = 2,
         env: dict[str, str] | None = None,
     ) -> subprocess.Popen[bytes]:
         environment = {
@@ -134,7 +135,7 @@ class Workers:
                 "--metrics-port",
                 str(metrics_port),
                 "--wait",
-                "2",
+                str(wait_s),
             ],
             env=environment,
             stdout=log,

@@ -4,10 +4,13 @@ here, never from a hand-kept copy."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import helm_python as helm
@@ -32,6 +35,18 @@ class Expression:
 
     origin: str
     expr: str
+
+
+def load_generator() -> ModuleType:
+    """scripts/dashboards.py, the one source of the dashboards (scripts/ is no package)."""
+    name = "taskplane_dashboards_source"
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / "dashboards.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while it loads
+    spec.loader.exec_module(module)
+    return module
 
 
 def dashboard_queries() -> list[Expression]:
@@ -72,3 +87,14 @@ def metric_names(expr: str) -> set[str]:
     text = re.sub(r"\[[^\]]*\]", "[]", text)
     names = set(re.findall(r"[A-Za-z_:][A-Za-z0-9_:]*", text))
     return {n for n in names if n not in _NOT_METRICS and not re.fullmatch(r"[0-9.e]+", n)}
+
+
+def variable_queries() -> list[Expression]:
+    """The selector of every ``label_values(<selector>, <label>)`` dashboard variable."""
+    found = []
+    for path in sorted(DASHBOARDS.glob("*.json")):
+        for variable in json.loads(path.read_text())["templating"]["list"]:
+            match = re.fullmatch(r"label_values\((.+),\s*\w+\)", variable.get("definition", ""))
+            if match:
+                found.append(Expression(f"{path.name}: ${variable['name']}", match.group(1)))
+    return found

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 
-from scripts.dashboards import generated
-from tests.observability.queries import DASHBOARDS, dashboard_queries
+from observability_queries import DASHBOARDS, dashboard_queries, load_generator
 
 
 def test_committed_dashboards_are_the_generated_ones():
-    expected = generated()
+    expected = load_generator().generated()
     committed = {path: path.read_text() for path in sorted(DASHBOARDS.glob("*.json"))}
     assert sorted(expected) == sorted(committed), "a dashboard file without a source or vice versa"
     for path, text in expected.items():

@@ -1,0 +1,98 @@
+"""The platform as real processes with a little real traffic, for the observability tests:
+auth-service and task-service (the shared test platform), a notification-service reading
+the task feed, and ``taskplane-worker`` processes with their metrics ports, one completing
+the tasks of a queue, one failing every task of another (until it is a dead letter)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from taskplane_common.testing.platform import Platform, platform
+from taskplane_common.testing.postgres import PostgresServer
+from taskplane_common.testing.processes import ServiceProcess
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from observability_traffic import (
+    FAILING_QUEUE,
+    OK_QUEUE,
+    Traffic,
+    Worker,
+    enqueue,
+    status_of,
+    wait_for,
+)
+
+__all__ = ["platform"]  # the fixture
+
+
+@pytest.fixture(scope="module")
+def traffic(platform: Platform, postgres_server: PostgresServer) -> Iterator[Traffic]:
+    admin_token = platform.admin_token()
+    admin = {"Authorization": f"Bearer {admin_token}"}
+    worker_token = platform.service_token("observability-worker", "queues:work")
+    feed_token = platform.service_token("observability-notifier", "events:read", "users:read")
+    worker_env = {
+        "TASKPLANE_API_URL": platform.tasks.url,
+        "TASKPLANE_AUTH_URL": platform.auth.url,
+        "TASKPLANE_TOKEN": worker_token,
+    }
+    notifier = ServiceProcess(
+        "notification_service",
+        {
+            "DATABASE_URL": postgres_server.create_database("observability_notifications"),
+            "TASKPLANE_ENVIRONMENT": "development",
+            "TASKPLANE_JWKS_URL": f"{platform.auth.url}/.well-known/jwks.json",
+            "TASKPLANE_TASK_SERVICE_URL": platform.tasks.url,
+            "TASKPLANE_AUTH_URL": platform.auth.url,
+            "TASKPLANE_SERVICE_TOKEN": feed_token,
+            "TASKPLANE_FEED_WAIT_S": "1",
+            "OTEL_SERVICE_NAME": "notification-service",
+        },
+    )
+    workers: list[Worker] = []
+    with notifier:
+        try:
+            workers = [
+                Worker.start(OK_QUEUE, "builtin:echo", worker_env),
+                Worker.start(FAILING_QUEUE, "builtin:fail", worker_env),
+            ]
+            done = [
+                enqueue(platform.tasks.url, admin, OK_QUEUE, {"payload": {"n": n}})
+                for n in range(3)
+            ]
+            dead = enqueue(
+                platform.tasks.url, admin, FAILING_QUEUE, {"payload": {}, "max_attempts": 1}
+            )
+            for task_url in done:
+                wait_for(lambda url=task_url: status_of(url, admin) == "completed", "completed")
+            wait_for(lambda: status_of(dead, admin) in {"failed", "dead"}, "dead-lettered")
+            for service in (platform.auth, platform.tasks, notifier):
+                assert httpx.get(f"{service.url}/readyz", timeout=30).status_code == 200
+            yield Traffic(
+                metrics_urls={
+                    "auth-service": f"{platform.auth.url}/metrics",
+                    "task-service": f"{platform.tasks.url}/metrics",
+                    "notification-service": f"{notifier.url}/metrics",
+                    **{f"worker {w.queue}": w.metrics_url for w in workers},
+                },
+                logs={
+                    "auth-service": platform.auth.log,
+                    "task-service": platform.tasks.log,
+                    "notification-service": notifier.log,
+                    **{f"worker {w.queue}": w.log for w in workers},
+                },
+                secrets={
+                    "admin access token": admin_token,
+                    "worker service token": worker_token,
+                    "notifier service token": feed_token,
+                },
+            )
+        finally:
+            for worker in workers:
+                worker.stop()

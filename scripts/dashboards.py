@@ -65,6 +65,14 @@ def quantile(q: float, metric: str, selector: str, by: str) -> str:
     return f"histogram_quantile({q}, sum by ({by}, le) (rate({buckets}[{WINDOW}])))"
 
 
+def p50_p99(metric: str, selector: str, by: str) -> tuple[Query, ...]:
+    """The median and the 99th percentile of a histogram, one line each per ``by``."""
+    return tuple(
+        Query(quantile(q, metric, selector, by), f"{{{{{by}}}}} p{round(q * 100)}")
+        for q in (0.5, 0.99)
+    )
+
+
 def ratio(numerator: str, denominator: str) -> str:
     return f"{numerator} / {denominator}"
 
@@ -101,16 +109,7 @@ OVERVIEW = Dashboard(
         Panel(
             "Latency p50 / p99 by service",
             "s",
-            (
-                Query(
-                    quantile(0.5, "http_request_duration_seconds", SVC, "service"),
-                    "{{service}} p50",
-                ),
-                Query(
-                    quantile(0.99, "http_request_duration_seconds", SVC, "service"),
-                    "{{service}} p99",
-                ),
-            ),
+            p50_p99("http_request_duration_seconds", SVC, "service"),
         ),
         Panel(
             "Error budget burn rate (availability)",
@@ -197,16 +196,7 @@ QUEUES = Dashboard(
         Panel(
             "Lease latency p50 / p99 (available to leased)",
             "s",
-            (
-                Query(
-                    quantile(0.5, "taskplane_queue_lease_latency_seconds", QUEUE, "queue"),
-                    "{{queue}} p50",
-                ),
-                Query(
-                    quantile(0.99, "taskplane_queue_lease_latency_seconds", QUEUE, "queue"),
-                    "{{queue}} p99",
-                ),
-            ),
+            p50_p99("taskplane_queue_lease_latency_seconds", QUEUE, "queue"),
         ),
         Panel(
             "Ack latency p99 by outcome (leased to finished)",
@@ -444,16 +434,7 @@ DATABASE = Dashboard(
         Panel(
             "Statement latency p50 / p99",
             "s",
-            (
-                Query(
-                    quantile(0.5, "taskplane_db_statement_duration_seconds", SVC, "service"),
-                    "{{service}} p50",
-                ),
-                Query(
-                    quantile(0.99, "taskplane_db_statement_duration_seconds", SVC, "service"),
-                    "{{service}} p99",
-                ),
-            ),
+            p50_p99("taskplane_db_statement_duration_seconds", SVC, "service"),
         ),
         Panel(
             "Statements per second",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from taskplane_cli.main import app
@@ -131,6 +132,9 @@ def test_create_list_with_filters_update_delete(env: dict[str, str]) -> None:
     assert "(HTTP 412)" in stale.stderr
     assert "Traceback" not in stale.output
 
+    as_yaml = cli(env, "tasks", "get", first["id"], "-o", "yaml")
+    assert as_yaml.exit_code == 0
+    assert yaml.safe_load(as_yaml.stdout)["status"] == "completed"
     stats = as_json(cli(env, "tasks", "stats", "-o", "json"))
     assert stats["total"] >= 3
     assert cli(env, "tasks", "delete", first["id"]).exit_code == 0

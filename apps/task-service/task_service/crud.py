@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from task_service.models import FINAL_STATUSES, Event, IdempotencyKey, Priority, Task, TaskStatus
 from task_service.pagination import SortKey, after, order_by
 from task_service.schemas import TaskCreate, TaskUpdate
+from task_service.tracing import current_traceparent
 from taskplane_common.errors import ProblemError
 from taskplane_common.security import Principal
 
@@ -42,6 +43,7 @@ async def record_event(
             queue=getattr(task, "queue", None),
             owner_id=task.owner_id,
             data=data or {},
+            traceparent=current_traceparent(),
         )
     )
 

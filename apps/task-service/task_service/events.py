@@ -34,7 +34,8 @@ _CURSOR = re.compile(r"^(\d{1,20})-(\d{1,20})$")
 
 _READ = text(
     """
-    SELECT id, type, task_id, queue, owner_id, data, occurred_at, tx_id::text AS tx
+    SELECT id, type, task_id, queue, owner_id, data, occurred_at, traceparent,
+           tx_id::text AS tx
     FROM tasks.events
     WHERE (tx_id, id) > (CAST(:tx AS text)::xid8, :id)
       AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
@@ -54,6 +55,7 @@ class FeedEvent:
     data: dict[str, Any]
     occurred_at: datetime
     cursor: str
+    traceparent: str | None
 
 
 def parse_cursor(cursor: str | None) -> tuple[int, int]:
@@ -83,6 +85,7 @@ async def read_events(session: AsyncSession, after: tuple[int, int], limit: int)
             data=row.data,
             occurred_at=row.occurred_at,
             cursor=f"{row.tx}-{row.id}",
+            traceparent=row.traceparent,
         )
         for row in rows
     ]

@@ -288,3 +288,5 @@ class Event(Base):
         DateTime(timezone=True), server_default=func.now()
     )
     tx_id: Mapped[int] = mapped_column(XID8, server_default=text("pg_current_xact_id()"))
+    #: The W3C trace context of the change, which consumers continue.
+    traceparent: Mapped[str | None] = mapped_column(Text)

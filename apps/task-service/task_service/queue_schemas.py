@@ -235,6 +235,9 @@ class EventOut(BaseModel):
     occurred_at: datetime
     #: Pass as ``after`` to resume right after this event.
     cursor: str
+    #: The W3C trace context of the change (for a queue task: its enqueue's), so a
+    #: consumer continues that trace; None for changes made outside any trace.
+    traceparent: str | None = None
 
 
 class EventPage(BaseModel):

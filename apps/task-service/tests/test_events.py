@@ -10,8 +10,11 @@ from typing import Any
 
 import httpx
 import psycopg
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanKind
 
 from taskplane_common.testing.http import assert_problem
+from taskplane_common.testing.spans import captured_spans
 
 Json = dict[str, Any]
 
@@ -110,3 +113,64 @@ async def test_concurrent_writers_every_change_once_in_order_across_restarts(
     assert len(by_task) == writers * per_writer
     for types in by_task.values():
         assert types == ["task.created", "task.updated", "task.completed"], types
+
+
+def request_trace_id(spans: list[ReadableSpan]) -> str:
+    """The trace id of the one request the captured spans belong to."""
+    traces = {span.context.trace_id for span in spans if span.kind == SpanKind.SERVER}
+    assert len(traces) == 1, traces
+    return format(traces.pop(), "032x")
+
+
+def trace_ids(page: Json, task_id: str) -> dict[str, str | None]:
+    """Event type -> the trace id of its ``traceparent`` (None when it has none)."""
+    return {
+        event["type"]: event["traceparent"] and event["traceparent"].split("-")[1]
+        for event in page["items"]
+        if event["task_id"] == task_id
+    }
+
+
+async def test_a_queue_tasks_events_carry_its_enqueue_trace(client: httpx.AsyncClient) -> None:
+    """The worker continues the enqueue's trace; so does the notification of each event."""
+    start = (await read(client))["next_cursor"]
+    with captured_spans() as spans:
+        created = await client.post("/api/v1/queues/traced/tasks", json={"payload": {}})
+        assert created.status_code == 201, created.text
+    enqueue_trace = request_trace_id(spans)
+    with captured_spans() as spans:
+        leased = await client.post("/api/v1/queues/traced/leases", json={"worker_id": "w"})
+        (task,) = leased.json()["tasks"]
+        assert task["traceparent"].split("-")[1] == enqueue_trace
+        done = await client.post(f"/api/v1/leases/{task['lease_id']}/complete", json={})
+        assert done.status_code == 200, done.text
+    assert enqueue_trace not in {format(s.context.trace_id, "032x") for s in spans}
+    assert trace_ids(await read(client, start), task["id"]) == {
+        "task.created": enqueue_trace,
+        "task.updated": enqueue_trace,
+        "task.completed": enqueue_trace,
+    }
+
+
+async def test_a_task_api_event_carries_the_trace_of_its_request(
+    client: httpx.AsyncClient, task_db_url: str
+) -> None:
+    start = (await read(client))["next_cursor"]
+    with captured_spans() as spans:
+        created = (await client.post("/api/v1/tasks", json={"title": "traced"})).json()
+    create_trace = request_trace_id(spans)
+    with captured_spans() as spans:
+        done = await client.patch(f"/api/v1/tasks/{created['id']}", json={"status": "completed"})
+        assert done.status_code == 200, done.text
+    complete_trace = request_trace_id(spans)
+    assert create_trace != complete_trace
+    assert trace_ids(await read(client, start), created["id"]) == {
+        "task.created": create_trace,
+        "task.updated": complete_trace,
+        "task.completed": complete_trace,
+    }
+    with psycopg.connect(task_db_url, autocommit=True) as connection:
+        insert_event(connection, "untraced")
+    page = await read(client, start)
+    assert page["items"][-1]["type"] == "untraced"
+    assert page["items"][-1]["traceparent"] is None

@@ -18,13 +18,16 @@ def write_events(
     order: str = "id",
 ) -> str:
     """The outbox insert: one event per row of ``source`` (columns ``id, queue, owner_id,
-    status, attempts``), data ``{status, attempt}`` merged with the jsonb ``extra``."""
+    status, attempts, traceparent``), data ``{status, attempt}`` merged with the jsonb
+    ``extra``. The task's own (enqueue) trace context goes with every event of the task,
+    so a consumer continues the trace the task started in."""
     data = "jsonb_build_object('status', status, 'attempt', attempts)"
     if extra:
         data = f"{data} || {extra}"
     return (
-        "INSERT INTO tasks.events (type, task_id, queue, owner_id, data)"
-        f" SELECT {type_}, id, queue, owner_id, {data} FROM {source} {where} ORDER BY {order}"
+        "INSERT INTO tasks.events (type, task_id, queue, owner_id, data, traceparent)"
+        f" SELECT {type_}, id, queue, owner_id, {data}, traceparent"
+        f" FROM {source} {where} ORDER BY {order}"
     )
 
 

@@ -73,7 +73,7 @@ ENQUEUE = statement(
                timeout_s, dedupe_key, :traceparent
         FROM input ORDER BY n
         ON CONFLICT (queue, dedupe_key) WHERE {DEDUPE_PREDICATE} DO NOTHING
-        RETURNING {_TASK}, owner_id
+        RETURNING {_TASK}, owner_id, traceparent
     ), events AS (
         {write_events("'task.created'", extra="jsonb_build_object('dedupe_key', dedupe_key)")}
     )
@@ -190,7 +190,7 @@ COMPLETE = statement(
         WHERE t.lease_id = input.lease_id AND t.status = {IN_PROGRESS}
           AND t.lease_expires_at > now()
           AND (CAST(:worker AS text) IS NULL OR t.leased_by = CAST(:worker AS text))
-        RETURNING {_OUTCOME_T}, t.owner_id, input.lease_id AS lease
+        RETURNING {_OUTCOME_T}, t.owner_id, t.traceparent, input.lease_id AS lease
     ), events AS (
         {write_events("'task.completed'")}
     ), counted AS (
@@ -222,7 +222,7 @@ FAIL = statement(
             last_error = :error, {CLEAR_LEASE}
         FROM tasks.queues AS q
         WHERE q.name = t.queue AND {LEASE_MATCH}
-        RETURNING {_OUTCOME_T}, t.owner_id, t.last_error
+        RETURNING {_OUTCOME_T}, t.owner_id, t.traceparent, t.last_error
     ), events AS (
         {FAILURE_EVENTS}
     ), counted AS (
@@ -242,7 +242,7 @@ RELEASE = statement(
         WHERE t.lease_id = ANY(CAST(:lease_ids AS uuid[])) AND t.status = {IN_PROGRESS}
           AND t.lease_expires_at > now()
           AND (CAST(:worker AS text) IS NULL OR t.leased_by = CAST(:worker AS text))
-        RETURNING {_OUTCOME_T}, t.owner_id
+        RETURNING {_OUTCOME_T}, t.owner_id, t.traceparent
     ), events AS (
         {write_events("'task.updated'", extra=_REASON)}
     )
@@ -270,7 +270,7 @@ RESCUE = statement(
             last_error = :error, {CLEAR_LEASE}
         FROM expired
         WHERE t.id = expired.id
-        RETURNING {_OUTCOME_T}, t.owner_id, t.last_error
+        RETURNING {_OUTCOME_T}, t.owner_id, t.traceparent, t.last_error
     ), events AS (
         {FAILURE_EVENTS}
     ), counted AS (
@@ -295,7 +295,7 @@ def _cancel(name: str, where: str, extra: str | None = None) -> Statement:
         WITH src AS (
             UPDATE tasks.tasks AS t SET status = {CANCELLED}, completed_at = NULL, {CLEAR_LEASE}
             WHERE {where} AND t.{LIVE}
-            RETURNING {_TASK_T}, t.owner_id
+            RETURNING {_TASK_T}, t.owner_id, t.traceparent
         ), events AS (
             {write_events("'task.cancelled'", extra=extra)}
         )
@@ -346,7 +346,7 @@ RETRY_DEAD = statement(
             status = {PENDING}, attempts = 0, run_at = now(), updated_at = now(),
             version = t.version + 1
         WHERE t.id = :task_id AND t.queue = :queue AND t.status = {DEAD}
-        RETURNING {_TASK_T}, t.owner_id
+        RETURNING {_TASK_T}, t.owner_id, t.traceparent
     ), events AS (
         {write_events("'task.updated'", extra="jsonb_build_object('reason', 'dead_retry')")}
     )

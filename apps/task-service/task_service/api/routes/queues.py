@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
-from opentelemetry.propagate import inject
 
 from task_service import queue as engine
 from task_service.api.deps import (
@@ -40,6 +39,7 @@ from task_service.queue_schemas import (
     TaskBatch,
     TaskEnqueue,
 )
+from task_service.tracing import current_traceparent
 from taskplane_common.errors import ProblemError
 
 router = APIRouter(prefix="/api/v1", tags=["queues"])
@@ -118,13 +118,6 @@ def _check_sizes(settings: Settings, items: list[TaskEnqueue]) -> None:
                 f"{settings.max_payload_bytes}",
                 slug="payload-too-large",
             )
-
-
-def current_traceparent() -> str | None:
-    """The W3C ``traceparent`` of the current span, stored with the task."""
-    carrier: dict[str, str] = {}
-    inject(carrier)
-    return carrier.get("traceparent")
 
 
 @router.post(

@@ -29,8 +29,8 @@ class Channels:
 
 
 #: A person without a profile in the user-service has never chosen anything and has no
-#: known email address: in-app only.
-NO_PROFILE = Channels(email=False, webhook=False, in_app=True)
+#: known email address: in-app, and webhooks (a subscription is their explicit opt-in).
+NO_PROFILE = Channels(email=False, webhook=True, in_app=True)
 
 
 @dataclass(frozen=True)

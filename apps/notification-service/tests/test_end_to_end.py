@@ -4,6 +4,8 @@ preferences, notification-service, a real webhook receiver and aiosmtpd."""
 from __future__ import annotations
 
 import itertools
+import json
+import urllib.request
 import uuid
 from typing import Any
 
@@ -179,3 +181,47 @@ def test_during_a_rotation_both_secrets_verify(
     assert len(request.headers["webhook-signature"].split(" ")) == 2
     for secret in (hook["secret"], rotated.json()["secret"]):
         Webhook(secret).verify(request.body, request.headers)
+
+
+def test_a_subscription_alone_delivers_in_the_trace_of_the_enqueue(
+    platform: Platform, notifier: ServiceProcess
+) -> None:
+    """No preference set (webhooks default on); a queue task's completion is delivered,
+    and the delivery continues the enqueue's trace: enqueue -> lease -> event ->
+    notification is one trace across the real processes."""
+    user, _, headers = person(platform)
+    path = f"/traced/{user}"
+    hook = subscribe(notifier, headers, platform.receiver.url(path), "task.completed")
+    trace_id = uuid.uuid4().hex
+    # urllib, not httpx: httpx instrumentation (when on in this process) would replace
+    # the traceparent with its own.
+    enqueue = urllib.request.Request(
+        f"{platform.task.url}/api/v1/queues/traced/tasks",
+        data=json.dumps({"payload": {}}).encode(),
+        headers={
+            **headers,
+            "content-type": "application/json",
+            "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01",
+        },
+        method="POST",
+    )
+    with urllib.request.urlopen(enqueue, timeout=30) as enqueued:
+        assert enqueued.status == 201
+    worker = bearer(platform.tokens.service_token("queues:work"))
+    leases = f"{platform.task.url}/api/v1/queues/traced/leases"
+    (task,) = httpx.post(leases, json={"worker_id": "w"}, headers=worker).json()["tasks"]
+    complete = f"{platform.task.url}/api/v1/leases/{task['lease_id']}/complete"
+    assert httpx.post(complete, json={}, headers=worker).status_code == 200
+
+    wait_for(lambda: len(platform.receiver.at(path)) == 1, what="the webhook delivery")
+    (request,) = platform.receiver.at(path)
+    assert Webhook(hook["secret"]).verify(request.body, request.headers)["type"] == (
+        "task.completed"
+    )
+    with psycopg.connect(platform.db_url) as connection:
+        row = connection.execute(
+            "SELECT traceparent FROM notifications.deliveries WHERE webhook_id = %s",
+            (hook["id"],),
+        ).fetchone()
+    assert row is not None
+    assert row[0].split("-")[1] == trace_id

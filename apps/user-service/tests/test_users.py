@@ -62,12 +62,21 @@ async def test_preferences_have_defaults_and_can_be_replaced(
     defaults = (await client.get("/api/v1/users/me/preferences", headers=headers)).json()
     assert set(defaults["events"]) >= {"task.completed", "task.failed", "task.assigned"}
     assert defaults["events"]["task.failed"]["email"] is True
-    wanted = {"events": {"task.completed": {"email": True, "webhook": True, "in_app": False}}}
+    assert defaults["events"]["task.completed"] == {"email": False, "webhook": True, "in_app": True}
+    assert all(channels["webhook"] for channels in defaults["events"].values()), (
+        "a webhook subscription alone delivers: the preference only mutes it"
+    )
+    wanted = {"events": {"task.completed": {"email": True, "webhook": False, "in_app": False}}}
     response = await client.put("/api/v1/users/me/preferences", json=wanted, headers=headers)
     assert response.status_code == 200, response.text
     stored = (await client.get("/api/v1/users/me/preferences", headers=headers)).json()
     assert stored["events"]["task.completed"] == wanted["events"]["task.completed"]
     assert stored["events"]["task.failed"] == defaults["events"]["task.failed"]
+    partial = {"events": {"task.failed": {"email": False}}}
+    response = await client.put("/api/v1/users/me/preferences", json=partial, headers=headers)
+    assert response.status_code == 200, response.text
+    stored = (await client.get("/api/v1/users/me/preferences", headers=headers)).json()
+    assert stored["events"]["task.failed"] == {"email": False, "webhook": True, "in_app": True}
     bad = {"events": {"task.exploded": {"email": True}}}
     assert_problem(await client.put("/api/v1/users/me/preferences", json=bad, headers=headers), 422)
 

@@ -14,12 +14,13 @@ from user_service.models import NotificationPreference, Profile
 from user_service.schemas import EVENT_TYPES, Channels, Preferences, ProfileUpdate
 
 #: Defaults when a user has said nothing: in-app for everything that concerns them,
-#: email for the events that need action.
+#: email for the events that need action, webhooks on (a subscription at the
+#: notification-service is already an explicit opt-in; this switch only mutes it).
 DEFAULT_CHANNELS: dict[str, Channels] = {
     event: Channels(
         in_app=event != "task.updated",
         email=event in {"task.assigned", "task.failed", "task.dead"},
-        webhook=False,
+        webhook=True,
     )
     for event in EVENT_TYPES
 }

@@ -46,6 +46,6 @@ class NotificationPreference(Base):
     )
     event_type: Mapped[str] = mapped_column(String(50), primary_key=True)
     email: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
-    webhook: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    webhook: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     in_app: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -61,7 +61,8 @@ class ProfileUpdate(_Body):
 
 class Channels(_Body):
     email: bool = False
-    webhook: bool = False
+    #: On unless muted: the webhook subscription itself is the opt-in.
+    webhook: bool = True
     in_app: bool = True
 
 

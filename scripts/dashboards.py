@@ -447,13 +447,13 @@ DATABASE = Dashboard(
             ),
         ),
         Panel(
-            "Readiness failures per second (/readyz 503: database unreachable)",
+            "Readiness probes per second by status (503: the database does not answer)",
             "ops",
             (
                 Query(
-                    f"sum by (service) (rate(http_requests_total"
-                    f'{{{SVC}, route="/readyz", status="503"}}[{WINDOW}]))',
-                    "{{service}}",
+                    f'sum by (service, status) (rate(http_requests_total{{{SVC}, route="/readyz"}}'
+                    f"[{WINDOW}]))",
+                    "{{service}} {{status}}",
                 ),
             ),
         ),

@@ -1,7 +1,9 @@
 """The platform as real processes with a little real traffic, for the observability tests:
 auth-service and task-service (the shared test platform), a notification-service reading
 the task feed, and ``taskplane-worker`` processes with their metrics ports, one completing
-the tasks of a queue, one failing every task of another (until it is a dead letter)."""
+the tasks of a queue, one failing every task of another (until it is a dead letter); and
+a user-service living through an outage: its JWKS endpoint unreachable (API requests answer
+503) and then its database gone (``/readyz`` answers 503)."""
 
 from __future__ import annotations
 
@@ -10,10 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from taskplane_common.testing.platform import Platform, platform
-from taskplane_common.testing.postgres import PostgresServer
+from taskplane_common.testing.postgres import PostgresServer, free_port
 from taskplane_common.testing.processes import ServiceProcess
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -55,8 +58,18 @@ def traffic(platform: Platform, postgres_server: PostgresServer) -> Iterator[Tra
             "OTEL_SERVICE_NAME": "notification-service",
         },
     )
+    outage_db = "observability_users"
+    users = ServiceProcess(
+        "user_service",
+        {
+            "DATABASE_URL": postgres_server.create_database(outage_db),
+            "TASKPLANE_ENVIRONMENT": "development",
+            "TASKPLANE_JWKS_URL": f"http://127.0.0.1:{free_port()}/.well-known/jwks.json",
+            "OTEL_SERVICE_NAME": "user-service",
+        },
+    )
     workers: list[Worker] = []
-    with notifier:
+    with notifier, users:
         try:
             workers = [
                 Worker.start(OK_QUEUE, "builtin:echo", worker_env),
@@ -74,17 +87,27 @@ def traffic(platform: Platform, postgres_server: PostgresServer) -> Iterator[Tra
             wait_for(lambda: status_of(dead, admin) in {"failed", "dead"}, "dead-lettered")
             for service in (platform.auth, platform.tasks, notifier):
                 assert httpx.get(f"{service.url}/readyz", timeout=30).status_code == 200
+            me = httpx.get(f"{users.url}/api/v1/users/me", headers=admin, timeout=30)
+            assert me.status_code == 503, me.text
+            with psycopg.connect(postgres_server.url(), autocommit=True) as connection:
+                connection.execute(f'DROP DATABASE "{outage_db}" WITH (FORCE)')
+            wait_for(
+                lambda: httpx.get(f"{users.url}/readyz", timeout=30).status_code == 503,
+                "user-service not ready without its database",
+            )
             yield Traffic(
                 metrics_urls={
                     "auth-service": f"{platform.auth.url}/metrics",
                     "task-service": f"{platform.tasks.url}/metrics",
                     "notification-service": f"{notifier.url}/metrics",
+                    "user-service": f"{users.url}/metrics",
                     **{f"worker {w.queue}": w.metrics_url for w in workers},
                 },
                 logs={
                     "auth-service": platform.auth.log,
                     "task-service": platform.tasks.log,
                     "notification-service": notifier.log,
+                    "user-service": users.log,
                     **{f"worker {w.queue}": w.log for w in workers},
                 },
                 secrets={

@@ -183,6 +183,7 @@ def wait_ready(component: Component, timeout_s: float = 60) -> bool:
 def main() -> int:
     env = dict(os.environ)
     env.setdefault("TASKPLANE_ENVIRONMENT", "development")
+    env.setdefault("TASKPLANE_LOG_FORMAT", "console")
     if not env.get("DATABASE_URL"):
         env["DATABASE_URL"] = start_embedded_postgres()
 

@@ -37,19 +37,38 @@ class TraceContextFilter(logging.Filter):
         return True
 
 
-def configure_logging(service_name: str, level: str = "INFO") -> None:
-    """Route the root logger through one JSON handler on stdout."""
+#: Libraries that log every HTTP request at INFO: the request metrics and spans already
+#: say that, so their lines would only drown the application's own.
+CHATTY_LOGGERS = ("httpx", "httpcore")
+
+#: ``json`` for machines (one object a line, what log pipelines parse); ``console`` for
+#: people reading a terminal (``make run``), with the same fields.
+LOG_FORMATS = ("json", "console")
+
+
+def configure_logging(service_name: str, level: str = "INFO", log_format: str = "json") -> None:
+    """Route the root logger through one handler on stdout, JSON or console lines."""
+    if log_format not in LOG_FORMATS:
+        raise ValueError(f"log format must be one of {', '.join(LOG_FORMATS)}, not {log_format!r}")
     handler = logging.StreamHandler(sys.stdout)
     handler.addFilter(TraceContextFilter(service_name))
-    handler.setFormatter(
-        JsonFormatter(
+    formatter: logging.Formatter
+    if log_format == "json":
+        formatter = JsonFormatter(
             "%(asctime)s %(levelname)s %(name)s %(message)s %(service)s %(trace_id)s %(span_id)s",
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
         )
-    )
+    else:
+        formatter = logging.Formatter(
+            "%(asctime)s %(levelname)-7s %(name)s: %(message)s  trace_id=%(trace_id)s",
+            datefmt="%H:%M:%S",
+        )
+    handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
 
 
 def configure_tracer_provider(service_name: str, otlp_endpoint: str | None) -> None:

@@ -42,7 +42,7 @@ def create_app(
     ``TASKPLANE_JWKS_URL``; with neither and auth not disabled the service refuses to
     start rather than answer every request with 503.
     """
-    configure_logging(settings.service_name, settings.log_level)
+    configure_logging(settings.service_name, settings.log_level, settings.log_format)
     verifier = token_verifier or _jwks_verifier(settings)
     configure_tracer_provider(settings.service_name, settings.otel_exporter_otlp_endpoint)
 

@@ -29,7 +29,7 @@ def run_service_cli(
     args = parser.parse_args()
 
     settings = get_settings()
-    configure_logging(settings.service_name, settings.log_level)
+    configure_logging(settings.service_name, settings.log_level, settings.log_format)
     if args.command == "migrate":
         if settings.database_url is None:
             parser.error("DATABASE_URL is not set")

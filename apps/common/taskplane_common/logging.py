@@ -9,14 +9,14 @@ from __future__ import annotations
 import logging
 
 from taskplane_client.observability import TraceContextFilter
-from taskplane_client.observability import configure_logging as configure_json_logging
+from taskplane_client.observability import configure_logging as configure_root_logging
 
 __all__ = ["TraceContextFilter", "configure_logging"]
 
 
-def configure_logging(service_name: str, level: str = "INFO") -> None:
-    """Route the root, uvicorn and library loggers through one JSON handler on stdout."""
-    configure_json_logging(service_name, level)
+def configure_logging(service_name: str, level: str = "INFO", log_format: str = "json") -> None:
+    """Route the root, uvicorn and library loggers through one handler on stdout."""
+    configure_root_logging(service_name, level, log_format)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers[:] = []

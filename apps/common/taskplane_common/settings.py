@@ -8,7 +8,7 @@ configuration fails at start-up instead of running quietly.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import ClassVar, Self
+from typing import ClassVar, Literal, Self
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,6 +35,8 @@ class ServiceSettings(BaseSettings):
     )
     environment: Environment = Environment.DEVELOPMENT
     log_level: str = "INFO"
+    #: ``json`` (default, for log pipelines) or ``console`` (people at a terminal).
+    log_format: Literal["json", "console"] = "json"
 
     database_url: SecretStr | None = Field(
         None, validation_alias=AliasChoices("DATABASE_URL", "TASKPLANE_DATABASE_URL")

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
 from opentelemetry import trace
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from taskplane_common.app import create_app
 from taskplane_common.errors import ProblemError
@@ -138,6 +138,27 @@ def test_log_lines_are_json_with_trace_ids(capsys: pytest.CaptureFixture[str]) -
     assert inside["task_id"] == "t-1"
     outside = next(line for line in lines if line["message"] == "outside")
     assert outside["trace_id"] == ""
+
+
+def test_console_log_lines_are_for_people_and_request_loggers_stay_quiet(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from taskplane_common.logging import configure_logging
+
+    configure_logging("demo", "INFO", "console")
+    with trace.get_tracer("test").start_as_current_span("unit") as span:
+        logging.getLogger("demo.test").info("inside a span")
+        expected_trace = format(span.get_span_context().trace_id, "032x")
+    logging.getLogger("httpx").info("HTTP Request: GET http://example.test/ 200")
+    out = capsys.readouterr().out
+    assert f"INFO    demo.test: inside a span  trace_id={expected_trace}" in out
+    assert "HTTP Request" not in out
+    assert not out.lstrip().startswith("{")
+
+
+def test_an_unknown_log_format_is_refused() -> None:
+    with pytest.raises(ValidationError, match="log_format"):
+        ServiceSettings(log_format="xml")  # type: ignore[arg-type]
 
 
 def test_trace_filter_adds_fields() -> None:

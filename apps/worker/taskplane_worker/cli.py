@@ -163,7 +163,11 @@ async def _main(args: argparse.Namespace, config: WorkerConfig, handler: Handler
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    configure_logging(_env("OTEL_SERVICE_NAME", PROG), _env("LOG_LEVEL", "INFO"))
+    configure_logging(
+        _env("OTEL_SERVICE_NAME", PROG),
+        _env("LOG_LEVEL", "INFO"),
+        _env("TASKPLANE_LOG_FORMAT", "json"),
+    )
     configure_tracer_provider(
         _env("OTEL_SERVICE_NAME", PROG), os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None
     )

@@ -12,25 +12,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from typing import Any
 
 import httpx
 
 from taskplane_common.testing.platform import Platform, platform
+from taskplane_common.testing.processes import wait_until
 
 __all__ = ["platform"]  # the fixture
-
-
-def wait_for(predicate: Any, timeout_s: float = 30) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"condition not met within {timeout_s}s")
 
 
 def start_worker(handler: str, **env: str) -> subprocess.Popen[bytes]:
@@ -104,7 +94,7 @@ def test_a_worker_with_a_service_token_completes_an_enqueued_task(
             body: dict[str, Any] = httpx.get(task_url, headers=admin).json()
             return body if body["status"] == "completed" else None
 
-        task = wait_for(completed)
+        task = wait_until(completed, "the task completed")
     finally:
         output = stop(worker)
     assert worker.returncode == 0, output

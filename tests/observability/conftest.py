@@ -17,7 +17,7 @@ import pytest
 
 from taskplane_common.testing.platform import Platform, platform
 from taskplane_common.testing.postgres import PostgresServer, free_port
-from taskplane_common.testing.processes import ServiceProcess
+from taskplane_common.testing.processes import ServiceProcess, wait_until
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -28,7 +28,6 @@ from observability_traffic import (
     Worker,
     enqueue,
     status_of,
-    wait_for,
 )
 
 __all__ = ["platform"]  # the fixture
@@ -83,15 +82,15 @@ def traffic(platform: Platform, postgres_server: PostgresServer) -> Iterator[Tra
                 platform.tasks.url, admin, FAILING_QUEUE, {"payload": {}, "max_attempts": 1}
             )
             for task_url in done:
-                wait_for(lambda url=task_url: status_of(url, admin) == "completed", "completed")
-            wait_for(lambda: status_of(dead, admin) in {"failed", "dead"}, "dead-lettered")
+                wait_until(lambda url=task_url: status_of(url, admin) == "completed", "completed")
+            wait_until(lambda: status_of(dead, admin) in {"failed", "dead"}, "dead-lettered")
             for service in (platform.auth, platform.tasks, notifier):
                 assert httpx.get(f"{service.url}/readyz", timeout=30).status_code == 200
             me = httpx.get(f"{users.url}/api/v1/users/me", headers=admin, timeout=30)
             assert me.status_code == 503, me.text
             with psycopg.connect(postgres_server.url(), autocommit=True) as connection:
                 connection.execute(f'DROP DATABASE "{outage_db}" WITH (FORCE)')
-            wait_for(
+            wait_until(
                 lambda: httpx.get(f"{users.url}/readyz", timeout=30).status_code == 503,
                 "user-service not ready without its database",
             )

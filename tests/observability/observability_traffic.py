@@ -6,12 +6,9 @@ queue and failing every task of another (until they are dead letters)."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,20 +16,10 @@ from typing import Any
 import httpx
 
 from taskplane_common.testing.postgres import free_port
+from taskplane_common.testing.processes import stop_process
 
-BOUND_S = 60
 OK_QUEUE = "obs-ok"
 FAILING_QUEUE = "obs-failing"
-
-
-def wait_for(predicate: Callable[[], Any], what: str, timeout_s: float = BOUND_S) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{what}: not within {timeout_s}s")
 
 
 @dataclass
@@ -59,13 +46,7 @@ class Worker:
         return cls(queue, f"http://127.0.0.1:{port}/metrics", log, process)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, grace_s=30)
 
 
 @dataclass(frozen=True)

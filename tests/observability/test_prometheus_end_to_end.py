@@ -32,10 +32,11 @@ from observability_queries import (
     metric_names,
     rendered_rules,
 )
-from observability_traffic import Traffic, wait_for
+from observability_traffic import Traffic
 from prometheus_client.parser import text_string_to_metric_families
 
 from taskplane_common.testing.postgres import free_port
+from taskplane_common.testing.processes import wait_until
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 NAMESPACE = "taskplane"
@@ -101,7 +102,7 @@ def prometheus(traffic: Traffic) -> Iterator[str]:
             up = query(url, "count_over_time(up[1m]) >= 3 and up == 1")
             return len(up) == targets
 
-        wait_for(scraped_enough, "Prometheus scraping every process")
+        wait_until(scraped_enough, "Prometheus scraping every process")
         yield url
     finally:
         process.terminate()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -18,16 +17,6 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from taskplane_common.testing.postgres import free_port
 from taskplane_common.testing.tokens import TokenFactory
-
-
-def wait_for(condition: Callable[[], bool], timeout_s: float = 120, what: str = "") -> None:
-    """Poll ``condition`` until it holds; a generous bound, never an expected time."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
 
 
 class _Server(ThreadingHTTPServer):

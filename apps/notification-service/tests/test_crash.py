@@ -7,11 +7,10 @@ import uuid
 from collections import defaultdict
 
 import httpx
-from notification_testkit import wait_for
 from standardwebhooks.webhooks import Webhook
 
 from taskplane_common.testing.postgres import PostgresServer
-from taskplane_common.testing.processes import ServiceProcess
+from taskplane_common.testing.processes import ServiceProcess, wait_until
 
 from .conftest import Platform
 from .test_end_to_end import person, subscribe
@@ -50,7 +49,7 @@ def test_sigkill_three_times_while_events_flow(
             enqueued |= {task["id"] for task in response.json()["tasks"]}
             if batch in KILL_AFTER_BATCHES:
                 seen = len(platform.receiver.at(path))
-                wait_for(lambda s=seen: len(platform.receiver.at(path)) > s, what="deliveries")
+                wait_until(lambda s=seen: len(platform.receiver.at(path)) > s, what="deliveries")
                 assert service.process is not None
                 service.process.kill()  # SIGKILL: no chance to finish anything
                 service.process.wait(timeout=30)
@@ -60,7 +59,7 @@ def test_sigkill_three_times_while_events_flow(
         def distinct() -> int:
             return len({r.webhook_id for r in platform.receiver.at(path)})
 
-        wait_for(lambda: distinct() == EVENTS, timeout_s=180, what="every delivery")
+        wait_until(lambda: distinct() == EVENTS, timeout_s=180, what="every delivery")
     finally:
         service.stop()
 

@@ -11,10 +11,9 @@ from typing import Any
 
 import httpx
 import psycopg
-from notification_testkit import wait_for
 from standardwebhooks.webhooks import Webhook
 
-from taskplane_common.testing.processes import ServiceProcess
+from taskplane_common.testing.processes import ServiceProcess, wait_until
 from taskplane_common.testing.tokens import bearer
 
 from .conftest import Platform
@@ -81,17 +80,17 @@ def test_completing_a_task_notifies_once_on_every_channel(
     assert hook["secret"].startswith("whsec_")
     task_id = complete_task(platform, headers)
 
-    wait_for(lambda: len(platform.receiver.at(path)) >= 1, what="the webhook delivery")
-    wait_for(lambda: len(platform.smtp.to(email)) >= 1, what="the email")
-    wait_for(lambda: len(notifications(notifier, headers)) >= 1, what="the in-app notification")
+    wait_until(lambda: len(platform.receiver.at(path)) >= 1, what="the webhook delivery")
+    wait_until(lambda: len(platform.smtp.to(email)) >= 1, what="the email")
+    wait_until(lambda: len(notifications(notifier, headers)) >= 1, what="the in-app notification")
 
     # A later user's event is processed after ours: once it shows, ours is complete.
     quiet, quiet_email, quiet_headers = person(
         platform, task_completed={"email": False, "webhook": False, "in_app": True}
     )
     complete_task(platform, quiet_headers)
-    wait_for(lambda: len(notifications(notifier, quiet_headers)) == 1, what="the later event")
-    wait_for(
+    wait_until(lambda: len(notifications(notifier, quiet_headers)) == 1, what="the later event")
+    wait_until(
         lambda: deliveries(notifier, headers, hook)[0]["status"] == "succeeded",
         what="the delivery log",
     )
@@ -128,7 +127,7 @@ def test_a_failing_receiver_gets_the_delivery_on_the_fourth_attempt(
     hook = subscribe(notifier, headers, platform.receiver.url(path), "task.completed")
     complete_task(platform, headers)
 
-    wait_for(
+    wait_until(
         lambda: [d["status"] for d in deliveries(notifier, headers, hook)] == ["succeeded"],
         what="the delivery to succeed",
     )
@@ -156,7 +155,7 @@ def test_a_receiver_that_never_answers_does_not_hold_up_others(
     for _ in range(10):
         complete_task(platform, headers)
 
-    wait_for(lambda: len(platform.receiver.at(healthy)) == 10, what="the healthy receiver")
+    wait_until(lambda: len(platform.receiver.at(healthy)) == 10, what="the healthy receiver")
     assert deliveries(notifier, headers, hanging)[0]["attempt_log"] == [], (
         "every delivery to the silent receiver is still waiting for its answer"
     )
@@ -176,7 +175,7 @@ def test_during_a_rotation_both_secrets_verify(
     )
     assert rotated.status_code == 200, rotated.text
     complete_task(platform, headers)
-    wait_for(lambda: len(platform.receiver.at(path)) == 1, what="the delivery")
+    wait_until(lambda: len(platform.receiver.at(path)) == 1, what="the delivery")
     (request,) = platform.receiver.at(path)
     assert len(request.headers["webhook-signature"].split(" ")) == 2
     for secret in (hook["secret"], rotated.json()["secret"]):
@@ -213,7 +212,7 @@ def test_a_subscription_alone_delivers_in_the_trace_of_the_enqueue(
     complete = f"{platform.task.url}/api/v1/leases/{task['lease_id']}/complete"
     assert httpx.post(complete, json={}, headers=worker).status_code == 200
 
-    wait_for(lambda: len(platform.receiver.at(path)) == 1, what="the webhook delivery")
+    wait_until(lambda: len(platform.receiver.at(path)) == 1, what="the webhook delivery")
     (request,) = platform.receiver.at(path)
     assert Webhook(hook["secret"]).verify(request.body, request.headers)["type"] == (
         "task.completed"

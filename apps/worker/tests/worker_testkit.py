@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import httpx
 import psycopg
 
 from taskplane_common.testing.postgres import free_port
+from taskplane_common.testing.processes import wait_until
 
 HERE = Path(__file__).resolve().parent
 
@@ -155,10 +155,5 @@ class Workers:
 
 
 def wait_for(predicate: Any, timeout: float, message: str, interval: float = 0.2) -> None:
-    """Bounded wait: poll ``predicate`` until true or fail with ``message``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s: {message}")
+    """The shared bounded wait, in the argument order these tests have always used."""
+    wait_until(predicate, message, timeout, interval)

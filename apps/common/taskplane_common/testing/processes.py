@@ -8,12 +8,45 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import httpx
 
 from taskplane_common.testing.postgres import free_port
+
+#: How long a test waits for something to happen: far more than it ever needs, so that a
+#: busy machine slows a test down but never fails it.
+WAIT_BOUND_S = 120.0
+
+
+def wait_until(
+    predicate: Callable[[], Any],
+    what: str = "condition",
+    timeout_s: float = WAIT_BOUND_S,
+    interval_s: float = 0.2,
+) -> Any:
+    """Poll ``predicate`` until it returns something truthy and return that value."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+
+
+def stop_process(process: subprocess.Popen[bytes], grace_s: float = 20) -> None:
+    """SIGTERM, then SIGKILL after ``grace_s``: a process that drains stops cleanly."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 class ServiceProcess:
@@ -66,13 +99,8 @@ class ServiceProcess:
         return self.log.read_text(errors="replace")[-5000:]
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process)
 
     def __enter__(self) -> ServiceProcess:
         return self.start()

@@ -222,30 +222,28 @@ def deployment(
 
 def pod_disruption_budget(owner: Mapping[str, Any], spec: TaskQueueSpec) -> dict[str, Any]:
     """Evict one worker at a time; never blocks node drains even at one replica."""
-    name = owner["metadata"]["name"]
-    return _owned(
-        {
-            "apiVersion": "policy/v1",
-            "kind": "PodDisruptionBudget",
-            "metadata": _meta(owner, worker_labels(name, _queue(owner, spec))),
-            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector_labels(name)}},
-        },
-        owner,
-    )
+    return _selecting_workers(owner, spec, "policy/v1", "PodDisruptionBudget", maxUnavailable=1)
 
 
 def pod_monitor(owner: Mapping[str, Any], spec: TaskQueueSpec) -> dict[str, Any]:
     """prometheus-operator scrape config for the workers' :9100/metrics."""
+    endpoint = {"port": "metrics", "path": "/metrics", "interval": "30s"}
+    return _selecting_workers(
+        owner, spec, "monitoring.coreos.com/v1", "PodMonitor", podMetricsEndpoints=[endpoint]
+    )
+
+
+def _selecting_workers(
+    owner: Mapping[str, Any], spec: TaskQueueSpec, api_version: str, kind: str, **fields: Any
+) -> dict[str, Any]:
+    """A child whose spec selects the workers: owned by the TaskQueue, labelled like them."""
     name = owner["metadata"]["name"]
     return _owned(
         {
-            "apiVersion": "monitoring.coreos.com/v1",
-            "kind": "PodMonitor",
+            "apiVersion": api_version,
+            "kind": kind,
             "metadata": _meta(owner, worker_labels(name, _queue(owner, spec))),
-            "spec": {
-                "selector": {"matchLabels": selector_labels(name)},
-                "podMetricsEndpoints": [{"port": "metrics", "path": "/metrics", "interval": "30s"}],
-            },
+            "spec": {"selector": {"matchLabels": selector_labels(name)}, **fields},
         },
         owner,
     )

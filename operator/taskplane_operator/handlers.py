@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime
 import logging
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import kopf
 from prometheus_client import start_http_server
@@ -31,6 +32,15 @@ from taskplane_operator.settings import OperatorSettings
 from taskplane_operator.state import Services, object_state, services, step
 
 FINALIZER = "taskplane.io/finalizer"
+
+Handler = TypeVar("Handler", bound=Callable[..., Awaitable[None]])
+
+
+def on_spec(handler: Handler) -> Handler:
+    """Run on every state a spec can arrive in: operator restart, creation and change."""
+    for register in (kopf.on.update, kopf.on.create, kopf.on.resume):
+        register(GROUP, VERSION, PLURAL)(handler)
+    return handler
 
 
 @kopf.on.startup()
@@ -85,9 +95,7 @@ async def shutdown(memo: kopf.Memo, **_: Any) -> None:
         server.shutdown()
 
 
-@kopf.on.resume(GROUP, VERSION, PLURAL)
-@kopf.on.create(GROUP, VERSION, PLURAL)
-@kopf.on.update(GROUP, VERSION, PLURAL)
+@on_spec
 async def reconcile_workers(
     body: kopf.Body, memo: kopf.Memo, retry: int, logger: kopf.Logger, **_: Any
 ) -> None:
@@ -106,9 +114,7 @@ async def reconcile_workers(
     logger.info("workers reconciled: %s", workers.describe(applied))
 
 
-@kopf.on.resume(GROUP, VERSION, PLURAL)
-@kopf.on.create(GROUP, VERSION, PLURAL)
-@kopf.on.update(GROUP, VERSION, PLURAL)
+@on_spec
 async def register_queue(
     body: kopf.Body, memo: kopf.Memo, retry: int, logger: kopf.Logger, **_: Any
 ) -> None:

@@ -224,9 +224,7 @@ async def _paused_config(task_service: FakeTaskService, queue: str) -> dict[str,
 async def test_concurrency_change_rolls_the_pod_template(
     queues: Queues, task_service: FakeTaskService, kube: Kube
 ) -> None:
-    await queues.create("render")
-    await task_service.set_depth(queues.queue("render"), available=4)
-    await queues.wait_replicas("render", 2)
+    await _scaled_up(queues, task_service, "render", available=4, replicas=2)
     deployment = await queues.deployment("render")
     assert deployment is not None
     old_template = deployment["spec"]["template"]
@@ -297,9 +295,7 @@ async def test_delete_policy_deletes_the_queue_and_tolerates_no_endpoint(
 async def test_task_service_outage_degrades_but_keeps_workers(
     queues: Queues, task_service: FakeTaskService, operator_process: OperatorProcess
 ) -> None:
-    await queues.create("steady")
-    await task_service.set_depth(queues.queue("steady"), available=4)
-    await queues.wait_replicas("steady", 2)
+    await _scaled_up(queues, task_service, "steady", available=4, replicas=2)
     paused_before = condition(await queues.tq("steady"), "Paused")
 
     task_service.outage = True
@@ -341,9 +337,7 @@ async def test_invalid_handler_is_degraded_until_fixed(queues: Queues, kube: Kub
 async def test_liveness_and_metrics_endpoints(
     queues: Queues, task_service: FakeTaskService, operator_process: OperatorProcess
 ) -> None:
-    await queues.create("metered")
-    await task_service.set_depth(queues.queue("metered"), available=3)
-    await queues.wait_replicas("metered", 2)
+    await _scaled_up(queues, task_service, "metered", available=3, replicas=2)
     labels = {"namespace": queues.ns, "taskqueue": "metered", "queue": queues.queue("metered")}
     async with httpx.AsyncClient(timeout=5) as client:
         assert (await client.get(operator_process.health_url)).status_code == 200
@@ -522,3 +516,12 @@ async def test_operator_calls_stay_within_documented_rbac(kube: Kube) -> None:
     for resource, verbs in used.items():
         assert verbs <= RBAC_USED.get(resource, set()), resource
     assert used[("apps", "deployments")] == {"get", "create", "patch"}
+
+
+async def _scaled_up(
+    queues: Queues, task_service: FakeTaskService, name: str, *, available: int, replicas: int
+) -> None:
+    """A TaskQueue whose queue holds `available` tasks, once the operator has scaled it."""
+    await queues.create(name)
+    await task_service.set_depth(queues.queue(name), available=available)
+    await queues.wait_replicas(name, replicas)

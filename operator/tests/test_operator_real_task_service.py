@@ -123,9 +123,7 @@ async def test_create_registers_the_queue_config_with_the_exchanged_token(
 async def test_real_tasks_scale_up_within_a_poll_and_down_after_the_window(
     queues: Queues, real_task_service: RealTaskService
 ) -> None:
-    await queues.create("reports")
-    queue = queues.queue("reports")
-    await queues.wait_for(lambda: real_task_service.queue_config(queue))
+    queue = await _registered(queues, real_task_service, "reports")
     await queues.wait_condition("reports", "Ready", "True")
     assert await queues.replicas("reports") == 0
 
@@ -169,9 +167,7 @@ async def test_real_tasks_scale_up_within_a_poll_and_down_after_the_window(
 async def test_pause_scales_to_zero_and_the_real_queue_grants_no_leases(
     queues: Queues, real_task_service: RealTaskService
 ) -> None:
-    await queues.create("mail")
-    queue = queues.queue("mail")
-    await queues.wait_for(lambda: real_task_service.queue_config(queue))
+    queue = await _registered(queues, real_task_service, "mail")
     await real_task_service.enqueue(queue, 4)
     await queues.wait_replicas("mail", 2)
 
@@ -235,3 +231,11 @@ async def _condition_reason(
     found = condition(await queues.tq(name), type_)
     matches = found.get("reason") == reason and message_part in found.get("message", "")
     return found if matches else None
+
+
+async def _registered(queues: Queues, real_task_service: RealTaskService, name: str) -> str:
+    """Create a TaskQueue and wait until the operator registered its queue; its name."""
+    await queues.create(name)
+    queue = queues.queue(name)
+    await queues.wait_for(lambda: real_task_service.queue_config(queue))
+    return queue

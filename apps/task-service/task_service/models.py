@@ -58,6 +58,8 @@ class TaskStatus(StrEnum):
 FINAL_STATUSES = frozenset({TaskStatus.COMPLETED, TaskStatus.DEAD, TaskStatus.CANCELLED})
 #: Queued statuses a lease may claim once ``run_at`` has passed.
 CLAIMABLE_STATUSES = (TaskStatus.PENDING, TaskStatus.SCHEDULED, TaskStatus.RETRYING)
+#: ``FINAL_STATUSES`` in a fixed order, for SQL predicates that must match literally.
+FINISHED_STATUSES = (TaskStatus.COMPLETED, TaskStatus.CANCELLED, TaskStatus.DEAD)
 #: Statuses of a task that is still going to run: at most one per ``dedupe_key``.
 LIVE_STATUSES = (*CLAIMABLE_STATUSES, TaskStatus.IN_PROGRESS)
 
@@ -69,6 +71,13 @@ def _in(statuses: tuple[TaskStatus, ...]) -> str:
 #: Predicate of the dedupe index, as literal SQL: ON CONFLICT can only infer a partial
 #: index from a literal predicate (not from parameters of a prepared statement).
 DEDUPE_PREDICATE = f"dedupe_key IS NOT NULL AND {_in(LIVE_STATUSES)}"
+
+
+#: Predicate of the task API's partial indexes: plain tasks, not queued ones.
+API_INDEX_PREDICATE = "queue IS NULL"
+API_ONLY = text(API_INDEX_PREDICATE)
+#: Predicate of the retention index: queued tasks that finished.
+QUEUE_FINISHED_PREDICATE = f"queue IS NOT NULL AND {_in(FINISHED_STATUSES)}"
 
 
 class Priority(IntEnum):
@@ -102,14 +111,25 @@ class Task(Base):
         CheckConstraint(_status_check(), name="status_known"),
         CheckConstraint("priority BETWEEN 0 AND 3", name="priority_known"),
         CheckConstraint("char_length(title) BETWEEN 1 AND 200", name="title_length"),
+        # The task API's indexes. Every queue transition is a non-HOT update, which
+        # writes an entry into every index whose predicate the row matches, so all but
+        # the default listing's hold plain tasks only (API_INDEX_PREDICATE).
         Index("ix_tasks_created", "created_at", "id"),
-        Index("ix_tasks_updated", "updated_at", "id"),
-        Index("ix_tasks_due", "due_at", "id"),
-        Index("ix_tasks_priority", "priority", "id"),
-        Index("ix_tasks_owner_created", "owner_id", "created_at", "id"),
-        Index("ix_tasks_assignee_created", "assignee_id", "created_at", "id"),
-        Index("ix_tasks_status_created", "status", "created_at", "id"),
-        Index("ix_tasks_tags", "tags_normalized", postgresql_using="gin"),
+        Index("ix_tasks_updated", "updated_at", "id", postgresql_where=API_ONLY),
+        Index("ix_tasks_due", "due_at", "id", postgresql_where=API_ONLY),
+        Index("ix_tasks_priority", "priority", "id", postgresql_where=API_ONLY),
+        Index("ix_tasks_owner_created", "owner_id", "created_at", "id", postgresql_where=API_ONLY),
+        Index(
+            "ix_tasks_assignee_created",
+            "assignee_id",
+            "created_at",
+            "id",
+            postgresql_where=API_ONLY,
+        ),
+        Index("ix_tasks_status_created", "status", "created_at", "id", postgresql_where=API_ONLY),
+        Index(
+            "ix_tasks_tags", "tags_normalized", postgresql_using="gin", postgresql_where=API_ONLY
+        ),
         CheckConstraint(
             "payload IS NULL OR jsonb_typeof(payload) = 'object'", name="payload_object"
         ),
@@ -147,6 +167,13 @@ class Task(Base):
             "dedupe_key",
             unique=True,
             postgresql_where=text(DEDUPE_PREDICATE),
+        ),
+        # Retention walks finished queued tasks from the oldest (one entry per task,
+        # written by its last transition).
+        Index(
+            "ix_tasks_queue_finished",
+            "updated_at",
+            postgresql_where=text(QUEUE_FINISHED_PREDICATE),
         ),
         Index(
             "ix_tasks_queue_dead",

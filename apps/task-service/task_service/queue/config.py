@@ -21,7 +21,7 @@ from task_service.models import (
 )
 from task_service.notify import QUEUE_CHANNEL
 from task_service.queue import statements
-from task_service.queue.driver import execute
+from task_service.queue.driver import Executor, execute
 from task_service.queue.errors import QueueBusy, QueueNotFound
 from task_service.queue_schemas import QueueConfig, QueueStats
 
@@ -68,7 +68,7 @@ async def put_queue(session: AsyncSession, name: str, config: QueueConfig) -> bo
     return was_created
 
 
-async def count_in_flight(session: AsyncSession, queue: str) -> int:
+async def count_in_flight(session: Executor, queue: str) -> int:
     return int((await execute(session, statements.IN_FLIGHT, {"queue": queue}))[0]["in_flight"])
 
 

@@ -2,9 +2,10 @@
 
 The engine's statements are fixed texts, so the ORM and SQLAlchemy's statement
 compilation and result processing only cost client CPU on the hot path: ``execute``
-borrows the session's own connection (so its transaction and autocommit setting
-apply) and runs a named statement as a server-side prepared statement, rows as dicts
-read by column name.
+runs a named statement as a server-side prepared statement, rows as dicts read by
+column name, on an ``Executor``: a session (its own connection, so its transaction and
+autocommit setting apply), or a plain psycopg connection, which spares the session's
+per-call pool and transaction bookkeeping where a caller holds connections itself.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from psycopg.rows import dict_row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 Row = dict[str, Any]
+#: What the engine's functions run their statements on.
+Executor = AsyncSession | psycopg.AsyncConnection[Any]
 
 #: ``:name`` bind parameters (not ``::`` casts), as psycopg's ``%(name)s``.
 _PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
@@ -38,17 +41,17 @@ def statement(name: str, sql: str) -> Statement:
     return Statement(name, f"-- {name}\n" + _PARAMETER.sub(r"%(\1)s", sql))
 
 
-async def connection_of(session: AsyncSession) -> psycopg.AsyncConnection[Any]:
+async def connection_of(session: Executor) -> psycopg.AsyncConnection[Any]:
     """The psycopg connection under ``session`` (its transaction, if any, begun)."""
+    if isinstance(session, psycopg.AsyncConnection):
+        return session
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     driver: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
     return driver
 
 
-async def execute(
-    session: AsyncSession, statement: Statement, params: Mapping[str, Any]
-) -> list[Row]:
+async def execute(session: Executor, statement: Statement, params: Mapping[str, Any]) -> list[Row]:
     """Run ``statement`` on the session's connection; its rows, by column name."""
     connection = await connection_of(session)
     async with connection.cursor(row_factory=dict_row) as cursor:

@@ -6,12 +6,10 @@ import json
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from task_service.models import Priority
 from task_service.notify import QUEUE_CHANNEL
 from task_service.queue import statements
-from task_service.queue.driver import execute
+from task_service.queue.driver import Executor, execute
 from task_service.queue.errors import DedupeRace
 from task_service.queue.records import queued_task
 from task_service.queue_schemas import QueuedTaskOut, TaskEnqueue
@@ -33,7 +31,7 @@ def _row(task_id: uuid.UUID, queue: str, item: TaskEnqueue) -> dict[str, object]
 
 
 async def enqueue(
-    session: AsyncSession,
+    session: Executor,
     principal: Principal,
     queue: str,
     items: Sequence[TaskEnqueue],

@@ -30,7 +30,7 @@ from task_service.notify import QUEUE_CHANNEL, Notifier
 from task_service.queue import statements
 from task_service.queue.config import count_in_flight
 from task_service.queue.counters import counter_shard
-from task_service.queue.driver import Statement, connection_of, execute
+from task_service.queue.driver import Executor, Statement, connection_of, execute
 from task_service.queue.errors import LeaseConflict, QueueNotFound
 from task_service.queue.maintenance.rescuer import rescue_expired
 from task_service.queue.metrics import HANDED_BACK
@@ -62,7 +62,7 @@ class Lease:
 
 
 async def lease(
-    session: AsyncSession,
+    session: Executor,
     queue: str,
     worker_id: str,
     max_tasks: int,
@@ -99,13 +99,13 @@ async def lease(
     return Lease(claimed, gate.visibility_timeout_s, gate.queue_max_attempts)
 
 
-async def _claim(session: AsyncSession, params: dict[str, Any], limit: int) -> list[Leased]:
+async def _claim(session: Executor, params: dict[str, Any], limit: int) -> list[Leased]:
     rows = await execute(session, statements.CLAIM, {**params, "limit": limit})
     return [record(Leased, row) for row in rows]
 
 
 async def _lease_limited(
-    session: AsyncSession, queue_name: str, params: dict[str, Any]
+    session: Executor, queue_name: str, params: dict[str, Any]
 ) -> list[Leased]:
     """``max_in_flight`` and ``rate_limit_per_s`` need a consistent view of the queue:
     take its row lock, then claim what the limits allow, in one transaction (a
@@ -187,7 +187,7 @@ async def hand_back(session: AsyncSession, tasks: Sequence[Leased]) -> None:
 
 
 async def _lease_action(
-    session: AsyncSession, statement: Statement, lease_id: uuid.UUID, params: dict[str, Any]
+    session: Executor, statement: Statement, lease_id: uuid.UUID, params: dict[str, Any]
 ) -> LeaseOutcome:
     """Run a one-row lease statement; ``LeaseConflict`` when no task holds this lease."""
     rows = await execute(session, statement, {"lease_id": lease_id, **params})
@@ -197,7 +197,7 @@ async def _lease_action(
 
 
 async def heartbeat(
-    session: AsyncSession, lease_id: uuid.UUID, worker_id: str | None, timeout_grace_s: int
+    session: Executor, lease_id: uuid.UUID, worker_id: str | None, timeout_grace_s: int
 ) -> LeaseOutcome:
     """Extend the lease by the queue's visibility timeout (never past ``timeout_s``)."""
     return await _lease_action(
@@ -206,7 +206,7 @@ async def heartbeat(
 
 
 async def complete(
-    session: AsyncSession, lease_id: uuid.UUID, worker_id: str | None, result: Any
+    session: Executor, lease_id: uuid.UUID, worker_id: str | None, result: Any
 ) -> LeaseOutcome:
     done = await complete_many(session, [(lease_id, result)], worker_id)
     outcome = done.get(lease_id)
@@ -216,7 +216,7 @@ async def complete(
 
 
 async def complete_many(
-    session: AsyncSession, items: Sequence[tuple[uuid.UUID, Any]], worker_id: str | None
+    session: Executor, items: Sequence[tuple[uuid.UUID, Any]], worker_id: str | None
 ) -> dict[uuid.UUID, Completed]:
     """Complete several leases in one statement; returns the ones that were valid (the
     others changed nothing). Lease ids must be distinct."""
@@ -235,7 +235,7 @@ async def complete_many(
 
 
 async def fail(
-    session: AsyncSession,
+    session: Executor,
     lease_id: uuid.UUID,
     worker_id: str | None,
     error: str,
@@ -258,7 +258,7 @@ async def fail(
 
 
 async def _release(
-    session: AsyncSession, lease_ids: Sequence[uuid.UUID], worker_id: str | None, reason: str
+    session: Executor, lease_ids: Sequence[uuid.UUID], worker_id: str | None, reason: str
 ) -> list[LeaseOutcome]:
     rows = await execute(
         session,
@@ -273,9 +273,7 @@ async def _release(
     return [record(LeaseOutcome, row) for row in rows]
 
 
-async def release(
-    session: AsyncSession, lease_id: uuid.UUID, worker_id: str | None
-) -> LeaseOutcome:
+async def release(session: Executor, lease_id: uuid.UUID, worker_id: str | None) -> LeaseOutcome:
     """Give a task back untouched (a draining worker): available now, attempt not counted."""
     released = await _release(session, [lease_id], worker_id, "released")
     if not released:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from task_service.models import CLAIMABLE_STATUSES, LIVE_STATUSES, TaskStatus
+from task_service.models import CLAIMABLE_STATUSES, FINISHED_STATUSES, LIVE_STATUSES, TaskStatus
 
 
 def status(value: TaskStatus) -> str:
@@ -33,7 +33,7 @@ DEAD = status(TaskStatus.DEAD)
 CANCELLED = status(TaskStatus.CANCELLED)
 CLAIMABLE = status_in(CLAIMABLE_STATUSES)
 LIVE = status_in(LIVE_STATUSES)
-FINISHED = status_in((TaskStatus.COMPLETED, TaskStatus.CANCELLED, TaskStatus.DEAD))
+FINISHED = status_in(FINISHED_STATUSES)
 #: The default of ``QueueConfig.max_attempts``, for a task whose queue row is gone.
 DEFAULT_MAX_ATTEMPTS = 5
 

@@ -6,12 +6,10 @@ between passes; the rescuer covers queues nobody is leasing from.
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from task_service.notify import QUEUE_CHANNEL
 from task_service.queue import statements
 from task_service.queue.counters import counter_shard
-from task_service.queue.driver import execute
+from task_service.queue.driver import Executor, execute
 from task_service.queue.maintenance.service import MaintenanceService
 from task_service.queue.metrics import RESCUED
 from taskplane_common.db import Database
@@ -19,7 +17,7 @@ from taskplane_common.db import Database
 LEASE_EXPIRED_ERROR = "lease expired before the worker reported back"
 
 
-async def rescue_expired(session: AsyncSession, limit: int, *, queue: str | None = None) -> int:
+async def rescue_expired(session: Executor, limit: int, *, queue: str | None = None) -> int:
     """Take back up to ``limit`` expired leases (of ``queue``, or every queue): each
     counts as a failed attempt; returns how many were taken back."""
     params = {

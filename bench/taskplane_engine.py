@@ -3,21 +3,24 @@
 Everything engine-specific lives here, so a reworked engine only needs this module
 adapted: installing the schema, enqueueing, leasing, completing (one lease, or many in
 one statement as the worker's batch endpoint does) and reading the outcome back from the
-engine's own tables. Calls are made the way the HTTP routes make them: a session per
-call, the lease actions in autocommit, the task-service's default lease settings.
+engine's own tables. Calls go through a psycopg pool in autocommit (each engine call is
+one statement), with the task-service's default lease settings.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from psycopg_pool import AsyncConnectionPool
 
-from taskplane_common.db import async_database_url
+from task_service import queue
+from task_service.queue_schemas import TaskEnqueue
+from taskplane_common.security import DEV_PRINCIPAL
 
 QUEUE = "bench"
 
@@ -33,68 +36,65 @@ def install(url: str) -> None:
 
 
 class TaskplaneEngine:
-    """A connection pool on one database and the engine calls the routes make."""
+    """A psycopg connection pool on one database and the engine calls a worker makes.
+
+    The engine's functions take a plain psycopg connection as well as a session; a
+    caller that holds its own pool (this one, in autocommit: every lease action is one
+    atomic statement) skips the ORM session's per-call bookkeeping.
+    """
 
     def __init__(self, url: str, pool_size: int) -> None:
-        self.engine: AsyncEngine = create_async_engine(
-            async_database_url(url), pool_size=pool_size, max_overflow=0
+        self.pool = AsyncConnectionPool(
+            url,
+            min_size=pool_size,
+            max_size=pool_size,
+            kwargs={"autocommit": True},
+            open=False,
         )
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     async def connect(self) -> None:
-        """Open a pooled connection now rather than on the first timed call."""
-        async with self.engine.connect() as connection:
-            await connection.exec_driver_sql("SELECT 1")
+        """Open the pool's connections now rather than on the first timed call."""
+        await self.pool.open(wait=True)
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A pooled autocommit connection (opening the pool on first use)."""
+        await self.pool.open(wait=True)
+        async with self.pool.connection() as connection:
+            yield connection
 
     async def enqueue(self, payloads: Sequence[dict[str, Any]]) -> list[str]:
         """Enqueue one batch in one call (as ``POST /queues/{q}/tasks``); returns ids."""
-        from task_service import queue
-        from task_service.queue_schemas import TaskEnqueue
-        from taskplane_common.security import DEV_PRINCIPAL
-
         items = [TaskEnqueue(payload=payload) for payload in payloads]
-        async with self.sessions() as session:
-            tasks = await queue.enqueue(session, DEV_PRINCIPAL, QUEUE, items, None)
-            await session.commit()
+        async with self.connection() as connection:
+            tasks = await queue.enqueue(connection, DEV_PRINCIPAL, QUEUE, items, None)
         return [str(task.id) for task in tasks]
 
     async def lease(self, worker_id: str, max_tasks: int) -> list[Leased]:
-        from task_service import queue
-
-        async with self.sessions() as session:
-            await queue.autocommit(session)  # as the route: the claim is one statement
+        async with self.connection() as connection:
             granted = await queue.lease(
-                session,
+                connection,
                 QUEUE,
                 worker_id,
                 max_tasks,
                 timeout_grace_s=5,  # the Settings defaults the route passes
                 reclaim_batch=500,
             )
-            await session.commit()
         return [(t.id, t.lease_id) for t in granted.tasks]
 
     async def complete_one(self, worker_id: str, lease_id: uuid.UUID) -> None:
         """``POST /leases/{id}/complete``: one lease, one statement."""
-        from task_service import queue
-
-        async with self.sessions() as session:
-            await queue.autocommit(session)
-            await queue.complete(session, lease_id, worker_id, None)
-            await session.commit()
+        async with self.connection() as connection:
+            await queue.complete(connection, lease_id, worker_id, None)
 
     async def complete_many(self, worker_id: str, lease_ids: Sequence[uuid.UUID]) -> int:
         """``POST /leases/complete``: many leases in one statement; returns how many held."""
-        from task_service import queue
-
-        async with self.sessions() as session:
-            await queue.autocommit(session)
-            done = await queue.complete_many(session, [(i, None) for i in lease_ids], worker_id)
-            await session.commit()
+        async with self.connection() as connection:
+            done = await queue.complete_many(connection, [(i, None) for i in lease_ids], worker_id)
         return len(done)
 
     async def close(self) -> None:
-        await self.engine.dispose()
+        await self.pool.close()
 
 
 async def outcome(url: str) -> dict[str, int]:

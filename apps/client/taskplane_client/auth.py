@@ -1,11 +1,15 @@
 """Authentication of taskplane's API clients: workers, the operator, the CLI, scripts.
 
-Three kinds of credentials, each an ``httpx.Auth``:
+Four kinds of credentials, each an ``httpx.Auth`` (:func:`auth_for` picks one from the
+configuration, and says in which order):
 
 - an access token (a JWT) is sent as it is (:func:`auth_for` with a plain token);
 - a service token (``tps_…``, created by an admin) is never sent to the task-service: it
   is exchanged at the auth service for a short-lived access token, renewed shortly
   before it expires and once more if a call answers 401 (:class:`ServiceTokenAuth`);
+- in a Kubernetes pod, the projected ServiceAccount token (audience ``taskplane``) is
+  exchanged the same way, its file read again at each exchange because the kubelet
+  rotates it (:class:`KubernetesTokenAuth`): no Secret to create or copy;
 - a password login gives a token pair; :class:`SessionAuth` renews the access token
   with the refresh token before it expires (or after a 401) and hands the new pair to a
   callback, so a CLI can store it. A refresh token the auth service refuses means the
@@ -16,9 +20,11 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Generator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,6 +38,10 @@ from taskplane_client.models import Identity, TokenPair
 
 SERVICE_TOKEN_PREFIX = "tps_"  # noqa: S105 - a prefix, not a secret
 EXCHANGE_PATH = "/api/v1/auth/service-token"
+KUBERNETES_EXCHANGE_PATH = "/api/v1/auth/kubernetes-token"
+#: Where the ``taskplane`` projected ServiceAccount token volume is mounted in a pod.
+DEFAULT_TOKEN_FILE = "/var/run/secrets/taskplane/serviceaccount/token"  # noqa: S105 - a path
+TOKEN_FILE_ENV = "TASKPLANE_TOKEN_FILE"  # noqa: S105 - a variable name
 LOGIN_PATH = "/api/v1/auth/token"
 REFRESH_PATH = "/api/v1/auth/refresh"
 LOGOUT_PATH = "/api/v1/auth/logout"
@@ -49,25 +59,26 @@ def _timeout_of(original: httpx.Request) -> dict[str, Any]:
     return {"timeout": timeout}
 
 
-class ServiceTokenAuth(httpx.Auth):
-    """``Authorization: Bearer <access token>``, exchanging a ``tps_`` token when given one."""
+class _ExchangedTokenAuth(httpx.Auth):
+    """``Authorization: Bearer <access token>``, the access token got by exchanging a
+    credential at the auth service: renewed ``renew_margin_s`` before it expires and once
+    more after a 401."""
 
     requires_response_body = True
+    #: What the credential is called in errors ("service token", ...).
+    credential_name = "token"
 
-    def __init__(self, token: str, auth_url: str | None = None, renew_margin_s: float = 60) -> None:
-        if not token:
-            raise ValueError("an API token is required (TASKPLANE_TOKEN)")
-        self._token = token
-        self._exchanges = token.startswith(SERVICE_TOKEN_PREFIX)
-        if self._exchanges and not auth_url:
-            raise ValueError(
-                "a service token (tps_…) needs the auth service's URL (TASKPLANE_AUTH_URL)"
-            )
-        self._exchange_url = (auth_url or "").rstrip("/") + EXCHANGE_PATH
+    def __init__(self, exchange_url: str, renew_margin_s: float) -> None:
+        self._exchange_url = exchange_url
         self._renew_margin_s = renew_margin_s
-        self._access: str | None = None if self._exchanges else token
-        self._expires_at = float("inf") if not self._exchanges else 0.0
+        self._exchanges = True
+        self._access: str | None = None
+        self._expires_at = 0.0
         self._lock = threading.Lock()
+
+    def _credential(self) -> str:
+        """The credential presented to the auth service, read at each exchange."""
+        raise NotImplementedError
 
     def _needs_exchange(self) -> bool:
         return self._exchanges and (
@@ -78,7 +89,7 @@ class ServiceTokenAuth(httpx.Auth):
         return httpx.Request(
             "POST",
             self._exchange_url,
-            json={"token": self._token},
+            json={"token": self._credential()},
             extensions=_timeout_of(original),
         )
 
@@ -86,7 +97,7 @@ class ServiceTokenAuth(httpx.Auth):
         _raise_if_transient(response)
         if response.status_code != 200:
             raise TokenExchangeError(
-                f"the auth service refused the service token ({response.status_code})"
+                f"the auth service refused the {self.credential_name} ({response.status_code})"
             )
         body = response.json()
         with self._lock:
@@ -102,6 +113,60 @@ class ServiceTokenAuth(httpx.Auth):
             self._accept((yield self._exchange_request(request)))
             request.headers["Authorization"] = f"Bearer {self._access}"
             yield request
+
+
+class ServiceTokenAuth(_ExchangedTokenAuth):
+    """A ``tps_`` service token exchanged for access tokens; an access token (JWT) as it is."""
+
+    credential_name = "service token"
+
+    def __init__(self, token: str, auth_url: str | None = None, renew_margin_s: float = 60) -> None:
+        if not token:
+            raise ValueError("an API token is required (TASKPLANE_TOKEN)")
+        super().__init__((auth_url or "").rstrip("/") + EXCHANGE_PATH, renew_margin_s)
+        self._token = token
+        self._exchanges = token.startswith(SERVICE_TOKEN_PREFIX)
+        if self._exchanges and not auth_url:
+            raise ValueError(
+                "a service token (tps_…) needs the auth service's URL (TASKPLANE_AUTH_URL)"
+            )
+        if not self._exchanges:
+            self._access, self._expires_at = token, float("inf")
+
+    def _credential(self) -> str:
+        return self._token
+
+
+class KubernetesTokenAuth(_ExchangedTokenAuth):
+    """A projected ServiceAccount token (audience ``taskplane``) exchanged for access tokens.
+
+    The file is read again at every exchange: the kubelet rewrites it well before the
+    token expires, so a long-running pod always presents a current one.
+    """
+
+    credential_name = "Kubernetes ServiceAccount token"
+
+    def __init__(
+        self, token_file: str | Path, auth_url: str | None, renew_margin_s: float = 60
+    ) -> None:
+        if not auth_url:
+            raise ValueError(
+                f"a ServiceAccount token ({token_file}) is exchanged at the auth service: "
+                "set TASKPLANE_AUTH_URL"
+            )
+        super().__init__(auth_url.rstrip("/") + KUBERNETES_EXCHANGE_PATH, renew_margin_s)
+        self.token_file = Path(token_file)
+
+    def _credential(self) -> str:
+        try:
+            token = self.token_file.read_text().strip()
+        except OSError as exc:
+            raise TokenExchangeError(
+                f"cannot read the ServiceAccount token {self.token_file}: {exc.strerror}"
+            ) from exc
+        if not token:
+            raise TokenExchangeError(f"the ServiceAccount token file {self.token_file} is empty")
+        return token
 
 
 class SessionAuth(httpx.Auth):
@@ -158,9 +223,26 @@ class SessionAuth(httpx.Auth):
             yield request
 
 
-def auth_for(token: str | None, auth_url: str | None = None) -> httpx.Auth | None:
-    """The auth for a configured token: none, a JWT as it is, or a service token exchanged."""
-    return ServiceTokenAuth(token, auth_url) if token else None
+def auth_for(
+    token: str | None, auth_url: str | None = None, token_file: str | None = None
+) -> httpx.Auth | None:
+    """The auth a process is configured for, first match wins:
+
+    1. ``token_file``, else ``TASKPLANE_TOKEN_FILE``: a projected ServiceAccount token,
+       exchanged at ``auth_url`` (:class:`KubernetesTokenAuth`);
+    2. ``token`` (``TASKPLANE_TOKEN``): a service token exchanged, or a JWT as it is;
+    3. the projected token at :data:`DEFAULT_TOKEN_FILE` when that file exists (a pod
+       with the ``taskplane`` token volume and nothing else configured);
+    4. none: no Authorization header.
+    """
+    token_file = token_file or os.environ.get(TOKEN_FILE_ENV) or None
+    if token_file:
+        return KubernetesTokenAuth(token_file, auth_url)
+    if token:
+        return ServiceTokenAuth(token, auth_url)
+    if Path(DEFAULT_TOKEN_FILE).is_file():
+        return KubernetesTokenAuth(DEFAULT_TOKEN_FILE, auth_url)
+    return None
 
 
 def identity(access_token: str) -> Identity:

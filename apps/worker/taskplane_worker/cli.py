@@ -1,7 +1,9 @@
 """``taskplane-worker --queue NAME --handler SPEC [--concurrency N]``.
 
-The API URL and token come from ``TASKPLANE_API_URL`` and ``TASKPLANE_TOKEN``; every
-other option also has an environment variable so a Deployment can set it.
+The API URL and credentials come from the environment (``TASKPLANE_API_URL``; in a pod
+the projected ServiceAccount token of ``TASKPLANE_TOKEN_FILE``, elsewhere
+``TASKPLANE_TOKEN``); every other option also has an environment variable so a
+Deployment can set it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import os
 import socket
 import sys
 
-from taskplane_client import ConnectionFailedError, ServiceTokenAuth
+from taskplane_client import ConnectionFailedError
+from taskplane_client.auth import auth_for
 from taskplane_client.observability import configure_logging, configure_tracer_provider
 from taskplane_worker.handlers import Handler, resolve
 from taskplane_worker.observability import start_metrics_server
@@ -34,8 +37,12 @@ handler SPEC:
 EPILOG = """\
 environment:
   TASKPLANE_API_URL    task-service URL (default http://localhost:8003)
+  TASKPLANE_TOKEN_FILE projected Kubernetes ServiceAccount token (audience taskplane),
+                       exchanged at TASKPLANE_AUTH_URL; default when the file exists:
+                       /var/run/secrets/taskplane/serviceaccount/token
   TASKPLANE_TOKEN      access token, or a service token (tps_...) with scope queues:work
-  TASKPLANE_AUTH_URL   auth-service URL, needed to exchange a service token
+                       (outside Kubernetes; TASKPLANE_TOKEN_FILE wins when both are set)
+  TASKPLANE_AUTH_URL   auth-service URL, needed to exchange either token
   OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_ENDPOINT, LOG_LEVEL   logs and traces
 
 example:
@@ -174,8 +181,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         handler = resolve(args.handler)
         config = _config(args)
-        if config.token:
-            ServiceTokenAuth(config.token, config.auth_url)  # refuse a bad token set-up now
+        auth_for(config.token, config.auth_url)  # refuse a bad credential set-up now
     except (ValueError, ImportError, AttributeError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         sys.exit(2)

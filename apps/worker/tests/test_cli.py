@@ -75,3 +75,17 @@ def test_an_unreachable_api_is_retried_then_named_in_one_line() -> None:
     retries = [entry for entry in result.stdout.splitlines() if "retrying in" in entry]
     assert len(retries) >= 2, "the start-up probe retries with backoff before giving up"
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_token_file_without_an_auth_url_is_refused_at_start() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TASKPLANE_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "taskplane_worker", "--queue", "q", "--handler", "builtin:noop"],
+        env={**env, "LOG_LEVEL": "WARNING", "TASKPLANE_TOKEN_FILE": "/nonexistent/token"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "TASKPLANE_AUTH_URL" in line

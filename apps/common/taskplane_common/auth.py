@@ -33,7 +33,11 @@ log = logging.getLogger(__name__)
 ALGORITHM = "ES256"
 REQUIRED_CLAIMS = ("exp", "nbf", "iat", "iss", "aud", "sub", "jti")
 #: Scopes a service token may carry; admins implicitly hold all of them.
-KNOWN_SCOPES = frozenset({"queues:work", "queues:admin", "events:read", "users:read"})
+KNOWN_SCOPES = frozenset(
+    {"queues:work", "queues:admin", "events:read", "users:read", "workload-bindings:write"}
+)
+#: The claim binding a workload's access token to one queue.
+QUEUE_CLAIM = "taskplane_queue"
 
 KeyResolver = Callable[[str], Any]
 
@@ -120,6 +124,7 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
             raise invalid_token() from exc
     email = claims.get("email")
     name = claims.get("name")
+    queue = claims.get(QUEUE_CLAIM)
     return Principal(
         subject=subject,
         roles=_strings(claims.get("roles")),
@@ -127,6 +132,7 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
         user_id=user_id,
         email=email if isinstance(email, str) else None,
         name=name if isinstance(name, str) else None,
+        queue=queue if isinstance(queue, str) else None,
     )
 
 

@@ -31,6 +31,9 @@ class Role(StrEnum):
 #: Roles allowed to create, change and delete business objects (viewers are read-only).
 WRITER_ROLES = frozenset({Role.ADMIN.value, Role.MEMBER.value})
 
+#: The scope of workers: lease, heartbeat, complete, fail and enqueue follow-ups.
+QUEUE_WORK_SCOPE = "queues:work"
+
 DEV_USER_ID = uuid.UUID("00000000-0000-4000-8000-000000000001")
 
 
@@ -45,6 +48,8 @@ class Principal:
     #: From the token's ``email`` claim; lets services create profile rows lazily.
     email: str | None = None
     name: str | None = None
+    #: A workload's token is bound to one queue (its ``taskplane_queue`` claim).
+    queue: str | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -57,6 +62,15 @@ class Principal:
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes or self.is_admin
+
+    def check_queue(self, queue: str) -> None:
+        """403 when the caller is bound to a queue other than ``queue``."""
+        if self.queue is not None and self.queue != queue:
+            raise ProblemError(
+                403,
+                f"this token may only use queue {self.queue!r}, not {queue!r}",
+                slug="queue-forbidden",
+            )
 
 
 DEV_PRINCIPAL = Principal(
@@ -105,7 +119,9 @@ def require_scope(scope: str) -> Callable[[Principal], Awaitable[Principal]]:
     """Dependency factory: 403 unless the caller holds ``scope`` (admins hold every scope)."""
 
     async def _check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-        if not principal.has_scope(scope):
+        # A queue-bound token works its queue and nothing else, whatever else it claims.
+        bound_elsewhere = principal.queue is not None and scope != QUEUE_WORK_SCOPE
+        if bound_elsewhere or not principal.has_scope(scope):
             raise ProblemError(403, f"this call needs the scope {scope!r}", slug="forbidden")
         return principal
 

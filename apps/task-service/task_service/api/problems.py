@@ -13,6 +13,7 @@ STATUS: dict[type[errors.QueueError], tuple[int, str]] = {
     errors.QueueNotFound: (404, "queue-not-found"),
     errors.QueueBusy: (409, "queue-busy"),
     errors.LeaseConflict: (409, "lease-conflict"),
+    errors.LeaseOutOfScope: (403, "queue-forbidden"),
     errors.DedupeRace: (409, "conflict"),
     errors.DedupeConflict: (409, "dedupe-conflict"),
     errors.DeadTaskNotFound: (404, "dead-task-not-found"),

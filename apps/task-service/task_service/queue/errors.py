@@ -33,6 +33,13 @@ class LeaseConflict(QueueError):
         super().__init__(f"lease {lease_id} is unknown, expired or held by another worker")
 
 
+class LeaseOutOfScope(QueueError):
+    """A caller bound to one queue (a workload's token) acted on another queue's lease."""
+
+    def __init__(self, queue: str) -> None:
+        super().__init__(f"this token may only act on tasks of queue {queue!r}")
+
+
 class DedupeRace(QueueError):
     """The live holder of a dedupe key finished while the enqueue ran; a retry resolves it."""
 

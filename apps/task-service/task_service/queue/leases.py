@@ -31,7 +31,7 @@ from task_service.queue import statements
 from task_service.queue.config import count_in_flight
 from task_service.queue.counters import counter_shard
 from task_service.queue.driver import Executor, Statement, connection_of, execute
-from task_service.queue.errors import LeaseConflict, QueueNotFound
+from task_service.queue.errors import LeaseConflict, LeaseOutOfScope, QueueNotFound
 from task_service.queue.maintenance.rescuer import rescue_expired
 from task_service.queue.metrics import HANDED_BACK
 from task_service.queue.records import (
@@ -186,40 +186,76 @@ async def hand_back(session: AsyncSession, tasks: Sequence[Leased]) -> None:
     HANDED_BACK.inc(len(tasks))
 
 
+async def _refused(session: Executor, lease_id: uuid.UUID, queue_scope: str | None) -> Exception:
+    """Why a lease action matched no row: another queue's task for a queue-bound caller
+    (``LeaseOutOfScope``), else ``LeaseConflict``. Only refusals pay this lookup."""
+    if queue_scope is not None:
+        rows = await execute(session, statements.LEASE_QUEUE, {"lease_id": lease_id})
+        if rows and rows[0]["queue"] != queue_scope:
+            return LeaseOutOfScope(queue_scope)
+    return LeaseConflict(lease_id)
+
+
 async def _lease_action(
-    session: Executor, statement: Statement, lease_id: uuid.UUID, params: dict[str, Any]
+    session: Executor,
+    statement: Statement,
+    lease_id: uuid.UUID,
+    params: dict[str, Any],
+    queue_scope: str | None,
 ) -> LeaseOutcome:
-    """Run a one-row lease statement; ``LeaseConflict`` when no task holds this lease."""
-    rows = await execute(session, statement, {"lease_id": lease_id, **params})
+    """Run a one-row lease statement; a refusal when no task holds this lease (in
+    ``queue_scope``, when the caller is bound to a queue)."""
+    rows = await execute(
+        session, statement, {"lease_id": lease_id, "queue_scope": queue_scope, **params}
+    )
     if not rows:
-        raise LeaseConflict(lease_id)
+        raise await _refused(session, lease_id, queue_scope)
     return record(LeaseOutcome, rows[0])
 
 
 async def heartbeat(
-    session: Executor, lease_id: uuid.UUID, worker_id: str | None, timeout_grace_s: int
+    session: Executor,
+    lease_id: uuid.UUID,
+    worker_id: str | None,
+    timeout_grace_s: int,
+    *,
+    queue_scope: str | None = None,
 ) -> LeaseOutcome:
     """Extend the lease by the queue's visibility timeout (never past ``timeout_s``)."""
     return await _lease_action(
-        session, statements.HEARTBEAT, lease_id, {"worker": worker_id, "grace": timeout_grace_s}
+        session,
+        statements.HEARTBEAT,
+        lease_id,
+        {"worker": worker_id, "grace": timeout_grace_s},
+        queue_scope,
     )
 
 
 async def complete(
-    session: Executor, lease_id: uuid.UUID, worker_id: str | None, result: Any
+    session: Executor,
+    lease_id: uuid.UUID,
+    worker_id: str | None,
+    result: Any,
+    *,
+    queue_scope: str | None = None,
 ) -> LeaseOutcome:
-    done = await complete_many(session, [(lease_id, result)], worker_id)
+    done = await complete_many(session, [(lease_id, result)], worker_id, queue_scope=queue_scope)
     outcome = done.get(lease_id)
     if outcome is None:
-        raise LeaseConflict(lease_id)
+        raise await _refused(session, lease_id, queue_scope)
     return outcome
 
 
 async def complete_many(
-    session: Executor, items: Sequence[tuple[uuid.UUID, Any]], worker_id: str | None
+    session: Executor,
+    items: Sequence[tuple[uuid.UUID, Any]],
+    worker_id: str | None,
+    *,
+    queue_scope: str | None = None,
 ) -> dict[uuid.UUID, Completed]:
     """Complete several leases in one statement; returns the ones that were valid (the
-    others changed nothing). Lease ids must be distinct."""
+    others, and other queues' tasks when ``queue_scope`` is set, changed nothing).
+    Lease ids must be distinct."""
     payload = [{"lease_id": str(lease_id), "result": result} for lease_id, result in items]
     rows = await execute(
         session,
@@ -229,6 +265,7 @@ async def complete_many(
             "worker": worker_id,
             "shard": counter_shard(),
             "channel": QUEUE_CHANNEL,
+            "queue_scope": queue_scope,
         },
     )
     return {done.lease: done for done in (record(Completed, row) for row in rows)}
@@ -241,6 +278,7 @@ async def fail(
     error: str,
     *,
     retryable: bool,
+    queue_scope: str | None = None,
 ) -> LeaseOutcome:
     """A failed attempt: retry after a backoff, or ``dead`` past ``max_attempts``."""
     return await _lease_action(
@@ -254,11 +292,16 @@ async def fail(
             "shard": counter_shard(),
             "channel": QUEUE_CHANNEL,
         },
+        queue_scope,
     )
 
 
 async def _release(
-    session: Executor, lease_ids: Sequence[uuid.UUID], worker_id: str | None, reason: str
+    session: Executor,
+    lease_ids: Sequence[uuid.UUID],
+    worker_id: str | None,
+    reason: str,
+    queue_scope: str | None = None,
 ) -> list[LeaseOutcome]:
     rows = await execute(
         session,
@@ -268,14 +311,21 @@ async def _release(
             "worker": worker_id,
             "reason": reason,
             "channel": QUEUE_CHANNEL,
+            "queue_scope": queue_scope,
         },
     )
     return [record(LeaseOutcome, row) for row in rows]
 
 
-async def release(session: Executor, lease_id: uuid.UUID, worker_id: str | None) -> LeaseOutcome:
+async def release(
+    session: Executor,
+    lease_id: uuid.UUID,
+    worker_id: str | None,
+    *,
+    queue_scope: str | None = None,
+) -> LeaseOutcome:
     """Give a task back untouched (a draining worker): available now, attempt not counted."""
-    released = await _release(session, [lease_id], worker_id, "released")
+    released = await _release(session, [lease_id], worker_id, "released", queue_scope)
     if not released:
-        raise LeaseConflict(lease_id)
+        raise await _refused(session, lease_id, queue_scope)
     return released[0]

@@ -45,9 +45,12 @@ def seconds(value: str) -> str:
 
 #: A lease names one row: this attempt's lease id, still in progress, unexpired, and
 #: (when a worker id is given) held by that worker.
+#: A lease action of a queue-bound token (``:queue_scope``) only matches that queue's tasks.
+IN_QUEUE_SCOPE = "(CAST(:queue_scope AS text) IS NULL OR t.queue = CAST(:queue_scope AS text))"
 LEASE_MATCH = (
     f"t.lease_id = :lease_id AND t.status = {IN_PROGRESS} AND t.lease_expires_at > now()"
     " AND (CAST(:worker AS text) IS NULL OR t.leased_by = CAST(:worker AS text))"
+    f" AND {IN_QUEUE_SCOPE}"
 )
 #: ``SET`` items of a task leaving its lease: no lease, a new version.
 CLEAR_LEASE = (

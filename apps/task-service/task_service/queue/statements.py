@@ -32,6 +32,7 @@ from task_service.queue.sql import (
     DIES,
     FINISHED,
     IN_PROGRESS,
+    IN_QUEUE_SCOPE,
     LEASE_MATCH,
     LIVE,
     PENDING,
@@ -190,6 +191,7 @@ COMPLETE = statement(
         WHERE t.lease_id = input.lease_id AND t.status = {IN_PROGRESS}
           AND t.lease_expires_at > now()
           AND (CAST(:worker AS text) IS NULL OR t.leased_by = CAST(:worker AS text))
+          AND {IN_QUEUE_SCOPE}
         RETURNING {_OUTCOME_T}, t.owner_id, t.traceparent, input.lease_id AS lease
     ), events AS (
         {write_events("'task.completed'")}
@@ -242,12 +244,19 @@ RELEASE = statement(
         WHERE t.lease_id = ANY(CAST(:lease_ids AS uuid[])) AND t.status = {IN_PROGRESS}
           AND t.lease_expires_at > now()
           AND (CAST(:worker AS text) IS NULL OR t.leased_by = CAST(:worker AS text))
+          AND {IN_QUEUE_SCOPE}
         RETURNING {_OUTCOME_T}, t.owner_id, t.traceparent
     ), events AS (
         {write_events("'task.updated'", extra=_REASON)}
     )
     SELECT {_OUTCOME}, {wake()} FROM src
     """,
+)
+
+#: The queue of the task holding a lease: tells a queue-bound token's refused lease
+#: action (another queue's task) from a stale lease, on the refusal path only.
+LEASE_QUEUE = statement(
+    "lease_queue", "SELECT queue FROM tasks.tasks WHERE lease_id = CAST(:lease_id AS uuid)"
 )
 
 #: Take back up to ``:limit`` tasks whose lease expired (of ``:queue``, or of every

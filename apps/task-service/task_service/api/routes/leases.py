@@ -58,12 +58,14 @@ async def heartbeat(
     lease_id: uuid.UUID,
     session: SessionDep,
     settings: SettingsDep,
-    _: QueueWorkerDep,
+    principal: QueueWorkerDep,
     body: LeaseAction | None = None,
 ) -> HeartbeatOut:
     worker_id = body.worker_id if body else None
     await engine.autocommit(session)  # one statement: atomic by itself
-    task = await engine.heartbeat(session, lease_id, worker_id, settings.timeout_grace_s)
+    task = await engine.heartbeat(
+        session, lease_id, worker_id, settings.timeout_grace_s, queue_scope=principal.queue
+    )
     await session.commit()
     assert task.lease_expires_at is not None
     return HeartbeatOut(lease_id=lease_id, lease_expires_at=task.lease_expires_at)
@@ -75,12 +77,14 @@ async def heartbeat(
 async def complete(
     lease_id: uuid.UUID,
     session: SessionDep,
-    _: QueueWorkerDep,
+    principal: QueueWorkerDep,
     body: CompleteRequest | None = None,
 ) -> LeaseResult:
     body = body or CompleteRequest()
     await engine.autocommit(session)  # one statement: atomic by itself
-    task = await engine.complete(session, lease_id, body.worker_id, body.result)
+    task = await engine.complete(
+        session, lease_id, body.worker_id, body.result, queue_scope=principal.queue
+    )
     await session.commit()
     return _result(task, "completed")
 
@@ -92,14 +96,18 @@ async def complete(
     summary="Complete several leases in one transaction (each judged on its own)",
 )
 async def complete_many(
-    body: CompleteBatchRequest, session: SessionDep, _: QueueWorkerDep
+    body: CompleteBatchRequest, session: SessionDep, principal: QueueWorkerDep
 ) -> CompleteBatchOut:
+    """A queue-bound token's items of other queues are reported as not completed."""
     lease_ids = [item.lease_id for item in body.items]
     if len(set(lease_ids)) != len(lease_ids):
         raise ProblemError(422, "each lease_id may appear once", slug="validation-error")
     await engine.autocommit(session)  # one statement: atomic by itself
     done = await engine.complete_many(
-        session, [(item.lease_id, item.result) for item in body.items], body.worker_id
+        session,
+        [(item.lease_id, item.result) for item in body.items],
+        body.worker_id,
+        queue_scope=principal.queue,
     )
     await session.commit()
     now = datetime.now(UTC)
@@ -123,11 +131,16 @@ async def complete_many(
     summary="Report a failed attempt (retried with backoff, or dead)",
 )
 async def fail(
-    lease_id: uuid.UUID, body: FailRequest, session: SessionDep, _: QueueWorkerDep
+    lease_id: uuid.UUID, body: FailRequest, session: SessionDep, principal: QueueWorkerDep
 ) -> LeaseResult:
     await engine.autocommit(session)  # one statement: atomic by itself
     task = await engine.fail(
-        session, lease_id, body.worker_id, body.error, retryable=body.retryable
+        session,
+        lease_id,
+        body.worker_id,
+        body.error,
+        retryable=body.retryable,
+        queue_scope=principal.queue,
     )
     await session.commit()
     return _result(task, "failed")
@@ -142,10 +155,12 @@ async def fail(
 async def release(
     lease_id: uuid.UUID,
     session: SessionDep,
-    _: QueueWorkerDep,
+    principal: QueueWorkerDep,
     body: LeaseAction | None = None,
 ) -> LeaseResult:
     await engine.autocommit(session)  # one statement: atomic by itself
-    task = await engine.release(session, lease_id, body.worker_id if body else None)
+    task = await engine.release(
+        session, lease_id, body.worker_id if body else None, queue_scope=principal.queue
+    )
     await session.commit()
     return _result(task, "released")

@@ -57,8 +57,13 @@ def _queue_out(queue: Queue, stats: QueueStats) -> QueueOut:
 
 
 @router.get("/queues", response_model=QueueList, summary="Every queue with its stats")
-async def list_queues(session: SessionDep, _: PrincipalDep) -> QueueList:
-    configs = await engine.list_queues(session)
+async def list_queues(session: SessionDep, principal: PrincipalDep) -> QueueList:
+    """A queue-bound token sees its own queue only."""
+    configs = [
+        queue
+        for queue in await engine.list_queues(session)
+        if principal.queue in (None, queue.name)
+    ]
     stats = await engine.queue_stats(session, [queue.name for queue in configs])
     return QueueList(items=[_queue_out(queue, stats[queue.name]) for queue in configs])
 
@@ -66,7 +71,8 @@ async def list_queues(session: SessionDep, _: PrincipalDep) -> QueueList:
 @router.get(
     "/queues/{queue}", response_model=QueueOut, responses=_QUEUE_NOT_FOUND, summary="Queue stats"
 )
-async def get_queue(queue: QueuePath, session: SessionDep, _: PrincipalDep) -> QueueOut:
+async def get_queue(queue: QueuePath, session: SessionDep, principal: PrincipalDep) -> QueueOut:
+    principal.check_queue(queue)
     return _queue_out(*await engine.describe_queue(session, queue))
 
 
@@ -137,6 +143,7 @@ async def enqueue(
     settings: SettingsDep,
     principal: EnqueuerDep,
 ) -> JSONResponse:
+    principal.check_queue(queue)
     items = body.tasks if isinstance(body, TaskBatch) else [body]
     _check_sizes(settings, items)
     out = await engine.enqueue(session, principal, queue, items, current_traceparent())
@@ -165,9 +172,10 @@ async def lease(
     session: SessionDep,
     settings: SettingsDep,
     notifier: NotifierDep,
-    _: QueueWorkerDep,
+    principal: QueueWorkerDep,
 ) -> LeaseOut:
     """Empty ``tasks`` after ``wait_s`` (clamped to the server's maximum) is normal."""
+    principal.check_queue(queue)
     if body.max_tasks > settings.max_lease_batch:
         raise ProblemError(
             422, f"max_tasks must be at most {settings.max_lease_batch}", slug="validation-error"

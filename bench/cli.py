@@ -18,12 +18,13 @@ from typing import Any
 
 from bench import report
 from bench.deployed import run_deployed
+from bench.drain_growth import run_drain_growth
 from bench.engine import EngineConfig, run_engine
 from bench.pagination import PaginationConfig, run_pagination
 from bench.runs import DeployedConfig
 from taskplane_common.testing.postgres import PostgresServer
 
-SECTIONS = ("deployed", "shared", "pagination")
+SECTIONS = ("deployed", "shared", "pagination", "drain")
 PROFILES = {"fast": False, "durable": True}
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -107,6 +108,8 @@ async def _profile(
         profile["deployed"] = await run_deployed(server, deployed_config, log)
     if "shared" in sections:
         profile["shared"] = await run_engine(server, shared_config, log)
+    if first and "drain" in sections:
+        profile["drain_growth"] = await run_drain_growth(server, deployed_config, args.quick, log)
     pagination = None
     if first and "pagination" in sections:
         pagination = await run_pagination(server, pagination_config, log)
@@ -124,6 +127,8 @@ def correct(results: dict[str, Any]) -> list[str]:
         for peer, data in profile.get("shared", {}).get("peers", {}).items():
             if not data["exactly_once"]:
                 problems.append(f"{name}: shared loop {peer}: not exactly once: {data['checks']}")
+        if not profile.get("drain_growth", {}).get("exactly_once", True):
+            problems.append(f"{name}: drain growth: not exactly once")
     if "pagination" in results and not results["pagination"]["same_rows"]:
         problems.append("pagination: keyset and OFFSET pages differ")
     return problems

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import ClassVar, Self
+from pathlib import Path
+from typing import ClassVar, Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 
 from taskplane_common.settings import DEV_SECRET_MARKER, ServiceSettings
 
 MIN_KEK_LENGTH = 32
+#: Where a pod finds its own ServiceAccount token and the cluster CA (TokenReview mode).
+IN_CLUSTER_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
 
 class Settings(ServiceSettings):
@@ -41,6 +44,35 @@ class Settings(ServiceSettings):
     bootstrap_admin_email: str | None = None
     bootstrap_admin_password: SecretStr | None = None
 
+    #: The cluster's ServiceAccount token issuer; setting it enables the exchange at
+    #: ``/api/v1/auth/kubernetes-token``.
+    auth_kubernetes_issuer: str | None = None
+    #: The audience workloads request for their projected token (never the API server's).
+    auth_kubernetes_audience: str = Field("taskplane", min_length=1)
+    #: ``oidc``: verify signatures with the issuer's JWKS (discovery); ``tokenreview``:
+    #: ask the Kubernetes API server.
+    auth_kubernetes_mode: Literal["oidc", "tokenreview"] = "oidc"
+    #: CA bundle for the issuer's HTTPS endpoints (oidc mode); the system CAs otherwise.
+    auth_kubernetes_ca_file: Path | None = None
+    #: Skip discovery and fetch the JWKS here (oidc mode).
+    auth_kubernetes_jwks_url: str | None = None
+    #: Comma-separated ``namespace:serviceaccount`` identities that get the operator's
+    #: scopes (queues:admin, workload-bindings:write, events:read).
+    auth_kubernetes_operators: str = ""
+    #: How long fetched JWKS keys are trusted before a refetch.
+    auth_kubernetes_jwks_ttl_s: float = Field(300.0, ge=0, le=86_400)
+    auth_kubernetes_timeout_s: float = Field(5.0, gt=0, le=60)
+    #: TokenReview mode: the API server, and this pod's own token and CA to call it with.
+    auth_kubernetes_api_url: str = "https://kubernetes.default.svc"
+    auth_kubernetes_api_token_file: Path = IN_CLUSTER_DIR / "token"
+    auth_kubernetes_api_ca_file: Path = IN_CLUSTER_DIR / "ca.crt"
+
+    @property
+    def kubernetes_operators(self) -> frozenset[tuple[str, str]]:
+        """The operator identities as ``(namespace, serviceaccount)`` pairs."""
+        pairs = (item.strip().partition(":") for item in self.auth_kubernetes_operators.split(","))
+        return frozenset((ns, name) for ns, _, name in pairs if ns and name)
+
     @model_validator(mode="after")
     def _auth_service_checks(self) -> Self:
         if self.auth_disabled:
@@ -51,6 +83,16 @@ class Settings(ServiceSettings):
         if self.is_production and len(self.key_encryption_key.get_secret_value()) < MIN_KEK_LENGTH:
             raise ValueError(
                 f"TASKPLANE_KEY_ENCRYPTION_KEY must be at least {MIN_KEK_LENGTH} characters"
+            )
+        malformed = [
+            item
+            for item in self.auth_kubernetes_operators.split(",")
+            if item.strip() and item.strip().count(":") != 1
+        ]
+        if malformed:
+            raise ValueError(
+                "TASKPLANE_AUTH_KUBERNETES_OPERATORS takes namespace:serviceaccount items, "
+                f"not {malformed[0].strip()!r}"
             )
         if self.bootstrap_admin_password is not None and not self.bootstrap_admin_email:
             raise ValueError(

@@ -1,14 +1,16 @@
-"""Data access for users, refresh-token chains and service tokens (callers commit)."""
+"""Data access for users, refresh-token chains, service tokens and workload bindings
+(callers commit)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, func, select, text, update
+from sqlalchemy import and_, delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth_service.models import RefreshToken, ServiceToken, User
+from auth_service.models import RefreshToken, ServiceToken, User, WorkloadBinding
 from auth_service.tokens import new_secret, secret_hash
 
 
@@ -181,3 +183,52 @@ async def revoke_service_token(session: AsyncSession, token_id: uuid.UUID) -> bo
         .returning(ServiceToken.id)
     )
     return result.first() is not None
+
+
+async def workload_binding(
+    session: AsyncSession, namespace: str, service_account: str
+) -> WorkloadBinding | None:
+    return await session.get(WorkloadBinding, (namespace, service_account))
+
+
+async def put_workload_binding(
+    session: AsyncSession, namespace: str, service_account: str, queue: str
+) -> WorkloadBinding:
+    """Create or re-point a binding in one statement (concurrent PUTs cannot collide)."""
+    statement = (
+        insert(WorkloadBinding)
+        .values(namespace=namespace, service_account=service_account, queue=queue)
+        .on_conflict_do_update(
+            index_elements=[WorkloadBinding.namespace, WorkloadBinding.service_account],
+            set_={
+                "queue": queue,
+                "updated_at": func.now(),
+            },
+            where=WorkloadBinding.queue != queue,
+        )
+        .returning(WorkloadBinding)
+        .execution_options(populate_existing=True)
+    )
+    stored = (await session.execute(statement)).scalar_one_or_none()
+    if stored is None:  # unchanged: the conflict's WHERE kept the row as it was
+        stored = await workload_binding(session, namespace, service_account)
+        assert stored is not None
+    return stored
+
+
+async def delete_workload_binding(
+    session: AsyncSession, namespace: str, service_account: str
+) -> None:
+    await session.execute(
+        delete(WorkloadBinding).where(
+            WorkloadBinding.namespace == namespace,
+            WorkloadBinding.service_account == service_account,
+        )
+    )
+
+
+async def list_workload_bindings(session: AsyncSession) -> list[WorkloadBinding]:
+    query = select(WorkloadBinding).order_by(
+        WorkloadBinding.namespace, WorkloadBinding.service_account
+    )
+    return list((await session.execute(query)).scalars())

@@ -8,10 +8,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from auth_service import __version__
-from auth_service.api.routes import admin, auth, jwks
+from auth_service.api.routes import admin, auth, jwks, workload_bindings
 from auth_service.bootstrap import bootstrap_admin
 from auth_service.config import Settings, get_settings
 from auth_service.keys import KeyStore, KeyStoreVerifier
+from auth_service.kubernetes import build_verifier
 from auth_service.passwords import Passwords
 from auth_service.tokens import TokenIssuer
 from taskplane_common.app import create_app
@@ -23,23 +24,27 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     database = Database(settings)
     key_store = KeyStore(database, settings)
     passwords = Passwords(settings)
+    kubernetes_verifier = build_verifier(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await key_store.ensure_key()
         await bootstrap_admin(database, settings, passwords)
         yield
+        if kubernetes_verifier is not None:
+            await kubernetes_verifier.aclose()
 
     app = create_app(
         settings=settings,
         title="taskplane auth-service",
         version=__version__,
-        routers=[auth.router, admin.router, jwks.router],
+        routers=[auth.router, admin.router, workload_bindings.router, jwks.router],
         database=database,
         lifespan=lifespan,
         token_verifier=KeyStoreVerifier(key_store, settings),
     )
     app.state.key_store = key_store
     app.state.passwords = passwords
+    app.state.kubernetes_verifier = kubernetes_verifier
     app.state.token_issuer = TokenIssuer(key_store, settings)
     return app

@@ -98,6 +98,19 @@ class SigningKey(Base):
     retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class WorkloadBinding(Base):
+    """A Kubernetes ServiceAccount allowed to work one queue (the operator records it for
+    each TaskQueue's workers and deletes it with the TaskQueue)."""
+
+    __tablename__ = "workload_bindings"
+
+    namespace: Mapped[str] = mapped_column(String(63), primary_key=True)
+    service_account: Mapped[str] = mapped_column(String(253), primary_key=True)
+    queue: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class RateLimit(Base):
     """Fixed-window counters shared by every replica (per account, per client address)."""
 

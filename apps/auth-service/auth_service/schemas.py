@@ -9,7 +9,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 RoleName = Literal["admin", "member", "viewer"]
-Scope = Literal["queues:work", "queues:admin", "events:read", "users:read"]
+Scope = Literal[
+    "queues:work", "queues:admin", "events:read", "users:read", "workload-bindings:write"
+]
 FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 #: A hard bound before the policy check, so huge strings never reach Argon2.
 Password = Annotated[str, Field(min_length=1, max_length=1024)]
@@ -56,6 +58,36 @@ class ServiceTokenExchange(_Body):
     token: OpaqueToken
 
 
+class KubernetesTokenExchange(_Body):
+    token: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=16_384,
+            description="The pod's projected ServiceAccount token (audience taskplane)",
+        ),
+    ]
+
+
+#: A namespace is a DNS label; a ServiceAccount name a DNS subdomain.
+NAMESPACE_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+SERVICE_ACCOUNT_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+#: The task-service's queue names.
+QUEUE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+
+
+class WorkloadBindingPut(_Body):
+    queue: Annotated[str, StringConstraints(pattern=QUEUE_NAME_PATTERN)]
+
+
+class WorkloadBindingOut(BaseModel):
+    namespace: str
+    service_account: str
+    queue: str
+    created_at: datetime
+    updated_at: datetime
+
+
 class UserChange(_Body):
     role: RoleName | None = None
     is_active: bool | None = None
@@ -68,7 +100,7 @@ class UserPage(BaseModel):
 
 class ServiceTokenCreate(_Body):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-    scopes: Annotated[list[Scope], Field(min_length=1, max_length=4)]
+    scopes: Annotated[list[Scope], Field(min_length=1, max_length=5)]
     expires_in_days: Annotated[int, Field(ge=1, le=3650)] | None = None
 
 

@@ -12,8 +12,9 @@ import jwt
 
 from auth_service.config import Settings
 from auth_service.keys import KeyStore
+from auth_service.kubernetes import ServiceAccount
 from auth_service.models import ServiceToken, User
-from taskplane_common.auth import ALGORITHM, KNOWN_SCOPES, scope_string
+from taskplane_common.auth import ALGORITHM, KNOWN_SCOPES, QUEUE_CLAIM, scope_string
 
 SERVICE_TOKEN_PREFIX = "tps_"  # noqa: S105 - a prefix that lets secret scanners spot leaks
 
@@ -60,6 +61,20 @@ class TokenIssuer:
                 "scope": scope_string(scopes),
             },
         )
+
+    async def for_service_account(
+        self, account: ServiceAccount, scopes: frozenset[str], queue: str | None
+    ) -> str:
+        """A Kubernetes workload's token; a worker's is bound to its one queue."""
+        extra: dict[str, Any] = {
+            "token_use": "kubernetes",
+            "name": account.username,
+            "roles": [],
+            "scope": scope_string(scopes),
+        }
+        if queue is not None:
+            extra[QUEUE_CLAIM] = queue
+        return await self._sign(account.username, extra)
 
     async def for_service(self, token: ServiceToken) -> str:
         return await self._sign(

@@ -40,6 +40,19 @@ def auth_db_url(postgres_server: PostgresServer) -> str:
     return url
 
 
+SettingsFactory = Callable[..., Settings]
+
+
+@pytest.fixture(scope="session")
+def settings_for(auth_db_url: str) -> SettingsFactory:
+    """Settings on the test database with some values overridden (an app of its own)."""
+
+    def _settings(**overrides: Any) -> Settings:
+        return make_settings(auth_db_url, **overrides)
+
+    return _settings
+
+
 @pytest.fixture(scope="session")
 async def app(auth_db_url: str) -> AsyncIterator[FastAPI]:
     application = build_app(make_settings(auth_db_url))

@@ -10,11 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth_service import crud
 from auth_service.config import Settings
 from auth_service.keys import KeyStore
+from auth_service.kubernetes import ServiceAccountVerifier
 from auth_service.passwords import Passwords
 from auth_service.tokens import TokenIssuer
 from taskplane_common.db import request_session
 from taskplane_common.errors import ProblemError
-from taskplane_common.security import Principal, Role, require_role
+from taskplane_common.security import Principal, Role, current_principal, require_role
+
+#: The scope that lets the operator record which ServiceAccount works which queue.
+BINDINGS_SCOPE = "workload-bindings:write"
 
 
 def get_settings(request: Request) -> Settings:
@@ -37,6 +41,11 @@ def get_key_store(request: Request) -> KeyStore:
     return store
 
 
+def get_kubernetes_verifier(request: Request) -> ServiceAccountVerifier | None:
+    verifier: ServiceAccountVerifier | None = request.app.state.kubernetes_verifier
+    return verifier
+
+
 def client_address(request: Request) -> str:
     """The peer address (uvicorn resolves X-Forwarded-For from trusted proxies only)."""
     return request.client.host if request.client else "unknown"
@@ -47,6 +56,7 @@ SessionDep = Annotated[AsyncSession, Depends(request_session)]
 PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
 IssuerDep = Annotated[TokenIssuer, Depends(get_issuer)]
 KeyStoreDep = Annotated[KeyStore, Depends(get_key_store)]
+KubernetesVerifierDep = Annotated[ServiceAccountVerifier | None, Depends(get_kubernetes_verifier)]
 ClientAddressDep = Annotated[str, Depends(client_address)]
 
 
@@ -62,3 +72,17 @@ async def current_admin(
 
 
 AdminDep = Annotated[Principal, Depends(current_admin)]
+
+
+async def bindings_writer(
+    principal: Annotated[Principal, Depends(current_principal)], session: SessionDep
+) -> Principal:
+    """Active admins, and tokens granted ``workload-bindings:write`` (the operator)."""
+    if principal.is_admin:
+        return await current_admin(principal, session)
+    if BINDINGS_SCOPE not in principal.scopes or principal.queue is not None:
+        raise ProblemError(403, f"this call needs the scope {BINDINGS_SCOPE!r}", slug="forbidden")
+    return principal
+
+
+BindingsWriterDep = Annotated[Principal, Depends(bindings_writer)]

@@ -1,4 +1,5 @@
-"""Registration, login, refresh rotation, logout and service-token exchange."""
+"""Registration, login, refresh rotation, logout, and the exchanges of service tokens
+and Kubernetes ServiceAccount tokens for access tokens."""
 
 from __future__ import annotations
 
@@ -8,18 +9,22 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Response
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_service import crud, ratelimit
 from auth_service.api.deps import (
     ClientAddressDep,
     IssuerDep,
+    KubernetesVerifierDep,
     PasswordsDep,
     SessionDep,
     SettingsDep,
 )
+from auth_service.config import Settings
 from auth_service.models import User
 from auth_service.schemas import (
     AccessToken,
+    KubernetesTokenExchange,
     RefreshRequest,
     RegisterRequest,
     ServiceTokenExchange,
@@ -37,6 +42,12 @@ _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
     401: {"description": "Bad credentials or token", **_PROBLEM}
 }
+_RATE_LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {"description": "Too many attempts", **_PROBLEM}
+}
+#: What the operator's ServiceAccount may do: configure queues, bind workers, read events.
+OPERATOR_SCOPES = frozenset({"queues:admin", "workload-bindings:write", "events:read"})
+WORKER_SCOPES = frozenset({"queues:work"})
 
 
 def _bad_credentials() -> ProblemError:
@@ -216,7 +227,7 @@ async def logout(body: RefreshRequest, session: SessionDep) -> Response:
     "/service-token",
     response_model=AccessToken,
     summary="Exchange a service token (workers, operator) for a short-lived access token",
-    responses={**_UNAUTHORIZED, 429: {"description": "Too many attempts", **_PROBLEM}},
+    responses={**_UNAUTHORIZED, **_RATE_LIMITED},
 )
 async def exchange_service_token(
     body: ServiceTokenExchange,
@@ -226,12 +237,7 @@ async def exchange_service_token(
     address: ClientAddressDep,
     response: Response,
 ) -> AccessToken:
-    by_address = await ratelimit.hit(
-        session, ratelimit.address_bucket(address), settings.login_window_s
-    )
-    await session.commit()
-    if by_address.count > settings.login_max_attempts_per_address:
-        raise ratelimit.too_many(by_address)
+    await _limit_exchanges(session, settings, address)
     stored = await crud.usable_service_token(session, body.token)
     if stored is None:
         raise ProblemError(
@@ -239,5 +245,62 @@ async def exchange_service_token(
         )
     access = await issuer.for_service(stored)
     await session.commit()
+    response.headers.update(_NO_STORE)
+    return AccessToken(access_token=access, expires_in=settings.access_token_ttl_s)
+
+
+async def _limit_exchanges(session: AsyncSession, settings: Settings, address: str) -> None:
+    """Token exchanges share the login budget of the client address."""
+    by_address = await ratelimit.hit(
+        session, ratelimit.address_bucket(address), settings.login_window_s
+    )
+    await session.commit()
+    if by_address.count > settings.login_max_attempts_per_address:
+        raise ratelimit.too_many(by_address)
+
+
+@router.post(
+    "/kubernetes-token",
+    response_model=AccessToken,
+    summary="Exchange a projected Kubernetes ServiceAccount token for an access token",
+    responses={
+        **_UNAUTHORIZED,
+        **_RATE_LIMITED,
+        404: {"description": "Kubernetes authentication is not enabled", **_PROBLEM},
+        503: {"description": "The issuer or API server cannot be reached", **_PROBLEM},
+    },
+)
+async def exchange_kubernetes_token(
+    body: KubernetesTokenExchange,
+    session: SessionDep,
+    settings: SettingsDep,
+    issuer: IssuerDep,
+    verifier: KubernetesVerifierDep,
+    address: ClientAddressDep,
+    response: Response,
+) -> AccessToken:
+    """The operator's ServiceAccount gets the operator's scopes; any other gets
+    ``queues:work`` for the one queue its workload binding names, or nothing."""
+    if verifier is None:
+        raise ProblemError(
+            404,
+            "Kubernetes ServiceAccount authentication is not enabled "
+            "(TASKPLANE_AUTH_KUBERNETES_ISSUER is unset)",
+            slug="kubernetes-auth-disabled",
+        )
+    await _limit_exchanges(session, settings, address)
+    account = await verifier.verify(body.token)
+    if (account.namespace, account.name) in settings.kubernetes_operators:
+        access = await issuer.for_service_account(account, OPERATOR_SCOPES, None)
+    else:
+        binding = await crud.workload_binding(session, account.namespace, account.name)
+        if binding is None:
+            log.info("ServiceAccount without a workload binding", extra={"sa": account.username})
+            raise ProblemError(
+                401,
+                "this ServiceAccount is not bound to any queue",
+                slug="invalid-kubernetes-token",
+            )
+        access = await issuer.for_service_account(account, WORKER_SCOPES, binding.queue)
     response.headers.update(_NO_STORE)
     return AccessToken(access_token=access, expires_in=settings.access_token_ttl_s)

@@ -1,0 +1,431 @@
+"""Kubernetes ServiceAccount tokens exchanged for access tokens, against a real issuer.
+
+An in-test cluster issuer serves, over real HTTP, what kube-apiserver serves: the OpenID
+discovery document, the JWKS (an RSA key, as Kubernetes uses by default, and a P-256
+key), and the TokenReview endpoint. Tokens are shaped like projected ServiceAccount
+tokens, so the exchange runs its real verification code path.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from fastapi import FastAPI
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+from auth_service.config import Settings
+from auth_service.main import build_app
+from taskplane_common.testing.http import asgi_client, assert_problem
+from taskplane_common.testing.tokens import bearer
+
+OPERATOR = ("taskplane-system", "taskplane-operator")
+WORKER = ("team-a", "emails-worker")
+AUDIENCE = "taskplane"
+TOKENREVIEW_PATH = "/apis/authentication.k8s.io/v1/tokenreviews"
+OWN_TOKEN = "auth-service-own-serviceaccount-token"
+
+
+@dataclass
+class ClusterIssuer:
+    """A Kubernetes ServiceAccount issuer over real HTTP: discovery, JWKS, TokenReview."""
+
+    keys: dict[str, tuple[str, Any]] = field(default_factory=dict)
+    #: ServiceAccounts that exist (TokenReview refuses the tokens of any other).
+    accounts: set[str] = field(default_factory=set)
+    requests: list[str] = field(default_factory=list)
+    url: str = ""
+
+    def __post_init__(self) -> None:
+        self.keys["rsa-1"] = (
+            "RS256",
+            rsa.generate_private_key(public_exponent=65537, key_size=2048),
+        )
+        self.keys["ec-1"] = ("ES256", ec.generate_private_key(ec.SECP256R1()))
+
+    def jwks(self) -> dict[str, Any]:
+        published = []
+        for kid, (alg, key) in self.keys.items():
+            codec = RSAAlgorithm if alg == "RS256" else ECAlgorithm
+            jwk = json.loads(codec.to_jwk(key.public_key()))
+            published.append({**jwk, "kid": kid, "alg": alg, "use": "sig"})
+        return {"keys": published}
+
+    def token(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        kid: str = "rsa-1",
+        audience: str = AUDIENCE,
+        issuer: str | None = None,
+        expires_in: int = 600,
+        signing_key: Any = None,
+    ) -> str:
+        """A projected ServiceAccount token as kube-apiserver writes it."""
+        alg, key = self.keys[kid]
+        now = int(time.time())
+        claims = {
+            "aud": [audience],
+            "exp": now + expires_in,
+            "iat": now - 5,
+            "nbf": now - 5,
+            "iss": issuer or self.url,
+            "jti": str(uuid.uuid4()),
+            "kubernetes.io": {
+                "namespace": namespace,
+                "node": {"name": "kind-worker", "uid": str(uuid.uuid4())},
+                "pod": {"name": f"{name}-7d9f8-abcde", "uid": str(uuid.uuid4())},
+                "serviceaccount": {"name": name, "uid": str(uuid.uuid4())},
+            },
+            "sub": f"system:serviceaccount:{namespace}:{name}",
+        }
+        return jwt.encode(claims, signing_key or key, algorithm=alg, headers={"kid": kid})
+
+    def review(self, body: dict[str, Any]) -> dict[str, Any]:
+        """What kube-apiserver answers to a TokenReview."""
+        spec = body["spec"]
+        status: dict[str, Any] = {"authenticated": False}
+        try:
+            kid = jwt.get_unverified_header(spec["token"])["kid"]
+            alg, key = self.keys[kid]
+            claims = jwt.decode(
+                spec["token"],
+                key.public_key(),
+                algorithms=[alg],
+                audience=spec["audiences"],
+                issuer=self.url,
+            )
+        except (jwt.PyJWTError, KeyError):
+            return {**body, "status": status}
+        if claims["sub"] in self.accounts:
+            audiences = [a for a in spec["audiences"] if a in claims["aud"]]
+            status = {
+                "authenticated": True,
+                "audiences": audiences,
+                "user": {"username": claims["sub"], "groups": ["system:serviceaccounts"]},
+            }
+        return {**body, "status": status}
+
+
+def _serve(issuer: ClusterIssuer) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def _send(self, status: int, document: Any) -> None:
+            payload = json.dumps(document).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def do_GET(self) -> None:
+            issuer.requests.append(self.path)
+            if self.path == "/.well-known/openid-configuration":
+                self._send(
+                    200,
+                    {
+                        "issuer": issuer.url,
+                        "jwks_uri": f"{issuer.url}/openid/v1/jwks",
+                        "response_types_supported": ["id_token"],
+                        "subject_types_supported": ["public"],
+                        "id_token_signing_alg_values_supported": ["RS256", "ES256"],
+                    },
+                )
+            elif self.path == "/openid/v1/jwks":
+                self._send(200, issuer.jwks())
+            else:
+                self._send(404, {"kind": "Status", "code": 404})
+
+        def do_POST(self) -> None:
+            issuer.requests.append(self.path)
+            body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+            if self.headers.get("authorization") != f"Bearer {OWN_TOKEN}":
+                self._send(401, {"kind": "Status", "code": 401})
+            elif self.path == TOKENREVIEW_PATH:
+                self._send(201, issuer.review(body))
+            else:
+                self._send(404, {"kind": "Status", "code": 404})
+
+        def log_message(self, *_: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[ClusterIssuer]:
+    issuer = ClusterIssuer()
+    server = _serve(issuer)
+    issuer.url = f"http://127.0.0.1:{server.server_address[1]}"
+    issuer.accounts = {f"system:serviceaccount:{ns}:{name}" for ns, name in (OPERATOR, WORKER)}
+    yield issuer
+    server.shutdown()
+    server.server_close()
+
+
+def _closed_port() -> int:
+    """A port nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+async def _started(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with app.router.lifespan_context(app), asgi_client(app, "http://auth-service") as c:
+        yield c
+
+
+def _kubernetes_app(
+    settings_for: Callable[..., Settings], issuer: str, **overrides: Any
+) -> FastAPI:
+    operators = f"{OPERATOR[0]}:{OPERATOR[1]},other-ns:other-operator"
+    return build_app(
+        settings_for(
+            auth_kubernetes_issuer=issuer,
+            auth_kubernetes_operators=operators,
+            auth_kubernetes_timeout_s=10,
+            **overrides,
+        )
+    )
+
+
+@pytest.fixture
+async def k8s(
+    settings_for: Callable[..., Settings], cluster: ClusterIssuer
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The auth-service verifying ServiceAccount tokens by OIDC discovery + JWKS."""
+    async for c in _started(_kubernetes_app(settings_for, cluster.url)):
+        yield c
+
+
+@pytest.fixture
+async def reviewing(
+    settings_for: Callable[..., Settings], cluster: ClusterIssuer, tmp_path: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The auth-service asking the (in-test) API server with TokenReviews."""
+    own_token = tmp_path / "token"
+    own_token.write_text(OWN_TOKEN + "\n")
+    app = _kubernetes_app(
+        settings_for,
+        cluster.url,
+        auth_kubernetes_mode="tokenreview",
+        auth_kubernetes_api_url=cluster.url,
+        auth_kubernetes_api_token_file=own_token,
+        auth_kubernetes_api_ca_file=tmp_path / "absent-ca.crt",
+    )
+    async for c in _started(app):
+        yield c
+
+
+async def _exchange(client: httpx.AsyncClient, token: str) -> httpx.Response:
+    return await client.post("/api/v1/auth/kubernetes-token", json={"token": token})
+
+
+def _claims(response: httpx.Response) -> dict[str, Any]:
+    assert response.status_code == 200, response.text
+    assert response.headers["cache-control"] == "no-store"
+    body = response.json()
+    assert body["token_type"] == "bearer"
+    assert body["expires_in"] == 900
+    claims: dict[str, Any] = jwt.decode(body["access_token"], options={"verify_signature": False})
+    return claims
+
+
+async def _bind(client: httpx.AsyncClient, token: str, queue: str) -> httpx.Response:
+    return await client.put(
+        f"/api/v1/admin/workload-bindings/{WORKER[0]}/{WORKER[1]}",
+        json={"queue": queue},
+        headers=bearer(token),
+    )
+
+
+async def _operator_access(client: httpx.AsyncClient, cluster: ClusterIssuer) -> str:
+    access: str = (await _exchange(client, cluster.token(*OPERATOR))).json()["access_token"]
+    return access
+
+
+@pytest.mark.parametrize("kid", ["rsa-1", "ec-1"])
+async def test_the_operator_exchanges_its_token_for_the_operator_scopes(
+    k8s: httpx.AsyncClient, cluster: ClusterIssuer, kid: str
+) -> None:
+    claims = _claims(await _exchange(k8s, cluster.token(*OPERATOR, kid=kid)))
+    assert claims["sub"] == "system:serviceaccount:taskplane-system:taskplane-operator"
+    assert claims["scope"] == "events:read queues:admin workload-bindings:write"
+    assert claims["roles"] == []
+    assert claims["token_use"] == "kubernetes"
+    assert "taskplane_queue" not in claims
+    assert claims["aud"] == "taskplane"
+    assert claims["iss"] == "taskplane-auth"
+    assert "/.well-known/openid-configuration" in cluster.requests
+
+
+async def test_a_bound_worker_gets_queue_work_for_its_queue_only_until_unbound(
+    k8s: httpx.AsyncClient, cluster: ClusterIssuer
+) -> None:
+    worker_token = cluster.token(*WORKER, kid="ec-1")
+    refused = assert_problem(await _exchange(k8s, worker_token), 401)
+    assert "not bound" in refused["detail"]
+
+    operator = await _operator_access(k8s, cluster)
+    bound = await _bind(k8s, operator, "emails")
+    assert bound.status_code == 200, bound.text
+    assert bound.json()["queue"] == "emails"
+
+    claims = _claims(await _exchange(k8s, worker_token))
+    assert claims["scope"] == "queues:work"
+    assert claims["taskplane_queue"] == "emails"
+    assert claims["sub"] == "system:serviceaccount:team-a:emails-worker"
+
+    # The TaskQueue is deleted: the very same (still unexpired) token is refused.
+    deleted = await k8s.delete(
+        f"/api/v1/admin/workload-bindings/{WORKER[0]}/{WORKER[1]}", headers=bearer(operator)
+    )
+    assert deleted.status_code == 204
+    assert_problem(await _exchange(k8s, worker_token), 401)
+
+
+async def test_bindings_are_idempotent_and_only_for_admins_and_the_operator(
+    k8s: httpx.AsyncClient, cluster: ClusterIssuer, admin_token: str, register: Any, login: Any
+) -> None:
+    first = await _bind(k8s, admin_token, "emails")
+    again = await _bind(k8s, admin_token, "emails")
+    assert first.status_code == again.status_code == 200
+    assert first.json() == again.json()
+    moved = (await _bind(k8s, admin_token, "reports")).json()
+    assert moved["queue"] == "reports"
+    assert moved["created_at"] == first.json()["created_at"]
+    assert moved["updated_at"] >= first.json()["updated_at"]
+
+    listing = await k8s.get("/api/v1/admin/workload-bindings", headers=bearer(admin_token))
+    assert listing.json() == [moved]
+
+    await register("member@example.com")
+    member = (await login("member@example.com"))["access_token"]
+    worker = (await _exchange(k8s, cluster.token(*WORKER))).json()["access_token"]
+    for outsider in (member, worker):
+        assert_problem(await _bind(k8s, outsider, "stolen"), 403)
+        assert_problem(
+            await k8s.get("/api/v1/admin/workload-bindings", headers=bearer(outsider)), 403
+        )
+    assert_problem(await _bind(k8s, admin_token, "bad queue name"), 422)
+    assert_problem(
+        await k8s.put(
+            "/api/v1/admin/workload-bindings/Not_A_Namespace/x",
+            json={"queue": "emails"},
+            headers=bearer(admin_token),
+        ),
+        422,
+    )
+    listing = await k8s.get("/api/v1/admin/workload-bindings", headers=bearer(admin_token))
+    assert listing.json() == [moved], "refused calls changed nothing"
+
+    path = f"/api/v1/admin/workload-bindings/{WORKER[0]}/{WORKER[1]}"
+    for _ in range(2):
+        assert (await k8s.delete(path, headers=bearer(admin_token))).status_code == 204
+    assert (
+        await k8s.get("/api/v1/admin/workload-bindings", headers=bearer(admin_token))
+    ).json() == []
+
+
+async def test_tokens_that_are_not_for_us_are_refused(
+    k8s: httpx.AsyncClient, cluster: ClusterIssuer, admin_token: str
+) -> None:
+    await _bind(k8s, admin_token, "emails")
+    impostor_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    refused = {
+        "expired": cluster.token(*WORKER, expires_in=-120),
+        "API-server audience": cluster.token(
+            *WORKER, audience="https://kubernetes.default.svc.cluster.local"
+        ),
+        "other issuer": cluster.token(*WORKER, issuer="https://oidc.eks.example.com/id/OTHER"),
+        "bad signature": cluster.token(*WORKER, signing_key=impostor_key),
+        "unbound ServiceAccount": cluster.token("team-a", "some-other-app"),
+        "not a JWT": "not-a-jwt",
+    }
+    for case, token in refused.items():
+        problem = assert_problem(await _exchange(k8s, token), 401)
+        assert "access_token" not in problem, case
+    header, payload, _ = cluster.token(*OPERATOR).split(".")
+    unsigned_header = jwt.utils.base64url_encode(b'{"alg":"none","kid":"rsa-1"}').decode()
+    unsigned = f"{unsigned_header}.{payload}."
+    assert header != unsigned_header
+    assert_problem(await _exchange(k8s, unsigned), 401)
+
+
+async def test_an_unreachable_issuer_is_a_503_with_retry_after(
+    settings_for: Callable[..., Settings], cluster: ClusterIssuer
+) -> None:
+    down = f"http://127.0.0.1:{_closed_port()}"
+    async for client in _started(_kubernetes_app(settings_for, down)):
+        token = cluster.token(*OPERATOR, issuer=down)
+        problem = assert_problem(await _exchange(client, token), 503)
+        assert "access_token" not in problem
+    async for client in _started(
+        _kubernetes_app(settings_for, cluster.url, auth_kubernetes_jwks_url=f"{down}/jwks")
+    ):
+        response = await _exchange(client, cluster.token(*OPERATOR))
+        assert_problem(response, 503)
+        assert int(response.headers["retry-after"]) > 0
+
+
+async def test_the_exchange_is_a_404_problem_when_not_enabled(client: httpx.AsyncClient) -> None:
+    problem = assert_problem(await _exchange(client, "eyJhbGciOi.x.y"), 404)
+    assert "TASKPLANE_AUTH_KUBERNETES_ISSUER" in problem["detail"]
+
+
+async def test_tokenreview_mode_asks_the_api_server(
+    reviewing: httpx.AsyncClient, cluster: ClusterIssuer, admin_token: str
+) -> None:
+    claims = _claims(await _exchange(reviewing, cluster.token(*OPERATOR)))
+    assert "queues:admin" in claims["scope"].split()
+    assert TOKENREVIEW_PATH in cluster.requests
+
+    await _bind(reviewing, admin_token, "emails")
+    assert (
+        _claims(await _exchange(reviewing, cluster.token(*WORKER)))["taskplane_queue"] == "emails"
+    )
+    for token in (
+        cluster.token(*WORKER, audience="https://kubernetes.default.svc.cluster.local"),
+        cluster.token(*WORKER, expires_in=-120),
+        cluster.token(*WORKER, issuer="https://elsewhere.example.com"),
+    ):
+        assert_problem(await _exchange(reviewing, token), 401)
+    # The ServiceAccount was deleted: the API server no longer authenticates its token.
+    cluster.accounts.discard("system:serviceaccount:team-a:emails-worker")
+    try:
+        assert_problem(await _exchange(reviewing, cluster.token(*WORKER)), 401)
+    finally:
+        cluster.accounts.add("system:serviceaccount:team-a:emails-worker")
+
+
+async def test_tokenreview_mode_is_a_503_when_the_api_server_is_down(
+    settings_for: Callable[..., Settings], cluster: ClusterIssuer, tmp_path: Path
+) -> None:
+    own_token = tmp_path / "token"
+    own_token.write_text(OWN_TOKEN)
+    app = _kubernetes_app(
+        settings_for,
+        cluster.url,
+        auth_kubernetes_mode="tokenreview",
+        auth_kubernetes_api_url=f"http://127.0.0.1:{_closed_port()}",
+        auth_kubernetes_api_token_file=own_token,
+    )
+    async for client in _started(app):
+        response = await _exchange(client, cluster.token(*OPERATOR))
+        assert_problem(response, 503)
+        assert "retry-after" in response.headers

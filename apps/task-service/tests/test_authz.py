@@ -192,3 +192,91 @@ async def test_queue_writes_follow_roles_and_scopes(
     operator = bearer(tokens.service_token("queues:admin"))
     cancelled = await api.post(f"/api/v1/tasks/{other.json()['id']}/cancel", headers=operator)
     assert cancelled.status_code == 200, "a queues:admin token cancels any queued task"
+
+
+def _workload_token(tokens: TokenFactory, queue: str) -> dict[str, str]:
+    """What the auth-service issues to a Kubernetes worker bound to ``queue``."""
+    subject = f"system:serviceaccount:team-a:{queue}-worker"
+    return bearer(
+        tokens.token(
+            subject,
+            roles=(),
+            scopes=("queues:work",),
+            token_use="kubernetes",
+            taskplane_queue=queue,
+        )
+    )
+
+
+async def test_a_queue_bound_token_works_its_queue_and_nothing_else(
+    api: httpx.AsyncClient, tokens: TokenFactory, db: Any
+) -> None:
+    admin = bearer(tokens.token(roles=["admin"]))
+    for queue in ("emails", "reports"):
+        enqueued = await api.post(f"/api/v1/queues/{queue}/tasks", json={}, headers=admin)
+        assert enqueued.status_code == 201, enqueued.text
+
+    async def lease(queue: str, headers: dict[str, str]) -> str:
+        leased = await api.post(
+            f"/api/v1/queues/{queue}/leases", json={"worker_id": "w"}, headers=headers
+        )
+        assert leased.status_code == 200, leased.text
+        lease_id: str = leased.json()["tasks"][0]["lease_id"]
+        return lease_id
+
+    emails_worker = _workload_token(tokens, "emails")
+    own_lease = await lease("emails", emails_worker)
+    other_lease = await lease("reports", bearer(tokens.service_token("queues:work")))
+
+    def snapshot() -> list[Any]:
+        tasks = db.execute(
+            "SELECT id, queue, status, attempts, lease_id, lease_expires_at, version"
+            " FROM tasks.tasks ORDER BY id"
+        ).fetchall()
+        events = db.execute("SELECT count(*) FROM tasks.events").fetchone()
+        return [tasks, events]
+
+    before = snapshot()
+    refused = {
+        "enqueue": api.post("/api/v1/queues/reports/tasks", json={}, headers=emails_worker),
+        "lease": api.post(
+            "/api/v1/queues/reports/leases", json={"worker_id": "w"}, headers=emails_worker
+        ),
+        "stats": api.get("/api/v1/queues/reports", headers=emails_worker),
+        **{
+            action: api.post(
+                f"/api/v1/leases/{other_lease}/{action}",
+                json={"error": "boom"} if action == "fail" else {},
+                headers=emails_worker,
+            )
+            for action in ("heartbeat", "complete", "fail", "release")
+        },
+    }
+    for route, call in refused.items():
+        problem = assert_problem(await call, 403)
+        assert "'emails'" in problem["detail"], (route, problem)
+    for admin_only in (
+        api.put("/api/v1/queues/emails", json={}, headers=emails_worker),
+        api.get("/api/v1/queues/emails/dead", headers=emails_worker),
+        api.get("/api/v1/events", headers=emails_worker),
+    ):
+        assert_problem(await admin_only, 403)
+    batch = await api.post(
+        "/api/v1/leases/complete",
+        json={"items": [{"lease_id": other_lease}]},
+        headers=emails_worker,
+    )
+    assert batch.json()["items"][0]["completed"] is False
+    assert_problem(
+        await api.post(f"/api/v1/leases/{uuid.uuid4()}/heartbeat", headers=emails_worker), 409
+    )
+    assert snapshot() == before, "refused calls changed nothing"
+
+    listed = await api.get("/api/v1/queues", headers=emails_worker)
+    assert [queue["name"] for queue in listed.json()["items"]] == ["emails"]
+    own = f"/api/v1/leases/{own_lease}"
+    assert (await api.post(f"{own}/heartbeat", headers=emails_worker)).status_code == 200
+    follow_up = await api.post("/api/v1/queues/emails/tasks", json={}, headers=emails_worker)
+    assert follow_up.status_code == 201, follow_up.text
+    completed = await api.post(f"{own}/complete", json={}, headers=emails_worker)
+    assert completed.json()["status"] == "completed"

@@ -9,12 +9,14 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from taskplane_client.auth import LOGIN_PATH, LOGOUT_PATH, REFRESH_PATH
+from taskplane_client.auth import KUBERNETES_EXCHANGE_PATH, LOGIN_PATH, LOGOUT_PATH, REFRESH_PATH
 from taskplane_client.models import (
+    AccessToken,
     Completion,
     CompletionResult,
     EventPage,
     HeartbeatResult,
+    KubernetesTokenExchange,
     Lease,
     LeaseResult,
     Queue,
@@ -30,6 +32,9 @@ from taskplane_client.models import (
     TaskStats,
     TaskUpdate,
     TokenPair,
+    WorkloadBinding,
+    WorkloadBindingKey,
+    WorkloadBindingPut,
 )
 from taskplane_client.transport import Call, body_of, model, nothing
 
@@ -349,6 +354,64 @@ def revoke_service_token(token_id: uuid.UUID | str) -> Call[None]:
         "DELETE",
         f"{SERVICE_TOKENS}/{token_id}",
         nothing,
+        service="auth",
+        idempotent=True,
+    )
+
+
+def exchange_kubernetes_token(token: str) -> Call[AccessToken]:
+    """A pod's projected ServiceAccount token for a short-lived access token."""
+    return Call(
+        "exchange_kubernetes_token",
+        "POST",
+        KUBERNETES_EXCHANGE_PATH,
+        model(AccessToken),
+        service="auth",
+        json=body_of(KubernetesTokenExchange(token=token)),
+        authenticated=False,
+        idempotent=True,
+    )
+
+
+WORKLOAD_BINDINGS = "/api/v1/admin/workload-bindings"
+
+
+def _binding(namespace: str, service_account: str) -> str:
+    key = WorkloadBindingKey(namespace=namespace, service_account=service_account)
+    return f"{WORKLOAD_BINDINGS}/{key.path}"
+
+
+def put_workload_binding(namespace: str, service_account: str, queue: str) -> Call[WorkloadBinding]:
+    """Let ``namespace:service_account`` work ``queue`` only (the operator, per TaskQueue)."""
+    return Call(
+        "put_workload_binding",
+        "PUT",
+        _binding(namespace, service_account),
+        model(WorkloadBinding),
+        service="auth",
+        json=body_of(WorkloadBindingPut(queue=queue)),
+        idempotent=True,
+    )
+
+
+def delete_workload_binding(namespace: str, service_account: str) -> Call[None]:
+    """Revoke: that ServiceAccount's next exchange is refused."""
+    return Call(
+        "delete_workload_binding",
+        "DELETE",
+        _binding(namespace, service_account),
+        nothing,
+        service="auth",
+        idempotent=True,
+    )
+
+
+def list_workload_bindings() -> Call[list[WorkloadBinding]]:
+    return Call(
+        "list_workload_bindings",
+        "GET",
+        WORKLOAD_BINDINGS,
+        model(list[WorkloadBinding]),
         service="auth",
         idempotent=True,
     )

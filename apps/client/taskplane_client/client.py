@@ -24,6 +24,7 @@ from taskplane_client import calls
 from taskplane_client.auth import auth_for
 from taskplane_client.errors import LeaseLostError
 from taskplane_client.models import (
+    AccessToken,
     Completion,
     CompletionResult,
     Event,
@@ -45,6 +46,7 @@ from taskplane_client.models import (
     TaskStats,
     TaskUpdate,
     TokenPair,
+    WorkloadBinding,
 )
 from taskplane_client.transport import (
     Call,
@@ -278,6 +280,20 @@ class TaskplaneClient(_Base):
 
     def revoke_service_token(self, token_id: TaskId) -> None:
         self.send(calls.revoke_service_token(token_id))
+
+    def exchange_kubernetes_token(self, token: str) -> AccessToken:
+        return self.send(calls.exchange_kubernetes_token(token))
+
+    def put_workload_binding(
+        self, namespace: str, service_account: str, queue: str
+    ) -> WorkloadBinding:
+        return self.send(calls.put_workload_binding(namespace, service_account, queue))
+
+    def delete_workload_binding(self, namespace: str, service_account: str) -> None:
+        self.send(calls.delete_workload_binding(namespace, service_account))
+
+    def list_workload_bindings(self) -> list[WorkloadBinding]:
+        return self.send(calls.list_workload_bindings())
 
 
 class AsyncTaskplaneClient(_Base):
@@ -528,3 +544,17 @@ class AsyncTaskplaneClient(_Base):
 
     async def revoke_service_token(self, token_id: TaskId) -> None:
         await self.send(calls.revoke_service_token(token_id))
+
+    async def exchange_kubernetes_token(self, token: str) -> AccessToken:
+        return await self.send(calls.exchange_kubernetes_token(token))
+
+    async def put_workload_binding(
+        self, namespace: str, service_account: str, queue: str
+    ) -> WorkloadBinding:
+        return await self.send(calls.put_workload_binding(namespace, service_account, queue))
+
+    async def delete_workload_binding(self, namespace: str, service_account: str) -> None:
+        await self.send(calls.delete_workload_binding(namespace, service_account))
+
+    async def list_workload_bindings(self) -> list[WorkloadBinding]:
+        return await self.send(calls.list_workload_bindings())

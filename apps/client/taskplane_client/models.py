@@ -292,7 +292,9 @@ class EventPage(Response):
 
 # ----------------------------------------------------------------------------- auth
 
-Scope = Literal["queues:work", "queues:admin", "events:read", "users:read"]
+Scope = Literal[
+    "queues:work", "queues:admin", "events:read", "users:read", "workload-bindings:write"
+]
 
 
 class TokenPair(Response):
@@ -309,7 +311,7 @@ class AccessToken(Response):
 
 class ServiceTokenCreate(Request):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-    scopes: Annotated[list[Scope], Field(min_length=1, max_length=4)]
+    scopes: Annotated[list[Scope], Field(min_length=1, max_length=5)]
     expires_in_days: Annotated[int, Field(ge=1, le=3650)] | None = None
 
 
@@ -328,6 +330,49 @@ class ServiceTokenCreated(ServiceToken):
     token: str
 
 
+class KubernetesTokenExchange(Request):
+    """A pod's projected ServiceAccount token (audience ``taskplane``) to exchange."""
+
+    token: Annotated[str, StringConstraints(min_length=1, max_length=16_384)]
+
+
+#: A namespace is a DNS label; a ServiceAccount name a DNS subdomain.
+Namespace = Annotated[
+    str, StringConstraints(max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+]
+ServiceAccountName = Annotated[
+    str,
+    StringConstraints(
+        max_length=253, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+    ),
+]
+
+
+class WorkloadBindingKey(Request):
+    """Which ServiceAccount a binding is for (checked before the path is built)."""
+
+    namespace: Namespace
+    service_account: ServiceAccountName
+
+    @property
+    def path(self) -> str:
+        return f"{self.namespace}/{self.service_account}"
+
+
+class WorkloadBindingPut(Request):
+    queue: QueueName
+
+
+class WorkloadBinding(Response):
+    """A Kubernetes ServiceAccount allowed to work one queue."""
+
+    namespace: str
+    service_account: str
+    queue: str
+    created_at: datetime
+    updated_at: datetime
+
+
 class Identity(Response):
     """What an access token says about its holder (read locally, not verified)."""
 
@@ -336,3 +381,5 @@ class Identity(Response):
     scope: str = ""
     exp: int | None = None
     email: str | None = None
+    #: A Kubernetes worker's token works this one queue only.
+    taskplane_queue: str | None = None

@@ -7,6 +7,7 @@ import asyncio
 import time
 import uuid
 
+import pydantic
 import pytest
 
 from taskplane_client import (
@@ -193,3 +194,23 @@ async def test_async_client_work_loop_completes_and_fails_tasks(platform: Platfo
             [Completion(lease_id=leased[0].lease_id), Completion(lease_id=uuid.uuid4())], "w"
         )
         assert [r.completed for r in results] == [True, False]
+
+
+def test_workload_bindings_are_put_listed_and_deleted(platform: Platform) -> None:
+    namespace = f"ns-{uuid.uuid4().hex[:8]}"
+    with admin_client(platform) as client:
+        bound = client.put_workload_binding(namespace, "emails-worker", "emails")
+        assert (bound.namespace, bound.service_account, bound.queue) == (
+            namespace,
+            "emails-worker",
+            "emails",
+        )
+        assert client.put_workload_binding(namespace, "emails-worker", "emails") == bound
+        assert bound in client.list_workload_bindings()
+        for _ in range(2):
+            client.delete_workload_binding(namespace, "emails-worker")
+        assert all(b.namespace != namespace for b in client.list_workload_bindings())
+        with pytest.raises(pydantic.ValidationError):
+            client.put_workload_binding("Not_A_Namespace", "emails-worker", "emails")
+        with pytest.raises(NotFoundError, match="not enabled"):
+            client.exchange_kubernetes_token("header.payload.signature")

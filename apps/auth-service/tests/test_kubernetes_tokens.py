@@ -429,3 +429,16 @@ async def test_tokenreview_mode_is_a_503_when_the_api_server_is_down(
         response = await _exchange(client, cluster.token(*OPERATOR))
         assert_problem(response, 503)
         assert "retry-after" in response.headers
+
+
+async def test_the_exchange_shares_the_address_rate_limit(
+    settings_for: Callable[..., Settings], cluster: ClusterIssuer
+) -> None:
+    app = _kubernetes_app(settings_for, cluster.url, login_max_attempts_per_address=2)
+    async for client in _started(app):
+        token = cluster.token(*OPERATOR)
+        for _ in range(2):
+            assert (await _exchange(client, token)).status_code == 200
+        limited = await _exchange(client, token)
+        assert_problem(limited, 429)
+        assert int(limited.headers["retry-after"]) > 0

@@ -7,6 +7,8 @@ DOCKER ?= docker
 KIND_CLUSTER ?= taskplane
 KIND_NAMESPACE ?= taskplane
 KIND_RELEASE ?= taskplane
+# Where kind-up applies the sample TaskQueue: any namespace works, nothing is copied there.
+KIND_QUEUE_NAMESPACE ?= demo
 IMAGE_TAG ?= dev
 KIND_CHART := charts/taskplane
 KIND_VALUES := k8s/values-dev.yaml
@@ -22,11 +24,11 @@ IMAGE_ARGS_worker := $(call image_args,apps/worker,taskplane-worker,9100,--help)
 IMAGE_ARGS_operator := $(call image_args,operator,python -m taskplane_operator,8080,)
 KIND_IMAGES := $(patsubst IMAGE_ARGS_%,%,$(filter IMAGE_ARGS_%,$(.VARIABLES)))
 
-export KIND_NAMESPACE KIND_RELEASE
+export KIND_NAMESPACE KIND_RELEASE KIND_QUEUE_NAMESPACE
 
 .PHONY: kind-up kind-images kind-test kind-down image-args
 
-kind-up: ## kind: create the cluster, build and load the images, install the chart (needs Docker)
+kind-up: ## kind: create the cluster, build and load the images, helm install, apply a sample TaskQueue (needs Docker)
 	@$(KIND) get clusters 2>/dev/null | grep -qx '$(KIND_CLUSTER)' || \
 		$(KIND) create cluster --name $(KIND_CLUSTER) --config k8s/kind/cluster.yaml --wait 180s
 	$(MAKE) kind-images
@@ -37,7 +39,9 @@ kind-up: ## kind: create the cluster, build and load the images, install the cha
 	$(KUBECTL) --context kind-$(KIND_CLUSTER) apply -f k8s/namespace.yaml
 	$(HELM) upgrade --install $(KIND_RELEASE) $(KIND_CHART) --kube-context kind-$(KIND_CLUSTER) \
 		-n $(KIND_NAMESPACE) -f $(KIND_VALUES) --wait --timeout 15m
-	CHART=$(KIND_CHART) VALUES=$(KIND_VALUES) bash k8s/kind/bootstrap-tokens.sh
+	$(KUBECTL) --context kind-$(KIND_CLUSTER) create namespace $(KIND_QUEUE_NAMESPACE) --dry-run=client -o yaml \
+		| $(KUBECTL) --context kind-$(KIND_CLUSTER) apply -f -
+	$(KUBECTL) --context kind-$(KIND_CLUSTER) apply -n $(KIND_QUEUE_NAMESPACE) -f k8s/samples/taskqueue-noop.yaml
 
 kind-images: ## kind: docker build every image from the root Dockerfile and load it into the cluster
 	@set -e; for name in $(sort $(KIND_IMAGES)); do \

@@ -1,20 +1,28 @@
 #!/usr/bin/env bash
-# End to end on kind (make kind-test), beyond `helm test`: apply the sample TaskQueues,
-# wait for the operator to start their workers, enqueue a task through the API with curl
-# and wait until a worker has completed it. Needs kubectl, curl and python3.
+# End to end on kind (make kind-test), beyond `helm test`: the sample TaskQueue that
+# `make kind-up` applied in its own namespace (no Secret was put there: the workers
+# authenticate with their projected ServiceAccount tokens), its operator-started
+# workers, a task enqueued through the API with curl and completed by a worker.
+# Needs kubectl, curl and python3.
 set -euo pipefail
 NS=${KIND_NAMESPACE:-taskplane}
 RELEASE=${KIND_RELEASE:-taskplane}
+QUEUE_NS=${KIND_QUEUE_NAMESPACE:-demo}
 PORT_API=${API_LOCAL_PORT:-18003}
 PORT_AUTH=${AUTH_LOCAL_PORT:-18001}
-SAMPLES=${SAMPLES:-k8s/samples}
+SAMPLE=${SAMPLE:-k8s/samples/taskqueue-noop.yaml}
 
-kubectl apply -n "$NS" -f "$SAMPLES"
-QUEUE_OBJ=$(kubectl get -n "$NS" taskqueues -o jsonpath='{.items[0].metadata.name}')
-QUEUE=$(kubectl get -n "$NS" taskqueue "$QUEUE_OBJ" -o jsonpath='{.spec.queueName}')
-QUEUE=${QUEUE:-$NS.$QUEUE_OBJ}
+kubectl create namespace "$QUEUE_NS" --dry-run=client -o yaml | kubectl apply -f -
+kubectl apply -n "$QUEUE_NS" -f "$SAMPLE"
+QUEUE_OBJ=$(kubectl get -n "$QUEUE_NS" taskqueues -o jsonpath='{.items[0].metadata.name}')
+QUEUE=$(kubectl get -n "$QUEUE_NS" taskqueue "$QUEUE_OBJ" -o jsonpath='{.spec.queueName}')
+QUEUE=${QUEUE:-$QUEUE_NS.$QUEUE_OBJ}
 echo "waiting for TaskQueue $QUEUE_OBJ (queue $QUEUE) to be Ready"
-kubectl wait -n "$NS" "taskqueue/$QUEUE_OBJ" --for=condition=Ready --timeout=300s
+kubectl wait -n "$QUEUE_NS" "taskqueue/$QUEUE_OBJ" --for=condition=Ready --timeout=300s
+if [ -n "$(kubectl get -n "$QUEUE_NS" secrets -o name)" ]; then
+  echo "e2e failed: a Secret appeared in $QUEUE_NS" >&2
+  exit 1
+fi
 
 kubectl -n "$NS" port-forward "svc/$RELEASE-task-service" "$PORT_API:8003" >/dev/null 2>&1 &
 PF1=$!

@@ -1,5 +1,6 @@
-"""The operator's view of the task-service: register a queue's configuration, read its
-depth and, for deletionPolicy Delete, remove it.
+"""The operator's view of the platform: register a queue's configuration, read its
+depth and, for deletionPolicy Delete, remove it (task-service); bind a TaskQueue's
+worker ServiceAccount to its queue and revoke that binding (auth-service).
 
 The calls themselves are ``taskplane_client``'s (one implementation for the worker, the
 operator and the CLI, service-token exchange included); this module only turns their
@@ -28,8 +29,8 @@ from taskplane_client import (
 )
 from taskplane_client import QueueConfig as _QueueConfig
 from taskplane_client import QueueStats as _QueueStats
-from taskplane_client.auth import EXCHANGE_PATH
-from taskplane_client.transport import model, nothing
+from taskplane_client.auth import EXCHANGE_PATH, KUBERNETES_EXCHANGE_PATH, auth_for
+from taskplane_client.transport import Call, model, nothing
 from taskplane_operator.model import TaskQueueSpec
 
 T = TypeVar("T")
@@ -79,9 +80,12 @@ class TaskServiceClient:
         timeout_s: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
         auth_url: str | None = None,
+        token_file: str | None = None,
     ) -> None:
-        """``token``: a JWT, or a ``tps_`` service token (then ``auth_url`` is required,
-        else ValueError); none sends no Authorization header."""
+        """Credentials as ``taskplane_client.auth.auth_for`` picks them: ``token_file``
+        (a projected ServiceAccount token), else ``token`` (a JWT, or a ``tps_`` service
+        token); either exchange needs ``auth_url``, else ValueError. None of them: no
+        Authorization header."""
         self._timeout_s = timeout_s
         # A few quick retries; kopf's handler retries and the autoscaler's next poll
         # cover longer outages.
@@ -89,7 +93,7 @@ class TaskServiceClient:
         self._client = AsyncTaskplaneClient(
             base_url,
             auth_url=auth_url,
-            token=token,
+            auth=auth_for(token, auth_url, token_file),
             retry=retry,
             timeout_s=timeout_s,
             transport=transport,
@@ -114,26 +118,52 @@ class TaskServiceClient:
         """Create or update the queue's configuration (idempotent)."""
         # Only success matters here, not the queue the answer describes.
         put = calls.put_queue(queue, config).reading(nothing)
-        await self._call("PUT", queue, self._client.send(put))
+        await self._call("PUT", _queue(queue), self._client.send(put))
 
     async def get_stats(self, queue: str) -> QueueStats:
         """Current depth and totals of one queue."""
         stats = calls.get_queue(queue).reading(model(QueueStats))
-        return await self._call("GET", queue, self._client.send(stats))
+        return await self._call("GET", _queue(queue), self._client.send(stats))
 
     async def delete_queue(self, queue: str) -> bool:
         """Delete the queue; False when the task-service has no such endpoint or queue
         (nothing left to do, rather than an error that would block the finalizer)."""
         try:
-            await self._call("DELETE", queue, self._client.delete_queue(queue))
+            await self._call("DELETE", _queue(queue), self._client.delete_queue(queue))
         except TaskServiceError as exc:
             if exc.status in (404, 405):
                 return False
             raise
         return True
 
-    async def _call(self, method: str, queue: str, call: Awaitable[T]) -> T:
-        where = f"{method} /api/v1/queues/{queue}"
+    async def bind_workload(self, namespace: str, service_account: str, queue: str) -> None:
+        """Let ``namespace/service_account`` work on ``queue``, and on no other (idempotent)."""
+        path = _binding(namespace, service_account)
+        bind = Call(
+            "put_workload_binding",
+            "PUT",
+            path,
+            nothing,
+            service="auth",
+            json={"queue": queue},
+            idempotent=True,
+        )
+        await self._call("PUT", path, self._client.send(bind))
+
+    async def unbind_workload(self, namespace: str, service_account: str) -> None:
+        """Revoke the binding: tokens of that ServiceAccount are refused from now on."""
+        path = _binding(namespace, service_account)
+        unbind = Call(
+            "delete_workload_binding", "DELETE", path, nothing, service="auth", idempotent=True
+        )
+        try:
+            await self._call("DELETE", path, self._client.send(unbind))
+        except TaskServiceError as exc:
+            if exc.status != 404:  # already gone: what deletion wants
+                raise
+
+    async def _call(self, method: str, path: str, call: Awaitable[T]) -> T:
+        where = f"{method} {path}"
         try:
             # A token exchange is a request of its own; this bounds the call as a whole.
             async with asyncio.timeout(3 * self._timeout_s):
@@ -148,6 +178,14 @@ class TaskServiceClient:
             raise TaskServiceError("TaskServiceBadResponse", str(exc)) from exc
         except ApiError as exc:
             raise _refused(where, method, exc) from exc
+
+
+def _queue(queue: str) -> str:
+    return f"/api/v1/queues/{queue}"
+
+
+def _binding(namespace: str, service_account: str) -> str:
+    return f"/api/v1/admin/workload-bindings/{namespace}/{service_account}"
 
 
 def _unreachable(where: str, exc: ConnectionFailedError) -> TaskServiceError:
@@ -179,6 +217,6 @@ def _at_auth_service(exc: BaseException) -> bool:
     if not isinstance(exc, httpx.RequestError):
         return False
     try:
-        return exc.request.url.path.endswith(EXCHANGE_PATH)
+        return exc.request.url.path.endswith((EXCHANGE_PATH, KUBERNETES_EXCHANGE_PATH))
     except RuntimeError:  # an error raised without its request
         return False

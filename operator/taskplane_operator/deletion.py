@@ -1,4 +1,5 @@
-"""Deletion policies of a TaskQueue: Retain, Drain or Delete the queue, then let it go.
+"""Deletion policies of a TaskQueue: Retain, Drain or Delete the queue, then revoke its
+workers' binding (every policy) and let it go.
 
 Called by the delete handler while the finalizer holds the object. A policy that must
 wait (Drain with tasks left) raises kopf.TemporaryError with the poll interval as delay.
@@ -21,15 +22,18 @@ from taskplane_operator.state import Services
 async def apply_policy(
     body: kopf.Body, spec: TaskQueueSpec, svc: Services, runtime: datetime.timedelta
 ) -> str:
-    """Carry out spec.deletionPolicy; returns the queue name. Errors propagate until
+    """Carry out spec.deletionPolicy, then revoke the workers' binding (after a drain:
+    draining workers still need it); returns the queue name. Errors propagate until
     ``deletionTimeoutSeconds``, then a Warning Event is posted and deletion proceeds."""
-    queue = queue_name(spec, body.metadata.namespace or "", body.metadata.name or "")
+    namespace, name = body.metadata.namespace or "", body.metadata.name or ""
+    queue = queue_name(spec, namespace, name)
     timed_out = runtime.total_seconds() >= spec.deletion_timeout_seconds
     try:
         if spec.deletion_policy == "Delete":
             await _delete_queue(body, svc, queue)
         elif spec.deletion_policy == "Drain":
             await _drain(body, spec, svc, queue, timed_out)
+        await svc.tasks.unbind_workload(namespace, desired.child_name(name))
     except (TaskServiceError, KubernetesApiError) as exc:
         if not timed_out:
             raise

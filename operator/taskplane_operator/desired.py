@@ -21,6 +21,9 @@ WORKER_CONTAINER = "worker"
 WORKER_PORT = 9100
 WORKER_UID = 10001
 MANAGED_BY = "taskplane-operator"
+TOKEN_VOLUME = "taskplane-token"  # noqa: S105 - a volume name
+TOKEN_MOUNT_PATH = "/var/run/secrets/taskplane/serviceaccount"  # noqa: S105 - a path
+TOKEN_FILE_NAME = "token"  # noqa: S105 - a file name
 DEFAULT_RESOURCES: dict[str, dict[str, Any]] = {
     "requests": {"cpu": "100m", "memory": "128Mi"},
     "limits": {"cpu": "1", "memory": "512Mi"},
@@ -114,7 +117,8 @@ def _meta(owner: Mapping[str, Any], labels: Mapping[str, str]) -> dict[str, Any]
 
 
 def service_account(owner: Mapping[str, Any], spec: TaskQueueSpec) -> dict[str, Any]:
-    """Workers talk to the task-service with a token, never to the Kubernetes API."""
+    """The workers' identity: bound to the queue at the auth-service (workers.register);
+    never used against the Kubernetes API, so its API token is not mounted."""
     labels = worker_labels(owner["metadata"]["name"], _queue(owner, spec))
     return _owned(
         {
@@ -137,6 +141,18 @@ def worker_args(spec: TaskQueueSpec, queue: str) -> list[str]:
         "--concurrency",
         str(spec.worker.concurrency),
     ]
+
+
+def projected_token_volume(settings: OperatorSettings) -> dict[str, Any]:
+    """The workers' identity: a ServiceAccount token only the auth-service accepts
+    (audience), short-lived and rotated by the kubelet, which the worker exchanges for
+    an access token scoped to its queue. The API-server token stays unmounted."""
+    token = {
+        "audience": settings.worker_token_audience,
+        "expirationSeconds": settings.worker_token_expiration_s,
+        "path": TOKEN_FILE_NAME,
+    }
+    return {"name": TOKEN_VOLUME, "projected": {"sources": [{"serviceAccountToken": token}]}}
 
 
 def grace_period(spec: TaskQueueSpec, settings: OperatorSettings) -> int:
@@ -162,18 +178,10 @@ def deployment(
     }
     env: list[dict[str, Any]] = [
         {"name": "TASKPLANE_API_URL", "value": settings.effective_worker_api_url},
-        {
-            "name": "TASKPLANE_TOKEN",
-            "valueFrom": {
-                "secretKeyRef": {
-                    "name": settings.worker_token_secret,
-                    "key": settings.worker_token_key,
-                }
-            },
-        },
+        {"name": "TASKPLANE_TOKEN_FILE", "value": f"{TOKEN_MOUNT_PATH}/{TOKEN_FILE_NAME}"},
     ]
     if settings.effective_worker_auth_url:
-        # Where the workers exchange a tps_ service token for access tokens.
+        # Where the workers exchange their ServiceAccount token for access tokens.
         env.append({"name": "TASKPLANE_AUTH_URL", "value": settings.effective_worker_auth_url})
     env += copy.deepcopy(spec.worker.env)
     worker: dict[str, Any] = {
@@ -187,7 +195,10 @@ def deployment(
         "readinessProbe": {**probe, "periodSeconds": 5},
         "resources": copy.deepcopy(spec.worker.resources or DEFAULT_RESOURCES),
         "securityContext": restricted_container_security(),
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108
+        "volumeMounts": [
+            {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108
+            {"name": TOKEN_VOLUME, "mountPath": TOKEN_MOUNT_PATH, "readOnly": True},
+        ],
     }
     if spec.worker.image_pull_policy:
         worker["imagePullPolicy"] = spec.worker.image_pull_policy
@@ -197,7 +208,10 @@ def deployment(
         "terminationGracePeriodSeconds": grace_period(spec, settings),
         "securityContext": restricted_pod_security(),
         "containers": [worker, *(_sidecar(c) for c in spec.worker.extra_containers)],
-        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}],
+        "volumes": [
+            {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
+            projected_token_volume(settings),
+        ],
     }
     return _owned(
         {

@@ -19,14 +19,13 @@ from prometheus_client import start_http_server
 from pydantic import ValidationError
 
 from taskplane_operator import cluster, deletion, metrics, workers
-from taskplane_operator.client import QueueConfig, TaskServiceClient
+from taskplane_operator.client import TaskServiceClient
 from taskplane_operator.model import (
     GROUP,
     PLURAL,
     VERSION,
     InvalidSpecError,
     parse_spec,
-    queue_name,
 )
 from taskplane_operator.settings import OperatorSettings
 from taskplane_operator.state import Services, object_state, services, step
@@ -48,7 +47,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     """Read our settings, tune kopf, open clients and the metrics port."""
     try:
         config = OperatorSettings()
-    except ValidationError as exc:  # e.g. a tps_ token without TASKPLANE_AUTH_URL
+    except ValidationError as exc:  # e.g. a token to exchange without TASKPLANE_AUTH_URL
         raise kopf.PermanentError(f"invalid settings: {exc}") from exc
     settings.persistence.finalizer = FINALIZER
     # Handler progress in annotations, never in .status: the structural schema of the
@@ -66,7 +65,11 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         settings=config,
         cluster=cluster.Cluster(await cluster.connect()),
         tasks=TaskServiceClient(
-            config.api_url, token, config.request_timeout_s, auth_url=config.auth_url
+            config.api_url,
+            token,
+            config.request_timeout_s,
+            auth_url=config.auth_url,
+            token_file=config.token_file,
         ),
     )
     if config.metrics_port:
@@ -118,15 +121,15 @@ async def reconcile_workers(
 async def register_queue(
     body: kopf.Body, memo: kopf.Memo, retry: int, logger: kopf.Logger, **_: Any
 ) -> None:
-    """PUT the queue configuration (retries, visibility, pause, limits) to the task-service."""
+    """PUT the queue configuration (retries, visibility, pause, limits) to the task-service
+    and bind the workers' ServiceAccount to that queue at the auth-service."""
     state = object_state(memo)
     spec = workers.spec_or_problem(body, state)
     if spec is None:
         return
-    queue = queue_name(spec, body.metadata.namespace or "", body.metadata.name or "")
     with step(body, state, "queue", "register_queue", retry):
-        await services(memo).tasks.put_queue(queue, QueueConfig.from_spec(spec))
-    logger.info("queue %s configured (paused=%s)", queue, spec.paused)
+        queue = await workers.register(body, spec, services(memo))
+    logger.info("queue %s configured (paused=%s), workers bound to it", queue, spec.paused)
 
 
 @kopf.daemon(

@@ -18,14 +18,19 @@ class OperatorSettings(BaseSettings):
     api_url: str = Field(
         default="http://task-service:8003", description="task-service base URL for the operator"
     )
+    token_file: str | None = Field(
+        default=None,
+        description="projected ServiceAccount token (audience taskplane) exchanged at "
+        "auth_url, re-read as the kubelet rotates it; wins over token (the chart mounts it)",
+    )
     token: SecretStr | None = Field(
         default=None,
-        description="token with scope queues:admin: a JWT, or a tps_ service token that is "
-        "exchanged at auth_url; no header when unset",
+        description="outside Kubernetes: a token with scope queues:admin, a JWT or a tps_ "
+        "service token that is exchanged at auth_url; no header when neither is set",
     )
     auth_url: str | None = Field(
         default=None,
-        description="auth-service base URL; required when token is a tps_ service token",
+        description="auth-service base URL; required with token_file or a tps_ service token",
     )
     worker_image: str = Field(
         default="taskplane/worker:latest", description="image when spec.worker.image is absent"
@@ -36,11 +41,17 @@ class OperatorSettings(BaseSettings):
     worker_auth_url: str | None = Field(
         default=None, description="auth-service URL the workers use; defaults to auth_url"
     )
-    worker_token_secret: str = Field(
-        default="taskplane-worker-token",
-        description="Secret in each TaskQueue namespace holding the worker token",
+    worker_token_audience: str = Field(
+        default="taskplane",
+        description="audience of the ServiceAccount token projected into every worker pod "
+        "(the auth-service's TASKPLANE_AUTH_KUBERNETES_AUDIENCE)",
     )
-    worker_token_key: str = Field(default="token", description="key inside that Secret")
+    worker_token_expiration_s: int = Field(
+        default=3600,
+        ge=600,
+        le=3600,
+        description="expirationSeconds of that projected token (the kubelet rotates it at 80%)",
+    )
     watch_namespaces: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="comma list of namespaces to watch; empty = all"
     )
@@ -66,10 +77,17 @@ class OperatorSettings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _service_token_needs_auth_url(self) -> Self:
+    def _exchanged_token_needs_auth_url(self) -> Self:
         """Refuse at start-up what would otherwise fail on every task-service call."""
         token = self.token.get_secret_value() if self.token else ""
-        if token.startswith(SERVICE_TOKEN_PREFIX) and not self.auth_url:
+        if self.auth_url:
+            return self
+        if self.token_file:
+            raise ValueError(
+                "TASKPLANE_TOKEN_FILE is a ServiceAccount token, which must be exchanged at "
+                "the auth-service: set TASKPLANE_AUTH_URL (e.g. http://auth-service:8001)"
+            )
+        if token.startswith(SERVICE_TOKEN_PREFIX):
             raise ValueError(
                 "TASKPLANE_TOKEN is a service token (tps_…), which must be exchanged at the "
                 "auth-service: set TASKPLANE_AUTH_URL (e.g. http://auth-service:8001)"
@@ -83,5 +101,5 @@ class OperatorSettings(BaseSettings):
 
     @property
     def effective_worker_auth_url(self) -> str | None:
-        """Workers exchange their own service tokens at the same auth-service by default."""
+        """Workers exchange their ServiceAccount tokens at the same auth-service by default."""
         return self.worker_auth_url or self.auth_url

@@ -1,6 +1,8 @@
-"""A TaskQueue's workers: its children as declared, and the replicas its depth asks for.
+"""A TaskQueue's workers: its children as declared, their identity bound to the queue,
+and the replicas its depth asks for.
 
-``apply_children`` is what the create/update handler calls; ``poll`` is one round of
+``apply_children`` is what the create/update handler calls; ``register`` puts the
+queue's configuration and binds the workers' ServiceAccount to it; ``poll`` is one round of
 the autoscaler daemon: put back drifted children, re-register a queue the task-service
 lost or never got, read the depth, scale, and write the status from what it saw. Every
 condition therefore reflects the latest poll.
@@ -91,6 +93,20 @@ async def apply_children(
         results.append(Applied(kind, live, action, changed))
     state.applied_generation = body.metadata.get("generation")
     return results
+
+
+async def register(body: kopf.Body, spec: TaskQueueSpec, svc: Services) -> str:
+    """Configure the queue at the task-service and bind the workers' ServiceAccount to
+    exactly that queue at the auth-service (both idempotent); returns the queue.
+
+    The binding is what lets a worker pod's projected token become an access token for
+    this queue, so no Secret ever has to reach the TaskQueue's namespace.
+    """
+    namespace, name = body.metadata.namespace or "", body.metadata.name or ""
+    queue = queue_name(spec, namespace, name)
+    await svc.tasks.put_queue(queue, QueueConfig.from_spec(spec))
+    await svc.tasks.bind_workload(namespace, desired.child_name(name), queue)
+    return queue
 
 
 def describe(applied: list[Applied]) -> str:
@@ -226,15 +242,16 @@ def _deployment(applied: list[Applied]) -> dict[str, Any] | None:
 async def _read_stats(
     body: kopf.Body, svc: Services, state: ObjectState, spec: TaskQueueSpec, queue: str
 ) -> QueueStats:
-    """Queue depth; registers the queue first when the last registration failed, or when
-    the task-service forgot it (404), so Degraded clears within a poll of recovery."""
+    """Queue depth; registers the queue (and binds its workers) first when the last
+    registration failed, or when the task-service forgot it (404), so Degraded clears
+    within a poll of recovery."""
     if "queue" in state.problems:
         with observing(body, state, "queue"):
-            await svc.tasks.put_queue(queue, QueueConfig.from_spec(spec))
+            await register(body, spec, svc)
     try:
         return await svc.tasks.get_stats(queue)
     except QueueNotFoundError:
-        await svc.tasks.put_queue(queue, QueueConfig.from_spec(spec))
+        await register(body, spec, svc)
         return await svc.tasks.get_stats(queue)
 
 

@@ -97,11 +97,13 @@ async def operator_process(
     kubeconfig: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[OperatorProcess]:
-    """The operator against the fake task-service, with PodMonitors enabled."""
+    """The operator against the fake task-service (which serves the auth-service's
+    binding endpoints too), with PodMonitors enabled."""
     async with start_operator(
         kubeconfig,
         tmp_path_factory.mktemp("operator"),
         api_url=task_service.url,
+        auth_url=task_service.url,
         token=task_service.token,
         monitoring_enabled="true",
     ) as operator:

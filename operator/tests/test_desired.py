@@ -87,15 +87,15 @@ def test_deployment_runs_the_worker_contract() -> None:
     assert worker["env"][:2] == [
         {"name": "TASKPLANE_API_URL", "value": "http://task-service:8003"},
         {
-            "name": "TASKPLANE_TOKEN",
-            "valueFrom": {"secretKeyRef": {"name": "taskplane-worker-token", "key": "token"}},
+            "name": "TASKPLANE_TOKEN_FILE",
+            "value": "/var/run/secrets/taskplane/serviceaccount/token",
         },
     ]
     assert deployment["spec"]["selector"]["matchLabels"] == desired.selector_labels("orders")
     assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
 
 
-def test_workers_get_the_auth_url_for_their_service_token() -> None:
+def test_workers_get_the_auth_url_for_their_serviceaccount_token() -> None:
     def env(settings: OperatorSettings) -> dict[str, Any]:
         (worker,) = pod(desired.deployment(OWNER, spec(), settings, 1))["containers"]
         return {item["name"]: item.get("value") for item in worker["env"]}
@@ -120,10 +120,38 @@ def test_pod_is_restricted_with_writable_tmp_only() -> None:
     assert worker["securityContext"]["readOnlyRootFilesystem"] is True
     assert worker["securityContext"]["allowPrivilegeEscalation"] is False
     assert worker["securityContext"]["capabilities"] == {"drop": ["ALL"]}
-    assert worker["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+    assert worker["volumeMounts"] == [
+        {"name": "tmp", "mountPath": "/tmp"},
+        {
+            "name": "taskplane-token",
+            "mountPath": "/var/run/secrets/taskplane/serviceaccount",
+            "readOnly": True,
+        },
+    ]
     assert manifest["volumes"][0]["emptyDir"]
     assert manifest["automountServiceAccountToken"] is False
     assert manifest["serviceAccountName"] == "orders-worker"
+
+
+def test_the_worker_identity_is_a_projected_token_for_the_auth_service_only() -> None:
+    settings = SETTINGS.model_copy(
+        update={"worker_token_audience": "taskplane-prod", "worker_token_expiration_s": 1800}
+    )
+    volumes = pod(desired.deployment(OWNER, spec(), settings, 0))["volumes"]
+    assert volumes[1] == {
+        "name": "taskplane-token",
+        "projected": {
+            "sources": [
+                {
+                    "serviceAccountToken": {
+                        "audience": "taskplane-prod",
+                        "expirationSeconds": 1800,
+                        "path": "token",
+                    }
+                }
+            ]
+        },
+    }
 
 
 def test_grace_period_covers_the_visibility_timeout() -> None:

@@ -8,6 +8,7 @@ needs ready pods writes the Deployment's status itself, as the Deployment contro
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -97,10 +98,7 @@ async def test_create_reconciles_children_and_reports_status(
     ]
     env = {item["name"]: item for item in worker["env"]}
     assert env["TASKPLANE_API_URL"]["value"] == task_service.url
-    assert env["TASKPLANE_TOKEN"]["valueFrom"]["secretKeyRef"] == {
-        "name": "taskplane-worker-token",
-        "key": "token",
-    }
+    assert "TASKPLANE_TOKEN" not in env
     assert children["serviceaccounts"]["automountServiceAccountToken"] is False
     assert children["poddisruptionbudgets"]["spec"]["maxUnavailable"] == 1
 
@@ -146,6 +144,54 @@ async def test_create_reconciles_children_and_reports_status(
     ready = await queues.wait_condition("orders", "Ready", "True")
     assert ready["reason"] == "WorkersReady"
     assert ready["message"] == "2/2 workers ready"
+
+
+async def test_workers_in_a_fresh_namespace_get_a_projected_token_bound_to_their_queue_only(
+    queues: Queues, kube: Kube, task_service: FakeTaskService
+) -> None:
+    """No Secret to create or copy: the pod's own ServiceAccount token is its credential,
+    and the operator binds that ServiceAccount to exactly this queue until deletion."""
+    ns = queues.ns  # a namespace nothing was prepared in
+    await queues.create("invoices", deletionPolicy="Retain")
+    deployment = await queues.wait_for(lambda: queues.deployment("invoices"))
+    pod = deployment["spec"]["template"]["spec"]
+    (worker,) = pod["containers"]
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    (source,) = volumes["taskplane-token"]["projected"]["sources"]
+    assert source == {
+        "serviceAccountToken": {"audience": "taskplane", "expirationSeconds": 3600, "path": "token"}
+    }
+    assert {
+        "name": "taskplane-token",
+        "mountPath": "/var/run/secrets/taskplane/serviceaccount",
+        "readOnly": True,
+    } in worker["volumeMounts"]
+    env = {item["name"]: item.get("value") for item in worker["env"]}
+    assert env["TASKPLANE_TOKEN_FILE"] == "/var/run/secrets/taskplane/serviceaccount/token"
+    assert env["TASKPLANE_AUTH_URL"] == task_service.url
+    assert not any("secretKeyRef" in str(item) for item in worker["env"])
+    assert pod["serviceAccountName"] == "invoices-worker"
+    assert pod["automountServiceAccountToken"] is False  # no Kubernetes API token
+
+    async def bound() -> dict[str, str] | None:
+        return task_service.bindings.in_namespace(ns) or None
+
+    assert await queues.wait_for(bound) == {"invoices-worker": f"{ns}.invoices"}
+    assert ("PUT", ns, "invoices-worker", f"Bearer {task_service.token}") in (
+        task_service.bindings.requests
+    )
+    # The operator never touched a Secret (the request log, before our own look) ...
+    assert list(kube.emulator[re.compile(r".*/secrets(/.*)?")]) == []
+    # ... and there is none in the namespace.
+    secrets = await kube.get(f"/api/v1/namespaces/{ns}/secrets")
+    assert secrets is None or secrets.get("items") == []
+
+    await kube.delete(tq_path(ns, "invoices"))
+    await queues.wait_for(lambda: gone(queues, "invoices"))
+    assert task_service.bindings.in_namespace(ns) == {}
+    assert ("DELETE", ns, "invoices-worker", f"Bearer {task_service.token}") in (
+        task_service.bindings.requests
+    )
 
 
 async def test_depth_scales_up_within_a_poll_and_down_after_the_window(
@@ -255,6 +301,7 @@ async def test_drain_holds_deletion_until_the_queue_is_empty(
     queue = queues.queue("drainme")
     await task_service.set_depth(queue, available=3, in_flight=2)
     await queues.wait_replicas("drainme", 3)
+    await queues.wait_for(lambda: queues.handled(["drainme"]))  # registered and bound
 
     await kube.delete(tq_path(queues.ns, "drainme"))
     await queues.wait_for(lambda: marked_for_deletion(queues, "drainme"))
@@ -262,11 +309,14 @@ async def test_drain_holds_deletion_until_the_queue_is_empty(
     while time.monotonic() - time_held < 2 * POLL_S + 0.5:
         assert await queues.tq("drainme") is not None, "deleted while tasks remained"
         assert (await queues.replicas("drainme") or 0) >= 1, "workers stopped mid-drain"
+        # Draining workers still exchange their tokens: the binding stays until the end.
+        assert task_service.bindings.in_namespace(queues.ns) == {"drainme-worker": queue}
         await asyncio.sleep(0.25)
 
     await task_service.set_depth(queue, available=0, in_flight=0)
     await queues.wait_for(lambda: gone(queues, "drainme"))
     assert await task_service.queue_config(queue) is not None  # Drain keeps the queue
+    assert task_service.bindings.in_namespace(queues.ns) == {}
 
 
 async def test_delete_policy_deletes_the_queue_and_tolerates_no_endpoint(
@@ -290,6 +340,7 @@ async def test_delete_policy_deletes_the_queue_and_tolerates_no_endpoint(
         task_service.delete_supported = True
     assert await task_service.queue_config(queues.queue("stays")) is not None
     assert "QueueNotDeleted" in await queues.event_reasons("stays")
+    assert task_service.bindings.in_namespace(queues.ns) == {}  # revoked either way
 
 
 async def test_task_service_outage_degrades_but_keeps_workers(

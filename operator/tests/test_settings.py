@@ -18,10 +18,11 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.token is None
     assert settings.watch_namespaces == []
     assert (settings.health_port, settings.metrics_port) == (8080, 9090)
-    assert (settings.worker_token_secret, settings.worker_token_key) == (
-        "taskplane-worker-token",
-        "token",
+    assert (settings.worker_token_audience, settings.worker_token_expiration_s) == (
+        "taskplane",
+        3600,
     )
+    assert settings.token_file is None
     assert settings.effective_worker_api_url == settings.api_url
     assert settings.auth_url is None
     assert settings.effective_worker_auth_url is None
@@ -95,3 +96,18 @@ def test_start_up_fails_with_a_clear_message(monkeypatch: pytest.MonkeyPatch) ->
     assert message.startswith("taskplane-operator: invalid settings: TASKPLANE_TOKEN is a service")
     assert "set TASKPLANE_AUTH_URL" in message
     assert "tps_abc" not in message
+
+
+def test_a_serviceaccount_token_file_needs_the_auth_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TASKPLANE_TOKEN_FILE", "/var/run/secrets/taskplane/serviceaccount/token")
+    monkeypatch.delenv("TASKPLANE_AUTH_URL", raising=False)
+    with pytest.raises(ValidationError, match=r"TASKPLANE_TOKEN_FILE .* set TASKPLANE_AUTH_URL"):
+        OperatorSettings()
+    monkeypatch.setenv("TASKPLANE_AUTH_URL", "http://auth-service:8001")
+    assert OperatorSettings().token_file == "/var/run/secrets/taskplane/serviceaccount/token"
+
+
+def test_a_worker_token_lives_an_hour_at_most(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TASKPLANE_WORKER_TOKEN_EXPIRATION_S", "7200")
+    with pytest.raises(ValidationError, match="less than or equal to 3600"):
+        OperatorSettings()

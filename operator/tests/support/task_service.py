@@ -1,6 +1,8 @@
 """The task-service for the operator tests: an in-process fake of the queue endpoints
 (FastAPI on uvicorn, real HTTP) whose depth the test sets and which can fake an outage,
-and the real task-service process with a stand-in for the auth-service.
+and the real task-service process with a stand-in for the auth-service. Both also serve
+the auth-service's workload-binding endpoints (``WorkloadBindings``), the one thing of
+the auth-service the operator writes.
 """
 
 from __future__ import annotations
@@ -29,6 +31,50 @@ from .waiting import eventually, stop_process
 Probe = Callable[[], Awaitable[Any]]
 
 
+BINDING_PATH = "/api/v1/admin/workload-bindings/{namespace}/{service_account}"
+Guard = Callable[[Request], Response | None]
+
+
+@dataclass
+class WorkloadBindings:
+    """``PUT``/``DELETE /api/v1/admin/workload-bindings/{namespace}/{service_account}``
+    as the auth-service's contract states them (both idempotent); ``bound`` is which
+    queue each ServiceAccount's token would be accepted for."""
+
+    bound: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: (method, namespace, service account, Authorization header) per request.
+    requests: list[tuple[str, str, str, str | None]] = field(default_factory=list)
+
+    def add_routes(self, app: FastAPI, guard: Guard) -> None:
+        @app.put(BINDING_PATH)
+        async def bind(namespace: str, service_account: str, request: Request) -> Response:
+            self.requests.append(
+                ("PUT", namespace, service_account, request.headers.get("authorization"))
+            )
+            if (denied := guard(request)) is not None:
+                return denied
+            queue = (await request.json()).get("queue")
+            if not isinstance(queue, str) or not queue:
+                return problem(422, "queue: a non-empty string is required")
+            self.bound[(namespace, service_account)] = queue
+            body = {"namespace": namespace, "service_account": service_account, "queue": queue}
+            return Response(content=json.dumps(body), media_type="application/json")
+
+        @app.delete(BINDING_PATH)
+        async def unbind(namespace: str, service_account: str, request: Request) -> Response:
+            self.requests.append(
+                ("DELETE", namespace, service_account, request.headers.get("authorization"))
+            )
+            if (denied := guard(request)) is not None:
+                return denied
+            self.bound.pop((namespace, service_account), None)
+            return Response(status_code=204)
+
+    def in_namespace(self, namespace: str) -> dict[str, str]:
+        """ServiceAccount -> queue for every binding in ``namespace``."""
+        return {sa: queue for (ns, sa), queue in self.bound.items() if ns == namespace}
+
+
 @dataclass
 class FakeTaskService:
     """The task-service queue endpoints with depth set by the test, over real HTTP."""
@@ -45,6 +91,8 @@ class FakeTaskService:
     #: are counted this way, not timed, so "within one poll" holds on a loaded machine.
     probes: dict[str, Probe] = field(default_factory=dict)
     probed: dict[str, list[Any]] = field(default_factory=dict)
+    #: The auth-service's binding endpoints, served here too (the operator's auth URL).
+    bindings: WorkloadBindings = field(default_factory=WorkloadBindings)
 
     def app(self) -> FastAPI:
         app = FastAPI()
@@ -87,6 +135,7 @@ class FakeTaskService:
             self.stats.pop(queue, None)
             return Response(status_code=204)
 
+        self.bindings.add_routes(app, guard)
         return app
 
     async def set_depth(
@@ -171,6 +220,7 @@ class AuthStandIn:
     tokens: TokenFactory
     service_tokens: dict[str, tuple[str, ...]] = field(default_factory=dict)
     exchanges: list[str] = field(default_factory=list)
+    bindings: WorkloadBindings = field(default_factory=WorkloadBindings)
     url: str = ""
 
     @property
@@ -199,6 +249,14 @@ class AuthStandIn:
             body = {"access_token": access, "token_type": "bearer", "expires_in": 900}
             return Response(content=json.dumps(body), media_type="application/json")
 
+        def exchanged_only(request: Request) -> Response | None:
+            """Only an access token this stand-in issued may write bindings."""
+            header = request.headers.get("authorization", "")
+            if not header.startswith("Bearer ey"):
+                return problem(401, "an access token is required")
+            return None
+
+        self.bindings.add_routes(app, exchanged_only)
         return app
 
 

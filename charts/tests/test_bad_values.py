@@ -53,8 +53,12 @@ CASES = {
         ["auth-service", "/autoscaling", "'max' not allowed"],
     ),
     "unknown-worker-key": (
-        {"worker": {"token": {"valu": "x"}}},
-        ["worker", "/token", "'valu' not allowed"],
+        {"worker": {"networkPolicy": {"egress": []}}},
+        ["worker", "/networkPolicy", "'egress' not allowed"],
+    ),
+    "worker-token-is-gone": (
+        {"worker": {"token": {"value": "tps_x"}}},
+        ["worker", "'token' not allowed"],
     ),
     "unknown-umbrella-key": ({"monitoring": {"rulez": {}}}, ["/monitoring", "'rulez' not allowed"]),
     "unknown-global-key": (
@@ -77,6 +81,14 @@ CASES = {
     "hpa-min-above-max": (
         {"task-service": {"autoscaling": {"minReplicas": 5, "maxReplicas": 2}}},
         ["task-service.autoscaling.minReplicas"],
+    ),
+    "serviceaccount-token-over-an-hour": (
+        {"global": {"auth": {"kubernetes": {"tokenExpirationSeconds": 7200}}}},
+        ["/global/auth/kubernetes/tokenExpirationSeconds", "maximum"],
+    ),
+    "serviceaccount-token-mode": (
+        {"global": {"auth": {"kubernetes": {"mode": "webhook"}}}},
+        ["/global/auth/kubernetes/mode"],
     ),
     # contract violations caught by templates
     "auth-disabled": (
@@ -116,7 +128,6 @@ def test_bad_values_fail_naming_the_key(case, render):
             "auth-bootstrap-admin-password",
             "global.secrets.values.auth-bootstrap-admin-password is required",
         ),
-        ("operator-token", "global.secrets.values.operator-token is required"),
     ],
 )
 def test_production_refuses_missing_secrets(key, needle, render):
@@ -130,11 +141,7 @@ def test_production_refuses_missing_secrets(key, needle, render):
     assert "name: taskplane-platform" in out["taskplane/templates/components.yaml"]
 
 
-def test_production_refuses_missing_worker_token_and_database(render):
-    values = copy.deepcopy(PRODUCTION)
-    values["worker"]["token"]["value"] = ""
-    with pytest.raises(helm.HelmRenderError, match=r"worker\.token\.value is required"):
-        render(values)
+def test_production_refuses_a_missing_database(render):
     values = copy.deepcopy(PRODUCTION)
     values["global"]["database"]["external"]["existingSecret"] = ""
     values["postgresql"]["enabled"] = True

@@ -137,10 +137,102 @@ def test_service_env_contract(manifests):
         "auth-key-encryption-key",
         "auth-bootstrap-admin-email",
         "auth-bootstrap-admin-password",
-        "operator-token",
     } <= set(secret["data"])
-    token = find(prod, "Secret", "taskplane-worker-token")
-    assert base64.b64decode(token["data"]["token"]).decode() == "prod-test-worker-token"
+
+
+def test_no_token_secret_for_workers_or_the_operator(manifests):
+    """Workers and the operator authenticate with their projected ServiceAccount tokens."""
+    for profile in manifests:
+        objs = objects(manifests, profile)
+        secrets = [o for o in objs if o["kind"] == "Secret"]
+        assert [s["metadata"]["name"] for s in secrets if "token" in s["metadata"]["name"]] == []
+        for secret in secrets:
+            assert not {"operator-token", "worker-token"} & set(secret.get("data") or {}), profile
+        (c,) = find(objs, "Deployment", "taskplane-operator")["spec"]["template"]["spec"][
+            "containers"
+        ]
+        assert not any("secretKeyRef" in str(e) for e in c["env"] if "TOKEN" in e["name"])
+
+
+def test_operator_presents_a_projected_serviceaccount_token(manifests):
+    for profile in manifests:
+        pod = find(objects(manifests, profile), "Deployment", "taskplane-operator")["spec"][
+            "template"
+        ]["spec"]
+        (c,) = pod["containers"]
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        (source,) = volumes["taskplane-token"]["projected"]["sources"]
+        assert source == {
+            "serviceAccountToken": {
+                "audience": "taskplane",
+                "expirationSeconds": 3600,
+                "path": "token",
+            }
+        }, profile
+        assert {
+            "name": "taskplane-token",
+            "mountPath": "/var/run/secrets/taskplane/serviceaccount",
+            "readOnly": True,
+        } in c["volumeMounts"]
+        env = env_of(c)
+        assert env["TASKPLANE_TOKEN_FILE"]["value"] == (
+            "/var/run/secrets/taskplane/serviceaccount/token"
+        )
+        assert env["TASKPLANE_WORKER_TOKEN_AUDIENCE"]["value"] == "taskplane"
+        assert env["TASKPLANE_WORKER_TOKEN_EXPIRATION_S"]["value"] == "3600"
+
+
+def _auth_service(objs):
+    pod = find(objs, "Deployment", "taskplane-auth-service")["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    return pod, env_of(c)
+
+
+def test_auth_service_exchanges_serviceaccount_tokens_by_oidc_by_default(manifests):
+    objs = objects(manifests, "default")
+    pod, env = _auth_service(objs)
+    assert env["TASKPLANE_AUTH_KUBERNETES_ISSUER"]["value"] == (
+        "https://kubernetes.default.svc.cluster.local"
+    )
+    assert env["TASKPLANE_AUTH_KUBERNETES_AUDIENCE"]["value"] == "taskplane"
+    assert env["TASKPLANE_AUTH_KUBERNETES_MODE"]["value"] == "oidc"
+    # The release namespace (the test renders into "taskplane") and the operator's SA.
+    assert env["TASKPLANE_AUTH_KUBERNETES_OPERATORS"]["value"] == "taskplane:taskplane-operator"
+    assert env["TASKPLANE_AUTH_KUBERNETES_CA_FILE"]["value"] == (
+        "/var/run/secrets/taskplane/kubernetes-ca/ca.crt"
+    )
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    (source,) = volumes["kubernetes-ca"]["projected"]["sources"]
+    assert source["configMap"]["name"] == "kube-root-ca.crt"
+    assert pod["automountServiceAccountToken"] is False  # oidc needs no API token
+    roles = [o["metadata"]["name"] for o in objs if o["kind"] == "ClusterRole"]
+    assert not [name for name in roles if "tokenreview" in name]
+    discovery = find(objs, "ClusterRoleBinding", "taskplane-auth-service-issuer-discovery")
+    assert discovery["roleRef"]["name"] == "system:service-account-issuer-discovery"
+    policy = find(objs, "NetworkPolicy", "taskplane-auth-service")
+    ports = {p["port"] for rule in policy["spec"]["egress"] for p in rule.get("ports", [])}
+    assert {443, 6443} <= ports, "egress to the API server for the issuer's discovery and JWKS"
+
+
+def test_tokenreview_mode_grants_the_auth_service_create_on_tokenreviews_only(manifests):
+    objs = objects(manifests, "full")
+    pod, env = _auth_service(objs)
+    assert env["TASKPLANE_AUTH_KUBERNETES_MODE"]["value"] == "tokenreview"
+    assert "TASKPLANE_AUTH_KUBERNETES_CA_FILE" not in env
+    assert pod["automountServiceAccountToken"] is True  # its token calls TokenReview
+    role = find(objs, "ClusterRole", "taskplane-auth-service-tokenreview")
+    assert role["rules"] == [
+        {
+            "apiGroups": ["authentication.k8s.io"],
+            "resources": ["tokenreviews"],
+            "verbs": ["create"],
+        }
+    ]
+    binding = find(objs, "ClusterRoleBinding", "taskplane-auth-service-tokenreview")
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "taskplane-auth-service", "namespace": "taskplane"}
+    ]
+    assert not [o for o in objs if o["metadata"]["name"].endswith("issuer-discovery")]
 
 
 def test_operator_env_and_rbac(manifests):
@@ -159,7 +251,7 @@ def test_operator_env_and_rbac(manifests):
     assert env["TASKPLANE_WORKER_IMAGE"]["value"] == "docker.io/taskplane/worker:0.1.0"
     assert env["TASKPLANE_WATCH_NAMESPACES"]["value"] == "taskplane,team-a"
     assert env["TASKPLANE_MONITORING_ENABLED"]["value"] == "true"
-    assert env["TASKPLANE_TOKEN"]["valueFrom"]["secretKeyRef"]["key"] == "operator-token"
+    assert "TASKPLANE_TOKEN" not in env
     assert c["command"] == ["python", "-m", "taskplane_operator"]
     assert "args" not in c
     assert {p["containerPort"] for p in c["ports"]} == {8080, 9090}

@@ -19,14 +19,16 @@ spec:
     {{- end }}
 {{- end }}
 
-{{/* Ingress the component serves, and the egress only it needs (the Kubernetes API for
-     the operator, component.egress, networkPolicy.extraEgress); the egress every
+{{/* Ingress the component serves, and the egress only it needs (the Kubernetes API
+     server for the operator and the auth-service, component.egress,
+     networkPolicy.extraEgress); the egress every
      taskplane pod shares (DNS, services, database, OTLP) is in _networkpolicy.tpl. */}}
 {{- define "taskplane.component.networkPolicy" }}
 {{- $g := .root.Values.global -}}
 {{- if $g.networkPolicy.enabled }}
 {{- $v := .v -}}
-{{- $egress := or $v.component.kubeApi $v.component.egress $v.networkPolicy.extraEgress -}}
+{{- $apiServer := or $v.component.kubeApi $v.component.kubernetesTokenVerifier -}}
+{{- $egress := or $apiServer $v.component.egress $v.networkPolicy.extraEgress -}}
 ---
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -71,8 +73,10 @@ spec:
     {{- end }}
   {{- if $egress }}
   egress:
-    {{- if $v.component.kubeApi }}
-    # the Kubernetes API server (its address is cluster-specific; restrict with global.networkPolicy.kubeApi.to)
+    {{- if $apiServer }}
+    # the Kubernetes API server: its API (operator; auth-service in TokenReview mode) or the
+    # ServiceAccount issuer's discovery and JWKS (auth-service, oidc); the address is
+    # cluster-specific: restrict with global.networkPolicy.kubeApi.to
     - ports:
         {{- range $g.networkPolicy.kubeApi.ports }}
         - port: {{ . }}

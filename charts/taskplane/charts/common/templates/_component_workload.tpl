@@ -1,5 +1,63 @@
 {{/* Workload of a component: ServiceAccount, Deployment, HPA, PDB (see _component.tpl). */}}
 
+{{/* "true" when the component calls the Kubernetes API with its own API token: the
+     operator always; the auth-service when it verifies ServiceAccount tokens by
+     TokenReview. Empty otherwise. */}}
+{{- define "taskplane.component.kubeApi" -}}
+{{- $k := .root.Values.global.auth.kubernetes -}}
+{{- if or .v.component.kubeApi (and .v.component.kubernetesTokenVerifier (eq $k.mode "tokenreview")) -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/* "true" when the auth-service verifies ServiceAccount tokens against the issuer's
+     JWKS over HTTPS signed by the cluster CA (kube-root-ca.crt, mounted read-only). */}}
+{{- define "taskplane.component.clusterCA" -}}
+{{- $k := .root.Values.global.auth.kubernetes -}}
+{{- if and .v.component.kubernetesTokenVerifier (eq $k.mode "oidc") $k.clusterCA -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/* Volumes of the component's workload identity: the projected ServiceAccount token
+     (audience and lifetime from global.auth.kubernetes) of a component that presents
+     one, the cluster CA of one that verifies them. */}}
+{{- define "taskplane.component.identityVolumes" -}}
+{{- $k := .root.Values.global.auth.kubernetes -}}
+{{- if .v.component.workloadToken }}
+- name: taskplane-token
+  projected:
+    sources:
+      - serviceAccountToken:
+          audience: {{ $k.audience }}
+          expirationSeconds: {{ $k.tokenExpirationSeconds }}
+          path: token
+{{- end }}
+{{- if include "taskplane.component.clusterCA" . }}
+- name: kubernetes-ca
+  projected:
+    sources:
+      - configMap:
+          name: kube-root-ca.crt
+          items:
+            - key: ca.crt
+              path: ca.crt
+{{- end }}
+{{- end -}}
+
+{{- define "taskplane.component.identityVolumeMounts" -}}
+{{- if .v.component.workloadToken }}
+- name: taskplane-token
+  mountPath: /var/run/secrets/taskplane/serviceaccount
+  readOnly: true
+{{- end }}
+{{- if include "taskplane.component.clusterCA" . }}
+- name: kubernetes-ca
+  mountPath: /var/run/secrets/taskplane/kubernetes-ca
+  readOnly: true
+{{- end }}
+{{- end -}}
+
 {{/* Container env, sorted by name: platform settings, then the component's env map
      (tpl-rendered, overriding a platform setting of the same name), DATABASE_URL and
      secretEnv from Secrets. In development a secret left empty is simply not set
@@ -20,6 +78,12 @@
 {{- $_ := set $plain "OTEL_EXPORTER_OTLP_ENDPOINT" (tpl $g.tracing.otlpEndpoint $root) -}}
 {{- else -}}
 {{- $_ := set $plain "OTEL_SDK_DISABLED" "true" -}}
+{{- end -}}
+{{- if .v.component.workloadToken -}}
+{{- $_ := set $plain "TASKPLANE_TOKEN_FILE" "/var/run/secrets/taskplane/serviceaccount/token" -}}
+{{- end -}}
+{{- if include "taskplane.component.clusterCA" . -}}
+{{- $_ := set $plain "TASKPLANE_AUTH_KUBERNETES_CA_FILE" "/var/run/secrets/taskplane/kubernetes-ca/ca.crt" -}}
 {{- end -}}
 {{- range $k, $val := .v.env -}}
 {{- $_ := set $plain $k (tpl (toString $val) $root) -}}
@@ -95,7 +159,7 @@ apiVersion: v1
 kind: ServiceAccount
 metadata:
   {{- include "taskplane.component.metadata" . | nindent 2 }}
-automountServiceAccountToken: {{ .v.component.kubeApi | default false }}
+automountServiceAccountToken: {{ include "taskplane.component.kubeApi" . | default false }}
 {{- end }}
 
 {{- define "taskplane.component.podLabels" -}}
@@ -118,7 +182,7 @@ kind: Deployment
 metadata:
   {{- include "taskplane.component.metadata" . | nindent 2 }}
   annotations:
-    {{- include "taskplane.component.checkovSkips" (dict "c" . "env" true "kubeApi" $v.component.kubeApi) | nindent 4 }}
+    {{- include "taskplane.component.checkovSkips" (dict "c" . "env" true "kubeApi" (include "taskplane.component.kubeApi" .)) | nindent 4 }}
 spec:
   {{- if not $v.autoscaling.enabled }}
   replicas: {{ $v.replicaCount }}
@@ -143,7 +207,7 @@ spec:
       {{- end }}
     spec:
       serviceAccountName: {{ .fullname }}
-      automountServiceAccountToken: {{ $v.component.kubeApi | default false }}
+      automountServiceAccountToken: {{ include "taskplane.component.kubeApi" . | default false }}
       enableServiceLinks: false
       terminationGracePeriodSeconds: {{ $v.terminationGracePeriodSeconds }}
       {{- with $v.priorityClassName }}
@@ -185,8 +249,14 @@ spec:
             {{- include "taskplane.containerSecurityContext" $root | nindent 12 }}
           volumeMounts:
             {{- include "taskplane.tmpVolumeMount" . | nindent 12 }}
+            {{- with include "taskplane.component.identityVolumeMounts" . | trim }}
+            {{- . | nindent 12 }}
+            {{- end }}
       volumes:
         {{- include "taskplane.tmpVolume" . | nindent 8 }}
+        {{- with include "taskplane.component.identityVolumes" . | trim }}
+        {{- . | nindent 8 }}
+        {{- end }}
       {{- if $v.topologySpread.enabled }}
       topologySpreadConstraints:
         {{- range $key := list "topology.kubernetes.io/zone" "kubernetes.io/hostname" }}

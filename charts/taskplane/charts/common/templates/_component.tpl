@@ -107,7 +107,7 @@ values, and the Kubernetes API token (.kubeApi).
 {{- $skips = append $skips (printf "CKV_K8S_15=image.pullPolicy %s chosen in values (kind-loaded images cannot be pulled)" $v.image.pullPolicy) -}}
 {{- end -}}
 {{- if .kubeApi -}}
-{{- $skips = append $skips "CKV_K8S_38=the operator talks to the Kubernetes API and needs its service account token" -}}
+{{- $skips = append $skips "CKV_K8S_38=it talks to the Kubernetes API (the operator; the auth-service in TokenReview mode) and needs its service account token" -}}
 {{- end -}}
 {{- include "taskplane.checkovSkips" $skips | trim -}}
 {{- end -}}

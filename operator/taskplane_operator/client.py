@@ -30,7 +30,7 @@ from taskplane_client import (
 from taskplane_client import QueueConfig as _QueueConfig
 from taskplane_client import QueueStats as _QueueStats
 from taskplane_client.auth import EXCHANGE_PATH, KUBERNETES_EXCHANGE_PATH, auth_for
-from taskplane_client.transport import Call, model, nothing
+from taskplane_client.transport import model, nothing
 from taskplane_operator.model import TaskQueueSpec
 
 T = TypeVar("T")
@@ -138,26 +138,15 @@ class TaskServiceClient:
 
     async def bind_workload(self, namespace: str, service_account: str, queue: str) -> None:
         """Let ``namespace/service_account`` work on ``queue``, and on no other (idempotent)."""
-        path = _binding(namespace, service_account)
-        bind = Call(
-            "put_workload_binding",
-            "PUT",
-            path,
-            nothing,
-            service="auth",
-            json={"queue": queue},
-            idempotent=True,
-        )
-        await self._call("PUT", path, self._client.send(bind))
+        # Only success matters here, not the binding the answer describes.
+        bind = calls.put_workload_binding(namespace, service_account, queue).reading(nothing)
+        await self._call("PUT", bind.path, self._client.send(bind))
 
     async def unbind_workload(self, namespace: str, service_account: str) -> None:
         """Revoke the binding: tokens of that ServiceAccount are refused from now on."""
-        path = _binding(namespace, service_account)
-        unbind = Call(
-            "delete_workload_binding", "DELETE", path, nothing, service="auth", idempotent=True
-        )
+        unbind = calls.delete_workload_binding(namespace, service_account)
         try:
-            await self._call("DELETE", path, self._client.send(unbind))
+            await self._call("DELETE", unbind.path, self._client.send(unbind))
         except TaskServiceError as exc:
             if exc.status != 404:  # already gone: what deletion wants
                 raise
@@ -182,10 +171,6 @@ class TaskServiceClient:
 
 def _queue(queue: str) -> str:
     return f"/api/v1/queues/{queue}"
-
-
-def _binding(namespace: str, service_account: str) -> str:
-    return f"/api/v1/admin/workload-bindings/{namespace}/{service_account}"
 
 
 def _unreachable(where: str, exc: ConnectionFailedError) -> TaskServiceError:

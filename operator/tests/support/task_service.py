@@ -46,12 +46,15 @@ class WorkloadBindings:
     requests: list[tuple[str, str, str, str | None]] = field(default_factory=list)
 
     def add_routes(self, app: FastAPI, guard: Guard) -> None:
+        def admitted(namespace: str, service_account: str, request: Request) -> Response | None:
+            """Record the request; the guard's refusal, if any."""
+            auth = request.headers.get("authorization")
+            self.requests.append((request.method, namespace, service_account, auth))
+            return guard(request)
+
         @app.put(BINDING_PATH)
         async def bind(namespace: str, service_account: str, request: Request) -> Response:
-            self.requests.append(
-                ("PUT", namespace, service_account, request.headers.get("authorization"))
-            )
-            if (denied := guard(request)) is not None:
+            if (denied := admitted(namespace, service_account, request)) is not None:
                 return denied
             queue = (await request.json()).get("queue")
             if not isinstance(queue, str) or not queue:
@@ -62,10 +65,7 @@ class WorkloadBindings:
 
         @app.delete(BINDING_PATH)
         async def unbind(namespace: str, service_account: str, request: Request) -> Response:
-            self.requests.append(
-                ("DELETE", namespace, service_account, request.headers.get("authorization"))
-            )
-            if (denied := guard(request)) is not None:
+            if (denied := admitted(namespace, service_account, request)) is not None:
                 return denied
             self.bound.pop((namespace, service_account), None)
             return Response(status_code=204)

@@ -1,7 +1,14 @@
-"""``python -m bench [--quick] [--only engine|http|pagination]``."""
+"""``python -m bench [--quick] [--only SECTION]``: the queue comparison, then (without
+``--only``) the sizing measurements of :mod:`bench.sizing`."""
 
 from __future__ import annotations
 
+import sys
+
+from bench import sizing
 from bench.cli import main
 
-raise SystemExit(main())
+code = main()
+if code == 0 and "--only" not in sys.argv:
+    code = sizing.main(sys.argv[1:])
+raise SystemExit(code)

@@ -4,7 +4,9 @@ Performance is measured by ``make bench``, never asserted here: this test checks
 both profiles, every engine as deployed (worker processes, the HTTP service) and every
 peer in the shared loop processed every task exactly once by its own records, that CPU
 was recorded per process class, that keyset and OFFSET pages agree and that the result
-files are written. No timing is asserted.
+files are written; and that the sizing measurements (pgbench bound, task API against the
+bare FastAPI ceiling under wrk, cost growth, footprint) wrote their JSON, table and one PNG
+each. No timing is asserted.
 """
 
 from __future__ import annotations
@@ -23,12 +25,12 @@ def test_quick_bench_run_is_correct_and_writes_results(tmp_path: Path) -> None:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=420,
+        timeout=900,
         check=False,
     )
     assert run.returncode == 0, run.stderr[-4000:]
 
-    data_files = list(tmp_path.glob("*-quick.json"))
+    data_files = [p for p in tmp_path.glob("*-quick.json") if "-sizing" not in p.name]
     assert len(data_files) == 1
     table = (tmp_path / "latest-quick.md").read_text()
     assert table.startswith("# Benchmark results")
@@ -70,3 +72,40 @@ def test_quick_bench_run_is_correct_and_writes_results(tmp_path: Path) -> None:
     machine = results["machine"]
     for fact in ("cpu_count", "python", "date"):
         assert machine[fact], fact
+
+    _check_sizing(tmp_path)
+
+
+def _check_sizing(directory: Path) -> None:
+    """The sizing run's JSON is complete and every plot is a PNG."""
+    data_files = list(directory.glob("*-sizing-quick.json"))
+    assert len(data_files) == 1
+    sizing = json.loads(data_files[0].read_text())
+    assert sizing["bound"]["pgbench"]["completed"] > 0
+    assert sizing["bound"]["engine"]["exactly_once"]
+    assert sizing["bound"]["engine_over_bound"] > 0
+    for endpoint in ("get", "list", "post"):
+        per_clients = sizing["api"]["endpoints"][endpoint]
+        assert set(per_clients) == {"1", "16", "64"}, endpoint
+        for data in per_clients.values():
+            for side in ("api", "ceiling"):
+                assert data[side]["requests_per_s"] > 0, (endpoint, side)
+                assert data[side]["non_2xx"] == 0, (endpoint, side)
+    assert set(sizing["footprint"]) == {
+        "auth-service",
+        "task-service",
+        "user-service",
+        "notification-service",
+        "worker",
+        "ceiling app",
+    }
+    for memory in sizing["footprint"].values():
+        assert memory["idle_mib"] > 0
+        assert memory["load_mib"] > 0
+    growth = sizing["growth"]
+    assert set(growth["latency"]) == {str(size) for size in growth["sizes"]}
+    assert sizing["machine"]["load_average_at_start"]
+    assert (directory / "latest-sizing-quick.md").read_text().startswith("# Sizing results")
+    for name in ("bound", "api", "growth", "footprint"):
+        png = (directory / f"sizing-quick-{name}.png").read_bytes()
+        assert png.startswith(b"\x89PNG\r\n\x1a\n"), name

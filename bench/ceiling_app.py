@@ -1,0 +1,98 @@
+"""The framework ceiling: a bare FastAPI + uvicorn app doing the task API's work and no more.
+
+The same SELECTs and INSERT as ``GET /api/v1/tasks/{id}``, the filtered list page and
+``POST /api/v1/tasks`` (admin visibility, keyset order of the default sort), with the same
+driver (psycopg) and the same JWT check (:class:`taskplane_common.auth.JwksTokenVerifier`
+against the auth-service's JWKS), and nothing else: no middleware, no response models, no
+ORM session, no events. ``uvicorn bench.ceiling_app:app``; env ``DATABASE_URL`` and
+``TASKPLANE_JWKS_URL``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, HTTPException
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+from starlette.responses import JSONResponse
+
+from taskplane_common.auth import JwksTokenVerifier
+from taskplane_common.security import Principal
+
+COLUMNS = (
+    "id, title, description, status, priority, due_at, tags, assignee_id, owner_id, version,"
+    " created_at, updated_at, completed_at"
+)
+# The SQL below is assembled from constants only.
+GET_SQL = f"SELECT {COLUMNS} FROM tasks.tasks WHERE id = %s"  # noqa: S608
+LIST_SQL = (
+    f"SELECT {COLUMNS} FROM tasks.tasks WHERE status = %s AND queue IS NULL"  # noqa: S608
+    " ORDER BY created_at DESC, id DESC LIMIT %s"
+)
+INSERT_SQL = (
+    "INSERT INTO tasks.tasks (id, title, status, priority, owner_id, tags, tags_normalized,"  # noqa: S608
+    " version, created_at, updated_at)"
+    " VALUES (%s, %s, 'pending', 1, %s, '{}', '{}', 1, now(), now())"
+    f" RETURNING {COLUMNS}"
+)
+
+pool = AsyncConnectionPool(os.environ.get("DATABASE_URL", ""), min_size=10, max_size=20, open=False)
+verifier = JwksTokenVerifier(
+    os.environ.get("TASKPLANE_JWKS_URL", ""), issuer="taskplane-auth", audience="taskplane"
+)
+
+
+@asynccontextmanager
+async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    await pool.open()
+    yield
+    await pool.close()
+    await verifier.aclose()
+
+
+app = FastAPI(lifespan=lifespan)
+
+
+async def principal(authorization: Annotated[str, Header()]) -> Principal:
+    return await verifier.verify(authorization.removeprefix("Bearer "))
+
+
+PrincipalDep = Annotated[Principal, Depends(principal)]
+
+
+def _json(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v if isinstance(v, (str, int, list, type(None))) else str(v) for k, v in row.items()}
+
+
+@app.get("/api/v1/tasks/{task_id}")
+async def get_task(task_id: uuid.UUID, _who: PrincipalDep) -> JSONResponse:
+    async with pool.connection() as connection:
+        cursor = await connection.cursor(row_factory=dict_row).execute(GET_SQL, (task_id,))
+        row = await cursor.fetchone()
+    if row is None:
+        raise HTTPException(404)
+    return JSONResponse(_json(row))
+
+
+@app.get("/api/v1/tasks")
+async def list_tasks(_who: PrincipalDep, status: str = "pending", limit: int = 50) -> JSONResponse:
+    async with pool.connection() as connection:
+        cursor = await connection.cursor(row_factory=dict_row).execute(LIST_SQL, (status, limit))
+        rows = await cursor.fetchall()
+    return JSONResponse({"items": [_json(row) for row in rows], "next_cursor": None})
+
+
+@app.post("/api/v1/tasks", status_code=201)
+async def create_task(body: dict[str, Any], who: PrincipalDep) -> JSONResponse:
+    async with pool.connection() as connection:
+        cursor = await connection.cursor(row_factory=dict_row).execute(
+            INSERT_SQL, (uuid.uuid4(), str(body.get("title", "")), who.user_id)
+        )
+        row = await cursor.fetchone()
+    assert row is not None
+    return JSONResponse(_json(row), status_code=201)

@@ -85,7 +85,7 @@ async def run_drain_growth(
             )
     rates = {rows: [r["n"] / r["process_s"] for r in runs[rows]] for rows in sizes}
     small, large = sizes
-    result = {
+    result: dict[str, Any] = {
         "finished_rows": list(sizes),
         "n": config.n,
         "workers": config.workers,

@@ -115,7 +115,6 @@ def template_inputs(case: Inputs, defaults: dict[str, Any]) -> dict[str, Any]:
         "image_tag": case.image_tag,
         "database_secret_name": defaults["database_secret_name"],
         "platform_secret_name": defaults["platform_secret_name"],
-        "worker_token_secret_name": defaults["worker_token_secret_name"],
         "observability": case.observability,
         "notification_settings": dict(case.notification_settings),
     }
@@ -364,14 +363,12 @@ def test_platform_secrets_come_from_the_external_secret(
     assert not rendered_secrets, f"secrets belong in Secrets Manager: {rendered_secrets}"
 
 
-def test_worker_token_secret_is_the_external_secret(
-    objects: list[dict[str, Any]],
-    defaults: dict[str, Any],
-    external_secrets: dict[str, dict[str, Any]],
+def test_the_chart_references_no_worker_token_secret(
+    objects: list[dict[str, Any]], defaults: dict[str, Any]
 ) -> None:
-    name = defaults["worker_token_secret_name"]
-    assert secret_keys(external_secrets[name]) == {"token"}
-    assert set(env_values(objects, "TASKPLANE_WORKER_TOKEN_SECRET").values()) == {name}
+    """Workers and the operator use their projected ServiceAccount tokens."""
+    assert env_values(objects, "TASKPLANE_WORKER_TOKEN_SECRET") == {}
+    assert defaults["worker_token_secret_name"] not in json.dumps(objects)
 
 
 def test_notification_settings_reach_the_notification_service(

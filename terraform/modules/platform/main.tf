@@ -40,15 +40,14 @@ locals {
   # (tests/terraform/test_platform_chart_contract.py) renders the real chart with
   # exactly what Terraform passes. Keep these keys equal to the template's variables.
   taskplane_values = templatefile("${path.module}/taskplane-values.yaml.tftpl", {
-    environment              = var.environment
-    image_registry           = var.image_registry
-    image_repository_prefix  = var.image_repository_prefix
-    image_tag                = var.image_tag
-    database_secret_name     = var.database_secret_name
-    platform_secret_name     = var.platform_secret_name
-    worker_token_secret_name = var.worker_token_secret_name
-    observability            = local.observability
-    notification_settings    = var.notification_settings
+    environment             = var.environment
+    image_registry          = var.image_registry
+    image_repository_prefix = var.image_repository_prefix
+    image_tag               = var.image_tag
+    database_secret_name    = var.database_secret_name
+    platform_secret_name    = var.platform_secret_name
+    observability           = local.observability
+    notification_settings   = var.notification_settings
   })
 }
 

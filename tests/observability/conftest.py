@@ -7,6 +7,7 @@ a user-service living through an outage: its JWKS endpoint unreachable (API requ
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,9 +22,12 @@ from taskplane_common.testing.processes import ServiceProcess, wait_until
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from observability_operator import RunningOperator, operator_on_emulator
 from observability_traffic import (
     FAILING_QUEUE,
+    FLAKY_QUEUE,
     OK_QUEUE,
+    FlakyGate,
     Traffic,
     Worker,
     enqueue,
@@ -32,13 +36,22 @@ from observability_traffic import (
 
 __all__ = ["platform"]  # the fixture
 
+#: The TaskQueue the operator scales, in the namespace the dashboards are looked at in.
+SCALED_NAMESPACE = "taskplane"
+SCALED_TASKQUEUE = "scaled"
+
 
 @pytest.fixture(scope="module")
-def traffic(platform: Platform, postgres_server: PostgresServer) -> Iterator[Traffic]:
+def traffic(
+    platform: Platform, postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Traffic]:
     admin_token = platform.admin_token()
     admin = {"Authorization": f"Bearer {admin_token}"}
     worker_token = platform.service_token("observability-worker", "queues:work")
     feed_token = platform.service_token("observability-notifier", "events:read", "users:read")
+    operator_token = platform.service_token(
+        "observability-operator", "queues:admin", "workload-bindings:write"
+    )
     worker_env = {
         "TASKPLANE_API_URL": platform.tasks.url,
         "TASKPLANE_AUTH_URL": platform.auth.url,
@@ -68,12 +81,25 @@ def traffic(platform: Platform, postgres_server: PostgresServer) -> Iterator[Tra
         },
     )
     workers: list[Worker] = []
-    with notifier, users:
+    gate = FlakyGate(platform.tasks.url, failures=2)
+    operator_run = operator_on_emulator(
+        SCALED_NAMESPACE,
+        tmp_path_factory.mktemp("operator"),
+        api_url=platform.tasks.url,
+        auth_url=platform.auth.url,
+        token=operator_token,
+    )
+    with notifier, users, operator_run as operator, contextlib.closing(gate):
         try:
             workers = [
                 Worker.start(OK_QUEUE, "builtin:echo", worker_env),
                 Worker.start(FAILING_QUEUE, "builtin:fail", worker_env),
+                Worker.start(
+                    FLAKY_QUEUE, "builtin:echo", {**worker_env, "TASKPLANE_API_URL": gate.url}
+                ),
             ]
+            scale_up(operator, platform.tasks.url, admin)
+            flaky = enqueue(platform.tasks.url, admin, FLAKY_QUEUE, {"payload": {}})
             done = [
                 enqueue(platform.tasks.url, admin, OK_QUEUE, {"payload": {"n": n}})
                 for n in range(3)
@@ -81,8 +107,10 @@ def traffic(platform: Platform, postgres_server: PostgresServer) -> Iterator[Tra
             dead = enqueue(
                 platform.tasks.url, admin, FAILING_QUEUE, {"payload": {}, "max_attempts": 1}
             )
-            for task_url in done:
-                wait_until(lambda url=task_url: status_of(url, admin) == "completed", "completed")
+            wait_until(
+                lambda: all(status_of(url, admin) == "completed" for url in [*done, flaky]),
+                "completed",
+            )
             wait_until(lambda: status_of(dead, admin) in {"failed", "dead"}, "dead-lettered")
             for service in (platform.auth, platform.tasks, notifier):
                 assert httpx.get(f"{service.url}/readyz", timeout=30).status_code == 200
@@ -100,6 +128,7 @@ def traffic(platform: Platform, postgres_server: PostgresServer) -> Iterator[Tra
                     "task-service": f"{platform.tasks.url}/metrics",
                     "notification-service": f"{notifier.url}/metrics",
                     "user-service": f"{users.url}/metrics",
+                    "operator": operator.metrics_url,
                     **{f"worker {w.queue}": w.metrics_url for w in workers},
                 },
                 logs={
@@ -107,14 +136,28 @@ def traffic(platform: Platform, postgres_server: PostgresServer) -> Iterator[Tra
                     "task-service": platform.tasks.log,
                     "notification-service": notifier.log,
                     "user-service": users.log,
+                    "operator": operator.log,
                     **{f"worker {w.queue}": w.log for w in workers},
                 },
                 secrets={
                     "admin access token": admin_token,
                     "worker service token": worker_token,
                     "notifier service token": feed_token,
+                    "operator service token": operator_token,
                 },
             )
         finally:
             for worker in workers:
                 worker.stop()
+
+
+def scale_up(operator: RunningOperator, tasks_url: str, admin: dict[str, str]) -> None:
+    """A TaskQueue (2 tasks per replica) gets 3 tasks: the operator scales its worker
+    Deployment from 0 to 2; the pods then report ready, as the kubelet would."""
+    queues = operator.queues
+    operator.run(queues.create(SCALED_TASKQUEUE))
+    operator.run(queues.wait_condition(SCALED_TASKQUEUE, "Ready", "True"))
+    for n in range(3):
+        enqueue(tasks_url, admin, queues.queue(SCALED_TASKQUEUE), {"payload": {"n": n}})
+    operator.run(queues.wait_replicas(SCALED_TASKQUEUE, 2))
+    operator.run(queues.pods_ready(SCALED_TASKQUEUE, 2))

@@ -9,7 +9,9 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,8 @@ from taskplane_common.testing.processes import stop_process
 
 OK_QUEUE = "obs-ok"
 FAILING_QUEUE = "obs-failing"
+#: Worked through a FlakyGate: its worker retries refused leases.
+FLAKY_QUEUE = "obs-flaky"
 
 
 @dataclass
@@ -47,6 +51,71 @@ class Worker:
 
     def stop(self) -> None:
         stop_process(self.process, grace_s=30)
+
+
+class FlakyGate:
+    """A real HTTP proxy in front of the task-service that answers the first ``failures``
+    lease requests with 503 (as during a rolling restart), so a worker behind it counts
+    transient API errors; everything else is passed through."""
+
+    def __init__(self, upstream: str, failures: int) -> None:
+        self.upstream, self.failures_left = upstream, failures
+        gate = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                gate.forward(self)
+
+            def do_POST(self) -> None:
+                gate.forward(self)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet: the worker's own log shows what it saw."""
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._lock = threading.Lock()
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def _refuse(self, path: str) -> bool:
+        with self._lock:
+            if path.endswith("/leases") and self.failures_left > 0:
+                self.failures_left -= 1
+                return True
+            return False
+
+    def forward(self, request: BaseHTTPRequestHandler) -> None:
+        body = request.rfile.read(int(request.headers.get("content-length") or 0))
+        if self._refuse(request.path):
+            status, headers, content = (
+                503,
+                {"content-type": "application/problem+json"},
+                (b'{"title": "Service Unavailable", "status": 503}'),
+            )
+        else:
+            upstream = httpx.request(
+                request.command,
+                f"{self.upstream}{request.path}",
+                content=body,
+                headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
+                timeout=60,
+            )
+            status, content = upstream.status_code, upstream.content
+            headers = {
+                k: v
+                for k, v in upstream.headers.items()
+                if k.lower() in {"content-type", "location", "retry-after"}
+            }
+        request.send_response(status)
+        for key, value in headers.items():
+            request.send_header(key, value)
+        request.send_header("content-length", str(len(content)))
+        request.end_headers()
+        request.wfile.write(content)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import json
 from observability_queries import DASHBOARDS, dashboard_queries, load_generator
 
 
-def test_committed_dashboards_are_the_generated_ones():
+def test_committed_dashboards_are_the_generated_ones() -> None:
     expected = load_generator().generated()
     committed = {path: path.read_text() for path in sorted(DASHBOARDS.glob("*.json"))}
     assert sorted(expected) == sorted(committed), "a dashboard file without a source or vice versa"
@@ -16,7 +16,7 @@ def test_committed_dashboards_are_the_generated_ones():
         assert committed[path] == text, f"{path.name} is stale: run python scripts/dashboards.py"
 
 
-def test_every_dashboard_has_the_namespace_service_and_queue_variables():
+def test_every_dashboard_has_the_namespace_service_and_queue_variables() -> None:
     for path in sorted(DASHBOARDS.glob("*.json")):
         dashboard = json.loads(path.read_text())
         names = [v["name"] for v in dashboard["templating"]["list"]]
@@ -24,7 +24,7 @@ def test_every_dashboard_has_the_namespace_service_and_queue_variables():
         assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
 
 
-def test_every_query_is_scoped_to_the_namespace_variable():
+def test_every_query_is_scoped_to_the_namespace_variable() -> None:
     """A query without the namespace matcher would mix releases in one Grafana."""
     for query in dashboard_queries():
         selectors = query.expr.count("{")

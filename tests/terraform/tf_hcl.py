@@ -23,8 +23,18 @@ import hcl2
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TF_ROOT = REPO_ROOT / "terraform"
-MODULES = ("network", "cluster", "database", "registry", "identity", "secrets", "platform", "stack")
-# The composition of the other seven, which envs/dev and envs/prod call once each.
+MODULES = (
+    "network",
+    "cluster",
+    "database",
+    "registry",
+    "identity",
+    "secrets",
+    "platform",
+    "notifications_lambda",
+    "stack",
+)
+# The composition of the other eight, which envs/dev and envs/prod call once each.
 STACK = "modules/stack"
 ENVS = ("dev", "prod")
 

@@ -25,6 +25,7 @@ module "stack" {
   chart_repository             = var.chart_repository
   chart_version                = var.chart_version
   notification_settings        = var.notification_settings
+  notifications_lambda         = var.notifications_lambda
 
   # Network and logs
   single_nat_gateway = true

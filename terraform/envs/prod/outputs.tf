@@ -61,3 +61,18 @@ output "service_tokens_secret_name" {
   description = "Secrets Manager secret the bootstrap step writes the operator and worker service tokens to."
   value       = module.stack.service_tokens_secret_name
 }
+
+output "notifications_topic_arn" {
+  description = "ARN of the SNS topic of the serverless notification path (null while notifications_lambda is null): the notification-service's TASKPLANE_SNS_TOPIC_ARN."
+  value       = module.stack.notifications_topic_arn
+}
+
+output "notifications_publish_policy_arn" {
+  description = "ARN of the IAM policy that allows the relay to publish to the notifications topic (null while notifications_lambda is null)."
+  value       = module.stack.notifications_publish_policy_arn
+}
+
+output "notifications_dead_letter_queue_url" {
+  description = "URL of the SQS queue of events the notifications function did not deliver after every retry (null while notifications_lambda is null)."
+  value       = module.stack.notifications_dead_letter_queue_url
+}

@@ -51,10 +51,13 @@ module "cluster" {
 module "database" {
   source = "../database"
 
-  name                       = var.name
-  vpc_id                     = module.network.vpc_id
-  db_subnet_group_name       = module.network.database_subnet_group_name
-  allowed_security_group_ids = [module.cluster.node_security_group_id]
+  name                 = var.name
+  vpc_id               = module.network.vpc_id
+  db_subnet_group_name = module.network.database_subnet_group_name
+  allowed_security_group_ids = concat(
+    [module.cluster.node_security_group_id],
+    [for f in module.notifications_lambda : f.security_group_id],
+  )
 
   instance_class            = var.db_instance_class
   allocated_storage_gib     = var.db_allocated_storage_gib
@@ -132,4 +135,20 @@ module "platform" {
 
   # The Pod Identity association must exist before the External Secrets pods start.
   depends_on = [module.identity]
+}
+
+# Off unless var.notifications_lambda is set: the serverless delivery path (SNS topic
+# and Lambda function running the notification-service image's Lambda target).
+module "notifications_lambda" {
+  source = "../notifications_lambda"
+  count  = var.notifications_lambda == null ? 0 : 1
+
+  name                  = var.name
+  image_uri             = "${module.registry.repository_urls["notification-service"]}:${try(var.notifications_lambda.image_tag, "")}"
+  vpc_id                = module.network.vpc_id
+  subnet_ids            = module.network.private_subnet_ids
+  ses_identity          = try(var.notifications_lambda.ses_identity, "")
+  environment_variables = var.notification_settings
+  log_retention_days    = var.log_retention_days
+  alarm_actions         = try(var.notifications_lambda.alarm_actions, [])
 }

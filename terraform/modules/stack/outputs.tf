@@ -77,3 +77,18 @@ output "kubernetes" {
     }
   }
 }
+
+output "notifications_topic_arn" {
+  description = "ARN of the SNS topic of the serverless notification path (null while notifications_lambda is null): the notification-service's TASKPLANE_SNS_TOPIC_ARN."
+  value       = try(module.notifications_lambda[0].topic_arn, null)
+}
+
+output "notifications_publish_policy_arn" {
+  description = "ARN of the IAM policy that allows the relay to publish to the notifications topic (null while notifications_lambda is null)."
+  value       = try(module.notifications_lambda[0].publish_policy_arn, null)
+}
+
+output "notifications_dead_letter_queue_url" {
+  description = "URL of the SQS queue of events the notifications function did not deliver after every retry (null while notifications_lambda is null)."
+  value       = try(module.notifications_lambda[0].dead_letter_queue_url, null)
+}

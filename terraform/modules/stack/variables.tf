@@ -283,6 +283,16 @@ variable "observability_enabled" {
   type        = bool
 }
 
+variable "notifications_lambda" {
+  description = "The serverless notification path (modules/notifications_lambda): null (the default) creates nothing. Set it to switch it on: `ses_identity` is the SES domain or address the function sends from, `image_tag` the tag of the notification-service Lambda image in ECR, `alarm_actions` who the alarms notify."
+  type = object({
+    ses_identity  = string
+    image_tag     = string
+    alarm_actions = optional(list(string), [])
+  })
+  default = null
+}
+
 variable "notification_settings" {
   description = "Settings of the notification-service as TASKPLANE_* environment variables (apps/notification-service/README.md), e.g. TASKPLANE_SMTP_HOST, TASKPLANE_SMTP_PORT, TASKPLANE_SMTP_SECURITY, TASKPLANE_SMTP_FROM; passed to the chart as notification-service.env. No secrets here: they would land in the Helm release."
   type        = map(string)

@@ -1,0 +1,131 @@
+variable "name" {
+  description = "Deployment name; the function is `<name>-notifications`, the topic `<name>-task-events`."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,30}$", var.name))
+    error_message = "name must be 2-31 characters of lowercase letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "image_uri" {
+  description = "ECR image URI of the notification-service's Lambda target, `<repository_url>:<tag>`."
+  type        = string
+}
+
+variable "vpc_id" {
+  description = "VPC of the function's security group (the deployment's VPC, where PostgreSQL and the user-service are reachable)."
+  type        = string
+}
+
+variable "subnet_ids" {
+  description = "Private subnets the function runs in (they need a NAT route for webhooks and SES)."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.subnet_ids) > 0
+    error_message = "subnet_ids must name at least one subnet."
+  }
+}
+
+variable "extra_security_group_ids" {
+  description = "Further security groups of the function, e.g. one the database accepts connections from."
+  type        = list(string)
+  default     = []
+}
+
+variable "ses_identity" {
+  description = "SES identity the function sends email from: a domain (verify its DKIM records) or one address."
+  type        = string
+}
+
+variable "environment_variables" {
+  description = "TASKPLANE_* settings of the function (apps/notification-service/README.md): database URL, user-service URL, service token. Encrypted at rest with the module's KMS key; they appear in the Terraform state."
+  type        = map(string)
+  default     = {}
+  sensitive   = true
+}
+
+variable "timeout_s" {
+  description = "Function timeout in seconds: one SNS message, every delivery it causes."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.timeout_s >= 5 && var.timeout_s <= 900
+    error_message = "timeout_s must be between 5 and 900."
+  }
+}
+
+variable "memory_mib" {
+  description = "Function memory in MiB (CPU scales with it)."
+  type        = number
+  default     = 512
+}
+
+variable "reserved_concurrency" {
+  description = "Concurrent executions reserved for (and limiting) the function, so a burst cannot exhaust PostgreSQL connections."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.reserved_concurrency >= 1
+    error_message = "reserved_concurrency must be at least 1."
+  }
+}
+
+variable "maximum_retry_attempts" {
+  description = "Asynchronous retries of a raising invocation before the event goes to the dead-letter queue (Lambda allows 0-2)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.maximum_retry_attempts >= 0 && var.maximum_retry_attempts <= 2
+    error_message = "maximum_retry_attempts must be 0, 1 or 2."
+  }
+}
+
+variable "maximum_event_age_s" {
+  description = "Seconds an event may wait for a retry before it goes to the dead-letter queue (Lambda allows 60-21600)."
+  type        = number
+  default     = 21600
+
+  validation {
+    condition     = var.maximum_event_age_s >= 60 && var.maximum_event_age_s <= 21600
+    error_message = "maximum_event_age_s must be between 60 and 21600."
+  }
+}
+
+variable "dead_letter_retention_s" {
+  description = "Seconds the dead-letter queue keeps an undelivered event (SQS allows up to 14 days)."
+  type        = number
+  default     = 1209600
+
+  validation {
+    condition     = var.dead_letter_retention_s >= 60 && var.dead_letter_retention_s <= 1209600
+    error_message = "dead_letter_retention_s must be between 60 and 1209600."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention, in days, of the function's CloudWatch log group."
+  type        = number
+}
+
+variable "error_alarm_threshold" {
+  description = "Function errors within 5 minutes that raise the errors alarm."
+  type        = number
+  default     = 1
+}
+
+variable "alarm_actions" {
+  description = "ARNs notified when an alarm changes state (e.g. an on-call SNS topic). Empty: the alarms only show in CloudWatch."
+  type        = list(string)
+  default     = []
+}
+
+variable "tags" {
+  description = "Extra tags for the resources (the provider's default_tags add Project, Environment and ManagedBy)."
+  type        = map(string)
+  default     = {}
+}

@@ -51,15 +51,23 @@ class TaskplaneEngine:
             kwargs={"autocommit": True},
             open=False,
         )
+        #: Concurrent first calls must open the pool once (its ``wait`` allows one waiter).
+        self.opening = asyncio.Lock()
+        self.opened = False
 
     async def connect(self) -> None:
         """Open the pool's connections now rather than on the first timed call."""
-        await self.pool.open(wait=True)
+        if self.opened:
+            return
+        async with self.opening:
+            if not self.opened:
+                await self.pool.open(wait=True)
+                self.opened = True
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
         """A pooled autocommit connection (opening the pool on first use)."""
-        await self.pool.open(wait=True)
+        await self.connect()
         async with self.pool.connection() as connection:
             yield connection
 

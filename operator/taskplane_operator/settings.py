@@ -7,7 +7,7 @@ from typing import Annotated, Literal, Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from taskplane_common.client_auth import SERVICE_TOKEN_PREFIX
+from taskplane_client.auth import SERVICE_TOKEN_PREFIX
 
 
 class OperatorSettings(BaseSettings):

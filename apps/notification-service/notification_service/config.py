@@ -69,6 +69,20 @@ class Settings(ServiceSettings):
     smtp_timeout_s: float = Field(10.0, gt=0, le=120)
     email_concurrency: int = Field(4, ge=1, le=100)
 
+    # Feed -> SNS relay (the serverless path); off unless enabled.
+    sns_relay_enabled: bool = False
+    #: A standard topic: each message carries the event id as its ``event_id`` attribute.
+    sns_topic_arn: str | None = None
+    sns_region: str | None = None
+    #: Another SNS endpoint (a VPC endpoint, a local emulator); None is AWS's own.
+    sns_endpoint_url: str | None = None
+
+    @model_validator(mode="after")
+    def _relay_needs_a_topic(self) -> Self:
+        if self.sns_relay_enabled and not self.sns_topic_arn:
+            raise ValueError("TASKPLANE_SNS_TOPIC_ARN is required with TASKPLANE_SNS_RELAY_ENABLED")
+        return self
+
     @model_validator(mode="after")
     def _refuse_weak_notification_config(self) -> Self:
         if not self.is_production:

@@ -74,6 +74,22 @@ def _uuid(value: Any) -> uuid.UUID | None:
         return None
 
 
+async def stored_cursor(database: Database, consumer: str) -> str:
+    """The persisted feed cursor of ``consumer`` (created at the feed's start)."""
+    async with database.session() as session:
+        await session.execute(
+            pg_insert(ConsumerState)
+            .values(name=consumer, cursor=START)
+            .on_conflict_do_nothing(index_elements=[ConsumerState.name])
+        )
+        cursor: str = (
+            await session.execute(
+                select(ConsumerState.cursor).where(ConsumerState.name == consumer)
+            )
+        ).scalar_one()
+    return cursor
+
+
 class FeedConsumer:
     def __init__(
         self, settings: Settings, database: Database, peers: Peers, wake: asyncio.Event
@@ -112,17 +128,7 @@ class FeedConsumer:
         )
 
     async def load_cursor(self) -> str:
-        async with self.database.session() as session:
-            await session.execute(
-                pg_insert(ConsumerState)
-                .values(name=CONSUMER, cursor=START)
-                .on_conflict_do_nothing(index_elements=[ConsumerState.name])
-            )
-            cursor = (
-                await session.execute(
-                    select(ConsumerState.cursor).where(ConsumerState.name == CONSUMER)
-                )
-            ).scalar_one()
+        cursor = await stored_cursor(self.database, CONSUMER)
         self.status.cursor = cursor
         return cursor
 

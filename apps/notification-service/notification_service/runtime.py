@@ -1,6 +1,7 @@
-"""Background work started by the app's lifespan: the feed consumer and the dispatcher.
+"""Background work started by the app's lifespan: the feed consumer, the dispatcher and,
+when enabled, the feed -> SNS relay.
 
-Both run in every replica that has ``TASKPLANE_BACKGROUND_ENABLED=true``; replicas do not
+They run in every replica that has ``TASKPLANE_BACKGROUND_ENABLED=true``; replicas do not
 step on each other (the cursor row is locked per page, deliveries are claimed with
 ``SKIP LOCKED`` leases).
 """
@@ -18,6 +19,7 @@ from notification_service.config import Settings
 from notification_service.consumer import FeedConsumer
 from notification_service.dispatcher import Dispatcher
 from notification_service.peers import Peers
+from notification_service.sns_relay import SnsRelay
 from taskplane_common.db import Database
 
 
@@ -30,6 +32,9 @@ class Background:
         self.peers = Peers(settings)
         self.consumer = FeedConsumer(settings, database, self.peers, self.wake)
         self.dispatcher = Dispatcher(settings, database, self.wake)
+        self.relay = (
+            SnsRelay(settings, database, self.peers) if settings.sns_relay_enabled else None
+        )
 
     async def feed_cursor_retained(self) -> bool:
         """False while the feed answers 410 Gone (see FeedConsumer)."""
@@ -48,6 +53,8 @@ def background_lifespan(
             asyncio.create_task(background.consumer.run(), name="feed-consumer"),
             asyncio.create_task(background.dispatcher.run(), name="dispatcher"),
         ]
+        if background.relay is not None:
+            tasks.append(asyncio.create_task(background.relay.run(), name="sns-relay"))
         try:
             yield
         finally:

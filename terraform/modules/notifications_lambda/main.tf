@@ -103,7 +103,7 @@ resource "aws_kms_alias" "this" {
 ################################################################################
 
 # A standard topic: the relay sets the event id as the `event_id` message attribute
-# and the function is idempotent on it (a FIFO topic cannot invoke Lambda directly).
+# and the function is to be idempotent on it (a FIFO topic cannot invoke Lambda directly).
 resource "aws_sns_topic" "events" {
   name              = "${var.name}-task-events"
   kms_master_key_id = aws_kms_key.this.arn

@@ -29,9 +29,11 @@ from observability_traffic import (
     OK_QUEUE,
     FlakyGate,
     Traffic,
+    WebhookReceiver,
     Worker,
     enqueue,
     status_of,
+    subscribe,
 )
 
 __all__ = ["platform"]  # the fixture
@@ -57,16 +59,33 @@ def traffic(
         "TASKPLANE_AUTH_URL": platform.auth.url,
         "TASKPLANE_TOKEN": worker_token,
     }
+    profiles = ServiceProcess(
+        "user_service",
+        {
+            "DATABASE_URL": postgres_server.create_database("observability_profiles"),
+            "TASKPLANE_ENVIRONMENT": "development",
+            "TASKPLANE_JWKS_URL": f"{platform.auth.url}/.well-known/jwks.json",
+            "OTEL_SERVICE_NAME": "user-service",
+        },
+    )
+    receiver = WebhookReceiver()
+    feed_gate = FlakyGate(platform.tasks.url, "/api/v1/events", failures=2)
     notifier = ServiceProcess(
         "notification_service",
         {
             "DATABASE_URL": postgres_server.create_database("observability_notifications"),
             "TASKPLANE_ENVIRONMENT": "development",
             "TASKPLANE_JWKS_URL": f"{platform.auth.url}/.well-known/jwks.json",
-            "TASKPLANE_TASK_SERVICE_URL": platform.tasks.url,
+            "TASKPLANE_TASK_SERVICE_URL": feed_gate.url,
             "TASKPLANE_AUTH_URL": platform.auth.url,
             "TASKPLANE_SERVICE_TOKEN": feed_token,
             "TASKPLANE_FEED_WAIT_S": "1",
+            "TASKPLANE_USER_SERVICE_URL": profiles.url,
+            "TASKPLANE_WEBHOOK_ALLOW_LOOPBACK": "true",
+            "TASKPLANE_DISPATCH_POLL_INTERVAL_S": "0.2",
+            "TASKPLANE_DELIVERY_BACKOFF_BASE_S": "0.2",
+            "TASKPLANE_DELIVERY_BACKOFF_MAX_S": "1",
+            "TASKPLANE_DELIVERY_MAX_ATTEMPTS": "2",
             "OTEL_SERVICE_NAME": "notification-service",
         },
     )
@@ -81,7 +100,7 @@ def traffic(
         },
     )
     workers: list[Worker] = []
-    gate = FlakyGate(platform.tasks.url, failures=2)
+    gate = FlakyGate(platform.tasks.url, "/leases", failures=2)
     operator_run = operator_on_emulator(
         SCALED_NAMESPACE,
         tmp_path_factory.mktemp("operator"),
@@ -89,8 +108,20 @@ def traffic(
         auth_url=platform.auth.url,
         token=operator_token,
     )
-    with notifier, users, operator_run as operator, contextlib.closing(gate):
+    with (
+        profiles,
+        notifier,
+        users,
+        operator_run as operator,
+        contextlib.closing(gate),
+        contextlib.closing(receiver),
+        contextlib.closing(feed_gate),
+    ):
         try:
+            profile = httpx.get(f"{profiles.url}/api/v1/users/me", headers=admin, timeout=30)
+            assert profile.status_code == 200, profile.text
+            for path in ("/ok", "/broken"):
+                subscribe(notifier.url, admin, f"{receiver.url}{path}")
             workers = [
                 Worker.start(OK_QUEUE, "builtin:echo", worker_env),
                 Worker.start(FAILING_QUEUE, "builtin:fail", worker_env),
@@ -112,6 +143,14 @@ def traffic(
                 "completed",
             )
             wait_until(lambda: status_of(dead, admin) in {"failed", "dead"}, "dead-lettered")
+            completed = len(done) + 1
+            wait_until(
+                lambda: (
+                    receiver.paths.count("/ok") >= completed
+                    and receiver.paths.count("/broken") >= 2 * completed
+                ),
+                "webhook deliveries, delivered and failed",
+            )
             for service in (platform.auth, platform.tasks, notifier):
                 assert httpx.get(f"{service.url}/readyz", timeout=30).status_code == 200
             me = httpx.get(f"{users.url}/api/v1/users/me", headers=admin, timeout=30)
@@ -136,6 +175,7 @@ def traffic(
                     "task-service": platform.tasks.log,
                     "notification-service": notifier.log,
                     "user-service": users.log,
+                    "user-service (profiles)": profiles.log,
                     "operator": operator.log,
                     **{f"worker {w.queue}": w.log for w in workers},
                 },

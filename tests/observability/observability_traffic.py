@@ -5,6 +5,7 @@ queue and failing every task of another (until they are dead letters)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -55,11 +57,11 @@ class Worker:
 
 class FlakyGate:
     """A real HTTP proxy in front of the task-service that answers the first ``failures``
-    lease requests with 503 (as during a rolling restart), so a worker behind it counts
-    transient API errors; everything else is passed through."""
+    requests to paths ending in ``refused`` with 503 (as during a rolling restart), so a
+    client behind it counts transient API errors; everything else is passed through."""
 
-    def __init__(self, upstream: str, failures: int) -> None:
-        self.upstream, self.failures_left = upstream, failures
+    def __init__(self, upstream: str, refused: str, failures: int) -> None:
+        self.upstream, self.refused, self.failures_left = upstream, refused, failures
         gate = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -79,7 +81,7 @@ class FlakyGate:
 
     def _refuse(self, path: str) -> bool:
         with self._lock:
-            if path.endswith("/leases") and self.failures_left > 0:
+            if urlsplit(path).path.endswith(self.refused) and self.failures_left > 0:
                 self.failures_left -= 1
                 return True
             return False
@@ -111,11 +113,50 @@ class FlakyGate:
             request.send_header(key, value)
         request.send_header("content-length", str(len(content)))
         request.end_headers()
-        request.wfile.write(content)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            request.wfile.write(content)  # a client stopped mid long-poll is gone
 
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class WebhookReceiver:
+    """A real webhook receiver: ``/ok`` answers 204, ``/broken`` 500 (until the
+    notification-service gives up: failed deliveries); it keeps the paths it was sent."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                receiver.paths.append(self.path)
+                self.send_response(204 if self.path == "/ok" else 500)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet: the notification-service logs its deliveries."""
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def subscribe(notifier_url: str, headers: dict[str, str], url: str) -> None:
+    response = httpx.post(
+        f"{notifier_url}/api/v1/webhooks",
+        json={"url": url, "events": ["task.completed"]},
+        headers=headers,
+        timeout=30,
+    )
+    assert response.status_code == 201, response.text
 
 
 @dataclass(frozen=True)

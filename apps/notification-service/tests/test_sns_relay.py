@@ -26,6 +26,8 @@ from .test_end_to_end import person
 EVENTS = 1000
 BATCH = 100
 KILL_AFTER_BATCHES = (2, 5, 8)
+#: Feed page size of the relay: a kill republishes at most the page in flight.
+PAGE = 10
 REGION = "us-east-1"
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -86,6 +88,8 @@ def test_relay_publishes_every_event_across_sigkills(
         TASKPLANE_SNS_TOPIC_ARN=topic_arn,
         TASKPLANE_SNS_ENDPOINT_URL=moto_url,
         TASKPLANE_SNS_REGION=REGION,
+        # small pages: a kill more likely lands between a publish and its cursor commit
+        TASKPLANE_FEED_PAGE_SIZE=str(PAGE),
         **AWS_ENV,
     )
     relay = ServiceProcess("notification_service", env).start()
@@ -131,6 +135,7 @@ def test_relay_publishes_every_event_across_sigkills(
     assert kills == 3
     assert {event["task_id"] for event in events} == enqueued
     assert len(per_id) == EVENTS, "once per event id after deduplication by id"
+    assert len(events) - len(per_id) <= kills * PAGE, "only the pages in flight again"
     assert {str(event_id) for event_id in per_id} <= attributes, "event_id attribute is set"
 
 

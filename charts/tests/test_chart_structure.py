@@ -555,8 +555,15 @@ def test_notification_service_reaches_webhooks_and_smtp_but_not_internal_ranges(
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     assert container["ports"] == [{"name": "http", "containerPort": 8004, "protocol": "TCP"}]
     env = env_of(container)
-    assert env["TASKPLANE_SERVICE_TOKEN"]["valueFrom"]["secretKeyRef"]["key"] == (
-        "notification-token"
+    assert "TASKPLANE_SERVICE_TOKEN" not in env
+    assert env["TASKPLANE_TOKEN_FILE"]["value"] == "/var/run/secrets/taskplane/serviceaccount/token"
+    auth = env_of(
+        find(objs, "Deployment", "taskplane-auth-service")["spec"]["template"]["spec"][
+            "containers"
+        ][0]
+    )
+    assert auth["TASKPLANE_AUTH_KUBERNETES_NOTIFIERS"]["value"] == (
+        "taskplane:taskplane-notification-service"
     )
     assert env["TASKPLANE_USER_SERVICE_URL"]["value"] == "http://taskplane-user-service:8002"
     find(objs, "ServiceMonitor", "taskplane-notification-service")

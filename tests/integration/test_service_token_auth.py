@@ -12,9 +12,10 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from auth_service.config import Settings as AuthSettings
 from auth_service.main import build_app as build_auth_app
+from taskplane_client.auth import ServiceTokenAuth
+from taskplane_client.errors import TokenExchangeError
 from taskplane_common.app import create_app
 from taskplane_common.auth import JwksTokenVerifier
-from taskplane_common.client_auth import ServiceTokenAuth, TokenExchangeError
 from taskplane_common.migrations import upgrade
 from taskplane_common.security import Principal, require_scope
 from taskplane_common.settings import ServiceSettings

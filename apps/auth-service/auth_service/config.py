@@ -12,6 +12,11 @@ from taskplane_common.settings import DEV_SECRET_MARKER, ServiceSettings
 
 MIN_KEK_LENGTH = 32
 #: Where a pod finds its own ServiceAccount token and the cluster CA (TokenReview mode).
+#: What the operator's ServiceAccount may do: configure queues, bind workers, read events.
+OPERATOR_SCOPES = frozenset({"queues:admin", "workload-bindings:write", "events:read"})
+#: What the notification-service's ServiceAccount may do: follow the feed, read preferences.
+NOTIFIER_SCOPES = frozenset({"events:read", "users:read"})
+
 IN_CLUSTER_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
 
@@ -59,6 +64,9 @@ class Settings(ServiceSettings):
     #: Comma-separated ``namespace:serviceaccount`` identities that get the operator's
     #: scopes (queues:admin, workload-bindings:write, events:read).
     auth_kubernetes_operators: str = ""
+    #: Comma-separated ``namespace:serviceaccount`` identities that get the
+    #: notification-service's scopes (events:read, users:read).
+    auth_kubernetes_notifiers: str = ""
     #: How long fetched JWKS keys are trusted before a refetch.
     auth_kubernetes_jwks_ttl_s: float = Field(300.0, ge=0, le=86_400)
     auth_kubernetes_timeout_s: float = Field(5.0, gt=0, le=60)
@@ -68,10 +76,17 @@ class Settings(ServiceSettings):
     auth_kubernetes_api_ca_file: Path = IN_CLUSTER_DIR / "ca.crt"
 
     @property
-    def kubernetes_operators(self) -> frozenset[tuple[str, str]]:
-        """The operator identities as ``(namespace, serviceaccount)`` pairs."""
-        pairs = (item.strip().partition(":") for item in self.auth_kubernetes_operators.split(","))
-        return frozenset((ns, name) for ns, _, name in pairs if ns and name)
+    def kubernetes_platform_scopes(self) -> dict[tuple[str, str], frozenset[str]]:
+        """The platform's own ServiceAccounts, ``(namespace, name)``, and their scopes."""
+        granted: dict[tuple[str, str], frozenset[str]] = {}
+        for listing, scopes in (
+            (self.auth_kubernetes_notifiers, NOTIFIER_SCOPES),
+            (self.auth_kubernetes_operators, OPERATOR_SCOPES),
+        ):
+            for ns, _, name in (item.strip().partition(":") for item in listing.split(",")):
+                if ns and name:
+                    granted[(ns, name)] = granted.get((ns, name), frozenset()) | scopes
+        return granted
 
     @model_validator(mode="after")
     def _auth_service_checks(self) -> Self:
@@ -84,16 +99,16 @@ class Settings(ServiceSettings):
             raise ValueError(
                 f"TASKPLANE_KEY_ENCRYPTION_KEY must be at least {MIN_KEK_LENGTH} characters"
             )
-        malformed = [
-            item
-            for item in self.auth_kubernetes_operators.split(",")
-            if item.strip() and item.strip().count(":") != 1
-        ]
-        if malformed:
-            raise ValueError(
-                "TASKPLANE_AUTH_KUBERNETES_OPERATORS takes namespace:serviceaccount items, "
-                f"not {malformed[0].strip()!r}"
-            )
+        for variable, listing in (
+            ("TASKPLANE_AUTH_KUBERNETES_OPERATORS", self.auth_kubernetes_operators),
+            ("TASKPLANE_AUTH_KUBERNETES_NOTIFIERS", self.auth_kubernetes_notifiers),
+        ):
+            items = (item.strip() for item in listing.split(","))
+            malformed = [item for item in items if item and item.count(":") != 1]
+            if malformed:
+                raise ValueError(
+                    f"{variable} takes namespace:serviceaccount items, not {malformed[0]!r}"
+                )
         if self.bootstrap_admin_password is not None and not self.bootstrap_admin_email:
             raise ValueError(
                 "TASKPLANE_BOOTSTRAP_ADMIN_PASSWORD needs TASKPLANE_BOOTSTRAP_ADMIN_EMAIL"

@@ -25,6 +25,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi import FastAPI
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+from pydantic import ValidationError
 
 from auth_service.config import Settings
 from auth_service.main import build_app
@@ -33,6 +34,7 @@ from taskplane_common.testing.tokens import bearer
 
 OPERATOR = ("taskplane-system", "taskplane-operator")
 WORKER = ("team-a", "emails-worker")
+NOTIFIER = ("taskplane-system", "taskplane-notification-service")
 AUDIENCE = "taskplane"
 TOKENREVIEW_PATH = "/apis/authentication.k8s.io/v1/tokenreviews"
 OWN_TOKEN = "auth-service-own-serviceaccount-token"
@@ -171,7 +173,9 @@ def cluster() -> Iterator[ClusterIssuer]:
     issuer = ClusterIssuer()
     server = _serve(issuer)
     issuer.url = f"http://127.0.0.1:{server.server_address[1]}"
-    issuer.accounts = {f"system:serviceaccount:{ns}:{name}" for ns, name in (OPERATOR, WORKER)}
+    issuer.accounts = {
+        f"system:serviceaccount:{ns}:{name}" for ns, name in (OPERATOR, WORKER, NOTIFIER)
+    }
     yield issuer
     server.shutdown()
     server.server_close()
@@ -198,6 +202,7 @@ def _kubernetes_app(
         settings_for(
             auth_kubernetes_issuer=issuer,
             auth_kubernetes_operators=operators,
+            auth_kubernetes_notifiers=f"{NOTIFIER[0]}:{NOTIFIER[1]}",
             auth_kubernetes_timeout_s=10,
             **overrides,
         )
@@ -272,6 +277,22 @@ async def test_the_operator_exchanges_its_token_for_the_operator_scopes(
     assert claims["aud"] == "taskplane"
     assert claims["iss"] == "taskplane-auth"
     assert "/.well-known/openid-configuration" in cluster.requests
+
+
+async def test_the_notification_service_gets_the_feed_and_preference_scopes(
+    k8s: httpx.AsyncClient, cluster: ClusterIssuer
+) -> None:
+    claims = _claims(await _exchange(k8s, cluster.token(*NOTIFIER)))
+    assert claims["sub"] == "system:serviceaccount:taskplane-system:taskplane-notification-service"
+    assert claims["scope"] == "events:read users:read"
+    assert "taskplane_queue" not in claims
+
+
+def test_platform_identities_must_be_namespace_colon_name(
+    settings_for: Callable[..., Settings],
+) -> None:
+    with pytest.raises(ValidationError, match="TASKPLANE_AUTH_KUBERNETES_NOTIFIERS"):
+        settings_for(auth_kubernetes_notifiers="just-a-name")
 
 
 async def test_a_bound_worker_gets_queue_work_for_its_queue_only_until_unbound(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from functools import lru_cache
+from pathlib import Path
 from typing import Self
 
 from pydantic import Field, SecretStr, model_validator
@@ -26,12 +27,15 @@ class Settings(ServiceSettings):
     default_page_size: int = Field(50, ge=1, le=500)
     max_page_size: int = Field(200, ge=1, le=1000)
 
-    # Peers and the service token (scopes events:read and users:read).
+    # Peers, and the credential for them (scopes events:read and users:read): the
+    # projected ServiceAccount token file in Kubernetes, else a service token.
     task_service_url: str = "http://localhost:8003"
     user_service_url: str = "http://localhost:8002"
     #: The auth-service, to exchange an opaque ``tps_`` service token for access tokens.
     auth_url: str | None = None
     service_token: SecretStr | None = None
+    #: A projected ServiceAccount token (audience ``taskplane``), exchanged at ``auth_url``.
+    token_file: Path | None = None
     peer_timeout_s: float = Field(10.0, gt=0, le=120)
 
     # Background work; API-only replicas may turn it off (several replicas may run it).
@@ -88,8 +92,10 @@ class Settings(ServiceSettings):
         if not self.is_production:
             return self
         problems: list[str] = []
-        if self.background_enabled and self.service_token is None:
-            problems.append("TASKPLANE_SERVICE_TOKEN is required to read the event feed")
+        if self.background_enabled and self.service_token is None and self.token_file is None:
+            problems.append(
+                "TASKPLANE_TOKEN_FILE or TASKPLANE_SERVICE_TOKEN is required to read the event feed"
+            )
         if self.webhook_allow_loopback:
             problems.append("TASKPLANE_WEBHOOK_ALLOW_LOOPBACK must not be true in production")
         if self.smtp_host and self.smtp_security is SmtpSecurity.NONE:

@@ -1,7 +1,6 @@
-"""Calls to the task-service feed and the user-service, with the service token.
-
-The token (scopes ``events:read`` and ``users:read``) is either an access token used as
-it is or an opaque ``tps_`` token exchanged at the auth-service by ``ServiceTokenAuth``.
+"""Calls to the task-service feed and the user-service (scopes ``events:read`` and
+``users:read``), authenticated the way every taskplane process is (``auth_for``): the
+pod's projected ServiceAccount token in Kubernetes, else a service token.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from typing import Any
 import httpx
 
 from notification_service.config import Settings
-from taskplane_common.client_auth import ServiceTokenAuth
+from taskplane_client.auth import auth_for
 
 
 class FeedGoneError(RuntimeError):
@@ -50,8 +49,9 @@ class Peers:
     """One HTTP client for both peers, with a short-lived cache of recipients."""
 
     def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None):
-        token = settings.service_token.get_secret_value() if settings.service_token else ""
-        auth = ServiceTokenAuth(token, settings.auth_url) if token else None
+        token = settings.service_token.get_secret_value() if settings.service_token else None
+        token_file = str(settings.token_file) if settings.token_file else None
+        auth = auth_for(token, settings.auth_url, token_file)
         self.settings = settings
         self.client = httpx.AsyncClient(
             auth=auth,

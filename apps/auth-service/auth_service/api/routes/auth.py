@@ -45,8 +45,6 @@ _UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
 _RATE_LIMITED: dict[int | str, dict[str, Any]] = {
     429: {"description": "Too many attempts", **_PROBLEM}
 }
-#: What the operator's ServiceAccount may do: configure queues, bind workers, read events.
-OPERATOR_SCOPES = frozenset({"queues:admin", "workload-bindings:write", "events:read"})
 WORKER_SCOPES = frozenset({"queues:work"})
 
 
@@ -279,8 +277,9 @@ async def exchange_kubernetes_token(
     address: ClientAddressDep,
     response: Response,
 ) -> AccessToken:
-    """The operator's ServiceAccount gets the operator's scopes; any other gets
-    ``queues:work`` for the one queue its workload binding names, or nothing."""
+    """The platform's own ServiceAccounts (operator, notification-service) get their
+    configured scopes; any other gets ``queues:work`` for the one queue its workload
+    binding names, or nothing."""
     if verifier is None:
         raise ProblemError(
             404,
@@ -290,8 +289,9 @@ async def exchange_kubernetes_token(
         )
     await _limit_exchanges(session, settings, address)
     account = await verifier.verify(body.token)
-    if (account.namespace, account.name) in settings.kubernetes_operators:
-        access = await issuer.for_service_account(account, OPERATOR_SCOPES, None)
+    platform_scopes = settings.kubernetes_platform_scopes.get((account.namespace, account.name))
+    if platform_scopes is not None:
+        access = await issuer.for_service_account(account, platform_scopes, None)
     else:
         binding = await crud.workload_binding(session, account.namespace, account.name)
         if binding is None:

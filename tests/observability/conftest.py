@@ -32,6 +32,8 @@ from observability_traffic import (
     WebhookReceiver,
     Worker,
     enqueue,
+    notification_service,
+    profile_service,
     status_of,
     subscribe,
 )
@@ -59,35 +61,16 @@ def traffic(
         "TASKPLANE_AUTH_URL": platform.auth.url,
         "TASKPLANE_TOKEN": worker_token,
     }
-    profiles = ServiceProcess(
-        "user_service",
-        {
-            "DATABASE_URL": postgres_server.create_database("observability_profiles"),
-            "TASKPLANE_ENVIRONMENT": "development",
-            "TASKPLANE_JWKS_URL": f"{platform.auth.url}/.well-known/jwks.json",
-            "OTEL_SERVICE_NAME": "user-service",
-        },
-    )
+    profiles = profile_service(postgres_server, platform, "observability_profiles")
     receiver = WebhookReceiver()
     feed_gate = FlakyGate(platform.tasks.url, "/api/v1/events", failures=2)
-    notifier = ServiceProcess(
-        "notification_service",
-        {
-            "DATABASE_URL": postgres_server.create_database("observability_notifications"),
-            "TASKPLANE_ENVIRONMENT": "development",
-            "TASKPLANE_JWKS_URL": f"{platform.auth.url}/.well-known/jwks.json",
-            "TASKPLANE_TASK_SERVICE_URL": feed_gate.url,
-            "TASKPLANE_AUTH_URL": platform.auth.url,
-            "TASKPLANE_SERVICE_TOKEN": feed_token,
-            "TASKPLANE_FEED_WAIT_S": "1",
-            "TASKPLANE_USER_SERVICE_URL": profiles.url,
-            "TASKPLANE_WEBHOOK_ALLOW_LOOPBACK": "true",
-            "TASKPLANE_DISPATCH_POLL_INTERVAL_S": "0.2",
-            "TASKPLANE_DELIVERY_BACKOFF_BASE_S": "0.2",
-            "TASKPLANE_DELIVERY_BACKOFF_MAX_S": "1",
-            "TASKPLANE_DELIVERY_MAX_ATTEMPTS": "2",
-            "OTEL_SERVICE_NAME": "notification-service",
-        },
+    notifier = notification_service(
+        postgres_server,
+        platform,
+        "observability_notifications",
+        task_service_url=feed_gate.url,
+        user_service_url=profiles.url,
+        token=feed_token,
     )
     outage_db = "observability_users"
     users = ServiceProcess(

@@ -19,8 +19,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from taskplane_common.testing.postgres import free_port
-from taskplane_common.testing.processes import stop_process
+from taskplane_common.testing.platform import Platform
+from taskplane_common.testing.postgres import PostgresServer, free_port
+from taskplane_common.testing.processes import ServiceProcess, stop_process
 
 OK_QUEUE = "obs-ok"
 FAILING_QUEUE = "obs-failing"
@@ -147,6 +148,51 @@ class WebhookReceiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def profile_service(postgres: PostgresServer, platform: Platform, database: str) -> ServiceProcess:
+    """A healthy user-service: the profiles the notification-service reads recipients from."""
+    return ServiceProcess(
+        "user_service",
+        {
+            "DATABASE_URL": postgres.create_database(database),
+            "TASKPLANE_ENVIRONMENT": "development",
+            "TASKPLANE_JWKS_URL": f"{platform.auth.url}/.well-known/jwks.json",
+            "OTEL_SERVICE_NAME": "user-service",
+        },
+    )
+
+
+def notification_service(
+    postgres: PostgresServer,
+    platform: Platform,
+    database: str,
+    *,
+    task_service_url: str,
+    user_service_url: str,
+    token: str,
+) -> ServiceProcess:
+    """A notification-service that may deliver to loopback receivers, retries quickly and
+    gives a delivery up after two attempts."""
+    return ServiceProcess(
+        "notification_service",
+        {
+            "DATABASE_URL": postgres.create_database(database),
+            "TASKPLANE_ENVIRONMENT": "development",
+            "TASKPLANE_JWKS_URL": f"{platform.auth.url}/.well-known/jwks.json",
+            "TASKPLANE_TASK_SERVICE_URL": task_service_url,
+            "TASKPLANE_AUTH_URL": platform.auth.url,
+            "TASKPLANE_SERVICE_TOKEN": token,
+            "TASKPLANE_FEED_WAIT_S": "1",
+            "TASKPLANE_USER_SERVICE_URL": user_service_url,
+            "TASKPLANE_WEBHOOK_ALLOW_LOOPBACK": "true",
+            "TASKPLANE_DISPATCH_POLL_INTERVAL_S": "0.2",
+            "TASKPLANE_DELIVERY_BACKOFF_BASE_S": "0.2",
+            "TASKPLANE_DELIVERY_BACKOFF_MAX_S": "1",
+            "TASKPLANE_DELIVERY_MAX_ATTEMPTS": "2",
+            "OTEL_SERVICE_NAME": "notification-service",
+        },
+    )
 
 
 def subscribe(notifier_url: str, headers: dict[str, str], url: str) -> None:

@@ -1,0 +1,139 @@
+"""One task's trace across the real processes: task-service (the enqueue and the lease's
+completion), the worker's handler span and the notification-service's webhook delivery
+(with the SQL spans of its own and of the user-service it reads the recipient from) all
+reach an OTLP receiver under one trace id, the one the producer started."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import urllib.request
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from observability_traffic import (
+    WebhookReceiver,
+    Worker,
+    notification_service,
+    profile_service,
+    status_of,
+    subscribe,
+)
+from otlp_receiver import OtlpReceiver, ReceivedSpan
+
+from taskplane_common.testing.platform import Platform, running_platform
+from taskplane_common.testing.postgres import PostgresServer
+from taskplane_common.testing.processes import wait_until
+
+QUEUE = "traced"
+#: The lease's end: the worker's report carries the task's trace (the lease request itself
+#: is made before the worker knows which task it gets, so it starts no trace of a task).
+LEASE_COMPLETE = "POST /api/v1/leases/complete"
+#: Every process started below exports to the receiver, in batches of at most 0.2 s.
+_OTEL_ENV = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_BSP_SCHEDULE_DELAY")
+
+
+@pytest.fixture(scope="module")
+def otlp() -> Iterator[OtlpReceiver]:
+    receiver = OtlpReceiver()
+    saved = {name: os.environ.get(name) for name in _OTEL_ENV}
+    os.environ.update({_OTEL_ENV[0]: receiver.url, _OTEL_ENV[1]: "200"})
+    try:
+        yield receiver
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        receiver.close()
+
+
+@pytest.fixture(scope="module")
+def platform(otlp: OtlpReceiver, postgres_server: PostgresServer) -> Iterator[Platform]:
+    """Auth- and task-service started while the OTLP endpoint is in the environment."""
+    with running_platform(postgres_server, "observability_traces") as running:
+        yield running
+
+
+def enqueue_traced(tasks_url: str, admin: dict[str, str], trace_id: str) -> str:
+    """urllib, not httpx: httpx instrumentation (when on in this process) would replace
+    the producer's traceparent with its own."""
+    request = urllib.request.Request(
+        f"{tasks_url}/api/v1/queues/{QUEUE}/tasks",
+        data=json.dumps({"payload": {"n": 1}}).encode(),
+        headers={
+            **admin,
+            "content-type": "application/json",
+            "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01",
+        },
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 201
+        return f"{tasks_url}{response.headers['location']}"
+
+
+def by_service(spans: list[ReceivedSpan]) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for span in spans:
+        found.setdefault(span.service, set()).add(span.name)
+    return found
+
+
+def test_one_trace_covers_enqueue_lease_handler_and_delivery(
+    platform: Platform, postgres_server: PostgresServer, otlp: OtlpReceiver
+) -> None:
+    admin = {"Authorization": f"Bearer {platform.admin_token()}"}
+    worker_token = platform.service_token("traces-worker", "queues:work")
+    feed_token = platform.service_token("traces-notifier", "events:read", "users:read")
+    profiles = profile_service(postgres_server, platform, "traces_profiles")
+    receiver = WebhookReceiver()
+    with profiles, contextlib.closing(receiver):
+        notifier = notification_service(
+            postgres_server,
+            platform,
+            "traces_notifications",
+            task_service_url=platform.tasks.url,
+            user_service_url=profiles.url,
+            token=feed_token,
+        )
+        with notifier:
+            profile = httpx.get(f"{profiles.url}/api/v1/users/me", headers=admin, timeout=30)
+            assert profile.status_code == 200, profile.text
+            subscribe(notifier.url, admin, f"{receiver.url}/ok")
+            worker = Worker.start(
+                QUEUE,
+                "builtin:echo",
+                {
+                    "TASKPLANE_API_URL": platform.tasks.url,
+                    "TASKPLANE_AUTH_URL": platform.auth.url,
+                    "TASKPLANE_TOKEN": worker_token,
+                    "OTEL_SERVICE_NAME": "taskplane-worker",
+                },
+            )
+            try:
+                trace_id = uuid.uuid4().hex
+                task_url = enqueue_traced(platform.tasks.url, admin, trace_id)
+                wait_until(lambda: status_of(task_url, admin) == "completed", "completed")
+                wait_until(lambda: receiver.paths.count("/ok") == 1, "the webhook delivery")
+
+                def covered() -> bool:
+                    services = by_service(otlp.trace(trace_id))
+                    return {"task-service", "taskplane-worker", "notification-service"} <= set(
+                        services
+                    ) and LEASE_COMPLETE in services["task-service"]
+
+                wait_until(covered, "spans of every process in the trace")
+            finally:
+                worker.stop()
+    spans = otlp.trace(trace_id)
+    services = by_service(spans)
+    assert "POST /api/v1/queues/{queue}/tasks" in services["task-service"], services
+    assert f"{QUEUE} process" in services["taskplane-worker"], services
+    assert "notification.deliver webhook" in services["notification-service"], services
+    statements = {s.service for s in spans if "db.system" in s.attributes}
+    assert {"notification-service", "user-service"} <= statements, services

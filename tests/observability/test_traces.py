@@ -1,7 +1,8 @@
 """One task's trace across the real processes: task-service (the enqueue and the lease's
 completion), the worker's handler span and the notification-service's webhook delivery
 (with the SQL spans of its own and of the user-service it reads the recipient from) all
-reach an OTLP receiver under one trace id, the one the producer started."""
+reach an OTLP receiver under one trace id, the one the producer started; the enqueue's
+latency bucket carries that trace id as an exemplar."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from observability_traffic import (
     subscribe,
 )
 from otlp_receiver import OtlpReceiver, ReceivedSpan
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from taskplane_common.testing.platform import Platform, running_platform
 from taskplane_common.testing.postgres import PostgresServer
@@ -137,3 +139,21 @@ def test_one_trace_covers_enqueue_lease_handler_and_delivery(
     assert "notification.deliver webhook" in services["notification-service"], services
     statements = {s.service for s in spans if "db.system" in s.attributes}
     assert {"notification-service", "user-service"} <= statements, services
+    assert enqueue_exemplars(platform.tasks.url) == {trace_id}
+
+
+def enqueue_exemplars(tasks_url: str) -> set[str]:
+    """Trace ids the enqueue route's latency buckets carry, scraped as OpenMetrics."""
+    response = httpx.get(
+        f"{tasks_url}/metrics", headers={"Accept": "application/openmetrics-text"}, timeout=30
+    )
+    assert response.headers["content-type"].startswith("application/openmetrics-text")
+    return {
+        sample.exemplar.labels["trace_id"]
+        for family in text_string_to_metric_families(response.text)  # type: ignore[no-untyped-call]
+        if family.name == "http_request_duration_seconds"
+        for sample in family.samples
+        if sample.exemplar is not None
+        and sample.labels.get("route") == "/api/v1/queues/{queue}/tasks"
+        and sample.labels.get("method") == "POST"
+    }

@@ -8,7 +8,7 @@ inputs, and renders the real chart (charts/taskplane) with the real Helm engine:
 chart's strict schema rejects any key it does not know, and its production checks
 reject missing secrets. Then it checks what the values are for: ECR image names,
 the database Secret, the platform Secret built by External Secrets (rendered from the
-module's own local chart), the worker token Secret and the environment.
+module's own local chart), workload identity against the EKS issuer and the environment.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ NAMESPACE = "taskplane"
 
 INTERPOLATION = re.compile(r"\$\{jsonencode\(([a-z_]+)\)\}")
 SECRET_ARN = "arn:aws:secretsmanager:region-1:000000000000:secret:{}"
+EKS_ISSUER = "https://oidc.eks.region-1.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF"
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ def template_inputs(case: Inputs, defaults: dict[str, Any]) -> dict[str, Any]:
         "platform_secret_name": defaults["platform_secret_name"],
         "observability": case.observability,
         "notification_settings": dict(case.notification_settings),
+        "kubernetes_issuer_url": EKS_ISSUER,
     }
 
 
@@ -207,10 +209,6 @@ def external_secrets(defaults: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "targetSecretName": defaults["platform_secret_name"],
             "bootstrapAdminEmail": "platform-admin@example.com",
         },
-        "serviceTokens": {
-            "secretArn": SECRET_ARN.format("taskplane/service-tokens"),
-            "workerTokenSecretName": defaults["worker_token_secret_name"],
-        },
     }
     objects = render_chart(SECRETS_CHART, values, f"{RELEASE}-platform-secrets")
     return {o["spec"]["target"]["name"]: o for o in objects if o["kind"] == "ExternalSecret"}
@@ -283,8 +281,10 @@ def test_the_stack_feeds_the_template_from_module_outputs(docs: dict[str, HclDoc
     assert expr(attr(call, "image_registry")) == "module.registry.registry_host"
     assert expr(attr(call, "image_repository_prefix")) == "module.registry.repository_prefix"
     assert expr(attr(call, "platform_secret_arn")) == "module.secrets.platform_secret_arn"
-    assert expr(attr(call, "service_tokens_secret_arn")) == (
-        "module.secrets.service_tokens_secret_arn"
+    assert expr(attr(call, "kubernetes_issuer_url")) == "module.cluster.cluster_oidc_issuer_url"
+    outputs = dict(doc(docs, "modules/cluster/outputs.tf").labeled("output"))
+    assert expr(attr(outputs["cluster_oidc_issuer_url"], "value")) == (
+        "module.eks.cluster_oidc_issuer_url"
     )
 
 
@@ -363,12 +363,50 @@ def test_platform_secrets_come_from_the_external_secret(
     assert not rendered_secrets, f"secrets belong in Secrets Manager: {rendered_secrets}"
 
 
-def test_the_chart_references_no_worker_token_secret(
-    objects: list[dict[str, Any]], defaults: dict[str, Any]
+def test_the_chart_references_no_token_secret(
+    objects: list[dict[str, Any]], external_secrets: dict[str, dict[str, Any]]
 ) -> None:
-    """Workers and the operator use their projected ServiceAccount tokens."""
+    """Workers, the operator and the notification-service use their ServiceAccount tokens."""
     assert env_values(objects, "TASKPLANE_WORKER_TOKEN_SECRET") == {}
-    assert defaults["worker_token_secret_name"] not in json.dumps(objects)
+    token_refs = [(w, env) for w, env, ref in secret_refs(objects) if "token" in ref["key"]]
+    assert not token_refs, f"service tokens from a Secret: {token_refs}"
+    synced = {key for external in external_secrets.values() for key in secret_keys(external)}
+    assert not [key for key in synced if "token" in key], synced
+    assert "worker-token" not in json.dumps(objects)
+
+
+def test_workload_identity_uses_tokenreview_against_the_eks_issuer(
+    objects: list[dict[str, Any]],
+) -> None:
+    """The EKS issuer's JWKS is a public AWS endpoint the auth-service's egress does not
+    reach, so the auth-service asks the in-cluster API server (TokenReview)."""
+    assert set(env_values(objects, "TASKPLANE_AUTH_KUBERNETES_ISSUER").values()) == {EKS_ISSUER}
+    assert set(env_values(objects, "TASKPLANE_AUTH_KUBERNETES_MODE").values()) == {"tokenreview"}
+    assert env_values(objects, "TASKPLANE_AUTH_KUBERNETES_CA_FILE") == {}, "oidc-only CA mount"
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for obj in objects:
+        by_kind.setdefault(obj["kind"], []).append(obj)
+    (role,) = [r for r in by_kind["ClusterRole"] if r["metadata"]["name"].endswith("-tokenreview")]
+    assert role["rules"] == [
+        {
+            "apiGroups": ["authentication.k8s.io"],
+            "resources": ["tokenreviews"],
+            "verbs": ["create"],
+        }
+    ]
+    bindings = {b["roleRef"]["name"]: b for b in by_kind["ClusterRoleBinding"]}
+    assert "system:service-account-issuer-discovery" not in bindings, "no anonymous discovery"
+    subjects = bindings[role["metadata"]["name"]]["subjects"]
+    assert subjects == [
+        {"kind": "ServiceAccount", "name": f"{RELEASE}-auth-service", "namespace": NAMESPACE}
+    ]
+    (auth,) = [
+        spec for where, spec in pod_specs(objects) if where == f"Deployment/{RELEASE}-auth-service"
+    ]
+    assert auth["automountServiceAccountToken"] is True, "TokenReview needs its API token"
+    token_files = env_values(objects, "TASKPLANE_TOKEN_FILE")
+    for component in ("operator", "notification-service"):
+        assert any(f"{RELEASE}-{component}/" in where for where in token_files), component
 
 
 def test_notification_settings_reach_the_notification_service(

@@ -12,7 +12,6 @@ from tf_hcl import TF_ROOT, HclDoc, doc, expr
 CHART = TF_ROOT / "modules" / "platform" / "charts" / "platform-secrets"
 DB_ARN = "arn:aws:secretsmanager:region-1:000000000000:secret:rds!db-0123"
 PLATFORM_ARN = "arn:aws:secretsmanager:region-1:000000000000:secret:tp/platform-abc"
-TOKENS_ARN = "arn:aws:secretsmanager:region-1:000000000000:secret:tp/service-tokens-def"
 URL_TEMPLATE = (
     "postgresql://{{ .username | urlquery }}:{{ .password | urlquery }}"
     "@db.internal:5432/taskplane?sslmode=require"
@@ -30,7 +29,6 @@ VALUES: dict[str, Any] = {
         "targetSecretName": "taskplane-platform",
         "bootstrapAdminEmail": "admin@example.com",
     },
-    "serviceTokens": {"secretArn": TOKENS_ARN, "workerTokenSecretName": "taskplane-worker-token"},
 }
 
 
@@ -44,7 +42,8 @@ def test_chart_renders_store_and_external_secrets() -> None:
     objects = render(VALUES)
     (store,) = [o for o in objects if o["kind"] == "SecretStore"]
     externals = {o["metadata"]["name"]: o for o in objects if o["kind"] == "ExternalSecret"}
-    assert set(externals) == {"taskplane-database", "taskplane-platform", "taskplane-worker-token"}
+    # No token Secret: the workloads authenticate with their ServiceAccount tokens.
+    assert set(externals) == {"taskplane-database", "taskplane-platform"}
     assert store["apiVersion"] == "external-secrets.io/v1"
     aws = store["spec"]["provider"]["aws"]
     assert aws == {"service": "SecretsManager", "region": "region-1"}, (
@@ -75,14 +74,7 @@ def test_chart_renders_store_and_external_secrets() -> None:
             "key": PLATFORM_ARN,
             "property": "auth-bootstrap-admin-password",
         },
-        "operator-token": {"key": TOKENS_ARN, "property": "operator-token"},
-        "notification-token": {"key": TOKENS_ARN, "property": "notification-token"},
     }
-
-    worker = externals["taskplane-worker-token"]["spec"]
-    assert worker["data"] == [
-        {"secretKey": "token", "remoteRef": {"key": TOKENS_ARN, "property": "worker-token"}}
-    ]
 
 
 @pytest.mark.parametrize(
@@ -91,7 +83,6 @@ def test_chart_renders_store_and_external_secrets() -> None:
         ("database", "secretArn", "database.secretArn is required"),
         ("platform", "secretArn", "platform.secretArn is required"),
         ("platform", "bootstrapAdminEmail", "platform.bootstrapAdminEmail is required"),
-        ("serviceTokens", "secretArn", "serviceTokens.secretArn is required"),
     ],
 )
 def test_chart_refuses_missing_inputs(section: str, key: str, message: str) -> None:

@@ -640,8 +640,7 @@ def test_pod_identity_reads_exactly_the_platform_secrets(docs: dict[str, HclDoc]
     assert set(readers) == {"external-secrets"}
     eso = readers["external-secrets"]
     assert expr(eso["secret_arns"]) == (
-        "[module.database.master_user_secret_arn,module.secrets.platform_secret_arn,"
-        "module.secrets.service_tokens_secret_arn]"
+        "[module.database.master_user_secret_arn,module.secrets.platform_secret_arn]"
     )
     assert expr(eso["kms_key_arns"]) == "[module.database.kms_key_arn,module.secrets.kms_key_arn]"
 
@@ -695,7 +694,7 @@ def test_platform_secrets_never_enter_state(docs: dict[str, HclDoc]) -> None:
     ephemerals = [t for t, _, _ in secrets.resources("ephemeral")]
     assert ephemerals.count("random_password") == 3
     versions = [b for t, _, b in secrets.resources() if t == "aws_secretsmanager_secret_version"]
-    assert len(versions) == 2
+    assert len(versions) == 1, "only <name>/platform: no service-tokens secret"
     for version in versions:
         assert "secret_string" not in version, "write-only secret_string_wo only"
         assert "secret_string_wo" in version
@@ -703,6 +702,18 @@ def test_platform_secrets_never_enter_state(docs: dict[str, HclDoc]) -> None:
     for rtype, _, secret in secrets.resources():
         if rtype == "aws_secretsmanager_secret":
             assert expr(attr(secret, "kms_key_id")) == "aws_kms_key.this.arn"
+
+
+def test_no_service_token_flow_is_provisioned() -> None:
+    """In-cluster workloads exchange their ServiceAccount tokens: nothing mints, stores or
+    syncs service tokens (those remain for workers outside the cluster)."""
+    leftovers = [
+        f"{path.relative_to(TF_ROOT)}:{number}"
+        for path in [*tf_paths(), *(TF_ROOT / "modules" / "platform").rglob("*.yaml*")]
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"service[-_]tokens|worker[-_]token|operator-token|notification-token", line)
+    ]
+    assert not leftovers, leftovers
 
 
 def test_checkov_skips_are_inline_with_reasons() -> None:

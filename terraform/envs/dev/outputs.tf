@@ -57,11 +57,6 @@ output "platform_secret_name" {
   value       = module.stack.platform_secret_name
 }
 
-output "service_tokens_secret_name" {
-  description = "Secrets Manager secret the bootstrap step writes the operator and worker service tokens to."
-  value       = module.stack.service_tokens_secret_name
-}
-
 output "notifications_topic_arn" {
   description = "ARN of the SNS topic of the serverless notification path (null while notifications_lambda is null): the notification-service's TASKPLANE_SNS_TOPIC_ARN."
   value       = module.stack.notifications_topic_arn

@@ -38,6 +38,11 @@ output "node_security_group_id" {
   value       = module.eks.node_security_group_id
 }
 
+output "cluster_oidc_issuer_url" {
+  description = "Issuer URL of the cluster's ServiceAccount tokens (https://oidc.eks.<region>.amazonaws.com/id/<id>): the taskplane chart's global.auth.kubernetes.issuer."
+  value       = module.eks.cluster_oidc_issuer_url
+}
+
 output "oidc_provider_arn" {
   description = "ARN of the cluster's IAM OIDC provider (for IRSA, should something need it; this stack uses Pod Identity)."
   value       = module.eks.oidc_provider_arn

@@ -4,9 +4,9 @@
 #   2. External Secrets Operator (Pod Identity role from the identity module)
 #   3. a small local chart (charts/platform-secrets): a SecretStore and the
 #      ExternalSecrets that build the Kubernetes Secrets the chart reads:
-#      `taskplane-database` (DATABASE_URL from the RDS-managed secret),
+#      `taskplane-database` (DATABASE_URL from the RDS-managed secret) and
 #      `taskplane-platform` (global.secrets.existingSecret, from the secrets
-#      module) and `taskplane-worker-token` (the workers' service token)
+#      module); no token Secret, the workloads use their ServiceAccount tokens
 #   4. the taskplane umbrella chart, observability dependencies included, with
 #      the values of taskplane-values.yaml.tftpl
 #
@@ -48,6 +48,7 @@ locals {
     platform_secret_name    = var.platform_secret_name
     observability           = local.observability
     notification_settings   = var.notification_settings
+    kubernetes_issuer_url   = var.kubernetes_issuer_url
   })
 }
 
@@ -103,10 +104,6 @@ resource "helm_release" "platform_secrets" {
       secretArn           = var.platform_secret_arn
       targetSecretName    = var.platform_secret_name
       bootstrapAdminEmail = var.bootstrap_admin_email
-    }
-    serviceTokens = {
-      secretArn             = var.service_tokens_secret_arn
-      workerTokenSecretName = var.worker_token_secret_name
     }
   })]
 

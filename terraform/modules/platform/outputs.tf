@@ -23,11 +23,6 @@ output "platform_secret_name" {
   value       = var.platform_secret_name
 }
 
-output "worker_token_secret_name" {
-  description = "Kubernetes Secret (key `token`) with the workers' service token, synced by External Secrets."
-  value       = var.worker_token_secret_name
-}
-
 output "values" {
   description = "The values YAML this module rendered for the taskplane chart (before extra_values), for review."
   value       = local.taskplane_values

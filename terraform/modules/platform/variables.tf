@@ -116,26 +116,20 @@ variable "platform_secret_arn" {
   }
 }
 
-variable "service_tokens_secret_arn" {
-  description = "ARN of the Secrets Manager secret the service tokens are written to after install (secrets module output `service_tokens_secret_arn`)."
-  type        = string
-
-  validation {
-    condition     = startswith(var.service_tokens_secret_arn, "arn:") && strcontains(var.service_tokens_secret_arn, ":secretsmanager:")
-    error_message = "service_tokens_secret_arn must be a Secrets Manager secret ARN."
-  }
-}
-
 variable "platform_secret_name" {
   description = "Name of the Kubernetes Secret with every key of the chart's `global.secrets.values` that External Secrets creates and the chart reads through `global.secrets.existingSecret`."
   type        = string
   default     = "taskplane-platform"
 }
 
-variable "worker_token_secret_name" {
-  description = "Name of the Kubernetes Secret (key `token`) with the workers' service token; the chart's `worker.token.secretName` and the operator's `TASKPLANE_WORKER_TOKEN_SECRET`."
+variable "kubernetes_issuer_url" {
+  description = "Issuer of the cluster's ServiceAccount tokens (cluster module output `cluster_oidc_issuer_url`): the chart's `global.auth.kubernetes.issuer`, which the auth-service requires of the tokens it exchanges."
   type        = string
-  default     = "taskplane-worker-token"
+
+  validation {
+    condition     = startswith(var.kubernetes_issuer_url, "https://")
+    error_message = "kubernetes_issuer_url must be an https:// URL (the chart's schema requires it)."
+  }
 }
 
 variable "bootstrap_admin_email" {
@@ -149,7 +143,7 @@ variable "bootstrap_admin_email" {
 }
 
 variable "secret_refresh_interval" {
-  description = "How often External Secrets re-reads the Secrets Manager secrets (picks up RDS password rotations and the service tokens)."
+  description = "How often External Secrets re-reads the Secrets Manager secrets (picks up RDS password rotations)."
   type        = string
   default     = "1h"
 

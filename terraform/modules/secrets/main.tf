@@ -4,15 +4,15 @@
 # - `<name>/platform`: JSON with the keys of the chart's `global.secrets.values`
 #   that can exist before the install: cursor-secret, auth-key-encryption-key and
 #   auth-bootstrap-admin-password, each a fresh random value.
-# - `<name>/service-tokens`: JSON with operator-token, worker-token and notification-token. Service
-#   tokens are minted by the running auth-service (admin API), so Terraform only
-#   creates the secret with empty values; the bootstrap step after the first
-#   install writes the real tokens (terraform/README.md, "Service tokens").
+#
+# No service tokens: the in-cluster workloads (operator, workers, notification-service)
+# exchange their projected ServiceAccount tokens with the auth-service (workload
+# identity, the platform module's values), so nothing has to be minted after install.
 #
 # Nothing secret enters git or Terraform state: the values come from ephemeral
 # random_password resources and are written through the write-only
 # `secret_string_wo` attribute, once (secret_string_wo_version). Later applies do
-# not regenerate them and do not see (or undo) the tokens the bootstrap step puts.
+# not regenerate them.
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
@@ -24,7 +24,7 @@ locals {
 }
 
 ################################################################################
-# KMS key of both secrets
+# KMS key of the secret
 ################################################################################
 
 data "aws_iam_policy_document" "kms" {
@@ -46,7 +46,7 @@ data "aws_iam_policy_document" "kms" {
 }
 
 resource "aws_kms_key" "this" {
-  description             = "${var.name}: taskplane platform secrets and service tokens"
+  description             = "${var.name}: taskplane platform secrets"
   enable_key_rotation     = true
   deletion_window_in_days = 30
   policy                  = data.aws_iam_policy_document.kms.json
@@ -74,7 +74,7 @@ ephemeral "random_password" "key_encryption_key" {
   special = false
 }
 
-# Alphanumeric so it survives shells and form encoding in the bootstrap step unquoted;
+# Alphanumeric so it survives shells and form encoding unquoted (logging in as the admin);
 # 32 characters of [A-Za-z0-9] are ~190 bits.
 ephemeral "random_password" "bootstrap_admin_password" {
   length      = 32
@@ -102,31 +102,4 @@ resource "aws_secretsmanager_secret_version" "platform" {
     "auth-bootstrap-admin-password" = ephemeral.random_password.bootstrap_admin_password.result
   })
   secret_string_wo_version = local.platform_generation
-}
-
-################################################################################
-# <name>/service-tokens: written by the bootstrap step after the first install
-################################################################################
-
-resource "aws_secretsmanager_secret" "service_tokens" {
-  #checkov:skip=CKV2_AWS_57:Service tokens are minted through the auth-service admin API, which Secrets Manager rotation cannot call; they are revoked and re-minted with the documented bootstrap step.
-  name                    = "${var.name}/service-tokens"
-  description             = "taskplane service tokens: operator-token (queues:admin), worker-token (queues:work) and notification-token (events:read users:read); written after install, synced by External Secrets."
-  kms_key_id              = aws_kms_key.this.arn
-  recovery_window_in_days = var.recovery_window_days
-
-  tags = var.tags
-}
-
-# Empty placeholders so External Secrets can sync (and the pods start) before the
-# tokens exist: the operator runs without a token until the bootstrap step. Written
-# once, write-only: the tokens put later are never overwritten by Terraform.
-resource "aws_secretsmanager_secret_version" "service_tokens" {
-  secret_id = aws_secretsmanager_secret.service_tokens.id
-  secret_string_wo = jsonencode({
-    "operator-token"     = ""
-    "worker-token"       = ""
-    "notification-token" = ""
-  })
-  secret_string_wo_version = 1
 }

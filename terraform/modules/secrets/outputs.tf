@@ -8,17 +8,7 @@ output "platform_secret_name" {
   value       = aws_secretsmanager_secret.platform.name
 }
 
-output "service_tokens_secret_arn" {
-  description = "ARN of the `<name>/service-tokens` secret (JSON: operator-token, worker-token, notification-token)."
-  value       = aws_secretsmanager_secret.service_tokens.arn
-}
-
-output "service_tokens_secret_name" {
-  description = "Name of the `<name>/service-tokens` secret, for `aws secretsmanager put-secret-value` in the bootstrap step."
-  value       = aws_secretsmanager_secret.service_tokens.name
-}
-
 output "kms_key_arn" {
-  description = "ARN of the KMS key encrypting both secrets (External Secrets needs kms:Decrypt on it)."
+  description = "ARN of the KMS key encrypting the platform secret (External Secrets needs kms:Decrypt on it)."
   value       = aws_kms_key.this.arn
 }

@@ -1,5 +1,5 @@
 variable "name" {
-  description = "Name prefix of the secrets (`<name>/platform`, `<name>/service-tokens`) and of the KMS key alias."
+  description = "Name prefix of the secret (`<name>/platform`) and of the KMS key alias."
   type        = string
 
   validation {

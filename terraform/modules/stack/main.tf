@@ -99,7 +99,6 @@ module "identity" {
       secret_arns = [
         module.database.master_user_secret_arn,
         module.secrets.platform_secret_arn,
-        module.secrets.service_tokens_secret_arn,
       ]
       kms_key_arns = [module.database.kms_key_arn, module.secrets.kms_key_arn]
     }
@@ -124,9 +123,10 @@ module "platform" {
   database_name       = module.database.database_name
   database_secret_arn = module.database.master_user_secret_arn
 
-  platform_secret_arn       = module.secrets.platform_secret_arn
-  service_tokens_secret_arn = module.secrets.service_tokens_secret_arn
-  bootstrap_admin_email     = var.bootstrap_admin_email
+  platform_secret_arn   = module.secrets.platform_secret_arn
+  bootstrap_admin_email = var.bootstrap_admin_email
+
+  kubernetes_issuer_url = module.cluster.cluster_oidc_issuer_url
 
   external_secrets_namespace       = var.external_secrets_namespace
   external_secrets_service_account = "external-secrets"

@@ -53,11 +53,6 @@ output "platform_secret_name" {
   value       = module.secrets.platform_secret_name
 }
 
-output "service_tokens_secret_name" {
-  description = "Secrets Manager secret the bootstrap step writes the operator and worker service tokens to."
-  value       = module.secrets.service_tokens_secret_name
-}
-
 # For the root module's provider configuration (providers cannot live in this module).
 
 output "default_tags" {

@@ -168,6 +168,14 @@ class FeedConsumer:
         self.wake.set()
         return len(events)
 
+    async def record(self, events: list[FeedEvent]) -> None:
+        """Route ``events`` and store what they cause without touching the feed cursor:
+        the entry of the Lambda handler, whose events come from SNS instead of the feed.
+        Every row is unique per event id, so recording an event again stores nothing."""
+        plans = await self._plan_page(events)
+        async with self.database.session() as session:
+            await self._store_page(session, plans)
+
     @staticmethod
     def _lag(events: list[FeedEvent]) -> None:
         metrics.CONSUMER_LAG_EVENTS.set(len(events))

@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from opentelemetry import trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-from sqlalchemy import func, insert, text, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notification_service import metrics
@@ -56,20 +56,8 @@ _DUE_ENDPOINTS = text(
     """
 )
 
-_CLAIM = text(
-    """
-    UPDATE notifications.deliveries AS d
-    SET status = 'delivering', attempts = d.attempts + 1,
-        lease_until = now() + make_interval(secs => :lease_s),
-        next_attempt_at = now() + make_interval(secs => :lease_s)
-    WHERE d.id IN (
-        SELECT id FROM notifications.deliveries
-        WHERE status IN ('pending', 'delivering') AND next_attempt_at <= now()
-          AND coalesce(webhook_id::text, 'smtp') = :endpoint
-        ORDER BY next_attempt_at
-        LIMIT :slots
-        FOR UPDATE SKIP LOCKED
-    )
+#: What a claim returns: the delivery and, for a webhook, where and how to sign it.
+_CLAIMED_COLUMNS = """
     RETURNING d.id, d.channel, d.webhook_id, d.payload, d.attempts, d.max_attempts,
               d.event_occurred_at, d.traceparent,
               (SELECT w.url FROM notifications.webhooks AS w
@@ -77,7 +65,43 @@ _CLAIM = text(
               (SELECT array_remove(ARRAY[w.secret, CASE WHEN w.previous_secret_expires_at > now()
                                                    THEN w.previous_secret END], NULL)
                FROM notifications.webhooks AS w WHERE w.id = d.webhook_id) AS secrets
+"""
+
+#: Claiming leases rows: a sender that dies leaves them to be claimed after the lease.
+_LEASE = """
+    UPDATE notifications.deliveries AS d
+    SET status = 'delivering', attempts = d.attempts + 1,
+        lease_until = now() + make_interval(secs => :lease_s),
+        next_attempt_at = now() + make_interval(secs => :lease_s)
+    WHERE d.id IN (
+"""
+
+_CLAIM = text(
+    _LEASE  # noqa: S608 - module constants only, every value is a bound parameter
+    + """
+        SELECT id FROM notifications.deliveries
+        WHERE status IN ('pending', 'delivering') AND next_attempt_at <= now()
+          AND coalesce(webhook_id::text, 'smtp') = :endpoint
+        ORDER BY next_attempt_at
+        LIMIT :slots
+        FOR UPDATE SKIP LOCKED
+    )
+"""
+    + _CLAIMED_COLUMNS
+)
+
+#: Every open delivery of one event, due or not (the Lambda handler paces retries by
+#: Lambda's own retries), except one another sender holds under an unexpired lease.
+_CLAIM_EVENT = text(
+    _LEASE  # noqa: S608 - module constants only, every value is a bound parameter
+    + """
+        SELECT id FROM notifications.deliveries
+        WHERE event_id = :event_id
+          AND (status = 'pending' OR (status = 'delivering' AND next_attempt_at <= now()))
+        FOR UPDATE SKIP LOCKED
+    )
     """
+    + _CLAIMED_COLUMNS
 )
 
 
@@ -177,20 +201,40 @@ class Dispatcher:
             claimed += len(batch)
         return claimed
 
+    async def deliver_event(self, event_id: int) -> dict[str, str]:
+        """Attempt every open delivery of one event once, now, and return the status of
+        each of its deliveries by id (the Lambda handler's path: no slots, no backoff
+        wait; a second call after success finds nothing open and sends nothing)."""
+        async with self.database.session() as session:
+            rows = await session.execute(
+                _CLAIM_EVENT, {"event_id": event_id, "lease_s": self.settings.delivery_lease_s}
+            )
+            batch = [Claimed(**row._mapping) for row in rows]
+        await asyncio.gather(*(self._send(delivery) for delivery in batch))
+        async with self.database.session() as session:
+            statuses = await session.execute(
+                select(Delivery.id, Delivery.status).where(Delivery.event_id == event_id)
+            )
+            return {str(row.id): row.status for row in statuses}
+
+    async def _send(self, delivery: Claimed) -> None:
+        """One attempt of a claimed delivery, recorded in the delivery log."""
+        carrier = {"traceparent": delivery.traceparent} if delivery.traceparent else {}
+        with tracer.start_as_current_span(
+            f"notification.deliver {delivery.channel}",
+            context=TraceContextTextMapPropagator().extract(carrier),
+            attributes={"taskplane.delivery.id": str(delivery.id)},
+        ):
+            started = datetime.now(UTC)
+            clock = time.perf_counter()
+            result = await self._attempt(delivery)
+            duration_ms = int((time.perf_counter() - clock) * 1000)
+            async with self.database.session() as session:
+                await self._finish(session, delivery, result, started, duration_ms)
+
     async def _deliver(self, delivery: Claimed) -> None:
         try:
-            carrier = {"traceparent": delivery.traceparent} if delivery.traceparent else {}
-            with tracer.start_as_current_span(
-                f"notification.deliver {delivery.channel}",
-                context=TraceContextTextMapPropagator().extract(carrier),
-                attributes={"taskplane.delivery.id": str(delivery.id)},
-            ):
-                started = datetime.now(UTC)
-                clock = time.perf_counter()
-                result = await self._attempt(delivery)
-                duration_ms = int((time.perf_counter() - clock) * 1000)
-                async with self.database.session() as session:
-                    await self._finish(session, delivery, result, started, duration_ms)
+            await self._send(delivery)
         except asyncio.CancelledError:
             raise
         except Exception:

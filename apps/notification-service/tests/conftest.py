@@ -18,18 +18,44 @@ import httpx
 import psycopg
 import pytest
 from fastapi import FastAPI
+from moto.server import ThreadedMotoServer
 
 from notification_service.config import Settings
 from notification_service.main import build_app
 from taskplane_common.migrations import upgrade
 from taskplane_common.testing.http import asgi_client
-from taskplane_common.testing.postgres import PostgresServer, empty_schema
+from taskplane_common.testing.postgres import PostgresServer, empty_schema, free_port
 from taskplane_common.testing.processes import ServiceProcess
 from taskplane_common.testing.tokens import JWKS_URL, TokenFactory
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from notification_testkit import Receiver, SmtpSink, jwks_server
+
+REGION = "us-east-1"
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+}
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+@pytest.fixture(scope="module")
+def moto_url(monkeypatch_module: pytest.MonkeyPatch) -> Iterator[str]:
+    """SNS and SQS served by moto in server mode (no AWS account), fake credentials."""
+    for key, value in AWS_ENV.items():
+        monkeypatch_module.setenv(key, value)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port())
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -7,20 +7,18 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 from pydantic import ValidationError
 
 from notification_service.config import Settings
-from taskplane_common.testing.postgres import PostgresServer, free_port
+from taskplane_common.testing.postgres import PostgresServer
 from taskplane_common.testing.processes import ServiceProcess, wait_until
 
-from .conftest import Platform
+from .conftest import AWS_ENV, REGION, Platform
 from .test_end_to_end import person
 
 EVENTS = 1000
@@ -28,29 +26,6 @@ BATCH = 100
 KILL_AFTER_BATCHES = (2, 5, 8)
 #: Feed page size of the relay: a kill republishes at most the page in flight.
 PAGE = 10
-REGION = "us-east-1"
-AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": REGION,
-}
-
-
-@pytest.fixture(scope="module")
-def moto_url(monkeypatch_module: pytest.MonkeyPatch) -> Iterator[str]:
-    for key, value in AWS_ENV.items():
-        monkeypatch_module.setenv(key, value)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port())
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
-    with pytest.MonkeyPatch.context() as patch:
-        yield patch
 
 
 class Subscriber:

@@ -214,6 +214,14 @@ class Traffic:
     secrets: dict[str, str]
 
 
+def assert_no_secret_logged(logs: dict[str, Path], secrets: dict[str, str]) -> None:
+    """No log line of any process carries a token or password in play."""
+    for name, path in logs.items():
+        text = path.read_text(errors="replace")
+        for secret_name, secret in secrets.items():
+            assert secret not in text, f"{secret_name} in the log of {name}"
+
+
 def enqueue(tasks_url: str, headers: dict[str, str], queue: str, body: dict[str, Any]) -> str:
     response = httpx.post(
         f"{tasks_url}/api/v1/queues/{queue}/tasks", json=body, headers=headers, timeout=30

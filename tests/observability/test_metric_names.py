@@ -14,7 +14,7 @@ from observability_queries import (
     rendered_rules,
     variable_queries,
 )
-from observability_traffic import Traffic
+from observability_traffic import Traffic, assert_no_secret_logged
 from prometheus_client.parser import text_string_to_metric_families
 
 #: Series Prometheus writes itself for every target.
@@ -73,7 +73,4 @@ def test_every_metric_in_dashboards_and_alerts_is_exposed(traffic: Traffic) -> N
 
 
 def test_no_log_line_carries_a_token_or_password(traffic: Traffic) -> None:
-    for name, path in traffic.logs.items():
-        text = path.read_text(errors="replace")
-        for secret_name, secret in traffic.secrets.items():
-            assert secret not in text, f"{secret_name} in the log of {name}"
+    assert_no_secret_logged(traffic.logs, traffic.secrets)

@@ -18,6 +18,7 @@ import pytest
 from observability_traffic import (
     WebhookReceiver,
     Worker,
+    assert_no_secret_logged,
     notification_service,
     profile_service,
     status_of,
@@ -89,7 +90,8 @@ def by_service(spans: list[ReceivedSpan]) -> dict[str, set[str]]:
 def test_one_trace_covers_enqueue_lease_handler_and_delivery(
     platform: Platform, postgres_server: PostgresServer, otlp: OtlpReceiver
 ) -> None:
-    admin = {"Authorization": f"Bearer {platform.admin_token()}"}
+    admin_token = platform.admin_token()
+    admin = {"Authorization": f"Bearer {admin_token}"}
     worker_token = platform.service_token("traces-worker", "queues:work")
     feed_token = platform.service_token("traces-notifier", "events:read", "users:read")
     profiles = profile_service(postgres_server, platform, "traces_profiles")
@@ -140,6 +142,16 @@ def test_one_trace_covers_enqueue_lease_handler_and_delivery(
     statements = {s.service for s in spans if "db.system" in s.attributes}
     assert {"notification-service", "user-service"} <= statements, services
     assert enqueue_exemplars(platform.tasks.url) == {trace_id}
+    assert_no_secret_logged(
+        {
+            "auth-service": platform.auth.log,
+            "task-service": platform.tasks.log,
+            "user-service": profiles.log,
+            "notification-service": notifier.log,
+            "worker": worker.log,
+        },
+        {"admin token": admin_token, "worker token": worker_token, "feed token": feed_token},
+    )
 
 
 def enqueue_exemplars(tasks_url: str) -> set[str]:

@@ -16,7 +16,7 @@ MYPY_PACKAGES := $(notdir $(patsubst %/,%,$(MODULE_DIRS)))
 
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test lint fmt pytest bench clean
+.PHONY: help venv run test lint fmt pytest bench clean lambda-zip
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
@@ -49,6 +49,23 @@ fmt: $(STAMP) ## format and autofix
 
 bench: $(STAMP) ## benchmarks (results land in bench/results/)
 	$(PY) -m bench
+
+# The notification-service's Lambda package for the python3.11 x86_64 runtime (handler
+# notification_service.lambda_handler.handler): the in-repo wheels, then the service and
+# its dependencies pinned by requirements-lock.txt as wheels for the runtime's glibc 2.26
+# (manylinux2014 and manylinux_2_24), zipped.
+LAMBDA_BUILD := build/lambda
+LAMBDA_ZIP := dist/notification-lambda.zip
+
+lambda-zip: $(STAMP) ## the notification-service Lambda zip (dist/notification-lambda.zip)
+	rm -rf $(LAMBDA_BUILD) $(LAMBDA_ZIP)
+	$(PY) -m pip wheel --quiet --no-deps --wheel-dir $(LAMBDA_BUILD)/wheels $(addprefix ./,$(PACKAGE_DIRS))
+	$(PY) -m pip install --quiet --target $(LAMBDA_BUILD)/package \
+	  --platform manylinux2014_x86_64 --platform manylinux_2_24_x86_64 --implementation cp --python-version 3.11 \
+	  --only-binary=:all: --find-links $(LAMBDA_BUILD)/wheels -c requirements-lock.txt \
+	  taskplane-notification-service
+	mkdir -p $(dir $(LAMBDA_ZIP))
+	cd $(LAMBDA_BUILD)/package && $(CURDIR)/$(PY) -m zipfile -c $(CURDIR)/$(LAMBDA_ZIP) .
 
 clean: ## remove the environment and caches (keeps .local/ data)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

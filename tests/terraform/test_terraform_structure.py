@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import re
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from tf_hcl import (
     load,
     sub_blocks,
     tf_paths,
+    unquote,
 )
 
 TF_FILES = [p.relative_to(REPO_ROOT).as_posix() for p in tf_paths()]
@@ -739,3 +742,26 @@ def test_no_tfvars_or_state_committed() -> None:
     ]
     assert not forbidden, forbidden
     assert Path(TF_ROOT / "README.md").is_file()
+
+
+def test_the_notifications_function_runs_the_handler_from_the_service_image(
+    docs: dict[str, HclDoc],
+) -> None:
+    """The Lambda runs the notification-service image with the runtime interface client
+    as entry point: both it and the handler it names must import from that package."""
+    (body,) = (
+        body
+        for rtype, _, body in doc(docs, "modules/notifications_lambda/main.tf").resources()
+        if rtype == "aws_lambda_function"
+    )
+    assert unquote(attr(body, "package_type")) == "Image"
+    (image_config,) = sub_blocks(body, "image_config")
+    assert [unquote(part) for part in attr(image_config, "entry_point")] == [
+        "python",
+        "-m",
+        "awslambdaric",
+    ]
+    (handler,) = [unquote(part) for part in attr(image_config, "command")]
+    module_name, _, function_name = handler.rpartition(".")
+    assert importlib.util.find_spec("awslambdaric") is not None
+    assert callable(getattr(importlib.import_module(module_name), function_name))

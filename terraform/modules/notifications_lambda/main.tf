@@ -240,6 +240,13 @@ resource "aws_lambda_function" "this" {
   memory_size   = var.memory_mib
   kms_key_arn   = aws_kms_key.this.arn
 
+  # The notification-service image itself: it carries the AWS Lambda runtime interface
+  # client (awslambdaric), which serves the handler in place of the HTTP server.
+  image_config {
+    entry_point = ["python", "-m", "awslambdaric"]
+    command     = ["notification_service.lambda_handler.handler"]
+  }
+
   reserved_concurrent_executions = var.reserved_concurrency
 
   environment {

@@ -284,7 +284,7 @@ variable "observability_enabled" {
 }
 
 variable "notifications_lambda" {
-  description = "The serverless notification path (modules/notifications_lambda): null (the default) creates nothing. Set it to switch it on: `ses_identity` is the SES domain or address the function sends from, `image_tag` the tag of the notification-service Lambda image in ECR, `alarm_actions` who the alarms notify."
+  description = "The serverless notification path (modules/notifications_lambda): null (the default) creates nothing. Set it to switch it on: `ses_identity` is the SES domain or address the function sends from, `image_tag` the tag of the notification-service image in ECR (the image the chart runs; the function replaces its entry point with the Lambda runtime interface client), `alarm_actions` who the alarms notify."
   type = object({
     ses_identity  = string
     image_tag     = string

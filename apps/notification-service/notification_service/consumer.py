@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -101,18 +102,7 @@ class FeedConsumer:
         self.status = FeedStatus()
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.step()
-            except asyncio.CancelledError:
-                raise
-            except FeedGoneError as exc:
-                self._gone(str(exc))
-                await asyncio.sleep(self.settings.feed_retry_s)
-            except Exception as exc:
-                metrics.FEED_ERRORS.labels(type(exc).__name__).inc()
-                log.warning("event feed step failed: %s: %s", type(exc).__name__, exc)
-                await asyncio.sleep(self.settings.feed_retry_s)
+        await keep_stepping(self.step, "event feed", self.settings.feed_retry_s, self._gone)
 
     def _gone(self, detail: str) -> None:
         self.status.gone = True
@@ -321,3 +311,26 @@ class FeedConsumer:
                             "payload": body,
                         }
                     )
+
+
+async def keep_stepping(
+    step: Callable[[], Awaitable[object]],
+    name: str,
+    retry_s: float,
+    on_gone: Callable[[str], None] | None = None,
+) -> None:
+    """Run a feed follower's step forever. A failed step is counted, logged and tried
+    again after ``retry_s`` from the same cursor (nothing is skipped); an expired cursor
+    goes to ``on_gone`` when given."""
+    while True:
+        try:
+            await step()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if isinstance(exc, FeedGoneError) and on_gone is not None:
+                on_gone(str(exc))
+            else:
+                metrics.FEED_ERRORS.labels(type(exc).__name__).inc()
+                log.warning("%s step failed: %s: %s", name, type(exc).__name__, exc)
+            await asyncio.sleep(retry_s)

@@ -19,9 +19,8 @@ from typing import Any
 import boto3
 from sqlalchemy import update
 
-from notification_service import metrics
 from notification_service.config import Settings
-from notification_service.consumer import stored_cursor
+from notification_service.consumer import keep_stepping, stored_cursor
 from notification_service.models import ConsumerState
 from notification_service.peers import Peers
 from taskplane_common.db import Database
@@ -55,15 +54,7 @@ class SnsRelay:
         )
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.step()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                metrics.FEED_ERRORS.labels(type(exc).__name__).inc()
-                log.warning("sns relay step failed: %s: %s", type(exc).__name__, exc)
-                await asyncio.sleep(self.settings.feed_retry_s)
+        await keep_stepping(self.step, "sns relay", self.settings.feed_retry_s)
 
     async def step(self) -> int:
         """Publish one page after the stored cursor, then move the cursor past it."""

@@ -138,6 +138,17 @@ class Platform:
             **overrides,
         }
 
+    def enqueue(self, queue: str, headers: dict[str, str], first: int, count: int) -> set[str]:
+        """Enqueue ``count`` tasks (payloads ``{"n": first..}``) in one request; their ids."""
+        response = httpx.post(
+            f"{self.task.url}/api/v1/queues/{queue}/tasks",
+            json={"tasks": [{"payload": {"n": first + i}} for i in range(count)]},
+            headers=headers,
+            timeout=30,
+        )
+        assert response.status_code == 201, response.text
+        return {task["id"] for task in response.json()["tasks"]}
+
 
 @pytest.fixture(scope="session")
 def platform(postgres_server: PostgresServer, tokens: TokenFactory) -> Iterator[Platform]:

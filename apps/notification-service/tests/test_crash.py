@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 
-import httpx
 from standardwebhooks.webhooks import Webhook
 
 from taskplane_common.testing.postgres import PostgresServer
@@ -39,14 +38,7 @@ def test_sigkill_three_times_while_events_flow(
     kills = 0
     try:
         for batch in range(EVENTS // BATCH):
-            response = httpx.post(
-                f"{platform.task.url}/api/v1/queues/{queue}/tasks",
-                json={"tasks": [{"payload": {"n": batch * BATCH + i}} for i in range(BATCH)]},
-                headers=headers,
-                timeout=30,
-            )
-            assert response.status_code == 201, response.text
-            enqueued |= {task["id"] for task in response.json()["tasks"]}
+            enqueued |= platform.enqueue(queue, headers, batch * BATCH, BATCH)
             if batch in KILL_AFTER_BATCHES:
                 seen = len(platform.receiver.at(path))
                 wait_until(lambda s=seen: len(platform.receiver.at(path)) > s, what="deliveries")

@@ -10,7 +10,6 @@ from collections import Counter
 from typing import Any
 
 import boto3
-import httpx
 import pytest
 from pydantic import ValidationError
 
@@ -75,14 +74,7 @@ def test_relay_publishes_every_event_across_sigkills(
     try:
         for batch in range(EVENTS // BATCH):
             before = subscriber.drain()
-            response = httpx.post(
-                f"{platform.task.url}/api/v1/queues/{queue}/tasks",
-                json={"tasks": [{"payload": {"n": batch * BATCH + i}} for i in range(BATCH)]},
-                headers=headers,
-                timeout=30,
-            )
-            assert response.status_code == 201, response.text
-            enqueued |= {task["id"] for task in response.json()["tasks"]}
+            enqueued |= platform.enqueue(queue, headers, batch * BATCH, BATCH)
             if batch in KILL_AFTER_BATCHES:
                 # the relay is publishing this batch (at least its first page) when killed
                 wait_until(lambda b=before: subscriber.drain() > b, what="published events")

@@ -2,7 +2,10 @@
 
 Handlers never echo stack traces, SQL or host names: unexpected exceptions are logged
 with their trace id and answered with a generic 500; a database that cannot be reached
-is a 503 with ``Retry-After`` so clients back off instead of hammering it.
+is a 503 with ``Retry-After`` so clients back off instead of hammering it. A pool whose
+every connection stayed busy for the pool timeout is a different 503 (``database-busy``):
+the database is fine, this replica is saturated, and saying "unavailable" would send an
+operator hunting for an outage that is not there.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from taskplane_common.metrics import DB_POOL_EXHAUSTED
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +102,7 @@ def _summarise(errors: list[dict[str, Any]]) -> str:
 
 
 def is_database_unavailable(exc: BaseException) -> bool:
-    """Connection-level failures (server down, refused, pool exhausted), not query errors."""
+    """Connection-level failures (server down, refused, silent), not query errors."""
     if isinstance(exc, OperationalError | InterfaceError | PoolTimeoutError | ConnectionError):
         return True
     if isinstance(exc, DBAPIError):
@@ -163,6 +168,17 @@ def install_error_handlers(app: FastAPI) -> None:
                 f"a value cannot be stored: {unstorable}",
                 type_=problem_type("unstorable-value"),
                 title="Request validation failed",
+                instance=request.url.path,
+            )
+        if isinstance(exc, PoolTimeoutError):
+            settings = getattr(request.app.state, "settings", None)
+            DB_POOL_EXHAUSTED.labels(getattr(settings, "service_name", "unknown")).inc()
+            return problem_response(
+                503,
+                "every database connection of this replica stayed busy; retry later",
+                type_=problem_type("database-busy"),
+                title="Service busy",
+                headers={"Retry-After": "1"},
                 instance=request.url.path,
             )
         if not is_database_unavailable(exc):

@@ -48,6 +48,11 @@ DB_POOL_MAX = Gauge(
     "Most connections the pool hands out (pool size plus overflow).",
     ["service"],
 )
+DB_POOL_EXHAUSTED = Counter(
+    "taskplane_db_pool_exhausted_total",
+    "Requests answered 503 database-busy: no pooled connection came free within the pool timeout.",
+    ["service"],
+)
 DB_STATEMENT_LATENCY = Histogram(
     "taskplane_db_statement_duration_seconds",
     "Time from sending a SQL statement to its result, failed statements included.",

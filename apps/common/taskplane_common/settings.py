@@ -43,9 +43,13 @@ class ServiceSettings(BaseSettings):
     )
     db_pool_size: int = Field(10, ge=1, le=200)
     db_max_overflow: int = Field(10, ge=0, le=200)
-    #: Waiting for a free pooled connection, and opening a new one: together they bound
-    #: how long a request waits when the database is gone (503 well within 2 s).
-    db_pool_timeout_s: float = Field(1.5, gt=0, le=60)
+    #: How long a request queues for a pooled connection when every one is busy before it
+    #: is answered 503 ``database-busy``: long enough to ride out a burst (at 1.5 s, 64
+    #: concurrent clients on a busy 2-core node already got 503s), short enough to shed
+    #: real overload.
+    db_pool_timeout_s: float = Field(5.0, gt=0, le=60)
+    #: Opening a new connection: a database that is gone or silent is a 503
+    #: ``database-unavailable`` within this bound.
     db_connect_timeout_s: float = Field(1.5, gt=0, le=60)
     db_statement_timeout_ms: int = Field(15_000, ge=100)
 

@@ -6,9 +6,11 @@ import asyncio
 import socket
 
 import httpx
+from sqlalchemy import text
 
 from task_service.config import Settings
 from task_service.main import build_app
+from taskplane_common.metrics import DB_POOL_EXHAUSTED
 from taskplane_common.migrations import upgrade
 from taskplane_common.testing.http import asgi_client, assert_problem
 from taskplane_common.testing.postgres import PostgresServer
@@ -75,3 +77,30 @@ async def test_a_database_that_accepts_but_never_answers_is_a_503() -> None:
     finally:
         await app.state.database.dispose()
         silent.close()
+
+
+async def test_a_saturated_pool_is_a_busy_503_not_an_outage(task_db_url: str) -> None:
+    """Every pooled connection busy past the pool timeout: 503 ``database-busy`` with
+    ``Retry-After``, counted per service, and the next request once one frees is a 200."""
+    app = build_app(
+        Settings(
+            DATABASE_URL=task_db_url,
+            auth_disabled=True,
+            db_pool_size=1,
+            db_max_overflow=0,
+            db_pool_timeout_s=0.2,
+        )
+    )
+    busy = DB_POOL_EXHAUSTED.labels("task-service")
+    before = busy._value.get()
+    try:
+        async with asgi_client(app, "http://t", timeout=10) as client:
+            async with app.state.database.engine.connect() as held:
+                await held.execute(text("SELECT 1"))
+                problem = assert_problem(await client.get("/api/v1/tasks"), 503)
+                assert problem["type"].endswith("/database-busy")
+                assert problem["title"] == "Service busy"
+            assert busy._value.get() == before + 1
+            assert (await client.get("/api/v1/tasks")).status_code == 200
+    finally:
+        await app.state.database.dispose()

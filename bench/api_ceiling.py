@@ -34,6 +34,23 @@ POST_SCRIPT = """wrk.method = "POST"
 wrk.body = '{"title": "bench"}'
 wrk.headers["Content-Type"] = "application/json"
 """
+#: Counts responses per status code in each wrk thread and prints the sum at the end
+#: (``status <code> <count>``): a non-2xx count alone cannot tell shedding (503) from a
+#: broken request.
+STATUS_SCRIPT = """local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) statuses = {} end
+function response(status, headers, body) statuses[status] = (statuses[status] or 0) + 1 end
+function done(summary, latency, requests)
+  local total = {}
+  for _, thread in ipairs(threads) do
+    for code, count in pairs(thread:get("statuses")) do
+      total[code] = (total[code] or 0) + count
+    end
+  end
+  for code, count in pairs(total) do io.write(string.format("status %d %d\\n", code, count)) end
+end
+"""
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
@@ -62,12 +79,11 @@ def parse_wrk(output: str) -> dict[str, Any]:
         "p50_ms": _ms(p50.group(1)),
         "p99_ms": _ms(p99.group(1)),
         "non_2xx": int(bad.group(1)) if bad else 0,
+        "statuses": {code: int(n) for code, n in re.findall(r"^status (\d+) (\d+)$", output, re.M)},
     }
 
 
-def run_wrk(
-    url: str, token: str, clients: int, seconds: int, script: Path | None
-) -> dict[str, Any]:
+def run_wrk(url: str, token: str, clients: int, seconds: int, script: Path) -> dict[str, Any]:
     command = [
         wrk_path(),
         f"-t{min(clients, 2)}",
@@ -76,9 +92,9 @@ def run_wrk(
         "--latency",
         "-H",
         f"Authorization: Bearer {token}",
+        "-s",
+        str(script),
     ]
-    if script is not None:
-        command += ["-s", str(script)]
     run = subprocess.run(
         [*command, url], capture_output=True, text=True, timeout=seconds + 120, check=True
     )
@@ -89,8 +105,9 @@ def measure_api(
     bases: dict[str, str], token: str, task_id: str, seconds: int, log: Log
 ) -> dict[str, Any]:
     """wrk runs of every endpoint x concurrency x side (``api``, ``ceiling``), interleaved."""
-    script = Path(tempfile.mkdtemp(prefix="taskplane-wrk-")) / "post.lua"
-    script.write_text(POST_SCRIPT)
+    scripts = Path(tempfile.mkdtemp(prefix="taskplane-wrk-"))
+    (scripts / "read.lua").write_text(STATUS_SCRIPT)
+    (scripts / "post.lua").write_text(POST_SCRIPT + STATUS_SCRIPT)
     paths = {"get": f"/api/v1/tasks/{task_id}", "list": LIST_QUERY, "post": "/api/v1/tasks"}
     endpoints: dict[str, Any] = {}
     for endpoint, path in paths.items():
@@ -98,7 +115,11 @@ def measure_api(
         for clients in CLIENTS:
             runs = {
                 side: run_wrk(
-                    base + path, token, clients, seconds, script if endpoint == "post" else None
+                    base + path,
+                    token,
+                    clients,
+                    seconds,
+                    scripts / ("post.lua" if endpoint == "post" else "read.lua"),
                 )
                 for side, base in bases.items()
             }

@@ -84,6 +84,13 @@ def plot_footprint(results: dict[str, Any], path: Path) -> None:
     _save(figure, path)
 
 
+def _non_2xx(side: dict[str, Any]) -> str:
+    """``0``, or the count per status code (``503×7``): shedding reads differently from errors."""
+    statuses = sorted(side.get("statuses", {}).items())
+    codes = [f"{code}×{n}" for code, n in statuses if not code.startswith("2")]
+    return ", ".join(codes) or str(side["non_2xx"])
+
+
 PLOTS = {"bound": plot_bound, "api": plot_api, "growth": plot_growth, "footprint": plot_footprint}
 
 
@@ -111,8 +118,8 @@ def table(results: dict[str, Any], source: str) -> str:
         f" engine/bound **{bound['engine_over_bound']:.2f}** (target 0.25).",
         "",
         "| endpoint | clients | task API req/s | p50 / p99 ms"
-        " | ceiling req/s | p50 / p99 ms | ratio |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        " | ceiling req/s | p50 / p99 ms | ratio | task API non-2xx |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for endpoint, per_clients in results["api"]["endpoints"].items():
         for clients, data in per_clients.items():
@@ -121,7 +128,7 @@ def table(results: dict[str, Any], source: str) -> str:
                 f"| {endpoint} | {clients} | {api['requests_per_s']:,.0f} |"
                 f" {api['p50_ms']:.1f} / {api['p99_ms']:.1f} | {ceiling['requests_per_s']:,.0f} |"
                 f" {ceiling['p50_ms']:.1f} / {ceiling['p99_ms']:.1f}"
-                f" | {data['api_over_ceiling']:.2f} |"
+                f" | {data['api_over_ceiling']:.2f} | {_non_2xx(api)} |"
             )
     growth = results["growth"]
     lines += [

@@ -15,6 +15,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,6 +77,16 @@ def test_quick_bench_run_is_correct_and_writes_results(tmp_path: Path) -> None:
     _check_sizing(tmp_path)
 
 
+def _check_statuses(run: dict[str, Any], endpoint: str, side: str) -> None:
+    """Requests succeeded; anything else is a counted 503 (a busy pool sheds load with 503
+    ``database-busy`` on a saturated machine, by design), never a 4xx or a 500."""
+    statuses = run["statuses"]
+    assert run["requests_per_s"] > 0, (endpoint, side)
+    assert sum(n for code, n in statuses.items() if code in {"200", "201"}) > 0, statuses
+    assert set(statuses) <= {"200", "201", "503"}, (endpoint, side, statuses)
+    assert sum(n for code, n in statuses.items() if code == "503") == run["non_2xx"], statuses
+
+
 def _check_sizing(directory: Path) -> None:
     """The sizing run's JSON is complete and every plot is a PNG."""
     data_files = list(directory.glob("*-sizing-quick.json"))
@@ -89,8 +100,7 @@ def _check_sizing(directory: Path) -> None:
         assert set(per_clients) == {"1", "16", "64"}, endpoint
         for data in per_clients.values():
             for side in ("api", "ceiling"):
-                assert data[side]["requests_per_s"] > 0, (endpoint, side)
-                assert data[side]["non_2xx"] == 0, (endpoint, side)
+                _check_statuses(data[side], endpoint, side)
     assert set(sizing["footprint"]) == {
         "auth-service",
         "task-service",

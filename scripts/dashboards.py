@@ -432,6 +432,16 @@ DATABASE = Dashboard(
             ),
         ),
         Panel(
+            "Requests shed by a busy pool (503 database-busy)",
+            "reqps",
+            (
+                Query(
+                    rate("taskplane_db_pool_exhausted_total", SVC, "service"),
+                    "{{service}}",
+                ),
+            ),
+        ),
+        Panel(
             "Statement latency p50 / p99",
             "s",
             p50_p99("taskplane_db_statement_duration_seconds", SVC, "service"),

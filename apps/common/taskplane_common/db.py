@@ -21,7 +21,12 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import QueuePool
 
-from taskplane_common.metrics import DB_POOL_IN_USE, DB_POOL_MAX, DB_STATEMENT_LATENCY
+from taskplane_common.metrics import (
+    DB_POOL_EXHAUSTED,
+    DB_POOL_IN_USE,
+    DB_POOL_MAX,
+    DB_STATEMENT_LATENCY,
+)
 from taskplane_common.settings import ServiceSettings
 
 
@@ -79,6 +84,7 @@ class Database:
     def _instrument(self, settings: ServiceSettings) -> None:
         """Pool use and statement latency per service, for the database dashboard."""
         service = settings.service_name
+        DB_POOL_EXHAUSTED.labels(service)  # exposed as 0 from the start, for rate()
         pool = self.engine.pool
         if isinstance(pool, QueuePool):
             DB_POOL_IN_USE.labels(service).set_function(pool.checkedout)

@@ -13,6 +13,7 @@ import psycopg
 from fastapi import Request
 from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -75,11 +76,43 @@ class Database:
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
             pool_timeout=settings.db_pool_timeout_s,
-            pool_pre_ping=True,
             pool_recycle=1800,
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        #: Sessions for routes that only read: autocommit, so a request is its statements
+        #: and no BEGIN/ROLLBACK round trips (under READ COMMITTED every statement sees
+        #: its own snapshot anyway, so a read transaction buys no consistency).
+        self.read_sessionmaker = async_sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+        )
+        self._ping_idle_connections(settings.db_ping_idle_after_s)
         self._instrument(settings)
+
+    def _ping_idle_connections(self, idle_after_s: float) -> None:
+        """SQLAlchemy's pessimistic disconnect handling, for idle connections only.
+
+        ``pool_pre_ping`` would add a round trip to every request; a connection that was
+        in use moments ago is alive or fails its statement, which invalidates the pool
+        (that request is a 503, the next ones reconnect).
+        """
+        pool = self.engine.sync_engine.pool
+        dialect = self.engine.sync_engine.dialect
+
+        def checked_in(_dbapi_connection: Any, record: Any) -> None:
+            record.info["idle_since"] = time.monotonic()
+
+        def checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+            idle_since = record.info.pop("idle_since", None)
+            if idle_since is None or time.monotonic() - idle_since < idle_after_s:
+                return
+            try:
+                dialect.do_ping(dbapi_connection)
+            except Exception as exc:
+                # The pool discards this connection and checks out a fresh one.
+                raise DisconnectionError("an idle pooled connection is gone") from exc
+
+        event.listen(pool, "checkin", checked_in)
+        event.listen(pool, "checkout", checked_out)
 
     def _instrument(self, settings: ServiceSettings) -> None:
         """Pool use and statement latency per service, for the database dashboard."""
@@ -152,4 +185,12 @@ async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
     """
     database: Database = request.app.state.database
     async with database.sessionmaker() as session:
+        yield session
+
+
+async def request_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """FastAPI dependency for routes that only read: an autocommit session (no
+    transaction round trips); writing through it would commit statement by statement."""
+    database: Database = request.app.state.database
+    async with database.read_sessionmaker() as session:
         yield session

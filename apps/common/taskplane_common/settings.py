@@ -52,6 +52,10 @@ class ServiceSettings(BaseSettings):
     #: ``database-unavailable`` within this bound.
     db_connect_timeout_s: float = Field(1.5, gt=0, le=60)
     db_statement_timeout_ms: int = Field(15_000, ge=100)
+    #: A pooled connection idle at least this long is pinged before use (a restarted or
+    #: failed-over database, a connection dropped by a firewall); busy connections are
+    #: not, which saves a round trip per request. 0 pings on every checkout.
+    db_ping_idle_after_s: float = Field(10.0, ge=0)
 
     auth_disabled: bool = False
     jwks_url: str | None = None

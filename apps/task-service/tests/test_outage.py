@@ -104,3 +104,26 @@ async def test_a_saturated_pool_is_a_busy_503_not_an_outage(task_db_url: str) ->
             assert (await client.get("/api/v1/tasks")).status_code == 200
     finally:
         await app.state.database.dispose()
+
+
+async def test_an_idle_connection_is_pinged_so_a_restart_costs_no_request(
+    private_postgres_server: PostgresServer,
+) -> None:
+    """Pooled connections that sat idle are pinged before use: after a database restart
+    the first request reconnects instead of failing on a dead connection."""
+    url = private_postgres_server.create_database("idle_ping")
+    upgrade("task_service", url)
+    app = build_app(Settings(DATABASE_URL=url, auth_disabled=True, db_ping_idle_after_s=0))
+    try:
+        async with asgi_client(app, "http://t", timeout=10) as client:
+            assert (await client.get("/api/v1/tasks")).status_code == 200
+            assert (await client.post("/api/v1/tasks", json={"title": "kept"})).status_code == 201
+            private_postgres_server.stop()
+            private_postgres_server.start()
+            listing = await client.get("/api/v1/tasks")
+            assert listing.status_code == 200, listing.text
+            assert [task["title"] for task in listing.json()["items"]] == ["kept"]
+            created = await client.post("/api/v1/tasks", json={"title": "after the restart"})
+            assert created.status_code == 201, created.text
+    finally:
+        await app.state.database.dispose()

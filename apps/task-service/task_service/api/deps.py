@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from task_service.config import Settings
 from task_service.notify import Notifier
 from task_service.pagination import CursorCodec
-from taskplane_common.db import request_session
+from taskplane_common.db import request_read_session, request_session
 from taskplane_common.security import (
     Principal,
     current_principal,
@@ -31,6 +31,8 @@ def get_cursor_codec(settings: Annotated[Settings, Depends(get_settings)]) -> Cu
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[AsyncSession, Depends(request_session)]
+#: Routes that only read: autocommit, no transaction round trips.
+ReadSessionDep = Annotated[AsyncSession, Depends(request_read_session)]
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 #: Every route that changes a task: viewers (and role-less service tokens) get 403.
 WriterDep = Annotated[Principal, Depends(require_writer)]

@@ -18,6 +18,7 @@ from task_service.api.deps import (
     PrincipalDep,
     QueueAdminDep,
     QueueWorkerDep,
+    ReadSessionDep,
     SessionDep,
     SettingsDep,
 )
@@ -57,7 +58,7 @@ def _queue_out(queue: Queue, stats: QueueStats) -> QueueOut:
 
 
 @router.get("/queues", response_model=QueueList, summary="Every queue with its stats")
-async def list_queues(session: SessionDep, principal: PrincipalDep) -> QueueList:
+async def list_queues(session: ReadSessionDep, principal: PrincipalDep) -> QueueList:
     """A queue-bound token sees its own queue only."""
     configs = [
         queue
@@ -71,7 +72,7 @@ async def list_queues(session: SessionDep, principal: PrincipalDep) -> QueueList
 @router.get(
     "/queues/{queue}", response_model=QueueOut, responses=_QUEUE_NOT_FOUND, summary="Queue stats"
 )
-async def get_queue(queue: QueuePath, session: SessionDep, principal: PrincipalDep) -> QueueOut:
+async def get_queue(queue: QueuePath, session: ReadSessionDep, principal: PrincipalDep) -> QueueOut:
     principal.check_queue(queue)
     return _queue_out(*await engine.describe_queue(session, queue))
 
@@ -214,7 +215,7 @@ async def list_dead(
     queue: QueuePath,
     request: Request,
     response: Response,
-    session: SessionDep,
+    session: ReadSessionDep,
     codec: CursorCodecDep,
     _: QueueAdminDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,

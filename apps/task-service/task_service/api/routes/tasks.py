@@ -16,6 +16,7 @@ from task_service import crud
 from task_service.api.deps import (
     CursorCodecDep,
     PrincipalDep,
+    ReadSessionDep,
     SessionDep,
     SettingsDep,
     WriterDep,
@@ -136,7 +137,7 @@ async def create_task(
 @router.get("", response_model=TaskPage, summary="List tasks (keyset pagination)")
 async def list_tasks(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: PrincipalDep,
     settings: SettingsDep,
     codec: CursorCodecDep,
@@ -197,12 +198,14 @@ def _assignee_filter(assignee: str | None, me: uuid.UUID | None) -> dict[str, An
 
 
 @router.get("/stats", response_model=TaskStats, summary="Counts by status and priority")
-async def task_stats(session: SessionDep, principal: PrincipalDep) -> TaskStats:
+async def task_stats(session: ReadSessionDep, principal: PrincipalDep) -> TaskStats:
     return TaskStats(**await crud.task_stats(session, principal))
 
 
 @router.get("/{task_id}", response_model=TaskOut, responses=_NOT_FOUND, summary="Get a task")
-async def get_task(task_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> Response:
+async def get_task(
+    task_id: uuid.UUID, session: ReadSessionDep, principal: PrincipalDep
+) -> Response:
     task = await crud.get_task(session, principal, task_id)
     if task is None:
         raise _not_found(task_id)

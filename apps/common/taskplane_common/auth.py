@@ -17,6 +17,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -150,6 +151,7 @@ class JwksTokenVerifier:
         leeway_s: float = 30,
         http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.monotonic,
+        verified_cache_size: int = 10_000,
     ) -> None:
         self.jwks_url = jwks_url
         self.issuer = issuer
@@ -161,6 +163,11 @@ class JwksTokenVerifier:
         self._owns_client = http_client is None
         self._clock = clock
         self._keys: dict[str, EllipticCurvePublicKey] = {}
+        #: token -> (kid, verifying key, ``exp``, principal), least recently used first.
+        self._verified: OrderedDict[str, tuple[str, EllipticCurvePublicKey, float, Principal]] = (
+            OrderedDict()
+        )
+        self.verified_cache_size = verified_cache_size
         self._fetched_at: float | None = None
         self._attempted_at: float | None = None
         self._lock = asyncio.Lock()
@@ -171,12 +178,37 @@ class JwksTokenVerifier:
             await self._client.aclose()
 
     async def verify(self, token: str) -> Principal:
+        """The token's principal; a token verified before is not verified again.
+
+        An ES256 check is the largest single cost of a small request, and a client sends
+        the same token on every request until it expires. A remembered verdict holds while
+        the token has not expired (same leeway as the check) and the key that verified it
+        is still the current key of its ``kid``: a key dropped from the JWKS or replaced
+        forgets every token it verified.
+        """
+        remembered = self._verified.pop(token, None)
+        if remembered is not None:
+            kid, key, expires_at, principal = remembered
+            if time.time() < expires_at + self.leeway_s and await self._current(kid) is key:
+                self._verified[token] = remembered
+                return principal
         kid = unverified_kid(token)
         key = await self._key(kid)
         claims = decode_token(
             token, key, issuer=self.issuer, audience=self.audience, leeway_s=self.leeway_s
         )
-        return principal_from_claims(claims)
+        principal = principal_from_claims(claims)
+        self._verified[token] = (kid, key, float(claims["exp"]), principal)
+        if len(self._verified) > self.verified_cache_size:
+            self._verified.popitem(last=False)
+        return principal
+
+    async def _current(self, kid: str) -> EllipticCurvePublicKey | None:
+        """The current key of ``kid`` (the JWKS refreshed when stale), None if gone."""
+        try:
+            return await self._key(kid)
+        except ProblemError:
+            return None
 
     async def _key(self, kid: str) -> EllipticCurvePublicKey:
         now = self._clock()

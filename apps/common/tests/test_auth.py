@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -18,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import APIRouter, Depends, FastAPI
 
+from taskplane_common import auth
 from taskplane_common.app import create_app
 from taskplane_common.auth import JwksTokenVerifier
 from taskplane_common.errors import ProblemError
@@ -145,6 +147,66 @@ async def test_a_new_key_is_picked_up_without_restart(factory: TokenFactory) -> 
     await verifier.verify(new_token)
     await verifier.verify(old_token)
     assert factory.jwks_requests == 2
+
+
+class CountingChecks:
+    """Counts full signature checks (``decode_token`` calls) of the verifier."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        real = auth.decode_token
+
+        def counting(*args: Any, **kwargs: Any) -> dict[str, Any]:
+            self.calls += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(auth, "decode_token", counting)
+
+
+async def test_a_verified_token_is_remembered_within_a_bounded_cache(
+    factory: TokenFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checks = CountingChecks(monkeypatch)
+    verifier = factory.verifier(verified_cache_size=2)
+    first, second, third = (factory.token(roles=[role]) for role in ("a", "b", "c"))
+    for _ in range(3):
+        assert (await verifier.verify(first)).roles == {"a"}
+    assert checks.calls == 1, "the same token is checked once"
+    await verifier.verify(second)
+    await verifier.verify(third)
+    assert checks.calls == 3
+    await verifier.verify(first)
+    assert checks.calls == 4, "the least recently used token was forgotten"
+
+
+async def test_a_remembered_token_still_expires(factory: TokenFactory) -> None:
+    verifier = factory.verifier(leeway_s=0)
+    token = factory.token(exp=int(time.time()) + 1)
+    await verifier.verify(token)
+    await asyncio.sleep(2.1)
+    with pytest.raises(ProblemError) as error:
+        await verifier.verify(token)
+    assert error.value.status == 401
+
+
+async def test_a_key_dropped_from_the_jwks_forgets_its_tokens(
+    factory: TokenFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [1000.0]
+    verifier = factory.verifier(cache_ttl_s=300, clock=lambda: now[0])
+    old_kid = factory.kid
+    token = factory.token()
+    await verifier.verify(token)
+    factory.add_key()
+    del factory.keys[old_kid]
+    await verifier.verify(token)  # the cached JWKS is fresh: the key still counts
+    now[0] += 301
+    with pytest.raises(ProblemError) as error:
+        await verifier.verify(token)
+    assert error.value.status == 401
+    checks = CountingChecks(monkeypatch)
+    await verifier.verify(factory.token())
+    assert checks.calls == 1
 
 
 async def test_jwks_outage_keeps_cached_keys_and_fails_closed_without_keys(

@@ -101,26 +101,32 @@ def run_wrk(url: str, token: str, clients: int, seconds: int, script: Path) -> d
     return parse_wrk(run.stdout)
 
 
+#: The request of each endpoint, below the API base URL (``{task_id}``: a seeded task).
+PATHS = {"get": "/api/v1/tasks/{task_id}", "list": LIST_QUERY, "post": "/api/v1/tasks"}
+
+
+def wrk_scripts() -> dict[str, Path]:
+    """The Lua script of each endpoint: status counting, plus the body for ``post``."""
+    scripts = Path(tempfile.mkdtemp(prefix="taskplane-wrk-"))
+    (scripts / "read.lua").write_text(STATUS_SCRIPT)
+    (scripts / "post.lua").write_text(POST_SCRIPT + STATUS_SCRIPT)
+    return {
+        endpoint: scripts / f"{'post' if endpoint == 'post' else 'read'}.lua" for endpoint in PATHS
+    }
+
+
 def measure_api(
     bases: dict[str, str], token: str, task_id: str, seconds: int, log: Log
 ) -> dict[str, Any]:
     """wrk runs of every endpoint x concurrency x side (``api``, ``ceiling``), interleaved."""
-    scripts = Path(tempfile.mkdtemp(prefix="taskplane-wrk-"))
-    (scripts / "read.lua").write_text(STATUS_SCRIPT)
-    (scripts / "post.lua").write_text(POST_SCRIPT + STATUS_SCRIPT)
-    paths = {"get": f"/api/v1/tasks/{task_id}", "list": LIST_QUERY, "post": "/api/v1/tasks"}
+    scripts = wrk_scripts()
     endpoints: dict[str, Any] = {}
-    for endpoint, path in paths.items():
+    for endpoint, template in PATHS.items():
+        path = template.format(task_id=task_id)
         endpoints[endpoint] = {}
         for clients in CLIENTS:
             runs = {
-                side: run_wrk(
-                    base + path,
-                    token,
-                    clients,
-                    seconds,
-                    scripts / ("post.lua" if endpoint == "post" else "read.lua"),
-                )
+                side: run_wrk(base + path, token, clients, seconds, scripts[endpoint])
                 for side, base in bases.items()
             }
             ratio = runs["api"]["requests_per_s"] / runs["ceiling"]["requests_per_s"]

@@ -41,7 +41,15 @@ INSERT_SQL = (
     f" RETURNING {COLUMNS}"
 )
 
-pool = AsyncConnectionPool(os.environ.get("DATABASE_URL", ""), min_size=10, max_size=20, open=False)
+#: Autocommit: each request is its one statement, no BEGIN/COMMIT round trips (the task
+#: API's reads are autocommit too; its POST also writes the event row in a transaction).
+pool = AsyncConnectionPool(
+    os.environ.get("DATABASE_URL", ""),
+    min_size=10,
+    max_size=20,
+    kwargs={"autocommit": True},
+    open=False,
+)
 verifier = JwksTokenVerifier(
     os.environ.get("TASKPLANE_JWKS_URL", ""), issuer="taskplane-auth", audience="taskplane"
 )

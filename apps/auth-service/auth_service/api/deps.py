@@ -21,32 +21,32 @@ from taskplane_common.security import Principal, Role, current_principal, requir
 BINDINGS_SCOPE = "workload-bindings:write"
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_passwords(request: Request) -> Passwords:
+async def get_passwords(request: Request) -> Passwords:
     passwords: Passwords = request.app.state.passwords
     return passwords
 
 
-def get_issuer(request: Request) -> TokenIssuer:
+async def get_issuer(request: Request) -> TokenIssuer:
     issuer: TokenIssuer = request.app.state.token_issuer
     return issuer
 
 
-def get_key_store(request: Request) -> KeyStore:
+async def get_key_store(request: Request) -> KeyStore:
     store: KeyStore = request.app.state.key_store
     return store
 
 
-def get_kubernetes_verifier(request: Request) -> ServiceAccountVerifier | None:
+async def get_kubernetes_verifier(request: Request) -> ServiceAccountVerifier | None:
     verifier: ServiceAccountVerifier | None = request.app.state.kubernetes_verifier
     return verifier
 
 
-def client_address(request: Request) -> str:
+async def client_address(request: Request) -> str:
     """The peer address (uvicorn resolves X-Forwarded-For from trusted proxies only)."""
     return request.client.host if request.client else "unknown"
 

@@ -14,7 +14,7 @@ from taskplane_common.errors import ProblemError
 from taskplane_common.security import Principal, current_principal
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

@@ -20,12 +20,12 @@ from taskplane_common.security import (
 )
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_cursor_codec(settings: Annotated[Settings, Depends(get_settings)]) -> CursorCodec:
+async def get_cursor_codec(settings: Annotated[Settings, Depends(get_settings)]) -> CursorCodec:
     return CursorCodec(settings.cursor_secret.get_secret_value().encode())
 
 
@@ -39,7 +39,7 @@ WriterDep = Annotated[Principal, Depends(require_writer)]
 CursorCodecDep = Annotated[CursorCodec, Depends(get_cursor_codec)]
 
 
-def get_notifier(request: Request) -> Notifier:
+async def get_notifier(request: Request) -> Notifier:
     notifier: Notifier = request.app.state.notifier
     return notifier
 

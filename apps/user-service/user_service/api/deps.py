@@ -14,7 +14,7 @@ from taskplane_common.security import Principal, current_principal, require_scop
 from user_service.config import Settings
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

@@ -154,7 +154,7 @@ async def list_tasks(
     sort: Annotated[str, Query(description=f"One of {', '.join(SORT_OPTIONS)}")] = DEFAULT_SORT,
     limit: Annotated[int | None, Query(ge=1)] = None,
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
-) -> TaskPage:
+) -> JSONResponse:
     unknown = sorted(set(request.query_params) - _LIST_PARAMS)
     if unknown:
         raise ProblemError(
@@ -179,7 +179,10 @@ async def list_tasks(
     position = codec.decode(cursor, key) if cursor else None
     tasks, more = await crud.list_tasks(session, principal, filters, key, page_size, position)
     next_cursor = codec.encode(key, tasks[-1]) if more and tasks else None
-    return TaskPage(items=[TaskOut.from_row(t) for t in tasks], next_cursor=next_cursor)
+    # Built and dumped once here: returning the model would have FastAPI dump, validate
+    # and dump the whole page again for the response_model (which still documents it).
+    page = TaskPage(items=[TaskOut.from_row(t) for t in tasks], next_cursor=next_cursor)
+    return JSONResponse(page.model_dump(mode="json"))
 
 
 def _assignee_filter(assignee: str | None, me: uuid.UUID | None) -> dict[str, Any]:

@@ -73,7 +73,7 @@ def configs(args: argparse.Namespace) -> tuple[DeployedConfig, EngineConfig, Pag
         shared = EngineConfig(n=400, consumers=4, batch=10, enqueue_batch=100, repeats=1)
         pagination = PaginationConfig(rows=6_000, depths=[1, 10, 100], samples=3)
     else:
-        deployed = DeployedConfig(n=5_000, workers=2, concurrency=16, enqueue_batch=1000, repeats=2)
+        deployed = DeployedConfig(n=3_000, workers=2, concurrency=16, enqueue_batch=1000, repeats=2)
         shared = EngineConfig(n=3_000, consumers=8, batch=10, enqueue_batch=1000, repeats=2)
         pagination = PaginationConfig(rows=100_000, depths=[1, 100, 1000], samples=15)
     if args.n:

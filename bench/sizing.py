@@ -59,7 +59,7 @@ def sizes(quick: bool) -> Sizes:
         return Sizes(engine, pgbench_s=2, wrk_s=3, seed_rows=200, queue_tasks=200, growth_samples=5)
     engine = DeployedConfig(n=5_000, workers=2, concurrency=16, enqueue_batch=1000, repeats=1)
     return Sizes(
-        engine, pgbench_s=20, wrk_s=5, seed_rows=2_000, queue_tasks=5_000, growth_samples=100
+        engine, pgbench_s=20, wrk_s=5, seed_rows=2_000, queue_tasks=2_000, growth_samples=100
     )
 
 

@@ -7,6 +7,7 @@ import itertools
 import json
 import urllib.request
 import uuid
+from email.message import Message
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ from taskplane_common.testing.processes import ServiceProcess, wait_until
 from taskplane_common.testing.tokens import bearer
 
 from .conftest import Platform
+from .notification_testkit import Received, Receiver, SmtpSink
 
 
 def person(platform: Platform, **channels: dict[str, bool]) -> tuple[str, str, dict[str, str]]:
@@ -71,6 +73,20 @@ def deliveries(notifier: ServiceProcess, headers: dict[str, str], hook: Any) -> 
 ALL_ON = {"email": True, "webhook": True, "in_app": True}
 
 
+def assert_notified_once(
+    receiver: Receiver, smtp: SmtpSink, path: str, hook: Any, email: str, task_id: str
+) -> tuple[Received, Message]:
+    """One signed ``task.completed`` webhook for the task at ``path`` and one email naming
+    it; both, for checks of their own."""
+    (request,) = receiver.at(path)
+    payload = Webhook(hook["secret"]).verify(request.body, request.headers)
+    assert payload["type"] == "task.completed"
+    assert payload["data"]["task_id"] == task_id
+    (message,) = smtp.to(email)
+    assert task_id in str(message["Subject"])
+    return request, message
+
+
 def test_completing_a_task_notifies_once_on_every_channel(
     platform: Platform, notifier: ServiceProcess
 ) -> None:
@@ -95,12 +111,9 @@ def test_completing_a_task_notifies_once_on_every_channel(
         what="the delivery log",
     )
 
-    (request,) = platform.receiver.at(path)
-    payload = Webhook(hook["secret"]).verify(request.body, request.headers)
-    assert payload["type"] == "task.completed"
-    assert payload["data"]["task_id"] == task_id
-    (message,) = platform.smtp.to(email)
-    assert task_id in str(message["Subject"])
+    request, message = assert_notified_once(
+        platform.receiver, platform.smtp, path, hook, email, task_id
+    )
     assert {part.get_content_type() for part in message.walk()} >= {"text/plain", "text/html"}
     (note,) = notifications(notifier, headers)
     assert note["kind"] == "task.completed"

@@ -32,7 +32,7 @@ from taskplane_common.testing.tokens import bearer
 
 from .conftest import REGION, Platform
 from .notification_testkit import Receiver, SmtpSink
-from .test_end_to_end import ALL_ON, complete_task, person, subscribe
+from .test_end_to_end import ALL_ON, assert_notified_once, complete_task, person, subscribe
 
 #: Lambda retries a failed asynchronous invocation twice by default (the module's setting).
 LAMBDA_RETRIES = 2
@@ -178,12 +178,7 @@ def test_one_verified_webhook_and_one_email_per_event_even_when_redelivered(
 
     assert first == {"events": [item["id"]], "deliveries": 2}
     assert again == first, "the same deliveries, all done"
-    (request,) = serverless.receiver.at(path)
-    payload = Webhook(hook["secret"]).verify(request.body, request.headers)
-    assert payload["type"] == "task.completed"
-    assert payload["data"]["task_id"] == task_id
-    (message,) = serverless.smtp.to(email)
-    assert task_id in str(message["Subject"])
+    assert_notified_once(serverless.receiver, serverless.smtp, path, hook, email, task_id)
     assert in_app_count(serverless, item["id"]) == 1
 
 

@@ -138,11 +138,13 @@ class Console:
         argv = [sys.executable, "-m", "taskplane_worker", "--queue", queue, "--handler", handler]
         argv += ["--metrics-port", str(free_port()), "--metrics-host", "127.0.0.1"]
         process = subprocess.Popen(
-            [*argv, "--wait-s", "2"],
+            [*argv, "--wait", "2"],
             env={**self.worker_env, "TASKPLANE_TOKEN": token},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        if process.poll() is not None:
+            raise RuntimeError(f"the worker on {queue} exited with {process.returncode}")
         try:
             yield
         finally:

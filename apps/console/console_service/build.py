@@ -36,7 +36,7 @@ def _npm(*args: str) -> None:
     npm = shutil.which("npm")
     if npm is None:
         raise RuntimeError("npm is not installed (Node 20 and npm are needed to build the console)")
-    subprocess.run([npm, *args], cwd=WEB, check=True)
+    subprocess.run([npm, *args], cwd=WEB, check=True)  # noqa: S603 - fixed npm arguments
 
 
 def install_needed() -> bool:

@@ -20,7 +20,7 @@ from typing import Annotated
 
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
@@ -222,7 +222,9 @@ async def whoami(session: SessionDep, settings: SettingsDep, response: Response)
 
 
 @router.delete("/session", status_code=204, summary="Sign out (revokes the refresh token)")
-async def logout(session: SessionDep, settings: SettingsDep, store: StoreDep, http: HttpDep) -> Response:
+async def logout(
+    session: SessionDep, settings: SettingsDep, store: StoreDep, http: HttpDep
+) -> Response:
     store.drop(session.id)
     async with session.lock:
         try:
@@ -349,4 +351,3 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessions = SessionStore(settings.session_idle_s)
     app.add_middleware(SecurityHeaders)
     return app
-

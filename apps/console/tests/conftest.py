@@ -278,4 +278,3 @@ def context(browser: Browser, console: Console) -> Iterator[BrowserContext]:
     made = new_context(browser, console)
     yield made
     made.close()
-

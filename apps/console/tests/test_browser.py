@@ -56,7 +56,7 @@ def test_login_keeps_tokens_out_of_the_browser(browser: Browser, console: Consol
     for link, heading in [("Queues", "Queues"), ("Webhooks", "Webhooks"), ("Admin", "Admin")]:
         page.get_by_role("navigation", name="Main").get_by_role("link", name=link).click()
         expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
-        page.wait_for_load_state("networkidle")
+        page.wait_for_timeout(500)
 
     cookies = {c["name"]: c for c in context.cookies()}
     session = cookies["tp_session"]
@@ -87,7 +87,9 @@ def test_unsafe_calls_need_the_csrf_token_and_same_origin(
     context = new_context(browser, console)
     page = context.new_page()
     sign_in(page, ADMIN_EMAIL, ADMIN_PASSWORD)
-    cookie = {"tp_session": next(c["value"] for c in context.cookies() if c["name"] == "tp_session")}
+    cookie = {
+        "tp_session": next(c["value"] for c in context.cookies() if c["name"] == "tp_session")
+    }
     task = {"title": "csrf probe"}
     with httpx.Client(base_url=console.url, cookies=cookie, timeout=30) as client:
         assert client.get("/api/v1/tasks").status_code == 200
@@ -208,7 +210,9 @@ def test_dead_letters_bulk_retry_shows_the_count_first(browser: Browser, console
     queue = unique("failing")
     batch = {"tasks": [{"payload": {"error": "boom"}, "max_attempts": 1} for _ in range(3)]}
     batch["tasks"].append({"payload": {"error": "other"}, "max_attempts": 1})
-    assert console.api("POST", f"/api/v1/queues/{queue}/tasks", admin, json=batch).status_code == 201
+    assert (
+        console.api("POST", f"/api/v1/queues/{queue}/tasks", admin, json=batch).status_code == 201
+    )
     with console.worker(queue, "builtin:fail"):
         wait_until(lambda: dead_count(console, queue) == 4, "four dead tasks")
 
@@ -269,7 +273,9 @@ def test_webhook_secret_is_shown_once_and_deliveries_listed(
 def test_members_see_their_own_and_no_admin_page(browser: Browser, console: Console) -> None:
     owner, other = member(console, "owner"), member(console, "other")
     secret_title = unique("private")
-    made = console.api("POST", "/api/v1/tasks", console.as_user(owner), json={"title": secret_title})
+    made = console.api(
+        "POST", "/api/v1/tasks", console.as_user(owner), json={"title": secret_title}
+    )
     assert made.status_code == 201, made.text
 
     context = new_context(browser, console)
@@ -318,7 +324,8 @@ def test_logout_revokes_the_refresh_token(browser: Browser, console: Console) ->
     def live_tokens() -> int:
         with psycopg.connect(console.database_url.replace("+psycopg", "")) as db:
             row = db.execute(
-                "SELECT count(*) FROM auth.refresh_tokens WHERE user_id = %s AND revoked_at IS NULL",
+                "SELECT count(*) FROM auth.refresh_tokens"
+                " WHERE user_id = %s AND revoked_at IS NULL",
                 (user_id,),
             ).fetchone()
         assert row is not None

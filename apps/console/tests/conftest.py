@@ -156,9 +156,10 @@ def _service(module: str, env: dict[str, str], **extra: str) -> ServiceProcess:
     return ServiceProcess(module, {**env, "OTEL_SERVICE_NAME": name, **extra})
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def console(postgres_server: PostgresServer) -> Iterator[Console]:
-    """Every service once for all console tests (starting them is most of the cost)."""
+    """Every service once for all the browser tests (one module: starting them is most of
+    the cost), stopped when they are done."""
     static = ensure_built()
     database_url = postgres_server.create_database("console_browser")
     env = {
@@ -238,13 +239,15 @@ def console(postgres_server: PostgresServer) -> Iterator[Console]:
         receiver.server.shutdown()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
+    """Module-scoped: Playwright's sync API keeps an event loop marked running in this
+    thread until it stops, which the asyncio tests that follow must not inherit."""
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     """Debian's Chromium; Playwright's own browser download is never used."""
     launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -271,10 +274,3 @@ def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/tasks**")
     page.get_by_test_id("who").wait_for()
-
-
-@pytest.fixture
-def context(browser: Browser, console: Console) -> Iterator[BrowserContext]:
-    made = new_context(browser, console)
-    yield made
-    made.close()

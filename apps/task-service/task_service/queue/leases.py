@@ -22,6 +22,7 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -229,6 +230,29 @@ async def heartbeat(
         {"worker": worker_id, "grace": timeout_grace_s},
         queue_scope,
     )
+
+
+async def heartbeat_many(
+    session: Executor,
+    lease_ids: Sequence[uuid.UUID],
+    worker_id: str | None,
+    timeout_grace_s: int,
+    *,
+    queue_scope: str | None = None,
+) -> dict[uuid.UUID, datetime]:
+    """``heartbeat`` for every lease a worker holds, in one statement: the new expiry of
+    each lease extended (the others are gone, or another worker's, and changed nothing)."""
+    rows = await execute(
+        session,
+        statements.HEARTBEAT_MANY,
+        {
+            "lease_ids": [str(lease_id) for lease_id in lease_ids],
+            "worker": worker_id,
+            "grace": timeout_grace_s,
+            "queue_scope": queue_scope,
+        },
+    )
+    return {row["lease_id"]: row["lease_expires_at"] for row in rows}
 
 
 async def complete(

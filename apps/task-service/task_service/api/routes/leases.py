@@ -1,5 +1,5 @@
-"""Lease actions: heartbeat, complete, fail, release, and a batch
-complete for workers whose tasks finish together.
+"""Lease actions: heartbeat, complete, fail, release, and batch heartbeat and complete
+for workers that hold many leases at once.
 
 Any mismatch (unknown, expired, reclaimed or another worker's lease) is a 409 and
 changes nothing: the update statements match the lease id, the in-progress status and
@@ -25,6 +25,8 @@ from task_service.queue_schemas import (
     CompleteBatchResult,
     CompleteRequest,
     FailRequest,
+    HeartbeatBatchOut,
+    HeartbeatBatchRequest,
     HeartbeatOut,
     LeaseAction,
     LeaseResult,
@@ -69,6 +71,39 @@ async def heartbeat(
     await session.commit()
     assert task.lease_expires_at is not None
     return HeartbeatOut(lease_id=lease_id, lease_expires_at=task.lease_expires_at)
+
+
+@router.post(
+    "/heartbeat",
+    response_model=HeartbeatBatchOut,
+    responses={422: {"description": "A lease id appears twice"}},
+    summary="Extend every lease a worker holds (each judged on its own)",
+)
+async def heartbeat_many(
+    body: HeartbeatBatchRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: QueueWorkerDep,
+) -> HeartbeatBatchOut:
+    """The leases extended; one left out is gone (unknown, expired, reclaimed, another
+    worker's or, for a queue-bound token, another queue's) and was not changed."""
+    if len(set(body.lease_ids)) != len(body.lease_ids):
+        raise ProblemError(422, "each lease_id may appear once", slug="validation-error")
+    await engine.autocommit(session)  # one statement: atomic by itself
+    extended = await engine.heartbeat_many(
+        session,
+        body.lease_ids,
+        body.worker_id,
+        settings.timeout_grace_s,
+        queue_scope=principal.queue,
+    )
+    await session.commit()
+    return HeartbeatBatchOut(
+        items=[
+            HeartbeatOut(lease_id=lease_id, lease_expires_at=expires)
+            for lease_id, expires in extended.items()
+        ]
+    )
 
 
 @router.post(

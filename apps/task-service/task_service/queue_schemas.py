@@ -152,19 +152,6 @@ class LeasedTask(BaseModel):
     traceparent: str | None
     created_at: datetime
 
-    @classmethod
-    def from_leased(cls, task: Any, queue_max_attempts: int) -> LeasedTask:
-        """From the engine's ``Leased`` record; a task without its own ``max_attempts``
-        follows the queue's."""
-        return cls.model_validate(
-            {
-                **{name: getattr(task, name) for name in cls.model_fields if hasattr(task, name)},
-                "payload": task.payload or {},
-                "attempt": task.attempts,
-                "max_attempts": task.max_attempts or queue_max_attempts,
-            }
-        )
-
 
 class LeaseOut(BaseModel):
     tasks: list[LeasedTask]

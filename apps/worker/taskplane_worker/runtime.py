@@ -395,6 +395,10 @@ class Worker:
         try:
             outcome = await self._run(held, info, span)
         finally:
+            # The slot is free now (``_done`` only signals it), so a lease decided right
+            # after counts it.
+            if held.runner is not None:
+                self.inflight.discard(held.runner)
             otel_context.detach(token)
             self._in_flight.dec()
             elapsed = time.monotonic() - started
@@ -513,6 +517,7 @@ class Worker:
         missing_logged = False
         while not self.stopping.is_set():
             self._start_ready()
+            await asyncio.sleep(0)  # handlers that return at once free their slots first
             wanted = self._wanted()
             if wanted <= 0:
                 self._changed.clear()

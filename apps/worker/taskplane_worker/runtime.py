@@ -308,6 +308,7 @@ class Worker:
             if answer is not None:
                 task_id = entry.held.task.id
                 log.warning("task %s: lease expired or revoked before reporting", task_id)
+        self._in_flight.dec(len(batch))
         self._outcomes["completed"].inc(len(batch) - lost)
         if lost:
             self._outcomes["lost"].inc(lost)
@@ -400,7 +401,9 @@ class Worker:
             if held.runner is not None:
                 self.inflight.discard(held.runner)
             otel_context.detach(token)
-            self._in_flight.dec()
+            if outcome != "completed":
+                # A completion stays in flight until the server has its answer.
+                self._in_flight.dec()
             elapsed = time.monotonic() - started
             self._duration.observe(elapsed)
             if span is not None:

@@ -242,17 +242,25 @@ def test_versions_tf_floors_in_modules_pins_in_envs(docs: dict[str, HclDoc], roo
     assert used <= set(versions), f"{root} uses undeclared providers {used - set(versions)}"
 
 
+def assert_pins_cover_the_floors(
+    docs: dict[str, HclDoc], root: str, modules: tuple[str, ...]
+) -> dict[str, str]:
+    """``root`` pins every provider ``modules`` use, at or above their floors; its pins."""
+    pins = required_versions(docs, root)
+    for module in modules:
+        for name, floor in required_versions(docs, f"modules/{module}").items():
+            assert name in pins, f"{root} does not pin {name} (used by modules/{module})"
+            floor_version = tuple(int(x) for x in floor.removeprefix(">= ").split("."))
+            pinned = tuple(int(x) for x in pins[name].removeprefix("~> ").split("."))
+            assert pinned >= floor_version, f"{root} pins {name} below modules/{module}"
+    return pins
+
+
 @pytest.mark.parametrize("env", ENVS)
 def test_envs_pin_every_provider_at_or_above_the_module_floors(
     docs: dict[str, HclDoc], env: str
 ) -> None:
-    pins = required_versions(docs, f"envs/{env}")
-    for module in MODULES:
-        for name, floor in required_versions(docs, f"modules/{module}").items():
-            assert name in pins, f"envs/{env} does not pin {name} (used by modules/{module})"
-            floor_version = tuple(int(x) for x in floor.removeprefix(">= ").split("."))
-            pinned = tuple(int(x) for x in pins[name].removeprefix("~> ").split("."))
-            assert pinned >= floor_version, f"envs/{env} pins {name} below modules/{module}"
+    assert_pins_cover_the_floors(docs, f"envs/{env}", MODULES)
 
 
 @pytest.mark.parametrize("module", MODULES)
@@ -795,8 +803,18 @@ def test_every_module_has_a_terraform_test_with_mocked_providers(
     needs_mock = set(required_versions(docs, f"modules/{module}")) - {"terraform", "random"}
     for path in paths:
         data = tftest(path)
-        mocked = {unquote(name) for entry in data.get("mock_provider", []) for name in entry}
+        mocks = [
+            (unquote(n), body)
+            for entry in data.get("mock_provider", [])
+            for n, body in entry.items()
+        ]
+        mocked = {name for name, _ in mocks}
         assert needs_mock <= mocked, f"{path.name} does not mock {needs_mock - mocked}"
+        for name, body in mocks:
+            # shared mock data: relative to the module `terraform test` runs in
+            if (source := attr(body, "source")) is not None:
+                shared = (TF_ROOT / "modules" / module / source).resolve()
+                assert list(shared.glob("*.tfmock.hcl")), f"{path.name}: no mock data for {name}"
         runs = [(unquote(n), body) for entry in data.get("run", []) for n, body in entry.items()]
         assert runs, f"{path.name} has no run block"
         for name, body in runs:
@@ -821,14 +839,8 @@ def test_every_example_is_a_root_module_of_its_module(
     assert not sub_blocks(block, "backend"), "an example keeps its state locally"
     providers = dict(doc(docs, f"examples/{example}/providers.tf").labeled("provider"))
     assert expr(attr(providers["aws"], "region")) == "var.region"
-    pins = required_versions(docs, f"examples/{example}")
     called = MODULES if example == "stack" else (example,)
-    for module in called:
-        for name, floor in required_versions(docs, f"modules/{module}").items():
-            assert name in pins, f"examples/{example} does not pin {name} (modules/{module})"
-            floor_version = tuple(int(x) for x in floor.removeprefix(">= ").split("."))
-            pinned = tuple(int(x) for x in pins[name].removeprefix("~> ").split("."))
-            assert pinned >= floor_version, f"examples/{example} pins {name} below {module}"
+    pins = assert_pins_cover_the_floors(docs, f"examples/{example}", called)
     assert set(providers) == set(pins) - {"terraform", "random"}, "configure what you pin"
 
     readme = (root / "README.md").read_text()

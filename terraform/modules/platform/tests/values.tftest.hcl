@@ -2,11 +2,7 @@
 # the provider registry for init. The providers are mocked: nothing reaches AWS.
 
 mock_provider "aws" {
-  mock_data "aws_region" {
-    defaults = {
-      region = "mock-region-1"
-    }
-  }
+  source = "../../mocks/aws"
 }
 
 mock_provider "kubernetes" {}

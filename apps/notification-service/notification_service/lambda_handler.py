@@ -33,6 +33,7 @@ from notification_service.config import Settings, get_settings
 from notification_service.consumer import FeedConsumer
 from notification_service.content import FeedEvent
 from notification_service.dispatcher import Dispatcher
+from notification_service.keys import SecretBox, build_kek
 from notification_service.peers import Peers
 from taskplane_common.db import Database
 
@@ -54,7 +55,7 @@ async def deliver(settings: Settings, events: list[FeedEvent]) -> dict[str, Any]
     """Record and deliver ``events``; raise if any of their deliveries is not done."""
     database = Database(settings)
     peers = Peers(settings)
-    dispatcher = Dispatcher(settings, database, asyncio.Event())
+    dispatcher = Dispatcher(settings, database, asyncio.Event(), SecretBox(build_kek(settings)))
     consumer = FeedConsumer(settings, database, peers, dispatcher.wake)
     try:
         await consumer.record(events)

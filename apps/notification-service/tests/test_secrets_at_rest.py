@@ -1,0 +1,203 @@
+"""Webhook secrets at rest: nothing in the clear in a dump of the database, online KEK
+rotation while deliveries flow (no failed delivery), the AWS KMS path on moto."""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import psycopg
+from fastapi import FastAPI
+from standardwebhooks.webhooks import Webhook
+
+from notification_service.config import Settings
+from notification_service.keys import SecretBox, build_kek, local_key_id, new_kek, rewrap_all
+from taskplane_common.testing.postgres import PostgresServer
+from taskplane_common.testing.processes import ServiceProcess, wait_until
+from taskplane_common.testing.tokens import TokenFactory, bearer
+
+from .conftest import REGION, Platform
+from .test_api import _subscribe
+from .test_end_to_end import complete_task, person, subscribe
+
+PG_DUMP = "/usr/lib/postgresql/15/bin/pg_dump"
+
+
+def clear_forms(secret: str) -> list[bytes]:
+    """Every way the secret could show in a dump: as text, its base64 body, its raw bytes
+    in hex (bytea), in either case."""
+    body = secret.removeprefix("whsec_")
+    raw = base64.b64decode(body)
+    return [secret.encode(), body.encode(), raw.hex().encode(), raw.hex().upper().encode()]
+
+
+def write_keyring(path: Path, *keys: str) -> None:
+    """Replace the keyring file at once, as Kubernetes swaps a mounted Secret."""
+    staged = path.with_suffix(".new")
+    staged.write_text(",".join(keys))
+    os.replace(staged, path)
+
+
+def test_no_secret_in_the_clear_after_subscribing_rotating_and_sending(
+    platform: Platform, postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    db_url = postgres_server.create_database("notification_at_rest")
+    keyring = tmp_path / "kek"
+    write_keyring(keyring, new_kek())
+    env = platform.notification_env(db_url, TASKPLANE_SECRETS_KEK_FILE=str(keyring))
+    with ServiceProcess("notification_service", env) as service:
+        _, _, headers = person(platform, task_completed={"webhook": True, "in_app": True})
+        path = f"/ok/at-rest-{uuid.uuid4()}"
+        hook = subscribe(service, headers, platform.receiver.url(path), "task.completed")
+        rotated = httpx.post(
+            f"{service.url}/api/v1/webhooks/{hook['id']}/rotate-secret",
+            json={"grace_s": 3600},
+            headers=headers,
+        ).json()["secret"]
+        complete_task(platform, headers)
+        wait_until(lambda: len(platform.receiver.at(path)) == 1, what="the delivery")
+    (request,) = platform.receiver.at(path)
+    for secret in (hook["secret"], rotated):  # both signed: the service could open both
+        Webhook(secret).verify(request.body, request.headers)
+
+    dump = subprocess.run(
+        [PG_DUMP, "--data-only", "--schema=notifications", db_url.replace("+asyncpg", "")],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    ).stdout
+    assert b"COPY notifications.webhooks" in dump
+    assert keyring.read_bytes() not in dump
+    for secret in (hook["secret"], rotated):
+        for form in clear_forms(secret):
+            assert form not in dump
+
+
+def test_rotating_the_kek_while_deliveries_flow_fails_no_delivery(
+    platform: Platform, postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    db_url = postgres_server.create_database("notification_kek_rotation")
+    old, new = new_kek(), new_kek()
+    keyring = tmp_path / "kek"
+    write_keyring(keyring, old)
+    env = platform.notification_env(
+        db_url, TASKPLANE_SECRETS_KEK_FILE=str(keyring), TASKPLANE_DELIVERY_LEASE_S="5"
+    )
+    users = [person(platform, task_created={"webhook": True, "in_app": False}) for _ in range(3)]
+    queue = f"kek-{uuid.uuid4().hex[:8]}"
+    sent = 0
+    stop = threading.Event()
+
+    def traffic() -> None:
+        nonlocal sent
+        while not stop.is_set():
+            for _, _, headers in users:
+                platform.enqueue(queue, headers, sent, 5)
+            sent += 5
+            stop.wait(0.2)
+
+    with ServiceProcess("notification_service", env) as service:
+        hooks = {
+            user: subscribe(
+                service, headers, platform.receiver.url(f"/ok/kek-{user}"), "task.created"
+            )
+            for user, _, headers in users
+        }
+        flow = threading.Thread(target=traffic, daemon=True)
+        flow.start()
+        try:
+            wait_until(lambda: sent >= 20, what="traffic before the rotation")
+            # 1. the new KEK first, the old one still listed: running pods unwrap both.
+            write_keyring(keyring, new, old)
+            # 2. re-wrap every data key under the new KEK, online.
+            rotation = subprocess.run(
+                [sys.executable, "-m", "notification_service.keys", "rotate", "--batch", "2"],
+                env={**os.environ, **env},
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert "re-wrapped 3 data key(s)" in rotation.stdout, rotation.stdout
+            new_id = local_key_id(base64.b64decode(new))
+            with psycopg.connect(db_url.replace("+asyncpg", "")) as connection:
+                kek_ids = connection.execute(
+                    "SELECT DISTINCT kek_id FROM notifications.webhooks"
+                ).fetchall()
+            assert kek_ids == [(new_id,)]
+            # 3. the old KEK is retired: only the new one opens anything now.
+            write_keyring(keyring, new)
+            after = sent
+            wait_until(lambda: sent >= after + 20, what="traffic after the rotation")
+        finally:
+            stop.set()
+            flow.join(timeout=60)
+
+        def delivered(user: str) -> int:
+            return len({r.webhook_id for r in platform.receiver.at(f"/ok/kek-{user}")})
+
+        wait_until(
+            lambda: all(delivered(user) == sent for user, _, _ in users),
+            timeout_s=120,
+            what="every delivery",
+        )
+        with psycopg.connect(db_url.replace("+asyncpg", "")) as connection:
+            outcomes = dict(
+                connection.execute(
+                    "SELECT outcome, count(*) FROM notifications.delivery_attempts GROUP BY 1"
+                ).fetchall()
+            )
+    print(f"\nKEK rotation: {sent * len(users)} deliveries, attempts by outcome {outcomes}")
+    assert outcomes == {"delivered": sent * len(users)}, "no retry, no failure"
+    for user, hook in hooks.items():
+        signer = Webhook(hook["secret"])
+        for request in platform.receiver.at(f"/ok/kek-{user}"):
+            signer.verify(request.body, request.headers)
+
+
+async def test_kms_wraps_the_data_keys_and_takes_over_from_a_local_kek(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    tokens: TokenFactory,
+    moto_url: str,
+    db: psycopg.Connection[Any],
+) -> None:
+    """Subscriptions made under the local KEK move to an AWS KMS key (on moto) with the
+    rotation command's code: the data keys are re-wrapped, the sealed secrets untouched."""
+    headers = bearer(tokens.token(str(uuid.uuid4())))
+    made = [await _subscribe(client, headers) for _ in range(3)]
+    before = dict(db.execute("SELECT id, secret_sealed FROM notifications.webhooks").fetchall())
+    kms = boto3.client("kms", region_name=REGION, endpoint_url=moto_url)
+    key_arn = kms.create_key(Description="taskplane secrets")["KeyMetadata"]["Arn"]
+    settings = Settings(
+        DATABASE_URL=app.state.settings.database_url,
+        secrets_kms_key_id=key_arn,
+        secrets_kms_region=REGION,
+        secrets_kms_endpoint_url=moto_url,
+    )
+    box = SecretBox(build_kek(settings))
+    assert box.kek.key_id == f"kms:{key_arn}"
+
+    assert await rewrap_all(app.state.database, box, batch=2) == 3
+    rows = db.execute(
+        "SELECT id, kek_id, data_key, secret_sealed FROM notifications.webhooks"
+    ).fetchall()
+    assert {row[1] for row in rows} == {f"kms:{key_arn}"}
+    assert {row[0]: row[3] for row in rows} == before, "only the data keys were re-wrapped"
+    secrets = {uuid.UUID(hook["id"]): hook["secret"] for hook in made}
+    for row_id, kek_id, wrapped, sealed in rows:
+        data_key = kms.decrypt(
+            CiphertextBlob=wrapped,
+            EncryptionContext={"purpose": "taskplane-notification-secrets"},
+        )["Plaintext"]
+        assert box.open(data_key, row_id, sealed) == secrets[row_id]
+        assert box.open(box.data_key(kek_id, wrapped), row_id, sealed) == secrets[row_id]
+    assert await rewrap_all(app.state.database, box) == 0

@@ -416,8 +416,9 @@ async def test_a_failing_revocation_is_retried_then_named_in_a_warning(
         for event in await kube.events(ns)
         if event.get("reason") == "BindingNotRevoked"
     ]
-    assert len(warnings) == 1
-    assert f"{ns}/broken-worker is still bound to queue {queues.queue('broken')}" in warnings[0]
+    assert warnings
+    for warning in warnings:
+        assert f"{ns}/broken-worker is still bound to queue {queues.queue('broken')}" in warning
     assert "BindingNotRevoked" not in await queues.event_reasons("flaky")
     task_service.bindings.bound.clear()  # the hand deletion the Warning asks for
 

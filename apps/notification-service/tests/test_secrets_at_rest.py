@@ -4,6 +4,7 @@ rotation while deliveries flow (no failed delivery), the AWS KMS path on moto.""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import subprocess
 import sys
@@ -15,11 +16,13 @@ from typing import Any
 import boto3
 import httpx
 import psycopg
+import pytest
 from fastapi import FastAPI
 from standardwebhooks.webhooks import Webhook
 
 from notification_service.config import Settings
 from notification_service.keys import SecretBox, build_kek, local_key_id, new_kek, rewrap_all
+from notification_service.lambda_handler import load_secrets
 from taskplane_common.testing.postgres import PostgresServer
 from taskplane_common.testing.processes import ServiceProcess, wait_until
 from taskplane_common.testing.tokens import TokenFactory, bearer
@@ -201,3 +204,41 @@ async def test_kms_wraps_the_data_keys_and_takes_over_from_a_local_kek(
         assert box.open(data_key, row_id, sealed) == secrets[row_id]
         assert box.open(box.data_key(kek_id, wrapped), row_id, sealed) == secrets[row_id]
     assert await rewrap_all(app.state.database, box) == 0
+
+
+def test_the_lambda_reads_its_database_login_and_secrets_from_secrets_manager(
+    moto_url: str,
+) -> None:
+    """What Terraform wires: the function's environment names secrets, never holds them."""
+    secrets = boto3.client("secretsmanager", region_name=REGION, endpoint_url=moto_url)
+    login = secrets.create_secret(
+        Name=f"rds-{uuid.uuid4().hex[:8]}",
+        SecretString=json.dumps({"username": "taskplane", "password": "p@ss:/word"}),
+    )["ARN"]
+    kek = new_kek()
+    kek_arn = secrets.create_secret(Name=f"kek-{uuid.uuid4().hex[:8]}", SecretString=kek)["ARN"]
+    settings_arn = secrets.create_secret(
+        Name=f"lambda-{uuid.uuid4().hex[:8]}",
+        SecretString=json.dumps({"TASKPLANE_SERVICE_TOKEN": "tps_abc"}),
+    )["ARN"]
+    environ = {
+        "TASKPLANE_LAMBDA_DATABASE_SECRET_ARN": login,
+        "TASKPLANE_LAMBDA_DATABASE_HOST": "db.internal",
+        "TASKPLANE_LAMBDA_DATABASE_PORT": "5432",
+        "TASKPLANE_LAMBDA_DATABASE_NAME": "taskplane",
+        "TASKPLANE_LAMBDA_KEK_SECRET_ARN": kek_arn,
+        "TASKPLANE_LAMBDA_SETTINGS_SECRET_ARN": settings_arn,
+    }
+    load_secrets(environ, secrets)
+    assert environ["DATABASE_URL"] == (
+        "postgresql://taskplane:p%40ss%3A%2Fword@db.internal:5432/taskplane?sslmode=require"
+    )
+    assert environ["TASKPLANE_SERVICE_TOKEN"] == "tps_abc"
+    settings = Settings(
+        DATABASE_URL=environ["DATABASE_URL"], secrets_kek=environ["TASKPLANE_SECRETS_KEK"]
+    )
+    assert build_kek(settings).key_id == local_key_id(base64.b64decode(kek))
+
+    secrets.put_secret_value(SecretId=settings_arn, SecretString=json.dumps({"PATH": "/tmp"}))
+    with pytest.raises(ValueError, match="'PATH' is not a TASKPLANE_"):
+        load_secrets(dict(environ), secrets)

@@ -14,13 +14,72 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from prometheus_client import Counter
-from sqlalchemy import TextClause
+from sqlalchemy import TextClause, text
 
 from taskplane_common.db import Database
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Child:
+    """Rows of another table that go with each deleted row (counted under ``label``)."""
+
+    label: str
+    table: str
+    foreign_key: str
+
+
+def batch_delete(
+    table: str, label: str, key: str, expired: str, oldest_first: str, *children: Child
+) -> TextClause:
+    """A statement deleting at most ``:batch`` rows of ``table`` where ``expired`` holds,
+    oldest first, skipping rows someone holds; answers the rows deleted as ``label`` (and
+    each child's as its label). Every argument is a constant of the caller's module."""
+    # Identifiers are module constants of the caller, values are bound parameters.
+    cascades = "".join(
+        f""", {child.label} AS (
+        DELETE FROM {child.table} AS c USING doomed
+        WHERE c.{child.foreign_key} = doomed.{key}
+        RETURNING 1
+    )"""  # noqa: S608
+        for child in children
+    )
+    counts = ", ".join(
+        [
+            f"(SELECT count(*) FROM gone) AS {label}",  # noqa: S608
+            *(f"(SELECT count(*) FROM {c.label}) AS {c.label}" for c in children),  # noqa: S608
+        ]
+    )
+    return text(
+        f"""
+    WITH doomed AS (
+        SELECT {key} FROM {table}
+        WHERE {expired}
+        ORDER BY {oldest_first}
+        LIMIT :batch
+        FOR UPDATE SKIP LOCKED
+    ){cascades}, gone AS (
+        DELETE FROM {table} AS t USING doomed
+        WHERE t.{key} = doomed.{key}
+        RETURNING 1
+    )
+    SELECT {counts}
+    """  # noqa: S608
+    )
+
+
+class RetentionSettings(Protocol):
+    """The two settings every service's retention reads."""
+
+    @property
+    def retention_interval_s(self) -> float: ...
+
+    @property
+    def retention_batch(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -51,6 +110,19 @@ class RetentionCleaner:
         self.interval_s = interval_s
         self.batch = batch
         self.deleted = deleted
+
+    @classmethod
+    def of(
+        cls, settings: RetentionSettings, database: Database, deleted: Counter, *rules: Rule
+    ) -> RetentionCleaner:
+        """A cleaner paced by the service's ``TASKPLANE_RETENTION_*`` settings."""
+        return cls(
+            database,
+            rules,
+            interval_s=settings.retention_interval_s,
+            batch=settings.retention_batch,
+            deleted=deleted,
+        )
 
     async def clean_all(self) -> dict[str, int]:
         """Delete everything past retention now; the rows deleted per table."""

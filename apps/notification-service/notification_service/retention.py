@@ -7,63 +7,31 @@ notifications are never deleted. Counted in
 
 from __future__ import annotations
 
-from sqlalchemy import text
-
 from notification_service import metrics
 from notification_service.config import Settings
 from taskplane_common.db import Database
-from taskplane_common.retention import RetentionCleaner, Rule
+from taskplane_common.retention import Child, RetentionCleaner, Rule, batch_delete
 
 #: Attempts go in the same statement as their delivery (counted on their own).
-CLEAN_DELIVERIES = text(
-    """
-    WITH doomed AS (
-        SELECT id FROM notifications.deliveries
-        WHERE status IN ('succeeded', 'failed')
-          AND finished_at < now() - make_interval(days => :days)
-        ORDER BY finished_at
-        LIMIT :batch
-        FOR UPDATE SKIP LOCKED
-    ), attempts AS (
-        DELETE FROM notifications.delivery_attempts AS a USING doomed
-        WHERE a.delivery_id = doomed.id
-        RETURNING 1
-    ), gone AS (
-        DELETE FROM notifications.deliveries AS d USING doomed
-        WHERE d.id = doomed.id
-        RETURNING 1
-    )
-    SELECT (SELECT count(*) FROM gone) AS deliveries,
-           (SELECT count(*) FROM attempts) AS delivery_attempts
-    """
+CLEAN_DELIVERIES = batch_delete(
+    "notifications.deliveries",
+    "deliveries",
+    "id",
+    "status IN ('succeeded', 'failed') AND finished_at < now() - make_interval(days => :days)",
+    "finished_at",
+    Child("delivery_attempts", "notifications.delivery_attempts", "delivery_id"),
 )
-
-CLEAN_READ_NOTIFICATIONS = text(
-    """
-    WITH doomed AS (
-        SELECT id FROM notifications.notifications
-        WHERE read AND read_at < now() - make_interval(days => :days)
-        ORDER BY read_at
-        LIMIT :batch
-        FOR UPDATE SKIP LOCKED
-    ), gone AS (
-        DELETE FROM notifications.notifications AS n USING doomed
-        WHERE n.id = doomed.id
-        RETURNING 1
-    )
-    SELECT count(*) AS notifications FROM gone
-    """
-)
+CLEAN_READ_NOTIFICATIONS = batch_delete(
+    "notifications.notifications", "notifications", "id",
+    "read AND read_at < now() - make_interval(days => :days)", "read_at",
+)  # fmt: skip
 
 
 def retention_cleaner(settings: Settings, database: Database) -> RetentionCleaner:
-    return RetentionCleaner(
+    return RetentionCleaner.of(
+        settings,
         database,
-        [
-            Rule(CLEAN_DELIVERIES, {"days": settings.delivery_retention_days}),
-            Rule(CLEAN_READ_NOTIFICATIONS, {"days": settings.read_notification_retention_days}),
-        ],
-        interval_s=settings.retention_interval_s,
-        batch=settings.retention_batch,
-        deleted=metrics.RETENTION_DELETED,
+        metrics.RETENTION_DELETED,
+        Rule(CLEAN_DELIVERIES, {"days": settings.delivery_retention_days}),
+        Rule(CLEAN_READ_NOTIFICATIONS, {"days": settings.read_notification_retention_days}),
     )

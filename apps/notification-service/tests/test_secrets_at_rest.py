@@ -24,6 +24,7 @@ from standardwebhooks.webhooks import Webhook
 from notification_service.config import Settings
 from notification_service.keys import SecretBox, build_kek, local_key_id, new_kek, rewrap_all
 from notification_service.lambda_handler import load_secrets
+from taskplane_common.migrations import upgrade
 from taskplane_common.testing.postgres import PostgresServer
 from taskplane_common.testing.processes import ServiceProcess, wait_until
 from taskplane_common.testing.tokens import TokenFactory, bearer
@@ -198,3 +199,43 @@ def test_the_lambda_reads_its_database_login_and_secrets_from_secrets_manager(
     secrets.put_secret_value(SecretId=settings_arn, SecretString=json.dumps({"PATH": "/tmp"}))
     with pytest.raises(ValueError, match="'PATH' is not a TASKPLANE_"):
         load_secrets(dict(environ), secrets)
+
+
+def test_the_migration_seals_secrets_stored_in_plain_text(
+    postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = postgres_server.create_database("notification_migration_0002")
+    upgrade("notification_service", url, "0001")
+    hook, plain, previous = uuid.uuid4(), "whsec_" + "a" * 44, "whsec_" + "b" * 44
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(
+            "INSERT INTO notifications.webhooks (id, owner_id, url, events, secret, "
+            "previous_secret) VALUES (%s, %s, 'https://example.com/h', ARRAY['task.failed'], "
+            "%s, %s)",
+            (hook, uuid.uuid4(), plain, previous),
+        )
+    kek = new_kek()
+    monkeypatch.setenv("TASKPLANE_SECRETS_KEK", kek)
+    upgrade("notification_service", url)
+
+    with psycopg.connect(url) as connection:
+        columns = {
+            row[0]
+            for row in connection.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = 'notifications' AND table_name = 'webhooks'"
+            )
+        }
+        row = connection.execute(
+            "SELECT kek_id, data_key, secret_sealed, previous_secret_sealed "
+            "FROM notifications.webhooks"
+        ).fetchone()
+    assert not {"secret", "previous_secret"} & columns, "the plain-text columns are gone"
+    assert row is not None
+    kek_id, wrapped, sealed, sealed_previous = row
+    box = SecretBox(build_kek(Settings(DATABASE_URL=url, secrets_kek=kek)))
+    assert kek_id == box.kek.key_id
+    data_key = box.data_key(kek_id, wrapped)
+    assert box.open(data_key, hook, sealed) == plain
+    assert box.open(data_key, hook, sealed_previous) == previous
+    assert plain.encode() not in sealed

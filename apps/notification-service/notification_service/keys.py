@@ -50,6 +50,8 @@ _KMS_CONTEXT = {"purpose": "taskplane-notification-secrets"}
 #: Unwrapped data keys kept in memory (a KMS call each otherwise), and for how long.
 CACHE_SIZE = 4096
 CACHE_TTL_S = 300.0
+#: Half-second waits for rows other transactions hold before ``rotate`` gives up.
+LOCKED_WAITS = 120
 
 
 class KeyUnavailableError(RuntimeError):
@@ -318,7 +320,7 @@ _COUNTS = text(
 async def rewrap_all(database: Database, box: SecretBox, batch: int = 100) -> int:
     """Re-wrap every data key not under the current KEK, ``batch`` rows per transaction
     (rows someone holds are skipped and picked up by a later pass); returns the count."""
-    total = 0
+    total, waits = 0, 0
     while True:
         current = box.kek.key_id
         async with database.session() as session:
@@ -331,8 +333,12 @@ async def rewrap_all(database: Database, box: SecretBox, batch: int = 100) -> in
             continue
         async with database.session() as session:
             left: dict[str, int] = {row.kek_id: row.n for row in await session.execute(_COUNTS)}
-        if sum(n for kek_id, n in left.items() if kek_id != current) == 0:
+        stale = sum(n for kek_id, n in left.items() if kek_id != current)
+        if stale == 0:
             return total
+        waits += 1
+        if waits > LOCKED_WAITS:
+            raise RuntimeError(f"{stale} row(s) stayed locked under older KEKs: run rotate again")
         await asyncio.sleep(0.5)  # rows locked by a request right now: try again
 
 

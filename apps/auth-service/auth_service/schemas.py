@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
+from taskplane_client.models import Omittable
+
 RoleName = Literal["admin", "member", "viewer"]
 Scope = Literal[
     "queues:work", "queues:admin", "events:read", "users:read", "workload-bindings:write"
@@ -89,8 +91,10 @@ class WorkloadBindingOut(BaseModel):
 
 
 class UserChange(_Body):
-    role: RoleName | None = None
-    is_active: bool | None = None
+    """Fields left out keep their value; neither can be ``null`` (422)."""
+
+    role: Omittable[RoleName] = None
+    is_active: Omittable[bool] = None
 
 
 class UserPage(BaseModel):

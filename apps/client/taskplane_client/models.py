@@ -11,17 +11,43 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
     model_validator,
 )
+
+_T = TypeVar("_T")
+
+
+def _refuse_null(value: object) -> object:
+    if value is None:
+        raise ValueError("may be omitted but not null")
+    return value
+
+
+def _without_null(schema: dict[str, Any]) -> None:
+    """The field's JSON schema without the ``null`` alternative and ``default: null``."""
+    schema.pop("default", None)
+    alternatives = [s for s in schema.pop("anyOf", []) if s != {"type": "null"}]
+    if len(alternatives) == 1:
+        schema.update(alternatives[0])
+    elif alternatives:
+        schema["anyOf"] = alternatives
+
+
+#: A field of a partial update that may be left out but not sent as ``null`` (a field
+#: that cannot be empty): ``None`` in Python means "not given".
+Omittable = Annotated[
+    _T | None, BeforeValidator(_refuse_null), Field(json_schema_extra=_without_null)
+]
 
 Priority = Literal["low", "medium", "high", "critical"]
 #: Statuses a person may set on a task; the queue engine owns the others.
@@ -61,6 +87,34 @@ class Response(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+# ----------------------------------------------------------------------------- errors
+
+
+class ValidationIssue(Response):
+    """One reason a request was refused: where (``loc``) and why."""
+
+    loc: list[str]
+    msg: str
+    type: str
+
+
+class Problem(Response):
+    """RFC 9457 problem details: the body of every error answer of every service.
+
+    Members beyond these are extensions of a particular problem type (``errors`` of a
+    validation error, ``checks`` of a failed readiness check, ...).
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="A URI naming the kind of problem")
+    title: str
+    status: Annotated[int, Field(ge=400, le=599)]
+    detail: str
+    instance: str | None = Field(None, description="The path of the request")
+    errors: list[ValidationIssue] | None = Field(None, description="Validation errors")
+
+
 # ----------------------------------------------------------------------------- tasks
 
 
@@ -75,12 +129,15 @@ class TaskCreate(Request):
 
 
 class TaskUpdate(Request):
-    """Only the fields given are sent (``None`` given explicitly clears a field)."""
+    """Only the fields given are sent (``None`` given explicitly clears a field).
 
-    title: Title | None = None
+    ``title``, ``status`` and ``priority`` cannot be cleared: ``null`` is refused.
+    """
+
+    title: Omittable[Title] = None
     description: Description | None = None
-    status: SettableStatus | None = None
-    priority: Priority | None = None
+    status: Omittable[SettableStatus] = None
+    priority: Omittable[Priority] = None
     due_at: AwareDatetime | None = None
     tags: Tags | None = None
     assignee_id: uuid.UUID | None = None

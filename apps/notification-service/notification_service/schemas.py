@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from taskplane_client.models import Omittable
+
 #: Event types a webhook may subscribe to (the task-service feed's types).
 EventType = Literal[
     "task.created",
@@ -23,6 +25,7 @@ EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 
 Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+EventList = Annotated[list[EventType], Field(min_length=1, max_length=len(EVENT_TYPES))]
 
 
 class _Body(BaseModel):
@@ -31,16 +34,19 @@ class _Body(BaseModel):
 
 class WebhookCreate(_Body):
     url: Url
-    events: list[EventType] = Field(min_length=1, max_length=len(EVENT_TYPES))
+    events: EventList
     description: Description | None = None
 
 
 class WebhookUpdate(_Body):
-    url: Url | None = None
-    events: list[EventType] | None = Field(None, min_length=1, max_length=len(EVENT_TYPES))
+    """Fields left out keep their value; ``description: null`` clears the description,
+    the other fields cannot be ``null`` (422)."""
+
+    url: Omittable[Url] = None
+    events: Omittable[EventList] = None
     description: Description | None = None
     #: ``true`` re-enables a subscription that was disabled after failing.
-    enabled: bool | None = None
+    enabled: Omittable[bool] = None
 
 
 class WebhookOut(BaseModel):

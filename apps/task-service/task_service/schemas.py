@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from task_service.models import Priority, Task
+from taskplane_client.models import Omittable
 
 PriorityLabel = Literal["low", "medium", "high", "critical"]
 #: Statuses a person may set on a task; the queue engine owns the others.
@@ -66,12 +67,15 @@ class TaskCreate(_StrictBody):
 
 
 class TaskUpdate(_StrictBody):
-    """Partial update: only fields present in the body change; ``null`` clears."""
+    """Partial update: only fields present in the body change; ``null`` clears.
 
-    title: Title | None = None
+    ``title``, ``status`` and ``priority`` cannot be empty: ``null`` there is a 422.
+    """
+
+    title: Omittable[Title] = None
     description: Description | None = None
-    status: SettableStatus | None = None
-    priority: PriorityLabel | None = None
+    status: Omittable[SettableStatus] = None
+    priority: Omittable[PriorityLabel] = None
     due_at: AwareDatetime | None = None
     tags: Tags | None = None
     assignee_id: uuid.UUID | None = None

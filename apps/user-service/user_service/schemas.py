@@ -10,6 +10,8 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from taskplane_client.models import Omittable
+
 #: Events of the task-service feed a person can be notified about.
 EventType = Literal[
     "task.created",
@@ -54,9 +56,11 @@ class ProfileOut(BaseModel):
 
 
 class ProfileUpdate(_Body):
-    display_name: DisplayName | None = None
-    timezone: Timezone | None = None
-    locale: Locale | None = None
+    """Fields left out keep their value; none can be ``null`` (422)."""
+
+    display_name: Omittable[DisplayName] = None
+    timezone: Omittable[Timezone] = None
+    locale: Omittable[Locale] = None
 
 
 class Channels(_Body):

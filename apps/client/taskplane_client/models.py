@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from pydantic import (
     AfterValidator,
@@ -67,12 +67,25 @@ def _not_blank(value: str) -> str:
     return value
 
 
+def _dedupe_tags(tags: list[str]) -> list[str]:
+    """Keep the first spelling of each tag, comparing case-insensitively."""
+    seen: set[str] = set()
+    unique: list[str] = []
+    for tag in tags:
+        folded = tag.casefold()
+        if folded not in seen:
+            seen.add(folded)
+            unique.append(tag)
+    return unique
+
+
+MAX_TAGS = 10
 Title = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(_not_blank)
 ]
 Description = Annotated[str, StringConstraints(max_length=2000)]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
-Tags = Annotated[list[Tag], Field(max_length=10)]
+Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_dedupe_tags)]
 
 
 class Request(BaseModel):
@@ -144,6 +157,8 @@ class TaskUpdate(Request):
 
 
 class QueueDetails(Response):
+    """How a queued task is doing; ``null`` on tasks that are not in a queue."""
+
     name: str
     payload: dict[str, Any]
     attempts: int
@@ -179,7 +194,9 @@ class Task(Response):
 
 class TaskPage(Response):
     items: list[Task]
-    next_cursor: str | None
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next page; null on the last page."
+    )
 
 
 class TaskStats(Response):
@@ -329,6 +346,20 @@ class CompletionResult(Response):
 
 # ----------------------------------------------------------------------------- events
 
+#: The types of the task-service's event feed: what webhooks subscribe to and what
+#: notification preferences are set for.
+EventType = Literal[
+    "task.created",
+    "task.updated",
+    "task.assigned",
+    "task.completed",
+    "task.failed",
+    "task.dead",
+    "task.cancelled",
+    "task.deleted",
+]
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)
+
 
 class Event(Response):
     id: int
@@ -354,16 +385,14 @@ Scope = Literal[
 ]
 
 
-class TokenPair(Response):
-    access_token: str
-    refresh_token: str
-    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type
-    expires_in: int
-
-
 class AccessToken(Response):
     access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type
     expires_in: int
+
+
+class TokenPair(AccessToken):
+    refresh_token: str
 
 
 class ServiceTokenCreate(Request):
@@ -383,25 +412,28 @@ class ServiceToken(Response):
 
 
 class ServiceTokenCreated(ServiceToken):
-    #: The secret, shown once.
-    token: str
+    token: str = Field(description="Shown once; exchange it at /api/v1/auth/service-token")
 
 
 class KubernetesTokenExchange(Request):
     """A pod's projected ServiceAccount token (audience ``taskplane``) to exchange."""
 
-    token: Annotated[str, StringConstraints(min_length=1, max_length=16_384)]
+    token: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=16_384,
+            description="The pod's projected ServiceAccount token (audience taskplane)",
+        ),
+    ]
 
 
 #: A namespace is a DNS label; a ServiceAccount name a DNS subdomain.
-Namespace = Annotated[
-    str, StringConstraints(max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-]
+NAMESPACE_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+SERVICE_ACCOUNT_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+Namespace = Annotated[str, StringConstraints(max_length=63, pattern=NAMESPACE_PATTERN)]
 ServiceAccountName = Annotated[
-    str,
-    StringConstraints(
-        max_length=253, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-    ),
+    str, StringConstraints(max_length=253, pattern=SERVICE_ACCOUNT_PATTERN)
 ]
 
 

@@ -27,6 +27,8 @@ from taskplane_common.errors import PROBLEM_JSON
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _MARK = "__taskplane_problem_statuses__"
+#: In a link, the handler name that ``exact_openapi`` replaces with its operation id.
+_ROUTE_NAME = "x-taskplane-route"
 PROBLEM_REF = "#/components/schemas/Problem"
 #: FastAPI's own validation error schemas, replaced by ``Problem``.
 _FASTAPI_ERROR_SCHEMAS = ("HTTPValidationError", "ValidationError")
@@ -58,6 +60,32 @@ def problems(*statuses: int, **descriptions: str) -> Responses:
         status: problem(descriptions.get(f"s{status}", HTTPStatus(status).phrase))
         for status in statuses
     }
+
+
+def links(status: int, **targets: dict[str, str]) -> Responses:
+    """OpenAPI links from a ``status`` answer to the routes (by handler name) it leads to.
+
+    ``links(201, get_task={"task_id": "$response.body#/id"})``: the schemathesis stateful
+    phase (and a reader) follows a created task to the calls on it. The handler names are
+    resolved to operation ids when the document is built.
+    """
+    return {
+        status: {
+            "links": {
+                name: {_ROUTE_NAME: name, "parameters": parameters}
+                for name, parameters in targets.items()
+            }
+        }
+    }
+
+
+def with_links(responses: Responses, *more: Responses) -> Responses:
+    """``responses`` and the ``links(...)`` of the same statuses, merged."""
+    merged = {status: dict(response) for status, response in responses.items()}
+    for extra in more:
+        for status, response in extra.items():
+            merged.setdefault(status, {}).update(response)
+    return merged
 
 
 def _dependency_calls(dependant: Dependant) -> Iterator[Any]:
@@ -104,12 +132,27 @@ def exact_openapi(app: FastAPI) -> dict[str, Any]:
                     if response["description"] == "Validation Error":
                         response["description"] = "The request is not valid"
             operation["responses"] = dict(sorted(responses.items()))
+    _resolve_links(document, app)
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     for name in _FASTAPI_ERROR_SCHEMAS:
         schemas.pop(name, None)
     schemas.update(_problem_schemas())
     document["components"]["schemas"] = dict(sorted(schemas.items()))
     return document
+
+
+def _resolve_links(document: dict[str, Any], app: FastAPI) -> None:
+    operation_ids = {
+        route.name: route.unique_id
+        for route in iter_route_contexts(app.routes)
+        if isinstance(route.original_route, APIRoute)
+    }
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            for response in operation.get("responses", {}).values():
+                for link in response.get("links", {}).values():
+                    if _ROUTE_NAME in link:
+                        link["operationId"] = operation_ids[link.pop(_ROUTE_NAME)]
 
 
 def install_openapi(app: FastAPI) -> None:

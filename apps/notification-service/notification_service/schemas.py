@@ -4,24 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+import taskplane_client.models as wire
 from taskplane_client.models import Omittable
 
-#: Event types a webhook may subscribe to (the task-service feed's types).
-EventType = Literal[
-    "task.created",
-    "task.updated",
-    "task.assigned",
-    "task.completed",
-    "task.failed",
-    "task.dead",
-    "task.cancelled",
-    "task.deleted",
-]
-EVENT_TYPES: tuple[str, ...] = get_args(EventType)
+EventType = wire.EventType
+EVENT_TYPES = wire.EVENT_TYPES
 
 Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]

@@ -55,8 +55,6 @@ SortOption = Literal[
 ]
 SORT_OPTIONS = sorted([*_COLUMNS, *(f"-{name}" for name in _COLUMNS)])
 DEFAULT_SORT: SortOption = "-created_at"
-#: The highest page size any configuration allows (``max_page_size`` caps it further).
-MAX_PAGE_SIZE_CAP = 1000
 #: What ``encode`` writes: the base64url JSON body, a dot, the base64url HMAC-SHA256/128.
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$"
 

@@ -7,21 +7,18 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
     field_validator,
-    model_validator,
 )
 
+import taskplane_client.models as wire
 from task_service.models import Priority
-from task_service.schemas import PriorityLabel, StatusLabel, Title
+from task_service.schemas import PriorityLabel, StatusLabel
 
-QUEUE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
-QueueName = Annotated[str, StringConstraints(pattern=QUEUE_NAME_PATTERN)]
 WorkerId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
@@ -74,21 +71,7 @@ class QueueList(BaseModel):
     items: list[QueueOut]
 
 
-class TaskEnqueue(_Body):
-    payload: dict[str, Any] = Field(default_factory=dict)
-    priority: PriorityLabel = "medium"
-    run_at: AwareDatetime | None = None
-    delay_s: float | None = Field(None, ge=0, le=366 * 86_400)
-    max_attempts: int | None = Field(None, ge=1, le=1000)
-    dedupe_key: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
-    timeout_s: int | None = Field(None, ge=1, le=86_400)
-    title: Title | None = None
-
-    @model_validator(mode="after")
-    def _one_schedule(self) -> TaskEnqueue:
-        if self.run_at is not None and self.delay_s is not None:
-            raise ValueError("give run_at or delay_s, not both")
-        return self
+TaskEnqueue = wire.TaskEnqueue
 
 
 class TaskBatch(_Body):
@@ -187,9 +170,7 @@ class FailRequest(LeaseAction):
     retryable: bool = True
 
 
-class CompleteItem(_Body):
-    lease_id: uuid.UUID
-    result: Any | None = None
+CompleteItem = wire.Completion
 
 
 class CompleteBatchRequest(_Body):
@@ -200,24 +181,9 @@ class CompleteBatchRequest(_Body):
     items: list[CompleteItem] = Field(min_length=1, max_length=1000)
 
 
-class HeartbeatOut(BaseModel):
-    lease_id: uuid.UUID
-    lease_expires_at: datetime
-
-
-class LeaseResult(BaseModel):
-    id: uuid.UUID
-    status: StatusLabel
-    attempts: int
-    run_at: datetime | None
-
-
-class CompleteBatchResult(BaseModel):
-    lease_id: uuid.UUID
-    #: False: the lease was unknown, expired or another worker's, and nothing changed
-    #: (what a single complete answers with 409).
-    completed: bool
-    task: LeaseResult | None = None
+HeartbeatOut = wire.HeartbeatResult
+LeaseResult = wire.LeaseResult
+CompleteBatchResult = wire.CompletionResult
 
 
 class CompleteBatchOut(BaseModel):

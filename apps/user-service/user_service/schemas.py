@@ -6,23 +6,15 @@ import uuid
 import zoneinfo
 from datetime import datetime
 from functools import cache
-from typing import Annotated, Literal, get_args
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+import taskplane_client.models as wire
 from taskplane_client.models import Omittable
 
-#: Events of the task-service feed a person can be notified about.
-EventType = Literal[
-    "task.created",
-    "task.updated",
-    "task.assigned",
-    "task.completed",
-    "task.failed",
-    "task.dead",
-    "task.cancelled",
-]
-EVENT_TYPES: tuple[str, ...] = get_args(EventType)
+EventType = wire.EventType
+EVENT_TYPES = wire.EVENT_TYPES
 
 
 @cache

@@ -27,7 +27,6 @@ from task_service.models import Queue
 from task_service.pagination import parse_sort
 from task_service.queue.metrics import LEASE_LATENCY
 from task_service.queue_schemas import (
-    QUEUE_NAME_PATTERN,
     EnqueueBatchOut,
     LeasedTask,
     LeaseOut,
@@ -41,6 +40,7 @@ from task_service.queue_schemas import (
     TaskEnqueue,
 )
 from task_service.tracing import current_traceparent
+from taskplane_client.models import QUEUE_NAME_PATTERN
 from taskplane_common.errors import ProblemError
 
 router = APIRouter(prefix="/api/v1", tags=["queues"])

@@ -25,7 +25,6 @@ from task_service.models import Task
 from task_service.pagination import (
     CURSOR_PATTERN,
     DEFAULT_SORT,
-    MAX_PAGE_SIZE_CAP,
     SortOption,
     parse_sort,
 )
@@ -37,14 +36,17 @@ from task_service.schemas import (
     TaskPage,
     TaskStats,
     TaskUpdate,
+    task_out,
 )
 from taskplane_common.errors import ProblemError
-from taskplane_common.openapi import problems
+from taskplane_common.openapi import links, problems, with_links
+from taskplane_common.paging import PageLimit, page_size
 from taskplane_common.security import Principal
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 
 _LIST_PARAMS = frozenset({"status", "priority", "tag", "assignee", "q", "sort", "limit", "cursor"})
+_CREATED_TASK = {"task_id": "$response.body#/id"}
 _NOT_FOUND = problems(404, s404="No such task (or not visible to you)")
 _STALE = problems(412, s412="Stale ETag: the task changed since it was read")
 #: A task's path: a canonical UUID only, so ``/tasks/stats`` is never taken for a task id.
@@ -71,7 +73,7 @@ def etag_of(task: Task) -> str:
 
 def _task_response(task: Task, status_code: int = 200, **headers: str) -> JSONResponse:
     return JSONResponse(
-        TaskOut.from_row(task).model_dump(mode="json"),
+        task_out(task).model_dump(mode="json"),
         status_code=status_code,
         headers={"ETag": etag_of(task), **headers},
     )
@@ -106,7 +108,10 @@ def _request_hash(body: TaskCreate) -> str:
     status_code=201,
     response_model=TaskOut,
     summary="Create a task",
-    responses=problems(422, s422="Invalid body or reused Idempotency-Key"),
+    responses=with_links(
+        problems(422, s422="Invalid body or reused Idempotency-Key"),
+        links(201, get_task=_CREATED_TASK, update_task=_CREATED_TASK, delete_task=_CREATED_TASK),
+    ),
 )
 async def create_task(
     body: TaskCreate,
@@ -140,7 +145,7 @@ async def create_task(
             )
     task = await crud.create_task(session, principal, body)
     headers = {"ETag": etag_of(task), "Location": f"{router.prefix}/{task.id}"}
-    payload = TaskOut.from_row(task).model_dump(mode="json")
+    payload = task_out(task).model_dump(mode="json")
     if idempotency_key is not None:
         await crud.store_idempotent_response(
             session, principal.subject, idempotency_key, 201, payload, headers
@@ -175,14 +180,7 @@ async def list_tasks(
     sort: Annotated[SortOption, Query(description="A field, `-` first for descending")] = (
         DEFAULT_SORT
     ),
-    limit: Annotated[
-        int | None,
-        Query(
-            ge=1,
-            le=MAX_PAGE_SIZE_CAP,
-            description="Page size; the service's maximum (200 by default) caps it",
-        ),
-    ] = None,
+    limit: PageLimit = None,
     cursor: Annotated[
         str | None,
         Query(
@@ -200,7 +198,7 @@ async def list_tasks(
             f"allowed: {', '.join(sorted(_LIST_PARAMS))}",
             slug="unknown-query-parameter",
         )
-    page_size = min(limit or settings.default_page_size, settings.max_page_size)
+    size = page_size(settings, limit)
     key = parse_sort(sort)
     filters = crud.TaskFilters(
         statuses=status or (),
@@ -210,11 +208,11 @@ async def list_tasks(
         **_assignee_filter(assignee, principal.user_id),
     )
     position = codec.decode(cursor, key) if cursor else None
-    tasks, more = await crud.list_tasks(session, principal, filters, key, page_size, position)
+    tasks, more = await crud.list_tasks(session, principal, filters, key, size, position)
     next_cursor = codec.encode(key, tasks[-1]) if more and tasks else None
     # Built and dumped once here: returning the model would have FastAPI dump, validate
     # and dump the whole page again for the response_model (which still documents it).
-    page = TaskPage(items=[TaskOut.from_row(t) for t in tasks], next_cursor=next_cursor)
+    page = TaskPage(items=[task_out(t) for t in tasks], next_cursor=next_cursor)
     return JSONResponse(page.model_dump(mode="json"))
 
 

@@ -8,6 +8,7 @@ and runs until Ctrl-C.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from taskplane_common.testing.postgres import PostgresServer
 from taskplane_common.testing.processes import ServiceProcess
 
 MEMBER_EMAIL = "member@example.org"
-MEMBER_PASSWORD = "another long local password"  # noqa: S105 - a test account
+MEMBER_PASSWORD = "another long local password"
 
 
 @dataclass(frozen=True)
@@ -59,10 +60,32 @@ class ContractPlatform:
         return token
 
 
+#: Long polls (events, leases) end after a second: the document lets a client ask for
+#: any wait and the service caps it, so fuzzed waits do not stall the run.
+LONG_POLL_CAP = {"TASKPLANE_MAX_WAIT_S": "1"}
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 @contextlib.contextmanager
 def contract_platform(postgres: PostgresServer, prefix: str) -> Iterator[ContractPlatform]:
     """auth and task (the shared test platform), user and notification (API only)."""
-    with running_platform(postgres, f"{prefix}_platform") as platform:
+    with (
+        _environment(LONG_POLL_CAP),
+        running_platform(postgres, f"{prefix}_platform") as platform,
+    ):
         jwks = f"{platform.auth.url}/.well-known/jwks.json"
         common = {
             "TASKPLANE_ENVIRONMENT": "development",

@@ -6,21 +6,20 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, EmailStr, Field, StringConstraints
 
 import taskplane_client.models as wire
 from taskplane_client.models import Omittable
+from taskplane_client.models import Request as _Body
 
 RoleName = Literal["admin", "member", "viewer"]
 Scope = wire.Scope
-FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+FullName = Annotated[
+    str, StringConstraints(max_length=200, pattern=wire.NOT_BLANK), AfterValidator(str.strip)
+]
 #: A hard bound before the policy check, so huge strings never reach Argon2.
 Password = Annotated[str, Field(min_length=1, max_length=1024)]
 OpaqueToken = Annotated[str, Field(min_length=1, max_length=512)]
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class RegisterRequest(_Body):

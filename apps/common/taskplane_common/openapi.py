@@ -8,7 +8,8 @@ FastAPI lists only the statuses a route declares and documents errors as
 - a route declares the statuses its handler raises next to it (``responses=problems(...)``);
 - a dependency declares the statuses it raises with ``@raises(...)``, and every route
   that uses it, however deep, lists them;
-- a route with a request body lists 413 (the body size limit) and 422;
+- a route with a request body lists 400 (a body that is no JSON), 413 (the body size
+  limit) and 422;
 - every error response is ``application/problem+json`` with the one ``Problem`` schema.
 """
 
@@ -100,7 +101,7 @@ def implied_statuses(route: RouteContext) -> set[int]:
     for call in _dependency_calls(route.dependant):
         statuses |= getattr(call, _MARK, frozenset())
     if route.dependant.body_params:
-        statuses |= {413, 422}
+        statuses |= {400, 413, 422}
     if route.dependant.path_params or route.dependant.query_params:
         statuses.add(422)
     if any(p.field_info.is_required() for p in route.dependant.header_params):
@@ -109,9 +110,15 @@ def implied_statuses(route: RouteContext) -> set[int]:
 
 
 def _problem_schemas() -> dict[str, Any]:
-    schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-    definitions = schema.pop("$defs", {})
-    return {**definitions, "Problem": schema}
+    """``Problem`` (and what it refers to) as FastAPI documents a response model."""
+    app = FastAPI()
+
+    @app.get("/problem", response_model=Problem)
+    async def problem() -> None:
+        """Never served: the app only documents the schema."""
+
+    schemas: dict[str, Any] = app.openapi()["components"]["schemas"]
+    return {name: schema for name, schema in schemas.items() if name not in _FASTAPI_ERROR_SCHEMAS}
 
 
 def exact_openapi(app: FastAPI) -> dict[str, Any]:
@@ -132,6 +139,8 @@ def exact_openapi(app: FastAPI) -> dict[str, Any]:
                     if response["description"] == "Validation Error":
                         response["description"] = "The request is not valid"
             operation["responses"] = dict(sorted(responses.items()))
+            for parameter in operation.get("parameters", ()):
+                _not_null(parameter["schema"])
     _resolve_links(document, app)
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     for name in _FASTAPI_ERROR_SCHEMAS:
@@ -139,6 +148,22 @@ def exact_openapi(app: FastAPI) -> dict[str, Any]:
     schemas.update(_problem_schemas())
     document["components"]["schemas"] = dict(sorted(schemas.items()))
     return document
+
+
+def _not_null(schema: dict[str, Any]) -> None:
+    """A query or header parameter is absent or a string, never ``null``: FastAPI's
+    ``anyOf [..., null]`` for an optional one would have clients send ``null``."""
+    alternatives = schema.get("anyOf")
+    if alternatives is None or {"type": "null"} not in alternatives:
+        return
+    rest = [alternative for alternative in alternatives if alternative != {"type": "null"}]
+    del schema["anyOf"]
+    if schema.get("default", ...) is None:
+        del schema["default"]
+    if len(rest) == 1:
+        schema.update(rest[0])
+    else:
+        schema["anyOf"] = rest
 
 
 def _resolve_links(document: dict[str, Any], app: FastAPI) -> None:

@@ -2,25 +2,39 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints
 
 import taskplane_client.models as wire
 from taskplane_client.models import Omittable
+from taskplane_client.models import Request as _Body
 
 EventType = wire.EventType
 EVENT_TYPES = wire.EVENT_TYPES
 
-Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+HTTP_URL_PATTERN = r"^\s*[Hh][Tt][Tt][Pp][Ss]?://"
+
+
+def _http_url(value: object) -> object:
+    """Says why before the pattern would (same rule, the SSRF guard's message)."""
+    if isinstance(value, str) and not re.match(HTTP_URL_PATTERN, value):
+        raise ValueError("webhook URL refused: only http and https URLs are allowed")
+    return value
+
+
+#: An http(s) URL (the SSRF guard then refuses addresses that are not public).
+Url = Annotated[
+    str,
+    StringConstraints(max_length=2048, pattern=HTTP_URL_PATTERN),
+    BeforeValidator(_http_url),
+    AfterValidator(str.strip),
+]
+Description = Annotated[str, StringConstraints(max_length=200), AfterValidator(str.strip)]
 EventList = Annotated[list[EventType], Field(min_length=1, max_length=len(EVENT_TYPES))]
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class WebhookCreate(_Body):

@@ -18,6 +18,7 @@ from pydantic import (
 import taskplane_client.models as wire
 from task_service.models import Priority
 from task_service.schemas import PriorityLabel, StatusLabel
+from taskplane_client.models import Request as _Body
 
 WorkerId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
@@ -30,25 +31,9 @@ def _label(value: object) -> object:
 PriorityOut = Annotated[PriorityLabel, BeforeValidator(_label)]
 
 
-class _Body(BaseModel):
+# The client's QueueConfig, refusing unknown settings (the client keeps them).
+class QueueConfig(wire.QueueConfig):
     model_config = ConfigDict(extra="forbid")
-
-
-class QueueConfig(_Body):
-    """What the operator sets; every field has the TaskQueue CRD's default."""
-
-    max_attempts: int = Field(5, ge=1, le=1000)
-    visibility_timeout_s: int = Field(60, ge=1, le=86_400)
-    backoff_base_s: float = Field(2.0, ge=0, le=86_400)
-    backoff_max_s: float = Field(300.0, ge=0, le=7 * 86_400)
-    paused: bool = False
-    rate_limit_per_s: float | None = Field(None, gt=0, le=100_000)
-    max_in_flight: int | None = Field(None, ge=1, le=1_000_000)
-    #: How long finished tasks are kept, in seconds (null: forever); then the cleaner
-    #: deletes them.
-    completed_retention_s: int | None = Field(86_400, ge=1, le=10 * 366 * 86_400)
-    cancelled_retention_s: int | None = Field(7 * 86_400, ge=1, le=10 * 366 * 86_400)
-    dead_retention_s: int | None = Field(30 * 86_400, ge=1, le=10 * 366 * 86_400)
 
 
 class QueueStats(BaseModel):
@@ -117,24 +102,13 @@ class EnqueueBatchOut(BaseModel):
 
 class LeaseRequest(_Body):
     worker_id: WorkerId
-    max_tasks: int = Field(1, ge=1)
+    #: The service's ``max_lease_batch`` (100 by default) caps it.
+    max_tasks: int = Field(1, ge=1, le=1000)
     wait_s: float = Field(0.0, ge=0)
 
 
-class LeasedTask(BaseModel):
-    id: uuid.UUID
-    queue: str
-    title: str
-    payload: dict[str, Any]
-    priority: PriorityOut
-    attempt: int
-    max_attempts: int
-    timeout_s: int | None
-    lease_id: uuid.UUID
-    lease_expires_at: datetime
-    traceparent: str | None
-    created_at: datetime
-
+# The client's LeasedTask, built from the engine's record.
+class LeasedTask(wire.LeasedTask):
     @classmethod
     def from_leased(cls, task: Any, queue_max_attempts: int) -> LeasedTask:
         """From the engine's ``Leased`` record; a task without its own ``max_attempts``
@@ -143,6 +117,7 @@ class LeasedTask(BaseModel):
             {
                 **{name: getattr(task, name) for name in cls.model_fields if hasattr(task, name)},
                 "payload": task.payload or {},
+                "priority": _label(task.priority),
                 "attempt": task.attempts,
                 "max_attempts": task.max_attempts or queue_max_attempts,
             }
@@ -191,22 +166,5 @@ class CompleteBatchOut(BaseModel):
     items: list[CompleteBatchResult]
 
 
-class EventOut(BaseModel):
-    id: int
-    type: str
-    task_id: uuid.UUID
-    queue: str | None
-    owner_id: uuid.UUID | None
-    data: dict[str, Any]
-    occurred_at: datetime
-    #: Pass as ``after`` to resume right after this event.
-    cursor: str
-    #: The W3C trace context of the change (for a queue task: its enqueue's), so a
-    #: consumer continues that trace; None for changes made outside any trace.
-    traceparent: str | None = None
-
-
-class EventPage(BaseModel):
-    items: list[EventOut]
-    #: Pass as ``after`` for the next call (unchanged when nothing new arrived).
-    next_cursor: str
+EventOut = wire.Event
+EventPage = wire.EventPage

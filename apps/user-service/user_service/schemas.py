@@ -8,10 +8,11 @@ from datetime import datetime
 from functools import cache
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 import taskplane_client.models as wire
 from taskplane_client.models import Omittable
+from taskplane_client.models import Request as _Body
 
 EventType = wire.EventType
 EVENT_TYPES = wire.EVENT_TYPES
@@ -28,13 +29,11 @@ def _known_timezone(value: str) -> str:
     return value
 
 
-DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+DisplayName = Annotated[
+    str, StringConstraints(max_length=200, pattern=wire.NOT_BLANK), AfterValidator(str.strip)
+]
 Timezone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_known_timezone)]
 Locale = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")]
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class ProfileOut(BaseModel):

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from fastapi import Query
 
 from taskplane_common.paging import page_size
 
-__all__ = ["AUTH", "NOT_FOUND", "PROBLEM", "page_size"]
+#: The opaque page cursor: base64url (what ``crud.encode_cursor`` writes).
+PageCursor = Annotated[
+    str | None,
+    Query(
+        max_length=500,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="`next_cursor` of the previous page",
+    ),
+]
+
+__all__ = ["AUTH", "NOT_FOUND", "PROBLEM", "PageCursor", "page_size"]
 
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 AUTH: dict[int | str, dict[str, Any]] = {

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
 from notification_service import crud
 from notification_service.api.deps import SessionDep, SettingsDep, UserIdDep
-from notification_service.api.routes.common import AUTH, NOT_FOUND, page_size
+from notification_service.api.routes.common import AUTH, NOT_FOUND, PageCursor, page_size
 from notification_service.config import Settings
 from notification_service.models import Webhook
 from notification_service.schemas import (
@@ -157,7 +156,7 @@ async def list_deliveries(
     settings: SettingsDep,
     owner: UserIdDep,
     limit: PageLimit = None,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    cursor: PageCursor = None,
 ) -> DeliveryPage:
     await crud.get_webhook(session, owner, webhook_id)
     rows, next_cursor = await crud.delivery_page(

@@ -56,7 +56,7 @@ ASSIGNEE_PATTERN = (
     r"^(me|none|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
 )
 #: If-Match as RFC 9110 writes it: ``*`` or a list of (strong or weak) entity tags.
-IF_MATCH_PATTERN = r'^\s*(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)\s*$'
+IF_MATCH_PATTERN = r'^(\*|(W/)?"[!#-~]*"( *, *(W/)?"[!#-~]*")*)$'
 IfMatch = Annotated[
     str | None,
     Header(

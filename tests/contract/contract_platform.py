@@ -50,14 +50,7 @@ class ContractPlatform:
             json={"email": MEMBER_EMAIL, "password": MEMBER_PASSWORD},
             timeout=30,
         )
-        response = httpx.post(
-            f"{auth}/api/v1/auth/token",
-            data={"username": MEMBER_EMAIL, "password": MEMBER_PASSWORD},
-            timeout=30,
-        )
-        assert response.status_code == 200, response.text
-        token: str = response.json()["access_token"]
-        return token
+        return self.platform.login(MEMBER_EMAIL, MEMBER_PASSWORD)
 
 
 #: Long polls (events, leases) end after a second: the document lets a client ask for

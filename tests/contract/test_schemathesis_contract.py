@@ -9,7 +9,6 @@ explore different paths.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,6 +25,8 @@ MAX_EXAMPLES = 8
 SEEDS = {"admin": 20261206, "member": 61202026}
 SERVICES = ("auth-service", "user-service", "task-service", "notification-service")
 ST = Path(sys.executable).with_name("st")
+#: Where schemathesis.toml is, which ``st`` reads from its working directory.
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,7 @@ def st_run(url: str, token: str, seed: int) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=900,
         check=False,
-        env={**os.environ, "SCHEMATHESIS_HOOKS": ""},
+        cwd=REPO,
     )
 
 

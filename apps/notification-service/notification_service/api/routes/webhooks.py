@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter, Response
 
 from notification_service import crud
-from notification_service.api.deps import SessionDep, SettingsDep, UserIdDep
+from notification_service.api.deps import SecretBoxDep, SessionDep, SettingsDep, UserIdDep
 from notification_service.api.routes.common import AUTH, NOT_FOUND, PageCursor, page_size
 from notification_service.config import Settings
 from notification_service.models import Webhook
@@ -68,6 +68,7 @@ async def create_webhook(
     body: WebhookCreate,
     session: SessionDep,
     settings: SettingsDep,
+    box: SecretBoxDep,
     owner: UserIdDep,
     response: Response,
 ) -> WebhookWithSecret:
@@ -78,10 +79,12 @@ async def create_webhook(
             f"at most {settings.webhook_max_per_user} webhooks per user",
             slug="too-many-webhooks",
         )
-    hook = await crud.create_webhook(session, owner, url, body.events, body.description)
+    hook, secret = await crud.create_webhook(
+        session, box, owner, url, body.events, body.description
+    )
     await session.commit()
     response.headers["Location"] = f"/api/v1/webhooks/{hook.id}"
-    return WebhookWithSecret(**_out(hook).model_dump(), secret=hook.secret)
+    return WebhookWithSecret(**_out(hook).model_dump(), secret=secret)
 
 
 @router.get("", response_model=list[WebhookOut], responses=AUTH, summary="My webhooks")
@@ -134,12 +137,13 @@ async def rotate_secret(
     webhook_id: uuid.UUID,
     session: SessionDep,
     settings: SettingsDep,
+    box: SecretBoxDep,
     owner: UserIdDep,
     body: SecretRotation | None = None,
 ) -> WebhookWithSecret:
     hook = await crud.get_webhook(session, owner, webhook_id, lock=True)
     grace = body.grace_s if body and body.grace_s is not None else settings.webhook_secret_grace_s
-    secret = crud.rotate_secret(hook, grace)
+    secret = await crud.rotate_secret(box, hook, grace)
     await session.commit()
     return WebhookWithSecret(**_out(hook).model_dump(), secret=secret)
 

@@ -16,7 +16,7 @@ MYPY_PACKAGES := $(notdir $(patsubst %/,%,$(MODULE_DIRS)))
 
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test lint fmt pytest bench clean lambda-zip console
+.PHONY: help venv run test lint fmt pytest bench clean lambda-zip openapi console
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ test: lint pytest ## the whole suite: lint, type checks, unit, integration, char
 fmt: $(STAMP) ## format and autofix
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+openapi: $(STAMP) ## rewrite docs/api/<service>.openapi.json from the code
+	$(PY) -m scripts.openapi
 
 bench: $(STAMP) ## benchmarks (results land in bench/results/)
 	$(PY) -m bench

@@ -3,7 +3,7 @@ import type { components as Auth } from '$lib/api/auth-service';
 import type { components as Notify } from '$lib/api/notification-service';
 import type { components as TaskApi } from '$lib/api/task-service';
 
-export type Task = TaskApi['schemas']['TaskOut'];
+export type Task = TaskApi['schemas']['Task'];
 export type TaskPage = TaskApi['schemas']['TaskPage'];
 export type TaskCreate = TaskApi['schemas']['TaskCreate'];
 export type TaskUpdate = TaskApi['schemas']['TaskUpdate'];
@@ -11,13 +11,13 @@ export type Queue = TaskApi['schemas']['QueueOut'];
 export type QueueList = TaskApi['schemas']['QueueList'];
 export type QueueConfig = TaskApi['schemas']['QueueConfig'];
 export type QueuedTask = TaskApi['schemas']['QueuedTaskOut'];
-export type FeedEvent = TaskApi['schemas']['EventOut'];
+export type FeedEvent = TaskApi['schemas']['Event'];
 export type EventPage = TaskApi['schemas']['EventPage'];
 export type User = Auth['schemas']['UserOut'];
 export type UserPage = Auth['schemas']['UserPage'];
-export type ServiceToken = Auth['schemas']['ServiceTokenOut'];
+export type ServiceToken = Auth['schemas']['ServiceToken'];
 export type ServiceTokenCreated = Auth['schemas']['ServiceTokenCreated'];
-export type WorkloadBinding = Auth['schemas']['WorkloadBindingOut'];
+export type WorkloadBinding = Auth['schemas']['WorkloadBinding'];
 export type Webhook = Notify['schemas']['WebhookOut'];
 export type Notification = Notify['schemas']['NotificationOut'];
 

@@ -106,9 +106,8 @@ async def get_webhook(
 
 
 def update_webhook(hook: Webhook, changes: dict[str, Any]) -> Webhook:
+    """Apply the fields given (only ``description`` may be ``None``: it clears it)."""
     for name, value in changes.items():
-        if value is None:
-            continue
         if name == "events":
             value = sorted(set(value))
         if name == "enabled" and value and not hook.enabled:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal, TypeVar, get_args
+from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -123,10 +123,14 @@ class Request(BaseModel):
 
 
 def _integer_fields(model: type[BaseModel]) -> frozenset[str]:
+    def bare(annotation: Any) -> Any:
+        return get_args(annotation)[0] if get_origin(annotation) is Annotated else annotation
+
     return frozenset(
         name
         for name, field in model.model_fields.items()
-        if field.annotation is int or set(get_args(field.annotation)) == {int, type(None)}
+        if field.annotation is int
+        or {bare(arg) for arg in get_args(field.annotation)} == {int, type(None)}
     )
 
 
@@ -258,12 +262,11 @@ class TaskStats(Response):
 # ----------------------------------------------------------------------------- queues
 
 
+# Settings this client does not know (from a newer server) are kept rather than refused,
+# so reading a queue and putting it back changes only what the caller set; the
+# task-service's QueueConfig refuses them.
 class QueueConfig(Request):
-    """A queue's configuration; every field has the TaskQueue resource's default.
-
-    Settings this client does not know (from a newer server) are kept rather than
-    refused, so reading a queue and putting it back changes only what the caller set.
-    """
+    """A queue's configuration; every field has the TaskQueue resource's default."""
 
     model_config = ConfigDict(extra="allow")
 

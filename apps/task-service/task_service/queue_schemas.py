@@ -31,8 +31,10 @@ def _label(value: object) -> object:
 PriorityOut = Annotated[PriorityLabel, BeforeValidator(_label)]
 
 
-# The client's QueueConfig, refusing unknown settings (the client keeps them).
 class QueueConfig(wire.QueueConfig):
+    """A queue's configuration; every field has the TaskQueue resource's default."""
+
+    # The client's QueueConfig, refusing unknown settings (the client keeps them).
     model_config = ConfigDict(extra="forbid")
 
 

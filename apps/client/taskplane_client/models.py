@@ -277,11 +277,6 @@ class QueueConfig(Request):
     paused: bool = False
     rate_limit_per_s: float | None = Field(None, gt=0, le=100_000)
     max_in_flight: int | None = Field(None, ge=1, le=1_000_000)
-    #: How long finished tasks are kept, in seconds (null: forever); then the cleaner
-    #: deletes them.
-    completed_retention_s: int | None = Field(86_400, ge=1, le=10 * 366 * 86_400)
-    cancelled_retention_s: int | None = Field(7 * 86_400, ge=1, le=10 * 366 * 86_400)
-    dead_retention_s: int | None = Field(30 * 86_400, ge=1, le=10 * 366 * 86_400)
 
 
 class QueueStats(Response):

@@ -34,8 +34,15 @@ PriorityOut = Annotated[PriorityLabel, BeforeValidator(_label)]
 class QueueConfig(wire.QueueConfig):
     """A queue's configuration; every field has the TaskQueue resource's default."""
 
-    # The client's QueueConfig, refusing unknown settings (the client keeps them).
+    # The client's QueueConfig, refusing unknown settings (the client keeps them), and
+    # the retention settings, which the operator and the client leave to their defaults.
     model_config = ConfigDict(extra="forbid")
+
+    #: How long finished tasks are kept, in seconds (null: forever); then the cleaner
+    #: deletes them.
+    completed_retention_s: int | None = Field(86_400, ge=1, le=10 * 366 * 86_400)
+    cancelled_retention_s: int | None = Field(7 * 86_400, ge=1, le=10 * 366 * 86_400)
+    dead_retention_s: int | None = Field(30 * 86_400, ge=1, le=10 * 366 * 86_400)
 
 
 class QueueStats(BaseModel):

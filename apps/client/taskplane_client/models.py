@@ -88,14 +88,16 @@ def _not_blank(value: object) -> object:
 #: Some character that is not white space (``str.strip`` also removes \x1c-\x1f, which
 #: the JSON Schema ``\s`` does not cover). Lengths are checked before the value is
 #: trimmed, so what the document allows is exactly what is accepted.
-NOT_BLANK = r"[^\s\x1c-\x1f]"
+#: PostgreSQL text cannot hold U+0000, so no text field takes it.
+NOT_BLANK = r"^[^\x00]*[^\s\x00\x1c-\x1f][^\x00]*$"
+NO_NUL = r"^[^\x00]*$"
 Title = Annotated[
     str,
     StringConstraints(max_length=200, pattern=NOT_BLANK),
     BeforeValidator(_not_blank),
     AfterValidator(str.strip),
 ]
-Description = Annotated[str, StringConstraints(max_length=2000)]
+Description = Annotated[str, StringConstraints(max_length=2000, pattern=NO_NUL)]
 Tag = Annotated[str, StringConstraints(max_length=50, pattern=NOT_BLANK), AfterValidator(str.strip)]
 Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_dedupe_tags)]
 
@@ -322,7 +324,9 @@ class TaskEnqueue(Request):
     run_at: JsonDatetime | None = None
     delay_s: float | None = Field(None, ge=0, le=366 * 86_400)
     max_attempts: int | None = Field(None, ge=1, le=1000)
-    dedupe_key: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    dedupe_key: (
+        Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NO_NUL)] | None
+    ) = None
     timeout_s: int | None = Field(None, ge=1, le=86_400)
     title: Title | None = None
 

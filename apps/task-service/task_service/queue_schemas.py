@@ -20,7 +20,7 @@ from task_service.models import Priority
 from task_service.schemas import PriorityLabel, StatusLabel
 from taskplane_client.models import Request as _Body
 
-WorkerId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+WorkerId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=wire.NO_NUL)]
 
 
 def _label(value: object) -> object:
@@ -150,7 +150,7 @@ class CompleteRequest(LeaseAction):
 
 
 class FailRequest(LeaseAction):
-    error: Annotated[str, StringConstraints(max_length=20_000)] = ""
+    error: Annotated[str, StringConstraints(max_length=20_000, pattern=wire.NO_NUL)] = ""
     retryable: bool = True
 
 

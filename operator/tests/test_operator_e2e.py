@@ -232,6 +232,21 @@ async def test_a_queue_is_registered_once_per_configuration_never_per_poll(
     assert puts() == (2, 2)
 
 
+async def test_a_spec_change_is_registered_without_waiting_for_the_next_poll(
+    queues: Queues, task_service: FakeTaskService, kube: Kube
+) -> None:
+    """The spec handler wakes the autoscaler: with an hour between polls, a new queue
+    configuration still reaches the task-service within the usual bound of a wait."""
+    queue = queues.queue("hourly")
+    scaling = {"minReplicas": 0, "maxReplicas": 2, "pollIntervalSeconds": 3600}
+    await queues.create("hourly", scaling=scaling)
+    await queues.wait_for(lambda: _configured(task_service, queue, max_attempts=5))
+
+    await kube.patch_spec(queues.ns, "hourly", {"retry": {"maxAttempts": 9}})
+    config = await queues.wait_for(lambda: _configured(task_service, queue, max_attempts=9))
+    assert config["max_attempts"] == 9
+
+
 async def _configured(
     task_service: FakeTaskService, queue: str, **expected: Any
 ) -> dict[str, Any] | None:

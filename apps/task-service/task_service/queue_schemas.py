@@ -166,6 +166,22 @@ class CompleteBatchRequest(_Body):
 
 
 HeartbeatOut = wire.HeartbeatResult
+
+
+class HeartbeatBatchRequest(_Body):
+    """Every lease a worker holds, extended in one request; ``worker_id``, when given,
+    must hold each of them."""
+
+    worker_id: WorkerId | None = None
+    lease_ids: list[wire.JsonUUID] = Field(min_length=1, max_length=1000)
+
+
+class HeartbeatBatchOut(BaseModel):
+    #: The leases extended, in no particular order; a lease missing here is gone (the
+    #: worker stops its task).
+    items: list[HeartbeatOut]
+
+
 LeaseResult = wire.LeaseResult
 CompleteBatchResult = wire.CompletionResult
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import helm_python as helm
 import jsonschema
 import kubernetes_validate
 import pytest
@@ -229,6 +230,28 @@ def test_the_schema_and_the_uid_check_reject_mistakes(manifests: dict[str, Any])
         check_provisioning(dangling)
     with pytest.raises(AssertionError, match="unescaped"):
         grafana_expand("sum(rate(x{$__tags}[5m]))")
+
+
+@pytest.mark.parametrize(
+    ("release", "stack", "url"),
+    [
+        ("taskplane", {}, "http://taskplane-kube-prometheus-prometheus:9090"),
+        ("kube-prometheus-stack-tp", {}, "http://kube-prometheus-stack-tp-prometheus:9090"),
+        ("taskplane", {"fullnameOverride": "kps"}, "http://kps-prometheus:9090"),
+    ],
+)
+def test_prometheus_url_follows_the_stack_naming_rule(
+    release: str, stack: dict[str, Any], url: str
+) -> None:
+    """kube-prometheus-stack names its Prometheus Service after a 26-character fullname
+    (the release, or release-chart, or fullnameOverride): the datasource follows it."""
+    values = {"kube-prometheus-stack": {"enabled": True, **stack}}
+    with helm.Chart.load(CHART_YAML.parent) as chart:
+        rendered = chart.render(values, name=release, namespace="taskplane", is_install=True)
+    file = provisioning(docs_of(rendered))
+    assert file is not None
+    (prometheus,) = [d for d in file["datasources"] if d["type"] == "prometheus"]
+    assert prometheus["url"] == url
 
 
 def test_loki_and_alloy_are_upstream_dependencies_behind_flags() -> None:

@@ -36,6 +36,7 @@ kind-up: ## kind: create the cluster, build and load the images, helm install, a
 	$(HELM) repo add prometheus-community https://prometheus-community.github.io/helm-charts --force-update
 	$(HELM) repo add jaegertracing https://jaegertracing.github.io/helm-charts --force-update
 	$(HELM) repo add open-telemetry https://open-telemetry.github.io/opentelemetry-helm-charts --force-update
+	$(HELM) repo add grafana https://grafana.github.io/helm-charts --force-update
 	$(HELM) dependency build $(KIND_CHART)
 	$(KUBECTL) --context kind-$(KIND_CLUSTER) apply -f k8s/namespace.yaml
 	$(HELM) upgrade --install $(KIND_RELEASE) $(KIND_CHART) --kube-context kind-$(KIND_CLUSTER) \

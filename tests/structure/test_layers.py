@@ -33,7 +33,7 @@ ALLOWED: dict[str, set[str]] = {
     "console_service": CLIENT | COMMON,
     # 3: tools and test support, never imported by the layers above.
     "bench": CLIENT | COMMON | SERVICES,
-    "scripts": CLIENT | COMMON,
+    "scripts": CLIENT | COMMON | SERVICES,
     "taskplane_testing": PRODUCTION,
 }
 

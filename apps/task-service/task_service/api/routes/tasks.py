@@ -6,6 +6,7 @@ import hashlib
 import json
 import uuid
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -21,7 +22,6 @@ from task_service.api.deps import (
     SettingsDep,
     WriterDep,
 )
-from task_service.models import Task
 from task_service.pagination import DEFAULT_SORT, SORT_OPTIONS, parse_sort
 from task_service.schemas import (
     PriorityLabel,
@@ -33,6 +33,7 @@ from task_service.schemas import (
     TaskUpdate,
 )
 from taskplane_common.errors import ProblemError
+from taskplane_common.jsonbody import FastJSONResponse
 from taskplane_common.security import Principal
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
@@ -47,23 +48,19 @@ _READ_ONLY: dict[int | str, dict[str, Any]] = {
 }
 
 
-def etag_of(task: Task) -> str:
-    return f'"{task.version}"'
+def etag_of(task: crud.Row) -> str:
+    return f'"{task["version"]}"'
 
 
-def _task_response(task: Task, status_code: int = 200, **headers: str) -> JSONResponse:
-    return JSONResponse(
-        TaskOut.from_row(task).model_dump(mode="json"),
-        status_code=status_code,
-        headers={"ETag": etag_of(task), **headers},
-    )
+def _task_response(task: crud.Row) -> JSONResponse:
+    return FastJSONResponse(crud.task_document(task), headers={"ETag": etag_of(task)})
 
 
 def _not_found(task_id: uuid.UUID) -> ProblemError:
     return ProblemError(404, f"task {task_id} does not exist", slug="task-not-found")
 
 
-def _check_if_match(if_match: str | None, task: Task) -> None:
+def _check_if_match(if_match: str | None, task: crud.Row) -> None:
     """RFC 9110 If-Match: strong comparison, ``*`` matches any existing task."""
     if if_match is None:
         return
@@ -103,7 +100,14 @@ async def create_task(
         Header(min_length=1, max_length=255, description="Replays return the first response"),
     ] = None,
 ) -> JSONResponse:
-    if idempotency_key is not None:
+    task_id = uuid.uuid4()
+    # A new task is at version 1.
+    headers = {"ETag": '"1"', "Location": f"{router.prefix}/{task_id}"}
+    if idempotency_key is None:
+        # One statement: no transaction round trips.
+        await crud.autocommit(session)
+        payload = await crud.create_task(session, principal, body, task_id)
+    else:
         stored = await crud.claim_idempotency_key(
             session,
             principal.subject,
@@ -123,15 +127,10 @@ async def create_task(
                 status_code=stored.status_code,
                 headers={**stored.headers, "Idempotent-Replayed": "true"},
             )
-    task = await crud.create_task(session, principal, body)
-    headers = {"ETag": etag_of(task), "Location": f"{router.prefix}/{task.id}"}
-    payload = TaskOut.from_row(task).model_dump(mode="json")
-    if idempotency_key is not None:
-        await crud.store_idempotent_response(
-            session, principal.subject, idempotency_key, 201, payload, headers
-        )
+        store = (principal.subject, idempotency_key, headers)
+        payload = await crud.create_task(session, principal, body, task_id, store)
     await session.commit()
-    return JSONResponse(payload, status_code=201, headers=headers)
+    return FastJSONResponse(payload, status_code=201, headers=headers)
 
 
 @router.get("", response_model=TaskPage, summary="List tasks (keyset pagination)")
@@ -178,11 +177,11 @@ async def list_tasks(
     )
     position = codec.decode(cursor, key) if cursor else None
     tasks, more = await crud.list_tasks(session, principal, filters, key, page_size, position)
-    next_cursor = codec.encode(key, tasks[-1]) if more and tasks else None
-    # Built and dumped once here: returning the model would have FastAPI dump, validate
-    # and dump the whole page again for the response_model (which still documents it).
-    page = TaskPage(items=[TaskOut.from_row(t) for t in tasks], next_cursor=next_cursor)
-    return JSONResponse(page.model_dump(mode="json"))
+    next_cursor = codec.encode(key, SimpleNamespace(**tasks[-1])) if more and tasks else None
+    # Rows to JSON once here: returning the model would have FastAPI build, validate and
+    # dump the whole page again for the response_model (which still documents it).
+    items = [crud.task_document(task) for task in tasks]
+    return FastJSONResponse({"items": items, "next_cursor": next_cursor})
 
 
 def _assignee_filter(assignee: str | None, me: uuid.UUID | None) -> dict[str, Any]:
@@ -217,9 +216,14 @@ async def get_task(
 
 async def _task_to_change(
     session: AsyncSession, principal: Principal, task_id: uuid.UUID, if_match: str | None
-) -> Task:
-    """The task, locked for the change, after its visibility and ``If-Match`` checks."""
-    task = await crud.get_task(session, principal, task_id, for_update=True)
+) -> crud.Row:
+    """The task as it is now, after its visibility and ``If-Match`` checks.
+
+    The change that follows names the version read here in its ``WHERE``: when another
+    change landed in between, it matches nothing and the caller reads again (so a stale
+    ``If-Match`` becomes a 412, a missing one applies to the new version).
+    """
+    task = await crud.get_task(session, principal, task_id)
     if task is None:
         raise _not_found(task_id)
     _check_if_match(if_match, task)
@@ -239,10 +243,12 @@ async def update_task(
     principal: WriterDep,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    task = await _task_to_change(session, principal, task_id, if_match)
-    task = await crud.update_task(session, task, body)
-    await session.commit()
-    return _task_response(task)
+    await crud.autocommit(session)
+    while True:
+        task = await _task_to_change(session, principal, task_id, if_match)
+        updated = await crud.update_task(session, task, body)
+        if updated is not None:
+            return _task_response(updated)
 
 
 @router.delete(
@@ -257,7 +263,9 @@ async def delete_task(
     principal: WriterDep,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    task = await _task_to_change(session, principal, task_id, if_match)
-    await crud.delete_task(session, task)
-    await session.commit()
+    await crud.autocommit(session)
+    while not await crud.delete_task(
+        session, await _task_to_change(session, principal, task_id, if_match)
+    ):
+        pass
     return Response(status_code=204)

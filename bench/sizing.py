@@ -94,31 +94,25 @@ def _process(command: list[str], env: dict[str, str], name: str, ready_url: str)
         stop_process(process)
 
 
+@contextmanager
+def ceiling_app(database_url: str, jwks_url: str) -> Iterator[tuple[str, int]]:
+    """:mod:`bench.ceiling_app` under uvicorn until the block ends; its base URL and pid."""
+    url = f"http://127.0.0.1:{free_port()}"
+    command = ["uvicorn", "bench.ceiling_app:app", "--port", url.rsplit(":", 1)[1]]
+    command += ["--log-level", "warning", "--no-access-log"]
+    env = {"DATABASE_URL": database_url, "TASKPLANE_JWKS_URL": jwks_url}
+    with _process(command, env, "ceiling", f"{url}/docs") as pid:
+        yield url, pid
+
+
 def _others(
     stack: ExitStack, server: PostgresServer, platform: Platform, database_url: str
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """The ceiling app, user-, notification-service and a worker; their pids."""
     jwks = f"{platform.auth.url}/.well-known/jwks.json"
     common = {"TASKPLANE_ENVIRONMENT": "development", "TASKPLANE_JWKS_URL": jwks}
-    port = free_port()
-    pids = {
-        "ceiling app": stack.enter_context(
-            _process(
-                [
-                    "uvicorn",
-                    "bench.ceiling_app:app",
-                    "--port",
-                    str(port),
-                    "--log-level",
-                    "warning",
-                    "--no-access-log",
-                ],
-                {"DATABASE_URL": database_url, "TASKPLANE_JWKS_URL": jwks},
-                "ceiling",
-                f"http://127.0.0.1:{port}/docs",
-            )
-        )
-    }
+    ceiling, pid = stack.enter_context(ceiling_app(database_url, jwks))
+    pids: dict[str, Any] = {"ceiling app": pid}
     users = ServiceProcess(
         "user_service", {**common, "DATABASE_URL": server.create_database("sizing_users")}
     )
@@ -165,7 +159,7 @@ def _others(
             f"http://127.0.0.1:{metrics}/healthz",
         )
     )
-    return {**pids, "ceiling port": port}
+    return {**pids, "ceiling url": ceiling}
 
 
 def _enqueue(api_url: str, token: str, tasks: int) -> None:
@@ -192,7 +186,7 @@ def serving(server: PostgresServer, size: Sizes, quick: bool, log: Log) -> dict[
         token = platform.admin_token()
         owner = jwt.decode(token, options={"verify_signature": False})["sub"]
         pids = _others(stack, server, platform, database_url)
-        ceiling = f"http://127.0.0.1:{pids.pop('ceiling port')}"
+        ceiling = pids.pop("ceiling url")
         assert platform.auth.process
         assert platform.tasks.process
         pids = {

@@ -1,8 +1,10 @@
 """Data access for tasks, idempotency keys and events.
 
-The hot paths are fixed SQL texts run through the session's connection (Core, no ORM:
-no identity map, no hydration; psycopg prepares a text after its fifth use on a
-connection), and each change is one statement: a data-modifying CTE writes the task row
+The hot paths are fixed SQL texts run through SQLAlchemy Core on a pooled connection of
+their own in autocommit (:func:`autocommit`; no ORM session, identity map or hydration;
+psycopg prepares a text after its fifth use on a connection), the session only where a
+transaction spans statements (an ``Idempotency-Key``'s claim). Each change is one
+statement: a data-modifying CTE writes the task row
 and its outbox events together, so the event feed can never disagree with the tasks
 table. Changes check the version they read in their ``WHERE`` (optimistic: no lock held
 between the read and the write). Rows come back as mappings and are turned into the
@@ -15,14 +17,15 @@ response body once (:func:`task_document`).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Select, false, func, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from task_service.models import FINISHED_STATUSES, IdempotencyKey, Priority, Task, TaskStatus
 from task_service.pagination import SortKey, after, order_by
@@ -104,10 +107,29 @@ STATS = statement(
 )
 
 
-async def run(session: AsyncSession, sql: Statement, params: Mapping[str, Any]) -> list[Row]:
-    """``sql`` on the session's connection through Core: SQL spans and statement metrics
-    come from the engine's events as for every statement; rows as mappings."""
-    connection = await session.connection()
+#: Where a statement runs: a pooled connection of its own (:func:`autocommit`), or a
+#: session's connection and transaction.
+Db = AsyncConnection | AsyncSession
+
+
+@asynccontextmanager
+async def autocommit(session: AsyncSession) -> AsyncIterator[AsyncConnection]:
+    """A pooled connection of the session's engine in autocommit, the ORM session left
+    unused: for requests whose reads and changes are one statement each. The session's
+    transaction bookkeeping (begin, snapshot, close) cost more client CPU than a
+    primary-key read; the pool, its timeout (503 database-busy) and the statement events
+    (SQL spans, latency) are the same."""
+    engine = session.bind
+    assert isinstance(engine, AsyncEngine), "sessions are bound to the app's engine"
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
+
+
+async def run(db: Db, sql: Statement, params: Mapping[str, Any]) -> list[Row]:
+    """``sql`` through Core (SQL spans and statement metrics come from the engine's events
+    as for every statement); rows as mappings."""
+    connection = await db.connection() if isinstance(db, AsyncSession) else db
     result = await connection.exec_driver_sql(sql.sql, dict(params))
     return list(cast(Iterable[Row], result.mappings())) if result.returns_rows else []
 
@@ -155,7 +177,7 @@ def _events(*events: tuple[str, dict[str, Any]]) -> str:
 
 
 async def create_task(
-    session: AsyncSession,
+    db: Db,
     principal: Principal,
     data: TaskCreate,
     task_id: uuid.UUID,
@@ -193,7 +215,7 @@ async def create_task(
         "traceparent": current_traceparent(),
     }
     if store is None:
-        await run(session, CREATE, params)
+        await run(db, CREATE, params)
     else:
         scope, key, headers = store
         stored = {
@@ -202,12 +224,12 @@ async def create_task(
             "status_code": 201,
             "headers": dumps(headers).decode(),
         }
-        await run(session, CREATE_STORED, {**params, **stored, "body": body.decode()})
+        await run(db, CREATE_STORED, {**params, **stored, "body": body.decode()})
     return body
 
 
-async def get_task(session: AsyncSession, principal: Principal, task_id: uuid.UUID) -> Row | None:
-    rows = await run(session, GET, {"id": task_id, **_visibility(principal)})
+async def get_task(db: Db, principal: Principal, task_id: uuid.UUID) -> Row | None:
+    rows = await run(db, GET, {"id": task_id, **_visibility(principal)})
     return rows[0] if rows else None
 
 
@@ -252,7 +274,7 @@ def _escape_like(value: str) -> str:
 
 
 async def list_tasks(
-    session: AsyncSession,
+    db: Db,
     principal: Principal,
     filters: TaskFilters,
     sort: SortKey,
@@ -265,15 +287,9 @@ async def list_tasks(
     if cursor is not None:
         query = query.where(after(sort, *cursor))
     query = query.order_by(*order_by(sort)).limit(limit + 1)
-    connection = await session.connection()
+    connection = await db.connection() if isinstance(db, AsyncSession) else db
     rows = list(cast(Iterable[Row], (await connection.execute(query)).mappings()))
     return rows[:limit], len(rows) > limit
-
-
-async def autocommit(session: AsyncSession) -> None:
-    """Run the session's statements in autocommit (no BEGIN/COMMIT round trips): for
-    requests whose change is one statement; must come before the session's first one."""
-    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 def _changed_row(task: Row, changes: TaskUpdate) -> tuple[dict[str, Any], list[str]]:
@@ -296,7 +312,7 @@ def _changed_row(task: Row, changes: TaskUpdate) -> tuple[dict[str, Any], list[s
     return after_row, changed
 
 
-async def update_task(session: AsyncSession, task: Row, changes: TaskUpdate) -> Row | None:
+async def update_task(db: Db, task: Row, changes: TaskUpdate) -> Row | None:
     """Apply the fields present in ``changes`` to ``task`` as read (updated, assigned,
     completed, cancelled events); the new row, ``task`` itself when nothing changed, or
     None when the task changed (or went) since it was read."""
@@ -324,10 +340,10 @@ async def update_task(session: AsyncSession, task: Row, changes: TaskUpdate) -> 
         "events": _events(*events),
         "traceparent": current_traceparent(),
     }
-    return after_row if await run(session, UPDATE, params) else None
+    return after_row if await run(db, UPDATE, params) else None
 
 
-async def delete_task(session: AsyncSession, task: Row) -> bool:
+async def delete_task(db: Db, task: Row) -> bool:
     """Delete ``task`` as read, with its event; False when it changed (or went) since."""
     params = {
         "id": task["id"],
@@ -335,15 +351,15 @@ async def delete_task(session: AsyncSession, task: Row) -> bool:
         "events": _events(("task.deleted", {})),
         "traceparent": current_traceparent(),
     }
-    return bool(await run(session, DELETE, params))
+    return bool(await run(db, DELETE, params))
 
 
-async def task_stats(session: AsyncSession, principal: Principal) -> dict[str, Any]:
+async def task_stats(db: Db, principal: Principal) -> dict[str, Any]:
     """Counts by status and priority and the overdue ones, from one grouped scan."""
     by_status = dict.fromkeys((s.value for s in TaskStatus), 0)
     by_priority = dict.fromkeys((p.label for p in Priority), 0)
     overdue = 0
-    for row in await run(session, STATS, _visibility(principal)):
+    for row in await run(db, STATS, _visibility(principal)):
         by_status[row["status"]] += row["n"]
         by_priority[Priority(row["priority"]).label] += row["n"]
         overdue += row["overdue"]

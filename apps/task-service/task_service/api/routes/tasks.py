@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from task_service import crud
 from task_service.api.deps import (
@@ -105,30 +105,30 @@ async def create_task(
     headers = {"ETag": '"1"', "Location": f"{router.prefix}/{task_id}"}
     if idempotency_key is None:
         # One statement: no transaction round trips.
-        await crud.autocommit(session)
-        payload = await crud.create_task(session, principal, body, task_id)
-    else:
-        stored = await crud.claim_idempotency_key(
-            session,
-            principal.subject,
-            idempotency_key,
-            _request_hash(body),
-            timedelta(hours=settings.idempotency_ttl_hours),
-        )
-        if stored is not None:
-            if stored.request_hash != _request_hash(body):
-                raise ProblemError(
-                    422,
-                    "this Idempotency-Key was already used with a different request body",
-                    slug="idempotency-key-reused",
-                )
-            return JSONResponse(
-                stored.body,
-                status_code=stored.status_code,
-                headers={**stored.headers, "Idempotent-Replayed": "true"},
+        async with crud.autocommit(session) as db:
+            payload = await crud.create_task(db, principal, body, task_id)
+        return FastJSONResponse(payload, status_code=201, headers=headers)
+    stored = await crud.claim_idempotency_key(
+        session,
+        principal.subject,
+        idempotency_key,
+        _request_hash(body),
+        timedelta(hours=settings.idempotency_ttl_hours),
+    )
+    if stored is not None:
+        if stored.request_hash != _request_hash(body):
+            raise ProblemError(
+                422,
+                "this Idempotency-Key was already used with a different request body",
+                slug="idempotency-key-reused",
             )
-        store = (principal.subject, idempotency_key, headers)
-        payload = await crud.create_task(session, principal, body, task_id, store)
+        return JSONResponse(
+            stored.body,
+            status_code=stored.status_code,
+            headers={**stored.headers, "Idempotent-Replayed": "true"},
+        )
+    store = (principal.subject, idempotency_key, headers)
+    payload = await crud.create_task(session, principal, body, task_id, store)
     await session.commit()
     return FastJSONResponse(payload, status_code=201, headers=headers)
 
@@ -176,7 +176,8 @@ async def list_tasks(
         **_assignee_filter(assignee, principal.user_id),
     )
     position = codec.decode(cursor, key) if cursor else None
-    tasks, more = await crud.list_tasks(session, principal, filters, key, page_size, position)
+    async with crud.autocommit(session) as db:
+        tasks, more = await crud.list_tasks(db, principal, filters, key, page_size, position)
     next_cursor = codec.encode(key, SimpleNamespace(**tasks[-1])) if more and tasks else None
     # Rows to JSON once here: returning the model would have FastAPI build, validate and
     # dump the whole page again for the response_model (which still documents it).
@@ -201,21 +202,23 @@ def _assignee_filter(assignee: str | None, me: uuid.UUID | None) -> dict[str, An
 
 @router.get("/stats", response_model=TaskStats, summary="Counts by status and priority")
 async def task_stats(session: ReadSessionDep, principal: PrincipalDep) -> TaskStats:
-    return TaskStats(**await crud.task_stats(session, principal))
+    async with crud.autocommit(session) as db:
+        return TaskStats(**await crud.task_stats(db, principal))
 
 
 @router.get("/{task_id}", response_model=TaskOut, responses=_NOT_FOUND, summary="Get a task")
 async def get_task(
     task_id: uuid.UUID, session: ReadSessionDep, principal: PrincipalDep
 ) -> Response:
-    task = await crud.get_task(session, principal, task_id)
+    async with crud.autocommit(session) as db:
+        task = await crud.get_task(db, principal, task_id)
     if task is None:
         raise _not_found(task_id)
     return _task_response(task)
 
 
 async def _task_to_change(
-    session: AsyncSession, principal: Principal, task_id: uuid.UUID, if_match: str | None
+    db: AsyncConnection, principal: Principal, task_id: uuid.UUID, if_match: str | None
 ) -> crud.Row:
     """The task as it is now, after its visibility and ``If-Match`` checks.
 
@@ -223,7 +226,7 @@ async def _task_to_change(
     change landed in between, it matches nothing and the caller reads again (so a stale
     ``If-Match`` becomes a 412, a missing one applies to the new version).
     """
-    task = await crud.get_task(session, principal, task_id)
+    task = await crud.get_task(db, principal, task_id)
     if task is None:
         raise _not_found(task_id)
     _check_if_match(if_match, task)
@@ -243,12 +246,12 @@ async def update_task(
     principal: WriterDep,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    await crud.autocommit(session)
-    while True:
-        task = await _task_to_change(session, principal, task_id, if_match)
-        updated = await crud.update_task(session, task, body)
-        if updated is not None:
-            return _task_response(updated)
+    async with crud.autocommit(session) as db:
+        while True:
+            task = await _task_to_change(db, principal, task_id, if_match)
+            updated = await crud.update_task(db, task, body)
+            if updated is not None:
+                return _task_response(updated)
 
 
 @router.delete(
@@ -263,9 +266,9 @@ async def delete_task(
     principal: WriterDep,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    await crud.autocommit(session)
-    while not await crud.delete_task(
-        session, await _task_to_change(session, principal, task_id, if_match)
-    ):
-        pass
+    async with crud.autocommit(session) as db:
+        while not await crud.delete_task(
+            db, await _task_to_change(db, principal, task_id, if_match)
+        ):
+            pass
     return Response(status_code=204)

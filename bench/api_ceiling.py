@@ -72,10 +72,12 @@ def parse_wrk(output: str) -> dict[str, Any]:
     p50 = re.search(r"\s50%\s+(\S+)", output)
     p99 = re.search(r"\s99%\s+(\S+)", output)
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    total = re.search(r"(\d+) requests in", output)
     if rate is None or p50 is None or p99 is None:
         raise RuntimeError(f"unexpected wrk output:\n{output}")
     return {
         "requests_per_s": float(rate.group(1)),
+        "requests": int(total.group(1)) if total else 0,
         "p50_ms": _ms(p50.group(1)),
         "p99_ms": _ms(p99.group(1)),
         "non_2xx": int(bad.group(1)) if bad else 0,

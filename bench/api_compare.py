@@ -11,6 +11,12 @@ sides in turn (interleaved, so a change of machine load hits all three alike), `
 times; the table shows the median requests/s of each side, ``before`` / ceiling,
 ``after`` / ceiling and after / before. Results in ``latest-api-compare.md`` and
 ``<UTC timestamp>-api-compare.json``.
+
+Each side's process CPU per request is measured too (user + system time of the process
+over its wrk run / the requests wrk completed): on a machine shared with other work,
+requests/s swing with the load while CPU per request barely moves, and ceiling CPU /
+service CPU per request is the throughput ratio the service would reach where it, not
+PostgreSQL or the load generator, is the bottleneck.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import statistics
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from io import BytesIO
@@ -31,6 +38,7 @@ import jwt
 import psycopg
 
 from bench.api_ceiling import CLIENTS, PATHS, SEED_SQL, run_wrk, wrk_scripts
+from bench.cpu import CpuMeter
 from bench.sizing import RESULTS, ceiling_app
 from taskplane_common.testing.platform import running_platform
 from taskplane_common.testing.postgres import PostgresServer
@@ -54,12 +62,17 @@ def export_apps(commit: str) -> Path:
 
 
 def _task_service(
-    stack: ExitStack, commit: str | None, database_url: str, jwks_url: str, fallback: str
-) -> str:
-    """The base URL of the task-service at ``commit`` (``fallback``, the checked-out one,
-    when None), started on ``database_url``."""
+    stack: ExitStack,
+    commit: str | None,
+    database_url: str,
+    jwks_url: str,
+    fallback: ServiceProcess,
+) -> tuple[str, int]:
+    """Base URL and pid of the task-service at ``commit`` (``fallback``, the checked-out
+    one, when None), started on ``database_url``."""
     if commit is None:
-        return fallback
+        assert fallback.process is not None
+        return fallback.url, fallback.process.pid
     apps = export_apps(commit)
     env = {
         "DATABASE_URL": database_url,
@@ -69,11 +82,18 @@ def _task_service(
         "TASKPLANE_JWKS_URL": jwks_url,
         "PYTHONPATH": ":".join(str(apps / name) for name in ("task-service", "common", "client")),
     }
-    return stack.enter_context(ServiceProcess("task_service", env)).url
+    service = stack.enter_context(ServiceProcess("task_service", env))
+    assert service.process is not None
+    return service.url, service.process.pid
 
 
 def compare(
-    before: str, after: str | None, seconds: int, repeats: int, seed_rows: int
+    before: str,
+    after: str | None,
+    seconds: int,
+    repeats: int,
+    seed_rows: int,
+    clients: Sequence[int] = CLIENTS,
 ) -> dict[str, Any]:
     with (
         PostgresServer(max_connections=200, durable=False) as server,
@@ -82,11 +102,11 @@ def compare(
     ):
         database_url = server.url("compare")
         jwks = f"{platform.auth.url}/.well-known/jwks.json"
-        bases = {
-            "before": _task_service(stack, before, database_url, jwks, platform.tasks.url),
-            "after": _task_service(stack, after, database_url, jwks, platform.tasks.url),
+        sides = {
+            "before": _task_service(stack, before, database_url, jwks, platform.tasks),
+            "after": _task_service(stack, after, database_url, jwks, platform.tasks),
+            "ceiling": stack.enter_context(ceiling_app(database_url, jwks)),
         }
-        ceiling, _ = stack.enter_context(ceiling_app(database_url, jwks))
         token = platform.admin_token()
         owner = jwt.decode(token, options={"verify_signature": False})["sub"]
         with psycopg.connect(database_url, autocommit=True) as db:
@@ -94,20 +114,24 @@ def compare(
             row = db.execute("SELECT id FROM tasks.tasks LIMIT 1").fetchone()
             db.execute("VACUUM (ANALYZE) tasks.tasks")
         assert row is not None
-        bases["ceiling"] = ceiling
         scripts = wrk_scripts()
         points: dict[str, Any] = {}
         for endpoint, template in PATHS.items():
             path = template.format(task_id=row[0])
-            for clients in CLIENTS:
+            for concurrency in clients:
                 runs: dict[str, list[dict[str, Any]]] = {side: [] for side in SIDES}
                 for _ in range(repeats):
                     for side in SIDES:
-                        runs[side].append(
-                            run_wrk(bases[side] + path, token, clients, seconds, scripts[endpoint])
-                        )
-                points[f"{endpoint} x{clients}"] = summarise(runs)
-                print(f"{endpoint} x{clients}: {points[f'{endpoint} x{clients}']}", flush=True)
+                        base, pid = sides[side]
+                        meter = CpuMeter({side: [pid]})
+                        meter.start()
+                        run = run_wrk(base + path, token, concurrency, seconds, scripts[endpoint])
+                        cpu_s = meter.stop()[side]
+                        run["cpu_ms_per_request"] = cpu_s * 1e3 / max(run["requests"], 1)
+                        runs[side].append(run)
+                name = f"{endpoint} x{concurrency}"
+                points[name] = summarise(runs)
+                print(f"{name}: {points[name]}", flush=True)
     return {
         "before": before,
         "after": after or "checked out",
@@ -120,6 +144,7 @@ def compare(
 def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     """Median requests/s per side, the ratios, and every non-2xx by side and status."""
     rate = {side: statistics.median(r["requests_per_s"] for r in runs[side]) for side in SIDES}
+    cpu = {side: statistics.median(r["cpu_ms_per_request"] for r in runs[side]) for side in SIDES}
     statuses = {
         side: {code: sum(r["statuses"].get(code, 0) for r in runs[side]) for code in _codes(runs)}
         for side in SIDES
@@ -130,6 +155,9 @@ def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         "before_over_ceiling": rate["before"] / rate["ceiling"],
         "after_over_ceiling": rate["after"] / rate["ceiling"],
         "after_over_before": rate["after"] / rate["before"],
+        "cpu_ms_per_request": cpu,
+        "cpu_before_over_ceiling": cpu["ceiling"] / cpu["before"],
+        "cpu_after_over_ceiling": cpu["ceiling"] / cpu["after"],
         "non_2xx": {
             side: {c: n for c, n in counts.items() if not c.startswith("2") and n}
             for side, counts in statuses.items()
@@ -148,16 +176,23 @@ def table(result: dict[str, Any]) -> str:
         "",
         f"wrk {result['seconds']} s a point, median of {result['repeats']}, interleaved.",
         "",
+        "Requests/s (before, after, ceiling) and their ratios; CPU ms per request of each"
+        " process and ceiling CPU / service CPU per request.",
+        "",
         "| point | before/s | after/s | ceiling/s | before/ceiling | after/ceiling"
-        " | after/before | after p99 ms | ceiling p99 ms | non-2xx |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        " | after/before | CPU ms/request b / a / c | CPU ratio before | CPU ratio after"
+        " | after p99 ms | ceiling p99 ms | non-2xx |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, p in result["points"].items():
-        rate = p["requests_per_s"]
+        rate, cpu = p["requests_per_s"], p["cpu_ms_per_request"]
         lines.append(
             f"| {name} | {rate['before']:,.0f} | {rate['after']:,.0f} | {rate['ceiling']:,.0f}"
             f" | {p['before_over_ceiling']:.2f} | {p['after_over_ceiling']:.2f}"
-            f" | {p['after_over_before']:.2f} | {p['p99_ms']['after']:.1f}"
+            f" | {p['after_over_before']:.2f}"
+            f" | {cpu['before']:.2f} / {cpu['after']:.2f} / {cpu['ceiling']:.2f}"
+            f" | {p['cpu_before_over_ceiling']:.2f} | {p['cpu_after_over_ceiling']:.2f}"
+            f" | {p['p99_ms']['after']:.1f}"
             f" | {p['p99_ms']['ceiling']:.1f} | {p['non_2xx']} |"
         )
     return "\n".join(lines) + "\n"
@@ -170,9 +205,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--seed-rows", type=int, default=2_000)
+    parser.add_argument("--clients", type=int, nargs="+", default=list(CLIENTS))
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    result = compare(args.before, args.after, args.seconds, args.repeats, args.seed_rows)
+    result = compare(
+        args.before, args.after, args.seconds, args.repeats, args.seed_rows, args.clients
+    )
     args.results_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     (args.results_dir / f"{stamp}-api-compare.json").write_text(json.dumps(result, indent=2))

@@ -1,8 +1,8 @@
 """Data access for tasks, idempotency keys and events.
 
 The hot paths are fixed SQL texts run through SQLAlchemy Core on a pooled connection of
-their own in autocommit (:func:`autocommit`; no ORM session, identity map or hydration;
-psycopg prepares a text after its fifth use on a connection), the session only where a
+their own in autocommit (``taskplane_common.db.autocommit``; no ORM session, identity map
+or hydration; psycopg prepares a text after its fifth use on a connection), the session only where a
 transaction spans statements (an ``Idempotency-Key``'s claim). Each change is one
 statement: a data-modifying CTE writes the task row
 and its outbox events together, so the event feed can never disagree with the tasks
@@ -17,26 +17,25 @@ response body once (:func:`task_document`).
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Select, false, func, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from task_service.models import FINISHED_STATUSES, IdempotencyKey, Priority, Task, TaskStatus
 from task_service.pagination import SortKey, after, order_by
 from task_service.queue.driver import Statement, statement
 from task_service.schemas import TaskCreate, TaskUpdate
 from task_service.tracing import current_traceparent
+from taskplane_common.db import Row, fetch
 from taskplane_common.errors import ProblemError
 from taskplane_common.jsonbody import dumps
 from taskplane_common.security import Principal
 
-Row = Mapping[str, Any]
 _QUEUE_FIELDS = (
     "payload",
     "attempts",
@@ -107,31 +106,13 @@ STATS = statement(
 )
 
 
-#: Where a statement runs: a pooled connection of its own (:func:`autocommit`), or a
+#: Where a statement runs: a pooled connection of its own (``db.autocommit``), or a
 #: session's connection and transaction.
 Db = AsyncConnection | AsyncSession
 
 
-@asynccontextmanager
-async def autocommit(session: AsyncSession) -> AsyncIterator[AsyncConnection]:
-    """A pooled connection of the session's engine in autocommit, the ORM session left
-    unused: for requests whose reads and changes are one statement each. The session's
-    transaction bookkeeping (begin, snapshot, close) cost more client CPU than a
-    primary-key read; the pool, its timeout (503 database-busy) and the statement events
-    (SQL spans, latency) are the same."""
-    engine = session.bind
-    assert isinstance(engine, AsyncEngine), "sessions are bound to the app's engine"
-    async with engine.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
-        yield connection
-
-
 async def run(db: Db, sql: Statement, params: Mapping[str, Any]) -> list[Row]:
-    """``sql`` through Core (SQL spans and statement metrics come from the engine's events
-    as for every statement); rows as mappings."""
-    connection = await db.connection() if isinstance(db, AsyncSession) else db
-    result = await connection.exec_driver_sql(sql.sql, dict(params))
-    return list(cast(Iterable[Row], result.mappings())) if result.returns_rows else []
+    return await fetch(db, sql.sql, params)
 
 
 def _visibility(principal: Principal) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from task_service.schemas import (
     TaskStats,
     TaskUpdate,
 )
+from taskplane_common.db import Row, autocommit
 from taskplane_common.errors import ProblemError
 from taskplane_common.jsonbody import FastJSONResponse
 from taskplane_common.security import Principal
@@ -48,11 +49,11 @@ _READ_ONLY: dict[int | str, dict[str, Any]] = {
 }
 
 
-def etag_of(task: crud.Row) -> str:
+def etag_of(task: Row) -> str:
     return f'"{task["version"]}"'
 
 
-def _task_response(task: crud.Row) -> JSONResponse:
+def _task_response(task: Row) -> JSONResponse:
     return FastJSONResponse(crud.task_document(task), headers={"ETag": etag_of(task)})
 
 
@@ -60,7 +61,7 @@ def _not_found(task_id: uuid.UUID) -> ProblemError:
     return ProblemError(404, f"task {task_id} does not exist", slug="task-not-found")
 
 
-def _check_if_match(if_match: str | None, task: crud.Row) -> None:
+def _check_if_match(if_match: str | None, task: Row) -> None:
     """RFC 9110 If-Match: strong comparison, ``*`` matches any existing task."""
     if if_match is None:
         return
@@ -105,7 +106,7 @@ async def create_task(
     headers = {"ETag": '"1"', "Location": f"{router.prefix}/{task_id}"}
     if idempotency_key is None:
         # One statement: no transaction round trips.
-        async with crud.autocommit(session) as db:
+        async with autocommit(session) as db:
             payload = await crud.create_task(db, principal, body, task_id)
         return FastJSONResponse(payload, status_code=201, headers=headers)
     stored = await crud.claim_idempotency_key(
@@ -176,7 +177,7 @@ async def list_tasks(
         **_assignee_filter(assignee, principal.user_id),
     )
     position = codec.decode(cursor, key) if cursor else None
-    async with crud.autocommit(session) as db:
+    async with autocommit(session) as db:
         tasks, more = await crud.list_tasks(db, principal, filters, key, page_size, position)
     next_cursor = codec.encode(key, SimpleNamespace(**tasks[-1])) if more and tasks else None
     # Rows to JSON once here: returning the model would have FastAPI build, validate and
@@ -202,7 +203,7 @@ def _assignee_filter(assignee: str | None, me: uuid.UUID | None) -> dict[str, An
 
 @router.get("/stats", response_model=TaskStats, summary="Counts by status and priority")
 async def task_stats(session: ReadSessionDep, principal: PrincipalDep) -> TaskStats:
-    async with crud.autocommit(session) as db:
+    async with autocommit(session) as db:
         return TaskStats(**await crud.task_stats(db, principal))
 
 
@@ -210,7 +211,7 @@ async def task_stats(session: ReadSessionDep, principal: PrincipalDep) -> TaskSt
 async def get_task(
     task_id: uuid.UUID, session: ReadSessionDep, principal: PrincipalDep
 ) -> Response:
-    async with crud.autocommit(session) as db:
+    async with autocommit(session) as db:
         task = await crud.get_task(db, principal, task_id)
     if task is None:
         raise _not_found(task_id)
@@ -219,7 +220,7 @@ async def get_task(
 
 async def _task_to_change(
     db: AsyncConnection, principal: Principal, task_id: uuid.UUID, if_match: str | None
-) -> crud.Row:
+) -> Row:
     """The task as it is now, after its visibility and ``If-Match`` checks.
 
     The change that follows names the version read here in its ``WHERE``: when another
@@ -246,7 +247,7 @@ async def update_task(
     principal: WriterDep,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    async with crud.autocommit(session) as db:
+    async with autocommit(session) as db:
         while True:
             task = await _task_to_change(db, principal, task_id, if_match)
             updated = await crud.update_task(db, task, body)
@@ -266,7 +267,7 @@ async def delete_task(
     principal: WriterDep,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    async with crud.autocommit(session) as db:
+    async with autocommit(session) as db:
         while not await crud.delete_task(
             db, await _task_to_change(db, principal, task_id, if_match)
         ):

@@ -13,7 +13,8 @@ times; the table shows the median requests/s of each side, ``before`` / ceiling,
 ``<UTC timestamp>-api-compare.json``.
 
 Each side's process CPU per request is measured too (user + system time of the process
-over its wrk run / the requests wrk completed): on a machine shared with other work,
+over its wrk run, less what it spends idle in that time (its background loops, measured
+for 5 s before the first point), / the requests wrk completed): on a machine shared with other work,
 requests/s swing with the load while CPU per request barely moves, and ceiling CPU /
 service CPU per request is the throughput ratio the service would reach where it, not
 PostgreSQL or the load generator, is the bottleneck.
@@ -27,6 +28,7 @@ import statistics
 import subprocess
 import tarfile
 import tempfile
+import time
 from collections.abc import Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime
@@ -115,6 +117,7 @@ def compare(
             db.execute("VACUUM (ANALYZE) tasks.tasks")
         assert row is not None
         scripts = wrk_scripts()
+        idle = idle_cpu(sides)
         points: dict[str, Any] = {}
         for endpoint, template in PATHS.items():
             path = template.format(task_id=row[0])
@@ -125,9 +128,11 @@ def compare(
                         base, pid = sides[side]
                         meter = CpuMeter({side: [pid]})
                         meter.start()
+                        started = time.perf_counter()
                         run = run_wrk(base + path, token, concurrency, seconds, scripts[endpoint])
-                        cpu_s = meter.stop()[side]
-                        run["cpu_ms_per_request"] = cpu_s * 1e3 / max(run["requests"], 1)
+                        elapsed = time.perf_counter() - started
+                        busy_s = meter.stop()[side] - idle[side] * elapsed
+                        run["cpu_ms_per_request"] = busy_s * 1e3 / max(run["requests"], 1)
                         runs[side].append(run)
                 name = f"{endpoint} x{concurrency}"
                 points[name] = summarise(runs)
@@ -135,10 +140,19 @@ def compare(
     return {
         "before": before,
         "after": after or "checked out",
+        "idle_cpu_s_per_s": idle,
         "seconds": seconds,
         "repeats": repeats,
         "points": points,
     }
+
+
+def idle_cpu(sides: dict[str, tuple[str, int]], window_s: float = 5.0) -> dict[str, float]:
+    """CPU seconds per second each side spends without requests (background loops)."""
+    meter = CpuMeter({side: [pid] for side, (_, pid) in sides.items()})
+    meter.start()
+    time.sleep(window_s)
+    return {side: seconds / window_s for side, seconds in meter.stop().items()}
 
 
 def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:

@@ -95,12 +95,18 @@ def _process(command: list[str], env: dict[str, str], name: str, ready_url: str)
 
 
 @contextmanager
-def ceiling_app(database_url: str, jwks_url: str) -> Iterator[tuple[str, int]]:
+def ceiling_app(
+    database_url: str, jwks_url: str, users_database_url: str = ""
+) -> Iterator[tuple[str, int]]:
     """:mod:`bench.ceiling_app` under uvicorn until the block ends; its base URL and pid."""
     url = f"http://127.0.0.1:{free_port()}"
     command = ["uvicorn", "bench.ceiling_app:app", "--port", url.rsplit(":", 1)[1]]
     command += ["--log-level", "warning", "--no-access-log"]
-    env = {"DATABASE_URL": database_url, "TASKPLANE_JWKS_URL": jwks_url}
+    env = {
+        "DATABASE_URL": database_url,
+        "USERS_DATABASE_URL": users_database_url,
+        "TASKPLANE_JWKS_URL": jwks_url,
+    }
     with _process(command, env, "ceiling", f"{url}/docs") as pid:
         yield url, pid
 
@@ -111,11 +117,8 @@ def _others(
     """The ceiling app, user-, notification-service and a worker; their pids."""
     jwks = f"{platform.auth.url}/.well-known/jwks.json"
     common = {"TASKPLANE_ENVIRONMENT": "development", "TASKPLANE_JWKS_URL": jwks}
-    ceiling, pid = stack.enter_context(ceiling_app(database_url, jwks))
-    pids: dict[str, Any] = {"ceiling app": pid}
-    users = ServiceProcess(
-        "user_service", {**common, "DATABASE_URL": server.create_database("sizing_users")}
-    )
+    users_url = server.create_database("sizing_users")
+    users = ServiceProcess("user_service", {**common, "DATABASE_URL": users_url})
     notifier = ServiceProcess(
         "notification_service",
         {
@@ -129,10 +132,13 @@ def _others(
             "TASKPLANE_FEED_WAIT_S": "1",
         },
     )
+    # The user-service first: its migrations create the tables the ceiling's /me writes.
+    pids: dict[str, Any] = {}
     for name, service in (("user-service", users), ("notification-service", notifier)):
         stack.enter_context(service)
         assert service.process is not None
         pids[name] = service.process.pid
+    ceiling, pids["ceiling app"] = stack.enter_context(ceiling_app(database_url, jwks, users_url))
     metrics = free_port()
     pids["worker"] = stack.enter_context(
         _process(
@@ -159,7 +165,7 @@ def _others(
             f"http://127.0.0.1:{metrics}/healthz",
         )
     )
-    return {**pids, "ceiling url": ceiling}
+    return {**pids, "ceiling url": ceiling, "users url": users.url}
 
 
 def _enqueue(api_url: str, token: str, tasks: int) -> None:
@@ -187,6 +193,7 @@ def serving(server: PostgresServer, size: Sizes, quick: bool, log: Log) -> dict[
         owner = jwt.decode(token, options={"verify_signature": False})["sub"]
         pids = _others(stack, server, platform, database_url)
         ceiling = pids.pop("ceiling url")
+        users_url = pids.pop("users url")
         assert platform.auth.process
         assert platform.tasks.process
         pids = {
@@ -209,9 +216,13 @@ def serving(server: PostgresServer, size: Sizes, quick: bool, log: Log) -> dict[
             wait_until(
                 lambda: _completed(database_url) >= size.queue_tasks, "footprint queue drained", 600
             )
-            api = measure_api(
-                {"api": platform.tasks.url, "ceiling": ceiling}, token, str(row[0]), size.wrk_s, log
-            )
+            bases = {
+                "tasks": platform.tasks.url,
+                "auth": platform.auth.url,
+                "users": users_url,
+                "ceiling": ceiling,
+            }
+            api = measure_api(bases, token, str(row[0]), size.wrk_s, log)
         memory = footprint(idle, sampler.peak_mib)
         log(
             "footprint: "

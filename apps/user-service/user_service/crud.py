@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -65,7 +66,7 @@ _PROFILE = "user_id AS id, email, display_name, timezone, locale, created_at, up
 # Assembled from the constant above only.
 #: The caller's profile in one statement: created from the token's claims on first use,
 #: its email refreshed when the token carries another, else read as it is.
-_ENSURE_PROFILE = (
+ENSURE_PROFILE_SQL = (
     "WITH written AS (INSERT INTO users.profiles"  # noqa: S608
     " (user_id, email, display_name, created_at, updated_at)"
     " VALUES (%(user_id)s, %(email)s, %(display_name)s, %(now)s, %(now)s)"
@@ -78,6 +79,16 @@ _ENSURE_PROFILE = (
 )
 
 
+def ensure_profile_params(principal: Principal, user_id: uuid.UUID) -> dict[str, Any]:
+    """The parameters of :data:`ENSURE_PROFILE_SQL` for the caller."""
+    return {
+        "user_id": user_id,
+        "email": principal.email,
+        "display_name": _default_name(principal),
+        "now": datetime.now(UTC),
+    }
+
+
 async def profile_row(db: AsyncConnection, principal: Principal, user_id: uuid.UUID) -> Row:
     """:func:`ensure_profile` as one autocommit statement: the profile as it is now, by
     ``ProfileOut``'s field names.
@@ -86,14 +97,9 @@ async def profile_row(db: AsyncConnection, principal: Principal, user_id: uuid.U
     created by a concurrent first request after that snapshot is not in it, so that
     (once per user, at most) rare miss reads again.
     """
-    params = {
-        "user_id": user_id,
-        "email": principal.email,
-        "display_name": _default_name(principal),
-        "now": datetime.now(UTC),
-    }
+    params = ensure_profile_params(principal, user_id)
     while True:
-        rows = await fetch(db, _ENSURE_PROFILE, params)
+        rows = await fetch(db, ENSURE_PROFILE_SQL, params)
         if rows:
             return rows[0]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,6 +16,7 @@ from auth_service.config import Settings, get_settings
 from auth_service.keys import KeyStore, KeyStoreVerifier
 from auth_service.kubernetes import build_verifier
 from auth_service.passwords import Passwords
+from auth_service.retention import retention_cleaner
 from auth_service.tokens import TokenIssuer
 from taskplane_common.app import create_app
 from taskplane_common.db import Database
@@ -25,12 +28,17 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     key_store = KeyStore(database, settings)
     passwords = Passwords(settings)
     kubernetes_verifier = build_verifier(settings)
+    cleaner = retention_cleaner(settings, database)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await key_store.ensure_key()
         await bootstrap_admin(database, settings, passwords)
+        cleaning = asyncio.create_task(cleaner.run(), name="retention")
         yield
+        cleaning.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await cleaning
         if kubernetes_verifier is not None:
             await kubernetes_verifier.aclose()
 
@@ -47,4 +55,5 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     app.state.passwords = passwords
     app.state.kubernetes_verifier = kubernetes_verifier
     app.state.token_issuer = TokenIssuer(key_store, settings)
+    app.state.retention = cleaner
     return app

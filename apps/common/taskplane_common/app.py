@@ -15,6 +15,7 @@ from taskplane_common.errors import install_error_handlers
 from taskplane_common.health import health_router
 from taskplane_common.logging import configure_logging
 from taskplane_common.middleware import RequestMiddleware
+from taskplane_common.openapi import install_openapi
 from taskplane_common.security import TokenVerifier, warn_auth_disabled
 from taskplane_common.settings import ServiceSettings
 from taskplane_common.tracing import configure_tracer_provider, trace_sql
@@ -78,6 +79,7 @@ def create_app(
     app.state.database = database
     app.state.token_verifier = verifier
     install_error_handlers(app)
+    install_openapi(app)
 
     checks = dict(extra_ready_checks or {})
     if database is not None:

@@ -29,6 +29,7 @@ from taskplane_common.metrics import (
     DB_POOL_MAX,
     DB_STATEMENT_LATENCY,
 )
+from taskplane_common.openapi import raises
 from taskplane_common.settings import ServiceSettings
 
 
@@ -208,6 +209,7 @@ async def fetch(
     return list(cast(Iterable[Row], result.mappings())) if result.returns_rows else []
 
 
+@raises(503)
 async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
     """FastAPI dependency: a session per request on the app's database.
 
@@ -218,6 +220,7 @@ async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+@raises(503)
 async def request_read_session(request: Request) -> AsyncIterator[AsyncSession]:
     """FastAPI dependency for routes that only read: an autocommit session (no
     transaction round trips); writing through it would commit statement by statement."""

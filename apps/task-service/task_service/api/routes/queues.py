@@ -24,10 +24,9 @@ from task_service.api.deps import (
 )
 from task_service.config import Settings
 from task_service.models import Queue
-from task_service.pagination import parse_sort
+from task_service.pagination import CURSOR_PATTERN, parse_sort
 from task_service.queue.metrics import LEASE_LATENCY
 from task_service.queue_schemas import (
-    QUEUE_NAME_PATTERN,
     EnqueueBatchOut,
     LeasedTask,
     LeaseOut,
@@ -41,7 +40,9 @@ from task_service.queue_schemas import (
     TaskEnqueue,
 )
 from task_service.tracing import current_traceparent
+from taskplane_client.models import QUEUE_NAME_PATTERN
 from taskplane_common.errors import ProblemError
+from taskplane_common.openapi import problems
 
 router = APIRouter(prefix="/api/v1", tags=["queues"])
 
@@ -177,17 +178,13 @@ async def lease(
 ) -> LeaseOut:
     """Empty ``tasks`` after ``wait_s`` (clamped to the server's maximum) is normal."""
     principal.check_queue(queue)
-    if body.max_tasks > settings.max_lease_batch:
-        raise ProblemError(
-            422, f"max_tasks must be at most {settings.max_lease_batch}", slug="validation-error"
-        )
     await engine.autocommit(session)  # each claim is one statement: atomic by itself
     granted = await engine.lease_wait(
         session,
         notifier,
         queue,
         body.worker_id,
-        body.max_tasks,
+        min(body.max_tasks, settings.max_lease_batch),
         wait_s=min(body.wait_s, settings.max_wait_s),
         timeout_grace_s=settings.timeout_grace_s,
         reclaim_batch=settings.reaper_batch,
@@ -210,6 +207,7 @@ _DEAD_ORDER = parse_sort("-updated_at")
     "/queues/{queue}/dead",
     response_model=list[QueuedTaskOut],
     summary="Dead-lettered tasks, most recent first; a Link header (rel=next) pages on",
+    responses=problems(400, s400="The cursor is invalid or was altered"),
 )
 async def list_dead(
     queue: QueuePath,
@@ -219,7 +217,7 @@ async def list_dead(
     codec: CursorCodecDep,
     _: QueueAdminDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    cursor: Annotated[str | None, Query(pattern=CURSOR_PATTERN, max_length=1024)] = None,
 ) -> list[QueuedTaskOut]:
     after = codec.decode(cursor, _DEAD_ORDER) if cursor else None
     tasks, more = await engine.list_dead(session, queue, limit, after)
@@ -233,6 +231,7 @@ async def list_dead(
 @router.post(
     "/queues/{queue}/dead/{task_id}/retry",
     response_model=QueuedTaskOut,
+    responses=problems(404, s404="No such dead task in this queue"),
     summary="Give a dead task a fresh set of attempts",
 )
 async def retry_dead(
@@ -246,7 +245,9 @@ async def retry_dead(
 @router.post(
     "/tasks/{task_id}/cancel",
     response_model=QueuedTaskOut,
-    responses={409: {"description": "The task already finished", **_PROBLEM}},
+    responses=problems(
+        404, 409, s404="No such task (or not visible to you)", s409="The task already finished"
+    ),
     summary="Cancel a task that has not finished",
 )
 async def cancel_task(

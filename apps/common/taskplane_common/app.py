@@ -94,7 +94,7 @@ def create_app(
         max_bytes=settings.max_request_body_bytes,
     )
     if database is not None:
-        trace_sql(database.engine)
+        trace_sql()
     return app
 
 

@@ -29,6 +29,7 @@ from taskplane_common.metrics import (
     route_template,
     trace_exemplar,
 )
+from taskplane_common.tracing import log_request
 
 #: Requests without a span (probes and scrapes: many, and nothing to follow).
 UNTRACED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -87,6 +88,7 @@ class RequestMiddleware:
                 "url.scheme": scope.get("scheme", "http"),
             },
         ) as span:
+            log_request(span, scope)
             await self._measured(scope, receive, send, span)
 
     async def _measured(

@@ -31,7 +31,7 @@ ALLOWED: dict[str, set[str]] = {
     **dict.fromkeys(SERVICES, CLIENT | COMMON),
     # 3: tools and test support, never imported by the layers above.
     "bench": CLIENT | COMMON | SERVICES,
-    "scripts": CLIENT | COMMON,
+    "scripts": CLIENT | COMMON | SERVICES,
     "taskplane_testing": PRODUCTION,
 }
 

@@ -25,10 +25,11 @@ from task_service.api.deps import (
 from task_service.config import Settings
 from task_service.models import Queue
 from task_service.pagination import CURSOR_PATTERN, parse_sort
-from task_service.queue.metrics import LEASE_LATENCY
+from task_service.queue import wire
+from task_service.queue.pool import QueueConnectionDep, QueuePool
+from task_service.queue.telemetry import linked, receiving
 from task_service.queue_schemas import (
     EnqueueBatchOut,
-    LeasedTask,
     LeaseOut,
     LeaseRequest,
     QueueConfig,
@@ -141,23 +142,26 @@ def _check_sizes(settings: Settings, items: list[TaskEnqueue]) -> None:
 async def enqueue(
     queue: QueuePath,
     body: TaskEnqueue | TaskBatch,
-    session: SessionDep,
+    connection: QueueConnectionDep,
     settings: SettingsDep,
     principal: EnqueuerDep,
-) -> JSONResponse:
+) -> Response:
+    """One transaction on a pooled psycopg connection; the answer is dumped once by
+    pydantic's JSON serializer."""
     principal.check_queue(queue)
     items = body.tasks if isinstance(body, TaskBatch) else [body]
     _check_sizes(settings, items)
-    out = await engine.enqueue(session, principal, queue, items, current_traceparent())
-    await session.commit()
+    async with connection.transaction():
+        out = await engine.enqueue(connection, principal, queue, items, current_traceparent())
     if isinstance(body, TaskBatch):
-        batch = EnqueueBatchOut(tasks=out).model_dump(mode="json")
-        return JSONResponse(batch, status_code=201)
+        batch = EnqueueBatchOut(tasks=out).model_dump_json()
+        return Response(batch, status_code=201, media_type="application/json")
     task = out[0]
-    return JSONResponse(
-        task.model_dump(mode="json"),
+    return Response(
+        task.model_dump_json(),
         status_code=200 if task.deduplicated else 201,
         headers={"Location": f"/api/v1/tasks/{task.id}"},
+        media_type="application/json",
     )
 
 
@@ -171,31 +175,27 @@ async def lease(
     queue: QueuePath,
     body: LeaseRequest,
     request: Request,
-    session: SessionDep,
     settings: SettingsDep,
     notifier: NotifierDep,
     principal: QueueWorkerDep,
-) -> LeaseOut:
+) -> Response:
     """Empty ``tasks`` after ``wait_s`` (clamped to the server's maximum) is normal."""
     principal.check_queue(queue)
-    await engine.autocommit(session)  # each claim is one statement: atomic by itself
-    granted = await engine.lease_wait(
-        session,
-        notifier,
-        queue,
-        body.worker_id,
-        min(body.max_tasks, settings.max_lease_batch),
-        wait_s=min(body.wait_s, settings.max_wait_s),
-        timeout_grace_s=settings.timeout_grace_s,
-        reclaim_batch=settings.reaper_batch,
-        client_gone=request.is_disconnected,
-    )
-    observe = LEASE_LATENCY.labels(queue).observe
-    for task in granted.tasks:
-        observe(max(0.0, (task.leased_at - task.run_at).total_seconds()))
-    return LeaseOut(
-        tasks=[LeasedTask.from_leased(task, granted.max_attempts) for task in granted.tasks],
-        visibility_timeout_s=granted.visibility_timeout_s,
+    with receiving(queue) as span:
+        granted = await engine.lease_wait(
+            QueuePool.of(request.app),
+            notifier,
+            queue,
+            body.worker_id,
+            min(body.max_tasks, settings.max_lease_batch),
+            wait_s=min(body.wait_s, settings.max_wait_s),
+            timeout_grace_s=settings.timeout_grace_s,
+            reclaim_batch=settings.reaper_batch,
+            client_gone=request.is_disconnected,
+        )
+        linked(span, granted.tasks)
+    return wire.answer(
+        wire.lease_out(queue, granted.tasks, granted.visibility_timeout_s, granted.max_attempts)
     )
 
 

@@ -44,10 +44,6 @@ def test_config_maps_the_spec_to_the_contract_fields() -> None:
         "paused": True,
         "rate_limit_per_s": None,
         "max_in_flight": None,
-        # no TaskQueue field: the contract's retention defaults
-        "completed_retention_s": 86_400,
-        "cancelled_retention_s": 7 * 86_400,
-        "dead_retention_s": 30 * 86_400,
     }
 
 

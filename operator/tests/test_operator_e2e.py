@@ -112,10 +112,6 @@ async def test_create_reconciles_children_and_reports_status(
         "paused": False,
         "rate_limit_per_s": None,
         "max_in_flight": None,
-        # no TaskQueue field: the contract's retention defaults
-        "completed_retention_s": 86_400,
-        "cancelled_retention_s": 7 * 86_400,
-        "dead_retention_s": 30 * 86_400,
     }
     assert (
         "PUT",

@@ -21,7 +21,7 @@ from taskplane_common.testing.postgres import PostgresServer
 
 #: Examples per operation and phase: enough to reach every status, small enough that
 #: the four services, two roles each, take a few minutes on a busy machine.
-MAX_EXAMPLES = 8
+MAX_EXAMPLES = 5
 SEEDS = {"admin": 20261206, "member": 61202026}
 SERVICES = ("user-service", "task-service", "notification-service", "auth-service")
 ST = Path(sys.executable).with_name("st")

@@ -52,12 +52,14 @@ class Platform:
 
 
 @contextmanager
-def running_platform(postgres: PostgresServer, database: str) -> Iterator[Platform]:
+def running_platform(
+    postgres: PostgresServer, database: str, log_level: str = "WARNING"
+) -> Iterator[Platform]:
     """Start auth-service and task-service on a new database; stop both at the end."""
     common = {
         "DATABASE_URL": postgres.create_database(database),
         "TASKPLANE_ENVIRONMENT": "development",
-        "TASKPLANE_LOG_LEVEL": "WARNING",
+        "TASKPLANE_LOG_LEVEL": log_level,
     }
     auth = ServiceProcess(
         "auth_service",

@@ -78,12 +78,18 @@ QUEUE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 
 class WorkloadBindingPut(_Body):
     queue: Annotated[str, StringConstraints(pattern=QUEUE_NAME_PATTERN)]
+    #: The ServiceAccount's ``metadata.uid``. Omitted: a new binding records the uid of the
+    #: first token exchanged, an existing one keeps the uid it has.
+    service_account_uid: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = (
+        None
+    )
 
 
 class WorkloadBindingOut(BaseModel):
     namespace: str
     service_account: str
     queue: str
+    service_account_uid: str | None
     created_at: datetime
     updated_at: datetime
 
@@ -126,3 +132,22 @@ class SigningKeyOut(BaseModel):
 
 class Jwks(BaseModel):
     keys: list[dict[str, str]]
+
+
+class RevocationOut(BaseModel):
+    #: SHA-256 (hex) of the token ``sub``: the list names nobody in the clear.
+    subject_sha256: str
+    #: Tokens of this subject carrying a lower ``taskplane_epoch`` are refused.
+    epoch: int
+    revoked_at: datetime
+    version: int
+
+
+class RevocationList(BaseModel):
+    #: Pass back as ``since`` on the next poll.
+    version: int
+    #: How long after ``revoked_at`` an entry matters (every older token has expired).
+    window_s: int
+    #: More entries follow: poll again at once with ``since=version``.
+    more: bool
+    items: list[RevocationOut]

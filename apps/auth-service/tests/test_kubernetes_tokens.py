@@ -49,6 +49,15 @@ class ClusterIssuer:
     accounts: set[str] = field(default_factory=set)
     requests: list[str] = field(default_factory=list)
     url: str = ""
+    #: ``metadata.uid`` of each ServiceAccount, ``namespace/name`` -> uid.
+    uids: dict[str, str] = field(default_factory=dict)
+
+    def uid(self, namespace: str, name: str) -> str:
+        return self.uids.setdefault(f"{namespace}/{name}", str(uuid.uuid4()))
+
+    def recreate(self, namespace: str, name: str) -> None:
+        """Delete the ServiceAccount and create it again: same name, new uid."""
+        self.uids[f"{namespace}/{name}"] = str(uuid.uuid4())
 
     def __post_init__(self) -> None:
         self.keys["rsa-1"] = (
@@ -90,7 +99,7 @@ class ClusterIssuer:
                 "namespace": namespace,
                 "node": {"name": "kind-worker", "uid": str(uuid.uuid4())},
                 "pod": {"name": f"{name}-7d9f8-abcde", "uid": str(uuid.uuid4())},
-                "serviceaccount": {"name": name, "uid": str(uuid.uuid4())},
+                "serviceaccount": {"name": name, "uid": self.uid(namespace, name)},
             },
             "sub": f"system:serviceaccount:{namespace}:{name}",
         }
@@ -117,7 +126,11 @@ class ClusterIssuer:
             status = {
                 "authenticated": True,
                 "audiences": audiences,
-                "user": {"username": claims["sub"], "groups": ["system:serviceaccounts"]},
+                "user": {
+                    "username": claims["sub"],
+                    "uid": claims["kubernetes.io"]["serviceaccount"]["uid"],
+                    "groups": ["system:serviceaccounts"],
+                },
             }
         return {**body, "status": status}
 
@@ -353,7 +366,8 @@ async def test_bindings_are_idempotent_and_only_for_admins_and_the_operator(
         422,
     )
     listing = await k8s.get("/api/v1/admin/workload-bindings", headers=bearer(admin_token))
-    assert listing.json() == [moved], "refused calls changed nothing"
+    # The worker's exchange recorded its ServiceAccount's uid; the refused calls nothing.
+    assert listing.json() == [{**moved, "service_account_uid": cluster.uid(*WORKER)}]
 
     path = f"/api/v1/admin/workload-bindings/{WORKER[0]}/{WORKER[1]}"
     for _ in range(2):

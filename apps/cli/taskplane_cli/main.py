@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.live import Live
 
-from taskplane_cli import bulk
+from taskplane_cli import audit, bulk
 from taskplane_cli.config import ConfigFile, Context, Login
 from taskplane_cli.output import Column, Output, console, field, show
 from taskplane_cli.output import say as _say
@@ -56,6 +56,7 @@ app.add_typer(queues_app, name="queues")
 app.add_typer(events_app, name="events")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(config_app, name="config")
+app.add_typer(audit.app, name="audit", no_args_is_help=True)
 
 OutputOpt = Annotated[
     Output | None,

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from notification_service import __version__
 from notification_service.api.routes import notifications, webhooks
 from notification_service.config import Settings, get_settings
+from notification_service.models import AUDIT_LOG
 from notification_service.runtime import Background, background_lifespan
 from taskplane_common.app import create_app
 from taskplane_common.db import Database
@@ -29,6 +30,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         database=database,
         lifespan=background_lifespan(background),
         extra_ready_checks=checks,
+        audit_table=AUDIT_LOG,
     )
     app.state.background = background
     return app

@@ -324,3 +324,38 @@ async def test_the_exchange_shares_the_address_rate_limit(
         limited = await _exchange(client, token)
         assert_problem(limited, 429)
         assert int(limited.headers["retry-after"]) > 0
+
+
+async def test_a_recreated_service_account_is_refused_until_bound_again(
+    k8s: httpx.AsyncClient, cluster: ClusterIssuer, admin_token: str
+) -> None:
+    path = f"/api/v1/admin/workload-bindings/{WORKER[0]}/{WORKER[1]}"
+    await _bind(k8s, admin_token, "emails")
+    first_uid = cluster.uid(*WORKER)
+    _claims(await _exchange(k8s, cluster.token(*WORKER)))
+    listing = (await k8s.get("/api/v1/admin/workload-bindings", headers=bearer(admin_token))).json()
+    assert listing[0]["service_account_uid"] == first_uid, "the first exchange records the uid"
+
+    cluster.recreate(*WORKER)  # deleted and created again: same name, another uid
+    try:
+        refused = assert_problem(await _exchange(k8s, cluster.token(*WORKER)), 401)
+        assert "bind it again" in refused["detail"]
+        # The operator's idempotent re-bind (no uid) does not loosen the recorded uid...
+        assert (await _bind(k8s, admin_token, "emails")).status_code == 200
+        assert_problem(await _exchange(k8s, cluster.token(*WORKER)), 401)
+        # ...binding again with the new uid does, and no other uid passes then.
+        rebound = await k8s.put(
+            path,
+            json={"queue": "emails", "service_account_uid": cluster.uid(*WORKER)},
+            headers=bearer(admin_token),
+        )
+        assert rebound.json()["service_account_uid"] == cluster.uid(*WORKER)
+        assert _claims(await _exchange(k8s, cluster.token(*WORKER)))["taskplane_queue"] == "emails"
+    finally:
+        cluster.recreate(*WORKER)
+    assert_problem(await _exchange(k8s, cluster.token(*WORKER)), 401)
+
+    # Unbinding and binding again without a uid records the next exchange's uid afresh.
+    assert (await k8s.delete(path, headers=bearer(admin_token))).status_code == 204
+    await _bind(k8s, admin_token, "emails")
+    _claims(await _exchange(k8s, cluster.token(*WORKER)))

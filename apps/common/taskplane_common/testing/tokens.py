@@ -76,13 +76,18 @@ class TokenFactory:
             keys.append({**jwk, "kid": kid, "alg": "ES256", "use": "sig"})
         return {"keys": keys}
 
+    def document(self, path: str) -> dict[str, Any]:
+        """What the auth-service answers at ``path`` (with its query): the revocation
+        list at its path, the JWKS anywhere else."""
+        url = httpx.URL(path)
+        if url.path == REVOCATIONS_PATH:
+            return self.revocations(int(url.params.get("since", "0")))
+        self.jwks_requests += 1
+        return self.jwks()
+
     def transport(self) -> httpx.MockTransport:
         def handler(request: httpx.Request) -> httpx.Response:
-            if request.url.path == REVOCATIONS_PATH:
-                since = int(request.url.params.get("since", "0"))
-                return httpx.Response(200, json=self.revocations(since))
-            self.jwks_requests += 1
-            return httpx.Response(200, json=self.jwks())
+            return httpx.Response(200, json=self.document(str(request.url)))
 
         return httpx.MockTransport(handler)
 

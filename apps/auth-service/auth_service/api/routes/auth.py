@@ -71,6 +71,25 @@ def user_out(user: User) -> UserOut:
     return UserOut.model_validate(user, from_attributes=True)
 
 
+async def _audit_self(
+    session: AsyncSession,
+    request: Request,
+    action: str,
+    user: User,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """An entry for something a user did to their own account (register, log in)."""
+    await audit.record(
+        session,
+        request,
+        action=action,
+        target=f"user:{user.id}",
+        actor=str(user.id),
+        actor_name=user.email,
+        details=details,
+    )
+
+
 @router.post(
     "/register",
     status_code=201,
@@ -110,15 +129,7 @@ async def register(
             admin_emails=admin_emails,
             first_user_is_admin=settings.first_user_is_admin,
         )
-        await audit.record(
-            session,
-            request,
-            action="user.register",
-            target=f"user:{user.id}",
-            actor=str(user.id),
-            actor_name=user.email,
-            details={"role": user.role},
-        )
+        await _audit_self(session, request, "user.register", user, {"role": user.role})
         await session.commit()
     except IntegrityError as exc:
         raise duplicate from exc
@@ -179,14 +190,7 @@ async def token(
         session, user, timedelta(seconds=settings.refresh_token_ttl_s)
     )
     access = await issuer.for_user(user, await crud.subject_epoch(session, str(user.id)))
-    await audit.record(
-        session,
-        request,
-        action="auth.login",
-        target=f"user:{user.id}",
-        actor=str(user.id),
-        actor_name=user.email,
-    )
+    await _audit_self(session, request, "auth.login", user)
     await session.commit()
     log.info("login succeeded", extra={"user_id": str(user.id)})
     response.headers.update(_NO_STORE)

@@ -117,7 +117,7 @@ def _meta(owner: Mapping[str, Any], labels: Mapping[str, str]) -> dict[str, Any]
 
 
 def service_account(owner: Mapping[str, Any], spec: TaskQueueSpec) -> dict[str, Any]:
-    """The workers' identity: bound to the queue at the auth-service (workers.register);
+    """The workers' identity: bound to the queue at the auth-service (registration.ensure);
     never used against the Kubernetes API, so its API token is not mounted."""
     labels = worker_labels(owner["metadata"]["name"], _queue(owner, spec))
     return _owned(

@@ -1,9 +1,9 @@
 """Every kopf handler of the operator; importing this module registers them.
 
 Handlers only translate events into calls: parse the TaskQueue, call one function of
-workers.py, deletion.py or the task-service client inside ``step`` (the one failure
-policy: condition, metric, retry delay), and log. Only the package's entry point
-imports this module.
+children.py, autoscaling.py or deletion.py (a handler's call inside ``step``, the one
+failure policy of handlers: condition, metric, retry delay), and log. Only the package's
+entry point imports this module.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import kopf
 from prometheus_client import start_http_server
 from pydantic import ValidationError
 
-from taskplane_operator import cluster, deletion, metrics, workers
+from taskplane_operator import autoscaling, children, cluster, deletion, metrics
 from taskplane_operator.client import TaskServiceClient
 from taskplane_operator.model import (
     GROUP,
@@ -28,7 +28,7 @@ from taskplane_operator.model import (
     parse_spec,
 )
 from taskplane_operator.settings import OperatorSettings
-from taskplane_operator.state import Services, object_state, services, step
+from taskplane_operator.state import Services, object_state, services, spec_or_problem, step
 
 FINALIZER = "taskplane.io/finalizer"
 
@@ -105,31 +105,18 @@ async def reconcile_workers(
     """ServiceAccount, worker Deployment, PDB and PodMonitor, owned by the TaskQueue.
 
     An invalid spec leaves the existing children alone (the workers keep the last good
-    one); the next spec change runs this again.
+    one); the next spec change runs this again. Every spec event also wakes the
+    autoscaler, which registers the queue's new configuration (registration.py).
     """
     state = object_state(memo)
-    spec = workers.spec_or_problem(body, state)
+    state.spec_changed.set()
+    spec = spec_or_problem(body, state)
     if spec is None:
         return
     async with state.lock:
         with step(body, state, "workers", "reconcile_workers", retry):
-            applied = await workers.apply_children(body, spec, services(memo), state)
-    logger.info("workers reconciled: %s", workers.describe(applied))
-
-
-@on_spec
-async def register_queue(
-    body: kopf.Body, memo: kopf.Memo, retry: int, logger: kopf.Logger, **_: Any
-) -> None:
-    """PUT the queue configuration (retries, visibility, pause, limits) to the task-service
-    and bind the workers' ServiceAccount to that queue at the auth-service."""
-    state = object_state(memo)
-    spec = workers.spec_or_problem(body, state)
-    if spec is None:
-        return
-    with step(body, state, "queue", "register_queue", retry):
-        queue = await workers.register(body, spec, services(memo))
-    logger.info("queue %s configured (paused=%s), workers bound to it", queue, spec.paused)
+            applied = await children.apply_children(body, spec, services(memo), state)
+    logger.info("workers reconciled: %s", children.describe(applied))
 
 
 @kopf.daemon(
@@ -143,7 +130,8 @@ async def register_queue(
 async def autoscaler(
     body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, stopped: kopf.DaemonStopped, **_: Any
 ) -> None:
-    """Poll, scale and report until kopf stops us (object deleted or operator exit).
+    """Poll, register, scale and report until kopf stops us (object deleted or
+    operator exit).
 
     A daemon rather than a timer: kopf fixes a timer's interval at decoration time,
     while pollIntervalSeconds differs per object and may change; the daemon also keeps
@@ -154,12 +142,12 @@ async def autoscaler(
         started = time.monotonic()
         try:
             async with state.lock:
-                state.poll_interval_s = await workers.poll(body, svc, state)
+                state.poll_interval_s = await autoscaling.poll(body, svc, state)
         except cluster.KubernetesApiError as exc:  # the status write itself failed
             logger.warning("autoscaler could not write status: %s", exc.message)
         finally:
             metrics.POLL_SECONDS.observe(time.monotonic() - started)
-        await stopped.wait(state.poll_interval_s)
+        await autoscaling.sleep(stopped, state)
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)

@@ -1,4 +1,4 @@
-"""What the operator keeps in kopf's memo, and its one failure policy.
+"""What the operator keeps in kopf's memo, and its failure policies (handlers, polls).
 
 The operator-wide ``memo`` holds one Services (settings and the two clients); kopf gives
 every TaskQueue a shallow copy of it, where ObjectState lives: the stabilization window
@@ -13,16 +13,20 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import kopf
 
 from taskplane_operator import metrics
 from taskplane_operator.client import TaskServiceClient, TaskServiceError
 from taskplane_operator.cluster import Cluster, KubernetesApiError
+from taskplane_operator.model import InvalidSpecError, TaskQueueSpec, parse_spec
 from taskplane_operator.scaling import RecommendationWindow
 from taskplane_operator.settings import OperatorSettings
 from taskplane_operator.status import Problem
+
+if TYPE_CHECKING:
+    from taskplane_operator.registration import Registration
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +53,10 @@ class ObjectState:
     normalized: dict[str, set[str]] = field(default_factory=dict)
     last_scale_time: str | None = None
     problems: dict[str, Problem] = field(default_factory=dict)
+    #: What the last successful registration put (None: register at the next poll).
+    registered: Registration | None = None
+    #: Set by the spec handler: the autoscaler polls at once instead of sleeping on.
+    spec_changed: asyncio.Event = field(default_factory=asyncio.Event)
     #: Held by the handler's apply and by each poll: an apply declares the replicas it
     #: just read, so it must not interleave with the autoscaler changing them.
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -88,6 +96,17 @@ def _new_invalid_spec(old: Problem, new: Problem) -> bool:
     return new.reason == INVALID_SPEC and old.message != new.message
 
 
+def spec_or_problem(body: kopf.Body, state: ObjectState) -> TaskQueueSpec | None:
+    """The parsed spec, or None after recording InvalidSpec (one Warning per problem)."""
+    try:
+        spec = parse_spec(body.get("spec") or {})
+    except InvalidSpecError as exc:
+        set_problem(body, state, "spec", Problem(INVALID_SPEC, str(exc)))
+        return None
+    set_problem(body, state, "spec", None)
+    return spec
+
+
 def retry_delay(retry: int) -> float:
     """Exponential backoff for kopf.TemporaryError: 2, 4, 8, ... capped at two minutes."""
     return float(min(2 ** (retry + 1), 120))
@@ -117,6 +136,19 @@ def step(body: kopf.Body, state: ObjectState, key: str, handler: str, retry: int
         raise kopf.TemporaryError(problem.message, delay=retry_delay(retry)) from exc
     set_problem(body, state, key, None)
     metrics.RECONCILES.labels(handler, "success").inc()
+
+
+@contextlib.contextmanager
+def observing(body: kopf.Body, state: ObjectState, key: str) -> Iterator[None]:
+    """The autoscaler's failure policy, within one poll: an error becomes problem ``key``
+    and the poll goes on without the value; success clears the problem. The poll never
+    raises for these (its next round is the retry)."""
+    try:
+        yield
+    except (TaskServiceError, KubernetesApiError) as exc:
+        set_problem(body, state, key, problem_of(exc))
+        return
+    set_problem(body, state, key, None)
 
 
 def owner_of(body: kopf.Body) -> dict[str, Any]:

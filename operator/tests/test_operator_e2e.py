@@ -194,6 +194,51 @@ async def test_workers_in_a_fresh_namespace_get_a_projected_token_bound_to_their
     )
 
 
+async def test_a_queue_is_registered_once_per_configuration_never_per_poll(
+    queues: Queues, task_service: FakeTaskService, kube: Kube
+) -> None:
+    """A new TaskQueue costs one queue PUT and one binding PUT (the autoscaler is the one
+    place that registers); steady polls and a spec change the task-service does not see
+    cost none; a new queue configuration costs one more of each."""
+    queue, ns = queues.queue("once"), queues.ns
+    path = f"/api/v1/queues/{queue}"
+
+    def puts() -> tuple[int, int]:
+        """(queue PUTs, binding PUTs) the two test doubles received for this TaskQueue."""
+        queue_puts = [r for r in task_service.requests if r[:2] == ("PUT", path)]
+        binding_puts = [
+            r for r in task_service.bindings.requests if r[:3] == ("PUT", ns, "once-worker")
+        ]
+        return len(queue_puts), len(binding_puts)
+
+    async def count() -> None:
+        """Probed at every stats read: polls are counted, not timed."""
+
+    task_service.probe(queue, count)
+    await queues.create("once")
+    await queues.wait_condition("once", "Ready", "True")
+    await task_service.next_polls(queue, 3)
+    assert puts() == (1, 1)
+
+    await kube.patch_spec(ns, "once", {"worker": {"concurrency": 8}})
+    await queues.wait_for(lambda: _observed(queues, "once", 2))
+    await task_service.next_polls(queue, 3)
+    assert puts() == (1, 1)
+
+    await kube.patch_spec(ns, "once", {"retry": {"maxAttempts": 9}})
+    config = await queues.wait_for(lambda: _configured(task_service, queue, max_attempts=9))
+    assert config["max_attempts"] == 9
+    await task_service.next_polls(queue, 3)
+    assert puts() == (2, 2)
+
+
+async def _configured(
+    task_service: FakeTaskService, queue: str, **expected: Any
+) -> dict[str, Any] | None:
+    config = await task_service.queue_config(queue)
+    return config if config and expected.items() <= config.items() else None
+
+
 async def test_depth_scales_up_within_a_poll_and_down_after_the_window(
     queues: Queues, task_service: FakeTaskService
 ) -> None:
@@ -252,7 +297,7 @@ async def test_pause_scales_to_zero_and_pauses_the_queue(
     paused = await queues.wait_condition("mail", "Paused", "True")
     assert paused["reason"] == "PausedBySpec"
     assert paused["observedGeneration"] == 2
-    config = await queues.wait_for(lambda: _paused_config(task_service, queue))
+    config = await queues.wait_for(lambda: _configured(task_service, queue, paused=True))
     assert config["paused"] is True
     # Degraded did not change status, so its lastTransitionTime did not move either.
     assert condition(await queues.tq("mail"), "Degraded") == {**before, "observedGeneration": 2}
@@ -260,11 +305,6 @@ async def test_pause_scales_to_zero_and_pauses_the_queue(
     await kube.patch_spec(queues.ns, "mail", {"paused": False})
     await queues.wait_replicas("mail", 3)
     await queues.wait_condition("mail", "Paused", "False")
-
-
-async def _paused_config(task_service: FakeTaskService, queue: str) -> dict[str, Any] | None:
-    config = await task_service.queue_config(queue)
-    return config if config and config["paused"] else None
 
 
 async def test_concurrency_change_rolls_the_pod_template(
@@ -457,8 +497,8 @@ async def test_hand_edited_pod_template_is_restored_within_a_poll(
 async def test_degraded_clears_within_a_poll_of_recovery(
     queues: Queues, task_service: FakeTaskService
 ) -> None:
-    """Created during an outage: the registration handler is in backoff when the
-    task-service returns; the next poll registers the queue and clears Degraded."""
+    """Created during an outage: every poll fails to register the queue until the
+    task-service returns; the next poll registers it and clears Degraded."""
     queue = queues.queue("late")
 
     async def conditions() -> tuple[str, str]:

@@ -8,9 +8,12 @@ import re
 from pathlib import Path
 from typing import Any
 
+import hcl2
 import pytest
+import yaml
 from tf_hcl import (
     ENVS,
+    EXAMPLES,
     MODULES,
     REPO_ROOT,
     STACK,
@@ -22,11 +25,16 @@ from tf_hcl import (
     load,
     sub_blocks,
     tf_paths,
+    tftest_paths,
     unquote,
 )
 
 TF_FILES = [p.relative_to(REPO_ROOT).as_posix() for p in tf_paths()]
-ROOTS = [f"modules/{m}" for m in MODULES] + [f"envs/{e}" for e in ENVS]
+ROOTS = (
+    [f"modules/{m}" for m in MODULES]
+    + [f"envs/{e}" for e in ENVS]
+    + [f"examples/{e}" for e in EXAMPLES]
+)
 EXPECTED_MODULE_MAJORS = {
     "terraform-aws-modules/vpc/aws": 6,
     "terraform-aws-modules/eks/aws": 21,
@@ -215,11 +223,11 @@ def required_versions(docs: dict[str, HclDoc], root: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("root", ROOTS)
 def test_versions_tf_floors_in_modules_pins_in_envs(docs: dict[str, HclDoc], root: str) -> None:
-    """Reusable modules state floors (>=), the environments pin (~>): terraform-aws-modules'
-    convention, so one place per environment decides the versions."""
+    """Reusable modules state floors (>=), root modules (environments, examples) pin (~>):
+    terraform-aws-modules' convention, so one place per root decides the versions."""
     versions = required_versions(docs, root)
     assert "aws" in versions
-    operator = "~>" if root.startswith("envs/") else ">="
+    operator = ">=" if root.startswith("modules/") else "~>"
     assert re.fullmatch(rf"{operator} 1\.1\d", versions["terraform"]), (root, versions)
     for name, version in versions.items():
         assert re.fullmatch(rf"{operator} \d+\.\d+", version), f"{root}: {name} {version!r}"
@@ -234,17 +242,25 @@ def test_versions_tf_floors_in_modules_pins_in_envs(docs: dict[str, HclDoc], roo
     assert used <= set(versions), f"{root} uses undeclared providers {used - set(versions)}"
 
 
+def assert_pins_cover_the_floors(
+    docs: dict[str, HclDoc], root: str, modules: tuple[str, ...]
+) -> dict[str, str]:
+    """``root`` pins every provider ``modules`` use, at or above their floors; its pins."""
+    pins = required_versions(docs, root)
+    for module in modules:
+        for name, floor in required_versions(docs, f"modules/{module}").items():
+            assert name in pins, f"{root} does not pin {name} (used by modules/{module})"
+            floor_version = tuple(int(x) for x in floor.removeprefix(">= ").split("."))
+            pinned = tuple(int(x) for x in pins[name].removeprefix("~> ").split("."))
+            assert pinned >= floor_version, f"{root} pins {name} below modules/{module}"
+    return pins
+
+
 @pytest.mark.parametrize("env", ENVS)
 def test_envs_pin_every_provider_at_or_above_the_module_floors(
     docs: dict[str, HclDoc], env: str
 ) -> None:
-    pins = required_versions(docs, f"envs/{env}")
-    for module in MODULES:
-        for name, floor in required_versions(docs, f"modules/{module}").items():
-            assert name in pins, f"envs/{env} does not pin {name} (used by modules/{module})"
-            floor_version = tuple(int(x) for x in floor.removeprefix(">= ").split("."))
-            pinned = tuple(int(x) for x in pins[name].removeprefix("~> ").split("."))
-            assert pinned >= floor_version, f"envs/{env} pins {name} below modules/{module}"
+    assert_pins_cover_the_floors(docs, f"envs/{env}", MODULES)
 
 
 @pytest.mark.parametrize("module", MODULES)
@@ -765,3 +781,80 @@ def test_the_notifications_function_runs_the_handler_from_the_service_image(
     module_name, _, function_name = handler.rpartition(".")
     assert importlib.util.find_spec("awslambdaric") is not None
     assert callable(getattr(importlib.import_module(module_name), function_name))
+
+
+# --------------------------------------------------------------------------- tests and examples
+
+
+def tftest(path: Path) -> dict[str, Any]:
+    with path.open() as handle:
+        data: dict[str, Any] = hcl2.load(handle)  # type: ignore[attr-defined]
+    return data
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_every_module_has_a_terraform_test_with_mocked_providers(
+    docs: dict[str, HclDoc], module: str
+) -> None:
+    """Beside every module, `terraform test` files that plan (never apply) against mocked
+    providers and check something; random needs no API, so it may stay real."""
+    paths = tftest_paths(module)
+    assert paths, f"modules/{module}/tests/ has no .tftest.hcl"
+    needs_mock = set(required_versions(docs, f"modules/{module}")) - {"terraform", "random"}
+    for path in paths:
+        data = tftest(path)
+        mocks = [
+            (unquote(n), body)
+            for entry in data.get("mock_provider", [])
+            for n, body in entry.items()
+        ]
+        mocked = {name for name, _ in mocks}
+        assert needs_mock <= mocked, f"{path.name} does not mock {needs_mock - mocked}"
+        for name, body in mocks:
+            # shared mock data: relative to the module `terraform test` runs in
+            if (source := attr(body, "source")) is not None:
+                shared = (TF_ROOT / "modules" / module / source).resolve()
+                assert list(shared.glob("*.tfmock.hcl")), f"{path.name}: no mock data for {name}"
+        runs = [(unquote(n), body) for entry in data.get("run", []) for n, body in entry.items()]
+        assert runs, f"{path.name} has no run block"
+        for name, body in runs:
+            assert expr(attr(body, "command")) == "plan", f"{path.name}: run {name} must plan"
+            checks = sub_blocks(body, "assert") or attr(body, "expect_failures")
+            assert checks, f"{path.name}: run {name} checks nothing"
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_every_example_is_a_root_module_of_its_module(
+    docs: dict[str, HclDoc], example: str
+) -> None:
+    """terraform-aws-modules' examples: a root module (providers configured, versions
+    pinned, local state) that calls the module it is named after, documented."""
+    root = TF_ROOT / "examples" / example
+    present = {p.name for p in root.iterdir()}
+    wanted = {"main.tf", "variables.tf", "outputs.tf", "versions.tf", "providers.tf", "README.md"}
+    assert not wanted - present, f"examples/{example} lacks {sorted(wanted - present)}"
+    calls = module_calls(docs, f"examples/{example}")
+    assert [attr(call, "source") for call in calls.values()] == [f"../../modules/{example}"]
+    (block,) = doc(docs, f"examples/{example}/versions.tf").terraform_blocks()
+    assert not sub_blocks(block, "backend"), "an example keeps its state locally"
+    providers = dict(doc(docs, f"examples/{example}/providers.tf").labeled("provider"))
+    assert expr(attr(providers["aws"], "region")) == "var.region"
+    called = MODULES if example == "stack" else (example,)
+    pins = assert_pins_cover_the_floors(docs, f"examples/{example}", called)
+    assert set(providers) == set(pins) - {"terraform", "random"}, "configure what you pin"
+
+    readme = (root / "README.md").read_text()
+    assert f"cd terraform/examples/{example}" in readme
+    assert "terraform init" in readme
+    names = [n for d in dir_docs(docs, f"examples/{example}") for n, _ in d.labeled("variable")]
+    names += [n for d in dir_docs(docs, f"examples/{example}") for n, _ in d.labeled("output")]
+    undocumented = [n for n in names if f"| {n} |" not in readme]
+    assert not undocumented, f"examples/{example}/README.md does not document {undocumented}"
+
+
+def test_ci_validates_and_tests_every_root_and_module() -> None:
+    """The registry-bound checks (init, validate, `terraform test`) run in CI for every
+    module, environment and example: the matrix of .github/workflows/terraform.yml."""
+    workflow = yaml.safe_load((REPO_ROOT / ".github/workflows/terraform.yml").read_text())
+    matrix = set(workflow["jobs"]["validate"]["strategy"]["matrix"]["root"])
+    assert set(ROOTS) <= matrix, sorted(set(ROOTS) - matrix)

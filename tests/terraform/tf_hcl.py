@@ -37,6 +37,9 @@ MODULES = (
 # The composition of the other eight, which envs/dev and envs/prod call once each.
 STACK = "modules/stack"
 ENVS = ("dev", "prod")
+# Root modules in terraform/examples/<module>/, one per module that has an example
+# (terraform-aws-modules' convention): each calls ../../modules/<module>.
+EXAMPLES = ("stack", "notifications_lambda")
 
 _PROBE: dict[str, Any] = hcl2.loads('a = "x"\n')  # type: ignore[attr-defined]
 WRAPPED = isinstance(_PROBE["a"], list)
@@ -119,6 +122,11 @@ def load(path: Path) -> HclDoc:
 
 def tf_paths() -> list[Path]:
     return sorted(p for p in TF_ROOT.rglob("*.tf") if ".terraform" not in p.parts)
+
+
+def tftest_paths(module: str) -> list[Path]:
+    """The module's `terraform test` files (tests/*.tftest.hcl), which hcl2 parses too."""
+    return sorted((TF_ROOT / "modules" / module / "tests").glob("*.tftest.hcl"))
 
 
 def load_all() -> dict[str, HclDoc]:

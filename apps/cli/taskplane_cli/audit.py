@@ -15,11 +15,12 @@ from typing import Annotated, Any
 import typer
 from pydantic import BaseModel
 
+from taskplane_cli.command import OutputOpt, group
 from taskplane_cli.output import Column, Output, field, say, show
 from taskplane_cli.session import fail, session
 from taskplane_client.transport import Call, model
 
-app = typer.Typer(help="The audit log: who changed what, when, from where (admins).")
+audit = group("audit", "The audit log: who changed what, when, from where (admins).")
 
 AUDIT_PATH = "/api/v1/audit"
 DEFAULT_NOTIFICATIONS_URL = "http://localhost:8004"
@@ -62,7 +63,7 @@ COLUMNS: list[Column] = [
 ]
 
 
-@app.command("list")
+@audit.command("list")
 def audit_list(
     ctx: typer.Context,
     service: Annotated[
@@ -89,11 +90,9 @@ def audit_list(
             f"default {DEFAULT_NOTIFICATIONS_URL})"
         ),
     ] = None,
-    output: Annotated[
-        Output | None, typer.Option("--output", "-o", help="table, json or yaml")
-    ] = None,
+    output: OutputOpt = None,
 ) -> None:
-    """Audit entries, newest first, filtered; -o json adds next_cursor per service."""
+    """Audit entries, newest first, filtered; -o json adds each service's next cursor."""
     chosen = service or list(AuditService)
     if cursor is not None and len(chosen) != 1:
         fail("--cursor pages one service's log: name it with --service", code=2)
@@ -151,3 +150,8 @@ def audit_list(
 def _utc(moment: datetime) -> datetime:
     """Typer parses naive datetimes: they are taken as UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def register(root: typer.Typer) -> None:
+    """``taskplane audit ...``."""
+    root.add_typer(audit)

@@ -2,23 +2,7 @@
 # the provider registry for init. The AWS provider is mocked.
 
 mock_provider "aws" {
-  mock_data "aws_caller_identity" {
-    defaults = {
-      account_id = "000000000000"
-    }
-  }
-
-  mock_data "aws_region" {
-    defaults = {
-      region = "mock-region-1"
-    }
-  }
-
-  mock_data "aws_iam_policy_document" {
-    defaults = {
-      json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
-    }
-  }
+  source = "../../mocks/aws"
 }
 
 variables {

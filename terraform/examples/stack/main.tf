@@ -1,0 +1,39 @@
+# The smallest taskplane stack that applies: two zones, one NAT gateway, a small
+# single-AZ database, everything disposable, no Helm releases (enable_platform stays
+# false: push the images first, see terraform/README.md) and no notifications Lambda.
+# For the settings of a real deployment see envs/dev and envs/prod.
+
+module "stack" {
+  source = "../../modules/stack"
+
+  environment        = "example"
+  production         = false
+  region             = var.region
+  name               = var.name
+  tags               = { Owner = var.owner }
+  availability_zones = [for zone in ["a", "b"] : "${var.region}${zone}"]
+  vpc_cidr           = "10.42.0.0/16"
+
+  single_nat_gateway     = true
+  log_retention_days     = 7
+  endpoint_public_access = false
+
+  node_instance_types = ["t3.large"]
+  node_min_size       = 1
+  node_max_size       = 2
+  node_desired_size   = 1
+
+  db_instance_class               = "db.t4g.micro"
+  db_allocated_storage_gib        = 20
+  db_max_allocated_storage_gib    = 20
+  db_multi_az                     = false
+  db_deletion_protection          = false
+  db_skip_final_snapshot          = true
+  db_backup_retention_days        = 1
+  db_performance_insights_enabled = false
+  db_monitoring_interval_seconds  = 0
+
+  ecr_force_delete            = true
+  secret_recovery_window_days = 0
+  observability_enabled       = false
+}

@@ -1,0 +1,59 @@
+# Runs in .github/workflows/terraform.yml (`terraform test`), not offline: it needs
+# the provider registry for init. The providers are mocked: nothing reaches AWS.
+
+mock_provider "aws" {
+  source = "../../mocks/aws"
+}
+
+variables {
+  name               = "tp-test"
+  image_uri          = "000000000000.dkr.ecr.mock-region-1.amazonaws.com/tp-test/notification-service:1.0.0"
+  vpc_id             = "vpc-00000000"
+  subnet_ids         = ["subnet-00000001", "subnet-00000002"]
+  ses_identity       = "example.com"
+  log_retention_days = 30
+}
+
+run "function_topic_and_dead_letters_are_named_after_the_deployment" {
+  command = plan
+
+  assert {
+    condition     = aws_lambda_function.this.function_name == "tp-test-notifications"
+    error_message = "the function is <name>-notifications"
+  }
+
+  assert {
+    condition     = aws_sns_topic.events.name == "tp-test-task-events"
+    error_message = "the topic is <name>-task-events"
+  }
+
+  assert {
+    condition     = aws_sqs_queue.dead_letter.name == "tp-test-notifications-dlq"
+    error_message = "the dead-letter queue is <function>-dlq"
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.reserved_concurrent_executions == 10
+    error_message = "the function's concurrency is reserved (and capped) by default"
+  }
+}
+
+run "rejects_no_subnet" {
+  command = plan
+
+  variables {
+    subnet_ids = []
+  }
+
+  expect_failures = [var.subnet_ids]
+}
+
+run "rejects_more_retries_than_lambda_allows" {
+  command = plan
+
+  variables {
+    maximum_retry_attempts = 3
+  }
+
+  expect_failures = [var.maximum_retry_attempts]
+}

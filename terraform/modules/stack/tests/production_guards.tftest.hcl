@@ -1,0 +1,108 @@
+# Runs in .github/workflows/terraform.yml (`terraform test`), not offline: it needs
+# the provider registry for init. The providers are mocked: nothing reaches AWS.
+# A production stack refuses settings that are fine in dev; each run breaks one guard.
+
+mock_provider "aws" {}
+
+mock_provider "kubernetes" {}
+
+mock_provider "helm" {}
+
+mock_provider "random" {}
+
+variables {
+  environment        = "prod"
+  production         = true
+  region             = "eu-west-1"
+  name               = "tp-test"
+  tags               = { Owner = "platform-team" }
+  availability_zones = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+  vpc_cidr           = "10.0.0.0/16"
+
+  single_nat_gateway     = false
+  log_retention_days     = 365
+  endpoint_public_access = false
+
+  node_instance_types = ["m6i.large"]
+  node_min_size       = 3
+  node_max_size       = 9
+  node_desired_size   = 3
+
+  db_instance_class               = "db.m7g.large"
+  db_allocated_storage_gib        = 50
+  db_max_allocated_storage_gib    = 500
+  db_multi_az                     = true
+  db_deletion_protection          = true
+  db_skip_final_snapshot          = false
+  db_backup_retention_days        = 14
+  db_performance_insights_enabled = true
+  db_monitoring_interval_seconds  = 60
+
+  ecr_force_delete            = false
+  secret_recovery_window_days = 30
+  observability_enabled       = true
+}
+
+run "refuses_one_nat_gateway" {
+  command = plan
+
+  variables {
+    single_nat_gateway = true
+  }
+
+  expect_failures = [var.single_nat_gateway]
+}
+
+run "refuses_an_unprotected_database" {
+  command = plan
+
+  variables {
+    db_multi_az            = false
+    db_deletion_protection = false
+    db_skip_final_snapshot = true
+  }
+
+  expect_failures = [var.db_multi_az, var.db_deletion_protection, var.db_skip_final_snapshot]
+}
+
+run "refuses_disposable_images_and_secrets" {
+  command = plan
+
+  variables {
+    ecr_force_delete            = true
+    secret_recovery_window_days = 0
+  }
+
+  expect_failures = [var.ecr_force_delete, var.secret_recovery_window_days]
+}
+
+run "refuses_zones_of_another_region" {
+  command = plan
+
+  variables {
+    availability_zones = ["us-east-1a", "us-east-1b", "us-east-1c"]
+  }
+
+  expect_failures = [var.availability_zones]
+}
+
+run "refuses_a_deployment_without_an_owner" {
+  command = plan
+
+  variables {
+    tags = {}
+  }
+
+  expect_failures = [var.tags]
+}
+
+run "the_platform_needs_an_image_tag" {
+  command = plan
+
+  variables {
+    enable_platform       = true
+    bootstrap_admin_email = "admin@example.com"
+  }
+
+  expect_failures = [var.image_tag]
+}

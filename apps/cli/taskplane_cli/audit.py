@@ -58,8 +58,6 @@ COLUMNS: list[Column] = [
     field("action"),
     field("target"),
     field("outcome"),
-    field("client_address"),
-    field("trace_id"),
 ]
 
 

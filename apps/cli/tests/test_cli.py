@@ -338,7 +338,8 @@ def test_bulk_enqueue_1000_with_progress_then_watch_until_done(
 def test_audit_list_shows_who_changed_what(env: dict[str, str]) -> None:
     login(env)
     queue = f"audited-{uuid.uuid4().hex[:8]}"
-    assert cli(env, "queues", "put", queue).exit_code == 0
+    for attempts in ("3", "4"):
+        assert cli(env, "queues", "put", queue, "--max-attempts", attempts).exit_code == 0
     both = ("--service", "auth", "--service", "tasks")
     listed = as_json(cli(env, "audit", "list", *both, "-o", "json"))
     actions = {(e["service"], e["action"]) for e in listed["items"]}
@@ -348,12 +349,12 @@ def test_audit_list_shows_who_changed_what(env: dict[str, str]) -> None:
     mine = as_json(
         cli(env, "audit", "list", "-s", "tasks", "--target", f"queue:{queue}", "-o", "json")
     )
-    (entry,) = mine["items"]
+    assert [e["details"]["config"]["max_attempts"] for e in mine["items"]] == [4, 3]
+    entry = mine["items"][0]
     assert (entry["action"], entry["actor_name"]) == ("queue.put", ADMIN_EMAIL)
-    table = cli(env, "audit", "list", "-s", "tasks", "--action", "queue.")
+    table = cli(env, "audit", "list", "-s", "tasks", "--action", "queue.", "--limit", "1")
     assert table.exit_code == 0, table.output
-    assert f"queue:{queue}" in table.stdout
-    assert ADMIN_EMAIL in table.stdout
+    assert "More in tasks: --service tasks --cursor " in table.stdout
     paged = cli(env, "audit", "list", "--cursor", "5")
     assert paged.exit_code == 2
     assert "--service" in paged.stderr

@@ -369,6 +369,8 @@ class WorkloadBinding(Response):
     namespace: str
     service_account: str
     queue: str
+    #: The ServiceAccount's uid the binding accepts (None until its first exchange).
+    service_account_uid: str | None = None
     created_at: datetime
     updated_at: datetime
 

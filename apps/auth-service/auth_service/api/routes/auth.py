@@ -32,7 +32,7 @@ from auth_service.schemas import (
     TokenPair,
     UserOut,
 )
-from auth_service.tokens import service_subject
+from auth_service.tokens import TokenIssuer, service_subject
 from taskplane_common import audit
 from taskplane_common.errors import ProblemError
 
@@ -69,6 +69,19 @@ def _bad_refresh_token() -> ProblemError:
 
 def user_out(user: User) -> UserOut:
     return UserOut.model_validate(user, from_attributes=True)
+
+
+async def _user_access_token(
+    session: AsyncSession, issuer: TokenIssuer, user: User, refusal: ProblemError
+) -> str:
+    """The user's epoch first, then their role and status as committed now: a role change
+    or deactivation committing in between leaves the token with the old epoch, which every
+    verifier refuses, never the new epoch on the old role."""
+    epoch = await crud.subject_epoch(session, str(user.id))
+    await session.refresh(user, ["role", "is_active", "email", "full_name"])
+    if not user.is_active:
+        raise refusal
+    return await issuer.for_user(user, epoch)
 
 
 async def _audit_self(
@@ -184,12 +197,12 @@ async def token(
         log.info("login failed", extra={"account": account})
         raise _bad_credentials()
 
+    access = await _user_access_token(session, issuer, user, _bad_credentials())
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = await passwords.hash(password)
     refresh = await crud.issue_refresh_token(
         session, user, timedelta(seconds=settings.refresh_token_ttl_s)
     )
-    access = await issuer.for_user(user, await crud.subject_epoch(session, str(user.id)))
     await _audit_self(session, request, "auth.login", user)
     await session.commit()
     log.info("login succeeded", extra={"user_id": str(user.id)})
@@ -243,11 +256,11 @@ async def refresh(
         await crud.revoke_family(session, stored.family_id)
         await session.commit()
         raise _bad_refresh_token()
+    access = await _user_access_token(session, issuer, user, _bad_refresh_token())
     stored.used_at = now
     secret = await crud.issue_refresh_token(
         session, user, timedelta(seconds=settings.refresh_token_ttl_s), stored.family_id
     )
-    access = await issuer.for_user(user, await crud.subject_epoch(session, str(user.id)))
     await session.commit()
     response.headers.update(_NO_STORE)
     return TokenPair(
@@ -307,7 +320,15 @@ async def exchange_service_token(
             401, "the service token is invalid, expired or revoked", slug="invalid-service-token"
         )
     subject = service_subject(stored.id)
-    access = await issuer.for_service(stored, await crud.subject_epoch(session, subject))
+    # The epoch first, then whether the token is still unrevoked: a revocation
+    # committing in between leaves this access token with the old epoch (refused).
+    epoch = await crud.subject_epoch(session, subject)
+    await session.refresh(stored, ["revoked_at"])
+    if stored.revoked_at is not None:
+        raise ProblemError(
+            401, "the service token is invalid, expired or revoked", slug="invalid-service-token"
+        )
+    access = await issuer.for_service(stored, epoch)
     await audit.record(
         session,
         request,

@@ -16,7 +16,7 @@ MYPY_PACKAGES := $(notdir $(patsubst %/,%,$(MODULE_DIRS)))
 
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test lint fmt pytest bench clean lambda-zip
+.PHONY: help venv run test lint fmt pytest bench clean lambda-zip openapi
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ test: lint pytest ## the whole suite: lint, type checks, unit, integration, char
 fmt: $(STAMP) ## format and autofix
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+openapi: $(STAMP) ## rewrite docs/api/<service>.openapi.json from the code
+	$(PY) -m scripts.openapi
 
 bench: $(STAMP) ## benchmarks (results land in bench/results/)
 	$(PY) -m bench

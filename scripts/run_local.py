@@ -8,6 +8,7 @@ the children gracefully, then the embedded database.
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import signal
@@ -103,6 +104,7 @@ def components(admin_password: str) -> list[Component]:
                 TASKPLANE_USER_SERVICE_URL="http://127.0.0.1:8002",
                 # Local receivers (e.g. `python -m http.server`) are on loopback.
                 TASKPLANE_WEBHOOK_ALLOW_LOOPBACK="true",
+                TASKPLANE_SECRETS_KEK_FILE=str(notification_kek()),
             ),
             late_env=lambda: {
                 "TASKPLANE_SERVICE_TOKEN": service_token(
@@ -137,14 +139,27 @@ def service_token(password: str, name: str, scopes: list[str]) -> str:
     return token
 
 
-def admin_password() -> str:
-    """A random local admin password, kept in .local/ so it survives restarts."""
-    path = LOCAL / "admin-password"
+def local_secret(name: str, make: Callable[[], str]) -> Path:
+    """A random local secret in .local/<name>, made once so it survives restarts."""
+    path = LOCAL / name
     if not path.exists():
         LOCAL.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(18))
+        path.write_text(make())
         path.chmod(0o600)
-    return path.read_text().strip()
+    return path
+
+
+def admin_password() -> str:
+    """A random local admin password, kept in .local/admin-password."""
+    return local_secret("admin-password", lambda: secrets.token_urlsafe(18)).read_text().strip()
+
+
+def notification_kek() -> Path:
+    """The notification-service's key-encryption key (it seals webhook secrets at rest):
+    32 random bytes in base64, kept in .local/notification-kek."""
+    return local_secret(
+        "notification-kek", lambda: base64.b64encode(secrets.token_bytes(32)).decode()
+    )
 
 
 def start_embedded_postgres() -> str:

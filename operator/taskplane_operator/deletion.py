@@ -1,5 +1,5 @@
 """Deletion policies of a TaskQueue: Retain, Drain or Delete the queue, then revoke its
-workers' binding (every policy) and let it go.
+workers' binding (every policy, whatever became of the policy step) and let it go.
 
 Called by the delete handler while the finalizer holds the object. A policy that must
 wait (Drain with tasks left) raises kopf.TemporaryError with the poll interval as delay.
@@ -7,7 +7,9 @@ wait (Drain with tasks left) raises kopf.TemporaryError with the poll interval a
 
 from __future__ import annotations
 
+import asyncio
 import datetime
+import time
 
 import kopf
 
@@ -18,13 +20,23 @@ from taskplane_operator.model import TaskQueueSpec, queue_name
 from taskplane_operator.scaling import recommend
 from taskplane_operator.state import Services
 
+#: Pause between two tries of the revocation: doubling from the first, capped.
+REVOKE_RETRY_FIRST_S = 1.0
+REVOKE_RETRY_MAX_S = 15.0
+
 
 async def apply_policy(
     body: kopf.Body, spec: TaskQueueSpec, svc: Services, runtime: datetime.timedelta
 ) -> str:
-    """Carry out spec.deletionPolicy, then revoke the workers' binding (after a drain:
-    draining workers still need it); returns the queue name. Errors propagate until
-    ``deletionTimeoutSeconds``, then a Warning Event is posted and deletion proceeds."""
+    """Carry out spec.deletionPolicy, then revoke the workers' binding; returns the queue
+    name.
+
+    A failing policy step propagates (kopf retries it) until ``deletionTimeoutSeconds``;
+    then a Warning Event is posted and the revocation runs all the same. The revocation
+    comes after the policy step (draining workers still need their binding) and is
+    retried here until it succeeds or its own ``deletionTimeoutSeconds`` pass; a binding
+    still there then is named in a Warning Event and deletion proceeds.
+    """
     namespace, name = body.metadata.namespace or "", body.metadata.name or ""
     queue = queue_name(spec, namespace, name)
     timed_out = runtime.total_seconds() >= spec.deletion_timeout_seconds
@@ -33,7 +45,6 @@ async def apply_policy(
             await _delete_queue(body, svc, queue)
         elif spec.deletion_policy == "Drain":
             await _drain(body, spec, svc, queue, timed_out)
-        await svc.tasks.unbind_workload(namespace, desired.child_name(name))
     except (TaskServiceError, KubernetesApiError) as exc:
         if not timed_out:
             raise
@@ -43,7 +54,41 @@ async def apply_policy(
             reason="DeletionTimedOut",
             message=f"gave up after {spec.deletion_timeout_seconds}s: {exc.message}",
         )
+    await _revoke(body, svc, namespace, desired.child_name(name), queue, spec)
     return queue
+
+
+async def _revoke(
+    body: kopf.Body,
+    svc: Services,
+    namespace: str,
+    service_account: str,
+    queue: str,
+    spec: TaskQueueSpec,
+) -> None:
+    """Delete the binding, retrying until it is gone or ``deletionTimeoutSeconds`` pass."""
+    deadline = time.monotonic() + spec.deletion_timeout_seconds
+    pause = REVOKE_RETRY_FIRST_S
+    while True:
+        try:
+            await svc.tasks.unbind_workload(namespace, service_account)
+            return
+        except TaskServiceError as exc:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                kopf.event(
+                    body,
+                    type="Warning",
+                    reason="BindingNotRevoked",
+                    message=(
+                        f"ServiceAccount {namespace}/{service_account} is still bound to "
+                        f"queue {queue} after {spec.deletion_timeout_seconds}s of retries "
+                        f"({exc.message}); delete the binding by hand"
+                    ),
+                )
+                return
+            await asyncio.sleep(min(pause, left))
+            pause = min(pause * 2, REVOKE_RETRY_MAX_S)
 
 
 async def _delete_queue(body: kopf.Body, svc: Services, queue: str) -> None:

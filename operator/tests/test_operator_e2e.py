@@ -232,6 +232,21 @@ async def test_a_queue_is_registered_once_per_configuration_never_per_poll(
     assert puts() == (2, 2)
 
 
+async def test_a_spec_change_is_registered_without_waiting_for_the_next_poll(
+    queues: Queues, task_service: FakeTaskService, kube: Kube
+) -> None:
+    """The spec handler wakes the autoscaler: with an hour between polls, a new queue
+    configuration still reaches the task-service within the usual bound of a wait."""
+    queue = queues.queue("hourly")
+    scaling = {"minReplicas": 0, "maxReplicas": 2, "pollIntervalSeconds": 3600}
+    await queues.create("hourly", scaling=scaling)
+    await queues.wait_for(lambda: _configured(task_service, queue, max_attempts=5))
+
+    await kube.patch_spec(queues.ns, "hourly", {"retry": {"maxAttempts": 9}})
+    config = await queues.wait_for(lambda: _configured(task_service, queue, max_attempts=9))
+    assert config["max_attempts"] == 9
+
+
 async def _configured(
     task_service: FakeTaskService, queue: str, **expected: Any
 ) -> dict[str, Any] | None:
@@ -381,6 +396,86 @@ async def test_delete_policy_deletes_the_queue_and_tolerates_no_endpoint(
     assert await task_service.queue_config(queues.queue("stays")) is not None
     assert "QueueNotDeleted" in await queues.event_reasons("stays")
     assert task_service.bindings.in_namespace(queues.ns) == {}  # revoked either way
+
+
+async def test_queue_delete_failing_past_the_timeout_still_revokes_the_binding(
+    queues: Queues, task_service: FakeTaskService, kube: Kube
+) -> None:
+    """The Delete policy's queue DELETE keeps failing: once deletionTimeoutSeconds pass,
+    the operator gives up on the queue but still deletes the worker binding."""
+    ns = queues.ns
+    await queues.create("stuck", deletionPolicy="Delete", deletionTimeoutSeconds=2)
+    await queues.wait_for(lambda: queues.handled(["stuck"]))
+
+    async def bound() -> bool:
+        return "stuck-worker" in task_service.bindings.in_namespace(ns)
+
+    await queues.wait_for(bound)
+
+    task_service.delete_failing = True
+    try:
+        await kube.delete(tq_path(ns, "stuck"))
+        await queues.wait_for(lambda: gone(queues, "stuck"))
+    finally:
+        task_service.delete_failing = False
+    queue_deletes = [
+        r
+        for r in task_service.requests
+        if r[:2] == ("DELETE", f"/api/v1/queues/{queues.queue('stuck')}")
+    ]
+    assert len(queue_deletes) >= 2  # retried until the timeout, never succeeded
+    assert await task_service.queue_config(queues.queue("stuck")) is not None
+    assert "DeletionTimedOut" in await queues.event_reasons("stuck")
+    assert ("DELETE", ns, "stuck-worker", f"Bearer {task_service.token}") in (
+        task_service.bindings.requests
+    )
+    assert task_service.bindings.in_namespace(ns) == {}
+
+
+async def test_a_failing_revocation_is_retried_then_named_in_a_warning(
+    queues: Queues, task_service: FakeTaskService, kube: Kube
+) -> None:
+    """The binding DELETE itself fails: retried until it succeeds; one that fails for
+    deletionTimeoutSeconds leaves a Warning naming the ServiceAccount still bound."""
+    ns = queues.ns
+    await queues.create("flaky", deletionPolicy="Retain", deletionTimeoutSeconds=60)
+    await queues.create("broken", deletionPolicy="Retain", deletionTimeoutSeconds=2)
+    await queues.wait_for(lambda: queues.handled(["flaky", "broken"]))
+
+    async def both_bound() -> bool:
+        return len(task_service.bindings.in_namespace(ns)) == 2
+
+    await queues.wait_for(both_bound)
+
+    def unbinds(sa: str) -> int:
+        return sum(1 for r in task_service.bindings.requests if r[:3] == ("DELETE", ns, sa))
+
+    task_service.bindings.unbind_failing = True
+    try:
+        await kube.delete(tq_path(ns, "flaky"))
+        await kube.delete(tq_path(ns, "broken"))
+        await queues.wait_for(lambda: gone(queues, "broken"))
+        assert unbinds("broken-worker") >= 2
+
+        async def retried() -> bool:
+            return unbinds("flaky-worker") >= 2
+
+        await queues.wait_for(retried)
+        assert await queues.tq("flaky") is not None  # held while the revocation fails
+    finally:
+        task_service.bindings.unbind_failing = False
+    await queues.wait_for(lambda: gone(queues, "flaky"))
+    assert task_service.bindings.in_namespace(ns) == {"broken-worker": queues.queue("broken")}
+    warnings = [
+        event["message"]
+        for event in await kube.events(ns)
+        if event.get("reason") == "BindingNotRevoked"
+    ]
+    assert warnings
+    for warning in warnings:
+        assert f"{ns}/broken-worker is still bound to queue {queues.queue('broken')}" in warning
+    assert "BindingNotRevoked" not in await queues.event_reasons("flaky")
+    task_service.bindings.bound.clear()  # the hand deletion the Warning asks for
 
 
 async def test_task_service_outage_degrades_but_keeps_workers(

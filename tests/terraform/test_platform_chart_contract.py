@@ -208,6 +208,7 @@ def external_secrets(defaults: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "secretArn": SECRET_ARN.format("taskplane/platform"),
             "targetSecretName": defaults["platform_secret_name"],
             "bootstrapAdminEmail": "platform-admin@example.com",
+            "notificationKekSecretArn": SECRET_ARN.format("taskplane/notification-kek-a1b2c3"),
         },
     }
     objects = render_chart(SECRETS_CHART, values, f"{RELEASE}-platform-secrets")

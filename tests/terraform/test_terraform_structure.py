@@ -609,11 +609,8 @@ def policy_statements(docs: dict[str, HclDoc]) -> list[tuple[str, str, dict[str,
 
 
 # In a KMS key policy "*" is the only valid resource and means "this key".
-KEY_POLICIES = {
-    ("terraform/modules/database/main.tf", "kms"),
-    ("terraform/modules/secrets/main.tf", "kms"),
-    ("terraform/modules/notifications_lambda/main.tf", "kms"),
-}
+# The one key policy every module's key uses (modules/kms_key).
+KEY_POLICIES = {("terraform/modules/kms_key/main.tf", "this")}
 
 
 def test_no_wildcard_iam_outside_documented_exceptions(docs: dict[str, HclDoc]) -> None:
@@ -659,7 +656,8 @@ def test_pod_identity_reads_exactly_the_platform_secrets(docs: dict[str, HclDoc]
     assert set(readers) == {"external-secrets"}
     eso = readers["external-secrets"]
     assert expr(eso["secret_arns"]) == (
-        "[module.database.master_user_secret_arn,module.secrets.platform_secret_arn]"
+        "[module.database.master_user_secret_arn,module.secrets.platform_secret_arn,"
+        "module.secrets.notification_kek_secret_arn]"
     )
     assert expr(eso["kms_key_arns"]) == "[module.database.kms_key_arn,module.secrets.kms_key_arn]"
 
@@ -711,16 +709,16 @@ def test_platform_secrets_never_enter_state(docs: dict[str, HclDoc]) -> None:
         "random_* resources keep their result in state: use ephemeral random_password"
     )
     ephemerals = [t for t, _, _ in secrets.resources("ephemeral")]
-    assert ephemerals.count("random_password") == 3
+    assert ephemerals.count("random_password") == 4
     versions = [b for t, _, b in secrets.resources() if t == "aws_secretsmanager_secret_version"]
-    assert len(versions) == 1, "only <name>/platform: no service-tokens secret"
+    assert len(versions) == 2, "<name>/platform and <name>/notification-kek: no service tokens"
     for version in versions:
         assert "secret_string" not in version, "write-only secret_string_wo only"
         assert "secret_string_wo" in version
         assert "secret_string_wo_version" in version
     for rtype, _, secret in secrets.resources():
         if rtype == "aws_secretsmanager_secret":
-            assert expr(attr(secret, "kms_key_id")) == "aws_kms_key.this.arn"
+            assert expr(attr(secret, "kms_key_id")) == "module.kms.arn"
 
 
 def test_no_service_token_flow_is_provisioned() -> None:

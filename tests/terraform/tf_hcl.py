@@ -32,6 +32,7 @@ MODULES = (
     "secrets",
     "platform",
     "notifications_lambda",
+    "kms_key",
     "stack",
 )
 # The composition of the other eight, which envs/dev and envs/prod call once each.

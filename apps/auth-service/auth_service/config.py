@@ -44,6 +44,12 @@ class Settings(ServiceSettings):
     login_max_failures_per_account: int = Field(10, ge=1)
     login_max_attempts_per_address: int = Field(100, ge=1)
 
+    # Retention (auth_service.retention), in bounded SKIP LOCKED batches.
+    retention_interval_s: float = Field(300.0, gt=0, le=86_400)
+    retention_batch: int = Field(1000, ge=1, le=100_000)
+    #: Refresh tokens are kept this long after they expire (reuse shows in the logs).
+    refresh_token_retention_s: int = Field(86_400, ge=0, le=365 * 86_400)
+
     registration_enabled: bool = True
     first_user_is_admin: bool = True
     bootstrap_admin_email: str | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,6 +18,7 @@ from auth_service.keys import KeyStore, KeyStoreVerifier
 from auth_service.kubernetes import build_verifier
 from auth_service.models import AUDIT_LOG
 from auth_service.passwords import Passwords
+from auth_service.retention import retention_cleaner
 from auth_service.tokens import TokenIssuer
 from taskplane_common.app import create_app
 from taskplane_common.auth import RevocationList
@@ -28,6 +31,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     key_store = KeyStore(database, settings)
     passwords = Passwords(settings)
     kubernetes_verifier = build_verifier(settings)
+    cleaner = retention_cleaner(settings, database)
 
     async def own_revocations(since: int) -> Mapping[str, Any]:
         async with database.read_sessionmaker() as session:
@@ -43,7 +47,11 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await key_store.ensure_key()
         await bootstrap_admin(database, settings, passwords)
+        cleaning = asyncio.create_task(cleaner.run(), name="retention")
         yield
+        cleaning.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await cleaning
         await revocations.aclose()
         if kubernetes_verifier is not None:
             await kubernetes_verifier.aclose()
@@ -62,4 +70,5 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     app.state.passwords = passwords
     app.state.kubernetes_verifier = kubernetes_verifier
     app.state.token_issuer = TokenIssuer(key_store, settings)
+    app.state.retention = cleaner
     return app

@@ -58,6 +58,7 @@ class RefreshToken(Base):
     __table_args__ = (
         Index("ix_refresh_tokens_family", "family_id"),
         Index("ix_refresh_tokens_user", "user_id"),
+        Index("ix_refresh_tokens_expires", "expires_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)

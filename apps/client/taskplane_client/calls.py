@@ -9,6 +9,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import quote
 
+import httpx
+
 from taskplane_client.auth import KUBERNETES_EXCHANGE_PATH, LOGIN_PATH, LOGOUT_PATH, REFRESH_PATH
 from taskplane_client.models import (
     AccessToken,
@@ -224,6 +226,26 @@ def heartbeat(lease_id: uuid.UUID | str, worker_id: str | None = None) -> Call[H
         "heartbeat", lease_id, {"worker_id": worker_id}, model(HeartbeatResult)
     )
     return result
+
+
+def _extended(response: httpx.Response) -> set[uuid.UUID]:
+    return {uuid.UUID(item["lease_id"]) for item in response.json()["items"]}
+
+
+def heartbeat_many(
+    lease_ids: Iterable[uuid.UUID], worker_id: str | None = None
+) -> Call[set[uuid.UUID]]:
+    """Extend every lease a worker holds in one request: the ids extended (any other is
+    gone)."""
+    return Call(
+        "heartbeat_many",
+        "POST",
+        f"{LEASES}/heartbeat",
+        _extended,
+        json={"worker_id": worker_id, "lease_ids": [str(lease_id) for lease_id in lease_ids]},
+        idempotent=True,
+        lease_call=True,
+    )
 
 
 def complete(

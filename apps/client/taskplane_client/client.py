@@ -9,11 +9,10 @@ unreachable into a :class:`~taskplane_client.errors.ConnectionFailedError` namin
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -419,6 +418,11 @@ class AsyncTaskplaneClient(_Base):
     async def heartbeat(self, task: LeasedTask, worker_id: str | None = None) -> HeartbeatResult:
         return await self.send(calls.heartbeat(task.lease_id, worker_id))
 
+    async def heartbeat_many(
+        self, lease_ids: Iterable[uuid.UUID], worker_id: str | None = None
+    ) -> set[uuid.UUID]:
+        return await self.send(calls.heartbeat_many(lease_ids, worker_id))
+
     async def complete(
         self, task: LeasedTask, result: Any = None, worker_id: str | None = None
     ) -> LeaseResult:
@@ -456,54 +460,6 @@ class AsyncTaskplaneClient(_Base):
                 return
             except Exception as exc:
                 log.warning("heartbeat for task %s failed: %s", task.id, exc)
-
-    async def work(
-        self,
-        queue: str,
-        handler: Callable[[LeasedTask], Awaitable[Any]],
-        *,
-        worker_id: str,
-        stop: asyncio.Event,
-        wait_s: float = 10,
-    ) -> None:
-        """The lease → heartbeat → complete loop, one task at a time, until ``stop`` is set.
-
-        A handler exception fails the attempt (retried by the server with backoff); a
-        lease lost meanwhile drops the result. ``taskplane-worker`` adds concurrency,
-        batching and draining on top of the same calls.
-        """
-        while not stop.is_set():
-            leasing = asyncio.ensure_future(self.lease(queue, worker_id, wait_s=wait_s))
-            stopping = asyncio.ensure_future(stop.wait())
-            await asyncio.wait({leasing, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            stopping.cancel()
-            if not leasing.done():
-                leasing.cancel()  # closes the long-poll's connection
-                with contextlib.suppress(asyncio.CancelledError):
-                    await leasing
-                return
-            for task in leasing.result().tasks:
-                await self._work_on(task, handler, worker_id)
-
-    async def _work_on(
-        self, task: LeasedTask, handler: Callable[[LeasedTask], Awaitable[Any]], worker_id: str
-    ) -> None:
-        work = asyncio.ensure_future(handler(task))
-        beat = asyncio.ensure_future(self.keep_leased(task, worker_id, on_lost=work.cancel))
-        try:
-            result = await work
-        except asyncio.CancelledError:
-            if not work.cancelled():
-                raise
-            return  # the lease was lost
-        except Exception as exc:
-            with contextlib.suppress(LeaseLostError):
-                await self.fail(task, f"{type(exc).__name__}: {exc}", worker_id=worker_id)
-            return
-        finally:
-            beat.cancel()
-        with contextlib.suppress(LeaseLostError):
-            await self.complete(task, result, worker_id)
 
     # events
     async def events(

@@ -11,17 +11,45 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
+    Strict,
     StringConstraints,
     model_validator,
 )
+
+_T = TypeVar("_T")
+
+
+def _refuse_null(value: object) -> object:
+    if value is None:
+        raise ValueError("may be omitted but not null")
+    return value
+
+
+def _without_null(schema: dict[str, Any]) -> None:
+    """The field's JSON schema without the ``null`` alternative and ``default: null``."""
+    schema.pop("default", None)
+    alternatives = [s for s in schema.pop("anyOf", []) if s != {"type": "null"}]
+    if len(alternatives) == 1:
+        schema.update(alternatives[0])
+    elif alternatives:
+        schema["anyOf"] = alternatives
+
+
+#: A field of a partial update that may be left out but not sent as ``null`` (a field
+#: that cannot be empty): ``None`` in Python means "not given".
+Omittable = Annotated[
+    _T | None, BeforeValidator(_refuse_null), Field(json_schema_extra=_without_null)
+]
 
 Priority = Literal["low", "medium", "high", "critical"]
 #: Statuses a person may set on a task; the queue engine owns the others.
@@ -35,30 +63,118 @@ QUEUE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 QueueName = Annotated[str, StringConstraints(pattern=QUEUE_NAME_PATTERN)]
 
 
-def _not_blank(value: str) -> str:
-    if not value:
+def _dedupe_tags(tags: list[str]) -> list[str]:
+    """Keep the first spelling of each tag, comparing case-insensitively."""
+    seen: set[str] = set()
+    unique: list[str] = []
+    for tag in tags:
+        folded = tag.casefold()
+        if folded not in seen:
+            seen.add(folded)
+            unique.append(tag)
+    return unique
+
+
+MAX_TAGS = 10
+
+
+def _not_blank(value: object) -> object:
+    """Says why before the pattern would (same rule, a clearer message)."""
+    if isinstance(value, str) and not value.strip():
         raise ValueError("must not be blank")
     return value
 
 
+#: Some character that is not white space (``str.strip`` also removes \x1c-\x1f, which
+#: the JSON Schema ``\s`` does not cover). Lengths are checked before the value is
+#: trimmed, so what the document allows is exactly what is accepted.
+NOT_BLANK = r"[^\s\x1c-\x1f]"
 Title = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(_not_blank)
+    str,
+    StringConstraints(max_length=200, pattern=NOT_BLANK),
+    BeforeValidator(_not_blank),
+    AfterValidator(str.strip),
 ]
 Description = Annotated[str, StringConstraints(max_length=2000)]
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
-Tags = Annotated[list[Tag], Field(max_length=10)]
+Tag = Annotated[str, StringConstraints(max_length=50, pattern=NOT_BLANK), AfterValidator(str.strip)]
+Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_dedupe_tags)]
 
 
 class Request(BaseModel):
-    """A request body: unknown fields are refused, as the server does."""
+    """A request body: unknown fields are refused, and JSON types are not coerced (``"5"``
+    is no number, ``1`` no boolean), as the server does: the body must match the
+    document's schema, not merely be convertible to it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _integral_numbers(cls, data: Any) -> Any:
+        """JSON Schema's ``integer`` includes ``1.0``, which strict mode would refuse."""
+        if not isinstance(data, dict):
+            return data
+        integers = _integer_fields(cls)
+        return {
+            name: int(value)
+            if name in integers and isinstance(value, float) and value.is_integer()
+            else value
+            for name, value in data.items()
+        }
+
+
+def _integer_fields(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(
+        name
+        for name, field in model.model_fields.items()
+        if field.annotation is int or set(get_args(field.annotation)) == {int, type(None)}
+    )
+
+
+def _json_text(value: object) -> object:
+    """A date-time or id arrives as a JSON string (or, from Python, as the object)."""
+    if isinstance(value, int | float | bool):
+        raise ValueError("must be a string")
+    return value
+
+
+#: Read from JSON strings (strict mode would want Python objects; lax mode would also
+#: take a number as a Unix time).
+JsonUUID = Annotated[uuid.UUID, Strict(False), BeforeValidator(_json_text)]
+JsonDatetime = Annotated[AwareDatetime, Strict(False), BeforeValidator(_json_text)]
 
 
 class Response(BaseModel):
     """A response body: unknown fields are ignored."""
 
     model_config = ConfigDict(extra="ignore")
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+class ValidationIssue(Response):
+    """One reason a request was refused: where (``loc``) and why."""
+
+    loc: list[str]
+    msg: str
+    type: str
+
+
+class Problem(Response):
+    """RFC 9457 problem details: the body of every error answer of every service.
+
+    Members beyond these are extensions of a particular problem type (``errors`` of a
+    validation error, ``checks`` of a failed readiness check, ...).
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="A URI naming the kind of problem")
+    title: str
+    status: Annotated[int, Field(ge=400, le=599)]
+    detail: str
+    instance: str | None = Field(None, description="The path of the request")
+    errors: list[ValidationIssue] | None = Field(None, description="Validation errors")
 
 
 # ----------------------------------------------------------------------------- tasks
@@ -69,24 +185,29 @@ class TaskCreate(Request):
     description: Description | None = None
     status: SettableStatus = "pending"
     priority: Priority = "medium"
-    due_at: AwareDatetime | None = None
+    due_at: JsonDatetime | None = None
     tags: Tags = Field(default_factory=list)
-    assignee_id: uuid.UUID | None = None
+    assignee_id: JsonUUID | None = None
 
 
 class TaskUpdate(Request):
-    """Only the fields given are sent (``None`` given explicitly clears a field)."""
+    """Only the fields given are sent (``None`` given explicitly clears a field).
 
-    title: Title | None = None
+    ``title``, ``status`` and ``priority`` cannot be cleared: ``null`` is refused.
+    """
+
+    title: Omittable[Title] = None
     description: Description | None = None
-    status: SettableStatus | None = None
-    priority: Priority | None = None
-    due_at: AwareDatetime | None = None
+    status: Omittable[SettableStatus] = None
+    priority: Omittable[Priority] = None
+    due_at: JsonDatetime | None = None
     tags: Tags | None = None
-    assignee_id: uuid.UUID | None = None
+    assignee_id: JsonUUID | None = None
 
 
 class QueueDetails(Response):
+    """How a queued task is doing; ``null`` on tasks that are not in a queue."""
+
     name: str
     payload: dict[str, Any]
     attempts: int
@@ -122,7 +243,9 @@ class Task(Response):
 
 class TaskPage(Response):
     items: list[Task]
-    next_cursor: str | None
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next page; null on the last page."
+    )
 
 
 class TaskStats(Response):
@@ -151,6 +274,11 @@ class QueueConfig(Request):
     paused: bool = False
     rate_limit_per_s: float | None = Field(None, gt=0, le=100_000)
     max_in_flight: int | None = Field(None, ge=1, le=1_000_000)
+    #: How long finished tasks are kept, in seconds (null: forever); then the cleaner
+    #: deletes them.
+    completed_retention_s: int | None = Field(86_400, ge=1, le=10 * 366 * 86_400)
+    cancelled_retention_s: int | None = Field(7 * 86_400, ge=1, le=10 * 366 * 86_400)
+    dead_retention_s: int | None = Field(30 * 86_400, ge=1, le=10 * 366 * 86_400)
 
 
 class QueueStats(Response):
@@ -176,10 +304,24 @@ class Queue(QueueStats):
     config: QueueConfig
 
 
+#: JSON Schema for "``run_at`` and ``delay_s`` both given, neither null".
+_BOTH_SCHEDULES: dict[str, Any] = {
+    "required": ["run_at", "delay_s"],
+    "properties": {
+        "run_at": {"not": {"type": "null"}},
+        "delay_s": {"not": {"type": "null"}},
+    },
+}
+
+
 class TaskEnqueue(Request):
+    """A task for a queue; ``run_at`` and ``delay_s`` exclude each other."""
+
+    model_config = ConfigDict(json_schema_extra={"not": _BOTH_SCHEDULES})
+
     payload: dict[str, Any] = Field(default_factory=dict)
     priority: Priority = "medium"
-    run_at: AwareDatetime | None = None
+    run_at: JsonDatetime | None = None
     delay_s: float | None = Field(None, ge=0, le=366 * 86_400)
     max_attempts: int | None = Field(None, ge=1, le=1000)
     dedupe_key: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
@@ -230,9 +372,13 @@ class LeasedTask(Response):
     lease_expires_at: datetime
     traceparent: str | None
     created_at: datetime
-    #: The queue's visibility timeout when leased (copied from the lease answer):
-    #: heartbeats go well within it.
-    visibility_timeout_s: float = 60.0
+    #: The queue's visibility timeout when leased (copied from the lease answer, not
+    #: part of the task's wire shape): heartbeats go well within it.
+    _visibility_timeout_s: float = PrivateAttr(60.0)
+
+    @property
+    def visibility_timeout_s(self) -> float:
+        return self._visibility_timeout_s
 
 
 class Lease(Response):
@@ -242,7 +388,7 @@ class Lease(Response):
     @model_validator(mode="after")
     def _tasks_know_their_timeout(self) -> Lease:
         for task in self.tasks:
-            task.visibility_timeout_s = float(self.visibility_timeout_s)
+            task._visibility_timeout_s = float(self.visibility_timeout_s)
         return self
 
 
@@ -259,7 +405,7 @@ class LeaseResult(Response):
 
 
 class Completion(Request):
-    lease_id: uuid.UUID
+    lease_id: JsonUUID
     result: Any | None = None
 
 
@@ -272,6 +418,20 @@ class CompletionResult(Response):
 
 # ----------------------------------------------------------------------------- events
 
+#: The types of the task-service's event feed: what webhooks subscribe to and what
+#: notification preferences are set for.
+EventType = Literal[
+    "task.created",
+    "task.updated",
+    "task.assigned",
+    "task.completed",
+    "task.failed",
+    "task.dead",
+    "task.cancelled",
+    "task.deleted",
+]
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)
+
 
 class Event(Response):
     id: int
@@ -283,10 +443,14 @@ class Event(Response):
     occurred_at: datetime
     #: Pass as ``after`` to resume right after this event.
     cursor: str
+    #: The W3C trace context of the change (for a queue task: its enqueue's), so a
+    #: consumer continues that trace; None for changes made outside any trace.
+    traceparent: str | None = None
 
 
 class EventPage(Response):
     items: list[Event]
+    #: Pass as ``after`` for the next call (unchanged when nothing new arrived).
     next_cursor: str
 
 
@@ -297,20 +461,20 @@ Scope = Literal[
 ]
 
 
-class TokenPair(Response):
-    access_token: str
-    refresh_token: str
-    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type
-    expires_in: int
-
-
 class AccessToken(Response):
     access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type
     expires_in: int
+
+
+class TokenPair(AccessToken):
+    refresh_token: str
 
 
 class ServiceTokenCreate(Request):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    name: Annotated[
+        str, StringConstraints(max_length=100, pattern=NOT_BLANK), AfterValidator(str.strip)
+    ]
     scopes: Annotated[list[Scope], Field(min_length=1, max_length=5)]
     expires_in_days: Annotated[int, Field(ge=1, le=3650)] | None = None
 
@@ -326,25 +490,28 @@ class ServiceToken(Response):
 
 
 class ServiceTokenCreated(ServiceToken):
-    #: The secret, shown once.
-    token: str
+    token: str = Field(description="Shown once; exchange it at /api/v1/auth/service-token")
 
 
 class KubernetesTokenExchange(Request):
     """A pod's projected ServiceAccount token (audience ``taskplane``) to exchange."""
 
-    token: Annotated[str, StringConstraints(min_length=1, max_length=16_384)]
+    token: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=16_384,
+            description="The pod's projected ServiceAccount token (audience taskplane)",
+        ),
+    ]
 
 
 #: A namespace is a DNS label; a ServiceAccount name a DNS subdomain.
-Namespace = Annotated[
-    str, StringConstraints(max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-]
+NAMESPACE_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+SERVICE_ACCOUNT_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+Namespace = Annotated[str, StringConstraints(max_length=63, pattern=NAMESPACE_PATTERN)]
 ServiceAccountName = Annotated[
-    str,
-    StringConstraints(
-        max_length=253, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-    ),
+    str, StringConstraints(max_length=253, pattern=SERVICE_ACCOUNT_PATTERN)
 ]
 
 
@@ -361,6 +528,11 @@ class WorkloadBindingKey(Request):
 
 class WorkloadBindingPut(Request):
     queue: QueueName
+    #: The ServiceAccount's ``metadata.uid``. Omitted: a new binding records the uid of the
+    #: first token exchanged, an existing one keeps the uid it has.
+    service_account_uid: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = (
+        None
+    )
 
 
 class WorkloadBinding(Response):

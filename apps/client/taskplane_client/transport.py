@@ -16,6 +16,7 @@ coming back after an outage do not arrive together.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -83,9 +84,15 @@ class Call(Generic[T]):
             ) from exc
 
 
+@functools.cache
+def _adapter(kind: Any) -> TypeAdapter[Any]:
+    """Built once per type: building a ``TypeAdapter`` costs far more than using one."""
+    return TypeAdapter(kind)
+
+
 def model(kind: type[BaseModel] | Any, key: str | None = None) -> Callable[[httpx.Response], Any]:
     """A parser validating the JSON body (or its member ``key``) into ``kind``."""
-    adapter: TypeAdapter[Any] = TypeAdapter(kind)
+    adapter = _adapter(kind)
     if key is None:
         return lambda response: adapter.validate_json(response.content)
     return lambda response: adapter.validate_python(response.json()[key])

@@ -3,7 +3,6 @@ typed problem+json errors, pagination, leases, events, service tokens and logins
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 
@@ -13,7 +12,6 @@ import pytest
 from taskplane_client import (
     AsyncTaskplaneClient,
     Completion,
-    LeasedTask,
     LeaseLostError,
     LoginExpiredError,
     NotFoundError,
@@ -161,7 +159,7 @@ def test_retry_after_of_a_429_is_honoured(platform: Platform) -> None:
     assert waits[0] == ("login", 0.2)
 
 
-async def test_async_client_work_loop_completes_and_fails_tasks(platform: Platform) -> None:
+async def test_async_client_lease_actions_complete_fail_and_heartbeat(platform: Platform) -> None:
     queue = f"async-{uuid.uuid4().hex[:8]}"
     async with AsyncTaskplaneClient(
         platform.tasks.url, auth_url=platform.auth.url, token=platform.admin_token()
@@ -169,16 +167,13 @@ async def test_async_client_work_loop_completes_and_fails_tasks(platform: Platfo
         await client.put_queue(queue, QueueConfig(max_attempts=1))
         good = await client.enqueue(queue, TaskEnqueue(payload={"x": 2}))
         bad = await client.enqueue(queue, TaskEnqueue(payload={"x": "two"}))
-        stop = asyncio.Event()
-        finished: list[uuid.UUID] = []
-
-        async def double(task: LeasedTask) -> int:
-            finished.append(task.id)
-            if len(finished) == 2:
-                stop.set()
-            return int(task.payload["x"]) * 2
-
-        await asyncio.wait_for(client.work(queue, double, worker_id="w", stop=stop, wait_s=1), 60)
+        leased = {task.id: task for task in (await client.lease(queue, "w", max_tasks=2)).tasks}
+        assert set(leased) == {good.id, bad.id}
+        unknown = uuid.uuid4()
+        extended = await client.heartbeat_many([t.lease_id for t in leased.values()] + [unknown])
+        assert extended == {t.lease_id for t in leased.values()}, "an unknown lease is left out"
+        await client.complete(leased[good.id], 4, "w")
+        await client.fail(leased[bad.id], "ValueError: two", worker_id="w")
         done, failed = await client.get_task(good.id), await client.get_task(bad.id)
         assert done.status == "completed"
         assert done.queue is not None
@@ -186,12 +181,13 @@ async def test_async_client_work_loop_completes_and_fails_tasks(platform: Platfo
         assert failed.status == "dead"
         assert failed.queue is not None
         assert "ValueError" in (failed.queue.last_error or "")
+        assert await client.heartbeat_many([leased[good.id].lease_id]) == set()
 
         # complete_many reports a lease it does not know as not completed.
         await client.enqueue(queue, TaskEnqueue())
-        leased = (await client.lease(queue, "w")).tasks
+        leased_now = (await client.lease(queue, "w")).tasks
         results = await client.complete_many(
-            [Completion(lease_id=leased[0].lease_id), Completion(lease_id=uuid.uuid4())], "w"
+            [Completion(lease_id=leased_now[0].lease_id), Completion(lease_id=uuid.uuid4())], "w"
         )
         assert [r.completed for r in results] == [True, False]
 

@@ -18,6 +18,7 @@ from taskplane_common.health import health_router
 from taskplane_common.logging import configure_logging
 from taskplane_common.metrics import PrometheusMiddleware
 from taskplane_common.middleware import BodySizeLimitMiddleware
+from taskplane_common.openapi import install_openapi
 from taskplane_common.security import TokenVerifier, warn_auth_disabled
 from taskplane_common.settings import ServiceSettings
 from taskplane_common.tracing import configure_tracer_provider, instrument_app
@@ -86,6 +87,7 @@ def create_app(
     app.state.token_verifier = verifier
     app.state.audit_table = audit_table
     install_error_handlers(app)
+    install_openapi(app)
 
     checks = dict(extra_ready_checks or {})
     if database is not None:

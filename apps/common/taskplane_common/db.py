@@ -28,6 +28,7 @@ from taskplane_common.metrics import (
     DB_POOL_MAX,
     DB_STATEMENT_LATENCY,
 )
+from taskplane_common.openapi import raises
 from taskplane_common.settings import ServiceSettings
 
 
@@ -178,6 +179,7 @@ def service_metadata(schema: str) -> MetaData:
     return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
 
 
+@raises(503)
 async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
     """FastAPI dependency: a session per request on the app's database.
 
@@ -188,6 +190,7 @@ async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+@raises(503)
 async def request_read_session(request: Request) -> AsyncIterator[AsyncSession]:
     """FastAPI dependency for routes that only read: an autocommit session (no
     transaction round trips); writing through it would commit statement by statement."""

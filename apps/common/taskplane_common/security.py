@@ -17,6 +17,7 @@ from typing import Annotated, Protocol
 from fastapi import Depends, Request
 
 from taskplane_common.errors import ProblemError
+from taskplane_common.openapi import raises
 from taskplane_common.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ def warn_auth_disabled(service_name: str) -> None:
     )
 
 
+@raises(401, 503)
 async def current_principal(request: Request) -> Principal:
     """FastAPI dependency: the caller, from the bearer token (or the dev admin)."""
     settings: ServiceSettings = request.app.state.settings
@@ -118,6 +120,7 @@ class TokenVerifier(Protocol):
 def require_scope(scope: str) -> Callable[[Principal], Awaitable[Principal]]:
     """Dependency factory: 403 unless the caller holds ``scope`` (admins hold every scope)."""
 
+    @raises(403)
     async def _check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         # A queue-bound token works its queue and nothing else, whatever else it claims.
         bound_elsewhere = principal.queue is not None and scope != QUEUE_WORK_SCOPE
@@ -132,6 +135,7 @@ def require_role(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
     """Dependency factory: 403 unless the caller holds one of ``roles``."""
     wanted = frozenset(roles)
 
+    @raises(403)
     async def _check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if not principal.roles & wanted:
             raise ProblemError(
@@ -144,6 +148,7 @@ def require_role(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
     return _check
 
 
+@raises(403)
 async def require_writer(
     principal: Annotated[Principal, Depends(current_principal)],
 ) -> Principal:
@@ -159,6 +164,7 @@ def require_writer_or_scope(scope: str) -> Callable[[Principal], Awaitable[Princ
     A worker holding ``queues:work`` may enqueue follow-up tasks; a viewer may not.
     """
 
+    @raises(403)
     async def _check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if not (principal.can_write or principal.has_scope(scope)):
             raise ProblemError(

@@ -12,7 +12,8 @@ from typing import Self
 
 from pydantic import Field, SecretStr, model_validator
 
-from taskplane_common.settings import ServiceSettings
+from notification_service.keys import parse_keys
+from taskplane_common.settings import DEV_SECRET_MARKER, ServiceSettings
 
 
 class SmtpSecurity(StrEnum):
@@ -81,6 +82,29 @@ class Settings(ServiceSettings):
     #: Another SNS endpoint (a VPC endpoint, a local emulator); None is AWS's own.
     sns_endpoint_url: str | None = None
 
+    # Encryption at rest of webhook secrets (notification_service.keys): the KEK is KMS
+    # when a key id is set, else the keyring file (a mounted Secret), else the value.
+    #: Base64 AES-256 keys, comma-separated, the first wraps (the default is for laptops).
+    secrets_kek: SecretStr = SecretStr(f"{DEV_SECRET_MARKER}-notification-kek-dev-only")
+    secrets_kek_file: Path | None = None
+    secrets_kms_key_id: str | None = None
+    secrets_kms_region: str | None = None
+    secrets_kms_endpoint_url: str | None = None
+
+    # Retention (notification_service.retention), in bounded SKIP LOCKED batches.
+    retention_interval_s: float = Field(300.0, gt=0, le=86_400)
+    retention_batch: int = Field(1000, ge=1, le=100_000)
+    #: Finished (succeeded or failed) deliveries and their attempts.
+    delivery_retention_days: int = Field(30, ge=1, le=3650)
+    #: In-app notifications read this long ago (unread ones are kept).
+    read_notification_retention_days: int = Field(90, ge=1, le=3650)
+
+    @model_validator(mode="after")
+    def _kek_is_usable(self) -> Self:
+        if self.secrets_kms_key_id is None and self.secrets_kek_file is None:
+            parse_keys(self.secrets_kek.get_secret_value())
+        return self
+
     @model_validator(mode="after")
     def _relay_needs_a_topic(self) -> Self:
         if self.sns_relay_enabled and not self.sns_topic_arn:
@@ -100,6 +124,15 @@ class Settings(ServiceSettings):
             problems.append("TASKPLANE_WEBHOOK_ALLOW_LOOPBACK must not be true in production")
         if self.smtp_host and self.smtp_security is SmtpSecurity.NONE:
             problems.append("TASKPLANE_SMTP_SECURITY must be starttls or tls in production")
+        if (
+            self.secrets_kms_key_id is None
+            and self.secrets_kek_file is None
+            and DEV_SECRET_MARKER in self.secrets_kek.get_secret_value()
+        ):
+            problems.append(
+                "TASKPLANE_SECRETS_KEK, TASKPLANE_SECRETS_KEK_FILE or "
+                "TASKPLANE_SECRETS_KMS_KEY_ID is required (encryption of webhook secrets)"
+            )
         if self.smtp_username and self.smtp_password is None:
             problems.append("TASKPLANE_SMTP_PASSWORD is required with TASKPLANE_SMTP_USERNAME")
         if problems:

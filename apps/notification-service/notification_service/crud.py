@@ -3,6 +3,7 @@ commit). Everything is scoped by owner: someone else's row is simply not found."
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -14,6 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notification_service.keys import SecretBox
 from notification_service.models import Delivery, DeliveryAttempt, Notification, Webhook
 from notification_service.signing import new_secret
 from taskplane_common.errors import ProblemError
@@ -60,26 +62,32 @@ async def count_webhooks(session: AsyncSession, owner_id: uuid.UUID) -> int:
 
 async def create_webhook(
     session: AsyncSession,
+    box: SecretBox,
     owner_id: uuid.UUID,
     url: str,
     events: Sequence[str],
     description: str | None,
-) -> Webhook:
+) -> tuple[Webhook, str]:
+    """The new subscription and its signing secret (stored only sealed)."""
     now = datetime.now(UTC)
+    hook_id, secret = uuid.uuid4(), new_secret()
+    key = await asyncio.to_thread(box.new_data_key)
     hook = Webhook(
-        id=uuid.uuid4(),
+        id=hook_id,
         owner_id=owner_id,
         url=url,
         events=sorted(set(events)),
         description=description,
-        secret=new_secret(),
+        secret_sealed=box.seal(key.plain, hook_id, secret),
+        data_key=key.wrapped,
+        kek_id=key.kek_id,
         enabled=True,
         created_at=now,
         updated_at=now,
     )
     session.add(hook)
     await session.flush()
-    return hook
+    return hook, secret
 
 
 async def list_webhooks(session: AsyncSession, owner_id: uuid.UUID) -> list[Webhook]:
@@ -98,9 +106,8 @@ async def get_webhook(
 
 
 def update_webhook(hook: Webhook, changes: dict[str, Any]) -> Webhook:
+    """Apply the fields given (only ``description`` may be ``None``: it clears it)."""
     for name, value in changes.items():
-        if value is None:
-            continue
         if name == "events":
             value = sorted(set(value))
         if name == "enabled" and value and not hook.enabled:
@@ -111,14 +118,18 @@ def update_webhook(hook: Webhook, changes: dict[str, Any]) -> Webhook:
     return hook
 
 
-def rotate_secret(hook: Webhook, grace_s: int) -> str:
-    """A new secret; the old one keeps signing for ``grace_s`` seconds."""
+async def rotate_secret(box: SecretBox, hook: Webhook, grace_s: int) -> str:
+    """A new secret; the old one keeps signing for ``grace_s`` seconds. Both are sealed
+    under the row's data key (the row id is the associated data, so the old sealed
+    value moves to ``previous_secret_sealed`` as it is)."""
     now = datetime.now(UTC)
-    hook.previous_secret = hook.secret if grace_s > 0 else None
+    data_key = await asyncio.to_thread(box.data_key, hook.kek_id, hook.data_key)
+    secret = new_secret()
+    hook.previous_secret_sealed = hook.secret_sealed if grace_s > 0 else None
     hook.previous_secret_expires_at = now + timedelta(seconds=grace_s) if grace_s > 0 else None
-    hook.secret = new_secret()
+    hook.secret_sealed = box.seal(data_key, hook.id, secret)
     hook.updated_at = now
-    return hook.secret
+    return secret
 
 
 # The delivery log.

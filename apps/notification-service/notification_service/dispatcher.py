@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notification_service import metrics
 from notification_service.config import Settings
+from notification_service.keys import KeyUnavailableError, SecretBox
 from notification_service.models import Delivery, DeliveryAttempt, Notification, Webhook
 from notification_service.senders import (
     AttemptResult,
@@ -62,9 +63,14 @@ _CLAIMED_COLUMNS = """
               d.event_occurred_at, d.traceparent,
               (SELECT w.url FROM notifications.webhooks AS w
                WHERE w.id = d.webhook_id AND w.enabled) AS url,
-              (SELECT array_remove(ARRAY[w.secret, CASE WHEN w.previous_secret_expires_at > now()
-                                                   THEN w.previous_secret END], NULL)
-               FROM notifications.webhooks AS w WHERE w.id = d.webhook_id) AS secrets
+              (SELECT w.kek_id FROM notifications.webhooks AS w
+               WHERE w.id = d.webhook_id) AS kek_id,
+              (SELECT w.data_key FROM notifications.webhooks AS w
+               WHERE w.id = d.webhook_id) AS data_key,
+              (SELECT array_remove(ARRAY[w.secret_sealed,
+                                         CASE WHEN w.previous_secret_expires_at > now()
+                                              THEN w.previous_secret_sealed END], NULL)
+               FROM notifications.webhooks AS w WHERE w.id = d.webhook_id) AS sealed_secrets
 """
 
 #: Claiming leases rows: a sender that dies leaves them to be claimed after the lease.
@@ -115,9 +121,12 @@ class Claimed:
     max_attempts: int
     event_occurred_at: datetime
     traceparent: str | None
-    #: The subscription's URL (None once it is disabled) and its signing secrets.
+    #: The subscription's URL (None once it is disabled) and its signing secrets,
+    #: sealed under its data key (wrapped by the KEK ``kek_id``).
     url: str | None
-    secrets: list[str] | None
+    kek_id: str | None
+    data_key: bytes | None
+    sealed_secrets: list[bytes] | None
 
     @property
     def endpoint(self) -> str:
@@ -134,10 +143,13 @@ def backoff_s(settings: Settings, attempt: int) -> float:
 
 
 class Dispatcher:
-    def __init__(self, settings: Settings, database: Database, wake: asyncio.Event) -> None:
+    def __init__(
+        self, settings: Settings, database: Database, wake: asyncio.Event, box: SecretBox
+    ) -> None:
         self.settings = settings
         self.database = database
         self.wake = wake
+        self.box = box
         self.in_flight: dict[str, int] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         self.client: httpx.AsyncClient = webhook_client(settings)
@@ -247,13 +259,28 @@ class Dispatcher:
     async def _attempt(self, delivery: Claimed) -> AttemptResult:
         if delivery.channel == "email":
             return await send_email(self.settings, Email.from_json(delivery.payload))
-        if delivery.url is None or not delivery.secrets:
+        if delivery.url is None or not delivery.sealed_secrets:
             return AttemptResult(False, error="the subscription is disabled", permanent=True)
+        try:
+            signing_secrets = await self._secrets(delivery)
+        except KeyUnavailableError as exc:  # a KEK removed too early: retried, not lost
+            log.error("webhook %s: signing secret unavailable: %s", delivery.webhook_id, exc)
+            return AttemptResult(False, error="signing secret unavailable")
         msg_id = message_id(delivery.id.hex)
-        headers = signed_headers(delivery.secrets, msg_id, delivery.payload)
+        headers = signed_headers(signing_secrets, msg_id, delivery.payload)
         return await post_webhook(
             self.client, delivery.url, delivery.payload, headers, self.settings
         )
+
+    async def _secrets(self, delivery: Claimed) -> list[str]:
+        """The subscription's signing secrets in the clear, for this attempt only."""
+        if delivery.webhook_id is None or delivery.kek_id is None or delivery.data_key is None:
+            raise KeyUnavailableError("the subscription has no data key")
+        data_key = await asyncio.to_thread(self.box.data_key, delivery.kek_id, delivery.data_key)
+        return [
+            self.box.open(data_key, delivery.webhook_id, bytes(sealed))
+            for sealed in delivery.sealed_secrets or []
+        ]
 
     async def _finish(
         self,

@@ -14,7 +14,12 @@ SMTP code, the same delivery log).
   :class:`DeliveryFailedError`: Lambda retries the asynchronous invocation (each retry
   is one more attempt of that delivery, with the same ``webhook-id``) and, after its
   retry budget, hands the event to the dead-letter queue or on-failure destination.
-* Configuration: the service's ``Settings`` (``TASKPLANE_*`` and ``DATABASE_URL``).
+* Configuration: the service's ``Settings`` (``TASKPLANE_*`` and ``DATABASE_URL``). The
+  secrets come from AWS Secrets Manager, read once per execution environment before the
+  settings (``load_secrets``): ``DATABASE_URL`` from the RDS-managed master user secret
+  and ``TASKPLANE_LAMBDA_DATABASE_HOST``/``_PORT``/``_NAME``, the KEK from its own
+  secret, and every ``TASKPLANE_*`` key of the JSON settings secret (service token,
+  SMTP password).
 * Each invocation runs its coroutine with :func:`asyncio.run` and opens and closes its
   own database engine and HTTP clients: nothing bound to an event loop outlives the
   invocation, at the price of new connections per invocation.
@@ -25,18 +30,58 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import re
 from typing import Any
+from urllib.parse import quote
 
+import boto3
 from aws_lambda_powertools.utilities.data_classes import SNSEvent
 
 from notification_service.config import Settings, get_settings
 from notification_service.consumer import FeedConsumer
 from notification_service.content import FeedEvent
 from notification_service.dispatcher import Dispatcher
+from notification_service.keys import SecretBox, build_kek
 from notification_service.peers import Peers
 from taskplane_common.db import Database
 
 log = logging.getLogger(__name__)
+
+
+SETTING_NAME = re.compile(r"^TASKPLANE_[A-Z0-9_]+$")
+_loaded = False
+
+
+def load_secrets(environ: dict[str, str] | None = None, client: Any = None) -> None:
+    """Put the secrets Terraform points at into the environment, once per execution
+    environment (Lambda reuses it across invocations): ``DATABASE_URL`` from
+    ``TASKPLANE_LAMBDA_DATABASE_SECRET_ARN`` (JSON username and password, as RDS manages
+    it), ``TASKPLANE_SECRETS_KEK`` from ``TASKPLANE_LAMBDA_KEK_SECRET_ARN`` (the KEK the
+    in-cluster service uses) and every ``TASKPLANE_*`` key of
+    ``TASKPLANE_LAMBDA_SETTINGS_SECRET_ARN``."""
+    env = os.environ if environ is None else environ
+    database_arn = env.get("TASKPLANE_LAMBDA_DATABASE_SECRET_ARN")
+    kek_arn = env.get("TASKPLANE_LAMBDA_KEK_SECRET_ARN")
+    settings_arn = env.get("TASKPLANE_LAMBDA_SETTINGS_SECRET_ARN")
+    if not (database_arn or kek_arn or settings_arn):
+        return
+    secrets = client or boto3.client("secretsmanager")
+    if kek_arn:
+        env["TASKPLANE_SECRETS_KEK"] = secrets.get_secret_value(SecretId=kek_arn)["SecretString"]
+    if database_arn:
+        login = json.loads(secrets.get_secret_value(SecretId=database_arn)["SecretString"])
+        user, password = (quote(login[key], safe="") for key in ("username", "password"))
+        host = env["TASKPLANE_LAMBDA_DATABASE_HOST"]
+        port = env.get("TASKPLANE_LAMBDA_DATABASE_PORT", "5432")
+        name = env["TASKPLANE_LAMBDA_DATABASE_NAME"]
+        env["DATABASE_URL"] = f"postgresql://{user}:{password}@{host}:{port}/{name}?sslmode=require"
+    if settings_arn:
+        values = json.loads(secrets.get_secret_value(SecretId=settings_arn)["SecretString"] or "{}")
+        for name, value in values.items():
+            if not SETTING_NAME.match(name) or name.startswith("TASKPLANE_LAMBDA_"):
+                raise ValueError(f"{settings_arn}: {name!r} is not a TASKPLANE_* setting")
+            env[name] = str(value)
 
 
 class DeliveryFailedError(RuntimeError):
@@ -54,7 +99,7 @@ async def deliver(settings: Settings, events: list[FeedEvent]) -> dict[str, Any]
     """Record and deliver ``events``; raise if any of their deliveries is not done."""
     database = Database(settings)
     peers = Peers(settings)
-    dispatcher = Dispatcher(settings, database, asyncio.Event())
+    dispatcher = Dispatcher(settings, database, asyncio.Event(), SecretBox(build_kek(settings)))
     consumer = FeedConsumer(settings, database, peers, dispatcher.wake)
     try:
         await consumer.record(events)
@@ -76,6 +121,10 @@ async def deliver(settings: Settings, events: list[FeedEvent]) -> dict[str, Any]
 
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     """``notification_service.lambda_handler.handler``: the function's configured entry."""
+    global _loaded
+    if not _loaded:
+        load_secrets()
+        _loaded = True
     events = feed_events(event)
     log.info("delivering events %s", [e.id for e in events])
     return asyncio.run(deliver(get_settings(), events))

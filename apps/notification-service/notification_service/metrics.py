@@ -37,3 +37,8 @@ WEBHOOKS_DISABLED = Counter(
     "taskplane_notification_webhooks_disabled_total",
     "Subscriptions disabled after failing for longer than the configured period.",
 )
+RETENTION_DELETED = Counter(
+    "taskplane_notification_retention_rows_deleted",
+    "Rows the retention cleaner deleted because their retention passed.",
+    ["table"],
+)

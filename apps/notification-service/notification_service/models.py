@@ -19,6 +19,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     func,
@@ -66,8 +67,12 @@ class Webhook(Base):
     url: Mapped[str] = mapped_column(Text)
     events: Mapped[list[str]] = mapped_column(ARRAY(String(50)))
     description: Mapped[str | None] = mapped_column(String(200))
-    secret: Mapped[str] = mapped_column(String(100))
-    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    #: The signing secret, AES-GCM sealed under the row's data key (notification_service.keys).
+    secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    previous_secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: The row's data key, wrapped by the key-encryption key named by ``kek_id``.
+    data_key: Mapped[bytes] = mapped_column(LargeBinary)
+    kek_id: Mapped[str] = mapped_column(String(300))
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     disabled_reason: Mapped[str | None] = mapped_column(Text)
@@ -102,6 +107,11 @@ class Delivery(Base):
             postgresql_where=text("status IN ('pending', 'delivering')"),
         ),
         Index("ix_deliveries_webhook_log", "webhook_id", "created_at", "id"),
+        Index(
+            "ix_deliveries_finished",
+            "finished_at",
+            postgresql_where=text("status IN ('succeeded', 'failed')"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -154,6 +164,7 @@ class Notification(Base):
     __table_args__ = (
         Index("uq_notifications_user_event", "user_id", "event_id", unique=True),
         Index("ix_notifications_page", "user_id", "read", text("created_at DESC"), text("id DESC")),
+        Index("ix_notifications_read_at", "read_at", postgresql_where=text("read")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)

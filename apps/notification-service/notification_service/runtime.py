@@ -1,5 +1,5 @@
-"""Background work started by the app's lifespan: the feed consumer, the dispatcher and,
-when enabled, the feed -> SNS relay.
+"""Background work started by the app's lifespan: the feed consumer, the dispatcher, the
+retention cleaner and, when enabled, the feed -> SNS relay.
 
 They run in every replica that has ``TASKPLANE_BACKGROUND_ENABLED=true``; replicas do not
 step on each other (the cursor row is locked per page, deliveries are claimed with
@@ -18,7 +18,9 @@ from fastapi import FastAPI
 from notification_service.config import Settings
 from notification_service.consumer import FeedConsumer
 from notification_service.dispatcher import Dispatcher
+from notification_service.keys import SecretBox
 from notification_service.peers import Peers
+from notification_service.retention import retention_cleaner
 from notification_service.sns_relay import SnsRelay
 from taskplane_common.db import Database
 
@@ -26,12 +28,13 @@ from taskplane_common.db import Database
 class Background:
     """The consumer and dispatcher of one process, and what readiness asks of them."""
 
-    def __init__(self, settings: Settings, database: Database) -> None:
+    def __init__(self, settings: Settings, database: Database, box: SecretBox) -> None:
         self.settings = settings
         self.wake = asyncio.Event()
         self.peers = Peers(settings)
         self.consumer = FeedConsumer(settings, database, self.peers, self.wake)
-        self.dispatcher = Dispatcher(settings, database, self.wake)
+        self.dispatcher = Dispatcher(settings, database, self.wake, box)
+        self.cleaner = retention_cleaner(settings, database)
         self.relay = (
             SnsRelay(settings, database, self.peers) if settings.sns_relay_enabled else None
         )
@@ -52,6 +55,7 @@ def background_lifespan(
         tasks = [
             asyncio.create_task(background.consumer.run(), name="feed-consumer"),
             asyncio.create_task(background.dispatcher.run(), name="dispatcher"),
+            asyncio.create_task(background.cleaner.run(), name="retention"),
         ]
         if background.relay is not None:
             tasks.append(asyncio.create_task(background.relay.run(), name="sns-relay"))

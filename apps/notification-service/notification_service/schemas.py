@@ -2,45 +2,56 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints
 
-#: Event types a webhook may subscribe to (the task-service feed's types).
-EventType = Literal[
-    "task.created",
-    "task.updated",
-    "task.assigned",
-    "task.completed",
-    "task.failed",
-    "task.dead",
-    "task.cancelled",
-    "task.deleted",
+import taskplane_client.models as wire
+from taskplane_client.models import Omittable
+from taskplane_client.models import Request as _Body
+
+EventType = wire.EventType
+EVENT_TYPES = wire.EVENT_TYPES
+
+HTTP_URL_PATTERN = r"^\s*[Hh][Tt][Tt][Pp][Ss]?://"
+
+
+def _http_url(value: object) -> object:
+    """Says why before the pattern would (same rule, the SSRF guard's message)."""
+    if isinstance(value, str) and not re.match(HTTP_URL_PATTERN, value):
+        raise ValueError("webhook URL refused: only http and https URLs are allowed")
+    return value
+
+
+#: An http(s) URL (the SSRF guard then refuses addresses that are not public).
+Url = Annotated[
+    str,
+    StringConstraints(max_length=2048, pattern=HTTP_URL_PATTERN),
+    BeforeValidator(_http_url),
+    AfterValidator(str.strip),
 ]
-EVENT_TYPES: tuple[str, ...] = get_args(EventType)
-
-Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+Description = Annotated[str, StringConstraints(max_length=200), AfterValidator(str.strip)]
+EventList = Annotated[list[EventType], Field(min_length=1, max_length=len(EVENT_TYPES))]
 
 
 class WebhookCreate(_Body):
     url: Url
-    events: list[EventType] = Field(min_length=1, max_length=len(EVENT_TYPES))
+    events: EventList
     description: Description | None = None
 
 
 class WebhookUpdate(_Body):
-    url: Url | None = None
-    events: list[EventType] | None = Field(None, min_length=1, max_length=len(EVENT_TYPES))
+    """Fields left out keep their value; ``description: null`` clears the description,
+    the other fields cannot be ``null`` (422)."""
+
+    url: Omittable[Url] = None
+    events: Omittable[EventList] = None
     description: Description | None = None
     #: ``true`` re-enables a subscription that was disabled after failing.
-    enabled: bool | None = None
+    enabled: Omittable[bool] = None
 
 
 class WebhookOut(BaseModel):

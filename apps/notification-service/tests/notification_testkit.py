@@ -3,7 +3,9 @@ webhook receiver, an SMTP server (aiosmtpd) and the services as real processes."
 
 from __future__ import annotations
 
+import base64
 import json
+import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -162,3 +164,28 @@ class SmtpSink:
 
     def to(self, address: str) -> list[Message]:
         return [m for e, m in self.messages if address in e.rcpt_tos]
+
+
+PG_DUMP = "/usr/lib/postgresql/15/bin/pg_dump"
+
+
+def assert_not_in_a_dump(db_url: str, *secrets: str) -> None:
+    """``pg_dump`` of the notifications schema holds none of ``secrets`` in any form."""
+    dump = subprocess.run(
+        [PG_DUMP, "--data-only", "--schema=notifications", db_url],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    ).stdout
+    assert b"COPY notifications.webhooks" in dump
+    for secret in secrets:
+        for form in clear_forms(secret):
+            assert form not in dump
+
+
+def clear_forms(secret: str) -> list[bytes]:
+    """Every way the secret could show in a dump: as text, its base64 body, its raw bytes
+    in hex (bytea), in either case."""
+    body = secret.removeprefix("whsec_")
+    raw = base64.b64decode(body)
+    return [secret.encode(), body.encode(), raw.hex().encode(), raw.hex().upper().encode()]

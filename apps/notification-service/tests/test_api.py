@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from fastapi import FastAPI
 
 from taskplane_common.testing.http import assert_problem
 from taskplane_common.testing.tokens import TokenFactory, bearer
@@ -37,7 +38,7 @@ async def _subscribe(client: httpx.AsyncClient, headers: dict[str, str]) -> dict
 
 
 async def test_a_subscription_shows_its_secret_once_and_rotates_with_grace(
-    client: httpx.AsyncClient, tokens: TokenFactory, db: psycopg.Connection[Any]
+    client: httpx.AsyncClient, app: FastAPI, tokens: TokenFactory, db: psycopg.Connection[Any]
 ) -> None:
     _, headers = _user(tokens)
     hook = await _subscribe(client, headers)
@@ -55,9 +56,13 @@ async def test_a_subscription_shows_its_secret_once_and_rotates_with_grace(
     assert rotated.json()["secret"] not in {hook["secret"], None}
     assert datetime.fromisoformat(rotated.json()["previous_secret_expires_at"]) > datetime.now(UTC)
     row = db.execute(
-        "SELECT previous_secret FROM notifications.webhooks WHERE id = %s", (hook["id"],)
+        "SELECT previous_secret_sealed, kek_id, data_key FROM notifications.webhooks WHERE id = %s",
+        (hook["id"],),
     ).fetchone()
-    assert row == (hook["secret"],), "the old secret keeps signing during the grace period"
+    assert row is not None
+    box = app.state.secret_box
+    opened = box.open(box.data_key(row[1], row[2]), uuid.UUID(hook["id"]), row[0])
+    assert opened == hook["secret"], "the old secret keeps signing during the grace period"
 
 
 @pytest.mark.parametrize(

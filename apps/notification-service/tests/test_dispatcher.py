@@ -22,12 +22,15 @@ async def test_a_subscription_failing_for_days_is_disabled_and_its_owner_told(
 ) -> None:
     owner, hook = uuid.uuid4(), uuid.uuid4()
     since = datetime.now(UTC) - timedelta(days=4)
+    box = app.state.secret_box
+    key = box.new_data_key()
     db.execute(
-        "INSERT INTO notifications.webhooks (id, owner_id, url, events, secret, failing_since) "
-        "VALUES (%s, %s, 'https://example.com/h', ARRAY['task.failed'], 'whsec_x', %s)",
-        (hook, owner, since),
+        "INSERT INTO notifications.webhooks (id, owner_id, url, events, secret_sealed, "
+        "data_key, kek_id, failing_since) "
+        "VALUES (%s, %s, 'https://example.com/h', ARRAY['task.failed'], %s, %s, %s, %s)",
+        (hook, owner, box.seal(key.plain, hook, "whsec_x"), key.wrapped, key.kek_id, since),
     )
-    dispatcher = Dispatcher(app.state.settings, app.state.database, asyncio.Event())
+    dispatcher = Dispatcher(app.state.settings, app.state.database, asyncio.Event(), box)
     async with app.state.database.session() as session:
         await dispatcher._track_health(session, hook, ok=False, now=datetime.now(UTC))
     await dispatcher.client.aclose()

@@ -30,7 +30,9 @@ from task_service.queue.errors import FeedCursorExpired
 from taskplane_common.errors import ProblemError
 
 START = "0-0"
-_CURSOR = re.compile(r"^(\d{1,20})-(\d{1,20})$")
+#: A feed position: the writing transaction's id, a dash, the event id.
+EVENT_CURSOR_PATTERN = r"^([0-9]{1,20})-([0-9]{1,20})$"
+_CURSOR = re.compile(EVENT_CURSOR_PATTERN)
 
 _READ = text(
     """

@@ -16,7 +16,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, and_, literal, or_, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
@@ -43,8 +43,20 @@ _COLUMNS: dict[str, tuple[InstrumentedAttribute[Any], bool, bool]] = {
     "due_at": (Task.due_at, True, True),
     "priority": (Task.priority, False, False),
 }
+SortOption = Literal[
+    "created_at",
+    "-created_at",
+    "updated_at",
+    "-updated_at",
+    "due_at",
+    "-due_at",
+    "priority",
+    "-priority",
+]
 SORT_OPTIONS = sorted([*_COLUMNS, *(f"-{name}" for name in _COLUMNS)])
-DEFAULT_SORT = "-created_at"
+DEFAULT_SORT: SortOption = "-created_at"
+#: What ``encode`` writes: the base64url JSON body, a dot, the base64url HMAC-SHA256/128.
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$"
 
 
 def parse_sort(sort: str) -> SortKey:

@@ -7,21 +7,19 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
     field_validator,
-    model_validator,
 )
 
+import taskplane_client.models as wire
 from task_service.models import Priority
-from task_service.schemas import PriorityLabel, StatusLabel, Title
+from task_service.schemas import PriorityLabel, StatusLabel
+from taskplane_client.models import Request as _Body
 
-QUEUE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
-QueueName = Annotated[str, StringConstraints(pattern=QUEUE_NAME_PATTERN)]
 WorkerId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
@@ -33,25 +31,9 @@ def _label(value: object) -> object:
 PriorityOut = Annotated[PriorityLabel, BeforeValidator(_label)]
 
 
-class _Body(BaseModel):
+# The client's QueueConfig, refusing unknown settings (the client keeps them).
+class QueueConfig(wire.QueueConfig):
     model_config = ConfigDict(extra="forbid")
-
-
-class QueueConfig(_Body):
-    """What the operator sets; every field has the TaskQueue CRD's default."""
-
-    max_attempts: int = Field(5, ge=1, le=1000)
-    visibility_timeout_s: int = Field(60, ge=1, le=86_400)
-    backoff_base_s: float = Field(2.0, ge=0, le=86_400)
-    backoff_max_s: float = Field(300.0, ge=0, le=7 * 86_400)
-    paused: bool = False
-    rate_limit_per_s: float | None = Field(None, gt=0, le=100_000)
-    max_in_flight: int | None = Field(None, ge=1, le=1_000_000)
-    #: How long finished tasks are kept, in seconds (null: forever); then the cleaner
-    #: deletes them.
-    completed_retention_s: int | None = Field(86_400, ge=1, le=10 * 366 * 86_400)
-    cancelled_retention_s: int | None = Field(7 * 86_400, ge=1, le=10 * 366 * 86_400)
-    dead_retention_s: int | None = Field(30 * 86_400, ge=1, le=10 * 366 * 86_400)
 
 
 class QueueStats(BaseModel):
@@ -74,21 +56,7 @@ class QueueList(BaseModel):
     items: list[QueueOut]
 
 
-class TaskEnqueue(_Body):
-    payload: dict[str, Any] = Field(default_factory=dict)
-    priority: PriorityLabel = "medium"
-    run_at: AwareDatetime | None = None
-    delay_s: float | None = Field(None, ge=0, le=366 * 86_400)
-    max_attempts: int | None = Field(None, ge=1, le=1000)
-    dedupe_key: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
-    timeout_s: int | None = Field(None, ge=1, le=86_400)
-    title: Title | None = None
-
-    @model_validator(mode="after")
-    def _one_schedule(self) -> TaskEnqueue:
-        if self.run_at is not None and self.delay_s is not None:
-            raise ValueError("give run_at or delay_s, not both")
-        return self
+TaskEnqueue = wire.TaskEnqueue
 
 
 class TaskBatch(_Body):
@@ -134,24 +102,13 @@ class EnqueueBatchOut(BaseModel):
 
 class LeaseRequest(_Body):
     worker_id: WorkerId
-    max_tasks: int = Field(1, ge=1)
+    #: The service's ``max_lease_batch`` (100 by default) caps it.
+    max_tasks: int = Field(1, ge=1, le=1000)
     wait_s: float = Field(0.0, ge=0)
 
 
-class LeasedTask(BaseModel):
-    id: uuid.UUID
-    queue: str
-    title: str
-    payload: dict[str, Any]
-    priority: PriorityOut
-    attempt: int
-    max_attempts: int
-    timeout_s: int | None
-    lease_id: uuid.UUID
-    lease_expires_at: datetime
-    traceparent: str | None
-    created_at: datetime
-
+# The client's LeasedTask, built from the engine's record.
+class LeasedTask(wire.LeasedTask):
     @classmethod
     def from_leased(cls, task: Any, queue_max_attempts: int) -> LeasedTask:
         """From the engine's ``Leased`` record; a task without its own ``max_attempts``
@@ -160,6 +117,7 @@ class LeasedTask(BaseModel):
             {
                 **{name: getattr(task, name) for name in cls.model_fields if hasattr(task, name)},
                 "payload": task.payload or {},
+                "priority": _label(task.priority),
                 "attempt": task.attempts,
                 "max_attempts": task.max_attempts or queue_max_attempts,
             }
@@ -187,9 +145,7 @@ class FailRequest(LeaseAction):
     retryable: bool = True
 
 
-class CompleteItem(_Body):
-    lease_id: uuid.UUID
-    result: Any | None = None
+CompleteItem = wire.Completion
 
 
 class CompleteBatchRequest(_Body):
@@ -200,24 +156,25 @@ class CompleteBatchRequest(_Body):
     items: list[CompleteItem] = Field(min_length=1, max_length=1000)
 
 
-class HeartbeatOut(BaseModel):
-    lease_id: uuid.UUID
-    lease_expires_at: datetime
+HeartbeatOut = wire.HeartbeatResult
 
 
-class LeaseResult(BaseModel):
-    id: uuid.UUID
-    status: StatusLabel
-    attempts: int
-    run_at: datetime | None
+class HeartbeatBatchRequest(_Body):
+    """Every lease a worker holds, extended in one request; ``worker_id``, when given,
+    must hold each of them."""
+
+    worker_id: WorkerId | None = None
+    lease_ids: list[wire.JsonUUID] = Field(min_length=1, max_length=1000)
 
 
-class CompleteBatchResult(BaseModel):
-    lease_id: uuid.UUID
-    #: False: the lease was unknown, expired or another worker's, and nothing changed
-    #: (what a single complete answers with 409).
-    completed: bool
-    task: LeaseResult | None = None
+class HeartbeatBatchOut(BaseModel):
+    #: The leases extended, in no particular order; a lease missing here is gone (the
+    #: worker stops its task).
+    items: list[HeartbeatOut]
+
+
+LeaseResult = wire.LeaseResult
+CompleteBatchResult = wire.CompletionResult
 
 
 class CompleteBatchOut(BaseModel):
@@ -225,22 +182,5 @@ class CompleteBatchOut(BaseModel):
     items: list[CompleteBatchResult]
 
 
-class EventOut(BaseModel):
-    id: int
-    type: str
-    task_id: uuid.UUID
-    queue: str | None
-    owner_id: uuid.UUID | None
-    data: dict[str, Any]
-    occurred_at: datetime
-    #: Pass as ``after`` to resume right after this event.
-    cursor: str
-    #: The W3C trace context of the change (for a queue task: its enqueue's), so a
-    #: consumer continues that trace; None for changes made outside any trace.
-    traceparent: str | None = None
-
-
-class EventPage(BaseModel):
-    items: list[EventOut]
-    #: Pass as ``after`` for the next call (unchanged when nothing new arrived).
-    next_cursor: str
+EventOut = wire.Event
+EventPage = wire.EventPage

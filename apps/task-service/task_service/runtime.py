@@ -1,6 +1,6 @@
 """Background machinery of the queue engine, started by the app's lifespan: the
 LISTEN/NOTIFY listener that wakes long-polls and the maintenance services
-(``task_service.queue.maintenance``)."""
+(``task_service.queue.maintenance``); the hot routes' pool is closed with it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from sqlalchemy.engine import make_url
 
 from task_service.config import Settings
 from task_service.notify import Notifier
@@ -17,14 +16,11 @@ from task_service.queue.maintenance.cleaner import Cleaner
 from task_service.queue.maintenance.rescuer import Rescuer
 from task_service.queue.maintenance.service import MaintenanceService
 from task_service.queue.maintenance.stats import StatsRefresher
+from task_service.queue.pool import QueuePool
+from task_service.queue.pool import conninfo as listen_conninfo
 from taskplane_common.db import Database
 
-
-def listen_conninfo(settings: Settings) -> str:
-    """The libpq URL psycopg wants, from whatever DATABASE_URL spelling was given."""
-    assert settings.database_url is not None
-    url = make_url(settings.database_url.get_secret_value()).set(drivername="postgresql")
-    return url.render_as_string(hide_password=False)
+__all__ = ["listen_conninfo", "maintenance_services", "queue_lifespan"]
 
 
 def maintenance_services(settings: Settings, database: Database) -> list[MaintenanceService]:
@@ -59,5 +55,6 @@ def queue_lifespan(
             for service in services:
                 await service.stop()
             await notifier.stop()
+            await QueuePool.of(app).close()
 
     return lifespan

@@ -70,8 +70,8 @@ async def test_filters_combine(client: httpx.AsyncClient) -> None:
 @pytest.mark.parametrize(
     ("params", "fragment"),
     [
-        ({"sort": "title"}, "unknown sort"),
-        ({"sort": "-password"}, "unknown sort"),
+        ({"sort": "title"}, "sort"),
+        ({"sort": "-password"}, "sort"),
         ({"colour": "red"}, "unknown query parameter"),
         ({"limit": "0"}, "limit"),
         ({"limit": "100000"}, "limit"),
@@ -95,11 +95,16 @@ async def test_tampered_or_foreign_cursor_is_refused(client: httpx.AsyncClient) 
     assert cursor
     body, signature = cursor.split(".")
     tampered = body[:-2] + ("A" if body[-2] != "A" else "B") + body[-1] + "." + signature
-    for bad in (tampered, cursor + "x", "garbage", "a.b.c", body + "." + signature[::-1]):
+    for bad in (tampered, body + "." + signature[::-1]):
         problem = assert_problem(
             await client.get("/api/v1/tasks", params={"limit": 1, "cursor": bad}), 400
         )
         assert "cursor" in problem["detail"]
+    for malformed in (cursor + "x", "garbage", "a.b.c"):
+        problem = assert_problem(
+            await client.get("/api/v1/tasks", params={"limit": 1, "cursor": malformed}), 422
+        )
+        assert "cursor" in problem["detail"], "the document's pattern refuses it"
     other_sort = await client.get(
         "/api/v1/tasks", params={"limit": 1, "cursor": cursor, "sort": "priority"}
     )

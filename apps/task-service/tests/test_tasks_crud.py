@@ -106,7 +106,7 @@ async def test_unknown_and_malformed_ids(client: httpx.AsyncClient) -> None:
             await client.request(method, f"/api/v1/tasks/{missing}", **kwargs), 404
         )
         assert str(missing) in problem["detail"]
-    assert_problem(await client.get("/api/v1/tasks/not-a-uuid"), 422)
+    assert_problem(await client.get("/api/v1/tasks/not-a-uuid"), 404)
     assert_problem(await client.get("/api/v1/nothing-here"), 404)
 
 
@@ -222,3 +222,27 @@ async def test_values_postgresql_cannot_store_are_422_not_500(
     enqueue = await client.post("/api/v1/queues/q/tasks", json={"payload": {"text": "\x00"}})
     assert_problem(enqueue, 422)
     assert row_count() == 0
+
+
+@pytest.mark.parametrize("field", ["title", "status", "priority"])
+async def test_patch_refuses_null_for_fields_that_cannot_be_empty(
+    client: httpx.AsyncClient, field: str
+) -> None:
+    created = (await client.post("/api/v1/tasks", json={"title": "t"})).json()
+    url = f"/api/v1/tasks/{created['id']}"
+    problem = assert_problem(await client.patch(url, json={field: None}), 422)
+    assert field in problem["detail"]
+    after = (await client.get(url)).json()
+    assert after == created, "a refused change changes nothing"
+
+
+async def test_a_method_a_path_lacks_is_405_naming_every_method_of_the_path(
+    client: httpx.AsyncClient,
+) -> None:
+    task = f"/api/v1/tasks/{uuid.uuid4()}"
+    refused = await client.put(task, json={"title": "x"})
+    assert_problem(refused, 405)
+    assert refused.headers["allow"] == "DELETE, GET, HEAD, PATCH"
+    stats = await client.patch("/api/v1/tasks/stats", json={"title": "x"})
+    assert_problem(stats, 405)
+    assert stats.headers["allow"] == "GET, HEAD"

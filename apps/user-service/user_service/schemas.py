@@ -6,21 +6,16 @@ import uuid
 import zoneinfo
 from datetime import datetime
 from functools import cache
-from typing import Annotated, Literal, get_args
+from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
-#: Events of the task-service feed a person can be notified about.
-EventType = Literal[
-    "task.created",
-    "task.updated",
-    "task.assigned",
-    "task.completed",
-    "task.failed",
-    "task.dead",
-    "task.cancelled",
-]
-EVENT_TYPES: tuple[str, ...] = get_args(EventType)
+import taskplane_client.models as wire
+from taskplane_client.models import Omittable
+from taskplane_client.models import Request as _Body
+
+EventType = wire.EventType
+EVENT_TYPES = wire.EVENT_TYPES
 
 
 @cache
@@ -34,13 +29,11 @@ def _known_timezone(value: str) -> str:
     return value
 
 
-DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+DisplayName = Annotated[
+    str, StringConstraints(max_length=200, pattern=wire.NOT_BLANK), AfterValidator(str.strip)
+]
 Timezone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_known_timezone)]
 Locale = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")]
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class ProfileOut(BaseModel):
@@ -54,9 +47,11 @@ class ProfileOut(BaseModel):
 
 
 class ProfileUpdate(_Body):
-    display_name: DisplayName | None = None
-    timezone: Timezone | None = None
-    locale: Locale | None = None
+    """Fields left out keep their value; none can be ``null`` (422)."""
+
+    display_name: Omittable[DisplayName] = None
+    timezone: Omittable[Timezone] = None
+    locale: Omittable[Locale] = None
 
 
 class Channels(_Body):

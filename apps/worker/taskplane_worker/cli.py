@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
-import os
-import socket
 import sys
+
+from pydantic import ValidationError
 
 from taskplane_client import ConnectionFailedError
 from taskplane_client.auth import auth_for
@@ -21,6 +21,7 @@ from taskplane_client.observability import configure_logging, configure_tracer_p
 from taskplane_worker.handlers import Handler, resolve
 from taskplane_worker.observability import start_metrics_server
 from taskplane_worker.runtime import Worker, WorkerConfig
+from taskplane_worker.settings import WorkerSettings
 
 DESCRIPTION = """\
 Lease tasks from one taskplane queue and run a handler on each: heartbeats keep long
@@ -43,7 +44,12 @@ environment:
   TASKPLANE_TOKEN      access token, or a service token (tps_...) with scope queues:work
                        (outside Kubernetes; TASKPLANE_TOKEN_FILE wins when both are set)
   TASKPLANE_AUTH_URL   auth-service URL, needed to exchange either token
-  OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_ENDPOINT, LOG_LEVEL   logs and traces
+  OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_ENDPOINT, LOG_LEVEL   logs and traces (a span
+                       per task only when OTEL_EXPORTER_OTLP_ENDPOINT is set)
+  TASKPLANE_WORKER_PREFETCH          tasks leased beyond the free slots (default 4)
+  TASKPLANE_WORKER_COMPLETE_BATCH    completions reported per request at once (64)
+  TASKPLANE_WORKER_COMPLETE_FLUSH_S  or this long after the first finished (0.015)
+  TASKPLANE_WORKER_COMPLETE_BACKLOG  unreported completions that pause leasing (1000)
 
 example:
   TASKPLANE_TOKEN=tps_... TASKPLANE_AUTH_URL=http://localhost:8001 \\
@@ -56,11 +62,11 @@ start, 2 for a bad command line.
 PROG = "taskplane-worker"
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name, default)
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def parse_args(
+    argv: list[str] | None = None, settings: WorkerSettings | None = None
+) -> argparse.Namespace:
+    """The command line; its defaults come from the environment (``WorkerSettings``)."""
+    env = settings or WorkerSettings()
     parser = argparse.ArgumentParser(
         prog=PROG,
         description=DESCRIPTION,
@@ -72,44 +78,44 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--concurrency",
         type=int,
-        default=int(_env("TASKPLANE_WORKER_CONCURRENCY", "4")),
+        default=env.concurrency,
         help="tasks handled at once (env TASKPLANE_WORKER_CONCURRENCY, default 4)",
     )
     parser.add_argument(
         "--metrics-port",
         type=int,
-        default=int(_env("TASKPLANE_WORKER_METRICS_PORT", "9100")),
+        default=env.metrics_port,
         help="port of /metrics and /healthz; 0 runs no metrics server "
         "(env TASKPLANE_WORKER_METRICS_PORT, default 9100)",
     )
     parser.add_argument(
         "--metrics-host",
-        default=_env("TASKPLANE_WORKER_METRICS_HOST", "0.0.0.0"),  # noqa: S104
+        default=env.metrics_host,
         help="bind address of the metrics server (env TASKPLANE_WORKER_METRICS_HOST)",
     )
     parser.add_argument(
         "--grace-period",
         type=float,
-        default=float(_env("TASKPLANE_WORKER_GRACE_PERIOD_S", "25")),
+        default=env.grace_period_s,
         help="seconds to finish in-flight tasks after SIGTERM before releasing them "
         "(env TASKPLANE_WORKER_GRACE_PERIOD_S, default 25)",
     )
     parser.add_argument(
         "--wait",
         type=float,
-        default=float(_env("TASKPLANE_WORKER_WAIT_S", "10")),
+        default=env.wait_s,
         help="long-poll seconds of each lease request (env TASKPLANE_WORKER_WAIT_S, default 10)",
     )
     parser.add_argument(
         "--startup-timeout",
         type=float,
-        default=float(_env("TASKPLANE_WORKER_STARTUP_TIMEOUT_S", "60")),
+        default=env.startup_timeout_s,
         help="seconds to keep trying to reach the API at start, with backoff "
         "(env TASKPLANE_WORKER_STARTUP_TIMEOUT_S, default 60)",
     )
     parser.add_argument(
         "--worker-id",
-        default=_env("TASKPLANE_WORKER_ID", f"{socket.gethostname()}-{os.getpid()}"),
+        default=env.worker_id,
         help="lease holder name (env TASKPLANE_WORKER_ID, default <hostname>-<pid>)",
     )
     args = parser.parse_args(argv)
@@ -120,17 +126,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _config(args: argparse.Namespace) -> WorkerConfig:
+def _config(args: argparse.Namespace, env: WorkerSettings) -> WorkerConfig:
     return WorkerConfig(
-        api_url=_env("TASKPLANE_API_URL", "http://localhost:8003"),
-        token=os.environ.get("TASKPLANE_TOKEN") or None,
-        auth_url=os.environ.get("TASKPLANE_AUTH_URL") or None,
+        api_url=env.api_url,
+        token=env.token or None,
+        auth_url=env.auth_url or None,
         queue=args.queue,
         concurrency=args.concurrency,
         worker_id=args.worker_id,
         grace_period_s=args.grace_period,
         wait_s=args.wait,
         startup_timeout_s=args.startup_timeout,
+        prefetch=env.prefetch,
+        complete_batch=env.complete_batch,
+        complete_flush_s=env.complete_flush_s,
+        complete_backlog=env.complete_backlog,
+        tracing=bool(env.otlp_endpoint),
     )
 
 
@@ -169,18 +180,17 @@ async def _main(args: argparse.Namespace, config: WorkerConfig, handler: Handler
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    configure_logging(
-        _env("OTEL_SERVICE_NAME", PROG),
-        _env("LOG_LEVEL", "INFO"),
-        _env("TASKPLANE_LOG_FORMAT", "json"),
-    )
-    configure_tracer_provider(
-        _env("OTEL_SERVICE_NAME", PROG), os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None
-    )
+    try:
+        env = WorkerSettings()
+    except ValidationError as exc:
+        print(f"{PROG}: bad environment: {exc}", file=sys.stderr)
+        sys.exit(2)
+    args = parse_args(argv, env)
+    configure_logging(env.service_name, env.log_level, env.log_format)
+    configure_tracer_provider(env.service_name, env.otlp_endpoint or None)
     try:
         handler = resolve(args.handler)
-        config = _config(args)
+        config = _config(args, env)
         auth_for(config.token, config.auth_url)  # refuse a bad credential set-up now
     except (ValueError, ImportError, AttributeError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)

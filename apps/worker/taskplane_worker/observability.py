@@ -22,7 +22,11 @@ DURATION = Histogram(
     ["queue"],
     buckets=(0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800),
 )
-IN_FLIGHT = Gauge("taskplane_worker_in_flight", "Tasks being handled now.", ["queue"])
+IN_FLIGHT = Gauge(
+    "taskplane_worker_in_flight",
+    "Tasks started and not yet settled: running, or finished with the outcome unreported.",
+    ["queue"],
+)
 API_ERRORS = Counter(
     "taskplane_worker_api_errors_total", "Transient task-service API errors.", ["call"]
 )

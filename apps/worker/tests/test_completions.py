@@ -1,31 +1,37 @@
-"""Completions that finish together share one batch request; a server without the batch
-endpoint gets one request per task; a lost lease is reported for its task only."""
+"""The worker's batching against a scripted task-service: finished tasks share one
+complete request, an outage keeps them buffered (no slot held) until it ends, a refused
+batch is dropped, and one heartbeat request covers every lease, stopping the lost ones."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import pytest
+from prometheus_client import REGISTRY
 
-from taskplane_client import LeasedTask, ValidationFailedError
-from taskplane_worker.handlers import resolve
-from taskplane_worker.runtime import LeaseLostError, Worker, WorkerConfig
+from taskplane_client import LeasedTask
+from taskplane_worker.handlers import TaskInfo
+from taskplane_worker.runtime import Held, Worker, WorkerConfig
 
 Json = dict[str, Any]
+Responder = Callable[[str, Json], httpx.Response]
 
 
-def make_worker(handler: Any) -> tuple[Worker, list[tuple[str, Json]]]:
+def make_worker(respond: Responder, handler: Any = None) -> tuple[Worker, list[tuple[str, Json]]]:
     requests: list[tuple[str, Json]] = []
 
-    def respond(request: httpx.Request) -> httpx.Response:
+    def answer(request: httpx.Request) -> httpx.Response:
         body: Json = json.loads(request.content or b"{}")
         requests.append((request.url.path, body))
-        return handler(request.url.path, body)
+        return respond(request.url.path, body)
+
+    async def noop(_: TaskInfo) -> None:
+        return None
 
     worker = Worker(
         WorkerConfig(
@@ -35,10 +41,10 @@ def make_worker(handler: Any) -> tuple[Worker, list[tuple[str, Json]]]:
             concurrency=4,
             worker_id="w1",
             grace_period_s=1,
-            report_retry_s=1,
+            report_retry_s=30,
         ),
-        resolve("builtin:noop"),
-        transport=httpx.MockTransport(respond),
+        handler or noop,
+        transport=httpx.MockTransport(answer),
     )
     return worker, requests
 
@@ -66,31 +72,33 @@ def task(name: str) -> LeasedTask:
     )
 
 
-def named(path: str) -> str:
-    """The request path with lease ids shown by name."""
-    for lease, name in NAMES.items():
-        path = path.replace(lease, name)
-    return path
+def hold(worker: Worker, name: str) -> Held:
+    held = Held(task(name))
+    worker.held[held.task.lease_id] = held
+    return held
+
+
+def outcomes(outcome: str) -> float:
+    labels = {"queue": "q", "outcome": outcome}
+    return REGISTRY.get_sample_value("taskplane_worker_tasks_total", labels) or 0.0
+
+
+def completing(path: str, body: Json) -> httpx.Response:
+    assert path == "/api/v1/leases/complete"
+    assert body["worker_id"] == "w1"
+    items = [
+        {"lease_id": item["lease_id"], "completed": NAMES[item["lease_id"]] != "lost"}
+        for item in body["items"]
+    ]
+    return httpx.Response(200, json={"items": items})
 
 
 async def test_completions_finishing_together_share_one_request() -> None:
-    def handler(path: str, body: Json) -> httpx.Response:
-        assert path == "/api/v1/leases/complete"
-        assert body["worker_id"] == "w1"
-        items = [
-            {"lease_id": item["lease_id"], "completed": NAMES[item["lease_id"]] != "lost"}
-            for item in body["items"]
-        ]
-        return httpx.Response(200, json={"items": items})
-
-    worker, requests = make_worker(handler)
-    outcomes = await asyncio.gather(
-        *(worker._complete(task(lease), {"r": lease}) for lease in ("a", "b", "lost", "c")),
-        return_exceptions=True,
-    )
-    assert outcomes[:2] == [None, None]
-    assert outcomes[3] is None
-    assert isinstance(outcomes[2], LeaseLostError)
+    worker, requests = make_worker(completing)
+    completed, lost = outcomes("completed"), outcomes("lost")
+    for name in ("a", "b", "lost", "c"):
+        worker._buffer(hold(worker, name), {"r": name})
+    await worker._flush()
     assert len(requests) == 1
     assert [(NAMES[item["lease_id"]], item["result"]) for item in requests[0][1]["items"]] == [
         ("a", {"r": "a"}),
@@ -98,42 +106,73 @@ async def test_completions_finishing_together_share_one_request() -> None:
         ("lost", {"r": "lost"}),
         ("c", {"r": "c"}),
     ]
-    # A lone completion goes at once, in a request of its own.
-    await worker._complete(task("d"), None)
-    assert [len(body["items"]) for _, body in requests] == [4, 1]
+    assert worker.buffer == []
+    assert worker.held == {}, "every answered lease is let go"
+    assert (outcomes("completed") - completed, outcomes("lost") - lost) == (3, 1)
     await worker.client.aclose()
 
 
-async def test_an_older_server_gets_one_complete_per_task() -> None:
-    def handler(path: str, body: Json) -> httpx.Response:
-        if path == "/api/v1/leases/complete":
-            return httpx.Response(404, json={"detail": "Not Found"})
-        if named(path) == "/api/v1/leases/lost/complete":
-            return httpx.Response(409, json={"detail": "lease lost"})
-        lease_id = path.split("/")[-2]
-        answer = {"id": str(uuid.uuid4()), "status": "completed", "attempts": 1, "run_at": None}
-        return httpx.Response(200, json={**answer, "lease_id": lease_id})
+async def test_an_outage_keeps_completions_buffered_until_it_ends() -> None:
+    down = True
 
-    worker, requests = make_worker(handler)
-    outcomes = await asyncio.gather(
-        *(worker._complete(task(lease), 1) for lease in ("a", "lost")), return_exceptions=True
-    )
-    assert outcomes[0] is None
-    assert isinstance(outcomes[1], LeaseLostError)
-    await worker._complete(task("b"), 2)
-    paths = [named(path) for path, _ in requests]
-    assert paths[0] == "/api/v1/leases/complete"
-    assert sorted(paths[1:3]) == ["/api/v1/leases/a/complete", "/api/v1/leases/lost/complete"]
-    assert paths[3:] == ["/api/v1/leases/b/complete"], "the batch endpoint is not retried"
-    assert requests[3][1] == {"worker_id": "w1", "result": 2}
+    def respond(path: str, body: Json) -> httpx.Response:
+        if down:
+            return httpx.Response(503, json={"detail": "database unavailable"})
+        return completing(path, body)
+
+    worker, requests = make_worker(respond)
+    worker._buffer(hold(worker, "a"), 1)
+    await worker._flush()
+    assert [entry.held.task.lease_id for entry in worker.buffer] == [LEASES["a"]]
+    assert LEASES["a"] in worker.held, "a buffered lease stays held (and heartbeated)"
+    down = False
+    worker._buffer(hold(worker, "b"), 2)
+    await worker._flush()
+    assert [NAMES[item["lease_id"]] for item in requests[-1][1]["items"]] == ["a", "b"]
+    assert worker.buffer == []
+    assert worker.held == {}
     await worker.client.aclose()
 
 
-async def test_a_batch_that_cannot_be_sent_fails_every_waiter() -> None:
-    def handler(path: str, body: Json) -> httpx.Response:
-        return httpx.Response(422, json={"detail": "bad"})
+async def test_a_refused_batch_is_dropped_and_counted_lost() -> None:
+    worker, _ = make_worker(lambda path, body: httpx.Response(422, json={"detail": "bad"}))
+    lost = outcomes("lost")
+    worker._buffer(hold(worker, "a"), None)
+    await worker._flush()
+    assert worker.buffer == []
+    assert worker.held == {}
+    assert outcomes("lost") - lost == 1
+    await worker.client.aclose()
 
-    worker, _ = make_worker(handler)
-    with pytest.raises(ValidationFailedError):
-        await worker._complete(task("a"), None)
+
+async def test_one_heartbeat_covers_every_lease_and_stops_a_lost_one() -> None:
+    def respond(path: str, body: Json) -> httpx.Response:
+        if path != "/api/v1/leases/heartbeat":  # the releases at the end
+            return httpx.Response(409, json={"detail": "lease unknown"})
+        now = datetime.now(UTC).isoformat()
+        alive = [lease for lease in body["lease_ids"] if NAMES[lease] != "lost"]
+        return httpx.Response(
+            200, json={"items": [{"lease_id": lease, "lease_expires_at": now} for lease in alive]}
+        )
+
+    async def forever(_: TaskInfo) -> None:
+        await asyncio.sleep(3600)
+
+    worker, requests = make_worker(respond, forever)
+    running = {name: hold(worker, name) for name in ("a", "b", "lost")}
+    for held in running.values():
+        worker._start(held)
+    worker._beat_s = 0.01
+    beats = asyncio.create_task(worker._heartbeat_loop())
+    lost_runner = running["lost"].runner
+    assert lost_runner is not None
+    await asyncio.wait_for(asyncio.shield(lost_runner), 30)
+    beats.cancel()
+    assert sorted(NAMES[lease] for lease in requests[0][1]["lease_ids"]) == ["a", "b", "lost"]
+    assert set(worker.held) == {LEASES["a"], LEASES["b"]}
+    for held in (running["a"], running["b"]):
+        assert held.runner is not None
+        assert not held.runner.done(), "a live lease's task keeps running"
+        held.runner.cancel()
+    await asyncio.gather(beats, *worker.inflight, return_exceptions=True)
     await worker.client.aclose()

@@ -45,6 +45,8 @@ class WorkloadBindings:
     bound: dict[tuple[str, str], str] = field(default_factory=dict)
     #: (method, namespace, service account, Authorization header) per request.
     requests: list[tuple[str, str, str, str | None]] = field(default_factory=list)
+    #: Answer every DELETE with 503 (the auth-service failing the revocation).
+    unbind_failing: bool = False
 
     def add_routes(self, app: FastAPI, guard: Guard) -> None:
         def admitted(namespace: str, service_account: str, request: Request) -> Response | None:
@@ -68,6 +70,8 @@ class WorkloadBindings:
         async def unbind(namespace: str, service_account: str, request: Request) -> Response:
             if (denied := admitted(namespace, service_account, request)) is not None:
                 return denied
+            if self.unbind_failing:
+                return problem(503, "database unavailable")
             self.bound.pop((namespace, service_account), None)
             return Response(status_code=204)
 
@@ -87,6 +91,8 @@ class FakeTaskService:
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)
     outage: bool = False
     delete_supported: bool = True
+    #: Answer every queue DELETE with 503 (a task-service failing the Delete policy).
+    delete_failing: bool = False
     #: Per queue, a probe run at every stats read the operator makes, before the answer:
     #: what it returns is the cluster as it was when that poll read the depth. Polls
     #: are counted this way, not timed, so "within one poll" holds on a loaded machine.
@@ -131,6 +137,8 @@ class FakeTaskService:
                 return denied
             if not self.delete_supported:
                 return problem(405, "method not allowed")
+            if self.delete_failing:
+                return problem(503, "database unavailable")
             if self.queues.pop(queue, None) is None:
                 return problem(404, "queue not found")
             self.stats.pop(queue, None)

@@ -28,3 +28,29 @@ variable "ses_identity" {
   description = "SES domain or address the function sends email from."
   type        = string
 }
+
+variable "database_secret_arn" {
+  description = "The RDS-managed master user secret the function builds DATABASE_URL from."
+  type        = string
+}
+
+variable "database_host" {
+  description = "Host name of the PostgreSQL server the platform uses."
+  type        = string
+}
+
+variable "database_name" {
+  description = "Name of the platform's database on that server."
+  type        = string
+  default     = "taskplane"
+}
+
+variable "kek_secret_arn" {
+  description = "The secret holding the notification-service's key-encryption key (`<name>/notification-kek`)."
+  type        = string
+}
+
+variable "secret_kms_key_arns" {
+  description = "KMS keys of the database and key-encryption-key secrets."
+  type        = list(string)
+}

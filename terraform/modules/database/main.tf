@@ -22,60 +22,26 @@ locals {
 # KMS key: RDS storage, Performance Insights and the Secrets Manager secret
 ################################################################################
 
-data "aws_iam_policy_document" "kms" {
-  #checkov:skip=CKV_AWS_109:KMS key policy: Resource "*" means this key only, and the account root statement is AWS's default key policy that delegates key administration to IAM.
-  #checkov:skip=CKV_AWS_111:KMS key policy: Resource "*" means this key only; writers are the account (through IAM) and CloudWatch Logs limited by encryption context.
-  #checkov:skip=CKV_AWS_356:KMS key policy: Resource "*" is the only valid resource in a key policy and refers to this key.
-  # Standard key policy: the account (through IAM policies) administers and uses the key.
-  # In a key policy "*" as resource means "this key".
-  statement {
-    sid       = "AccountAdministers"
-    actions   = ["kms:*"]
-    resources = ["*"]
+module "kms" {
+  source = "../kms_key"
 
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
-    }
-  }
-
+  alias       = local.identifier
+  description = "${local.identifier}: RDS storage, Performance Insights and master user secret"
   # CloudWatch Logs encrypts the exported PostgreSQL logs with this key.
-  statement {
-    sid = "CloudWatchLogs"
-    actions = [
-      "kms:Encrypt*",
-      "kms:Decrypt*",
-      "kms:ReEncrypt*",
-      "kms:GenerateDataKey*",
-      "kms:Describe*",
-    ]
-    resources = ["*"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["logs.${data.aws_region.current.region}.amazonaws.com"]
-    }
-
-    condition {
-      test     = "ArnLike"
-      variable = "kms:EncryptionContext:aws:logs:arn"
-      values   = ["arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:log-group:/aws/rds/instance/${local.identifier}/*"]
-    }
-  }
-}
-
-resource "aws_kms_key" "this" {
-  description             = "${local.identifier}: RDS storage, Performance Insights and master user secret"
-  enable_key_rotation     = true
-  deletion_window_in_days = 30
-  policy                  = data.aws_iam_policy_document.kms.json
+  log_group_arns = ["arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:log-group:/aws/rds/instance/${local.identifier}/*"]
 
   tags = var.tags
 }
 
-resource "aws_kms_alias" "this" {
-  name          = "alias/${local.identifier}"
-  target_key_id = aws_kms_key.this.key_id
+# The key and its alias were resources of this module before the shared kms_key module.
+moved {
+  from = aws_kms_key.this
+  to   = module.kms.aws_kms_key.this
+}
+
+moved {
+  from = aws_kms_alias.this
+  to   = module.kms.aws_kms_alias.this
 }
 
 ################################################################################
@@ -129,7 +95,7 @@ module "db" {
   allocated_storage     = var.allocated_storage_gib
   max_allocated_storage = var.max_allocated_storage_gib
   storage_encrypted     = true
-  kms_key_id            = aws_kms_key.this.arn
+  kms_key_id            = module.kms.arn
 
   db_name  = var.database_name
   username = var.master_username
@@ -138,7 +104,7 @@ module "db" {
   # RDS generates the master password, stores it in Secrets Manager (encrypted with
   # our key) and rotates it; Terraform never sees it.
   manage_master_user_password   = true
-  master_user_secret_kms_key_id = aws_kms_key.this.key_id
+  master_user_secret_kms_key_id = module.kms.key_id
 
   iam_database_authentication_enabled = true
 
@@ -161,10 +127,10 @@ module "db" {
   enabled_cloudwatch_logs_exports        = ["postgresql", "upgrade"]
   create_cloudwatch_log_group            = true
   cloudwatch_log_group_retention_in_days = var.log_retention_days
-  cloudwatch_log_group_kms_key_id        = aws_kms_key.this.arn
+  cloudwatch_log_group_kms_key_id        = module.kms.arn
 
   performance_insights_enabled          = var.performance_insights_enabled
-  performance_insights_kms_key_id       = var.performance_insights_enabled ? aws_kms_key.this.arn : null
+  performance_insights_kms_key_id       = var.performance_insights_enabled ? module.kms.arn : null
   performance_insights_retention_period = var.performance_insights_enabled ? 7 : null
 
   monitoring_interval    = var.monitoring_interval_seconds

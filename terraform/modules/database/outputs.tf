@@ -31,7 +31,7 @@ output "master_user_secret_arn" {
 
 output "kms_key_arn" {
   description = "ARN of the KMS key encrypting the storage, Performance Insights and the master user secret; readers of the secret need kms:Decrypt on it."
-  value       = aws_kms_key.this.arn
+  value       = module.kms.arn
 }
 
 output "resource_id" {

@@ -7,8 +7,14 @@
 #   with one customer managed KMS key created here
 # - asynchronous invocation: `maximum_retry_attempts` retries, then the event goes
 #   to the SQS queue (the function's dead-letter queue and on-failure destination)
+# - database URL and credentials from Secrets Manager, never in the function's
+#   environment: the RDS-managed master user secret (username, password) and the
+#   function's settings secret `<name>/notifications-lambda` (JSON of TASKPLANE_*
+#   values: the service token for the user-service, an SMTP password), and the
+#   notification-service's key-encryption key `<name>/notification-kek` (the secrets
+#   module's, shared with the in-cluster service), read once per execution environment
 # - least-privilege role: logs to its own group, send to its own queue, SES send
-#   from its own identity, decrypt with its own key; VPC and X-Ray through the AWS
+#   from its own identity, decrypt with its own key, read exactly those two secrets; VPC and X-Ray through the AWS
 #   managed policies (those actions support no resource-level permissions)
 # - alarms on function errors and on any message in the dead-letter queue
 
@@ -19,83 +25,34 @@ data "aws_region" "current" {}
 locals {
   function_name = "${var.name}-notifications"
   log_group     = "/aws/lambda/${local.function_name}"
-  account_arn   = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"
 }
 
 ################################################################################
 # KMS key: topic, dead-letter queue, function environment, log group
 ################################################################################
 
-data "aws_iam_policy_document" "kms" {
-  #checkov:skip=CKV_AWS_109:KMS key policy: Resource "*" means this key only, and the account root statement is AWS's default key policy that delegates key administration to IAM.
-  #checkov:skip=CKV_AWS_111:KMS key policy: Resource "*" means this key only; writers are the account (through IAM), SNS and CloudWatch Logs limited by source or encryption context.
-  #checkov:skip=CKV_AWS_356:KMS key policy: Resource "*" is the only valid resource in a key policy and refers to this key.
-  statement {
-    sid       = "AccountAdministers"
-    actions   = ["kms:*"]
-    resources = ["*"]
+# SNS encrypts and reads the encrypted topic on delivery to the function; CloudWatch
+# Logs encrypts the function's log group.
+module "kms" {
+  source = "../kms_key"
 
-    principals {
-      type        = "AWS"
-      identifiers = [local.account_arn]
-    }
-  }
-
-  # SNS encrypts messages it hands to the encrypted dead-letter queue path and reads
-  # the encrypted topic on delivery to the function.
-  statement {
-    sid       = "SnsUsesTheKey"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
-    resources = ["*"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["sns.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [data.aws_caller_identity.current.account_id]
-    }
-  }
-
-  statement {
-    sid = "CloudWatchLogs"
-    actions = [
-      "kms:Encrypt*",
-      "kms:Decrypt*",
-      "kms:ReEncrypt*",
-      "kms:GenerateDataKey*",
-      "kms:Describe*",
-    ]
-    resources = ["*"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["logs.${data.aws_region.current.region}.amazonaws.com"]
-    }
-
-    condition {
-      test     = "ArnLike"
-      variable = "kms:EncryptionContext:aws:logs:arn"
-      values   = ["arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:log-group:${local.log_group}"]
-    }
-  }
-}
-
-resource "aws_kms_key" "this" {
-  description             = "${local.function_name}: SNS topic, dead-letter queue, function environment and logs"
-  enable_key_rotation     = true
-  deletion_window_in_days = 30
-  policy                  = data.aws_iam_policy_document.kms.json
+  alias              = local.function_name
+  description        = "${local.function_name}: SNS topic, dead-letter queue, function environment, settings secret and logs"
+  service_principals = ["sns.amazonaws.com"]
+  log_group_arns     = ["arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:log-group:${local.log_group}"]
 
   tags = var.tags
 }
 
-resource "aws_kms_alias" "this" {
-  name          = "alias/${local.function_name}"
-  target_key_id = aws_kms_key.this.key_id
+# The key and its alias were resources of this module before the shared kms_key module.
+moved {
+  from = aws_kms_key.this
+  to   = module.kms.aws_kms_key.this
+}
+
+moved {
+  from = aws_kms_alias.this
+  to   = module.kms.aws_kms_alias.this
 }
 
 ################################################################################
@@ -106,14 +63,14 @@ resource "aws_kms_alias" "this" {
 # and the function is to be idempotent on it (a FIFO topic cannot invoke Lambda directly).
 resource "aws_sns_topic" "events" {
   name              = "${var.name}-task-events"
-  kms_master_key_id = aws_kms_key.this.arn
+  kms_master_key_id = module.kms.arn
 
   tags = var.tags
 }
 
 resource "aws_sqs_queue" "dead_letter" {
   name                      = "${local.function_name}-dlq"
-  kms_master_key_id         = aws_kms_key.this.arn
+  kms_master_key_id         = module.kms.arn
   message_retention_seconds = var.dead_letter_retention_s
 
   tags = var.tags
@@ -123,7 +80,24 @@ resource "aws_cloudwatch_log_group" "function" {
   #checkov:skip=CKV_AWS_338:Retention is the deployment's log_retention_days (30 days in dev, longer in prod), the same policy as the cluster and database logs; a year of delivery logs is not required.
   name              = local.log_group
   retention_in_days = var.log_retention_days
-  kms_key_id        = aws_kms_key.this.arn
+  kms_key_id        = module.kms.arn
+
+  tags = var.tags
+}
+
+################################################################################
+# Settings secret: what the function needs that is not known to Terraform
+################################################################################
+
+# Created empty-handed: after install an administrator puts a JSON object of TASKPLANE_*
+# values in it (the README of this module lists them), e.g. a `tps_` service token with
+# events:read users:read (minted at the auth-service after the platform is up).
+resource "aws_secretsmanager_secret" "settings" {
+  #checkov:skip=CKV2_AWS_57:Its values are minted after install (a service token, an SMTP password); rotating them is the documented procedure of docs/security.md, not a rotation Lambda.
+  name                    = "${var.name}/notifications-lambda"
+  description             = "${local.function_name}: TASKPLANE_* settings that are secret (service token, SMTP password), as a JSON object."
+  kms_key_id              = module.kms.arn
+  recovery_window_in_days = var.secret_recovery_window_days
 
   tags = var.tags
 }
@@ -188,7 +162,25 @@ data "aws_iam_policy_document" "function" {
   statement {
     sid       = "UseOwnKey"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [aws_kms_key.this.arn]
+    resources = [module.kms.arn]
+  }
+
+  statement {
+    sid       = "ReadExactlyItsSecrets"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.database_secret_arn, var.kek_secret_arn, aws_secretsmanager_secret.settings.arn]
+  }
+
+  statement {
+    sid       = "DecryptThoseSecretsThroughSecretsManager"
+    actions   = ["kms:Decrypt"]
+    resources = var.secret_kms_key_arns
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["secretsmanager.${data.aws_region.current.region}.amazonaws.com"]
+    }
   }
 }
 
@@ -238,7 +230,7 @@ resource "aws_lambda_function" "this" {
   image_uri     = var.image_uri
   timeout       = var.timeout_s
   memory_size   = var.memory_mib
-  kms_key_arn   = aws_kms_key.this.arn
+  kms_key_arn   = module.kms.arn
 
   # The notification-service image itself: it carries the AWS Lambda runtime interface
   # client (awslambdaric), which serves the handler in place of the HTTP server.
@@ -249,8 +241,16 @@ resource "aws_lambda_function" "this" {
 
   reserved_concurrent_executions = var.reserved_concurrency
 
+  # Where the secrets are, never the secrets themselves (lambda_handler reads them).
   environment {
-    variables = var.environment_variables
+    variables = merge(var.environment_variables, {
+      TASKPLANE_LAMBDA_DATABASE_SECRET_ARN = var.database_secret_arn
+      TASKPLANE_LAMBDA_DATABASE_HOST       = var.database_host
+      TASKPLANE_LAMBDA_DATABASE_PORT       = tostring(var.database_port)
+      TASKPLANE_LAMBDA_DATABASE_NAME       = var.database_name
+      TASKPLANE_LAMBDA_KEK_SECRET_ARN      = var.kek_secret_arn
+      TASKPLANE_LAMBDA_SETTINGS_SECRET_ARN = aws_secretsmanager_secret.settings.arn
+    })
   }
 
   vpc_config {
@@ -320,7 +320,7 @@ data "aws_iam_policy_document" "publish" {
   statement {
     sid       = "EncryptForTheTopic"
     actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
-    resources = [aws_kms_key.this.arn]
+    resources = [module.kms.arn]
   }
 }
 

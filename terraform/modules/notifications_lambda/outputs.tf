@@ -37,3 +37,13 @@ output "security_group_id" {
   description = "Security group of the function; the stack lets it reach PostgreSQL."
   value       = aws_security_group.function.id
 }
+
+output "settings_secret_arn" {
+  description = "ARN of `<name>/notifications-lambda`, the JSON object of secret TASKPLANE_* settings to fill after install (service token, SMTP password)."
+  value       = aws_secretsmanager_secret.settings.arn
+}
+
+output "kms_key_arn" {
+  description = "ARN of the function's KMS key (topic, dead-letter queue, environment, settings secret, logs)."
+  value       = module.kms.arn
+}

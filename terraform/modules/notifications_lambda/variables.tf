@@ -40,7 +40,7 @@ variable "ses_identity" {
 }
 
 variable "environment_variables" {
-  description = "TASKPLANE_* settings of the function (apps/notification-service/README.md): database URL, user-service URL, service token. Encrypted at rest with the module's KMS key; they appear in the Terraform state."
+  description = "Plain TASKPLANE_* settings of the function (apps/notification-service/README.md): user-service and auth URLs, SMTP host, limits. Secrets do not go here: the database credentials come from database_secret_arn and the rest from the settings secret (settings_secret_arn)."
   type        = map(string)
   default     = {}
   sensitive   = true
@@ -128,4 +128,46 @@ variable "tags" {
   description = "Extra tags for the resources (the provider's default_tags add Project, Environment and ManagedBy)."
   type        = map(string)
   default     = {}
+}
+
+variable "database_secret_arn" {
+  description = "ARN of the RDS-managed master user secret (JSON with username and password) the function builds its DATABASE_URL from."
+  type        = string
+}
+
+variable "kek_secret_arn" {
+  description = "ARN of the secret holding the notification-service's key-encryption key (secrets module output `notification_kek_secret_arn`): the function opens the webhook secrets the in-cluster service sealed."
+  type        = string
+}
+
+variable "secret_kms_key_arns" {
+  description = "ARNs of the KMS keys encrypting database_secret_arn and kek_secret_arn (the function may decrypt with them only through Secrets Manager)."
+  type        = list(string)
+}
+
+variable "database_host" {
+  description = "Host name of the PostgreSQL server."
+  type        = string
+}
+
+variable "database_port" {
+  description = "Port of the PostgreSQL server."
+  type        = number
+  default     = 5432
+}
+
+variable "database_name" {
+  description = "Database name."
+  type        = string
+}
+
+variable "secret_recovery_window_days" {
+  description = "Days the deleted settings secret stays recoverable (0 deletes at once; 7-30 otherwise)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.secret_recovery_window_days == 0 || (var.secret_recovery_window_days >= 7 && var.secret_recovery_window_days <= 30)
+    error_message = "secret_recovery_window_days must be 0 or between 7 and 30."
+  }
 }

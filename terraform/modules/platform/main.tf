@@ -101,9 +101,10 @@ resource "helm_release" "platform_secrets" {
       urlTemplate      = local.database_url_template
     }
     platform = {
-      secretArn           = var.platform_secret_arn
-      targetSecretName    = var.platform_secret_name
-      bootstrapAdminEmail = var.bootstrap_admin_email
+      secretArn                = var.platform_secret_arn
+      targetSecretName         = var.platform_secret_name
+      bootstrapAdminEmail      = var.bootstrap_admin_email
+      notificationKekSecretArn = var.notification_kek_secret_arn
     }
   })]
 

@@ -116,6 +116,16 @@ variable "platform_secret_arn" {
   }
 }
 
+variable "notification_kek_secret_arn" {
+  description = "ARN of the Secrets Manager secret with the notification-service's key-encryption key (secrets module output `notification_kek_secret_arn`), synced into the platform Secret as key notification-kek."
+  type        = string
+
+  validation {
+    condition     = startswith(var.notification_kek_secret_arn, "arn:") && strcontains(var.notification_kek_secret_arn, ":secretsmanager:")
+    error_message = "notification_kek_secret_arn must be a Secrets Manager secret ARN."
+  }
+}
+
 variable "platform_secret_name" {
   description = "Name of the Kubernetes Secret with every key of the chart's `global.secrets.values` that External Secrets creates and the chart reads through `global.secrets.existingSecret`."
   type        = string

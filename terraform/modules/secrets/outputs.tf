@@ -10,5 +10,10 @@ output "platform_secret_name" {
 
 output "kms_key_arn" {
   description = "ARN of the KMS key encrypting the platform secret (External Secrets needs kms:Decrypt on it)."
-  value       = aws_kms_key.this.arn
+  value       = module.kms.arn
+}
+
+output "notification_kek_secret_arn" {
+  description = "ARN of `<name>/notification-kek`, the notification-service's key-encryption key (synced into the platform Secret as notification-kek; read by the notifications Lambda)."
+  value       = aws_secretsmanager_secret.notification_kek.arn
 }

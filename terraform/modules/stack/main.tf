@@ -99,6 +99,7 @@ module "identity" {
       secret_arns = [
         module.database.master_user_secret_arn,
         module.secrets.platform_secret_arn,
+        module.secrets.notification_kek_secret_arn,
       ]
       kms_key_arns = [module.database.kms_key_arn, module.secrets.kms_key_arn]
     }
@@ -123,8 +124,9 @@ module "platform" {
   database_name       = module.database.database_name
   database_secret_arn = module.database.master_user_secret_arn
 
-  platform_secret_arn   = module.secrets.platform_secret_arn
-  bootstrap_admin_email = var.bootstrap_admin_email
+  platform_secret_arn         = module.secrets.platform_secret_arn
+  notification_kek_secret_arn = module.secrets.notification_kek_secret_arn
+  bootstrap_admin_email       = var.bootstrap_admin_email
 
   kubernetes_issuer_url = module.cluster.cluster_oidc_issuer_url
 
@@ -150,5 +152,14 @@ module "notifications_lambda" {
   ses_identity          = try(var.notifications_lambda.ses_identity, "")
   environment_variables = var.notification_settings
   log_retention_days    = var.log_retention_days
-  alarm_actions         = try(var.notifications_lambda.alarm_actions, [])
+
+  # DATABASE_URL is built at cold start from the RDS-managed secret, never put in env.
+  database_secret_arn         = module.database.master_user_secret_arn
+  database_host               = module.database.address
+  database_port               = module.database.port
+  database_name               = module.database.database_name
+  kek_secret_arn              = module.secrets.notification_kek_secret_arn
+  secret_kms_key_arns         = [module.database.kms_key_arn, module.secrets.kms_key_arn]
+  secret_recovery_window_days = var.secret_recovery_window_days
+  alarm_actions               = try(var.notifications_lambda.alarm_actions, [])
 }

@@ -25,9 +25,13 @@ class Platform:
 
     def admin_token(self) -> str:
         """A fresh access token of the bootstrap admin (password login)."""
+        return self.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+
+    def login(self, email: str, password: str) -> str:
+        """A fresh access token of an account (password login)."""
         response = httpx.post(
             f"{self.auth.url}/api/v1/auth/token",
-            data={"username": ADMIN_EMAIL, "password": ADMIN_PASSWORD},
+            data={"username": email, "password": password},
             timeout=30,
         )
         assert response.status_code == 200, response.text

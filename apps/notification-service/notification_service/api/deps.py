@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notification_service.config import Settings
+from notification_service.keys import SecretBox
 from taskplane_common.db import request_session
 from taskplane_common.errors import ProblemError
 from taskplane_common.security import Principal, current_principal
@@ -17,6 +18,11 @@ from taskplane_common.security import Principal, current_principal
 async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+async def get_secret_box(request: Request) -> SecretBox:
+    box: SecretBox = request.app.state.secret_box
+    return box
 
 
 async def user_id(principal: Annotated[Principal, Depends(current_principal)]) -> uuid.UUID:
@@ -28,4 +34,5 @@ async def user_id(principal: Annotated[Principal, Depends(current_principal)]) -
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[AsyncSession, Depends(request_session)]
+SecretBoxDep = Annotated[SecretBox, Depends(get_secret_box)]
 UserIdDep = Annotated[uuid.UUID, Depends(user_id)]

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 
 from task_service.models import Priority
 from task_service.notify import QUEUE_CHANNEL
 from task_service.queue import statements
-from task_service.queue.driver import Executor, execute
+from task_service.queue.driver import Executor, execute, json_param
 from task_service.queue.errors import DedupeRace
 from task_service.queue.records import queued_task
 from task_service.queue_schemas import QueuedTaskOut, TaskEnqueue
@@ -47,7 +46,7 @@ async def enqueue(
         statements.ENQUEUE,
         {
             "queue": queue,
-            "items": json.dumps(rows, separators=(",", ":")),
+            "items": json_param(rows),
             "owner": principal.user_id,
             "traceparent": traceparent,
             "channel": QUEUE_CHANNEL,

@@ -18,10 +18,11 @@ Correctness rests on a few rules:
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,10 +31,11 @@ from task_service.notify import QUEUE_CHANNEL, Notifier
 from task_service.queue import statements
 from task_service.queue.config import count_in_flight
 from task_service.queue.counters import counter_shard
-from task_service.queue.driver import Executor, Statement, connection_of, execute
+from task_service.queue.driver import Executor, Statement, connection_of, execute, json_param
 from task_service.queue.errors import LeaseConflict, LeaseOutOfScope, QueueNotFound
 from task_service.queue.maintenance.rescuer import rescue_expired
 from task_service.queue.metrics import HANDED_BACK
+from task_service.queue.pool import QueuePool
 from task_service.queue.records import (
     Completed,
     Leased,
@@ -135,8 +137,20 @@ async def _lease_limited(
 ClientGone = Callable[[], Awaitable[bool]]
 
 
+@asynccontextmanager
+async def _attempt(source: AsyncSession | QueuePool) -> AsyncIterator[Executor]:
+    """What one claim runs on: the session (committed after it), or a connection of the
+    pool held for that claim only (a long-poll holds none while it waits)."""
+    if isinstance(source, QueuePool):
+        async with source.connection() as connection:
+            yield connection
+    else:
+        yield source
+        await source.commit()
+
+
 async def lease_wait(
-    session: AsyncSession,
+    session: AsyncSession | QueuePool,
     notifier: Notifier,
     queue: str,
     worker_id: str,
@@ -152,37 +166,38 @@ async def lease_wait(
     Nothing is claimed for a client that has gone (a worker killed while it waited):
     ``client_gone`` is asked before every claim, and what was claimed while it left is
     handed back at once, so no task waits out a visibility timeout for a dead socket.
-    Every step is atomic by itself: call ``autocommit`` first to spare the ``BEGIN`` and
-    ``COMMIT`` round trips (one round trip per claim).
+    Every step is atomic by itself: given a session, call ``autocommit`` first to spare
+    the ``BEGIN`` and ``COMMIT`` round trips (one round trip per claim); given the hot
+    routes' ``QueuePool``, each claim takes an autocommit connection for itself.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s
     while True:
         if await client_gone():
             return Lease([], 0, 0)
-        granted = await lease(
-            session,
-            queue,
-            worker_id,
-            max_tasks,
-            timeout_grace_s=timeout_grace_s,
-            reclaim_batch=reclaim_batch,
-        )
-        await session.commit()
+        async with _attempt(session) as executor:
+            granted = await lease(
+                executor,
+                queue,
+                worker_id,
+                max_tasks,
+                timeout_grace_s=timeout_grace_s,
+                reclaim_batch=reclaim_batch,
+            )
         remaining = deadline - loop.time()
         if granted.tasks or remaining <= 0:
             break
         await notifier.wait(QUEUE_CHANNEL, queue, remaining)
     if granted.tasks and await client_gone():
-        await hand_back(session, granted.tasks)
+        async with _attempt(session) as executor:
+            await hand_back(executor, granted.tasks)
         return Lease([], granted.visibility_timeout_s, granted.max_attempts)
     return granted
 
 
-async def hand_back(session: AsyncSession, tasks: Sequence[Leased]) -> None:
+async def hand_back(session: Executor, tasks: Sequence[Leased]) -> None:
     """Return leases their client never received: available now, attempt not counted."""
     await _release(session, [task.lease_id for task in tasks], None, "undelivered")
-    await session.commit()
     HANDED_BACK.inc(len(tasks))
 
 
@@ -231,6 +246,29 @@ async def heartbeat(
     )
 
 
+async def heartbeat_many(
+    session: Executor,
+    lease_ids: Sequence[uuid.UUID],
+    worker_id: str | None,
+    timeout_grace_s: int,
+    *,
+    queue_scope: str | None = None,
+) -> dict[uuid.UUID, datetime]:
+    """``heartbeat`` for every lease a worker holds, in one statement: the new expiry of
+    each lease extended (the others are gone, or another worker's, and changed nothing)."""
+    rows = await execute(
+        session,
+        statements.HEARTBEAT_MANY,
+        {
+            "lease_ids": [str(lease_id) for lease_id in lease_ids],
+            "worker": worker_id,
+            "grace": timeout_grace_s,
+            "queue_scope": queue_scope,
+        },
+    )
+    return {row["lease_id"]: row["lease_expires_at"] for row in rows}
+
+
 async def complete(
     session: Executor,
     lease_id: uuid.UUID,
@@ -261,7 +299,7 @@ async def complete_many(
         session,
         statements.COMPLETE,
         {
-            "items": json.dumps(payload, separators=(",", ":")),
+            "items": json_param(payload),
             "worker": worker_id,
             "shard": counter_shard(),
             "channel": QUEUE_CHANNEL,

@@ -47,11 +47,14 @@ def seconds(value: str) -> str:
 #: (when a worker id is given) held by that worker.
 #: A lease action of a queue-bound token (``:queue_scope``) only matches that queue's tasks.
 IN_QUEUE_SCOPE = "(CAST(:queue_scope AS text) IS NULL OR t.queue = CAST(:queue_scope AS text))"
-LEASE_MATCH = (
-    f"t.lease_id = :lease_id AND t.status = {IN_PROGRESS} AND t.lease_expires_at > now()"
+_HELD = (
+    f"t.status = {IN_PROGRESS} AND t.lease_expires_at > now()"
     " AND (CAST(:worker AS text) IS NULL OR t.leased_by = CAST(:worker AS text))"
     f" AND {IN_QUEUE_SCOPE}"
 )
+LEASE_MATCH = f"t.lease_id = :lease_id AND {_HELD}"
+#: ``LEASE_MATCH`` for any of a uuid array ``:lease_ids`` (a worker's batch heartbeat).
+LEASES_MATCH = f"t.lease_id = ANY(CAST(:lease_ids AS uuid[])) AND {_HELD}"
 #: ``SET`` items of a task leaving its lease: no lease, a new version.
 CLEAR_LEASE = (
     "lease_id = NULL, leased_by = NULL, lease_expires_at = NULL,"

@@ -34,6 +34,7 @@ from task_service.queue.sql import (
     IN_PROGRESS,
     IN_QUEUE_SCOPE,
     LEASE_MATCH,
+    LEASES_MATCH,
     LIVE,
     PENDING,
     RETRYING,
@@ -161,18 +162,25 @@ SPEND_TOKENS = statement(
     "UPDATE tasks.queues SET rate_tokens = :tokens, rate_refilled_at = :now WHERE name = :queue",
 )
 
-HEARTBEAT = statement(
-    "heartbeat",
-    f"""
+
+def _heartbeat(match: str) -> str:
+    """Extend the leases ``match`` names by their queue's visibility timeout (never past
+    the task's ``timeout_s`` plus ``:grace``)."""
+    return f"""
     UPDATE tasks.tasks AS t SET lease_expires_at = greatest(t.lease_expires_at, least(
         now() + {seconds("q.visibility_timeout_s")},
         coalesce(t.leased_at + {seconds("t.timeout_s + :grace")},
                  now() + {seconds("q.visibility_timeout_s")})
     ))
     FROM tasks.queues AS q
-    WHERE q.name = t.queue AND {LEASE_MATCH}
-    RETURNING {_OUTCOME_T}
-    """,
+    WHERE q.name = t.queue AND {match}
+    """
+
+
+HEARTBEAT = statement("heartbeat", _heartbeat(LEASE_MATCH) + f"RETURNING {_OUTCOME_T}")
+#: Every lease a worker holds at once; returns the ones extended.
+HEARTBEAT_MANY = statement(
+    "heartbeat_many", _heartbeat(LEASES_MATCH) + "RETURNING t.lease_id, t.lease_expires_at"
 )
 
 #: Complete every valid lease of a JSON array of ``{lease_id, result}``. Only a queue

@@ -12,6 +12,12 @@ variables {
   subnet_ids         = ["subnet-00000001", "subnet-00000002"]
   ses_identity       = "example.com"
   log_retention_days = 30
+
+  database_secret_arn = "arn:aws:secretsmanager:mock-region-1:000000000000:secret:rds-abc"
+  kek_secret_arn      = "arn:aws:secretsmanager:mock-region-1:000000000000:secret:tp-test/notification-kek-abc"
+  secret_kms_key_arns = ["arn:aws:kms:mock-region-1:000000000000:key/0000"]
+  database_host       = "tp-test.mock.rds.amazonaws.com"
+  database_name       = "taskplane"
 }
 
 run "function_topic_and_dead_letters_are_named_after_the_deployment" {

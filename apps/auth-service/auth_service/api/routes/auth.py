@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Request, Response
 from sqlalchemy.exc import IntegrityError
@@ -166,7 +166,7 @@ async def token(
     issuer: IssuerDep,
     address: ClientAddressDep,
     response: Response,
-    grant_type: Annotated[str | None, Form(pattern="^password$")] = None,
+    grant_type: Annotated[Literal["password"], Form()] = "password",
     scope: Annotated[str, Form(max_length=1000)] = "",
 ) -> TokenPair:
     window = settings.login_window_s

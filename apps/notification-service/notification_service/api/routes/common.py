@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from notification_service.config import Settings
-from taskplane_common.errors import ProblemError
+from fastapi import Query
+
+from taskplane_common.paging import page_size
+
+#: The opaque page cursor: base64url (what ``crud.encode_cursor`` writes).
+PageCursor = Annotated[
+    str | None,
+    Query(
+        max_length=500,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="`next_cursor` of the previous page",
+    ),
+]
+
+__all__ = ["AUTH", "NOT_FOUND", "PROBLEM", "PageCursor", "page_size"]
 
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 AUTH: dict[int | str, dict[str, Any]] = {
@@ -17,12 +30,3 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
     **AUTH,
     404: {"description": "Not found (or not yours)", **PROBLEM},
 }
-
-
-def page_size(settings: Settings, limit: int | None) -> int:
-    size = limit or settings.default_page_size
-    if size > settings.max_page_size:
-        raise ProblemError(
-            422, f"limit must be at most {settings.max_page_size}", slug="validation-error"
-        )
-    return size

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from notification_service import crud
 from notification_service.api.deps import SessionDep, SettingsDep, UserIdDep
-from notification_service.api.routes.common import AUTH, NOT_FOUND, page_size
+from notification_service.api.routes.common import AUTH, NOT_FOUND, PageCursor, page_size
 from notification_service.schemas import NotificationOut, NotificationPage, NotificationUpdate
+from taskplane_common.paging import PageLimit
 
 router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
 
@@ -25,8 +25,8 @@ async def list_notifications(
     session: SessionDep,
     settings: SettingsDep,
     user: UserIdDep,
-    limit: Annotated[int | None, Query(ge=1)] = None,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: PageLimit = None,
+    cursor: PageCursor = None,
 ) -> NotificationPage:
     rows, next_cursor = await crud.notification_page(
         session, user, page_size(settings, limit), cursor

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from notification_service import crud
-from notification_service.api.deps import SessionDep, SettingsDep, UserIdDep
-from notification_service.api.routes.common import AUTH, NOT_FOUND, PROBLEM, page_size
+from notification_service.api.deps import SecretBoxDep, SessionDep, SettingsDep, UserIdDep
+from notification_service.api.routes.common import AUTH, NOT_FOUND, PageCursor, page_size
 from notification_service.config import Settings
 from notification_service.models import Webhook
 from notification_service.schemas import (
@@ -26,8 +26,11 @@ from notification_service.signing import message_id
 from notification_service.ssrf import UrlRefusedError, check_url, parse_url
 from taskplane_common import audit
 from taskplane_common.errors import ProblemError
+from taskplane_common.openapi import links, problems, with_links
+from taskplane_common.paging import PageLimit
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
+_CREATED = {"webhook_id": "$response.body#/id"}
 
 
 async def _checked_url(url: str, settings: Settings) -> str:
@@ -69,7 +72,17 @@ async def _audit(
     "",
     status_code=201,
     response_model=WebhookWithSecret,
-    responses={**AUTH, 409: {"description": "Too many subscriptions", **PROBLEM}},
+    responses=with_links(
+        {**AUTH, **problems(409, s409="Too many subscriptions")},
+        links(
+            201,
+            get_webhook=_CREATED,
+            patch_webhook=_CREATED,
+            delete_webhook=_CREATED,
+            rotate_secret=_CREATED,
+            list_deliveries=_CREATED,
+        ),
+    ),
     summary="Subscribe a URL to event types; the signing secret is shown only here",
 )
 async def create_webhook(
@@ -77,6 +90,7 @@ async def create_webhook(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    box: SecretBoxDep,
     owner: UserIdDep,
     response: Response,
 ) -> WebhookWithSecret:
@@ -87,13 +101,14 @@ async def create_webhook(
             f"at most {settings.webhook_max_per_user} webhooks per user",
             slug="too-many-webhooks",
         )
-    hook = await crud.create_webhook(session, owner, url, body.events, body.description)
-    await _audit(
-        session, request, "webhook.create", hook.id, owner, {"url": url, "events": body.events}
+    hook, secret = await crud.create_webhook(
+        session, box, owner, url, body.events, body.description
     )
+    subscribed = {"url": url, "events": list(body.events)}
+    await _audit(session, request, "webhook.create", hook.id, owner, subscribed)
     await session.commit()
     response.headers["Location"] = f"/api/v1/webhooks/{hook.id}"
-    return WebhookWithSecret(**_out(hook).model_dump(), secret=hook.secret)
+    return WebhookWithSecret(**_out(hook).model_dump(), secret=secret)
 
 
 @router.get("", response_model=list[WebhookOut], responses=AUTH, summary="My webhooks")
@@ -152,12 +167,13 @@ async def rotate_secret(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    box: SecretBoxDep,
     owner: UserIdDep,
     body: SecretRotation | None = None,
 ) -> WebhookWithSecret:
     hook = await crud.get_webhook(session, owner, webhook_id, lock=True)
     grace = body.grace_s if body and body.grace_s is not None else settings.webhook_secret_grace_s
-    secret = crud.rotate_secret(hook, grace)
+    secret = await crud.rotate_secret(box, hook, grace)
     await _audit(session, request, "webhook.rotate_secret", webhook_id, owner, {"grace_s": grace})
     await session.commit()
     return WebhookWithSecret(**_out(hook).model_dump(), secret=secret)
@@ -174,8 +190,8 @@ async def list_deliveries(
     session: SessionDep,
     settings: SettingsDep,
     owner: UserIdDep,
-    limit: Annotated[int | None, Query(ge=1)] = None,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: PageLimit = None,
+    cursor: PageCursor = None,
 ) -> DeliveryPage:
     await crud.get_webhook(session, owner, webhook_id)
     rows, next_cursor = await crud.delivery_page(
@@ -207,7 +223,7 @@ async def list_deliveries(
 @router.post(
     "/{webhook_id}/deliveries/{delivery_id}/redeliver",
     status_code=202,
-    responses={**NOT_FOUND, 409: {"description": "Being attempted right now", **PROBLEM}},
+    responses={**NOT_FOUND, **problems(409, s409="Being attempted right now")},
     summary="Send one delivery again now, with the same webhook-id",
 )
 async def redeliver(

@@ -8,7 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from task_service.api.deps import EventReaderDep, NotifierDep, SessionDep, SettingsDep
-from task_service.events import START, check_retained, parse_cursor, read_events
+from task_service.events import (
+    EVENT_CURSOR_PATTERN,
+    START,
+    check_retained,
+    parse_cursor,
+    read_events,
+)
 from task_service.notify import EVENTS_CHANNEL
 from task_service.queue_schemas import EventOut, EventPage
 
@@ -33,7 +39,10 @@ async def list_events(
     _: EventReaderDep,
     after: Annotated[
         str | None,
-        Query(description="A cursor from a previous page; omit to start at the oldest kept"),
+        Query(
+            pattern=EVENT_CURSOR_PATTERN,
+            description="A cursor from a previous page; omit to start at the oldest kept",
+        ),
     ] = None,
     wait_s: Annotated[float, Query(ge=0, description="Long-poll up to this long")] = 0.0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,

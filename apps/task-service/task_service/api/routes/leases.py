@@ -1,30 +1,35 @@
-"""Lease actions: heartbeat, complete, fail, release, and a batch
-complete for workers whose tasks finish together.
+"""Lease actions: heartbeat, complete, fail, release, and batch heartbeat and complete
+for workers that hold many leases at once.
 
 Any mismatch (unknown, expired, reclaimed or another worker's lease) is a 409 and
 changes nothing: the update statements match the lease id, the in-progress status and
 an unexpired lease together, or no row at all. In a batch such an item is reported as
 not completed and the others complete (each item is judged on its own).
+
+Every action is one statement on a pooled autocommit psycopg connection (``queue.pool``),
+its answer encoded once from the engine's records (``queue.wire``); the pydantic models
+named in the decorators describe those answers in the OpenAPI document.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from task_service import queue as engine
-from task_service.api.deps import QueueWorkerDep, SessionDep, SettingsDep
-from task_service.queue.metrics import ACK_LATENCY
+from task_service.api.deps import QueueWorkerDep, SettingsDep
+from task_service.queue import wire
+from task_service.queue.pool import QueueConnectionDep
 from task_service.queue.records import LeaseOutcome
 from task_service.queue_schemas import (
     CompleteBatchOut,
     CompleteBatchRequest,
-    CompleteBatchResult,
     CompleteRequest,
     FailRequest,
+    HeartbeatBatchOut,
+    HeartbeatBatchRequest,
     HeartbeatOut,
     LeaseAction,
     LeaseResult,
@@ -41,11 +46,8 @@ _CONFLICT: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _result(task: LeaseOutcome, outcome: str, now: datetime | None = None) -> LeaseResult:
-    if task.leased_at is not None:
-        elapsed = ((now or datetime.now(UTC)) - task.leased_at).total_seconds()
-        ACK_LATENCY.labels(task.queue or "", outcome).observe(max(0.0, elapsed))
-    return LeaseResult(id=task.id, status=task.status, attempts=task.attempts, run_at=task.run_at)
+def _result(task: LeaseOutcome, outcome: str) -> Response:
+    return wire.answer(wire.lease_results([task], outcome)[task.id])
 
 
 @router.post(
@@ -56,19 +58,43 @@ def _result(task: LeaseOutcome, outcome: str, now: datetime | None = None) -> Le
 )
 async def heartbeat(
     lease_id: uuid.UUID,
-    session: SessionDep,
+    connection: QueueConnectionDep,
     settings: SettingsDep,
     principal: QueueWorkerDep,
     body: LeaseAction | None = None,
-) -> HeartbeatOut:
+) -> Response:
     worker_id = body.worker_id if body else None
-    await engine.autocommit(session)  # one statement: atomic by itself
     task = await engine.heartbeat(
-        session, lease_id, worker_id, settings.timeout_grace_s, queue_scope=principal.queue
+        connection, lease_id, worker_id, settings.timeout_grace_s, queue_scope=principal.queue
     )
-    await session.commit()
     assert task.lease_expires_at is not None
-    return HeartbeatOut(lease_id=lease_id, lease_expires_at=task.lease_expires_at)
+    return wire.answer({"lease_id": lease_id, "lease_expires_at": task.lease_expires_at})
+
+
+@router.post(
+    "/heartbeat",
+    response_model=HeartbeatBatchOut,
+    responses={422: {"description": "A lease id appears twice"}},
+    summary="Extend every lease a worker holds (each judged on its own)",
+)
+async def heartbeat_many(
+    body: HeartbeatBatchRequest,
+    connection: QueueConnectionDep,
+    settings: SettingsDep,
+    principal: QueueWorkerDep,
+) -> Response:
+    """The leases extended; one left out is gone (unknown, expired, reclaimed, another
+    worker's or, for a queue-bound token, another queue's) and was not changed."""
+    if len(set(body.lease_ids)) != len(body.lease_ids):
+        raise ProblemError(422, "each lease_id may appear once", slug="validation-error")
+    extended = await engine.heartbeat_many(
+        connection,
+        body.lease_ids,
+        body.worker_id,
+        settings.timeout_grace_s,
+        queue_scope=principal.queue,
+    )
+    return wire.answer(wire.heartbeat_batch_out(extended))
 
 
 @router.post(
@@ -76,16 +102,14 @@ async def heartbeat(
 )
 async def complete(
     lease_id: uuid.UUID,
-    session: SessionDep,
+    connection: QueueConnectionDep,
     principal: QueueWorkerDep,
     body: CompleteRequest | None = None,
-) -> LeaseResult:
+) -> Response:
     body = body or CompleteRequest()
-    await engine.autocommit(session)  # one statement: atomic by itself
     task = await engine.complete(
-        session, lease_id, body.worker_id, body.result, queue_scope=principal.queue
+        connection, lease_id, body.worker_id, body.result, queue_scope=principal.queue
     )
-    await session.commit()
     return _result(task, "completed")
 
 
@@ -96,32 +120,19 @@ async def complete(
     summary="Complete several leases in one transaction (each judged on its own)",
 )
 async def complete_many(
-    body: CompleteBatchRequest, session: SessionDep, principal: QueueWorkerDep
-) -> CompleteBatchOut:
+    body: CompleteBatchRequest, connection: QueueConnectionDep, principal: QueueWorkerDep
+) -> Response:
     """A queue-bound token's items of other queues are reported as not completed."""
     lease_ids = [item.lease_id for item in body.items]
     if len(set(lease_ids)) != len(lease_ids):
         raise ProblemError(422, "each lease_id may appear once", slug="validation-error")
-    await engine.autocommit(session)  # one statement: atomic by itself
     done = await engine.complete_many(
-        session,
+        connection,
         [(item.lease_id, item.result) for item in body.items],
         body.worker_id,
         queue_scope=principal.queue,
     )
-    await session.commit()
-    now = datetime.now(UTC)
-    results = []
-    for lease_id in lease_ids:
-        task = done.get(lease_id)
-        results.append(
-            CompleteBatchResult(
-                lease_id=lease_id,
-                completed=task is not None,
-                task=None if task is None else _result(task, "completed", now),
-            )
-        )
-    return CompleteBatchOut(items=results)
+    return wire.answer(wire.complete_batch_out(lease_ids, done))
 
 
 @router.post(
@@ -131,18 +142,19 @@ async def complete_many(
     summary="Report a failed attempt (retried with backoff, or dead)",
 )
 async def fail(
-    lease_id: uuid.UUID, body: FailRequest, session: SessionDep, principal: QueueWorkerDep
-) -> LeaseResult:
-    await engine.autocommit(session)  # one statement: atomic by itself
+    lease_id: uuid.UUID,
+    body: FailRequest,
+    connection: QueueConnectionDep,
+    principal: QueueWorkerDep,
+) -> Response:
     task = await engine.fail(
-        session,
+        connection,
         lease_id,
         body.worker_id,
         body.error,
         retryable=body.retryable,
         queue_scope=principal.queue,
     )
-    await session.commit()
     return _result(task, "failed")
 
 
@@ -154,13 +166,11 @@ async def fail(
 )
 async def release(
     lease_id: uuid.UUID,
-    session: SessionDep,
+    connection: QueueConnectionDep,
     principal: QueueWorkerDep,
     body: LeaseAction | None = None,
-) -> LeaseResult:
-    await engine.autocommit(session)  # one statement: atomic by itself
+) -> Response:
     task = await engine.release(
-        session, lease_id, body.worker_id if body else None, queue_scope=principal.queue
+        connection, lease_id, body.worker_id if body else None, queue_scope=principal.queue
     )
-    await session.commit()
     return _result(task, "released")

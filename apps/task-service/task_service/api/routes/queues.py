@@ -24,12 +24,12 @@ from task_service.api.deps import (
 )
 from task_service.config import Settings
 from task_service.models import Queue
-from task_service.pagination import parse_sort
-from task_service.queue.metrics import LEASE_LATENCY
+from task_service.pagination import CURSOR_PATTERN, parse_sort
+from task_service.queue import wire
+from task_service.queue.pool import QueueConnectionDep, QueuePool
+from task_service.queue.telemetry import linked, receiving
 from task_service.queue_schemas import (
-    QUEUE_NAME_PATTERN,
     EnqueueBatchOut,
-    LeasedTask,
     LeaseOut,
     LeaseRequest,
     QueueConfig,
@@ -41,8 +41,10 @@ from task_service.queue_schemas import (
     TaskEnqueue,
 )
 from task_service.tracing import current_traceparent
+from taskplane_client.models import QUEUE_NAME_PATTERN
 from taskplane_common import audit
 from taskplane_common.errors import ProblemError
+from taskplane_common.openapi import problems
 
 router = APIRouter(prefix="/api/v1", tags=["queues"])
 
@@ -162,23 +164,26 @@ def _check_sizes(settings: Settings, items: list[TaskEnqueue]) -> None:
 async def enqueue(
     queue: QueuePath,
     body: TaskEnqueue | TaskBatch,
-    session: SessionDep,
+    connection: QueueConnectionDep,
     settings: SettingsDep,
     principal: EnqueuerDep,
-) -> JSONResponse:
+) -> Response:
+    """One transaction on a pooled psycopg connection; the answer is dumped once by
+    pydantic's JSON serializer."""
     principal.check_queue(queue)
     items = body.tasks if isinstance(body, TaskBatch) else [body]
     _check_sizes(settings, items)
-    out = await engine.enqueue(session, principal, queue, items, current_traceparent())
-    await session.commit()
+    async with connection.transaction():
+        out = await engine.enqueue(connection, principal, queue, items, current_traceparent())
     if isinstance(body, TaskBatch):
-        batch = EnqueueBatchOut(tasks=out).model_dump(mode="json")
-        return JSONResponse(batch, status_code=201)
+        batch = EnqueueBatchOut(tasks=out).model_dump_json()
+        return Response(batch, status_code=201, media_type="application/json")
     task = out[0]
-    return JSONResponse(
-        task.model_dump(mode="json"),
+    return Response(
+        task.model_dump_json(),
         status_code=200 if task.deduplicated else 201,
         headers={"Location": f"/api/v1/tasks/{task.id}"},
+        media_type="application/json",
     )
 
 
@@ -192,35 +197,27 @@ async def lease(
     queue: QueuePath,
     body: LeaseRequest,
     request: Request,
-    session: SessionDep,
     settings: SettingsDep,
     notifier: NotifierDep,
     principal: QueueWorkerDep,
-) -> LeaseOut:
+) -> Response:
     """Empty ``tasks`` after ``wait_s`` (clamped to the server's maximum) is normal."""
     principal.check_queue(queue)
-    if body.max_tasks > settings.max_lease_batch:
-        raise ProblemError(
-            422, f"max_tasks must be at most {settings.max_lease_batch}", slug="validation-error"
+    with receiving(queue) as span:
+        granted = await engine.lease_wait(
+            QueuePool.of(request.app),
+            notifier,
+            queue,
+            body.worker_id,
+            min(body.max_tasks, settings.max_lease_batch),
+            wait_s=min(body.wait_s, settings.max_wait_s),
+            timeout_grace_s=settings.timeout_grace_s,
+            reclaim_batch=settings.reaper_batch,
+            client_gone=request.is_disconnected,
         )
-    await engine.autocommit(session)  # each claim is one statement: atomic by itself
-    granted = await engine.lease_wait(
-        session,
-        notifier,
-        queue,
-        body.worker_id,
-        body.max_tasks,
-        wait_s=min(body.wait_s, settings.max_wait_s),
-        timeout_grace_s=settings.timeout_grace_s,
-        reclaim_batch=settings.reaper_batch,
-        client_gone=request.is_disconnected,
-    )
-    observe = LEASE_LATENCY.labels(queue).observe
-    for task in granted.tasks:
-        observe(max(0.0, (task.leased_at - task.run_at).total_seconds()))
-    return LeaseOut(
-        tasks=[LeasedTask.from_leased(task, granted.max_attempts) for task in granted.tasks],
-        visibility_timeout_s=granted.visibility_timeout_s,
+        linked(span, granted.tasks)
+    return wire.answer(
+        wire.lease_out(queue, granted.tasks, granted.visibility_timeout_s, granted.max_attempts)
     )
 
 
@@ -232,6 +229,7 @@ _DEAD_ORDER = parse_sort("-updated_at")
     "/queues/{queue}/dead",
     response_model=list[QueuedTaskOut],
     summary="Dead-lettered tasks, most recent first; a Link header (rel=next) pages on",
+    responses=problems(400, s400="The cursor is invalid or was altered"),
 )
 async def list_dead(
     queue: QueuePath,
@@ -241,7 +239,7 @@ async def list_dead(
     codec: CursorCodecDep,
     _: QueueAdminDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    cursor: Annotated[str | None, Query(pattern=CURSOR_PATTERN, max_length=1024)] = None,
 ) -> list[QueuedTaskOut]:
     after = codec.decode(cursor, _DEAD_ORDER) if cursor else None
     tasks, more = await engine.list_dead(session, queue, limit, after)
@@ -255,6 +253,7 @@ async def list_dead(
 @router.post(
     "/queues/{queue}/dead/{task_id}/retry",
     response_model=QueuedTaskOut,
+    responses=problems(404, s404="No such dead task in this queue"),
     summary="Give a dead task a fresh set of attempts",
 )
 async def retry_dead(
@@ -280,7 +279,9 @@ async def retry_dead(
 @router.post(
     "/tasks/{task_id}/cancel",
     response_model=QueuedTaskOut,
-    responses={409: {"description": "The task already finished", **_PROBLEM}},
+    responses=problems(
+        404, 409, s404="No such task (or not visible to you)", s409="The task already finished"
+    ),
     summary="Cancel a task that has not finished",
 )
 async def cancel_task(

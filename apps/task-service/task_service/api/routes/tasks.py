@@ -22,7 +22,12 @@ from task_service.api.deps import (
     WriterDep,
 )
 from task_service.models import Task
-from task_service.pagination import DEFAULT_SORT, SORT_OPTIONS, parse_sort
+from task_service.pagination import (
+    CURSOR_PATTERN,
+    DEFAULT_SORT,
+    SortOption,
+    parse_sort,
+)
 from task_service.schemas import (
     PriorityLabel,
     StatusLabel,
@@ -31,20 +36,35 @@ from task_service.schemas import (
     TaskPage,
     TaskStats,
     TaskUpdate,
+    task_out,
 )
 from taskplane_common.errors import ProblemError
+from taskplane_common.openapi import links, problems, with_links
+from taskplane_common.paging import PageLimit, page_size
 from taskplane_common.security import Principal
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 
 _LIST_PARAMS = frozenset({"status", "priority", "tag", "assignee", "q", "sort", "limit", "cursor"})
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No such task (or not visible to you)", **_PROBLEM}
-}
-_READ_ONLY: dict[int | str, dict[str, Any]] = {
-    403: {"description": "Your role is read-only (viewer)", **_PROBLEM}
-}
+_CREATED_TASK = {"task_id": "$response.body#/id"}
+_NOT_FOUND = problems(404, s404="No such task (or not visible to you)")
+_STALE = problems(412, s412="Stale ETag: the task changed since it was read")
+#: A task's path: a canonical UUID only, so ``/tasks/stats`` is never taken for a task id.
+_TASK = "/{task_id:uuid}"
+#: A user id (canonical UUID), ``me`` or ``none``.
+ASSIGNEE_PATTERN = (
+    r"^(me|none|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+)
+#: If-Match as RFC 9110 writes it: ``*`` or a list of (strong or weak) entity tags.
+IF_MATCH_PATTERN = r'^(\*|(W/)?"[!#-~]*"( *, *(W/)?"[!#-~]*")*)$'
+IfMatch = Annotated[
+    str | None,
+    Header(
+        pattern=IF_MATCH_PATTERN,
+        max_length=1024,
+        description="Change only if the task's ETag is one of these (strong comparison)",
+    ),
+]
 
 
 def etag_of(task: Task) -> str:
@@ -53,7 +73,7 @@ def etag_of(task: Task) -> str:
 
 def _task_response(task: Task, status_code: int = 200, **headers: str) -> JSONResponse:
     return JSONResponse(
-        TaskOut.from_row(task).model_dump(mode="json"),
+        task_out(task).model_dump(mode="json"),
         status_code=status_code,
         headers={"ETag": etag_of(task), **headers},
     )
@@ -88,10 +108,10 @@ def _request_hash(body: TaskCreate) -> str:
     status_code=201,
     response_model=TaskOut,
     summary="Create a task",
-    responses={
-        **_READ_ONLY,
-        422: {"description": "Invalid body or reused Idempotency-Key", **_PROBLEM},
-    },
+    responses=with_links(
+        problems(422, s422="Invalid body or reused Idempotency-Key"),
+        links(201, get_task=_CREATED_TASK, update_task=_CREATED_TASK, delete_task=_CREATED_TASK),
+    ),
 )
 async def create_task(
     body: TaskCreate,
@@ -125,7 +145,7 @@ async def create_task(
             )
     task = await crud.create_task(session, principal, body)
     headers = {"ETag": etag_of(task), "Location": f"{router.prefix}/{task.id}"}
-    payload = TaskOut.from_row(task).model_dump(mode="json")
+    payload = task_out(task).model_dump(mode="json")
     if idempotency_key is not None:
         await crud.store_idempotent_response(
             session, principal.subject, idempotency_key, 201, payload, headers
@@ -134,7 +154,12 @@ async def create_task(
     return JSONResponse(payload, status_code=201, headers=headers)
 
 
-@router.get("", response_model=TaskPage, summary="List tasks (keyset pagination)")
+@router.get(
+    "",
+    response_model=TaskPage,
+    summary="List tasks (keyset pagination)",
+    responses=problems(400, s400="The cursor is invalid, altered or of another sort"),
+)
 async def list_tasks(
     request: Request,
     session: ReadSessionDep,
@@ -148,12 +173,22 @@ async def list_tasks(
         Query(description="Repeat to require every tag (case-insensitive)"),
     ] = None,
     assignee: Annotated[
-        str | None, Query(description="A user id, `me`, or `none` for unassigned")
+        str | None,
+        Query(pattern=ASSIGNEE_PATTERN, description="A user id, `me`, or `none` for unassigned"),
     ] = None,
     q: Annotated[str | None, Query(min_length=1, max_length=200, description="Text search")] = None,
-    sort: Annotated[str, Query(description=f"One of {', '.join(SORT_OPTIONS)}")] = DEFAULT_SORT,
-    limit: Annotated[int | None, Query(ge=1)] = None,
-    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    sort: Annotated[SortOption, Query(description="A field, `-` first for descending")] = (
+        DEFAULT_SORT
+    ),
+    limit: PageLimit = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            pattern=CURSOR_PATTERN,
+            max_length=1024,
+            description="`next_cursor` of the previous page, with the same `sort`",
+        ),
+    ] = None,
 ) -> JSONResponse:
     unknown = sorted(set(request.query_params) - _LIST_PARAMS)
     if unknown:
@@ -163,11 +198,7 @@ async def list_tasks(
             f"allowed: {', '.join(sorted(_LIST_PARAMS))}",
             slug="unknown-query-parameter",
         )
-    page_size = limit or settings.default_page_size
-    if page_size > settings.max_page_size:
-        raise ProblemError(
-            422, f"limit must be at most {settings.max_page_size}", slug="validation-error"
-        )
+    size = page_size(settings, limit)
     key = parse_sort(sort)
     filters = crud.TaskFilters(
         statuses=status or (),
@@ -177,11 +208,11 @@ async def list_tasks(
         **_assignee_filter(assignee, principal.user_id),
     )
     position = codec.decode(cursor, key) if cursor else None
-    tasks, more = await crud.list_tasks(session, principal, filters, key, page_size, position)
+    tasks, more = await crud.list_tasks(session, principal, filters, key, size, position)
     next_cursor = codec.encode(key, tasks[-1]) if more and tasks else None
     # Built and dumped once here: returning the model would have FastAPI dump, validate
     # and dump the whole page again for the response_model (which still documents it).
-    page = TaskPage(items=[TaskOut.from_row(t) for t in tasks], next_cursor=next_cursor)
+    page = TaskPage(items=[task_out(t) for t in tasks], next_cursor=next_cursor)
     return JSONResponse(page.model_dump(mode="json"))
 
 
@@ -205,7 +236,7 @@ async def task_stats(session: ReadSessionDep, principal: PrincipalDep) -> TaskSt
     return TaskStats(**await crud.task_stats(session, principal))
 
 
-@router.get("/{task_id}", response_model=TaskOut, responses=_NOT_FOUND, summary="Get a task")
+@router.get(_TASK, response_model=TaskOut, responses=_NOT_FOUND, summary="Get a task")
 async def get_task(
     task_id: uuid.UUID, session: ReadSessionDep, principal: PrincipalDep
 ) -> Response:
@@ -227,17 +258,17 @@ async def _task_to_change(
 
 
 @router.patch(
-    "/{task_id}",
+    _TASK,
     response_model=TaskOut,
     summary="Update a task (If-Match honoured)",
-    responses={**_NOT_FOUND, **_READ_ONLY, 412: {"description": "Stale ETag", **_PROBLEM}},
+    responses={**_NOT_FOUND, **_STALE},
 )
 async def update_task(
     task_id: uuid.UUID,
     body: TaskUpdate,
     session: SessionDep,
     principal: WriterDep,
-    if_match: Annotated[str | None, Header()] = None,
+    if_match: IfMatch = None,
 ) -> Response:
     task = await _task_to_change(session, principal, task_id, if_match)
     task = await crud.update_task(session, task, body)
@@ -246,16 +277,16 @@ async def update_task(
 
 
 @router.delete(
-    "/{task_id}",
+    _TASK,
     status_code=204,
     summary="Delete a task (If-Match honoured)",
-    responses={**_NOT_FOUND, **_READ_ONLY, 412: {"description": "Stale ETag", **_PROBLEM}},
+    responses={**_NOT_FOUND, **_STALE},
 )
 async def delete_task(
     task_id: uuid.UUID,
     session: SessionDep,
     principal: WriterDep,
-    if_match: Annotated[str | None, Header()] = None,
+    if_match: IfMatch = None,
 ) -> Response:
     task = await _task_to_change(session, principal, task_id, if_match)
     await crud.delete_task(session, task)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskplane_common.errors import ProblemError
+from taskplane_common.paging import PageLimit, page_size
 from user_service import crud
 from user_service.api.deps import MeDep, PrincipalDep, SessionDep, SettingsDep, UsersReaderDep
 from user_service.models import Profile
@@ -142,17 +143,13 @@ async def list_users(
     principal: PrincipalDep,
     settings: SettingsDep,
     q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
-    limit: Annotated[int | None, Query(ge=1)] = None,
+    limit: PageLimit = None,
     cursor: Annotated[uuid.UUID | None, Query(description="Last id of the previous page")] = None,
 ) -> DirectoryPage:
-    page_size = limit or settings.default_page_size
-    if page_size > settings.max_page_size:
-        raise ProblemError(
-            422, f"limit must be at most {settings.max_page_size}", slug="validation-error"
-        )
+    size = page_size(settings, limit)
     full = principal.has_scope("users:read")
     profiles, more = await crud.directory(
-        session, limit=page_size, after=cursor, text=q, search_email=full
+        session, limit=size, after=cursor, text=q, search_email=full
     )
     items: list[DirectoryEntryFull | DirectoryEntry] = [
         _full_entry(p) if full else DirectoryEntry(id=p.user_id, display_name=p.display_name)

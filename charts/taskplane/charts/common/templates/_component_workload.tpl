@@ -58,6 +58,21 @@ true
 {{- end }}
 {{- end -}}
 
+{{/* Name of the Secret holding a secretsKek component's key-encryption key (key "kek",
+     or kek.existingSecretKey of an existing Secret):
+     kek.existingSecret, else in production "<release>-<component>-kek" (the umbrella's
+     kek-secret.yaml creates it once); empty in development (the built-in dev key). */}}
+{{- define "taskplane.component.kekSecret" -}}
+{{- if .v.component.secretsKek -}}
+{{- $kek := .v.kek | default dict -}}
+{{- if $kek.existingSecret -}}
+{{ $kek.existingSecret }}
+{{- else if eq .root.Values.global.environment "production" -}}
+{{ printf "%s-%s-kek" .root.Release.Name .name }}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Container env, sorted by name: platform settings, then the component's env map
      (tpl-rendered, overriding a platform setting of the same name), DATABASE_URL and
      secretEnv from Secrets. In development a secret left empty is simply not set
@@ -98,6 +113,13 @@ true
 {{- range $k, $val := $plain }}
 - name: {{ $k }}
   value: {{ $val | quote }}
+{{- end }}
+{{- with include "taskplane.component.kekSecret" . }}
+- name: TASKPLANE_SECRETS_KEK
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ (and $.v.kek $.v.kek.existingSecret $.v.kek.existingSecretKey) | default "kek" }}
 {{- end }}
 {{- range $k, $key := .v.secretEnv }}
 {{- include "taskplane.requireSecretKey" (dict "root" $root "key" $key "component" $.name "env" $k) }}

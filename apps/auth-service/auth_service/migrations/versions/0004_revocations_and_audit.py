@@ -1,7 +1,7 @@
 """revocations, ServiceAccount uids on workload bindings, the audit log
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-06 22:00:00.000000
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from taskplane_common.audit import create_audit_log, drop_audit_log
 
-revision: str = "0003"
-down_revision: str | None = "0002"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

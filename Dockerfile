@@ -10,6 +10,19 @@
 # Base: python 3.11 slim pinned by version; pin by digest too in your registry mirror
 # if you need bit-for-bit rebuilds (Renovate/Dependabot can bump both).
 ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
+# The web console's single-page app is built with Node (SvelteKit 2 needs Node 20+).
+ARG NODE_IMAGE=node:20.19.5-bookworm-slim
+
+# The console's static files (apps/console/web/build): `npm ci` from the committed lockfile,
+# then the build (API types generated from docs/api/*.openapi.json). Every image carries
+# the ~200 KB result in /srv/console; only the console service serves it.
+FROM ${NODE_IMAGE} AS console
+WORKDIR /src/apps/console/web
+COPY docs/api /src/docs/api
+COPY apps/console/web/package.json apps/console/web/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY apps/console/web ./
+RUN npm run build
 
 FROM ${PYTHON_IMAGE} AS builder
 # Directory of the app's Python package (pyproject.toml), relative to the repository root.
@@ -53,6 +66,8 @@ RUN test -n "${APP_ENTRYPOINT}" && test -n "${APP_HEALTH_PORT}" \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin taskplane
 COPY --from=builder /opt/venv /opt/venv
+COPY --from=console /src/apps/console/web/build /srv/console
+ENV TASKPLANE_STATIC_DIR=/srv/console
 WORKDIR /tmp
 USER 10001:10001
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \

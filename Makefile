@@ -16,7 +16,7 @@ MYPY_PACKAGES := $(notdir $(patsubst %/,%,$(MODULE_DIRS)))
 
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test lint fmt pytest bench clean lambda-zip openapi
+.PHONY: help venv run test lint fmt pytest bench clean lambda-zip openapi console
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
@@ -29,7 +29,12 @@ $(STAMP): requirements-dev.txt requirements-lock.txt $(addsuffix /pyproject.toml
 
 venv: $(STAMP) ## create or refresh .venv with every app installed in editable mode
 
-run: $(STAMP) ## run the platform locally (embedded PostgreSQL unless DATABASE_URL is set)
+# The web console's SPA: `npm ci` from the lockfile when it changed, then the build when a
+# source changed (apps/console/console_service/build.py; nothing to do when up to date).
+console: $(STAMP) ## build the web console (apps/console/web/build) if out of date
+	$(PY) -m console_service.build
+
+run: $(STAMP) console ## run the platform locally (embedded PostgreSQL unless DATABASE_URL is set)
 	$(PY) scripts/run_local.py
 
 lint: $(STAMP) ## ruff and mypy (strict on our packages)
@@ -38,7 +43,7 @@ lint: $(STAMP) ## ruff and mypy (strict on our packages)
 	$(VENV)/bin/mypy $(addprefix -p ,$(MYPY_PACKAGES))
 	$(VENV)/bin/mypy scripts
 
-pytest: $(STAMP) ## the test suite only (PYTEST_ARGS=... to narrow it)
+pytest: $(STAMP) console ## the test suite only (PYTEST_ARGS=... to narrow it)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test: lint pytest ## the whole suite: lint, type checks, unit, integration, chart and terraform checks

@@ -20,6 +20,7 @@ IMAGE_ARGS_task-service := $(call image_args,apps/task-service,python -m task_se
 IMAGE_ARGS_auth-service := $(call image_args,apps/auth-service,python -m auth_service,8001,serve)
 IMAGE_ARGS_user-service := $(call image_args,apps/user-service,python -m user_service,8002,serve)
 IMAGE_ARGS_notification-service := $(call image_args,apps/notification-service,python -m notification_service,8004,serve)
+IMAGE_ARGS_console := $(call image_args,apps/console,python -m console_service,8005,serve)
 IMAGE_ARGS_worker := $(call image_args,apps/worker,taskplane-worker,9100,--help)
 IMAGE_ARGS_operator := $(call image_args,operator,python -m taskplane_operator,8080,)
 KIND_IMAGES := $(patsubst IMAGE_ARGS_%,%,$(filter IMAGE_ARGS_%,$(.VARIABLES)))
@@ -35,6 +36,7 @@ kind-up: ## kind: create the cluster, build and load the images, helm install, a
 	$(HELM) repo add prometheus-community https://prometheus-community.github.io/helm-charts --force-update
 	$(HELM) repo add jaegertracing https://jaegertracing.github.io/helm-charts --force-update
 	$(HELM) repo add open-telemetry https://open-telemetry.github.io/opentelemetry-helm-charts --force-update
+	$(HELM) repo add grafana https://grafana.github.io/helm-charts --force-update
 	$(HELM) dependency build $(KIND_CHART)
 	$(KUBECTL) --context kind-$(KIND_CLUSTER) apply -f k8s/namespace.yaml
 	$(HELM) upgrade --install $(KIND_RELEASE) $(KIND_CHART) --kube-context kind-$(KIND_CLUSTER) \

@@ -4,21 +4,38 @@
 ships each file as a Grafana sidecar ConfigMap. A test fails when the committed JSON
 differs from what this module generates, so edit the panels here, never the JSON.
 
-Every dashboard has the ``namespace``, ``service`` and ``queue`` variables; a panel's
-queries use the ones that make sense for its metric (HTTP and database series carry the
-app's ``service`` label, queue series a ``queue`` label).
+The panels are data (``Panel``, ``Logs``, ``Dashboard`` below); Grafana's dashboard model
+is built from them with ``grafana-foundation-sdk`` (Grafana's typed builders), so a panel,
+target or variable field the model does not have fails here, not in Grafana.
+
+Every dashboard has the ``datasource`` and ``namespace`` variables; the metric dashboards
+also ``service`` and ``queue`` (HTTP and database series carry the app's ``service``
+label, queue series a ``queue`` label), and a dashboard with logs the ``logs`` (Loki)
+datasource. Log queries select the labels the chart's log collector sets (``namespace``,
+``service``, ``pod``, ``container``, ``level``) and filter on the JSON fields every
+taskplane line has (``trace_id``, ``span_id``; the worker's task lines ``task_id``).
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grafana_foundation_sdk.builders import common as common_builder
+from grafana_foundation_sdk.builders import dashboard as dashboard_builder
+from grafana_foundation_sdk.builders import logs, loki, prometheus, timeseries
+from grafana_foundation_sdk.cog.builder import Builder
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import common
+from grafana_foundation_sdk.models import dashboard as model
+
 DASHBOARD_DIR = Path(__file__).resolve().parents[1] / "charts" / "taskplane" / "dashboards"
-DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+PROMETHEUS = model.DataSourceRef(type_val="prometheus", uid="${datasource}")
+LOKI = model.DataSourceRef(type_val="loki", uid="${logs}")
 
 NS = 'namespace="$namespace"'
 SVC = f'{NS}, service=~"$service"'
@@ -50,10 +67,22 @@ class Panel:
 
 
 @dataclass(frozen=True)
+class Logs:
+    """A logs panel: one LogQL query, repeated for each value of ``repeat`` if set."""
+
+    title: str
+    expr: str
+    description: str = ""
+    repeat: str = ""
+
+
+@dataclass(frozen=True)
 class Dashboard:
     uid: str
     title: str
-    panels: tuple[Panel, ...]
+    panels: tuple[Panel | Logs, ...]
+    #: Variables after datasource(s) and namespace.
+    variables: tuple[str, ...] = ("service", "queue")
 
 
 def rate(metric: str, selector: str, by: str) -> str:
@@ -156,6 +185,18 @@ OVERVIEW = Dashboard(
             (Query(f"sum by (service) (http_requests_in_progress{{{SVC}}})", "{{service}}"),),
         ),
         Panel("Targets up", "short", (Query(f"sum by (job) (up{{{NS}}})", "{{job}}"),)),
+        Logs(
+            "Warnings and errors",
+            f'{{{NS}, service=~"$service", level=~"WARNING|ERROR|CRITICAL"}} | json',
+            "Every service's WARNING and ERROR lines; a line's trace_id opens its trace.",
+        ),
+        Logs(
+            "Logs: $service",
+            f'{{{NS}, service="$service"}} | json',
+            "The service's lines (one panel per selected service); a line's trace_id "
+            "opens its trace in Jaeger.",
+            repeat="service",
+        ),
     ),
 )
 
@@ -470,82 +511,164 @@ DATABASE = Dashboard(
     ),
 )
 
-DASHBOARDS = (OVERVIEW, QUEUES, WORKERS, NOTIFICATIONS, DATABASE)
+#: One task across the services: the lines naming it (the worker's lines for a task that
+#: failed, timed out or was released carry its ``task_id``), then every line of its trace
+#: (the producer's, which the task-service, the worker and the notification-service
+#: continue) by its ``trace_id``: from such a line, or from Jaeger, where the worker's
+#: span of the task carries ``messaging.message.id`` = the task id.
+TASK = Dashboard(
+    "taskplane-task",
+    "taskplane task",
+    (
+        Logs(
+            "Lines naming the task",
+            f'{{{NS}}} |= "$task_id" | json',
+            "Every line that names the task id: the worker's lines for a task that failed, "
+            "timed out or was released (field task_id) and, at DEBUG, request lines of its "
+            "routes. Copy a line's trace_id into the trace variable for the whole trace, or "
+            "find it in Jaeger by the tag messaging.message.id=<task id>.",
+        ),
+        Logs(
+            "The task's trace: every service's lines",
+            f'{{{NS}}} |= "$trace_id" | json | trace_id="$trace_id"',
+            "Lines of every service written inside the task's trace: the enqueue, the "
+            "lease completion, the handler and the deliveries (trace_id opens it in Jaeger).",
+        ),
+    ),
+    variables=("task_id", "trace_id"),
+)
+
+DASHBOARDS = (OVERVIEW, QUEUES, WORKERS, NOTIFICATIONS, DATABASE, TASK)
 
 
-def _variable(name: str, label: str, query: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "type": "query",
-        "datasource": DATASOURCE,
-        "label": label,
-        "multi": name != "namespace",
-        "includeAll": name != "namespace",
-        "query": {"query": query, "refId": name},
-        "definition": query,
-        "refresh": 2,
-        "current": {},
-    }
+def _query_variable(name: str, label: str, query: str) -> dashboard_builder.QueryVariable:
+    every = name != "namespace"
+    return (
+        dashboard_builder.QueryVariable(name)
+        .label(label)
+        .datasource(PROMETHEUS)
+        .query(query)
+        .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .multi(every)
+        .include_all(every)
+    )
 
 
-def _panel(index: int, panel: Panel) -> dict[str, Any]:
-    return {
-        "id": index + 1,
-        "type": "timeseries",
-        "title": panel.title,
-        "description": panel.description,
-        "datasource": DATASOURCE,
-        "gridPos": {"x": 12 * (index % 2), "y": 8 * (index // 2), "w": 12, "h": 8},
-        "fieldConfig": {"defaults": {"unit": panel.unit}, "overrides": []},
-        "options": {"legend": {"displayMode": "table", "placement": "bottom"}},
-        "targets": [
-            {
-                "refId": chr(ord("A") + n),
-                "expr": query.expr,
-                "legendFormat": query.legend,
-                "datasource": DATASOURCE,
-            }
-            for n, query in enumerate(panel.queries)
-        ],
-    }
+#: Every variable a dashboard may have after datasource(s) and namespace.
+VARIABLES: dict[str, Callable[[], Builder[model.VariableModel]]] = {
+    "service": lambda: _query_variable(
+        "service", "Service", f"label_values(http_requests_total{{{NS}}}, service)"
+    ),
+    "queue": lambda: _query_variable(
+        "queue", "Queue", f"label_values(taskplane_queue_available{{{NS}}}, queue)"
+    ),
+    "task_id": lambda: dashboard_builder.TextBoxVariable("task_id").label("Task id"),
+    "trace_id": lambda: dashboard_builder.TextBoxVariable("trace_id").label("Trace id"),
+}
+
+#: Time series two to a row, logs panels the full width.
+_WIDTH = 24
+
+
+def _timeseries(panel_id: int, panel: Panel, position: model.GridPos) -> timeseries.Panel:
+    legend = (
+        common_builder.VizLegendOptions()
+        .display_mode(common.LegendDisplayMode.TABLE)
+        .placement(common.LegendPlacement.BOTTOM)
+        .show_legend(True)
+    )
+    built = (
+        timeseries.Panel()
+        .id(panel_id)
+        .title(panel.title)
+        .description(panel.description)
+        .datasource(PROMETHEUS)
+        .unit(panel.unit)
+        .grid_pos(position)
+        .legend(legend)
+    )
+    for n, query in enumerate(panel.queries):
+        built = built.with_target(
+            prometheus.Dataquery()
+            .ref_id(chr(ord("A") + n))
+            .expr(query.expr)
+            .legend_format(query.legend)
+            .datasource(PROMETHEUS)
+        )
+    return built
+
+
+def _logs(panel_id: int, panel: Logs, position: model.GridPos) -> logs.Panel:
+    built = (
+        logs.Panel()
+        .id(panel_id)
+        .title(panel.title)
+        .description(panel.description)
+        .datasource(LOKI)
+        .grid_pos(position)
+        .show_time(True)
+        .wrap_log_message(True)
+        .enable_log_details(True)
+        .sort_order(common.LogsSortOrder.DESCENDING)
+        .with_target(loki.Dataquery().ref_id("A").expr(panel.expr).datasource(LOKI))
+    )
+    if panel.repeat:
+        built = built.repeat(panel.repeat).repeat_direction("v")
+    return built
+
+
+def _positions(panels: tuple[Panel | Logs, ...]) -> list[model.GridPos]:
+    """Left to right, top to bottom: a time series is half a row (8 high), logs a row (10)."""
+    positions, x, y, row_height = [], 0, 0, 0
+    for panel in panels:
+        width, height = (_WIDTH // 2, 8) if isinstance(panel, Panel) else (_WIDTH, 10)
+        if x + width > _WIDTH:
+            x, y, row_height = 0, y + row_height, 0
+        positions.append(model.GridPos(h=height, w=width, x=x, y=y))
+        x, row_height = x + width, max(row_height, height)
+    return positions
+
+
+def build(dashboard: Dashboard) -> dashboard_builder.Dashboard:
+    """The dashboard as the SDK's builder."""
+    built = (
+        dashboard_builder.Dashboard(dashboard.title)
+        .uid(dashboard.uid)
+        .tags(["taskplane"])
+        .timezone("browser")
+        .readonly()
+        .version(1)
+        .refresh("30s")
+        .time("now-1h", "now")
+        .with_variable(
+            dashboard_builder.DatasourceVariable("datasource")
+            .label("Data source")
+            .type("prometheus")
+        )
+    )
+    if any(isinstance(panel, Logs) for panel in dashboard.panels):
+        built = built.with_variable(
+            dashboard_builder.DatasourceVariable("logs").label("Logs").type("loki")
+        )
+    built = built.with_variable(
+        _query_variable("namespace", "Namespace", "label_values(up, namespace)")
+    )
+    for name in dashboard.variables:
+        built = built.with_variable(VARIABLES[name]())
+    for n, (panel, position) in enumerate(
+        zip(dashboard.panels, _positions(dashboard.panels), strict=True)
+    ):
+        if isinstance(panel, Panel):
+            built = built.with_panel(_timeseries(n + 1, panel, position))
+        else:
+            built = built.with_panel(_logs(n + 1, panel, position))
+    return built
 
 
 def render(dashboard: Dashboard) -> dict[str, Any]:
-    """Grafana's dashboard model (schemaVersion 39) of one dashboard."""
-    return {
-        "uid": dashboard.uid,
-        "title": dashboard.title,
-        "tags": ["taskplane"],
-        "timezone": "browser",
-        "schemaVersion": 39,
-        "version": 1,
-        "editable": False,
-        "refresh": "30s",
-        "time": {"from": "now-1h", "to": "now"},
-        "templating": {
-            "list": [
-                {
-                    "name": "datasource",
-                    "type": "datasource",
-                    "query": "prometheus",
-                    "label": "Data source",
-                    "current": {},
-                },
-                _variable("namespace", "Namespace", "label_values(up, namespace)"),
-                _variable(
-                    "service",
-                    "Service",
-                    f"label_values(http_requests_total{{{NS}}}, service)",
-                ),
-                _variable(
-                    "queue",
-                    "Queue",
-                    f"label_values(taskplane_queue_available{{{NS}}}, queue)",
-                ),
-            ]
-        },
-        "panels": [_panel(n, panel) for n, panel in enumerate(dashboard.panels)],
-    }
+    """Grafana's dashboard model of one dashboard, as JSON data."""
+    rendered: dict[str, Any] = json.loads(json.dumps(build(dashboard).build(), cls=JSONEncoder))
+    return rendered
 
 
 def generated() -> dict[Path, str]:

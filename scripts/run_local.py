@@ -45,6 +45,7 @@ class Component:
 ADMIN_EMAIL = "admin@taskplane.local"
 AUTH_URL = "http://127.0.0.1:8001"
 JWKS_URL = f"{AUTH_URL}/.well-known/jwks.json"
+CONSOLE_PORT = 8005
 
 
 def service(name: str, module: str, port: int, **env: str) -> Component:
@@ -110,6 +111,20 @@ def components(admin_password: str) -> list[Component]:
                 "TASKPLANE_SERVICE_TOKEN": service_token(
                     admin_password, "notification-token", ["events:read", "users:read"]
                 )
+            },
+        ),
+        # The web console (built by `make run` first): no database, nothing to migrate.
+        Component(
+            name="console",
+            argv=[sys.executable, "-m", "console_service", "serve", "--host", "127.0.0.1"],
+            port=CONSOLE_PORT,
+            env={
+                "OTEL_SERVICE_NAME": "console",
+                "TASKPLANE_JWKS_URL": JWKS_URL,
+                "TASKPLANE_AUTH_URL": AUTH_URL,
+                "TASKPLANE_TASK_SERVICE_URL": "http://127.0.0.1:8003",
+                "TASKPLANE_USER_SERVICE_URL": "http://127.0.0.1:8002",
+                "TASKPLANE_NOTIFICATION_SERVICE_URL": "http://127.0.0.1:8004",
             },
         ),
     ]
@@ -242,6 +257,11 @@ def main() -> int:
                 f"(docs: http://127.0.0.1:{component.port}/docs)",
                 flush=True,
             )
+    print(
+        f"run: web console on http://localhost:{CONSOLE_PORT} (localhost, not 127.0.0.1: "
+        "the browser keeps its Secure session cookie on http only for localhost)",
+        flush=True,
+    )
     print(
         f"run: log in as {ADMIN_EMAIL} with the password in .local/admin-password; "
         "press Ctrl-C to stop",

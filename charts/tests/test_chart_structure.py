@@ -425,7 +425,7 @@ def test_every_schema_is_strict_on_our_keys():
         schema = json.loads(path.read_text())
         assert schema["additionalProperties"] is False, path
     umbrella = json.loads((CHART_DIR / "values.schema.json").read_text())
-    for upstream in ("kube-prometheus-stack", "jaeger", "opentelemetry-operator"):
+    for upstream in ("kube-prometheus-stack", "jaeger", "opentelemetry-operator", "loki", "alloy"):
         assert "additionalProperties" not in umbrella["properties"][upstream], "passthrough"
 
 

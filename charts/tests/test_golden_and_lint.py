@@ -15,7 +15,7 @@ import helm_python as helm
 REPO = Path(__file__).resolve().parents[2]
 CHART_DIR = REPO / "charts" / "taskplane"
 GOLDEN = Path(__file__).resolve().parent / "golden"
-UPSTREAM = {"kube-prometheus-stack", "jaeger", "opentelemetry-operator"}
+UPSTREAM = {"kube-prometheus-stack", "jaeger", "opentelemetry-operator", "loki", "alloy"}
 
 
 def as_helm_template(rendered: dict[str, str]) -> str:

@@ -79,7 +79,10 @@ def test_one_dockerfile_multi_stage_non_root_without_build_tools():
     ).stdout.split()
     assert tracked == ["Dockerfile"]
     text = DOCKERFILE.read_text()
+    # Three stages: the web console's Node build (its static files are copied into the
+    # runtime), the Python builder, the runtime.
     assert re.findall(r"^FROM (.+)$", text, flags=re.M) == [
+        "${NODE_IMAGE} AS console",
         "${PYTHON_IMAGE} AS builder",
         "${PYTHON_IMAGE}",
     ]
@@ -88,6 +91,7 @@ def test_one_dockerfile_multi_stage_non_root_without_build_tools():
     runtime = text.split("\nFROM ")[-1]
     assert re.search(r"^USER 10001:10001$", runtime, flags=re.M)
     assert "COPY --from=builder /opt/venv /opt/venv" in runtime
+    assert "COPY --from=console /src/apps/console/web/build /srv/console" in runtime
     assert "HEALTHCHECK" in runtime
     assert "-c requirements-lock.txt" in text
     assert not re.search(r"\b(gcc|build-essential|apt-get install|pip wheel)\b", runtime)

@@ -21,9 +21,9 @@ from taskplane_common.testing.postgres import PostgresServer
 
 #: Examples per operation and phase: enough to reach every status, small enough that
 #: the four services, two roles each, take a few minutes on a busy machine.
-MAX_EXAMPLES = 8
+MAX_EXAMPLES = 5
 SEEDS = {"admin": 20261206, "member": 61202026}
-SERVICES = ("auth-service", "user-service", "task-service", "notification-service")
+SERVICES = ("user-service", "task-service", "notification-service", "auth-service")
 ST = Path(sys.executable).with_name("st")
 #: Where schemathesis.toml is, which ``st`` reads from its working directory.
 REPO = Path(__file__).resolve().parents[2]
@@ -62,11 +62,19 @@ def st_run(url: str, token: str, seed: int) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("role", sorted(SEEDS))
-@pytest.mark.parametrize("service", SERVICES)
+#: Members first, then admins; the auth-service last in each round: an admin's run
+#: rotates and deletes signing keys and changes accounts, which would void the tokens
+#: (and the member account) of runs after it. Each run logs in afresh.
+RUNS = [(service, role) for role in ("member", "admin") for service in SERVICES]
+
+
+@pytest.mark.parametrize(("service", "role"), RUNS)
 def test_schemathesis_finds_nothing(services: ContractPlatform, service: str, role: str) -> None:
     token = services.admin_token() if role == "admin" else services.member_token()
     result = st_run(services.urls[service], token, SEEDS[role])
     report = result.stdout + result.stderr
-    assert result.returncode == 0, report[-20_000:]
-    assert " 0 failures" in report or "No issues found" in report or "passed" in report, report
+    failures = report.find("= FAILURES =")
+    assert result.returncode == 0, report[max(failures, 0) :][:30_000]
+    if role == "admin" and service != "auth-service":
+        # An admin may call everything here: a run answered only 401/403 tested nothing.
+        assert "Authentication failed" not in report, report[-10_000:]

@@ -49,14 +49,25 @@ def load_generator() -> ModuleType:
     return module
 
 
-def dashboard_queries() -> list[Expression]:
+def _targets(datasource_type: str) -> list[Expression]:
     found = []
     for path in sorted(DASHBOARDS.glob("*.json")):
         dashboard = json.loads(path.read_text())
         for panel in dashboard["panels"]:
             for target in panel.get("targets", []):
-                found.append(Expression(f"{path.name}: {panel['title']}", target["expr"]))
+                if target["datasource"]["type"] == datasource_type:
+                    found.append(Expression(f"{path.name}: {panel['title']}", target["expr"]))
     return found
+
+
+def dashboard_queries() -> list[Expression]:
+    """Every PromQL target of the dashboards."""
+    return _targets("prometheus")
+
+
+def log_queries() -> list[Expression]:
+    """Every LogQL target of the dashboards (the logs panels)."""
+    return _targets("loki")
 
 
 def rendered_rules() -> dict[str, Any]:
@@ -94,7 +105,9 @@ def variable_queries() -> list[Expression]:
     found = []
     for path in sorted(DASHBOARDS.glob("*.json")):
         for variable in json.loads(path.read_text())["templating"]["list"]:
-            match = re.fullmatch(r"label_values\((.+),\s*\w+\)", variable.get("definition", ""))
+            if variable["type"] != "query":
+                continue
+            match = re.fullmatch(r"label_values\((.+),\s*\w+\)", variable["query"])
             if match:
                 found.append(Expression(f"{path.name}: ${variable['name']}", match.group(1)))
     return found

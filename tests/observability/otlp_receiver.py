@@ -23,6 +23,7 @@ class ReceivedSpan:
     service: str
     name: str
     trace_id: str
+    span_id: str
     attributes: dict[str, Any]
 
 
@@ -59,13 +60,19 @@ class OtlpReceiver:
             for scope_spans in resource_spans.scope_spans:
                 for span in scope_spans.spans:
                     attributes = {a.key: _value(a.value) for a in span.attributes}
-                    received = ReceivedSpan(service, span.name, span.trace_id.hex(), attributes)
+                    received = ReceivedSpan(
+                        service, span.name, span.trace_id.hex(), span.span_id.hex(), attributes
+                    )
                     with self._lock:
                         self.spans.append(received)
 
     def trace(self, trace_id: str) -> list[ReceivedSpan]:
         with self._lock:
             return [span for span in self.spans if span.trace_id == trace_id]
+
+    def spans_snapshot(self) -> list[ReceivedSpan]:
+        with self._lock:
+            return list(self.spans)
 
     def close(self) -> None:
         self.server.shutdown()

@@ -1,8 +1,10 @@
 """One task's trace across the real processes: task-service (the enqueue and the lease's
-completion), the worker's handler span and the notification-service's webhook delivery
-(with the SQL spans of its own and of the user-service it reads the recipient from) all
-reach an OTLP receiver under one trace id, the one the producer started; the enqueue's
-latency bucket carries that trace id as an exemplar."""
+completion, with their SQL statements), the worker's handler span and the
+notification-service's webhook delivery (with the SQL spans of its own and of the
+user-service it reads the recipient from) all reach an OTLP receiver under one trace id,
+the one the producer started; the enqueue's latency bucket carries that trace id as an
+exemplar. The processes log at DEBUG, and every line they wrote inside a request or a
+traced task names a span the receiver got, the producer's trace among them."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from observability_logs import assert_lines_follow_the_spans, is_request_line
 from observability_traffic import (
     WebhookReceiver,
     Worker,
@@ -35,15 +38,16 @@ QUEUE = "traced"
 #: The lease's end: the worker's report carries the task's trace (the lease request itself
 #: is made before the worker knows which task it gets, so it starts no trace of a task).
 LEASE_COMPLETE = "POST /api/v1/leases/complete"
-#: Every process started below exports to the receiver, in batches of at most 0.2 s.
-_OTEL_ENV = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_BSP_SCHEDULE_DELAY")
+#: Every process started below exports to the receiver, in batches of at most 0.2 s, and
+#: logs at DEBUG (each request then writes a line inside its span).
+_OTEL_ENV = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_BSP_SCHEDULE_DELAY", "TASKPLANE_LOG_LEVEL")
 
 
 @pytest.fixture(scope="module")
 def otlp() -> Iterator[OtlpReceiver]:
     receiver = OtlpReceiver()
     saved = {name: os.environ.get(name) for name in _OTEL_ENV}
-    os.environ.update({_OTEL_ENV[0]: receiver.url, _OTEL_ENV[1]: "200"})
+    os.environ.update(dict(zip(_OTEL_ENV, (receiver.url, "200", "DEBUG"), strict=True)))
     try:
         yield receiver
     finally:
@@ -57,8 +61,9 @@ def otlp() -> Iterator[OtlpReceiver]:
 
 @pytest.fixture(scope="module")
 def platform(otlp: OtlpReceiver, postgres_server: PostgresServer) -> Iterator[Platform]:
-    """Auth- and task-service started while the OTLP endpoint is in the environment."""
-    with running_platform(postgres_server, "observability_traces") as running:
+    """Auth- and task-service started while the OTLP endpoint is in the environment,
+    logging at DEBUG like every process of this module."""
+    with running_platform(postgres_server, "observability_traces", log_level="DEBUG") as running:
         yield running
 
 
@@ -140,18 +145,32 @@ def test_one_trace_covers_enqueue_lease_handler_and_delivery(
     assert f"{QUEUE} process" in services["taskplane-worker"], services
     assert "notification.deliver webhook" in services["notification-service"], services
     statements = {s.service for s in spans if "db.system" in s.attributes}
-    assert {"notification-service", "user-service"} <= statements, services
+    assert {"task-service", "notification-service", "user-service"} <= statements, services
+    task_sql = [
+        str(s.attributes.get("db.statement"))
+        for s in spans
+        if s.service == "task-service" and "db.system" in s.attributes
+    ]
+    assert any("INSERT" in statement for statement in task_sql), task_sql
     assert enqueue_exemplars(platform.tasks.url) == {trace_id}
+    logs = {
+        "auth-service": platform.auth.log,
+        "task-service": platform.tasks.log,
+        "user-service": profiles.log,
+        "notification-service": notifier.log,
+        "worker": worker.log,
+    }
     assert_no_secret_logged(
-        {
-            "auth-service": platform.auth.log,
-            "task-service": platform.tasks.log,
-            "user-service": profiles.log,
-            "notification-service": notifier.log,
-            "worker": worker.log,
-        },
+        logs,
         {"admin token": admin_token, "worker token": worker_token, "feed token": feed_token},
     )
+    lines = assert_lines_follow_the_spans(logs, otlp)
+    producer = [
+        line["message"]
+        for line in lines["task-service"]
+        if is_request_line(line) and line["trace_id"] == trace_id
+    ]
+    assert f"request POST /api/v1/queues/{QUEUE}/tasks" in producer, producer
 
 
 def enqueue_exemplars(tasks_url: str) -> set[str]:

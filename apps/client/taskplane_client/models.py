@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal, TypeVar, get_args
+from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -88,14 +88,16 @@ def _not_blank(value: object) -> object:
 #: Some character that is not white space (``str.strip`` also removes \x1c-\x1f, which
 #: the JSON Schema ``\s`` does not cover). Lengths are checked before the value is
 #: trimmed, so what the document allows is exactly what is accepted.
-NOT_BLANK = r"[^\s\x1c-\x1f]"
+#: PostgreSQL text cannot hold U+0000, so no text field takes it.
+NOT_BLANK = r"^[^\x00]*[^\s\x00\x1c-\x1f][^\x00]*$"
+NO_NUL = r"^[^\x00]*$"
 Title = Annotated[
     str,
     StringConstraints(max_length=200, pattern=NOT_BLANK),
     BeforeValidator(_not_blank),
     AfterValidator(str.strip),
 ]
-Description = Annotated[str, StringConstraints(max_length=2000)]
+Description = Annotated[str, StringConstraints(max_length=2000, pattern=NO_NUL)]
 Tag = Annotated[str, StringConstraints(max_length=50, pattern=NOT_BLANK), AfterValidator(str.strip)]
 Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_dedupe_tags)]
 
@@ -123,10 +125,14 @@ class Request(BaseModel):
 
 
 def _integer_fields(model: type[BaseModel]) -> frozenset[str]:
+    def bare(annotation: Any) -> Any:
+        return get_args(annotation)[0] if get_origin(annotation) is Annotated else annotation
+
     return frozenset(
         name
         for name, field in model.model_fields.items()
-        if field.annotation is int or set(get_args(field.annotation)) == {int, type(None)}
+        if field.annotation is int
+        or {bare(arg) for arg in get_args(field.annotation)} == {int, type(None)}
     )
 
 
@@ -258,12 +264,11 @@ class TaskStats(Response):
 # ----------------------------------------------------------------------------- queues
 
 
+# Settings this client does not know (from a newer server) are kept rather than refused,
+# so reading a queue and putting it back changes only what the caller set; the
+# task-service's QueueConfig refuses them.
 class QueueConfig(Request):
-    """A queue's configuration; every field has the TaskQueue resource's default.
-
-    Settings this client does not know (from a newer server) are kept rather than
-    refused, so reading a queue and putting it back changes only what the caller set.
-    """
+    """A queue's configuration; every field has the TaskQueue resource's default."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -274,11 +279,6 @@ class QueueConfig(Request):
     paused: bool = False
     rate_limit_per_s: float | None = Field(None, gt=0, le=100_000)
     max_in_flight: int | None = Field(None, ge=1, le=1_000_000)
-    #: How long finished tasks are kept, in seconds (null: forever); then the cleaner
-    #: deletes them.
-    completed_retention_s: int | None = Field(86_400, ge=1, le=10 * 366 * 86_400)
-    cancelled_retention_s: int | None = Field(7 * 86_400, ge=1, le=10 * 366 * 86_400)
-    dead_retention_s: int | None = Field(30 * 86_400, ge=1, le=10 * 366 * 86_400)
 
 
 class QueueStats(Response):
@@ -324,7 +324,9 @@ class TaskEnqueue(Request):
     run_at: JsonDatetime | None = None
     delay_s: float | None = Field(None, ge=0, le=366 * 86_400)
     max_attempts: int | None = Field(None, ge=1, le=1000)
-    dedupe_key: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    dedupe_key: (
+        Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NO_NUL)] | None
+    ) = None
     timeout_s: int | None = Field(None, ge=1, le=86_400)
     title: Title | None = None
 

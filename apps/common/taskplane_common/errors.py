@@ -140,6 +140,12 @@ def allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
+def _is_unique_violation(exc: BaseException) -> bool:
+    """A change another row's unique value forbids: the state conflicts (409), the
+    request was fine and nothing was written."""
+    return isinstance(exc, DBAPIError) and isinstance(exc.orig, psycopg.errors.UniqueViolation)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the problem+json handlers on an app."""
 
@@ -186,6 +192,13 @@ def install_error_handlers(app: FastAPI) -> None:
                 f"a value cannot be stored: {unstorable}",
                 type_=problem_type("unstorable-value"),
                 title="Request validation failed",
+                instance=request.url.path,
+            )
+        if _is_unique_violation(exc):
+            return problem_response(
+                409,
+                "the change conflicts with the current state (a unique value is taken)",
+                type_=problem_type("conflict"),
                 instance=request.url.path,
             )
         if isinstance(exc, PoolTimeoutError):

@@ -145,11 +145,13 @@ class RetentionCleaner:
                 return totals
 
     async def run(self) -> None:
+        """A pass every ``interval_s``, the first one interval after start (a pod that
+        restarts often does not add a pass to every start)."""
         while True:
+            await asyncio.sleep(self.interval_s)
             try:
                 await self.clean_all()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("retention pass failed: %s", type(exc).__name__)
-            await asyncio.sleep(self.interval_s)

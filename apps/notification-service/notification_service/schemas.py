@@ -33,7 +33,9 @@ Url = Annotated[
     BeforeValidator(_http_url),
     AfterValidator(str.strip),
 ]
-Description = Annotated[str, StringConstraints(max_length=200), AfterValidator(str.strip)]
+Description = Annotated[
+    str, StringConstraints(max_length=200, pattern=wire.NO_NUL), AfterValidator(str.strip)
+]
 EventList = Annotated[list[EventType], Field(min_length=1, max_length=len(EVENT_TYPES))]
 
 

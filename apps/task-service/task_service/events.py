@@ -31,7 +31,7 @@ from taskplane_common.errors import ProblemError
 
 START = "0-0"
 #: A feed position: the writing transaction's id, a dash, the event id.
-EVENT_CURSOR_PATTERN = r"^([0-9]{1,20})-([0-9]{1,20})$"
+EVENT_CURSOR_PATTERN = r"^([0-9]{1,18})-([0-9]{1,18})$"
 _CURSOR = re.compile(EVENT_CURSOR_PATTERN)
 
 _READ = text(

@@ -20,7 +20,7 @@ from task_service.models import Priority
 from task_service.schemas import PriorityLabel, StatusLabel
 from taskplane_client.models import Request as _Body
 
-WorkerId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+WorkerId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=wire.NO_NUL)]
 
 
 def _label(value: object) -> object:
@@ -31,9 +31,18 @@ def _label(value: object) -> object:
 PriorityOut = Annotated[PriorityLabel, BeforeValidator(_label)]
 
 
-# The client's QueueConfig, refusing unknown settings (the client keeps them).
 class QueueConfig(wire.QueueConfig):
+    """A queue's configuration; every field has the TaskQueue resource's default."""
+
+    # The client's QueueConfig, refusing unknown settings (the client keeps them), and
+    # the retention settings, which the operator and the client leave to their defaults.
     model_config = ConfigDict(extra="forbid")
+
+    #: How long finished tasks are kept, in seconds (null: forever); then the cleaner
+    #: deletes them.
+    completed_retention_s: int | None = Field(86_400, ge=1, le=10 * 366 * 86_400)
+    cancelled_retention_s: int | None = Field(7 * 86_400, ge=1, le=10 * 366 * 86_400)
+    dead_retention_s: int | None = Field(30 * 86_400, ge=1, le=10 * 366 * 86_400)
 
 
 class QueueStats(BaseModel):
@@ -141,7 +150,7 @@ class CompleteRequest(LeaseAction):
 
 
 class FailRequest(LeaseAction):
-    error: Annotated[str, StringConstraints(max_length=20_000)] = ""
+    error: Annotated[str, StringConstraints(max_length=20_000, pattern=wire.NO_NUL)] = ""
     retryable: bool = True
 
 
@@ -164,7 +173,10 @@ class HeartbeatBatchRequest(_Body):
     must hold each of them."""
 
     worker_id: WorkerId | None = None
-    lease_ids: list[wire.JsonUUID] = Field(min_length=1, max_length=1000)
+    #: Each lease once (the service refuses a repeat with 422).
+    lease_ids: list[wire.JsonUUID] = Field(
+        min_length=1, max_length=1000, json_schema_extra={"uniqueItems": True}
+    )
 
 
 class HeartbeatBatchOut(BaseModel):

@@ -198,7 +198,9 @@ async def test_dead_letters_page_with_a_cursor(
         seen += [task["id"] for task in response.json()]
         url = response.links.get("next", {}).get("url")
     assert seen == ids
-    tampered = await client.get(
+    malformed = await client.get(
         "/api/v1/queues/graveyard/dead", params={"cursor": f"{uuid.uuid4()}.x"}
     )
-    assert_problem(tampered, 400)
+    assert_problem(malformed, 422)
+    forged = await client.get("/api/v1/queues/graveyard/dead", params={"cursor": f"e30.{'A' * 22}"})
+    assert_problem(forged, 400)

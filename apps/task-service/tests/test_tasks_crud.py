@@ -218,7 +218,7 @@ async def test_values_postgresql_cannot_store_are_422_not_500(
     client: httpx.AsyncClient, row_count: Callable[..., int]
 ) -> None:
     problem = assert_problem(await client.post("/api/v1/tasks", json={"title": "nul \x00"}), 422)
-    assert "NUL" in problem["detail"]
+    assert "title" in problem["detail"], "the document's pattern refuses U+0000"
     enqueue = await client.post("/api/v1/queues/q/tasks", json={"payload": {"text": "\x00"}})
     assert_problem(enqueue, 422)
     assert row_count() == 0

@@ -53,7 +53,10 @@ class Platform:
 
 @contextmanager
 def running_platform(
-    postgres: PostgresServer, database: str, auth_env: Mapping[str, str] | None = None
+    postgres: PostgresServer,
+    database: str,
+    log_level: str = "WARNING",
+    auth_env: Mapping[str, str] | None = None,
 ) -> Iterator[Platform]:
     """Start auth-service and task-service on a new database; stop both at the end.
 
@@ -62,7 +65,7 @@ def running_platform(
     common = {
         "DATABASE_URL": postgres.create_database(database),
         "TASKPLANE_ENVIRONMENT": "development",
-        "TASKPLANE_LOG_LEVEL": "WARNING",
+        "TASKPLANE_LOG_LEVEL": log_level,
     }
     auth = ServiceProcess(
         "auth_service",

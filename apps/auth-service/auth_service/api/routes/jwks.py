@@ -12,16 +12,19 @@ from auth_service.api.deps import KeyStoreDep
 from auth_service.schemas import Jwks, RevocationList
 from taskplane_common.auth import REVOCATIONS_PATH
 from taskplane_common.db import request_read_session
+from taskplane_common.jsonbody import FastJSONResponse
 
 router = APIRouter(tags=["jwks"])
 
 
 @router.get("/.well-known/jwks.json", response_model=Jwks, summary="JSON Web Key Set")
-async def jwks(store: KeyStoreDep, response: Response) -> Jwks:
+async def jwks(store: KeyStoreDep, response: Response) -> Response:
     """Short max-age: verifiers cache anyway and refetch on an unknown ``kid``."""
+    # The body is the key store's, serialised once per key list (no model validated and
+    # dumped per request).
     await store.signing_key()
-    response.headers["Cache-Control"] = "public, max-age=60"
-    return Jwks.model_validate(await store.jwks())
+    body = await store.jwks_body()
+    return FastJSONResponse(body, headers={"Cache-Control": "public, max-age=60"})
 
 
 @router.get(

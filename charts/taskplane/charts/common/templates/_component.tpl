@@ -8,7 +8,8 @@ section (taskplane.component.values). The objects, by concern:
   _component_workload.tpl    ServiceAccount, Deployment (with a migrate init container
                              when the migrations mode is initContainer), HPA, PDB
   _component_network.tpl     Service, NetworkPolicy (ingress and the component's own
-                             egress; the shared egress allows live in _networkpolicy.tpl)
+                             egress; the shared egress allows live in _networkpolicy.tpl),
+                             an optional Ingress (a component with an "ingress:" block)
   _component_monitoring.tpl  ServiceMonitor
   _component_hooks.tpl       the migration hook Job and the /readyz helm test pod
 Each part receives the component context:
@@ -19,7 +20,7 @@ Each part receives the component context:
 {{- $c := dict "root" .root "v" $v "name" .name "fullname" (include "taskplane.serviceName" (dict "root" .root "component" .name)) "role" ($v.component.role | default "api") -}}
 {{- if $v.enabled }}
 {{- include "taskplane.component.validate" $c }}
-{{- range $part := list "serviceAccount" "service" "deployment" "hpa" "pdb" "networkPolicy" "serviceMonitor" "migrationJob" "testReadyz" }}
+{{- range $part := list "serviceAccount" "service" "deployment" "hpa" "pdb" "networkPolicy" "ingress" "serviceMonitor" "migrationJob" "testReadyz" }}
 {{- $doc := include (printf "taskplane.component.%s" $part) $c | trim }}
 {{- if $doc }}
 {{- if not (hasPrefix "---" $doc) }}

@@ -96,3 +96,39 @@ spec:
   {{- end }}
 {{- end }}
 {{- end }}
+
+{{/* An Ingress to the component's http port, when its values have ingress.enabled (the
+     web console: browsers reach it from outside the cluster). */}}
+{{- define "taskplane.component.ingress" }}
+{{- $i := dig "ingress" dict .v -}}
+{{- if $i.enabled }}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  {{- include "taskplane.component.metadata" . | nindent 2 }}
+  {{- with $i.annotations }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+spec:
+  {{- with $i.className }}
+  ingressClassName: {{ . }}
+  {{- end }}
+  {{- with $i.tls }}
+  tls:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  rules:
+    - host: {{ required (printf "%s.ingress.host is required when the Ingress is enabled" .name) $i.host | quote }}
+      http:
+        paths:
+          - path: /
+            pathType: Prefix
+            backend:
+              service:
+                name: {{ .fullname }}
+                port:
+                  name: http
+{{- end }}
+{{- end }}

@@ -25,9 +25,12 @@ from auth_service.config import Settings
 from auth_service.models import SigningKey
 from taskplane_common.auth import (
     ALGORITHM,
+    RevocationList,
     decode_token,
     invalid_token,
     principal_from_claims,
+    subject_digest,
+    token_epoch,
     unverified_kid,
 )
 from taskplane_common.db import Database
@@ -209,11 +212,13 @@ def _public_key(jwk: dict[str, Any]) -> ec.EllipticCurvePublicKey:
 
 
 class KeyStoreVerifier:
-    """The auth-service verifies its own tokens straight from its key store."""
+    """The auth-service verifies its own tokens straight from its key store, and checks
+    them against the revocation list it reads from its own database."""
 
-    def __init__(self, store: KeyStore, settings: Settings) -> None:
+    def __init__(self, store: KeyStore, settings: Settings, revocations: RevocationList) -> None:
         self.store = store
         self.settings = settings
+        self.revocations = revocations
 
     async def verify(self, token: str) -> Principal:
         kid = unverified_kid(token)
@@ -227,4 +232,6 @@ class KeyStoreVerifier:
             audience=self.settings.jwt_audience,
             leeway_s=self.settings.jwt_leeway_s,
         )
-        return principal_from_claims(claims)
+        principal = principal_from_claims(claims)
+        await self.revocations.check(subject_digest(principal.subject), token_epoch(claims))
+        return principal

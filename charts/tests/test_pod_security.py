@@ -86,7 +86,11 @@ def test_workloads_have_pdb_spread_and_hpa(profile, manifests):
         assert any(sel.items() <= labels.items() for sel in pdb_selectors), o["metadata"]["name"]
         if o["kind"] == "Deployment" and o["metadata"]["name"] != "taskplane-operator":
             assert o["spec"]["template"]["spec"]["topologySpreadConstraints"]
-            if profile in ("default", "full", "production"):
+            # the console keeps its sessions in memory: one replica, no HPA
+            if o["metadata"]["name"] == "taskplane-console":
+                assert o["spec"]["replicas"] == 1
+                assert "taskplane-console" not in hpa_targets
+            elif profile in ("default", "full", "production"):
                 # stateless services autoscale; the Deployment leaves replicas to the HPA
                 assert o["metadata"]["name"] in hpa_targets
                 assert "replicas" not in o["spec"]

@@ -32,6 +32,7 @@ from taskplane_common.auth import (
 )
 from taskplane_common.db import Database
 from taskplane_common.errors import ProblemError
+from taskplane_common.jsonbody import dumps
 from taskplane_common.security import Principal
 
 #: Reloads forced by unknown kids happen at most this often per replica.
@@ -55,6 +56,7 @@ class KeyStore:
         self._private: dict[str, ec.EllipticCurvePrivateKey] = {}
         self._loaded_at: float | None = None
         self._lock = asyncio.Lock()
+        self._jwks_body: tuple[list[KeyInfo], bytes] | None = None
 
     # -- reading -----------------------------------------------------------------------
 
@@ -91,6 +93,14 @@ class KeyStore:
 
     async def jwks(self) -> dict[str, Any]:
         return {"keys": [key.public_jwk for key in await self._load()]}
+
+    async def jwks_body(self) -> bytes:
+        """The JWKS as a JSON body, serialised once per loaded key list (every verifier
+        in the platform fetches it)."""
+        keys = await self._load()
+        if self._jwks_body is None or self._jwks_body[0] is not keys:
+            self._jwks_body = (keys, dumps({"keys": [key.public_jwk for key in keys]}))
+        return self._jwks_body[1]
 
     async def public_key(self, kid: str) -> ec.EllipticCurvePublicKey | None:
         for reload in (False, True):

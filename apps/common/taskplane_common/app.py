@@ -7,22 +7,28 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from fastapi.telemetry import TelemetryConfig
 
 from taskplane_common.auth import JwksTokenVerifier
 from taskplane_common.db import Database
 from taskplane_common.errors import install_error_handlers
 from taskplane_common.health import health_router
 from taskplane_common.logging import configure_logging
-from taskplane_common.metrics import PrometheusMiddleware
-from taskplane_common.middleware import BodySizeLimitMiddleware
+from taskplane_common.middleware import RequestMiddleware
 from taskplane_common.openapi import install_openapi
 from taskplane_common.security import TokenVerifier, warn_auth_disabled
 from taskplane_common.settings import ServiceSettings
-from taskplane_common.tracing import configure_tracer_provider, instrument_app
+from taskplane_common.tracing import configure_tracer_provider, trace_sql
 
 log = logging.getLogger(__name__)
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+_NO_FASTAPI_TELEMETRY: TelemetryConfig = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "operation_spans": False,
+}
 
 
 def create_app(
@@ -65,7 +71,10 @@ def create_app(
                 await database.dispose()
             log.info("%s stopped", settings.service_name)
 
-    app = FastAPI(title=title, version=version, lifespan=_lifespan)
+    # FastAPI's own telemetry off: RequestMiddleware makes the server span and the metrics
+    # in its one pass; FastAPI's would add a second server span and per-operation spans
+    # (dependencies, endpoint) to every request.
+    app = FastAPI(title=title, version=version, lifespan=_lifespan, telemetry=_NO_FASTAPI_TELEMETRY)
     app.state.settings = settings
     app.state.database = database
     app.state.token_verifier = verifier
@@ -79,9 +88,13 @@ def create_app(
     for router in routers:
         app.include_router(router)
 
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
-    app.add_middleware(PrometheusMiddleware, service=settings.service_name)
-    instrument_app(app, database.engine if database is not None else None)
+    app.add_middleware(
+        RequestMiddleware,
+        service=settings.service_name,
+        max_bytes=settings.max_request_body_bytes,
+    )
+    if database is not None:
+        trace_sql()
     return app
 
 

@@ -6,13 +6,16 @@ from fastapi import APIRouter, Response
 
 from auth_service.api.deps import KeyStoreDep
 from auth_service.schemas import Jwks
+from taskplane_common.jsonbody import FastJSONResponse
 
 router = APIRouter(tags=["jwks"])
 
 
 @router.get("/.well-known/jwks.json", response_model=Jwks, summary="JSON Web Key Set")
-async def jwks(store: KeyStoreDep, response: Response) -> Jwks:
+async def jwks(store: KeyStoreDep, response: Response) -> Response:
     """Short max-age: verifiers cache anyway and refetch on an unknown ``kid``."""
+    # The body is the key store's, serialised once per key list (no model validated and
+    # dumped per request).
     await store.signing_key()
-    response.headers["Cache-Control"] = "public, max-age=60"
-    return Jwks.model_validate(await store.jwks())
+    body = await store.jwks_body()
+    return FastJSONResponse(body, headers={"Cache-Control": "public, max-age=60"})

@@ -1,11 +1,12 @@
-"""The task API against the framework ceiling, driven by wrk (Debian's ``wrk``).
+"""The services' hot paths against the framework ceiling, driven by wrk (Debian's ``wrk``).
 
-The same three requests go to the real task-service (JWKS verification against the real
+The same requests go to the real services (JWKS verification against the real
 auth-service, like a deployment) and to :mod:`bench.ceiling_app` (a bare FastAPI + uvicorn
-app doing the same SELECT/INSERT with psycopg and the same JWT check), at 1, 16 and 64
-concurrent connections: ``GET /tasks/{id}``, a filtered list page
-(``?status=pending&limit=50``) and ``POST /tasks``. The result per endpoint and
-concurrency: requests/s, p50/p99 and task API / ceiling.
+app doing the same SQL with psycopg and the same JWT check), at 1, 16 and 64 concurrent
+connections: the task-service's ``GET /tasks/{id}``, a filtered list page
+(``?status=pending&limit=50``) and ``POST /tasks``, the auth-service's JWKS and the
+user-service's ``GET /users/me``. The result per endpoint and concurrency: requests/s,
+p50/p99 and service / ceiling.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from bench.runs import Log
 
 CLIENTS = (1, 16, 64)
-TARGETS = {"get": 0.5, "list": 0.4, "post": 0.4}
+TARGETS = {"get": 0.6, "list": 0.5, "post": 0.5, "jwks": 0.6, "me": 0.6}
 #: The same list page on both sides.
 LIST_QUERY = "/api/v1/tasks?status=pending&limit=50"
 SEED_SQL = """
@@ -72,10 +73,12 @@ def parse_wrk(output: str) -> dict[str, Any]:
     p50 = re.search(r"\s50%\s+(\S+)", output)
     p99 = re.search(r"\s99%\s+(\S+)", output)
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    total = re.search(r"(\d+) requests in", output)
     if rate is None or p50 is None or p99 is None:
         raise RuntimeError(f"unexpected wrk output:\n{output}")
     return {
         "requests_per_s": float(rate.group(1)),
+        "requests": int(total.group(1)) if total else 0,
         "p50_ms": _ms(p50.group(1)),
         "p99_ms": _ms(p99.group(1)),
         "non_2xx": int(bad.group(1)) if bad else 0,
@@ -101,8 +104,16 @@ def run_wrk(url: str, token: str, clients: int, seconds: int, script: Path) -> d
     return parse_wrk(run.stdout)
 
 
-#: The request of each endpoint, below the API base URL (``{task_id}``: a seeded task).
+#: The request of each task-service endpoint, below its base URL (``{task_id}``: a seeded
+#: task).
 PATHS = {"get": "/api/v1/tasks/{task_id}", "list": LIST_QUERY, "post": "/api/v1/tasks"}
+#: Every endpoint measured: the service serving it (a key of ``measure_api``'s bases) and
+#: its request; the ceiling app serves all of them.
+ENDPOINTS = {
+    **{name: ("tasks", path) for name, path in PATHS.items()},
+    "jwks": ("auth", "/.well-known/jwks.json"),
+    "me": ("users", "/api/v1/users/me"),
+}
 
 
 def wrk_scripts() -> dict[str, Path]:
@@ -111,28 +122,30 @@ def wrk_scripts() -> dict[str, Path]:
     (scripts / "read.lua").write_text(STATUS_SCRIPT)
     (scripts / "post.lua").write_text(POST_SCRIPT + STATUS_SCRIPT)
     return {
-        endpoint: scripts / f"{'post' if endpoint == 'post' else 'read'}.lua" for endpoint in PATHS
+        endpoint: scripts / f"{'post' if endpoint == 'post' else 'read'}.lua"
+        for endpoint in ENDPOINTS
     }
 
 
 def measure_api(
     bases: dict[str, str], token: str, task_id: str, seconds: int, log: Log
 ) -> dict[str, Any]:
-    """wrk runs of every endpoint x concurrency x side (``api``, ``ceiling``), interleaved."""
+    """wrk runs of every endpoint x concurrency x side (``api``: the service named in
+    ``ENDPOINTS``, one of ``bases``; ``ceiling``: ``bases["ceiling"]``), interleaved."""
     scripts = wrk_scripts()
     endpoints: dict[str, Any] = {}
-    for endpoint, template in PATHS.items():
+    for endpoint, (service, template) in ENDPOINTS.items():
         path = template.format(task_id=task_id)
         endpoints[endpoint] = {}
         for clients in CLIENTS:
             runs = {
-                side: run_wrk(base + path, token, clients, seconds, scripts[endpoint])
-                for side, base in bases.items()
+                side: run_wrk(bases[base] + path, token, clients, seconds, scripts[endpoint])
+                for side, base in (("api", service), ("ceiling", "ceiling"))
             }
             ratio = runs["api"]["requests_per_s"] / runs["ceiling"]["requests_per_s"]
             endpoints[endpoint][str(clients)] = {**runs, "api_over_ceiling": ratio}
             log(
-                f"api: {endpoint} x{clients}: task API {runs['api']['requests_per_s']:,.0f}/s"
+                f"api: {endpoint} x{clients}: {service} {runs['api']['requests_per_s']:,.0f}/s"
                 f" p50 {runs['api']['p50_ms']:.1f} ms, ceiling"
                 f" {runs['ceiling']['requests_per_s']:,.0f}/s: ratio {ratio:.2f}"
             )

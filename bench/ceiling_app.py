@@ -1,11 +1,14 @@
-"""The framework ceiling: a bare FastAPI + uvicorn app doing the task API's work and no more.
+"""The framework ceiling: a bare FastAPI + uvicorn app doing the services' work and no more.
 
 The same SELECTs and INSERT as ``GET /api/v1/tasks/{id}``, the filtered list page and
-``POST /api/v1/tasks`` (admin visibility, keyset order of the default sort), with the same
-driver (psycopg) and the same JWT check (:class:`taskplane_common.auth.JwksTokenVerifier`
-against the auth-service's JWKS), and nothing else: no middleware, no response models, no
-ORM session, no events. ``uvicorn bench.ceiling_app:app``; env ``DATABASE_URL`` and
-``TASKPLANE_JWKS_URL``.
+``POST /api/v1/tasks`` (admin visibility, keyset order of the default sort), the
+user-service's ``GET /api/v1/users/me`` statement on its database, and the auth-service's
+JWKS from memory (fetched once at start, as the auth-service serves it from its key
+cache), with the same driver (psycopg) and the same JWT check
+(:class:`taskplane_common.auth.JwksTokenVerifier` against the auth-service's JWKS), and
+nothing else: no middleware, no response models, no ORM session, no events. ``uvicorn
+bench.ceiling_app:app``; env ``DATABASE_URL`` (the task-service's database),
+``USERS_DATABASE_URL`` (the user-service's) and ``TASKPLANE_JWKS_URL``.
 """
 
 from __future__ import annotations
@@ -16,13 +19,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
+import httpx
 from fastapi import Depends, FastAPI, Header, HTTPException
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from taskplane_common.auth import JwksTokenVerifier
 from taskplane_common.security import Principal
+from user_service.crud import ENSURE_PROFILE_SQL, ensure_profile_params
 
 COLUMNS = (
     "id, title, description, status, priority, due_at, tags, assignee_id, owner_id, version,"
@@ -50,6 +55,20 @@ pool = AsyncConnectionPool(
     kwargs={"autocommit": True},
     open=False,
 )
+#: The user-service's database, when given (``GET /api/v1/users/me``).
+users_pool = (
+    AsyncConnectionPool(
+        os.environ["USERS_DATABASE_URL"],
+        min_size=1,
+        max_size=20,
+        kwargs={"autocommit": True},
+        open=False,
+    )
+    if os.environ.get("USERS_DATABASE_URL")
+    else None
+)
+#: The JWKS body, fetched once at start.
+jwks_body: dict[str, bytes] = {}
 verifier = JwksTokenVerifier(
     os.environ.get("TASKPLANE_JWKS_URL", ""), issuer="taskplane-auth", audience="taskplane"
 )
@@ -58,7 +77,14 @@ verifier = JwksTokenVerifier(
 @asynccontextmanager
 async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     await pool.open()
+    if users_pool is not None:
+        await users_pool.open()
+    async with httpx.AsyncClient() as client:
+        jwks = await client.get(os.environ.get("TASKPLANE_JWKS_URL", ""), timeout=30)
+    jwks_body["body"] = jwks.raise_for_status().content
     yield
+    if users_pool is not None:
+        await users_pool.close()
     await pool.close()
     await verifier.aclose()
 
@@ -93,6 +119,24 @@ async def list_tasks(_who: PrincipalDep, status: str = "pending", limit: int = 5
         cursor = await connection.cursor(row_factory=dict_row).execute(LIST_SQL, (status, limit))
         rows = await cursor.fetchall()
     return JSONResponse({"items": [_json(row) for row in rows], "next_cursor": None})
+
+
+@app.get("/.well-known/jwks.json")
+async def jwks() -> Response:
+    return Response(jwks_body["body"], media_type="application/json")
+
+
+@app.get("/api/v1/users/me")
+async def me(who: PrincipalDep) -> JSONResponse:
+    if users_pool is None or who.user_id is None:
+        raise HTTPException(404)
+    async with users_pool.connection() as connection:
+        cursor = await connection.cursor(row_factory=dict_row).execute(
+            ENSURE_PROFILE_SQL, ensure_profile_params(who, who.user_id)
+        )
+        row = await cursor.fetchone()
+    assert row is not None
+    return JSONResponse(_json(row))
 
 
 @app.post("/api/v1/tasks", status_code=201)

@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-ENDPOINTS = ("get", "list", "post")
+ENDPOINTS = ("get", "list", "post", "jwks", "me")
 
 
 def _save(figure: Any, path: Path) -> None:
@@ -31,11 +31,11 @@ def plot_bound(results: dict[str, Any], path: Path) -> None:
 
 def plot_api(results: dict[str, Any], path: Path) -> None:
     api = results["api"]
-    figure, axes = plt.subplots(1, len(ENDPOINTS), figsize=(12, 3.8))
+    figure, axes = plt.subplots(1, len(ENDPOINTS), figsize=(18, 3.8))
     for ax, endpoint in zip(axes, ENDPOINTS, strict=True):
         data = api["endpoints"][endpoint]
         clients = [int(c) for c in data]
-        for side, label in (("api", "task API"), ("ceiling", "bare FastAPI")):
+        for side, label in (("api", "service"), ("ceiling", "bare FastAPI")):
             ax.plot(
                 clients, [data[str(c)][side]["requests_per_s"] for c in clients], "o-", label=label
             )
@@ -117,8 +117,8 @@ def table(results: dict[str, Any], source: str) -> str:
         f" {bound['pgbench']['tasks_per_s']:,.0f} tasks/s ({bound['pgbench']['clients']} clients):"
         f" engine/bound **{bound['engine_over_bound']:.2f}** (target 0.25).",
         "",
-        "| endpoint | clients | task API req/s | p50 / p99 ms"
-        " | ceiling req/s | p50 / p99 ms | ratio | task API non-2xx |",
+        "| endpoint | clients | service req/s | p50 / p99 ms"
+        " | ceiling req/s | p50 / p99 ms | ratio | service non-2xx |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for endpoint, per_clients in results["api"]["endpoints"].items():

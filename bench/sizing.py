@@ -94,34 +94,31 @@ def _process(command: list[str], env: dict[str, str], name: str, ready_url: str)
         stop_process(process)
 
 
+@contextmanager
+def ceiling_app(
+    database_url: str, jwks_url: str, users_database_url: str = ""
+) -> Iterator[tuple[str, int]]:
+    """:mod:`bench.ceiling_app` under uvicorn until the block ends; its base URL and pid."""
+    url = f"http://127.0.0.1:{free_port()}"
+    command = ["uvicorn", "bench.ceiling_app:app", "--port", url.rsplit(":", 1)[1]]
+    command += ["--log-level", "warning", "--no-access-log"]
+    env = {
+        "DATABASE_URL": database_url,
+        "USERS_DATABASE_URL": users_database_url,
+        "TASKPLANE_JWKS_URL": jwks_url,
+    }
+    with _process(command, env, "ceiling", f"{url}/docs") as pid:
+        yield url, pid
+
+
 def _others(
     stack: ExitStack, server: PostgresServer, platform: Platform, database_url: str
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """The ceiling app, user-, notification-service and a worker; their pids."""
     jwks = f"{platform.auth.url}/.well-known/jwks.json"
     common = {"TASKPLANE_ENVIRONMENT": "development", "TASKPLANE_JWKS_URL": jwks}
-    port = free_port()
-    pids = {
-        "ceiling app": stack.enter_context(
-            _process(
-                [
-                    "uvicorn",
-                    "bench.ceiling_app:app",
-                    "--port",
-                    str(port),
-                    "--log-level",
-                    "warning",
-                    "--no-access-log",
-                ],
-                {"DATABASE_URL": database_url, "TASKPLANE_JWKS_URL": jwks},
-                "ceiling",
-                f"http://127.0.0.1:{port}/docs",
-            )
-        )
-    }
-    users = ServiceProcess(
-        "user_service", {**common, "DATABASE_URL": server.create_database("sizing_users")}
-    )
+    users_url = server.create_database("sizing_users")
+    users = ServiceProcess("user_service", {**common, "DATABASE_URL": users_url})
     notifier = ServiceProcess(
         "notification_service",
         {
@@ -135,10 +132,13 @@ def _others(
             "TASKPLANE_FEED_WAIT_S": "1",
         },
     )
+    # The user-service first: its migrations create the tables the ceiling's /me writes.
+    pids: dict[str, Any] = {}
     for name, service in (("user-service", users), ("notification-service", notifier)):
         stack.enter_context(service)
         assert service.process is not None
         pids[name] = service.process.pid
+    ceiling, pids["ceiling app"] = stack.enter_context(ceiling_app(database_url, jwks, users_url))
     metrics = free_port()
     pids["worker"] = stack.enter_context(
         _process(
@@ -165,7 +165,7 @@ def _others(
             f"http://127.0.0.1:{metrics}/healthz",
         )
     )
-    return {**pids, "ceiling port": port}
+    return {**pids, "ceiling url": ceiling, "users url": users.url}
 
 
 def _enqueue(api_url: str, token: str, tasks: int) -> None:
@@ -192,7 +192,8 @@ def serving(server: PostgresServer, size: Sizes, quick: bool, log: Log) -> dict[
         token = platform.admin_token()
         owner = jwt.decode(token, options={"verify_signature": False})["sub"]
         pids = _others(stack, server, platform, database_url)
-        ceiling = f"http://127.0.0.1:{pids.pop('ceiling port')}"
+        ceiling = pids.pop("ceiling url")
+        users_url = pids.pop("users url")
         assert platform.auth.process
         assert platform.tasks.process
         pids = {
@@ -215,9 +216,13 @@ def serving(server: PostgresServer, size: Sizes, quick: bool, log: Log) -> dict[
             wait_until(
                 lambda: _completed(database_url) >= size.queue_tasks, "footprint queue drained", 600
             )
-            api = measure_api(
-                {"api": platform.tasks.url, "ceiling": ceiling}, token, str(row[0]), size.wrk_s, log
-            )
+            bases = {
+                "tasks": platform.tasks.url,
+                "auth": platform.auth.url,
+                "users": users_url,
+                "ceiling": ceiling,
+            }
+            api = measure_api(bases, token, str(row[0]), size.wrk_s, log)
         memory = footprint(idle, sampler.peak_mib)
         log(
             "footprint: "

@@ -511,9 +511,11 @@ DATABASE = Dashboard(
     ),
 )
 
-#: One task across the services: the lines naming it (the worker's task lines carry its
-#: ``task_id``), then every line of its trace (the producer's, which the task-service,
-#: the worker and the notification-service continue) by the ``trace_id`` those lines show.
+#: One task across the services: the lines naming it (the worker's lines for a task that
+#: failed, timed out or was released carry its ``task_id``), then every line of its trace
+#: (the producer's, which the task-service, the worker and the notification-service
+#: continue) by its ``trace_id``: from such a line, or from Jaeger, where the worker's
+#: span of the task carries ``messaging.message.id`` = the task id.
 TASK = Dashboard(
     "taskplane-task",
     "taskplane task",
@@ -521,9 +523,10 @@ TASK = Dashboard(
         Logs(
             "Lines naming the task",
             f'{{{NS}}} |= "$task_id" | json',
-            "Every line that names the task id: the worker's task lines (field task_id) "
-            "and request lines of its routes. Copy a line's trace_id into the trace "
-            "variable for the whole trace.",
+            "Every line that names the task id: the worker's lines for a task that failed, "
+            "timed out or was released (field task_id) and, at DEBUG, request lines of its "
+            "routes. Copy a line's trace_id into the trace variable for the whole trace, or "
+            "find it in Jaeger by the tag messaging.message.id=<task id>.",
         ),
         Logs(
             "The task's trace: every service's lines",

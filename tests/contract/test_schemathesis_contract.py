@@ -21,7 +21,7 @@ from taskplane_common.testing.postgres import PostgresServer
 
 #: Examples per operation and phase: enough to reach every status, small enough that
 #: the four services, two roles each, take a few minutes on a busy machine.
-MAX_EXAMPLES = 8
+MAX_EXAMPLES = 5
 SEEDS = {"admin": 20261206, "member": 61202026}
 SERVICES = ("user-service", "task-service", "notification-service", "auth-service")
 ST = Path(sys.executable).with_name("st")
@@ -73,7 +73,8 @@ def test_schemathesis_finds_nothing(services: ContractPlatform, service: str, ro
     token = services.admin_token() if role == "admin" else services.member_token()
     result = st_run(services.urls[service], token, SEEDS[role])
     report = result.stdout + result.stderr
-    assert result.returncode == 0, report[-20_000:]
+    failures = report.find("= FAILURES =")
+    assert result.returncode == 0, report[max(failures, 0) :][:30_000]
     if role == "admin" and service != "auth-service":
         # An admin may call everything here: a run answered only 401/403 tested nothing.
-        assert "Authentication failed" not in report, report[-20_000:]
+        assert "Authentication failed" not in report, report[-10_000:]

@@ -10,8 +10,14 @@ from sqlalchemy import and_, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth_service.models import RefreshToken, ServiceToken, User, WorkloadBinding
+from auth_service.models import RefreshToken, Revocation, ServiceToken, User, WorkloadBinding
 from auth_service.tokens import new_secret, secret_hash
+from taskplane_common.auth import subject_digest
+
+#: How long a revocation stays on the list verifiers poll: longer than any access token
+#: lives (≤ 900 s) plus the largest verifier leeway (≤ 300 s), with a margin.
+REVOCATION_WINDOW_S = 1800
+REVOCATION_PAGE = 1000
 
 
 def normalize_email(email: str) -> str:
@@ -186,45 +192,63 @@ async def revoke_service_token(session: AsyncSession, token_id: uuid.UUID) -> bo
 
 
 async def workload_binding(
-    session: AsyncSession, namespace: str, service_account: str
+    session: AsyncSession, namespace: str, service_account: str, *, for_update: bool = False
 ) -> WorkloadBinding | None:
-    return await session.get(WorkloadBinding, (namespace, service_account))
+    query = select(WorkloadBinding).where(
+        WorkloadBinding.namespace == namespace, WorkloadBinding.service_account == service_account
+    )
+    if for_update:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
 
 
 async def put_workload_binding(
-    session: AsyncSession, namespace: str, service_account: str, queue: str
-) -> WorkloadBinding:
-    """Create or re-point a binding in one statement (concurrent PUTs cannot collide)."""
+    session: AsyncSession, namespace: str, service_account: str, queue: str, uid: str | None
+) -> tuple[WorkloadBinding, tuple[str, str | None] | None]:
+    """Create or re-point a binding; returns it and its (queue, uid) before (None: new).
+
+    Without ``uid`` an existing binding keeps the uid it recorded, so the operator's
+    idempotent re-binds never loosen it; a new one records it at the first exchange.
+    """
     statement = (
         insert(WorkloadBinding)
-        .values(namespace=namespace, service_account=service_account, queue=queue)
-        .on_conflict_do_update(
-            index_elements=[WorkloadBinding.namespace, WorkloadBinding.service_account],
-            set_={
-                "queue": queue,
-                "updated_at": func.now(),
-            },
-            where=WorkloadBinding.queue != queue,
+        .values(
+            namespace=namespace,
+            service_account=service_account,
+            queue=queue,
+            service_account_uid=uid,
+        )
+        .on_conflict_do_nothing(
+            index_elements=[WorkloadBinding.namespace, WorkloadBinding.service_account]
         )
         .returning(WorkloadBinding)
-        .execution_options(populate_existing=True)
     )
-    stored = (await session.execute(statement)).scalar_one_or_none()
-    if stored is None:  # unchanged: the conflict's WHERE kept the row as it was
-        stored = await workload_binding(session, namespace, service_account)
-        assert stored is not None
-    return stored
+    created = (await session.execute(statement)).scalar_one_or_none()
+    if created is not None:
+        return created, None
+    stored = await workload_binding(session, namespace, service_account, for_update=True)
+    assert stored is not None  # bindings are deleted only under this same row lock
+    before = (stored.queue, stored.service_account_uid)
+    if stored.queue != queue or (uid is not None and stored.service_account_uid != uid):
+        stored.queue = queue
+        stored.service_account_uid = uid or stored.service_account_uid
+        stored.updated_at = datetime.now(UTC)
+        await session.flush()
+    return stored, before
 
 
 async def delete_workload_binding(
     session: AsyncSession, namespace: str, service_account: str
-) -> None:
-    await session.execute(
-        delete(WorkloadBinding).where(
+) -> bool:
+    result = await session.execute(
+        delete(WorkloadBinding)
+        .where(
             WorkloadBinding.namespace == namespace,
             WorkloadBinding.service_account == service_account,
         )
+        .returning(WorkloadBinding.queue)
     )
+    return result.first() is not None
 
 
 async def list_workload_bindings(session: AsyncSession) -> list[WorkloadBinding]:
@@ -232,3 +256,71 @@ async def list_workload_bindings(session: AsyncSession) -> list[WorkloadBinding]
         WorkloadBinding.namespace, WorkloadBinding.service_account
     )
     return list((await session.execute(query)).scalars())
+
+
+# -- revocations -------------------------------------------------------------------------
+
+
+async def subject_epoch(session: AsyncSession, subject: str) -> int:
+    """The epoch a token minted now for ``subject`` carries (0: never revoked)."""
+    query = select(Revocation.epoch).where(Revocation.subject == subject)
+    return int((await session.execute(query)).scalar_one_or_none() or 0)
+
+
+async def revoke_subject(session: AsyncSession, subject: str, reason: str) -> int:
+    """Refuse every token of ``subject`` minted so far; returns the new epoch.
+
+    The transaction-scoped advisory lock makes revocations commit in version order, so
+    a verifier that has seen version N has seen every version below it.
+    """
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('auth-revocations'))"))
+    statement = text(
+        "INSERT INTO auth.revocations AS r "
+        "(subject, subject_sha256, epoch, version, revoked_at, reason) "
+        "VALUES (:subject, :digest, 1, "
+        "  (SELECT coalesce(max(version), 0) + 1 FROM auth.revocations), now(), :reason) "
+        "ON CONFLICT (subject) DO UPDATE SET epoch = r.epoch + 1, "
+        "  version = excluded.version, revoked_at = now(), reason = excluded.reason "
+        "RETURNING r.epoch"
+    )
+    params = {"subject": subject, "digest": subject_digest(subject), "reason": reason}
+    return int((await session.execute(statement, params)).scalar_one())
+
+
+async def revocation_page(session: AsyncSession, since: int) -> dict[str, object]:
+    """Revocations after version ``since`` still within the window, oldest first.
+
+    One statement, so the page and the version it reports come from one snapshot: the
+    version never runs ahead of the entries a verifier received.
+    """
+    rows = (
+        await session.execute(
+            text(
+                "SELECT subject_sha256, epoch, revoked_at, version, "
+                "(SELECT coalesce(max(version), 0) FROM auth.revocations) AS top "
+                "FROM (SELECT 1) AS one LEFT JOIN LATERAL ("
+                "  SELECT * FROM auth.revocations WHERE version > :since "
+                "  AND revoked_at > now() - make_interval(secs => :window) "
+                "  ORDER BY version LIMIT :limit) AS r ON true"
+            ),
+            {"since": since, "window": REVOCATION_WINDOW_S, "limit": REVOCATION_PAGE + 1},
+        )
+    ).all()
+    entries = [row for row in rows if row.version is not None]
+    more = len(entries) > REVOCATION_PAGE
+    entries = entries[:REVOCATION_PAGE]
+    version = entries[-1].version if more else rows[0].top
+    return {
+        "version": int(version),
+        "window_s": REVOCATION_WINDOW_S,
+        "more": more,
+        "items": [
+            {
+                "subject_sha256": row.subject_sha256,
+                "epoch": row.epoch,
+                "revoked_at": row.revoked_at.isoformat(),
+                "version": row.version,
+            }
+            for row in entries
+        ],
+    }

@@ -25,13 +25,17 @@ from auth_service.config import Settings
 from auth_service.models import SigningKey
 from taskplane_common.auth import (
     ALGORITHM,
+    RevocationList,
     decode_token,
     invalid_token,
     principal_from_claims,
+    subject_digest,
+    token_epoch,
     unverified_kid,
 )
 from taskplane_common.db import Database
 from taskplane_common.errors import ProblemError
+from taskplane_common.jsonbody import dumps
 from taskplane_common.security import Principal
 
 #: Reloads forced by unknown kids happen at most this often per replica.
@@ -55,6 +59,7 @@ class KeyStore:
         self._private: dict[str, ec.EllipticCurvePrivateKey] = {}
         self._loaded_at: float | None = None
         self._lock = asyncio.Lock()
+        self._jwks_body: tuple[list[KeyInfo], bytes] | None = None
 
     # -- reading -----------------------------------------------------------------------
 
@@ -91,6 +96,14 @@ class KeyStore:
 
     async def jwks(self) -> dict[str, Any]:
         return {"keys": [key.public_jwk for key in await self._load()]}
+
+    async def jwks_body(self) -> bytes:
+        """The JWKS as a JSON body, serialised once per loaded key list (every verifier
+        in the platform fetches it)."""
+        keys = await self._load()
+        if self._jwks_body is None or self._jwks_body[0] is not keys:
+            self._jwks_body = (keys, dumps({"keys": [key.public_jwk for key in keys]}))
+        return self._jwks_body[1]
 
     async def public_key(self, kid: str) -> ec.EllipticCurvePublicKey | None:
         for reload in (False, True):
@@ -199,11 +212,13 @@ def _public_key(jwk: dict[str, Any]) -> ec.EllipticCurvePublicKey:
 
 
 class KeyStoreVerifier:
-    """The auth-service verifies its own tokens straight from its key store."""
+    """The auth-service verifies its own tokens straight from its key store, and checks
+    them against the revocation list it reads from its own database."""
 
-    def __init__(self, store: KeyStore, settings: Settings) -> None:
+    def __init__(self, store: KeyStore, settings: Settings, revocations: RevocationList) -> None:
         self.store = store
         self.settings = settings
+        self.revocations = revocations
 
     async def verify(self, token: str) -> Principal:
         kid = unverified_kid(token)
@@ -217,4 +232,6 @@ class KeyStoreVerifier:
             audience=self.settings.jwt_audience,
             leeway_s=self.settings.jwt_leeway_s,
         )
-        return principal_from_claims(claims)
+        principal = principal_from_claims(claims)
+        await self.revocations.check(subject_digest(principal.subject), token_epoch(claims))
+        return principal

@@ -22,7 +22,7 @@ import logging
 import ssl
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -46,6 +46,8 @@ RETRY_AFTER_S = 10
 class ServiceAccount:
     namespace: str
     name: str
+    #: ``metadata.uid``: tells a recreated ServiceAccount of the same name apart.
+    uid: str | None = field(default=None, compare=False)
 
     @property
     def username(self) -> str:
@@ -93,7 +95,12 @@ def identity_from_claims(claims: Mapping[str, Any]) -> ServiceAccount:
     account = kubernetes.get("serviceaccount") if isinstance(kubernetes, dict) else None
     if not isinstance(kubernetes, dict) or not isinstance(account, dict):
         raise refused()
-    identity = ServiceAccount(str(kubernetes.get("namespace", "")), str(account.get("name", "")))
+    uid = account.get("uid")
+    identity = ServiceAccount(
+        str(kubernetes.get("namespace", "")),
+        str(account.get("name", "")),
+        uid if isinstance(uid, str) and uid else None,
+    )
     if service_account_of(claims["sub"]) != identity:
         raise refused()
     return identity
@@ -245,7 +252,9 @@ class TokenReviewVerifier:
         identity = service_account_of(user.get("username"))
         if identity is None:
             raise refused()
-        return identity
+        uid = user.get("uid")
+        uid = uid if isinstance(uid, str) and uid else None
+        return ServiceAccount(identity.namespace, identity.name, uid)
 
 
 def build_verifier(settings: Settings) -> ServiceAccountVerifier | None:

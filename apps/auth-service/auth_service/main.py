@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
-from auth_service import __version__
+from auth_service import __version__, crud
 from auth_service.api.routes import admin, auth, jwks, workload_bindings
 from auth_service.bootstrap import bootstrap_admin
 from auth_service.config import Settings, get_settings
 from auth_service.keys import KeyStore, KeyStoreVerifier
 from auth_service.kubernetes import build_verifier
+from auth_service.models import AUDIT_LOG
 from auth_service.passwords import Passwords
 from auth_service.retention import retention_cleaner
 from auth_service.tokens import TokenIssuer
 from taskplane_common.app import create_app
+from taskplane_common.auth import RevocationList
 from taskplane_common.db import Database
 
 
@@ -30,6 +33,16 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     kubernetes_verifier = build_verifier(settings)
     cleaner = retention_cleaner(settings, database)
 
+    async def own_revocations(since: int) -> Mapping[str, Any]:
+        async with database.read_sessionmaker() as session:
+            return await crud.revocation_page(session, since)
+
+    revocations = RevocationList(
+        own_revocations,
+        poll_interval_s=settings.revocations_poll_interval_s,
+        max_age_s=settings.revocations_max_age_s,
+    )
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await key_store.ensure_key()
@@ -39,6 +52,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         cleaning.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await cleaning
+        await revocations.aclose()
         if kubernetes_verifier is not None:
             await kubernetes_verifier.aclose()
 
@@ -49,7 +63,8 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         routers=[auth.router, admin.router, workload_bindings.router, jwks.router],
         database=database,
         lifespan=lifespan,
-        token_verifier=KeyStoreVerifier(key_store, settings),
+        token_verifier=KeyStoreVerifier(key_store, settings, revocations),
+        audit_table=AUDIT_LOG,
     )
     app.state.key_store = key_store
     app.state.passwords = passwords

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -21,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from taskplane_common.audit import audit_table
 from taskplane_common.db import service_metadata
 
 SCHEMA = "auth"
@@ -108,8 +110,33 @@ class WorkloadBinding(Base):
     namespace: Mapped[str] = mapped_column(String(63), primary_key=True)
     service_account: Mapped[str] = mapped_column(String(253), primary_key=True)
     queue: Mapped[str] = mapped_column(String(128))
+    #: The ServiceAccount's ``metadata.uid``: given when binding, or recorded from the
+    #: first token exchanged. A recreated ServiceAccount of the same name has another uid
+    #: and is refused until bound again.
+    service_account_uid: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Revocation(Base):
+    """A subject whose access tokens minted before ``revoked_at`` are refused everywhere.
+
+    Every token carries its subject's ``epoch`` at minting; a revocation raises it, and
+    every service's verifier refuses tokens with a lower one. ``version`` orders the
+    list for verifiers polling ``GET /api/v1/auth/revocations?since=``: revocations are
+    written under one advisory lock, so versions commit in order and no poll misses one.
+    One row per subject, kept for good (the epoch must never go back).
+    """
+
+    __tablename__ = "revocations"
+    __table_args__ = (Index("ix_revocations_version", "version", unique=True),)
+
+    subject: Mapped[str] = mapped_column(String(300), primary_key=True)
+    subject_sha256: Mapped[str] = mapped_column(String(64))
+    epoch: Mapped[int] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(BigInteger)
+    revoked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str] = mapped_column(String(100))
 
 
 class RateLimit(Base):
@@ -120,3 +147,6 @@ class RateLimit(Base):
     bucket: Mapped[str] = mapped_column(String(100), primary_key=True)
     window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     count: Mapped[int] = mapped_column(Integer)
+
+
+AUDIT_LOG = audit_table(Base.metadata)

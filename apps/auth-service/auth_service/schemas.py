@@ -81,3 +81,22 @@ class SigningKeyOut(BaseModel):
 
 class Jwks(BaseModel):
     keys: list[dict[str, str]]
+
+
+class RevocationOut(BaseModel):
+    #: SHA-256 (hex) of the token ``sub``: the list names nobody in the clear.
+    subject_sha256: str
+    #: Tokens of this subject carrying a lower ``taskplane_epoch`` are refused.
+    epoch: int
+    revoked_at: datetime
+    version: int
+
+
+class RevocationList(BaseModel):
+    #: Pass back as ``since`` on the next poll.
+    version: int
+    #: How long after ``revoked_at`` an entry matters (every older token has expired).
+    window_s: int
+    #: More entries follow: poll again at once with ``since=version``.
+    more: bool
+    items: list[RevocationOut]

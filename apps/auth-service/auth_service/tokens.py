@@ -14,7 +14,7 @@ from auth_service.config import Settings
 from auth_service.keys import KeyStore
 from auth_service.kubernetes import ServiceAccount
 from auth_service.models import ServiceToken, User
-from taskplane_common.auth import ALGORITHM, KNOWN_SCOPES, QUEUE_CLAIM, scope_string
+from taskplane_common.auth import ALGORITHM, EPOCH_CLAIM, KNOWN_SCOPES, QUEUE_CLAIM, scope_string
 
 SERVICE_TOKEN_PREFIX = "tps_"  # noqa: S105 - a prefix that lets secret scanners spot leaks
 
@@ -28,12 +28,18 @@ def secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def service_subject(token_id: uuid.UUID) -> str:
+    """The ``sub`` of access tokens exchanged for service token ``token_id``."""
+    return f"service:{token_id}"
+
+
 class TokenIssuer:
     def __init__(self, keys: KeyStore, settings: Settings) -> None:
         self.keys = keys
         self.settings = settings
 
-    async def _sign(self, subject: str, extra: dict[str, Any]) -> str:
+    async def _sign(self, subject: str, epoch: int, extra: dict[str, Any]) -> str:
+        """``epoch``: the subject's revocation epoch now (``crud.subject_epoch``)."""
         kid, key = await self.keys.signing_key()
         now = int(time.time())
         claims = {
@@ -44,15 +50,17 @@ class TokenIssuer:
             "nbf": now,
             "exp": now + self.settings.access_token_ttl_s,
             "jti": uuid.uuid4().hex,
+            EPOCH_CLAIM: epoch,
             **extra,
         }
         return jwt.encode(claims, key, algorithm=ALGORITHM, headers={"kid": kid})
 
-    async def for_user(self, user: User) -> str:
+    async def for_user(self, user: User, epoch: int) -> str:
         """Admins carry every scope so they can run any queue call themselves."""
         scopes = KNOWN_SCOPES if user.role == "admin" else frozenset()
         return await self._sign(
             str(user.id),
+            epoch,
             {
                 "token_use": "user",
                 "email": user.email,
@@ -63,7 +71,7 @@ class TokenIssuer:
         )
 
     async def for_service_account(
-        self, account: ServiceAccount, scopes: frozenset[str], queue: str | None
+        self, account: ServiceAccount, scopes: frozenset[str], queue: str | None, epoch: int
     ) -> str:
         """A Kubernetes workload's token; a worker's is bound to its one queue."""
         extra: dict[str, Any] = {
@@ -74,11 +82,12 @@ class TokenIssuer:
         }
         if queue is not None:
             extra[QUEUE_CLAIM] = queue
-        return await self._sign(account.username, extra)
+        return await self._sign(account.username, epoch, extra)
 
-    async def for_service(self, token: ServiceToken) -> str:
+    async def for_service(self, token: ServiceToken, epoch: int) -> str:
         return await self._sign(
-            f"service:{token.id}",
+            service_subject(token.id),
+            epoch,
             {
                 "token_use": "service",
                 "name": token.name,

@@ -3,7 +3,9 @@ server, the app with its start-up run, an HTTP client and account helpers."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +18,8 @@ from auth_service.main import build_app
 from taskplane_common.migrations import upgrade
 from taskplane_common.testing.http import asgi_client
 from taskplane_common.testing.postgres import PostgresServer, empty_schema
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # kubernetes_issuer
 
 PASSWORD = "correct horse battery staple"
 

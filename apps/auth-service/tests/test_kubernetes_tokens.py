@@ -8,23 +8,25 @@ tokens, so the exchange runs its real verification code path.
 
 from __future__ import annotations
 
-import json
 import socket
-import threading
-import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
-from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+from kubernetes_issuer import (
+    NOTIFIER,
+    OPERATOR,
+    OWN_TOKEN,
+    TOKENREVIEW_PATH,
+    WORKER,
+    ClusterIssuer,
+    running_issuer,
+)
 from pydantic import ValidationError
 
 from auth_service.config import Settings
@@ -32,153 +34,11 @@ from auth_service.main import build_app
 from taskplane_common.testing.http import asgi_client, assert_problem
 from taskplane_common.testing.tokens import bearer
 
-OPERATOR = ("taskplane-system", "taskplane-operator")
-WORKER = ("team-a", "emails-worker")
-NOTIFIER = ("taskplane-system", "taskplane-notification-service")
-AUDIENCE = "taskplane"
-TOKENREVIEW_PATH = "/apis/authentication.k8s.io/v1/tokenreviews"
-OWN_TOKEN = "auth-service-own-serviceaccount-token"
-
-
-@dataclass
-class ClusterIssuer:
-    """A Kubernetes ServiceAccount issuer over real HTTP: discovery, JWKS, TokenReview."""
-
-    keys: dict[str, tuple[str, Any]] = field(default_factory=dict)
-    #: ServiceAccounts that exist (TokenReview refuses the tokens of any other).
-    accounts: set[str] = field(default_factory=set)
-    requests: list[str] = field(default_factory=list)
-    url: str = ""
-
-    def __post_init__(self) -> None:
-        self.keys["rsa-1"] = (
-            "RS256",
-            rsa.generate_private_key(public_exponent=65537, key_size=2048),
-        )
-        self.keys["ec-1"] = ("ES256", ec.generate_private_key(ec.SECP256R1()))
-
-    def jwks(self) -> dict[str, Any]:
-        published = []
-        for kid, (alg, key) in self.keys.items():
-            codec = RSAAlgorithm if alg == "RS256" else ECAlgorithm
-            jwk = json.loads(codec.to_jwk(key.public_key()))
-            published.append({**jwk, "kid": kid, "alg": alg, "use": "sig"})
-        return {"keys": published}
-
-    def token(
-        self,
-        namespace: str,
-        name: str,
-        *,
-        kid: str = "rsa-1",
-        audience: str = AUDIENCE,
-        issuer: str | None = None,
-        expires_in: int = 600,
-        signing_key: Any = None,
-    ) -> str:
-        """A projected ServiceAccount token as kube-apiserver writes it."""
-        alg, key = self.keys[kid]
-        now = int(time.time())
-        claims = {
-            "aud": [audience],
-            "exp": now + expires_in,
-            "iat": now - 5,
-            "nbf": now - 5,
-            "iss": issuer or self.url,
-            "jti": str(uuid.uuid4()),
-            "kubernetes.io": {
-                "namespace": namespace,
-                "node": {"name": "kind-worker", "uid": str(uuid.uuid4())},
-                "pod": {"name": f"{name}-7d9f8-abcde", "uid": str(uuid.uuid4())},
-                "serviceaccount": {"name": name, "uid": str(uuid.uuid4())},
-            },
-            "sub": f"system:serviceaccount:{namespace}:{name}",
-        }
-        return jwt.encode(claims, signing_key or key, algorithm=alg, headers={"kid": kid})
-
-    def review(self, body: dict[str, Any]) -> dict[str, Any]:
-        """What kube-apiserver answers to a TokenReview."""
-        spec = body["spec"]
-        status: dict[str, Any] = {"authenticated": False}
-        try:
-            kid = jwt.get_unverified_header(spec["token"])["kid"]
-            alg, key = self.keys[kid]
-            claims = jwt.decode(
-                spec["token"],
-                key.public_key(),
-                algorithms=[alg],
-                audience=spec["audiences"],
-                issuer=self.url,
-            )
-        except (jwt.PyJWTError, KeyError):
-            return {**body, "status": status}
-        if claims["sub"] in self.accounts:
-            audiences = [a for a in spec["audiences"] if a in claims["aud"]]
-            status = {
-                "authenticated": True,
-                "audiences": audiences,
-                "user": {"username": claims["sub"], "groups": ["system:serviceaccounts"]},
-            }
-        return {**body, "status": status}
-
-
-def _serve(issuer: ClusterIssuer) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def _send(self, status: int, document: Any) -> None:
-            payload = json.dumps(document).encode()
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def do_GET(self) -> None:
-            issuer.requests.append(self.path)
-            if self.path == "/.well-known/openid-configuration":
-                self._send(
-                    200,
-                    {
-                        "issuer": issuer.url,
-                        "jwks_uri": f"{issuer.url}/openid/v1/jwks",
-                        "response_types_supported": ["id_token"],
-                        "subject_types_supported": ["public"],
-                        "id_token_signing_alg_values_supported": ["RS256", "ES256"],
-                    },
-                )
-            elif self.path == "/openid/v1/jwks":
-                self._send(200, issuer.jwks())
-            else:
-                self._send(404, {"kind": "Status", "code": 404})
-
-        def do_POST(self) -> None:
-            issuer.requests.append(self.path)
-            body = json.loads(self.rfile.read(int(self.headers["content-length"])))
-            if self.headers.get("authorization") != f"Bearer {OWN_TOKEN}":
-                self._send(401, {"kind": "Status", "code": 401})
-            elif self.path == TOKENREVIEW_PATH:
-                self._send(201, issuer.review(body))
-            else:
-                self._send(404, {"kind": "Status", "code": 404})
-
-        def log_message(self, *_: Any) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[ClusterIssuer]:
-    issuer = ClusterIssuer()
-    server = _serve(issuer)
-    issuer.url = f"http://127.0.0.1:{server.server_address[1]}"
-    issuer.accounts = {
-        f"system:serviceaccount:{ns}:{name}" for ns, name in (OPERATOR, WORKER, NOTIFIER)
-    }
-    yield issuer
-    server.shutdown()
-    server.server_close()
+    with running_issuer() as issuer:
+        yield issuer
 
 
 def _closed_port() -> int:
@@ -353,7 +213,8 @@ async def test_bindings_are_idempotent_and_only_for_admins_and_the_operator(
         422,
     )
     listing = await k8s.get("/api/v1/admin/workload-bindings", headers=bearer(admin_token))
-    assert listing.json() == [moved], "refused calls changed nothing"
+    # The worker's exchange recorded its ServiceAccount's uid; the refused calls nothing.
+    assert listing.json() == [{**moved, "service_account_uid": cluster.uid(*WORKER)}]
 
     path = f"/api/v1/admin/workload-bindings/{WORKER[0]}/{WORKER[1]}"
     for _ in range(2):
@@ -463,3 +324,38 @@ async def test_the_exchange_shares_the_address_rate_limit(
         limited = await _exchange(client, token)
         assert_problem(limited, 429)
         assert int(limited.headers["retry-after"]) > 0
+
+
+async def test_a_recreated_service_account_is_refused_until_bound_again(
+    k8s: httpx.AsyncClient, cluster: ClusterIssuer, admin_token: str
+) -> None:
+    path = f"/api/v1/admin/workload-bindings/{WORKER[0]}/{WORKER[1]}"
+    await _bind(k8s, admin_token, "emails")
+    first_uid = cluster.uid(*WORKER)
+    _claims(await _exchange(k8s, cluster.token(*WORKER)))
+    listing = (await k8s.get("/api/v1/admin/workload-bindings", headers=bearer(admin_token))).json()
+    assert listing[0]["service_account_uid"] == first_uid, "the first exchange records the uid"
+
+    cluster.recreate(*WORKER)  # deleted and created again: same name, another uid
+    try:
+        refused = assert_problem(await _exchange(k8s, cluster.token(*WORKER)), 401)
+        assert "bind it again" in refused["detail"]
+        # The operator's idempotent re-bind (no uid) does not loosen the recorded uid...
+        assert (await _bind(k8s, admin_token, "emails")).status_code == 200
+        assert_problem(await _exchange(k8s, cluster.token(*WORKER)), 401)
+        # ...binding again with the new uid does, and no other uid passes then.
+        rebound = await k8s.put(
+            path,
+            json={"queue": "emails", "service_account_uid": cluster.uid(*WORKER)},
+            headers=bearer(admin_token),
+        )
+        assert rebound.json()["service_account_uid"] == cluster.uid(*WORKER)
+        assert _claims(await _exchange(k8s, cluster.token(*WORKER)))["taskplane_queue"] == "emails"
+    finally:
+        cluster.recreate(*WORKER)
+    assert_problem(await _exchange(k8s, cluster.token(*WORKER)), 401)
+
+    # Unbinding and binding again without a uid records the next exchange's uid afresh.
+    assert (await k8s.delete(path, headers=bearer(admin_token))).status_code == 204
+    await _bind(k8s, admin_token, "emails")
+    _claims(await _exchange(k8s, cluster.token(*WORKER)))

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from taskplane_cli import account, contexts, events, queues, tasks, tokens
+from taskplane_cli import account, audit, contexts, events, queues, tasks, tokens
 from taskplane_cli.command import OutputOpt
 from taskplane_cli.session import CliGroup, resolve
 
@@ -25,7 +25,7 @@ app = typer.Typer(
 )
 
 #: Every command module, in the order ``taskplane --help`` lists them.
-COMMANDS = (account, tasks, queues, events, tokens, contexts)
+COMMANDS = (account, tasks, queues, events, tokens, audit, contexts)
 
 
 @app.callback()

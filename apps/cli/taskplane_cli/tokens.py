@@ -52,7 +52,7 @@ def list_(ctx: typer.Context, output: OutputOpt = None) -> None:
 
 @tokens.command("revoke")
 def revoke(ctx: typer.Context, token_id: str) -> None:
-    """Revoke a service token (its access tokens end within their lifetime)."""
+    """Revoke a service token (its access tokens are refused within a minute)."""
     run(
         ctx,
         lambda client: client.revoke_service_token(token_id),

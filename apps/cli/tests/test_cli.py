@@ -333,3 +333,28 @@ def test_bulk_enqueue_1000_with_progress_then_watch_until_done(
         f"{queue}: available 0, scheduled 0, in flight 0, retrying 0, dead 0, completed 1001"
         in (drained.stdout)
     )
+
+
+def test_audit_list_shows_who_changed_what(env: dict[str, str]) -> None:
+    login(env)
+    queue = f"audited-{uuid.uuid4().hex[:8]}"
+    for attempts in ("3", "4"):
+        assert cli(env, "queues", "put", queue, "--max-attempts", attempts).exit_code == 0
+    both = ("--service", "auth", "--service", "tasks")
+    listed = as_json(cli(env, "audit", "list", *both, "-o", "json"))
+    actions = {(e["service"], e["action"]) for e in listed["items"]}
+    assert {("auth-service", "auth.login"), ("task-service", "queue.put")} <= actions
+    stamps = [e["occurred_at"] for e in listed["items"]]
+    assert stamps == sorted(stamps, reverse=True), "merged newest first"
+    mine = as_json(
+        cli(env, "audit", "list", "-s", "tasks", "--target", f"queue:{queue}", "-o", "json")
+    )
+    assert [e["details"]["config"]["max_attempts"] for e in mine["items"]] == [4, 3]
+    entry = mine["items"][0]
+    assert (entry["action"], entry["actor_name"]) == ("queue.put", ADMIN_EMAIL)
+    table = cli(env, "audit", "list", "-s", "tasks", "--action", "queue.", "--limit", "1")
+    assert table.exit_code == 0, table.output
+    assert "More in tasks: --service tasks --cursor " in table.stdout
+    paged = cli(env, "audit", "list", "--cursor", "5")
+    assert paged.exit_code == 2
+    assert "--service" in paged.stderr

@@ -530,6 +530,11 @@ class WorkloadBindingKey(Request):
 
 class WorkloadBindingPut(Request):
     queue: QueueName
+    #: The ServiceAccount's ``metadata.uid``. Omitted: a new binding records the uid of the
+    #: first token exchanged, an existing one keeps the uid it has.
+    service_account_uid: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = (
+        None
+    )
 
 
 class WorkloadBinding(Response):
@@ -538,6 +543,8 @@ class WorkloadBinding(Response):
     namespace: str
     service_account: str
     queue: str
+    #: The ServiceAccount's uid the binding accepts (None until its first exchange).
+    service_account_uid: str | None = None
     created_at: datetime
     updated_at: datetime
 

@@ -51,6 +51,7 @@ class Issuer:
     def token(self, namespace: str, name: str) -> str:
         """A projected ServiceAccount token (audience taskplane) as the kubelet mounts it."""
         now = int(time.time())
+        sub = f"system:serviceaccount:{namespace}:{name}"
         claims = {
             "aud": ["taskplane"],
             "exp": now + 600,
@@ -60,9 +61,10 @@ class Issuer:
             "jti": str(uuid.uuid4()),
             "kubernetes.io": {
                 "namespace": namespace,
-                "serviceaccount": {"name": name, "uid": str(uuid.uuid4())},
+                # A ServiceAccount keeps its uid across token rotations.
+                "serviceaccount": {"name": name, "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, sub))},
             },
-            "sub": f"system:serviceaccount:{namespace}:{name}",
+            "sub": sub,
         }
         return jwt.encode(claims, self.key, algorithm="ES256", headers={"kid": "sa-1"})
 

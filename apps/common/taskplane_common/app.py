@@ -2,27 +2,36 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from fastapi.telemetry import TelemetryConfig
+from sqlalchemy import Table
 
-from taskplane_common.auth import JwksTokenVerifier
+from taskplane_common.audit import audit_router, retention_job
+from taskplane_common.auth import JwksTokenVerifier, revocations_url_for
 from taskplane_common.db import Database
 from taskplane_common.errors import install_error_handlers
 from taskplane_common.health import health_router
 from taskplane_common.logging import configure_logging
-from taskplane_common.metrics import PrometheusMiddleware
-from taskplane_common.middleware import BodySizeLimitMiddleware
+from taskplane_common.middleware import RequestMiddleware
 from taskplane_common.openapi import install_openapi
 from taskplane_common.security import TokenVerifier, warn_auth_disabled
 from taskplane_common.settings import ServiceSettings
-from taskplane_common.tracing import configure_tracer_provider, instrument_app
+from taskplane_common.tracing import configure_tracer_provider, trace_sql
 
 log = logging.getLogger(__name__)
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+_NO_FASTAPI_TELEMETRY: TelemetryConfig = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "operation_spans": False,
+}
 
 
 def create_app(
@@ -35,6 +44,7 @@ def create_app(
     lifespan: Lifespan | None = None,
     extra_ready_checks: dict[str, Callable[[], Awaitable[bool]]] | None = None,
     token_verifier: TokenVerifier | None = None,
+    audit_table: Table | None = None,
 ) -> FastAPI:
     """Build a FastAPI app with logging, metrics, tracing, problem+json errors and health.
 
@@ -42,6 +52,9 @@ def create_app(
     given (the auth-service verifies with its own key store), else a JWKS verifier for
     ``TASKPLANE_JWKS_URL``; with neither and auth not disabled the service refuses to
     start rather than answer every request with 503.
+
+    ``audit_table`` (the service's ``audit_log``) adds ``GET /api/v1/audit`` and the
+    job that deletes entries past ``TASKPLANE_AUDIT_RETENTION_DAYS``.
     """
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
     verifier = token_verifier or _jwks_verifier(settings)
@@ -53,10 +66,19 @@ def create_app(
             warn_auth_disabled(settings.service_name)
         log.info("%s starting (environment=%s)", settings.service_name, settings.environment)
         try:
-            if lifespan is not None:
-                async with lifespan(app):
-                    yield
-            else:
+            async with contextlib.AsyncExitStack() as stack:
+                if audit_table is not None and database is not None:
+                    await stack.enter_async_context(
+                        retention_job(
+                            database,
+                            str(audit_table.schema),
+                            settings.service_name,
+                            settings.audit_retention_days,
+                            settings.audit_retention_interval_s,
+                        )
+                    )
+                if lifespan is not None:
+                    await stack.enter_async_context(lifespan(app))
                 yield
         finally:
             if isinstance(verifier, JwksTokenVerifier):
@@ -65,10 +87,14 @@ def create_app(
                 await database.dispose()
             log.info("%s stopped", settings.service_name)
 
-    app = FastAPI(title=title, version=version, lifespan=_lifespan)
+    # FastAPI's own telemetry off: RequestMiddleware makes the server span and the metrics
+    # in its one pass; FastAPI's would add a second server span and per-operation spans
+    # (dependencies, endpoint) to every request.
+    app = FastAPI(title=title, version=version, lifespan=_lifespan, telemetry=_NO_FASTAPI_TELEMETRY)
     app.state.settings = settings
     app.state.database = database
     app.state.token_verifier = verifier
+    app.state.audit_table = audit_table
     install_error_handlers(app)
     install_openapi(app)
 
@@ -78,10 +104,16 @@ def create_app(
     app.include_router(health_router(checks))
     for router in routers:
         app.include_router(router)
+    if audit_table is not None:
+        app.include_router(audit_router())
 
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
-    app.add_middleware(PrometheusMiddleware, service=settings.service_name)
-    instrument_app(app, database.engine if database is not None else None)
+    app.add_middleware(
+        RequestMiddleware,
+        service=settings.service_name,
+        max_bytes=settings.max_request_body_bytes,
+    )
+    if database is not None:
+        trace_sql()
     return app
 
 
@@ -102,4 +134,7 @@ def _jwks_verifier(settings: ServiceSettings) -> JwksTokenVerifier | None:
         cache_ttl_s=settings.jwks_cache_ttl_s,
         min_refetch_interval_s=settings.jwks_min_refetch_interval_s,
         leeway_s=settings.jwt_leeway_s,
+        revocations_url=settings.revocations_url or revocations_url_for(settings.jwks_url),
+        revocations_poll_interval_s=settings.revocations_poll_interval_s,
+        revocations_max_age_s=settings.revocations_max_age_s,
     )

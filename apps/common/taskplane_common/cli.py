@@ -41,6 +41,10 @@ def run_service_cli(
         host=args.host,
         port=args.port or port_of(),
         log_config=None,
+        # Named, not "auto": a missing uvloop or httptools fails the start instead of
+        # silently running the slower pure-Python loop and parser.
+        loop="uvloop",
+        http="httptools",
         proxy_headers=True,
         server_header=False,
     )

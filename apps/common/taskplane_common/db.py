@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from fastapi import Request
@@ -15,6 +15,7 @@ from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -177,6 +178,35 @@ NAMING_CONVENTION = {
 def service_metadata(schema: str) -> MetaData:
     """Metadata of one service: its own PostgreSQL schema, the shared naming convention."""
     return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+
+
+#: A row by column name (Core results, no ORM objects).
+Row = Mapping[str, Any]
+
+
+@asynccontextmanager
+async def autocommit(session: AsyncSession) -> AsyncIterator[AsyncConnection]:
+    """A pooled connection of the session's engine in autocommit, the ORM session left
+    unused: for requests whose reads and changes are one statement each. The session's
+    transaction bookkeeping (begin, snapshot, close) costs more client CPU than a
+    primary-key read; the pool, its timeout (503 database-busy) and the statement events
+    (SQL spans, latency) are the same."""
+    engine = session.bind
+    assert isinstance(engine, AsyncEngine), "sessions are bound to the app's engine"
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
+
+
+async def fetch(
+    db: AsyncConnection | AsyncSession, sql: str, params: Mapping[str, Any]
+) -> list[Row]:
+    """A fixed SQL text (psycopg's ``%(name)s`` parameters) through Core, on a connection
+    or a session's connection and transaction: no compilation, spans and statement
+    metrics from the engine's events; rows by column name."""
+    connection = await db.connection() if isinstance(db, AsyncSession) else db
+    result = await connection.exec_driver_sql(sql, dict(params))
+    return list(cast(Iterable[Row], result.mappings())) if result.returns_rows else []
 
 
 @raises(503)

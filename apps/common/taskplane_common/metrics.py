@@ -6,8 +6,6 @@ eventually take Prometheus down, so unmatched requests share the label ``<unmatc
 
 from __future__ import annotations
 
-import time
-
 from opentelemetry import trace
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -20,7 +18,7 @@ from prometheus_client import (
 from prometheus_client.openmetrics import exposition as openmetrics
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 HTTP_REQUESTS = Counter(
     "http_requests_total",
@@ -67,43 +65,6 @@ def route_template(scope: Scope) -> str:
     route = scope.get("route")
     path_format = getattr(route, "path_format", None) or getattr(route, "path", None)
     return path_format if isinstance(path_format, str) else UNMATCHED_ROUTE
-
-
-class PrometheusMiddleware:
-    """Pure ASGI middleware: counts and times every HTTP request."""
-
-    def __init__(self, app: ASGIApp, service: str) -> None:
-        self.app = app
-        self.service = service
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        method = scope["method"]
-        status = 500
-        started = time.perf_counter()
-        elapsed: float | None = None
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status, elapsed
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                elapsed = time.perf_counter() - started
-            await send(message)
-
-        in_progress = HTTP_IN_PROGRESS.labels(self.service, method)
-        in_progress.inc()
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            in_progress.dec()
-            route = route_template(scope)
-            duration = elapsed if elapsed is not None else time.perf_counter() - started
-            HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
-            HTTP_LATENCY.labels(self.service, method, route).observe(
-                duration, exemplar=trace_exemplar()
-            )
 
 
 def trace_exemplar() -> dict[str, str] | None:

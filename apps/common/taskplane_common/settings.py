@@ -66,6 +66,16 @@ class ServiceSettings(BaseSettings):
     jwks_min_refetch_interval_s: float = Field(5.0, ge=0)
     #: Clock skew tolerated on ``exp``/``nbf``/``iat``.
     jwt_leeway_s: int = Field(30, ge=0, le=300)
+    #: The auth-service's revocation list (default: beside ``TASKPLANE_JWKS_URL``).
+    revocations_url: str | None = None
+    #: How often the revocation list is polled while requests come in.
+    revocations_poll_interval_s: float = Field(15.0, ge=1, le=30)
+    #: A revocation list older than this is not trusted: tokens get 503 until a refresh.
+    revocations_max_age_s: float = Field(60.0, ge=5, le=3600)
+
+    #: How long audit entries are kept; the retention job deletes older ones.
+    audit_retention_days: int = Field(400, ge=1, le=36_600)
+    audit_retention_interval_s: float = Field(3600.0, gt=0)
 
     otel_exporter_otlp_endpoint: str | None = Field(
         None,

@@ -1,53 +1,33 @@
 """OpenTelemetry set-up: W3C context propagation always, OTLP export when configured.
 
 The tracer provider is installed by the client package's ``configure_tracer_provider``
-(shared with the worker and the operator); services add server spans and, at the
-psycopg driver, SQL spans.
+(shared with the worker and the operator); services add server spans
+(:class:`taskplane_common.middleware.RequestMiddleware`) and, at the psycopg driver, SQL
+spans.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import MutableMapping
 from typing import Any
 
-from fastapi import FastAPI
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
 from opentelemetry.trace import Span
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from taskplane_client.observability import configure_tracer_provider
 
-__all__ = ["configure_tracer_provider", "instrument_app", "log_request", "trace_sql"]
-
-_EXCLUDED_URLS = "healthz,readyz,metrics"
+__all__ = ["configure_tracer_provider", "log_request", "trace_sql"]
 
 log = logging.getLogger(__name__)
 
 
-def log_request(span: Span, scope: dict[str, Any]) -> None:
+def log_request(span: Span, scope: MutableMapping[str, Any]) -> None:
     """At DEBUG, one line as each request starts, written inside its server span so it
     carries the request's ``trace_id`` and ``span_id``: the first line a search of the
     logs by trace finds, and the line tests know to be inside a request."""
     if log.isEnabledFor(logging.DEBUG):
         log.debug("request %s %s", scope.get("method"), scope.get("path"))
-
-
-def instrument_app(app: FastAPI, engine: AsyncEngine | None) -> None:
-    """Server spans for every request and client spans for every SQL statement.
-
-    The ASGI instrumentation's internal ``http send``/``http receive`` spans (two or three
-    per request, timing one socket write each) are left out: they cost ~5% of a small
-    request's CPU under py-spy and tell nothing the server span does not.
-    """
-    FastAPIInstrumentor.instrument_app(
-        app,
-        excluded_urls=_EXCLUDED_URLS,
-        exclude_spans=["receive", "send"],
-        server_request_hook=log_request,
-    )
-    if engine is not None:
-        trace_sql()
 
 
 def trace_sql() -> None:

@@ -245,6 +245,77 @@ async def test_jwks_outage_keeps_cached_keys_and_fails_closed_without_keys(
     assert error.value.status == 503
 
 
+async def _settled(verifier: JwksTokenVerifier) -> None:
+    """Wait for a background refresh of the revocation list, if one runs."""
+    assert verifier.revocations is not None
+    background = verifier.revocations._background
+    if background is not None:
+        await background
+
+
+async def test_a_revoked_subject_is_refused_even_when_remembered(factory: TokenFactory) -> None:
+    now = [1000.0]
+    verifier = factory.verifier(
+        clock=lambda: now[0], revocations_poll_interval_s=15, revocations_max_age_s=60
+    )
+    user_id = uuid.uuid4()
+    token, bystander = factory.token(user_id), factory.token()
+    await verifier.verify(token)
+    await verifier.verify(bystander)
+    factory.revoke(str(user_id))
+    await verifier.verify(token)  # the list is fresh: not polled again yet
+    now[0] += 15
+    await verifier.verify(bystander)  # due: refreshed in the background, nobody waits
+    await _settled(verifier)
+    for _ in range(2):
+        with pytest.raises(ProblemError) as error:
+            await verifier.verify(token)
+        assert error.value.status == 401
+    await verifier.verify(bystander)
+    # Tokens minted after the revocation carry the subject's new epoch.
+    assert (await verifier.verify(factory.token(user_id, taskplane_epoch=1))).user_id == user_id
+    assert verifier.revocations is not None
+    assert verifier.revocations.fetches == 2, "one full fetch, then what changed"
+    await verifier.aclose()
+
+
+async def test_a_stale_revocation_list_fails_closed(factory: TokenFactory) -> None:
+    now = [1000.0]
+    up = [True]
+    good = factory.transport()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if not up[0] and request.url.path == auth.REVOCATIONS_PATH:
+            return httpx.Response(503)
+        return good.handle_request(request)
+
+    jwks_url = "http://auth-service.test/.well-known/jwks.json"
+    verifier = JwksTokenVerifier(
+        jwks_url,
+        issuer="taskplane-auth",
+        audience="taskplane",
+        http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+        clock=lambda: now[0],
+        revocations_url=auth.revocations_url_for(jwks_url),
+        revocations_max_age_s=60,
+    )
+    token = factory.token()
+    await verifier.verify(token)
+    up[0] = False
+    now[0] += 30
+    await verifier.verify(token)  # a refresh failed, but the list is younger than 60 s
+    await _settled(verifier)
+    now[0] += 31
+    with pytest.raises(ProblemError) as error:
+        await verifier.verify(token)
+    assert error.value.status == 503
+    up[0] = True
+    now[0] += 2
+    subject = jwt.decode(token, options={"verify_signature": False})["sub"]
+    assert (await verifier.verify(token)).subject == subject
+    await verifier.aclose()
+
+
 def _tiny_app(factory: TokenFactory) -> FastAPI:
     router = APIRouter()
 

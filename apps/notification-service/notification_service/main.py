@@ -10,6 +10,7 @@ from notification_service import __version__
 from notification_service.api.routes import notifications, webhooks
 from notification_service.config import Settings, get_settings
 from notification_service.keys import SecretBox, build_kek
+from notification_service.models import AUDIT_LOG
 from notification_service.runtime import Background, background_lifespan
 from taskplane_common.app import create_app
 from taskplane_common.db import Database
@@ -31,6 +32,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         database=database,
         lifespan=background_lifespan(background),
         extra_ready_checks=checks,
+        audit_table=AUDIT_LOG,
     )
     app.state.background = background
     app.state.secret_box = box

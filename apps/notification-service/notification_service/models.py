@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from taskplane_common.audit import audit_table
 from taskplane_common.db import service_metadata
 
 SCHEMA = "notifications"
@@ -177,3 +178,6 @@ class Notification(Base):
     read: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+AUDIT_LOG = audit_table(Base.metadata)

@@ -31,12 +31,12 @@ def serve(handler: type[BaseHTTPRequestHandler]) -> _Server:
     return server
 
 
-def json_server(answer: Callable[[], tuple[int, str, Any]]) -> _Server:
-    """Answers every GET with ``answer()``: (status, content type, JSON document)."""
+def json_server(answer: Callable[[str], tuple[int, str, Any]]) -> _Server:
+    """Answers every GET with ``answer(path)``: (status, content type, JSON document)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            status, content_type, document = answer()
+            status, content_type, document = answer(self.path)
             body = json.dumps(document).encode()
             self.send_response(status)
             self.send_header("content-type", content_type)
@@ -51,8 +51,9 @@ def json_server(answer: Callable[[], tuple[int, str, Any]]) -> _Server:
 
 
 def jwks_server(tokens: TokenFactory) -> _Server:
-    """Publishes the test signing keys over real HTTP for the service processes."""
-    return json_server(lambda: (200, "application/json", tokens.jwks()))
+    """Publishes the test signing keys (and revocation list) over real HTTP for the
+    service processes."""
+    return json_server(lambda path: (200, "application/json", tokens.document(path)))
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from .conftest import build_test_app
 @pytest.fixture
 def gone_feed() -> Iterator[str]:
     problem = {"type": "about:blank", "title": "Gone", "status": 410, "detail": "too old"}
-    server = json_server(lambda: (410, "application/problem+json", problem))
+    server = json_server(lambda _: (410, "application/problem+json", problem))
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
 
@@ -81,7 +81,7 @@ async def test_routing_continues_the_trace_an_event_carries(
         "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01",
     }
     page = {"items": [event], "next_cursor": "100-7"}
-    feed = json_server(lambda: (200, "application/json", page))
+    feed = json_server(lambda _: (200, "application/json", page))
     app = build_test_app(
         notify_db_url,
         tokens,

@@ -8,6 +8,7 @@ from task_service import __version__
 from task_service.api.problems import install_queue_problems
 from task_service.api.routes import events, leases, queues, tasks
 from task_service.config import Settings, get_settings
+from task_service.models import AUDIT_LOG
 from task_service.notify import Notifier
 from task_service.runtime import listen_conninfo, queue_lifespan
 from taskplane_common.app import create_app
@@ -23,6 +24,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         routers=[tasks.router, queues.router, leases.router, events.router],
         database=Database(settings),
         lifespan=queue_lifespan(settings),
+        audit_table=AUDIT_LOG,
     )
     app.state.notifier = Notifier(listen_conninfo(settings), settings.poll_interval_s)
     install_queue_problems(app)

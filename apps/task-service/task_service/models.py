@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import base as postgresql_base
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import UserDefinedType
 
+from taskplane_common.audit import audit_table
 from taskplane_common.db import service_metadata
 
 SCHEMA = "tasks"
@@ -317,3 +318,6 @@ class Event(Base):
     tx_id: Mapped[int] = mapped_column(XID8, server_default=text("pg_current_xact_id()"))
     #: The W3C trace context of the change, which consumers continue.
     traceparent: Mapped[str | None] = mapped_column(Text)
+
+
+AUDIT_LOG = audit_table(Base.metadata)

@@ -173,7 +173,10 @@ class HeartbeatBatchRequest(_Body):
     must hold each of them."""
 
     worker_id: WorkerId | None = None
-    lease_ids: list[wire.JsonUUID] = Field(min_length=1, max_length=1000)
+    #: Each lease once (the service refuses a repeat with 422).
+    lease_ids: list[wire.JsonUUID] = Field(
+        min_length=1, max_length=1000, json_schema_extra={"uniqueItems": True}
+    )
 
 
 class HeartbeatBatchOut(BaseModel):

@@ -37,7 +37,7 @@ def test_the_upgrade_rebuilds_the_api_indexes_on_a_populated_table(
     upgrade("task_service", url, "0005")
     with psycopg.connect(url) as connection:
         connection.execute(FILL)
-    upgrade("task_service", url)
+    upgrade("task_service", url, "0006")
 
     with psycopg.connect(url) as connection:
         predicates = dict(connection.execute(PREDICATES).fetchall())

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from taskplane_common.db import Row, fetch
 from taskplane_common.security import Principal
 from user_service.models import NotificationPreference, Profile
 from user_service.schemas import EVENT_TYPES, Channels, Preferences, ProfileUpdate
@@ -57,6 +59,49 @@ async def ensure_profile(
         profile.email = principal.email
         profile.updated_at = now
     return profile
+
+
+#: A profile's columns as the API names them (``ProfileOut``).
+_PROFILE = "user_id AS id, email, display_name, timezone, locale, created_at, updated_at"
+# Assembled from the constant above only.
+#: The caller's profile in one statement: created from the token's claims on first use,
+#: its email refreshed when the token carries another, else read as it is.
+ENSURE_PROFILE_SQL = (
+    "WITH written AS (INSERT INTO users.profiles"  # noqa: S608
+    " (user_id, email, display_name, created_at, updated_at)"
+    " VALUES (%(user_id)s, %(email)s, %(display_name)s, %(now)s, %(now)s)"
+    " ON CONFLICT (user_id) DO UPDATE SET email = EXCLUDED.email, updated_at = EXCLUDED.updated_at"
+    " WHERE EXCLUDED.email IS NOT NULL AND profiles.email IS DISTINCT FROM EXCLUDED.email"
+    f" RETURNING {_PROFILE})"
+    " SELECT * FROM written UNION ALL"
+    f" SELECT {_PROFILE} FROM users.profiles"
+    " WHERE user_id = %(user_id)s AND NOT EXISTS (SELECT FROM written)"
+)
+
+
+def ensure_profile_params(principal: Principal, user_id: uuid.UUID) -> dict[str, Any]:
+    """The parameters of :data:`ENSURE_PROFILE_SQL` for the caller."""
+    return {
+        "user_id": user_id,
+        "email": principal.email,
+        "display_name": _default_name(principal),
+        "now": datetime.now(UTC),
+    }
+
+
+async def profile_row(db: AsyncConnection, principal: Principal, user_id: uuid.UUID) -> Row:
+    """:func:`ensure_profile` as one autocommit statement: the profile as it is now, by
+    ``ProfileOut``'s field names.
+
+    When nothing is written the statement reads the row from its snapshot: a profile
+    created by a concurrent first request after that snapshot is not in it, so that
+    (once per user, at most) rare miss reads again.
+    """
+    params = ensure_profile_params(principal, user_id)
+    while True:
+        rows = await fetch(db, ENSURE_PROFILE_SQL, params)
+        if rows:
+            return rows[0]
 
 
 def update_profile(profile: Profile, changes: ProfileUpdate) -> Profile:

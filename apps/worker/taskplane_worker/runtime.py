@@ -400,17 +400,16 @@ class Worker:
             # after counts it.
             if held.runner is not None:
                 self.inflight.discard(held.runner)
-            otel_context.detach(token)
             if outcome != "completed":
-                # A completion stays in flight until the server has its answer.
+                # A completion stays in flight, and is counted (completed or lost), until
+                # the server has its answer.
                 self._in_flight.dec()
+                self._outcomes[outcome].inc()
             elapsed = time.monotonic() - started
             self._duration.observe(elapsed)
             if span is not None:
                 span.end()
-            if outcome != "completed":
-                # A completion is counted (completed or lost) when the server answers.
-                self._outcomes[outcome].inc()
+            if log.isEnabledFor(logging.INFO):  # in the task's trace context
                 log.info(
                     "task %s %s (attempt %d) in %.3fs",
                     info.id,
@@ -419,6 +418,7 @@ class Worker:
                     elapsed,
                     extra={"task_id": info.id, "queue": self.config.queue, "outcome": outcome},
                 )
+            otel_context.detach(token)
 
     async def _run(self, held: Held, info: TaskInfo, span: trace.Span | None) -> str:
         """Run the handler and hand its outcome on; returns the outcome label."""

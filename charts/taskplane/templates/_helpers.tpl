@@ -24,4 +24,53 @@
 {{- if and .Values.instrumentation.enabled (not .Values.global.tracing.enabled) -}}
 {{- fail "instrumentation.enabled=true needs global.tracing.enabled=true" -}}
 {{- end -}}
+{{- $budget := include "taskplane.umbrella.connectionBudget" . | fromYaml -}}
+{{- $max := int $db.maxConnections -}}
+{{- if and (gt $max 0) (gt (int $budget.total) $max) -}}
+{{- fail (printf "database connection budget exceeded: the components can open %d connections (%s), more than global.database.maxConnections=%d; lower databasePool.size/maxOverflow or autoscaling.maxReplicas, or raise the budget (RDS Proxy in front of the database multiplexes them)" (int $budget.total) (include "taskplane.umbrella.connectionBudget.summary" $budget) $max) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The worst case of database connections, as YAML: per component with a database
+{perPod, pods, connections} and the total. perPod is its pool (databasePool.size +
+maxOverflow) plus component.extraDatabaseConnections; pods its most pods at once: the
+HPA's maxReplicas (replicaCount without one) plus a rolling update's surge
+(strategy.rollingUpdate.maxSurge, Kubernetes' 25% rounded up when unset).
+*/}}
+{{- define "taskplane.umbrella.connectionBudget" -}}
+{{- $components := dict -}}
+{{- $total := 0 -}}
+{{- range $name, $values := .Values -}}
+{{- if and (kindIs "map" $values) (kindIs "map" (get $values "component")) -}}
+{{- $v := include "taskplane.component.values" (dict "root" $ "name" $name) | fromYaml -}}
+{{- if and $v.enabled $v.component.database -}}
+{{- $perPod := add $v.databasePool.size $v.databasePool.maxOverflow ($v.component.extraDatabaseConnections | default 0) -}}
+{{- $replicas := int (ternary $v.autoscaling.maxReplicas $v.replicaCount $v.autoscaling.enabled) -}}
+{{- $surge := 0 -}}
+{{- if eq $v.strategy.type "RollingUpdate" -}}
+{{- $maxSurge := dig "rollingUpdate" "maxSurge" "25%" $v.strategy -}}
+{{- if kindIs "string" $maxSurge -}}
+{{- $surge = div (add (mul $replicas (trimSuffix "%" $maxSurge | int)) 99) 100 -}}
+{{- else -}}
+{{- $surge = int $maxSurge -}}
+{{- end -}}
+{{- end -}}
+{{- $pods := add $replicas $surge -}}
+{{- $connections := mul $perPod $pods -}}
+{{- $_ := set $components $name (dict "perPod" $perPod "pods" $pods "connections" $connections) -}}
+{{- $total = add $total $connections -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml (dict "components" $components "total" $total) -}}
+{{- end -}}
+
+{{/* "auth-service 20 x 8 = 160, ..." from a connection budget. */}}
+{{- define "taskplane.umbrella.connectionBudget.summary" -}}
+{{- $parts := list -}}
+{{- range $name, $c := .components -}}
+{{- $parts = append $parts (printf "%s %d x %d = %d" $name (int $c.perPod) (int $c.pods) (int $c.connections)) -}}
+{{- end -}}
+{{- join ", " $parts -}}
 {{- end -}}

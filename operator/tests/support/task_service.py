@@ -23,6 +23,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI, Request, Response
 
+from taskplane_common.auth import REVOCATIONS_PATH
 from taskplane_common.testing.postgres import PostgresServer
 from taskplane_common.testing.tokens import TokenFactory, bearer
 
@@ -246,6 +247,10 @@ class AuthStandIn:
         @app.get("/.well-known/jwks.json")
         async def jwks() -> dict[str, Any]:
             return self.tokens.jwks()
+
+        @app.get(REVOCATIONS_PATH)
+        async def revocations(since: int = 0) -> dict[str, Any]:
+            return self.tokens.revocations(since)
 
         @app.post("/api/v1/auth/service-token")
         async def exchange(request: Request) -> Response:

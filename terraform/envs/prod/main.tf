@@ -49,6 +49,9 @@ module "stack" {
   db_backup_retention_days        = 14
   db_performance_insights_enabled = true
   db_monitoring_interval_seconds  = 60
+  # The services' pools times their autoscalers' maxReplicas outgrow one instance's
+  # max_connections (docs/operations.md, "Capacity"): the proxy multiplexes them.
+  db_proxy_enabled = true
 
   ecr_force_delete            = false
   secret_recovery_window_days = 30

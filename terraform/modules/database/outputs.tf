@@ -43,3 +43,8 @@ output "security_group_id" {
   description = "ID of the database security group."
   value       = aws_security_group.this.id
 }
+
+output "proxy_endpoint" {
+  description = "DNS name of the RDS Proxy (null when `proxy_enabled` is false): for the auth-, user- and notification-service. The task-service and the migrations connect to `address` (prepared statements, LISTEN and advisory locks pin proxy sessions)."
+  value       = var.proxy_enabled ? aws_db_proxy.this[0].endpoint : null
+}

@@ -179,3 +179,42 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "proxy_enabled" {
+  description = "Put an RDS Proxy in front of the instance (output `proxy_endpoint`): it multiplexes the services' pooled connections onto a bounded number of database connections. Sessions that prepare statements, LISTEN or hold advisory locks are pinned and gain nothing: the task-service and the migrations keep the instance endpoint."
+  type        = bool
+  default     = false
+}
+
+variable "proxy_subnet_ids" {
+  description = "Subnets of the RDS Proxy (at least two availability zones; the database subnets). Required when `proxy_enabled`."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = !var.proxy_enabled || length(var.proxy_subnet_ids) >= 2
+    error_message = "proxy_subnet_ids needs at least two subnets (two availability zones) when proxy_enabled is true."
+  }
+}
+
+variable "proxy_max_connections_percent" {
+  description = "Most database connections the proxy opens, in percent of the instance's max_connections (the rest stays for direct clients: the task-service, migrations, people)."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.proxy_max_connections_percent >= 1 && var.proxy_max_connections_percent <= 100
+    error_message = "proxy_max_connections_percent must be between 1 and 100."
+  }
+}
+
+variable "proxy_idle_client_timeout_s" {
+  description = "Seconds a client connection may idle at the proxy before it closes it (the services' pools recycle theirs after 1800 s)."
+  type        = number
+  default     = 1800
+
+  validation {
+    condition     = var.proxy_idle_client_timeout_s >= 1 && var.proxy_idle_client_timeout_s <= 28800
+    error_message = "proxy_idle_client_timeout_s must be between 1 and 28800."
+  }
+}

@@ -70,6 +70,9 @@ module "database" {
   performance_insights_enabled = var.db_performance_insights_enabled
   monitoring_interval_seconds  = var.db_monitoring_interval_seconds
   log_retention_days           = var.log_retention_days
+
+  proxy_enabled    = var.db_proxy_enabled
+  proxy_subnet_ids = module.network.database_subnet_ids
 }
 
 module "registry" {

@@ -43,6 +43,11 @@ output "database_secret_arn" {
   value       = module.database.master_user_secret_arn
 }
 
+output "database_proxy_endpoint" {
+  description = "DNS name of the RDS Proxy (null unless db_proxy_enabled): for the auth-, user- and notification-service; the task-service and the migrations use database_address."
+  value       = module.database.proxy_endpoint
+}
+
 output "platform_namespace" {
   description = "Namespace of the taskplane release (null until enable_platform is true)."
   value       = try(module.platform[0].namespace, null)

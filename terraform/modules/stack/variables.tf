@@ -200,6 +200,12 @@ variable "db_monitoring_interval_seconds" {
   type        = number
 }
 
+variable "db_proxy_enabled" {
+  description = "Put an RDS Proxy in front of the database (output `database_proxy_endpoint`) for the auth-, user- and notification-service; the task-service and the migrations keep the instance endpoint."
+  type        = bool
+  default     = false
+}
+
 # ---------------------------------------------------------------- registry and secrets
 # The images that get an ECR repository are the registry module's default list.
 

@@ -4,7 +4,7 @@ admin and a task-service verifying its tokens, on one test database."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -53,9 +53,15 @@ class Platform:
 
 @contextmanager
 def running_platform(
-    postgres: PostgresServer, database: str, log_level: str = "WARNING"
+    postgres: PostgresServer,
+    database: str,
+    log_level: str = "WARNING",
+    auth_env: Mapping[str, str] | None = None,
 ) -> Iterator[Platform]:
-    """Start auth-service and task-service on a new database; stop both at the end."""
+    """Start auth-service and task-service on a new database; stop both at the end.
+
+    ``auth_env``: more environment for the auth-service (Kubernetes exchange settings...).
+    """
     common = {
         "DATABASE_URL": postgres.create_database(database),
         "TASKPLANE_ENVIRONMENT": "development",
@@ -72,6 +78,7 @@ def running_platform(
             "TASKPLANE_ARGON2_MEMORY_KIB": "1024",
             # Every test logs in from 127.0.0.1; per-account limits stay as configured.
             "TASKPLANE_LOGIN_MAX_ATTEMPTS_PER_ADDRESS": "100000",
+            **(auth_env or {}),
         },
     )
     with auth:

@@ -1,8 +1,9 @@
 """Mint access tokens and serve their JWKS in-process, for the tests of every service.
 
 Tests of services other than the auth-service need real ES256 tokens but no running
-auth-service: :class:`TokenFactory` holds signing keys, publishes them through an
-``httpx.MockTransport`` and builds a :class:`JwksTokenVerifier` that fetches from it.
+auth-service: :class:`TokenFactory` holds signing keys, publishes them (and a revocation
+list) through an ``httpx.MockTransport`` and builds a :class:`JwksTokenVerifier` that
+fetches from it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -18,7 +20,13 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
-from taskplane_common.auth import JwksTokenVerifier, scope_string
+from taskplane_common.auth import (
+    REVOCATIONS_PATH,
+    JwksTokenVerifier,
+    revocations_url_for,
+    scope_string,
+    subject_digest,
+)
 
 JWKS_URL = "http://auth-service.test/.well-known/jwks.json"
 ISSUER = "taskplane-auth"
@@ -32,6 +40,27 @@ class TokenFactory:
         self.keys: dict[str, ec.EllipticCurvePrivateKey] = {}
         self.kid = self.add_key()
         self.jwks_requests = 0
+        #: subject -> (epoch, version): what the revocation list serves.
+        self.revoked: dict[str, tuple[int, int]] = {}
+        self.version = 0
+
+    def revoke(self, subject: str) -> None:
+        """Refuse the subject's tokens minted so far (what the auth-service does)."""
+        self.version += 1
+        self.revoked[subject] = (self.revoked.get(subject, (0, 0))[0] + 1, self.version)
+
+    def revocations(self, since: int) -> dict[str, Any]:
+        items = [
+            {
+                "subject_sha256": subject_digest(subject),
+                "epoch": epoch,
+                "revoked_at": datetime.now(UTC).isoformat(),
+                "version": version,
+            }
+            for subject, (epoch, version) in self.revoked.items()
+            if version > since
+        ]
+        return {"version": self.version, "window_s": 1800, "more": False, "items": items}
 
     def add_key(self) -> str:
         """A new P-256 key, published and used for signing from now on."""
@@ -47,15 +76,28 @@ class TokenFactory:
             keys.append({**jwk, "kid": kid, "alg": "ES256", "use": "sig"})
         return {"keys": keys}
 
+    def document(self, path: str) -> dict[str, Any]:
+        """What the auth-service answers at ``path`` (with its query): the revocation
+        list at its path, the JWKS anywhere else."""
+        url = httpx.URL(path)
+        if url.path == REVOCATIONS_PATH:
+            return self.revocations(int(url.params.get("since", "0")))
+        self.jwks_requests += 1
+        return self.jwks()
+
     def transport(self) -> httpx.MockTransport:
         def handler(request: httpx.Request) -> httpx.Response:
-            self.jwks_requests += 1
-            return httpx.Response(200, json=self.jwks())
+            return httpx.Response(200, json=self.document(str(request.url)))
 
         return httpx.MockTransport(handler)
 
     def verifier(self, **kwargs: Any) -> JwksTokenVerifier:
-        options: dict[str, Any] = {"issuer": ISSUER, "audience": AUDIENCE, **kwargs}
+        options: dict[str, Any] = {
+            "issuer": ISSUER,
+            "audience": AUDIENCE,
+            "revocations_url": revocations_url_for(JWKS_URL),
+            **kwargs,
+        }
         return JwksTokenVerifier(
             JWKS_URL, http_client=httpx.AsyncClient(transport=self.transport()), **options
         )

@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from auth_service import crud
 from auth_service.api.deps import AdminDep, KeyStoreDep, SessionDep
@@ -22,7 +22,8 @@ from auth_service.schemas import (
     UserOut,
     UserPage,
 )
-from auth_service.tokens import SERVICE_TOKEN_PREFIX
+from auth_service.tokens import SERVICE_TOKEN_PREFIX, service_subject
+from taskplane_common import audit
 from taskplane_common.errors import ProblemError
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,8 @@ _ADMIN_ONLY: dict[int | str, dict[str, Any]] = {
 }
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such object", **_PROBLEM}}
 _CONFLICT: dict[int | str, dict[str, Any]] = {409: {"description": "Conflict", **_PROBLEM}}
+#: What each role may do, ranked: moving down the ranking revokes the user's tokens.
+_ROLE_RANK = {"viewer": 0, "member": 1, "admin": 2}
 
 
 @router.get("/users", response_model=UserPage, responses=_ADMIN_ONLY, summary="List accounts")
@@ -58,11 +61,14 @@ async def list_users(
     summary="Change a role or (de)activate an account",
 )
 async def change_user(
-    user_id: uuid.UUID, body: UserChange, session: SessionDep, admin: AdminDep
+    user_id: uuid.UUID, body: UserChange, request: Request, session: SessionDep, admin: AdminDep
 ) -> UserOut:
+    """Disabling a user or lowering their role also revokes every access token they
+    hold: each service refuses them within a minute."""
     user = await crud.user_by_id(session, user_id, for_update=True)
     if user is None:
         raise ProblemError(404, f"user {user_id} does not exist", slug="user-not-found")
+    before: dict[str, Any] = {"role": user.role, "is_active": user.is_active}
     was_admin = user.role == "admin" and user.is_active
     if body.role is not None:
         user.role = body.role
@@ -74,7 +80,20 @@ async def change_user(
             raise ProblemError(409, "the last active admin cannot be removed", slug="last-admin")
     if not user.is_active:
         await crud.revoke_user_tokens(session, user.id)
+    after = {"role": user.role, "is_active": user.is_active}
+    lowered = _ROLE_RANK[user.role] < _ROLE_RANK[before["role"]]
+    if lowered or (before["is_active"] and not user.is_active):
+        reason = "user disabled" if not user.is_active else "role lowered"
+        await crud.revoke_subject(session, str(user.id), reason)
     user.updated_at = datetime.now(UTC)
+    await audit.record(
+        session,
+        request,
+        action="user.update",
+        target=f"user:{user.id}",
+        actor=admin,
+        details={"before": before, "after": after, "email": user.email},
+    )
     await session.commit()
     log.info(
         "user changed by admin",
@@ -95,7 +114,11 @@ def _token_out(token: ServiceToken) -> ServiceTokenOut:
     summary="Create a service token (the secret is shown once)",
 )
 async def create_service_token(
-    body: ServiceTokenCreate, session: SessionDep, admin: AdminDep, response: Response
+    body: ServiceTokenCreate,
+    request: Request,
+    session: SessionDep,
+    admin: AdminDep,
+    response: Response,
 ) -> ServiceTokenCreated:
     expires = (
         datetime.now(UTC) + timedelta(days=body.expires_in_days) if body.expires_in_days else None
@@ -107,6 +130,14 @@ async def create_service_token(
         created_by=admin.user_id,
         expires_at=expires,
         prefix=SERVICE_TOKEN_PREFIX,
+    )
+    await audit.record(
+        session,
+        request,
+        action="service_token.create",
+        target=f"service-token:{token.id}",
+        actor=admin,
+        details={"name": token.name, "scopes": token.scopes, "expires_at": str(expires)},
     )
     await session.commit()
     log.info("service token created", extra={"token_id": str(token.id), "admin": admin.subject})
@@ -128,13 +159,21 @@ async def list_service_tokens(session: SessionDep, _admin: AdminDep) -> list[Ser
     "/service-tokens/{token_id}",
     status_code=204,
     responses={**_ADMIN_ONLY, **_NOT_FOUND},
-    summary="Revoke a service token (its access tokens expire within their TTL)",
+    summary="Revoke a service token (its access tokens are refused within a minute)",
 )
 async def revoke_service_token(
-    token_id: uuid.UUID, session: SessionDep, _admin: AdminDep
+    token_id: uuid.UUID, request: Request, session: SessionDep, admin: AdminDep
 ) -> Response:
     if not await crud.revoke_service_token(session, token_id):
         raise ProblemError(404, f"service token {token_id} does not exist", slug="token-not-found")
+    await crud.revoke_subject(session, service_subject(token_id), "service token revoked")
+    await audit.record(
+        session,
+        request,
+        action="service_token.revoke",
+        target=f"service-token:{token_id}",
+        actor=admin,
+    )
     await session.commit()
     return Response(status_code=204)
 

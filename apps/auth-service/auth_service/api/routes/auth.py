@@ -7,7 +7,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Form, Response
+from fastapi import APIRouter, Form, Request, Response
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +21,7 @@ from auth_service.api.deps import (
     SettingsDep,
 )
 from auth_service.config import Settings
+from auth_service.kubernetes import ServiceAccount
 from auth_service.models import User
 from auth_service.schemas import (
     AccessToken,
@@ -31,6 +32,8 @@ from auth_service.schemas import (
     TokenPair,
     UserOut,
 )
+from auth_service.tokens import TokenIssuer, service_subject
+from taskplane_common import audit
 from taskplane_common.errors import ProblemError
 
 log = logging.getLogger(__name__)
@@ -68,6 +71,38 @@ def user_out(user: User) -> UserOut:
     return UserOut.model_validate(user, from_attributes=True)
 
 
+async def _user_access_token(
+    session: AsyncSession, issuer: TokenIssuer, user: User, refusal: ProblemError
+) -> str:
+    """The user's epoch first, then their role and status as committed now: a role change
+    or deactivation committing in between leaves the token with the old epoch, which every
+    verifier refuses, never the new epoch on the old role."""
+    epoch = await crud.subject_epoch(session, str(user.id))
+    await session.refresh(user, ["role", "is_active", "email", "full_name"])
+    if not user.is_active:
+        raise refusal
+    return await issuer.for_user(user, epoch)
+
+
+async def _audit_self(
+    session: AsyncSession,
+    request: Request,
+    action: str,
+    user: User,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """An entry for something a user did to their own account (register, log in)."""
+    await audit.record(
+        session,
+        request,
+        action=action,
+        target=f"user:{user.id}",
+        actor=str(user.id),
+        actor_name=user.email,
+        details=details,
+    )
+
+
 @router.post(
     "/register",
     status_code=201,
@@ -80,7 +115,11 @@ def user_out(user: User) -> UserOut:
     },
 )
 async def register(
-    body: RegisterRequest, session: SessionDep, settings: SettingsDep, passwords: PasswordsDep
+    body: RegisterRequest,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    passwords: PasswordsDep,
 ) -> UserOut:
     if not settings.registration_enabled:
         raise ProblemError(403, "self-registration is disabled", slug="registration-closed")
@@ -103,6 +142,7 @@ async def register(
             admin_emails=admin_emails,
             first_user_is_admin=settings.first_user_is_admin,
         )
+        await _audit_self(session, request, "user.register", user, {"role": user.role})
         await session.commit()
     except IntegrityError as exc:
         raise duplicate from exc
@@ -117,6 +157,7 @@ async def register(
     responses={**_UNAUTHORIZED, 429: {"description": "Too many attempts", **_PROBLEM}},
 )
 async def token(
+    request: Request,
     username: Annotated[str, Form(min_length=1, max_length=320, description="The email")],
     password: Annotated[str, Form(min_length=1, max_length=1024)],
     session: SessionDep,
@@ -144,16 +185,25 @@ async def token(
     valid = await passwords.verify(user.password_hash if user else None, password)
     if user is None or not valid or not user.is_active:
         await ratelimit.hit(session, account, window)
+        await audit.record(
+            session,
+            request,
+            action="auth.login",
+            target=f"account:{crud.normalize_email(username)}",
+            actor=None,
+            outcome="failure",
+        )
         await session.commit()
         log.info("login failed", extra={"account": account})
         raise _bad_credentials()
 
+    access = await _user_access_token(session, issuer, user, _bad_credentials())
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = await passwords.hash(password)
     refresh = await crud.issue_refresh_token(
         session, user, timedelta(seconds=settings.refresh_token_ttl_s)
     )
-    access = await issuer.for_user(user)
+    await _audit_self(session, request, "auth.login", user)
     await session.commit()
     log.info("login succeeded", extra={"user_id": str(user.id)})
     response.headers.update(_NO_STORE)
@@ -170,6 +220,7 @@ async def token(
 )
 async def refresh(
     body: RefreshRequest,
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     issuer: IssuerDep,
@@ -183,6 +234,15 @@ async def refresh(
         # A rotated token came back: either the client or a thief holds a copy. End
         # the session for both; the real user logs in again.
         await crud.revoke_family(session, stored.family_id)
+        await audit.record(
+            session,
+            request,
+            action="auth.session.revoke",
+            target=f"user:{stored.user_id}",
+            actor=None,
+            outcome="failure",
+            details={"reason": "refresh token reuse", "family_id": str(stored.family_id)},
+        )
         await session.commit()
         log.warning(
             "refresh token reuse detected; session revoked",
@@ -196,11 +256,11 @@ async def refresh(
         await crud.revoke_family(session, stored.family_id)
         await session.commit()
         raise _bad_refresh_token()
+    access = await _user_access_token(session, issuer, user, _bad_refresh_token())
     stored.used_at = now
     secret = await crud.issue_refresh_token(
         session, user, timedelta(seconds=settings.refresh_token_ttl_s), stored.family_id
     )
-    access = await issuer.for_user(user)
     await session.commit()
     response.headers.update(_NO_STORE)
     return TokenPair(
@@ -213,10 +273,18 @@ async def refresh(
     status_code=204,
     summary="End the session of a refresh token (always 204: no token oracle)",
 )
-async def logout(body: RefreshRequest, session: SessionDep) -> Response:
+async def logout(body: RefreshRequest, request: Request, session: SessionDep) -> Response:
     stored = await crud.refresh_token_by_secret(session, body.refresh_token)
     if stored is not None:
         await crud.revoke_family(session, stored.family_id)
+        await audit.record(
+            session,
+            request,
+            action="auth.logout",
+            target=f"user:{stored.user_id}",
+            actor=str(stored.user_id),
+            details={"family_id": str(stored.family_id)},
+        )
         await session.commit()
     return Response(status_code=204)
 
@@ -229,6 +297,7 @@ async def logout(body: RefreshRequest, session: SessionDep) -> Response:
 )
 async def exchange_service_token(
     body: ServiceTokenExchange,
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     issuer: IssuerDep,
@@ -238,10 +307,36 @@ async def exchange_service_token(
     await _limit_exchanges(session, settings, address)
     stored = await crud.usable_service_token(session, body.token)
     if stored is None:
+        await audit.record(
+            session,
+            request,
+            action="auth.token.exchange",
+            target="service-token:unknown",
+            actor=None,
+            outcome="failure",
+        )
+        await session.commit()
         raise ProblemError(
             401, "the service token is invalid, expired or revoked", slug="invalid-service-token"
         )
-    access = await issuer.for_service(stored)
+    subject = service_subject(stored.id)
+    # The epoch first, then whether the token is still unrevoked: a revocation
+    # committing in between leaves this access token with the old epoch (refused).
+    epoch = await crud.subject_epoch(session, subject)
+    await session.refresh(stored, ["revoked_at"])
+    if stored.revoked_at is not None:
+        raise ProblemError(
+            401, "the service token is invalid, expired or revoked", slug="invalid-service-token"
+        )
+    access = await issuer.for_service(stored, epoch)
+    await audit.record(
+        session,
+        request,
+        action="auth.token.exchange",
+        target=f"service-token:{stored.id}",
+        actor=subject,
+        actor_name=stored.name,
+    )
     await session.commit()
     response.headers.update(_NO_STORE)
     return AccessToken(access_token=access, expires_in=settings.access_token_ttl_s)
@@ -270,6 +365,7 @@ async def _limit_exchanges(session: AsyncSession, settings: Settings, address: s
 )
 async def exchange_kubernetes_token(
     body: KubernetesTokenExchange,
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     issuer: IssuerDep,
@@ -288,19 +384,72 @@ async def exchange_kubernetes_token(
             slug="kubernetes-auth-disabled",
         )
     await _limit_exchanges(session, settings, address)
-    account = await verifier.verify(body.token)
+    try:
+        account = await verifier.verify(body.token)
+    except ProblemError as refusal:
+        if refusal.status == 401:
+            await _exchange_refused(session, request, "unverified", "invalid token")
+        raise
     platform_scopes = settings.kubernetes_platform_scopes.get((account.namespace, account.name))
-    if platform_scopes is not None:
-        access = await issuer.for_service_account(account, platform_scopes, None)
-    else:
-        binding = await crud.workload_binding(session, account.namespace, account.name)
-        if binding is None:
-            log.info("ServiceAccount without a workload binding", extra={"sa": account.username})
-            raise ProblemError(
-                401,
-                "this ServiceAccount is not bound to any queue",
-                slug="invalid-kubernetes-token",
-            )
-        access = await issuer.for_service_account(account, WORKER_SCOPES, binding.queue)
+    scopes, queue = platform_scopes, None
+    if scopes is None:
+        scopes, queue = WORKER_SCOPES, await _bound_queue(session, request, account)
+    epoch = await crud.subject_epoch(session, account.username)
+    access = await issuer.for_service_account(account, scopes, queue, epoch)
+    await audit.record(
+        session,
+        request,
+        action="auth.kubernetes.exchange",
+        target=f"serviceaccount:{account.namespace}/{account.name}",
+        actor=account.username,
+        details={"uid": account.uid},
+    )
+    await session.commit()
     response.headers.update(_NO_STORE)
     return AccessToken(access_token=access, expires_in=settings.access_token_ttl_s)
+
+
+async def _exchange_refused(
+    session: AsyncSession, request: Request, target: str, reason: str, actor: str | None = None
+) -> None:
+    """Audit a refused Kubernetes exchange (committed: the refusal raises after it)."""
+    await audit.record(
+        session,
+        request,
+        action="auth.kubernetes.exchange",
+        target=f"serviceaccount:{target}",
+        actor=actor,
+        outcome="failure",
+        details={"reason": reason},
+    )
+    await session.commit()
+
+
+async def _bound_queue(session: AsyncSession, request: Request, account: ServiceAccount) -> str:
+    """The queue a worker's binding names; 401 without one, or when the binding recorded
+    another ServiceAccount uid (the ServiceAccount was deleted and recreated).
+
+    A binding made without a uid records the uid of the first token exchanged for it.
+    """
+    binding = await crud.workload_binding(session, account.namespace, account.name, for_update=True)
+    target = f"{account.namespace}/{account.name}"
+    if binding is None:
+        log.info("ServiceAccount without a workload binding", extra={"sa": account.username})
+        await _exchange_refused(session, request, target, "not bound", account.username)
+        raise ProblemError(
+            401, "this ServiceAccount is not bound to any queue", slug="invalid-kubernetes-token"
+        )
+    if binding.service_account_uid is None and account.uid is not None:
+        binding.service_account_uid = account.uid
+    elif binding.service_account_uid != account.uid:
+        log.warning(
+            "ServiceAccount uid differs from its binding's: recreated since it was bound",
+            extra={"sa": account.username},
+        )
+        await _exchange_refused(session, request, target, "uid differs", account.username)
+        raise ProblemError(
+            401,
+            "this ServiceAccount was recreated since it was bound; bind it again",
+            slug="invalid-kubernetes-token",
+        )
+    return binding.queue

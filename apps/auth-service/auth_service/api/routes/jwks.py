@@ -2,17 +2,41 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
 
+from fastapi import APIRouter, Depends, Query, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth_service import crud
 from auth_service.api.deps import KeyStoreDep
-from auth_service.schemas import Jwks
+from auth_service.schemas import Jwks, RevocationList
+from taskplane_common.auth import REVOCATIONS_PATH
+from taskplane_common.db import request_read_session
+from taskplane_common.jsonbody import FastJSONResponse
 
 router = APIRouter(tags=["jwks"])
 
 
 @router.get("/.well-known/jwks.json", response_model=Jwks, summary="JSON Web Key Set")
-async def jwks(store: KeyStoreDep, response: Response) -> Jwks:
+async def jwks(store: KeyStoreDep, response: Response) -> Response:
     """Short max-age: verifiers cache anyway and refetch on an unknown ``kid``."""
+    # The body is the key store's, serialised once per key list (no model validated and
+    # dumped per request).
     await store.signing_key()
-    response.headers["Cache-Control"] = "public, max-age=60"
-    return Jwks.model_validate(await store.jwks())
+    body = await store.jwks_body()
+    return FastJSONResponse(body, headers={"Cache-Control": "public, max-age=60"})
+
+
+@router.get(
+    REVOCATIONS_PATH,
+    response_model=RevocationList,
+    summary="Revoked subjects, for every service's verifier to poll (since=last version)",
+)
+async def revocations(
+    session: Annotated[AsyncSession, Depends(request_read_session)],
+    response: Response,
+    since: Annotated[int, Query(ge=0, le=2**62, description="The version last seen")] = 0,
+) -> RevocationList:
+    """Public like the JWKS, and names subjects only by their SHA-256."""
+    response.headers["Cache-Control"] = "no-store"
+    return RevocationList.model_validate(await crud.revocation_page(session, since))

@@ -9,10 +9,11 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from auth_service import crud
 from auth_service.api.deps import BindingsWriterDep, SessionDep
+from auth_service.kubernetes import ServiceAccount
 from auth_service.models import WorkloadBinding
 from auth_service.schemas import (
     NAMESPACE_PATTERN,
@@ -20,6 +21,7 @@ from auth_service.schemas import (
     WorkloadBindingOut,
     WorkloadBindingPut,
 )
+from taskplane_common import audit
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +60,32 @@ async def put_binding(
     namespace: NamespacePath,
     service_account: ServiceAccountPath,
     body: WorkloadBindingPut,
+    request: Request,
     session: SessionDep,
     writer: BindingsWriterDep,
 ) -> WorkloadBindingOut:
-    binding = await crud.put_workload_binding(session, namespace, service_account, body.queue)
+    """Re-pointing a binding to another queue, or to another ServiceAccount uid, also
+    revokes the access tokens minted under the old one."""
+    binding, before = await crud.put_workload_binding(
+        session, namespace, service_account, body.queue, body.service_account_uid
+    )
+    after = (binding.queue, binding.service_account_uid)
+    if before is not None and before != after:
+        subject = ServiceAccount(namespace, service_account).username
+        await crud.revoke_subject(session, subject, "workload binding changed")
+    if before != after:
+        await audit.record(
+            session,
+            request,
+            action="workload_binding.put",
+            target=f"serviceaccount:{namespace}/{service_account}",
+            actor=writer,
+            details={
+                "queue": binding.queue,
+                "uid": binding.service_account_uid,
+                "before": None if before is None else {"queue": before[0], "uid": before[1]},
+            },
+        )
     await session.commit()
     log.info(
         "workload binding recorded",
@@ -74,15 +98,26 @@ async def put_binding(
     "/{namespace}/{service_account}",
     status_code=204,
     responses=_WRITERS_ONLY,
-    summary="Unbind a ServiceAccount: its next exchange is refused (idempotent)",
+    summary="Unbind a ServiceAccount: its tokens are refused within a minute (idempotent)",
 )
 async def delete_binding(
     namespace: NamespacePath,
     service_account: ServiceAccountPath,
+    request: Request,
     session: SessionDep,
     writer: BindingsWriterDep,
 ) -> Response:
-    await crud.delete_workload_binding(session, namespace, service_account)
+    """Also revokes the ServiceAccount's access tokens: refused within a minute."""
+    if await crud.delete_workload_binding(session, namespace, service_account):
+        subject = ServiceAccount(namespace, service_account).username
+        await crud.revoke_subject(session, subject, "workload binding deleted")
+        await audit.record(
+            session,
+            request,
+            action="workload_binding.delete",
+            target=f"serviceaccount:{namespace}/{service_account}",
+            actor=writer,
+        )
     await session.commit()
     log.info(
         "workload binding deleted",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from notification_service import crud
 from notification_service.api.deps import SecretBoxDep, SessionDep, SettingsDep, UserIdDep
@@ -23,6 +24,7 @@ from notification_service.schemas import (
 )
 from notification_service.signing import message_id
 from notification_service.ssrf import UrlRefusedError, check_url, parse_url
+from taskplane_common import audit
 from taskplane_common.errors import ProblemError
 from taskplane_common.openapi import links, problems, with_links
 from taskplane_common.paging import PageLimit
@@ -47,6 +49,25 @@ def _out(hook: Webhook) -> WebhookOut:
     return WebhookOut.model_validate(hook, from_attributes=True)
 
 
+async def _audit(
+    session: SessionDep,
+    request: Request,
+    action: str,
+    webhook_id: uuid.UUID,
+    owner: uuid.UUID,
+    details: dict[str, Any],
+) -> None:
+    """One entry per subscription or secret change (never the secret itself)."""
+    await audit.record(
+        session,
+        request,
+        action=action,
+        target=f"webhook:{webhook_id}",
+        actor=str(owner),
+        details=details,
+    )
+
+
 @router.post(
     "",
     status_code=201,
@@ -66,6 +87,7 @@ def _out(hook: Webhook) -> WebhookOut:
 )
 async def create_webhook(
     body: WebhookCreate,
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     box: SecretBoxDep,
@@ -82,6 +104,8 @@ async def create_webhook(
     hook, secret = await crud.create_webhook(
         session, box, owner, url, body.events, body.description
     )
+    subscribed = {"url": url, "events": list(body.events)}
+    await _audit(session, request, "webhook.create", hook.id, owner, subscribed)
     await session.commit()
     response.headers["Location"] = f"/api/v1/webhooks/{hook.id}"
     return WebhookWithSecret(**_out(hook).model_dump(), secret=secret)
@@ -106,6 +130,7 @@ async def get_webhook(webhook_id: uuid.UUID, session: SessionDep, owner: UserIdD
 async def patch_webhook(
     webhook_id: uuid.UUID,
     body: WebhookUpdate,
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     owner: UserIdDep,
@@ -116,13 +141,17 @@ async def patch_webhook(
     hook = crud.update_webhook(
         await crud.get_webhook(session, owner, webhook_id, lock=True), changes
     )
+    await _audit(session, request, "webhook.update", webhook_id, owner, {"changes": changes})
     await session.commit()
     return _out(hook)
 
 
 @router.delete("/{webhook_id}", status_code=204, responses=NOT_FOUND, summary="Unsubscribe")
-async def delete_webhook(webhook_id: uuid.UUID, session: SessionDep, owner: UserIdDep) -> Response:
+async def delete_webhook(
+    webhook_id: uuid.UUID, request: Request, session: SessionDep, owner: UserIdDep
+) -> Response:
     await session.delete(await crud.get_webhook(session, owner, webhook_id, lock=True))
+    await _audit(session, request, "webhook.delete", webhook_id, owner, {})
     await session.commit()
     return Response(status_code=204)
 
@@ -135,6 +164,7 @@ async def delete_webhook(webhook_id: uuid.UUID, session: SessionDep, owner: User
 )
 async def rotate_secret(
     webhook_id: uuid.UUID,
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     box: SecretBoxDep,
@@ -144,6 +174,7 @@ async def rotate_secret(
     hook = await crud.get_webhook(session, owner, webhook_id, lock=True)
     grace = body.grace_s if body and body.grace_s is not None else settings.webhook_secret_grace_s
     secret = await crud.rotate_secret(box, hook, grace)
+    await _audit(session, request, "webhook.rotate_secret", webhook_id, owner, {"grace_s": grace})
     await session.commit()
     return WebhookWithSecret(**_out(hook).model_dump(), secret=secret)
 

@@ -42,6 +42,7 @@ from task_service.queue_schemas import (
 )
 from task_service.tracing import current_traceparent
 from taskplane_client.models import QUEUE_NAME_PATTERN
+from taskplane_common import audit
 from taskplane_common.errors import ProblemError
 from taskplane_common.openapi import problems
 
@@ -86,9 +87,21 @@ async def get_queue(queue: QueuePath, session: ReadSessionDep, principal: Princi
     summary="Create or replace a queue's configuration (the operator calls this)",
 )
 async def put_queue(
-    queue: QueuePath, config: QueueConfig, session: SessionDep, _: QueueAdminDep
+    queue: QueuePath,
+    config: QueueConfig,
+    request: Request,
+    session: SessionDep,
+    admin: QueueAdminDep,
 ) -> JSONResponse:
     created = await engine.put_queue(session, queue, config)
+    await audit.record(
+        session,
+        request,
+        action="queue.put",
+        target=f"queue:{queue}",
+        actor=admin,
+        details={"created": created, "config": config.model_dump(mode="json")},
+    )
     await session.commit()
     body = _queue_out(*await engine.describe_queue(session, queue)).model_dump(mode="json")
     return JSONResponse(body, status_code=201 if created else 200)
@@ -102,11 +115,20 @@ async def put_queue(
 )
 async def delete_queue(
     queue: QueuePath,
+    request: Request,
     session: SessionDep,
-    _: QueueAdminDep,
+    admin: QueueAdminDep,
     force: Annotated[bool, Query(description="Also revoke leases of tasks in flight")] = False,
 ) -> Response:
     await engine.delete_queue(session, queue, force=force)
+    await audit.record(
+        session,
+        request,
+        action="queue.delete",
+        target=f"queue:{queue}",
+        actor=admin,
+        details={"force": force},
+    )
     await session.commit()
     return Response(status_code=204)
 
@@ -235,9 +257,21 @@ async def list_dead(
     summary="Give a dead task a fresh set of attempts",
 )
 async def retry_dead(
-    queue: QueuePath, task_id: uuid.UUID, session: SessionDep, _: QueueAdminDep
+    queue: QueuePath,
+    task_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    admin: QueueAdminDep,
 ) -> QueuedTaskOut:
     task = await engine.retry_dead(session, queue, task_id)
+    await audit.record(
+        session,
+        request,
+        action="dead_letter.retry",
+        target=f"queue:{queue}",
+        actor=admin,
+        details={"task_ids": [str(task_id)]},
+    )
     await session.commit()
     return task
 

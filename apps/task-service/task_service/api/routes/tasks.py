@@ -6,11 +6,12 @@ import hashlib
 import json
 import uuid
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from task_service import crud
 from task_service.api.deps import (
@@ -21,7 +22,6 @@ from task_service.api.deps import (
     SettingsDep,
     WriterDep,
 )
-from task_service.models import Task
 from task_service.pagination import (
     CURSOR_PATTERN,
     DEFAULT_SORT,
@@ -36,9 +36,10 @@ from task_service.schemas import (
     TaskPage,
     TaskStats,
     TaskUpdate,
-    task_out,
 )
+from taskplane_common.db import Row, autocommit
 from taskplane_common.errors import ProblemError
+from taskplane_common.jsonbody import FastJSONResponse
 from taskplane_common.openapi import links, problems, with_links
 from taskplane_common.paging import PageLimit, page_size
 from taskplane_common.security import Principal
@@ -66,23 +67,19 @@ IfMatch = Annotated[
 ]
 
 
-def etag_of(task: Task) -> str:
-    return f'"{task.version}"'
+def etag_of(task: Row) -> str:
+    return f'"{task["version"]}"'
 
 
-def _task_response(task: Task, status_code: int = 200, **headers: str) -> JSONResponse:
-    return JSONResponse(
-        task_out(task).model_dump(mode="json"),
-        status_code=status_code,
-        headers={"ETag": etag_of(task), **headers},
-    )
+def _task_response(task: Row) -> JSONResponse:
+    return FastJSONResponse(crud.task_document(task), headers={"ETag": etag_of(task)})
 
 
 def _not_found(task_id: uuid.UUID) -> ProblemError:
     return ProblemError(404, f"task {task_id} does not exist", slug="task-not-found")
 
 
-def _check_if_match(if_match: str | None, task: Task) -> None:
+def _check_if_match(if_match: str | None, task: Row) -> None:
     """RFC 9110 If-Match: strong comparison, ``*`` matches any existing task."""
     if if_match is None:
         return
@@ -122,35 +119,37 @@ async def create_task(
         Header(min_length=1, max_length=255, description="Replays return the first response"),
     ] = None,
 ) -> JSONResponse:
-    if idempotency_key is not None:
-        stored = await crud.claim_idempotency_key(
-            session,
-            principal.subject,
-            idempotency_key,
-            _request_hash(body),
-            timedelta(hours=settings.idempotency_ttl_hours),
-        )
-        if stored is not None:
-            if stored.request_hash != _request_hash(body):
-                raise ProblemError(
-                    422,
-                    "this Idempotency-Key was already used with a different request body",
-                    slug="idempotency-key-reused",
-                )
-            return JSONResponse(
-                stored.body,
-                status_code=stored.status_code,
-                headers={**stored.headers, "Idempotent-Replayed": "true"},
+    task_id = uuid.uuid4()
+    # A new task is at version 1.
+    headers = {"ETag": '"1"', "Location": f"{router.prefix}/{task_id}"}
+    if idempotency_key is None:
+        # One statement: no transaction round trips.
+        async with autocommit(session) as db:
+            payload = await crud.create_task(db, principal, body, task_id)
+        return FastJSONResponse(payload, status_code=201, headers=headers)
+    stored = await crud.claim_idempotency_key(
+        session,
+        principal.subject,
+        idempotency_key,
+        _request_hash(body),
+        timedelta(hours=settings.idempotency_ttl_hours),
+    )
+    if stored is not None:
+        if stored.request_hash != _request_hash(body):
+            raise ProblemError(
+                422,
+                "this Idempotency-Key was already used with a different request body",
+                slug="idempotency-key-reused",
             )
-    task = await crud.create_task(session, principal, body)
-    headers = {"ETag": etag_of(task), "Location": f"{router.prefix}/{task.id}"}
-    payload = task_out(task).model_dump(mode="json")
-    if idempotency_key is not None:
-        await crud.store_idempotent_response(
-            session, principal.subject, idempotency_key, 201, payload, headers
+        return JSONResponse(
+            stored.body,
+            status_code=stored.status_code,
+            headers={**stored.headers, "Idempotent-Replayed": "true"},
         )
+    store = (principal.subject, idempotency_key, headers)
+    payload = await crud.create_task(session, principal, body, task_id, store)
     await session.commit()
-    return JSONResponse(payload, status_code=201, headers=headers)
+    return FastJSONResponse(payload, status_code=201, headers=headers)
 
 
 @router.get(
@@ -207,12 +206,13 @@ async def list_tasks(
         **_assignee_filter(assignee, principal.user_id),
     )
     position = codec.decode(cursor, key) if cursor else None
-    tasks, more = await crud.list_tasks(session, principal, filters, key, size, position)
-    next_cursor = codec.encode(key, tasks[-1]) if more and tasks else None
-    # Built and dumped once here: returning the model would have FastAPI dump, validate
-    # and dump the whole page again for the response_model (which still documents it).
-    page = TaskPage(items=[task_out(t) for t in tasks], next_cursor=next_cursor)
-    return JSONResponse(page.model_dump(mode="json"))
+    async with autocommit(session) as db:
+        tasks, more = await crud.list_tasks(db, principal, filters, key, size, position)
+    next_cursor = codec.encode(key, SimpleNamespace(**tasks[-1])) if more and tasks else None
+    # Rows to JSON once here: returning the model would have FastAPI build, validate and
+    # dump the whole page again for the response_model (which still documents it).
+    items = [crud.task_document(task) for task in tasks]
+    return FastJSONResponse({"items": items, "next_cursor": next_cursor})
 
 
 def _assignee_filter(assignee: str | None, me: uuid.UUID | None) -> dict[str, Any]:
@@ -232,24 +232,31 @@ def _assignee_filter(assignee: str | None, me: uuid.UUID | None) -> dict[str, An
 
 @router.get("/stats", response_model=TaskStats, summary="Counts by status and priority")
 async def task_stats(session: ReadSessionDep, principal: PrincipalDep) -> TaskStats:
-    return TaskStats(**await crud.task_stats(session, principal))
+    async with autocommit(session) as db:
+        return TaskStats(**await crud.task_stats(db, principal))
 
 
 @router.get(_TASK, response_model=TaskOut, responses=_NOT_FOUND, summary="Get a task")
 async def get_task(
     task_id: uuid.UUID, session: ReadSessionDep, principal: PrincipalDep
 ) -> Response:
-    task = await crud.get_task(session, principal, task_id)
+    async with autocommit(session) as db:
+        task = await crud.get_task(db, principal, task_id)
     if task is None:
         raise _not_found(task_id)
     return _task_response(task)
 
 
 async def _task_to_change(
-    session: AsyncSession, principal: Principal, task_id: uuid.UUID, if_match: str | None
-) -> Task:
-    """The task, locked for the change, after its visibility and ``If-Match`` checks."""
-    task = await crud.get_task(session, principal, task_id, for_update=True)
+    db: AsyncConnection, principal: Principal, task_id: uuid.UUID, if_match: str | None
+) -> Row:
+    """The task as it is now, after its visibility and ``If-Match`` checks.
+
+    The change that follows names the version read here in its ``WHERE``: when another
+    change landed in between, it matches nothing and the caller reads again (so a stale
+    ``If-Match`` becomes a 412, a missing one applies to the new version).
+    """
+    task = await crud.get_task(db, principal, task_id)
     if task is None:
         raise _not_found(task_id)
     _check_if_match(if_match, task)
@@ -269,10 +276,12 @@ async def update_task(
     principal: WriterDep,
     if_match: IfMatch = None,
 ) -> Response:
-    task = await _task_to_change(session, principal, task_id, if_match)
-    task = await crud.update_task(session, task, body)
-    await session.commit()
-    return _task_response(task)
+    async with autocommit(session) as db:
+        while True:
+            task = await _task_to_change(db, principal, task_id, if_match)
+            updated = await crud.update_task(db, task, body)
+            if updated is not None:
+                return _task_response(updated)
 
 
 @router.delete(
@@ -287,7 +296,9 @@ async def delete_task(
     principal: WriterDep,
     if_match: IfMatch = None,
 ) -> Response:
-    task = await _task_to_change(session, principal, task_id, if_match)
-    await crud.delete_task(session, task)
-    await session.commit()
+    async with autocommit(session) as db:
+        while not await crud.delete_task(
+            db, await _task_to_change(db, principal, task_id, if_match)
+        ):
+            pass
     return Response(status_code=204)

@@ -6,9 +6,12 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from taskplane_common.db import autocommit
 from taskplane_common.errors import ProblemError
+from taskplane_common.jsonbody import FastJSONResponse
 from taskplane_common.paging import PageLimit, page_size
 from user_service import crud
 from user_service.api.deps import MeDep, PrincipalDep, SessionDep, SettingsDep, UsersReaderDep
@@ -56,10 +59,11 @@ def _profile_out(profile: Profile) -> ProfileOut:
 
 
 @router.get("/me", response_model=ProfileOut, responses=_AUTH, summary="My profile")
-async def get_me(session: SessionDep, me: MeDep) -> ProfileOut:
-    profile = await crud.ensure_profile(session, *me)
-    await session.commit()
-    return _profile_out(profile)
+async def get_me(session: SessionDep, me: MeDep) -> JSONResponse:
+    async with autocommit(session) as db:
+        row = await crud.profile_row(db, *me)
+    # The body straight from the row, serialised once (no model to build and re-dump).
+    return FastJSONResponse(dict(row))
 
 
 @router.patch("/me", response_model=ProfileOut, responses=_AUTH, summary="Update my profile")

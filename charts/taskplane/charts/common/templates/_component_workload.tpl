@@ -100,6 +100,10 @@ true
 {{- if include "taskplane.component.clusterCA" . -}}
 {{- $_ := set $plain "TASKPLANE_AUTH_KUBERNETES_CA_FILE" "/var/run/secrets/taskplane/kubernetes-ca/ca.crt" -}}
 {{- end -}}
+{{- if .v.component.database -}}
+{{- $_ := set $plain "TASKPLANE_DB_POOL_SIZE" (toString .v.databasePool.size) -}}
+{{- $_ := set $plain "TASKPLANE_DB_MAX_OVERFLOW" (toString .v.databasePool.maxOverflow) -}}
+{{- end -}}
 {{- range $k, $val := .v.env -}}
 {{- $_ := set $plain $k (tpl (toString $val) $root) -}}
 {{- end -}}

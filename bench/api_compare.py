@@ -1,0 +1,238 @@
+"""What a change to the task-service bought: the service at another commit and as checked
+out, side by side against the same ceiling, on one server.
+
+``python -m bench.api_compare --before <commit> [--after <commit>] [--seconds 5]
+[--repeats 2]`` exports ``apps/`` of ``<commit>`` (``git archive``) and starts that
+task-service on it (``PYTHONPATH`` ahead of the editable installs) next to the checked-out
+one (or the one of ``--after``), on the same database, auth-service (JWKS) and seeded rows
+as the sizing run, with the ceiling app
+(:mod:`bench.ceiling_app`). wrk then drives each endpoint and concurrency on the three
+sides in turn (interleaved, so a change of machine load hits all three alike), ``repeats``
+times; the table shows the median requests/s of each side, ``before`` / ceiling,
+``after`` / ceiling and after / before. Results in ``latest-api-compare.md`` and
+``<UTC timestamp>-api-compare.json``.
+
+Each side's process CPU per request is measured too (user + system time of the process
+over its wrk run, less what it spends idle in that time (its background loops, measured
+for 5 s before the first point), / the requests wrk completed): on a machine shared with other work,
+requests/s swing with the load while CPU per request barely moves, and ceiling CPU /
+service CPU per request is the throughput ratio the service would reach where it, not
+PostgreSQL or the load generator, is the bottleneck.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import tarfile
+import tempfile
+import time
+from collections.abc import Sequence
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import jwt
+import psycopg
+
+from bench.api_ceiling import CLIENTS, PATHS, SEED_SQL, run_wrk, wrk_scripts
+from bench.cpu import CpuMeter
+from bench.sizing import RESULTS, ceiling_app
+from taskplane_common.testing.platform import running_platform
+from taskplane_common.testing.postgres import PostgresServer
+from taskplane_common.testing.processes import ServiceProcess
+
+REPO = Path(__file__).resolve().parents[1]
+SIDES = ("before", "after", "ceiling")
+
+
+def export_apps(commit: str) -> Path:
+    """``apps/`` of ``commit`` in a temporary directory (its task-service and common)."""
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", commit, "apps"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    target = Path(tempfile.mkdtemp(prefix=f"taskplane-{commit[:12]}-"))
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(target, filter="data")
+    return target / "apps"
+
+
+def _task_service(
+    stack: ExitStack,
+    commit: str | None,
+    database_url: str,
+    jwks_url: str,
+    fallback: ServiceProcess,
+) -> tuple[str, int]:
+    """Base URL and pid of the task-service at ``commit`` (``fallback``, the checked-out
+    one, when None), started on ``database_url``."""
+    if commit is None:
+        assert fallback.process is not None
+        return fallback.url, fallback.process.pid
+    apps = export_apps(commit)
+    env = {
+        "DATABASE_URL": database_url,
+        "TASKPLANE_ENVIRONMENT": "development",
+        "TASKPLANE_LOG_LEVEL": "WARNING",
+        "OTEL_SERVICE_NAME": "task-service",
+        "TASKPLANE_JWKS_URL": jwks_url,
+        "PYTHONPATH": ":".join(str(apps / name) for name in ("task-service", "common", "client")),
+    }
+    service = stack.enter_context(ServiceProcess("task_service", env))
+    assert service.process is not None
+    return service.url, service.process.pid
+
+
+def compare(
+    before: str,
+    after: str | None,
+    seconds: int,
+    repeats: int,
+    seed_rows: int,
+    clients: Sequence[int] = CLIENTS,
+) -> dict[str, Any]:
+    with (
+        PostgresServer(max_connections=200, durable=False) as server,
+        running_platform(server, "compare") as platform,
+        ExitStack() as stack,
+    ):
+        database_url = server.url("compare")
+        jwks = f"{platform.auth.url}/.well-known/jwks.json"
+        sides = {
+            "before": _task_service(stack, before, database_url, jwks, platform.tasks),
+            "after": _task_service(stack, after, database_url, jwks, platform.tasks),
+            "ceiling": stack.enter_context(ceiling_app(database_url, jwks)),
+        }
+        token = platform.admin_token()
+        owner = jwt.decode(token, options={"verify_signature": False})["sub"]
+        with psycopg.connect(database_url, autocommit=True) as db:
+            db.execute(SEED_SQL, {"owner": owner, "rows": seed_rows})
+            row = db.execute("SELECT id FROM tasks.tasks LIMIT 1").fetchone()
+            db.execute("VACUUM (ANALYZE) tasks.tasks")
+        assert row is not None
+        scripts = wrk_scripts()
+        idle = idle_cpu(sides)
+        points: dict[str, Any] = {}
+        for endpoint, template in PATHS.items():
+            path = template.format(task_id=row[0])
+            for concurrency in clients:
+                runs: dict[str, list[dict[str, Any]]] = {side: [] for side in SIDES}
+                for _ in range(repeats):
+                    for side in SIDES:
+                        base, pid = sides[side]
+                        meter = CpuMeter({side: [pid]})
+                        meter.start()
+                        started = time.perf_counter()
+                        run = run_wrk(base + path, token, concurrency, seconds, scripts[endpoint])
+                        elapsed = time.perf_counter() - started
+                        busy_s = meter.stop()[side] - idle[side] * elapsed
+                        run["cpu_ms_per_request"] = busy_s * 1e3 / max(run["requests"], 1)
+                        runs[side].append(run)
+                name = f"{endpoint} x{concurrency}"
+                points[name] = summarise(runs)
+                print(f"{name}: {points[name]}", flush=True)
+    return {
+        "before": before,
+        "after": after or "checked out",
+        "idle_cpu_s_per_s": idle,
+        "seconds": seconds,
+        "repeats": repeats,
+        "points": points,
+    }
+
+
+def idle_cpu(sides: dict[str, tuple[str, int]], window_s: float = 5.0) -> dict[str, float]:
+    """CPU seconds per second each side spends without requests (background loops)."""
+    meter = CpuMeter({side: [pid] for side, (_, pid) in sides.items()})
+    meter.start()
+    time.sleep(window_s)
+    return {side: seconds / window_s for side, seconds in meter.stop().items()}
+
+
+def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Median requests/s per side, the ratios, and every non-2xx by side and status."""
+    rate = {side: statistics.median(r["requests_per_s"] for r in runs[side]) for side in SIDES}
+    cpu = {side: statistics.median(r["cpu_ms_per_request"] for r in runs[side]) for side in SIDES}
+    statuses = {
+        side: {code: sum(r["statuses"].get(code, 0) for r in runs[side]) for code in _codes(runs)}
+        for side in SIDES
+    }
+    return {
+        "requests_per_s": rate,
+        "p99_ms": {side: statistics.median(r["p99_ms"] for r in runs[side]) for side in SIDES},
+        "before_over_ceiling": rate["before"] / rate["ceiling"],
+        "after_over_ceiling": rate["after"] / rate["ceiling"],
+        "after_over_before": rate["after"] / rate["before"],
+        "cpu_ms_per_request": cpu,
+        "cpu_before_over_ceiling": cpu["ceiling"] / cpu["before"],
+        "cpu_after_over_ceiling": cpu["ceiling"] / cpu["after"],
+        "non_2xx": {
+            side: {c: n for c, n in counts.items() if not c.startswith("2") and n}
+            for side, counts in statuses.items()
+        },
+    }
+
+
+def _codes(runs: dict[str, list[dict[str, Any]]]) -> set[str]:
+    return {code for side in runs.values() for r in side for code in r["statuses"]}
+
+
+def table(result: dict[str, Any]) -> str:
+    lines = [
+        f"# Task API before ({result['before']}) and after ({result['after']}),"
+        " against the ceiling",
+        "",
+        f"wrk {result['seconds']} s a point, median of {result['repeats']}, interleaved.",
+        "",
+        "Requests/s (before, after, ceiling) and their ratios; CPU ms per request of each"
+        " process and ceiling CPU / service CPU per request.",
+        "",
+        "| point | before/s | after/s | ceiling/s | before/ceiling | after/ceiling"
+        " | after/before | CPU ms/request b / a / c | CPU ratio before | CPU ratio after"
+        " | after p99 ms | ceiling p99 ms | non-2xx |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, p in result["points"].items():
+        rate, cpu = p["requests_per_s"], p["cpu_ms_per_request"]
+        lines.append(
+            f"| {name} | {rate['before']:,.0f} | {rate['after']:,.0f} | {rate['ceiling']:,.0f}"
+            f" | {p['before_over_ceiling']:.2f} | {p['after_over_ceiling']:.2f}"
+            f" | {p['after_over_before']:.2f}"
+            f" | {cpu['before']:.2f} / {cpu['after']:.2f} / {cpu['ceiling']:.2f}"
+            f" | {p['cpu_before_over_ceiling']:.2f} | {p['cpu_after_over_ceiling']:.2f}"
+            f" | {p['p99_ms']['after']:.1f}"
+            f" | {p['p99_ms']['ceiling']:.1f} | {p['non_2xx']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.api_compare", description=__doc__)
+    parser.add_argument("--before", required=True, help="the commit to compare against")
+    parser.add_argument("--after", help="the commit to compare (default: as checked out)")
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--seed-rows", type=int, default=2_000)
+    parser.add_argument("--clients", type=int, nargs="+", default=list(CLIENTS))
+    parser.add_argument("--results-dir", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    result = compare(
+        args.before, args.after, args.seconds, args.repeats, args.seed_rows, args.clients
+    )
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    (args.results_dir / f"{stamp}-api-compare.json").write_text(json.dumps(result, indent=2))
+    text = table(result)
+    (args.results_dir / "latest-api-compare.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -11,7 +11,7 @@ variable "repository_prefix" {
 variable "images" {
   description = "Images that get a repository, one per deployable."
   type        = list(string)
-  default     = ["auth-service", "user-service", "task-service", "notification-service", "worker", "operator"]
+  default     = ["auth-service", "user-service", "task-service", "notification-service", "console", "worker", "operator"]
 
   validation {
     condition     = length(var.images) > 0 && alltrue([for i in var.images : can(regex("^[a-z0-9]+(?:[._-][a-z0-9]+)*$", i))])

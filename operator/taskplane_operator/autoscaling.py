@@ -160,4 +160,4 @@ def export_depth(stats: QueueStats | None, labels: tuple[str, str, str]) -> None
         return
     for state in metrics.QUEUE_STATES:
         metrics.QUEUE_DEPTH.labels(*labels, state).set(getattr(stats, state))
-    metrics.OLDEST_AVAILABLE_AGE.labels(*labels).set(stats.oldest_available_age_s or 0.0)
+    metrics.OLDEST_AVAILABLE_AGE.labels(*labels).set(stats.oldest_available_age_s)

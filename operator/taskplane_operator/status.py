@@ -105,7 +105,7 @@ def build_status(
             dead=obs.stats.dead,
         )
         # An empty queue has no oldest task: 0 reads better than a vanished column.
-        status["oldestAvailableAgeSeconds"] = obs.stats.oldest_available_age_s or 0.0
+        status["oldestAvailableAgeSeconds"] = obs.stats.oldest_available_age_s
     else:  # keep the last known counts rather than pretending the queue is empty
         for key in ("available", "scheduled", "inFlight", "retrying", "dead"):
             if key in previous:

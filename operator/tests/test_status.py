@@ -10,6 +10,8 @@ from taskplane_operator.client import QueueStats
 from taskplane_operator.scaling import ScaleDecision
 from taskplane_operator.status import Observation, Problem, build_status, condition, timestamp
 
+from .support.task_service import empty_stats
+
 T0 = datetime.datetime(2026, 3, 1, 12, 0, 0, tzinfo=datetime.UTC)
 T1 = T0 + datetime.timedelta(minutes=5)
 
@@ -17,7 +19,16 @@ BASE = Observation(
     generation=3,
     queue="shop.orders",
     paused=False,
-    stats=QueueStats(available=12, in_flight=3, dead=1, oldest_available_age_s=4.2),
+    stats=QueueStats(
+        available=12,
+        scheduled=0,
+        in_flight=3,
+        retrying=0,
+        dead=1,
+        oldest_available_age_s=4.2,
+        completed_total=0,
+        failed_total=0,
+    ),
     decision=ScaleDecision(desired=2, recommendation=2, direction="none", reason="QueueDepth"),
     deployment_replicas=2,
     pods=2,
@@ -113,7 +124,7 @@ def test_problems_make_degraded_and_not_ready_and_keep_last_counts() -> None:
 def test_idle_and_paused_at_zero_are_ready() -> None:
     idle = dataclasses.replace(
         BASE,
-        stats=QueueStats(),
+        stats=QueueStats.model_validate(empty_stats()),
         decision=ScaleDecision(0, 0, "none", "QueueDepth"),
         pods=0,
         ready_pods=0,

@@ -21,20 +21,8 @@ SCRIPT = load_documents_script()
 #: the queue's retention settings.
 SERVER_EXTENDS = {"QueueConfig"}
 REF = "#/components/schemas/{model}"
-#: Client-side models that are no service's body: what a token says, a path's parts;
-#: and the queue engine's answers, which the client reads tolerantly (defaults for
-#: what an older server leaves out, a lease's timeout copied onto each task) under
-#: names of their own, not yet built on one shared model.
-CLIENT_ONLY = {
-    "Identity",
-    "WorkloadBindingKey",
-    "Request",
-    "Response",
-    "Queue",
-    "QueueStats",
-    "QueuedTask",
-    "Lease",
-}
+#: Client-side models that are no service's body: what a token says, a path's parts.
+CLIENT_ONLY = {"Identity", "WorkloadBindingKey", "Request", "Response"}
 
 
 def client_models() -> dict[str, type[BaseModel]]:
@@ -107,5 +95,8 @@ def _client_members(documented: dict[str, Any], client: dict[str, Any]) -> dict[
 def test_every_client_model_is_some_services_schema() -> None:
     """No client model drifts away unnoticed: each one is a schema of some document."""
     named = set().union(*(d["components"]["schemas"] for d in documents().values()))
-    missing = sorted(set(client_models()) - named - CLIENT_ONLY)
+    models = client_models()
+    # A base whose members a documented model has (QueueStats of Queue) drifts with it.
+    covered = {base.__name__ for name in named & set(models) for base in models[name].__mro__}
+    missing = sorted(set(models) - named - covered - CLIENT_ONLY)
     assert not missing, f"client models no service document has: {missing}"

@@ -282,16 +282,16 @@ class QueueConfig(Request):
 
 
 class QueueStats(Response):
-    """Depth and totals of a queue (zeros for a field an older server does not send)."""
+    """Depth and totals of a queue."""
 
-    available: int = 0
-    scheduled: int = 0
-    in_flight: int = 0
-    retrying: int = 0
-    dead: int = 0
-    oldest_available_age_s: float | None = None
-    completed_total: int = 0
-    failed_total: int = 0
+    available: int
+    scheduled: int
+    in_flight: int
+    retrying: int
+    dead: int
+    oldest_available_age_s: float
+    completed_total: int
+    failed_total: int
 
     @property
     def pending(self) -> int:

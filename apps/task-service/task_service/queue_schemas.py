@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -17,7 +14,6 @@ from pydantic import (
 
 import taskplane_client.models as wire
 from task_service.models import Priority
-from task_service.schemas import PriorityLabel, StatusLabel
 from taskplane_client.models import Request as _Body
 
 WorkerId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=wire.NO_NUL)]
@@ -25,10 +21,6 @@ WorkerId = Annotated[str, StringConstraints(min_length=1, max_length=200, patter
 
 def _label(value: object) -> object:
     return Priority(value).label if isinstance(value, int) else value
-
-
-#: A priority label, also read from the stored small integer.
-PriorityOut = Annotated[PriorityLabel, BeforeValidator(_label)]
 
 
 class QueueConfig(wire.QueueConfig):
@@ -45,20 +37,15 @@ class QueueConfig(wire.QueueConfig):
     dead_retention_s: int | None = Field(30 * 86_400, ge=1, le=10 * 366 * 86_400)
 
 
-class QueueStats(BaseModel):
-    available: int
-    scheduled: int
-    in_flight: int
-    retrying: int
-    dead: int
-    oldest_available_age_s: float
-    completed_total: int
-    failed_total: int
+QueueStats = wire.QueueStats
 
 
-class QueueOut(QueueStats):
-    name: str
+class Queue(wire.Queue):
+    # The client's Queue, with the service's own QueueConfig (its retention settings).
     config: QueueConfig
+
+
+QueueOut = Queue
 
 
 class QueueList(BaseModel):
@@ -72,27 +59,15 @@ class TaskBatch(_Body):
     tasks: list[TaskEnqueue] = Field(min_length=1)
 
 
-class QueuedTaskOut(BaseModel):
-    id: uuid.UUID
-    queue: str
-    title: str
-    status: StatusLabel
-    priority: PriorityOut
-    payload: dict[str, Any]
-    attempts: int
-    max_attempts: int | None
-    run_at: datetime | None
-    timeout_s: int | None
-    dedupe_key: str | None
-    last_error: str | None
-    result: Any | None
-    created_at: datetime
-    updated_at: datetime
-    completed_at: datetime | None
-    #: True when ``dedupe_key`` matched a live task, which is returned instead.
-    deduplicated: bool = False
-
+# The client's QueuedTask, read from a stored row: the priority's small integer as its
+# label, a null queue or payload as empty.
+class QueuedTask(wire.QueuedTask):
     model_config = ConfigDict(from_attributes=True)
+
+    @field_validator("priority", mode="before")
+    @classmethod
+    def _priority_label(cls, value: object) -> object:
+        return _label(value)
 
     @field_validator("queue", mode="before")
     @classmethod
@@ -103,6 +78,9 @@ class QueuedTaskOut(BaseModel):
     @classmethod
     def _payload_object(cls, value: object) -> object:
         return {} if value is None else value
+
+
+QueuedTaskOut = QueuedTask
 
 
 class EnqueueBatchOut(BaseModel):
@@ -133,10 +111,7 @@ class LeasedTask(wire.LeasedTask):
         )
 
 
-class LeaseOut(BaseModel):
-    tasks: list[LeasedTask]
-    #: Heartbeat well within this (the worker uses a third of it).
-    visibility_timeout_s: int
+LeaseOut = wire.Lease
 
 
 class LeaseAction(_Body):

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import uvicorn
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 
 from taskplane_common.auth import REVOCATIONS_PATH
 from taskplane_common.testing.postgres import PostgresServer
@@ -119,7 +120,7 @@ class FakeTaskService:
                 return denied
             self.queues[queue] = await request.json()
             self.stats.setdefault(queue, empty_stats())
-            return Response(status_code=200, content=b"{}", media_type="application/json")
+            return JSONResponse(self.queue_body(queue))
 
         @app.get("/api/v1/queues/{queue}")
         async def get_queue(queue: str, request: Request) -> Any:
@@ -129,7 +130,7 @@ class FakeTaskService:
                 return problem(404, "queue not found")
             if (probe := self.probes.get(queue)) is not None:
                 self.probed.setdefault(queue, []).append(await probe())
-            return self.stats[queue]
+            return self.queue_body(queue)
 
         @app.delete("/api/v1/queues/{queue}")
         async def delete_queue(queue: str, request: Request) -> Response:
@@ -147,12 +148,16 @@ class FakeTaskService:
         self.bindings.add_routes(app, guard)
         return app
 
+    def queue_body(self, queue: str) -> dict[str, Any]:
+        """The whole Queue the task-service answers with: its stats, name and config."""
+        return {"name": queue, "config": self.queues[queue], **self.stats[queue]}
+
     async def set_depth(
         self, queue: str, available: int = 0, in_flight: int = 0, retrying: int = 0
     ) -> None:
         stats = self.stats.setdefault(queue, empty_stats())
         stats.update(available=available, in_flight=in_flight, retrying=retrying)
-        stats["oldest_available_age_s"] = 1.5 if available else None
+        stats["oldest_available_age_s"] = 1.5 if available else 0.0
 
     async def queue_config(self, queue: str) -> dict[str, Any] | None:
         return self.queues.get(queue)
@@ -181,7 +186,7 @@ def empty_stats() -> dict[str, Any]:
         "in_flight": 0,
         "retrying": 0,
         "dead": 0,
-        "oldest_available_age_s": None,
+        "oldest_available_age_s": 0.0,
         "completed_total": 0,
         "failed_total": 0,
     }

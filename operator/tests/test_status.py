@@ -19,15 +19,8 @@ BASE = Observation(
     generation=3,
     queue="shop.orders",
     paused=False,
-    stats=QueueStats(
-        available=12,
-        scheduled=0,
-        in_flight=3,
-        retrying=0,
-        dead=1,
-        oldest_available_age_s=4.2,
-        completed_total=0,
-        failed_total=0,
+    stats=QueueStats.model_validate(
+        {**empty_stats(), "available": 12, "in_flight": 3, "dead": 1, "oldest_available_age_s": 4.2}
     ),
     decision=ScaleDecision(desired=2, recommendation=2, direction="none", reason="QueueDepth"),
     deployment_replicas=2,

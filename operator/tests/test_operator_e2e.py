@@ -259,6 +259,10 @@ async def test_a_recreated_service_account_is_bound_again_by_its_new_uid(
     async def bound_last(uid: str) -> bool:
         return uids()[-1:] == [uid]
 
+    async def count() -> None:
+        """Probed at every stats read: polls are counted, not timed."""
+
+    task_service.probe(queue, count)
     await queues.create("renewed")
     await assign_uid("uid-1")
     await queues.wait_for(lambda: bound_last("uid-1"))
@@ -271,7 +275,11 @@ async def test_a_recreated_service_account_is_bound_again_by_its_new_uid(
     assert uids().count("uid-1") == 1
     assert uids().count("uid-2") == 1
     assert [r for r in task_service.requests if r[:2] == ("PUT", queue_path)] == queue_puts
-    assert "DriftCorrected" in await queues.event_reasons("renewed")
+
+    async def recreation_reported() -> bool:
+        return "DriftCorrected" in await queues.event_reasons("renewed")
+
+    assert await queues.wait_for(recreation_reported)
 
 
 async def test_a_spec_change_is_registered_without_waiting_for_the_next_poll(

@@ -45,7 +45,8 @@ async def apply_children(
 
     The Deployment's ``replicas`` is declared as what runs (the autoscaler changes it,
     never an apply); fields the server rewrites on every apply (defaults, canonical
-    quantities) are remembered per child and not counted as drift.
+    quantities) are remembered per child and not counted as drift. The ServiceAccount's
+    uid is remembered for the binding (registration.py): every poll reads it here anyway.
     """
     results = []
     for obj in desired.children(owner_of(body), spec, svc.settings, initial_replicas(spec)):
@@ -59,6 +60,8 @@ async def apply_children(
         if live is None or changed:
             live = await svc.cluster.apply(obj)
             state.normalized[kind] = set(desired.drift(obj, live))
+        if kind == "ServiceAccount":
+            state.service_account_uid = live.get("metadata", {}).get("uid")
         results.append(Applied(kind, live, action, changed))
     state.applied_generation = body.metadata.get("generation")
     return results

@@ -136,10 +136,18 @@ class TaskServiceClient:
             raise
         return True
 
-    async def bind_workload(self, namespace: str, service_account: str, queue: str) -> None:
-        """Let ``namespace/service_account`` work on ``queue``, and on no other (idempotent)."""
+    async def bind_workload(
+        self,
+        namespace: str,
+        service_account: str,
+        queue: str,
+        service_account_uid: str | None = None,
+    ) -> None:
+        """Let ``namespace/service_account`` (the one with that uid, when given) work on
+        ``queue``, and on no other (idempotent)."""
         # Only success matters here, not the binding the answer describes.
-        bind = calls.put_workload_binding(namespace, service_account, queue).reading(nothing)
+        put = calls.put_workload_binding(namespace, service_account, queue, service_account_uid)
+        bind = put.reading(nothing)
         await self._call("PUT", bind.path, self._client.send(bind))
 
     async def unbind_workload(self, namespace: str, service_account: str) -> None:

@@ -2,14 +2,16 @@
 
 The autoscaler's poll is the one caller: it registers a new TaskQueue at its first
 poll, again after a spec change that alters what is registered, after a failed attempt,
-and when the task-service has forgotten the queue (404). Anything else is a no-op, so a
-new TaskQueue costs one queue PUT and one binding PUT, and a steady poll none.
+when the workers' ServiceAccount has a new uid (someone deleted it and the operator
+recreated it), and when the task-service has forgotten the queue (404). Anything else is
+a no-op, so a new TaskQueue costs one queue PUT and one binding PUT, and a steady poll
+none.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import kopf
 
@@ -24,21 +26,28 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Registration:
     """What is registered: the queue's configuration and the binding of the workers'
-    ServiceAccount (in the TaskQueue's namespace) to that queue."""
+    ServiceAccount (in the TaskQueue's namespace, with that uid) to that queue.
+
+    The auth-service refuses tokens of a ServiceAccount whose uid differs from the
+    binding's, so the uid is part of what is registered. None (the ServiceAccount not
+    seen yet) binds without one: the auth-service records the first token's uid.
+    """
 
     queue: str
     config: QueueConfig
     namespace: str
     service_account: str
+    service_account_uid: str | None
 
 
-def wanted(body: kopf.Body, spec: TaskQueueSpec) -> Registration:
+def wanted(body: kopf.Body, spec: TaskQueueSpec, service_account_uid: str | None) -> Registration:
     namespace, name = body.metadata.namespace or "", body.metadata.name or ""
     return Registration(
         queue=queue_name(spec, namespace, name),
         config=QueueConfig.from_spec(spec),
         namespace=namespace,
         service_account=desired.child_name(name),
+        service_account_uid=service_account_uid,
     )
 
 
@@ -46,24 +55,32 @@ async def ensure(body: kopf.Body, spec: TaskQueueSpec, svc: Services, state: Obj
     """Register unless exactly this registration already succeeded; returns the queue.
 
     The binding is what lets a worker pod's projected token become an access token for
-    this queue, so no Secret ever has to reach the TaskQueue's namespace. Both calls are
-    idempotent; a failure leaves nothing recorded, so the next poll tries again.
+    this queue, so no Secret ever has to reach the TaskQueue's namespace. A new uid alone
+    (a recreated ServiceAccount) needs only the binding PUT. Both calls are idempotent; a
+    failure leaves nothing recorded, so the next poll tries again.
     """
-    registration = wanted(body, spec)
-    if state.registered == registration:
+    registration = wanted(body, spec, state.service_account_uid)
+    previous, state.registered = state.registered, None
+    if previous == registration:
+        state.registered = previous
         return registration.queue
-    state.registered = None
-    await svc.tasks.put_queue(registration.queue, registration.config)
+    uid = registration.service_account_uid
+    if previous is None or replace(previous, service_account_uid=uid) != registration:
+        await svc.tasks.put_queue(registration.queue, registration.config)
     await svc.tasks.bind_workload(
-        registration.namespace, registration.service_account, registration.queue
+        registration.namespace,
+        registration.service_account,
+        registration.queue,
+        registration.service_account_uid,
     )
     state.registered = registration
     logger.info(
-        "%s/%s: queue %s configured (paused=%s), workers bound to it",
+        "%s/%s: queue %s configured (paused=%s), workers (ServiceAccount uid %s) bound to it",
         registration.namespace,
         body.metadata.name,
         registration.queue,
         spec.paused,
+        uid,
     )
     return registration.queue
 

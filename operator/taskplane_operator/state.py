@@ -53,6 +53,9 @@ class ObjectState:
     normalized: dict[str, set[str]] = field(default_factory=dict)
     last_scale_time: str | None = None
     problems: dict[str, Problem] = field(default_factory=dict)
+    #: ``metadata.uid`` of the workers' ServiceAccount as last read or applied (None:
+    #: not seen yet); a recreated ServiceAccount has a new one, which needs a new binding.
+    service_account_uid: str | None = None
     #: What the last successful registration put (None: register at the next poll).
     registered: Registration | None = None
     #: Set by the spec handler: the autoscaler polls at once instead of sleeping on.

@@ -232,6 +232,51 @@ async def test_a_queue_is_registered_once_per_configuration_never_per_poll(
     assert puts() == (2, 2)
 
 
+async def test_a_recreated_service_account_is_bound_again_by_its_new_uid(
+    queues: Queues, task_service: FakeTaskService, kube: Kube
+) -> None:
+    """The auth-service refuses tokens of a ServiceAccount whose uid is not the binding's:
+    when someone deletes the workers' ServiceAccount, the operator recreates it and binds
+    the new uid with one binding PUT (and no queue PUT). kmock assigns no uids, so the
+    test sets each one as the API server would on create."""
+    queue, ns = queues.queue("renewed"), queues.ns
+    account = child_path("serviceaccounts", ns, "renewed")
+    queue_path = f"/api/v1/queues/{queue}"
+
+    def uids() -> list[str | None]:
+        """``service_account_uid`` of each binding PUT for this TaskQueue, in order."""
+        return [
+            uid for n, sa, uid in task_service.bindings.uids if (n, sa) == (ns, "renewed-worker")
+        ]
+
+    async def assign_uid(uid: str) -> None:
+        """Wait for the ServiceAccount to exist, then give it ``uid`` (the API server's job)."""
+        await queues.wait_for(lambda: kube.get(account))
+        patch = {"metadata": {"uid": uid}}
+        headers = {"Content-Type": "application/merge-patch+json"}
+        (await kube.http.patch(account, json=patch, headers=headers)).raise_for_status()
+
+    async def bound_last(uid: str) -> bool:
+        return uids()[-1:] == [uid]
+
+    async def count() -> None:
+        """Probed at every stats read: polls are counted, not timed."""
+
+    task_service.probe(queue, count)
+    await queues.create("renewed")
+    await assign_uid("uid-1")
+    await queues.wait_for(lambda: bound_last("uid-1"))
+    queue_puts = [r for r in task_service.requests if r[:2] == ("PUT", queue_path)]
+
+    await kube.delete(account)
+    await assign_uid("uid-2")  # the operator recreated it
+    await queues.wait_for(lambda: bound_last("uid-2"))
+    await task_service.next_polls(queue, 3)
+    assert uids().count("uid-1") == 1
+    assert uids().count("uid-2") == 1
+    assert [r for r in task_service.requests if r[:2] == ("PUT", queue_path)] == queue_puts
+
+
 async def test_a_spec_change_is_registered_without_waiting_for_the_next_poll(
     queues: Queues, task_service: FakeTaskService, kube: Kube
 ) -> None:

@@ -403,15 +403,21 @@ def _binding(namespace: str, service_account: str) -> str:
     return f"{WORKLOAD_BINDINGS}/{key.path}"
 
 
-def put_workload_binding(namespace: str, service_account: str, queue: str) -> Call[WorkloadBinding]:
-    """Let ``namespace:service_account`` work ``queue`` only (the operator, per TaskQueue)."""
+def put_workload_binding(
+    namespace: str, service_account: str, queue: str, service_account_uid: str | None = None
+) -> Call[WorkloadBinding]:
+    """Let ``namespace:service_account`` work ``queue`` only (the operator, per TaskQueue).
+
+    ``service_account_uid`` pins the binding to that ServiceAccount's ``metadata.uid``:
+    tokens of a recreated ServiceAccount (another uid) are refused until bound again.
+    """
     return Call(
         "put_workload_binding",
         "PUT",
         _binding(namespace, service_account),
         model(WorkloadBinding),
         service="auth",
-        json=body_of(WorkloadBindingPut(queue=queue)),
+        json=body_of(WorkloadBindingPut(queue=queue, service_account_uid=service_account_uid)),
         idempotent=True,
     )
 

@@ -284,9 +284,15 @@ class TaskplaneClient(_Base):
         return self.send(calls.exchange_kubernetes_token(token))
 
     def put_workload_binding(
-        self, namespace: str, service_account: str, queue: str
+        self,
+        namespace: str,
+        service_account: str,
+        queue: str,
+        service_account_uid: str | None = None,
     ) -> WorkloadBinding:
-        return self.send(calls.put_workload_binding(namespace, service_account, queue))
+        return self.send(
+            calls.put_workload_binding(namespace, service_account, queue, service_account_uid)
+        )
 
     def delete_workload_binding(self, namespace: str, service_account: str) -> None:
         self.send(calls.delete_workload_binding(namespace, service_account))
@@ -505,9 +511,15 @@ class AsyncTaskplaneClient(_Base):
         return await self.send(calls.exchange_kubernetes_token(token))
 
     async def put_workload_binding(
-        self, namespace: str, service_account: str, queue: str
+        self,
+        namespace: str,
+        service_account: str,
+        queue: str,
+        service_account_uid: str | None = None,
     ) -> WorkloadBinding:
-        return await self.send(calls.put_workload_binding(namespace, service_account, queue))
+        return await self.send(
+            calls.put_workload_binding(namespace, service_account, queue, service_account_uid)
+        )
 
     async def delete_workload_binding(self, namespace: str, service_account: str) -> None:
         await self.send(calls.delete_workload_binding(namespace, service_account))

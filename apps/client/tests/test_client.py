@@ -203,6 +203,8 @@ def test_workload_bindings_are_put_listed_and_deleted(platform: Platform) -> Non
         )
         assert client.put_workload_binding(namespace, "emails-worker", "emails") == bound
         assert bound in client.list_workload_bindings()
+        pinned = client.put_workload_binding(namespace, "emails-worker", "emails", "sa-uid-1")
+        assert pinned.service_account_uid == "sa-uid-1"  # a recreated one is refused
         for _ in range(2):
             client.delete_workload_binding(namespace, "emails-worker")
         assert all(b.namespace != namespace for b in client.list_workload_bindings())

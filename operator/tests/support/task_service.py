@@ -46,6 +46,8 @@ class WorkloadBindings:
     bound: dict[tuple[str, str], str] = field(default_factory=dict)
     #: (method, namespace, service account, Authorization header) per request.
     requests: list[tuple[str, str, str, str | None]] = field(default_factory=list)
+    #: (namespace, service account, ``service_account_uid``) per accepted PUT, in order.
+    uids: list[tuple[str, str, str | None]] = field(default_factory=list)
     #: Answer every DELETE with 503 (the auth-service failing the revocation).
     unbind_failing: bool = False
 
@@ -60,10 +62,12 @@ class WorkloadBindings:
         async def bind(namespace: str, service_account: str, request: Request) -> Response:
             if (denied := admitted(namespace, service_account, request)) is not None:
                 return denied
-            queue = (await request.json()).get("queue")
+            sent = await request.json()
+            queue = sent.get("queue")
             if not isinstance(queue, str) or not queue:
                 return problem(422, "queue: a non-empty string is required")
             self.bound[(namespace, service_account)] = queue
+            self.uids.append((namespace, service_account, sent.get("service_account_uid")))
             body = {"namespace": namespace, "service_account": service_account, "queue": queue}
             return Response(content=json.dumps(body), media_type="application/json")
 

@@ -2,7 +2,9 @@
 
 orjson writes UUIDs and datetimes itself (UTC as ``Z``, the way pydantic's JSON mode
 writes it, so bodies read the same as the response models'), so a route can hand it rows
-as they come from the database without building and dumping a model first.
+as they come from the database without building and dumping a model first. Integers past
+64 bits, which a JSON payload may hold and orjson refuses, go through pydantic-core's
+encoder instead (same output, arbitrary precision).
 """
 
 from __future__ import annotations
@@ -10,11 +12,15 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+import pydantic_core
 from starlette.responses import JSONResponse
 
 
 def dumps(content: Any) -> bytes:
-    return orjson.dumps(content, option=orjson.OPT_UTC_Z)
+    try:
+        return orjson.dumps(content, option=orjson.OPT_UTC_Z)
+    except orjson.JSONEncodeError:
+        return pydantic_core.to_json(content)
 
 
 class FastJSONResponse(JSONResponse):

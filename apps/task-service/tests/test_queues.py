@@ -660,3 +660,22 @@ async def test_lease_on_paused_or_limited_queue_claims_nothing_extra(
     assert len(await lease(client, max_tasks=3)) == 2
     await configure(client, rate_limit_per_s=1)
     assert len(await lease(client, max_tasks=3)) == 1
+
+
+async def test_a_payload_with_an_integer_past_64_bits_is_listed_and_read(
+    client: httpx.AsyncClient,
+) -> None:
+    """JSON numbers have no size limit and jsonb keeps them: the task list (encoded by
+    orjson, which stops at 64 bits) was a 500 once such a payload was queued."""
+    huge = 2**70
+    task = await enqueue(client, payload={"n": huge, "nested": [-(2**65)]})
+    assert task["payload"] == {"n": huge, "nested": [-(2**65)]}
+
+    listed = await client.get("/api/v1/tasks", params={"limit": 1000})
+    assert listed.status_code == 200, listed.text
+    (item,) = [i for i in listed.json()["items"] if i["id"] == task["id"]]
+    assert item["queue"]["payload"]["n"] == huge
+
+    read = await client.get(f"/api/v1/tasks/{task['id']}")
+    assert read.status_code == 200, read.text
+    assert read.json()["queue"]["payload"]["nested"] == [-(2**65)]

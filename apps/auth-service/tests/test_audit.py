@@ -154,6 +154,16 @@ async def test_admins_page_and_filter_the_log_and_nobody_else_reads_it(
         await client.get("/api/v1/audit", params={"cursor": "x1"}, headers=bearer(admin_token)),
         422,
     )
+    # A time filter is RFC 3339 text, not a number read as a Unix time.
+    for bad_time in ("0.5", "1700000000"):
+        assert_problem(
+            await client.get(
+                "/api/v1/audit", params={"until": bad_time}, headers=bearer(admin_token)
+            ),
+            422,
+        )
+    now = await _entries(client, admin_token, since="2000-01-01T00:00:00Z", action="auth.")
+    assert {e["action"] for e in now} == {"auth.login"}
 
 
 async def test_entries_cannot_be_changed_or_deleted(

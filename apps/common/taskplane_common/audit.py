@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -28,7 +29,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from opentelemetry import trace
 from prometheus_client import Counter
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, BeforeValidator
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -56,6 +57,21 @@ TABLE = "audit_log"
 #: The retention job may never delete entries younger than this (the trigger enforces it).
 MIN_RETENTION_DAYS = 1
 Outcome = Literal["success", "failure"]
+
+
+_RFC3339_DATE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]")
+
+
+def _rfc3339_text(value: object) -> object:
+    """A query's date-time is RFC 3339 text, as the document says; lax pydantic would also
+    read ``0.5`` as a Unix time."""
+    if isinstance(value, str) and not _RFC3339_DATE.match(value):
+        raise ValueError("must be an RFC 3339 date-time, e.g. 2026-01-31T12:00:00Z")
+    return value
+
+
+#: A date-time query parameter: RFC 3339 text with an offset.
+QueryDatetime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
 ANONYMOUS = "anonymous"
 #: Entries per DELETE of the retention job (each batch its own short transaction).
 RETENTION_BATCH = 1000
@@ -220,8 +236,8 @@ def audit_router() -> APIRouter:
         ] = None,
         target: Annotated[str | None, Query(max_length=500)] = None,
         outcome: Annotated[Outcome | None, Query()] = None,
-        since: Annotated[AwareDatetime | None, Query()] = None,
-        until: Annotated[AwareDatetime | None, Query()] = None,
+        since: Annotated[QueryDatetime | None, Query()] = None,
+        until: Annotated[QueryDatetime | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         cursor: Annotated[str | None, Query(max_length=20, pattern=r"^[0-9]+$")] = None,
     ) -> AuditPage:

@@ -680,6 +680,7 @@ def test_ecr_repositories_are_hardened(docs: dict[str, HclDoc]) -> None:
         "user-service",
         "task-service",
         "notification-service",
+        "console",
         "worker",
         "operator",
     ]

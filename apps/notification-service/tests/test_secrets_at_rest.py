@@ -128,7 +128,11 @@ def test_rotating_the_kek_while_deliveries_flow_fails_no_delivery(
         )
     logged = outcomes()
     print(f"\nKEK rotation: {sent * len(users)} deliveries, attempts by outcome {logged}")
-    assert logged == {"delivered": sent * len(users)}, "no retry, no failure"
+    # Every attempt succeeded: none failed to unwrap or sign across the rotation. Delivery
+    # is at least once, so on a starved machine a lease can lapse mid-send and an event
+    # go out twice; each one reached its receiver (checked above), none was refused.
+    assert set(logged) == {"delivered"}, "no retry, no failure"
+    assert logged["delivered"] >= sent * len(users)
     for user, hook in hooks.items():
         signer = Webhook(hook["secret"])
         for request in platform.receiver.at(f"/ok/kek-{user}"):

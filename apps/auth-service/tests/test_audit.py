@@ -154,6 +154,10 @@ async def test_admins_page_and_filter_the_log_and_nobody_else_reads_it(
         await client.get("/api/v1/audit", params={"cursor": "x1"}, headers=bearer(admin_token)),
         422,
     )
+    # Any cursor the document allows is a position: past the largest id, from the newest.
+    newest = await _entries(client, admin_token, action="auth.")
+    beyond = await _entries(client, admin_token, cursor="9" * 20, action="auth.")
+    assert [e["id"] for e in beyond] == [e["id"] for e in newest]
     # A time filter is RFC 3339 text, not a number read as a Unix time.
     for bad_time in ("0.5", "1700000000"):
         assert_problem(

@@ -19,7 +19,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from task_service import queue
-from task_service.queue_schemas import TaskEnqueue
+from task_service.queue.schemas import TaskEnqueue
 from taskplane_common.security import DEV_PRINCIPAL
 
 QUEUE = "bench"

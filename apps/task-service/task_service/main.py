@@ -9,8 +9,8 @@ from task_service.api.problems import install_queue_problems
 from task_service.api.routes import events, leases, queues, tasks
 from task_service.config import Settings, get_settings
 from task_service.models import AUDIT_LOG
-from task_service.notify import Notifier
-from task_service.runtime import listen_conninfo, queue_lifespan
+from task_service.queue.lifespan import listen_conninfo, queue_lifespan
+from task_service.queue.notify import Notifier
 from taskplane_common.app import create_app
 from taskplane_common.db import Database
 

@@ -302,7 +302,7 @@ class Event(Base):
     __tablename__ = "events"
     __table_args__ = (
         # The feed's order (and retention's): (transaction id, id), see
-        # task_service.events. No other index: each costs an entry per queue transition.
+        # task_service.queue.feed. No other index: each costs an entry per queue transition.
         Index("ix_events_feed", "tx_id", "id"),
     )
 

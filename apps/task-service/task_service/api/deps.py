@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from task_service.config import Settings
-from task_service.notify import Notifier
 from task_service.pagination import CursorCodec
+from task_service.queue.notify import Notifier
+from taskplane_client.models import QUEUE_NAME_PATTERN
 from taskplane_common.db import request_read_session, request_session
 from taskplane_common.security import (
     Principal,
@@ -52,3 +53,9 @@ EventReaderDep = Annotated[Principal, Depends(require_scope("events:read"))]
 EnqueuerDep = Annotated[Principal, Depends(require_writer_or_scope("queues:work"))]
 #: Cancel: people who may write (their own tasks), or services holding ``queues:admin``.
 CancellerDep = Annotated[Principal, Depends(require_writer_or_scope("queues:admin"))]
+
+QueuePath = Annotated[str, Path(pattern=QUEUE_NAME_PATTERN, description="Queue name")]
+#: The 404 every route under ``/queues/{queue}`` can answer, for the OpenAPI document.
+QUEUE_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such queue", "content": {"application/problem+json": {}}}
+}

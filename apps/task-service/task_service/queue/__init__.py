@@ -5,20 +5,12 @@ the same statement, and every statement that makes work available sends a NOTIFY
 (delivered at commit) so long-polling leases wake up. Refusals are ``errors.QueueError``s.
 
 * ``statements``: every SQL statement, named once; ``records``: their typed results
-* ``config``: queue configuration and stats; ``enqueue``; ``leases`` (with the long-poll
+* ``registry``: queue configuration and stats; ``enqueue``; ``leases`` (with the long-poll
   wait); ``dead_letters`` (and cancel)
 * ``outbox``: the one event writer; ``counters``: the one counter update
 * ``maintenance``: the rescuer, the cleaner and the stats refresher, one per file
 """
 
-from task_service.queue.config import (
-    delete_queue,
-    describe_queue,
-    get_queue,
-    list_queues,
-    put_queue,
-    queue_stats,
-)
 from task_service.queue.dead_letters import cancel, list_dead, retry_dead
 from task_service.queue.enqueue import enqueue
 from task_service.queue.leases import (
@@ -34,6 +26,14 @@ from task_service.queue.leases import (
     release,
 )
 from task_service.queue.records import Leased, LeaseOutcome
+from task_service.queue.registry import (
+    delete_queue,
+    describe_queue,
+    get_queue,
+    list_queues,
+    put_queue,
+    queue_stats,
+)
 
 __all__ = [
     "Lease",

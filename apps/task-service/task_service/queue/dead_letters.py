@@ -8,12 +8,12 @@ from datetime import datetime
 import psycopg
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from task_service.notify import QUEUE_CHANNEL
 from task_service.queue import statements
 from task_service.queue.driver import execute
 from task_service.queue.errors import DeadTaskNotFound, DedupeConflict, TaskFinished, TaskNotFound
+from task_service.queue.notify import QUEUE_CHANNEL
 from task_service.queue.records import queued_task
-from task_service.queue_schemas import QueuedTaskOut
+from task_service.queue.schemas import QueuedTaskOut
 from taskplane_common.security import Principal
 
 

@@ -6,12 +6,12 @@ import uuid
 from collections.abc import Sequence
 
 from task_service.models import Priority
-from task_service.notify import QUEUE_CHANNEL
 from task_service.queue import statements
 from task_service.queue.driver import Executor, execute, json_param
 from task_service.queue.errors import DedupeRace
+from task_service.queue.notify import QUEUE_CHANNEL
 from task_service.queue.records import queued_task
-from task_service.queue_schemas import QueuedTaskOut, TaskEnqueue
+from task_service.queue.schemas import QueuedTaskOut, TaskEnqueue
 from taskplane_common.security import Principal
 
 

@@ -27,14 +27,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from task_service.notify import QUEUE_CHANNEL, Notifier
 from task_service.queue import statements
-from task_service.queue.config import count_in_flight
 from task_service.queue.counters import counter_shard
 from task_service.queue.driver import Executor, Statement, connection_of, execute, json_param
 from task_service.queue.errors import LeaseConflict, LeaseOutOfScope, QueueNotFound
 from task_service.queue.maintenance.rescuer import rescue_expired
 from task_service.queue.metrics import HANDED_BACK
+from task_service.queue.notify import QUEUE_CHANNEL, Notifier
 from task_service.queue.pool import QueuePool
 from task_service.queue.records import (
     Completed,
@@ -44,6 +43,7 @@ from task_service.queue.records import (
     QueueLimits,
     record,
 )
+from task_service.queue.registry import count_in_flight
 
 
 async def autocommit(session: AsyncSession) -> None:

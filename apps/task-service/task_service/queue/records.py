@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from task_service.queue_schemas import QueuedTaskOut
+from task_service.queue.schemas import QueuedTaskOut
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance

@@ -23,6 +23,7 @@ from task_service.queue.records import (
     columns,
     queued_columns,
 )
+from task_service.queue.schemas import QueueConfig
 from task_service.queue.sql import (
     CANCELLED,
     CLAIMABLE,
@@ -42,7 +43,6 @@ from task_service.queue.sql import (
     seconds,
     wake,
 )
-from task_service.queue_schemas import QueueConfig
 
 _TASK = queued_columns()
 _TASK_T = queued_columns("t")

@@ -8,15 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from task_service.api.deps import EventReaderDep, NotifierDep, SessionDep, SettingsDep
-from task_service.events import (
+from task_service.queue.feed import (
     EVENT_CURSOR_PATTERN,
     START,
     check_retained,
     parse_cursor,
     read_events,
 )
-from task_service.notify import EVENTS_CHANNEL
-from task_service.queue_schemas import EventOut, EventPage
+from task_service.queue.notify import EVENTS_CHANNEL
+from task_service.queue.schemas import EventOut, EventPage
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
 

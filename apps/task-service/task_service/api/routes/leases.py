@@ -1,5 +1,6 @@
-"""Lease actions: heartbeat, complete, fail, release, and batch heartbeat and complete
-for workers that hold many leases at once.
+"""Leasing (``POST /queues/{queue}/leases``, long-polling) and the lease actions:
+heartbeat, complete, fail, release, and batch heartbeat and complete for workers that
+hold many leases at once.
 
 Any mismatch (unknown, expired, reclaimed or another worker's lease) is a 409 and
 changes nothing: the update statements match the lease id, the in-progress status and
@@ -16,14 +17,20 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from task_service import queue as engine
-from task_service.api.deps import QueueWorkerDep, SettingsDep
+from task_service.api.deps import (
+    QUEUE_NOT_FOUND,
+    NotifierDep,
+    QueuePath,
+    QueueWorkerDep,
+    SettingsDep,
+)
 from task_service.queue import wire
-from task_service.queue.pool import QueueConnectionDep
+from task_service.queue.pool import QueueConnectionDep, QueuePool
 from task_service.queue.records import LeaseOutcome
-from task_service.queue_schemas import (
+from task_service.queue.schemas import (
     CompleteBatchOut,
     CompleteBatchRequest,
     CompleteRequest,
@@ -32,11 +39,14 @@ from task_service.queue_schemas import (
     HeartbeatBatchRequest,
     HeartbeatOut,
     LeaseAction,
+    LeaseOut,
+    LeaseRequest,
     LeaseResult,
 )
+from task_service.queue.telemetry import linked, receiving
 from taskplane_common.errors import ProblemError
 
-router = APIRouter(prefix="/api/v1/leases", tags=["leases"])
+router = APIRouter(prefix="/api/v1", tags=["leases"])
 
 _CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {
@@ -51,7 +61,7 @@ def _result(task: LeaseOutcome, outcome: str) -> Response:
 
 
 @router.post(
-    "/{lease_id}/heartbeat",
+    "/leases/{lease_id}/heartbeat",
     response_model=HeartbeatOut,
     responses=_CONFLICT,
     summary="Extend a lease",
@@ -72,7 +82,7 @@ async def heartbeat(
 
 
 @router.post(
-    "/heartbeat",
+    "/leases/heartbeat",
     response_model=HeartbeatBatchOut,
     responses={422: {"description": "A lease id appears twice"}},
     summary="Extend every lease a worker holds (each judged on its own)",
@@ -98,7 +108,10 @@ async def heartbeat_many(
 
 
 @router.post(
-    "/{lease_id}/complete", response_model=LeaseResult, responses=_CONFLICT, summary="Complete"
+    "/leases/{lease_id}/complete",
+    response_model=LeaseResult,
+    responses=_CONFLICT,
+    summary="Complete",
 )
 async def complete(
     lease_id: uuid.UUID,
@@ -114,7 +127,7 @@ async def complete(
 
 
 @router.post(
-    "/complete",
+    "/leases/complete",
     response_model=CompleteBatchOut,
     responses={422: {"description": "A lease id appears twice"}},
     summary="Complete several leases in one transaction (each judged on its own)",
@@ -136,7 +149,7 @@ async def complete_many(
 
 
 @router.post(
-    "/{lease_id}/fail",
+    "/leases/{lease_id}/fail",
     response_model=LeaseResult,
     responses=_CONFLICT,
     summary="Report a failed attempt (retried with backoff, or dead)",
@@ -159,7 +172,7 @@ async def fail(
 
 
 @router.post(
-    "/{lease_id}/release",
+    "/leases/{lease_id}/release",
     response_model=LeaseResult,
     responses=_CONFLICT,
     summary="Give a task back without counting the attempt (a draining worker)",
@@ -174,3 +187,37 @@ async def release(
         connection, lease_id, body.worker_id if body else None, queue_scope=principal.queue
     )
     return _result(task, "released")
+
+
+@router.post(
+    "/queues/{queue}/leases",
+    response_model=LeaseOut,
+    responses=QUEUE_NOT_FOUND,
+    summary="Lease up to max_tasks tasks, long-polling up to wait_s",
+)
+async def lease(
+    queue: QueuePath,
+    body: LeaseRequest,
+    request: Request,
+    settings: SettingsDep,
+    notifier: NotifierDep,
+    principal: QueueWorkerDep,
+) -> Response:
+    """Empty ``tasks`` after ``wait_s`` (clamped to the server's maximum) is normal."""
+    principal.check_queue(queue)
+    with receiving(queue) as span:
+        granted = await engine.lease_wait(
+            QueuePool.of(request.app),
+            notifier,
+            queue,
+            body.worker_id,
+            min(body.max_tasks, settings.max_lease_batch),
+            wait_s=min(body.wait_s, settings.max_wait_s),
+            timeout_grace_s=settings.timeout_grace_s,
+            reclaim_batch=settings.reaper_batch,
+            client_gone=request.is_disconnected,
+        )
+        linked(span, granted.tasks)
+    return wire.answer(
+        wire.lease_out(queue, granted.tasks, granted.visibility_timeout_s, granted.max_attempts)
+    )

@@ -1,4 +1,4 @@
-"""Queues API: configuration, stats, enqueue, leases, dead letters."""
+"""Queues API: configuration, stats, enqueue, dead letters (leasing is in ``leases``)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,18 @@ import json
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from task_service import queue as engine
 from task_service.api.deps import (
+    QUEUE_NOT_FOUND,
     CancellerDep,
     CursorCodecDep,
     EnqueuerDep,
-    NotifierDep,
     PrincipalDep,
     QueueAdminDep,
-    QueueWorkerDep,
+    QueuePath,
     ReadSessionDep,
     SessionDep,
     SettingsDep,
@@ -25,13 +25,9 @@ from task_service.api.deps import (
 from task_service.config import Settings
 from task_service.models import Queue
 from task_service.pagination import CURSOR_PATTERN, parse_sort
-from task_service.queue import wire
-from task_service.queue.pool import QueueConnectionDep, QueuePool
-from task_service.queue.telemetry import linked, receiving
-from task_service.queue_schemas import (
+from task_service.queue.pool import QueueConnectionDep
+from task_service.queue.schemas import (
     EnqueueBatchOut,
-    LeaseOut,
-    LeaseRequest,
     QueueConfig,
     QueuedTaskOut,
     QueueList,
@@ -41,18 +37,13 @@ from task_service.queue_schemas import (
     TaskEnqueue,
 )
 from task_service.tracing import current_traceparent
-from taskplane_client.models import QUEUE_NAME_PATTERN
 from taskplane_common import audit
 from taskplane_common.errors import ProblemError
 from taskplane_common.openapi import problems
 
 router = APIRouter(prefix="/api/v1", tags=["queues"])
 
-QueuePath = Annotated[str, Path(pattern=QUEUE_NAME_PATTERN, description="Queue name")]
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
-_QUEUE_NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No such queue", **_PROBLEM}
-}
 
 
 def _queue_out(queue: Queue, stats: QueueStats) -> QueueOut:
@@ -73,7 +64,7 @@ async def list_queues(session: ReadSessionDep, principal: PrincipalDep) -> Queue
 
 
 @router.get(
-    "/queues/{queue}", response_model=QueueOut, responses=_QUEUE_NOT_FOUND, summary="Queue stats"
+    "/queues/{queue}", response_model=QueueOut, responses=QUEUE_NOT_FOUND, summary="Queue stats"
 )
 async def get_queue(queue: QueuePath, session: ReadSessionDep, principal: PrincipalDep) -> QueueOut:
     principal.check_queue(queue)
@@ -110,7 +101,7 @@ async def put_queue(
 @router.delete(
     "/queues/{queue}",
     status_code=204,
-    responses={**_QUEUE_NOT_FOUND, 409: {"description": "Tasks in flight", **_PROBLEM}},
+    responses={**QUEUE_NOT_FOUND, 409: {"description": "Tasks in flight", **_PROBLEM}},
     summary="Delete a queue and cancel its unfinished tasks",
 )
 async def delete_queue(
@@ -184,40 +175,6 @@ async def enqueue(
         status_code=200 if task.deduplicated else 201,
         headers={"Location": f"/api/v1/tasks/{task.id}"},
         media_type="application/json",
-    )
-
-
-@router.post(
-    "/queues/{queue}/leases",
-    response_model=LeaseOut,
-    responses=_QUEUE_NOT_FOUND,
-    summary="Lease up to max_tasks tasks, long-polling up to wait_s",
-)
-async def lease(
-    queue: QueuePath,
-    body: LeaseRequest,
-    request: Request,
-    settings: SettingsDep,
-    notifier: NotifierDep,
-    principal: QueueWorkerDep,
-) -> Response:
-    """Empty ``tasks`` after ``wait_s`` (clamped to the server's maximum) is normal."""
-    principal.check_queue(queue)
-    with receiving(queue) as span:
-        granted = await engine.lease_wait(
-            QueuePool.of(request.app),
-            notifier,
-            queue,
-            body.worker_id,
-            min(body.max_tasks, settings.max_lease_batch),
-            wait_s=min(body.wait_s, settings.max_wait_s),
-            timeout_grace_s=settings.timeout_grace_s,
-            reclaim_batch=settings.reaper_batch,
-            client_gone=request.is_disconnected,
-        )
-        linked(span, granted.tasks)
-    return wire.answer(
-        wire.lease_out(queue, granted.tasks, granted.visibility_timeout_s, granted.max_attempts)
     )
 
 

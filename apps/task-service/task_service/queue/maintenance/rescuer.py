@@ -6,12 +6,12 @@ between passes; the rescuer covers queues nobody is leasing from.
 
 from __future__ import annotations
 
-from task_service.notify import QUEUE_CHANNEL
 from task_service.queue import statements
 from task_service.queue.counters import counter_shard
 from task_service.queue.driver import Executor, execute
 from task_service.queue.maintenance.service import MaintenanceService
 from task_service.queue.metrics import RESCUED
+from task_service.queue.notify import QUEUE_CHANNEL
 from taskplane_common.db import Database
 
 LEASE_EXPIRED_ERROR = "lease expired before the worker reported back"

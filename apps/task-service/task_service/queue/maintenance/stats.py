@@ -3,9 +3,9 @@ a scrape never queries the database on the scrape's clock."""
 
 from __future__ import annotations
 
-from task_service.queue.config import queue_stats
 from task_service.queue.maintenance.service import MaintenanceService
 from task_service.queue.metrics import COLLECTOR
+from task_service.queue.registry import queue_stats
 
 
 class StatsRefresher(MaintenanceService):

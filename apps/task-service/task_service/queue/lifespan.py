@@ -11,11 +11,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from task_service.config import Settings
-from task_service.notify import Notifier
 from task_service.queue.maintenance.cleaner import Cleaner
 from task_service.queue.maintenance.rescuer import Rescuer
 from task_service.queue.maintenance.service import MaintenanceService
 from task_service.queue.maintenance.stats import StatsRefresher
+from task_service.queue.notify import Notifier
 from task_service.queue.pool import QueuePool
 from task_service.queue.pool import conninfo as listen_conninfo
 from taskplane_common.db import Database

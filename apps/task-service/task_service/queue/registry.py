@@ -19,11 +19,11 @@ from task_service.models import (
     Task,
     TaskStatus,
 )
-from task_service.notify import QUEUE_CHANNEL
 from task_service.queue import statements
 from task_service.queue.driver import Executor, execute
 from task_service.queue.errors import QueueBusy, QueueNotFound
-from task_service.queue_schemas import QueueConfig, QueueStats
+from task_service.queue.notify import QUEUE_CHANNEL
+from task_service.queue.schemas import QueueConfig, QueueStats
 
 
 def _status_in(*statuses: TaskStatus) -> ColumnElement[bool]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import sys
 
-from bench import sizing
 from bench.cli import main
+from bench.sizing import run as sizing
 
 code = main()
 if code == 0 and "--only" not in sys.argv:

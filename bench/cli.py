@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from bench import report
-from bench.deployed import run_deployed
-from bench.drain_growth import run_drain_growth
-from bench.engine import EngineConfig, run_engine
-from bench.pagination import PaginationConfig, run_pagination
+from bench.queues.deployed import run_deployed
+from bench.queues.drain_growth import run_drain_growth
+from bench.queues.engine import EngineConfig, run_engine
 from bench.runs import DeployedConfig
+from bench.sizing.pagination import PaginationConfig, run_pagination
 from taskplane_common.testing.postgres import PostgresServer
 
 SECTIONS = ("deployed", "shared", "pagination", "drain")

@@ -15,11 +15,11 @@ from auth_service.main import build_app as build_auth_app
 from taskplane_client.auth import ServiceTokenAuth
 from taskplane_client.errors import TokenExchangeError
 from taskplane_common.app import create_app
-from taskplane_common.auth import JwksTokenVerifier
 from taskplane_common.migrations import upgrade
-from taskplane_common.security import Principal, require_scope
+from taskplane_common.principals import Principal, require_scope
 from taskplane_common.settings import ServiceSettings
 from taskplane_common.testing.postgres import PostgresServer
+from taskplane_common.token_verifier import JwksTokenVerifier
 
 ADMIN = "admin@example.com"
 PASSWORD = "correct horse battery staple"

@@ -23,7 +23,11 @@ from sqlalchemy import select, text, update
 
 from auth_service.config import Settings
 from auth_service.models import SigningKey
-from taskplane_common.auth import (
+from taskplane_common.db import Database
+from taskplane_common.errors import ProblemError
+from taskplane_common.jsonbody import dumps
+from taskplane_common.principals import Principal
+from taskplane_common.token_verifier import (
     ALGORITHM,
     RevocationList,
     decode_token,
@@ -33,10 +37,6 @@ from taskplane_common.auth import (
     token_epoch,
     unverified_kid,
 )
-from taskplane_common.db import Database
-from taskplane_common.errors import ProblemError
-from taskplane_common.jsonbody import dumps
-from taskplane_common.security import Principal
 
 #: Reloads forced by unknown kids happen at most this often per replica.
 MIN_RELOAD_INTERVAL_S = 1.0

@@ -21,8 +21,8 @@ from auth_service.passwords import Passwords
 from auth_service.retention import retention_cleaner
 from auth_service.tokens import TokenIssuer
 from taskplane_common.app import create_app
-from taskplane_common.auth import RevocationList
 from taskplane_common.db import Database
+from taskplane_common.token_verifier import RevocationList
 
 
 def build_app(settings: Settings | None = None) -> FastAPI:

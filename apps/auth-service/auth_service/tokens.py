@@ -14,7 +14,13 @@ from auth_service.config import Settings
 from auth_service.keys import KeyStore
 from auth_service.kubernetes import ServiceAccount
 from auth_service.models import ServiceToken, User
-from taskplane_common.auth import ALGORITHM, EPOCH_CLAIM, KNOWN_SCOPES, QUEUE_CLAIM, scope_string
+from taskplane_common.token_verifier import (
+    ALGORITHM,
+    EPOCH_CLAIM,
+    KNOWN_SCOPES,
+    QUEUE_CLAIM,
+    scope_string,
+)
 
 SERVICE_TOKEN_PREFIX = "tps_"  # noqa: S105 - a prefix that lets secret scanners spot leaks
 

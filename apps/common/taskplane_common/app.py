@@ -12,15 +12,15 @@ from fastapi.telemetry import TelemetryConfig
 from sqlalchemy import Table
 
 from taskplane_common.audit import audit_router, retention_job
-from taskplane_common.auth import JwksTokenVerifier, revocations_url_for
 from taskplane_common.db import Database
 from taskplane_common.errors import install_error_handlers
 from taskplane_common.health import health_router
 from taskplane_common.logging import configure_logging
 from taskplane_common.middleware import RequestMiddleware
 from taskplane_common.openapi import install_openapi
-from taskplane_common.security import TokenVerifier, warn_auth_disabled
+from taskplane_common.principals import TokenVerifier, warn_auth_disabled
 from taskplane_common.settings import ServiceSettings
+from taskplane_common.token_verifier import JwksTokenVerifier, revocations_url_for
 from taskplane_common.tracing import configure_tracer_provider, trace_sql
 
 log = logging.getLogger(__name__)

@@ -48,7 +48,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskplane_common.db import Database, request_read_session, service_metadata
-from taskplane_common.security import Principal, Role, require_role
+from taskplane_common.principals import Principal, Role, require_role
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ from console_service.sessions import (
 )
 from taskplane_common.app import create_app
 from taskplane_common.errors import ProblemError
-from taskplane_common.security import TokenVerifier
+from taskplane_common.principals import TokenVerifier
 
 log = logging.getLogger(__name__)
 

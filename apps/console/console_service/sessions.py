@@ -9,7 +9,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 
-from taskplane_common.security import Principal
+from taskplane_common.principals import Principal
 
 COOKIE_NAME = "tp_session"
 CSRF_HEADER = "x-csrf-token"

@@ -34,7 +34,7 @@ from task_service.tracing import current_traceparent
 from taskplane_common.db import Row, fetch
 from taskplane_common.errors import ProblemError
 from taskplane_common.jsonbody import dumps
-from taskplane_common.security import Principal
+from taskplane_common.principals import Principal
 
 _QUEUE_FIELDS = (
     "payload",

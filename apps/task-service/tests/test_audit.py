@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from taskplane_common.security import DEV_PRINCIPAL
+from taskplane_common.principals import DEV_PRINCIPAL
 from taskplane_common.testing.http import assert_problem
 
 Q = "audited"

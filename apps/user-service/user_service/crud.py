@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from taskplane_common.db import Row, fetch
-from taskplane_common.security import Principal
+from taskplane_common.principals import Principal
 from user_service.models import NotificationPreference, Profile
 from user_service.schemas import EVENT_TYPES, Channels, Preferences, ProfileUpdate
 

@@ -15,7 +15,7 @@ from auth_service.passwords import Passwords
 from auth_service.tokens import TokenIssuer
 from taskplane_common.db import request_session
 from taskplane_common.errors import ProblemError
-from taskplane_common.security import Principal, Role, current_principal, require_role
+from taskplane_common.principals import Principal, Role, current_principal, require_role
 
 #: The scope that lets the operator record which ServiceAccount works which queue.
 BINDINGS_SCOPE = "workload-bindings:write"

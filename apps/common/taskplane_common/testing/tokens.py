@@ -20,7 +20,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
-from taskplane_common.auth import (
+from taskplane_common.token_verifier import (
     REVOCATIONS_PATH,
     JwksTokenVerifier,
     revocations_url_for,

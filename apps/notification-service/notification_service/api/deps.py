@@ -12,7 +12,7 @@ from notification_service.config import Settings
 from notification_service.keys import SecretBox
 from taskplane_common.db import request_session
 from taskplane_common.errors import ProblemError
-from taskplane_common.security import Principal, current_principal
+from taskplane_common.principals import Principal, current_principal
 
 
 async def get_settings(request: Request) -> Settings:

@@ -12,7 +12,7 @@ from task_service.pagination import CursorCodec
 from task_service.queue.notify import Notifier
 from taskplane_client.models import QUEUE_NAME_PATTERN
 from taskplane_common.db import request_read_session, request_session
-from taskplane_common.security import (
+from taskplane_common.principals import (
     Principal,
     current_principal,
     require_scope,

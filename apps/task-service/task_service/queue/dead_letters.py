@@ -14,7 +14,7 @@ from task_service.queue.errors import DeadTaskNotFound, DedupeConflict, TaskFini
 from task_service.queue.notify import QUEUE_CHANNEL
 from task_service.queue.records import queued_task
 from task_service.queue.schemas import QueuedTaskOut
-from taskplane_common.security import Principal
+from taskplane_common.principals import Principal
 
 
 async def list_dead(

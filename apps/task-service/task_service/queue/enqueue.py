@@ -12,7 +12,7 @@ from task_service.queue.errors import DedupeRace
 from task_service.queue.notify import QUEUE_CHANNEL
 from task_service.queue.records import queued_task
 from task_service.queue.schemas import QueuedTaskOut, TaskEnqueue
-from taskplane_common.security import Principal
+from taskplane_common.principals import Principal
 
 
 def _row(task_id: uuid.UUID, queue: str, item: TaskEnqueue) -> dict[str, object]:

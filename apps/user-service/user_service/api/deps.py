@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskplane_common.db import request_session
 from taskplane_common.errors import ProblemError
-from taskplane_common.security import Principal, current_principal, require_scope
+from taskplane_common.principals import Principal, current_principal, require_scope
 from user_service.config import Settings
 
 

@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth_service import crud
 from auth_service.api.deps import KeyStoreDep
 from auth_service.schemas import Jwks, RevocationList
-from taskplane_common.auth import REVOCATIONS_PATH
 from taskplane_common.db import request_read_session
 from taskplane_common.jsonbody import FastJSONResponse
+from taskplane_common.token_verifier import REVOCATIONS_PATH
 
 router = APIRouter(tags=["jwks"])
 

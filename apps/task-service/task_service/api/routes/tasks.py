@@ -42,7 +42,7 @@ from taskplane_common.errors import ProblemError
 from taskplane_common.jsonbody import FastJSONResponse
 from taskplane_common.openapi import links, problems, with_links
 from taskplane_common.paging import PageLimit, page_size
-from taskplane_common.security import Principal
+from taskplane_common.principals import Principal
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 

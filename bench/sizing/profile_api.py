@@ -1,6 +1,6 @@
 """Where the task-service spends its CPU under wrk: py-spy on the real process.
 
-``python -m bench.profile_api [--endpoint get|list|post] [--clients 16] [--seconds 20]``
+``python -m bench.sizing.profile_api [--endpoint get|list|post] [--clients 16] [--seconds 20]``
 starts the platform on a throw-away PostgreSQL (the sizing run's set-up: seeded tasks,
 JWKS verification against the real auth-service), drives one endpoint with wrk and records
 the task-service with ``py-spy record`` meanwhile. It writes the collapsed stacks
@@ -28,8 +28,8 @@ from typing import Any
 import jwt
 import psycopg
 
-from bench.api_ceiling import PATHS, SEED_SQL, run_wrk, wrk_scripts
-from bench.sizing import RESULTS
+from bench.sizing.api_ceiling import PATHS, SEED_SQL, run_wrk, wrk_scripts
+from bench.sizing.run import RESULTS
 from taskplane_common.testing.platform import running_platform
 from taskplane_common.testing.postgres import PostgresServer
 
@@ -167,7 +167,7 @@ def profile(endpoint: str, clients: int, seconds: int, results_dir: Path) -> Pat
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.profile_api", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.sizing.profile_api", description=__doc__)
     parser.add_argument("--endpoint", choices=sorted(PATHS), default="get")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=int, default=20)

@@ -1,7 +1,7 @@
 """Drain rate against table growth: does a queue slow down as finished tasks pile up?
 
 The same as-deployed run of taskplane's engine (worker processes of
-:mod:`bench.runner`, :func:`bench.deployed.run_processes`) drains N tasks from a
+:mod:`bench.queues.runner`, :func:`bench.queues.deployed.run_processes`) drains N tasks from a
 ``tasks.tasks`` that already holds a small and a large number of finished tasks of the
 same queue (10^4 and 10^6 by default), retention off. The finished rows are written by
 one set-based ``INSERT ... SELECT generate_series`` (not through the API), then the
@@ -17,11 +17,11 @@ from typing import Any
 
 import psycopg
 
-from bench.deployed import run_processes
-from bench.engine import TaskplanePeer, install_templates
+from bench.adapter import QUEUE, outcome
+from bench.queues.deployed import run_processes
+from bench.queues.engine import TaskplanePeer, install_templates
 from bench.runs import DeployedConfig
 from bench.stats import ratio_summary, summary
-from bench.taskplane_engine import QUEUE, outcome
 from taskplane_common.testing.postgres import PostgresServer
 
 #: Finished rows already in the table: (small, large).

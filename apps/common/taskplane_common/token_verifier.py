@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, EllipticCurv
 from jwt.algorithms import ECAlgorithm
 
 from taskplane_common.errors import ProblemError
-from taskplane_common.security import Principal
+from taskplane_common.principals import Principal
 
 log = logging.getLogger(__name__)
 
@@ -290,7 +290,7 @@ def http_revocations(client: httpx.AsyncClient, url: str) -> RevocationFetch:
 
 
 class JwksTokenVerifier:
-    """A :class:`~taskplane_common.security.TokenVerifier` backed by a cached JWKS."""
+    """A :class:`~taskplane_common.principals.TokenVerifier` backed by a cached JWKS."""
 
     def __init__(
         self,

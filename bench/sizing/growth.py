@@ -6,7 +6,7 @@ queue (retention off, as a queue's history piles up) and half plain tasks (the l
 page's rows), then vacuumed and analysed as an old table would be. At each size the real
 task-service answers ``samples`` sequential requests of each kind; the result is the
 median and p99 latency per size and the largest size over the smallest.
-Drain rate against growth is :mod:`bench.drain_growth`'s measurement.
+Drain rate against growth is :mod:`bench.queues.drain_growth`'s measurement.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 import psycopg
 
-from bench.api_ceiling import LIST_QUERY, SEED_SQL
 from bench.runs import Log
+from bench.sizing.api_ceiling import LIST_QUERY, SEED_SQL
 
 QUEUE = "growth"
 FULL_SIZES = (10_000, 100_000, 1_000_000)

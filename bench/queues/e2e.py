@@ -6,7 +6,7 @@ and long-poll; unpausing it starts the clock, which stops when the queue's
 ``completed_total`` reaches ``n``. So enqueue and processing are measured apart, and
 worker start-up is not counted. Service and workers log at WARNING (no per-request or
 per-task log lines), like a production deployment that ships only warnings. One of the
-engines of :mod:`bench.deployed`, measured the same way (CPU per process class too).
+engines of :mod:`bench.queues.deployed`, measured the same way (CPU per process class too).
 """
 
 from __future__ import annotations
@@ -25,14 +25,14 @@ from typing import Any
 import httpx
 import psycopg
 
-from bench import taskplane_engine
+from bench import adapter
 from bench.cpu import CpuMeter
-from bench.engine import _scalar
+from bench.queues.engine import _scalar
 from bench.runs import DeployedConfig, run_record, wait_done
 from taskplane_common.testing.postgres import PostgresServer, free_port
 from taskplane_common.testing.processes import ServiceProcess
 
-QUEUE = taskplane_engine.QUEUE
+QUEUE = adapter.QUEUE
 API = "/api/v1"
 
 
@@ -158,7 +158,7 @@ async def run_http(server: PostgresServer, config: DeployedConfig, repeat: int) 
             (await client.put(f"{API}/queues/{QUEUE}", json={"paused": False})).raise_for_status()
 
             async def finished() -> int:
-                return await _scalar(db, taskplane_engine.COMPLETED_SQL)
+                return await _scalar(db, adapter.COMPLETED_SQL)
 
             await wait_done(
                 finished,
@@ -174,7 +174,7 @@ async def run_http(server: PostgresServer, config: DeployedConfig, repeat: int) 
             _stop(process)
         service.stop()
     try:
-        outcome = await taskplane_engine.outcome(url)
+        outcome = await adapter.outcome(url)
     finally:
         with psycopg.connect(server.url(), autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')

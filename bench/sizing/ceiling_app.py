@@ -5,9 +5,9 @@ The same SELECTs and INSERT as ``GET /api/v1/tasks/{id}``, the filtered list pag
 user-service's ``GET /api/v1/users/me`` statement on its database, and the auth-service's
 JWKS from memory (fetched once at start, as the auth-service serves it from its key
 cache), with the same driver (psycopg) and the same JWT check
-(:class:`taskplane_common.auth.JwksTokenVerifier` against the auth-service's JWKS), and
+(:class:`taskplane_common.token_verifier.JwksTokenVerifier` against the auth-service's JWKS), and
 nothing else: no middleware, no response models, no ORM session, no events. ``uvicorn
-bench.ceiling_app:app``; env ``DATABASE_URL`` (the task-service's database),
+bench.sizing.ceiling_app:app``; env ``DATABASE_URL`` (the task-service's database),
 ``USERS_DATABASE_URL`` (the user-service's) and ``TASKPLANE_JWKS_URL``.
 """
 
@@ -25,8 +25,8 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 from starlette.responses import JSONResponse, Response
 
-from taskplane_common.auth import JwksTokenVerifier
-from taskplane_common.security import Principal
+from taskplane_common.principals import Principal
+from taskplane_common.token_verifier import JwksTokenVerifier
 from user_service.crud import ENSURE_PROFILE_SQL, ensure_profile_params
 
 COLUMNS = (

@@ -1,4 +1,5 @@
-"""The one place the benchmark calls taskplane's queue engine directly (no HTTP).
+"""The one place the benchmark reaches into the task-service's code (no HTTP): the queue
+engine, and the task API's list query for the pagination measurement.
 
 Everything engine-specific lives here, so a reworked engine only needs this module
 adapted: installing the schema, enqueueing, leasing, completing (one lease, or many in
@@ -11,16 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
+from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from task_service import queue
 from task_service.queue.schemas import TaskEnqueue
-from taskplane_common.security import DEV_PRINCIPAL
+from taskplane_common.principals import DEV_PRINCIPAL
 
 QUEUE = "bench"
 
@@ -129,3 +133,30 @@ COMPLETED_SQL = (
 
 async def install_async(url: str) -> None:
     await asyncio.to_thread(install, url)
+
+
+@dataclass(frozen=True)
+class TaskListing:
+    """The task API's default listing (an admin's view), as its own code builds it."""
+
+    base: Select[Any]
+    order: list[ColumnElement[Any]]
+    after: Callable[[Any, uuid.UUID], ColumnElement[bool]]
+    created_at: InstrumentedAttribute[Any]
+    id: InstrumentedAttribute[Any]
+
+
+def task_listing(sort: str = "-created_at") -> TaskListing:
+    """``GET /api/v1/tasks?sort=<sort>`` without a cursor, and its keyset continuation."""
+    from task_service.crud import visible_to
+    from task_service.models import Task
+    from task_service.pagination import after, order_by, parse_sort
+
+    key = parse_sort(sort)
+    return TaskListing(
+        base=select(Task).where(visible_to(DEV_PRINCIPAL)),
+        order=order_by(key),
+        after=lambda value, last_id: after(key, value, last_id),
+        created_at=Task.created_at,
+        id=Task.id,
+    )

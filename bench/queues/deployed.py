@@ -3,13 +3,14 @@
 ``workers`` processes × ``concurrency`` each, the same for every engine:
 
 * ``taskplane-http``: the real task-service (uvicorn) and real ``taskplane-worker``
-  processes, over HTTP (:mod:`bench.e2e`): what a taskplane user gets.
+  processes, over HTTP (:mod:`bench.queues.e2e`): what a taskplane user gets.
 * ``taskplane``: taskplane's engine called in-process by a worker loop shaped like
-  ``taskplane-worker``'s (:class:`bench.runner.TaskplaneDirectWorker`): the engine's own
+  ``taskplane-worker``'s (:class:`bench.queues.runner.TaskplaneDirectWorker`): the engine's own
   ceiling, without the service and HTTP.
 * ``pgqueuer``: its ``PgQueuer`` on asyncpg under uvloop, ``batch_size`` = concurrency,
-  its completion log buffered (:func:`bench.runner.run_pgqueuer`).
-* ``procrastinate``: its own worker with that concurrency (:func:`bench.runner.run_procrastinate`).
+  its completion log buffered (:func:`bench.queues.runner.run_pgqueuer`).
+* ``procrastinate``: its own worker with that concurrency
+  (:func:`bench.queues.runner.run_procrastinate`).
 
 Each run gets a fresh database cloned from the engine's template; the bench process
 enqueues ``n`` no-op tasks with the library's own batch enqueue, starts the workers,
@@ -17,7 +18,7 @@ waits until every one has connected, then says go and stops the clock when the
 library's own tables show every task finished. CPU seconds of the worker processes, the
 service and the whole PostgreSQL server (postmaster and every child: backends,
 autovacuum, WAL writer, checkpointer) are measured over that window. Exactly-once is
-checked from each library's own records (:meth:`bench.engine.Peer.outcome`).
+checked from each library's own records (:meth:`bench.queues.engine.Peer.outcome`).
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ from typing import Any
 import psycopg
 
 from bench.cpu import CpuMeter
-from bench.e2e import run_http
-from bench.engine import PEERS, EngineConfig, Peer, clone, drop, fill, install_templates
+from bench.queues.e2e import run_http
+from bench.queues.engine import PEERS, EngineConfig, Peer, clone, drop, fill, install_templates
 from bench.runs import DeployedConfig, Log, run_record, wait_done
 from bench.stats import ratio_summary, summary
 from taskplane_common.testing.postgres import PostgresServer
@@ -48,7 +49,7 @@ async def _start_runner(name: str, url: str, index: int, concurrency: int, logs:
         return await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "bench.runner",
+            "bench.queues.runner",
             name,
             url,
             str(concurrency),
@@ -83,7 +84,7 @@ async def _stop(process: Any) -> None:
 async def run_processes(
     server: PostgresServer, peer: Peer, config: DeployedConfig, repeat: int
 ) -> dict[str, Any]:
-    """One run of a library's own workers (``bench.runner``) in a fresh database."""
+    """One run of a library's own workers (``bench.queues.runner``) in a fresh database."""
     database = f"deployed_{peer.name}_{repeat}"
     url = await clone(server, f"template_{peer.name}", database)
     logs = Path(tempfile.mkdtemp(prefix=f"taskplane-bench-{peer.name}-"))

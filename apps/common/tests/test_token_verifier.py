@@ -19,14 +19,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import APIRouter, Depends, FastAPI
 
-from taskplane_common import auth
+from taskplane_common import token_verifier
 from taskplane_common.app import create_app
-from taskplane_common.auth import JwksTokenVerifier
 from taskplane_common.errors import ProblemError
-from taskplane_common.security import Principal, require_role, require_scope, require_writer
+from taskplane_common.principals import Principal, require_role, require_scope, require_writer
 from taskplane_common.settings import ServiceSettings
 from taskplane_common.testing.http import assert_problem
 from taskplane_common.testing.tokens import TokenFactory, bearer
+from taskplane_common.token_verifier import JwksTokenVerifier
 
 
 @pytest.fixture
@@ -154,13 +154,13 @@ class CountingChecks:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.calls = 0
-        real = auth.decode_token
+        real = token_verifier.decode_token
 
         def counting(*args: Any, **kwargs: Any) -> dict[str, Any]:
             self.calls += 1
             return real(*args, **kwargs)
 
-        monkeypatch.setattr(auth, "decode_token", counting)
+        monkeypatch.setattr(token_verifier, "decode_token", counting)
 
 
 async def test_a_verified_token_is_remembered_within_a_bounded_cache(
@@ -285,7 +285,7 @@ async def test_a_stale_revocation_list_fails_closed(factory: TokenFactory) -> No
     good = factory.transport()
 
     def handler(request: httpx.Request) -> httpx.Response:
-        if not up[0] and request.url.path == auth.REVOCATIONS_PATH:
+        if not up[0] and request.url.path == token_verifier.REVOCATIONS_PATH:
             return httpx.Response(503)
         return good.handle_request(request)
 
@@ -296,7 +296,7 @@ async def test_a_stale_revocation_list_fails_closed(factory: TokenFactory) -> No
         audience="taskplane",
         http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
         clock=lambda: now[0],
-        revocations_url=auth.revocations_url_for(jwks_url),
+        revocations_url=token_verifier.revocations_url_for(jwks_url),
         revocations_max_age_s=60,
     )
     token = factory.token()

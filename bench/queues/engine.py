@@ -1,7 +1,7 @@
 """Shared loop: the queue engines' SQL side by side, through one loop that is none of theirs.
 
 This isolates the SQL each library issues; how each is really deployed (its own worker,
-batching, concurrency) is measured in :mod:`bench.deployed`, which reuses the peers below
+batching, concurrency) is measured in :mod:`bench.queues.deployed`, which reuses the peers below
 for installing, enqueueing and the exactly-once checks.
 
 Every peer runs on the same PostgreSQL server, in its own database made fresh for each
@@ -12,7 +12,7 @@ tasks are done. The same loop (:func:`drain`) drives every peer; only the two ca
 differ, and each peer uses its own library's public query layer for them:
 
 * taskplane: ``enqueue`` / ``lease`` / ``complete`` of ``task_service.queue`` on an
-  ``AsyncSession`` (:mod:`bench.taskplane_engine`), committed like the HTTP routes
+  ``AsyncSession`` (:mod:`bench.adapter`), committed like the HTTP routes
   commit (a session per call).
 * pgqueuer: ``Queries.enqueue`` / ``Queries.dequeue`` / ``Queries.log_jobs`` (one job per
   call; pgqueuer's own QueueManager buffers completions, which we do not do here).
@@ -37,13 +37,13 @@ from typing import Any, Protocol
 
 import psycopg
 
-from bench import taskplane_engine
+from bench import adapter
+from bench.adapter import TaskplaneEngine
 from bench.cpu import CpuMeter
 from bench.stats import percentile, ratio_summary, summary
-from bench.taskplane_engine import TaskplaneEngine
 from taskplane_common.testing.postgres import PostgresServer
 
-QUEUE = taskplane_engine.QUEUE
+QUEUE = adapter.QUEUE
 DRAIN_TIMEOUT_S = 600.0
 
 
@@ -186,7 +186,7 @@ class _TaskplaneConsumer:
 
 class TaskplanePeer:
     """taskplane's queue engine, called like the HTTP routes call it (no HTTP), through
-    :mod:`bench.taskplane_engine`."""
+    :mod:`bench.adapter`."""
 
     name = "taskplane"
 
@@ -203,7 +203,7 @@ class TaskplanePeer:
         return self.engines[url]
 
     async def install(self, url: str) -> None:
-        await taskplane_engine.install_async(url)
+        await adapter.install_async(url)
 
     async def enqueue(self, url: str, batches: int, batch: int) -> list[str]:
         engine = self._engine(url)
@@ -217,13 +217,13 @@ class TaskplanePeer:
         return _TaskplaneConsumer(self._engine(url), index)
 
     async def outcome(self, url: str, ids: Sequence[str]) -> dict[str, int]:
-        return await taskplane_engine.outcome(url)
+        return await adapter.outcome(url)
 
     def exactly_once(self, outcome: dict[str, int], n: int) -> bool:
         return outcome == {"finished": n, "left": 0, "completed_events": n}
 
     async def finished(self, connection: psycopg.AsyncConnection[Any], n: int) -> int:
-        return await _scalar(connection, taskplane_engine.COMPLETED_SQL)
+        return await _scalar(connection, adapter.COMPLETED_SQL)
 
     async def close(self) -> None:
         for engine in self.engines.values():

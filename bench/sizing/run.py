@@ -29,12 +29,13 @@ import httpx
 import jwt
 import psycopg
 
-from bench import plots, report
-from bench.api_ceiling import SEED_SQL, measure_api
-from bench.bound import run_bound
-from bench.footprint import RssSampler, footprint, rss_mib
-from bench.growth import measure_growth
+from bench import report
 from bench.runs import DeployedConfig, Log
+from bench.sizing import plots
+from bench.sizing.api_ceiling import SEED_SQL, measure_api
+from bench.sizing.bound import run_bound
+from bench.sizing.footprint import RssSampler, footprint, rss_mib
+from bench.sizing.growth import measure_growth
 from taskplane_common.testing.platform import Platform, running_platform
 from taskplane_common.testing.postgres import PostgresServer, free_port
 from taskplane_common.testing.processes import ServiceProcess, stop_process, wait_until
@@ -98,9 +99,9 @@ def _process(command: list[str], env: dict[str, str], name: str, ready_url: str)
 def ceiling_app(
     database_url: str, jwks_url: str, users_database_url: str = ""
 ) -> Iterator[tuple[str, int]]:
-    """:mod:`bench.ceiling_app` under uvicorn until the block ends; its base URL and pid."""
+    """:mod:`bench.sizing.ceiling_app` under uvicorn until the block ends; its base URL and pid."""
     url = f"http://127.0.0.1:{free_port()}"
-    command = ["uvicorn", "bench.ceiling_app:app", "--port", url.rsplit(":", 1)[1]]
+    command = ["uvicorn", "bench.sizing.ceiling_app:app", "--port", url.rsplit(":", 1)[1]]
     command += ["--log-level", "warning", "--no-access-log"]
     env = {
         "DATABASE_URL": database_url,
@@ -277,7 +278,3 @@ def main(argv: list[str] | None = None) -> int:
 
     run(args.quick, args.results_dir, log)
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -3,7 +3,8 @@
 ``rows`` tasks are inserted with one SQL statement (three share each ``created_at``, so
 the id tie-break matters). For pages at depth 1, 100 and 1000 of the default listing
 (``sort=-created_at``, 50 a page, an admin who sees everything) the API's own query is
-built with ``task_service.pagination`` (``after()`` and ``order_by()``) and compared
+built by the task-service's own code (``after()`` and ``order_by()``, reached through
+``bench.adapter``) and compared
 with the same query using ``OFFSET``. Both must return the same rows; each is timed
 ``samples`` times, alternately, through SQLAlchemy on one connection (median kept).
 
@@ -21,9 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, select, text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
+from bench import adapter
 from bench.stats import percentile
 from taskplane_common.db import async_database_url
 from taskplane_common.testing.postgres import PostgresServer
@@ -55,17 +57,11 @@ FILL = text(
 async def run_pagination(
     server: PostgresServer, config: PaginationConfig, log: Callable[[str], None]
 ) -> dict[str, Any]:
-    from task_service.crud import visible_to
-    from task_service.models import Task
-    from task_service.pagination import after, order_by, parse_sort
-    from taskplane_common.migrations import upgrade
-    from taskplane_common.security import DEV_PRINCIPAL
-
     url = server.create_database("pagination")
-    await asyncio.to_thread(upgrade, "task_service", url)
+    await asyncio.to_thread(adapter.install, url)
     engine = create_async_engine(async_database_url(url), pool_size=1, max_overflow=0)
-    sort = parse_sort("-created_at")
-    base: Select[Task] = select(Task).where(visible_to(DEV_PRINCIPAL))
+    listing = adapter.task_listing("-created_at")
+    base = listing.base
     results: dict[str, Any] = {"config": config.__dict__, "depths": {}}
     try:
         async with AsyncSession(engine) as session:
@@ -81,16 +77,16 @@ async def run_pagination(
                 if offset:
                     last = (
                         await session.execute(
-                            select(Task.created_at, Task.id)
-                            .order_by(*order_by(sort))
+                            select(listing.created_at, listing.id)
+                            .order_by(*listing.order)
                             .offset(offset - 1)
                             .limit(1)
                         )
                     ).one()
-                    keyset = base.where(after(sort, last[0], last[1]))
+                    keyset = base.where(listing.after(last[0], last[1]))
                 queries = {
-                    "keyset": keyset.order_by(*order_by(sort)).limit(PAGE + 1),
-                    "offset": base.order_by(*order_by(sort)).offset(offset).limit(PAGE + 1),
+                    "keyset": keyset.order_by(*listing.order).limit(PAGE + 1),
+                    "offset": base.order_by(*listing.order).offset(offset).limit(PAGE + 1),
                 }
                 timings: dict[str, list[float]] = {name: [] for name in queries}
                 pages: dict[str, list[Any]] = {}

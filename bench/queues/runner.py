@@ -1,4 +1,4 @@
-"""One worker process of an "as deployed" run: ``python -m bench.runner ENGINE URL C``.
+"""One worker process of an "as deployed" run: ``python -m bench.queues.runner ENGINE URL C``.
 
 Each engine runs its own way: pgqueuer's ``PgQueuer`` on an asyncpg connection under
 uvloop (what ``pgq run`` does), ``batch_size`` C, its completion log buffered and flushed
@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from bench.taskplane_engine import QUEUE, Leased, TaskplaneEngine
+from bench.adapter import QUEUE, Leased, TaskplaneEngine
 
 
 async def ready_then_go() -> None:
@@ -132,7 +132,7 @@ async def run_taskplane(url: str, concurrency: int, worker_id: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.runner", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.queues.runner", description=__doc__)
     parser.add_argument("engine", choices=["taskplane", "pgqueuer", "procrastinate"])
     parser.add_argument("url")
     parser.add_argument("concurrency", type=int)

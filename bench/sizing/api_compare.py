@@ -1,12 +1,12 @@
 """What a change to the task-service bought: the service at another commit and as checked
 out, side by side against the same ceiling, on one server.
 
-``python -m bench.api_compare --before <commit> [--after <commit>] [--seconds 5]
+``python -m bench.sizing.api_compare --before <commit> [--after <commit>] [--seconds 5]
 [--repeats 2]`` exports ``apps/`` of ``<commit>`` (``git archive``) and starts that
 task-service on it (``PYTHONPATH`` ahead of the editable installs) next to the checked-out
 one (or the one of ``--after``), on the same database, auth-service (JWKS) and seeded rows
 as the sizing run, with the ceiling app
-(:mod:`bench.ceiling_app`). wrk then drives each endpoint and concurrency on the three
+(:mod:`bench.sizing.ceiling_app`). wrk then drives each endpoint and concurrency on the three
 sides in turn (interleaved, so a change of machine load hits all three alike), ``repeats``
 times; the table shows the median requests/s of each side, ``before`` / ceiling,
 ``after`` / ceiling and after / before. Results in ``latest-api-compare.md`` and
@@ -39,9 +39,9 @@ from typing import Any
 import jwt
 import psycopg
 
-from bench.api_ceiling import CLIENTS, PATHS, SEED_SQL, run_wrk, wrk_scripts
 from bench.cpu import CpuMeter
-from bench.sizing import RESULTS, ceiling_app
+from bench.sizing.api_ceiling import CLIENTS, PATHS, SEED_SQL, run_wrk, wrk_scripts
+from bench.sizing.run import RESULTS, ceiling_app
 from taskplane_common.testing.platform import running_platform
 from taskplane_common.testing.postgres import PostgresServer
 from taskplane_common.testing.processes import ServiceProcess
@@ -213,7 +213,7 @@ def table(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.api_compare", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.sizing.api_compare", description=__doc__)
     parser.add_argument("--before", required=True, help="the commit to compare against")
     parser.add_argument("--after", help="the commit to compare (default: as checked out)")
     parser.add_argument("--seconds", type=int, default=5)

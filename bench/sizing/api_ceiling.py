@@ -1,7 +1,7 @@
 """The services' hot paths against the framework ceiling, driven by wrk (Debian's ``wrk``).
 
 The same requests go to the real services (JWKS verification against the real
-auth-service, like a deployment) and to :mod:`bench.ceiling_app` (a bare FastAPI + uvicorn
+auth-service, like a deployment) and to :mod:`bench.sizing.ceiling_app` (a bare FastAPI + uvicorn
 app doing the same SQL with psycopg and the same JWT check), at 1, 16 and 64 concurrent
 connections: the task-service's ``GET /tasks/{id}``, a filtered list page
 (``?status=pending&limit=50``) and ``POST /tasks``, the auth-service's JWKS and the

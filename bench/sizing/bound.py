@@ -7,7 +7,7 @@ in the engine's own schema (a clone of its template database): the task row and 
 upsert (complete). Three statements, each its own transaction as the three calls are,
 one task per pgbench transaction, at the engine's concurrency (workers x concurrency
 clients). The engine is measured on the same server in the same run (its as-deployed
-worker processes, :func:`bench.deployed.run_processes`); the ratio is engine tasks/s
+worker processes, :func:`bench.queues.deployed.run_processes`); the ratio is engine tasks/s
 (enqueue and processing together) over pgbench tasks/s.
 """
 
@@ -19,8 +19,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.deployed import run_processes
-from bench.engine import TaskplanePeer, clone, drop, install_templates
+from bench.queues.deployed import run_processes
+from bench.queues.engine import TaskplanePeer, clone, drop, install_templates
 from bench.runs import DeployedConfig, Log
 from taskplane_common.testing.postgres import PostgresServer
 

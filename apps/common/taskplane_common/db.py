@@ -1,4 +1,10 @@
-"""Async SQLAlchemy engine and session handling shared by every service."""
+"""Async SQLAlchemy engine and session handling shared by every service.
+
+Hot paths that run one fixed statement per request skip SQLAlchemy's execution layer:
+:meth:`Database.driver` (and the :func:`request_driver` dependency) check a connection
+out of the engine's pool in autocommit (so the pool's timeout, idle pings and metrics
+stay the same) and run the statement on the psycopg connection under it.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +13,16 @@ import math
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import Annotated, Any, cast
 
 import psycopg
-from fastapi import Request
+from fastapi import Depends, Request
+from prometheus_client import Histogram
+from psycopg.rows import dict_row
 from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -84,9 +93,8 @@ class Database:
         #: Sessions for routes that only read: autocommit, so a request is its statements
         #: and no BEGIN/ROLLBACK round trips (under READ COMMITTED every statement sees
         #: its own snapshot anyway, so a read transaction buys no consistency).
-        self.read_sessionmaker = async_sessionmaker(
-            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
-        )
+        self.autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.read_sessionmaker = async_sessionmaker(self.autocommit_engine, expire_on_commit=False)
         self._ping_idle_connections(settings.db_ping_idle_after_s)
         self._instrument(settings)
 
@@ -124,7 +132,7 @@ class Database:
         if isinstance(pool, QueuePool):
             DB_POOL_IN_USE.labels(service).set_function(pool.checkedout)
             DB_POOL_MAX.labels(service).set(settings.db_pool_size + settings.db_max_overflow)
-        latency = DB_STATEMENT_LATENCY.labels(service)
+        latency = self.latency = DB_STATEMENT_LATENCY.labels(service)
 
         def started(*args: Any) -> None:
             context = args[4]
@@ -150,6 +158,21 @@ class Database:
         """A session whose transaction commits on success and rolls back on error."""
         async with self.sessionmaker() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def driver(self) -> AsyncIterator[Driver]:
+        """A pooled connection in autocommit, used through psycopg directly (see the
+        module's docstring). A connection-level failure discards that connection."""
+        async with self.autocommit_engine.connect() as connection:
+            sync = connection.sync_connection
+            assert sync is not None, "a started AsyncConnection has its sync connection"
+            raw = cast(psycopg.AsyncConnection[Any], sync.connection.driver_connection)
+            try:
+                yield Driver(raw, self.latency)
+            except DBAPIError as exc:
+                if isinstance(exc.orig, psycopg.OperationalError):
+                    await connection.invalidate()
+                raise
 
     async def ping(self) -> bool:
         """True when the database answers a trivial query within the connect timeout."""
@@ -182,6 +205,33 @@ def service_metadata(schema: str) -> MetaData:
 
 #: A row by column name (Core results, no ORM objects).
 Row = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Driver:
+    """A pooled psycopg connection in autocommit (:meth:`Database.driver`): each
+    statement is one round trip, its rows decoded once into dicts."""
+
+    connection: psycopg.AsyncConnection[Any]
+    latency: Histogram
+
+    async def fetch(self, sql: str, params: Mapping[str, Any]) -> list[Row]:
+        """Run a fixed SQL text (``%(name)s`` parameters; psycopg prepares a text after
+        its fifth run on a connection). Errors come as SQLAlchemy's ``DBAPIError``
+        family, so every service's error handlers read them as they read the engine's
+        (409 unique violation, 422 unstorable value, 503 outage)."""
+        started = time.perf_counter()
+        try:
+            async with self.connection.cursor(row_factory=dict_row) as cursor:
+                await cursor.execute(sql, params)
+                rows: list[Row] = []
+                if cursor.description is not None:
+                    rows.extend(await cursor.fetchall())
+                return rows
+        except psycopg.Error as exc:
+            raise DBAPIError.instance(sql, params, exc, psycopg.Error) from exc
+        finally:
+            self.latency.observe(time.perf_counter() - started)
 
 
 @asynccontextmanager
@@ -218,6 +268,19 @@ async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
     database: Database = request.app.state.database
     async with database.sessionmaker() as session:
         yield session
+
+
+@raises(503)
+async def request_driver(request: Request) -> AsyncIterator[Driver]:
+    """FastAPI dependency: a pooled psycopg connection in autocommit, for routes whose
+    every read and change is one statement."""
+    database: Database = request.app.state.database
+    async with database.driver() as driver:
+        yield driver
+
+
+#: A route's pooled psycopg connection in autocommit.
+DriverDep = Annotated[Driver, Depends(request_driver)]
 
 
 @raises(503)

@@ -18,7 +18,7 @@ router = APIRouter(tags=["jwks"])
 
 
 @router.get("/.well-known/jwks.json", response_model=Jwks, summary="JSON Web Key Set")
-async def jwks(store: KeyStoreDep, response: Response) -> Response:
+async def jwks(store: KeyStoreDep) -> Response:
     """Short max-age: verifiers cache anyway and refetch on an unknown ``kid``."""
     # The body is the key store's, serialised once per key list (no model validated and
     # dumped per request).

@@ -11,13 +11,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from task_service import crud
+from task_service import crud, idempotency, listing
 from task_service.api.deps import (
     CursorCodecDep,
     PrincipalDep,
-    ReadSessionDep,
     SessionDep,
     SettingsDep,
     WriterDep,
@@ -37,7 +35,7 @@ from task_service.schemas import (
     TaskStats,
     TaskUpdate,
 )
-from taskplane_common.db import Row, autocommit
+from taskplane_common.db import Database, Driver, DriverDep, Row
 from taskplane_common.errors import ProblemError
 from taskplane_common.jsonbody import FastJSONResponse
 from taskplane_common.openapi import links, problems, with_links
@@ -111,6 +109,7 @@ def _request_hash(body: TaskCreate) -> str:
 )
 async def create_task(
     body: TaskCreate,
+    request: Request,
     session: SessionDep,
     principal: WriterDep,
     settings: SettingsDep,
@@ -123,11 +122,12 @@ async def create_task(
     # A new task is at version 1.
     headers = {"ETag": '"1"', "Location": f"{router.prefix}/{task_id}"}
     if idempotency_key is None:
-        # One statement: no transaction round trips.
-        async with autocommit(session) as db:
+        # One statement: no transaction round trips, the session left unused.
+        database: Database = request.app.state.database
+        async with database.driver() as db:
             payload = await crud.create_task(db, principal, body, task_id)
         return FastJSONResponse(payload, status_code=201, headers=headers)
-    stored = await crud.claim_idempotency_key(
+    stored = await idempotency.claim_idempotency_key(
         session,
         principal.subject,
         idempotency_key,
@@ -160,8 +160,8 @@ async def create_task(
 )
 async def list_tasks(
     request: Request,
-    session: ReadSessionDep,
     principal: PrincipalDep,
+    db: DriverDep,
     settings: SettingsDep,
     codec: CursorCodecDep,
     status: Annotated[list[StatusLabel] | None, Query(description="Repeat to OR")] = None,
@@ -198,7 +198,7 @@ async def list_tasks(
         )
     size = page_size(settings, limit)
     key = parse_sort(sort)
-    filters = crud.TaskFilters(
+    filters = listing.TaskFilters(
         statuses=status or (),
         priorities=priority or (),
         tags=tag or (),
@@ -206,8 +206,7 @@ async def list_tasks(
         **_assignee_filter(assignee, principal.user_id),
     )
     position = codec.decode(cursor, key) if cursor else None
-    async with autocommit(session) as db:
-        tasks, more = await crud.list_tasks(db, principal, filters, key, size, position)
+    tasks, more = await listing.list_tasks(db, principal, filters, key, size, position)
     next_cursor = codec.encode(key, SimpleNamespace(**tasks[-1])) if more and tasks else None
     # Rows to JSON once here: returning the model would have FastAPI build, validate and
     # dump the whole page again for the response_model (which still documents it).
@@ -231,24 +230,20 @@ def _assignee_filter(assignee: str | None, me: uuid.UUID | None) -> dict[str, An
 
 
 @router.get("/stats", response_model=TaskStats, summary="Counts by status and priority")
-async def task_stats(session: ReadSessionDep, principal: PrincipalDep) -> TaskStats:
-    async with autocommit(session) as db:
-        return TaskStats(**await crud.task_stats(db, principal))
+async def task_stats(principal: PrincipalDep, db: DriverDep) -> TaskStats:
+    return TaskStats(**await crud.task_stats(db, principal))
 
 
 @router.get(_TASK, response_model=TaskOut, responses=_NOT_FOUND, summary="Get a task")
-async def get_task(
-    task_id: uuid.UUID, session: ReadSessionDep, principal: PrincipalDep
-) -> Response:
-    async with autocommit(session) as db:
-        task = await crud.get_task(db, principal, task_id)
+async def get_task(task_id: uuid.UUID, principal: PrincipalDep, db: DriverDep) -> Response:
+    task = await crud.get_task(db, principal, task_id)
     if task is None:
         raise _not_found(task_id)
     return _task_response(task)
 
 
 async def _task_to_change(
-    db: AsyncConnection, principal: Principal, task_id: uuid.UUID, if_match: str | None
+    db: Driver, principal: Principal, task_id: uuid.UUID, if_match: str | None
 ) -> Row:
     """The task as it is now, after its visibility and ``If-Match`` checks.
 
@@ -272,16 +267,15 @@ async def _task_to_change(
 async def update_task(
     task_id: uuid.UUID,
     body: TaskUpdate,
-    session: SessionDep,
     principal: WriterDep,
+    db: DriverDep,
     if_match: IfMatch = None,
 ) -> Response:
-    async with autocommit(session) as db:
-        while True:
-            task = await _task_to_change(db, principal, task_id, if_match)
-            updated = await crud.update_task(db, task, body)
-            if updated is not None:
-                return _task_response(updated)
+    while True:
+        task = await _task_to_change(db, principal, task_id, if_match)
+        updated = await crud.update_task(db, task, body)
+        if updated is not None:
+            return _task_response(updated)
 
 
 @router.delete(
@@ -292,13 +286,10 @@ async def update_task(
 )
 async def delete_task(
     task_id: uuid.UUID,
-    session: SessionDep,
     principal: WriterDep,
+    db: DriverDep,
     if_match: IfMatch = None,
 ) -> Response:
-    async with autocommit(session) as db:
-        while not await crud.delete_task(
-            db, await _task_to_change(db, principal, task_id, if_match)
-        ):
-            pass
+    while not await crud.delete_task(db, await _task_to_change(db, principal, task_id, if_match)):
+        pass
     return Response(status_code=204)

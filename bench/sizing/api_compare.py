@@ -46,7 +46,7 @@ from taskplane_common.testing.platform import running_platform
 from taskplane_common.testing.postgres import PostgresServer
 from taskplane_common.testing.processes import ServiceProcess
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SIDES = ("before", "after", "ceiling")
 
 

@@ -55,7 +55,7 @@ REFRESH_SQL = (
 )
 
 
-def _issue_params(ttl: timedelta) -> tuple[str, dict[str, Any]]:
+def issue_params(ttl: timedelta) -> tuple[str, dict[str, Any]]:
     """A new refresh token's secret and the statement parameters that store it."""
     secret = new_secret()
     now = datetime.now(UTC)
@@ -70,9 +70,15 @@ def _issue_params(ttl: timedelta) -> tuple[str, dict[str, Any]]:
 async def rotate(db: Driver, presented: str, ttl: timedelta) -> tuple[Row, str] | None:
     """The account behind ``presented`` (with its epoch) and the successor token's
     secret, in one autocommit statement; None when the slow path must decide."""
-    secret, params = _issue_params(ttl)
-    rows = await db.fetch(REFRESH_SQL, {**params, "old_hash": secret_hash(presented)})
+    secret, params = rotation_params(presented, ttl)
+    rows = await db.fetch(REFRESH_SQL, params)
     return (rows[0], secret) if rows else None
+
+
+def rotation_params(presented: str, ttl: timedelta) -> tuple[str, dict[str, Any]]:
+    """The successor's secret and :data:`REFRESH_SQL`'s parameters for ``presented``."""
+    secret, params = issue_params(ttl)
+    return secret, {**params, "old_hash": secret_hash(presented)}
 
 
 async def start(
@@ -81,7 +87,7 @@ async def start(
     """A login's account as committed now and its new refresh token's secret, in the
     session's transaction; None when the account is gone or inactive (no token was
     issued)."""
-    secret, params = _issue_params(ttl)
+    secret, params = issue_params(ttl)
     params.update(user_id=user_id, family_id=uuid.uuid4())
     rows = await fetch(session, LOGIN_SQL, params)
     return (rows[0], secret) if rows and rows[0]["is_active"] else None

@@ -19,6 +19,7 @@ from typing import Annotated, Any, cast
 import psycopg
 from fastapi import Depends, Request
 from prometheus_client import Histogram
+from psycopg import pq
 from psycopg.rows import dict_row
 from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import make_url
@@ -31,6 +32,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import QueuePool
+from sqlalchemy.util import greenlet_spawn
 
 from taskplane_common.metrics import (
     DB_POOL_EXHAUSTED,
@@ -81,11 +83,16 @@ class Database:
                     f"no answer from the database within {settings.db_connect_timeout_s}s"
                 ) from exc
 
+        # Every connection the settings allow stays pooled once opened: with overflow
+        # connections, SQLAlchemy closes one whenever it comes back to a pool already
+        # holding ``db_pool_size`` idle ones, which a load just above the pool size does
+        # many times a second (a new PostgreSQL backend, and its start-up, per request).
+        # The most connections a process opens is the same.
         self.engine: AsyncEngine = create_async_engine(
             url,
             async_creator=connect,
-            pool_size=settings.db_pool_size,
-            max_overflow=settings.db_max_overflow,
+            pool_size=settings.db_pool_size + settings.db_max_overflow,
+            max_overflow=0,
             pool_timeout=settings.db_pool_timeout_s,
             pool_recycle=1800,
         )
@@ -161,18 +168,37 @@ class Database:
 
     @asynccontextmanager
     async def driver(self) -> AsyncIterator[Driver]:
-        """A pooled connection in autocommit, used through psycopg directly (see the
-        module's docstring). A connection-level failure discards that connection."""
-        async with self.autocommit_engine.connect() as connection:
-            sync = connection.sync_connection
-            assert sync is not None, "a started AsyncConnection has its sync connection"
-            raw = cast(psycopg.AsyncConnection[Any], sync.connection.driver_connection)
-            try:
-                yield Driver(raw, self.latency)
-            except DBAPIError as exc:
-                if isinstance(exc.orig, psycopg.OperationalError):
-                    await connection.invalidate()
-                raise
+        """A connection of the engine's pool in autocommit, used through psycopg
+        directly (see the module's docstring).
+
+        Checked out of the pool itself, without an engine ``Connection`` around it: the
+        pool's timeout (503 database-busy), idle pings and metrics apply; the engine's
+        connection, its events and its isolation-level switches (each a greenlet hop)
+        do not. A connection-level failure does what the engine does on a disconnect:
+        that connection is discarded and every connection opened before it is
+        recycled at its next checkout (a database restart kills them all).
+        """
+        pool = self.engine.sync_engine.pool
+        fairy = await greenlet_spawn(pool.connect)
+        connection = cast(psycopg.AsyncConnection[Any], fairy.driver_connection)
+        broken: BaseException | None = None
+        try:
+            await connection.set_autocommit(True)
+            yield Driver(connection, self.latency)
+        except DBAPIError as exc:
+            if isinstance(exc.orig, psycopg.OperationalError):
+                broken = exc
+            raise
+        finally:
+            if broken is None:
+                try:
+                    await connection.set_autocommit(False)
+                except psycopg.Error as exc:
+                    broken = exc
+            if broken is None:
+                await greenlet_spawn(fairy.close)
+            else:
+                await greenlet_spawn(pool._invalidate, fairy, broken)
 
     async def ping(self) -> bool:
         """True when the database answers a trivial query within the connect timeout."""
@@ -225,7 +251,10 @@ class Driver:
             async with self.connection.cursor(row_factory=dict_row) as cursor:
                 await cursor.execute(sql, params)
                 rows: list[Row] = []
-                if cursor.description is not None:
+                # The result's status, not ``description`` (which builds every column's
+                # description on each call).
+                result = cursor.pgresult
+                if result is not None and result.status == pq.ExecStatus.TUPLES_OK:
                     rows.extend(await cursor.fetchall())
                 return rows
         except psycopg.Error as exc:

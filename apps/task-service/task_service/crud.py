@@ -1,11 +1,11 @@
 """Data access for tasks and their events (the list query: ``listing``; idempotency
 keys: ``idempotency``).
 
-The hot paths are fixed SQL texts run straight through psycopg on a pooled connection
-in autocommit (``taskplane_common.db.Driver``; no ORM session, no SQLAlchemy execution
-or result layer; psycopg prepares a text after its fifth use on a connection), the
-session only where a transaction spans statements (an ``Idempotency-Key``'s claim).
-Each change is one statement: a data-modifying CTE writes the task row and its outbox
+The routes' statements are fixed SQL texts run straight through psycopg on a pooled
+connection in autocommit (``taskplane_common.db.Driver``; no ORM session, no SQLAlchemy
+execution or result layer; psycopg prepares a text after its fifth use on a
+connection), in a transaction only where one spans statements (an
+``Idempotency-Key``'s claim and its create). Each change is one statement: a data-modifying CTE writes the task row and its outbox
 events together, so the event feed can never disagree with the tasks table. Changes
 check the version they read in their ``WHERE`` (optimistic: no lock held between the
 read and the write). Rows come back as dicts and are turned into the response body once
@@ -23,13 +23,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, false, or_, true
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from task_service.models import FINISHED_STATUSES, Priority, Task, TaskStatus
 from task_service.queue.driver import Statement, statement
 from task_service.schemas import TaskCreate, TaskUpdate
 from task_service.tracing import current_traceparent
-from taskplane_common.db import Driver, Row, fetch
+from taskplane_common.db import Driver, Row
 from taskplane_common.errors import ProblemError
 from taskplane_common.jsonbody import dumps
 from taskplane_common.principals import Principal
@@ -104,15 +103,8 @@ STATS = statement(
 )
 
 
-#: Where a statement runs: a pooled psycopg connection of its own in autocommit, or a
-#: session's connection and transaction.
-Db = Driver | AsyncSession
-
-
-async def run(db: Db, sql: Statement, params: Mapping[str, Any]) -> list[Row]:
-    if isinstance(db, Driver):
-        return await db.fetch(sql.sql, params)
-    return await fetch(db, sql.sql, params)
+async def run(db: Driver, sql: Statement, params: Mapping[str, Any]) -> list[Row]:
+    return await db.fetch(sql.sql, params)
 
 
 def _visibility(principal: Principal) -> dict[str, Any]:
@@ -158,7 +150,7 @@ def _events(*events: tuple[str, dict[str, Any]]) -> str:
 
 
 async def create_task(
-    db: Db,
+    db: Driver,
     principal: Principal,
     data: TaskCreate,
     task_id: uuid.UUID,
@@ -209,7 +201,7 @@ async def create_task(
     return body
 
 
-async def get_task(db: Db, principal: Principal, task_id: uuid.UUID) -> Row | None:
+async def get_task(db: Driver, principal: Principal, task_id: uuid.UUID) -> Row | None:
     rows = await run(db, GET, {"id": task_id, **_visibility(principal)})
     return rows[0] if rows else None
 
@@ -234,7 +226,7 @@ def _changed_row(task: Row, changes: TaskUpdate) -> tuple[dict[str, Any], list[s
     return after_row, changed
 
 
-async def update_task(db: Db, task: Row, changes: TaskUpdate) -> Row | None:
+async def update_task(db: Driver, task: Row, changes: TaskUpdate) -> Row | None:
     """Apply the fields present in ``changes`` to ``task`` as read (updated, assigned,
     completed, cancelled events); the new row, ``task`` itself when nothing changed, or
     None when the task changed (or went) since it was read."""
@@ -265,7 +257,7 @@ async def update_task(db: Db, task: Row, changes: TaskUpdate) -> Row | None:
     return after_row if await run(db, UPDATE, params) else None
 
 
-async def delete_task(db: Db, task: Row) -> bool:
+async def delete_task(db: Driver, task: Row) -> bool:
     """Delete ``task`` as read, with its event; False when it changed (or went) since."""
     params = {
         "id": task["id"],
@@ -276,7 +268,7 @@ async def delete_task(db: Db, task: Row) -> bool:
     return bool(await run(db, DELETE, params))
 
 
-async def task_stats(db: Db, principal: Principal) -> dict[str, Any]:
+async def task_stats(db: Driver, principal: Principal) -> dict[str, Any]:
     """Counts by status and priority and the overdue ones, from one grouped scan."""
     by_status = dict.fromkeys((s.value for s in TaskStatus), 0)
     by_priority = dict.fromkeys((p.label for p in Priority), 0)

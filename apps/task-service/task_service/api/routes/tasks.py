@@ -13,13 +13,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from task_service import crud, idempotency, listing
-from task_service.api.deps import (
-    CursorCodecDep,
-    PrincipalDep,
-    SessionDep,
-    SettingsDep,
-    WriterDep,
-)
+from task_service.api.deps import CursorCodecDep, PrincipalDep, SettingsDep, WriterDep
 from task_service.pagination import (
     CURSOR_PATTERN,
     DEFAULT_SORT,
@@ -35,7 +29,7 @@ from task_service.schemas import (
     TaskStats,
     TaskUpdate,
 )
-from taskplane_common.db import Database, Driver, DriverDep, Row
+from taskplane_common.db import Driver, DriverDep, Row
 from taskplane_common.errors import ProblemError
 from taskplane_common.jsonbody import FastJSONResponse
 from taskplane_common.openapi import links, problems, with_links
@@ -109,9 +103,8 @@ def _request_hash(body: TaskCreate) -> str:
 )
 async def create_task(
     body: TaskCreate,
-    request: Request,
-    session: SessionDep,
     principal: WriterDep,
+    db: DriverDep,
     settings: SettingsDep,
     idempotency_key: Annotated[
         str | None,
@@ -122,34 +115,32 @@ async def create_task(
     # A new task is at version 1.
     headers = {"ETag": '"1"', "Location": f"{router.prefix}/{task_id}"}
     if idempotency_key is None:
-        # One statement: no transaction round trips, the session left unused.
-        database: Database = request.app.state.database
-        async with database.driver() as db:
-            payload = await crud.create_task(db, principal, body, task_id)
+        # One statement: no transaction round trips.
+        payload = await crud.create_task(db, principal, body, task_id)
         return FastJSONResponse(payload, status_code=201, headers=headers)
-    stored = await idempotency.claim_idempotency_key(
-        session,
-        principal.subject,
-        idempotency_key,
-        _request_hash(body),
-        timedelta(hours=settings.idempotency_ttl_hours),
-    )
-    if stored is not None:
-        if stored.request_hash != _request_hash(body):
-            raise ProblemError(
-                422,
-                "this Idempotency-Key was already used with a different request body",
-                slug="idempotency-key-reused",
-            )
-        return JSONResponse(
-            stored.body,
-            status_code=stored.status_code,
-            headers={**stored.headers, "Idempotent-Replayed": "true"},
+    async with idempotency.transaction(db):
+        stored = await idempotency.claim_idempotency_key(
+            db,
+            principal.subject,
+            idempotency_key,
+            _request_hash(body),
+            timedelta(hours=settings.idempotency_ttl_hours),
         )
-    store = (principal.subject, idempotency_key, headers)
-    payload = await crud.create_task(session, principal, body, task_id, store)
-    await session.commit()
-    return FastJSONResponse(payload, status_code=201, headers=headers)
+        if stored is None:
+            store = (principal.subject, idempotency_key, headers)
+            payload = await crud.create_task(db, principal, body, task_id, store)
+            return FastJSONResponse(payload, status_code=201, headers=headers)
+    if stored.request_hash != _request_hash(body):
+        raise ProblemError(
+            422,
+            "this Idempotency-Key was already used with a different request body",
+            slug="idempotency-key-reused",
+        )
+    return JSONResponse(
+        stored.body,
+        status_code=stored.status_code,
+        headers={**stored.headers, "Idempotent-Replayed": "true"},
+    )
 
 
 @router.get(

@@ -5,11 +5,11 @@ The routes' statements are fixed SQL texts run straight through psycopg on a poo
 connection in autocommit (``taskplane_common.db.Driver``; no ORM session, no SQLAlchemy
 execution or result layer; psycopg prepares a text after its fifth use on a
 connection), in a transaction only where one spans statements (an
-``Idempotency-Key``'s claim and its create). Each change is one statement: a data-modifying CTE writes the task row and its outbox
-events together, so the event feed can never disagree with the tasks table. Changes
-check the version they read in their ``WHERE`` (optimistic: no lock held between the
-read and the write). Rows come back as dicts and are turned into the response body once
-(:func:`task_document`).
+``Idempotency-Key``'s claim and its create). Each change is one statement: a
+data-modifying CTE writes the task row and its outbox events together, so the event
+feed can never disagree with the tasks table. Changes check the version they read in
+their ``WHERE`` (optimistic: no lock held between the read and the write). Rows come
+back as dicts and are turned into the response body once (:func:`task_document`).
 """
 
 # Statements are assembled from module constants only (never input): S608 does not apply.

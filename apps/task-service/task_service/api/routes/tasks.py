@@ -29,7 +29,7 @@ from task_service.schemas import (
     TaskStats,
     TaskUpdate,
 )
-from taskplane_common.db import Driver, DriverDep, Row
+from taskplane_common.db import DatabaseDep, Driver, Row
 from taskplane_common.errors import ProblemError
 from taskplane_common.jsonbody import FastJSONResponse
 from taskplane_common.openapi import links, problems, with_links
@@ -104,7 +104,7 @@ def _request_hash(body: TaskCreate) -> str:
 async def create_task(
     body: TaskCreate,
     principal: WriterDep,
-    db: DriverDep,
+    database: DatabaseDep,
     settings: SettingsDep,
     idempotency_key: Annotated[
         str | None,
@@ -114,22 +114,23 @@ async def create_task(
     task_id = uuid.uuid4()
     # A new task is at version 1.
     headers = {"ETag": '"1"', "Location": f"{router.prefix}/{task_id}"}
-    if idempotency_key is None:
-        # One statement: no transaction round trips.
-        payload = await crud.create_task(db, principal, body, task_id)
-        return FastJSONResponse(payload, status_code=201, headers=headers)
-    async with idempotency.transaction(db):
-        stored = await idempotency.claim_idempotency_key(
-            db,
-            principal.subject,
-            idempotency_key,
-            _request_hash(body),
-            timedelta(hours=settings.idempotency_ttl_hours),
-        )
-        if stored is None:
-            store = (principal.subject, idempotency_key, headers)
-            payload = await crud.create_task(db, principal, body, task_id, store)
+    async with database.driver() as db:
+        if idempotency_key is None:
+            # One statement: no transaction round trips.
+            payload = await crud.create_task(db, principal, body, task_id)
             return FastJSONResponse(payload, status_code=201, headers=headers)
+        async with idempotency.transaction(db):
+            stored = await idempotency.claim_idempotency_key(
+                db,
+                principal.subject,
+                idempotency_key,
+                _request_hash(body),
+                timedelta(hours=settings.idempotency_ttl_hours),
+            )
+            if stored is None:
+                store = (principal.subject, idempotency_key, headers)
+                payload = await crud.create_task(db, principal, body, task_id, store)
+                return FastJSONResponse(payload, status_code=201, headers=headers)
     if stored.request_hash != _request_hash(body):
         raise ProblemError(
             422,
@@ -152,7 +153,7 @@ async def create_task(
 async def list_tasks(
     request: Request,
     principal: PrincipalDep,
-    db: DriverDep,
+    database: DatabaseDep,
     settings: SettingsDep,
     codec: CursorCodecDep,
     status: Annotated[list[StatusLabel] | None, Query(description="Repeat to OR")] = None,
@@ -197,7 +198,8 @@ async def list_tasks(
         **_assignee_filter(assignee, principal.user_id),
     )
     position = codec.decode(cursor, key) if cursor else None
-    tasks, more = await listing.list_tasks(db, principal, filters, key, size, position)
+    async with database.driver() as db:
+        tasks, more = await listing.list_tasks(db, principal, filters, key, size, position)
     next_cursor = codec.encode(key, SimpleNamespace(**tasks[-1])) if more and tasks else None
     # Rows to JSON once here: returning the model would have FastAPI build, validate and
     # dump the whole page again for the response_model (which still documents it).
@@ -221,13 +223,15 @@ def _assignee_filter(assignee: str | None, me: uuid.UUID | None) -> dict[str, An
 
 
 @router.get("/stats", response_model=TaskStats, summary="Counts by status and priority")
-async def task_stats(principal: PrincipalDep, db: DriverDep) -> TaskStats:
-    return TaskStats(**await crud.task_stats(db, principal))
+async def task_stats(principal: PrincipalDep, database: DatabaseDep) -> TaskStats:
+    async with database.driver() as db:
+        return TaskStats(**await crud.task_stats(db, principal))
 
 
 @router.get(_TASK, response_model=TaskOut, responses=_NOT_FOUND, summary="Get a task")
-async def get_task(task_id: uuid.UUID, principal: PrincipalDep, db: DriverDep) -> Response:
-    task = await crud.get_task(db, principal, task_id)
+async def get_task(task_id: uuid.UUID, principal: PrincipalDep, database: DatabaseDep) -> Response:
+    async with database.driver() as db:
+        task = await crud.get_task(db, principal, task_id)
     if task is None:
         raise _not_found(task_id)
     return _task_response(task)
@@ -259,14 +263,15 @@ async def update_task(
     task_id: uuid.UUID,
     body: TaskUpdate,
     principal: WriterDep,
-    db: DriverDep,
+    database: DatabaseDep,
     if_match: IfMatch = None,
 ) -> Response:
-    while True:
-        task = await _task_to_change(db, principal, task_id, if_match)
-        updated = await crud.update_task(db, task, body)
-        if updated is not None:
-            return _task_response(updated)
+    async with database.driver() as db:
+        while True:
+            task = await _task_to_change(db, principal, task_id, if_match)
+            updated = await crud.update_task(db, task, body)
+            if updated is not None:
+                return _task_response(updated)
 
 
 @router.delete(
@@ -278,9 +283,12 @@ async def update_task(
 async def delete_task(
     task_id: uuid.UUID,
     principal: WriterDep,
-    db: DriverDep,
+    database: DatabaseDep,
     if_match: IfMatch = None,
 ) -> Response:
-    while not await crud.delete_task(db, await _task_to_change(db, principal, task_id, if_match)):
-        pass
+    async with database.driver() as db:
+        while not await crud.delete_task(
+            db, await _task_to_change(db, principal, task_id, if_match)
+        ):
+            pass
     return Response(status_code=204)

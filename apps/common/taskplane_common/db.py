@@ -73,6 +73,8 @@ class Database:
             options=f"-c statement_timeout={settings.db_statement_timeout_ms}",
             application_name=settings.service_name,
         )
+        if not settings.db_prepared_statements:
+            params["prepare_threshold"] = None
         self.ping_timeout_s = settings.db_connect_timeout_s
         server = {
             "db.system": "postgresql",
@@ -299,20 +301,6 @@ class Driver:
         finally:
             span.end()
             self.latency.observe(time.perf_counter() - started)
-
-
-@asynccontextmanager
-async def autocommit(session: AsyncSession) -> AsyncIterator[AsyncConnection]:
-    """A pooled connection of the session's engine in autocommit, the ORM session left
-    unused: for requests whose reads and changes are one statement each. The session's
-    transaction bookkeeping (begin, snapshot, close) costs more client CPU than a
-    primary-key read; the pool, its timeout (503 database-busy) and the statement events
-    (SQL spans, latency) are the same."""
-    engine = session.bind
-    assert isinstance(engine, AsyncEngine), "sessions are bound to the app's engine"
-    async with engine.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
-        yield connection
 
 
 async def fetch(

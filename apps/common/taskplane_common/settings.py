@@ -56,6 +56,10 @@ class ServiceSettings(BaseSettings):
     #: failed-over database, a connection dropped by a firewall); busy connections are
     #: not, which saves a round trip per request. 0 pings on every checkout.
     db_ping_idle_after_s: float = Field(10.0, ge=0)
+    #: psycopg prepares a statement text server-side after its fifth run on a
+    #: connection; off for a service behind a proxy that pins a session holding
+    #: prepared statements (RDS Proxy).
+    db_prepared_statements: bool = True
 
     auth_disabled: bool = False
     jwks_url: str | None = None

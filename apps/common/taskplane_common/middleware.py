@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import Any
 
 from fastapi import HTTPException
 from opentelemetry import propagate, trace
@@ -55,6 +54,15 @@ class _AsgiHeaders(Getter[list[tuple[bytes, bytes]]]):
 
 
 _HEADERS = _AsgiHeaders()
+#: Requests in progress per (service, method): plain counters the gauge reads when
+#: scraped (a gauge's own inc and dec take its lock twice per request).
+_IN_PROGRESS: dict[tuple[str, str], int] = {}
+
+
+def _count_in_progress(key: tuple[str, str]) -> None:
+    """Start counting one (service, method)'s requests in progress for its gauge child."""
+    _IN_PROGRESS[key] = 0
+    HTTP_IN_PROGRESS.labels(*key).set_function(lambda: _IN_PROGRESS[key])
 
 
 class RequestMiddleware:
@@ -66,7 +74,6 @@ class RequestMiddleware:
         self.service = service
         self.max_bytes = max_bytes
         self.tracer = trace.get_tracer(__name__)
-        self._in_progress: dict[str, Any] = {}
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -116,10 +123,10 @@ class RequestMiddleware:
                 elapsed = time.perf_counter() - started
             await send(message)
 
-        in_progress = self._in_progress.get(method)
-        if in_progress is None:
-            in_progress = self._in_progress[method] = HTTP_IN_PROGRESS.labels(self.service, method)
-        in_progress.inc()
+        key = (self.service, method)
+        if key not in _IN_PROGRESS:
+            _count_in_progress(key)
+        _IN_PROGRESS[key] += 1
         try:
             if _declared_length(scope.get("headers", ())) > self.max_bytes:
                 await self._reject(scope, receive, tracking_send)
@@ -131,7 +138,7 @@ class RequestMiddleware:
                     raise
                 await self._reject(scope, receive, tracking_send)
         finally:
-            in_progress.dec()
+            _IN_PROGRESS[key] -= 1
             route = route_template(scope)
             if span is not None:
                 _finish(span, method, route, status)

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import jwt
 import psycopg
 
 from bench.runs import Log
@@ -43,9 +44,9 @@ POST_SCRIPT = """wrk.method = "POST"
 wrk.body = '{"title": "bench"}'
 wrk.headers["Content-Type"] = "application/json"
 """
-#: Refresh tokens seeded per wrk run and thread: ``bench-<run>-<thread>-<n>`` for n up to
-#: this (more than one thread completes in a run).
-REFRESH_TOKENS_PER_THREAD = 20_000
+#: Refresh tokens seeded per wrk run, thread and second of the run:
+#: ``bench-<run>-<thread>-<n>`` (more than one thread completes per second).
+REFRESH_TOKENS_PER_THREAD_S = 2_000
 SEED_REFRESH_SQL = """
 INSERT INTO auth.refresh_tokens (id, family_id, user_id, token_hash, created_at, expires_at)
 SELECT gen_random_uuid(), gen_random_uuid(), %(user)s,
@@ -167,13 +168,12 @@ def refresh_runs(clients: Sequence[int] = CLIENTS) -> list[str]:
     return [f"{side}{n}" for side in ("api", "ceiling") for n in clients]
 
 
-def seed_refresh_tokens(database_url: str, user: str, runs: Sequence[str]) -> None:
-    """Refresh tokens of ``user`` for every run in ``runs`` (``REFRESH_SCRIPT``'s)."""
+def seed_refresh_tokens(database_url: str, user: str, runs: Sequence[str], seconds: int) -> None:
+    """Refresh tokens of ``user`` for every run in ``runs`` (``REFRESH_SCRIPT``'s) of
+    ``seconds`` each."""
+    tokens = REFRESH_TOKENS_PER_THREAD_S * seconds
     with psycopg.connect(database_url, autocommit=True) as db:
-        db.execute(
-            SEED_REFRESH_SQL,
-            {"user": user, "runs": list(runs), "tokens": REFRESH_TOKENS_PER_THREAD},
-        )
+        db.execute(SEED_REFRESH_SQL, {"user": user, "runs": list(runs), "tokens": tokens})
         db.execute("VACUUM (ANALYZE) auth.refresh_tokens")
 
 
@@ -196,10 +196,19 @@ def at_most_clients(endpoints: dict[str, Any]) -> dict[str, Any]:
 
 
 def measure_api(
-    bases: dict[str, str], token: str, task_id: str, seconds: int, log: Log
+    bases: dict[str, str],
+    token: str,
+    task_id: str,
+    seconds: int,
+    log: Log,
+    auth_database_url: str,
 ) -> dict[str, Any]:
     """wrk runs of every endpoint x concurrency x side (``api``: the service named in
-    ``ENDPOINTS``, one of ``bases``; ``ceiling``: ``bases["ceiling"]``), interleaved."""
+    ``ENDPOINTS``, one of ``bases``; ``ceiling``: ``bases["ceiling"]``), interleaved.
+    ``auth_database_url``: the auth-service's database, where the refresh runs' tokens
+    (of the token's subject) are seeded first."""
+    subject = jwt.decode(token, options={"verify_signature": False})["sub"]
+    seed_refresh_tokens(auth_database_url, subject, refresh_runs(), seconds)
     scripts = wrk_scripts()
     endpoints: dict[str, Any] = {}
     for endpoint, (service, template) in ENDPOINTS.items():

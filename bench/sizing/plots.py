@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-ENDPOINTS = ("get", "list", "post", "jwks", "me")
+ENDPOINTS = ("get", "list", "post", "jwks", "refresh", "me")
 
 
 def _save(figure: Any, path: Path) -> None:
@@ -31,7 +31,7 @@ def plot_bound(results: dict[str, Any], path: Path) -> None:
 
 def plot_api(results: dict[str, Any], path: Path) -> None:
     api = results["api"]
-    figure, axes = plt.subplots(1, len(ENDPOINTS), figsize=(18, 3.8))
+    figure, axes = plt.subplots(1, len(ENDPOINTS), figsize=(21, 3.8))
     for ax, endpoint in zip(axes, ENDPOINTS, strict=True):
         data = api["endpoints"][endpoint]
         clients = [int(c) for c in data]

@@ -95,7 +95,7 @@ def _check_sizing(directory: Path) -> None:
     assert sizing["bound"]["pgbench"]["completed"] > 0
     assert sizing["bound"]["engine"]["exactly_once"]
     assert sizing["bound"]["engine_over_bound"] > 0
-    for endpoint in ("get", "list", "post", "jwks", "me"):
+    for endpoint in ("get", "list", "post", "jwks", "refresh", "me"):
         per_clients = sizing["api"]["endpoints"][endpoint]
         assert set(per_clients) == {"1", "16", "64"}, endpoint
         for data in per_clients.values():

@@ -25,7 +25,7 @@ from auth_service.api.deps import (
     SettingsDep,
 )
 from auth_service.api.routes.responses import NO_STORE, PROBLEM, UNAUTHORIZED
-from auth_service.models import User
+from auth_service.models import RefreshToken, User
 from auth_service.schemas import RefreshRequest, RegisterRequest, TokenPair, UserOut
 from taskplane_common import audit
 from taskplane_common.db import Database
@@ -234,17 +234,14 @@ async def _refused_refresh(session: AsyncSession, request: Request, presented: s
     if stored is None:
         return
     if stored.used_at is not None or stored.revoked_at is not None:
-        await crud.revoke_family(session, stored.family_id)
-        await audit.record(
+        await _end_session(
             session,
             request,
-            action="auth.session.revoke",
-            target=f"user:{stored.user_id}",
-            actor=None,
-            outcome="failure",
-            details={"reason": "refresh token reuse", "family_id": str(stored.family_id)},
+            stored,
+            "auth.session.revoke",
+            None,
+            {"reason": "refresh token reuse"},
         )
-        await session.commit()
         log.warning(
             "refresh token reuse detected; session revoked",
             extra={"user_id": str(stored.user_id), "family_id": str(stored.family_id)},
@@ -266,14 +263,29 @@ async def _refused_refresh(session: AsyncSession, request: Request, presented: s
 async def logout(body: RefreshRequest, request: Request, session: SessionDep) -> Response:
     stored = await crud.refresh_token_by_secret(session, body.refresh_token)
     if stored is not None:
-        await crud.revoke_family(session, stored.family_id)
-        await audit.record(
-            session,
-            request,
-            action="auth.logout",
-            target=f"user:{stored.user_id}",
-            actor=str(stored.user_id),
-            details={"family_id": str(stored.family_id)},
-        )
-        await session.commit()
+        await _end_session(session, request, stored, "auth.logout", str(stored.user_id))
     return Response(status_code=204)
+
+
+async def _end_session(
+    session: AsyncSession,
+    request: Request,
+    stored: RefreshToken,
+    action: str,
+    actor: str | None,
+    reason: dict[str, str] | None = None,
+) -> None:
+    """Revoke ``stored``'s whole family (its login session) and audit it, committed. An
+    ``actor`` ends their own session; without one, the session was taken from them (a
+    reused token) and the entry is a failure."""
+    await crud.revoke_family(session, stored.family_id)
+    await audit.record(
+        session,
+        request,
+        action=action,
+        target=f"user:{stored.user_id}",
+        actor=actor,
+        outcome="success" if actor else "failure",
+        details={**(reason or {}), "family_id": str(stored.family_id)},
+    )
+    await session.commit()

@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from typing import Any
 import jwt
 import psycopg
 
+from bench.cpu import CpuMeter
 from bench.runs import Log
 
 CLIENTS = (1, 16, 64)
@@ -195,8 +197,40 @@ def at_most_clients(endpoints: dict[str, Any]) -> dict[str, Any]:
     return verdicts
 
 
+def idle_cpu(pids: dict[str, int], window_s: float = 5.0) -> dict[str, float]:
+    """CPU seconds per second each process spends without requests (background loops)."""
+    meter = CpuMeter({name: [pid] for name, pid in pids.items()})
+    meter.start()
+    time.sleep(window_s)
+    return {name: seconds / window_s for name, seconds in meter.stop().items()}
+
+
+def metered_wrk(
+    url: str,
+    token: str,
+    clients: int,
+    seconds: int,
+    script: Path,
+    pid: int,
+    idle_s_per_s: float,
+    args: Sequence[str] = (),
+) -> dict[str, Any]:
+    """:func:`run_wrk`, plus the process's CPU per request (``cpu_ms_per_request``: its
+    user + system time over the run less its idle background CPU, over the requests wrk
+    completed). On a shared machine requests/s swing with other people's load while CPU
+    per request barely moves."""
+    meter = CpuMeter({"process": [pid]})
+    meter.start()
+    started = time.perf_counter()
+    run = run_wrk(url, token, clients, seconds, script, args)
+    busy_s = meter.stop()["process"] - idle_s_per_s * (time.perf_counter() - started)
+    run["cpu_ms_per_request"] = busy_s * 1e3 / max(run["requests"], 1)
+    return run
+
+
 def measure_api(
     bases: dict[str, str],
+    pids: dict[str, int],
     token: str,
     task_id: str,
     seconds: int,
@@ -204,34 +238,45 @@ def measure_api(
     auth_database_url: str,
 ) -> dict[str, Any]:
     """wrk runs of every endpoint x concurrency x side (``api``: the service named in
-    ``ENDPOINTS``, one of ``bases``; ``ceiling``: ``bases["ceiling"]``), interleaved.
+    ``ENDPOINTS``, one of ``bases``; ``ceiling``: ``bases["ceiling"]``), interleaved, with
+    each side's CPU per request (``pids``: the process behind each of ``bases``).
     ``auth_database_url``: the auth-service's database, where the refresh runs' tokens
     (of the token's subject) are seeded first."""
     subject = jwt.decode(token, options={"verify_signature": False})["sub"]
     seed_refresh_tokens(auth_database_url, subject, refresh_runs(), seconds)
     scripts = wrk_scripts()
+    idle = idle_cpu(pids)
     endpoints: dict[str, Any] = {}
     for endpoint, (service, template) in ENDPOINTS.items():
         path = template.format(task_id=task_id)
         endpoints[endpoint] = {}
         for clients in CLIENTS:
             runs = {
-                side: run_wrk(
+                side: metered_wrk(
                     bases[base] + path,
                     token,
                     clients,
                     seconds,
                     scripts[endpoint],
+                    pids[base],
+                    idle[base],
                     [f"{side}{clients}"] if endpoint == "refresh" else [],
                 )
                 for side, base in (("api", service), ("ceiling", "ceiling"))
             }
             ratio = runs["api"]["requests_per_s"] / runs["ceiling"]["requests_per_s"]
-            endpoints[endpoint][str(clients)] = {**runs, "api_over_ceiling": ratio}
+            cpu = runs["ceiling"]["cpu_ms_per_request"] / runs["api"]["cpu_ms_per_request"]
+            endpoints[endpoint][str(clients)] = {
+                **runs,
+                "api_over_ceiling": ratio,
+                "cpu_ceiling_over_api": cpu,
+            }
             log(
                 f"api: {endpoint} x{clients}: {service} {runs['api']['requests_per_s']:,.0f}/s"
                 f" p50 {runs['api']['p50_ms']:.1f} ms, ceiling"
-                f" {runs['ceiling']['requests_per_s']:,.0f}/s: ratio {ratio:.2f}"
+                f" {runs['ceiling']['requests_per_s']:,.0f}/s: ratio {ratio:.2f};"
+                f" CPU ms/request {runs['api']['cpu_ms_per_request']:.2f} against"
+                f" {runs['ceiling']['cpu_ms_per_request']:.2f}: ratio {cpu:.2f}"
             )
     verdicts = at_most_clients(endpoints)
     for endpoint, verdict in verdicts.items():
@@ -242,6 +287,7 @@ def measure_api(
     return {
         "seconds_per_run": seconds,
         "clients": list(CLIENTS),
+        "idle_cpu_s_per_s": idle,
         "targets_at_16": TARGETS,
         "endpoints": endpoints,
         "at_most_clients": verdicts,

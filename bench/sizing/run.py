@@ -223,7 +223,13 @@ def serving(server: PostgresServer, size: Sizes, quick: bool, log: Log) -> dict[
                 "users": users_url,
                 "ceiling": ceiling,
             }
-            api = measure_api(bases, token, str(row[0]), size.wrk_s, log, database_url)
+            processes = {
+                "tasks": pids["task-service"],
+                "auth": pids["auth-service"],
+                "users": pids["user-service"],
+                "ceiling": pids["ceiling app"],
+            }
+            api = measure_api(bases, processes, token, str(row[0]), size.wrk_s, log, database_url)
         memory = footprint(idle, sampler.peak_mib)
         log(
             "footprint: "

@@ -28,7 +28,7 @@ from auth_service.api.routes.responses import NO_STORE, PROBLEM, UNAUTHORIZED
 from auth_service.models import RefreshToken, User
 from auth_service.schemas import RefreshRequest, RegisterRequest, TokenPair, UserOut
 from taskplane_common import audit
-from taskplane_common.db import Database
+from taskplane_common.db import DatabaseDep
 from taskplane_common.errors import ProblemError
 from taskplane_common.jsonbody import FastJSONResponse
 
@@ -203,7 +203,7 @@ def _token_pair(access: str, refresh_token: str, expires_in: int) -> Response:
 async def refresh(
     body: RefreshRequest,
     request: Request,
-    session: SessionDep,
+    database: DatabaseDep,
     settings: SettingsDep,
     issuer: IssuerDep,
 ) -> Response:
@@ -211,13 +211,13 @@ async def refresh(
     # the database, or the client's retry would present a used token (and lose its
     # session).
     await issuer.keys.signing_key()
-    database: Database = request.app.state.database
     async with database.driver() as db:
         rotated = await sessions.rotate(
             db, body.refresh_token, timedelta(seconds=settings.refresh_token_ttl_s)
         )
     if rotated is None:
-        await _refused_refresh(session, request, body.refresh_token)
+        async with database.sessionmaker() as session:
+            await _refused_refresh(session, request, body.refresh_token)
         raise _bad_refresh_token()
     account, refresh_token = rotated
     access = await issuer.for_user(account, account["epoch"])

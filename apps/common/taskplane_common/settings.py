@@ -38,8 +38,10 @@ class ServiceSettings(BaseSettings):
     #: ``json`` (default, for log pipelines) or ``console`` (people at a terminal).
     log_format: Literal["json", "console"] = "json"
 
+    #: ``TASKPLANE_DATABASE_URL`` first: a component's own URL (RDS Proxy's endpoint, set
+    #: through its ``secretEnv``) overrides the ``DATABASE_URL`` every component gets.
     database_url: SecretStr | None = Field(
-        None, validation_alias=AliasChoices("DATABASE_URL", "TASKPLANE_DATABASE_URL")
+        None, validation_alias=AliasChoices("TASKPLANE_DATABASE_URL", "DATABASE_URL")
     )
     db_pool_size: int = Field(10, ge=1, le=200)
     db_max_overflow: int = Field(10, ge=0, le=200)

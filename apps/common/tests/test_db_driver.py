@@ -70,3 +70,20 @@ async def test_prepared_statements_can_be_switched_off(
             assert min(row["n"], 1) == expected
     finally:
         await database.dispose()
+
+
+def test_a_components_own_database_url_overrides_the_shared_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Behind RDS Proxy some services connect to the proxy, the task-service directly:
+    ``TASKPLANE_DATABASE_URL`` (one component's) wins over ``DATABASE_URL`` (everyone's)."""
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@instance/db")
+    assert _url() == "postgresql://u@instance/db"
+    monkeypatch.setenv("TASKPLANE_DATABASE_URL", "postgresql://u@proxy/db")
+    assert _url() == "postgresql://u@proxy/db"
+
+
+def _url() -> str:
+    url = ServiceSettings().database_url
+    assert url is not None
+    return url.get_secret_value()

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from taskplane_common.testing.postgres import free_port
+from taskplane_testing.postgres import free_port
 
 #: How long a test waits for something to happen: far more than it ever needs, so that a
 #: busy machine slows a test down but never fails it.

@@ -17,8 +17,8 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from taskplane_common.testing.postgres import free_port
-from taskplane_common.testing.tokens import TokenFactory
+from taskplane_testing.postgres import free_port
+from taskplane_testing.tokens import TokenFactory
 
 
 class _Server(ThreadingHTTPServer):

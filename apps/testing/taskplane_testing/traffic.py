@@ -1,4 +1,4 @@
-"""Real processes and real traffic for the observability tests (see conftest.py):
+"""Real processes and real traffic for the observability tests (tests/observability):
 auth-service and task-service (the shared test platform), a notification-service reading
 the task feed, and a ``taskplane-worker`` with its metrics port, completing tasks of one
 queue and failing every task of another (until they are dead letters)."""
@@ -19,9 +19,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from taskplane_common.testing.platform import Platform
-from taskplane_common.testing.postgres import PostgresServer, free_port
-from taskplane_common.testing.processes import ServiceProcess, stop_process
+from taskplane_testing.platform import Platform
+from taskplane_testing.postgres import PostgresServer, free_port
+from taskplane_testing.processes import ServiceProcess, stop_process
 
 OK_QUEUE = "obs-ok"
 FAILING_QUEUE = "obs-failing"

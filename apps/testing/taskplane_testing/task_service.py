@@ -24,11 +24,10 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from taskplane_common.testing.postgres import PostgresServer
-from taskplane_common.testing.tokens import TokenFactory, bearer
 from taskplane_common.token_verifier import REVOCATIONS_PATH
-
-from .waiting import eventually, stop_process
+from taskplane_testing.postgres import PostgresServer, free_port
+from taskplane_testing.tokens import TokenFactory, bearer
+from taskplane_testing.waiting import eventually, stop_process
 
 Probe = Callable[[], Awaitable[Any]]
 
@@ -199,13 +198,6 @@ def empty_stats() -> dict[str, Any]:
 def problem(status: int, detail: str) -> Response:
     body = f'{{"type":"about:blank","title":"error","status":{status},"detail":"{detail}"}}'
     return Response(status_code=status, content=body, media_type="application/problem+json")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextlib.asynccontextmanager

@@ -1,6 +1,6 @@
 """The four services as real processes on one real PostgreSQL, for the contract runs.
 
-``python tests/contract/contract_platform.py`` starts them on free ports, prints each
+``python -m taskplane_testing.contract`` starts them on free ports, prints each
 service's URL and an admin's and a member's access token (to try ``st run`` by hand),
 and runs until Ctrl-C.
 """
@@ -13,12 +13,14 @@ import signal
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from types import ModuleType
 
 import httpx
 
-from taskplane_common.testing.platform import Platform, running_platform
-from taskplane_common.testing.postgres import PostgresServer
-from taskplane_common.testing.processes import ServiceProcess
+from taskplane_testing.platform import Platform, running_platform
+from taskplane_testing.postgres import PostgresServer
+from taskplane_testing.processes import ServiceProcess
+from taskplane_testing.scripts import load_script
 
 MEMBER_EMAIL = "member@example.org"
 MEMBER_PASSWORD = "another long local password"
@@ -104,6 +106,11 @@ def contract_platform(postgres: PostgresServer, prefix: str) -> Iterator[Contrac
         )
         with users, notifications:
             yield ContractPlatform(platform, users, notifications)
+
+
+def load_documents_script() -> ModuleType:
+    """scripts/openapi.py: which services there are and how their apps are built."""
+    return load_script("openapi.py")
 
 
 def main() -> int:

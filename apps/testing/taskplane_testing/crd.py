@@ -11,7 +11,6 @@ import copy
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import celpy
@@ -19,9 +18,10 @@ import jsonschema
 from celpy import celtypes
 from celpy.adapter import json_to_cel
 
-ROOT = Path(__file__).resolve().parents[3]
-CRD_PATH = ROOT / "charts/taskplane/charts/operator/crds/taskqueues.taskplane.io.yaml"
-SAMPLES_DIR = ROOT / "k8s/samples"
+from taskplane_testing import REPO_ROOT
+
+CRD_PATH = REPO_ROOT / "charts/taskplane/charts/operator/crds/taskqueues.taskplane.io.yaml"
+SAMPLES_DIR = REPO_ROOT / "k8s/samples"
 
 
 def is_url(value: celtypes.Value) -> celtypes.BoolType:

@@ -140,7 +140,7 @@ class TokenFactory:
 
     def service_token(self, *scopes: str) -> str:
         subject = f"service:{uuid.uuid4()}"
-        return self.token(subject, roles=(), scopes=scopes, token_use="service")  # noqa: S106
+        return self.token(subject, roles=(), scopes=scopes, token_use="service")
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -19,8 +19,8 @@ import httpx
 import kmock
 import yaml
 
-from .crd import Admission
-from .waiting import BOUND_S, WaitFor
+from taskplane_testing.crd import Admission
+from taskplane_testing.waiting import BOUND_S, WaitFor
 
 TQ_PATH = "/apis/taskplane.io/v1alpha1/namespaces/{ns}/taskqueues"
 

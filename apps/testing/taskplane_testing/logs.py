@@ -9,9 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from otlp_receiver import OtlpReceiver
-
-from taskplane_common.testing.processes import wait_until
+from taskplane_testing.otlp import OtlpReceiver
+from taskplane_testing.processes import wait_until
 
 #: The DEBUG line taskplane_common.tracing writes as each request starts, inside its span.
 REQUEST_LOGGER = "taskplane_common.tracing"

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from taskplane_common.testing.postgres import PostgresServer
+from taskplane_testing.postgres import PostgresServer
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from taskplane_common.testing.postgres import free_port
+from taskplane_testing.postgres import free_port
 
 
 @dataclass(frozen=True)

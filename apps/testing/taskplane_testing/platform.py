@@ -11,11 +11,11 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from taskplane_common.testing.postgres import PostgresServer
-from taskplane_common.testing.processes import ServiceProcess
+from taskplane_testing.postgres import PostgresServer
+from taskplane_testing.processes import ServiceProcess
 
 ADMIN_EMAIL = "admin@example.org"
-ADMIN_PASSWORD = "a long enough local password"  # noqa: S105 - a test account
+ADMIN_PASSWORD = "a long enough local password"
 
 
 @dataclass(frozen=True)

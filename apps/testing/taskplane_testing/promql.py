@@ -4,20 +4,19 @@ here, never from a hand-kept copy."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import helm_python as helm
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-CHART = REPO / "charts" / "taskplane"
+from taskplane_testing import REPO_ROOT
+from taskplane_testing.scripts import load_script
+
+CHART = REPO_ROOT / "charts" / "taskplane"
 DASHBOARDS = CHART / "dashboards"
 #: PromQL functions, keywords and Grafana variables: every other identifier that is not a
 #: label name or inside a string is a metric name.
@@ -38,15 +37,8 @@ class Expression:
 
 
 def load_generator() -> ModuleType:
-    """scripts/dashboards.py, the one source of the dashboards (scripts/ is no package)."""
-    name = "taskplane_dashboards_source"
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / "dashboards.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while it loads
-    spec.loader.exec_module(module)
-    return module
+    """scripts/dashboards.py, the one source of the dashboards."""
+    return load_script("dashboards.py")
 
 
 def _targets(datasource_type: str) -> list[Expression]:

@@ -1,4 +1,4 @@
-"""Shared helpers for the offline Terraform checks.
+"""Terraform files parsed for the offline Terraform checks (tests/terraform).
 
 `terraform init/validate/plan/test` need the provider registry, which these
 machines cannot reach; they run in .github/workflows/terraform.yml. Here we
@@ -21,7 +21,8 @@ from typing import Any
 
 import hcl2
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from taskplane_testing import REPO_ROOT
+
 TF_ROOT = REPO_ROOT / "terraform"
 MODULES = (
     "network",

@@ -1,4 +1,5 @@
-"""Helpers of the worker tests: the task-service under test and worker processes."""
+"""``taskplane-worker`` processes against a real task-service process (the worker tests
+and the task-service's stranded-lease test); their handlers live in ``worker_handlers``."""
 
 from __future__ import annotations
 
@@ -12,10 +13,8 @@ from typing import Any
 import httpx
 import psycopg
 
-from taskplane_common.testing.postgres import free_port
-from taskplane_common.testing.processes import wait_until
-
-HERE = Path(__file__).resolve().parent
+from taskplane_testing.postgres import free_port
+from taskplane_testing.processes import wait_until
 
 
 @dataclass
@@ -112,7 +111,6 @@ class Workers:
         environment = {
             **os.environ,
             "TASKPLANE_API_URL": self.service.url,
-            "PYTHONPATH": str(HERE),
             "LOG_LEVEL": "WARNING",
             **(env or {}),
         }
@@ -157,3 +155,43 @@ class Workers:
 def wait_for(predicate: Any, timeout: float, message: str, interval: float = 0.2) -> None:
     """The shared bounded wait, in the argument order these tests have always used."""
     wait_until(predicate, message, timeout, interval)
+
+
+#: The ``python:`` handler module the worker processes of these tests run.
+HANDLERS = "python:taskplane_testing.worker_handlers"
+
+
+def configure(service: TaskService, queue: str, **config: Any) -> None:
+    """Create or reconfigure ``queue`` (the service runs with auth off)."""
+    response = httpx.put(f"{service.url}/api/v1/queues/{queue}", json=config)
+    assert response.status_code in (200, 201), response.text
+
+
+def enqueue(service: TaskService, queue: str, tasks: list[dict[str, Any]], **kw: Any) -> list[str]:
+    """Enqueue ``tasks`` in one request; their ids."""
+    response = httpx.post(
+        f"{service.url}/api/v1/queues/{queue}/tasks", json={"tasks": tasks}, timeout=30, **kw
+    )
+    assert response.status_code == 201, response.text
+    return [task["id"] for task in response.json()["tasks"]]
+
+
+def statuses(service: TaskService, queue: str) -> dict[str, int]:
+    """How many tasks of ``queue`` are in each status (read from the database)."""
+    with service.db() as db:
+        rows = db.execute(
+            "SELECT status, count(*) FROM tasks.tasks WHERE queue = %s GROUP BY status", (queue,)
+        ).fetchall()
+    return dict(rows)
+
+
+def task(service: TaskService, task_id: str) -> dict[str, Any]:
+    """A task's status, result, last error and attempts (read from the database)."""
+    with service.db() as db:
+        cursor = db.execute(
+            "SELECT status, result, last_error, attempts FROM tasks.tasks WHERE id = %s",
+            (task_id,),
+        )
+        row = cursor.fetchone()
+    assert row is not None
+    return dict(zip(["status", "result", "last_error", "attempts"], row, strict=True))

@@ -47,9 +47,9 @@ from bench.sizing.api_ceiling import (
     wrk_scripts,
 )
 from bench.sizing.run import RESULTS, ceiling_app
-from taskplane_common.testing.platform import running_platform
-from taskplane_common.testing.postgres import PostgresServer
-from taskplane_common.testing.processes import ServiceProcess
+from taskplane_testing.platform import running_platform
+from taskplane_testing.postgres import PostgresServer
+from taskplane_testing.processes import ServiceProcess
 
 REPO = Path(__file__).resolve().parents[2]
 SIDES = ("before", "after", "ceiling")

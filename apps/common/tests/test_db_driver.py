@@ -11,9 +11,9 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from taskplane_common.db import Database
 from taskplane_common.settings import ServiceSettings
-from taskplane_common.testing.postgres import PostgresServer
-from taskplane_common.testing.spans import captured_spans
 from taskplane_common.tracing import configure_tracer_provider
+from taskplane_testing.postgres import PostgresServer
+from taskplane_testing.spans import captured_spans
 
 PREPARED = "SELECT count(*) AS n FROM pg_prepared_statements"
 

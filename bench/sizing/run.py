@@ -40,7 +40,7 @@ from taskplane_testing.platform import Platform, running_platform
 from taskplane_testing.postgres import PostgresServer, free_port
 from taskplane_testing.processes import ServiceProcess, stop_process, wait_until
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parents[1] / "results"
 FOOTPRINT_QUEUE = "footprint"
 
 

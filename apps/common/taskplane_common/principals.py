@@ -113,6 +113,16 @@ async def current_principal(request: Request) -> Principal:
     return await verifier.verify(token)
 
 
+def invalid_token(detail: str = "the access token is invalid or expired") -> ProblemError:
+    """401 with the RFC 6750 challenge; the detail never says which check failed."""
+    return ProblemError(
+        401,
+        detail,
+        slug="invalid-token",
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
+
+
 class TokenVerifier(Protocol):
     async def verify(self, token: str) -> Principal: ...
 

@@ -20,7 +20,7 @@ from celpy import celtypes
 from celpy.adapter import json_to_cel
 
 ROOT = Path(__file__).resolve().parents[3]
-CRD_PATH = ROOT / "charts/taskplane/charts/operator/crds/taskqueues.taskplane.io.yaml"
+CRD_PATH = ROOT / "charts/taskplane/crds/taskqueues.taskplane.io.yaml"
 SAMPLES_DIR = ROOT / "k8s/samples"
 
 

@@ -100,7 +100,11 @@ CASES = {
         ["global.database.external.existingSecret"],
     ),
     "component-without-settings": (
-        {"components": {"extra": {"module": "extra", "ports": {"http": 8009}, "metricsPortName": "http"}}},
+        {
+            "components": {
+                "extra": {"module": "extra", "ports": {"http": 8009}, "metricsPortName": "http"}
+            }
+        },
         ["components.extra needs its settings section extra"],
     ),
     "two-databases": (

@@ -397,7 +397,6 @@ def test_no_hollow_subchart():
     assert sorted(p.name for p in SUBCHARTS.iterdir()) == ["common", "postgresql"]
 
 
-
 def test_component_defaults_merge_into_every_component(render):
     """A default set once reaches every component; a component's own value, even false or
     0, wins over it; lists replace."""

@@ -38,9 +38,13 @@ class Expression:
 
 
 def load_generator() -> ModuleType:
-    """scripts/dashboards.py, the one source of the dashboards (scripts/ is no package)."""
+    """scripts/dashboards/, the one source of the dashboards (scripts/ is no installed
+    package, so it is loaded from its files)."""
     name = "taskplane_dashboards_source"
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / "dashboards.py")
+    package = REPO / "scripts" / "dashboards"
+    spec = importlib.util.spec_from_file_location(
+        name, package / "__init__.py", submodule_search_locations=[str(package)]
+    )
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -10,21 +10,19 @@ the auth-service per request. The verifier is deliberately strict:
 * an unknown ``kid`` triggers a JWKS refetch, at most once per ``min_refetch_interval_s``
   and single-flight, so a flood of forged kids cannot turn into a flood of fetches;
 * every request, remembered verdicts included, is checked against the auth-service's
-  revocation list (:class:`~taskplane_common.revocations.RevocationList`), so a revoked service token, deleted workload
-  binding, disabled user or lowered role stops working within a minute, not at ``exp``.
+  revocation list (:class:`~taskplane_common.revocations.RevocationList`), so a revoked
+  service token, deleted workload binding, disabled user or lowered role stops working
+  within a minute, not at ``exp``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import hashlib
 import logging
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from datetime import datetime
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import httpx

@@ -24,9 +24,9 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
+from taskplane_common.revocations import REVOCATIONS_PATH
 from taskplane_common.testing.postgres import PostgresServer
 from taskplane_common.testing.tokens import TokenFactory, bearer
-from taskplane_common.revocations import REVOCATIONS_PATH
 
 from .waiting import eventually, stop_process
 

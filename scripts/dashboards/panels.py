@@ -1,0 +1,98 @@
+"""The panels as data (``Panel``, ``Logs``, ``Dashboard``), the datasources and selectors
+every dashboard shares, and the PromQL helpers the dashboards are written with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from grafana_foundation_sdk.models import dashboard as model
+
+PROMETHEUS = model.DataSourceRef(type_val="prometheus", uid="${datasource}")
+LOKI = model.DataSourceRef(type_val="loki", uid="${logs}")
+
+NS = 'namespace="$namespace"'
+SVC = f'{NS}, service=~"$service"'
+QUEUE = f'{NS}, queue=~"$queue"'
+#: Worker pods: the operator's PodMonitor is named <TaskQueue>-worker.
+WORKER_JOB = f'{NS}, job=~".*worker.*"'
+#: The SLO panels leave probes and scrapes out, like the burn-rate alerts.
+API = f'{SVC}, route!~"/healthz|/readyz|/metrics"'
+WINDOW = "5m"
+#: Objectives of the burn-rate panels: the defaults of monitoring.rules.slo in values.yaml.
+AVAILABILITY_SLO = 0.999
+#: Latency objective: this share of requests answers within LATENCY_SLO_SECONDS.
+LATENCY_SLO = 0.99
+LATENCY_SLO_SECONDS = "0.5"
+
+
+@dataclass(frozen=True)
+class Query:
+    expr: str
+    legend: str
+
+
+@dataclass(frozen=True)
+class Panel:
+    title: str
+    unit: str
+    queries: tuple[Query, ...]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Logs:
+    """A logs panel: one LogQL query, repeated for each value of ``repeat`` if set."""
+
+    title: str
+    expr: str
+    description: str = ""
+    repeat: str = ""
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    uid: str
+    title: str
+    panels: tuple[Panel | Logs, ...]
+    #: Variables after datasource(s) and namespace.
+    variables: tuple[str, ...] = ("service", "queue")
+
+
+def rate(metric: str, selector: str, by: str) -> str:
+    return f"sum by ({by}) (rate({metric}{{{selector}}}[{WINDOW}]))"
+
+
+def quantile(q: float, metric: str, selector: str, by: str) -> str:
+    buckets = f"{metric}_bucket{{{selector}}}"
+    return f"histogram_quantile({q}, sum by ({by}, le) (rate({buckets}[{WINDOW}])))"
+
+
+def p50_p99(metric: str, selector: str, by: str) -> tuple[Query, ...]:
+    """The median and the 99th percentile of a histogram, one line each per ``by``."""
+    return tuple(
+        Query(quantile(q, metric, selector, by), f"{{{{{by}}}}} p{round(q * 100)}")
+        for q in (0.5, 0.99)
+    )
+
+
+def ratio(numerator: str, denominator: str) -> str:
+    return f"{numerator} / {denominator}"
+
+
+def error_ratio(window: str) -> str:
+    errors = f'sum by (service) (rate(http_requests_total{{{API}, status=~"5.."}}[{window}]))'
+    total = f"sum by (service) (rate(http_requests_total{{{API}}}[{window}]))"
+    return ratio(errors, total)
+
+
+def slow_ratio(window: str) -> str:
+    fast = (
+        f"sum by (service) (rate(http_request_duration_seconds_bucket"
+        f'{{{API}, le="{LATENCY_SLO_SECONDS}"}}[{window}]))'
+    )
+    total = f"sum by (service) (rate(http_request_duration_seconds_count{{{API}}}[{window}]))"
+    return f"1 - {ratio(fast, total)}"
+
+
+def burn(expr: str, objective: float) -> str:
+    return f"({expr}) / {round(1 - objective, 6)}"

@@ -1,6 +1,8 @@
 """Who is calling: the principal every request runs as.
 
-Tokens are verified locally against the auth service's JWKS. When
+Tokens are verified locally against the auth service's JWKS (``token_verifier``, any
+:class:`TokenVerifier`); a token that does not pass is refused with ``invalid_token()``,
+the one 401 every verifier and the revocation list raise. When
 ``TASKPLANE_AUTH_DISABLED`` is set (development only; production refuses it) every
 request runs as a fixed local admin, and start-up logs that loudly.
 """

@@ -37,6 +37,7 @@ def subject_digest(subject: str) -> str:
 
 
 def token_epoch(claims: Mapping[str, Any]) -> int:
+    """The token's epoch claim; -1 (older than any epoch) when it is not an integer."""
     epoch = claims.get(EPOCH_CLAIM, 0)
     return epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else -1
 

@@ -49,6 +49,7 @@ KNOWN_SCOPES = frozenset(
 )
 #: The claim binding a workload's access token to one queue.
 QUEUE_CLAIM = "taskplane_queue"
+
 KeyResolver = Callable[[str], Any]
 _Verdict = tuple[str, EllipticCurvePublicKey, float, Principal, str, int]
 

@@ -2,11 +2,13 @@
 
 ``python -m scripts.dashboards`` rewrites ``charts/taskplane/dashboards/*.json``; the chart
 ships each file as a Grafana sidecar ConfigMap. A test fails when the committed JSON
-differs from what this module generates, so edit the panels here, never the JSON.
+differs from what this package generates, so edit the panels here, never the JSON.
 
-The panels are data (``Panel``, ``Logs``, ``Dashboard`` below); Grafana's dashboard model
-is built from them with ``grafana-foundation-sdk`` (Grafana's typed builders), so a panel,
-target or variable field the model does not have fails here, not in Grafana.
+One module per dashboard; the panels are data (``Panel``, ``Logs``, ``Dashboard`` in
+``panels.py``, with the selectors and PromQL helpers they share), and Grafana's dashboard
+model is built from them (``grafana.py``) with ``grafana-foundation-sdk`` (Grafana's typed
+builders), so a panel, target or variable field the model does not have fails here, not
+in Grafana.
 
 Every dashboard has the ``datasource`` and ``namespace`` variables; the metric dashboards
 also ``service`` and ``queue`` (HTTP and database series carry the app's ``service``

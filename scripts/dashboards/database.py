@@ -3,15 +3,7 @@
 
 from __future__ import annotations
 
-from .panels import (
-    SVC,
-    WINDOW,
-    Dashboard,
-    Panel,
-    Query,
-    p50_p99,
-    rate,
-)
+from .panels import SVC, WINDOW, Dashboard, Panel, Query, p50_p99, rate
 
 DATABASE = Dashboard(
     "taskplane-database",

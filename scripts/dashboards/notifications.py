@@ -3,15 +3,7 @@ errors."""
 
 from __future__ import annotations
 
-from .panels import (
-    NS,
-    WINDOW,
-    Dashboard,
-    Panel,
-    Query,
-    quantile,
-    rate,
-)
+from .panels import NS, WINDOW, Dashboard, Panel, Query, quantile, rate
 
 NOTIFICATIONS = Dashboard(
     "taskplane-notifications",

@@ -3,24 +3,39 @@ rates, and every service's warnings and logs."""
 
 from __future__ import annotations
 
-from .panels import (
-    AVAILABILITY_SLO,
-    LATENCY_SLO,
-    LATENCY_SLO_SECONDS,
-    NS,
-    SVC,
-    WINDOW,
-    Dashboard,
-    Logs,
-    Panel,
-    Query,
-    burn,
-    error_ratio,
-    p50_p99,
-    quantile,
-    rate,
-    slow_ratio,
-)
+from .panels import NS, SVC, WINDOW, Dashboard, Logs, Panel, Query, p50_p99, quantile, rate
+
+#: The SLO panels leave probes and scrapes out, like the burn-rate alerts.
+API = f'{SVC}, route!~"/healthz|/readyz|/metrics"'
+#: Objectives of the burn-rate panels: the defaults of monitoring.rules.slo in values.yaml.
+AVAILABILITY_SLO = 0.999
+#: Latency objective: this share of requests answers within LATENCY_SLO_SECONDS.
+LATENCY_SLO = 0.99
+LATENCY_SLO_SECONDS = "0.5"
+
+
+def ratio(numerator: str, denominator: str) -> str:
+    return f"{numerator} / {denominator}"
+
+
+def error_ratio(window: str) -> str:
+    errors = f'sum by (service) (rate(http_requests_total{{{API}, status=~"5.."}}[{window}]))'
+    total = f"sum by (service) (rate(http_requests_total{{{API}}}[{window}]))"
+    return ratio(errors, total)
+
+
+def slow_ratio(window: str) -> str:
+    fast = (
+        f"sum by (service) (rate(http_request_duration_seconds_bucket"
+        f'{{{API}, le="{LATENCY_SLO_SECONDS}"}}[{window}]))'
+    )
+    total = f"sum by (service) (rate(http_request_duration_seconds_count{{{API}}}[{window}]))"
+    return f"1 - {ratio(fast, total)}"
+
+
+def burn(expr: str, objective: float) -> str:
+    return f"({expr}) / {round(1 - objective, 6)}"
+
 
 OVERVIEW = Dashboard(
     "taskplane-services",

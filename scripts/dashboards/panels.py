@@ -15,14 +15,7 @@ SVC = f'{NS}, service=~"$service"'
 QUEUE = f'{NS}, queue=~"$queue"'
 #: Worker pods: the operator's PodMonitor is named <TaskQueue>-worker.
 WORKER_JOB = f'{NS}, job=~".*worker.*"'
-#: The SLO panels leave probes and scrapes out, like the burn-rate alerts.
-API = f'{SVC}, route!~"/healthz|/readyz|/metrics"'
 WINDOW = "5m"
-#: Objectives of the burn-rate panels: the defaults of monitoring.rules.slo in values.yaml.
-AVAILABILITY_SLO = 0.999
-#: Latency objective: this share of requests answers within LATENCY_SLO_SECONDS.
-LATENCY_SLO = 0.99
-LATENCY_SLO_SECONDS = "0.5"
 
 
 @dataclass(frozen=True)
@@ -73,26 +66,3 @@ def p50_p99(metric: str, selector: str, by: str) -> tuple[Query, ...]:
         Query(quantile(q, metric, selector, by), f"{{{{{by}}}}} p{round(q * 100)}")
         for q in (0.5, 0.99)
     )
-
-
-def ratio(numerator: str, denominator: str) -> str:
-    return f"{numerator} / {denominator}"
-
-
-def error_ratio(window: str) -> str:
-    errors = f'sum by (service) (rate(http_requests_total{{{API}, status=~"5.."}}[{window}]))'
-    total = f"sum by (service) (rate(http_requests_total{{{API}}}[{window}]))"
-    return ratio(errors, total)
-
-
-def slow_ratio(window: str) -> str:
-    fast = (
-        f"sum by (service) (rate(http_request_duration_seconds_bucket"
-        f'{{{API}, le="{LATENCY_SLO_SECONDS}"}}[{window}]))'
-    )
-    total = f"sum by (service) (rate(http_request_duration_seconds_count{{{API}}}[{window}]))"
-    return f"1 - {ratio(fast, total)}"
-
-
-def burn(expr: str, objective: float) -> str:
-    return f"({expr}) / {round(1 - objective, 6)}"

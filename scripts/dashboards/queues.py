@@ -2,17 +2,7 @@
 
 from __future__ import annotations
 
-from .panels import (
-    NS,
-    QUEUE,
-    WINDOW,
-    Dashboard,
-    Panel,
-    Query,
-    p50_p99,
-    quantile,
-    rate,
-)
+from .panels import NS, QUEUE, WINDOW, Dashboard, Panel, Query, p50_p99, quantile, rate
 
 QUEUES = Dashboard(
     "taskplane-queues",

@@ -3,11 +3,7 @@ trace id."""
 
 from __future__ import annotations
 
-from .panels import (
-    NS,
-    Dashboard,
-    Logs,
-)
+from .panels import NS, Dashboard, Logs
 
 TASK = Dashboard(
     "taskplane-task",

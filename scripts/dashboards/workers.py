@@ -3,16 +3,7 @@ workers' outcomes."""
 
 from __future__ import annotations
 
-from .panels import (
-    NS,
-    QUEUE,
-    WORKER_JOB,
-    Dashboard,
-    Panel,
-    Query,
-    quantile,
-    rate,
-)
+from .panels import NS, QUEUE, WORKER_JOB, Dashboard, Panel, Query, quantile, rate
 
 WORKERS = Dashboard(
     "taskplane-workers",

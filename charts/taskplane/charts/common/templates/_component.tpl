@@ -35,8 +35,8 @@ Each part receives the component context:
 
 {{/*
 The component's effective values: componentDefaults overlaid with its own section, its
-identity from the components map under "component". A component without a section of
-its own has no "enabled" and fails here, naming the key.
+identity from the components map under "component". An entry of the map without its
+settings section fails here, naming the key.
 */}}
 {{- define "taskplane.component.values" -}}
 {{- $section := index .root.Values .name -}}

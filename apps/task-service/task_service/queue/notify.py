@@ -1,9 +1,10 @@
 """LISTEN/NOTIFY fan-out that wakes long-polls (leases and the event feed).
 
 One autocommit psycopg connection per process LISTENs and wakes every waiter of a
-channel/key. Notifications are only a hint: waiters also re-check on a jittered poll
-interval, so a lost connection, a missed NOTIFY or a scheduled task coming due only
-costs latency, never correctness.
+channel/key. The queue channel is sent when a queue goes from empty to non-empty
+(``sql.wake``), the feed's at most once per 20 ms and echoed here. Notifications are
+only a hint: waiters also re-check on a jittered poll interval, so a lost connection, a
+missed NOTIFY or a scheduled task coming due only costs latency, never correctness.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ log = logging.getLogger(__name__)
 
 QUEUE_CHANNEL = "taskplane_queue"
 EVENTS_CHANNEL = "taskplane_events"
+#: The feed's trigger notifies at most once per 20 ms (migration 0008), so events
+#: written just after a notification send none: feed readers are woken once more this
+#: long after each one, which picks those up.
+FEED_ECHO_S = 0.04
 
 
 class Notifier:
@@ -42,6 +47,7 @@ class Notifier:
                 await self._task
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         backoff = 0.5
         while True:
             try:
@@ -53,6 +59,8 @@ class Notifier:
                     backoff = 0.5
                     async for note in connection.notifies():
                         self._wake(note.channel, note.payload)
+                        if note.channel == EVENTS_CHANNEL:
+                            loop.call_later(FEED_ECHO_S, self._wake, EVENTS_CHANNEL, "")
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

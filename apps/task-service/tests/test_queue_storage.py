@@ -4,6 +4,7 @@ sequence, not the clock)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from typing import Any
@@ -13,6 +14,7 @@ import psycopg
 
 from task_service import queue
 from task_service.queue.ids import uuid7s
+from task_service.queue.notify import QUEUE_CHANNEL, Notifier
 from task_service.queue.schemas import TaskEnqueue
 from taskplane_common.principals import DEV_PRINCIPAL
 
@@ -126,3 +128,24 @@ async def test_the_feed_notifies_at_most_once_per_interval(
             db.execute("SELECT setval('tasks.feed_notified_ms', 0)")
     events = db.execute("SELECT count(*) FROM tasks.events WHERE queue = %s", (Q,)).fetchone()
     assert events == (2,), "the quiet write still wrote its event"
+
+
+async def test_a_subscription_keeps_a_notification_that_arrives_between_waits(
+    task_db_url: str, db: psycopg.Connection[Any]
+) -> None:
+    """A long-poll subscribes before its first claim: a queue's NOTIFY (sent only when it
+    goes from empty to non-empty) that lands while the claim runs wakes the next wait at
+    once instead of being lost until the poll interval (an hour here)."""
+    notifier = Notifier(task_db_url, poll_interval_s=3600)
+    notifier.start()
+    try:
+        await asyncio.wait_for(notifier.connected.wait(), 30)
+        with (
+            notifier.subscribe(QUEUE_CHANNEL, Q) as waiting,
+            notifier.subscribe(QUEUE_CHANNEL, Q) as claiming,
+        ):
+            db.execute("SELECT pg_notify(%s, %s)", (QUEUE_CHANNEL, Q))
+            await asyncio.wait_for(waiting.wait(60), 30)  # the notification has arrived
+            await asyncio.wait_for(claiming.wait(60), 30)  # and was kept for this one
+    finally:
+        await notifier.stop()

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import random
 from collections import defaultdict
+from collections.abc import Iterator
 
 import psycopg
 
@@ -74,16 +75,37 @@ class Notifier:
             for event in self._waiters.get(waiter_key, ()):
                 event.set()
 
-    async def wait(self, channel: str, key: str, timeout_s: float) -> None:
-        """Sleep until notified on (channel, key) or a jittered poll interval elapses."""
-        interval = self.poll_interval_s * random.uniform(0.75, 1.25)  # noqa: S311 - jitter
+    @contextlib.contextmanager
+    def subscribe(self, channel: str, key: str) -> Iterator[Subscription]:
+        """A waiter on (channel, key) for as long as the block runs, so a notification
+        that arrives between two waits (while its holder claims) is not lost."""
         event = asyncio.Event()
         waiters = self._waiters[(channel, key)]
         waiters.add(event)
         try:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), timeout=max(0.0, min(timeout_s, interval)))
+            yield Subscription(event, self.poll_interval_s)
         finally:
             waiters.discard(event)
             if not waiters:
                 self._waiters.pop((channel, key), None)
+
+    async def wait(self, channel: str, key: str, timeout_s: float) -> None:
+        """Sleep until notified on (channel, key) or a jittered poll interval elapses."""
+        with self.subscribe(channel, key) as subscription:
+            await subscription.wait(timeout_s)
+
+
+class Subscription:
+    """A registered waiter of ``Notifier.subscribe``."""
+
+    def __init__(self, event: asyncio.Event, poll_interval_s: float) -> None:
+        self._event = event
+        self._poll_interval_s = poll_interval_s
+
+    async def wait(self, timeout_s: float) -> None:
+        """Return at once when notified since the last ``wait`` returned, else sleep until
+        notified or a jittered poll interval (at most ``timeout_s``) elapses."""
+        interval = self._poll_interval_s * random.uniform(0.75, 1.25)  # noqa: S311 - jitter
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), timeout=max(0.0, min(timeout_s, interval)))
+        self._event.clear()

@@ -33,9 +33,9 @@ from starlette.responses import JSONResponse, Response
 
 from auth_service.sessions import REFRESH_SQL, rotation_params
 from taskplane_common.principals import Principal
+from taskplane_common.revocations import EPOCH_CLAIM
 from taskplane_common.token_verifier import (
     ALGORITHM,
-    EPOCH_CLAIM,
     KNOWN_SCOPES,
     JwksTokenVerifier,
     scope_string,

@@ -11,7 +11,7 @@ from taskplane_testing import REPO_ROOT
 
 
 def load_script(file_name: str) -> ModuleType:
-    """``scripts/<file_name>`` (a file, or a package directory) as the module
+    """``scripts/<file_name>`` (a module, or a package's folder) as the module
     ``taskplane_script_<stem>``, loaded once."""
     name = "taskplane_script_" + file_name.removesuffix(".py")
     if name in sys.modules:

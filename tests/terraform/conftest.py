@@ -1,4 +1,4 @@
-"""Fixtures for the offline Terraform checks; the helpers live in tf_hcl.py."""
+"""Fixtures for the offline Terraform checks; the helpers live in taskplane_testing.terraform."""
 
 from __future__ import annotations
 

@@ -181,6 +181,55 @@ def _shared(profile: str, engine: dict[str, Any]) -> list[str]:
     return lines
 
 
+LATENCY_HOW = {
+    "taskplane-http": "POST /queues/{q}/tasks → taskplane-worker's long-poll woken",
+    "taskplane": "engine enqueue → direct loop polling every 10 ms",
+    "pgqueuer": "Queries.enqueue → PgQueuer woken by LISTEN/NOTIFY",
+}
+
+
+def _latency(profile: str, latency: dict[str, Any]) -> list[str]:
+    c = latency["config"]
+    lines = [
+        "",
+        f"### Latency ({profile}): one task into an idle queue until its handler starts, "
+        f"{c['samples']} samples after {c['warmup']} warm-up, one worker process × "
+        f"concurrency {c['concurrency']}, {c['gap_s']} s apart",
+        "",
+        "| engine | path | p50 ms | p99 ms | min ms | max ms | exactly once |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, engine in latency["engines"].items():
+        cells = [_num(engine[k], 1) for k in ("p50_ms", "p99_ms", "min_ms", "max_ms")]
+        lines.append(
+            f"| {name} | {LATENCY_HOW.get(name, '')} | {' | '.join(cells)} "
+            f"| {_yes(engine['exactly_once'])} |"
+        )
+    return lines
+
+
+def _latency_headline(results: dict[str, Any]) -> list[str]:
+    """p50 and p99 of every engine, one pair of columns per profile."""
+    profiles = [p for p, data in results["profiles"].items() if data.get("latency")]
+    if not profiles:
+        return []
+    engines = list(results["profiles"][profiles[0]]["latency"]["engines"])
+    lines = [
+        "",
+        "## Headline: latency of one task into an idle queue until its handler starts (ms)",
+        "",
+        "| engine | " + " | ".join(f"{p} p50 | {p} p99" for p in profiles) + " |",
+        "| --- |" + " --- | --- |" * len(profiles),
+    ]
+    for name in engines:
+        cells = []
+        for profile in profiles:
+            engine = results["profiles"][profile]["latency"]["engines"].get(name)
+            cells += [_num(engine[k], 1) if engine else "—" for k in ("p50_ms", "p99_ms")]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def _headline(results: dict[str, Any]) -> list[str]:
     """taskplane against each peer as deployed, one row per comparison, one column per
     profile: the numbers to quote first."""
@@ -226,10 +275,13 @@ def markdown(results: dict[str, Any]) -> str:
         )
     lines += ["", "Values are `median [min–max]` over the repeats."]
     lines += _headline(results)
+    lines += _latency_headline(results)
     for name, profile in results["profiles"].items():
         lines += ["", f"## Profile: {name}"]
         if profile.get("deployed"):
             lines += _deployed(name, profile["deployed"])
+        if profile.get("latency"):
+            lines += _latency(name, profile["latency"])
         if profile.get("shared"):
             lines += _shared(name, profile["shared"])
     pagination = results.get("pagination")

@@ -18,7 +18,7 @@ waits until every one has connected, then says go and stops the clock when the
 library's own tables show every task finished. CPU seconds of the worker processes, the
 service and the whole PostgreSQL server (postmaster and every child: backends,
 autovacuum, WAL writer, checkpointer) are measured over that window. Exactly-once is
-checked from each library's own records (:meth:`bench.queues.engine.Peer.outcome`).
+checked from each library's own records (:meth:`bench.queues.peers.Peer.outcome`).
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ from typing import Any
 import psycopg
 
 from bench.cpu import CpuMeter
+from bench.queues.databases import clone, drop, fill, install_templates
 from bench.queues.e2e import run_http
-from bench.queues.engine import PEERS, EngineConfig, Peer, clone, drop, fill, install_templates
+from bench.queues.peers import PEERS, Peer
 from bench.runs import DeployedConfig, Log, run_record, wait_done
 from bench.stats import ratio_summary, summary
 from taskplane_common.testing.postgres import PostgresServer
@@ -44,7 +45,10 @@ from taskplane_common.testing.postgres import PostgresServer
 ENGINES = ("taskplane", "taskplane-http", "pgqueuer", "procrastinate")
 
 
-async def _start_runner(name: str, url: str, index: int, concurrency: int, logs: Path) -> Any:
+async def start_runner(
+    name: str, url: str, index: int, concurrency: int, logs: Path, *options: str
+) -> Any:
+    """``python -m bench.queues.runner`` for one engine (``options``: more of its flags)."""
     with (logs / f"{name}-{index}.log").open("wb") as stderr:
         return await asyncio.create_subprocess_exec(
             sys.executable,
@@ -55,13 +59,14 @@ async def _start_runner(name: str, url: str, index: int, concurrency: int, logs:
             str(concurrency),
             "--worker-id",
             f"bench-worker-{index}",
+            *options,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=stderr,
         )
 
 
-async def _until_ready(process: Any, logs: Path) -> None:
+async def until_ready(process: Any, logs: Path) -> None:
     while True:
         line = await asyncio.wait_for(process.stdout.readline(), timeout=120)
         if not line:
@@ -70,7 +75,7 @@ async def _until_ready(process: Any, logs: Path) -> None:
             return
 
 
-async def _stop(process: Any) -> None:
+async def stop_runner(process: Any) -> None:
     if process.returncode is None:
         with contextlib.suppress(ProcessLookupError):
             process.send_signal(signal.SIGTERM)
@@ -93,11 +98,11 @@ async def run_processes(
         ids, enqueue_s = await fill(peer, url, config.n, config.enqueue_batch)
         await peer.close()
         processes = [
-            await _start_runner(peer.name, url, index, config.concurrency, logs)
+            await start_runner(peer.name, url, index, config.concurrency, logs)
             for index in range(config.workers)
         ]
         for process in processes:
-            await _until_ready(process, logs)
+            await until_ready(process, logs)
         meter = CpuMeter(
             {
                 "workers": [p.pid for p in processes],
@@ -116,7 +121,7 @@ async def run_processes(
             process_s = time.perf_counter() - started
             meter.stop()
     finally:
-        await asyncio.gather(*(_stop(p) for p in processes))
+        await asyncio.gather(*(stop_runner(p) for p in processes))
     try:
         outcome = await peer.outcome(url, ids)
     finally:
@@ -159,14 +164,8 @@ async def run_deployed(server: PostgresServer, config: DeployedConfig, log: Log)
     """Every engine ``repeats`` times, interleaved, on this one server."""
     if config.n % config.enqueue_batch:
         raise ValueError("n must be a multiple of the enqueue batch")
-    library_config = EngineConfig(
-        n=config.n,
-        consumers=1,
-        batch=config.concurrency,
-        enqueue_batch=config.enqueue_batch,
-        repeats=config.repeats,
-    )
-    peers = {name: PEERS[name](library_config) for name in config.engines if name in PEERS}
+    # The bench process only installs and enqueues: a connection or two is enough.
+    peers = {name: PEERS[name](2) for name in config.engines if name in PEERS}
     await install_templates(server, peers)
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in config.engines}
     for repeat in range(config.repeats):

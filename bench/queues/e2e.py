@@ -27,7 +27,7 @@ import psycopg
 
 from bench import adapter
 from bench.cpu import CpuMeter
-from bench.queues.engine import _scalar
+from bench.queues.databases import scalar
 from bench.runs import DeployedConfig, run_record, wait_done
 from taskplane_common.testing.postgres import PostgresServer, free_port
 from taskplane_common.testing.processes import ServiceProcess
@@ -158,7 +158,7 @@ async def run_http(server: PostgresServer, config: DeployedConfig, repeat: int) 
             (await client.put(f"{API}/queues/{QUEUE}", json={"paused": False})).raise_for_status()
 
             async def finished() -> int:
-                return await _scalar(db, adapter.COMPLETED_SQL)
+                return await scalar(db, adapter.COMPLETED_SQL)
 
             await wait_done(
                 finished,

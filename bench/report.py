@@ -208,51 +208,46 @@ def _latency(profile: str, latency: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _table(title: str, head: list[str], rows: list[list[str]]) -> list[str]:
+    """A titled markdown table."""
+    lines = ["", title, "", "| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def _with(results: dict[str, Any], section: str) -> list[str]:
+    """The profiles that measured ``section``."""
+    return [p for p, data in results["profiles"].items() if data.get(section)]
+
+
 def _latency_headline(results: dict[str, Any]) -> list[str]:
     """p50 and p99 of every engine, one pair of columns per profile."""
-    profiles = [p for p, data in results["profiles"].items() if data.get("latency")]
+    profiles = _with(results, "latency")
     if not profiles:
         return []
-    engines = list(results["profiles"][profiles[0]]["latency"]["engines"])
-    lines = [
-        "",
-        "## Headline: latency of one task into an idle queue until its handler starts (ms)",
-        "",
-        "| engine | " + " | ".join(f"{p} p50 | {p} p99" for p in profiles) + " |",
-        "| --- |" + " --- | --- |" * len(profiles),
-    ]
-    for name in engines:
-        cells = []
+    rows = []
+    for name in results["profiles"][profiles[0]]["latency"]["engines"]:
+        row = [name]
         for profile in profiles:
             engine = results["profiles"][profile]["latency"]["engines"].get(name)
-            cells += [_num(engine[k], 1) if engine else "—" for k in ("p50_ms", "p99_ms")]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return lines
+            row += [_num(engine[k], 1) if engine else "—" for k in ("p50_ms", "p99_ms")]
+        rows.append(row)
+    head = ["engine"] + [f"{p} {q}" for p in profiles for q in ("p50", "p99")]
+    title = "## Headline: latency of one task into an idle queue until its handler starts (ms)"
+    return _table(title, head, rows)
 
 
 def _headline(results: dict[str, Any]) -> list[str]:
     """taskplane against each peer as deployed, one row per comparison, one column per
     profile: the numbers to quote first."""
-    profiles = [p for p, data in results["profiles"].items() if data.get("deployed")]
+    profiles = _with(results, "deployed")
     if not profiles:
         return []
-    names = list(results["profiles"][profiles[0]]["deployed"]["ratios"])
-    lines = [
-        "",
-        "## Headline: taskplane against the peers as deployed (process throughput ratio)",
-        "",
-        "| ratio | " + " | ".join(profiles) + " |",
-        "| --- |" + " --- |" * len(profiles),
-    ]
-    for name in names:
-        cells = [
-            _spread(results["profiles"][p]["deployed"]["ratios"][name]["process"], 2)
-            if name in results["profiles"][p]["deployed"]["ratios"]
-            else "—"
-            for p in profiles
-        ]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return lines
+    rows = []
+    for name in results["profiles"][profiles[0]]["deployed"]["ratios"]:
+        ratios = [results["profiles"][p]["deployed"]["ratios"].get(name) for p in profiles]
+        rows.append([name] + [_spread(r["process"], 2) if r else "—" for r in ratios])
+    title = "## Headline: taskplane against the peers as deployed (process throughput ratio)"
+    return _table(title, ["ratio", *profiles], rows)
 
 
 def markdown(results: dict[str, Any]) -> str:

@@ -20,11 +20,12 @@ async def scalar(connection: psycopg.AsyncConnection[Any], sql: str) -> int:
     return int(row[0]) if row and row[0] is not None else 0
 
 
-async def fetchone(url: str, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...]:
+async def counts(url: str, names: Sequence[str], sql: str, ids: Sequence[int]) -> dict[str, int]:
+    """One row of counts (``sql`` takes the ids as its one parameter), by ``names``."""
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
-        row = await (await connection.execute(sql, params)).fetchone()
+        row = await (await connection.execute(sql, (list(ids),))).fetchone()
     assert row is not None
-    return tuple(row)
+    return dict(zip(names, (int(v) for v in row), strict=True))
 
 
 async def admin(server: PostgresServer, sql: str) -> None:

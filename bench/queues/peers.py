@@ -25,7 +25,7 @@ import psycopg
 
 from bench import adapter
 from bench.adapter import TaskplaneEngine
-from bench.queues.databases import fetchone, scalar
+from bench.queues.databases import counts, scalar
 
 QUEUE = adapter.QUEUE
 
@@ -216,8 +216,10 @@ class PgqueuerPeer:
 
     async def outcome(self, url: str, ids: Sequence[str]) -> dict[str, int]:
         """From pgqueuer's own log: every job picked once and logged successful once."""
-        row = await fetchone(
+        names = ("successful", "successful_ours", "picked", "picked_jobs", "left")
+        return await counts(
             url,
+            names,
             "SELECT count(*) FILTER (WHERE status = 'successful'),"
             " count(DISTINCT job_id) FILTER (WHERE status = 'successful'"
             "  AND job_id = ANY(%s::bigint[])),"
@@ -225,10 +227,8 @@ class PgqueuerPeer:
             " count(DISTINCT job_id) FILTER (WHERE status = 'picked'),"
             " (SELECT count(*) FROM pgqueuer)"
             " FROM pgqueuer_log",
-            ([int(i) for i in ids],),
+            [int(i) for i in ids],
         )
-        names = ("successful", "successful_ours", "picked", "picked_jobs", "left")
-        return dict(zip(names, (int(v) for v in row), strict=True))
 
     def exactly_once(self, outcome: dict[str, int], n: int) -> bool:
         return outcome == {
@@ -316,17 +316,17 @@ class ProcrastinatePeer:
 
     async def outcome(self, url: str, ids: Sequence[str]) -> dict[str, int]:
         """From procrastinate's own tables: jobs succeeded, and each started once."""
-        row = await fetchone(
+        names = ("succeeded", "left", "started", "started_jobs")
+        return await counts(
             url,
+            names,
             "SELECT count(*) FILTER (WHERE status = 'succeeded' AND id = ANY(%s::bigint[])),"
             " count(*) FILTER (WHERE status <> 'succeeded'),"
             " (SELECT count(*) FROM procrastinate_events WHERE type = 'started'),"
             " (SELECT count(DISTINCT job_id) FROM procrastinate_events WHERE type = 'started')"
             " FROM procrastinate_jobs",
-            ([int(i) for i in ids],),
+            [int(i) for i in ids],
         )
-        names = ("succeeded", "left", "started", "started_jobs")
-        return dict(zip(names, (int(v) for v in row), strict=True))
 
     def exactly_once(self, outcome: dict[str, int], n: int) -> bool:
         return outcome == {"succeeded": n, "left": 0, "started": n, "started_jobs": n}

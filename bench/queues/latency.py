@@ -123,17 +123,20 @@ async def _measure(
     config: LatencyConfig,
     processes: Sequence[Exited],
     go: Callable[[], Awaitable[None]] | None = None,
-) -> tuple[list[float], list[str]]:
-    """Every sample in turn; the latencies (seconds) after the warm-up, and every id.
+) -> tuple[list[float], list[float], list[str]]:
+    """Every sample in turn: the latencies and how long the enqueue call itself took
+    (seconds, after the warm-up), and every id.
 
     ``go`` runs once the first (warm-up) task is in: the direct loop, like
     ``taskplane-worker``, needs its queue to exist, and the first enqueue creates it.
     """
     latencies: list[float] = []
+    calls: list[float] = []
     ids: list[str] = []
     for index in range(config.warmup + config.samples):
         started = time.monotonic()
         ids.append(await enqueuer.one(index))
+        returned = time.monotonic()
         if go is not None and index == 0:
             await go()
         await asyncio.sleep(config.gap_s)
@@ -145,18 +148,32 @@ async def _measure(
             await asyncio.sleep(0.01)
         if index >= config.warmup:
             latencies.append(seen[index] - started)
-    return latencies, ids
+            calls.append(returned - started)
+    return latencies, calls, ids
 
 
-def _record(latencies: list[float], ran: int, outcome: dict[str, int], ok: bool) -> dict[str, Any]:
-    samples_ms = [value * 1e3 for value in latencies]
+@dataclass
+class Measured:
+    """One engine's samples (seconds), the ids of its tasks, where its handler stamped,
+    and its database."""
+
+    latencies: list[float]
+    calls: list[float]
+    ids: list[str]
+    path: Path
+    url: str
+
+
+def _record(measured: Measured, outcome: dict[str, int], ok: bool) -> dict[str, Any]:
+    samples_ms = [value * 1e3 for value in measured.latencies]
     return {
         "samples_ms": samples_ms,
+        "enqueue_call_p50_ms": percentile([value * 1e3 for value in measured.calls], 50),
         "p50_ms": percentile(samples_ms, 50),
         "p99_ms": percentile(samples_ms, 99),
         "min_ms": min(samples_ms),
         "max_ms": max(samples_ms),
-        "handler_runs": ran,
+        "handler_runs": len(stamps.read(measured.path)),
         "outcome": outcome,
         "exactly_once": ok,
     }
@@ -175,9 +192,7 @@ async def _finish(
         await wait_done(lambda: finished(poll), total, processes, f"latency {peer.name}", logs)
 
 
-async def _runner_engine(
-    server: PostgresServer, peer: Peer, config: LatencyConfig
-) -> tuple[list[float], list[str], Path, str]:
+async def _runner_engine(server: PostgresServer, peer: Peer, config: LatencyConfig) -> Measured:
     """pgqueuer or the direct engine: one ``bench.queues.runner`` process, idle."""
     database = f"latency_{peer.name}"
     url = await clone(server, f"template_{peer.name}", database)
@@ -193,19 +208,17 @@ async def _runner_engine(
         await until_ready(process, logs)
         enqueuer = await _enqueuer(peer.name, url)
         try:
-            latencies, ids = await _measure(enqueuer, path, config, [process], go)
+            latencies, calls, ids = await _measure(enqueuer, path, config, [process], go)
         finally:
             await enqueuer.close()
         total = len(ids)
         await _finish(peer, url, lambda poll: peer.finished(poll, total), total, [process], logs)
     finally:
         await stop_runner(process)
-    return latencies, ids, path, url
+    return Measured(latencies, calls, ids, path, url)
 
 
-async def _http_engine(
-    server: PostgresServer, peer: Peer, config: LatencyConfig
-) -> tuple[list[float], list[str], Path, str]:
+async def _http_engine(server: PostgresServer, peer: Peer, config: LatencyConfig) -> Measured:
     """The task-service and one ``taskplane-worker`` running the stamping handler."""
     url = server.create_database("latency_http")
     logs = Path(tempfile.mkdtemp(prefix="taskplane-latency-http-"))
@@ -237,7 +250,7 @@ async def _http_engine(
                     stdout=log,
                     stderr=asyncio.subprocess.STDOUT,
                 )
-            latencies, ids = await _measure(enqueuer, path, config, [worker])
+            latencies, calls, ids = await _measure(enqueuer, path, config, [worker])
         finally:
             await enqueuer.close()
         total = len(ids)
@@ -250,7 +263,7 @@ async def _http_engine(
         if worker is not None:
             await stop_runner(worker)
         service.stop()
-    return latencies, ids, path, url
+    return Measured(latencies, calls, ids, path, url)
 
 
 async def run_latency(server: PostgresServer, config: LatencyConfig, log: Log) -> dict[str, Any]:
@@ -262,17 +275,16 @@ async def run_latency(server: PostgresServer, config: LatencyConfig, log: Log) -
     for name in engines:
         peer = peers["taskplane" if name == "taskplane-http" else name]
         measure = _http_engine if name == "taskplane-http" else _runner_engine
-        latencies, ids, path, url = await measure(server, peer, config)
+        measured = await measure(server, peer, config)
+        total = len(measured.ids)
         try:
-            outcome = await peer.outcome(url, ids)
+            outcome = await peer.outcome(measured.url, measured.ids)
         finally:
-            await drop(server, url.rsplit("/", 1)[1])
-        ran = len(stamps.read(path))
-        ok = ran == len(ids) and peer.exactly_once(outcome, len(ids))
-        results[name] = _record(latencies, ran, outcome, ok)
+            await drop(server, measured.url.rsplit("/", 1)[1])
+        ok = len(stamps.read(measured.path)) == total and peer.exactly_once(outcome, total)
+        result = results[name] = _record(measured, outcome, ok)
         log(
-            f"latency {name}: p50 {results[name]['p50_ms']:.1f} ms, "
-            f"p99 {results[name]['p99_ms']:.1f} ms over {len(latencies)} samples, "
-            f"exactly once: {ok}"
+            f"latency {name}: p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms "
+            f"over {len(result['samples_ms'])} samples, exactly once: {ok}"
         )
     return {"config": asdict(config), "engines": results}

@@ -182,7 +182,7 @@ def _shared(profile: str, engine: dict[str, Any]) -> list[str]:
 
 
 LATENCY_HOW = {
-    "taskplane-http": "POST /queues/{q}/tasks → taskplane-worker's long-poll woken",
+    "taskplane-http": "POST /queues/{q}/tasks → an idle taskplane-worker",
     "taskplane": "engine enqueue → direct loop polling every 10 ms",
     "pgqueuer": "Queries.enqueue → PgQueuer woken by LISTEN/NOTIFY",
 }

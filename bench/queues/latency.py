@@ -9,8 +9,8 @@ counted: imports, the worker's first connection, statement caches); then ``sampl
 ``gap_s`` apart so each task's completion has been reported and the worker is idle again.
 
 * ``taskplane-http``: ``POST /api/v1/queues/bench/tasks`` to the task-service; one
-  ``taskplane-worker`` long-polls ``POST /api/v1/queues/bench/leases`` and is woken by the
-  service when the queue becomes non-empty. What a platform user gets.
+  ``taskplane-worker`` waiting on its default lease path, which the service wakes when
+  the queue becomes non-empty. What a platform user gets.
 * ``pgqueuer``: ``Queries.enqueue``; ``PgQueuer`` is woken through its ``LISTEN`` channel.
 * ``taskplane``: the engine's enqueue called in-process; the direct worker loop
   (:class:`bench.queues.runner.TaskplaneDirectWorker`) has no long-poll and leases again

@@ -108,7 +108,9 @@ def _spread(stat: dict[str, Any], digits: int = 0) -> str:
 ENGINE_HOW = {
     "taskplane-http": "task-service (uvicorn) + taskplane-worker processes, over HTTP",
     "taskplane": "engine called in-process by a taskplane-worker-shaped loop (no HTTP)",
-    "pgqueuer": "PgQueuer on asyncpg, uvloop, batch_size = concurrency, buffered log",
+    "pgqueuer": "PgQueuer on asyncpg, uvloop, max_concurrent_tasks = concurrency, "
+    "batch_size = concurrency / 2, buffered log",
+    "pgqueuer-uncapped": "the same, batch_size = concurrency and no in-flight cap",
     "procrastinate": "its own worker (run_worker_async), concurrency per process",
 }
 CPU_CLASSES = ("service", "workers", "postgresql")

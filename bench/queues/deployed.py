@@ -7,8 +7,11 @@
 * ``taskplane``: taskplane's engine called in-process by a worker loop shaped like
   ``taskplane-worker``'s (:class:`bench.queues.runner.TaskplaneDirectWorker`): the engine's own
   ceiling, without the service and HTTP.
-* ``pgqueuer``: its ``PgQueuer`` on asyncpg under uvloop, ``batch_size`` = concurrency,
-  its completion log buffered (:func:`bench.queues.runner.run_pgqueuer`).
+* ``pgqueuer``: its ``PgQueuer`` on asyncpg under uvloop, ``max_concurrent_tasks`` =
+  concurrency (the same in-flight limit), ``batch_size`` half of it,
+  its completion log buffered (:func:`bench.queues.runner.run_pgqueuer`);
+  ``pgqueuer-uncapped`` (not in the default list): batches of ``concurrency``, no cap, as
+  the bench ran it before.
 * ``procrastinate``: its own worker with that concurrency
   (:func:`bench.queues.runner.run_procrastinate`).
 
@@ -42,7 +45,7 @@ from bench.runs import DeployedConfig, Log, run_record, wait_done
 from bench.stats import ratio_summary, summary
 from taskplane_common.testing.postgres import PostgresServer
 
-ENGINES = ("taskplane", "taskplane-http", "pgqueuer", "procrastinate")
+ENGINES = ("taskplane", "taskplane-http", "pgqueuer", "pgqueuer-uncapped", "procrastinate")
 
 
 async def start_runner(
@@ -148,7 +151,7 @@ def _ratios(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     """Paired repeats of each taskplane variant against each peer; > 1: taskplane faster."""
     ratios: dict[str, Any] = {}
     for ours in ("taskplane", "taskplane-http"):
-        for peer in ("pgqueuer", "procrastinate"):
+        for peer in ("pgqueuer", "pgqueuer-uncapped", "procrastinate"):
             if ours in runs and peer in runs:
                 ratios[f"{ours}/{peer}"] = {
                     key: ratio_summary(

@@ -174,7 +174,10 @@ class _PgqueuerConsumer:
 
 
 class PgqueuerPeer:
-    name = "pgqueuer"
+    """pgqueuer; ``name`` picks how its worker runs (``bench.queues.runner``)."""
+
+    def __init__(self, name: str = "pgqueuer") -> None:
+        self.name = name
 
     def lease_batch(self, wanted: int) -> int:
         return wanted
@@ -349,5 +352,6 @@ class ProcrastinatePeer:
 PEERS: dict[str, Callable[[int], Peer]] = {
     "taskplane": lambda pool_size: TaskplanePeer(pool_size),
     "pgqueuer": lambda pool_size: PgqueuerPeer(),
+    "pgqueuer-uncapped": lambda pool_size: PgqueuerPeer("pgqueuer-uncapped"),
     "procrastinate": lambda pool_size: ProcrastinatePeer(pool_size),
 }

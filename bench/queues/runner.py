@@ -1,9 +1,11 @@
 """One worker process of an "as deployed" run: ``python -m bench.queues.runner ENGINE URL C``.
 
-Each engine runs its own way: pgqueuer's ``PgQueuer`` on an asyncpg connection under
-uvloop (what ``pgq run`` does), ``batch_size`` C, its completion log buffered and flushed
-in batches; procrastinate's own worker (``App.run_worker_async``) with concurrency C on
-its psycopg pool; taskplane's engine called directly by a loop shaped like
+Each engine runs its own way, with the same in-flight limit C where it has one:
+pgqueuer's ``PgQueuer`` on an asyncpg connection under uvloop (what ``pgq run`` does),
+``max_concurrent_tasks`` C and ``batch_size`` C / 2 (pgqueuer requires at least twice the
+batch size as the cap), its completion log buffered and flushed in batches;
+procrastinate's own worker (``App.run_worker_async``) with concurrency C on its psycopg
+pool; taskplane's engine called directly by a loop shaped like
 ``taskplane-worker``'s (lease up to the free slots, run the no-ops concurrently, complete
 whatever finished meanwhile in one ``complete_many``). The job is a no-op in each.
 
@@ -38,7 +40,7 @@ def stop_on_sigterm(stop: Callable[[], None]) -> None:
         loop.add_signal_handler(signum, stop)
 
 
-async def run_pgqueuer(url: str, concurrency: int, stamps: str | None) -> None:
+async def run_pgqueuer(url: str, concurrency: int, stamps: str | None, capped: bool) -> None:
     import asyncpg
     from pgqueuer import PgQueuer
     from pgqueuer.models import Job
@@ -52,7 +54,10 @@ async def run_pgqueuer(url: str, concurrency: int, stamps: str | None) -> None:
 
     await ready_then_go()
     stop_on_sigterm(pgq.shutdown.set)
-    await pgq.run(batch_size=concurrency)
+    if capped:
+        await pgq.run(batch_size=max(1, concurrency // 2), max_concurrent_tasks=concurrency)
+    else:  # how the bench ran it before 2026-12-07: batches of C, no in-flight cap
+        await pgq.run(batch_size=concurrency)
 
 
 async def run_procrastinate(url: str, concurrency: int) -> None:
@@ -140,16 +145,19 @@ async def run_taskplane(url: str, concurrency: int, worker_id: str, stamps: str 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.queues.runner", description=__doc__)
-    parser.add_argument("engine", choices=["taskplane", "pgqueuer", "procrastinate"])
+    parser.add_argument(
+        "engine", choices=["taskplane", "pgqueuer", "pgqueuer-uncapped", "procrastinate"]
+    )
     parser.add_argument("url")
     parser.add_argument("concurrency", type=int)
     parser.add_argument("--worker-id", default="bench-worker")
     parser.add_argument("--stamps", help="append each job's start time to this file")
     args = parser.parse_args(argv)
-    if args.engine == "pgqueuer":
+    if args.engine.startswith("pgqueuer"):
         import uvloop
 
-        uvloop.run(run_pgqueuer(args.url, args.concurrency, args.stamps))
+        capped = args.engine == "pgqueuer"
+        uvloop.run(run_pgqueuer(args.url, args.concurrency, args.stamps, capped))
     elif args.engine == "procrastinate":
         asyncio.run(run_procrastinate(args.url, args.concurrency))
     else:

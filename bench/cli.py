@@ -23,7 +23,7 @@ from bench.queues.latency import LatencyConfig, run_latency
 from bench.queues.shared_loop import EngineConfig, run_engine
 from bench.runs import DeployedConfig
 from bench.sizing.pagination import PaginationConfig, run_pagination
-from taskplane_common.testing.postgres import PostgresServer
+from taskplane_testing.postgres import PostgresServer
 
 SECTIONS = ("deployed", "latency", "shared", "pagination", "drain")
 PROFILES = {"fast": False, "durable": True}

@@ -43,7 +43,7 @@ from bench.queues.e2e import run_http
 from bench.queues.peers import PEERS, Peer
 from bench.runs import DeployedConfig, Log, run_record, wait_done
 from bench.stats import ratio_summary, summary
-from taskplane_common.testing.postgres import PostgresServer
+from taskplane_testing.postgres import PostgresServer
 
 ENGINES = ("taskplane", "taskplane-http", "pgqueuer", "pgqueuer-uncapped", "procrastinate")
 

@@ -44,8 +44,8 @@ from bench.queues.deployed import start_runner, stop_runner, until_ready
 from bench.queues.peers import PEERS, Peer
 from bench.runs import Exited, Log, wait_done
 from bench.stats import percentile
-from taskplane_common.testing.postgres import PostgresServer
-from taskplane_common.testing.processes import ServiceProcess
+from taskplane_testing.postgres import PostgresServer
+from taskplane_testing.processes import ServiceProcess
 
 ENGINES = ("taskplane-http", "pgqueuer", "taskplane")
 QUEUE = adapter.QUEUE

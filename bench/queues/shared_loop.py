@@ -27,7 +27,7 @@ from bench.cpu import CpuMeter
 from bench.queues.databases import clone, drop, fill, install_templates
 from bench.queues.peers import PEERS, Consumer, Peer
 from bench.stats import percentile, ratio_summary, summary
-from taskplane_common.testing.postgres import PostgresServer
+from taskplane_testing.postgres import PostgresServer
 
 DRAIN_TIMEOUT_S = 600.0
 

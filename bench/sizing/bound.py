@@ -23,7 +23,7 @@ from bench.queues.databases import clone, drop, install_templates
 from bench.queues.deployed import run_processes
 from bench.queues.peers import TaskplanePeer
 from bench.runs import DeployedConfig, Log
-from taskplane_common.testing.postgres import PostgresServer
+from taskplane_testing.postgres import PostgresServer
 
 QUEUE = "bound"
 COMPLETED_SQL = "SELECT count(*) FROM tasks.tasks WHERE queue = 'bound' AND status = 'completed'"

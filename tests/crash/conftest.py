@@ -4,17 +4,10 @@ what the handler itself recorded, so they hold whatever the queue's tables look 
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
 from taskplane_common.migrations import upgrade
-from taskplane_common.testing.postgres import PostgresServer
-
-# The worker tests' process helpers and test handlers, and this directory's own helpers.
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parents[1] / "apps" / "worker" / "tests")]
+from taskplane_testing.postgres import PostgresServer
 
 
 @pytest.fixture

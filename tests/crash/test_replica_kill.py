@@ -1,8 +1,9 @@
 """Exactly once across two task-service replicas, one of them SIGKILLed mid-run.
 
 Two real task-service processes (uvicorn) on one PostgreSQL; four real ``taskplane-worker``
-processes, two behind each replica's front (:class:`crash_proxy.TcpFront`: new connections
-go to the replica, or to the survivor once it is gone, as a Kubernetes Service routes).
+processes, two behind each replica's front (:class:`taskplane_testing.tcp_front.TcpFront`:
+new connections go to the replica, or to the survivor once it is gone, as a Kubernetes
+Service routes).
 Right before the kill, a client leases tasks from the doomed replica and vanishes with
 it: leases nobody holds, which the surviving replica must rescue when they expire. The
 workers of the dead replica must carry on through the survivor (their completions in
@@ -20,9 +21,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from crash_proxy import TcpFront
-from queue_view import RECORD_HANDLER, QueueView, executions
-from worker_testkit import TaskService, Workers, start_task_service, wait_for
+
+from taskplane_testing.queue_view import RECORD_HANDLER, QueueView, executions
+from taskplane_testing.tcp_front import TcpFront
+from taskplane_testing.workers import TaskService, Workers, start_task_service, wait_for
 
 TASKS = 1_200
 WORKERS_PER_REPLICA = 2

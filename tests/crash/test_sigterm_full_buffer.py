@@ -4,10 +4,11 @@
 task of its queue. This one goes further, checked only through the API and the handler's
 record: the buffer reaches its bound (``TASKPLANE_WORKER_COMPLETE_BACKLOG``), so the
 worker stops leasing with most of the queue still waiting; then the service turns slow
-(every request held a second on its way in, by the worker's :class:`crash_proxy.TcpFront`)
-and the worker gets SIGTERM. Every buffered completion must be recorded before it exits,
-nothing else may be left leased, and a second worker then runs the rest: every task runs
-exactly once and is completed exactly once.
+(every request held a second on its way in, by the worker's
+:class:`taskplane_testing.tcp_front.TcpFront`) and the worker gets SIGTERM. Every
+buffered completion must be recorded before it exits, nothing else may be left leased,
+and a second worker then runs the rest: every task runs exactly once and is completed
+exactly once.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from crash_proxy import TcpFront
-from queue_view import RECORD_HANDLER, QueueView, executions
-from worker_testkit import TaskService, Workers, start_task_service, wait_for
+
+from taskplane_testing.queue_view import RECORD_HANDLER, QueueView, executions
+from taskplane_testing.tcp_front import TcpFront
+from taskplane_testing.workers import TaskService, Workers, start_task_service, wait_for
 
 TASKS = 300
 BACKLOG = 48

@@ -49,6 +49,7 @@ from taskplane_client.models import (
     TaskUpdate,
     TokenPair,
 )
+from taskplane_client.stream import LeaseStream
 from taskplane_client.transport import NO_RETRY, RetryPolicy
 
 __version__ = "0.1.0"
@@ -70,6 +71,7 @@ __all__ = [
     "Lease",
     "LeaseLostError",
     "LeaseResult",
+    "LeaseStream",
     "LeasedTask",
     "LoginExpiredError",
     "NotFoundError",

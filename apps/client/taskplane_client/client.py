@@ -47,6 +47,7 @@ from taskplane_client.models import (
     TokenPair,
     WorkloadBinding,
 )
+from taskplane_client.stream import LeaseStream, stream_url
 from taskplane_client.transport import (
     Call,
     Endpoints,
@@ -423,6 +424,32 @@ class AsyncTaskplaneClient(_Base):
 
     async def heartbeat(self, task: LeasedTask, worker_id: str | None = None) -> HeartbeatResult:
         return await self.send(calls.heartbeat(task.lease_id, worker_id))
+
+    async def lease_stream(self, queue: str, worker_id: str) -> LeaseStream:
+        """Open the streaming lease of ``queue`` (:mod:`taskplane_client.stream`)."""
+        url = stream_url(self.endpoints.api_url, queue, worker_id)
+        return await LeaseStream.open(
+            url,
+            await self._authorization(url),
+            user_agent=self.headers["User-Agent"],
+            timeout_s=self.timeout.connect or DEFAULT_TIMEOUT_S,
+        )
+
+    async def _authorization(self, url: str) -> dict[str, str]:
+        """The headers this client's auth puts on a request to ``url`` (a service token
+        exchanged first when it needs to be), for a connection httpx does not make."""
+        request = self._http.build_request("GET", url.replace("ws", "http", 1))
+        if self.auth is None:
+            return {}
+        flow = self.auth.async_auth_flow(request)
+        outgoing = await flow.__anext__()
+        while outgoing is not request:
+            response = await self._http.send(outgoing)
+            await response.aread()
+            outgoing = await flow.asend(response)
+        await flow.aclose()
+        header = request.headers.get("Authorization")
+        return {"Authorization": header} if header else {}
 
     async def heartbeat_many(
         self, lease_ids: Iterable[uuid.UUID], worker_id: str | None = None

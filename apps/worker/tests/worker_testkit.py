@@ -39,12 +39,15 @@ class TaskService:
         self.process.wait(timeout=30)
 
 
-def start_task_service(db_url: str, log: Path, env: dict[str, str] | None = None) -> TaskService:
-    """``python -m task_service serve`` on a free port, once ``/readyz`` answers 200.
+def start_task_service(
+    db_url: str, log: Path, env: dict[str, str] | None = None, port: int | None = None
+) -> TaskService:
+    """``python -m task_service serve`` on ``port`` (a free one by default), once
+    ``/readyz`` answers 200.
 
     ``db_url`` must already be migrated; ``env`` overrides the test settings below.
     """
-    port = free_port()
+    port = port or free_port()
     environment = {
         **os.environ,
         "DATABASE_URL": db_url,

@@ -33,10 +33,12 @@ def producer_link(task: Leased) -> Link | None:
 
 
 @contextmanager
-def receiving(queue: str) -> Iterator[trace.Span]:
+def receiving(queue: str, *, root: bool = False) -> Iterator[trace.Span]:
     """The ``receive <queue>`` span around a lease (nothing is recorded when the request
-    itself is not sampled); ``linked`` adds the tasks it granted."""
-    if not trace.get_current_span().is_recording():
+    itself is not sampled); ``linked`` adds the tasks it granted. ``root``: a claim of
+    the lease stream's dispatcher, in no request: a trace of its own, which the sampler
+    decides on."""
+    if not root and not trace.get_current_span().is_recording():
         yield trace.INVALID_SPAN
         return
     with tracer.start_as_current_span(

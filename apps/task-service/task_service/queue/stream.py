@@ -1,0 +1,233 @@
+"""One worker's lease stream: credit up, tasks down, lease actions both ways.
+
+The worker sends JSON messages (text or binary frames), each with an ``op``:
+
+* ``{"op": "credit", "total": n}``: it has asked for ``n`` tasks since it connected
+  (cumulative, so a message crossing a delivery in flight never over-grants; a lower
+  total takes back credit not yet used).
+* ``complete`` (``items`` of ``{lease_id, result}``), ``heartbeat`` (``lease_ids``),
+  ``fail`` (``lease_id``, ``error``, ``retryable``), ``release`` (``lease_ids``) and
+  ``drain`` (stop dealing to me), each with a ``ref`` its answer repeats:
+  ``{"op": "ok", "ref": k, "lease_ids": [...]}``, the leases the action applied to.
+
+The service sends ``{"op": "tasks", "tasks": [...], "visibility_timeout_s": n}`` (the
+tasks as ``LeasedTask``) and answers. A message it cannot read gets
+``{"op": "error", "ref": k, "problem": {...}}`` (an RFC 9457 problem: 422, or 503 when
+the database cannot be reached) and changes nothing; the stream stays open. Lease
+actions are judged as the HTTP routes judge them, for the stream's worker and queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Annotated, Any, Literal
+
+from fastapi import WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic_core import to_json
+
+import taskplane_client.models as models
+from task_service.config import Settings
+from task_service.queue import wire
+from task_service.queue.dispatch import Dispatcher, Subscriber
+from task_service.queue.errors import QueueError, QueueNotFound
+from task_service.queue.leases import Lease, complete_many, fail, heartbeat_many, release
+from task_service.queue.pool import QueuePool
+from task_service.queue.records import Leased, LeaseOutcome
+from task_service.queue.schemas import CompleteItem
+from taskplane_common.errors import problem_type
+
+log = logging.getLogger(__name__)
+
+#: Lease ids or items per message at most (the HTTP batch routes' limit).
+BATCH_MAX = 1000
+LeaseIds = Annotated[list[models.JsonUUID], Field(min_length=1, max_length=BATCH_MAX)]
+
+
+class _Message(BaseModel):
+    model_config = {"extra": "forbid"}
+
+
+class Credit(_Message):
+    op: Literal["credit"]
+    total: int = Field(ge=0)
+
+
+class _Asked(_Message):
+    ref: int
+
+
+class Complete(_Asked):
+    op: Literal["complete"]
+    items: list[CompleteItem] = Field(min_length=1, max_length=BATCH_MAX)
+
+
+class Heartbeat(_Asked):
+    op: Literal["heartbeat"]
+    lease_ids: LeaseIds
+
+
+class Fail(_Asked):
+    op: Literal["fail"]
+    lease_id: models.JsonUUID
+    error: Annotated[str, Field(max_length=20_000, pattern=models.NO_NUL)] = ""
+    retryable: bool = True
+
+
+class Release(_Asked):
+    op: Literal["release"]
+    lease_ids: LeaseIds
+
+
+class Drain(_Asked):
+    op: Literal["drain"]
+
+
+Message = Annotated[
+    Credit | Complete | Heartbeat | Fail | Release | Drain, Field(discriminator="op")
+]
+_MESSAGE: TypeAdapter[Message] = TypeAdapter(Message)
+
+
+def problem(status: int, slug: str, detail: str, **extra: Any) -> dict[str, Any]:
+    """An RFC 9457 problem object, as the HTTP routes write them."""
+    title = {422: "Unprocessable Content", 503: "Service Unavailable"}.get(status, "Not Found")
+    return {
+        "type": problem_type(slug),
+        "title": title,
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+
+
+def _ref_of(raw: bytes | str) -> int | None:
+    """The ``ref`` of a message that did not validate, to answer it (when readable)."""
+    try:
+        ref = TypeAdapter(dict[str, Any]).validate_json(raw).get("ref")
+    except ValidationError:
+        return None
+    return ref if isinstance(ref, int) else None
+
+
+class StreamSession:
+    """A connected worker: reads its messages, answers them, receives its deals."""
+
+    def __init__(
+        self,
+        websocket: WebSocket,
+        queue: str,
+        worker_id: str,
+        dispatcher: Dispatcher,
+        pool: QueuePool,
+        settings: Settings,
+    ) -> None:
+        self.websocket = websocket
+        self.queue = queue
+        self.worker_id = worker_id
+        self.dispatcher = dispatcher
+        self.pool = pool
+        self.settings = settings
+        self.sending = asyncio.Lock()
+        self.subscriber = Subscriber(worker_id, self.deliver, self.gone)
+
+    async def send(self, body: dict[str, Any]) -> None:
+        async with self.sending:
+            await self.websocket.send_bytes(to_json(body))
+
+    async def deliver(self, tasks: list[Leased], granted: Lease) -> bool:
+        out = wire.lease_out(self.queue, tasks, granted.visibility_timeout_s, granted.max_attempts)
+        try:
+            await self.send({"op": "tasks", **out})
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            return False
+        return True
+
+    async def gone(self, exc: QueueNotFound) -> None:
+        """The queue was deleted: say so, and end the stream (close code 4404)."""
+        try:
+            await self.send({"op": "error", "problem": problem(404, "queue-not-found", str(exc))})
+            await self.websocket.close(4404, "queue not found")
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            return
+
+    async def run(self) -> None:
+        self.dispatcher.subscribe(self.subscriber)
+        try:
+            while True:
+                message = await self.websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                raw = message.get("bytes") or message.get("text") or b""
+                await self._handle(raw)
+        except (WebSocketDisconnect, RuntimeError):
+            return
+        finally:
+            await self.dispatcher.unsubscribe(self.subscriber)
+
+    async def _handle(self, raw: bytes | str) -> None:
+        try:
+            parsed = _MESSAGE.validate_json(raw)
+        except ValidationError as exc:
+            errors = [
+                {"loc": [str(p) for p in e["loc"]], "msg": e["msg"], "type": e["type"]}
+                for e in exc.errors()
+            ]
+            detail = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors[:5])
+            body = problem(422, "validation-error", detail, errors=errors)
+            await self.send({"op": "error", "ref": _ref_of(raw), "problem": body})
+            return
+        if isinstance(parsed, Credit):
+            self.dispatcher.grant(self.subscriber, parsed.total)
+            return
+        try:
+            lease_ids = await self._act(parsed)
+        except Exception as exc:  # the database, most likely: the worker retries
+            log.warning("lease stream of %s: %s failed: %s", self.queue, parsed.op, exc)
+            body = problem(503, "database-unavailable", f"{parsed.op} failed; retry")
+            await self.send({"op": "error", "ref": parsed.ref, "problem": body})
+            return
+        await self.send({"op": "ok", "ref": parsed.ref, "lease_ids": lease_ids})
+
+    async def _act(self, message: Complete | Heartbeat | Fail | Release | Drain) -> list[Any]:
+        """Run one lease action; the leases it applied to."""
+        if isinstance(message, Drain):
+            await self.dispatcher.unsubscribe(self.subscriber)
+            return []
+        queue, worker = self.queue, self.worker_id
+        async with self.pool.connection() as connection:
+            if isinstance(message, Complete):
+                items = [(item.lease_id, item.result) for item in message.items]
+                done = await complete_many(connection, items, worker, queue_scope=queue)
+                wire.lease_results(done.values(), "completed")
+                return list(done)
+            if isinstance(message, Heartbeat):
+                grace = self.settings.timeout_grace_s
+                extended = await heartbeat_many(
+                    connection, message.lease_ids, worker, grace, queue_scope=queue
+                )
+                return list(extended)
+            if isinstance(message, Fail):
+                try:
+                    failed = await fail(
+                        connection,
+                        message.lease_id,
+                        worker,
+                        message.error,
+                        retryable=message.retryable,
+                        queue_scope=queue,
+                    )
+                except QueueError:  # the lease is gone, or another queue's
+                    return []
+                wire.lease_results([failed], "failed")
+                return [message.lease_id]
+            released: list[LeaseOutcome] = []
+            lease_ids = []
+            for lease_id in message.lease_ids:
+                with contextlib.suppress(QueueError):
+                    released.append(await release(connection, lease_id, worker, queue_scope=queue))
+                    lease_ids.append(lease_id)
+            wire.lease_results(released, "released")
+            return lease_ids

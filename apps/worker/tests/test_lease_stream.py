@@ -170,7 +170,7 @@ def test_service_restart_mid_stream_loses_nothing(
     queue = "restarts"
     configure(service, queue, visibility_timeout_s=5, max_attempts=50, backoff_base_s=0.1)
     total = 600
-    enqueue(service, queue, [{"payload": {"n": n, "sleep": 0.01}} for n in range(total)])
+    enqueue(service, queue, [{"payload": {"n": n, "sleep": 0.05}} for n in range(total)])
     record = tmp_path / "ran.txt"
     processes = [
         workers.start(
@@ -185,6 +185,7 @@ def test_service_restart_mid_stream_loses_nothing(
     wait_for(lambda: completed() >= total // 4, 120, "the workers never got going")
     service.process.send_signal(signal.SIGKILL)  # mid-stream, mid-batch
     service.process.wait(timeout=10)
+    assert completed() < total, "the run ended before the service was killed"
     service = start_task_service(db_url, tmp_path / "second.log", port=port)
     wait_for(lambda: completed() == total, 180, "tasks were lost across the restart")
     for process in processes:

@@ -158,11 +158,13 @@ class LeaseStream:
         return {uuid.UUID(lease_id) for lease_id in answer["lease_ids"]}
 
     async def want(self, count: int) -> None:
-        """Have room for ``count`` more tasks than received so far."""
-        total = self.delivered + count
-        if total != self.granted:
-            self.granted = total
-            await self._send({"op": "credit", "total": total})
+        """Have room for ``count`` more tasks than received so far. Like a TCP window
+        update, credit is only sent once at most half of it is still outstanding, so
+        the service claims in batches rather than a task at a time."""
+        outstanding = self.granted - self.delivered
+        if outstanding * 2 <= count and outstanding < count:
+            self.granted = self.delivered + count
+            await self._send({"op": "credit", "total": self.granted})
 
     async def tasks(self) -> list[LeasedTask]:
         """The tasks received since the last call, waiting for some to arrive."""

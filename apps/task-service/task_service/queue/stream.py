@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Coroutine
 from typing import Annotated, Any, Literal
 
 from fastapi import WebSocket, WebSocketDisconnect
@@ -132,6 +133,8 @@ class StreamSession:
         self.settings = settings
         self.sending = asyncio.Lock()
         self.subscriber = Subscriber(worker_id, self.deliver, self.gone)
+        #: Lease actions under way (each message's in a task of its own).
+        self.actions: set[asyncio.Task[None]] = set()
 
     async def send(self, body: dict[str, Any]) -> None:
         async with self.sending:
@@ -160,36 +163,56 @@ class StreamSession:
                 message = await self.websocket.receive()
                 if message["type"] == "websocket.disconnect":
                     return
-                raw = message.get("bytes") or message.get("text") or b""
-                await self._handle(raw)
+                self._handle(message.get("bytes") or message.get("text") or b"")
         except (WebSocketDisconnect, RuntimeError):
             return
         finally:
             await self.dispatcher.unsubscribe(self.subscriber)
+            # Actions under way still run to their end (a completion is recorded even
+            # when its answer can no longer be sent).
+            if self.actions:
+                await asyncio.gather(*self.actions, return_exceptions=True)
 
-    async def _handle(self, raw: bytes | str) -> None:
+    def _handle(self, raw: bytes | str) -> None:
+        """Credit at once; a lease action in a task of its own, so a slow statement
+        never holds back the credit (and so the tasks) behind it."""
         try:
             parsed = _MESSAGE.validate_json(raw)
         except ValidationError as exc:
-            errors = [
-                {"loc": [str(p) for p in e["loc"]], "msg": e["msg"], "type": e["type"]}
-                for e in exc.errors()
-            ]
-            detail = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors[:5])
-            body = problem(422, "validation-error", detail, errors=errors)
-            await self.send({"op": "error", "ref": _ref_of(raw), "problem": body})
+            self._spawn(self._refuse(raw, exc))
             return
         if isinstance(parsed, Credit):
             self.dispatcher.grant(self.subscriber, parsed.total)
-            return
+        else:
+            self._spawn(self._answer(parsed))
+
+    def _spawn(self, action: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(action)
+        self.actions.add(task)
+        task.add_done_callback(self.actions.discard)
+
+    async def _reply(self, body: dict[str, Any]) -> None:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+            await self.send(body)
+
+    async def _refuse(self, raw: bytes | str, exc: ValidationError) -> None:
+        errors = [
+            {"loc": [str(p) for p in e["loc"]], "msg": e["msg"], "type": e["type"]}
+            for e in exc.errors()
+        ]
+        detail = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors[:5])
+        body = problem(422, "validation-error", detail, errors=errors)
+        await self._reply({"op": "error", "ref": _ref_of(raw), "problem": body})
+
+    async def _answer(self, message: Complete | Heartbeat | Fail | Release | Drain) -> None:
         try:
-            lease_ids = await self._act(parsed)
+            lease_ids = await self._act(message)
         except Exception as exc:  # the database, most likely: the worker retries
-            log.warning("lease stream of %s: %s failed: %s", self.queue, parsed.op, exc)
-            body = problem(503, "database-unavailable", f"{parsed.op} failed; retry")
-            await self.send({"op": "error", "ref": parsed.ref, "problem": body})
+            log.warning("lease stream of %s: %s failed: %s", self.queue, message.op, exc)
+            body = problem(503, "database-unavailable", f"{message.op} failed; retry")
+            await self._reply({"op": "error", "ref": message.ref, "problem": body})
             return
-        await self.send({"op": "ok", "ref": parsed.ref, "lease_ids": lease_ids})
+        await self._reply({"op": "ok", "ref": message.ref, "lease_ids": lease_ids})
 
     async def _act(self, message: Complete | Heartbeat | Fail | Release | Drain) -> list[Any]:
         """Run one lease action; the leases it applied to."""

@@ -207,3 +207,26 @@ def test_service_restart_mid_stream_loses_nothing(
     assert set(ran) == set(range(total)), "a task never ran"
     logs = workers.log("r0") + workers.log("r1")
     assert "Traceback" not in logs, logs
+
+
+def test_a_killed_streaming_worker_strands_nothing(
+    task_service: TaskService, workers: Workers
+) -> None:
+    """A worker SIGKILLed while its stream waits: the service drops its credit, so a task
+    enqueued afterwards is not dealt to the dead socket (where it would sit in flight
+    for the 300 s visibility timeout) but leased by the next worker at once."""
+    queue = f"stranded-{uuid.uuid4().hex[:6]}"
+    configure(task_service, queue, visibility_timeout_s=300)
+    worker = workers.start(queue, "builtin:noop", worker_id="doomed", concurrency=1)
+    (first,) = enqueue(task_service, queue, [{"payload": {"n": 1}}])
+    wait_for(lambda: statuses(task_service, queue) == {"completed": 1}, 60, "the first never ran")
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=30)
+    (second,) = enqueue(task_service, queue, [{"payload": {"n": 2}}])
+    fresh = httpx.post(
+        f"{task_service.url}/api/v1/queues/{queue}/leases",
+        json={"worker_id": "fresh", "max_tasks": 1, "wait_s": 20},
+        timeout=30,
+    ).json()
+    assert [(t["id"], t["attempt"]) for t in fresh["tasks"]] == [(second, 1)]
+    assert first != second

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,15 @@ class TaskService:
             row = connection.execute(sql, params).fetchone()
         assert row is not None
         return row[0]
+
+    def completions(self, queue: str) -> Counter[Any]:
+        """How many ``task.completed`` events each task of ``queue`` has."""
+        with self.db() as db:
+            rows = db.execute(
+                "SELECT task_id FROM tasks.events WHERE queue = %s AND type = 'task.completed'",
+                (queue,),
+            ).fetchall()
+        return Counter(row[0] for row in rows)
 
     def stop(self) -> None:
         self.process.terminate()

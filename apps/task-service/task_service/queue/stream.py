@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Coroutine
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from fastapi import WebSocket, WebSocketDisconnect
@@ -113,28 +114,22 @@ def _ref_of(raw: bytes | str) -> int | None:
     return ref if isinstance(ref, int) else None
 
 
+@dataclass(eq=False)
 class StreamSession:
     """A connected worker: reads its messages, answers them, receives its deals."""
 
-    def __init__(
-        self,
-        websocket: WebSocket,
-        queue: str,
-        worker_id: str,
-        dispatcher: Dispatcher,
-        pool: QueuePool,
-        settings: Settings,
-    ) -> None:
-        self.websocket = websocket
-        self.queue = queue
-        self.worker_id = worker_id
-        self.dispatcher = dispatcher
-        self.pool = pool
-        self.settings = settings
-        self.sending = asyncio.Lock()
-        self.subscriber = Subscriber(worker_id, self.deliver, self.gone)
-        #: Lease actions under way (each message's in a task of its own).
-        self.actions: set[asyncio.Task[None]] = set()
+    websocket: WebSocket
+    queue: str
+    worker_id: str
+    dispatcher: Dispatcher
+    pool: QueuePool
+    settings: Settings
+    sending: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: Lease actions under way (each message's in a task of its own).
+    actions: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.subscriber = Subscriber(self.worker_id, self.deliver, self.gone)
 
     async def send(self, body: dict[str, Any]) -> None:
         async with self.sending:

@@ -9,6 +9,7 @@ import asyncio
 import json
 import signal
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from worker_testkit import TaskService, Workers, start_task_service, wait_for
 from taskplane_client import (
     AsyncTaskplaneClient,
     Completion,
+    ConnectionFailedError,
     ForbiddenError,
     NotFoundError,
     UnauthorizedError,
@@ -67,6 +69,7 @@ def secured_service(
     env = {
         "TASKPLANE_AUTH_DISABLED": "false",
         "TASKPLANE_JWKS_URL": f"http://127.0.0.1:{jwks.server_port}/.well-known/jwks.json",
+        "TASKPLANE_STREAM_REAUTHORIZE_S": "1",
     }
     log = tmp_path_factory.mktemp("secured") / "server.log"
     service = start_task_service(db_url, log, env)
@@ -157,6 +160,37 @@ def test_stream_leases_and_completes_and_refuses_bad_messages(
     assert row == ("completed", 1, 1)
     log = secured_service.log.read_text()
     assert "Traceback" not in log, log
+
+
+async def _outlived(service: TaskService, token: str) -> int | None:
+    """The close code of a stream whose token expires while it is open."""
+    async with _client(service, token) as client:
+        stream = await client.lease_stream("jobs", "short-lived")
+        try:
+            await stream.want(1)
+            with pytest.raises(ConnectionFailedError):
+                await asyncio.wait_for(stream.tasks(), 60)
+            return stream.connection.close_code
+        finally:
+            await stream.aclose()
+
+
+def test_a_stream_ends_when_its_token_expires(
+    secured_service: TaskService, tokens: TokenFactory
+) -> None:
+    """A stream outlives no token: past its expiry (and the verifier's 30 s leeway) the
+    service closes it with 4401 and the worker has to reconnect with a fresh one."""
+    now = int(time.time())
+    expiring = tokens.token(
+        f"service:{uuid.uuid4()}",
+        roles=(),
+        scopes=("queues:work",),
+        token_use="service",
+        iat=now - 100,
+        nbf=now - 100,
+        exp=now - 27,  # still inside the leeway for a few seconds
+    )
+    assert asyncio.run(_outlived(secured_service, expiring)) == 4401
 
 
 def test_service_restart_mid_stream_loses_nothing(

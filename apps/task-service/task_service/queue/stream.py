@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -124,6 +124,9 @@ class StreamSession:
     dispatcher: Dispatcher
     pool: QueuePool
     settings: Settings
+    #: Raises once the stream's credentials no longer hold (checked every
+    #: ``settings.stream_reauthorize_s``; the stream then ends with close code 4401).
+    authorized: Callable[[], Awaitable[None]] | None = None
     sending: asyncio.Lock = field(default_factory=asyncio.Lock)
     #: Lease actions under way (each message's in a task of its own).
     actions: set[asyncio.Task[None]] = field(default_factory=set)
@@ -151,8 +154,23 @@ class StreamSession:
         except (WebSocketDisconnect, RuntimeError, OSError):
             return
 
+    async def _reauthorize(self) -> None:
+        """Check the credentials again every ``stream_reauthorize_s``; end the stream
+        (close code 4401) when they no longer hold."""
+        assert self.authorized is not None
+        while True:
+            await asyncio.sleep(self.settings.stream_reauthorize_s)
+            try:
+                await self.authorized()
+            except Exception as exc:
+                log.info("lease stream of %s: credentials no longer hold (%s)", self.queue, exc)
+                with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+                    await self.websocket.close(4401, "credentials expired or revoked")
+                return
+
     async def run(self) -> None:
         self.dispatcher.subscribe(self.subscriber)
+        checking = asyncio.create_task(self._reauthorize()) if self.authorized else None
         try:
             while True:
                 message = await self.websocket.receive()
@@ -163,6 +181,8 @@ class StreamSession:
             return
         finally:
             await self.dispatcher.unsubscribe(self.subscriber)
+            if checking is not None:
+                checking.cancel()
             # Actions under way still run to their end (a completion is recorded even
             # when its answer can no longer be sent).
             if self.actions:

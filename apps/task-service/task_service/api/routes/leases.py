@@ -239,12 +239,17 @@ async def lease(
     )
 
 
-async def _admit(websocket: WebSocket, queue: str) -> str:
-    """The stream's handshake checks, as a request's: its worker id, or a
-    ``ProblemError`` or an engine refusal when the stream may not open."""
+async def _authorize(websocket: WebSocket, queue: str) -> None:
+    """The caller may work ``queue`` (its token verified now): else a ``ProblemError``."""
     request = cast(Request, websocket)  # only its app and headers are read
     principal = await require_scope(QUEUE_WORK_SCOPE)(await current_principal(request))
     principal.check_queue(queue)
+
+
+async def _admit(websocket: WebSocket, queue: str) -> str:
+    """The stream's handshake checks, as a request's: its worker id, or a
+    ``ProblemError`` or an engine refusal when the stream may not open."""
+    await _authorize(websocket, queue)
     worker_id = websocket.query_params.get("worker_id", "")
     if not re.fullmatch(QUEUE_NAME_PATTERN, queue):
         raise ProblemError(422, f"queue: must match {QUEUE_NAME_PATTERN}", slug="validation-error")
@@ -291,6 +296,9 @@ async def lease_stream(websocket: WebSocket, queue: str) -> None:
             dispatchers.dispatcher(queue),
             QueuePool.of(app),
             app.state.settings,
+            # A stream outlives its token: it ends once the token has expired or was
+            # revoked (the worker reconnects with a fresh one).
+            authorized=lambda: _authorize(websocket, queue),
         )
         try:
             await session.run()

@@ -16,12 +16,12 @@ other.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI
+from prometheus_client import Gauge
 
 from task_service.config import Settings
 from task_service.queue.driver import Executor
@@ -33,6 +33,12 @@ from task_service.queue.records import Leased
 from task_service.queue.telemetry import linked, receiving
 
 log = logging.getLogger(__name__)
+
+STREAMS = Gauge(
+    "taskplane_queue_lease_streams",
+    "Workers connected to this process over the streaming lease.",
+    ["queue"],
+)
 
 #: Delivers a batch to one subscriber; False when its connection is gone.
 Deliver = Callable[[list[Leased], Lease], Awaitable[bool]]
@@ -134,14 +140,16 @@ class Dispatcher:
 
     def subscribe(self, subscriber: Subscriber) -> None:
         self.subscribers.append(subscriber)
+        STREAMS.labels(self.queue).inc()
         if self.runner is None or self.runner.done():
             self.runner = asyncio.create_task(self.run(), name=f"lease-stream {self.queue}")
 
     async def unsubscribe(self, subscriber: Subscriber) -> None:
         """Stop dealing to ``subscriber``; returns once no claim for it is under way."""
         async with self.tick:
-            with contextlib.suppress(ValueError):
+            if subscriber in self.subscribers:
                 self.subscribers.remove(subscriber)
+                STREAMS.labels(self.queue).dec()
         self.changed.set()
 
 

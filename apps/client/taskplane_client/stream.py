@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import httpx
+from opentelemetry import propagate
 from pydantic import TypeAdapter
 from pydantic_core import from_json, to_json
 from websockets.asyncio.client import ClientConnection, connect
@@ -177,9 +178,15 @@ class LeaseStream:
         return tasks
 
     async def complete_many(self, items: Sequence[Completion]) -> set[uuid.UUID]:
-        """The leases completed (the others were gone and changed nothing)."""
+        """The leases completed (the others were gone and changed nothing); the message
+        carries the current trace context."""
         body = [{"lease_id": item.lease_id, "result": item.result} for item in items]
-        return await self._applied({"op": "complete", "items": body})
+        message: dict[str, Any] = {"op": "complete", "items": body}
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)  # the current trace, as a request's header carries it
+        if "traceparent" in carrier:
+            message["traceparent"] = carrier["traceparent"]
+        return await self._applied(message)
 
     async def heartbeat_many(self, lease_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
         """The leases extended."""

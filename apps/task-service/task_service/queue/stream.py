@@ -5,7 +5,8 @@ The worker sends JSON messages (text or binary frames), each with an ``op``:
 * ``{"op": "credit", "total": n}``: it has asked for ``n`` tasks since it connected
   (cumulative, so a message crossing a delivery in flight never over-grants; a lower
   total takes back credit not yet used).
-* ``complete`` (``items`` of ``{lease_id, result}``), ``heartbeat`` (``lease_ids``),
+* ``complete`` (``items`` of ``{lease_id, result}``, and the ``traceparent`` of the
+  trace it continues), ``heartbeat`` (``lease_ids``),
   ``fail`` (``lease_id``, ``error``, ``retryable``), ``release`` (``lease_ids``) and
   ``drain`` (stop dealing to me), each with a ``ref`` its answer repeats:
   ``{"op": "ok", "ref": k, "lease_ids": [...]}``, the leases the action applied to.
@@ -39,6 +40,7 @@ from task_service.queue.leases import Lease, complete_many, fail, heartbeat_many
 from task_service.queue.pool import QueuePool
 from task_service.queue.records import Leased, LeaseOutcome
 from task_service.queue.schemas import CompleteItem
+from task_service.queue.telemetry import settling
 from taskplane_common.errors import problem_type
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,8 @@ class _Asked(_Message):
 class Complete(_Asked):
     op: Literal["complete"]
     items: list[CompleteItem] = Field(min_length=1, max_length=BATCH_MAX)
+    #: The trace the completion continues (W3C ``traceparent``), like a request's header.
+    traceparent: Annotated[str, Field(max_length=128, pattern=models.NO_NUL)] | None = None
 
 
 class Heartbeat(_Asked):
@@ -238,7 +242,8 @@ class StreamSession:
         async with self.pool.connection() as connection:
             if isinstance(message, Complete):
                 items = [(item.lease_id, item.result) for item in message.items]
-                done = await complete_many(connection, items, worker, queue_scope=queue)
+                with settling("complete", queue, message.traceparent):
+                    done = await complete_many(connection, items, worker, queue_scope=queue)
                 wire.lease_results(done.values(), "completed")
                 return list(done)
             if isinstance(message, Heartbeat):

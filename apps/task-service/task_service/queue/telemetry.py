@@ -54,6 +54,29 @@ def receiving(queue: str, *, root: bool = False) -> Iterator[trace.Span]:
         yield span
 
 
+@contextmanager
+def settling(op: str, queue: str, traceparent: str | None) -> Iterator[None]:
+    """A ``<op> <queue>`` span around a lease action received on a lease stream, in the
+    trace its message carries (the batch's first task's), as an HTTP request's server
+    span would be; nothing without one."""
+    if not traceparent:
+        yield
+        return
+    context = _PROPAGATOR.extract({"traceparent": traceparent})
+    with tracer.start_as_current_span(
+        f"{op} {queue}",
+        context=context,
+        kind=SpanKind.SERVER,
+        attributes={
+            "messaging.system": "taskplane",
+            "messaging.operation.type": "settle",
+            "messaging.operation.name": op,
+            "messaging.destination.name": queue,
+        },
+    ):
+        yield
+
+
 def linked(span: trace.Span, tasks: Sequence[Leased]) -> None:
     """Record the batch on ``span``: its size and a link to each task's producer."""
     if not span.is_recording():

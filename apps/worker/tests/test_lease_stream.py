@@ -19,8 +19,6 @@ from typing import Any
 
 import httpx
 import pytest
-from test_worker_process import HANDLERS, configure, enqueue, statuses
-from worker_testkit import TaskService, Workers, start_task_service, wait_for
 
 from taskplane_client import (
     AsyncTaskplaneClient,
@@ -33,8 +31,18 @@ from taskplane_client import (
 )
 from taskplane_client.stream import LeaseStream, stream_url
 from taskplane_common.migrations import upgrade
-from taskplane_common.testing.postgres import PostgresServer, free_port
-from taskplane_common.testing.tokens import TokenFactory
+from taskplane_testing.postgres import PostgresServer, free_port
+from taskplane_testing.tokens import TokenFactory
+from taskplane_testing.workers import (
+    HANDLERS,
+    TaskService,
+    Workers,
+    configure,
+    enqueue,
+    start_task_service,
+    statuses,
+    wait_for,
+)
 
 PROBLEM = "application/problem+json"
 

@@ -31,18 +31,10 @@ from taskplane_client import (
 )
 from taskplane_client.stream import LeaseStream, stream_url
 from taskplane_common.migrations import upgrade
+from taskplane_testing import workers as kit
 from taskplane_testing.postgres import PostgresServer, free_port
 from taskplane_testing.tokens import TokenFactory
-from taskplane_testing.workers import (
-    HANDLERS,
-    TaskService,
-    Workers,
-    configure,
-    enqueue,
-    start_task_service,
-    statuses,
-    wait_for,
-)
+from taskplane_testing.workers import TaskService, Workers
 
 PROBLEM = "application/problem+json"
 
@@ -80,7 +72,7 @@ def secured_service(
         "TASKPLANE_STREAM_REAUTHORIZE_S": "1",
     }
     log = tmp_path_factory.mktemp("secured") / "server.log"
-    service = start_task_service(db_url, log, env)
+    service = kit.start_task_service(db_url, log, env)
     yield service
     service.stop()
     jwks.shutdown()
@@ -126,7 +118,7 @@ def test_handshake_refusals_are_problems(
         error = asyncio.run(_refusal(secured_service, queue, worker_id, token))
         assert isinstance(error, kind), (queue, worker_id, error)
         assert error.problem_type.endswith(slug), (slug, error.problem_type)
-    assert statuses(secured_service, "jobs") == {}
+    assert kit.statuses(secured_service, "jobs") == {}
 
 
 async def _round_trip(service: TaskService, token: str, task_id: str) -> None:
@@ -159,7 +151,7 @@ def test_stream_leases_and_completes_and_refuses_bad_messages(
 ) -> None:
     worker = tokens.service_token("queues:work", "events:read")
     headers = {"Authorization": f"Bearer {worker}"}
-    (task_id,) = enqueue(secured_service, "jobs", [{"payload": {"x": 1}}], headers=headers)
+    (task_id,) = kit.enqueue(secured_service, "jobs", [{"payload": {"x": 1}}], headers=headers)
     asyncio.run(_round_trip(secured_service, worker, task_id))
     with secured_service.db() as db:
         row = db.execute(
@@ -207,16 +199,16 @@ def test_service_restart_mid_stream_loses_nothing(
     db_url = postgres_server.create_database("lease_stream_restart")
     upgrade("task_service", db_url)
     port = free_port()
-    service = start_task_service(db_url, tmp_path / "first.log", port=port)
+    service = kit.start_task_service(db_url, tmp_path / "first.log", port=port)
     workers.service = service
     queue = "restarts"
-    configure(service, queue, visibility_timeout_s=5, max_attempts=50, backoff_base_s=0.1)
+    kit.configure(service, queue, visibility_timeout_s=5, max_attempts=50, backoff_base_s=0.1)
     total = 600
-    enqueue(service, queue, [{"payload": {"n": n, "sleep": 0.05}} for n in range(total)])
+    kit.enqueue(service, queue, [{"payload": {"n": n, "sleep": 0.05}} for n in range(total)])
     record = tmp_path / "ran.txt"
     processes = [
         workers.start(
-            queue, f"{HANDLERS}:record", worker_id=f"r{i}", env={"RECORD_FILE": str(record)}
+            queue, f"{kit.HANDLERS}:record", worker_id=f"r{i}", env={"RECORD_FILE": str(record)}
         )
         for i in range(2)
     ]
@@ -224,17 +216,17 @@ def test_service_restart_mid_stream_loses_nothing(
     def completed() -> int:
         return int(service.scalar("SELECT count(*) FROM tasks.tasks WHERE status = 'completed'"))
 
-    wait_for(lambda: completed() >= total // 4, 120, "the workers never got going")
+    kit.wait_for(lambda: completed() >= total // 4, 120, "the workers never got going")
     service.process.send_signal(signal.SIGKILL)  # mid-stream, mid-batch
     service.process.wait(timeout=10)
     assert completed() < total, "the run ended before the service was killed"
-    service = start_task_service(db_url, tmp_path / "second.log", port=port)
-    wait_for(lambda: completed() == total, 180, "tasks were lost across the restart")
+    service = kit.start_task_service(db_url, tmp_path / "second.log", port=port)
+    kit.wait_for(lambda: completed() == total, 180, "tasks were lost across the restart")
     for process in processes:
         process.send_signal(signal.SIGTERM)
     assert [process.wait(timeout=60) for process in processes] == [0, 0]
     service.stop()
-    assert statuses(service, queue) == {"completed": total}
+    assert kit.statuses(service, queue) == {"completed": total}
     events = service.completions(queue)
     assert len(events) == total, "a task never completed"
     assert set(events.values()) == {1}, "a task completed twice"
@@ -251,13 +243,15 @@ def test_a_killed_streaming_worker_strands_nothing(
     enqueued afterwards is not dealt to the dead socket (where it would sit in flight
     for the 300 s visibility timeout) but leased by the next worker at once."""
     queue = f"stranded-{uuid.uuid4().hex[:6]}"
-    configure(task_service, queue, visibility_timeout_s=300)
+    kit.configure(task_service, queue, visibility_timeout_s=300)
     worker = workers.start(queue, "builtin:noop", worker_id="doomed", concurrency=1)
-    (first,) = enqueue(task_service, queue, [{"payload": {"n": 1}}])
-    wait_for(lambda: statuses(task_service, queue) == {"completed": 1}, 60, "the first never ran")
+    (first,) = kit.enqueue(task_service, queue, [{"payload": {"n": 1}}])
+    kit.wait_for(
+        lambda: kit.statuses(task_service, queue) == {"completed": 1}, 60, "the first never ran"
+    )
     worker.send_signal(signal.SIGKILL)
     worker.wait(timeout=30)
-    (second,) = enqueue(task_service, queue, [{"payload": {"n": 2}}])
+    (second,) = kit.enqueue(task_service, queue, [{"payload": {"n": 2}}])
     fresh = httpx.post(
         f"{task_service.url}/api/v1/queues/{queue}/leases",
         json={"worker_id": "fresh", "max_tasks": 1, "wait_s": 20},

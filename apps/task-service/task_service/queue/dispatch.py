@@ -27,7 +27,7 @@ from task_service.config import Settings
 from task_service.queue.driver import Executor
 from task_service.queue.errors import QueueNotFound
 from task_service.queue.leases import Lease, hand_back, lease
-from task_service.queue.notify import QUEUE_CHANNEL, Notifier
+from task_service.queue.notify import QUEUE_CHANNEL, Notifier, Subscription
 from task_service.queue.pool import QueuePool
 from task_service.queue.records import Leased
 from task_service.queue.telemetry import linked, receiving
@@ -116,6 +116,13 @@ class Dispatcher:
             return claimed
 
     async def run(self) -> None:
+        # Subscribed to the queue's wake-ups for the whole loop, so a NOTIFY (sent only
+        # when the queue goes from empty to non-empty) that lands during a claim wakes
+        # the next wait instead of being lost.
+        with self.notifier.subscribe(QUEUE_CHANNEL, self.queue) as woken:
+            await self._loop(woken)
+
+    async def _loop(self, woken: Subscription) -> None:
         backoff = 0.5
         while self.subscribers:
             self.changed.clear()
@@ -134,7 +141,7 @@ class Dispatcher:
             if claimed:
                 continue
             if any(s.credit for s in self.subscribers):
-                await self.notifier.wait(QUEUE_CHANNEL, self.queue, self.settings.max_wait_s)
+                await woken.wait(self.settings.max_wait_s)
             else:
                 await self.changed.wait()
 

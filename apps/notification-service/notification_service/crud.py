@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notification_service.delivery.signing import new_secret
 from notification_service.keys import SecretBox
 from notification_service.models import Delivery, DeliveryAttempt, Notification, Webhook
-from notification_service.signing import new_secret
 from taskplane_common.errors import ProblemError
 
 

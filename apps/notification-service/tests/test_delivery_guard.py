@@ -9,7 +9,7 @@ import pytest
 from notification_testkit import Receiver
 
 from notification_service.config import Settings
-from notification_service.senders import post_webhook, webhook_client
+from notification_service.delivery.webhook import post_webhook, webhook_client
 
 HEADERS = {"webhook-id": "msg_test", "content-type": "application/json"}
 

@@ -11,6 +11,8 @@ from notification_service import crud
 from notification_service.api.deps import SecretBoxDep, SessionDep, SettingsDep, UserIdDep
 from notification_service.api.routes.common import AUTH, NOT_FOUND, PageCursor, page_size
 from notification_service.config import Settings
+from notification_service.delivery.signing import message_id
+from notification_service.delivery.ssrf import UrlRefusedError, check_url, parse_url
 from notification_service.models import Webhook
 from notification_service.schemas import (
     AttemptOut,
@@ -22,8 +24,6 @@ from notification_service.schemas import (
     WebhookUpdate,
     WebhookWithSecret,
 )
-from notification_service.signing import message_id
-from notification_service.ssrf import UrlRefusedError, check_url, parse_url
 from taskplane_common import audit
 from taskplane_common.errors import ProblemError
 from taskplane_common.openapi import links, problems, with_links

@@ -28,7 +28,6 @@ from notification_service.consumer.feed import START, keep_stepping, read_page, 
 from notification_service.models import ConsumerState
 from notification_service.recipients import Recipients
 from taskplane_client import AsyncTaskplaneClient
-from taskplane_client.models import Event
 from taskplane_common.db import Database
 
 log = logging.getLogger(__name__)
@@ -90,7 +89,9 @@ class FeedConsumer:
             log.warning("event feed answers again after cursor %s", cursor)
         self.status.gone = False
         metrics.FEED_CURSOR_EXPIRED.set(0)
-        self._lag(events)
+        metrics.CONSUMER_LAG_EVENTS.set(len(events))
+        oldest = (datetime.now(UTC) - events[0].occurred_at).total_seconds() if events else 0
+        metrics.CONSUMER_LAG_SECONDS.set(max(0.0, oldest))
         if not events:
             return 0
         plans = await routing.plan(self.database, self.recipients, events)
@@ -116,9 +117,3 @@ class FeedConsumer:
         metrics.CONSUMER_LAG_SECONDS.set(0)
         self.wake.set()
         return len(events)
-
-    @staticmethod
-    def _lag(events: list[Event]) -> None:
-        metrics.CONSUMER_LAG_EVENTS.set(len(events))
-        oldest = (datetime.now(UTC) - events[0].occurred_at).total_seconds() if events else 0
-        metrics.CONSUMER_LAG_SECONDS.set(max(0.0, oldest))

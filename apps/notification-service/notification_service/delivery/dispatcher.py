@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from notification_service.config import Settings
 from notification_service.content import Email
-from notification_service.delivery import outcome, signing
+from notification_service.delivery import outcome
 from notification_service.delivery.claims import (
     CLAIM,
     CLAIM_EVENT,
@@ -35,6 +35,7 @@ from notification_service.delivery.claims import (
     Claimed,
 )
 from notification_service.delivery.outcome import AttemptResult
+from notification_service.delivery.signing import message_id, signed_headers
 from notification_service.delivery.smtp import send_email
 from notification_service.delivery.webhook import post_webhook, webhook_client
 from notification_service.keys import KeyUnavailableError, SecretBox
@@ -165,10 +166,15 @@ class Dispatcher:
         if delivery.url is None or not delivery.sealed_secrets:
             return AttemptResult(False, error="the subscription is disabled", permanent=True)
         try:
-            headers = await signing.headers_for(self.box, delivery)
+            if delivery.webhook_id is None or delivery.kek_id is None or delivery.data_key is None:
+                raise KeyUnavailableError("the subscription has no data key")
+            secrets = await self.box.open_all(
+                delivery.kek_id, delivery.data_key, delivery.webhook_id, delivery.sealed_secrets
+            )
         except KeyUnavailableError as exc:  # a KEK removed too early: retried, not lost
             log.error("webhook %s: signing secret unavailable: %s", delivery.webhook_id, exc)
             return AttemptResult(False, error="signing secret unavailable")
+        headers = signed_headers(secrets, message_id(delivery.id.hex), delivery.payload)
         return await post_webhook(
             self.client, delivery.url, delivery.payload, headers, self.settings
         )

@@ -7,16 +7,12 @@ delivery carries two signatures, one per secret, so receivers on either secret v
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from standardwebhooks.webhooks import Webhook
-
-from notification_service.delivery.claims import Claimed
-from notification_service.keys import KeyUnavailableError, SecretBox
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
 SECRET_BYTES = 32
@@ -44,16 +40,3 @@ def signed_headers(
         "webhook-signature": " ".join(signatures),
         "content-type": "application/json",
     }
-
-
-async def headers_for(box: SecretBox, delivery: Claimed) -> dict[str, str]:
-    """The signed headers of one attempt: the subscription's secrets are opened for it
-    only (its data key unwrapped by the KEK, which may be a KMS call: off the loop)."""
-    if delivery.webhook_id is None or delivery.kek_id is None or delivery.data_key is None:
-        raise KeyUnavailableError("the subscription has no data key")
-    data_key = await asyncio.to_thread(box.data_key, delivery.kek_id, delivery.data_key)
-    signing_secrets = [
-        box.open(data_key, delivery.webhook_id, bytes(sealed))
-        for sealed in delivery.sealed_secrets or []
-    ]
-    return signed_headers(signing_secrets, message_id(delivery.id.hex), delivery.payload)

@@ -130,3 +130,7 @@ class NotificationPage(BaseModel):
 
 class NotificationUpdate(_Body):
     read: bool
+
+
+class UnreadCount(BaseModel):
+    unread: int

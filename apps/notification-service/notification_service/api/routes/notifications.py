@@ -53,7 +53,7 @@ async def unread_count(session: ReadSessionDep, user: UserIdDep) -> JSONResponse
 
 
 @router.patch(
-    "/{notification_id}",
+    "/{notification_id:uuid}",
     response_model=NotificationOut,
     responses=NOT_FOUND,
     summary="Mark one notification read or unread",

@@ -98,6 +98,7 @@ async def _audit(
             delete_webhook=_CREATED,
             rotate_secret=_CREATED,
             list_deliveries=_CREATED,
+            test_webhook=_CREATED,
         ),
     ),
     summary="Subscribe a URL to event types; the signing secret is shown only here",

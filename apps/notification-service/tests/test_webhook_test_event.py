@@ -127,3 +127,54 @@ async def test_the_unread_count_and_a_bad_event_filter(
     assert_problem(await client.get(hooks, params={"event_id": "x"}, headers=headers), 422)
     assert_problem(await client.get(hooks, params={"event_id": 2**63}, headers=headers), 422)
     assert_problem(await client.get(hooks, params={"event_id": 5}, headers=headers), 404)
+
+
+async def test_the_delivery_log_pages_newest_first_with_attempts_and_filters_by_event(
+    client: httpx.AsyncClient, tokens: TokenFactory, db: psycopg.Connection[Any]
+) -> None:
+    user = uuid.uuid4()
+    headers = bearer(tokens.token(user))
+    created = await client.post(
+        "/api/v1/webhooks",
+        json={"url": "http://93.184.215.14/hooks", "events": ["task.failed"]},
+        headers=headers,
+    )
+    hook = created.json()["id"]
+    ids = [uuid.uuid4() for _ in range(3)]
+    for minute, (delivery, event) in enumerate(zip(ids, (1, 2, 2), strict=True)):
+        db.execute(
+            "INSERT INTO notifications.deliveries (id, channel, webhook_id, user_id, event_id,"
+            " event_type, event_occurred_at, payload, status, attempts, max_attempts, created_at)"
+            " VALUES (%s, 'webhook', %s, %s, %s, 'task.failed', now(), '{}', 'pending', %s, 10, %s)"
+            " ON CONFLICT DO NOTHING",
+            (
+                delivery,
+                hook,
+                user,
+                event * 10 + minute,
+                minute,
+                datetime(2026, 1, 1, 0, minute, tzinfo=UTC),
+            ),
+        )
+    for attempt in (2, 1):
+        db.execute(
+            "INSERT INTO notifications.delivery_attempts (delivery_id, attempt, started_at,"
+            " duration_ms, outcome, status_code) VALUES (%s, %s, now(), 5, 'retry', 500)",
+            (ids[2], attempt),
+        )
+    log = f"/api/v1/webhooks/{hook}/deliveries"
+    first = (await client.get(log, params={"limit": 2}, headers=headers)).json()
+    assert [d["id"] for d in first["items"]] == [str(ids[2]), str(ids[1])]
+    assert [a["attempt"] for a in first["items"][0]["attempt_log"]] == [1, 2]
+    assert first["items"][1]["attempt_log"] == []
+    assert first["items"][0]["next_attempt_at"] is not None, "pending: its next attempt shows"
+    rest = await client.get(
+        log, params={"limit": 2, "cursor": first["next_cursor"]}, headers=headers
+    )
+    assert [d["id"] for d in rest.json()["items"]] == [str(ids[0])]
+    assert rest.json()["next_cursor"] is None
+    one = (await client.get(log, params={"event_id": 21}, headers=headers)).json()
+    assert [d["id"] for d in one["items"]] == [str(ids[1])]
+    assert_problem(await client.get(log, params={"cursor": "bm90LWpzb24"}, headers=headers), 422)
+    stranger = bearer(tokens.token(uuid.uuid4()))
+    assert_problem(await client.get(log, headers=stranger), 404)

@@ -24,7 +24,7 @@ from taskplane_common.errors import ProblemError
 #: The fields of a delivery in the delivery log (``DeliveryOut`` but its attempts and
 #: ``webhook_message_id``); ``next_attempt_at`` only while one is due.
 DELIVERY_FIELDS = (
-    "id, event_id, event_type, status, attempts, max_attempts,"
+    "id, webhook_id, event_id, event_type, status, attempts, max_attempts,"
     " CASE WHEN status = 'pending' THEN next_attempt_at END AS next_attempt_at,"
     " last_status_code, last_error, created_at, finished_at"
 )

@@ -42,9 +42,14 @@ OWNED_WEBHOOK = (
 _AFTER = "(created_at, id) < (%(created_at)s, %(id)s)"
 
 
-def _delivery_page(by_event: bool, after: bool) -> str:
+#: Whose deliveries: one subscription's, or those of every subscription of an owner.
+_ONE_WEBHOOK = "webhook_id = %(webhook_id)s"
+_MY_WEBHOOKS = "webhook_id IN (SELECT id FROM notifications.webhooks WHERE owner_id = %(owner)s)"
+
+
+def _delivery_page(scope: str, by_event: bool, after: bool) -> str:
     """Newest first; keyset on (created_at, id); ``by_event``: one event's deliveries."""
-    where = "webhook_id = %(webhook_id)s AND channel = 'webhook'"
+    where = f"{scope} AND channel = 'webhook'"
     where += " AND event_id = %(event_id)s" if by_event else ""
     where += f" AND {_AFTER}" if after else ""
     return (
@@ -53,7 +58,12 @@ def _delivery_page(by_event: bool, after: bool) -> str:
     )
 
 
-DELIVERY_PAGES = {(e, a): _delivery_page(e, a) for e in (False, True) for a in (False, True)}
+DELIVERY_PAGES = {
+    (one, e, a): _delivery_page(_ONE_WEBHOOK if one else _MY_WEBHOOKS, e, a)
+    for one in (False, True)
+    for e in (False, True)
+    for a in (False, True)
+}
 ATTEMPTS = (
     "SELECT delivery_id, attempt, started_at, duration_ms, outcome, status_code, error,"
     " next_attempt_at FROM notifications.delivery_attempts"
@@ -116,18 +126,27 @@ async def webhooks(db: AsyncConnection, owner: uuid.UUID) -> list[Document]:
 async def delivery_page(
     db: AsyncConnection,
     owner: uuid.UUID,
-    webhook_id: uuid.UUID,
+    webhook_id: uuid.UUID | None,
     limit: int,
     cursor: str | None,
     event_id: int | None = None,
 ) -> Document:
-    """One page of a subscription's delivery log, each delivery with its attempts."""
-    if not await fetch(db, OWNED_WEBHOOK, {"webhook_id": webhook_id, "owner": owner}):
+    """One page of the delivery log of one subscription, or of all ``owner``'s
+    (``webhook_id`` None), each delivery with its attempts."""
+    if webhook_id is not None and not await fetch(
+        db, OWNED_WEBHOOK, {"webhook_id": webhook_id, "owner": owner}
+    ):
         raise webhook_not_found(webhook_id)
-    params: dict[str, Any] = {"webhook_id": webhook_id, "event_id": event_id, "limit": limit + 1}
+    params: dict[str, Any] = {
+        "owner": owner,
+        "webhook_id": webhook_id,
+        "event_id": event_id,
+        "limit": limit + 1,
+    }
     if cursor:
         params.update(_position(cursor, 2)[1])
-    rows = await fetch(db, DELIVERY_PAGES[event_id is not None, bool(cursor)], params)
+    statement = DELIVERY_PAGES[webhook_id is not None, event_id is not None, bool(cursor)]
+    rows = await fetch(db, statement, params)
     page = rows[:limit]
     attempts: dict[uuid.UUID, list[Document]] = {row["id"]: [] for row in page}
     if page:

@@ -91,6 +91,8 @@ class AttemptOut(BaseModel):
 
 class DeliveryOut(BaseModel):
     id: uuid.UUID
+    #: The subscription it goes to.
+    webhook_id: uuid.UUID
     #: The ``webhook-id`` header of every attempt of this delivery.
     webhook_message_id: str
     event_id: int

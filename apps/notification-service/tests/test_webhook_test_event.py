@@ -178,3 +178,25 @@ async def test_the_delivery_log_pages_newest_first_with_attempts_and_filters_by_
     assert_problem(await client.get(log, params={"cursor": "bm90LWpzb24"}, headers=headers), 422)
     stranger = bearer(tokens.token(uuid.uuid4()))
     assert_problem(await client.get(log, headers=stranger), 404)
+
+    # Across my subscriptions: what event 21 caused at each of them, in one call.
+    other = await client.post(
+        "/api/v1/webhooks",
+        json={"url": "http://93.184.215.14/other", "events": ["task.failed"]},
+        headers=headers,
+    )
+    elsewhere = uuid.uuid4()
+    db.execute(
+        "INSERT INTO notifications.deliveries (id, channel, webhook_id, user_id, event_id,"
+        " event_type, event_occurred_at, payload, max_attempts)"
+        " VALUES (%s, 'webhook', %s, %s, 21, 'task.failed', now(), '{}', 10)",
+        (elsewhere, other.json()["id"], user),
+    )
+    mine = (await client.get("/api/v1/deliveries", params={"event_id": 21}, headers=headers)).json()
+    assert {(d["id"], d["webhook_id"]) for d in mine["items"]} == {
+        (str(ids[1]), hook),
+        (str(elsewhere), other.json()["id"]),
+    }
+    every = (await client.get("/api/v1/deliveries", params={"limit": 3}, headers=headers)).json()
+    assert [d["id"] for d in every["items"]] == [str(elsewhere), str(ids[2]), str(ids[1])]
+    assert (await client.get("/api/v1/deliveries", headers=stranger)).json()["items"] == []

@@ -1,4 +1,4 @@
-"""OpenAPI response declarations and paging shared by the routes."""
+"""OpenAPI response declarations, paging and filters shared by the routes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fastapi import Query
 
 from taskplane_common.paging import page_size
 
-#: The opaque page cursor: base64url (what ``crud.encode_cursor`` writes).
+#: The opaque page cursor: base64url (what ``lists.encode_cursor`` writes).
 PageCursor = Annotated[
     str | None,
     Query(
@@ -18,7 +18,17 @@ PageCursor = Annotated[
     ),
 ]
 
-__all__ = ["AUTH", "NOT_FOUND", "PROBLEM", "PageCursor", "page_size"]
+#: Feed event ids are positive; a test delivery's event id is below zero.
+EventIdFilter = Annotated[
+    int | None,
+    Query(
+        ge=-(2**63),
+        le=2**63 - 1,
+        description="Only the deliveries of this event (the feed event's `id`)",
+    ),
+]
+
+__all__ = ["AUTH", "NOT_FOUND", "PROBLEM", "EventIdFilter", "PageCursor", "page_size"]
 
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 AUTH: dict[int | str, dict[str, Any]] = {

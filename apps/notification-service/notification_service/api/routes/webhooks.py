@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from notification_service import crud, lists
@@ -17,7 +17,13 @@ from notification_service.api.deps import (
     SettingsDep,
     UserIdDep,
 )
-from notification_service.api.routes.common import AUTH, NOT_FOUND, PageCursor, page_size
+from notification_service.api.routes.common import (
+    AUTH,
+    NOT_FOUND,
+    EventIdFilter,
+    PageCursor,
+    page_size,
+)
 from notification_service.config import Settings
 from notification_service.delivery.ssrf import UrlRefusedError, check_url, parse_url
 from notification_service.models import Webhook
@@ -38,15 +44,6 @@ from taskplane_common.openapi import links, problems, with_links
 from taskplane_common.paging import PageLimit
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
-#: Feed event ids are positive; a test delivery's event id is below zero.
-EventIdFilter = Annotated[
-    int | None,
-    Query(
-        ge=-(2**63),
-        le=2**63 - 1,
-        description="Only the deliveries of this event (the feed event's `id`)",
-    ),
-]
 _CREATED = {"webhook_id": "$response.body#/id"}
 
 

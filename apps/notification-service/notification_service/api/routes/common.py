@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Depends, Query
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from taskplane_common.paging import page_size
+from notification_service import lists
+from notification_service.config import Settings
+from taskplane_common.db import autocommit
+from taskplane_common.jsonbody import FastJSONResponse
+from taskplane_common.paging import PageLimit, page_size
 
 #: The opaque page cursor: base64url (what ``lists.encode_cursor`` writes).
 PageCursor = Annotated[
@@ -28,7 +35,36 @@ EventIdFilter = Annotated[
     ),
 ]
 
-__all__ = ["AUTH", "NOT_FOUND", "PROBLEM", "EventIdFilter", "PageCursor", "page_size"]
+
+class LogQuery:
+    """The query of a delivery log: a page, and optionally one event's deliveries."""
+
+    def __init__(
+        self, limit: PageLimit = None, cursor: PageCursor = None, event_id: EventIdFilter = None
+    ) -> None:
+        self.limit = limit
+        self.cursor = cursor
+        self.event_id = event_id
+
+
+LogQueryDep = Annotated[LogQuery, Depends()]
+
+
+async def delivery_log(
+    session: AsyncSession,
+    settings: Settings,
+    owner: uuid.UUID,
+    webhook_id: uuid.UUID | None,
+    query: LogQuery,
+) -> JSONResponse:
+    """A page of one subscription's log, or of all of ``owner``'s (``webhook_id`` None)."""
+    size = page_size(settings, query.limit)
+    async with autocommit(session) as db:
+        page = await lists.delivery_page(db, owner, webhook_id, size, query.cursor, query.event_id)
+    return FastJSONResponse(page)
+
+
+__all__ = ["AUTH", "NOT_FOUND", "PROBLEM", "LogQueryDep", "PageCursor", "delivery_log", "page_size"]
 
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 AUTH: dict[int | str, dict[str, Any]] = {

@@ -17,13 +17,7 @@ from notification_service.api.deps import (
     SettingsDep,
     UserIdDep,
 )
-from notification_service.api.routes.common import (
-    AUTH,
-    NOT_FOUND,
-    EventIdFilter,
-    PageCursor,
-    page_size,
-)
+from notification_service.api.routes.common import AUTH, NOT_FOUND, LogQueryDep, delivery_log
 from notification_service.config import Settings
 from notification_service.delivery.ssrf import UrlRefusedError, check_url, parse_url
 from notification_service.models import Webhook
@@ -41,7 +35,6 @@ from taskplane_common.db import autocommit
 from taskplane_common.errors import ProblemError
 from taskplane_common.jsonbody import FastJSONResponse
 from taskplane_common.openapi import links, problems, with_links
-from taskplane_common.paging import PageLimit
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 _CREATED = {"webhook_id": "$response.body#/id"}
@@ -206,15 +199,9 @@ async def list_deliveries(
     session: ReadSessionDep,
     settings: SettingsDep,
     owner: UserIdDep,
-    limit: PageLimit = None,
-    cursor: PageCursor = None,
-    event_id: EventIdFilter = None,
+    query: LogQueryDep,
 ) -> JSONResponse:
-    async with autocommit(session) as db:
-        page = await lists.delivery_page(
-            db, owner, webhook_id, page_size(settings, limit), cursor, event_id
-        )
-    return FastJSONResponse(page)
+    return await delivery_log(session, settings, owner, webhook_id, query)
 
 
 @router.post(

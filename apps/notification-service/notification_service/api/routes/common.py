@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Query
@@ -36,18 +37,22 @@ EventIdFilter = Annotated[
 ]
 
 
+@dataclass(frozen=True)
 class LogQuery:
     """The query of a delivery log: a page, and optionally one event's deliveries."""
 
-    def __init__(
-        self, limit: PageLimit = None, cursor: PageCursor = None, event_id: EventIdFilter = None
-    ) -> None:
-        self.limit = limit
-        self.cursor = cursor
-        self.event_id = event_id
+    limit: int | None
+    cursor: str | None
+    event_id: int | None
 
 
-LogQueryDep = Annotated[LogQuery, Depends()]
+async def log_query(
+    limit: PageLimit = None, cursor: PageCursor = None, event_id: EventIdFilter = None
+) -> LogQuery:
+    return LogQuery(limit, cursor, event_id)
+
+
+LogQueryDep = Annotated[LogQuery, Depends(log_query)]
 
 
 async def delivery_log(

@@ -23,8 +23,8 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 from console_service.build import ensure_built
-from taskplane_common.testing.postgres import PostgresServer, free_port
-from taskplane_common.testing.processes import ServiceProcess, stop_process
+from taskplane_testing.postgres import PostgresServer, free_port
+from taskplane_testing.processes import ServiceProcess, stop_process
 
 ADMIN_EMAIL = "admin@example.org"
 ADMIN_PASSWORD = "a long enough local password"

@@ -14,7 +14,7 @@ from notification_service.config import Settings
 from notification_service.content import Email
 from notification_service.delivery.outcome import backoff_s, track_health
 from notification_service.delivery.smtp import send_email
-from taskplane_common.testing.postgres import free_port
+from taskplane_testing.postgres import free_port
 
 
 async def test_a_subscription_failing_for_days_is_disabled_and_its_owner_told(

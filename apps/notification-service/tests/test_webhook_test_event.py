@@ -12,9 +12,9 @@ import httpx
 import psycopg
 from standardwebhooks.webhooks import Webhook
 
-from taskplane_common.testing.http import assert_problem
-from taskplane_common.testing.processes import ServiceProcess, wait_until
-from taskplane_common.testing.tokens import TokenFactory, bearer
+from taskplane_testing.http import assert_problem
+from taskplane_testing.processes import ServiceProcess, wait_until
+from taskplane_testing.tokens import TokenFactory, bearer
 
 from .conftest import Platform
 from .test_end_to_end import complete_task, deliveries, person, subscribe

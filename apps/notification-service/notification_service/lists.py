@@ -1,9 +1,9 @@
 """The hot reads: my webhooks, a delivery log page, a notification page, the unread count.
 
-Fixed SQL texts run through SQLAlchemy Core on a pooled connection in autocommit
-(``taskplane_common.db.autocommit``: no ORM session, identity map or hydration; psycopg
-prepares a text after its fifth use on a connection). Each selects exactly the fields of
-its response model, and each row becomes its response body once (a dict the route hands
+Fixed SQL texts on a pooled connection in autocommit (``Database.driver``: psycopg under
+the engine's pool, no ORM session, identity map or hydration; psycopg prepares a text
+after its fifth use on a connection). Each selects exactly the fields of its response
+model, and each row becomes its response body once (a dict the route hands
 to ``FastJSONResponse``). Everything is scoped by owner: someone else's row is not found.
 """
 
@@ -19,11 +19,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from notification_service.crud import DELIVERY_FIELDS, webhook_not_found
 from notification_service.delivery.signing import message_id
-from taskplane_common.db import Row, fetch
+from taskplane_common.db import Driver, Row
 from taskplane_common.errors import ProblemError
 
 Document = dict[str, Any]
@@ -119,12 +117,12 @@ def _position(cursor: str, size: int) -> tuple[list[str], dict[str, Any]]:
         raise _bad_cursor() from exc
 
 
-async def webhooks(db: AsyncConnection, owner: uuid.UUID) -> list[Document]:
-    return [dict(row) for row in await fetch(db, LIST_WEBHOOKS, {"owner": owner})]
+async def webhooks(db: Driver, owner: uuid.UUID) -> list[Document]:
+    return [dict(row) for row in await db.fetch(LIST_WEBHOOKS, {"owner": owner})]
 
 
 async def delivery_page(
-    db: AsyncConnection,
+    db: Driver,
     owner: uuid.UUID,
     webhook_id: uuid.UUID | None,
     limit: int,
@@ -133,8 +131,8 @@ async def delivery_page(
 ) -> Document:
     """One page of the delivery log of one subscription, or of all ``owner``'s
     (``webhook_id`` None), each delivery with its attempts."""
-    if webhook_id is not None and not await fetch(
-        db, OWNED_WEBHOOK, {"webhook_id": webhook_id, "owner": owner}
+    if webhook_id is not None and not await db.fetch(
+        OWNED_WEBHOOK, {"webhook_id": webhook_id, "owner": owner}
     ):
         raise webhook_not_found(webhook_id)
     params: dict[str, Any] = {
@@ -146,11 +144,11 @@ async def delivery_page(
     if cursor:
         params.update(_position(cursor, 2)[1])
     statement = DELIVERY_PAGES[webhook_id is not None, event_id is not None, bool(cursor)]
-    rows = await fetch(db, statement, params)
+    rows = await db.fetch(statement, params)
     page = rows[:limit]
     attempts: dict[uuid.UUID, list[Document]] = {row["id"]: [] for row in page}
     if page:
-        for attempt in await fetch(db, ATTEMPTS, {"ids": list(attempts)}):
+        for attempt in await db.fetch(ATTEMPTS, {"ids": list(attempts)}):
             log = dict(attempt)
             attempts[log.pop("delivery_id")].append(log)
     items = [delivery_document(row, attempts[row["id"]]) for row in page]
@@ -165,7 +163,7 @@ def delivery_document(row: Row, attempt_log: list[Document]) -> Document:
 
 
 async def notification_page(
-    db: AsyncConnection, user: uuid.UUID, limit: int, cursor: str | None
+    db: Driver, user: uuid.UUID, limit: int, cursor: str | None
 ) -> Document:
     params: dict[str, Any] = {"user": user, "limit": limit + 1}
     read: str | None = None
@@ -175,13 +173,13 @@ async def notification_page(
         if read not in NOTIFICATION_PAGES:
             raise _bad_cursor()
         params.update(position)
-    rows = await fetch(db, NOTIFICATION_PAGES[read], params)
+    rows = await db.fetch(NOTIFICATION_PAGES[read], params)
     page = [dict(row) for row in rows[:limit]]
     last = page[-1] if len(rows) > limit else None
     next_cursor = encode_cursor(int(last["read"]), last["created_at"], last["id"]) if last else None
     return {"items": page, "next_cursor": next_cursor}
 
 
-async def unread_count(db: AsyncConnection, user: uuid.UUID) -> Document:
-    (row,) = await fetch(db, UNREAD, {"user": user})
+async def unread_count(db: Driver, user: uuid.UUID) -> Document:
+    (row,) = await db.fetch(UNREAD, {"user": user})
     return dict(row)

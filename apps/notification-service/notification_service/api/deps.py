@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notification_service.config import Settings
 from notification_service.keys import SecretBox
-from taskplane_common.db import request_read_session, request_session
+from taskplane_common.db import request_session
 from taskplane_common.errors import ProblemError
 from taskplane_common.principals import Principal, current_principal
 
@@ -41,8 +41,6 @@ async def owner_or_admin(
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[AsyncSession, Depends(request_session)]
-#: For the hot reads: an autocommit session whose pooled connection runs fixed SQL texts.
-ReadSessionDep = Annotated[AsyncSession, Depends(request_read_session)]
 OwnerOrAdminDep = Annotated[uuid.UUID | None, Depends(owner_or_admin)]
 SecretBoxDep = Annotated[SecretBox, Depends(get_secret_box)]
 UserIdDep = Annotated[uuid.UUID, Depends(user_id)]

@@ -8,11 +8,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query
 from fastapi.responses import JSONResponse
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from notification_service import lists
 from notification_service.config import Settings
-from taskplane_common.db import autocommit
+from taskplane_common.db import Database
 from taskplane_common.jsonbody import FastJSONResponse
 from taskplane_common.paging import PageLimit, page_size
 
@@ -56,7 +55,7 @@ LogQueryDep = Annotated[LogQuery, Depends(log_query)]
 
 
 async def delivery_log(
-    session: AsyncSession,
+    database: Database,
     settings: Settings,
     owner: uuid.UUID,
     webhook_id: uuid.UUID | None,
@@ -64,7 +63,7 @@ async def delivery_log(
 ) -> JSONResponse:
     """A page of one subscription's log, or of all of ``owner``'s (``webhook_id`` None)."""
     size = page_size(settings, query.limit)
-    async with autocommit(session) as db:
+    async with database.driver() as db:
         page = await lists.delivery_page(db, owner, webhook_id, size, query.cursor, query.event_id)
     return FastJSONResponse(page)
 

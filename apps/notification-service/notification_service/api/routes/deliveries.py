@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from notification_service.api.deps import ReadSessionDep, SettingsDep, UserIdDep
+from notification_service.api.deps import SettingsDep, UserIdDep
 from notification_service.api.routes.common import AUTH, LogQueryDep, delivery_log
 from notification_service.schemas import DeliveryPage
+from taskplane_common.db import DatabaseDep
 
 router = APIRouter(prefix="/api/v1/deliveries", tags=["webhooks"])
 
@@ -19,6 +20,6 @@ router = APIRouter(prefix="/api/v1/deliveries", tags=["webhooks"])
     summary="My webhook deliveries (every subscription of mine), newest first",
 )
 async def list_my_deliveries(
-    session: ReadSessionDep, settings: SettingsDep, owner: UserIdDep, query: LogQueryDep
+    database: DatabaseDep, settings: SettingsDep, owner: UserIdDep, query: LogQueryDep
 ) -> JSONResponse:
-    return await delivery_log(session, settings, owner, None, query)
+    return await delivery_log(database, settings, owner, None, query)

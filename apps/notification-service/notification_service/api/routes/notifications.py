@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from notification_service import crud, lists
-from notification_service.api.deps import ReadSessionDep, SessionDep, SettingsDep, UserIdDep
+from notification_service.api.deps import SessionDep, SettingsDep, UserIdDep
 from notification_service.api.routes.common import AUTH, NOT_FOUND, PageCursor, page_size
 from notification_service.schemas import (
     NotificationOut,
@@ -16,7 +16,7 @@ from notification_service.schemas import (
     NotificationUpdate,
     UnreadCount,
 )
-from taskplane_common.db import autocommit
+from taskplane_common.db import DatabaseDep
 from taskplane_common.jsonbody import FastJSONResponse
 from taskplane_common.paging import PageLimit
 
@@ -30,13 +30,13 @@ router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
     summary="My notifications: unread first, then newest first",
 )
 async def list_notifications(
-    session: ReadSessionDep,
+    database: DatabaseDep,
     settings: SettingsDep,
     user: UserIdDep,
     limit: PageLimit = None,
     cursor: PageCursor = None,
 ) -> JSONResponse:
-    async with autocommit(session) as db:
+    async with database.driver() as db:
         page = await lists.notification_page(db, user, page_size(settings, limit), cursor)
     return FastJSONResponse(page)
 
@@ -47,8 +47,8 @@ async def list_notifications(
     responses=AUTH,
     summary="How many of my notifications are unread (the console's badge)",
 )
-async def unread_count(session: ReadSessionDep, user: UserIdDep) -> JSONResponse:
-    async with autocommit(session) as db:
+async def unread_count(database: DatabaseDep, user: UserIdDep) -> JSONResponse:
+    async with database.driver() as db:
         return FastJSONResponse(await lists.unread_count(db, user))
 
 

@@ -11,7 +11,6 @@ from fastapi.responses import JSONResponse
 from notification_service import crud, lists
 from notification_service.api.deps import (
     OwnerOrAdminDep,
-    ReadSessionDep,
     SecretBoxDep,
     SessionDep,
     SettingsDep,
@@ -31,7 +30,7 @@ from notification_service.schemas import (
     WebhookWithSecret,
 )
 from taskplane_common import audit
-from taskplane_common.db import autocommit
+from taskplane_common.db import DatabaseDep
 from taskplane_common.errors import ProblemError
 from taskplane_common.jsonbody import FastJSONResponse
 from taskplane_common.openapi import links, problems, with_links
@@ -120,8 +119,8 @@ async def create_webhook(
 
 
 @router.get("", response_model=list[WebhookOut], responses=AUTH, summary="My webhooks")
-async def list_webhooks(session: ReadSessionDep, owner: UserIdDep) -> JSONResponse:
-    async with autocommit(session) as db:
+async def list_webhooks(database: DatabaseDep, owner: UserIdDep) -> JSONResponse:
+    async with database.driver() as db:
         return FastJSONResponse(await lists.webhooks(db, owner))
 
 
@@ -196,12 +195,12 @@ async def rotate_secret(
 )
 async def list_deliveries(
     webhook_id: uuid.UUID,
-    session: ReadSessionDep,
+    database: DatabaseDep,
     settings: SettingsDep,
     owner: UserIdDep,
     query: LogQueryDep,
 ) -> JSONResponse:
-    return await delivery_log(session, settings, owner, webhook_id, query)
+    return await delivery_log(database, settings, owner, webhook_id, query)
 
 
 @router.post(

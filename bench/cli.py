@@ -19,12 +19,13 @@ from typing import Any
 from bench import report
 from bench.queues.deployed import run_deployed
 from bench.queues.drain_growth import run_drain_growth
-from bench.queues.engine import EngineConfig, run_engine
+from bench.queues.latency import LatencyConfig, run_latency
+from bench.queues.shared_loop import EngineConfig, run_engine
 from bench.runs import DeployedConfig
 from bench.sizing.pagination import PaginationConfig, run_pagination
 from taskplane_testing.postgres import PostgresServer
 
-SECTIONS = ("deployed", "shared", "pagination", "drain")
+SECTIONS = ("deployed", "latency", "shared", "pagination", "drain")
 PROFILES = {"fast": False, "durable": True}
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -51,6 +52,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, help="concurrency of each worker process")
     parser.add_argument("--consumers", type=int, help="shared loop: concurrent consumers")
     parser.add_argument(
+        "--latency-samples", type=int, help="latency: samples per engine (after the warm-up)"
+    )
+    parser.add_argument(
         "--engines",
         default="taskplane,taskplane-http,pgqueuer,procrastinate",
         help="comma-separated as-deployed engines",
@@ -67,15 +71,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def configs(args: argparse.Namespace) -> tuple[DeployedConfig, EngineConfig, PaginationConfig]:
+def configs(
+    args: argparse.Namespace,
+) -> tuple[DeployedConfig, EngineConfig, PaginationConfig, LatencyConfig]:
     if args.quick:
         deployed = DeployedConfig(n=400, workers=1, concurrency=16, enqueue_batch=100, repeats=1)
         shared = EngineConfig(n=400, consumers=4, batch=10, enqueue_batch=100, repeats=1)
         pagination = PaginationConfig(rows=6_000, depths=[1, 10, 100], samples=3)
+        latency = LatencyConfig(samples=5, warmup=1, concurrency=16, gap_s=0.1)
     else:
         deployed = DeployedConfig(n=3_000, workers=2, concurrency=16, enqueue_batch=1000, repeats=2)
         shared = EngineConfig(n=3_000, consumers=8, batch=10, enqueue_batch=1000, repeats=2)
         pagination = PaginationConfig(rows=100_000, depths=[1, 100, 1000], samples=15)
+        latency = LatencyConfig(samples=60, warmup=5, concurrency=16)
     if args.n:
         deployed.n = args.n
     if args.shared_n:
@@ -88,9 +96,13 @@ def configs(args: argparse.Namespace) -> tuple[DeployedConfig, EngineConfig, Pag
         deployed.concurrency = args.concurrency
     if args.consumers:
         shared.consumers = args.consumers
+    if args.latency_samples:
+        latency.samples = args.latency_samples
     deployed.engines = _names(args.engines)
+    latency.engines = list(deployed.engines)
+    latency.concurrency = deployed.concurrency
     shared.peers = _names(args.peers)
-    return deployed, shared, pagination
+    return deployed, shared, pagination, latency
 
 
 def log(message: str) -> None:
@@ -101,11 +113,13 @@ async def _profile(
     args: argparse.Namespace, server: PostgresServer, first: bool
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """One profile's sections on its server; pagination (durability-blind) in the first."""
-    deployed_config, shared_config, pagination_config = configs(args)
+    deployed_config, shared_config, pagination_config, latency_config = configs(args)
     sections = args.only or list(SECTIONS)
     profile: dict[str, Any] = {"server": report.server_info(server)}
     if "deployed" in sections:
         profile["deployed"] = await run_deployed(server, deployed_config, log)
+    if "latency" in sections:
+        profile["latency"] = await run_latency(server, latency_config, log)
     if "shared" in sections:
         profile["shared"] = await run_engine(server, shared_config, log)
     if first and "drain" in sections:
@@ -124,6 +138,9 @@ def correct(results: dict[str, Any]) -> list[str]:
             if not data["exactly_once"]:
                 outcomes = [run["outcome"] for run in data["checks"]]
                 problems.append(f"{name}: deployed {engine}: not exactly once: {outcomes}")
+        for engine, data in profile.get("latency", {}).get("engines", {}).items():
+            if not data["exactly_once"]:
+                problems.append(f"{name}: latency {engine}: not exactly once: {data['outcome']}")
         for peer, data in profile.get("shared", {}).get("peers", {}).items():
             if not data["exactly_once"]:
                 problems.append(f"{name}: shared loop {peer}: not exactly once: {data['checks']}")

@@ -106,9 +106,12 @@ def _spread(stat: dict[str, Any], digits: int = 0) -> str:
 
 
 ENGINE_HOW = {
-    "taskplane-http": "task-service (uvicorn) + taskplane-worker processes, over HTTP",
+    "taskplane-http": "task-service (uvicorn) + taskplane-worker processes, streaming lease",
+    "taskplane-http-poll": "the same, HTTP lease requests (the workers' --no-stream)",
     "taskplane": "engine called in-process by a taskplane-worker-shaped loop (no HTTP)",
-    "pgqueuer": "PgQueuer on asyncpg, uvloop, batch_size = concurrency, buffered log",
+    "pgqueuer": "PgQueuer on asyncpg, uvloop, max_concurrent_tasks = concurrency, "
+    "batch_size = concurrency / 2, buffered log",
+    "pgqueuer-uncapped": "the same, batch_size = concurrency and no in-flight cap",
     "procrastinate": "its own worker (run_worker_async), concurrency per process",
 }
 CPU_CLASSES = ("service", "workers", "postgresql")
@@ -181,29 +184,75 @@ def _shared(profile: str, engine: dict[str, Any]) -> list[str]:
     return lines
 
 
+LATENCY_HOW = {
+    "taskplane-http": "POST /queues/{q}/tasks → an idle taskplane-worker",
+    "taskplane": "engine enqueue → direct loop polling every 10 ms",
+    "pgqueuer": "Queries.enqueue → PgQueuer woken by LISTEN/NOTIFY",
+}
+
+
+def _latency(profile: str, latency: dict[str, Any]) -> list[str]:
+    c = latency["config"]
+    lines = [
+        "",
+        f"### Latency ({profile}): one task into an idle queue until its handler starts, "
+        f"{c['samples']} samples after {c['warmup']} warm-up, one worker process × "
+        f"concurrency {c['concurrency']}, {c['gap_s']} s apart",
+        "",
+        "| engine | path | p50 ms | p99 ms | min ms | max ms | enqueue call p50 ms "
+        "| exactly once |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, engine in latency["engines"].items():
+        keys = ("p50_ms", "p99_ms", "min_ms", "max_ms", "enqueue_call_p50_ms")
+        cells = [_num(engine[k], 1) for k in keys]
+        lines.append(
+            f"| {name} | {LATENCY_HOW.get(name, '')} | {' | '.join(cells)} "
+            f"| {_yes(engine['exactly_once'])} |"
+        )
+    return lines
+
+
+def _table(title: str, head: list[str], rows: list[list[str]]) -> list[str]:
+    """A titled markdown table."""
+    lines = ["", title, "", "| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def _with(results: dict[str, Any], section: str) -> list[str]:
+    """The profiles that measured ``section``."""
+    return [p for p, data in results["profiles"].items() if data.get(section)]
+
+
+def _latency_headline(results: dict[str, Any]) -> list[str]:
+    """p50 and p99 of every engine, one pair of columns per profile."""
+    profiles = _with(results, "latency")
+    if not profiles:
+        return []
+    rows = []
+    for name in results["profiles"][profiles[0]]["latency"]["engines"]:
+        row = [name]
+        for profile in profiles:
+            engine = results["profiles"][profile]["latency"]["engines"].get(name)
+            row += [_num(engine[k], 1) if engine else "—" for k in ("p50_ms", "p99_ms")]
+        rows.append(row)
+    head = ["engine"] + [f"{p} {q}" for p in profiles for q in ("p50", "p99")]
+    title = "## Headline: latency of one task into an idle queue until its handler starts (ms)"
+    return _table(title, head, rows)
+
+
 def _headline(results: dict[str, Any]) -> list[str]:
     """taskplane against each peer as deployed, one row per comparison, one column per
     profile: the numbers to quote first."""
-    profiles = [p for p, data in results["profiles"].items() if data.get("deployed")]
+    profiles = _with(results, "deployed")
     if not profiles:
         return []
-    names = list(results["profiles"][profiles[0]]["deployed"]["ratios"])
-    lines = [
-        "",
-        "## Headline: taskplane against the peers as deployed (process throughput ratio)",
-        "",
-        "| ratio | " + " | ".join(profiles) + " |",
-        "| --- |" + " --- |" * len(profiles),
-    ]
-    for name in names:
-        cells = [
-            _spread(results["profiles"][p]["deployed"]["ratios"][name]["process"], 2)
-            if name in results["profiles"][p]["deployed"]["ratios"]
-            else "—"
-            for p in profiles
-        ]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return lines
+    rows = []
+    for name in results["profiles"][profiles[0]]["deployed"]["ratios"]:
+        ratios = [results["profiles"][p]["deployed"]["ratios"].get(name) for p in profiles]
+        rows.append([name] + [_spread(r["process"], 2) if r else "—" for r in ratios])
+    title = "## Headline: taskplane against the peers as deployed (process throughput ratio)"
+    return _table(title, ["ratio", *profiles], rows)
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -226,10 +275,13 @@ def markdown(results: dict[str, Any]) -> str:
         )
     lines += ["", "Values are `median [min–max]` over the repeats."]
     lines += _headline(results)
+    lines += _latency_headline(results)
     for name, profile in results["profiles"].items():
         lines += ["", f"## Profile: {name}"]
         if profile.get("deployed"):
             lines += _deployed(name, profile["deployed"])
+        if profile.get("latency"):
+            lines += _latency(name, profile["latency"])
         if profile.get("shared"):
             lines += _shared(name, profile["shared"])
     pagination = results.get("pagination")

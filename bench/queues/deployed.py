@@ -3,12 +3,16 @@
 ``workers`` processes × ``concurrency`` each, the same for every engine:
 
 * ``taskplane-http``: the real task-service (uvicorn) and real ``taskplane-worker``
-  processes, over HTTP (:mod:`bench.queues.e2e`): what a taskplane user gets.
+  processes, over HTTP (:mod:`bench.queues.e2e`): what a taskplane user gets, on the
+  streaming lease; ``taskplane-http-poll`` the same with HTTP lease requests.
 * ``taskplane``: taskplane's engine called in-process by a worker loop shaped like
   ``taskplane-worker``'s (:class:`bench.queues.runner.TaskplaneDirectWorker`): the engine's own
   ceiling, without the service and HTTP.
-* ``pgqueuer``: its ``PgQueuer`` on asyncpg under uvloop, ``batch_size`` = concurrency,
-  its completion log buffered (:func:`bench.queues.runner.run_pgqueuer`).
+* ``pgqueuer``: its ``PgQueuer`` on asyncpg under uvloop, ``max_concurrent_tasks`` =
+  concurrency (the same in-flight limit), ``batch_size`` half of it,
+  its completion log buffered (:func:`bench.queues.runner.run_pgqueuer`);
+  ``pgqueuer-uncapped`` (not in the default list): batches of ``concurrency``, no cap, as
+  the bench ran it before.
 * ``procrastinate``: its own worker with that concurrency
   (:func:`bench.queues.runner.run_procrastinate`).
 
@@ -18,7 +22,7 @@ waits until every one has connected, then says go and stops the clock when the
 library's own tables show every task finished. CPU seconds of the worker processes, the
 service and the whole PostgreSQL server (postmaster and every child: backends,
 autovacuum, WAL writer, checkpointer) are measured over that window. Exactly-once is
-checked from each library's own records (:meth:`bench.queues.engine.Peer.outcome`).
+checked from each library's own records (:meth:`bench.queues.peers.Peer.outcome`).
 """
 
 from __future__ import annotations
@@ -35,16 +39,27 @@ from typing import Any
 import psycopg
 
 from bench.cpu import CpuMeter
+from bench.queues.databases import clone, drop, fill, install_templates
 from bench.queues.e2e import run_http
-from bench.queues.engine import PEERS, EngineConfig, Peer, clone, drop, fill, install_templates
+from bench.queues.peers import PEERS, Peer
 from bench.runs import DeployedConfig, Log, run_record, wait_done
 from bench.stats import ratio_summary, summary
 from taskplane_testing.postgres import PostgresServer
 
-ENGINES = ("taskplane", "taskplane-http", "pgqueuer", "procrastinate")
+ENGINES = (
+    "taskplane",
+    "taskplane-http",
+    "taskplane-http-poll",
+    "pgqueuer",
+    "pgqueuer-uncapped",
+    "procrastinate",
+)
 
 
-async def _start_runner(name: str, url: str, index: int, concurrency: int, logs: Path) -> Any:
+async def start_runner(
+    name: str, url: str, index: int, concurrency: int, logs: Path, *options: str
+) -> Any:
+    """``python -m bench.queues.runner`` for one engine (``options``: more of its flags)."""
     with (logs / f"{name}-{index}.log").open("wb") as stderr:
         return await asyncio.create_subprocess_exec(
             sys.executable,
@@ -55,13 +70,14 @@ async def _start_runner(name: str, url: str, index: int, concurrency: int, logs:
             str(concurrency),
             "--worker-id",
             f"bench-worker-{index}",
+            *options,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=stderr,
         )
 
 
-async def _until_ready(process: Any, logs: Path) -> None:
+async def until_ready(process: Any, logs: Path) -> None:
     while True:
         line = await asyncio.wait_for(process.stdout.readline(), timeout=120)
         if not line:
@@ -70,7 +86,7 @@ async def _until_ready(process: Any, logs: Path) -> None:
             return
 
 
-async def _stop(process: Any) -> None:
+async def stop_runner(process: Any) -> None:
     if process.returncode is None:
         with contextlib.suppress(ProcessLookupError):
             process.send_signal(signal.SIGTERM)
@@ -93,11 +109,11 @@ async def run_processes(
         ids, enqueue_s = await fill(peer, url, config.n, config.enqueue_batch)
         await peer.close()
         processes = [
-            await _start_runner(peer.name, url, index, config.concurrency, logs)
+            await start_runner(peer.name, url, index, config.concurrency, logs)
             for index in range(config.workers)
         ]
         for process in processes:
-            await _until_ready(process, logs)
+            await until_ready(process, logs)
         meter = CpuMeter(
             {
                 "workers": [p.pid for p in processes],
@@ -116,7 +132,7 @@ async def run_processes(
             process_s = time.perf_counter() - started
             meter.stop()
     finally:
-        await asyncio.gather(*(_stop(p) for p in processes))
+        await asyncio.gather(*(stop_runner(p) for p in processes))
     try:
         outcome = await peer.outcome(url, ids)
     finally:
@@ -142,8 +158,8 @@ def _summaries(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def _ratios(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     """Paired repeats of each taskplane variant against each peer; > 1: taskplane faster."""
     ratios: dict[str, Any] = {}
-    for ours in ("taskplane", "taskplane-http"):
-        for peer in ("pgqueuer", "procrastinate"):
+    for ours in ("taskplane", "taskplane-http", "taskplane-http-poll"):
+        for peer in ("pgqueuer", "pgqueuer-uncapped", "procrastinate"):
             if ours in runs and peer in runs:
                 ratios[f"{ours}/{peer}"] = {
                     key: ratio_summary(
@@ -159,20 +175,14 @@ async def run_deployed(server: PostgresServer, config: DeployedConfig, log: Log)
     """Every engine ``repeats`` times, interleaved, on this one server."""
     if config.n % config.enqueue_batch:
         raise ValueError("n must be a multiple of the enqueue batch")
-    library_config = EngineConfig(
-        n=config.n,
-        consumers=1,
-        batch=config.concurrency,
-        enqueue_batch=config.enqueue_batch,
-        repeats=config.repeats,
-    )
-    peers = {name: PEERS[name](library_config) for name in config.engines if name in PEERS}
+    # The bench process only installs and enqueues: a connection or two is enough.
+    peers = {name: PEERS[name](2) for name in config.engines if name in PEERS}
     await install_templates(server, peers)
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in config.engines}
     for repeat in range(config.repeats):
         for name in config.engines:
-            if name == "taskplane-http":
-                result = await run_http(server, config, repeat)
+            if name.startswith("taskplane-http"):
+                result = await run_http(server, config, repeat, stream=name == "taskplane-http")
             else:
                 result = await run_processes(server, peers[name], config, repeat)
             runs[name].append(result)

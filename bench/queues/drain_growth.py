@@ -18,8 +18,9 @@ from typing import Any
 import psycopg
 
 from bench.adapter import QUEUE, outcome
+from bench.queues.databases import install_templates
 from bench.queues.deployed import run_processes
-from bench.queues.engine import TaskplanePeer, install_templates
+from bench.queues.peers import TaskplanePeer
 from bench.runs import DeployedConfig
 from bench.stats import ratio_summary, summary
 from taskplane_testing.postgres import PostgresServer

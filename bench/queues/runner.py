@@ -1,14 +1,18 @@
 """One worker process of an "as deployed" run: ``python -m bench.queues.runner ENGINE URL C``.
 
-Each engine runs its own way: pgqueuer's ``PgQueuer`` on an asyncpg connection under
-uvloop (what ``pgq run`` does), ``batch_size`` C, its completion log buffered and flushed
-in batches; procrastinate's own worker (``App.run_worker_async``) with concurrency C on
-its psycopg pool; taskplane's engine called directly by a loop shaped like
+Each engine runs its own way, with the same in-flight limit C where it has one:
+pgqueuer's ``PgQueuer`` on an asyncpg connection under uvloop (what ``pgq run`` does),
+``max_concurrent_tasks`` C and ``batch_size`` C / 2 (pgqueuer requires at least twice the
+batch size as the cap), its completion log buffered and flushed in batches;
+procrastinate's own worker (``App.run_worker_async``) with concurrency C on its psycopg
+pool; taskplane's engine called directly by a loop shaped like
 ``taskplane-worker``'s (lease up to the free slots, run the no-ops concurrently, complete
 whatever finished meanwhile in one ``complete_many``). The job is a no-op in each.
 
 The process sets itself up (imports, connections), prints ``ready`` and waits for a line
-on stdin before it starts working, so start-up is not timed; SIGTERM stops it.
+on stdin before it starts working, so start-up is not timed; SIGTERM stops it. With
+``--stamps FILE`` (pgqueuer and taskplane) each job first appends the time it started
+(:mod:`bench.queues.stamps`), for the latency measurement.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.adapter import QUEUE, Leased, TaskplaneEngine
+from bench.queues.stamps import stamp
 
 
 async def ready_then_go() -> None:
@@ -35,7 +40,7 @@ def stop_on_sigterm(stop: Callable[[], None]) -> None:
         loop.add_signal_handler(signum, stop)
 
 
-async def run_pgqueuer(url: str, concurrency: int) -> None:
+async def run_pgqueuer(url: str, concurrency: int, stamps: str | None, capped: bool) -> None:
     import asyncpg
     from pgqueuer import PgQueuer
     from pgqueuer.models import Job
@@ -44,11 +49,15 @@ async def run_pgqueuer(url: str, concurrency: int) -> None:
 
     @pgq.entrypoint("noop")
     async def noop(job: Job) -> None:
-        return None
+        if stamps:
+            stamp(stamps)
 
     await ready_then_go()
     stop_on_sigterm(pgq.shutdown.set)
-    await pgq.run(batch_size=concurrency)
+    if capped:
+        await pgq.run(batch_size=max(1, concurrency // 2), max_concurrent_tasks=concurrency)
+    else:  # how the bench ran it before 2026-12-07: batches of C, no in-flight cap
+        await pgq.run(batch_size=concurrency)
 
 
 async def run_procrastinate(url: str, concurrency: int) -> None:
@@ -73,8 +82,9 @@ async def run_procrastinate(url: str, concurrency: int) -> None:
 class TaskplaneDirectWorker:
     """``taskplane-worker``'s loop without HTTP: the engine is called in-process."""
 
-    def __init__(self, url: str, concurrency: int, worker_id: str) -> None:
+    def __init__(self, url: str, concurrency: int, worker_id: str, stamps: str | None) -> None:
         self.engine = TaskplaneEngine(url, pool_size=3)
+        self.stamps = stamps
         self.concurrency = concurrency
         self.worker_id = worker_id
         self.running = 0
@@ -84,6 +94,8 @@ class TaskplaneDirectWorker:
         self.stopping = asyncio.Event()
 
     async def _task(self, task: Leased) -> None:
+        if self.stamps:
+            stamp(self.stamps)
         await asyncio.sleep(0)  # the no-op handler
         self.finished.append(task)
         if self.completer is None or self.completer.done():
@@ -122,8 +134,8 @@ class TaskplaneDirectWorker:
         await self.engine.close()
 
 
-async def run_taskplane(url: str, concurrency: int, worker_id: str) -> None:
-    worker = TaskplaneDirectWorker(url, concurrency, worker_id)
+async def run_taskplane(url: str, concurrency: int, worker_id: str, stamps: str | None) -> None:
+    worker = TaskplaneDirectWorker(url, concurrency, worker_id, stamps)
     await worker.engine.connect()  # before the clock, as the other engines do
     await ready_then_go()
     stop_on_sigterm(worker.stopping.set)
@@ -133,19 +145,23 @@ async def run_taskplane(url: str, concurrency: int, worker_id: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.queues.runner", description=__doc__)
-    parser.add_argument("engine", choices=["taskplane", "pgqueuer", "procrastinate"])
+    parser.add_argument(
+        "engine", choices=["taskplane", "pgqueuer", "pgqueuer-uncapped", "procrastinate"]
+    )
     parser.add_argument("url")
     parser.add_argument("concurrency", type=int)
     parser.add_argument("--worker-id", default="bench-worker")
+    parser.add_argument("--stamps", help="append each job's start time to this file")
     args = parser.parse_args(argv)
-    if args.engine == "pgqueuer":
+    if args.engine.startswith("pgqueuer"):
         import uvloop
 
-        uvloop.run(run_pgqueuer(args.url, args.concurrency))
+        capped = args.engine == "pgqueuer"
+        uvloop.run(run_pgqueuer(args.url, args.concurrency, args.stamps, capped))
     elif args.engine == "procrastinate":
         asyncio.run(run_procrastinate(args.url, args.concurrency))
     else:
-        asyncio.run(run_taskplane(args.url, args.concurrency, args.worker_id))
+        asyncio.run(run_taskplane(args.url, args.concurrency, args.worker_id, args.stamps))
 
 
 if __name__ == "__main__":

@@ -19,8 +19,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from bench.queues.databases import clone, drop, install_templates
 from bench.queues.deployed import run_processes
-from bench.queues.engine import TaskplanePeer, clone, drop, install_templates
+from bench.queues.peers import TaskplanePeer
 from bench.runs import DeployedConfig, Log
 from taskplane_testing.postgres import PostgresServer
 

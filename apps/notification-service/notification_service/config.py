@@ -10,9 +10,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Self
 
+import httpx
 from pydantic import Field, SecretStr, model_validator
 
 from notification_service.keys import parse_keys
+from taskplane_client.auth import auth_for
 from taskplane_common.settings import DEV_SECRET_MARKER, ServiceSettings
 
 
@@ -98,6 +100,13 @@ class Settings(ServiceSettings):
     delivery_retention_days: int = Field(30, ge=1, le=3650)
     #: In-app notifications read this long ago (unread ones are kept).
     read_notification_retention_days: int = Field(90, ge=1, le=3650)
+
+    def peer_auth(self) -> httpx.Auth | None:
+        """The credential of the calls to the task- and user-service, as every taskplane
+        process has it (``auth_for``): the projected ServiceAccount token, else the
+        service token."""
+        token = self.service_token.get_secret_value() if self.service_token else None
+        return auth_for(token, self.auth_url, str(self.token_file) if self.token_file else None)
 
     @model_validator(mode="after")
     def _kek_is_usable(self) -> Self:

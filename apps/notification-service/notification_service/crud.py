@@ -1,56 +1,40 @@
-"""Data access for subscriptions, the delivery log and in-app notifications (callers
-commit). Everything is scoped by owner: someone else's row is simply not found."""
+"""Data access for the writes: subscriptions, their secrets, redeliveries and test
+deliveries, read marks (callers commit; the hot reads are in ``lists``). Everything is
+scoped by owner (an admin may reach any subscription): someone else's row is simply not
+found."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import json
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notification_service.content import TEST_EVENT, webhook_test_body
+from notification_service.delivery.signing import new_secret
 from notification_service.keys import SecretBox
-from notification_service.models import Delivery, DeliveryAttempt, Notification, Webhook
-from notification_service.signing import new_secret
+from notification_service.models import TEST_EVENT_IDS, Delivery, Notification, Webhook
+from taskplane_common.db import Row, fetch
 from taskplane_common.errors import ProblemError
 
-
-def encode_cursor(*parts: Any) -> str:
-    raw = json.dumps([p.isoformat() if isinstance(p, datetime) else str(p) for p in parts])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, size: int) -> list[str]:
-    try:
-        parts = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise _bad_cursor() from exc
-    if (
-        not isinstance(parts, list)
-        or len(parts) != size
-        or not all(isinstance(p, str) for p in parts)
-    ):
-        raise _bad_cursor()
-    return parts
-
-
-def _bad_cursor() -> ProblemError:
-    return ProblemError(422, "malformed page cursor", slug="validation-error")
-
-
-def _position(cursor: str, size: int) -> tuple[list[str], datetime, uuid.UUID]:
-    parts = decode_cursor(cursor, size)
-    try:
-        return parts, datetime.fromisoformat(parts[-2]), uuid.UUID(parts[-1])
-    except ValueError as exc:
-        raise _bad_cursor() from exc
-
+#: The fields of a delivery in the delivery log (``DeliveryOut`` but its attempts and
+#: ``webhook_message_id``); ``next_attempt_at`` only while one is due.
+DELIVERY_FIELDS = (
+    "id, webhook_id, event_id, event_type, status, attempts, max_attempts,"
+    " CASE WHEN status = 'pending' THEN next_attempt_at END AS next_attempt_at,"
+    " last_status_code, last_error, created_at, finished_at"
+)
+QUEUE_TEST_DELIVERY = (
+    "INSERT INTO notifications.deliveries (id, channel, webhook_id, user_id, event_id,"  # noqa: S608 - constants only
+    " event_type, event_occurred_at, payload, max_attempts)"
+    " VALUES (%(id)s, 'webhook', %(webhook_id)s, %(user_id)s, %(event_id)s, %(event_type)s,"
+    " %(now)s, %(payload)s, %(max_attempts)s)"
+    f" RETURNING {DELIVERY_FIELDS}"
+)
 
 # Webhook subscriptions.
 
@@ -90,18 +74,20 @@ async def create_webhook(
     return hook, secret
 
 
-async def list_webhooks(session: AsyncSession, owner_id: uuid.UUID) -> list[Webhook]:
-    query = select(Webhook).where(Webhook.owner_id == owner_id).order_by(Webhook.created_at)
-    return list((await session.execute(query)).scalars())
+def webhook_not_found(webhook_id: uuid.UUID) -> ProblemError:
+    return ProblemError(404, f"no webhook {webhook_id}", slug="webhook-not-found")
 
 
 async def get_webhook(
-    session: AsyncSession, owner_id: uuid.UUID, webhook_id: uuid.UUID, *, lock: bool = False
+    session: AsyncSession, owner_id: uuid.UUID | None, webhook_id: uuid.UUID, *, lock: bool = False
 ) -> Webhook:
-    query = select(Webhook).where(Webhook.id == webhook_id, Webhook.owner_id == owner_id)
+    """``owner_id``'s subscription; ``None`` for an admin, who may reach anyone's."""
+    query = select(Webhook).where(Webhook.id == webhook_id)
+    if owner_id is not None:
+        query = query.where(Webhook.owner_id == owner_id)
     hook = (await session.execute(query.with_for_update() if lock else query)).scalar_one_or_none()
     if hook is None:
-        raise ProblemError(404, f"no webhook {webhook_id}", slug="webhook-not-found")
+        raise webhook_not_found(webhook_id)
     return hook
 
 
@@ -135,42 +121,6 @@ async def rotate_secret(box: SecretBox, hook: Webhook, grace_s: int) -> str:
 # The delivery log.
 
 
-async def delivery_page(
-    session: AsyncSession, webhook_id: uuid.UUID, limit: int, cursor: str | None
-) -> tuple[list[tuple[Delivery, list[DeliveryAttempt]]], str | None]:
-    """Newest first; keyset on (created_at, id)."""
-    query = select(Delivery).where(Delivery.webhook_id == webhook_id)
-    if cursor:
-        _, created, last_id = _position(cursor, 2)
-        query = query.where(
-            or_(
-                Delivery.created_at < created,
-                and_(Delivery.created_at == created, Delivery.id < last_id),
-            )
-        )
-    rows = list(
-        (
-            await session.execute(
-                query.order_by(Delivery.created_at.desc(), Delivery.id.desc()).limit(limit + 1)
-            )
-        ).scalars()
-    )
-    page = rows[:limit]
-    attempts: dict[uuid.UUID, list[DeliveryAttempt]] = {d.id: [] for d in page}
-    if page:
-        for attempt in (
-            await session.execute(
-                select(DeliveryAttempt)
-                .where(DeliveryAttempt.delivery_id.in_(attempts))
-                .order_by(DeliveryAttempt.attempt, DeliveryAttempt.id)
-            )
-        ).scalars():
-            attempts[attempt.delivery_id].append(attempt)
-    last = page[-1] if len(rows) > limit else None
-    next_cursor = encode_cursor(last.created_at, last.id) if last else None
-    return [(d, attempts[d.id]) for d in page], next_cursor
-
-
 async def redeliver(session: AsyncSession, webhook_id: uuid.UUID, delivery_id: uuid.UUID) -> None:
     """Attempt now, with the same ``webhook-id``; a finished delivery gets one more
     attempt, a pending one keeps the attempts it has left."""
@@ -199,42 +149,27 @@ async def redeliver(session: AsyncSession, webhook_id: uuid.UUID, delivery_id: u
     raise ProblemError(409, "the delivery is being attempted right now", slug="delivery-in-flight")
 
 
+async def queue_test_delivery(session: AsyncSession, hook: Webhook, max_attempts: int) -> Row:
+    """A ``webhook.test`` delivery to ``hook``, due now: an outbox row like any other, so
+    the dispatcher signs it, checks its address and retries it the same way. Its event
+    id is below zero (``TEST_EVENT_IDS``): no feed event has it."""
+    event_id = -int((await session.execute(TEST_EVENT_IDS.next_value())).scalar_one())
+    now = datetime.now(UTC)
+    params = {
+        "id": uuid.uuid4(),
+        "webhook_id": hook.id,
+        "user_id": hook.owner_id,
+        "event_id": event_id,
+        "event_type": TEST_EVENT,
+        "now": now,
+        "payload": webhook_test_body(hook.id, event_id, now),
+        "max_attempts": max_attempts,
+    }
+    (row,) = await fetch(session, QUEUE_TEST_DELIVERY, params)
+    return row
+
+
 # In-app notifications.
-
-
-async def notification_page(
-    session: AsyncSession, user_id: uuid.UUID, limit: int, cursor: str | None
-) -> tuple[list[Notification], str | None]:
-    """Unread first, then newest first; keyset on (read, created_at, id)."""
-    query = select(Notification).where(Notification.user_id == user_id)
-    if cursor:
-        parts, created, last_id = _position(cursor, 3)
-        if parts[0] not in {"0", "1"}:
-            raise _bad_cursor()
-        was_read = parts[0] == "1"
-        later: ColumnElement[bool] = or_(
-            Notification.created_at < created,
-            and_(Notification.created_at == created, Notification.id < last_id),
-        )
-        if was_read:
-            query = query.where(Notification.read.is_(True), later)
-        else:
-            query = query.where(
-                or_(Notification.read.is_(True), and_(Notification.read.is_(False), later))
-            )
-    rows = list(
-        (
-            await session.execute(
-                query.order_by(
-                    Notification.read, Notification.created_at.desc(), Notification.id.desc()
-                ).limit(limit + 1)
-            )
-        ).scalars()
-    )
-    page = rows[:limit]
-    last = page[-1] if len(rows) > limit else None
-    next_cursor = encode_cursor(int(last.read), last.created_at, last.id) if last else None
-    return page, next_cursor
 
 
 async def set_read(

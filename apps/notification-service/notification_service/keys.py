@@ -293,6 +293,13 @@ class SecretBox:
                 self._cache.popitem(last=False)
         return plain
 
+    async def open_all(
+        self, kek_id: str, wrapped: bytes, row_id: uuid.UUID, sealed: list[bytes]
+    ) -> list[str]:
+        """A row's secrets in the clear (unwrapping may be a KMS call: off the loop)."""
+        data_key = await asyncio.to_thread(self.data_key, kek_id, wrapped)
+        return [self.open(data_key, row_id, bytes(item)) for item in sealed]
+
     def rewrap(self, kek_id: str, wrapped: bytes) -> tuple[bytes, str]:
         """The same data key wrapped by the current KEK."""
         return self.kek.wrap(self.kek.unwrap(kek_id, wrapped)), self.kek.key_id

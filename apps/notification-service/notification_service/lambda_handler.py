@@ -1,12 +1,13 @@
 """AWS Lambda entry of the serverless delivery path: SNS events in, the service's own
 routing and channels out.
 
-Each SNS record's ``Message`` is a feed item as the relay publishes it (``sns_relay``).
-The handler records what the events cause exactly as the feed consumer does
-(``FeedConsumer.record``: recipients and preferences from the user-service, in-app
-notifications and outbox rows unique per event id), then attempts the open deliveries of
-those events once (``Dispatcher.deliver_event``: the same webhook signing, SSRF guard and
-SMTP code, the same delivery log).
+Each SNS record's ``Message`` is a feed item as the relay publishes it
+(``consumer.sns_relay``). The handler records what the events cause exactly as the feed
+consumer does (``consumer.routing``: recipients and preferences from the user-service;
+``consumer.outbox``: in-app notifications and outbox rows unique per event id), without a
+feed cursor, then attempts the open deliveries of those events once
+(``Dispatcher.deliver_event``: the same webhook signing, SSRF guard and SMTP code, the
+same delivery log).
 
 * Idempotent on the event id: a redelivered event finds its rows stored and its
   deliveries succeeded, and sends nothing.
@@ -39,11 +40,11 @@ import boto3
 from aws_lambda_powertools.utilities.data_classes import SNSEvent
 
 from notification_service.config import Settings, get_settings
-from notification_service.consumer import FeedConsumer
-from notification_service.content import FeedEvent
-from notification_service.dispatcher import Dispatcher
+from notification_service.consumer import outbox, routing
+from notification_service.delivery.dispatcher import Dispatcher
 from notification_service.keys import SecretBox, build_kek
-from notification_service.peers import Peers
+from notification_service.recipients import Recipients
+from taskplane_client.models import Event
 from taskplane_common.db import Database
 
 log = logging.getLogger(__name__)
@@ -88,27 +89,26 @@ class DeliveryFailedError(RuntimeError):
     """Some delivery of the invocation's events is not done: Lambda should retry."""
 
 
-def feed_events(event: dict[str, Any]) -> list[FeedEvent]:
+def feed_events(event: dict[str, Any]) -> list[Event]:
     """The feed items carried by an SNS event, in record order."""
-    return [
-        FeedEvent.from_feed(json.loads(record.sns.message)) for record in SNSEvent(event).records
-    ]
+    return [Event.model_validate_json(record.sns.message) for record in SNSEvent(event).records]
 
 
-async def deliver(settings: Settings, events: list[FeedEvent]) -> dict[str, Any]:
+async def deliver(settings: Settings, events: list[Event]) -> dict[str, Any]:
     """Record and deliver ``events``; raise if any of their deliveries is not done."""
     database = Database(settings)
-    peers = Peers(settings)
+    recipients = Recipients(settings, settings.peer_auth())
     dispatcher = Dispatcher(settings, database, asyncio.Event(), SecretBox(build_kek(settings)))
-    consumer = FeedConsumer(settings, database, peers, dispatcher.wake)
     try:
-        await consumer.record(events)
+        plans = await routing.plan(database, recipients, events)
+        async with database.session() as session:
+            await outbox.store(session, settings, plans)
         statuses: dict[str, str] = {}
         for feed_event in events:
             statuses.update(await dispatcher.deliver_event(feed_event.id))
     finally:
         await dispatcher.client.aclose()
-        await peers.aclose()
+        await recipients.aclose()
         await database.dispose()
     undone = {delivery: status for delivery, status in statuses.items() if status != "succeeded"}
     if undone:

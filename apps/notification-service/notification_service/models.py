@@ -20,6 +20,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    Sequence,
     String,
     Text,
     func,
@@ -179,5 +180,8 @@ class Notification(Base):
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
+
+#: Event ids of test deliveries, used negated (feed event ids are positive).
+TEST_EVENT_IDS = Sequence("test_event_ids", metadata=Base.metadata)
 
 AUDIT_LOG = audit_table(Base.metadata)

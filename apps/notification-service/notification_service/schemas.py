@@ -91,6 +91,8 @@ class AttemptOut(BaseModel):
 
 class DeliveryOut(BaseModel):
     id: uuid.UUID
+    #: The subscription it goes to.
+    webhook_id: uuid.UUID
     #: The ``webhook-id`` header of every attempt of this delivery.
     webhook_message_id: str
     event_id: int
@@ -130,3 +132,7 @@ class NotificationPage(BaseModel):
 
 class NotificationUpdate(_Body):
     read: bool
+
+
+class UnreadCount(BaseModel):
+    unread: int

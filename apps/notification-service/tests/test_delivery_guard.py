@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from notification_service.config import Settings
-from notification_service.senders import post_webhook, webhook_client
+from notification_service.delivery.webhook import post_webhook, webhook_client
 from taskplane_testing.notifications import Receiver
 
 HEADERS = {"webhook-id": "msg_test", "content-type": "application/json"}

@@ -1,9 +1,8 @@
-"""Dispatcher decisions that need days to happen for real: disabling a subscription that
+"""Delivery outcomes that need days to happen for real: disabling a subscription that
 keeps failing, and an SMTP server that is down."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,8 +11,9 @@ import psycopg
 from fastapi import FastAPI
 
 from notification_service.config import Settings
-from notification_service.dispatcher import Dispatcher, backoff_s
-from notification_service.senders import Email, send_email
+from notification_service.content import Email
+from notification_service.delivery.outcome import backoff_s, track_health
+from notification_service.delivery.smtp import send_email
 from taskplane_testing.postgres import free_port
 
 
@@ -30,10 +30,8 @@ async def test_a_subscription_failing_for_days_is_disabled_and_its_owner_told(
         "VALUES (%s, %s, 'https://example.com/h', ARRAY['task.failed'], %s, %s, %s, %s)",
         (hook, owner, box.seal(key.plain, hook, "whsec_x"), key.wrapped, key.kek_id, since),
     )
-    dispatcher = Dispatcher(app.state.settings, app.state.database, asyncio.Event(), box)
     async with app.state.database.session() as session:
-        await dispatcher._track_health(session, hook, ok=False, now=datetime.now(UTC))
-    await dispatcher.client.aclose()
+        await track_health(session, app.state.settings, hook, ok=False, now=datetime.now(UTC))
     row = db.execute(
         "SELECT enabled, disabled_reason FROM notifications.webhooks WHERE id = %s", (hook,)
     ).fetchone()

@@ -61,7 +61,7 @@ async def test_an_expired_cursor_fails_readiness_and_is_never_skipped(
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await running
-        await app.state.background.peers.aclose()
+        await app.state.background.aclose()
         await app.state.database.dispose()
 
 
@@ -99,5 +99,5 @@ async def test_routing_continues_the_trace_an_event_carries(
         assert cursor == [("100-7",)]
     finally:
         feed.shutdown()
-        await app.state.background.peers.aclose()
+        await app.state.background.aclose()
         await app.state.database.dispose()

@@ -23,8 +23,8 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from notification_service.config import get_settings
+from notification_service.consumer.sns_relay import sns_message
 from notification_service.lambda_handler import DeliveryFailedError, feed_events, handler
-from notification_service.sns_relay import sns_message
 from taskplane_common.migrations import upgrade
 from taskplane_testing.notifications import Receiver, SmtpSink
 from taskplane_testing.postgres import PostgresServer

@@ -32,7 +32,15 @@ async def user_id(principal: Annotated[Principal, Depends(current_principal)]) -
     return principal.user_id
 
 
+async def owner_or_admin(
+    principal: Annotated[Principal, Depends(current_principal)],
+) -> uuid.UUID | None:
+    """Whose subscriptions the caller reaches: its own, or anyone's (None) for an admin."""
+    return None if principal.is_admin else await user_id(principal)
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[AsyncSession, Depends(request_session)]
+OwnerOrAdminDep = Annotated[uuid.UUID | None, Depends(owner_or_admin)]
 SecretBoxDep = Annotated[SecretBox, Depends(get_secret_box)]
 UserIdDep = Annotated[uuid.UUID, Depends(user_id)]

@@ -5,11 +5,19 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
-from notification_service import crud
+from notification_service import crud, lists
 from notification_service.api.deps import SessionDep, SettingsDep, UserIdDep
 from notification_service.api.routes.common import AUTH, NOT_FOUND, PageCursor, page_size
-from notification_service.schemas import NotificationOut, NotificationPage, NotificationUpdate
+from notification_service.schemas import (
+    NotificationOut,
+    NotificationPage,
+    NotificationUpdate,
+    UnreadCount,
+)
+from taskplane_common.db import DatabaseDep
+from taskplane_common.jsonbody import FastJSONResponse
 from taskplane_common.paging import PageLimit
 
 router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
@@ -22,23 +30,30 @@ router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
     summary="My notifications: unread first, then newest first",
 )
 async def list_notifications(
-    session: SessionDep,
+    database: DatabaseDep,
     settings: SettingsDep,
     user: UserIdDep,
     limit: PageLimit = None,
     cursor: PageCursor = None,
-) -> NotificationPage:
-    rows, next_cursor = await crud.notification_page(
-        session, user, page_size(settings, limit), cursor
-    )
-    return NotificationPage(
-        items=[NotificationOut.model_validate(n, from_attributes=True) for n in rows],
-        next_cursor=next_cursor,
-    )
+) -> JSONResponse:
+    async with database.driver() as db:
+        page = await lists.notification_page(db, user, page_size(settings, limit), cursor)
+    return FastJSONResponse(page)
+
+
+@router.get(
+    "/unread-count",
+    response_model=UnreadCount,
+    responses=AUTH,
+    summary="How many of my notifications are unread (the console's badge)",
+)
+async def unread_count(database: DatabaseDep, user: UserIdDep) -> JSONResponse:
+    async with database.driver() as db:
+        return FastJSONResponse(await lists.unread_count(db, user))
 
 
 @router.patch(
-    "/{notification_id}",
+    "/{notification_id:uuid}",
     response_model=NotificationOut,
     responses=NOT_FOUND,
     summary="Mark one notification read or unread",

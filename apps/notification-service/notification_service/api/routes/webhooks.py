@@ -6,14 +6,21 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 
-from notification_service import crud
-from notification_service.api.deps import SecretBoxDep, SessionDep, SettingsDep, UserIdDep
-from notification_service.api.routes.common import AUTH, NOT_FOUND, PageCursor, page_size
+from notification_service import crud, lists
+from notification_service.api.deps import (
+    OwnerOrAdminDep,
+    SecretBoxDep,
+    SessionDep,
+    SettingsDep,
+    UserIdDep,
+)
+from notification_service.api.routes.common import AUTH, NOT_FOUND, LogQueryDep, delivery_log
 from notification_service.config import Settings
+from notification_service.delivery.ssrf import UrlRefusedError, check_url, parse_url
 from notification_service.models import Webhook
 from notification_service.schemas import (
-    AttemptOut,
     DeliveryOut,
     DeliveryPage,
     SecretRotation,
@@ -22,12 +29,11 @@ from notification_service.schemas import (
     WebhookUpdate,
     WebhookWithSecret,
 )
-from notification_service.signing import message_id
-from notification_service.ssrf import UrlRefusedError, check_url, parse_url
 from taskplane_common import audit
+from taskplane_common.db import DatabaseDep
 from taskplane_common.errors import ProblemError
+from taskplane_common.jsonbody import FastJSONResponse
 from taskplane_common.openapi import links, problems, with_links
-from taskplane_common.paging import PageLimit
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 _CREATED = {"webhook_id": "$response.body#/id"}
@@ -81,6 +87,7 @@ async def _audit(
             delete_webhook=_CREATED,
             rotate_secret=_CREATED,
             list_deliveries=_CREATED,
+            test_webhook=_CREATED,
         ),
     ),
     summary="Subscribe a URL to event types; the signing secret is shown only here",
@@ -112,8 +119,9 @@ async def create_webhook(
 
 
 @router.get("", response_model=list[WebhookOut], responses=AUTH, summary="My webhooks")
-async def list_webhooks(session: SessionDep, owner: UserIdDep) -> list[WebhookOut]:
-    return [_out(hook) for hook in await crud.list_webhooks(session, owner)]
+async def list_webhooks(database: DatabaseDep, owner: UserIdDep) -> JSONResponse:
+    async with database.driver() as db:
+        return FastJSONResponse(await lists.webhooks(db, owner))
 
 
 @router.get("/{webhook_id}", response_model=WebhookOut, responses=NOT_FOUND, summary="One webhook")
@@ -187,37 +195,12 @@ async def rotate_secret(
 )
 async def list_deliveries(
     webhook_id: uuid.UUID,
-    session: SessionDep,
+    database: DatabaseDep,
     settings: SettingsDep,
     owner: UserIdDep,
-    limit: PageLimit = None,
-    cursor: PageCursor = None,
-) -> DeliveryPage:
-    await crud.get_webhook(session, owner, webhook_id)
-    rows, next_cursor = await crud.delivery_page(
-        session, webhook_id, page_size(settings, limit), cursor
-    )
-    return DeliveryPage(
-        items=[
-            DeliveryOut(
-                id=d.id,
-                webhook_message_id=message_id(d.id.hex),
-                event_id=d.event_id,
-                event_type=d.event_type,
-                status=d.status,
-                attempts=d.attempts,
-                max_attempts=d.max_attempts,
-                next_attempt_at=d.next_attempt_at if d.status == "pending" else None,
-                last_status_code=d.last_status_code,
-                last_error=d.last_error,
-                created_at=d.created_at,
-                finished_at=d.finished_at,
-                attempt_log=[AttemptOut.model_validate(a, from_attributes=True) for a in log],
-            )
-            for d, log in rows
-        ],
-        next_cursor=next_cursor,
-    )
+    query: LogQueryDep,
+) -> JSONResponse:
+    return await delivery_log(database, settings, owner, webhook_id, query)
 
 
 @router.post(
@@ -233,3 +216,35 @@ async def redeliver(
     await crud.redeliver(session, webhook_id, delivery_id)
     await session.commit()
     return Response(status_code=202)
+
+
+@router.post(
+    "/{webhook_id}/test",
+    status_code=202,
+    response_model=DeliveryOut,
+    responses={**NOT_FOUND, **problems(409, s409="The webhook is disabled")},
+    summary="Queue a signed webhook.test delivery to this webhook (its owner or an admin)",
+)
+async def test_webhook(
+    webhook_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    owner: OwnerOrAdminDep,
+) -> JSONResponse:
+    """Sent like every delivery (same signing, same address checks at the attempt, same
+    retries) and logged with the others; the 202 answers with the queued delivery."""
+    hook = await crud.get_webhook(session, owner, webhook_id)
+    if not hook.enabled:
+        raise ProblemError(
+            409, "the webhook is disabled: re-enable it first", slug="webhook-disabled"
+        )
+    row = await crud.queue_test_delivery(session, hook, settings.delivery_max_attempts)
+    await session.commit()
+    background = request.app.state.background
+    if background is not None:
+        background.wake.set()
+    location = f"/api/v1/webhooks/{webhook_id}/deliveries?event_id={row['event_id']}"
+    return FastJSONResponse(
+        lists.delivery_document(row, []), status_code=202, headers={"Location": location}
+    )

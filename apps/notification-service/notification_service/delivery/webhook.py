@@ -1,29 +1,17 @@
-"""The two outbound channels: a webhook POST through the SSRF guard, and SMTP email.
+"""The webhook channel: one signed POST, connected only to addresses the SSRF guard
+checked (at every hop when redirects are followed).
 
-Each returns an :class:`AttemptResult` instead of raising, so the dispatcher records
-every attempt the same way, whatever went wrong.
+It returns an :class:`AttemptResult` instead of raising, so the dispatcher records every
+attempt the same way, whatever went wrong.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from email.message import EmailMessage
-
-import aiosmtplib
 import httpx
 
-from notification_service.config import Settings, SmtpSecurity
-from notification_service.ssrf import UrlRefusedError, check_url, parse_url
-
-
-@dataclass(frozen=True)
-class AttemptResult:
-    ok: bool
-    status_code: int | None = None
-    error: str | None = None
-    #: Retrying cannot help (a forbidden address): fail the delivery now.
-    permanent: bool = False
+from notification_service.config import Settings
+from notification_service.delivery.outcome import AttemptResult
+from notification_service.delivery.ssrf import UrlRefusedError, check_url, parse_url
 
 
 def webhook_client(settings: Settings) -> httpx.AsyncClient:
@@ -78,47 +66,3 @@ async def post_webhook(
             )
         current = current.join(location)
     return AttemptResult(False, error="too many redirects")
-
-
-@dataclass(frozen=True)
-class Email:
-    to: str
-    subject: str
-    text: str
-    html: str
-
-    def to_json(self) -> str:
-        return json.dumps(vars(self))
-
-    @classmethod
-    def from_json(cls, payload: str) -> Email:
-        return cls(**json.loads(payload))
-
-
-async def send_email(settings: Settings, email: Email) -> AttemptResult:
-    """One SMTP transaction; a server that is down or refuses is retried later."""
-    assert settings.smtp_host is not None
-    message = EmailMessage()
-    message["From"] = settings.smtp_from
-    message["To"] = email.to
-    message["Subject"] = email.subject
-    message.set_content(email.text)
-    message.add_alternative(email.html, subtype="html")
-    try:
-        await aiosmtplib.send(
-            message,
-            hostname=settings.smtp_host,
-            port=settings.smtp_port,
-            username=settings.smtp_username,
-            password=(
-                settings.smtp_password.get_secret_value() if settings.smtp_password else None
-            ),
-            use_tls=settings.smtp_security is SmtpSecurity.TLS,
-            start_tls=settings.smtp_security is SmtpSecurity.STARTTLS,
-            timeout=settings.smtp_timeout_s,
-        )
-    except aiosmtplib.SMTPResponseException as exc:
-        return AttemptResult(False, status_code=exc.code, error=f"smtp: {exc.message}"[:500])
-    except (aiosmtplib.SMTPException, OSError) as exc:
-        return AttemptResult(False, error=f"smtp unavailable: {type(exc).__name__}")
-    return AttemptResult(True, status_code=250)

@@ -20,9 +20,9 @@ import boto3
 from sqlalchemy import update
 
 from notification_service.config import Settings
-from notification_service.consumer import keep_stepping, stored_cursor
+from notification_service.consumer.feed import keep_stepping, read_page, stored_cursor
 from notification_service.models import ConsumerState
-from notification_service.peers import Peers
+from taskplane_client import AsyncTaskplaneClient
 from taskplane_common.db import Database
 
 log = logging.getLogger(__name__)
@@ -45,10 +45,10 @@ def sns_message(item: dict[str, Any]) -> dict[str, Any]:
 
 
 class SnsRelay:
-    def __init__(self, settings: Settings, database: Database, peers: Peers) -> None:
+    def __init__(self, settings: Settings, database: Database, feed: AsyncTaskplaneClient) -> None:
         self.settings = settings
         self.database = database
-        self.peers = peers
+        self.feed = feed
         self.sns = boto3.client(
             "sns", region_name=settings.sns_region, endpoint_url=settings.sns_endpoint_url
         )
@@ -59,7 +59,8 @@ class SnsRelay:
     async def step(self) -> int:
         """Publish one page after the stored cursor, then move the cursor past it."""
         cursor = await stored_cursor(self.database, RELAY)
-        items: list[dict[str, Any]] = (await self.peers.read_events(cursor)).get("items", [])
+        events = await read_page(self.feed, self.settings, cursor)
+        items = [event.model_dump(mode="json") for event in events]
         if not items:
             return 0
         await asyncio.to_thread(self._publish, items)

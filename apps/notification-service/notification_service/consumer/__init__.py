@@ -1,0 +1,1 @@
+"""Feed events in, work out: the feed consumer (routing and the outbox) and the SNS relay."""

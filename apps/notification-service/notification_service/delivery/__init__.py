@@ -1,0 +1,1 @@
+"""Outbox rows out: the dispatcher, the webhook and email senders, signing, the SSRF guard."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -295,7 +295,7 @@ async def _delete_dead(session: AsyncSession, queue: str, task_id: uuid.UUID) ->
 
 
 async def _bulk(
-    action: str,
+    action: Literal["retry", "delete"],
     queue: str,
     selection: DeadLetterSelection,
     request: Request,
@@ -326,38 +326,33 @@ async def _bulk(
     return DeadLetterCount(matched=len(done))
 
 
-_BULK_RESPONSES = problems(409, s409="A retried task's dedupe_key is held by a live task")
+def _bulk_route(action: Literal["retry", "delete"], summary: str, responses: Any) -> None:
+    """``POST /queues/{queue}/dead/<action>``: the two bulk routes differ in the action."""
+
+    async def bulk(
+        queue: QueuePath,
+        selection: DeadLetterSelection,
+        request: Request,
+        session: SessionDep,
+        admin: QueueAdminDep,
+    ) -> DeadLetterCount:
+        return await _bulk(action, queue, selection, request, session, admin)
+
+    bulk.__name__ = f"{action}_dead_matching"
+    router.post(
+        f"/queues/{{queue}}/dead/{action}",
+        response_model=DeadLetterCount,
+        responses=responses,
+        summary=summary,
+    )(bulk)
 
 
-@router.post(
-    "/queues/{queue}/dead/retry",
-    response_model=DeadLetterCount,
-    responses=_BULK_RESPONSES,
-    summary="Retry every dead task matching a filter (dry_run: only count them)",
+_bulk_route(
+    "retry",
+    "Retry every dead task matching a filter (dry_run: only count them)",
+    problems(409, s409="A retried task's dedupe_key is held by a live task"),
 )
-async def retry_dead_matching(
-    queue: QueuePath,
-    selection: DeadLetterSelection,
-    request: Request,
-    session: SessionDep,
-    admin: QueueAdminDep,
-) -> DeadLetterCount:
-    return await _bulk("retry", queue, selection, request, session, admin)
-
-
-@router.post(
-    "/queues/{queue}/dead/delete",
-    response_model=DeadLetterCount,
-    summary="Delete every dead task matching a filter (dry_run: only count them)",
-)
-async def delete_dead_matching(
-    queue: QueuePath,
-    selection: DeadLetterSelection,
-    request: Request,
-    session: SessionDep,
-    admin: QueueAdminDep,
-) -> DeadLetterCount:
-    return await _bulk("delete", queue, selection, request, session, admin)
+_bulk_route("delete", "Delete every dead task matching a filter (dry_run: only count them)", None)
 
 
 @router.post(

@@ -474,9 +474,12 @@ def test_the_refresh_setting_is_kept_and_one_poll_runs_per_tab(
             open_polls.add(request)
             most_open = max(most_open, len(open_polls))
 
+    def on_end(request: Request) -> None:
+        open_polls.discard(request)
+
     page.on("request", on_request)
-    page.on("requestfinished", open_polls.discard)
-    page.on("requestfailed", open_polls.discard)
+    page.on("requestfinished", on_end)
+    page.on("requestfailed", on_end)
     sign_in(page, ADMIN_EMAIL, ADMIN_PASSWORD)
     refresh = page.get_by_role("combobox", name="Refresh")
     live_state = page.get_by_test_id("live-state")

@@ -304,6 +304,7 @@ async def _bulk(
 ) -> DeadLetterCount:
     """Count (dry run) or act on every matching dead task in one transaction: all of
     them or, on the first refusal, none."""
+    admin.check_queue(queue)
     targets = await _each_dead(session, queue, selection)
     if selection.dry_run:
         return DeadLetterCount(matched=len(targets))

@@ -687,6 +687,19 @@ def test_every_page_is_accessible_and_photographed(
         if violations := axe_violations(page):
             found[name] = violations
         photograph(page, f"{name}-{scheme}")
+    # What opens on demand: the queue configuration form, the bulk status confirmation.
+    page.goto("/queues")
+    page.get_by_role("button", name="Configure emails").click()
+    expect(page.get_by_role("form", name="Queue configuration")).to_be_visible()
+    if violations := axe_violations(page):
+        found["queue-config"] = violations
+    page.goto("/tasks")
+    expect(page.locator("tbody tr[data-task-id]").first).to_be_visible()
+    page.get_by_label("Select every task on this page").check()
+    page.get_by_role("button", name=re.compile(r"^Change status of \d+…$")).click()
+    expect(page.get_by_role("dialog")).to_be_visible()
+    if violations := axe_violations(page):
+        found["bulk-status"] = violations
     phone = new_context(browser, console, scheme, width=390)
     small = phone.new_page()
     sign_in(small, ADMIN_EMAIL, ADMIN_PASSWORD)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -253,11 +254,16 @@ class DeadLetterSelection(_Body):
     ids: list[_Uuid] | None = Field(None, max_length=10_000, description="Only these tasks")
     dry_run: bool = False
 
-    def matches(self, task: QueuedTaskOut) -> bool:
-        if self.ids is not None and task.id not in self.ids:
-            return False
+    def matcher(self) -> Callable[[QueuedTaskOut], bool]:
+        """The test a dead task passes to be selected."""
+        ids = set(self.ids) if self.ids is not None else None
         needle = (self.error_contains or "").casefold()
-        return needle in (task.last_error or "").casefold()
+
+        def matches(task: QueuedTaskOut) -> bool:
+            in_ids = ids is None or task.id in ids
+            return in_ids and needle in (task.last_error or "").casefold()
+
+        return matches
 
 
 class DeadLetterCount(BaseModel):
@@ -274,12 +280,13 @@ async def _each_dead(
 ) -> list[QueuedTaskOut]:
     """Every dead task of ``queue`` that ``selection`` matches (paged keyset reads of
     the engine's listing, in the caller's transaction)."""
+    matches = selection.matcher()
     matched: list[QueuedTaskOut] = []
     after: tuple[datetime, uuid.UUID] | None = None
     more = True
     while more:
         tasks, more = await engine.list_dead(session, queue, _BULK_PAGE, after)
-        matched += [task for task in tasks if selection.matches(task)]
+        matched += [task for task in tasks if matches(task)]
         if tasks:
             after = (tasks[-1].updated_at, tasks[-1].id)
     return matched

@@ -31,6 +31,7 @@ export const deleteTask = (id: string, etag: string) =>
 export const etagOf = (task: Task) => `"${task.version}"`;
 
 export interface BulkOutcome {
+	status: SettableStatus;
 	changed: number;
 	failures: { task: Task; reason: string }[];
 }
@@ -40,7 +41,7 @@ export interface BulkOutcome {
 export type SettableStatus = NonNullable<TaskUpdate['status']>;
 
 export async function setStatuses(tasks: Task[], status: SettableStatus): Promise<BulkOutcome> {
-	const outcome: BulkOutcome = { changed: 0, failures: [] };
+	const outcome: BulkOutcome = { status, changed: 0, failures: [] };
 	for (const task of tasks) {
 		try {
 			await updateTask(task.id, { status }, etagOf(task));

@@ -8,7 +8,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-# Every installable package of the monorepo (apps/<name>/pyproject.toml, operator/).
+# Every installable package of the monorepo (apps/<name>/pyproject.toml, operator/), the
+# test support apps/testing (taskplane-testing) among them: a development dependency only,
+# installed here and nowhere else (no service depends on it; .dockerignore keeps it out
+# of the images).
 PACKAGE_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard apps/*/pyproject.toml operator/pyproject.toml))
 # Importable Python packages (for mypy): <package dir>/<module>/__init__.py, tests excluded.
 MODULE_DIRS := $(filter-out %/tests/,$(dir $(wildcard apps/*/*/__init__.py operator/*/__init__.py)))

@@ -22,7 +22,7 @@ from bench.queues.drain_growth import run_drain_growth
 from bench.queues.engine import EngineConfig, run_engine
 from bench.runs import DeployedConfig
 from bench.sizing.pagination import PaginationConfig, run_pagination
-from taskplane_common.testing.postgres import PostgresServer
+from taskplane_testing.postgres import PostgresServer
 
 SECTIONS = ("deployed", "shared", "pagination", "drain")
 PROFILES = {"fast": False, "durable": True}

@@ -14,7 +14,7 @@ from typing import Any
 
 import psycopg
 
-from taskplane_common.testing.postgres import PostgresServer
+from taskplane_testing.postgres import PostgresServer
 
 PACKAGES = [
     "SQLAlchemy",

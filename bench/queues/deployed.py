@@ -39,7 +39,7 @@ from bench.queues.e2e import run_http
 from bench.queues.engine import PEERS, EngineConfig, Peer, clone, drop, fill, install_templates
 from bench.runs import DeployedConfig, Log, run_record, wait_done
 from bench.stats import ratio_summary, summary
-from taskplane_common.testing.postgres import PostgresServer
+from taskplane_testing.postgres import PostgresServer
 
 ENGINES = ("taskplane", "taskplane-http", "pgqueuer", "procrastinate")
 

@@ -22,7 +22,7 @@ from bench.queues.deployed import run_processes
 from bench.queues.engine import TaskplanePeer, install_templates
 from bench.runs import DeployedConfig
 from bench.stats import ratio_summary, summary
-from taskplane_common.testing.postgres import PostgresServer
+from taskplane_testing.postgres import PostgresServer
 
 #: Finished rows already in the table: (small, large).
 FULL_SIZES = (10_000, 1_000_000)

@@ -29,8 +29,8 @@ from bench import adapter
 from bench.cpu import CpuMeter
 from bench.queues.engine import _scalar
 from bench.runs import DeployedConfig, run_record, wait_done
-from taskplane_common.testing.postgres import PostgresServer, free_port
-from taskplane_common.testing.processes import ServiceProcess
+from taskplane_testing.postgres import PostgresServer, free_port
+from taskplane_testing.processes import ServiceProcess
 
 QUEUE = adapter.QUEUE
 API = "/api/v1"

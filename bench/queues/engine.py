@@ -41,7 +41,7 @@ from bench import adapter
 from bench.adapter import TaskplaneEngine
 from bench.cpu import CpuMeter
 from bench.stats import percentile, ratio_summary, summary
-from taskplane_common.testing.postgres import PostgresServer
+from taskplane_testing.postgres import PostgresServer
 
 QUEUE = adapter.QUEUE
 DRAIN_TIMEOUT_S = 600.0

@@ -42,9 +42,9 @@ import psycopg
 from bench.cpu import CpuMeter
 from bench.sizing.api_ceiling import CLIENTS, PATHS, SEED_SQL, run_wrk, wrk_scripts
 from bench.sizing.run import RESULTS, ceiling_app
-from taskplane_common.testing.platform import running_platform
-from taskplane_common.testing.postgres import PostgresServer
-from taskplane_common.testing.processes import ServiceProcess
+from taskplane_testing.platform import running_platform
+from taskplane_testing.postgres import PostgresServer
+from taskplane_testing.processes import ServiceProcess
 
 REPO = Path(__file__).resolve().parents[1]
 SIDES = ("before", "after", "ceiling")

@@ -22,7 +22,7 @@ from typing import Any
 from bench.queues.deployed import run_processes
 from bench.queues.engine import TaskplanePeer, clone, drop, install_templates
 from bench.runs import DeployedConfig, Log
-from taskplane_common.testing.postgres import PostgresServer
+from taskplane_testing.postgres import PostgresServer
 
 QUEUE = "bound"
 COMPLETED_SQL = "SELECT count(*) FROM tasks.tasks WHERE queue = 'bound' AND status = 'completed'"

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from bench import adapter
 from bench.stats import percentile
 from taskplane_common.db import async_database_url
-from taskplane_common.testing.postgres import PostgresServer
+from taskplane_testing.postgres import PostgresServer
 
 PAGE = 50
 

@@ -30,8 +30,8 @@ import psycopg
 
 from bench.sizing.api_ceiling import PATHS, SEED_SQL, run_wrk, wrk_scripts
 from bench.sizing.run import RESULTS
-from taskplane_common.testing.platform import running_platform
-from taskplane_common.testing.postgres import PostgresServer
+from taskplane_testing.platform import running_platform
+from taskplane_testing.postgres import PostgresServer
 
 #: Layer of a frame, by the first pattern its file path matches (order matters).
 LAYERS = (

@@ -36,9 +36,9 @@ from bench.sizing.api_ceiling import SEED_SQL, measure_api
 from bench.sizing.bound import run_bound
 from bench.sizing.footprint import RssSampler, footprint, rss_mib
 from bench.sizing.growth import measure_growth
-from taskplane_common.testing.platform import Platform, running_platform
-from taskplane_common.testing.postgres import PostgresServer, free_port
-from taskplane_common.testing.processes import ServiceProcess, stop_process, wait_until
+from taskplane_testing.platform import Platform, running_platform
+from taskplane_testing.postgres import PostgresServer, free_port
+from taskplane_testing.processes import ServiceProcess, stop_process, wait_until
 
 RESULTS = Path(__file__).resolve().parent / "results"
 FOOTPRINT_QUEUE = "footprint"

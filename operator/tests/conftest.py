@@ -1,4 +1,5 @@
-"""Fixtures for the operator tests; the helpers behind them live in ``support/``.
+"""Fixtures for the operator tests; the helpers behind them live in
+``taskplane_testing`` (apps/testing).
 
 - ``crd``/``tq_schema``/``admit``: the one CRD file and an admission step that does what
   the API server does with it (structural defaults, OpenAPI validation, CEL rules run by
@@ -19,22 +20,17 @@ from typing import Any
 import pytest
 import yaml
 
-from taskplane_common.testing.postgres import PostgresServer
-
-from .support.crd import CRD_PATH, Admission
-from .support.kube import Kube, run_emulator, write_kubeconfig
-from .support.operator import OperatorProcess, start_operator
-from .support.task_service import (  # the last three for test_client.py
+from taskplane_testing.crd import CRD_PATH, Admission
+from taskplane_testing.kube import Kube, run_emulator, write_kubeconfig
+from taskplane_testing.operator import OperatorProcess, start_operator
+from taskplane_testing.postgres import PostgresServer
+from taskplane_testing.task_service import (
     FakeTaskService,
     RealTaskService,
-    free_port,
-    problem,
     run_real_task_service,
     serve_app,
 )
-from .support.waiting import WaitFor, eventually
-
-__all__ = ["FakeTaskService", "free_port", "problem", "serve_app"]
+from taskplane_testing.waiting import WaitFor, eventually
 
 
 @pytest.fixture(scope="session")

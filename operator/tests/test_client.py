@@ -17,8 +17,8 @@ from taskplane_operator.client import (
     TaskServiceError,
 )
 from taskplane_operator.model import parse_spec
-
-from .conftest import FakeTaskService, free_port, problem, serve_app
+from taskplane_testing.postgres import free_port
+from taskplane_testing.task_service import FakeTaskService, problem, serve_app
 
 CONFIG = QueueConfig.from_spec(
     parse_spec({"worker": {"handler": "builtin:noop"}, "retry": {"maxAttempts": 3}, "paused": True})

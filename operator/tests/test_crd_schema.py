@@ -17,8 +17,7 @@ import pytest
 import yaml
 
 from taskplane_operator.model import HANDLER_PATTERN, TaskQueueSpec
-
-from .support.crd import SAMPLES_DIR, Admission, AdmissionError, cel_rules, taskqueue
+from taskplane_testing.crd import SAMPLES_DIR, Admission, AdmissionError, cel_rules, taskqueue
 
 MINIMAL = {"worker": {"handler": "builtin:noop"}}
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from .support.kube import (
+from taskplane_testing.kube import (
     Kube,
     Queues,
     child_path,
@@ -26,9 +26,9 @@ from .support.kube import (
     marked_for_deletion,
     tq_path,
 )
-from .support.operator import OperatorProcess
-from .support.task_service import FakeTaskService
-from .support.waiting import POLL_S, WaitFor
+from taskplane_testing.operator import OperatorProcess
+from taskplane_testing.task_service import FakeTaskService
+from taskplane_testing.waiting import POLL_S, WaitFor
 
 pytestmark = pytest.mark.filterwarnings("ignore:read_binary is deprecated:DeprecationWarning")
 

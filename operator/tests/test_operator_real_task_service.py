@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from .support.kube import Kube, Queues, condition, gone, marked_for_deletion, tq_path
-from .support.operator import OperatorProcess, start_operator
-from .support.task_service import RealTaskService
-from .support.waiting import POLL_S, WaitFor
+from taskplane_testing.kube import Kube, Queues, condition, gone, marked_for_deletion, tq_path
+from taskplane_testing.operator import OperatorProcess, start_operator
+from taskplane_testing.task_service import RealTaskService
+from taskplane_testing.waiting import POLL_S, WaitFor
 
 REGISTERED = (
     "max_attempts",

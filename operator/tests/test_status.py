@@ -9,8 +9,7 @@ from typing import Any
 from taskplane_operator.client import QueueStats
 from taskplane_operator.scaling import ScaleDecision
 from taskplane_operator.status import Observation, Problem, build_status, condition, timestamp
-
-from .support.task_service import empty_stats
+from taskplane_testing.task_service import empty_stats
 
 T0 = datetime.datetime(2026, 3, 1, 12, 0, 0, tzinfo=datetime.UTC)
 T1 = T0 + datetime.timedelta(minutes=5)

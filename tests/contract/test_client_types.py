@@ -10,11 +10,11 @@ import json
 from typing import Any
 
 import pytest
-from contract_documents import load_documents_script
 from fastapi import FastAPI
 from pydantic import BaseModel
 
 import taskplane_client.models as wire
+from taskplane_testing.contract import load_documents_script
 
 SCRIPT = load_documents_script()
 #: Schemas a service extends with optional members the client leaves to their defaults:
@@ -29,7 +29,7 @@ def client_models() -> dict[str, type[BaseModel]]:
     return {
         name: model
         for name, model in inspect.getmembers(wire, inspect.isclass)
-        if issubclass(model, BaseModel) and model.__module__ == wire.__name__
+        if issubclass(model, BaseModel) and model.__module__.startswith(f"{wire.__name__}.")
     }
 
 

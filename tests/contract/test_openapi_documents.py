@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from contract_documents import load_documents_script
 
-from taskplane_common.testing.http import asgi_client
+from taskplane_testing.contract import load_documents_script
+from taskplane_testing.http import asgi_client
 
 SCRIPT = load_documents_script()
 

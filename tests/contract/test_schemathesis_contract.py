@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from contract_platform import ContractPlatform, contract_platform
 
-from taskplane_common.testing.postgres import PostgresServer
+from taskplane_testing.contract import ContractPlatform, contract_platform
+from taskplane_testing.postgres import PostgresServer
 
 #: Examples per operation and phase: enough to reach every status, small enough that
 #: the four services, two roles each, take a few minutes on a busy machine.

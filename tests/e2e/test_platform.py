@@ -17,8 +17,8 @@ from typing import Any
 
 import httpx
 
-from taskplane_common.testing.platform import Platform, platform
-from taskplane_common.testing.processes import wait_until
+from taskplane_testing.platform import Platform, platform
+from taskplane_testing.processes import wait_until
 
 __all__ = ["platform"]  # the fixture
 

@@ -18,8 +18,8 @@ from taskplane_common.app import create_app
 from taskplane_common.migrations import upgrade
 from taskplane_common.principals import Principal, require_scope
 from taskplane_common.settings import ServiceSettings
-from taskplane_common.testing.postgres import PostgresServer
 from taskplane_common.token_verifier import JwksTokenVerifier
+from taskplane_testing.postgres import PostgresServer
 
 ADMIN = "admin@example.com"
 PASSWORD = "correct horse battery staple"

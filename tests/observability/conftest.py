@@ -8,22 +8,17 @@ a user-service living through an outage: its JWKS endpoint unreachable (API requ
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
 
-from taskplane_common.testing.platform import Platform, platform
-from taskplane_common.testing.postgres import PostgresServer, free_port
-from taskplane_common.testing.processes import ServiceProcess, wait_until
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from observability_operator import RunningOperator, operator_on_emulator
-from observability_traffic import (
+from taskplane_testing.operator import RunningOperator, operator_on_emulator
+from taskplane_testing.platform import Platform, platform
+from taskplane_testing.postgres import PostgresServer, free_port
+from taskplane_testing.processes import ServiceProcess, wait_until
+from taskplane_testing.traffic import (
     FAILING_QUEUE,
     FLAKY_QUEUE,
     OK_QUEUE,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 
-from observability_queries import (
+from taskplane_testing.promql import (
     CHART,
     DASHBOARDS,
     dashboard_queries,

@@ -6,7 +6,9 @@ The queries come from the chart's files themselves."""
 from __future__ import annotations
 
 import httpx
-from observability_queries import (
+from prometheus_client.parser import text_string_to_metric_families
+
+from taskplane_testing.promql import (
     Expression,
     alert_expressions,
     dashboard_queries,
@@ -14,8 +16,7 @@ from observability_queries import (
     rendered_rules,
     variable_queries,
 )
-from observability_traffic import Traffic, assert_no_secret_logged
-from prometheus_client.parser import text_string_to_metric_families
+from taskplane_testing.traffic import Traffic, assert_no_secret_logged
 
 #: Series Prometheus writes itself for every target.
 PROMETHEUS_OWN = {"up"}

@@ -23,18 +23,18 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from observability_queries import (
+from prometheus_client.parser import text_string_to_metric_families
+
+from taskplane_testing.postgres import free_port
+from taskplane_testing.processes import wait_until
+from taskplane_testing.promql import (
     Expression,
     alert_expressions,
     dashboard_queries,
     metric_names,
     rendered_rules,
 )
-from observability_traffic import Traffic
-from prometheus_client.parser import text_string_to_metric_families
-
-from taskplane_common.testing.postgres import free_port
-from taskplane_common.testing.processes import wait_until
+from taskplane_testing.traffic import Traffic
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 NAMESPACE = "taskplane"

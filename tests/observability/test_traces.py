@@ -17,8 +17,14 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from observability_logs import assert_lines_follow_the_spans, is_request_line
-from observability_traffic import (
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+from taskplane_testing.logs import assert_lines_follow_the_spans, is_request_line
+from taskplane_testing.otlp import OtlpReceiver, ReceivedSpan
+from taskplane_testing.platform import Platform, running_platform
+from taskplane_testing.postgres import PostgresServer
+from taskplane_testing.processes import wait_until
+from taskplane_testing.traffic import (
     WebhookReceiver,
     Worker,
     assert_no_secret_logged,
@@ -27,12 +33,6 @@ from observability_traffic import (
     status_of,
     subscribe,
 )
-from otlp_receiver import OtlpReceiver, ReceivedSpan
-from prometheus_client.openmetrics.parser import text_string_to_metric_families
-
-from taskplane_common.testing.platform import Platform, running_platform
-from taskplane_common.testing.postgres import PostgresServer
-from taskplane_common.testing.processes import wait_until
 
 QUEUE = "traced"
 #: The lease's end: the worker's report carries the task's trace (the lease request itself

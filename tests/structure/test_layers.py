@@ -32,7 +32,7 @@ ALLOWED: dict[str, set[str]] = {
     # the web console's backend-for-frontend: a service too, calling the others over HTTP.
     "console_service": CLIENT | COMMON,
     # 3: tools and test support, never imported by the layers above.
-    "bench": CLIENT | COMMON | SERVICES,
+    "bench": CLIENT | COMMON | SERVICES | {"taskplane_testing"},
     "scripts": CLIENT | COMMON | SERVICES,
     "taskplane_testing": PRODUCTION,
 }

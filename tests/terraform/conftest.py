@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from tf_hcl import HclDoc, load_all
+from taskplane_testing.terraform import HclDoc, load_all
 
 
 @pytest.fixture(scope="session")

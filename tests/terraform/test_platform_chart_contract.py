@@ -23,7 +23,8 @@ from typing import Any
 import helm_python as helm
 import pytest
 import yaml
-from tf_hcl import REPO_ROOT, TF_ROOT, HclDoc, attr, doc, expr
+
+from taskplane_testing.terraform import REPO_ROOT, TF_ROOT, HclDoc, attr, doc, expr
 
 PLATFORM = TF_ROOT / "modules" / "platform"
 TEMPLATE = PLATFORM / "taskplane-values.yaml.tftpl"

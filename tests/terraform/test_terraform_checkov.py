@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tf_hcl import REPO_ROOT, TF_ROOT
+
+from taskplane_testing.terraform import REPO_ROOT, TF_ROOT
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 
-from tf_hcl import REPO_ROOT, TF_ROOT, terraform_binary
+from taskplane_testing.terraform import REPO_ROOT, TF_ROOT, terraform_binary
 
 
 def test_terraform_fmt_is_clean() -> None:

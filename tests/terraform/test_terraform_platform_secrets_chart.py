@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 import yaml
 from helm_python import Chart, HelmRenderError
-from tf_hcl import TF_ROOT, HclDoc, doc, expr
+
+from taskplane_testing.terraform import TF_ROOT, HclDoc, doc, expr
 
 CHART = TF_ROOT / "modules" / "platform" / "charts" / "platform-secrets"
 DB_ARN = "arn:aws:secretsmanager:region-1:000000000000:secret:rds!db-0123"

@@ -11,7 +11,8 @@ from typing import Any
 import hcl2
 import pytest
 import yaml
-from tf_hcl import (
+
+from taskplane_testing.terraform import (
     ENVS,
     EXAMPLES,
     MODULES,

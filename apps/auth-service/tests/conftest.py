@@ -3,9 +3,7 @@ server, the app with its start-up run, an HTTP client and account helpers."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,10 +14,8 @@ from fastapi import FastAPI
 from auth_service.config import Settings
 from auth_service.main import build_app
 from taskplane_common.migrations import upgrade
-from taskplane_common.testing.http import asgi_client
-from taskplane_common.testing.postgres import PostgresServer, empty_schema
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # kubernetes_issuer
+from taskplane_testing.http import asgi_client
+from taskplane_testing.postgres import PostgresServer, empty_schema
 
 PASSWORD = "correct horse battery staple"
 

@@ -12,7 +12,7 @@ import jwt
 import psycopg
 import pytest
 
-from taskplane_common.testing.http import assert_problem
+from taskplane_testing.http import assert_problem
 
 PASSWORD = "correct horse battery staple"
 Account = Callable[..., Awaitable[dict[str, Any]]]

@@ -14,8 +14,8 @@ import pytest
 from fastapi import FastAPI
 
 from taskplane_common.audit import delete_expired
-from taskplane_common.testing.http import assert_problem
-from taskplane_common.testing.tokens import bearer
+from taskplane_testing.http import assert_problem
+from taskplane_testing.tokens import bearer
 
 from .conftest import PASSWORD, Login, Register
 

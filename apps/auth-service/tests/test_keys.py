@@ -12,9 +12,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
 
 from taskplane_common.errors import ProblemError
-from taskplane_common.testing.http import assert_problem
-from taskplane_common.testing.tokens import bearer
 from taskplane_common.token_verifier import JwksTokenVerifier
+from taskplane_testing.http import assert_problem
+from taskplane_testing.tokens import bearer
 
 
 def _verifier(app: FastAPI) -> JwksTokenVerifier:

@@ -18,7 +18,12 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
-from kubernetes_issuer import (
+from pydantic import ValidationError
+
+from auth_service.config import Settings
+from auth_service.main import build_app
+from taskplane_testing.http import asgi_client, assert_problem
+from taskplane_testing.kubernetes_issuer import (
     NOTIFIER,
     OPERATOR,
     OWN_TOKEN,
@@ -27,12 +32,7 @@ from kubernetes_issuer import (
     ClusterIssuer,
     running_issuer,
 )
-from pydantic import ValidationError
-
-from auth_service.config import Settings
-from auth_service.main import build_app
-from taskplane_common.testing.http import asgi_client, assert_problem
-from taskplane_common.testing.tokens import bearer
+from taskplane_testing.tokens import bearer
 
 
 @pytest.fixture(scope="module")

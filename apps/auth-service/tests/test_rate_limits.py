@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from taskplane_common.testing.http import assert_problem
+from taskplane_testing.http import assert_problem
 
 Account = Callable[..., Awaitable[dict[str, Any]]]
 PASSWORD = "correct horse battery staple"

@@ -16,13 +16,13 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from kubernetes_issuer import WORKER, ClusterIssuer, running_issuer
 from opentelemetry.instrumentation.utils import suppress_http_instrumentation
 
-from taskplane_common.testing.platform import Platform, running_platform
-from taskplane_common.testing.postgres import PostgresServer
-from taskplane_common.testing.processes import wait_until
-from taskplane_common.testing.tokens import bearer
+from taskplane_testing.kubernetes_issuer import WORKER, ClusterIssuer, running_issuer
+from taskplane_testing.platform import Platform, running_platform
+from taskplane_testing.postgres import PostgresServer
+from taskplane_testing.processes import wait_until
+from taskplane_testing.tokens import bearer
 
 #: What the services promise: a revocation is seen everywhere within this bound.
 PROMISE_S = 60.0

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import jwt
 
-from taskplane_common.testing.http import assert_problem
-from taskplane_common.testing.tokens import bearer
+from taskplane_testing.http import assert_problem
+from taskplane_testing.tokens import bearer
 
 Account = Callable[..., Awaitable[dict[str, Any]]]
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from auth_service.config import Settings
 from auth_service.main import build_app
-from taskplane_common.testing.http import assert_problem
+from taskplane_testing.http import assert_problem
 
 
 def _settings(url: str, **overrides: Any) -> Settings:

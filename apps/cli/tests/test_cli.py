@@ -19,8 +19,8 @@ import yaml
 from typer.testing import CliRunner
 
 from taskplane_cli.main import app
-from taskplane_common.testing.platform import ADMIN_EMAIL, ADMIN_PASSWORD, Platform
-from taskplane_common.testing.postgres import free_port
+from taskplane_testing.platform import ADMIN_EMAIL, ADMIN_PASSWORD, Platform
+from taskplane_testing.postgres import free_port
 
 runner = CliRunner()
 

@@ -5,8 +5,9 @@
 ...     task = client.enqueue("default", TaskEnqueue(payload={"hello": "world"}))
 """
 
+from taskplane_client.async_client import AsyncTaskplaneClient
 from taskplane_client.auth import ServiceTokenAuth, SessionAuth, auth_for, identity
-from taskplane_client.client import AsyncTaskplaneClient, TaskFilter, TaskplaneClient
+from taskplane_client.calls import TaskFilter
 from taskplane_client.errors import (
     ApiError,
     BadResponseError,
@@ -49,6 +50,7 @@ from taskplane_client.models import (
     TaskUpdate,
     TokenPair,
 )
+from taskplane_client.sync_client import TaskplaneClient
 from taskplane_client.transport import NO_RETRY, RetryPolicy
 
 __version__ = "0.1.0"

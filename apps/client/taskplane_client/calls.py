@@ -1,9 +1,11 @@
 """Every API call, described once: path, body, how its answer is read, whether it is safe
 to repeat. The sync and async clients send these descriptions; neither builds a request
-of its own."""
+of its own, and each function here is a method of both (:mod:`taskplane_client.api`), with
+this signature."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -20,6 +22,7 @@ from taskplane_client.models import (
     HeartbeatResult,
     KubernetesTokenExchange,
     Lease,
+    LeasedTask,
     LeaseResult,
     Queue,
     QueueConfig,
@@ -59,33 +62,39 @@ def health() -> Call[None]:
 # ----------------------------------------------------------------------------- tasks
 
 
-def create_task(body: TaskCreate, idempotency_key: str | None = None) -> Call[Task]:
+def create_task(task: TaskCreate, *, idempotency_key: str | None = None) -> Call[Task]:
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
     return Call(
         "create_task",
         "POST",
         TASKS,
         model(Task),
-        json=body_of(body),
+        json=body_of(task),
         headers=headers,
         idempotent=idempotency_key is not None,
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class TaskFilter:
+    """Filters of ``GET /api/v1/tasks`` (repeated values are OR-ed; tags must all match)."""
+
+    status: Sequence[str] = ()
+    priority: Sequence[str] = ()
+    tag: Sequence[str] = ()
+    assignee: str | None = None
+    q: str | None = None
+    sort: str | None = None
+
+
 def list_tasks(
-    *,
-    status: Sequence[str] = (),
-    priority: Sequence[str] = (),
-    tag: Sequence[str] = (),
-    assignee: str | None = None,
-    q: str | None = None,
-    sort: str | None = None,
-    limit: int | None = None,
-    cursor: str | None = None,
+    filters: TaskFilter | None = None, *, limit: int | None = None, cursor: str | None = None
 ) -> Call[TaskPage]:
-    params = [("status", s) for s in status] + [("priority", p) for p in priority]
-    params += [("tag", t) for t in tag]
-    for key, value in (("assignee", assignee), ("q", q), ("sort", sort), ("cursor", cursor)):
+    """One page of the tasks ``filters`` match (all of them without filters)."""
+    f = filters or TaskFilter()
+    params = [("status", s) for s in f.status] + [("priority", p) for p in f.priority]
+    params += [("tag", t) for t in f.tag]
+    for key, value in (("assignee", f.assignee), ("q", f.q), ("sort", f.sort), ("cursor", cursor)):
         if value is not None:
             params.append((key, value))
     if limit is not None:
@@ -98,7 +107,7 @@ def get_task(task_id: uuid.UUID | str) -> Call[Task]:
 
 
 def update_task(
-    task_id: uuid.UUID | str, change: TaskUpdate, if_match: str | None = None
+    task_id: uuid.UUID | str, change: TaskUpdate, *, if_match: str | None = None
 ) -> Call[Task]:
     return Call(
         "update_task",
@@ -111,7 +120,7 @@ def update_task(
     )
 
 
-def delete_task(task_id: uuid.UUID | str, if_match: str | None = None) -> Call[None]:
+def delete_task(task_id: uuid.UUID | str, *, if_match: str | None = None) -> Call[None]:
     headers = {"If-Match": if_match} if if_match else {}
     return Call(
         "delete_task", "DELETE", f"{TASKS}/{task_id}", nothing, headers=headers, idempotent=True
@@ -150,56 +159,56 @@ def delete_queue(name: str, *, force: bool = False) -> Call[None]:
     return Call("delete_queue", "DELETE", _queue(name), nothing, params=params, idempotent=True)
 
 
-def enqueue(name: str, task: TaskEnqueue) -> Call[QueuedTask]:
+def enqueue(queue: str, task: TaskEnqueue) -> Call[QueuedTask]:
     """One task; a ``dedupe_key`` makes a repeat harmless, so it may be retried."""
     return Call(
         "enqueue",
         "POST",
-        f"{_queue(name)}/tasks",
+        f"{_queue(queue)}/tasks",
         model(QueuedTask),
         json=body_of(task),
         idempotent=task.dedupe_key is not None,
     )
 
 
-def enqueue_many(name: str, tasks: Iterable[TaskEnqueue]) -> Call[list[QueuedTask]]:
+def enqueue_many(queue: str, tasks: Iterable[TaskEnqueue]) -> Call[list[QueuedTask]]:
     """Several tasks in one transaction: all are queued or none."""
     body = [body_of(task) for task in tasks]
     return Call(
         "enqueue_many",
         "POST",
-        f"{_queue(name)}/tasks",
+        f"{_queue(queue)}/tasks",
         model(list[QueuedTask], "tasks"),
         json={"tasks": body},
         idempotent=all(item.get("dedupe_key") for item in body),
     )
 
 
-def list_dead(name: str, limit: int = 100) -> Call[list[QueuedTask]]:
+def list_dead(queue: str, *, limit: int = 100) -> Call[list[QueuedTask]]:
     return Call(
         "list_dead",
         "GET",
-        f"{_queue(name)}/dead",
+        f"{_queue(queue)}/dead",
         model(list[QueuedTask]),
         params=[("limit", str(limit))],
         idempotent=True,
     )
 
 
-def retry_dead(name: str, task_id: uuid.UUID | str) -> Call[QueuedTask]:
-    return Call("retry_dead", "POST", f"{_queue(name)}/dead/{task_id}/retry", model(QueuedTask))
+def retry_dead(queue: str, task_id: uuid.UUID | str) -> Call[QueuedTask]:
+    return Call("retry_dead", "POST", f"{_queue(queue)}/dead/{task_id}/retry", model(QueuedTask))
 
 
 # ----------------------------------------------------------------------------- leases
 
 
-def lease(name: str, worker_id: str, max_tasks: int = 1, wait_s: float = 0.0) -> Call[Lease]:
+def lease(queue: str, worker_id: str, *, max_tasks: int = 1, wait_s: float = 0.0) -> Call[Lease]:
     """Long-polls up to ``wait_s``; a lease granted to a connection that then broke
     simply expires, so the call is safe to repeat."""
     return Call(
         "lease",
         "POST",
-        f"{_queue(name)}/leases",
+        f"{_queue(queue)}/leases",
         model(Lease),
         json={"worker_id": worker_id, "max_tasks": max_tasks, "wait_s": wait_s},
         idempotent=True,
@@ -207,25 +216,22 @@ def lease(name: str, worker_id: str, max_tasks: int = 1, wait_s: float = 0.0) ->
     )
 
 
-def _lease_action(
-    action: str, lease_id: uuid.UUID | str, body: dict[str, Any], parse: Any
-) -> Call[Any]:
+def _lease_action(action: str, task: LeasedTask, body: dict[str, Any]) -> Call[LeaseResult]:
     return Call(
         action,
         "POST",
-        f"{LEASES}/{lease_id}/{action}",
-        parse,
+        f"{LEASES}/{task.lease_id}/{action}",
+        model(LeaseResult),
         json=body,
         idempotent=True,
         lease_call=True,
     )
 
 
-def heartbeat(lease_id: uuid.UUID | str, worker_id: str | None = None) -> Call[HeartbeatResult]:
-    result: Call[HeartbeatResult] = _lease_action(
-        "heartbeat", lease_id, {"worker_id": worker_id}, model(HeartbeatResult)
+def heartbeat(task: LeasedTask, worker_id: str | None = None) -> Call[HeartbeatResult]:
+    return _lease_action("heartbeat", task, {"worker_id": worker_id}).reading(
+        model(HeartbeatResult)
     )
-    return result
 
 
 def _extended(response: httpx.Response) -> set[uuid.UUID]:
@@ -249,27 +255,20 @@ def heartbeat_many(
 
 
 def complete(
-    lease_id: uuid.UUID | str, result: Any = None, worker_id: str | None = None
+    task: LeasedTask, result: Any = None, worker_id: str | None = None
 ) -> Call[LeaseResult]:
-    call: Call[LeaseResult] = _lease_action(
-        "complete", lease_id, {"worker_id": worker_id, "result": result}, model(LeaseResult)
-    )
-    return call
+    return _lease_action("complete", task, {"worker_id": worker_id, "result": result})
 
 
 def fail(
-    lease_id: uuid.UUID | str, error: str, *, retryable: bool = True, worker_id: str | None = None
+    task: LeasedTask, error: str, *, retryable: bool = True, worker_id: str | None = None
 ) -> Call[LeaseResult]:
     body = {"worker_id": worker_id, "error": error, "retryable": retryable}
-    call: Call[LeaseResult] = _lease_action("fail", lease_id, body, model(LeaseResult))
-    return call
+    return _lease_action("fail", task, body)
 
 
-def release(lease_id: uuid.UUID | str, worker_id: str | None = None) -> Call[LeaseResult]:
-    call: Call[LeaseResult] = _lease_action(
-        "release", lease_id, {"worker_id": worker_id}, model(LeaseResult)
-    )
-    return call
+def release(task: LeasedTask, worker_id: str | None = None) -> Call[LeaseResult]:
+    return _lease_action("release", task, {"worker_id": worker_id})
 
 
 def complete_many(

@@ -29,7 +29,7 @@ from taskplane_client import (
     ValidationFailedError,
     identity,
 )
-from taskplane_common.testing.platform import ADMIN_EMAIL, ADMIN_PASSWORD, Platform
+from taskplane_testing.platform import ADMIN_EMAIL, ADMIN_PASSWORD, Platform
 
 
 def admin_client(platform: Platform) -> TaskplaneClient:

@@ -33,8 +33,8 @@ from taskplane_client import (
     TokenExchangeError,
 )
 from taskplane_client.auth import KubernetesTokenAuth
-from taskplane_common.testing.postgres import PostgresServer
-from taskplane_common.testing.processes import ServiceProcess
+from taskplane_testing.postgres import PostgresServer
+from taskplane_testing.processes import ServiceProcess
 
 OPERATOR = ("taskplane", "taskplane-operator")
 WORKER = ("team-a", "jobs-worker")

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from taskplane_client import ConnectionFailedError, QueueConfig, RetryPolicy, TaskplaneClient
-from taskplane_common.testing.postgres import PostgresServer
-from taskplane_common.testing.processes import ServiceProcess
+from taskplane_testing.postgres import PostgresServer
+from taskplane_testing.processes import ServiceProcess
 
 
 class SignallingTransport(httpx.HTTPTransport):

@@ -17,7 +17,7 @@ from taskplane_common.app import create_app
 from taskplane_common.errors import ProblemError
 from taskplane_common.logging import TraceContextFilter
 from taskplane_common.settings import ServiceSettings
-from taskplane_common.testing.http import asgi_client, assert_problem
+from taskplane_testing.http import asgi_client, assert_problem
 
 router = APIRouter(prefix="/api/v1")
 

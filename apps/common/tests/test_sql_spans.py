@@ -11,9 +11,9 @@ from sqlalchemy import text
 
 from taskplane_common.db import Database
 from taskplane_common.settings import ServiceSettings
-from taskplane_common.testing.postgres import PostgresServer
-from taskplane_common.testing.spans import captured_spans
 from taskplane_common.tracing import configure_tracer_provider, trace_sql
+from taskplane_testing.postgres import PostgresServer
+from taskplane_testing.spans import captured_spans
 
 
 async def test_engine_and_plain_pool_statements_are_one_span_each(

@@ -24,9 +24,9 @@ from taskplane_common.app import create_app
 from taskplane_common.errors import ProblemError
 from taskplane_common.principals import Principal, require_role, require_scope, require_writer
 from taskplane_common.settings import ServiceSettings
-from taskplane_common.testing.http import assert_problem
-from taskplane_common.testing.tokens import TokenFactory, bearer
 from taskplane_common.token_verifier import JwksTokenVerifier
+from taskplane_testing.http import assert_problem
+from taskplane_testing.tokens import TokenFactory, bearer
 
 
 @pytest.fixture

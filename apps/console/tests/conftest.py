@@ -23,9 +23,9 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 from console_service.build import ensure_built
-from taskplane_common.testing.platform import Platform, running_platform
-from taskplane_common.testing.postgres import PostgresServer, free_port
-from taskplane_common.testing.processes import ServiceProcess, stop_process
+from taskplane_testing.platform import Platform, running_platform
+from taskplane_testing.postgres import PostgresServer, free_port
+from taskplane_testing.processes import ServiceProcess, stop_process
 
 PASSWORD = "another long enough password"
 CHROMIUM = "/usr/bin/chromium"

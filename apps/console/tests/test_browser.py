@@ -18,8 +18,8 @@ import pytest
 from playwright.sync_api import Browser, Page, Request, expect
 
 from console_service.build import BUILT, WEB
-from taskplane_common.testing.platform import ADMIN_EMAIL, ADMIN_PASSWORD
-from taskplane_common.testing.processes import wait_until
+from taskplane_testing.platform import ADMIN_EMAIL, ADMIN_PASSWORD
+from taskplane_testing.processes import wait_until
 
 from .conftest import (
     SCREENSHOTS,

@@ -11,7 +11,7 @@ import pytest
 
 from console_service.config import Settings
 from console_service.main import CONTENT_SECURITY_POLICY, build_app
-from taskplane_common.testing.http import asgi_client, assert_problem
+from taskplane_testing.http import asgi_client, assert_problem
 
 
 @pytest.fixture

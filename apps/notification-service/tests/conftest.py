@@ -8,10 +8,8 @@ from the test key served over HTTP, a real webhook receiver and a real SMTP serv
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,14 +21,11 @@ from moto.server import ThreadedMotoServer
 from notification_service.config import Settings
 from notification_service.main import build_app
 from taskplane_common.migrations import upgrade
-from taskplane_common.testing.http import asgi_client
-from taskplane_common.testing.postgres import PostgresServer, empty_schema, free_port
-from taskplane_common.testing.processes import ServiceProcess
-from taskplane_common.testing.tokens import JWKS_URL, TokenFactory
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from notification_testkit import Receiver, SmtpSink, jwks_server
+from taskplane_testing.http import asgi_client
+from taskplane_testing.notifications import Receiver, SmtpSink, jwks_server
+from taskplane_testing.postgres import PostgresServer, empty_schema, free_port
+from taskplane_testing.processes import ServiceProcess
+from taskplane_testing.tokens import JWKS_URL, TokenFactory
 
 REGION = "us-east-1"
 AWS_ENV = {

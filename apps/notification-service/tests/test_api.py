@@ -11,8 +11,8 @@ import psycopg
 import pytest
 from fastapi import FastAPI
 
-from taskplane_common.testing.http import assert_problem
-from taskplane_common.testing.tokens import TokenFactory, bearer
+from taskplane_testing.http import assert_problem
+from taskplane_testing.tokens import TokenFactory, bearer
 
 PUBLIC_URL = "http://93.184.215.14/hooks"  # a public address literal: no DNS needed
 

@@ -8,8 +8,8 @@ from collections import defaultdict
 
 from standardwebhooks.webhooks import Webhook
 
-from taskplane_common.testing.postgres import PostgresServer
-from taskplane_common.testing.processes import ServiceProcess, wait_until
+from taskplane_testing.postgres import PostgresServer
+from taskplane_testing.processes import ServiceProcess, wait_until
 
 from .conftest import Platform
 from .test_end_to_end import person, subscribe

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from notification_testkit import Receiver
 
 from notification_service.config import Settings
 from notification_service.senders import post_webhook, webhook_client
+from taskplane_testing.notifications import Receiver
 
 HEADERS = {"webhook-id": "msg_test", "content-type": "application/json"}
 

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from notification_service.config import Settings
 from notification_service.dispatcher import Dispatcher, backoff_s
 from notification_service.senders import Email, send_email
-from taskplane_common.testing.postgres import free_port
+from taskplane_testing.postgres import free_port
 
 
 async def test_a_subscription_failing_for_days_is_disabled_and_its_owner_told(

@@ -14,11 +14,11 @@ import httpx
 import psycopg
 from standardwebhooks.webhooks import Webhook
 
-from taskplane_common.testing.processes import ServiceProcess, wait_until
-from taskplane_common.testing.tokens import bearer
+from taskplane_testing.notifications import Received, Receiver, SmtpSink, assert_not_in_a_dump
+from taskplane_testing.processes import ServiceProcess, wait_until
+from taskplane_testing.tokens import bearer
 
 from .conftest import Platform
-from .notification_testkit import Received, Receiver, SmtpSink, assert_not_in_a_dump
 
 
 def person(platform: Platform, **channels: dict[str, bool]) -> tuple[str, str, dict[str, str]]:

@@ -10,12 +10,12 @@ from typing import Any
 
 import psycopg
 import pytest
-from notification_testkit import json_server
 from prometheus_client import REGISTRY
 
-from taskplane_common.testing.http import asgi_client
-from taskplane_common.testing.spans import captured_spans
-from taskplane_common.testing.tokens import TokenFactory
+from taskplane_testing.http import asgi_client
+from taskplane_testing.notifications import json_server
+from taskplane_testing.spans import captured_spans
+from taskplane_testing.tokens import TokenFactory
 
 from .conftest import build_test_app
 

@@ -26,12 +26,12 @@ from notification_service.config import get_settings
 from notification_service.lambda_handler import DeliveryFailedError, feed_events, handler
 from notification_service.sns_relay import sns_message
 from taskplane_common.migrations import upgrade
-from taskplane_common.testing.postgres import PostgresServer
-from taskplane_common.testing.processes import ServiceProcess
-from taskplane_common.testing.tokens import bearer
+from taskplane_testing.notifications import Receiver, SmtpSink
+from taskplane_testing.postgres import PostgresServer
+from taskplane_testing.processes import ServiceProcess
+from taskplane_testing.tokens import bearer
 
 from .conftest import REGION, Platform
-from .notification_testkit import Receiver, SmtpSink
 from .test_end_to_end import ALL_ON, assert_notified_once, complete_task, person, subscribe
 
 #: Lambda retries a failed asynchronous invocation twice by default (the module's setting).

@@ -18,7 +18,7 @@ from sqlalchemy import insert
 from notification_service import metrics
 from notification_service.models import Delivery, DeliveryAttempt, Notification
 from notification_service.retention import CLEAN_DELIVERIES, retention_cleaner
-from taskplane_common.testing.tokens import TokenFactory, bearer
+from taskplane_testing.tokens import TokenFactory, bearer
 
 BATCH = 3
 EVENT_IDS = count(1)

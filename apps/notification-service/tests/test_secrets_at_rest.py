@@ -25,9 +25,9 @@ from notification_service.config import Settings
 from notification_service.keys import SecretBox, build_kek, local_key_id, new_kek, rewrap_all
 from notification_service.lambda_handler import load_secrets
 from taskplane_common.migrations import upgrade
-from taskplane_common.testing.postgres import PostgresServer
-from taskplane_common.testing.processes import ServiceProcess, wait_until
-from taskplane_common.testing.tokens import TokenFactory, bearer
+from taskplane_testing.postgres import PostgresServer
+from taskplane_testing.processes import ServiceProcess, wait_until
+from taskplane_testing.tokens import TokenFactory, bearer
 
 from .conftest import REGION, Platform
 from .test_api import _subscribe

@@ -14,8 +14,8 @@ import pytest
 from pydantic import ValidationError
 
 from notification_service.config import Settings
-from taskplane_common.testing.postgres import PostgresServer
-from taskplane_common.testing.processes import ServiceProcess, wait_until
+from taskplane_testing.postgres import PostgresServer
+from taskplane_testing.processes import ServiceProcess, wait_until
 
 from .conftest import AWS_ENV, REGION, Platform
 from .test_end_to_end import person

@@ -14,8 +14,8 @@ from fastapi import FastAPI
 from task_service.config import Settings
 from task_service.main import build_app
 from taskplane_common.migrations import upgrade
-from taskplane_common.testing.http import asgi_client
-from taskplane_common.testing.postgres import PostgresServer, empty_schema
+from taskplane_testing.http import asgi_client
+from taskplane_testing.postgres import PostgresServer, empty_schema
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:

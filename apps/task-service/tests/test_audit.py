@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from taskplane_common.principals import DEV_PRINCIPAL
-from taskplane_common.testing.http import assert_problem
+from taskplane_testing.http import assert_problem
 
 Q = "audited"
 

@@ -14,8 +14,8 @@ from fastapi import FastAPI
 
 from task_service.config import Settings
 from task_service.main import build_app
-from taskplane_common.testing.http import asgi_client, assert_problem
-from taskplane_common.testing.tokens import JWKS_URL, TokenFactory, bearer
+from taskplane_testing.http import asgi_client, assert_problem
+from taskplane_testing.tokens import JWKS_URL, TokenFactory, bearer
 
 from .test_queues import configure, enqueue, event_types, lease
 

@@ -13,8 +13,8 @@ import psycopg
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 
-from taskplane_common.testing.http import assert_problem
-from taskplane_common.testing.spans import captured_spans
+from taskplane_testing.http import assert_problem
+from taskplane_testing.spans import captured_spans
 
 Json = dict[str, Any]
 

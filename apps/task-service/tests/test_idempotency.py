@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import httpx
 
-from taskplane_common.testing.http import assert_problem
+from taskplane_testing.http import assert_problem
 
 
 async def test_replay_returns_the_same_body_and_creates_one_row(

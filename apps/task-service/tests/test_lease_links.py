@@ -8,7 +8,7 @@ import uuid
 import httpx
 from opentelemetry.trace import SpanKind
 
-from taskplane_common.testing.spans import captured_spans
+from taskplane_testing.spans import captured_spans
 
 
 async def test_a_batch_lease_span_links_every_task_to_its_producer_trace(

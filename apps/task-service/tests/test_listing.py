@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from task_service.pagination import SORT_OPTIONS
-from taskplane_common.testing.http import assert_problem
+from taskplane_testing.http import assert_problem
 
 ALICE = str(uuid.uuid4())
 BOB = str(uuid.uuid4())

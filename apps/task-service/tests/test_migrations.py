@@ -14,7 +14,7 @@ from sqlalchemy import create_engine
 from task_service.models import SCHEMA, Base
 from taskplane_common.db import async_database_url
 from taskplane_common.migrations import upgrade
-from taskplane_common.testing.postgres import PostgresServer
+from taskplane_testing.postgres import PostgresServer
 
 
 def test_concurrent_upgrades_apply_once_and_match_the_models(

@@ -12,8 +12,8 @@ from task_service.config import Settings
 from task_service.main import build_app
 from taskplane_common.metrics import DB_POOL_EXHAUSTED
 from taskplane_common.migrations import upgrade
-from taskplane_common.testing.http import asgi_client, assert_problem
-from taskplane_common.testing.postgres import PostgresServer
+from taskplane_testing.http import asgi_client, assert_problem
+from taskplane_testing.postgres import PostgresServer
 
 
 async def wait_for_status(client: httpx.AsyncClient, url: str, status: int) -> httpx.Response:

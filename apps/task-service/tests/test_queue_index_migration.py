@@ -11,7 +11,7 @@ from __future__ import annotations
 import psycopg
 
 from taskplane_common.migrations import upgrade
-from taskplane_common.testing.postgres import PostgresServer
+from taskplane_testing.postgres import PostgresServer
 
 FILL = """
 INSERT INTO tasks.tasks (id, title, status, queue, updated_at)

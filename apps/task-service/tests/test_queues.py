@@ -20,7 +20,7 @@ from task_service.main import build_app
 from task_service.queue.maintenance.rescuer import Rescuer
 from task_service.queue.maintenance.stats import StatsRefresher
 from taskplane_common.principals import Principal
-from taskplane_common.testing.http import asgi_client, assert_problem
+from taskplane_testing.http import asgi_client, assert_problem
 
 Json = dict[str, Any]
 Q = "jobs"

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from task_service.queue import statements
 from task_service.queue.driver import execute
 from task_service.queue.maintenance.cleaner import Cleaner
-from taskplane_common.testing.http import assert_problem
+from taskplane_testing.http import assert_problem
 
 Json = dict[str, Any]
 HOUR = 3600

@@ -25,12 +25,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from task_service import queue as engine
 from taskplane_common.migrations import upgrade
-from taskplane_common.testing.postgres import PostgresServer
-
-# The process helpers of the worker tests (read-only use).
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "worker" / "tests"))
-
-from worker_testkit import TaskService, start_task_service, wait_for
+from taskplane_testing.postgres import PostgresServer
+from taskplane_testing.workers import TaskService, start_task_service, wait_for
 
 Q = "stranded"
 WORKER_WAIT_S = 60

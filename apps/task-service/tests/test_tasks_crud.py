@@ -11,7 +11,7 @@ import httpx
 import psycopg
 import pytest
 
-from taskplane_common.testing.http import assert_problem
+from taskplane_testing.http import assert_problem
 
 
 async def test_create_returns_location_etag_and_normalised_fields(

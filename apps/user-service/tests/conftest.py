@@ -12,9 +12,9 @@ import pytest
 from fastapi import FastAPI
 
 from taskplane_common.migrations import upgrade
-from taskplane_common.testing.http import asgi_client
-from taskplane_common.testing.postgres import PostgresServer, empty_schema
-from taskplane_common.testing.tokens import JWKS_URL, TokenFactory
+from taskplane_testing.http import asgi_client
+from taskplane_testing.postgres import PostgresServer, empty_schema
+from taskplane_testing.tokens import JWKS_URL, TokenFactory
 from user_service.config import Settings
 from user_service.main import build_app
 

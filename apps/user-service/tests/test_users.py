@@ -9,8 +9,8 @@ import httpx
 import psycopg
 import pytest
 
-from taskplane_common.testing.http import assert_problem
-from taskplane_common.testing.tokens import TokenFactory, bearer
+from taskplane_testing.http import assert_problem
+from taskplane_testing.tokens import TokenFactory, bearer
 
 
 def _user(tokens: TokenFactory, role: str = "member", **claims: Any) -> tuple[str, dict[str, str]]:

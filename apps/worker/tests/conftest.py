@@ -3,19 +3,16 @@ real PostgreSQL, and a pool of real ``taskplane-worker`` processes."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from taskplane_common.migrations import upgrade
-from taskplane_common.testing.postgres import PostgresServer
+from taskplane_testing.postgres import PostgresServer
 
 # The helpers and the python: test handlers live next to this file.
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from worker_testkit import TaskService, Workers, start_task_service
+from taskplane_testing.workers import TaskService, Workers, start_task_service
 
 
 @pytest.fixture(scope="session")

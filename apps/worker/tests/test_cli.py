@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 
-from taskplane_common.testing.postgres import free_port
+from taskplane_testing.postgres import free_port
 
 
 def run_worker(*args: str, **env: str) -> subprocess.CompletedProcess[str]:

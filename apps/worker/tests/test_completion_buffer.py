@@ -8,8 +8,15 @@ import time
 import uuid
 from pathlib import Path
 
-from test_worker_process import HANDLERS, configure, enqueue, statuses
-from worker_testkit import TaskService, Workers, wait_for
+from taskplane_testing.workers import (
+    HANDLERS,
+    TaskService,
+    Workers,
+    configure,
+    enqueue,
+    statuses,
+    wait_for,
+)
 
 TASKS = 200
 

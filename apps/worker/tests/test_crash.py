@@ -15,12 +15,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from worker_testkit import TaskService, Workers, wait_for
+
+from taskplane_testing.workers import TaskService, Workers, wait_for
 
 TASKS = 5_000
 WORKERS = 4
 KILLS = 5
-HANDLER = "python:taskplane_worker_test_handlers:record"
+HANDLER = "python:taskplane_testing.worker_handlers:record"
 
 
 def completed(service: TaskService, queue: str) -> int:

@@ -26,13 +26,13 @@ from typing import Any
 
 import httpx
 import pytest
-from worker_testkit import TaskService, Workers, start_task_service, wait_for
 
 from taskplane_common.migrations import upgrade
-from taskplane_common.testing.http import assert_problem
-from taskplane_common.testing.postgres import PostgresServer, free_port
+from taskplane_testing.http import assert_problem
+from taskplane_testing.postgres import PostgresServer, free_port
+from taskplane_testing.workers import TaskService, Workers, start_task_service, wait_for
 
-HANDLER = "python:taskplane_worker_test_handlers:record"
+HANDLER = "python:taskplane_testing.worker_handlers:record"
 WORKERS = 3
 CONCURRENCY = 8
 BEFORE = 700  # accepted before the outage

@@ -26,7 +26,7 @@ async def test_builtins() -> None:
 
 async def test_python_handlers_sync_and_async(tmp_path: pytest.TempPathFactory) -> None:
     assert await resolve("python:json:dumps")(info(a=1)) == '{"a": 1}'
-    assert await resolve("python:taskplane_worker_test_handlers:dispatch")(
+    assert await resolve("python:taskplane_testing.worker_handlers:dispatch")(
         info(op="echo", x=2)
     ) == {"op": "echo", "x": 2}
 

@@ -15,44 +15,20 @@ from typing import Any
 import httpx
 from opentelemetry import context
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-from worker_testkit import TaskService, Workers, start_task_service, wait_for
 
 from taskplane_common.migrations import upgrade
-from taskplane_common.testing.postgres import PostgresServer, free_port
-
-HANDLERS = "python:taskplane_worker_test_handlers"
-
-
-def configure(service: TaskService, queue: str, **config: Any) -> None:
-    response = httpx.put(f"{service.url}/api/v1/queues/{queue}", json=config)
-    assert response.status_code in (200, 201), response.text
-
-
-def enqueue(service: TaskService, queue: str, tasks: list[dict[str, Any]], **kw: Any) -> list[str]:
-    response = httpx.post(
-        f"{service.url}/api/v1/queues/{queue}/tasks", json={"tasks": tasks}, timeout=30, **kw
-    )
-    assert response.status_code == 201, response.text
-    return [task["id"] for task in response.json()["tasks"]]
-
-
-def statuses(service: TaskService, queue: str) -> dict[str, int]:
-    with service.db() as db:
-        rows = db.execute(
-            "SELECT status, count(*) FROM tasks.tasks WHERE queue = %s GROUP BY status", (queue,)
-        ).fetchall()
-    return dict(rows)
-
-
-def task(service: TaskService, task_id: str) -> dict[str, Any]:
-    with service.db() as db:
-        cursor = db.execute(
-            "SELECT status, result, last_error, attempts FROM tasks.tasks WHERE id = %s",
-            (task_id,),
-        )
-        row = cursor.fetchone()
-    assert row is not None
-    return dict(zip(["status", "result", "last_error", "attempts"], row, strict=True))
+from taskplane_testing.postgres import PostgresServer, free_port
+from taskplane_testing.workers import (
+    HANDLERS,
+    TaskService,
+    Workers,
+    configure,
+    enqueue,
+    start_task_service,
+    statuses,
+    task,
+    wait_for,
+)
 
 
 def test_outcomes_errors_trace_and_metrics(

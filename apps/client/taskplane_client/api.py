@@ -1,0 +1,97 @@
+"""Every API call as a method of both clients, from one table.
+
+Each entry binds a function of :mod:`taskplane_client.calls` (which describes the
+request) to the client's ``send``: on :class:`~taskplane_client.TaskplaneClient` the
+method returns the answer, on :class:`~taskplane_client.AsyncTaskplaneClient` an
+awaitable of it. The parameters are the call's own (``ParamSpec``), so both clients keep
+typed signatures under mypy strict and neither writes a call out by hand.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
+
+from taskplane_client import calls
+from taskplane_client.base import ClientBase
+from taskplane_client.transport import Call
+
+if TYPE_CHECKING:
+    from taskplane_client.async_client import AsyncTaskplaneClient
+    from taskplane_client.sync_client import TaskplaneClient
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class Endpoint(Generic[P, R]):
+    """A call of :mod:`taskplane_client.calls` as a method of the client it is read on."""
+
+    def __init__(self, build: Callable[P, Call[R]]) -> None:
+        self.build = build
+        self.__doc__ = build.__doc__
+
+    @overload
+    def __get__(self, client: None, owner: type[Any]) -> Endpoint[P, R]: ...
+
+    @overload
+    def __get__(self, client: TaskplaneClient, owner: type[Any]) -> Callable[P, R]: ...
+
+    @overload
+    def __get__(
+        self, client: AsyncTaskplaneClient, owner: type[Any]
+    ) -> Callable[P, Awaitable[R]]: ...
+
+    def __get__(self, client: Any, owner: type[Any]) -> Any:
+        if client is None:
+            return self
+
+        @functools.wraps(self.build)
+        def method(*args: Any, **kwargs: Any) -> Any:
+            return client.send(self.build(*args, **kwargs))
+
+        return method
+
+
+class ApiCalls(ClientBase):
+    """The calls both clients make, each named once (the table the issue asked for)."""
+
+    health = Endpoint(calls.health)
+    # tasks
+    create_task = Endpoint(calls.create_task)
+    list_tasks = Endpoint(calls.list_tasks)
+    get_task = Endpoint(calls.get_task)
+    update_task = Endpoint(calls.update_task)
+    delete_task = Endpoint(calls.delete_task)
+    task_stats = Endpoint(calls.task_stats)
+    cancel_task = Endpoint(calls.cancel_task)
+    # queues
+    list_queues = Endpoint(calls.list_queues)
+    get_queue = Endpoint(calls.get_queue)
+    put_queue = Endpoint(calls.put_queue)
+    delete_queue = Endpoint(calls.delete_queue)
+    enqueue = Endpoint(calls.enqueue)
+    enqueue_many = Endpoint(calls.enqueue_many)
+    list_dead = Endpoint(calls.list_dead)
+    retry_dead = Endpoint(calls.retry_dead)
+    # leases
+    lease = Endpoint(calls.lease)
+    heartbeat = Endpoint(calls.heartbeat)
+    heartbeat_many = Endpoint(calls.heartbeat_many)
+    complete = Endpoint(calls.complete)
+    complete_many = Endpoint(calls.complete_many)
+    fail = Endpoint(calls.fail)
+    release = Endpoint(calls.release)
+    # events
+    events = Endpoint(calls.events)
+    # auth
+    login = Endpoint(calls.login)
+    logout = Endpoint(calls.logout)
+    create_service_token = Endpoint(calls.create_service_token)
+    list_service_tokens = Endpoint(calls.list_service_tokens)
+    revoke_service_token = Endpoint(calls.revoke_service_token)
+    exchange_kubernetes_token = Endpoint(calls.exchange_kubernetes_token)
+    put_workload_binding = Endpoint(calls.put_workload_binding)
+    delete_workload_binding = Endpoint(calls.delete_workload_binding)
+    list_workload_bindings = Endpoint(calls.list_workload_bindings)

@@ -1,1 +1,0 @@
-"""Test helpers shared by every app: a real PostgreSQL server and pytest fixtures."""

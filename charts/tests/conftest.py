@@ -24,7 +24,7 @@ PROFILES: dict[str, Path] = {
     "default": CHART_DIR / "ci" / "default-values.yaml",
     "minimal": CHART_DIR / "ci" / "minimal-values.yaml",
     "full": CHART_DIR / "ci" / "full-values.yaml",
-    "production": TESTS_DIR / "profiles" / "production-values.yaml",
+    "production": CHART_DIR / "examples" / "production-values.yaml",
     "kind-dev": REPO / "k8s" / "values-dev.yaml",
 }
 

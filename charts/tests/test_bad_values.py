@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 PRODUCTION = yaml.safe_load(
-    (Path(__file__).resolve().parent / "profiles" / "production-values.yaml").read_text()
+    (Path(__file__).resolve().parents[1] / "taskplane/examples/production-values.yaml").read_text()
 )
 
 
@@ -98,6 +98,14 @@ CASES = {
     "no-database": (
         {"postgresql": {"enabled": False}},
         ["global.database.external.existingSecret"],
+    ),
+    "component-without-settings": (
+        {
+            "components": {
+                "extra": {"module": "extra", "ports": {"http": 8009}, "metricsPortName": "http"}
+            }
+        },
+        ["components.extra needs its settings section extra"],
     ),
     "two-databases": (
         {"global": {"database": {"external": {"existingSecret": "db"}}}},

@@ -367,25 +367,34 @@ def test_network_policies_can_be_switched_off(render):
 # --- schemas, monitoring, NOTES ---------------------------------------------------------
 
 
-def component_keys(values: dict[str, Any]) -> list[str]:
-    """The values keys the umbrella renders as components: those with a component block."""
-    return sorted(k for k, v in values.items() if isinstance(v, dict) and "component" in v)
-
-
 def test_every_component_is_one_schema_definition_with_visible_defaults():
     values = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
     schema = json.loads((CHART_DIR / "values.schema.json").read_text())
-    components = component_keys(values)
-    assert set(components) >= {*SERVICES, "operator"}
+    components = sorted(values["components"])
+    assert set(components) >= {*SERVICES, "notification-service", "console", "operator"}
+    assert schema["properties"]["components"]["additionalProperties"] == {
+        "$ref": "#/$defs/componentIdentity"
+    }
+    # no component is found implicitly: the map is the only place a module is named
+    assert not [k for k, v in values.items() if isinstance(v, dict) and "component" in v]
     for key in [*components, "componentDefaults"]:
         entry = schema["properties"][key]
         assert entry["$ref"] == "#/$defs/component", key
         assert entry["unevaluatedProperties"] is False, key
     definition = schema["$defs"]["component"]["properties"]
     # every key a component takes has its default in values.yaml (helm show values)
-    assert set(values["componentDefaults"]) == set(definition) - {"global", "enabled", "component"}
+    assert set(values["componentDefaults"]) == set(definition) - {"enabled"}
     assert not list(SUBCHARTS.glob("*/templates/_defaults.tpl"))
-    assert len(list(CHART_DIR.rglob("*.schema.json"))) == 3  # umbrella, worker, postgresql
+    assert len(list(CHART_DIR.rglob("*.schema.json"))) == 2  # umbrella, postgresql
+
+
+def test_no_hollow_subchart():
+    """Every in-tree subchart renders something or is the library the others share."""
+    for chart_yaml in SUBCHARTS.glob("*/Chart.yaml"):
+        meta = yaml.safe_load(chart_yaml.read_text())
+        templates = list((chart_yaml.parent / "templates").glob("*.yaml"))
+        assert meta.get("type") == "library" or templates, chart_yaml.parent.name
+    assert sorted(p.name for p in SUBCHARTS.iterdir()) == ["common", "postgresql"]
 
 
 def test_component_defaults_merge_into_every_component(render):

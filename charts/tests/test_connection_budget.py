@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 PRODUCTION = yaml.safe_load(
-    (Path(__file__).resolve().parent / "profiles" / "production-values.yaml").read_text()
+    (Path(__file__).resolve().parents[1] / "taskplane/examples/production-values.yaml").read_text()
 )
 NOTES = "taskplane/templates/NOTES.txt"
 #: The production profile: pools of 10 + 10 per pod; 6 pods at most (8 during a rolling

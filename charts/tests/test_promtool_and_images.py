@@ -14,7 +14,7 @@ import jsonschema
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-CRD_FILE = REPO / "charts/taskplane/charts/operator/crds/taskqueues.taskplane.io.yaml"
+CRD_FILE = REPO / "charts/taskplane/crds/taskqueues.taskplane.io.yaml"
 DOCKERFILE = REPO / "Dockerfile"
 IMAGES_WORKFLOW = REPO / ".github/workflows/images.yml"
 # promtool ships in Debian's "prometheus" package; .ci/run installs it when missing.

@@ -1,4 +1,4 @@
-"""The dashboards are generated from scripts/dashboards.py (with grafana-foundation-sdk)
+"""The dashboards are generated from scripts/dashboards/ (with grafana-foundation-sdk)
 and carry the variables platform teams filter by; their log queries select the labels
 the chart's log collector sets and filter on fields the services' JSON lines have."""
 
@@ -26,7 +26,7 @@ def test_committed_dashboards_are_the_generated_ones() -> None:
     committed = {path: path.read_text() for path in sorted(DASHBOARDS.glob("*.json"))}
     assert sorted(expected) == sorted(committed), "a dashboard file without a source or vice versa"
     for path, text in expected.items():
-        assert committed[path] == text, f"{path.name} is stale: run python scripts/dashboards.py"
+        assert committed[path] == text, f"{path.name} is stale: run python -m scripts.dashboards"
 
 
 def test_every_dashboard_has_the_namespace_service_and_queue_variables() -> None:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_service.models import RefreshToken, Revocation, ServiceToken, User, WorkloadBinding
 from auth_service.tokens import new_secret, secret_hash
-from taskplane_common.token_verifier import subject_digest
+from taskplane_common.revocations import subject_digest
 
 #: How long a revocation stays on the list verifiers poll: longer than any access token
 #: lives (≤ 900 s) plus the largest verifier leeway (≤ 300 s), with a margin.

@@ -26,15 +26,12 @@ from auth_service.models import SigningKey
 from taskplane_common.db import Database
 from taskplane_common.errors import ProblemError
 from taskplane_common.jsonbody import dumps
-from taskplane_common.principals import Principal
+from taskplane_common.principals import Principal, invalid_token
+from taskplane_common.revocations import RevocationList, subject_digest, token_epoch
 from taskplane_common.token_verifier import (
     ALGORITHM,
-    RevocationList,
     decode_token,
-    invalid_token,
     principal_from_claims,
-    subject_digest,
-    token_epoch,
     unverified_kid,
 )
 

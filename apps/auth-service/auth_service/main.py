@@ -22,7 +22,7 @@ from auth_service.retention import retention_cleaner
 from auth_service.tokens import TokenIssuer
 from taskplane_common.app import create_app
 from taskplane_common.db import Database
-from taskplane_common.token_verifier import RevocationList
+from taskplane_common.revocations import RevocationList
 
 
 def build_app(settings: Settings | None = None) -> FastAPI:

@@ -14,9 +14,9 @@ from auth_service.config import Settings
 from auth_service.keys import KeyStore
 from auth_service.kubernetes import ServiceAccount
 from auth_service.models import ServiceToken, User
+from taskplane_common.revocations import EPOCH_CLAIM
 from taskplane_common.token_verifier import (
     ALGORITHM,
-    EPOCH_CLAIM,
     KNOWN_SCOPES,
     QUEUE_CLAIM,
     scope_string,

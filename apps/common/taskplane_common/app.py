@@ -19,8 +19,9 @@ from taskplane_common.logging import configure_logging
 from taskplane_common.middleware import RequestMiddleware
 from taskplane_common.openapi import install_openapi
 from taskplane_common.principals import TokenVerifier, warn_auth_disabled
+from taskplane_common.revocations import revocations_url_for
 from taskplane_common.settings import ServiceSettings
-from taskplane_common.token_verifier import JwksTokenVerifier, revocations_url_for
+from taskplane_common.token_verifier import JwksTokenVerifier
 from taskplane_common.tracing import configure_tracer_provider, trace_sql
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,8 @@
 """Who is calling: the principal every request runs as.
 
-Tokens are verified locally against the auth service's JWKS. When
+Tokens are verified locally against the auth service's JWKS (``token_verifier``, any
+:class:`TokenVerifier`); a token that does not pass is refused with ``invalid_token()``,
+the one 401 every verifier and the revocation list raise. When
 ``TASKPLANE_AUTH_DISABLED`` is set (development only; production refuses it) every
 request runs as a fixed local admin, and start-up logs that loudly.
 """
@@ -111,6 +113,16 @@ async def current_principal(request: Request) -> Principal:
     if verifier is None:
         raise ProblemError(503, "token verification is not configured", slug="auth-unavailable")
     return await verifier.verify(token)
+
+
+def invalid_token(detail: str = "the access token is invalid or expired") -> ProblemError:
+    """401 with the RFC 6750 challenge; the detail never says which check failed."""
+    return ProblemError(
+        401,
+        detail,
+        slug="invalid-token",
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
 
 
 class TokenVerifier(Protocol):

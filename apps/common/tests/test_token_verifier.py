@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import APIRouter, Depends, FastAPI
 
-from taskplane_common import token_verifier
+from taskplane_common import revocations, token_verifier
 from taskplane_common.app import create_app
 from taskplane_common.errors import ProblemError
 from taskplane_common.principals import Principal, require_role, require_scope, require_writer
@@ -285,7 +285,7 @@ async def test_a_stale_revocation_list_fails_closed(factory: TokenFactory) -> No
     good = factory.transport()
 
     def handler(request: httpx.Request) -> httpx.Response:
-        if not up[0] and request.url.path == token_verifier.REVOCATIONS_PATH:
+        if not up[0] and request.url.path == revocations.REVOCATIONS_PATH:
             return httpx.Response(503)
         return good.handle_request(request)
 
@@ -296,7 +296,7 @@ async def test_a_stale_revocation_list_fails_closed(factory: TokenFactory) -> No
         audience="taskplane",
         http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
         clock=lambda: now[0],
-        revocations_url=token_verifier.revocations_url_for(jwks_url),
+        revocations_url=revocations.revocations_url_for(jwks_url),
         revocations_max_age_s=60,
     )
     token = factory.token()

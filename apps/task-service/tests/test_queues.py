@@ -591,8 +591,9 @@ async def test_batch_complete_judges_each_lease_on_its_own(
 async def test_wake_ups_are_sent_when_work_becomes_available(
     client: httpx.AsyncClient, task_db_url: str
 ) -> None:
-    """NOTIFY on the queue channel for what can unblock a long-poll: new available tasks,
-    a completion that frees a ``max_in_flight`` slot, a failure, a release."""
+    """NOTIFY on the queue channel for what can unblock a long-poll: new available tasks
+    in a queue that had none, a completion that frees a ``max_in_flight`` slot, a failure
+    or a release that makes an empty queue non-empty; nothing into a non-empty queue."""
     await configure(client, max_in_flight=5, backoff_base_s=0, backoff_max_s=0)
     await configure(client, "plain")
     with psycopg.connect(task_db_url, autocommit=True) as listener:
@@ -602,8 +603,10 @@ async def test_wake_ups_are_sent_when_work_becomes_available(
             return [note.payload for note in listener.notifies(timeout=0.3, stop_after=10)]
 
         heard()  # the configure calls' own wake-ups
-        await enqueue_many(client, 3)
+        await enqueue_many(client, 2)
         assert heard() == [Q]  # once for the whole batch
+        await enqueue(client)
+        assert heard() == [], "the queue had work: no leaser was waiting"
         await enqueue(client, delay_s=3600)
         assert heard() == [], "nothing available now, nobody to wake"
         first, second, third = await lease(client, max_tasks=3)
@@ -611,6 +614,8 @@ async def test_wake_ups_are_sent_when_work_becomes_available(
         assert heard() == [Q], "a completion frees a max_in_flight slot"
         await client.post(f"/api/v1/leases/{second['lease_id']}/fail", json={"error": "x"})
         assert heard() == [Q]
+        (retried,) = await lease(client)
+        assert retried["id"] == second["id"]
         await client.post(f"/api/v1/leases/{third['lease_id']}/release", json={})
         assert heard() == [Q]
 

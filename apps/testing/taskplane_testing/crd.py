@@ -20,7 +20,7 @@ from celpy.adapter import json_to_cel
 
 from taskplane_testing import REPO_ROOT
 
-CRD_PATH = REPO_ROOT / "charts/taskplane/charts/operator/crds/taskqueues.taskplane.io.yaml"
+CRD_PATH = REPO_ROOT / "charts/taskplane/crds/taskqueues.taskplane.io.yaml"
 SAMPLES_DIR = REPO_ROOT / "k8s/samples"
 
 

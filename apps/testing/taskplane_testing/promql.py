@@ -37,8 +37,8 @@ class Expression:
 
 
 def load_generator() -> ModuleType:
-    """scripts/dashboards.py, the one source of the dashboards."""
-    return load_script("dashboards.py")
+    """scripts/dashboards/, the one source of the dashboards."""
+    return load_script("dashboards")
 
 
 def _targets(datasource_type: str) -> list[Expression]:

@@ -24,7 +24,7 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from taskplane_common.token_verifier import REVOCATIONS_PATH
+from taskplane_common.revocations import REVOCATIONS_PATH
 from taskplane_testing.postgres import PostgresServer, free_port
 from taskplane_testing.tokens import TokenFactory, bearer
 from taskplane_testing.waiting import eventually, stop_process

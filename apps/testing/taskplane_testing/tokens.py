@@ -20,13 +20,8 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
-from taskplane_common.token_verifier import (
-    REVOCATIONS_PATH,
-    JwksTokenVerifier,
-    revocations_url_for,
-    scope_string,
-    subject_digest,
-)
+from taskplane_common.revocations import REVOCATIONS_PATH, revocations_url_for, subject_digest
+from taskplane_common.token_verifier import JwksTokenVerifier, scope_string
 
 JWKS_URL = "http://auth-service.test/.well-known/jwks.json"
 ISSUER = "taskplane-auth"

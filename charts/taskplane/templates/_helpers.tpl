@@ -41,8 +41,7 @@ HPA's maxReplicas (replicaCount without one) plus a rolling update's surge
 {{- define "taskplane.umbrella.connectionBudget" -}}
 {{- $components := dict -}}
 {{- $total := 0 -}}
-{{- range $name, $values := .Values -}}
-{{- if and (kindIs "map" $values) (kindIs "map" (get $values "component")) -}}
+{{- range $name, $identity := .Values.components -}}
 {{- $v := include "taskplane.component.values" (dict "root" $ "name" $name) | fromYaml -}}
 {{- if and $v.enabled $v.component.database -}}
 {{- $perPod := add $v.databasePool.size $v.databasePool.maxOverflow ($v.component.extraDatabaseConnections | default 0) -}}
@@ -60,7 +59,6 @@ HPA's maxReplicas (replicaCount without one) plus a rolling update's surge
 {{- $connections := mul $perPod $pods -}}
 {{- $_ := set $components $name (dict "perPod" $perPod "pods" $pods "connections" $connections) -}}
 {{- $total = add $total $connections -}}
-{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- toYaml (dict "components" $components "total" $total) -}}

@@ -1,18 +1,18 @@
 """The durable queue engine: plain async functions over a session.
 
 Callers own the transaction (they commit). Every state change writes its outbox event in
-the same statement, and every statement that makes work available sends a NOTIFY
-(delivered at commit) so long-polling leases wake up. Refusals are ``errors.QueueError``s.
+the same statement, and a statement that makes work available in an empty queue sends a
+NOTIFY (delivered at commit) so long-polling leases wake up. Refusals are ``errors.QueueError``s.
 
 * ``statements``: every SQL statement, named once; ``records``: their typed results
-* ``registry``: queue configuration and stats; ``enqueue``; ``leases`` (with the long-poll
-  wait); ``dead_letters`` (and cancel)
+* ``registry``: queue configuration and stats; ``enqueue`` (``ids``: its UUIDv7 keys);
+  ``leases`` (with the long-poll wait); ``dead_letters`` (and cancel)
 * ``outbox``: the one event writer; ``counters``: the one counter update
 * ``maintenance``: the rescuer, the cleaner and the stats refresher, one per file
 """
 
 from task_service.queue.dead_letters import cancel, list_dead, retry_dead
-from task_service.queue.enqueue import enqueue
+from task_service.queue.enqueue import enqueue, enqueue_ids
 from task_service.queue.leases import (
     Lease,
     autocommit,
@@ -46,6 +46,7 @@ __all__ = [
     "delete_queue",
     "describe_queue",
     "enqueue",
+    "enqueue_ids",
     "fail",
     "get_queue",
     "heartbeat",

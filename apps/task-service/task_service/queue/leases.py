@@ -172,22 +172,25 @@ async def lease_wait(
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s
-    while True:
-        if await client_gone():
-            return Lease([], 0, 0)
-        async with _attempt(session) as executor:
-            granted = await lease(
-                executor,
-                queue,
-                worker_id,
-                max_tasks,
-                timeout_grace_s=timeout_grace_s,
-                reclaim_batch=reclaim_batch,
-            )
-        remaining = deadline - loop.time()
-        if granted.tasks or remaining <= 0:
-            break
-        await notifier.wait(QUEUE_CHANNEL, queue, remaining)
+    # Subscribed before the first claim: a queue's NOTIFY is only sent when it goes from
+    # empty to non-empty, so one that lands while a claim runs must wake the next wait.
+    with notifier.subscribe(QUEUE_CHANNEL, queue) as wake_up:
+        while True:
+            if await client_gone():
+                return Lease([], 0, 0)
+            async with _attempt(session) as executor:
+                granted = await lease(
+                    executor,
+                    queue,
+                    worker_id,
+                    max_tasks,
+                    timeout_grace_s=timeout_grace_s,
+                    reclaim_batch=reclaim_batch,
+                )
+            remaining = deadline - loop.time()
+            if granted.tasks or remaining <= 0:
+                break
+            await wake_up.wait(remaining)
     if granted.tasks and await client_gone():
         async with _attempt(session) as executor:
             await hand_back(executor, granted.tasks)

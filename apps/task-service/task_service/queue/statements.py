@@ -40,6 +40,7 @@ from task_service.queue.sql import (
     PENDING,
     RETRYING,
     SCHEDULED,
+    UUID_V7,
     seconds,
     wake,
 )
@@ -50,38 +51,59 @@ _OUTCOME = columns(LeaseOutcome)
 _OUTCOME_T = columns(LeaseOutcome, "t")
 _REASON = "jsonb_build_object('reason', CAST(:reason AS text))"
 
-#: Enqueue a JSON array of task rows: create the queue if unconfigured, insert (a live
-#: task with the same dedupe_key wins), write ``task.created`` events, and wake
-#: long-polls once when something is available now.
-ENQUEUE = statement(
-    "enqueue",
-    f"""
-    WITH queue_row AS (
-        INSERT INTO tasks.queues (name) VALUES (:queue) ON CONFLICT DO NOTHING
-    ), input AS (
-        SELECT CAST(i->>'id' AS uuid) AS id, i->>'title' AS title,
-               CAST(i->>'priority' AS smallint) AS priority, i->'payload' AS payload,
-               CAST(i->>'max_attempts' AS integer) AS max_attempts,
-               CAST(i->>'timeout_s' AS integer) AS timeout_s, i->>'dedupe_key' AS dedupe_key,
-               greatest(now(), coalesce(CAST(i->>'run_at' AS timestamptz),
-                                        now() + {seconds("i->>'delay_s'")}, now())) AS run_at,
-               n
-        FROM jsonb_array_elements(CAST(:items AS jsonb)) WITH ORDINALITY AS items(i, n)
-    ), src AS (
-        INSERT INTO tasks.tasks (id, title, status, priority, owner_id, queue, payload,
-                                 max_attempts, run_at, timeout_s, dedupe_key, traceparent)
-        SELECT id, title, CASE WHEN run_at > now() THEN {SCHEDULED} ELSE {PENDING} END,
-               priority, CAST(:owner AS uuid), :queue, payload, max_attempts, run_at,
-               timeout_s, dedupe_key, :traceparent
-        FROM input ORDER BY n
-        ON CONFLICT (queue, dedupe_key) WHERE {DEDUPE_PREDICATE} DO NOTHING
-        RETURNING {_TASK}, owner_id, traceparent
-    ), events AS (
-        {write_events("'task.created'", extra="jsonb_build_object('dedupe_key', dedupe_key)")}
-    )
-    SELECT {_TASK}, {wake(where=f"WHERE status = {PENDING}")} FROM src
-    """,
+#: The columns of an enqueue, each one array parameter of this type (``unnest``).
+ENQUEUE_COLUMNS = (
+    ("id", "uuid"),
+    ("title", "text"),
+    ("priority", "smallint"),
+    ("payload", "jsonb"),
+    ("max_attempts", "integer"),
+    ("timeout_s", "integer"),
+    ("dedupe_key", "text"),
+    ("run_at", "timestamptz"),
+    ("delay_s", "double precision"),
 )
+_UNNEST = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in ENQUEUE_COLUMNS)
+_UNNESTED = ", ".join(name for name, _ in ENQUEUE_COLUMNS)
+
+
+def _enqueue(name: str, returning: str) -> Statement:
+    """Enqueue the rows of one array per column (``unnest``: no JSON to build or parse
+    per row): create the queue if unconfigured, insert (a live task with the same
+    dedupe_key wins), write ``task.created`` events, and wake long-polls when the queue
+    had nothing available before. Returns ``returning`` of each inserted task."""
+    return statement(
+        name,
+        f"""
+        WITH queue_row AS (
+            INSERT INTO tasks.queues (name) VALUES (:queue) ON CONFLICT DO NOTHING
+        ), input AS (
+            SELECT id, title, priority, payload, max_attempts, timeout_s, dedupe_key,
+                   greatest(now(), coalesce(run_at, now() + {seconds("delay_s")}, now()))
+                       AS run_at,
+                   n
+            FROM unnest({_UNNEST}) WITH ORDINALITY AS i({_UNNESTED}, n)
+        ), src AS (
+            INSERT INTO tasks.tasks (id, title, status, priority, owner_id, queue, payload,
+                                     max_attempts, run_at, timeout_s, dedupe_key, traceparent)
+            SELECT id, title, CASE WHEN run_at > now() THEN {SCHEDULED} ELSE {PENDING} END,
+                   priority, CAST(:owner AS uuid), :queue, payload, max_attempts, run_at,
+                   timeout_s, dedupe_key, :traceparent
+            FROM input ORDER BY n
+            ON CONFLICT (queue, dedupe_key) WHERE {DEDUPE_PREDICATE} DO NOTHING
+            RETURNING {_TASK}, owner_id, traceparent
+        ), events AS (
+            {write_events("'task.created'", extra="jsonb_build_object('dedupe_key', dedupe_key)")}
+        )
+        SELECT {returning}, {wake(where=f"WHERE status = {PENDING}")} FROM src
+        """,
+    )
+
+
+#: Enqueue, returning each inserted task whole (what the enqueue route answers with).
+ENQUEUE = _enqueue("enqueue", _TASK)
+#: Enqueue, returning only the inserted tasks' ids (a caller that needs no bodies).
+ENQUEUE_IDS = _enqueue("enqueue_ids", "id")
 
 #: Live tasks holding some dedupe keys (the winners of a deduplicated enqueue).
 DEDUPE_HOLDERS = statement(
@@ -108,7 +130,7 @@ def _claim(gate: str) -> str:
         FROM tasks.queues WHERE name = :queue
     ), claimed AS (
         UPDATE tasks.tasks AS t SET
-            status = {IN_PROGRESS}, attempts = t.attempts + 1, lease_id = gen_random_uuid(),
+            status = {IN_PROGRESS}, attempts = t.attempts + 1, lease_id = {UUID_V7},
             leased_by = :worker, leased_at = now(), lease_expires_at = now() + {lease_length},
             updated_at = now(), version = t.version + 1
         FROM cfg
@@ -208,7 +230,10 @@ COMPLETE = statement(
     )
     SELECT {_OUTCOME}, lease,
            {
-        wake(where="WHERE queue IN (SELECT name FROM tasks.queues WHERE max_in_flight IS NOT NULL)")
+        wake(
+            where="WHERE queue IN (SELECT name FROM tasks.queues WHERE max_in_flight IS NOT NULL)",
+            always=True,
+        )
     }
     FROM src
     """,

@@ -12,7 +12,7 @@ from auth_service.api.deps import KeyStoreDep
 from auth_service.schemas import Jwks, RevocationList
 from taskplane_common.db import request_read_session
 from taskplane_common.jsonbody import FastJSONResponse
-from taskplane_common.token_verifier import REVOCATIONS_PATH
+from taskplane_common.revocations import REVOCATIONS_PATH
 
 router = APIRouter(tags=["jwks"])
 

@@ -1,10 +1,11 @@
 {{/*
 "taskplane.component": everything one long-running component needs, from its values.
-The umbrella renders every component with one include per values key:
+The umbrella renders every entry of its components map (values.yaml) with one include:
   {{ include "taskplane.component" (dict "root" $ "name" "task-service") }}
 
 The component's values are the umbrella's componentDefaults overlaid with its own
-section (taskplane.component.values). The objects, by concern:
+section, and its identity (components.<name>) as .component
+(taskplane.component.values). The objects, by concern:
   _component_workload.tpl    ServiceAccount, Deployment (with a migrate init container
                              when the migrations mode is initContainer), HPA, PDB
   _component_network.tpl     Service, NetworkPolicy (ingress and the component's own
@@ -32,9 +33,19 @@ Each part receives the component context:
 {{- end }}
 {{- end -}}
 
-{{/* The component's effective values: componentDefaults overlaid with its own section. */}}
+{{/*
+The component's effective values: componentDefaults overlaid with its own section, its
+identity from the components map under "component". An entry of the map without its
+settings section fails here, naming the key.
+*/}}
 {{- define "taskplane.component.values" -}}
-{{- include "taskplane.merge" (dict "dst" .root.Values.componentDefaults "src" (index .root.Values .name)) -}}
+{{- $section := index .root.Values .name -}}
+{{- if not (kindIs "map" $section) -}}
+{{- fail (printf "components.%s needs its settings section %s (at least %s.enabled)" .name .name .name) -}}
+{{- end -}}
+{{- $v := include "taskplane.merge" (dict "dst" .root.Values.componentDefaults "src" $section) | fromYaml -}}
+{{- $_ := set $v "component" (index .root.Values.components .name) -}}
+{{- toYaml $v -}}
 {{- end -}}
 
 {{/*

@@ -28,7 +28,6 @@ import statistics
 import subprocess
 import tarfile
 import tempfile
-import time
 from collections.abc import Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime
@@ -39,14 +38,20 @@ from typing import Any
 import jwt
 import psycopg
 
-from bench.cpu import CpuMeter
-from bench.sizing.api_ceiling import CLIENTS, PATHS, SEED_SQL, run_wrk, wrk_scripts
+from bench.sizing.api_ceiling import (
+    CLIENTS,
+    PATHS,
+    SEED_SQL,
+    idle_cpu,
+    metered_wrk,
+    wrk_scripts,
+)
 from bench.sizing.run import RESULTS, ceiling_app
 from taskplane_testing.platform import running_platform
 from taskplane_testing.postgres import PostgresServer
 from taskplane_testing.processes import ServiceProcess
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SIDES = ("before", "after", "ceiling")
 
 
@@ -117,7 +122,7 @@ def compare(
             db.execute("VACUUM (ANALYZE) tasks.tasks")
         assert row is not None
         scripts = wrk_scripts()
-        idle = idle_cpu(sides)
+        idle = idle_cpu({side: pid for side, (_, pid) in sides.items()})
         points: dict[str, Any] = {}
         for endpoint, template in PATHS.items():
             path = template.format(task_id=row[0])
@@ -126,13 +131,15 @@ def compare(
                 for _ in range(repeats):
                     for side in SIDES:
                         base, pid = sides[side]
-                        meter = CpuMeter({side: [pid]})
-                        meter.start()
-                        started = time.perf_counter()
-                        run = run_wrk(base + path, token, concurrency, seconds, scripts[endpoint])
-                        elapsed = time.perf_counter() - started
-                        busy_s = meter.stop()[side] - idle[side] * elapsed
-                        run["cpu_ms_per_request"] = busy_s * 1e3 / max(run["requests"], 1)
+                        run = metered_wrk(
+                            base + path,
+                            token,
+                            concurrency,
+                            seconds,
+                            scripts[endpoint],
+                            pid,
+                            idle[side],
+                        )
                         runs[side].append(run)
                 name = f"{endpoint} x{concurrency}"
                 points[name] = summarise(runs)
@@ -145,14 +152,6 @@ def compare(
         "repeats": repeats,
         "points": points,
     }
-
-
-def idle_cpu(sides: dict[str, tuple[str, int]], window_s: float = 5.0) -> dict[str, float]:
-    """CPU seconds per second each side spends without requests (background loops)."""
-    meter = CpuMeter({side: [pid] for side, (_, pid) in sides.items()})
-    meter.start()
-    time.sleep(window_s)
-    return {side: seconds / window_s for side, seconds in meter.stop().items()}
 
 
 def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:

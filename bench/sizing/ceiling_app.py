@@ -2,9 +2,11 @@
 
 The same SELECTs and INSERT as ``GET /api/v1/tasks/{id}``, the filtered list page and
 ``POST /api/v1/tasks`` (admin visibility, keyset order of the default sort), the
-user-service's ``GET /api/v1/users/me`` statement on its database, and the auth-service's
+user-service's ``GET /api/v1/users/me`` statement on its database, the auth-service's
 JWKS from memory (fetched once at start, as the auth-service serves it from its key
-cache), with the same driver (psycopg) and the same JWT check
+cache) and its refresh rotation (the same statement on the auth-service's tables, which
+share ``DATABASE_URL`` in the sizing run, and an ES256 access token signed with a key of
+its own), with the same driver (psycopg) and the same JWT check
 (:class:`taskplane_common.token_verifier.JwksTokenVerifier` against the auth-service's JWKS), and
 nothing else: no middleware, no response models, no ORM session, no events. ``uvicorn
 bench.sizing.ceiling_app:app``; env ``DATABASE_URL`` (the task-service's database),
@@ -14,19 +16,30 @@ bench.sizing.ceiling_app:app``; env ``DATABASE_URL`` (the task-service's databas
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Annotated, Any
 
 import httpx
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import Depends, FastAPI, Header, HTTPException
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 from starlette.responses import JSONResponse, Response
 
+from auth_service.sessions import REFRESH_SQL, rotation_params
 from taskplane_common.principals import Principal
-from taskplane_common.token_verifier import JwksTokenVerifier
+from taskplane_common.revocations import EPOCH_CLAIM
+from taskplane_common.token_verifier import (
+    ALGORITHM,
+    KNOWN_SCOPES,
+    JwksTokenVerifier,
+    scope_string,
+)
 from user_service.crud import ENSURE_PROFILE_SQL, ensure_profile_params
 
 COLUMNS = (
@@ -137,6 +150,47 @@ async def me(who: PrincipalDep) -> JSONResponse:
         row = await cursor.fetchone()
     assert row is not None
     return JSONResponse(_json(row))
+
+
+#: The ceiling's own signing key: the same ES256 signature per access token as the
+#: auth-service's.
+signing_key = ec.generate_private_key(ec.SECP256R1())
+ACCESS_TTL_S = 900
+
+
+@app.post("/api/v1/auth/refresh")
+async def refresh(body: dict[str, Any]) -> JSONResponse:
+    secret, params = rotation_params(str(body.get("refresh_token", "")), timedelta(days=30))
+    async with pool.connection() as connection:
+        cursor = await connection.cursor(row_factory=dict_row).execute(REFRESH_SQL, params)
+        row = await cursor.fetchone()
+    if row is None:
+        raise HTTPException(401)
+    now = int(time.time())
+    claims = {
+        "iss": "taskplane-auth",
+        "aud": "taskplane",
+        "sub": str(row["id"]),
+        "iat": now,
+        "nbf": now,
+        "exp": now + ACCESS_TTL_S,
+        "jti": uuid.uuid4().hex,
+        EPOCH_CLAIM: row["epoch"],
+        "token_use": "user",
+        "email": row["email"],
+        "name": row["full_name"],
+        "roles": [row["role"]],
+        "scope": scope_string(KNOWN_SCOPES if row["role"] == "admin" else frozenset()),
+    }
+    access = jwt.encode(claims, signing_key, algorithm=ALGORITHM, headers={"kid": "ceiling"})
+    return JSONResponse(
+        {
+            "access_token": access,
+            "token_type": "bearer",
+            "expires_in": ACCESS_TTL_S,
+            "refresh_token": secret,
+        }
+    )
 
 
 @app.post("/api/v1/tasks", status_code=201)

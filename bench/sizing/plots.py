@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-ENDPOINTS = ("get", "list", "post", "jwks", "me")
+ENDPOINTS = ("get", "list", "post", "jwks", "refresh", "me")
 
 
 def _save(figure: Any, path: Path) -> None:
@@ -31,7 +31,7 @@ def plot_bound(results: dict[str, Any], path: Path) -> None:
 
 def plot_api(results: dict[str, Any], path: Path) -> None:
     api = results["api"]
-    figure, axes = plt.subplots(1, len(ENDPOINTS), figsize=(18, 3.8))
+    figure, axes = plt.subplots(1, len(ENDPOINTS), figsize=(21, 3.8))
     for ax, endpoint in zip(axes, ENDPOINTS, strict=True):
         data = api["endpoints"][endpoint]
         clients = [int(c) for c in data]
@@ -118,8 +118,9 @@ def table(results: dict[str, Any], source: str) -> str:
         f" engine/bound **{bound['engine_over_bound']:.2f}** (target 0.25).",
         "",
         "| endpoint | clients | service req/s | p50 / p99 ms"
-        " | ceiling req/s | p50 / p99 ms | ratio | service non-2xx |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        " | ceiling req/s | p50 / p99 ms | ratio | CPU ms/request service / ceiling"
+        " | CPU ratio | service non-2xx |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for endpoint, per_clients in results["api"]["endpoints"].items():
         for clients, data in per_clients.items():
@@ -128,7 +129,9 @@ def table(results: dict[str, Any], source: str) -> str:
                 f"| {endpoint} | {clients} | {api['requests_per_s']:,.0f} |"
                 f" {api['p50_ms']:.1f} / {api['p99_ms']:.1f} | {ceiling['requests_per_s']:,.0f} |"
                 f" {ceiling['p50_ms']:.1f} / {ceiling['p99_ms']:.1f}"
-                f" | {data['api_over_ceiling']:.2f} | {_non_2xx(api)} |"
+                f" | {data['api_over_ceiling']:.2f}"
+                f" | {api['cpu_ms_per_request']:.2f} / {ceiling['cpu_ms_per_request']:.2f}"
+                f" | {data['cpu_ceiling_over_api']:.2f} | {_non_2xx(api)} |"
             )
     growth = results["growth"]
     lines += [

@@ -6,7 +6,8 @@ JWKS verification against the real auth-service), drives one endpoint with wrk a
 the task-service with ``py-spy record`` meanwhile. It writes the collapsed stacks
 (``profile-api-<endpoint>.txt``, for ``flamegraph.pl`` or speedscope) and
 ``latest-profile-api-<endpoint>.md``: CPU samples by layer (the library the sampled frame
-is in) and the functions with the most samples, inclusive and self.
+is in) and the functions with the most samples, inclusive and self. Only samples of the
+thread holding the GIL count (``py-spy --gil``): what the process spends its CPU on.
 
 py-spy reads the target's memory: it needs ptrace rights over it (root, or
 ``CAP_SYS_PTRACE`` in a container).
@@ -139,6 +140,9 @@ def profile(endpoint: str, clients: int, seconds: int, results_dir: Path) -> Pat
             str(seconds),
             "--rate",
             "200",
+            # Only the thread holding the GIL: a thread in a system call (the socket
+            # writes) or waiting for the GIL is not spending the process's CPU.
+            "--gil",
             "--format",
             "raw",
             "--output",

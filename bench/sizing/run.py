@@ -40,7 +40,7 @@ from taskplane_testing.platform import Platform, running_platform
 from taskplane_testing.postgres import PostgresServer, free_port
 from taskplane_testing.processes import ServiceProcess, stop_process, wait_until
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parents[1] / "results"
 FOOTPRINT_QUEUE = "footprint"
 
 
@@ -223,7 +223,13 @@ def serving(server: PostgresServer, size: Sizes, quick: bool, log: Log) -> dict[
                 "users": users_url,
                 "ceiling": ceiling,
             }
-            api = measure_api(bases, token, str(row[0]), size.wrk_s, log)
+            processes = {
+                "tasks": pids["task-service"],
+                "auth": pids["auth-service"],
+                "users": pids["user-service"],
+                "ceiling": pids["ceiling app"],
+            }
+            api = measure_api(bases, processes, token, str(row[0]), size.wrk_s, log, database_url)
         memory = footprint(idle, sampler.peak_mib)
         log(
             "footprint: "

@@ -60,13 +60,20 @@ class KeyStore:
 
     # -- reading -----------------------------------------------------------------------
 
+    def _fresh(self, force: bool) -> bool:
+        """Whether the cached key list may be served (a forced reload still waits
+        ``MIN_RELOAD_INTERVAL_S``)."""
+        if self._loaded_at is None:
+            return False
+        limit = MIN_RELOAD_INTERVAL_S if force else self.settings.key_cache_ttl_s
+        return time.monotonic() - self._loaded_at < limit
+
     async def _load(self, *, force: bool = False) -> list[KeyInfo]:
+        if self._fresh(force):
+            return self._keys  # the common case: no lock taken
         async with self._lock:
             now = time.monotonic()
-            age = None if self._loaded_at is None else now - self._loaded_at
-            if age is not None and age < (
-                MIN_RELOAD_INTERVAL_S if force else self.settings.key_cache_ttl_s
-            ):
+            if self._fresh(force):
                 return self._keys
             async with self.database.session() as session:
                 rows = (
@@ -98,6 +105,9 @@ class KeyStore:
         """The JWKS as a JSON body, serialised once per loaded key list (every verifier
         in the platform fetches it)."""
         keys = await self._load()
+        if not keys:
+            await self.signing_key()  # creates the first key
+            keys = await self._load()
         if self._jwks_body is None or self._jwks_body[0] is not keys:
             self._jwks_body = (keys, dumps({"keys": [key.public_jwk for key in keys]}))
         return self._jwks_body[1]

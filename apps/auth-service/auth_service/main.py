@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from auth_service import __version__, crud
-from auth_service.api.routes import admin, auth, jwks, workload_bindings
+from auth_service.api.routes import admin, exchanges, jwks, login, workload_bindings
 from auth_service.bootstrap import bootstrap_admin
 from auth_service.config import Settings, get_settings
 from auth_service.keys import KeyStore, KeyStoreVerifier
@@ -60,7 +60,13 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         settings=settings,
         title="taskplane auth-service",
         version=__version__,
-        routers=[auth.router, admin.router, workload_bindings.router, jwks.router],
+        routers=[
+            login.router,
+            exchanges.router,
+            admin.router,
+            workload_bindings.router,
+            jwks.router,
+        ],
         database=database,
         lifespan=lifespan,
         token_verifier=KeyStoreVerifier(key_store, settings, revocations),

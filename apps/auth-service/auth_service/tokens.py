@@ -6,6 +6,7 @@ import hashlib
 import secrets
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import jwt
@@ -13,7 +14,7 @@ import jwt
 from auth_service.config import Settings
 from auth_service.keys import KeyStore
 from auth_service.kubernetes import ServiceAccount
-from auth_service.models import ServiceToken, User
+from auth_service.models import ServiceToken
 from taskplane_common.revocations import EPOCH_CLAIM
 from taskplane_common.token_verifier import (
     ALGORITHM,
@@ -61,17 +62,18 @@ class TokenIssuer:
         }
         return jwt.encode(claims, key, algorithm=ALGORITHM, headers={"kid": kid})
 
-    async def for_user(self, user: User, epoch: int) -> str:
-        """Admins carry every scope so they can run any queue call themselves."""
-        scopes = KNOWN_SCOPES if user.role == "admin" else frozenset()
+    async def for_user(self, account: Mapping[str, Any], epoch: int) -> str:
+        """``account``: the user's row (``id``, ``email``, ``full_name``, ``role``).
+        Admins carry every scope so they can run any queue call themselves."""
+        scopes = KNOWN_SCOPES if account["role"] == "admin" else frozenset()
         return await self._sign(
-            str(user.id),
+            str(account["id"]),
             epoch,
             {
                 "token_use": "user",
-                "email": user.email,
-                "name": user.full_name,
-                "roles": [user.role],
+                "email": account["email"],
+                "name": account["full_name"],
+                "roles": [account["role"]],
                 "scope": scope_string(scopes),
             },
         )

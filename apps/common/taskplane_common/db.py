@@ -1,4 +1,11 @@
-"""Async SQLAlchemy engine and session handling shared by every service."""
+"""Async SQLAlchemy engine and session handling shared by every service.
+
+Hot paths that run one fixed statement per request skip SQLAlchemy's execution layer:
+:meth:`Database.driver` (routes get the database from :func:`request_database`) checks
+a connection out of the engine's pool (so the pool's timeout, idle pings and metrics
+stay the same) and runs the statements on the psycopg connection under it, in
+autocommit.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +14,20 @@ import math
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Annotated, Any, cast
 
 import psycopg
-from fastapi import Request
+from fastapi import Depends, Request
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from prometheus_client import Histogram
+from psycopg import pq
+from psycopg.rows import dict_row
 from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -22,6 +36,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import QueuePool
+from sqlalchemy.util import greenlet_spawn
 
 from taskplane_common.metrics import (
     DB_POOL_EXHAUSTED,
@@ -58,7 +73,17 @@ class Database:
             options=f"-c statement_timeout={settings.db_statement_timeout_ms}",
             application_name=settings.service_name,
         )
+        if not settings.db_prepared_statements:
+            params["prepare_threshold"] = None
         self.ping_timeout_s = settings.db_connect_timeout_s
+        server = {
+            "db.system": "postgresql",
+            "db.name": url.database,
+            "db.user": url.username,
+            "net.peer.name": url.host,
+            "net.peer.port": url.port,
+        }
+        self.span_attributes = {key: value for key, value in server.items() if value is not None}
 
         async def connect() -> psycopg.AsyncConnection[Any]:
             """A new connection within the connect timeout: a server that accepts and
@@ -72,11 +97,16 @@ class Database:
                     f"no answer from the database within {settings.db_connect_timeout_s}s"
                 ) from exc
 
+        # Every connection the settings allow stays pooled once opened: with overflow
+        # connections, SQLAlchemy closes one whenever it comes back to a pool already
+        # holding ``db_pool_size`` idle ones, which a load just above the pool size does
+        # many times a second (a new PostgreSQL backend, and its start-up, per request).
+        # The most connections a process opens is the same.
         self.engine: AsyncEngine = create_async_engine(
             url,
             async_creator=connect,
-            pool_size=settings.db_pool_size,
-            max_overflow=settings.db_max_overflow,
+            pool_size=settings.db_pool_size + settings.db_max_overflow,
+            max_overflow=0,
             pool_timeout=settings.db_pool_timeout_s,
             pool_recycle=1800,
         )
@@ -84,9 +114,8 @@ class Database:
         #: Sessions for routes that only read: autocommit, so a request is its statements
         #: and no BEGIN/ROLLBACK round trips (under READ COMMITTED every statement sees
         #: its own snapshot anyway, so a read transaction buys no consistency).
-        self.read_sessionmaker = async_sessionmaker(
-            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
-        )
+        self.autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.read_sessionmaker = async_sessionmaker(self.autocommit_engine, expire_on_commit=False)
         self._ping_idle_connections(settings.db_ping_idle_after_s)
         self._instrument(settings)
 
@@ -124,7 +153,7 @@ class Database:
         if isinstance(pool, QueuePool):
             DB_POOL_IN_USE.labels(service).set_function(pool.checkedout)
             DB_POOL_MAX.labels(service).set(settings.db_pool_size + settings.db_max_overflow)
-        latency = DB_STATEMENT_LATENCY.labels(service)
+        latency = self.latency = DB_STATEMENT_LATENCY.labels(service)
 
         def started(*args: Any) -> None:
             context = args[4]
@@ -150,6 +179,40 @@ class Database:
         """A session whose transaction commits on success and rolls back on error."""
         async with self.sessionmaker() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def driver(self) -> AsyncIterator[Driver]:
+        """A connection of the engine's pool in autocommit, used through psycopg
+        directly (see the module's docstring).
+
+        Checked out of the pool itself, without an engine ``Connection`` around it: the
+        pool's timeout (503 database-busy), idle pings and metrics apply; the engine's
+        connection, its events and its isolation-level switches (each a greenlet hop)
+        do not. A connection-level failure does what the engine does on a disconnect:
+        that connection is discarded and every connection opened before it is
+        recycled at its next checkout (a database restart kills them all).
+        """
+        pool = self.engine.sync_engine.pool
+        fairy = await greenlet_spawn(pool.connect)
+        connection = cast(psycopg.AsyncConnection[Any], fairy.driver_connection)
+        broken: BaseException | None = None
+        try:
+            await connection.set_autocommit(True)
+            yield Driver(connection, self.latency, self.span_attributes)
+        except DBAPIError as exc:
+            if isinstance(exc.orig, psycopg.OperationalError):
+                broken = exc
+            raise
+        finally:
+            if broken is None:
+                try:
+                    await connection.set_autocommit(False)
+                except psycopg.Error as exc:
+                    broken = exc
+            if broken is None:
+                await greenlet_spawn(fairy.close)
+            else:
+                await greenlet_spawn(pool._invalidate, fairy, broken)
 
     async def ping(self) -> bool:
         """True when the database answers a trivial query within the connect timeout."""
@@ -184,18 +247,60 @@ def service_metadata(schema: str) -> MetaData:
 Row = Mapping[str, Any]
 
 
-@asynccontextmanager
-async def autocommit(session: AsyncSession) -> AsyncIterator[AsyncConnection]:
-    """A pooled connection of the session's engine in autocommit, the ORM session left
-    unused: for requests whose reads and changes are one statement each. The session's
-    transaction bookkeeping (begin, snapshot, close) costs more client CPU than a
-    primary-key read; the pool, its timeout (503 database-busy) and the statement events
-    (SQL spans, latency) are the same."""
-    engine = session.bind
-    assert isinstance(engine, AsyncEngine), "sessions are bound to the app's engine"
-    async with engine.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
-        yield connection
+_TRACER = trace.get_tracer(__name__)
+
+
+@lru_cache(maxsize=1024)
+def _operation(sql: str) -> str:
+    """A statement's span name: its first keyword after any ``--`` comment lines (the
+    name the psycopg instrumentation gives the engine's statements)."""
+    lines = [line for line in sql.splitlines() if not line.lstrip().startswith("--")]
+    words = " ".join(lines).split()
+    return words[0].upper() if words else "SQL"
+
+
+@dataclass(frozen=True)
+class Driver:
+    """A pooled psycopg connection in autocommit (:meth:`Database.driver`): each
+    statement is one round trip, its rows decoded once into dicts."""
+
+    connection: psycopg.AsyncConnection[Any]
+    latency: Histogram
+    #: The SQL spans' attributes (``db.system``, ``db.name``, ...), ``db.statement`` aside.
+    span_attributes: Mapping[str, Any]
+
+    async def fetch(self, sql: str, params: Mapping[str, Any]) -> list[Row]:
+        """Run a fixed SQL text (``%(name)s`` parameters; psycopg prepares a text after
+        its fifth run on a connection). Errors come as SQLAlchemy's ``DBAPIError``
+        family, so every service's error handlers read them as they read the engine's
+        (409 unique violation, 422 unstorable value, 503 outage).
+
+        The client span is made here, on a plain cursor: the psycopg instrumentation's
+        traced cursor (which the engine's statements keep) costs several times more
+        per statement for the same span."""
+        started = time.perf_counter()
+        span = _TRACER.start_span(
+            _operation(sql),
+            kind=SpanKind.CLIENT,
+            attributes={**self.span_attributes, "db.statement": sql},
+        )
+        try:
+            async with psycopg.AsyncCursor(self.connection, row_factory=dict_row) as cursor:
+                await cursor.execute(sql, params)
+                rows: list[Row] = []
+                # The result's status, not ``description`` (which builds every column's
+                # description on each call).
+                result = cursor.pgresult
+                if result is not None and result.status == pq.ExecStatus.TUPLES_OK:
+                    rows.extend(await cursor.fetchall())
+                return rows
+        except psycopg.Error as exc:
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+            raise DBAPIError.instance(sql, params, exc, psycopg.Error) from exc
+        finally:
+            span.end()
+            self.latency.observe(time.perf_counter() - started)
 
 
 async def fetch(
@@ -218,6 +323,19 @@ async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
     database: Database = request.app.state.database
     async with database.sessionmaker() as session:
         yield session
+
+
+@raises(503)
+async def request_database(request: Request) -> Database:
+    """FastAPI dependency: the app's database, for routes that take a connection with
+    ``async with database.driver()``. Not a dependency that yields the connection: FastAPI
+    wraps each of those in a context manager and an anyio cancel scope per request, which
+    cost more than the statement's own client CPU."""
+    database: Database = request.app.state.database
+    return database
+
+
+DatabaseDep = Annotated[Database, Depends(request_database)]
 
 
 @raises(503)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import Any
 
 from fastapi import HTTPException
 from opentelemetry import propagate, trace
@@ -55,6 +54,15 @@ class _AsgiHeaders(Getter[list[tuple[bytes, bytes]]]):
 
 
 _HEADERS = _AsgiHeaders()
+#: Requests in progress per (service, method): plain counters the gauge reads when
+#: scraped (a gauge's own inc and dec take its lock twice per request).
+_IN_PROGRESS: dict[tuple[str, str], int] = {}
+
+
+def _count_in_progress(key: tuple[str, str]) -> None:
+    """Start counting one (service, method)'s requests in progress for its gauge child."""
+    _IN_PROGRESS[key] = 0
+    HTTP_IN_PROGRESS.labels(*key).set_function(lambda: _IN_PROGRESS[key])
 
 
 class RequestMiddleware:
@@ -66,7 +74,10 @@ class RequestMiddleware:
         self.service = service
         self.max_bytes = max_bytes
         self.tracer = trace.get_tracer(__name__)
-        self._in_progress: dict[str, Any] = {}
+        #: The headers the propagators read (``traceparent``, ``tracestate``, ``baggage``).
+        self.context_headers = frozenset(
+            field.encode("latin-1") for field in propagate.get_global_textmap().fields
+        )
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -77,7 +88,12 @@ class RequestMiddleware:
             await self._measured(scope, receive, send, None)
             return
         method = scope["method"]
-        context = propagate.extract(scope.get("headers", []), getter=_HEADERS)
+        headers = scope.get("headers", [])
+        # Most requests carry no trace context: one pass over the header names spares
+        # them the propagators' lookups (one scan of the headers per field).
+        context = None
+        if any(name in self.context_headers for name, _ in headers):
+            context = propagate.extract(headers, getter=_HEADERS)
         with self.tracer.start_as_current_span(
             method,
             context=context,
@@ -116,10 +132,10 @@ class RequestMiddleware:
                 elapsed = time.perf_counter() - started
             await send(message)
 
-        in_progress = self._in_progress.get(method)
-        if in_progress is None:
-            in_progress = self._in_progress[method] = HTTP_IN_PROGRESS.labels(self.service, method)
-        in_progress.inc()
+        key = (self.service, method)
+        if key not in _IN_PROGRESS:
+            _count_in_progress(key)
+        _IN_PROGRESS[key] += 1
         try:
             if _declared_length(scope.get("headers", ())) > self.max_bytes:
                 await self._reject(scope, receive, tracking_send)
@@ -131,7 +147,7 @@ class RequestMiddleware:
                     raise
                 await self._reject(scope, receive, tracking_send)
         finally:
-            in_progress.dec()
+            _IN_PROGRESS[key] -= 1
             route = route_template(scope)
             if span is not None:
                 _finish(span, method, route, status)

@@ -38,8 +38,10 @@ class ServiceSettings(BaseSettings):
     #: ``json`` (default, for log pipelines) or ``console`` (people at a terminal).
     log_format: Literal["json", "console"] = "json"
 
+    #: ``TASKPLANE_DATABASE_URL`` first: a component's own URL (RDS Proxy's endpoint, set
+    #: through its ``secretEnv``) overrides the ``DATABASE_URL`` every component gets.
     database_url: SecretStr | None = Field(
-        None, validation_alias=AliasChoices("DATABASE_URL", "TASKPLANE_DATABASE_URL")
+        None, validation_alias=AliasChoices("TASKPLANE_DATABASE_URL", "DATABASE_URL")
     )
     db_pool_size: int = Field(10, ge=1, le=200)
     db_max_overflow: int = Field(10, ge=0, le=200)
@@ -56,6 +58,10 @@ class ServiceSettings(BaseSettings):
     #: failed-over database, a connection dropped by a firewall); busy connections are
     #: not, which saves a round trip per request. 0 pings on every checkout.
     db_ping_idle_after_s: float = Field(10.0, ge=0)
+    #: psycopg prepares a statement text server-side after its fifth run on a
+    #: connection; off for a service behind a proxy that pins a session holding
+    #: prepared statements (RDS Proxy).
+    db_prepared_statements: bool = True
 
     auth_disabled: bool = False
     jwks_url: str | None = None

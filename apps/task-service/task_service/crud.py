@@ -1,14 +1,15 @@
-"""Data access for tasks, idempotency keys and events.
+"""Data access for tasks and their events (the list query: ``listing``; idempotency
+keys: ``idempotency``).
 
-The hot paths are fixed SQL texts run through SQLAlchemy Core on a pooled connection of
-their own in autocommit (``taskplane_common.db.autocommit``; no ORM session, identity map
-or hydration; psycopg prepares a text after its fifth use on a connection), the session only where a
-transaction spans statements (an ``Idempotency-Key``'s claim). Each change is one
-statement: a data-modifying CTE writes the task row
-and its outbox events together, so the event feed can never disagree with the tasks
-table. Changes check the version they read in their ``WHERE`` (optimistic: no lock held
-between the read and the write). Rows come back as mappings and are turned into the
-response body once (:func:`task_document`).
+The routes' statements are fixed SQL texts run straight through psycopg on a pooled
+connection in autocommit (``taskplane_common.db.Driver``; no ORM session, no SQLAlchemy
+execution or result layer; psycopg prepares a text after its fifth use on a
+connection), in a transaction only where one spans statements (an
+``Idempotency-Key``'s claim and its create). Each change is one statement: a
+data-modifying CTE writes the task row and its outbox events together, so the event
+feed can never disagree with the tasks table. Changes check the version they read in
+their ``WHERE`` (optimistic: no lock held between the read and the write). Rows come
+back as dicts and are turned into the response body once (:func:`task_document`).
 """
 
 # Statements are assembled from module constants only (never input): S608 does not apply.
@@ -17,21 +18,17 @@ response body once (:func:`task_document`).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, func, or_, select, true, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy import ColumnElement, false, or_, true
 
-from task_service.models import FINISHED_STATUSES, IdempotencyKey, Priority, Task, TaskStatus
-from task_service.pagination import SortKey, after, order_by
+from task_service.models import FINISHED_STATUSES, Priority, Task, TaskStatus
 from task_service.queue.driver import Statement, statement
 from task_service.schemas import TaskCreate, TaskUpdate
 from task_service.tracing import current_traceparent
-from taskplane_common.db import Row, fetch
+from taskplane_common.db import Driver, Row
 from taskplane_common.errors import ProblemError
 from taskplane_common.jsonbody import dumps
 from taskplane_common.principals import Principal
@@ -106,13 +103,8 @@ STATS = statement(
 )
 
 
-#: Where a statement runs: a pooled connection of its own (``db.autocommit``), or a
-#: session's connection and transaction.
-Db = AsyncConnection | AsyncSession
-
-
-async def run(db: Db, sql: Statement, params: Mapping[str, Any]) -> list[Row]:
-    return await fetch(db, sql.sql, params)
+async def run(db: Driver, sql: Statement, params: Mapping[str, Any]) -> list[Row]:
+    return await db.fetch(sql.sql, params)
 
 
 def _visibility(principal: Principal) -> dict[str, Any]:
@@ -120,7 +112,7 @@ def _visibility(principal: Principal) -> dict[str, Any]:
 
 
 def visible_to(principal: Principal) -> ColumnElement[bool]:
-    """The visibility rule as a Core predicate, for the composed list query."""
+    """The visibility rule as a Core predicate (the bench's pagination measurement)."""
     if principal.is_admin:
         return true()
     if principal.user_id is None:
@@ -158,7 +150,7 @@ def _events(*events: tuple[str, dict[str, Any]]) -> str:
 
 
 async def create_task(
-    db: Db,
+    db: Driver,
     principal: Principal,
     data: TaskCreate,
     task_id: uuid.UUID,
@@ -209,68 +201,9 @@ async def create_task(
     return body
 
 
-async def get_task(db: Db, principal: Principal, task_id: uuid.UUID) -> Row | None:
+async def get_task(db: Driver, principal: Principal, task_id: uuid.UUID) -> Row | None:
     rows = await run(db, GET, {"id": task_id, **_visibility(principal)})
     return rows[0] if rows else None
-
-
-@dataclass(frozen=True)
-class TaskFilters:
-    statuses: Sequence[str] = ()
-    priorities: Sequence[str] = ()
-    tags: Sequence[str] = ()
-    assignee: uuid.UUID | None = None
-    unassigned: bool = False
-    text: str | None = None
-    extra: Sequence[ColumnElement[bool]] = field(default_factory=tuple)
-
-    def apply(self, query: Select[Any]) -> Select[Any]:
-        if self.statuses:
-            query = query.where(Task.status.in_(self.statuses))
-        if self.priorities:
-            query = query.where(
-                Task.priority.in_([Priority.from_label(p) for p in self.priorities])
-            )
-        if self.tags:
-            query = query.where(Task.tags_normalized.contains([t.casefold() for t in self.tags]))
-        if self.assignee is not None:
-            query = query.where(Task.assignee_id == self.assignee)
-        if self.unassigned:
-            query = query.where(Task.assignee_id.is_(None))
-        if self.text:
-            pattern = "%" + _escape_like(self.text) + "%"
-            query = query.where(
-                or_(
-                    Task.title.ilike(pattern, escape="\\"),
-                    Task.description.ilike(pattern, escape="\\"),
-                )
-            )
-        for clause in self.extra:
-            query = query.where(clause)
-        return query
-
-
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-async def list_tasks(
-    db: Db,
-    principal: Principal,
-    filters: TaskFilters,
-    sort: SortKey,
-    limit: int,
-    cursor: tuple[Any, uuid.UUID] | None,
-) -> tuple[list[Row], bool]:
-    """One page of task rows and whether another page follows (a Core query: the
-    filters compose, SQLAlchemy caches its compiled form per shape)."""
-    query = filters.apply(select(*Task.__table__.c).where(visible_to(principal)))
-    if cursor is not None:
-        query = query.where(after(sort, *cursor))
-    query = query.order_by(*order_by(sort)).limit(limit + 1)
-    connection = await db.connection() if isinstance(db, AsyncSession) else db
-    rows = list(cast(Iterable[Row], (await connection.execute(query)).mappings()))
-    return rows[:limit], len(rows) > limit
 
 
 def _changed_row(task: Row, changes: TaskUpdate) -> tuple[dict[str, Any], list[str]]:
@@ -293,7 +226,7 @@ def _changed_row(task: Row, changes: TaskUpdate) -> tuple[dict[str, Any], list[s
     return after_row, changed
 
 
-async def update_task(db: Db, task: Row, changes: TaskUpdate) -> Row | None:
+async def update_task(db: Driver, task: Row, changes: TaskUpdate) -> Row | None:
     """Apply the fields present in ``changes`` to ``task`` as read (updated, assigned,
     completed, cancelled events); the new row, ``task`` itself when nothing changed, or
     None when the task changed (or went) since it was read."""
@@ -324,7 +257,7 @@ async def update_task(db: Db, task: Row, changes: TaskUpdate) -> Row | None:
     return after_row if await run(db, UPDATE, params) else None
 
 
-async def delete_task(db: Db, task: Row) -> bool:
+async def delete_task(db: Driver, task: Row) -> bool:
     """Delete ``task`` as read, with its event; False when it changed (or went) since."""
     params = {
         "id": task["id"],
@@ -335,7 +268,7 @@ async def delete_task(db: Db, task: Row) -> bool:
     return bool(await run(db, DELETE, params))
 
 
-async def task_stats(db: Db, principal: Principal) -> dict[str, Any]:
+async def task_stats(db: Driver, principal: Principal) -> dict[str, Any]:
     """Counts by status and priority and the overdue ones, from one grouped scan."""
     by_status = dict.fromkeys((s.value for s in TaskStatus), 0)
     by_priority = dict.fromkeys((p.label for p in Priority), 0)
@@ -350,65 +283,3 @@ async def task_stats(db: Db, principal: Principal) -> dict[str, Any]:
         "by_priority": by_priority,
         "overdue": overdue,
     }
-
-
-@dataclass(frozen=True)
-class StoredResponse:
-    request_hash: str
-    status_code: int
-    body: Any
-    headers: dict[str, str]
-
-
-async def claim_idempotency_key(
-    session: AsyncSession, scope: str, key: str, request_hash: str, ttl: timedelta
-) -> StoredResponse | None:
-    """Reserve ``key`` for this request, or return the response stored by its first use.
-
-    A concurrent request with the same key blocks on the primary key until the first
-    commits, then sees its stored response: exactly one of them does the work.
-    """
-    expires = datetime.now(UTC) + ttl
-    while True:
-        claimed = await session.execute(
-            pg_insert(IdempotencyKey)
-            .values(scope=scope, key=key, request_hash=request_hash, expires_at=expires)
-            .on_conflict_do_nothing()
-            .returning(IdempotencyKey.key)
-        )
-        if claimed.first() is not None:
-            return None
-        reclaimed = await session.execute(
-            update(IdempotencyKey)
-            .where(
-                IdempotencyKey.scope == scope,
-                IdempotencyKey.key == key,
-                IdempotencyKey.expires_at < func.now(),
-            )
-            .values(
-                request_hash=request_hash,
-                expires_at=expires,
-                status_code=None,
-                response_body=None,
-                response_headers=None,
-                created_at=func.now(),
-            )
-            .returning(IdempotencyKey.key)
-        )
-        if reclaimed.first() is not None:
-            return None
-        row = (
-            await session.execute(
-                select(IdempotencyKey).where(
-                    IdempotencyKey.scope == scope, IdempotencyKey.key == key
-                )
-            )
-        ).scalar_one_or_none()
-        if row is not None:
-            return StoredResponse(
-                row.request_hash,
-                row.status_code or 0,
-                row.response_body,
-                row.response_headers or {},
-            )
-        # The cleaner deleted the expired key between our statements: claim it anew.

@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from taskplane_common.db import Row, fetch
+from taskplane_common.db import Driver, Row
 from taskplane_common.principals import Principal
 from user_service.models import NotificationPreference, Profile
 from user_service.schemas import EVENT_TYPES, Channels, Preferences, ProfileUpdate
@@ -89,7 +89,7 @@ def ensure_profile_params(principal: Principal, user_id: uuid.UUID) -> dict[str,
     }
 
 
-async def profile_row(db: AsyncConnection, principal: Principal, user_id: uuid.UUID) -> Row:
+async def profile_row(db: Driver, principal: Principal, user_id: uuid.UUID) -> Row:
     """:func:`ensure_profile` as one autocommit statement: the profile as it is now, by
     ``ProfileOut``'s field names.
 
@@ -99,7 +99,7 @@ async def profile_row(db: AsyncConnection, principal: Principal, user_id: uuid.U
     """
     params = ensure_profile_params(principal, user_id)
     while True:
-        rows = await fetch(db, ENSURE_PROFILE_SQL, params)
+        rows = await db.fetch(ENSURE_PROFILE_SQL, params)
         if rows:
             return rows[0]
 

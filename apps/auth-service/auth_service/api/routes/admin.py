@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from auth_service import crud
 from auth_service.api.deps import AdminDep, KeyStoreDep, SessionDep
-from auth_service.api.routes.auth import user_out
+from auth_service.api.routes.login import user_out
 from auth_service.models import ServiceToken
 from auth_service.schemas import (
     ServiceTokenCreate,

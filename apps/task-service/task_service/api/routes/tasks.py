@@ -11,17 +11,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from task_service import crud
-from task_service.api.deps import (
-    CursorCodecDep,
-    PrincipalDep,
-    ReadSessionDep,
-    SessionDep,
-    SettingsDep,
-    WriterDep,
-)
+from task_service import crud, idempotency, listing
+from task_service.api.deps import CursorCodecDep, PrincipalDep, SettingsDep, WriterDep
 from task_service.pagination import (
     CURSOR_PATTERN,
     DEFAULT_SORT,
@@ -37,7 +29,7 @@ from task_service.schemas import (
     TaskStats,
     TaskUpdate,
 )
-from taskplane_common.db import Row, autocommit
+from taskplane_common.db import DatabaseDep, Driver, Row
 from taskplane_common.errors import ProblemError
 from taskplane_common.jsonbody import FastJSONResponse
 from taskplane_common.openapi import links, problems, with_links
@@ -111,8 +103,8 @@ def _request_hash(body: TaskCreate) -> str:
 )
 async def create_task(
     body: TaskCreate,
-    session: SessionDep,
     principal: WriterDep,
+    database: DatabaseDep,
     settings: SettingsDep,
     idempotency_key: Annotated[
         str | None,
@@ -122,34 +114,34 @@ async def create_task(
     task_id = uuid.uuid4()
     # A new task is at version 1.
     headers = {"ETag": '"1"', "Location": f"{router.prefix}/{task_id}"}
-    if idempotency_key is None:
-        # One statement: no transaction round trips.
-        async with autocommit(session) as db:
+    async with database.driver() as db:
+        if idempotency_key is None:
+            # One statement: no transaction round trips.
             payload = await crud.create_task(db, principal, body, task_id)
-        return FastJSONResponse(payload, status_code=201, headers=headers)
-    stored = await crud.claim_idempotency_key(
-        session,
-        principal.subject,
-        idempotency_key,
-        _request_hash(body),
-        timedelta(hours=settings.idempotency_ttl_hours),
-    )
-    if stored is not None:
-        if stored.request_hash != _request_hash(body):
-            raise ProblemError(
-                422,
-                "this Idempotency-Key was already used with a different request body",
-                slug="idempotency-key-reused",
+            return FastJSONResponse(payload, status_code=201, headers=headers)
+        async with idempotency.transaction(db):
+            stored = await idempotency.claim_idempotency_key(
+                db,
+                principal.subject,
+                idempotency_key,
+                _request_hash(body),
+                timedelta(hours=settings.idempotency_ttl_hours),
             )
-        return JSONResponse(
-            stored.body,
-            status_code=stored.status_code,
-            headers={**stored.headers, "Idempotent-Replayed": "true"},
+            if stored is None:
+                store = (principal.subject, idempotency_key, headers)
+                payload = await crud.create_task(db, principal, body, task_id, store)
+                return FastJSONResponse(payload, status_code=201, headers=headers)
+    if stored.request_hash != _request_hash(body):
+        raise ProblemError(
+            422,
+            "this Idempotency-Key was already used with a different request body",
+            slug="idempotency-key-reused",
         )
-    store = (principal.subject, idempotency_key, headers)
-    payload = await crud.create_task(session, principal, body, task_id, store)
-    await session.commit()
-    return FastJSONResponse(payload, status_code=201, headers=headers)
+    return JSONResponse(
+        stored.body,
+        status_code=stored.status_code,
+        headers={**stored.headers, "Idempotent-Replayed": "true"},
+    )
 
 
 @router.get(
@@ -160,8 +152,8 @@ async def create_task(
 )
 async def list_tasks(
     request: Request,
-    session: ReadSessionDep,
     principal: PrincipalDep,
+    database: DatabaseDep,
     settings: SettingsDep,
     codec: CursorCodecDep,
     status: Annotated[list[StatusLabel] | None, Query(description="Repeat to OR")] = None,
@@ -198,7 +190,7 @@ async def list_tasks(
         )
     size = page_size(settings, limit)
     key = parse_sort(sort)
-    filters = crud.TaskFilters(
+    filters = listing.TaskFilters(
         statuses=status or (),
         priorities=priority or (),
         tags=tag or (),
@@ -206,8 +198,8 @@ async def list_tasks(
         **_assignee_filter(assignee, principal.user_id),
     )
     position = codec.decode(cursor, key) if cursor else None
-    async with autocommit(session) as db:
-        tasks, more = await crud.list_tasks(db, principal, filters, key, size, position)
+    async with database.driver() as db:
+        tasks, more = await listing.list_tasks(db, principal, filters, key, size, position)
     next_cursor = codec.encode(key, SimpleNamespace(**tasks[-1])) if more and tasks else None
     # Rows to JSON once here: returning the model would have FastAPI build, validate and
     # dump the whole page again for the response_model (which still documents it).
@@ -231,16 +223,14 @@ def _assignee_filter(assignee: str | None, me: uuid.UUID | None) -> dict[str, An
 
 
 @router.get("/stats", response_model=TaskStats, summary="Counts by status and priority")
-async def task_stats(session: ReadSessionDep, principal: PrincipalDep) -> TaskStats:
-    async with autocommit(session) as db:
+async def task_stats(principal: PrincipalDep, database: DatabaseDep) -> TaskStats:
+    async with database.driver() as db:
         return TaskStats(**await crud.task_stats(db, principal))
 
 
 @router.get(_TASK, response_model=TaskOut, responses=_NOT_FOUND, summary="Get a task")
-async def get_task(
-    task_id: uuid.UUID, session: ReadSessionDep, principal: PrincipalDep
-) -> Response:
-    async with autocommit(session) as db:
+async def get_task(task_id: uuid.UUID, principal: PrincipalDep, database: DatabaseDep) -> Response:
+    async with database.driver() as db:
         task = await crud.get_task(db, principal, task_id)
     if task is None:
         raise _not_found(task_id)
@@ -248,7 +238,7 @@ async def get_task(
 
 
 async def _task_to_change(
-    db: AsyncConnection, principal: Principal, task_id: uuid.UUID, if_match: str | None
+    db: Driver, principal: Principal, task_id: uuid.UUID, if_match: str | None
 ) -> Row:
     """The task as it is now, after its visibility and ``If-Match`` checks.
 
@@ -272,11 +262,11 @@ async def _task_to_change(
 async def update_task(
     task_id: uuid.UUID,
     body: TaskUpdate,
-    session: SessionDep,
     principal: WriterDep,
+    database: DatabaseDep,
     if_match: IfMatch = None,
 ) -> Response:
-    async with autocommit(session) as db:
+    async with database.driver() as db:
         while True:
             task = await _task_to_change(db, principal, task_id, if_match)
             updated = await crud.update_task(db, task, body)
@@ -292,11 +282,11 @@ async def update_task(
 )
 async def delete_task(
     task_id: uuid.UUID,
-    session: SessionDep,
     principal: WriterDep,
+    database: DatabaseDep,
     if_match: IfMatch = None,
 ) -> Response:
-    async with autocommit(session) as db:
+    async with database.driver() as db:
         while not await crud.delete_task(
             db, await _task_to_change(db, principal, task_id, if_match)
         ):

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from taskplane_common.db import autocommit
+from taskplane_common.db import DatabaseDep
 from taskplane_common.errors import ProblemError
 from taskplane_common.jsonbody import FastJSONResponse
 from taskplane_common.paging import PageLimit, page_size
@@ -59,11 +59,11 @@ def _profile_out(profile: Profile) -> ProfileOut:
 
 
 @router.get("/me", response_model=ProfileOut, responses=_AUTH, summary="My profile")
-async def get_me(session: SessionDep, me: MeDep) -> JSONResponse:
-    async with autocommit(session) as db:
-        row = await crud.profile_row(db, *me)
-    # The body straight from the row, serialised once (no model to build and re-dump).
-    return FastJSONResponse(dict(row))
+async def get_me(me: MeDep, database: DatabaseDep) -> JSONResponse:
+    # One statement on a psycopg connection, the body straight from its row, serialised
+    # once (no session, no model to build and re-dump).
+    async with database.driver() as db:
+        return FastJSONResponse(await crud.profile_row(db, *me))
 
 
 @router.patch("/me", response_model=ProfileOut, responses=_AUTH, summary="Update my profile")

@@ -1,0 +1,197 @@
+"""The exchanges of service tokens and Kubernetes ServiceAccount tokens for access
+tokens (workers, the operator, the platform's own workloads)."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth_service import crud, ratelimit
+from auth_service.api.deps import (
+    ClientAddressDep,
+    IssuerDep,
+    KubernetesVerifierDep,
+    SessionDep,
+    SettingsDep,
+)
+from auth_service.api.routes.responses import NO_STORE, PROBLEM, RATE_LIMITED, UNAUTHORIZED
+from auth_service.config import Settings
+from auth_service.kubernetes import ServiceAccount
+from auth_service.schemas import AccessToken, KubernetesTokenExchange, ServiceTokenExchange
+from auth_service.tokens import service_subject
+from taskplane_common import audit
+from taskplane_common.errors import ProblemError
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+WORKER_SCOPES = frozenset({"queues:work"})
+
+
+@router.post(
+    "/service-token",
+    response_model=AccessToken,
+    summary="Exchange a service token (workers, operator) for a short-lived access token",
+    responses={**UNAUTHORIZED, **RATE_LIMITED},
+)
+async def exchange_service_token(
+    body: ServiceTokenExchange,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    issuer: IssuerDep,
+    address: ClientAddressDep,
+    response: Response,
+) -> AccessToken:
+    await _limit_exchanges(session, settings, address)
+    stored = await crud.usable_service_token(session, body.token)
+    if stored is None:
+        await audit.record(
+            session,
+            request,
+            action="auth.token.exchange",
+            target="service-token:unknown",
+            actor=None,
+            outcome="failure",
+        )
+        await session.commit()
+        raise ProblemError(
+            401, "the service token is invalid, expired or revoked", slug="invalid-service-token"
+        )
+    subject = service_subject(stored.id)
+    # The epoch first, then whether the token is still unrevoked: a revocation
+    # committing in between leaves this access token with the old epoch (refused).
+    epoch = await crud.subject_epoch(session, subject)
+    await session.refresh(stored, ["revoked_at"])
+    if stored.revoked_at is not None:
+        raise ProblemError(
+            401, "the service token is invalid, expired or revoked", slug="invalid-service-token"
+        )
+    access = await issuer.for_service(stored, epoch)
+    await audit.record(
+        session,
+        request,
+        action="auth.token.exchange",
+        target=f"service-token:{stored.id}",
+        actor=subject,
+        actor_name=stored.name,
+    )
+    await session.commit()
+    response.headers.update(NO_STORE)
+    return AccessToken(access_token=access, expires_in=settings.access_token_ttl_s)
+
+
+async def _limit_exchanges(session: AsyncSession, settings: Settings, address: str) -> None:
+    """Token exchanges share the login budget of the client address."""
+    by_address = await ratelimit.hit(
+        session, ratelimit.address_bucket(address), settings.login_window_s
+    )
+    await session.commit()
+    if by_address.count > settings.login_max_attempts_per_address:
+        raise ratelimit.too_many(by_address)
+
+
+@router.post(
+    "/kubernetes-token",
+    response_model=AccessToken,
+    summary="Exchange a projected Kubernetes ServiceAccount token for an access token",
+    responses={
+        **UNAUTHORIZED,
+        **RATE_LIMITED,
+        404: {"description": "Kubernetes authentication is not enabled", **PROBLEM},
+        503: {"description": "The issuer or API server cannot be reached", **PROBLEM},
+    },
+)
+async def exchange_kubernetes_token(
+    body: KubernetesTokenExchange,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    issuer: IssuerDep,
+    verifier: KubernetesVerifierDep,
+    address: ClientAddressDep,
+    response: Response,
+) -> AccessToken:
+    """The platform's own ServiceAccounts (operator, notification-service) get their
+    configured scopes; any other gets ``queues:work`` for the one queue its workload
+    binding names, or nothing."""
+    if verifier is None:
+        raise ProblemError(
+            404,
+            "Kubernetes ServiceAccount authentication is not enabled "
+            "(TASKPLANE_AUTH_KUBERNETES_ISSUER is unset)",
+            slug="kubernetes-auth-disabled",
+        )
+    await _limit_exchanges(session, settings, address)
+    try:
+        account = await verifier.verify(body.token)
+    except ProblemError as refusal:
+        if refusal.status == 401:
+            await _exchange_refused(session, request, "unverified", "invalid token")
+        raise
+    platform_scopes = settings.kubernetes_platform_scopes.get((account.namespace, account.name))
+    scopes, queue = platform_scopes, None
+    if scopes is None:
+        scopes, queue = WORKER_SCOPES, await _bound_queue(session, request, account)
+    epoch = await crud.subject_epoch(session, account.username)
+    access = await issuer.for_service_account(account, scopes, queue, epoch)
+    await audit.record(
+        session,
+        request,
+        action="auth.kubernetes.exchange",
+        target=f"serviceaccount:{account.namespace}/{account.name}",
+        actor=account.username,
+        details={"uid": account.uid},
+    )
+    await session.commit()
+    response.headers.update(NO_STORE)
+    return AccessToken(access_token=access, expires_in=settings.access_token_ttl_s)
+
+
+async def _exchange_refused(
+    session: AsyncSession, request: Request, target: str, reason: str, actor: str | None = None
+) -> None:
+    """Audit a refused Kubernetes exchange (committed: the refusal raises after it)."""
+    await audit.record(
+        session,
+        request,
+        action="auth.kubernetes.exchange",
+        target=f"serviceaccount:{target}",
+        actor=actor,
+        outcome="failure",
+        details={"reason": reason},
+    )
+    await session.commit()
+
+
+async def _bound_queue(session: AsyncSession, request: Request, account: ServiceAccount) -> str:
+    """The queue a worker's binding names; 401 without one, or when the binding recorded
+    another ServiceAccount uid (the ServiceAccount was deleted and recreated).
+
+    A binding made without a uid records the uid of the first token exchanged for it.
+    """
+    binding = await crud.workload_binding(session, account.namespace, account.name, for_update=True)
+    target = f"{account.namespace}/{account.name}"
+    if binding is None:
+        log.info("ServiceAccount without a workload binding", extra={"sa": account.username})
+        await _exchange_refused(session, request, target, "not bound", account.username)
+        raise ProblemError(
+            401, "this ServiceAccount is not bound to any queue", slug="invalid-kubernetes-token"
+        )
+    if binding.service_account_uid is None and account.uid is not None:
+        binding.service_account_uid = account.uid
+    elif binding.service_account_uid != account.uid:
+        log.warning(
+            "ServiceAccount uid differs from its binding's: recreated since it was bound",
+            extra={"sa": account.username},
+        )
+        await _exchange_refused(session, request, target, "uid differs", account.username)
+        raise ProblemError(
+            401,
+            "this ServiceAccount was recreated since it was bound; bind it again",
+            slug="invalid-kubernetes-token",
+        )
+    return binding.queue

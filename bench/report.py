@@ -106,7 +106,8 @@ def _spread(stat: dict[str, Any], digits: int = 0) -> str:
 
 
 ENGINE_HOW = {
-    "taskplane-http": "task-service (uvicorn) + taskplane-worker processes, over HTTP",
+    "taskplane-http": "task-service (uvicorn) + taskplane-worker processes, streaming lease",
+    "taskplane-http-poll": "the same, HTTP lease requests (the workers' --no-stream)",
     "taskplane": "engine called in-process by a taskplane-worker-shaped loop (no HTTP)",
     "pgqueuer": "PgQueuer on asyncpg, uvloop, batch_size = concurrency, buffered log",
     "procrastinate": "its own worker (run_worker_async), concurrency per process",

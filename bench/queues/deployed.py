@@ -3,7 +3,8 @@
 ``workers`` processes × ``concurrency`` each, the same for every engine:
 
 * ``taskplane-http``: the real task-service (uvicorn) and real ``taskplane-worker``
-  processes, over HTTP (:mod:`bench.queues.e2e`): what a taskplane user gets.
+  processes, over HTTP (:mod:`bench.queues.e2e`): what a taskplane user gets, on the
+  streaming lease; ``taskplane-http-poll`` the same with HTTP lease requests.
 * ``taskplane``: taskplane's engine called in-process by a worker loop shaped like
   ``taskplane-worker``'s (:class:`bench.queues.runner.TaskplaneDirectWorker`): the engine's own
   ceiling, without the service and HTTP.
@@ -41,7 +42,7 @@ from bench.runs import DeployedConfig, Log, run_record, wait_done
 from bench.stats import ratio_summary, summary
 from taskplane_testing.postgres import PostgresServer
 
-ENGINES = ("taskplane", "taskplane-http", "pgqueuer", "procrastinate")
+ENGINES = ("taskplane", "taskplane-http", "taskplane-http-poll", "pgqueuer", "procrastinate")
 
 
 async def _start_runner(name: str, url: str, index: int, concurrency: int, logs: Path) -> Any:
@@ -142,7 +143,7 @@ def _summaries(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def _ratios(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     """Paired repeats of each taskplane variant against each peer; > 1: taskplane faster."""
     ratios: dict[str, Any] = {}
-    for ours in ("taskplane", "taskplane-http"):
+    for ours in ("taskplane", "taskplane-http", "taskplane-http-poll"):
         for peer in ("pgqueuer", "procrastinate"):
             if ours in runs and peer in runs:
                 ratios[f"{ours}/{peer}"] = {
@@ -171,8 +172,8 @@ async def run_deployed(server: PostgresServer, config: DeployedConfig, log: Log)
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in config.engines}
     for repeat in range(config.repeats):
         for name in config.engines:
-            if name == "taskplane-http":
-                result = await run_http(server, config, repeat)
+            if name.startswith("taskplane-http"):
+                result = await run_http(server, config, repeat, stream=name == "taskplane-http")
             else:
                 result = await run_processes(server, peers[name], config, repeat)
             runs[name].append(result)

@@ -1,4 +1,5 @@
-"""taskplane end to end over HTTP: the real task-service (uvicorn) and ``taskplane-worker``s.
+"""taskplane end to end over HTTP: the real task-service (uvicorn) and ``taskplane-worker``s,
+leasing over the streaming lease (``taskplane-http``) or HTTP requests (``taskplane-http-poll``).
 
 The queue is paused while the tasks are enqueued through ``POST
 /api/v1/queues/bench/tasks`` (batches of ``{tasks: [...]}``) and while the workers start
@@ -47,7 +48,9 @@ class _Popen:
         return self.process.poll()
 
 
-def _start_worker(api_url: str, index: int, concurrency: int, logs: Path) -> tuple[Any, int]:
+def _start_worker(
+    api_url: str, index: int, concurrency: int, logs: Path, *, stream: bool
+) -> tuple[Any, int]:
     port = free_port()
     env = {**os.environ, "TASKPLANE_API_URL": api_url, "LOG_LEVEL": "WARNING"}
     log = (logs / f"worker-{index}.log").open("wb")
@@ -71,6 +74,7 @@ def _start_worker(api_url: str, index: int, concurrency: int, logs: Path) -> tup
             f"bench-worker-{index}",
             "--wait",
             "5",
+            *(() if stream else ("--no-stream",)),
         ],
         env=env,
         stdout=log,
@@ -104,9 +108,13 @@ def _stop(process: Any) -> None:
             process.wait()
 
 
-async def run_http(server: PostgresServer, config: DeployedConfig, repeat: int) -> dict[str, Any]:
-    """One run: a fresh database, the service, ``config.workers`` worker processes."""
-    database = f"http_run{repeat}"
+async def run_http(
+    server: PostgresServer, config: DeployedConfig, repeat: int, *, stream: bool = True
+) -> dict[str, Any]:
+    """One run: a fresh database, the service, ``config.workers`` worker processes, on
+    the streaming lease (``taskplane-http``) or with HTTP lease requests
+    (``taskplane-http-poll``, the workers' ``--no-stream``)."""
+    database = f"http_run{repeat}" if stream else f"http_poll_run{repeat}"
     url = server.create_database(database)
     logs = Path(tempfile.mkdtemp(prefix="taskplane-bench-http-"))
     service = ServiceProcess(
@@ -128,7 +136,7 @@ async def run_http(server: PostgresServer, config: DeployedConfig, repeat: int) 
             response = await client.put(f"{API}/queues/{QUEUE}", json={"paused": True})
             response.raise_for_status()
             started_workers = [
-                _start_worker(service.url, i, config.concurrency, logs)
+                _start_worker(service.url, i, config.concurrency, logs, stream=stream)
                 for i in range(config.workers)
             ]
             workers = [process for process, _ in started_workers]

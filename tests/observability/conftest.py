@@ -103,8 +103,15 @@ def traffic(
             workers = [
                 Worker.start(OK_QUEUE, "builtin:echo", worker_env),
                 Worker.start(FAILING_QUEUE, "builtin:fail", worker_env),
+                # The gate is an HTTP proxy of requests: this worker leases by requests.
                 Worker.start(
-                    FLAKY_QUEUE, "builtin:echo", {**worker_env, "TASKPLANE_API_URL": gate.url}
+                    FLAKY_QUEUE,
+                    "builtin:echo",
+                    {
+                        **worker_env,
+                        "TASKPLANE_API_URL": gate.url,
+                        "TASKPLANE_WORKER_STREAM": "false",
+                    },
                 ),
             ]
             scale_up(operator, platform.tasks.url, admin)

@@ -35,9 +35,10 @@ from taskplane_testing.traffic import (
 )
 
 QUEUE = "traced"
-#: The lease's end: the worker's report carries the task's trace (the lease request itself
-#: is made before the worker knows which task it gets, so it starts no trace of a task).
-LEASE_COMPLETE = "POST /api/v1/leases/complete"
+#: The lease's end: the worker's report carries the task's trace (the lease itself is made
+#: before the worker knows which task it gets, so it starts no trace of a task). On the
+#: streaming lease (the worker's default) the report is a message, spanned by its queue.
+LEASE_COMPLETE = f"complete {QUEUE}"
 #: Every process started below exports to the receiver, in batches of at most 0.2 s, and
 #: logs at DEBUG (each request then writes a line inside its span).
 _OTEL_ENV = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_BSP_SCHEDULE_DELAY", "TASKPLANE_LOG_LEVEL")

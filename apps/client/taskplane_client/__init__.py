@@ -50,6 +50,7 @@ from taskplane_client.models import (
     TaskUpdate,
     TokenPair,
 )
+from taskplane_client.stream import LeaseStream
 from taskplane_client.sync_client import TaskplaneClient
 from taskplane_client.transport import NO_RETRY, RetryPolicy
 
@@ -72,6 +73,7 @@ __all__ = [
     "Lease",
     "LeaseLostError",
     "LeaseResult",
+    "LeaseStream",
     "LeasedTask",
     "LoginExpiredError",
     "NotFoundError",

@@ -1,5 +1,6 @@
 """The asyncio client: the calls of :mod:`taskplane_client.api` sent with
-httpx.AsyncClient, the iterators that page through a listing, and a lease kept alive."""
+httpx.AsyncClient, the iterators that page through a listing, a lease kept alive, and
+the streaming lease opened with the client's credentials."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ import httpx
 from tenacity import AsyncRetrying
 
 from taskplane_client.api import ApiCalls
-from taskplane_client.base import DEFAULT_API_URL
+from taskplane_client.base import DEFAULT_API_URL, DEFAULT_TIMEOUT_S
 from taskplane_client.calls import TaskFilter
 from taskplane_client.errors import LeaseLostError
 from taskplane_client.models import Event, LeasedTask, Task
+from taskplane_client.stream import LeaseStream, stream_url
 from taskplane_client.transport import Call, request_kwargs
 
 log = logging.getLogger("taskplane_client")
@@ -114,3 +116,29 @@ class AsyncTaskplaneClient(ApiCalls):
                 return
             except Exception as exc:
                 log.warning("heartbeat for task %s failed: %s", task.id, exc)
+
+    async def lease_stream(self, queue: str, worker_id: str) -> LeaseStream:
+        """Open the streaming lease of ``queue`` (:mod:`taskplane_client.stream`)."""
+        url = stream_url(self.endpoints.api_url, queue, worker_id)
+        return await LeaseStream.open(
+            url,
+            await self._authorization(url),
+            user_agent=self.headers["User-Agent"],
+            timeout_s=self.timeout.connect or DEFAULT_TIMEOUT_S,
+        )
+
+    async def _authorization(self, url: str) -> dict[str, str]:
+        """The headers this client's auth puts on a request to ``url`` (a service token
+        exchanged first when it needs to be), for a connection httpx does not make."""
+        request = self._http.build_request("GET", url.replace("ws", "http", 1))
+        if self.auth is None:
+            return {}
+        flow = self.auth.async_auth_flow(request)
+        outgoing = await flow.__anext__()
+        while outgoing is not request:
+            response = await self._http.send(outgoing)
+            await response.aread()
+            outgoing = await flow.asend(response)
+        await flow.aclose()
+        header = request.headers.get("Authorization")
+        return {"Authorization": header} if header else {}

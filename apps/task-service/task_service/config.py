@@ -33,6 +33,9 @@ class Settings(ServiceSettings):
     #: Extra lease time past a task's ``timeout_s`` for the worker to report the timeout.
     timeout_grace_s: int = Field(5, ge=0, le=600)
     queue_metrics_interval_s: float = Field(5.0, gt=0, le=300)
+    #: How often a streaming lease's token is verified again (the stream ends with close
+    #: code 4401 once it has expired or was revoked; the worker reconnects).
+    stream_reauthorize_s: float = Field(30.0, gt=0, le=3600)
     #: Retention: events older than this are deleted (a cursor before them gets 410).
     event_retention_s: int = Field(7 * 86_400, ge=1)
     #: The cleaner's pass interval and batch size (rows per statement and transaction).

@@ -32,7 +32,9 @@ Q = "stranded"
 WORKER_WAIT_S = 60
 WORKER_OPTIONS = {"--queue": Q, "--handler": "builtin:noop", "--concurrency": "1"}
 WORKER_OPTIONS |= {"--metrics-port": "0", "--wait": str(WORKER_WAIT_S)}
-WORKER_ARGS = [arg for option in WORKER_OPTIONS.items() for arg in option]
+# The HTTP lease long-poll is what this test is about (the streaming lease has its own
+# test of a killed worker in apps/worker/tests/test_lease_stream.py).
+WORKER_ARGS = [arg for option in WORKER_OPTIONS.items() for arg in option] + ["--no-stream"]
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,17 +34,29 @@ class TaskService:
         assert row is not None
         return row[0]
 
+    def completions(self, queue: str) -> Counter[Any]:
+        """How many ``task.completed`` events each task of ``queue`` has."""
+        with self.db() as db:
+            rows = db.execute(
+                "SELECT task_id FROM tasks.events WHERE queue = %s AND type = 'task.completed'",
+                (queue,),
+            ).fetchall()
+        return Counter(row[0] for row in rows)
+
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=30)
 
 
-def start_task_service(db_url: str, log: Path, env: dict[str, str] | None = None) -> TaskService:
-    """``python -m task_service serve`` on a free port, once ``/readyz`` answers 200.
+def start_task_service(
+    db_url: str, log: Path, env: dict[str, str] | None = None, port: int | None = None
+) -> TaskService:
+    """``python -m task_service serve`` on ``port`` (a free one by default), once
+    ``/readyz`` answers 200.
 
     ``db_url`` must already be migrated; ``env`` overrides the test settings below.
     """
-    port = free_port()
+    port = port or free_port()
     environment = {
         **os.environ,
         "DATABASE_URL": db_url,

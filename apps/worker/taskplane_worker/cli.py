@@ -107,6 +107,14 @@ def parse_args(
         help="long-poll seconds of each lease request (env TASKPLANE_WORKER_WAIT_S, default 10)",
     )
     parser.add_argument(
+        "--no-stream",
+        dest="stream",
+        action="store_false",
+        default=env.stream,
+        help="lease with HTTP long-polls instead of the streaming lease "
+        "(env TASKPLANE_WORKER_STREAM=false)",
+    )
+    parser.add_argument(
         "--startup-timeout",
         type=float,
         default=env.startup_timeout_s,
@@ -142,6 +150,7 @@ def _config(args: argparse.Namespace, env: WorkerSettings) -> WorkerConfig:
         complete_flush_s=env.complete_flush_s,
         complete_backlog=env.complete_backlog,
         tracing=bool(env.otlp_endpoint),
+        stream=args.stream,
     )
 
 

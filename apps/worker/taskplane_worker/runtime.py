@@ -1,34 +1,29 @@
-"""The worker loop: lease by free slots, run handlers, report in batches, drain on SIGTERM.
+"""The worker loop: lease by free slots, run handlers, drain on SIGTERM.
 
-A slot is freed the moment its handler returns. The result goes into the completion
-buffer, which one completer task flushes as ``POST /api/v1/leases/complete`` when
-``complete_batch`` results wait or ``complete_flush_s`` after the first (River's batch
-completer), retrying through an API outage without holding any slot; past
-``complete_backlog`` waiting results the worker leases nothing more. Leases ask for the
-free slots plus ``prefetch``. One heartbeat loop extends every lease held (running,
-prefetched or waiting in the buffer) in one ``POST /api/v1/leases/heartbeat``.
+A slot is freed the moment its handler returns; its result goes to the completion
+buffer (``reporting``), which is flushed in batches, and past ``complete_backlog``
+waiting results the worker leases nothing more. Leases ask for the free slots plus
+``prefetch``: over the streaming lease (``channels.StreamChannel``, the default) as
+credit that the service's dispatcher fills as tasks come, else as HTTP long-polls.
 
 Nothing a handler does can crash the worker: exceptions and timeouts become failed
 attempts with the error recorded. Tasks are never lost: a task is either completed,
 failed (retried by the server), released on shutdown, or — if this process dies —
 reclaimed by the server when its lease expires (at-least-once). On SIGTERM the worker
-stops leasing, hands back prefetched tasks, lets running ones finish within the grace
-period, then flushes every buffered completion before it exits.
+stops leasing, hands back prefetched tasks (and any the stream was still delivering),
+lets running ones finish within the grace period, then flushes every buffered
+completion before it exits.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import logging
 import signal
 import time
-import uuid
-from collections import deque
 from collections.abc import Awaitable
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -38,57 +33,23 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from taskplane_client import (
-    NO_RETRY,
-    ApiError,
     AsyncTaskplaneClient,
-    Completion,
     LeasedTask,
     LeaseLostError,
     NotFoundError,
     RetryPolicy,
 )
+from taskplane_worker.channels import HttpChannel, StreamChannel
+from taskplane_worker.config import WorkerConfig
 from taskplane_worker.handlers import Handler, HandlerError, TaskInfo
-from taskplane_worker.observability import API_ERRORS, DURATION, IN_FLIGHT, TASKS
+from taskplane_worker.observability import DURATION
+from taskplane_worker.reporting import Held, Reporting, count_api_error
 
-__all__ = ["LeaseLostError", "Worker", "WorkerConfig"]
+__all__ = ["Held", "LeaseLostError", "Worker", "WorkerConfig"]
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("taskplane_worker")
 _PROPAGATOR = TraceContextTextMapPropagator()
-
-#: Completions per request at most (the server accepts up to 1000).
-COMPLETE_REQUEST_MAX = 500
-#: Heartbeat lease ids per request at most (the server accepts up to 1000).
-HEARTBEAT_REQUEST_MAX = 1000
-
-
-@dataclass(frozen=True)
-class WorkerConfig:
-    api_url: str
-    token: str | None
-    queue: str
-    concurrency: int
-    worker_id: str
-    grace_period_s: float
-    wait_s: float = 10.0
-    #: The auth service, to exchange a ``tps_`` service token for access tokens.
-    auth_url: str | None = None
-    #: How long to keep retrying complete/fail through an API outage before giving up
-    #: (the lease then expires and the task runs again: at-least-once).
-    report_retry_s: float = 120.0
-    #: How long to keep trying to reach the API at start before giving up.
-    startup_timeout_s: float = 60.0
-    #: Tasks leased beyond the free slots.
-    prefetch: int = 4
-    #: Flush the completion buffer at this many results, or ``complete_flush_s`` after
-    #: the first one arrived.
-    complete_batch: int = 64
-    complete_flush_s: float = 0.015
-    #: Buffered results beyond which no more tasks are leased.
-    complete_backlog: int = 1000
-    #: A span per task (when the task's trace is sampled): only worth it when spans are
-    #: exported. Without it the handler still runs in the task's trace context.
-    tracing: bool = False
 
 
 def _being_cancelled() -> bool:
@@ -105,10 +66,6 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _count_api_error(call: str, _: BaseException, __: float) -> None:
-    API_ERRORS.labels(call).inc()
-
-
 def _sampled(traceparent: str | None) -> bool:
     """Whether a W3C traceparent asks for sampling (no parent: the sampler decides)."""
     if not traceparent:
@@ -119,77 +76,27 @@ def _sampled(traceparent: str | None) -> bool:
         return False
 
 
-@dataclass(eq=False)
-class Held:
-    """A lease this worker holds: prefetched, running, or its result in the buffer."""
-
-    task: LeasedTask
-    #: The running handler's asyncio task (None while prefetched or once finished).
-    runner: asyncio.Task[None] | None = None
-    #: The heartbeat found the lease gone: the runner was cancelled for that reason.
-    lost: bool = False
-
-
-@dataclass
-class Buffered:
-    """A finished task's result waiting for the completer."""
-
-    held: Held
-    result: Any
-    #: The trace context the completion request continues (the task's process span).
-    span_context: trace.SpanContext | None
-    since: float = field(default_factory=time.monotonic)
-
-
-class Worker:
+class Worker(Reporting):
     def __init__(
         self,
         config: WorkerConfig,
         handler: Handler,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.config = config
+        super().__init__(config)
         self.handler = handler
-        self.stopping = asyncio.Event()
-        #: Every lease held, by lease id.
-        self.held: dict[uuid.UUID, Held] = {}
-        #: Leased, not started yet (at most ``prefetch`` beyond the free slots).
-        self.ready: deque[Held] = deque()
         self.inflight: set[asyncio.Task[None]] = set()
-        #: Failure reports and releases under way (they never hold a slot).
-        self.reporting: set[asyncio.Task[None]] = set()
-        self.buffer: list[Buffered] = []
-        #: Something the lease loop waits for changed (a slot freed, the buffer shrank).
-        self._changed = asyncio.Event()
-        self._buffered = asyncio.Event()
-        self._buffer_full = asyncio.Event()
-        #: The heartbeat interval: a third of the queue's visibility timeout.
-        self._beat_s = 10.0
-        self._beat_changed = asyncio.Event()
         self.client = AsyncTaskplaneClient(
             config.api_url,
             auth_url=config.auth_url,
             token=config.token,
-            retry=RetryPolicy(attempts=None, deadline_s=30, on_retry=_count_api_error),
+            retry=RetryPolicy(attempts=None, deadline_s=30, on_retry=count_api_error),
             timeout_s=15,
             transport=transport,
             user_agent=f"taskplane-worker/{config.worker_id}",
         )
-        #: Outcomes are worth retrying for longer: the work is done already.
-        self.reports = self.client.with_retry(
-            dataclasses.replace(self.client.retry, deadline_s=config.report_retry_s)
-        )
-        #: One attempt per call, for the loops that retry on their own schedule.
-        self.once = self.client.with_retry(NO_RETRY)
-        queue = config.queue
-        self._in_flight = IN_FLIGHT.labels(queue)
-        self._duration = DURATION.labels(queue)
-        self._outcomes = {
-            outcome: TASKS.labels(queue, outcome)
-            for outcome in ("completed", "failed", "timed_out", "released", "lost")
-        }
-
-    # -------------------------------------------------------------- API calls
+        self.channel = (StreamChannel if config.stream else HttpChannel)(self.client, config)
+        self._duration = DURATION.labels(config.queue)
 
     async def wait_for_api(self) -> None:
         """Reach the task-service (with backoff, up to ``startup_timeout_s``) or raise
@@ -200,163 +107,9 @@ class Worker:
         await probe.health()
 
     async def _lease(self, max_tasks: int) -> list[LeasedTask]:
-        lease = await self.client.lease(
-            self.config.queue,
-            self.config.worker_id,
-            max_tasks=max_tasks,
-            wait_s=self.config.wait_s,
-        )
-        beat_s = max(0.2, lease.visibility_timeout_s / 3)
-        if beat_s != self._beat_s:
-            self._beat_s = beat_s
-            self._beat_changed.set()
-        return lease.tasks
-
-    def _report(self, call: Awaitable[Any], task: LeasedTask, what: str) -> None:
-        """Send a failure or a release in the background (no slot waits for it); the
-        lease is held, and heartbeated, until the answer."""
-
-        async def send() -> None:
-            try:
-                await call
-            except LeaseLostError:
-                log.warning("task %s: lease expired or revoked before its %s", task.id, what)
-            except Exception as exc:
-                log.error("task %s: could not report its %s: %s", task.id, what, exc)
-            finally:
-                self.held.pop(task.lease_id, None)
-
-        sending = asyncio.create_task(send())
-        self.reporting.add(sending)
-        sending.add_done_callback(self.reporting.discard)
-
-    def _fail(self, task: LeasedTask, error: str, *, retryable: bool) -> None:
-        worker = self.config.worker_id
-        failure = self.reports.fail(task, error, retryable=retryable, worker_id=worker)
-        self._report(failure, task, "failure")
-
-    def _release(self, task: LeasedTask) -> None:
-        release = self.once.release(task, self.config.worker_id)
-        self._report(asyncio.wait_for(release, timeout=5), task, "release")
-
-    # -------------------------------------------------------------- completions
-
-    def _buffer(self, held: Held, result: Any) -> None:
-        """Queue a result for the completer, with the trace context it runs in (the
-        task's span, or its producer's trace without one)."""
-        span_context = trace.get_current_span().get_span_context()
-        self.buffer.append(Buffered(held, result, span_context if span_context.is_valid else None))
-        self._buffered.set()
-        if len(self.buffer) >= self.config.complete_batch:
-            self._buffer_full.set()
-
-    async def _complete_loop(self) -> None:
-        """The completer: flush the buffer by size or time, until cancelled."""
-        while True:
-            await self._buffered.wait()
-            if len(self.buffer) < self.config.complete_batch and not self.stopping.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._buffer_full.wait(), self.config.complete_flush_s)
-            await self._flush()
-
-    async def _flush(self) -> None:
-        """Send one batch from the head of the buffer; on an error worth retrying it
-        stays there (its leases heartbeated meanwhile) until ``report_retry_s``."""
-        batch = self.buffer[:COMPLETE_REQUEST_MAX]
-        items = [Completion(lease_id=e.held.task.lease_id, result=e.result) for e in batch]
-        first = batch[0].span_context
-        token = (
-            otel_context.attach(trace.set_span_in_context(trace.NonRecordingSpan(first)))
-            if first is not None
-            else None
-        )
-        try:
-            answer = await self.once.complete_many(items, self.config.worker_id)
-        except Exception as exc:
-            if self._retry_later(exc, batch):
-                return
-            answer = None
-            log.error("could not report %d completion(s): %s", len(batch), exc)
-        finally:
-            if token is not None:
-                otel_context.detach(token)
-        del self.buffer[: len(batch)]
-        self._settled(batch, answer)
-
-    def _retry_later(self, exc: Exception, batch: list[Buffered]) -> bool:
-        """Whether ``batch`` stays buffered for another attempt (after a pause)."""
-        retryable = not isinstance(exc, ApiError) or exc.status >= 500 or exc.status == 429
-        if not retryable or time.monotonic() - batch[0].since > self.config.report_retry_s:
-            return False
-        _count_api_error("complete_many", exc, 0.0)
-        log.warning("reporting %d completion(s) failed: %s; retrying", len(self.buffer), exc)
-        self._buffered.clear()
-        asyncio.get_running_loop().call_later(0.5, self._buffered.set)
-        return True
-
-    def _settled(self, batch: list[Buffered], answer: list[Any] | None) -> None:
-        completed = (
-            {item.lease_id for item in answer if item.completed} if answer is not None else set()
-        )
-        lost = 0
-        for entry in batch:
-            lease_id = entry.held.task.lease_id
-            self.held.pop(lease_id, None)
-            if lease_id in completed:
-                continue
-            lost += 1
-            if answer is not None:
-                task_id = entry.held.task.id
-                log.warning("task %s: lease expired or revoked before reporting", task_id)
-        self._in_flight.dec(len(batch))
-        self._outcomes["completed"].inc(len(batch) - lost)
-        if lost:
-            self._outcomes["lost"].inc(lost)
-        if not self.buffer:
-            self._buffered.clear()
-        if len(self.buffer) < self.config.complete_batch:
-            self._buffer_full.clear()
-        self._changed.set()
-
-    # -------------------------------------------------------------- heartbeats
-
-    async def _heartbeat_loop(self) -> None:
-        """Extend every held lease in one request per ``_beat_s``, until cancelled; a
-        lease the server no longer extends stops its task."""
-        while True:
-            self._beat_changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._beat_changed.wait(), self._beat_s)
-                continue  # a queue with another visibility timeout: wait that long
-            lease_ids = list(self.held)
-            for start in range(0, len(lease_ids), HEARTBEAT_REQUEST_MAX):
-                chunk = lease_ids[start : start + HEARTBEAT_REQUEST_MAX]
-                try:
-                    alive = await self.once.heartbeat_many(chunk, self.config.worker_id)
-                except Exception as exc:
-                    _count_api_error("heartbeat_many", exc, 0.0)
-                    log.warning("heartbeat of %d lease(s) failed: %s", len(chunk), exc)
-                    continue
-                for lease_id in chunk:
-                    if lease_id not in alive:
-                        self._lease_gone(lease_id)
-
-    def _lease_gone(self, lease_id: uuid.UUID) -> None:
-        """The server no longer knows this lease: abandon its task if it has not finished
-        (a finished one's completion answer says what happened)."""
-        held = self.held.get(lease_id)
-        if held is None:
-            return
-        if held in self.ready:
-            self.ready.remove(held)
-            del self.held[lease_id]
-            self._outcomes["lost"].inc()
-        elif held.runner is not None and not held.runner.done():
-            held.lost = True
-            held.runner.cancel()
-        else:
-            return
-        log.warning("lease of task %s lost; abandoning it", held.task.id)
+        tasks, visibility_timeout_s = await self.channel.lease(max_tasks)
+        self._visibility(visibility_timeout_s)
+        return tasks
 
     # -------------------------------------------------------------- one task
 
@@ -512,7 +265,7 @@ class Worker:
             beats.cancel()
             completer.cancel()
             await asyncio.gather(beats, completer, return_exceptions=True)
-            await self.client.aclose()
+            await self.channel.aclose()
         return 0
 
     async def _lease_loop(self) -> None:
@@ -549,6 +302,14 @@ class Worker:
     async def _drain(self) -> None:
         """Hand prefetched tasks back, let running ones finish within the grace period
         (then release them), and wait for every failure report and release."""
+        try:
+            late = await asyncio.wait_for(self.channel.drain(), timeout=15)
+        except Exception as exc:
+            log.warning("could not stop the lease stream: %s", exc)
+        else:
+            for task in late:
+                self.held[task.lease_id] = held = Held(task)
+                self.ready.append(held)
         while self.ready:
             held = self.ready.popleft()
             self._release(held.task)

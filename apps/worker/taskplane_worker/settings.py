@@ -48,6 +48,8 @@ class WorkerSettings(BaseSettings):
     )
     #: Completions waiting to be reported beyond which the worker leases nothing more.
     complete_backlog: int = Field(1000, ge=1, validation_alias="TASKPLANE_WORKER_COMPLETE_BACKLOG")
+    #: The streaming lease (one WebSocket); false: HTTP lease long-polls.
+    stream: bool = Field(True, validation_alias="TASKPLANE_WORKER_STREAM")
     service_name: str = Field("taskplane-worker", validation_alias="OTEL_SERVICE_NAME")
     otlp_endpoint: str = Field("", validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT")
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")

@@ -42,6 +42,7 @@ def make_worker(respond: Responder, handler: Any = None) -> tuple[Worker, list[t
             worker_id="w1",
             grace_period_s=1,
             report_retry_s=30,
+            stream=False,  # the HTTP channel's batching, against a scripted service
         ),
         handler or noop,
         transport=httpx.MockTransport(answer),

@@ -108,13 +108,7 @@ def test_kill_9_workers_loses_nothing(
                 (queue,),
             ).fetchall()
         )
-        completions = Counter(
-            row[0]
-            for row in db.execute(
-                "SELECT task_id FROM tasks.events WHERE queue = %s AND type = 'task.completed'",
-                (queue,),
-            ).fetchall()
-        )
+    completions = task_service.completions(queue)
     executions = Counter(int(line) for line in record.read_text().split())
     duplicates = sum(executions.values()) - len(executions)
     with capsys.disabled():  # the counts belong in the CI log, not only on failure

@@ -34,7 +34,8 @@
 {{/*
 The worst case of database connections, as YAML: per component with a database
 {perPod, pods, connections} and the total. perPod is its pool (databasePool.size +
-maxOverflow) plus component.extraDatabaseConnections; pods its most pods at once: the
+maxOverflow), the queue's pool (databasePool.size again, with component.queuePool)
+plus component.extraDatabaseConnections; pods its most pods at once: the
 HPA's maxReplicas (replicaCount without one) plus a rolling update's surge
 (strategy.rollingUpdate.maxSurge, Kubernetes' 25% rounded up when unset).
 */}}
@@ -44,7 +45,8 @@ HPA's maxReplicas (replicaCount without one) plus a rolling update's surge
 {{- range $name, $identity := .Values.components -}}
 {{- $v := include "taskplane.component.values" (dict "root" $ "name" $name) | fromYaml -}}
 {{- if and $v.enabled $v.component.database -}}
-{{- $perPod := add $v.databasePool.size $v.databasePool.maxOverflow ($v.component.extraDatabaseConnections | default 0) -}}
+{{- $queuePool := ternary $v.databasePool.size 0 ($v.component.queuePool | default false) -}}
+{{- $perPod := add $v.databasePool.size $v.databasePool.maxOverflow $queuePool ($v.component.extraDatabaseConnections | default 0) -}}
 {{- $replicas := int (ternary $v.autoscaling.maxReplicas $v.replicaCount $v.autoscaling.enabled) -}}
 {{- $surge := 0 -}}
 {{- if eq $v.strategy.type "RollingUpdate" -}}

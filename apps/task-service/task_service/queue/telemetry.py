@@ -33,10 +33,12 @@ def producer_link(task: Leased) -> Link | None:
 
 
 @contextmanager
-def receiving(queue: str) -> Iterator[trace.Span]:
+def receiving(queue: str, *, root: bool = False) -> Iterator[trace.Span]:
     """The ``receive <queue>`` span around a lease (nothing is recorded when the request
-    itself is not sampled); ``linked`` adds the tasks it granted."""
-    if not trace.get_current_span().is_recording():
+    itself is not sampled); ``linked`` adds the tasks it granted. ``root``: a claim of
+    the lease stream's dispatcher, in no request: a trace of its own, which the sampler
+    decides on."""
+    if not root and not trace.get_current_span().is_recording():
         yield trace.INVALID_SPAN
         return
     with tracer.start_as_current_span(
@@ -50,6 +52,29 @@ def receiving(queue: str) -> Iterator[trace.Span]:
         },
     ) as span:
         yield span
+
+
+@contextmanager
+def settling(op: str, queue: str, traceparent: str | None) -> Iterator[None]:
+    """A ``<op> <queue>`` span around a lease action received on a lease stream, in the
+    trace its message carries (the batch's first task's), as an HTTP request's server
+    span would be; nothing without one."""
+    if not traceparent:
+        yield
+        return
+    context = _PROPAGATOR.extract({"traceparent": traceparent})
+    with tracer.start_as_current_span(
+        f"{op} {queue}",
+        context=context,
+        kind=SpanKind.SERVER,
+        attributes={
+            "messaging.system": "taskplane",
+            "messaging.operation.type": "settle",
+            "messaging.operation.name": op,
+            "messaging.destination.name": queue,
+        },
+    ):
+        yield
 
 
 def linked(span: trace.Span, tasks: Sequence[Leased]) -> None:

@@ -10,14 +10,24 @@ not completed and the others complete (each item is judged on its own).
 Every action is one statement on a pooled autocommit psycopg connection (``queue.pool``),
 its answer encoded once from the engine's records (``queue.wire``); the pydantic models
 named in the decorators describe those answers in the OpenAPI document.
+
+``/queues/{queue}/lease-stream`` is the streaming lease (a WebSocket): credit up, tasks
+down, lease actions on the same connection (``queue.stream``), its claims made for
+every streaming worker of the queue at once (``queue.dispatch``). Its handshake is
+judged like a request: 401/403 (the ``queues:work`` scope, a queue-bound token's
+queue), 422 (queue name, ``worker_id``) and 404 are problem+json answers instead of
+the upgrade.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
-from typing import Any
+from typing import Any, cast
 
-from fastapi import APIRouter, Request, Response
+import psycopg
+from fastapi import APIRouter, Request, Response, WebSocket
+from psycopg_pool import PoolTimeout
 
 from task_service import queue as engine
 from task_service.api.deps import (
@@ -27,7 +37,10 @@ from task_service.api.deps import (
     QueueWorkerDep,
     SettingsDep,
 )
+from task_service.api.problems import STATUS
 from task_service.queue import wire
+from task_service.queue.dispatch import Dispatchers
+from task_service.queue.errors import QueueError
 from task_service.queue.pool import QueueConnectionDep, QueuePool
 from task_service.queue.records import LeaseOutcome
 from task_service.queue.schemas import (
@@ -43,8 +56,11 @@ from task_service.queue.schemas import (
     LeaseRequest,
     LeaseResult,
 )
+from task_service.queue.stream import StreamSession
 from task_service.queue.telemetry import linked, receiving
-from taskplane_common.errors import ProblemError
+from taskplane_client.models import NO_NUL, QUEUE_NAME_PATTERN
+from taskplane_common.errors import ProblemError, problem_response, problem_type
+from taskplane_common.principals import QUEUE_WORK_SCOPE, current_principal, require_scope
 
 router = APIRouter(prefix="/api/v1", tags=["leases"])
 
@@ -221,3 +237,72 @@ async def lease(
     return wire.answer(
         wire.lease_out(queue, granted.tasks, granted.visibility_timeout_s, granted.max_attempts)
     )
+
+
+async def _authorize(websocket: WebSocket, queue: str) -> None:
+    """The caller may work ``queue`` (its token verified now): else a ``ProblemError``."""
+    request = cast(Request, websocket)  # only its app and headers are read
+    principal = await require_scope(QUEUE_WORK_SCOPE)(await current_principal(request))
+    principal.check_queue(queue)
+
+
+async def _admit(websocket: WebSocket, queue: str) -> str:
+    """The stream's handshake checks, as a request's: its worker id, or a
+    ``ProblemError`` or an engine refusal when the stream may not open."""
+    await _authorize(websocket, queue)
+    worker_id = websocket.query_params.get("worker_id", "")
+    if not re.fullmatch(QUEUE_NAME_PATTERN, queue):
+        raise ProblemError(422, f"queue: must match {QUEUE_NAME_PATTERN}", slug="validation-error")
+    if not 1 <= len(worker_id) <= 200 or not re.fullmatch(NO_NUL, worker_id):
+        detail = "worker_id: a query parameter of 1 to 200 characters is required"
+        raise ProblemError(422, detail, slug="validation-error")
+    settings = websocket.app.state.settings
+    async with QueuePool.of(websocket.app).connection() as connection:
+        # Claims nothing: whether the queue exists (else QueueNotFound).
+        await engine.lease(
+            connection,
+            queue,
+            worker_id,
+            0,
+            timeout_grace_s=settings.timeout_grace_s,
+            reclaim_batch=settings.reaper_batch,
+        )
+    return worker_id
+
+
+@router.websocket("/queues/{queue}/lease-stream", name="lease_stream")
+async def lease_stream(websocket: WebSocket, queue: str) -> None:
+    """A worker's streaming lease (``queue.stream`` describes the messages)."""
+    try:
+        worker_id = await _admit(websocket, queue)
+    except ProblemError as exc:
+        refusal = problem_response(
+            exc.status, exc.detail, type_=exc.type, title=exc.title, headers=exc.headers
+        )
+    except QueueError as exc:
+        status, slug = STATUS[type(exc)]
+        refusal = problem_response(status, str(exc), type_=problem_type(slug))
+    except (psycopg.OperationalError, PoolTimeout, OSError) as exc:
+        detail = f"the database cannot be reached: {exc}"
+        refusal = problem_response(503, detail, type_=problem_type("database-unavailable"))
+    else:
+        await websocket.accept()
+        app = websocket.app
+        dispatchers = Dispatchers.of(app)
+        session = StreamSession(
+            websocket,
+            queue,
+            worker_id,
+            dispatchers.dispatcher(queue),
+            QueuePool.of(app),
+            app.state.settings,
+            # A stream outlives its token: it ends once the token has expired or was
+            # revoked (the worker reconnects with a fresh one).
+            authorized=lambda: _authorize(websocket, queue),
+        )
+        try:
+            await session.run()
+        finally:
+            dispatchers.forget(queue)
+        return
+    await websocket.send_denial_response(refusal)

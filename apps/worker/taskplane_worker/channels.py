@@ -1,0 +1,164 @@
+"""How a worker talks to the task-service: the streaming lease, or plain HTTP requests.
+
+Both offer the same calls, so the worker loop does not know which one it runs on:
+
+* ``StreamChannel`` (the default): one WebSocket (``/queues/{queue}/lease-stream``)
+  carries credit up, tasks down and every lease action; it reconnects on the next call
+  after the connection ended (a restarted service), and the leases held stay valid.
+* ``HttpChannel`` (``--no-stream``): the lease long-poll and one request per batch of
+  completions or heartbeats, one per failure or release.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol, TypeVar
+
+from taskplane_client import (
+    NO_RETRY,
+    ApiError,
+    AsyncTaskplaneClient,
+    Completion,
+    LeasedTask,
+    LeaseLostError,
+    LeaseStream,
+)
+from taskplane_worker.config import WorkerConfig
+
+T = TypeVar("T")
+
+
+class Channel(Protocol):
+    async def lease(self, wanted: int) -> tuple[list[LeasedTask], int]:
+        """Up to ``wanted`` tasks (waiting for some), and the queue's visibility timeout."""
+        ...
+
+    async def complete_many(self, items: Sequence[Completion]) -> set[uuid.UUID]:
+        """The leases completed; raises when the outcome is unknown."""
+        ...
+
+    async def heartbeat_many(self, lease_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]: ...
+
+    async def fail(self, task: LeasedTask, error: str, *, retryable: bool) -> None:
+        """Report a failed attempt (retrying through an outage); LeaseLostError when the
+        lease is gone."""
+        ...
+
+    async def release(self, task: LeasedTask) -> None: ...
+
+    async def drain(self) -> list[LeasedTask]:
+        """Stop leasing; tasks that were on their way and must be handed back."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class HttpChannel:
+    def __init__(self, client: AsyncTaskplaneClient, config: WorkerConfig) -> None:
+        self.client = client
+        self.worker_id = config.worker_id
+        self.wait_s = config.wait_s
+        self.queue = config.queue
+        #: Outcomes are worth retrying for longer: the work is done already.
+        self.reports = client.with_retry(
+            dataclasses.replace(client.retry, deadline_s=config.report_retry_s)
+        )
+        #: One attempt per call, for the loops that retry on their own schedule.
+        self.once = client.with_retry(NO_RETRY)
+
+    async def lease(self, wanted: int) -> tuple[list[LeasedTask], int]:
+        lease = await self.client.lease(
+            self.queue, self.worker_id, max_tasks=wanted, wait_s=self.wait_s
+        )
+        return lease.tasks, lease.visibility_timeout_s
+
+    async def complete_many(self, items: Sequence[Completion]) -> set[uuid.UUID]:
+        answer = await self.once.complete_many(list(items), self.worker_id)
+        return {item.lease_id for item in answer if item.completed}
+
+    async def heartbeat_many(self, lease_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        return await self.once.heartbeat_many(lease_ids, self.worker_id)
+
+    async def fail(self, task: LeasedTask, error: str, *, retryable: bool) -> None:
+        await self.reports.fail(task, error, retryable=retryable, worker_id=self.worker_id)
+
+    async def release(self, task: LeasedTask) -> None:
+        await self.once.release(task, self.worker_id)
+
+    async def drain(self) -> list[LeasedTask]:
+        return []  # a lease request in flight was cancelled: the service hands it back
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+def _retryable(exc: Exception) -> bool:
+    return not isinstance(exc, ApiError) or exc.status >= 500 or exc.status == 429
+
+
+class StreamChannel:
+    def __init__(self, client: AsyncTaskplaneClient, config: WorkerConfig) -> None:
+        self.client = client
+        self.config = config
+        self.stream: LeaseStream | None = None
+        self._opening = asyncio.Lock()
+
+    async def _open(self) -> LeaseStream:
+        """The open stream, connecting a new one when there is none or it ended."""
+        async with self._opening:
+            if self.stream is not None and self.stream.closed:
+                await self.stream.aclose()
+                self.stream = None
+            if self.stream is None:
+                self.stream = await self.client.lease_stream(
+                    self.config.queue, self.config.worker_id
+                )
+            return self.stream
+
+    async def _retrying(self, call: Callable[[LeaseStream], Awaitable[T]]) -> T:
+        """``call`` on the stream, through reconnections, for up to ``report_retry_s``."""
+        deadline = time.monotonic() + self.config.report_retry_s
+        while True:
+            try:
+                return await call(await self._open())
+            except Exception as exc:
+                if not _retryable(exc) or time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(0.5)
+
+    async def lease(self, wanted: int) -> tuple[list[LeasedTask], int]:
+        stream = await self._open()
+        await stream.want(wanted)
+        return await stream.tasks(), stream.visibility_timeout_s
+
+    async def complete_many(self, items: Sequence[Completion]) -> set[uuid.UUID]:
+        return await (await self._open()).complete_many(items)
+
+    async def heartbeat_many(self, lease_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        return await (await self._open()).heartbeat_many(lease_ids)
+
+    async def fail(self, task: LeasedTask, error: str, *, retryable: bool) -> None:
+        failed = await self._retrying(
+            lambda stream: stream.fail(task.lease_id, error, retryable=retryable)
+        )
+        if not failed:
+            raise LeaseLostError(409, f"lease {task.lease_id} is gone")
+
+    async def release(self, task: LeasedTask) -> None:
+        released = await (await self._open()).release([task.lease_id])
+        if task.lease_id not in released:
+            raise LeaseLostError(409, f"lease {task.lease_id} is gone")
+
+    async def drain(self) -> list[LeasedTask]:
+        if self.stream is None or self.stream.closed:
+            return []
+        return await self.stream.drain()
+
+    async def aclose(self) -> None:
+        if self.stream is not None:
+            await self.stream.aclose()
+        await self.client.aclose()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -44,6 +44,7 @@ from task_service.queue.schemas import (
 from task_service.tracing import current_traceparent
 from taskplane_client.models import Request as _Body
 from taskplane_common import audit
+from taskplane_common.db import Driver, Row, fetch
 from taskplane_common.errors import ProblemError
 from taskplane_common.openapi import problems
 from taskplane_common.principals import Principal
@@ -298,7 +299,19 @@ async def _delete_dead(session: AsyncSession, queue: str, task_id: uuid.UUID) ->
     task = await session.get(Task, task_id, populate_existing=True)
     if task is None or task.queue != queue or task.status != TaskStatus.DEAD:
         return False
-    return await crud.delete_task(session, {"id": task.id, "version": task.version})
+    in_transaction = cast(Driver, _SessionDriver(session))
+    return await crud.delete_task(in_transaction, {"id": task.id, "version": task.version})
+
+
+class _SessionDriver:
+    """The crud functions' driver interface on a session's transaction (their own
+    driver runs each statement in autocommit, and a bulk action is one transaction)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def fetch(self, sql: str, params: Mapping[str, Any]) -> list[Row]:
+        return await fetch(self.session, sql, params)
 
 
 async def _bulk(

@@ -19,7 +19,7 @@ MYPY_PACKAGES := $(notdir $(patsubst %/,%,$(MODULE_DIRS)))
 
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test lint fmt pytest bench clean lambda-zip openapi console
+.PHONY: help venv run test lint fmt pytest bench clean lambda-zip openapi console screenshots
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
@@ -36,6 +36,10 @@ venv: $(STAMP) ## create or refresh .venv with every app installed in editable m
 # source changed (apps/console/console_service/build.py; nothing to do when up to date).
 console: $(STAMP) ## build the web console (apps/console/web/build) if out of date
 	$(PY) -m console_service.build
+
+# Test runs leave the committed screenshots alone; this run rewrites them (light and dark).
+screenshots: $(STAMP) console ## rewrite the console's screenshots (apps/console/docs/screenshots)
+	TASKPLANE_SCREENSHOTS=1 $(PY) -m pytest apps/console/tests/test_browser.py -k photographed
 
 run: $(STAMP) console ## run the platform locally (embedded PostgreSQL unless DATABASE_URL is set)
 	$(PY) scripts/run_local.py

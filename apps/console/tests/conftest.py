@@ -23,11 +23,10 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 from console_service.build import ensure_built
+from taskplane_testing.platform import Platform, running_platform
 from taskplane_testing.postgres import PostgresServer, free_port
 from taskplane_testing.processes import ServiceProcess, stop_process
 
-ADMIN_EMAIL = "admin@example.org"
-ADMIN_PASSWORD = "a long enough local password"
 PASSWORD = "another long enough password"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -40,6 +39,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+#: The tests rewrite the committed screenshots only when asked (``make screenshots``), so
+#: an ordinary run leaves the tree clean.
+TAKE_SCREENSHOTS = os.environ.get("TASKPLANE_SCREENSHOTS") == "1"
 
 
 @dataclass
@@ -47,6 +49,7 @@ class Receiver:
     """A webhook receiver that answers 204 and remembers what it got."""
 
     received: list[dict[str, str]] = field(default_factory=list)
+    bodies: list[bytes] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
 
     def start(self) -> Receiver:
@@ -54,7 +57,7 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("content-length", 0)))
+                receiver.bodies.append(self.rfile.read(int(self.headers.get("content-length", 0))))
                 receiver.received.append({k.lower(): v for k, v in self.headers.items()})
                 self.send_response(204)
                 self.end_headers()
@@ -72,35 +75,23 @@ class Receiver:
         return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
 
 
-@dataclass
-class Console:
-    """The running platform and what the tests need to drive it."""
+@dataclass(frozen=True)
+class Console(Platform):
+    """The running platform (auth- and task-service from ``running_platform``, the rest
+    started here) and what the tests need to drive it."""
 
     url: str
-    auth: ServiceProcess
-    tasks: ServiceProcess
     notify: ServiceProcess
     database_url: str
     receiver: Receiver
     worker_env: dict[str, str]
     users: dict[str, str] = field(default_factory=dict)
 
-    def token(self, email: str, password: str = PASSWORD) -> str:
-        """An access token of ``email`` straight from the auth-service (the API side)."""
-        response = httpx.post(
-            f"{self.auth.url}/api/v1/auth/token",
-            data={"username": email, "password": password},
-            timeout=30,
-        )
-        assert response.status_code == 200, response.text
-        token: str = response.json()["access_token"]
-        return token
-
     def admin(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token(ADMIN_EMAIL, ADMIN_PASSWORD)}"}
+        return {"Authorization": f"Bearer {self.admin_token()}"}
 
     def as_user(self, email: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token(email)}"}
+        return {"Authorization": f"Bearer {self.login(email, PASSWORD)}"}
 
     def add_user(self, email: str, role: str) -> str:
         made = httpx.post(
@@ -129,12 +120,7 @@ class Console:
     @contextlib.contextmanager
     def worker(self, queue: str, handler: str) -> Iterator[None]:
         """A worker process on ``queue`` for the duration of the block."""
-        token = httpx.post(
-            f"{self.auth.url}/api/v1/admin/service-tokens",
-            json={"name": f"worker-{queue}", "scopes": ["queues:work"]},
-            headers=self.admin(),
-            timeout=30,
-        ).json()["token"]
+        token = self.service_token(f"worker-{queue}", "queues:work")
         argv = [sys.executable, "-m", "taskplane_worker", "--queue", queue, "--handler", handler]
         argv += ["--metrics-port", str(free_port()), "--metrics-host", "127.0.0.1"]
         process = subprocess.Popen(
@@ -161,43 +147,27 @@ def console(postgres_server: PostgresServer) -> Iterator[Console]:
     """Every service once for all the browser tests (one module: starting them is most of
     the cost), stopped when they are done."""
     static = ensure_built()
-    database_url = postgres_server.create_database("console_browser")
-    env = {
-        "DATABASE_URL": database_url,
-        "TASKPLANE_ENVIRONMENT": "development",
-        "TASKPLANE_LOG_LEVEL": "WARNING",
-    }
     receiver = Receiver().start()
     with contextlib.ExitStack() as stack:
-        auth = stack.enter_context(
-            _service(
-                "auth_service",
-                env,
-                TASKPLANE_BOOTSTRAP_ADMIN_EMAIL=ADMIN_EMAIL,
-                TASKPLANE_BOOTSTRAP_ADMIN_PASSWORD=ADMIN_PASSWORD,
-                TASKPLANE_ARGON2_TIME_COST="1",
-                TASKPLANE_ARGON2_MEMORY_KIB="1024",
-                TASKPLANE_LOGIN_MAX_ATTEMPTS_PER_ADDRESS="100000",
-            )
-        )
-        verified = {**env, "TASKPLANE_JWKS_URL": f"{auth.url}/.well-known/jwks.json"}
+        platform = stack.enter_context(running_platform(postgres_server, "console_browser"))
+        database_url = platform.tasks.env["DATABASE_URL"]
+        env = {
+            "DATABASE_URL": database_url,
+            "TASKPLANE_ENVIRONMENT": "development",
+            "TASKPLANE_LOG_LEVEL": "WARNING",
+        }
+        verified = {**env, "TASKPLANE_JWKS_URL": f"{platform.auth.url}/.well-known/jwks.json"}
         users = stack.enter_context(_service("user_service", verified))
-        tasks = stack.enter_context(_service("task_service", verified))
-        partial = Console("", auth, tasks, tasks, database_url, receiver, {})
-        service_token = httpx.post(
-            f"{auth.url}/api/v1/admin/service-tokens",
-            json={"name": "notifications", "scopes": ["events:read", "users:read"]},
-            headers=partial.admin(),
-            timeout=30,
-        ).json()["token"]
         notify = stack.enter_context(
             _service(
                 "notification_service",
                 verified,
-                TASKPLANE_AUTH_URL=auth.url,
-                TASKPLANE_TASK_SERVICE_URL=tasks.url,
+                TASKPLANE_AUTH_URL=platform.auth.url,
+                TASKPLANE_TASK_SERVICE_URL=platform.tasks.url,
                 TASKPLANE_USER_SERVICE_URL=users.url,
-                TASKPLANE_SERVICE_TOKEN=service_token,
+                TASKPLANE_SERVICE_TOKEN=platform.service_token(
+                    "notifications", "events:read", "users:read"
+                ),
                 TASKPLANE_WEBHOOK_ALLOW_LOOPBACK="true",
                 TASKPLANE_FEED_WAIT_S="1",
                 TASKPLANE_DISPATCH_POLL_INTERVAL_S="0.2",
@@ -210,8 +180,8 @@ def console(postgres_server: PostgresServer) -> Iterator[Console]:
                 {
                     **verified,
                     "OTEL_SERVICE_NAME": "console",
-                    "TASKPLANE_AUTH_URL": auth.url,
-                    "TASKPLANE_TASK_SERVICE_URL": tasks.url,
+                    "TASKPLANE_AUTH_URL": platform.auth.url,
+                    "TASKPLANE_TASK_SERVICE_URL": platform.tasks.url,
                     "TASKPLANE_USER_SERVICE_URL": users.url,
                     "TASKPLANE_NOTIFICATION_SERVICE_URL": notify.url,
                     "TASKPLANE_STATIC_DIR": str(static),
@@ -221,15 +191,15 @@ def console(postgres_server: PostgresServer) -> Iterator[Console]:
         )
         worker_env = {
             **env,
-            "TASKPLANE_API_URL": tasks.url,
-            "TASKPLANE_AUTH_URL": auth.url,
+            "TASKPLANE_API_URL": platform.tasks.url,
+            "TASKPLANE_AUTH_URL": platform.auth.url,
             "OTEL_SERVICE_NAME": "taskplane-worker",
         }
         # localhost, not 127.0.0.1: Chromium keeps Secure cookies on http://localhost only.
         yield Console(
+            platform.auth,
+            platform.tasks,
             f"http://localhost:{console_port}",
-            auth,
-            tasks,
             notify,
             database_url,
             receiver,

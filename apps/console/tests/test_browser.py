@@ -18,12 +18,12 @@ import pytest
 from playwright.sync_api import Browser, Page, Request, expect
 
 from console_service.build import BUILT, WEB
+from taskplane_testing.platform import ADMIN_EMAIL, ADMIN_PASSWORD
 from taskplane_testing.processes import wait_until
 
 from .conftest import (
-    ADMIN_EMAIL,
-    ADMIN_PASSWORD,
     SCREENSHOTS,
+    TAKE_SCREENSHOTS,
     Console,
     new_context,
     sign_in,
@@ -200,6 +200,9 @@ def test_a_queue_task_completes_live(browser: Browser, console: Console) -> None
     assert task.status_code == 201, task.text
     task_id = task.json()["id"]
 
+    hook = {"url": console.receiver.url, "events": ["task.completed"]}
+    assert console.api("POST", "/api/v1/webhooks", admin, json=hook).status_code == 201
+
     context = new_context(browser, console)
     page = context.new_page()
     sign_in(page, ADMIN_EMAIL, ADMIN_PASSWORD)
@@ -213,6 +216,22 @@ def test_a_queue_task_completes_live(browser: Browser, console: Console) -> None
     timeline = page.get_by_test_id("timeline")
     expect(timeline).to_contain_text("task.completed")
     expect(page.get_by_test_id("task-result")).to_contain_text('"n": 1')
+    attempts = page.get_by_test_id("attempts").locator("tbody tr")
+    expect(attempts).to_have_count(1)
+    expect(attempts.first).to_contain_text("completed")
+    expect(attempts.first).to_contain_text("s")  # a duration, in ms or s
+
+    # The webhook delivery the completion caused, under that event.
+    completed = timeline.locator("li[data-event-type='task.completed']")
+
+    def delivered() -> bool:
+        page.get_by_role("button", name="Refresh deliveries").click()
+        return "succeeded" in " ".join(completed.get_by_test_id("delivery").all_inner_texts())
+
+    wait_until(delivered, "the completion's webhook delivery", interval_s=1)
+    expect(completed.get_by_test_id("delivery")).to_contain_text(console.receiver.url)
+    created = timeline.locator("li[data-event-type='task.created']")
+    expect(created.get_by_test_id("delivery")).to_have_count(0)  # not subscribed
     context.close()
 
 
@@ -236,6 +255,17 @@ def test_dead_letters_bulk_retry_shows_the_count_first(browser: Browser, console
     context = new_context(browser, console)
     page = context.new_page()
     sign_in(page, ADMIN_EMAIL, ADMIN_PASSWORD)
+    boom = next(
+        t
+        for t in console.api("GET", f"/api/v1/queues/{queue}/dead", admin).json()
+        if t["last_error"] == "boom"
+    )
+    page.goto(f"/queues/{queue}/tasks/{boom['id']}")
+    attempt = page.get_by_test_id("attempts").locator("tbody tr")
+    expect(attempt).to_have_count(1)
+    expect(attempt).to_contain_text("failed")
+    expect(attempt).to_contain_text("boom")
+
     page.goto(f"/dead?queue={queue}&error=boom")
     expect(page.get_by_test_id("dead-count")).to_have_text("3 dead task(s) match.")
     page.get_by_role("button", name="Retry all matching…").click()
@@ -245,6 +275,14 @@ def test_dead_letters_bulk_retry_shows_the_count_first(browser: Browser, console
     expect(page.get_by_role("status")).to_have_text("Retried 3 task(s).")
     expect(page.get_by_test_id("dead-count")).to_have_text("0 dead task(s) match.")
     assert dead_count(console, queue) == 1  # the one that did not match the filter
+
+    page.goto(f"/dead?queue={queue}&error=other")
+    expect(page.get_by_test_id("dead-count")).to_have_text("1 dead task(s) match.")
+    page.get_by_role("button", name="Delete all matching…").click()
+    expect(dialog.get_by_test_id("delete-count")).to_contain_text("1 task(s)")
+    dialog.get_by_role("button", name="Delete 1").click()
+    expect(page.get_by_role("status")).to_have_text("Deleted 1 task(s).")
+    assert dead_count(console, queue) == 0
     context.close()
 
 
@@ -284,6 +322,14 @@ def test_webhook_secret_is_shown_once_and_deliveries_listed(
 
     wait_until(delivered, "a succeeded delivery in the log", interval_s=1)
     expect(deliveries).to_contain_text("task.created")
+
+    page.get_by_role("button", name="Send test event").click()
+    expect(page.get_by_role("status").filter(has_text="webhook.test")).to_be_visible()
+    wait_until(
+        lambda: any(b"webhook.test" in body for body in console.receiver.bodies),
+        "the test event at the receiver",
+    )
+    wait_until(lambda: delivered() and "webhook.test" in deliveries.inner_text(), "its log entry")
     context.close()
 
 
@@ -327,6 +373,141 @@ def test_a_viewer_sees_no_actions_and_the_api_refuses_them(
     refused = page_fetch(page, "POST", "/api/v1/tasks", {"title": "not allowed"})
     assert refused["status"] == 403, refused
     assert json.loads(refused["text"])["status"] == 403
+    context.close()
+
+
+def test_bulk_status_change_confirms_the_count_and_reports_conflicts(
+    browser: Browser, console: Console
+) -> None:
+    email = member(console, "bulk")
+    headers = console.as_user(email)
+    tag = unique("chores")
+    ids = {}
+    for title in ("sweep the floor", "mop the floor", "dust the shelves"):
+        made = console.api("POST", "/api/v1/tasks", headers, json={"title": title, "tags": [tag]})
+        assert made.status_code == 201, made.text
+        ids[title] = made.json()["id"]
+
+    context = new_context(browser, console)
+    page = context.new_page()
+    sign_in(page, email)
+    page.goto(f"/tasks?tag={tag}")
+    expect(page.locator("tbody tr[data-task-id]")).to_have_count(3)
+    page.get_by_label("Select every task on this page").check()
+    bulk = page.get_by_role("form", name="Selected tasks")
+    bulk.get_by_label("Set the status of the selected tasks to").select_option("completed")
+    bulk.get_by_role("button", name="Change status of 3…").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_test_id("bulk-count")).to_contain_text("3 task(s)")
+    # Someone else edits one of them before the confirmation: its PATCH gets a 412.
+    changed = console.api(
+        "PATCH", f"/api/v1/tasks/{ids['dust the shelves']}", headers, json={"priority": "high"}
+    )
+    assert changed.status_code == 200, changed.text
+    dialog.get_by_role("button", name="Set 3 to completed").click()
+    result = page.get_by_test_id("bulk-result")
+    expect(result).to_contain_text("Changed 2 task(s) to completed. 1 not changed:")
+    expect(result.locator("li")).to_have_count(1)
+    expect(result.locator("li")).to_contain_text("dust the shelves")
+    expect(result.locator("li")).to_contain_text("412")
+    statuses = {
+        title: console.api("GET", f"/api/v1/tasks/{task_id}", headers).json()["status"]
+        for title, task_id in ids.items()
+    }
+    assert statuses == {
+        "sweep the floor": "completed",
+        "mop the floor": "completed",
+        "dust the shelves": "pending",
+    }
+    context.close()
+
+
+def test_queue_configuration_and_retention_edit(browser: Browser, console: Console) -> None:
+    admin = console.admin()
+    queue = unique("configured")
+    created = console.api("PUT", f"/api/v1/queues/{queue}", admin, json={"max_attempts": 5})
+    assert created.status_code == 201, created.text
+    context = new_context(browser, console)
+    page = context.new_page()
+    sign_in(page, ADMIN_EMAIL, ADMIN_PASSWORD)
+    page.goto("/queues")
+    page.get_by_role("button", name=f"Configure {queue}").click()
+    form = page.get_by_role("form", name="Queue configuration")
+    expect(form.get_by_label("Max attempts")).to_have_value("5")
+
+    # Over the API's limit: the problem's detail shows next to the form, nothing changes.
+    form.get_by_label("Max attempts").fill("5000")
+    form.get_by_label("Keep dead (s)").fill("3600")
+    form.get_by_role("button", name="Save").click()
+    expect(page.get_by_test_id("config-problem")).to_contain_text("max_attempts")
+    expect(form.get_by_label("Max attempts")).to_have_attribute("aria-invalid", "true")
+    config = console.api("GET", f"/api/v1/queues/{queue}", admin).json()["config"]
+    assert (config["max_attempts"], config["dead_retention_s"]) == (5, 2_592_000)
+
+    form.get_by_label("Max attempts").fill("3")
+    form.get_by_label("Keep completed (s)").fill("")  # empty: keep forever
+    form.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_have_text(f"Saved the configuration of {queue}.")
+    config = console.api("GET", f"/api/v1/queues/{queue}", admin).json()["config"]
+    assert config["max_attempts"] == 3
+    assert config["dead_retention_s"] == 3600
+    assert config["completed_retention_s"] is None
+    context.close()
+
+
+def test_the_refresh_setting_is_kept_and_one_poll_runs_per_tab(
+    browser: Browser, console: Console
+) -> None:
+    context = new_context(browser, console)
+    page = context.new_page()
+    started: list[str] = []
+    open_polls: set[Request] = set()
+    most_open = 0
+
+    def poll(request: Request) -> bool:
+        return urlsplit(request.url).path == "/api/v1/events" and "wait_s=" in request.url
+
+    def on_request(request: Request) -> None:
+        nonlocal most_open
+        if poll(request):
+            started.append(request.url)
+            open_polls.add(request)
+            most_open = max(most_open, len(open_polls))
+
+    def on_end(request: Request) -> None:
+        open_polls.discard(request)
+
+    page.on("request", on_request)
+    page.on("requestfinished", on_end)
+    page.on("requestfailed", on_end)
+    sign_in(page, ADMIN_EMAIL, ADMIN_PASSWORD)
+    refresh = page.get_by_role("combobox", name="Refresh")
+    live_state = page.get_by_test_id("live-state")
+    expect(refresh).to_have_value("5")
+    expect(live_state).to_have_text("live updates on")
+
+    refresh.select_option("2")
+    admin = console.admin()
+    for n in range(3):
+        made = console.api("POST", "/api/v1/tasks", admin, json={"title": f"refresh probe {n}"})
+        assert made.status_code == 201, made.text
+        expect(page.locator("tbody tr", has_text=f"refresh probe {n}")).to_be_visible()
+    assert started, "no long poll ran"
+    assert most_open == 1, "more than one long poll at a time in one tab"
+    stored = page.evaluate("JSON.stringify(Object.entries(localStorage))")
+    assert stored == '[["taskplane.refresh_s","2"]]'  # the setting, nothing else
+
+    refresh.select_option("0")
+    expect(live_state).to_have_text("live updates off")
+    page.wait_for_timeout(500)
+    before = len(started)
+    console.api("POST", "/api/v1/tasks", admin, json={"title": "not shown live"})
+    page.wait_for_timeout(3000)
+    assert len(started) == before, "a poll ran with live updates off"
+    expect(page.locator("tbody tr", has_text="not shown live")).to_have_count(0)
+    page.reload()
+    expect(page.get_by_role("combobox", name="Refresh")).to_have_value("0")
+    expect(page.get_by_test_id("live-state")).to_have_text("live updates off")
     context.close()
 
 
@@ -410,6 +591,13 @@ def serve_axe(page: Page) -> None:
     )
 
 
+def photograph(page: Page, name: str, *, full_page: bool = True) -> None:
+    """Rewrite one of the committed screenshots, only when asked (``make screenshots``)."""
+    if TAKE_SCREENSHOTS:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+
+
 def axe_violations(page: Page) -> list[dict[str, Any]]:
     """Serious and critical axe-core violations on the page as it is now."""
     page.add_script_tag(url="/__axe.js")
@@ -479,7 +667,6 @@ PAGES = [
 def test_every_page_is_accessible_and_photographed(
     browser: Browser, console: Console, seeded: dict[str, str], scheme: str
 ) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     context = new_context(browser, console, scheme)
     page = context.new_page()
     serve_axe(page)
@@ -488,7 +675,7 @@ def test_every_page_is_accessible_and_photographed(
     found: dict[str, Any] = {}
     if violations := axe_violations(page):
         found["login"] = violations
-    page.screenshot(path=str(SCREENSHOTS / f"login-{scheme}.png"))
+    photograph(page, f"login-{scheme}", full_page=False)
     sign_in(page, ADMIN_EMAIL, ADMIN_PASSWORD)
     for name, path, heading in PAGES:
         page.goto(path.format(**seeded))
@@ -499,11 +686,24 @@ def test_every_page_is_accessible_and_photographed(
         page.wait_for_timeout(700)
         if violations := axe_violations(page):
             found[name] = violations
-        page.screenshot(path=str(SCREENSHOTS / f"{name}-{scheme}.png"), full_page=True)
+        photograph(page, f"{name}-{scheme}")
+    # What opens on demand: the queue configuration form, the bulk status confirmation.
+    page.goto("/queues")
+    page.get_by_role("button", name="Configure emails").click()
+    expect(page.get_by_role("form", name="Queue configuration")).to_be_visible()
+    if violations := axe_violations(page):
+        found["queue-config"] = violations
+    page.goto("/tasks")
+    expect(page.locator("tbody tr[data-task-id]").first).to_be_visible()
+    page.get_by_label("Select every task on this page").check()
+    page.get_by_role("button", name=re.compile(r"^Change status of \d+…$")).click()
+    expect(page.get_by_role("dialog")).to_be_visible()
+    if violations := axe_violations(page):
+        found["bulk-status"] = violations
     phone = new_context(browser, console, scheme, width=390)
     small = phone.new_page()
     sign_in(small, ADMIN_EMAIL, ADMIN_PASSWORD)
-    small.screenshot(path=str(SCREENSHOTS / f"tasks-phone-{scheme}.png"), full_page=True)
+    photograph(small, f"tasks-phone-{scheme}")
     # Nothing but a table's own scroll box is wider than a phone.
     wider = small.evaluate(
         """() => [...document.querySelectorAll('body *')]

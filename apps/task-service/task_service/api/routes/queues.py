@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Annotated, Any
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from task_service import crud
 from task_service import queue as engine
 from task_service.api.deps import (
     QUEUE_NOT_FOUND,
@@ -23,7 +28,7 @@ from task_service.api.deps import (
     SettingsDep,
 )
 from task_service.config import Settings
-from task_service.models import Queue
+from task_service.models import Queue, Task, TaskStatus
 from task_service.pagination import CURSOR_PATTERN, parse_sort
 from task_service.queue.pool import QueueConnectionDep
 from task_service.queue.schemas import (
@@ -37,9 +42,12 @@ from task_service.queue.schemas import (
     TaskEnqueue,
 )
 from task_service.tracing import current_traceparent
+from taskplane_client.models import Request as _Body
 from taskplane_common import audit
+from taskplane_common.db import Driver, Row, fetch
 from taskplane_common.errors import ProblemError
 from taskplane_common.openapi import problems
+from taskplane_common.principals import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["queues"])
 
@@ -231,6 +239,141 @@ async def retry_dead(
     )
     await session.commit()
     return task
+
+
+#: A UUID given as JSON text (the strict request body would otherwise want a UUID object).
+_Uuid = Annotated[uuid.UUID, Field(strict=False)]
+
+
+class DeadLetterSelection(_Body):
+    """Which dead tasks a bulk action applies to: all of the queue's, narrowed by each
+    filter that is set; ``dry_run`` only counts them (the count a person confirms)."""
+
+    error_contains: str | None = Field(
+        None, min_length=1, max_length=1000, description="Case-insensitive, in the last error"
+    )
+    ids: list[_Uuid] | None = Field(None, max_length=10_000, description="Only these tasks")
+    dry_run: bool = False
+
+    def matcher(self) -> Callable[[QueuedTaskOut], bool]:
+        """The test a dead task passes to be selected."""
+        ids = set(self.ids) if self.ids is not None else None
+        needle = (self.error_contains or "").casefold()
+
+        def matches(task: QueuedTaskOut) -> bool:
+            in_ids = ids is None or task.id in ids
+            return in_ids and needle in (task.last_error or "").casefold()
+
+        return matches
+
+
+class DeadLetterCount(BaseModel):
+    #: The tasks the action applied to (would apply to, for a dry run).
+    matched: int
+
+
+#: Dead tasks read per page while a bulk action walks the queue.
+_BULK_PAGE = 500
+
+
+async def _each_dead(
+    session: AsyncSession, queue: str, selection: DeadLetterSelection
+) -> list[QueuedTaskOut]:
+    """Every dead task of ``queue`` that ``selection`` matches (paged keyset reads of
+    the engine's listing, in the caller's transaction)."""
+    matches = selection.matcher()
+    matched: list[QueuedTaskOut] = []
+    after: tuple[datetime, uuid.UUID] | None = None
+    more = True
+    while more:
+        tasks, more = await engine.list_dead(session, queue, _BULK_PAGE, after)
+        matched += [task for task in tasks if matches(task)]
+        if tasks:
+            after = (tasks[-1].updated_at, tasks[-1].id)
+    return matched
+
+
+async def _delete_dead(session: AsyncSession, queue: str, task_id: uuid.UUID) -> bool:
+    """Delete one dead task with the task API's delete (its ``task.deleted`` event, its
+    version check); False when it is no longer a dead task of ``queue``."""
+    task = await session.get(Task, task_id, populate_existing=True)
+    if task is None or task.queue != queue or task.status != TaskStatus.DEAD:
+        return False
+    in_transaction = cast(Driver, _SessionDriver(session))
+    return await crud.delete_task(in_transaction, {"id": task.id, "version": task.version})
+
+
+class _SessionDriver:
+    """The crud functions' driver interface on a session's transaction (their own
+    driver runs each statement in autocommit, and a bulk action is one transaction)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def fetch(self, sql: str, params: Mapping[str, Any]) -> list[Row]:
+        return await fetch(self.session, sql, params)
+
+
+async def _bulk(
+    action: Literal["retry", "delete"],
+    queue: str,
+    selection: DeadLetterSelection,
+    request: Request,
+    session: AsyncSession,
+    admin: Principal,
+) -> DeadLetterCount:
+    """Count (dry run) or act on every matching dead task in one transaction: all of
+    them or, on the first refusal, none."""
+    admin.check_queue(queue)
+    targets = await _each_dead(session, queue, selection)
+    if selection.dry_run:
+        return DeadLetterCount(matched=len(targets))
+    done: list[str] = []
+    for task in targets:
+        if action == "retry":
+            await engine.retry_dead(session, queue, task.id)
+        elif not await _delete_dead(session, queue, task.id):
+            continue
+        done.append(str(task.id))
+    await audit.record(
+        session,
+        request,
+        action=f"dead_letter.{action}",
+        target=f"queue:{queue}",
+        actor=admin,
+        details={"task_ids": done, "error_contains": selection.error_contains},
+    )
+    await session.commit()
+    return DeadLetterCount(matched=len(done))
+
+
+def _bulk_route(action: Literal["retry", "delete"], summary: str, responses: Any) -> None:
+    """``POST /queues/{queue}/dead/<action>``: the two bulk routes differ in the action."""
+
+    async def bulk(
+        queue: QueuePath,
+        selection: DeadLetterSelection,
+        request: Request,
+        session: SessionDep,
+        admin: QueueAdminDep,
+    ) -> DeadLetterCount:
+        return await _bulk(action, queue, selection, request, session, admin)
+
+    bulk.__name__ = f"{action}_dead_matching"
+    router.post(
+        f"/queues/{{queue}}/dead/{action}",
+        response_model=DeadLetterCount,
+        responses=responses,
+        summary=summary,
+    )(bulk)
+
+
+_bulk_route(
+    "retry",
+    "Retry every dead task matching a filter (dry_run: only count them)",
+    problems(409, s409="A retried task's dedupe_key is held by a live task"),
+)
+_bulk_route("delete", "Delete every dead task matching a filter (dry_run: only count them)", None)
 
 
 @router.post(

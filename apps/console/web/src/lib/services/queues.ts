@@ -1,6 +1,15 @@
 // Queues, dead letters and the event feed (task-service).
 import { get, post, put } from './http';
-import type { EventPage, FeedEvent, Queue, QueueConfig, QueueList, QueuedTask } from './types';
+import type {
+	DeadLetterCount,
+	DeadLetterSelection,
+	EventPage,
+	FeedEvent,
+	Queue,
+	QueueConfig,
+	QueueList,
+	QueuedTask
+} from './types';
 
 export const listQueues = () => get<QueueList>('/api/v1/queues');
 export const getQueue = (name: string) => get<Queue>(`/api/v1/queues/${name}`);
@@ -8,8 +17,10 @@ export const putQueueConfig = (name: string, config: QueueConfig) =>
 	put<Queue>(`/api/v1/queues/${name}`, config);
 export const enqueue = (name: string, body: Record<string, unknown>) =>
 	post<QueuedTask>(`/api/v1/queues/${name}/tasks`, body);
-export const retryDead = (queue: string, id: string) =>
-	post<QueuedTask>(`/api/v1/queues/${queue}/dead/${id}/retry`);
+/** Retry or delete every dead task of ``queue`` the selection matches, server-side in one
+ * transaction; with ``dry_run`` only the count (what a person confirms). */
+export const deadLetters = (queue: string, action: 'retry' | 'delete', selection: DeadLetterSelection) =>
+	post<DeadLetterCount>(`/api/v1/queues/${queue}/dead/${action}`, selection);
 
 /** Every dead task of ``queue`` (following the Link header), optionally only those whose
  * last error contains ``errorText``. */

@@ -1,5 +1,5 @@
 // Tasks API (task-service /api/v1/tasks).
-import { del, get, patch, post, type ApiResult } from './http';
+import { ApiError, del, errorText, get, patch, post, type ApiResult } from './http';
 import type { Task, TaskCreate, TaskPage, TaskUpdate } from './types';
 
 export const STATUSES = ['pending', 'scheduled', 'in_progress', 'retrying', 'completed', 'dead', 'cancelled'] as const;
@@ -26,3 +26,33 @@ export const updateTask = (id: string, body: TaskUpdate, etag: string): Promise<
 	patch<Task>(`/api/v1/tasks/${id}`, body, { headers: { 'if-match': etag } });
 export const deleteTask = (id: string, etag: string) =>
 	del<null>(`/api/v1/tasks/${id}`, { headers: { 'if-match': etag } });
+
+/** The ETag of a task as listed (the API's ETag is its quoted version). */
+export const etagOf = (task: Task) => `"${task.version}"`;
+
+export interface BulkOutcome {
+	status: SettableStatus;
+	changed: number;
+	failures: { task: Task; reason: string }[];
+}
+
+/** Set ``status`` on each task, each PATCH conditional on the version the user saw: a task
+ * someone changed since is reported, never overwritten. */
+export type SettableStatus = NonNullable<TaskUpdate['status']>;
+
+export async function setStatuses(tasks: Task[], status: SettableStatus): Promise<BulkOutcome> {
+	const outcome: BulkOutcome = { status, changed: 0, failures: [] };
+	for (const task of tasks) {
+		try {
+			await updateTask(task.id, { status }, etagOf(task));
+			outcome.changed += 1;
+		} catch (e) {
+			const conflict = e instanceof ApiError && e.status === 412;
+			outcome.failures.push({
+				task,
+				reason: conflict ? 'changed by someone else since the list loaded (412)' : errorText(e)
+			});
+		}
+	}
+	return outcome;
+}

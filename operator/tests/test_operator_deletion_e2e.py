@@ -1,10 +1,6 @@
-"""End to end: the real operator process (python -m taskplane_operator) against kmock's
-Kubernetes emulator serving our CRD and the task-service fixture, over real HTTP; deletion and
-outages: drain, delete policy, binding revocation, task-service outages and invalid handlers.
-
-Every TaskQueue here polls each second; the emulator has no controllers, so a test that
-needs ready pods writes the Deployment's status itself, as the Deployment controller would.
-"""
+"""End to end, deletion and outages: drain, delete policy, binding revocation,
+task-service outages and invalid handlers (the real operator process against kmock's
+emulator; the setup is described in test_operator_e2e.py)."""
 
 from __future__ import annotations
 

@@ -114,3 +114,34 @@ def checkov_report(
     if isinstance(report, list):  # one entry per framework
         (report,) = [r for r in report if r.get("check_type") == "kubernetes"]
     return {"report": report, "returncode": proc.returncode, "dir": out_dir}
+
+
+SUBCHARTS = CHART_DIR / "charts"
+SERVICES = ["auth-service", "user-service", "task-service"]
+DB_CLIENT = {"taskplane.io/database-client": "true"}
+
+
+def objects(manifests, profile: str) -> list[dict[str, Any]]:
+    return [obj for _, obj in manifests[profile]]
+
+
+def find(objs, kind: str, name: str) -> dict[str, Any]:
+    matches = [o for o in objs if o["kind"] == kind and o["metadata"]["name"] == name]
+    assert len(matches) == 1, f"{kind}/{name}: {len(matches)} found"
+    return matches[0]
+
+
+def env_of(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {e["name"]: e for e in container.get("env", [])}
+
+
+def hook(obj) -> tuple[set[str], int]:
+    ann = obj["metadata"].get("annotations", {})
+    return set(ann.get("helm.sh/hook", "").split(",")) - {""}, int(
+        ann.get("helm.sh/hook-weight", 0)
+    )
+
+
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    assert not selector.get("matchExpressions"), "tests only model matchLabels"
+    return selector.get("matchLabels", {}).items() <= labels.items()

@@ -8,6 +8,7 @@
 - ``real_task_service``: the real task-service on the session's PostgreSQL, auth on.
 - ``kube``: kmock's KubernetesEmulator serving the CRD, plus a kubectl-like client.
 - ``operator_process``: the real operator, ``python -m taskplane_operator``.
+- ``queues``: TaskQueues created through the emulator, removed after each e2e test.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pytest
 import yaml
 
 from taskplane_testing.crd import CRD_PATH, Admission
-from taskplane_testing.kube import Kube, run_emulator, write_kubeconfig
+from taskplane_testing.kube import Kube, Queues, run_emulator, tq_path, write_kubeconfig
 from taskplane_testing.operator import OperatorProcess, start_operator
 from taskplane_testing.postgres import PostgresServer
 from taskplane_testing.task_service import (
@@ -30,7 +31,7 @@ from taskplane_testing.task_service import (
     run_real_task_service,
     serve_app,
 )
-from taskplane_testing.waiting import WaitFor, eventually
+from taskplane_testing.waiting import POLL_S, WaitFor, eventually
 
 
 @pytest.fixture(scope="session")
@@ -104,3 +105,38 @@ async def operator_process(
         monitoring_enabled="true",
     ) as operator:
         yield operator
+
+
+WINDOW_S = 3
+
+
+@pytest.fixture
+async def queues(
+    kube: Kube,
+    task_service: FakeTaskService,
+    operator_process: OperatorProcess,
+    wait_for: WaitFor,
+) -> AsyncIterator[Queues]:
+    helper = Queues(kube, wait_for, poll_s=POLL_S, window_s=WINDOW_S)
+    yield helper
+    task_service.outage = False
+    for name in helper.created:
+        await task_service.set_depth(helper.queue(name))
+        await kube.delete(tq_path(helper.ns, name))
+    assert operator_process.process.returncode is None, operator_process.log()[-4000:]
+
+
+async def _configured(
+    task_service: FakeTaskService, queue: str, **expected: Any
+) -> dict[str, Any] | None:
+    config = await task_service.queue_config(queue)
+    return config if config and expected.items() <= config.items() else None
+
+
+async def _scaled_up(
+    queues: Queues, task_service: FakeTaskService, name: str, *, available: int, replicas: int
+) -> None:
+    """A TaskQueue whose queue holds `available` tasks, once the operator has scaled it."""
+    await queues.create(name)
+    await task_service.set_depth(queues.queue(name), available=available)
+    await queues.wait_replicas(name, replicas)

@@ -1,5 +1,7 @@
 """End to end: the real operator process (python -m taskplane_operator) against kmock's
-Kubernetes emulator serving our CRD and the task-service fixture, over real HTTP.
+Kubernetes emulator serving our CRD and the task-service fixture, over real HTTP; creation and
+configuration: children, status, service accounts, queue registration, pod-template
+rolls, and the RBAC the operator's requests stay within.
 
 Every TaskQueue here polls each second; the emulator has no controllers, so a test that
 needs ready pods writes the Deployment's status itself, as the Deployment controller would.
@@ -7,48 +9,23 @@ needs ready pods writes the Deployment's status itself, as the Deployment contro
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from taskplane_testing.kube import (
     Kube,
     Queues,
     child_path,
-    condition,
     gone,
-    marked_for_deletion,
     tq_path,
 )
-from taskplane_testing.operator import OperatorProcess
 from taskplane_testing.task_service import FakeTaskService
-from taskplane_testing.waiting import POLL_S, WaitFor
+
+from .conftest import _configured, _scaled_up
 
 pytestmark = pytest.mark.filterwarnings("ignore:read_binary is deprecated:DeprecationWarning")
-
-WINDOW_S = 3
-
-
-@pytest.fixture
-async def queues(
-    kube: Kube,
-    task_service: FakeTaskService,
-    operator_process: OperatorProcess,
-    wait_for: WaitFor,
-) -> AsyncIterator[Queues]:
-    helper = Queues(kube, wait_for, poll_s=POLL_S, window_s=WINDOW_S)
-    yield helper
-    task_service.outage = False
-    for name in helper.created:
-        await task_service.set_depth(helper.queue(name))
-        await kube.delete(tq_path(helper.ns, name))
-    assert operator_process.process.returncode is None, operator_process.log()[-4000:]
 
 
 async def test_create_reconciles_children_and_reports_status(
@@ -292,81 +269,6 @@ async def test_a_spec_change_is_registered_without_waiting_for_the_next_poll(
     assert config["max_attempts"] == 9
 
 
-async def _configured(
-    task_service: FakeTaskService, queue: str, **expected: Any
-) -> dict[str, Any] | None:
-    config = await task_service.queue_config(queue)
-    return config if config and expected.items() <= config.items() else None
-
-
-async def test_depth_scales_up_within_a_poll_and_down_after_the_window(
-    queues: Queues, task_service: FakeTaskService
-) -> None:
-    await queues.create("burst")
-    queue = queues.queue("burst")
-    await queues.wait_condition("burst", "Ready", "True")
-    assert await queues.replicas("burst") == 0
-
-    # Scale from zero on the first task, then by the formula, then clamped at max: each
-    # within one poll, counted in polls (the probe runs as each poll reads the depth).
-    task_service.probe(queue, lambda: queues.replicas("burst"))
-    for depth, expected in (
-        ({"available": 1}, 1),
-        ({"available": 5, "in_flight": 2}, 4),  # ceil(7 / 2) = 4
-        ({"available": 100}, 5),
-    ):
-        await task_service.set_depth(queue, **depth)
-        # The first poll reads the new depth and scales; the next one sees the result.
-        assert (await task_service.next_polls(queue, 2))[1] == expected
-
-    # A lower recommendation takes effect only after holding for the whole window.
-    await queues.pods_ready("burst", 5)
-    await task_service.set_depth(queue, available=1)  # recommends 1
-    held = await queues.wait_condition("burst", "Scaling", "False")
-    assert held["reason"] == "ScaleDownStabilizing"
-    assert await queues.replicas("burst") == 5
-    waited = await queues.wait_replicas("burst", 1)
-    assert waited >= WINDOW_S - POLL_S  # the first poll after the change may be up to 1 s late
-
-    reasons = await queues.event_reasons("burst")
-    assert "ScaledUp" in reasons
-    assert "ScaledDown" in reasons
-    obj = await queues.tq("burst")
-    assert obj is not None
-    assert obj["status"]["available"] == 1
-    assert obj["status"]["desiredReplicas"] == 1
-    assert obj["status"]["lastScaleTime"]
-
-
-async def test_pause_scales_to_zero_and_pauses_the_queue(
-    queues: Queues, task_service: FakeTaskService, kube: Kube
-) -> None:
-    await queues.create("mail")
-    queue = queues.queue("mail")
-    await task_service.set_depth(queue, available=6)
-    await queues.wait_replicas("mail", 3)
-    before = condition(await queues.tq("mail"), "Degraded")
-
-    await kube.patch_spec(queues.ns, "mail", {"paused": True})
-    # Not held for the stabilization window: pausing is an order, not a trend.
-    await queues.wait_replicas("mail", 0)
-    assert any(
-        event["reason"] == "ScaledDown" and event["message"] == "workers 3 -> 0: Paused"
-        for event in await kube.events(queues.ns)
-    )
-    paused = await queues.wait_condition("mail", "Paused", "True")
-    assert paused["reason"] == "PausedBySpec"
-    assert paused["observedGeneration"] == 2
-    config = await queues.wait_for(lambda: _configured(task_service, queue, paused=True))
-    assert config["paused"] is True
-    # Degraded did not change status, so its lastTransitionTime did not move either.
-    assert condition(await queues.tq("mail"), "Degraded") == {**before, "observedGeneration": 2}
-
-    await kube.patch_spec(queues.ns, "mail", {"paused": False})
-    await queues.wait_replicas("mail", 3)
-    await queues.wait_condition("mail", "Paused", "False")
-
-
 async def test_concurrency_change_rolls_the_pod_template(
     queues: Queues, task_service: FakeTaskService, kube: Kube
 ) -> None:
@@ -392,326 +294,6 @@ async def test_concurrency_change_rolls_the_pod_template(
 async def _observed(queues: Queues, name: str, generation: int) -> dict[str, Any] | None:
     obj = await queues.tq(name)
     return obj if obj and obj["status"].get("observedGeneration") == generation else None
-
-
-async def test_drain_holds_deletion_until_the_queue_is_empty(
-    queues: Queues, task_service: FakeTaskService, kube: Kube
-) -> None:
-    await queues.create("drainme", deletionPolicy="Drain")
-    queue = queues.queue("drainme")
-    await task_service.set_depth(queue, available=3, in_flight=2)
-    await queues.wait_replicas("drainme", 3)
-    await queues.wait_for(lambda: queues.handled(["drainme"]))  # registered and bound
-
-    await kube.delete(tq_path(queues.ns, "drainme"))
-    await queues.wait_for(lambda: marked_for_deletion(queues, "drainme"))
-    time_held = time.monotonic()
-    while time.monotonic() - time_held < 2 * POLL_S + 0.5:
-        assert await queues.tq("drainme") is not None, "deleted while tasks remained"
-        assert (await queues.replicas("drainme") or 0) >= 1, "workers stopped mid-drain"
-        # Draining workers still exchange their tokens: the binding stays until the end.
-        assert task_service.bindings.in_namespace(queues.ns) == {"drainme-worker": queue}
-        await asyncio.sleep(0.25)
-
-    await task_service.set_depth(queue, available=0, in_flight=0)
-    await queues.wait_for(lambda: gone(queues, "drainme"))
-    assert await task_service.queue_config(queue) is not None  # Drain keeps the queue
-    assert task_service.bindings.in_namespace(queues.ns) == {}
-
-
-async def test_delete_policy_deletes_the_queue_and_tolerates_no_endpoint(
-    queues: Queues, task_service: FakeTaskService, kube: Kube
-) -> None:
-    await queues.create("gone", deletionPolicy="Delete")
-    await queues.create("stays", deletionPolicy="Delete")
-    for name in ("gone", "stays"):
-        await queues.wait_for(lambda name=name: task_service.queue_config(queues.queue(name)))
-
-    await queues.wait_for(lambda: queues.handled(["gone", "stays"]))
-    await kube.delete(tq_path(queues.ns, "gone"))
-    await queues.wait_for(lambda: gone(queues, "gone"))
-    assert await task_service.queue_config(queues.queue("gone")) is None
-
-    task_service.delete_supported = False  # a task-service without DELETE answers 405
-    try:
-        await kube.delete(tq_path(queues.ns, "stays"))
-        await queues.wait_for(lambda: gone(queues, "stays"))
-    finally:
-        task_service.delete_supported = True
-    assert await task_service.queue_config(queues.queue("stays")) is not None
-    assert "QueueNotDeleted" in await queues.event_reasons("stays")
-    assert task_service.bindings.in_namespace(queues.ns) == {}  # revoked either way
-
-
-async def test_queue_delete_failing_past_the_timeout_still_revokes_the_binding(
-    queues: Queues, task_service: FakeTaskService, kube: Kube
-) -> None:
-    """The Delete policy's queue DELETE keeps failing: once deletionTimeoutSeconds pass,
-    the operator gives up on the queue but still deletes the worker binding."""
-    ns = queues.ns
-    await queues.create("stuck", deletionPolicy="Delete", deletionTimeoutSeconds=2)
-    await queues.wait_for(lambda: queues.handled(["stuck"]))
-
-    async def bound() -> bool:
-        return "stuck-worker" in task_service.bindings.in_namespace(ns)
-
-    await queues.wait_for(bound)
-
-    task_service.delete_failing = True
-    try:
-        await kube.delete(tq_path(ns, "stuck"))
-        await queues.wait_for(lambda: gone(queues, "stuck"))
-    finally:
-        task_service.delete_failing = False
-    queue_deletes = [
-        r
-        for r in task_service.requests
-        if r[:2] == ("DELETE", f"/api/v1/queues/{queues.queue('stuck')}")
-    ]
-    assert len(queue_deletes) >= 2  # retried until the timeout, never succeeded
-    assert await task_service.queue_config(queues.queue("stuck")) is not None
-    assert "DeletionTimedOut" in await queues.event_reasons("stuck")
-    assert ("DELETE", ns, "stuck-worker", f"Bearer {task_service.token}") in (
-        task_service.bindings.requests
-    )
-    assert task_service.bindings.in_namespace(ns) == {}
-
-
-async def test_a_failing_revocation_is_retried_then_named_in_a_warning(
-    queues: Queues, task_service: FakeTaskService, kube: Kube
-) -> None:
-    """The binding DELETE itself fails: retried until it succeeds; one that fails for
-    deletionTimeoutSeconds leaves a Warning naming the ServiceAccount still bound."""
-    ns = queues.ns
-    await queues.create("flaky", deletionPolicy="Retain", deletionTimeoutSeconds=60)
-    await queues.create("broken", deletionPolicy="Retain", deletionTimeoutSeconds=2)
-    await queues.wait_for(lambda: queues.handled(["flaky", "broken"]))
-
-    async def both_bound() -> bool:
-        return len(task_service.bindings.in_namespace(ns)) == 2
-
-    await queues.wait_for(both_bound)
-
-    def unbinds(sa: str) -> int:
-        return sum(1 for r in task_service.bindings.requests if r[:3] == ("DELETE", ns, sa))
-
-    task_service.bindings.unbind_failing = True
-    try:
-        await kube.delete(tq_path(ns, "flaky"))
-        await kube.delete(tq_path(ns, "broken"))
-        await queues.wait_for(lambda: gone(queues, "broken"))
-        assert unbinds("broken-worker") >= 2
-
-        async def retried() -> bool:
-            return unbinds("flaky-worker") >= 2
-
-        await queues.wait_for(retried)
-        assert await queues.tq("flaky") is not None  # held while the revocation fails
-    finally:
-        task_service.bindings.unbind_failing = False
-    await queues.wait_for(lambda: gone(queues, "flaky"))
-    assert task_service.bindings.in_namespace(ns) == {"broken-worker": queues.queue("broken")}
-    warnings = [
-        event["message"]
-        for event in await kube.events(ns)
-        if event.get("reason") == "BindingNotRevoked"
-    ]
-    assert warnings
-    for warning in warnings:
-        assert f"{ns}/broken-worker is still bound to queue {queues.queue('broken')}" in warning
-    assert "BindingNotRevoked" not in await queues.event_reasons("flaky")
-    task_service.bindings.bound.clear()  # the hand deletion the Warning asks for
-
-
-async def test_task_service_outage_degrades_but_keeps_workers(
-    queues: Queues, task_service: FakeTaskService, operator_process: OperatorProcess
-) -> None:
-    await _scaled_up(queues, task_service, "steady", available=4, replicas=2)
-    paused_before = condition(await queues.tq("steady"), "Paused")
-
-    task_service.outage = True
-    degraded = await queues.wait_condition("steady", "Degraded", "True")
-    assert degraded["reason"] == "TaskServiceUnavailable"
-    assert "HTTP 503" in degraded["message"]
-    ready = condition(await queues.tq("steady"), "Ready")
-    assert (ready["status"], ready["reason"]) == ("False", "TaskServiceUnavailable")
-    await asyncio.sleep(2 * POLL_S)
-    assert await queues.replicas("steady") == 2  # never scaled blind
-    assert operator_process.process.returncode is None
-    assert "TaskServiceUnavailable" in await queues.event_reasons("steady")
-
-    task_service.outage = False
-    recovered = await queues.wait_condition("steady", "Degraded", "False")
-    assert recovered["lastTransitionTime"] >= degraded["lastTransitionTime"]
-    assert condition(await queues.tq("steady"), "Paused") == paused_before
-    assert "Recovered" in await queues.event_reasons("steady")
-
-
-async def test_invalid_handler_is_degraded_until_fixed(queues: Queues, kube: Kube) -> None:
-    # The CRD pattern refuses this at admission; here it slipped past (e.g. an old CRD).
-    await queues.create("broken", admit=False, worker={"handler": "ftp://files/x"})
-    degraded = await queues.wait_condition("broken", "Degraded", "True")
-    assert degraded["reason"] == "InvalidSpec"
-    assert "spec.worker.handler" in degraded["message"]
-    assert "ftp://files/x" in degraded["message"]
-    assert await queues.deployment("broken") is None
-    assert "InvalidSpec" in await queues.event_reasons("broken")
-
-    await kube.patch_spec(queues.ns, "broken", {"worker": {"handler": "python:jobs.tasks:run"}})
-    deployment = await queues.wait_for(lambda: queues.deployment("broken"))
-    assert (
-        "python:jobs.tasks:run" in deployment["spec"]["template"]["spec"]["containers"][0]["args"]
-    )
-    await queues.wait_condition("broken", "Degraded", "False")
-
-
-async def test_liveness_and_metrics_endpoints(
-    queues: Queues, task_service: FakeTaskService, operator_process: OperatorProcess
-) -> None:
-    await _scaled_up(queues, task_service, "metered", available=3, replicas=2)
-    labels = {"namespace": queues.ns, "taskqueue": "metered", "queue": queues.queue("metered")}
-    async with httpx.AsyncClient(timeout=5) as client:
-        assert (await client.get(operator_process.health_url)).status_code == 200
-
-        async def scraped() -> str | None:
-            text = (await client.get(operator_process.metrics_url)).text
-            return text if sample(text, "taskplane_operator_desired_replicas", labels) else None
-
-        text = await queues.wait_for(scraped)
-    assert sample(text, "taskplane_operator_desired_replicas", labels) == 2
-    assert sample(text, "taskplane_operator_queue_tasks", {**labels, "state": "available"}) == 3
-    decisions = "taskplane_operator_scaling_decisions_total"
-    assert (sample(text, decisions, {**labels, "direction": "up"}) or 0) >= 1
-    reconciles = {"handler": "reconcile_workers", "result": "success"}
-    assert (sample(text, "taskplane_operator_reconciles_total", reconciles) or 0) >= 1
-
-
-def sample(text: str, name: str, labels: dict[str, str]) -> float | None:
-    """The value of one series in a Prometheus text exposition, if present."""
-    for family in text_string_to_metric_families(text):
-        for item in family.samples:
-            if item.name == name and item.labels == labels:
-                return float(item.value)
-    return None
-
-
-async def test_hand_edited_pod_template_is_restored_within_a_poll(
-    queues: Queues, task_service: FakeTaskService, kube: Kube
-) -> None:
-    await queues.create("drifty")
-    await queues.wait_condition("drifty", "Ready", "True")
-    await queues.wait_for(lambda: queues.handled(["drifty"]))
-    path = child_path("deployments", queues.ns, "drifty")
-
-    async def template() -> tuple[str, dict[str, str]]:
-        deployment = await kube.get(path)
-        assert deployment is not None
-        pod = deployment["spec"]["template"]
-        return pod["spec"]["containers"][0]["image"], pod["metadata"].get("annotations", {})
-
-    task_service.probe(queues.queue("drifty"), template)
-    # `kubectl edit`: another image; `kubectl rollout restart`: a template annotation.
-    restarted = {"kubectl.kubernetes.io/restartedAt": "2026-01-01T00:00:00Z"}
-    edited = await kube.get(path)
-    assert edited is not None
-    edited["spec"]["template"]["spec"]["containers"][0]["image"] = "evil/worker:hand-made"
-    edited["spec"]["template"]["metadata"]["annotations"] = restarted
-    response = await kube.http.patch(
-        path,
-        json={"spec": edited["spec"]},
-        headers={"Content-Type": "application/merge-patch+json"},
-    )
-    response.raise_for_status()
-
-    # A poll in progress may have checked the children before the edit; the next did not.
-    _, after_one_poll = await task_service.next_polls(queues.queue("drifty"), 2)
-    assert after_one_poll == ("registry.example/taskplane-worker:test", restarted)
-    drift = [e for e in await kube.events(queues.ns) if e["reason"] == "DriftCorrected"]
-    assert [e["involvedObject"]["name"] for e in drift] == ["drifty"]
-    assert drift[0]["type"] == "Normal"
-    assert drift[0]["message"] == (
-        "put back Deployment spec.template.spec.containers[worker].image"
-    )
-
-
-async def test_degraded_clears_within_a_poll_of_recovery(
-    queues: Queues, task_service: FakeTaskService
-) -> None:
-    """Created during an outage: every poll fails to register the queue until the
-    task-service returns; the next poll registers it and clears Degraded."""
-    queue = queues.queue("late")
-
-    async def conditions() -> tuple[str, str]:
-        obj = await queues.tq("late")
-        return condition(obj, "Degraded").get("status", ""), condition(obj, "Ready")["status"]
-
-    task_service.probe(queue, conditions)
-    task_service.outage = True
-    await queues.create("late")
-    degraded = await queues.wait_condition("late", "Degraded", "True")
-    assert degraded["reason"] == "TaskServiceUnavailable"
-
-    task_service.outage = False
-    polls = await task_service.next_polls(queue, 2)
-    assert polls[1] == ("False", "True")  # written by the first poll after recovery
-    assert await task_service.queue_config(queue) is not None
-
-
-@pytest.mark.parametrize(
-    ("label", "scaling", "field"),
-    [
-        ("max zero", {"maxReplicas": 0}, "spec.scaling.maxReplicas"),
-        ("min above max", {"minReplicas": 5, "maxReplicas": 3}, "spec.scaling"),
-    ],
-)
-async def test_spec_past_admission_is_invalid_and_changes_no_workers(
-    queues: Queues, task_service: FakeTaskService, kube: Kube, label: str, scaling: Any, field: str
-) -> None:
-    name = "past-" + label.replace(" ", "-")
-    await queues.create(name)
-    await task_service.set_depth(queues.queue(name), available=4)
-    await queues.wait_replicas(name, 2)
-
-    # An older CRD, a server without CEL or an etcd write: admission never saw this.
-    await kube.patch_spec(queues.ns, name, {"scaling": scaling}, admit=False)
-    degraded = await queues.wait_condition(name, "Degraded", "True", reason="InvalidSpec")
-    assert field in degraded["message"]
-    ready = condition(await queues.tq(name), "Ready")
-    assert (ready["status"], ready["reason"]) == ("False", "InvalidSpec")
-    await asyncio.sleep(3 * POLL_S)  # several polls and handler runs with the bad spec
-    assert await queues.replicas(name) == 2
-    warnings = [
-        event
-        for event in await kube.events(queues.ns)
-        if event["involvedObject"]["name"] == name and event["reason"] == "InvalidSpec"
-    ]
-    assert len(warnings) == 1
-    assert warnings[0]["type"] == "Warning"
-
-
-async def test_oldest_age_gauge_reads_zero_on_an_empty_queue(
-    queues: Queues, task_service: FakeTaskService, operator_process: OperatorProcess
-) -> None:
-    await queues.create("aging")
-    queue = queues.queue("aging")
-    labels = {"namespace": queues.ns, "taskqueue": "aging", "queue": queue}
-    gauge = "taskplane_operator_queue_oldest_available_age_seconds"
-
-    async def oldest() -> float | None:
-        async with httpx.AsyncClient(timeout=5) as client:
-            return sample((await client.get(operator_process.metrics_url)).text, gauge, labels)
-
-    await task_service.set_depth(queue, available=3)  # oldest task 1.5 s old
-    await queues.wait_for(lambda: _equals(oldest, 1.5))
-    await task_service.set_depth(queue)  # empty: the task-service reports null
-    await queues.wait_for(lambda: _equals(oldest, 0.0))
-    obj = await queues.tq("aging")
-    assert obj is not None
-    assert obj["status"]["oldestAvailableAgeSeconds"] == 0
-
-
-async def _equals(read: Callable[[], Awaitable[float | None]], expected: float) -> bool:
-    return await read() == expected
 
 
 # The Kubernetes API calls the operator makes, as verbs per resource; operator/README.md
@@ -747,12 +329,3 @@ async def test_operator_calls_stay_within_documented_rbac(kube: Kube) -> None:
     for resource, verbs in used.items():
         assert verbs <= RBAC_USED.get(resource, set()), resource
     assert used[("apps", "deployments")] == {"get", "create", "patch"}
-
-
-async def _scaled_up(
-    queues: Queues, task_service: FakeTaskService, name: str, *, available: int, replicas: int
-) -> None:
-    """A TaskQueue whose queue holds `available` tasks, once the operator has scaled it."""
-    await queues.create(name)
-    await task_service.set_depth(queues.queue(name), available=available)
-    await queues.wait_replicas(name, replicas)

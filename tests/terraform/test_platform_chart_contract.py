@@ -9,131 +9,35 @@ chart's strict schema rejects any key it does not know, and its production check
 reject missing secrets. Then it checks what the values are for: ECR image names,
 the database Secret, the platform Secret built by External Secrets (rendered from the
 module's own local chart), workload identity against the EKS issuer and the environment.
+The template side is in test_platform_template.py; what both share is in conftest.py.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import helm_python as helm
 import pytest
 import yaml
 
-from taskplane_testing.terraform import REPO_ROOT, TF_ROOT, HclDoc, attr, doc, expr
+from taskplane_testing.terraform import HclDoc, attr, doc
 
-PLATFORM = TF_ROOT / "modules" / "platform"
-TEMPLATE = PLATFORM / "taskplane-values.yaml.tftpl"
-SECRETS_CHART = PLATFORM / "charts" / "platform-secrets"
-CHART = REPO_ROOT / "charts" / "taskplane"
-RELEASE = "taskplane"
-NAMESPACE = "taskplane"
-
-INTERPOLATION = re.compile(r"\$\{jsonencode\(([a-z_]+)\)\}")
-SECRET_ARN = "arn:aws:secretsmanager:region-1:000000000000:secret:{}"
-EKS_ISSUER = "https://oidc.eks.region-1.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF"
-
-
-@dataclass(frozen=True)
-class Inputs:
-    """What the platform module feeds the template for one kind of environment."""
-
-    name: str
-    environment: str
-    image_repository_prefix: str
-    image_tag: str
-    observability: bool
-    image_registry: str = "000000000000.dkr.ecr.region-1.amazonaws.com"
-    notification_settings: tuple[tuple[str, str], ...] = ()
-
-
-CASES = [
-    Inputs("dev", "development", "taskplane-dev", "0.1.0", observability=True),
-    Inputs(
-        "prod",
-        "production",
-        "taskplane-prod",
-        "1.4.2",
-        observability=True,
-        notification_settings=(
-            ("TASKPLANE_SMTP_HOST", "email-smtp.region-1.amazonaws.com"),
-            ("TASKPLANE_SMTP_PORT", "587"),
-            ("TASKPLANE_SMTP_SECURITY", "starttls"),
-        ),
-    ),
-    Inputs("prod-no-observability", "production", "tp-prod", "2f9c1e0", observability=False),
-]
-
+from .conftest import (
+    CASES,
+    CHART,
+    EKS_ISSUER,
+    NAMESPACE,
+    RELEASE,
+    SECRET_ARN,
+    SECRETS_CHART,
+    Inputs,
+    render_chart,
+    render_template,
+    template_inputs,
+)
 
 # --------------------------------------------------------------------------- helpers
-
-
-def module_defaults(docs: dict[str, HclDoc]) -> dict[str, Any]:
-    variables = dict(doc(docs, "modules/platform/variables.tf").labeled("variable"))
-    return {name: attr(body, "default") for name, body in variables.items()}
-
-
-def templatefile_arguments() -> dict[str, str]:
-    """The map literal of the templatefile() call in main.tf: template variable -> expression."""
-    text = (PLATFORM / "main.tf").read_text()
-    match = re.search(
-        r'templatefile\("\$\{path\.module\}/taskplane-values\.yaml\.tftpl",\s*\{(.*?)\n\s*\}\)',
-        text,
-        re.S,
-    )
-    assert match, "main.tf must render taskplane-values.yaml.tftpl with templatefile()"
-    pairs = re.findall(r"^\s*(\w+)\s*=\s*(\S.*?)\s*$", match.group(1), re.M)
-    return dict(pairs)
-
-
-def template_variables() -> set[str]:
-    return set(INTERPOLATION.findall(TEMPLATE.read_text()))
-
-
-def render_template(variables: dict[str, Any]) -> dict[str, Any]:
-    """templatefile() for this template: it may only contain ${jsonencode(<var>)}."""
-    text = TEMPLATE.read_text()
-    stray = [
-        line for line in INTERPOLATION.sub("", text).splitlines() if "${" in line or "%{" in line
-    ]
-    assert not stray, f"the template may only interpolate ${{jsonencode(var)}}: {stray}"
-    missing = template_variables() - set(variables)
-    assert not missing, f"no value for template variables {missing}"
-    rendered = INTERPOLATION.sub(lambda m: json.dumps(variables[m.group(1)]), text)
-    values = yaml.safe_load(rendered)
-    assert isinstance(values, dict)
-    return values
-
-
-def template_inputs(case: Inputs, defaults: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "environment": case.environment,
-        "image_registry": case.image_registry,
-        "image_repository_prefix": case.image_repository_prefix,
-        "image_tag": case.image_tag,
-        "database_secret_name": defaults["database_secret_name"],
-        "platform_secret_name": defaults["platform_secret_name"],
-        "observability": case.observability,
-        "notification_settings": dict(case.notification_settings),
-        "kubernetes_issuer_url": EKS_ISSUER,
-    }
-
-
-def render_chart(path: Path, values: dict[str, Any], name: str) -> list[dict[str, Any]]:
-    # A fresh chart object per render: Helm prunes disabled subcharts from it in place.
-    with helm.Chart.load(path) as chart:
-        rendered = chart.render(values, name=name, namespace=NAMESPACE, is_install=True)
-    return [
-        obj
-        for source, text in sorted(rendered.items())
-        if source.endswith((".yaml", ".yml"))
-        for obj in yaml.safe_load_all(text)
-        if obj
-    ]
 
 
 def pod_specs(objects: Iterable[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -180,11 +84,6 @@ def env_values(objects: list[dict[str, Any]], name: str) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="module")
-def defaults(docs: dict[str, HclDoc]) -> dict[str, Any]:
-    return module_defaults(docs)
 
 
 @pytest.fixture(scope="module")
@@ -242,60 +141,6 @@ def objects(values: dict[str, Any]) -> list[dict[str, Any]]:
     # Fails with the chart's message (schema violation naming the key, missing
     # production secret, ...) if Terraform's values break the contract.
     return render_chart(CHART, values, RELEASE)
-
-
-# --------------------------------------------------------------------------- the template
-
-
-def test_main_tf_passes_exactly_the_template_variables() -> None:
-    arguments = templatefile_arguments()
-    assert set(arguments) == template_variables(), (
-        "templatefile() fails on a missing variable; an unused one is dead wiring"
-    )
-    for name, value in arguments.items():
-        wanted = "local.observability" if name == "observability" else f"var.{name}"
-        assert value == wanted, f"{name} = {value}"
-
-
-def test_helm_release_uses_the_rendered_template(docs: dict[str, HclDoc]) -> None:
-    releases = {
-        name: body
-        for rtype, name, body in doc(docs, "modules/platform/main.tf").resources()
-        if rtype == "helm_release"
-    }
-    # python-hcl2 quotes the interpolation inside the list: normalise it away
-    values = expr(attr(releases["taskplane"], "values")).replace("'${", "").replace("}'", "")
-    assert values == "concat([local.taskplane_values],var.extra_values)"
-
-
-@pytest.mark.parametrize("env", ["dev", "prod"])
-def test_envs_choose_the_chart_environment(docs: dict[str, HclDoc], env: str) -> None:
-    stack = dict(doc(docs, f"envs/{env}/main.tf").labeled("module"))["stack"]
-    assert attr(stack, "production") is (env == "prod")
-    call = dict(doc(docs, "modules/stack/main.tf").labeled("module"))["platform"]
-    assert expr(attr(call, "environment")) == 'var.production?"production":"development"'
-    assert expr(attr(call, "observability_enabled")) == "var.observability_enabled"
-    assert isinstance(attr(stack, "observability_enabled"), bool)
-
-
-def test_the_stack_feeds_the_template_from_module_outputs(docs: dict[str, HclDoc]) -> None:
-    call = dict(doc(docs, "modules/stack/main.tf").labeled("module"))["platform"]
-    assert expr(attr(call, "image_registry")) == "module.registry.registry_host"
-    assert expr(attr(call, "image_repository_prefix")) == "module.registry.repository_prefix"
-    assert expr(attr(call, "platform_secret_arn")) == "module.secrets.platform_secret_arn"
-    assert expr(attr(call, "kubernetes_issuer_url")) == "module.cluster.cluster_oidc_issuer_url"
-    outputs = dict(doc(docs, "modules/cluster/outputs.tf").labeled("output"))
-    assert expr(attr(outputs["cluster_oidc_issuer_url"], "value")) == (
-        "module.eks.cluster_oidc_issuer_url"
-    )
-
-
-def test_an_unknown_key_fails_the_render(defaults: dict[str, Any]) -> None:
-    """The check above is only as good as the chart's schema: prove it bites."""
-    values = render_template(template_inputs(CASES[1], defaults))
-    values["database"] = {"external": {"enabled": True, "existingSecret": "taskplane-database"}}
-    with pytest.raises(helm.HelmError, match="additional properties 'database' not allowed"):
-        render_chart(CHART, values, RELEASE)
 
 
 # --------------------------------------------------------------------------- the rendered chart

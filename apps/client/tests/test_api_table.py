@@ -1,4 +1,4 @@
-"""The one table of API calls (taskplane_client.api): every call of calls.py is a method of
+"""The one table of API calls (taskplane_client.api): every call of the calls package is a method of
 both clients, with the call's own signature and documentation."""
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ NOT_METHODS = {"refresh"}
 
 
 def call_functions() -> dict[str, object]:
-    """The public functions of calls.py that build a Call."""
+    """The public functions of the calls package that build a Call."""
     return {
         name: function
         for name, function in inspect.getmembers(calls, inspect.isfunction)
-        if function.__module__ == calls.__name__
+        if function.__module__.startswith(f"{calls.__name__}.")
         and not name.startswith("_")
         and inspect.signature(function).return_annotation.startswith("Call[")
     }

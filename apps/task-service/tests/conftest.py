@@ -71,3 +71,72 @@ def row_count(db: psycopg.Connection[Any]) -> RowCount:
         return int(row[0])
 
     return _count
+
+
+Json = dict[str, Any]
+Q = "jobs"
+
+
+async def configure(client: httpx.AsyncClient, queue: str = Q, **config: Any) -> Json:
+    response = await client.put(f"/api/v1/queues/{queue}", json=config)
+    assert response.status_code in (200, 201), response.text
+    body: Json = response.json()
+    return body
+
+
+async def enqueue(client: httpx.AsyncClient, queue: str = Q, **fields: Any) -> Json:
+    fields.setdefault("payload", {})
+    response = await client.post(f"/api/v1/queues/{queue}/tasks", json=fields)
+    assert response.status_code in (200, 201), response.text
+    body: Json = response.json()
+    return body
+
+
+async def enqueue_many(client: httpx.AsyncClient, count: int, queue: str = Q) -> list[Json]:
+    tasks = [{"payload": {"n": n}} for n in range(count)]
+    response = await client.post(f"/api/v1/queues/{queue}/tasks", json={"tasks": tasks})
+    assert response.status_code == 201, response.text
+    created: list[Json] = response.json()["tasks"]
+    return created
+
+
+async def lease(
+    client: httpx.AsyncClient,
+    queue: str = Q,
+    max_tasks: int = 1,
+    wait_s: float = 0,
+    worker: str = "w1",
+) -> list[Json]:
+    response = await client.post(
+        f"/api/v1/queues/{queue}/leases",
+        json={"worker_id": worker, "max_tasks": max_tasks, "wait_s": wait_s},
+    )
+    assert response.status_code == 200, response.text
+    tasks: list[Json] = response.json()["tasks"]
+    return tasks
+
+
+async def stats(client: httpx.AsyncClient, queue: str = Q) -> Json:
+    response = await client.get(f"/api/v1/queues/{queue}")
+    assert response.status_code == 200, response.text
+    body: Json = response.json()
+    return body
+
+
+def task_row(db: psycopg.Connection[Any], task_id: str) -> Json:
+    cursor = db.execute(
+        "SELECT status, attempts, lease_id, run_at, result, last_error, lease_expires_at, "
+        "leased_at, now() AS now FROM tasks.tasks WHERE id = %s",
+        (task_id,),
+    )
+    row = cursor.fetchone()
+    assert row is not None
+    names = [column.name for column in cursor.description or ()]
+    return dict(zip(names, row, strict=True))
+
+
+def event_types(db: psycopg.Connection[Any], task_id: str) -> list[str]:
+    rows = db.execute(
+        "SELECT type FROM tasks.events WHERE task_id = %s ORDER BY id", (task_id,)
+    ).fetchall()
+    return [row[0] for row in rows]

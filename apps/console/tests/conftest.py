@@ -20,7 +20,14 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
 
 from console_service.build import ensure_built
 from taskplane_testing.platform import Platform, running_platform
@@ -223,6 +230,11 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     yield launched
     launched.close()
+
+
+#: ``expect`` assertions wait 5 s by default, which a busy CI machine can overrun while
+#: the page still does the right thing: give them the same generous bound as actions.
+expect.set_options(timeout=60_000)
 
 
 def new_context(

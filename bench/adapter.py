@@ -117,7 +117,7 @@ async def outcome(url: str) -> dict[str, int]:
             "SELECT count(*) FILTER (WHERE status = 'completed' AND attempts = 1),"
             " count(*) FILTER (WHERE status <> 'completed'),"
             " (SELECT count(*) FROM tasks.events WHERE type = 'task.completed')"
-            " FROM tasks.tasks WHERE queue = %s",
+            " FROM tasks.queue_tasks WHERE queue = %s",
             (QUEUE,),
         )
         row = await cursor.fetchone()

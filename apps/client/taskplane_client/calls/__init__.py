@@ -35,6 +35,7 @@ from taskplane_client.calls.queues import (
     list_dead,
     list_queues,
     put_queue,
+    queue_tasks,
     retry_dead,
 )
 from taskplane_client.calls.tasks import (
@@ -79,6 +80,7 @@ __all__ = [
     "login",
     "logout",
     "put_queue",
+    "queue_tasks",
     "put_workload_binding",
     "refresh",
     "release",

@@ -106,9 +106,7 @@ def test_queue_lease_heartbeat_complete_fail_and_events(platform: Platform) -> N
         listed = {t.id: t.status for t in [*newest.items, *rest.items]}
         assert listed == {first.id: "completed", second.id: "pending", third.id: "pending"}
         completed = client.queue_tasks(queue, status=["completed"]).items
-        assert [(t.id, t.queue and t.queue.result) for t in completed] == [
-            (first.id, {"ok": True})
-        ]
+        assert [(t.id, t.queue and t.queue.result) for t in completed] == [(first.id, {"ok": True})]
 
         seen = {(e.type, e.task_id) for e in client.iter_events(start)}
         assert ("task.completed", first.id) in seen

@@ -85,8 +85,7 @@ _INSERT_TASK = (
     "INSERT INTO tasks.tasks (id, title, description, status, priority, due_at, tags,"
     " tags_normalized, assignee_id, owner_id, version, created_at, updated_at, completed_at)"
     " VALUES (:id, :title, :description, :status, :priority, :due_at, :tags,"
-    " :tags_normalized, :assignee_id, :owner_id, 1, :now, :now, :completed_at)"
-    + _PLAIN_RETURNING
+    " :tags_normalized, :assignee_id, :owner_id, 1, :now, :now, :completed_at)" + _PLAIN_RETURNING
 )
 #: A plain task or a queue job (live or finished) by id: one statement, a primary-key
 #: lookup in tasks.tasks and in each table under the ``tasks.queue_tasks`` view.
@@ -111,7 +110,9 @@ UPDATE = statement(
     " status = :status, priority = :priority, due_at = :due_at, tags = :tags,"
     " tags_normalized = :tags_normalized, assignee_id = :assignee_id,"
     " version = version + 1, updated_at = :now, completed_at = :completed_at"
-    " WHERE id = :id AND version = :version" + _PLAIN_RETURNING + ") "
+    " WHERE id = :id AND version = :version"
+    + _PLAIN_RETURNING
+    + ") "
     + _EVENTS_FROM.format(source="task")
     + " RETURNING 1",
 )

@@ -17,4 +17,3 @@ QueueDetails = wire.QueueDetails
 TaskOut = wire.Task
 TaskPage = wire.TaskPage
 TaskStats = wire.TaskStats
-

@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from taskplane_testing.http import assert_problem
+
 from .conftest import Json, Q, configure, enqueue, event_types, lease
 
 JOBS = f"/api/v1/queues/{Q}/tasks"
@@ -22,7 +23,9 @@ async def _complete(client: httpx.AsyncClient, result: Any) -> Json:
     job = await enqueue(client, title="done")
     (leased,) = await lease(client)
     assert leased["id"] == job["id"]
-    done = await client.post(f"/api/v1/leases/{leased['lease_id']}/complete", json={"result": result})
+    done = await client.post(
+        f"/api/v1/leases/{leased['lease_id']}/complete", json={"result": result}
+    )
     assert done.status_code == 200, done.text
     return job
 

@@ -193,7 +193,8 @@ def statuses(service: TaskService, queue: str) -> dict[str, int]:
     """How many tasks of ``queue`` are in each status (read from the database)."""
     with service.db() as db:
         rows = db.execute(
-            "SELECT status, count(*) FROM tasks.queue_tasks WHERE queue = %s GROUP BY status", (queue,)
+            "SELECT status, count(*) FROM tasks.queue_tasks WHERE queue = %s GROUP BY status",
+            (queue,),
         ).fetchall()
     return dict(rows)
 

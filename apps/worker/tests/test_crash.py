@@ -27,7 +27,8 @@ HANDLER = "python:taskplane_testing.worker_handlers:record"
 def completed(service: TaskService, queue: str) -> int:
     return int(
         service.scalar(
-            "SELECT count(*) FROM tasks.queue_tasks WHERE queue = %s AND status = 'completed'", queue
+            "SELECT count(*) FROM tasks.queue_tasks WHERE queue = %s AND status = 'completed'",
+            queue,
         )
     )
 

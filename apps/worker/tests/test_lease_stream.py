@@ -214,7 +214,9 @@ def test_service_restart_mid_stream_loses_nothing(
     ]
 
     def completed() -> int:
-        return int(service.scalar("SELECT count(*) FROM tasks.queue_tasks WHERE status = 'completed'"))
+        return int(
+            service.scalar("SELECT count(*) FROM tasks.queue_tasks WHERE status = 'completed'")
+        )
 
     kit.wait_for(lambda: completed() >= total // 4, 120, "the workers never got going")
     service.process.send_signal(signal.SIGKILL)  # mid-stream, mid-batch

@@ -73,7 +73,11 @@ def queue_tasks(
     if cursor is not None:
         params.append(("cursor", cursor))
     return Call(
-        "queue_tasks", "GET", f"{_queue(queue)}/tasks", model(TaskPage), params=params,
+        "queue_tasks",
+        "GET",
+        f"{_queue(queue)}/tasks",
+        model(TaskPage),
+        params=params,
         idempotent=True,
     )
 

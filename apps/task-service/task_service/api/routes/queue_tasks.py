@@ -41,7 +41,12 @@ _PARAMS = frozenset({"status", "limit", "cursor"})
     summary="A queue's jobs, live and finished, newest first (keyset pagination)",
     responses={
         **QUEUE_NOT_FOUND,
-        **problems(400, s400="The cursor is invalid, altered or from another list"),
+        **problems(
+            400,
+            403,
+            s400="The cursor is invalid, altered or from another list",
+            s403="The token is bound to another queue",
+        ),
     },
 )
 async def list_queue_tasks(

@@ -286,8 +286,8 @@ async def update_task(
             if crud.is_queue_job(task):
                 # Its queue owns its life: a change here would race the engine.
                 raise _queued_task(
-                    task, "change it through its queue (cancel it, or retry it from the "
-                    "dead letters)"
+                    task,
+                    "change it through its queue (cancel it, or retry it from the dead letters)",
                 )
             updated = await crud.update_task(db, task, body)
             if updated is not None:

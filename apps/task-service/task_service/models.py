@@ -70,15 +70,9 @@ def _in(statuses: tuple[TaskStatus, ...]) -> str:
 
 
 #: Predicate of the dedupe index, as literal SQL: ON CONFLICT can only infer a partial
-#: index from a literal predicate (not from parameters of a prepared statement).
-DEDUPE_PREDICATE = f"dedupe_key IS NOT NULL AND {_in(LIVE_STATUSES)}"
-
-
-#: Predicate of the task API's partial indexes: plain tasks, not queued ones.
-API_INDEX_PREDICATE = "queue IS NULL"
-API_ONLY = text(API_INDEX_PREDICATE)
-#: Predicate of the retention index: queued tasks that finished.
-QUEUE_FINISHED_PREDICATE = f"queue IS NOT NULL AND {_in(FINISHED_STATUSES)}"
+#: index from a literal predicate (not from parameters of a prepared statement). Every
+#: row of ``queue_jobs`` is live, so a key only has to be present.
+DEDUPE_PREDICATE = "dedupe_key IS NOT NULL"
 
 
 class Priority(IntEnum):
@@ -107,81 +101,23 @@ def _status_check() -> str:
 
 
 class Task(Base):
+    """A plain task of the task API (queue jobs live in ``queue_jobs`` and
+    ``queue_jobs_finished``)."""
+
     __tablename__ = "tasks"
     __table_args__ = (
         CheckConstraint(_status_check(), name="status_known"),
         CheckConstraint("priority BETWEEN 0 AND 3", name="priority_known"),
         CheckConstraint("char_length(title) BETWEEN 1 AND 200", name="title_length"),
-        # The task API's indexes. Every queue transition is a non-HOT update, which
-        # writes an entry into every index whose predicate the row matches, so all but
-        # the default listing's hold plain tasks only (API_INDEX_PREDICATE).
+        # The task API's listings: one index per sort order and filter.
         Index("ix_tasks_created", "created_at", "id"),
-        Index("ix_tasks_updated", "updated_at", "id", postgresql_where=API_ONLY),
-        Index("ix_tasks_due", "due_at", "id", postgresql_where=API_ONLY),
-        Index("ix_tasks_priority", "priority", "id", postgresql_where=API_ONLY),
-        Index("ix_tasks_owner_created", "owner_id", "created_at", "id", postgresql_where=API_ONLY),
-        Index(
-            "ix_tasks_assignee_created",
-            "assignee_id",
-            "created_at",
-            "id",
-            postgresql_where=API_ONLY,
-        ),
-        Index("ix_tasks_status_created", "status", "created_at", "id", postgresql_where=API_ONLY),
-        Index(
-            "ix_tasks_tags", "tags_normalized", postgresql_using="gin", postgresql_where=API_ONLY
-        ),
-        CheckConstraint(
-            "payload IS NULL OR jsonb_typeof(payload) = 'object'", name="payload_object"
-        ),
-        # Queue engine: every index is partial, so its size follows the live backlog and
-        # not the history of completed tasks (stats stay cheap at millions of rows).
-        Index(
-            "ix_tasks_claim",
-            "queue",
-            text("priority DESC"),
-            "run_at",
-            "id",
-            postgresql_where=text(_in(CLAIMABLE_STATUSES)),
-        ),
-        Index(
-            "ix_tasks_queue_live",
-            "queue",
-            "status",
-            "run_at",
-            postgresql_where=text(_in(LIVE_STATUSES)),
-        ),
-        Index(
-            "ix_tasks_lease_expiry",
-            "lease_expires_at",
-            postgresql_where=text("status = 'in_progress'"),
-        ),
-        Index(
-            "ix_tasks_lease_id",
-            "lease_id",
-            unique=True,
-            postgresql_where=text("lease_id IS NOT NULL"),
-        ),
-        Index(
-            "ix_tasks_dedupe",
-            "queue",
-            "dedupe_key",
-            unique=True,
-            postgresql_where=text(DEDUPE_PREDICATE),
-        ),
-        # Retention walks finished queued tasks from the oldest (one entry per task,
-        # written by its last transition).
-        Index(
-            "ix_tasks_queue_finished",
-            "updated_at",
-            postgresql_where=text(QUEUE_FINISHED_PREDICATE),
-        ),
-        Index(
-            "ix_tasks_queue_dead",
-            "queue",
-            "updated_at",
-            postgresql_where=text("status = 'dead'"),
-        ),
+        Index("ix_tasks_updated", "updated_at", "id"),
+        Index("ix_tasks_due", "due_at", "id"),
+        Index("ix_tasks_priority", "priority", "id"),
+        Index("ix_tasks_owner_created", "owner_id", "created_at", "id"),
+        Index("ix_tasks_assignee_created", "assignee_id", "created_at", "id"),
+        Index("ix_tasks_status_created", "status", "created_at", "id"),
+        Index("ix_tasks_tags", "tags_normalized", postgresql_using="gin"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -201,15 +137,25 @@ class Task(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    # Queue engine columns; NULL ``queue`` means a plain (human) task.
-    queue: Mapped[str | None] = mapped_column(Text)
+
+class _JobColumns:
+    """The columns every queue job has, live or finished (``tasks.queue_tasks``)."""
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    queue: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text)
+    priority: Mapped[int] = mapped_column(SmallInteger)
+    title: Mapped[str] = mapped_column(Text)
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    #: W3C trace context current at enqueue, so the worker's span continues that trace.
+    traceparent: Mapped[str | None] = mapped_column(Text)
+    #: Per-job override; NULL follows the queue's current configuration.
+    max_attempts: Mapped[int | None] = mapped_column(Integer)
     #: Attempts started so far (incremented when a lease is granted).
     attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
-    #: Per-task override; NULL follows the queue's current configuration.
-    max_attempts: Mapped[int | None] = mapped_column(Integer)
-    #: When the task becomes (or became) available; the age used for ordering.
-    run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: When the job becomes (or became) available; the age used for ordering.
+    run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     timeout_s: Mapped[int | None] = mapped_column(Integer)
     dedupe_key: Mapped[str | None] = mapped_column(Text)
     lease_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
@@ -217,9 +163,84 @@ class Task(Base):
     leased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+def _job_checks(statuses: tuple[TaskStatus, ...]) -> tuple[CheckConstraint, ...]:
+    return (
+        CheckConstraint(_in(statuses), name="status_known"),
+        CheckConstraint("priority BETWEEN 0 AND 3", name="priority_known"),
+        CheckConstraint(
+            "payload IS NULL OR jsonb_typeof(payload) = 'object'", name="payload_object"
+        ),
+    )
+
+
+class QueueJob(_JobColumns, Base):
+    """A live queue job (waiting or leased): the engine's hot table, kept narrow.
+
+    Only the indexes the claim, the rescuer, the lease actions and the dedupe need: each
+    costs an entry per transition. Default fillfactor: no update of this table can be
+    HOT on PostgreSQL 15, since each one changes an indexed column (the lease and a
+    release change ``status``, a heartbeat ``lease_expires_at``), so free space kept on
+    its pages would only make the table larger.
+    """
+
+    __tablename__ = "queue_jobs"
+    __table_args__ = (
+        *_job_checks(LIVE_STATUSES),
+        Index(
+            "ix_queue_jobs_claim",
+            "queue",
+            text("priority DESC"),
+            "run_at",
+            "id",
+            postgresql_where=text(_in(CLAIMABLE_STATUSES)),
+        ),
+        Index(
+            "ix_queue_jobs_lease_expiry",
+            "lease_expires_at",
+            postgresql_where=text("status = 'in_progress'"),
+        ),
+        Index(
+            "ix_queue_jobs_lease_id",
+            "lease_id",
+            unique=True,
+            postgresql_where=text("lease_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_queue_jobs_dedupe",
+            "queue",
+            "dedupe_key",
+            unique=True,
+            postgresql_where=text(DEDUPE_PREDICATE),
+        ),
+    )
+
+
+class QueueJobFinished(_JobColumns, Base):
+    """A finished queue job (completed, cancelled, dead), kept until its queue's
+    retention passes (``finished_at``: when it left ``queue_jobs``)."""
+
+    __tablename__ = "queue_jobs_finished"
+    __table_args__ = (
+        *_job_checks(FINISHED_STATUSES),
+        Index("ix_queue_jobs_finished_at", "finished_at"),
+        # The dead-letter list, retry and bulk routes walk one queue's dead jobs.
+        Index(
+            "ix_queue_jobs_finished_dead",
+            "queue",
+            "finished_at",
+            "id",
+            postgresql_where=text("status = 'dead'"),
+        ),
+    )
+
     result: Mapped[Any | None] = mapped_column(JSONB)
-    #: W3C trace context current at enqueue, so the worker's span continues that trace.
-    traceparent: Mapped[str | None] = mapped_column(Text)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Queue(Base):

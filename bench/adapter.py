@@ -117,12 +117,43 @@ async def outcome(url: str) -> dict[str, int]:
             "SELECT count(*) FILTER (WHERE status = 'completed' AND attempts = 1),"
             " count(*) FILTER (WHERE status <> 'completed'),"
             " (SELECT count(*) FROM tasks.events WHERE type = 'task.completed')"
-            " FROM tasks.tasks WHERE queue = %s",
+            " FROM tasks.queue_tasks WHERE queue = %s",
             (QUEUE,),
         )
         row = await cursor.fetchone()
     assert row is not None
     return {"finished": int(row[0]), "left": int(row[1]), "completed_events": int(row[2])}
+
+
+def uuid7_sql(at: str) -> str:
+    """A SQL expression for a UUIDv7 of the time ``at`` (a SQL expression), laid out as
+    the service makes them (``task_service.queue.ids``): 48-bit Unix milliseconds,
+    version 7, 12 random bits, the RFC variant, 62 random bits. For rows the bench
+    writes in SQL, so their keys land where the engine's own would."""
+    return (
+        f"CAST(lpad(to_hex(CAST(floor(extract(epoch FROM {at}) * 1000) AS bigint)), 12, '0')"
+        " || '7' || substr(md5(CAST(random() AS text)), 1, 3)"
+        " || to_hex(8 + CAST(floor(random() * 4) AS int))"
+        " || substr(md5(CAST(random() AS text)), 1, 15) AS uuid)"
+    )
+
+
+#: A queue that keeps its completed jobs forever (retention off), as a history piles up.
+RETENTION_OFF_SQL = """
+INSERT INTO tasks.queues (name, completed_retention_s) VALUES (%(queue)s, NULL)
+ON CONFLICT (name) DO UPDATE SET completed_retention_s = NULL
+"""
+#: ``%(rows)s`` completed jobs of ``%(queue)s``, one per second back from now, as
+#: completions leave them in the finished-jobs table (written by one set-based insert,
+#: not through the API).
+HISTORY_SQL = f"""
+INSERT INTO tasks.queue_jobs_finished (id, queue, status, priority, title, payload, attempts,
+    run_at, leased_at, completed_at, created_at, updated_at, finished_at, version)
+SELECT {uuid7_sql("at")}, %(queue)s, 'completed', 1, 'history', '{{}}'::jsonb, 1, at, at, at,
+       at, at, at, 3
+FROM (SELECT now() - make_interval(secs => g) AS at
+      FROM generate_series(1, %(rows)s) AS g) AS finished
+"""  # noqa: S608 - assembled from constants only
 
 
 #: Tasks the engine counts as completed (its sharded counters); cheap to poll.

@@ -2,11 +2,12 @@
 
 The same as-deployed run of taskplane's engine (worker processes of
 :mod:`bench.queues.runner`, :func:`bench.queues.deployed.run_processes`) drains N tasks from a
-``tasks.tasks`` that already holds a small and a large number of finished tasks of the
-same queue (10^4 and 10^6 by default), retention off. The finished rows are written by
-one set-based ``INSERT ... SELECT generate_series`` (not through the API), then the
-table is vacuumed and analysed, as an old table would be. Repeats interleave small and
-large, and the result is the ratio of drain rates, large over small (1.0: no slowdown).
+finished-jobs table (``tasks.queue_jobs_finished``) that already holds a small and a large
+number of finished jobs of the same queue (10^4 and 10^6 by default), retention off. The
+finished rows are written by one set-based ``INSERT ... SELECT generate_series`` (not
+through the API), then the table is vacuumed and analysed, as an old table would be.
+Repeats interleave small and large, and the result is the ratio of drain rates, large
+over small (1.0: no slowdown).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import psycopg
 
-from bench.adapter import QUEUE, outcome
+from bench.adapter import HISTORY_SQL, QUEUE, RETENTION_OFF_SQL, outcome
 from bench.queues.databases import install_templates
 from bench.queues.deployed import run_processes
 from bench.queues.peers import TaskplanePeer
@@ -28,22 +29,6 @@ from taskplane_testing.postgres import PostgresServer
 #: Finished rows already in the table: (small, large).
 FULL_SIZES = (10_000, 1_000_000)
 QUICK_SIZES = (1_000, 20_000)
-
-#: The bench queue keeps its completed tasks forever (retention off).
-RETENTION_OFF_SQL = """
-INSERT INTO tasks.queues (name, completed_retention_s) VALUES (%(queue)s, NULL)
-ON CONFLICT (name) DO UPDATE SET completed_retention_s = NULL
-"""
-#: Finished tasks of the bench queue, one per second back from now, as completions
-#: leave them.
-FILL_SQL = """
-INSERT INTO tasks.tasks (id, title, status, priority, queue, payload, attempts, run_at,
-                         leased_at, completed_at, created_at, updated_at, version)
-SELECT gen_random_uuid(), 'bench history', 'completed', 1, %(queue)s, '{}'::jsonb, 1, at, at, at,
-       at, at, 3
-FROM (SELECT now() - make_interval(secs => g) AS at
-      FROM generate_series(1, %(rows)s) AS g) AS finished
-"""
 
 
 class PrefilledTaskplane(TaskplanePeer):
@@ -56,8 +41,8 @@ class PrefilledTaskplane(TaskplanePeer):
     async def enqueue(self, url: str, batches: int, batch: int) -> list[str]:
         async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
             await connection.execute(RETENTION_OFF_SQL, {"queue": QUEUE})
-            await connection.execute(FILL_SQL, {"queue": QUEUE, "rows": self.rows})
-            await connection.execute("VACUUM (ANALYZE) tasks.tasks")
+            await connection.execute(HISTORY_SQL, {"queue": QUEUE, "rows": self.rows})
+            await connection.execute("VACUUM (ANALYZE) tasks.queue_jobs_finished")
         return await super().enqueue(url, batches, batch)
 
     async def outcome(self, url: str, ids: Sequence[str]) -> dict[str, int]:

@@ -1,10 +1,11 @@
 """The PostgreSQL bound: what the server itself does with a task's row writes, by pgbench.
 
 A custom pgbench script writes exactly the rows the engine's best case writes per task,
-in the engine's own schema (a clone of its template database): the task row and its
+in the engine's own schema (a clone of its template database): the live job row and its
 ``task.created`` event (enqueue), the claim ``UPDATE`` and its ``task.updated`` event
-(lease), the completion ``UPDATE``, its ``task.completed`` event and the counter shard
-upsert (complete). Three statements, each its own transaction as the three calls are,
+(lease), the completion's move of the row from ``tasks.queue_jobs`` to
+``tasks.queue_jobs_finished``, its ``task.completed`` event and the counter shard upsert
+(complete). Three statements, each its own transaction as the three calls are,
 one task per pgbench transaction, at the engine's concurrency (workers x concurrency
 clients). The engine is measured on the same server in the same run (its as-deployed
 worker processes, :func:`bench.queues.deployed.run_processes`); the ratio is engine tasks/s
@@ -19,6 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from bench.adapter import uuid7_sql
 from bench.queues.databases import clone, drop, install_templates
 from bench.queues.deployed import run_processes
 from bench.queues.peers import TaskplanePeer
@@ -26,41 +28,58 @@ from bench.runs import DeployedConfig, Log
 from taskplane_testing.postgres import PostgresServer
 
 QUEUE = "bound"
-COMPLETED_SQL = "SELECT count(*) FROM tasks.tasks WHERE queue = 'bound' AND status = 'completed'"
+COMPLETED_SQL = (
+    "SELECT count(*) FROM tasks.queue_tasks WHERE queue = 'bound' AND status = 'completed'"
+)
+#: The columns a finished job keeps (its live row's, then what finishing adds).
+_FINISHED = (
+    "id, queue, status, priority, title, payload, owner_id, traceparent, max_attempts,"
+    " attempts, run_at, timeout_s, dedupe_key, leased_at, last_error, version, created_at,"
+    " updated_at, completed_at, finished_at"
+)
 #: One pgbench transaction's writes, a batch of ``:batch`` tasks in three statements as
-#: the engine's enqueue, lease and complete calls (each its own transaction): the task rows
-#: and their ``task.created`` events; the claim of up to a batch (``FOR UPDATE SKIP
-#: LOCKED``) with its ``task.updated`` events; the completion of this client's claimed
-#: tasks with their ``task.completed`` events and the counter shard upsert.
-SCRIPT = """
+#: the engine's enqueue, lease and complete calls (each its own transaction): the job rows
+#: (UUIDv7 keys, as the service makes them) and their ``task.created`` events; the claim
+#: of up to a batch (``FOR UPDATE SKIP LOCKED``) with its ``task.updated`` events; the
+#: completion of this client's claimed jobs, which moves them from the live table to the
+#: finished one, with their ``task.completed`` events and the counter shard upsert.
+SCRIPT = f"""
 WITH src AS (
-  INSERT INTO tasks.tasks (id, title, status, priority, queue, payload, max_attempts, run_at)
-  SELECT gen_random_uuid(), 'bound', 'pending', 1, 'bound', '{}', 3, now()
+  INSERT INTO tasks.queue_jobs (id, queue, status, priority, title, payload, max_attempts,
+                                run_at, created_at, updated_at)
+  SELECT {uuid7_sql("clock_timestamp()")}, 'bound', 'pending', 1, 'bound', '{{}}', 3, now(),
+         now(), now()
   FROM generate_series(1, :batch) RETURNING id, queue
 ) INSERT INTO tasks.events (type, task_id, queue, data)
-  SELECT 'task.created', id, queue, '{"status": "pending", "attempt": 0}' FROM src;
+  SELECT 'task.created', id, queue, '{{"status": "pending", "attempt": 0}}' FROM src;
 WITH claimed AS (
-  UPDATE tasks.tasks SET status = 'in_progress', attempts = attempts + 1,
-    lease_id = gen_random_uuid(), leased_by = 'pgbench-' || :client_id, leased_at = now(),
-    lease_expires_at = now() + interval '30 seconds', updated_at = now(), version = version + 1
-  WHERE id IN (SELECT id FROM tasks.tasks WHERE queue = 'bound' AND status = 'pending'
+  UPDATE tasks.queue_jobs SET status = 'in_progress', attempts = attempts + 1,
+    lease_id = {uuid7_sql("clock_timestamp()")}, leased_by = 'pgbench-' || :client_id,
+    leased_at = now(), lease_expires_at = now() + interval '30 seconds', updated_at = now(),
+    version = version + 1
+  WHERE id IN (SELECT id FROM tasks.queue_jobs WHERE queue = 'bound' AND status = 'pending'
                ORDER BY priority DESC, run_at, id LIMIT :batch FOR UPDATE SKIP LOCKED)
   RETURNING id, queue
 ) INSERT INTO tasks.events (type, task_id, queue, data)
-  SELECT 'task.updated', id, queue, '{"status": "in_progress", "attempt": 1}' FROM claimed;
+  SELECT 'task.updated', id, queue, '{{"status": "in_progress", "attempt": 1}}' FROM claimed;
 WITH done AS (
-  UPDATE tasks.tasks SET status = 'completed', completed_at = now(), lease_id = NULL,
-    leased_by = NULL, lease_expires_at = NULL, updated_at = now(), version = version + 1
+  DELETE FROM tasks.queue_jobs
   WHERE queue = 'bound' AND status = 'in_progress' AND leased_by = 'pgbench-' || :client_id
-  RETURNING id, queue
+  RETURNING *
+), moved AS (
+  INSERT INTO tasks.queue_jobs_finished ({_FINISHED})
+  SELECT id, queue, 'completed', priority, title, payload, owner_id, traceparent,
+         max_attempts, attempts, run_at, timeout_s, dedupe_key, leased_at, last_error,
+         version + 1, created_at, now(), now(), now()
+  FROM done
 ), events AS (
   INSERT INTO tasks.events (type, task_id, queue, data)
-  SELECT 'task.completed', id, queue, '{"status": "completed", "attempt": 1}' FROM done
+  SELECT 'task.completed', id, queue, '{{"status": "completed", "attempt": 1}}' FROM done
 ) INSERT INTO tasks.queue_counters AS c (queue, shard, completed_total)
   SELECT queue, :client_id % 16, count(*) FROM done GROUP BY queue
   ON CONFLICT (queue, shard)
   DO UPDATE SET completed_total = c.completed_total + excluded.completed_total;
-"""
+"""  # noqa: S608 - assembled from constants only
 
 
 def pgbench_path(server: PostgresServer) -> Path:

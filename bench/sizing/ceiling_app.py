@@ -32,6 +32,7 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.responses import JSONResponse, Response
 
 from auth_service.sessions import REFRESH_SQL, rotation_params
+from task_service.crud import COLUMNS, GET
 from taskplane_common.principals import Principal
 from taskplane_common.revocations import EPOCH_CLAIM
 from taskplane_common.token_verifier import (
@@ -42,14 +43,12 @@ from taskplane_common.token_verifier import (
 )
 from user_service.crud import ENSURE_PROFILE_SQL, ensure_profile_params
 
-COLUMNS = (
-    "id, title, description, status, priority, due_at, tags, assignee_id, owner_id, version,"
-    " created_at, updated_at, completed_at"
-)
+#: The task-service's own read by id (a plain task or a queue job, one statement), run
+#: with an admin's visibility.
+GET_SQL = GET.sql
 # The SQL below is assembled from constants only.
-GET_SQL = f"SELECT {COLUMNS} FROM tasks.tasks WHERE id = %s"  # noqa: S608
 LIST_SQL = (
-    f"SELECT {COLUMNS} FROM tasks.tasks WHERE status = %s AND queue IS NULL"  # noqa: S608
+    f"SELECT {COLUMNS} FROM tasks.tasks WHERE status = %s"  # noqa: S608
     " ORDER BY created_at DESC, id DESC LIMIT %s"
 )
 INSERT_SQL = (
@@ -119,7 +118,9 @@ def _json(row: dict[str, Any]) -> dict[str, Any]:
 @app.get("/api/v1/tasks/{task_id}")
 async def get_task(task_id: uuid.UUID, _who: PrincipalDep) -> JSONResponse:
     async with pool.connection() as connection:
-        cursor = await connection.cursor(row_factory=dict_row).execute(GET_SQL, (task_id,))
+        cursor = await connection.cursor(row_factory=dict_row).execute(
+            GET_SQL, {"id": task_id, "admin": True, "user_id": None}
+        )
         row = await cursor.fetchone()
     if row is None:
         raise HTTPException(404)

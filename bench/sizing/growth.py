@@ -1,11 +1,12 @@
 """Cost growth: ``GET /queues/{q}`` and list-page latency as the tables grow.
 
-The table is grown to each size in turn (10^4, 10^5, 10^6 rows by default) by set-based
-``INSERT ... SELECT generate_series`` (not through the API), half finished tasks of one
-queue (retention off, as a queue's history piles up) and half plain tasks (the list
-page's rows), then vacuumed and analysed as an old table would be. At each size the real
-task-service answers ``samples`` sequential requests of each kind; the result is the
-median and p99 latency per size and the largest size over the smallest.
+The tables are grown to each size in turn (10^4, 10^5, 10^6 rows by default) by set-based
+``INSERT ... SELECT generate_series`` (not through the API), half finished jobs of one
+queue (``tasks.queue_jobs_finished``, retention off, as a queue's history piles up) and
+half plain tasks (``tasks.tasks``, the list page's rows), then vacuumed and analysed as
+old tables would be. At each size the real task-service answers ``samples`` sequential
+requests of each kind; the result is the median and p99 latency per size and the largest
+size over the smallest.
 Drain rate against growth is :mod:`bench.queues.drain_growth`'s measurement.
 """
 
@@ -18,24 +19,13 @@ from typing import Any
 import httpx
 import psycopg
 
+from bench.adapter import HISTORY_SQL, RETENTION_OFF_SQL
 from bench.runs import Log
 from bench.sizing.api_ceiling import LIST_QUERY, SEED_SQL
 
 QUEUE = "growth"
 FULL_SIZES = (10_000, 100_000, 1_000_000)
 QUICK_SIZES = (1_000, 10_000)
-QUEUE_FILL_SQL = """
-INSERT INTO tasks.tasks (id, title, status, priority, queue, payload, attempts, run_at,
-                         leased_at, completed_at, created_at, updated_at, version)
-SELECT gen_random_uuid(), 'history', 'completed', 1, %(queue)s, '{}'::jsonb, 1, at, at, at,
-       at, at, 3
-FROM (SELECT now() - make_interval(secs => g) AS at
-      FROM generate_series(1, %(rows)s) AS g) AS finished
-"""
-RETENTION_OFF_SQL = """
-INSERT INTO tasks.queues (name, completed_retention_s) VALUES (%(queue)s, NULL)
-ON CONFLICT (name) DO UPDATE SET completed_retention_s = NULL
-"""
 
 
 def _latencies(client: httpx.Client, path: str, samples: int) -> dict[str, float]:
@@ -69,9 +59,9 @@ def measure_growth(
         for size in sizes:
             started = time.perf_counter()
             half = (size - present) // 2
-            db.execute(QUEUE_FILL_SQL, {"queue": QUEUE, "rows": half})
+            db.execute(HISTORY_SQL, {"queue": QUEUE, "rows": half})
             db.execute(SEED_SQL, {"owner": owner, "rows": size - present - half})
-            db.execute("VACUUM (ANALYZE) tasks.tasks")
+            db.execute("VACUUM (ANALYZE) tasks.tasks, tasks.queue_jobs_finished")
             present = size
             fill_s = time.perf_counter() - started
             per_size[str(size)] = {

@@ -180,7 +180,7 @@ def _enqueue(api_url: str, token: str, tasks: int) -> None:
 def _completed(database_url: str) -> int:
     with psycopg.connect(database_url) as db:
         row = db.execute(
-            "SELECT count(*) FROM tasks.tasks WHERE queue = %s AND status = 'completed'",
+            "SELECT count(*) FROM tasks.queue_tasks WHERE queue = %s AND status = 'completed'",
             (FOOTPRINT_QUEUE,),
         ).fetchone()
     return int(row[0]) if row else 0
@@ -238,7 +238,10 @@ def serving(server: PostgresServer, size: Sizes, quick: bool, log: Log) -> dict[
             )
         )
         with psycopg.connect(database_url, autocommit=True) as db:
-            db.execute("TRUNCATE tasks.tasks, tasks.events CASCADE")
+            db.execute(
+                "TRUNCATE tasks.tasks, tasks.queue_jobs, tasks.queue_jobs_finished, tasks.events"
+                " CASCADE"
+            )
         growth = measure_growth(
             database_url,
             platform.tasks.url,

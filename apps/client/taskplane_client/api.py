@@ -73,6 +73,7 @@ class ApiCalls(ClientBase):
     delete_queue = Endpoint(calls.delete_queue)
     enqueue = Endpoint(calls.enqueue)
     enqueue_many = Endpoint(calls.enqueue_many)
+    queue_tasks = Endpoint(calls.queue_tasks)
     list_dead = Endpoint(calls.list_dead)
     retry_dead = Endpoint(calls.retry_dead)
     # leases

@@ -100,6 +100,14 @@ def test_queue_lease_heartbeat_complete_fail_and_events(platform: Platform) -> N
         assert [t.id for t in dead] == [second.id]
         assert client.retry_dead(queue, second.id).status == "pending"
 
+        newest = client.queue_tasks(queue, limit=2)
+        rest = client.queue_tasks(queue, limit=2, cursor=newest.next_cursor)
+        assert rest.next_cursor is None
+        listed = {t.id: t.status for t in [*newest.items, *rest.items]}
+        assert listed == {first.id: "completed", second.id: "pending", third.id: "pending"}
+        completed = client.queue_tasks(queue, status=["completed"]).items
+        assert [(t.id, t.queue and t.queue.result) for t in completed] == [(first.id, {"ok": True})]
+
         seen = {(e.type, e.task_id) for e in client.iter_events(start)}
         assert ("task.completed", first.id) in seen
         assert ("task.dead", second.id) in seen

@@ -43,13 +43,30 @@ _QUEUE_FIELDS = (
     "last_error",
     "result",
 )
-#: Every column the response needs (a queued task's details included).
+#: The SQL types of ``_QUEUE_FIELDS``: a plain task's row has them NULL, typed so the
+#: two sides of the read by id line up.
+_QUEUE_TYPES = ("jsonb", "int", "int", "timestamptz", "int", "text", "text", "jsonb")
+#: A plain task's columns (``tasks.tasks`` holds plain tasks only).
 COLUMNS = (
     "id, title, description, status, priority, due_at, tags, assignee_id, owner_id, version,"
-    " created_at, updated_at, completed_at, queue, " + ", ".join(_QUEUE_FIELDS)
+    " created_at, updated_at, completed_at"
+)
+#: A queue job's row of ``tasks.queue_tasks`` in the same shape: the plain task's
+#: fields a queue job does not have are NULL (no tags), then its queue details.
+QUEUE_COLUMNS = (
+    "id, title, CAST(NULL AS text) AS description, status, priority,"
+    " CAST(NULL AS timestamptz) AS due_at, CAST('{}' AS text[]) AS tags,"
+    " CAST(NULL AS uuid) AS assignee_id, owner_id, version, created_at, updated_at,"
+    " completed_at, queue, " + ", ".join(_QUEUE_FIELDS)
+)
+_NO_QUEUE = ", ".join(
+    f"CAST(NULL AS {type_}) AS {name}"
+    for name, type_ in zip(("queue", *_QUEUE_FIELDS), ("text", *_QUEUE_TYPES), strict=True)
 )
 #: Admins see every task; anyone else the tasks they own or are assigned.
 _VISIBLE = "(CAST(:admin AS boolean) OR owner_id = :user_id OR assignee_id = :user_id)"
+#: The same rule for queue jobs, which have no assignee.
+_VISIBLE_JOB = "(CAST(:admin AS boolean) OR owner_id = :user_id)"
 _EVENTS_FROM = (
     "INSERT INTO tasks.events (type, task_id, queue, owner_id, data, traceparent)"
     " SELECT e.value->>'type', {source}.id, {source}.queue, {source}.owner_id,"
@@ -57,6 +74,8 @@ _EVENTS_FROM = (
     " FROM {source}, jsonb_array_elements(CAST(:events AS jsonb)) WITH ORDINALITY AS e(value, n)"
     " ORDER BY e.n"
 )
+#: What a change of a plain task returns for its events (a plain task has no queue).
+_PLAIN_RETURNING = " RETURNING id, CAST(NULL AS text) AS queue, owner_id"
 _STORE_RESPONSE = (
     "UPDATE tasks.idempotency_keys SET status_code = :status_code,"
     " response_body = CAST(:body AS jsonb), response_headers = CAST(:headers AS jsonb)"
@@ -66,10 +85,16 @@ _INSERT_TASK = (
     "INSERT INTO tasks.tasks (id, title, description, status, priority, due_at, tags,"
     " tags_normalized, assignee_id, owner_id, version, created_at, updated_at, completed_at)"
     " VALUES (:id, :title, :description, :status, :priority, :due_at, :tags,"
-    " :tags_normalized, :assignee_id, :owner_id, 1, :now, :now, :completed_at)"
-    " RETURNING id, queue, owner_id"
+    " :tags_normalized, :assignee_id, :owner_id, 1, :now, :now, :completed_at)" + _PLAIN_RETURNING
 )
-GET = statement("task_get", f"SELECT {COLUMNS} FROM tasks.tasks WHERE id = :id AND {_VISIBLE}")
+#: A plain task or a queue job (live or finished) by id: one statement, a primary-key
+#: lookup in tasks.tasks and in each table under the ``tasks.queue_tasks`` view.
+GET = statement(
+    "task_get",
+    f"SELECT {COLUMNS}, {_NO_QUEUE} FROM tasks.tasks WHERE id = :id AND {_VISIBLE}"
+    f" UNION ALL SELECT {QUEUE_COLUMNS} FROM tasks.queue_tasks"
+    f" WHERE id = :id AND {_VISIBLE_JOB}",
+)
 CREATE = statement(
     "task_create", f"WITH task AS ({_INSERT_TASK}) " + _EVENTS_FROM.format(source="task")
 )
@@ -85,14 +110,30 @@ UPDATE = statement(
     " status = :status, priority = :priority, due_at = :due_at, tags = :tags,"
     " tags_normalized = :tags_normalized, assignee_id = :assignee_id,"
     " version = version + 1, updated_at = :now, completed_at = :completed_at"
-    " WHERE id = :id AND version = :version RETURNING id, queue, owner_id) "
+    " WHERE id = :id AND version = :version"
+    + _PLAIN_RETURNING
+    + ") "
     + _EVENTS_FROM.format(source="task")
     + " RETURNING 1",
 )
-DELETE = statement(
-    "task_delete",
-    "WITH task AS (DELETE FROM tasks.tasks WHERE id = :id AND version = :version"
-    " RETURNING id, queue, owner_id) " + _EVENTS_FROM.format(source="task") + " RETURNING 1",
+
+
+def _delete(name: str, table: str, returning: str) -> Statement:
+    """Delete the row as read (its version) from ``table`` with its ``task.deleted``
+    event, in one statement."""
+    return statement(
+        name,
+        f"WITH task AS (DELETE FROM {table} WHERE id = :id AND version = :version{returning}) "
+        + _EVENTS_FROM.format(source="task")
+        + " RETURNING 1",
+    )
+
+
+DELETE = _delete("task_delete", "tasks.tasks", _PLAIN_RETURNING)
+#: A finished queue job leaves its table with its event; a live one is never deleted
+#: here (it is cancelled through its queue first).
+DELETE_FINISHED_JOB = _delete(
+    "queue_job_delete", "tasks.queue_jobs_finished", " RETURNING id, queue, owner_id"
 )
 _FINAL = ", ".join(f"'{s.value}'" for s in FINISHED_STATUSES)
 STATS = statement(
@@ -121,8 +162,10 @@ def visible_to(principal: Principal) -> ColumnElement[bool]:
 
 
 def task_document(row: Row) -> dict[str, Any]:
-    """The API body of a task row (``TaskOut``'s fields), built once from the row."""
-    queue = row["queue"]
+    """The API body of a task row (``TaskOut``'s fields), built once from the row: a
+    plain task's row (``COLUMNS``) has no ``queue``, a queue job's (``QUEUE_COLUMNS``)
+    names its queue."""
+    queue = row.get("queue")
     details = None
     if queue is not None:
         details = {"name": queue, **{name: row[name] for name in _QUEUE_FIELDS}}
@@ -257,15 +300,21 @@ async def update_task(db: Driver, task: Row, changes: TaskUpdate) -> Row | None:
     return after_row if await run(db, UPDATE, params) else None
 
 
+def is_queue_job(task: Row) -> bool:
+    """Whether ``task`` (a row of :data:`GET`) is a queue job rather than a plain task."""
+    return task.get("queue") is not None
+
+
 async def delete_task(db: Driver, task: Row) -> bool:
-    """Delete ``task`` as read, with its event; False when it changed (or went) since."""
+    """Delete ``task`` as read (a plain task, or a finished queue job), with its event;
+    False when it changed (or went) since."""
     params = {
         "id": task["id"],
         "version": task["version"],
         "events": _events(("task.deleted", {})),
         "traceparent": current_traceparent(),
     }
-    return bool(await run(db, DELETE, params))
+    return bool(await run(db, DELETE_FINISHED_JOB if is_queue_job(task) else DELETE, params))
 
 
 async def task_stats(db: Driver, principal: Principal) -> dict[str, Any]:

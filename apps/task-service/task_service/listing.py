@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from task_service.crud import COLUMNS
+from task_service.crud import COLUMNS, QUEUE_COLUMNS
 from task_service.models import Priority
 from task_service.pagination import SortKey
 from taskplane_common.db import Driver, Row
@@ -108,6 +108,14 @@ def list_sql(
     return f"SELECT {COLUMNS} FROM tasks.tasks{condition} ORDER BY {_order(*sort)} LIMIT %(limit)s"
 
 
+def _visibility(principal: Principal, params: dict[str, Any]) -> str:
+    """The principal's visibility rule (a ``_VISIBILITY`` key), its parameter added."""
+    if principal.is_admin:
+        return "admin"
+    params["user_id"] = principal.user_id
+    return "user" if principal.user_id is not None else "nobody"
+
+
 async def list_tasks(
     db: Driver,
     principal: Principal,
@@ -120,11 +128,7 @@ async def list_tasks(
     params = filters.params()
     shape = tuple(params)
     params.pop("unassigned", None)
-    if principal.is_admin:
-        visibility = "admin"
-    else:
-        visibility = "user" if principal.user_id is not None else "nobody"
-        params["user_id"] = principal.user_id
+    visibility = _visibility(principal, params)
     position = None
     if cursor is not None:
         value, last_id = cursor
@@ -133,4 +137,59 @@ async def list_tasks(
     params["limit"] = limit + 1
     sql = list_sql(visibility, shape, (sort.column.key, sort.descending, sort.nullable), position)
     rows = await db.fetch(sql, params)
+    return rows[:limit], len(rows) > limit
+
+
+_JOB_VISIBILITY = {
+    "admin": None,
+    "nobody": "false",
+    # Queue jobs have no assignee.
+    "user": "owner_id = %(user_id)s",
+}
+
+
+@lru_cache(maxsize=64)
+def queue_tasks_sql(visibility: str, by_status: bool, after: bool) -> str:
+    """One page of a queue's jobs, newest first (UUIDv7 ids are creation order), from
+    ``tasks.queue_tasks``: a backward walk of the primary key of each table under the
+    view, merged. The queue's row is joined first, so an unknown queue is no row at
+    all and a known one without jobs is one row of NULLs."""
+    where = ["queue = %(queue)s"]
+    if (seen := _JOB_VISIBILITY[visibility]) is not None:
+        where.append(seen)
+    if by_status:
+        where.append("status = ANY(%(statuses)s)")
+    if after:
+        where.append("id < %(after_id)s")
+    page = (
+        f"SELECT {QUEUE_COLUMNS} FROM tasks.queue_tasks WHERE {' AND '.join(where)}"
+        " ORDER BY id DESC LIMIT %(limit)s"
+    )
+    return (
+        f"SELECT page.* FROM tasks.queues LEFT JOIN LATERAL ({page}) AS page ON true"
+        " WHERE tasks.queues.name = %(queue)s ORDER BY page.id DESC"
+    )
+
+
+async def list_queue_tasks(
+    db: Driver,
+    principal: Principal,
+    queue: str,
+    statuses: Sequence[str],
+    limit: int,
+    after: uuid.UUID | None,
+) -> tuple[list[Row], bool] | None:
+    """One page of ``queue``'s jobs (live and finished) the principal may see, and
+    whether another page follows; None when the queue does not exist."""
+    params: dict[str, Any] = {"queue": queue, "limit": limit + 1}
+    if statuses:
+        params["statuses"] = list(statuses)
+    if after is not None:
+        params["after_id"] = after
+    visibility = _visibility(principal, params)
+    sql = queue_tasks_sql(visibility, bool(statuses), after is not None)
+    rows = await db.fetch(sql, params)
+    if not rows:
+        return None
+    rows = [row for row in rows if row["id"] is not None]
     return rows[:limit], len(rows) > limit

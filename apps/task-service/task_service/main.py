@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from task_service import __version__
 from task_service.api.problems import install_queue_problems
-from task_service.api.routes import events, leases, queues, tasks
+from task_service.api.routes import events, leases, queue_tasks, queues, tasks
 from task_service.config import Settings, get_settings
 from task_service.models import AUDIT_LOG
 from task_service.queue.lifespan import listen_conninfo, queue_lifespan
@@ -21,7 +21,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         settings=settings,
         title="taskplane task-service",
         version=__version__,
-        routers=[tasks.router, queues.router, leases.router, events.router],
+        routers=[tasks.router, queues.router, queue_tasks.router, leases.router, events.router],
         database=Database(settings),
         lifespan=queue_lifespan(settings),
         audit_table=AUDIT_LOG,

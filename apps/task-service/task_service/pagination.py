@@ -54,6 +54,9 @@ SortOption = Literal[
     "-priority",
 ]
 SORT_OPTIONS = sorted([*_COLUMNS, *(f"-{name}" for name in _COLUMNS)])
+#: A queue's job list: by id alone, newest first (UUIDv7 ids are creation order). Not
+#: a sort the task list offers, so neither list takes the other's cursor.
+NEWEST_ID_FIRST = SortKey("-id", Task.id, True, False, False)
 DEFAULT_SORT: SortOption = "-created_at"
 #: What ``encode`` writes: the base64url JSON body, a dot, the base64url HMAC-SHA256/128.
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$"
@@ -110,6 +113,8 @@ class CursorCodec:
         value = key.value_of(task)
         if isinstance(value, datetime):
             value = value.isoformat()
+        elif isinstance(value, uuid.UUID):
+            value = str(value)
         task_id = str(getattr(task, "id"))  # noqa: B009 - any object with an id
         payload = json.dumps({"s": key.name, "v": value, "i": task_id}, separators=(",", ":"))
         body = base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")

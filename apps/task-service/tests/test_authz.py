@@ -194,6 +194,33 @@ async def test_queue_writes_follow_roles_and_scopes(
     assert cancelled.status_code == 200, "a queues:admin token cancels any queued task"
 
 
+async def test_queue_jobs_are_seen_by_their_owner_and_admins_only(
+    api: httpx.AsyncClient, people: dict[str, Person], tokens: TokenFactory
+) -> None:
+    """A queue job has no assignee: the one who enqueued it and admins read it, by id
+    and in its queue's list; anyone else gets the 404 a missing task gets."""
+    alice, bob, ada = people["alice"], people["bob"], people["ada"]
+    enqueued = await api.post("/api/v1/queues/seen/tasks", json={}, headers=alice.headers)
+    assert enqueued.status_code == 201, enqueued.text
+    job = enqueued.json()["id"]
+    path = f"/api/v1/tasks/{job}"
+
+    async def listed(headers: dict[str, str]) -> list[str]:
+        page = await api.get("/api/v1/queues/seen/tasks", headers=headers)
+        assert page.status_code == 200, page.text
+        return [task["id"] for task in page.json()["items"]]
+
+    for who in (alice, ada):
+        assert (await api.get(path, headers=who.headers)).json()["queue"]["name"] == "seen"
+        assert await listed(who.headers) == [job]
+    assert_problem(await api.get(path, headers=bob.headers), 404)
+    assert_problem(await api.delete(path, headers=bob.headers), 404)
+    assert_problem(await api.patch(path, json={"title": "x"}, headers=bob.headers), 404)
+    assert await listed(bob.headers) == []
+    assert await listed(bearer(tokens.service_token("queues:work"))) == []
+    assert (await api.get(path, headers=alice.headers)).status_code == 200
+
+
 def _workload_token(tokens: TokenFactory, queue: str) -> dict[str, str]:
     """What the auth-service issues to a Kubernetes worker bound to ``queue``."""
     subject = f"system:serviceaccount:team-a:{queue}-worker"
@@ -231,7 +258,7 @@ async def test_a_queue_bound_token_works_its_queue_and_nothing_else(
     def snapshot() -> list[Any]:
         tasks = db.execute(
             "SELECT id, queue, status, attempts, lease_id, lease_expires_at, version"
-            " FROM tasks.tasks ORDER BY id"
+            " FROM tasks.queue_tasks ORDER BY id"
         ).fetchall()
         events = db.execute("SELECT count(*) FROM tasks.events").fetchone()
         return [tasks, events]
@@ -243,6 +270,7 @@ async def test_a_queue_bound_token_works_its_queue_and_nothing_else(
             "/api/v1/queues/reports/leases", json={"worker_id": "w"}, headers=emails_worker
         ),
         "stats": api.get("/api/v1/queues/reports", headers=emails_worker),
+        "jobs": api.get("/api/v1/queues/reports/tasks", headers=emails_worker),
         **{
             action: api.post(
                 f"/api/v1/leases/{other_lease}/{action}",

@@ -193,7 +193,8 @@ def statuses(service: TaskService, queue: str) -> dict[str, int]:
     """How many tasks of ``queue`` are in each status (read from the database)."""
     with service.db() as db:
         rows = db.execute(
-            "SELECT status, count(*) FROM tasks.tasks WHERE queue = %s GROUP BY status", (queue,)
+            "SELECT status, count(*) FROM tasks.queue_tasks WHERE queue = %s GROUP BY status",
+            (queue,),
         ).fetchall()
     return dict(rows)
 
@@ -202,7 +203,7 @@ def task(service: TaskService, task_id: str) -> dict[str, Any]:
     """A task's status, result, last error and attempts (read from the database)."""
     with service.db() as db:
         cursor = db.execute(
-            "SELECT status, result, last_error, attempts FROM tasks.tasks WHERE id = %s",
+            "SELECT status, result, last_error, attempts FROM tasks.queue_tasks WHERE id = %s",
             (task_id,),
         )
         row = cursor.fetchone()

@@ -56,7 +56,7 @@ def test_sigterm_flushes_a_full_completion_buffer(
     assert sorted(int(n) for n in ran(record)) == list(range(TASKS)), "a task ran twice or never"
     with task_service.db() as db:
         attempts = db.execute(
-            "SELECT max(attempts), count(*) FILTER (WHERE result IS NULL) FROM tasks.tasks"
+            "SELECT max(attempts), count(*) FILTER (WHERE result IS NULL) FROM tasks.queue_tasks"
             " WHERE queue = %s",
             (queue,),
         ).fetchone()

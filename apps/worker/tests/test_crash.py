@@ -27,7 +27,8 @@ HANDLER = "python:taskplane_testing.worker_handlers:record"
 def completed(service: TaskService, queue: str) -> int:
     return int(
         service.scalar(
-            "SELECT count(*) FROM tasks.tasks WHERE queue = %s AND status = 'completed'", queue
+            "SELECT count(*) FROM tasks.queue_tasks WHERE queue = %s AND status = 'completed'",
+            queue,
         )
     )
 
@@ -82,7 +83,7 @@ def test_kill_9_workers_loses_nothing(
         in_flight_at_kills.append(
             int(
                 task_service.scalar(
-                    "SELECT count(*) FROM tasks.tasks WHERE queue = %s "
+                    "SELECT count(*) FROM tasks.queue_tasks WHERE queue = %s "
                     "AND status = 'in_progress' AND leased_by = %s",
                     queue,
                     victim,
@@ -104,7 +105,7 @@ def test_kill_9_workers_loses_nothing(
     with task_service.db() as db:
         by_status = dict(
             db.execute(
-                "SELECT status, count(*) FROM tasks.tasks WHERE queue = %s GROUP BY status",
+                "SELECT status, count(*) FROM tasks.queue_tasks WHERE queue = %s GROUP BY status",
                 (queue,),
             ).fetchall()
         )

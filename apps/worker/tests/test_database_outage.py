@@ -72,7 +72,7 @@ def outage_service(
 def count(service: TaskService, queue: str, status: str) -> int:
     return int(
         service.scalar(
-            "SELECT count(*) FROM tasks.tasks WHERE queue = %s AND status = %s", queue, status
+            "SELECT count(*) FROM tasks.queue_tasks WHERE queue = %s AND status = %s", queue, status
         )
     )
 
@@ -155,7 +155,7 @@ def test_stopping_the_database_loses_nothing(
             lambda: (
                 int(
                     service.scalar(
-                        "SELECT count(*) FROM tasks.tasks WHERE queue = %s "
+                        "SELECT count(*) FROM tasks.queue_tasks WHERE queue = %s "
                         "AND status = 'in_progress' AND (payload->>'n')::int >= %s",
                         queue,
                         BEFORE,
@@ -248,7 +248,7 @@ def test_stopping_the_database_loses_nothing(
         # Nobody leases the probe queue again: only the reaper can take the lease back.
         wait_for(
             lambda: (
-                service.scalar("SELECT status FROM tasks.tasks WHERE id = %s", probe_id)
+                service.scalar("SELECT status FROM tasks.queue_tasks WHERE id = %s", probe_id)
                 == "pending"
             ),
             20,
@@ -279,7 +279,7 @@ def test_stopping_the_database_loses_nothing(
     with service.db() as db:
         by_status = dict(
             db.execute(
-                "SELECT status, count(*) FROM tasks.tasks WHERE queue = %s GROUP BY status",
+                "SELECT status, count(*) FROM tasks.queue_tasks WHERE queue = %s GROUP BY status",
                 (queue,),
             ).fetchall()
         )

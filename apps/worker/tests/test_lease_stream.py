@@ -155,7 +155,7 @@ def test_stream_leases_and_completes_and_refuses_bad_messages(
     asyncio.run(_round_trip(secured_service, worker, task_id))
     with secured_service.db() as db:
         row = db.execute(
-            "SELECT status, result, attempts FROM tasks.tasks WHERE id = %s", (task_id,)
+            "SELECT status, result, attempts FROM tasks.queue_tasks WHERE id = %s", (task_id,)
         ).fetchone()
     assert row == ("completed", 1, 1)
     log = secured_service.log.read_text()
@@ -214,7 +214,9 @@ def test_service_restart_mid_stream_loses_nothing(
     ]
 
     def completed() -> int:
-        return int(service.scalar("SELECT count(*) FROM tasks.tasks WHERE status = 'completed'"))
+        return int(
+            service.scalar("SELECT count(*) FROM tasks.queue_tasks WHERE status = 'completed'")
+        )
 
     kit.wait_for(lambda: completed() >= total // 4, 120, "the workers never got going")
     service.process.send_signal(signal.SIGKILL)  # mid-stream, mid-batch

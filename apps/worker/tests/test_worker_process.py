@@ -174,7 +174,10 @@ def test_sigterm_past_the_grace_period_releases_tasks_for_another_worker(
     assert slow.wait(timeout=60) == 0, workers.log("slow")
     # Released, not failed: available at once (no 60 s lease expiry) and no attempt used.
     assert statuses(task_service, queue) == {"pending": 10}
-    assert task_service.scalar("SELECT max(attempts) FROM tasks.tasks WHERE queue = %s", queue) == 0
+    assert (
+        task_service.scalar("SELECT max(attempts) FROM tasks.queue_tasks WHERE queue = %s", queue)
+        == 0
+    )
     workers.start(
         queue,
         f"{HANDLERS}:slow_unless_fast",

@@ -35,6 +35,7 @@ from taskplane_client.calls.queues import (
     list_dead,
     list_queues,
     put_queue,
+    queue_tasks,
     retry_dead,
 )
 from taskplane_client.calls.tasks import (
@@ -80,6 +81,7 @@ __all__ = [
     "logout",
     "put_queue",
     "put_workload_binding",
+    "queue_tasks",
     "refresh",
     "release",
     "retry_dead",

@@ -1,9 +1,9 @@
-"""Queue calls: configuration, enqueueing and the dead-letter list."""
+"""Queue calls: configuration, enqueueing, a queue's jobs and the dead-letter list."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from taskplane_client.calls.common import QUEUES, _queue
 from taskplane_client.models import (
@@ -11,6 +11,7 @@ from taskplane_client.models import (
     QueueConfig,
     QueuedTask,
     TaskEnqueue,
+    TaskPage,
 )
 from taskplane_client.transport import Call, body_of, model, nothing
 
@@ -58,6 +59,26 @@ def enqueue_many(queue: str, tasks: Iterable[TaskEnqueue]) -> Call[list[QueuedTa
         model(list[QueuedTask], "tasks"),
         json={"tasks": body},
         idempotent=all(item.get("dedupe_key") for item in body),
+    )
+
+
+def queue_tasks(
+    queue: str, *, status: Sequence[str] = (), limit: int | None = None, cursor: str | None = None
+) -> Call[TaskPage]:
+    """One page of the queue's jobs, live and finished, newest first (``status`` values
+    are OR-ed); ``next_cursor`` of the answer asks for the next page."""
+    params = [("status", s) for s in status]
+    if limit is not None:
+        params.append(("limit", str(limit)))
+    if cursor is not None:
+        params.append(("cursor", cursor))
+    return Call(
+        "queue_tasks",
+        "GET",
+        f"{_queue(queue)}/tasks",
+        model(TaskPage),
+        params=params,
+        idempotent=True,
     )
 
 

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 
 from task_service import crud, idempotency, listing
 from task_service.api.deps import CursorCodecDep, PrincipalDep, SettingsDep, WriterDep
+from task_service.models import FINAL_STATUSES
 from task_service.pagination import (
     CURSOR_PATTERN,
     DEFAULT_SORT,
@@ -42,7 +43,8 @@ _LIST_PARAMS = frozenset({"status", "priority", "tag", "assignee", "q", "sort", 
 _CREATED_TASK = {"task_id": "$response.body#/id"}
 _NOT_FOUND = problems(404, s404="No such task (or not visible to you)")
 _STALE = problems(412, s412="Stale ETag: the task changed since it was read")
-_CONFLICT = problems(409, s409="Reopening it would clash with a live task's dedupe key")
+_QUEUED = problems(409, s409="The task is a queue job: change it through its queue")
+_LIVE = problems(409, s409="The task is a queue job still to run: cancel it first")
 #: A task's path: a canonical UUID only, so ``/tasks/stats`` is never taken for a task id.
 _TASK = "/{task_id:uuid}"
 #: A user id (canonical UUID), ``me`` or ``none``.
@@ -71,6 +73,12 @@ def _not_found(task_id: uuid.UUID) -> ProblemError:
     return ProblemError(404, f"task {task_id} does not exist", slug="task-not-found")
 
 
+def _queued_task(task: Row, detail: str) -> ProblemError:
+    return ProblemError(
+        409, f"task {task['id']} is a job of queue {task['queue']!r}: {detail}", slug="queued-task"
+    )
+
+
 def _check_if_match(if_match: str | None, task: Row) -> None:
     """RFC 9110 If-Match: strong comparison, ``*`` matches any existing task."""
     if if_match is None:
@@ -84,6 +92,19 @@ def _check_if_match(if_match: str | None, task: Row) -> None:
         slug="precondition-failed",
         headers={"ETag": etag_of(task)},
     )
+
+
+def refuse_unknown_params(request: Request, allowed: frozenset[str]) -> None:
+    """A list's 422 for a query parameter it does not know (a misspelt filter would
+    otherwise list everything)."""
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        raise ProblemError(
+            422,
+            f"unknown query parameter(s): {', '.join(unknown)}; "
+            f"allowed: {', '.join(sorted(allowed))}",
+            slug="unknown-query-parameter",
+        )
 
 
 def _request_hash(body: TaskCreate) -> str:
@@ -180,14 +201,7 @@ async def list_tasks(
         ),
     ] = None,
 ) -> JSONResponse:
-    unknown = sorted(set(request.query_params) - _LIST_PARAMS)
-    if unknown:
-        raise ProblemError(
-            422,
-            f"unknown query parameter(s): {', '.join(unknown)}; "
-            f"allowed: {', '.join(sorted(_LIST_PARAMS))}",
-            slug="unknown-query-parameter",
-        )
+    refuse_unknown_params(request, _LIST_PARAMS)
     size = page_size(settings, limit)
     key = parse_sort(sort)
     filters = listing.TaskFilters(
@@ -257,7 +271,7 @@ async def _task_to_change(
     _TASK,
     response_model=TaskOut,
     summary="Update a task (If-Match honoured)",
-    responses={**_NOT_FOUND, **_STALE, **_CONFLICT},
+    responses={**_NOT_FOUND, **_STALE, **_QUEUED},
 )
 async def update_task(
     task_id: uuid.UUID,
@@ -269,6 +283,12 @@ async def update_task(
     async with database.driver() as db:
         while True:
             task = await _task_to_change(db, principal, task_id, if_match)
+            if crud.is_queue_job(task):
+                # Its queue owns its life: a change here would race the engine.
+                raise _queued_task(
+                    task,
+                    "change it through its queue (cancel it, or retry it from the dead letters)",
+                )
             updated = await crud.update_task(db, task, body)
             if updated is not None:
                 return _task_response(updated)
@@ -277,8 +297,8 @@ async def update_task(
 @router.delete(
     _TASK,
     status_code=204,
-    summary="Delete a task (If-Match honoured)",
-    responses={**_NOT_FOUND, **_STALE},
+    summary="Delete a task, or a finished queue job (If-Match honoured)",
+    responses={**_NOT_FOUND, **_STALE, **_LIVE},
 )
 async def delete_task(
     task_id: uuid.UUID,
@@ -287,8 +307,9 @@ async def delete_task(
     if_match: IfMatch = None,
 ) -> Response:
     async with database.driver() as db:
-        while not await crud.delete_task(
-            db, await _task_to_change(db, principal, task_id, if_match)
-        ):
-            pass
-    return Response(status_code=204)
+        while True:
+            task = await _task_to_change(db, principal, task_id, if_match)
+            if crud.is_queue_job(task) and task["status"] not in FINAL_STATUSES:
+                raise _queued_task(task, f"it is {task['status']}; cancel it first")
+            if await crud.delete_task(db, task):
+                return Response(status_code=204)

@@ -126,7 +126,7 @@ async def stats(client: httpx.AsyncClient, queue: str = Q) -> Json:
 def task_row(db: psycopg.Connection[Any], task_id: str) -> Json:
     cursor = db.execute(
         "SELECT status, attempts, lease_id, run_at, result, last_error, lease_expires_at, "
-        "leased_at, now() AS now FROM tasks.tasks WHERE id = %s",
+        "leased_at, now() AS now FROM tasks.queue_tasks WHERE id = %s",
         (task_id,),
     )
     row = cursor.fetchone()

@@ -61,7 +61,7 @@ async def test_dry_run_counts_and_retry_applies_the_filter(
     assert await bulk(client, "retry", error_contains="BOOM") == 3
     assert await dead_ids(client) == set(other)
     for task_id in boom:
-        row = db.execute("SELECT status, attempts FROM tasks.tasks WHERE id = %s", (task_id,))
+        row = db.execute("SELECT status, attempts FROM tasks.queue_tasks WHERE id = %s", (task_id,))
         assert row.fetchone() == ("pending", 0)
     assert await bulk(client, "retry", error_contains="boom", dry_run=True) == 0
     audit = db.execute(
@@ -85,7 +85,7 @@ async def test_delete_by_ids_and_filter_together(
     assert await bulk(client, "delete", ids=chosen, error_contains="bad", dry_run=True) == 1
     assert await bulk(client, "delete", ids=chosen, error_contains="bad") == 1
     assert await dead_ids(client) == {second, *kept}
-    assert db.execute("SELECT 1 FROM tasks.tasks WHERE id = %s", (first,)).fetchone() is None
+    assert db.execute("SELECT 1 FROM tasks.queue_tasks WHERE id = %s", (first,)).fetchone() is None
     assert event_types(db, first)[-1] == "task.deleted"
 
     assert await bulk(client, "delete", ids=[]) == 0

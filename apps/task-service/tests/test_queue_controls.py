@@ -99,8 +99,8 @@ async def test_rescuer_reclaims_expired_leases(
     await configure(client, max_attempts=2)
     retried, doomed = await enqueue(client), await enqueue(client)
     await lease(client, max_tasks=2)
-    db.execute("UPDATE tasks.tasks SET attempts = 2 WHERE id = %s", (doomed["id"],))
-    db.execute("UPDATE tasks.tasks SET lease_expires_at = now() - interval '1 second'")
+    db.execute("UPDATE tasks.queue_jobs SET attempts = 2 WHERE id = %s", (doomed["id"],))
+    db.execute("UPDATE tasks.queue_jobs SET lease_expires_at = now() - interval '1 second'")
     assert await Rescuer(app.state.database, interval_s=1, batch=1).rescue_all() == 2
     assert task_row(db, retried["id"])["status"] == "pending"
     assert task_row(db, doomed["id"])["status"] == "dead"

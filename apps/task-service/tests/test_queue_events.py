@@ -151,7 +151,7 @@ async def test_lease_reclaims_expired_leases_of_its_queue_and_tops_up(
     created = await enqueue_many(client, 3)
     old = await lease(client, max_tasks=2, worker="w1")
     db.execute(
-        "UPDATE tasks.tasks SET lease_expires_at = now() - interval '1 second'"
+        "UPDATE tasks.queue_jobs SET lease_expires_at = now() - interval '1 second'"
         " WHERE status = 'in_progress'"
     )
     fresh = await lease(client, max_tasks=3, worker="w2")  # no reaper pass in between
@@ -177,7 +177,7 @@ async def test_lease_on_paused_or_limited_queue_claims_nothing_extra(
     await enqueue_many(client, 3)
     assert await lease(client, max_tasks=3) == []
     pending = db.execute(
-        "SELECT count(*) FROM tasks.tasks WHERE queue = %s AND status = 'pending'", (Q,)
+        "SELECT count(*) FROM tasks.queue_tasks WHERE queue = %s AND status = 'pending'", (Q,)
     ).fetchone()
     assert pending == (3,)
     await configure(client, max_in_flight=2)

@@ -82,7 +82,7 @@ async def test_enqueue_ids_returns_ids_in_input_order_and_the_dedupe_holder(
     assert ids[0] != ids[1]
     rows = db.execute(
         "SELECT id, title, status, priority, payload, max_attempts, timeout_s, dedupe_key"
-        " FROM tasks.tasks WHERE queue = %s ORDER BY id",
+        " FROM tasks.queue_tasks WHERE queue = %s ORDER BY id",
         (Q,),
     ).fetchall()
     assert rows == [

@@ -65,7 +65,7 @@ async def test_bad_input(client: httpx.AsyncClient, row_count: Callable[..., int
     # A batch is one transaction: one bad task and nothing is written.
     batch = {"tasks": [{"payload": {}}, {"payload": {"big": "y" * 300_000}}]}
     assert_problem(await client.post(f"/api/v1/queues/{Q}/tasks", json=batch), 413)
-    assert row_count() == 0
+    assert row_count("tasks.queue_tasks") == 0
 
     assert_problem(
         await client.post("/api/v1/queues/nope/leases", json={"worker_id": "w", "max_tasks": 1}),
@@ -193,7 +193,7 @@ async def test_retry_backoff_is_exponential_with_full_jitter_and_capped(
     assert all(-1 <= d <= 100 for d in first), first  # uniform(0, base)
     assert max(first) > 50, first
     # Make every retry due now instead of waiting up to 100 s.
-    db.execute("UPDATE tasks.tasks SET run_at = now() WHERE queue = %s", (Q,))
+    db.execute("UPDATE tasks.queue_jobs SET run_at = now() WHERE queue = %s", (Q,))
     second = await fail_all(2)
     assert all(-1 <= d <= 150 for d in second), second  # min(cap 150, base * 2)
     assert max(second) > 100, second  # the window doubled

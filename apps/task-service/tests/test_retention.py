@@ -16,10 +16,18 @@ from fastapi import FastAPI
 from task_service.queue import statements
 from task_service.queue.driver import execute
 from task_service.queue.maintenance.cleaner import Cleaner
+from task_service.queue.sql import JOB_COLUMNS as COLUMNS
 from taskplane_testing.http import assert_problem
 
 Json = dict[str, Any]
 HOUR = 3600
+JOB_COLUMNS = ", ".join(COLUMNS)
+#: Move live jobs ``%s`` to the finished table with the status ``%s``, finished now.
+_FINISH = (
+    "WITH gone AS (DELETE FROM tasks.queue_jobs WHERE id = ANY(%s::uuid[]) RETURNING *)"  # noqa: S608
+    f" INSERT INTO tasks.queue_jobs_finished ({JOB_COLUMNS}, finished_at)"
+    f" SELECT {JOB_COLUMNS.replace('status', '%s')}, now() FROM gone"
+)
 
 
 async def put_queue(client: httpx.AsyncClient, queue: str, **config: Any) -> None:
@@ -35,16 +43,20 @@ async def enqueue(client: httpx.AsyncClient, queue: str, count: int) -> list[str
 
 
 def finish(db: psycopg.Connection[Any], ids: list[str], status: str, age_s: int) -> None:
-    """Make ``ids`` tasks that reached ``status`` ``age_s`` seconds ago."""
+    """Make ``ids`` queue jobs that reached ``status`` ``age_s`` seconds ago (moved to
+    the finished table as the engine moves them, then aged)."""
+    db.execute(_FINISH, (ids, status))
     db.execute(
-        "UPDATE tasks.tasks SET status = %s, updated_at = now() - make_interval(secs => %s)"
+        "UPDATE tasks.queue_jobs_finished SET finished_at = now() - make_interval(secs => %s)"
         " WHERE id = ANY(%s::uuid[])",
-        (status, age_s, ids),
+        (age_s, ids),
     )
 
 
 def task_ids(db: psycopg.Connection[Any]) -> set[str]:
-    return {str(row[0]) for row in db.execute("SELECT id FROM tasks.tasks")}
+    """Every task's id: plain tasks and queue jobs, live or finished."""
+    rows = db.execute("SELECT id FROM tasks.tasks UNION ALL SELECT id FROM tasks.queue_tasks")
+    return {str(row[0]) for row in rows}
 
 
 def cleaner(app: FastAPI, batch: int) -> Cleaner:
@@ -66,11 +78,15 @@ async def test_the_cleaner_deletes_exactly_what_retention_allows(
     await put_queue(client, "forever", completed_retention_s=None)
     finish(db, await enqueue(client, "forever", 3), "completed", 400 * 24 * HOUR)
     db.execute(
-        "UPDATE tasks.tasks SET updated_at = now() - interval '90 days' WHERE id = ANY(%s::uuid[])",
+        "UPDATE tasks.queue_jobs SET updated_at = now() - interval '90 days'"
+        " WHERE id = ANY(%s::uuid[])",
         (await enqueue(client, "kept", 2),),
     )
     plain = await client.post("/api/v1/tasks", json={"title": "human", "status": "completed"})
-    finish(db, [plain.json()["id"]], "completed", 400 * 24 * HOUR)
+    db.execute(
+        "UPDATE tasks.tasks SET updated_at = now() - interval '400 days' WHERE id = %s",
+        (plain.json()["id"],),
+    )
 
     # Events: the oldest 10 in feed order are past the feed's retention.
     feed = db.execute("SELECT id FROM tasks.events ORDER BY tx_id, id").fetchall()
@@ -148,7 +164,7 @@ async def test_the_cleaner_runs_beside_a_drain_that_completes_every_task_once(
     assert sorted(completed) == sorted(ids)
     assert set(completed.values()) == {1}
     rows = db.execute(
-        "SELECT status, attempts, count(*) FROM tasks.tasks GROUP BY status, attempts"
+        "SELECT status, attempts, count(*) FROM tasks.queue_tasks GROUP BY status, attempts"
     ).fetchall()
     assert rows == [("completed", 1, len(ids))]
     events = db.execute(

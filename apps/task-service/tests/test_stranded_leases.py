@@ -121,7 +121,7 @@ async def test_a_lease_whose_client_left_during_the_claim_goes_back(
         )
     assert granted.tasks == []
     row = db.execute(
-        "SELECT status, attempts, lease_id FROM tasks.tasks WHERE id = %s", (task["id"],)
+        "SELECT status, attempts, lease_id FROM tasks.queue_tasks WHERE id = %s", (task["id"],)
     ).fetchone()
     assert row == ("pending", 0, None)
     events = db.execute(

@@ -6,12 +6,16 @@ NOTIFY (delivered at commit) so long-polling leases wake up. Refusals are ``erro
 
 * ``statements``: every SQL statement, named once; ``records``: their typed results
 * ``registry``: queue configuration and stats; ``enqueue`` (``ids``: its UUIDv7 keys);
-  ``leases`` (with the long-poll wait); ``dead_letters`` (and cancel)
+  ``leases`` (with the long-poll wait); ``dead_letters`` (and cancel, and deleting
+  finished jobs)
+* storage: live jobs in ``tasks.queue_jobs``; a job that finishes moves, in the statement
+  that finishes it, to ``tasks.queue_jobs_finished`` (retention trims it); the view
+  ``tasks.queue_tasks`` shows both
 * ``outbox``: the one event writer; ``counters``: the one counter update
 * ``maintenance``: the rescuer, the cleaner and the stats refresher, one per file
 """
 
-from task_service.queue.dead_letters import cancel, list_dead, retry_dead
+from task_service.queue.dead_letters import cancel, delete_finished, list_dead, retry_dead
 from task_service.queue.enqueue import enqueue, enqueue_ids
 from task_service.queue.leases import (
     Lease,
@@ -43,6 +47,7 @@ __all__ = [
     "cancel",
     "complete",
     "complete_many",
+    "delete_finished",
     "delete_queue",
     "describe_queue",
     "enqueue",

@@ -1,15 +1,17 @@
-"""Dead letters and cancellation: the admin's side of a task's life."""
+"""Dead letters, cancellation and deleting finished jobs: the admin's side of a task's
+life."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 import psycopg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from task_service.queue import statements
-from task_service.queue.driver import execute
+from task_service.queue.driver import Executor, execute
 from task_service.queue.errors import DeadTaskNotFound, DedupeConflict, TaskFinished, TaskNotFound
 from task_service.queue.notify import QUEUE_CHANNEL
 from task_service.queue.records import queued_task
@@ -24,7 +26,8 @@ async def list_dead(
     after: tuple[datetime, uuid.UUID] | None = None,
 ) -> tuple[list[QueuedTaskOut], bool]:
     """Up to ``limit`` dead tasks, newest first, after the keyset position ``after``
-    (``updated_at``, ``id`` of the last one seen); and whether more follow."""
+    (``updated_at``, ``id`` of the last one seen: a finished job's ``updated_at`` is when
+    it finished); and whether more follow."""
     after_at, after_id = after or (None, None)
     params = {"queue": queue, "limit": limit + 1, "after_at": after_at, "after_id": after_id}
     tasks = [queued_task(row) for row in await execute(session, statements.LIST_DEAD, params)]
@@ -60,3 +63,12 @@ async def cancel(session: AsyncSession, principal: Principal, task_id: uuid.UUID
     if not visible:
         raise TaskNotFound(task_id)
     raise TaskFinished(task_id, visible[0]["status"])
+
+
+async def delete_finished(
+    session: Executor, task_ids: Sequence[uuid.UUID], *, dead_of: str | None = None
+) -> set[uuid.UUID]:
+    """Delete finished jobs (only dead ones of the queue ``dead_of`` when given), each
+    with its ``task.deleted`` event; the ids deleted (a live job is never deleted)."""
+    params = {"task_ids": list(task_ids), "dead_of": dead_of}
+    return {row["id"] for row in await execute(session, statements.DELETE_FINISHED, params)}

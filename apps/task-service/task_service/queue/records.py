@@ -36,9 +36,18 @@ def record(kind: type[R], row: Mapping[str, Any]) -> R:
 QUEUED_TASK_COLUMNS = tuple(name for name in QueuedTaskOut.model_fields if name != "deduplicated")
 
 
-def queued_columns(table: str | None = None) -> str:
+#: What a live job (``tasks.queue_jobs``) shows for the columns it does not have yet.
+_NOT_YET = {"result": "CAST(NULL AS jsonb)", "completed_at": "CAST(NULL AS timestamptz)"}
+
+
+def queued_columns(table: str | None = None, *, live: bool = False) -> str:
+    """The select list of ``QUEUED_TASK_COLUMNS`` (of a live job's row when ``live``)."""
     prefix = f"{table}." if table else ""
-    return ", ".join(f"{prefix}{name}" for name in QUEUED_TASK_COLUMNS)
+    missing = _NOT_YET if live else {}
+    return ", ".join(
+        f"{missing[name]} AS {name}" if name in missing else f"{prefix}{name}"
+        for name in QUEUED_TASK_COLUMNS
+    )
 
 
 def queued_task(row: Mapping[str, Any]) -> QueuedTaskOut:

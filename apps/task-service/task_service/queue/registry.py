@@ -1,5 +1,6 @@
-"""Queue configuration (set by the operator) and stats (counted from partial indexes
-and the sharded counters, so their cost never grows with finished history)."""
+"""Queue configuration (set by the operator) and stats (counted from the live table, the
+dead jobs' partial index and the sharded counters, so their cost never grows with
+finished history)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from task_service.models import (
     CLAIMABLE_STATUSES,
-    LIVE_STATUSES,
     Queue,
     QueueCounter,
-    Task,
+    QueueJob,
+    QueueJobFinished,
     TaskStatus,
 )
 from task_service.queue import statements
@@ -26,9 +27,11 @@ from task_service.queue.notify import QUEUE_CHANNEL
 from task_service.queue.schemas import QueueConfig, QueueStats
 
 
-def _status_in(*statuses: TaskStatus) -> ColumnElement[bool]:
+def _status_in(
+    table: type[QueueJob | QueueJobFinished], *statuses: TaskStatus
+) -> ColumnElement[bool]:
     """``status IN (...)`` with literals, so the partial indexes apply (see ``sql``)."""
-    return Task.status.in_([literal_column(f"'{status.value}'") for status in statuses])
+    return table.status.in_([literal_column(f"'{status.value}'") for status in statuses])
 
 
 async def get_queue(session: AsyncSession, name: str, *, lock: bool = False) -> Queue | None:
@@ -104,34 +107,39 @@ def _empty_stats() -> QueueStats:
 async def queue_stats(
     session: AsyncSession, names: Iterable[str] | None = None
 ) -> dict[str, QueueStats]:
-    """Stats for the given queues (all when None) from partial indexes and counters.
+    """Stats for the given queues (all when None) from the live table and counters.
 
-    Only live rows (the backlog) are counted; dead tasks have their own small partial
-    index; completed/failed totals come from the sharded counters.
+    Only live jobs (the backlog, all of ``queue_jobs``) are counted; dead jobs have
+    their own small partial index; completed/failed totals come from the sharded
+    counters.
     """
     wanted = list(names) if names is not None else None
-    scope = [Task.queue.in_(wanted)] if wanted is not None else []
-    due = and_(_status_in(*CLAIMABLE_STATUSES), Task.run_at <= func.now())
+    due = and_(_status_in(QueueJob, *CLAIMABLE_STATUSES), QueueJob.run_at <= func.now())
     live = await session.execute(
         select(
-            Task.queue.label("name"),
+            QueueJob.queue.label("name"),
             func.count().filter(due).label("available"),
             func.count()
-            .filter(Task.status == TaskStatus.SCHEDULED, Task.run_at > func.now())
+            .filter(QueueJob.status == TaskStatus.SCHEDULED, QueueJob.run_at > func.now())
             .label("scheduled"),
             func.count()
-            .filter(Task.status == TaskStatus.RETRYING, Task.run_at > func.now())
+            .filter(QueueJob.status == TaskStatus.RETRYING, QueueJob.run_at > func.now())
             .label("retrying"),
-            func.count().filter(_status_in(TaskStatus.IN_PROGRESS)).label("in_flight"),
-            func.extract("epoch", func.now() - func.min(Task.run_at).filter(due)).label("oldest"),
+            func.count().filter(_status_in(QueueJob, TaskStatus.IN_PROGRESS)).label("in_flight"),
+            func.extract("epoch", func.now() - func.min(QueueJob.run_at).filter(due)).label(
+                "oldest"
+            ),
         )
-        .where(_status_in(*LIVE_STATUSES), Task.queue.is_not(None), *scope)
-        .group_by(Task.queue)
+        .where(*([QueueJob.queue.in_(wanted)] if wanted is not None else []))
+        .group_by(QueueJob.queue)
     )
     dead = await session.execute(
-        select(Task.queue.label("name"), func.count().label("dead"))
-        .where(_status_in(TaskStatus.DEAD), Task.queue.is_not(None), *scope)
-        .group_by(Task.queue)
+        select(QueueJobFinished.queue.label("name"), func.count().label("dead"))
+        .where(
+            _status_in(QueueJobFinished, TaskStatus.DEAD),
+            *([QueueJobFinished.queue.in_(wanted)] if wanted is not None else []),
+        )
+        .group_by(QueueJobFinished.queue)
     )
     counter_scope = [QueueCounter.queue.in_(wanted)] if wanted is not None else []
     totals = await session.execute(

@@ -81,9 +81,76 @@ UUID_V7 = (
 #: Whether a queue ``woken.queue`` had nothing available to claim before this statement
 #: (its snapshot does not see the statement's own changes).
 _WAS_EMPTY = (
-    "NOT EXISTS (SELECT FROM tasks.tasks AS w WHERE w.queue = woken.queue"
+    "NOT EXISTS (SELECT FROM tasks.queue_jobs AS w WHERE w.queue = woken.queue"
     f" AND w.{CLAIMABLE} AND w.run_at <= now())"
 )
+
+
+#: Every queue job's columns, live (``tasks.queue_jobs``) or finished.
+JOB_COLUMNS = (
+    "id",
+    "queue",
+    "status",
+    "priority",
+    "title",
+    "payload",
+    "owner_id",
+    "traceparent",
+    "max_attempts",
+    "attempts",
+    "run_at",
+    "timeout_s",
+    "dedupe_key",
+    "lease_id",
+    "leased_by",
+    "leased_at",
+    "lease_expires_at",
+    "last_error",
+    "version",
+    "created_at",
+    "updated_at",
+)
+#: The columns of ``tasks.queue_jobs_finished``.
+FINISHED_COLUMNS = (*JOB_COLUMNS, "result", "completed_at", "finished_at")
+
+#: What a job moving between the two tables gets unless told otherwise: no lease, a new
+#: version, changed now; a finished one has no result yet and finished now.
+_MOVED = {
+    "lease_id": "CAST(NULL AS uuid)",
+    "leased_by": "CAST(NULL AS text)",
+    "lease_expires_at": "CAST(NULL AS timestamptz)",
+    "version": "{t}.version + 1",
+    "updated_at": "now()",
+    "result": "CAST(NULL AS jsonb)",
+    "completed_at": "CAST(NULL AS timestamptz)",
+    "finished_at": "now()",
+}
+
+
+def moved(table: str, target: tuple[str, ...], **changes: str) -> str:
+    """The select list of ``target``'s columns for a row ``table`` of the other job
+    table: ``changes`` first, then ``_MOVED``, else the column as it is."""
+    items = []
+    for column in target:
+        if column in changes:
+            value = changes[column]
+        else:
+            value = _MOVED.get(column, "{t}." + column).format(t=table)
+        items.append(f"{value} AS {column}")
+    return ", ".join(items)
+
+
+def finish(name: str, using: str, where: str, *, extra: str = "", **changes: str) -> str:
+    """Two CTEs moving the live jobs ``where`` matches to ``tasks.queue_jobs_finished``
+    in one go: ``name`` (the DELETE, returning each job as finished, with ``changes``
+    and the ``extra`` select items) and ``{name}_kept`` (the INSERT)."""
+    columns = ", ".join(FINISHED_COLUMNS)
+    return f"""{name} AS (
+        DELETE FROM tasks.queue_jobs AS t {using} WHERE {where}
+        RETURNING {moved("t", FINISHED_COLUMNS, **changes)}{extra}
+    ), {name}_kept AS (
+        INSERT INTO tasks.queue_jobs_finished ({columns}) SELECT {columns} FROM {name}
+    )"""
 
 
 def wake(source: str = "src", where: str = "", *, always: bool = False) -> str:

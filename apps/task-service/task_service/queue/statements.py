@@ -31,22 +31,25 @@ from task_service.queue.sql import (
     COMPLETED,
     DEAD,
     DIES,
-    FINISHED,
     IN_PROGRESS,
     IN_QUEUE_SCOPE,
+    JOB_COLUMNS,
     LEASE_MATCH,
     LEASES_MATCH,
-    LIVE,
     PENDING,
     RETRYING,
     SCHEDULED,
     UUID_V7,
+    finish,
+    moved,
     seconds,
     wake,
 )
 
+#: A job as the API shows it, from a row of the finished table (or a CTE of moved rows).
 _TASK = queued_columns()
-_TASK_T = queued_columns("t")
+#: The same of a live job (no result, no completion time yet).
+_LIVE_TASK = queued_columns(live=True)
 _OUTCOME = columns(LeaseOutcome)
 _OUTCOME_T = columns(LeaseOutcome, "t")
 _REASON = "jsonb_build_object('reason', CAST(:reason AS text))"
@@ -84,14 +87,15 @@ def _enqueue(name: str, returning: str) -> Statement:
                    n
             FROM unnest({_UNNEST}) WITH ORDINALITY AS i({_UNNESTED}, n)
         ), src AS (
-            INSERT INTO tasks.tasks (id, title, status, priority, owner_id, queue, payload,
-                                     max_attempts, run_at, timeout_s, dedupe_key, traceparent)
+            INSERT INTO tasks.queue_jobs (id, title, status, priority, owner_id, queue, payload,
+                                          max_attempts, run_at, timeout_s, dedupe_key,
+                                          traceparent)
             SELECT id, title, CASE WHEN run_at > now() THEN {SCHEDULED} ELSE {PENDING} END,
                    priority, CAST(:owner AS uuid), :queue, payload, max_attempts, run_at,
                    timeout_s, dedupe_key, :traceparent
             FROM input ORDER BY n
             ON CONFLICT (queue, dedupe_key) WHERE {DEDUPE_PREDICATE} DO NOTHING
-            RETURNING {_TASK}, owner_id, traceparent
+            RETURNING {_LIVE_TASK}, owner_id, traceparent
         ), events AS (
             {write_events("'task.created'", extra="jsonb_build_object('dedupe_key', dedupe_key)")}
         )
@@ -109,8 +113,8 @@ ENQUEUE_IDS = _enqueue("enqueue_ids", "id")
 DEDUPE_HOLDERS = statement(
     "dedupe_holders",
     f"""
-    SELECT {_TASK} FROM tasks.tasks
-    WHERE queue = :queue AND dedupe_key = ANY(CAST(:keys AS text[])) AND {LIVE}
+    SELECT {_LIVE_TASK} FROM tasks.queue_jobs
+    WHERE queue = :queue AND dedupe_key = ANY(CAST(:keys AS text[]))
     """,
 )
 
@@ -125,17 +129,17 @@ def _claim(gate: str) -> str:
     WITH cfg AS (
         SELECT visibility_timeout_s, max_attempts AS queue_max_attempts, paused,
                (paused OR max_in_flight IS NOT NULL OR rate_limit_per_s IS NOT NULL) AS limited,
-               EXISTS (SELECT FROM tasks.tasks
+               EXISTS (SELECT FROM tasks.queue_jobs
                        WHERE status = {IN_PROGRESS} AND lease_expires_at < now()) AS expired
         FROM tasks.queues WHERE name = :queue
     ), claimed AS (
-        UPDATE tasks.tasks AS t SET
+        UPDATE tasks.queue_jobs AS t SET
             status = {IN_PROGRESS}, attempts = t.attempts + 1, lease_id = {UUID_V7},
             leased_by = :worker, leased_at = now(), lease_expires_at = now() + {lease_length},
             updated_at = now(), version = t.version + 1
         FROM cfg
         WHERE t.id IN (
-            SELECT id FROM tasks.tasks
+            SELECT id FROM tasks.queue_jobs
             WHERE queue = :queue AND {CLAIMABLE} AND run_at <= now() {gate}
             ORDER BY priority DESC, run_at, id
             LIMIT :limit
@@ -189,7 +193,7 @@ def _heartbeat(match: str) -> str:
     """Extend the leases ``match`` names by their queue's visibility timeout (never past
     the task's ``timeout_s`` plus ``:grace``)."""
     return f"""
-    UPDATE tasks.tasks AS t SET lease_expires_at = greatest(t.lease_expires_at, least(
+    UPDATE tasks.queue_jobs AS t SET lease_expires_at = greatest(t.lease_expires_at, least(
         now() + {seconds("q.visibility_timeout_s")},
         coalesce(t.leased_at + {seconds("t.timeout_s + :grace")},
                  now() + {seconds("q.visibility_timeout_s")})
@@ -205,25 +209,31 @@ HEARTBEAT_MANY = statement(
     "heartbeat_many", _heartbeat(LEASES_MATCH) + "RETURNING t.lease_id, t.lease_expires_at"
 )
 
-#: Complete every valid lease of a JSON array of ``{lease_id, result}``. Only a queue
-#: with ``max_in_flight`` has waiters a completion can help (it frees a slot).
+#: Complete every valid lease of a JSON array of ``{lease_id, result}``: the jobs move to
+#: the finished table. Only a queue with ``max_in_flight`` has waiters a completion can
+#: help (it frees a slot).
 COMPLETE = statement(
     "complete",
     f"""
     WITH input AS (
         SELECT i.lease_id, nullif(i.result, 'null'::jsonb) AS result
         FROM jsonb_to_recordset(CAST(:items AS jsonb)) AS i(lease_id uuid, result jsonb)
-    ), src AS (
-        UPDATE tasks.tasks AS t SET
-            status = {COMPLETED}, completed_at = now(), result = input.result,
-            last_error = NULL, {CLEAR_LEASE}
-        FROM input
-        WHERE t.lease_id = input.lease_id AND t.status = {IN_PROGRESS}
-          AND t.lease_expires_at > now()
-          AND (CAST(:worker AS text) IS NULL OR t.leased_by = CAST(:worker AS text))
-          AND {IN_QUEUE_SCOPE}
-        RETURNING {_OUTCOME_T}, t.owner_id, t.traceparent, input.lease_id AS lease
-    ), events AS (
+    ), {
+        finish(
+            "src",
+            "USING input",
+            "t.lease_id = input.lease_id AND t.status = "
+            + IN_PROGRESS
+            + " AND t.lease_expires_at > now()"
+            " AND (CAST(:worker AS text) IS NULL OR t.leased_by = CAST(:worker AS text))"
+            f" AND {IN_QUEUE_SCOPE}",
+            extra=", input.lease_id AS lease",
+            status=COMPLETED,
+            result="input.result",
+            completed_at="now()",
+            last_error="CAST(NULL AS text)",
+        )
+    }, events AS (
         {write_events("'task.completed'")}
     ), counted AS (
         {add_to_counter("completed_total")}
@@ -239,32 +249,56 @@ COMPLETE = statement(
     """,
 )
 
-#: A failed attempt: ``retrying`` after a backoff (exponential, full jitter:
-#: uniform(0, min(cap, base * 2^(attempt-1)))), or ``dead`` past ``max_attempts`` (or
-#: when not retryable); failure events, counter, wake-up.
-FAIL = statement(
-    "fail",
-    f"""
-    WITH src AS (
-        UPDATE tasks.tasks AS t SET
-            status = CASE WHEN {DIES} THEN {DEAD} ELSE {RETRYING} END,
-            run_at = CASE WHEN {DIES} THEN t.run_at ELSE now() + {
-        seconds(
-            "random() * least(q.backoff_max_s,"
-            " q.backoff_base_s * power(2, greatest(t.attempts - 1, 0)))"
-        )
-    } END,
-            last_error = :error, {CLEAR_LEASE}
-        FROM tasks.queues AS q
-        WHERE q.name = t.queue AND {LEASE_MATCH}
+
+def _failure(name: str, head: str, using: str, match: str, retry: str, run_at: str) -> str:
+    """A failed attempt of each job ``match`` names (with ``using``, after the CTEs of
+    ``head``): ``retry`` status at ``run_at`` in place, or moved to the finished table
+    as ``dead`` when it was the last (``DIES``); as the CTE ``src`` of both, with their
+    failure events and the counter. ``:error`` is the error kept."""
+    return f"""
+    WITH {head} retried AS (
+        UPDATE tasks.queue_jobs AS t SET
+            status = {retry}, run_at = {run_at}, last_error = :error, {CLEAR_LEASE}
+        FROM {using}
+        WHERE {match} AND NOT {DIES}
         RETURNING {_OUTCOME_T}, t.owner_id, t.traceparent, t.last_error
+    ), {
+        finish(
+            name,
+            f"USING {using}",
+            f"{match} AND {DIES}",
+            status=DEAD,
+            last_error="CAST(:error AS text)",
+        )
+    }, src AS (
+        SELECT * FROM retried
+        UNION ALL SELECT {_OUTCOME}, owner_id, traceparent, last_error FROM {name}
     ), events AS (
         {FAILURE_EVENTS}
     ), counted AS (
         {add_to_counter("failed_total")}
     )
-    SELECT {_OUTCOME}, {wake()} FROM src
-    """,
+    """
+
+
+#: A failed attempt: ``retrying`` after a backoff (exponential, full jitter:
+#: uniform(0, min(cap, base * 2^(attempt-1)))), or ``dead`` past ``max_attempts`` (or
+#: when not retryable); failure events, counter, wake-up.
+FAIL = statement(
+    "fail",
+    _failure(
+        "died",
+        "",
+        "tasks.queues AS q",
+        f"q.name = t.queue AND {LEASE_MATCH}",
+        RETRYING,
+        "now() + "
+        + seconds(
+            "random() * least(q.backoff_max_s,"
+            " q.backoff_base_s * power(2, greatest(t.attempts - 1, 0)))"
+        ),
+    )
+    + f"SELECT {_OUTCOME}, {wake()} FROM src",
 )
 
 #: Give a task back untouched: available now, the attempt not counted.
@@ -272,7 +306,7 @@ RELEASE = statement(
     "release",
     f"""
     WITH src AS (
-        UPDATE tasks.tasks AS t SET
+        UPDATE tasks.queue_jobs AS t SET
             status = {PENDING}, attempts = t.attempts - 1, run_at = now(), {CLEAR_LEASE}
         WHERE t.lease_id = ANY(CAST(:lease_ids AS uuid[])) AND t.status = {IN_PROGRESS}
           AND t.lease_expires_at > now()
@@ -289,7 +323,7 @@ RELEASE = statement(
 #: The queue of the task holding a lease: tells a queue-bound token's refused lease
 #: action (another queue's task) from a stale lease, on the refusal path only.
 LEASE_QUEUE = statement(
-    "lease_queue", "SELECT queue FROM tasks.tasks WHERE lease_id = CAST(:lease_id AS uuid)"
+    "lease_queue", "SELECT queue FROM tasks.queue_jobs WHERE lease_id = CAST(:lease_id AS uuid)"
 )
 
 #: Take back up to ``:limit`` tasks whose lease expired (of ``:queue``, or of every
@@ -297,48 +331,38 @@ LEASE_QUEUE = statement(
 #: last. Clearing ``lease_id`` is what makes a late answer from the old attempt a 409.
 RESCUE = statement(
     "rescue",
-    f"""
-    WITH expired AS (
-        SELECT id FROM tasks.tasks
-        WHERE status = {IN_PROGRESS} AND lease_expires_at < now()
-          AND (CAST(:queue AS text) IS NULL OR queue = CAST(:queue AS text))
-        ORDER BY lease_expires_at
-        LIMIT :limit
-        FOR UPDATE SKIP LOCKED
-    ), src AS (
-        UPDATE tasks.tasks AS t SET
-            status = CASE WHEN {DIES} THEN {DEAD} ELSE {PENDING} END,
-            run_at = CASE WHEN {DIES} THEN t.run_at ELSE now() END,
-            last_error = :error, {CLEAR_LEASE}
-        FROM expired
-        WHERE t.id = expired.id
-        RETURNING {_OUTCOME_T}, t.owner_id, t.traceparent, t.last_error
-    ), events AS (
-        {FAILURE_EVENTS}
-    ), counted AS (
-        {add_to_counter("failed_total")}
+    _failure(
+        "buried",
+        f"""expired AS (
+            SELECT id FROM tasks.queue_jobs
+            WHERE status = {IN_PROGRESS} AND lease_expires_at < now()
+              AND (CAST(:queue AS text) IS NULL OR queue = CAST(:queue AS text))
+            ORDER BY lease_expires_at
+            LIMIT :limit
+            FOR UPDATE SKIP LOCKED
+        ),""",
+        "expired",
+        "t.id = expired.id",
+        PENDING,
+        "now()",
     )
-    SELECT count(*) AS rescued, {wake()} FROM src
-    """,
+    + f"SELECT count(*) AS rescued, {wake()} FROM src",
 )
 
 IN_FLIGHT = statement(
     "in_flight",
-    "SELECT count(*) AS in_flight FROM tasks.tasks"
+    "SELECT count(*) AS in_flight FROM tasks.queue_jobs"
     f" WHERE queue = :queue AND status = {IN_PROGRESS}",
 )
 
 
 def _cancel(name: str, where: str, extra: str | None = None) -> Statement:
-    """Cancel the live tasks ``where`` matches, with their ``task.cancelled`` events."""
+    """Cancel the live jobs ``where`` matches: moved to the finished table, with their
+    ``task.cancelled`` events."""
     return statement(
         name,
         f"""
-        WITH src AS (
-            UPDATE tasks.tasks AS t SET status = {CANCELLED}, completed_at = NULL, {CLEAR_LEASE}
-            WHERE {where} AND t.{LIVE}
-            RETURNING {_TASK_T}, t.owner_id, t.traceparent
-        ), events AS (
+        WITH {finish("src", "", where, status=CANCELLED)}, events AS (
             {write_events("'task.cancelled'", extra=extra)}
         )
         SELECT {_TASK} FROM src
@@ -346,53 +370,70 @@ def _cancel(name: str, where: str, extra: str | None = None) -> Statement:
     )
 
 
-#: Cancel one task the caller can see (``:see_all``, or owner/assignee ``:user``).
-CANCEL = _cancel(
-    "cancel",
-    "t.id = :task_id AND (CAST(:see_all AS boolean)"
-    " OR t.owner_id = CAST(:user AS uuid) OR t.assignee_id = CAST(:user AS uuid))",
-)
+#: Who sees a queue job: ``:see_all``, or its owner ``:user`` (jobs have no assignee).
+_VISIBLE = "(CAST(:see_all AS boolean) OR owner_id = CAST(:user AS uuid))"
+#: Cancel one job the caller can see.
+CANCEL = _cancel("cancel", f"t.id = :task_id AND {_VISIBLE}")
 #: Cancel every unfinished task of a queue that is being deleted.
 CANCEL_QUEUE = _cancel(
     "cancel_queue", "t.queue = :queue", "jsonb_build_object('reason', 'queue deleted')"
 )
-#: The status of a task the caller can see (why a cancel changed nothing).
+#: The status of a job the caller can see, wherever it is (why a cancel changed nothing).
 VISIBLE_STATUS = statement(
-    "visible_status",
-    """
-    SELECT status FROM tasks.tasks
-    WHERE id = :task_id AND (CAST(:see_all AS boolean)
-          OR owner_id = CAST(:user AS uuid) OR assignee_id = CAST(:user AS uuid))
-    """,
+    "visible_status", f"SELECT status FROM tasks.queue_tasks WHERE id = :task_id AND {_VISIBLE}"
 )
 
-#: Dead tasks, newest first, after the keyset cursor ``(:after_at, :after_id)`` if any.
+#: Dead jobs, newest first, after the keyset cursor ``(:after_at, :after_id)`` if any. A
+#: finished job is never updated, so its ``updated_at`` (the cursor's column) is its
+#: ``finished_at`` (the index's).
 LIST_DEAD = statement(
     "list_dead",
     f"""
-    SELECT {_TASK} FROM tasks.tasks
+    SELECT {_TASK} FROM tasks.queue_jobs_finished
     WHERE queue = :queue AND status = {DEAD}
       AND (CAST(:after_at AS timestamptz) IS NULL
-           OR (updated_at, id) < (CAST(:after_at AS timestamptz), CAST(:after_id AS uuid)))
-    ORDER BY updated_at DESC, id DESC
+           OR (finished_at, id) < (CAST(:after_at AS timestamptz), CAST(:after_id AS uuid)))
+    ORDER BY finished_at DESC, id DESC
     LIMIT :limit
     """,
 )
 
-#: A dead task gets a fresh set of attempts, available now.
+#: A dead job moves back to the live table with a fresh set of attempts, available now
+#: (a live job holding its dedupe key makes this a unique violation).
 RETRY_DEAD = statement(
     "retry_dead",
     f"""
-    WITH src AS (
-        UPDATE tasks.tasks AS t SET
-            status = {PENDING}, attempts = 0, run_at = now(), updated_at = now(),
-            version = t.version + 1
+    WITH gone AS (
+        DELETE FROM tasks.queue_jobs_finished AS t
         WHERE t.id = :task_id AND t.queue = :queue AND t.status = {DEAD}
-        RETURNING {_TASK_T}, t.owner_id, t.traceparent
+        RETURNING t.*
+    ), src AS (
+        INSERT INTO tasks.queue_jobs ({", ".join(JOB_COLUMNS)})
+        SELECT {moved("gone", JOB_COLUMNS, status=PENDING, attempts="0", run_at="now()")}
+        FROM gone
+        RETURNING {_LIVE_TASK}, owner_id, traceparent
     ), events AS (
         {write_events("'task.updated'", extra="jsonb_build_object('reason', 'dead_retry')")}
     )
     SELECT {_TASK}, {wake()} FROM src
+    """,
+)
+
+#: Delete finished jobs (``:task_ids``; of ``:queue`` and ``dead`` when ``:dead_of`` is
+#: given) with their ``task.deleted`` events; returns the ids deleted.
+DELETE_FINISHED = statement(
+    "delete_finished",
+    f"""
+    WITH src AS (
+        DELETE FROM tasks.queue_jobs_finished AS t
+        WHERE t.id = ANY(CAST(:task_ids AS uuid[]))
+          AND (CAST(:dead_of AS text) IS NULL
+               OR (t.queue = CAST(:dead_of AS text) AND t.status = {DEAD}))
+        RETURNING t.id, t.queue, t.owner_id, t.status, t.attempts, t.traceparent
+    ), events AS (
+        {write_events("'task.deleted'")}
+    )
+    SELECT id FROM src
     """,
 )
 
@@ -414,10 +455,10 @@ _SHORTEST_RETENTION = (
     + ")"
 )
 
-#: Delete up to ``:batch`` queued tasks finished longer ago than their queue keeps them,
-#: oldest first. ``updated_at`` is when they finished; the bound on the shortest
-#: retention lets the scan walk ``ix_tasks_updated`` from its old end, and rows someone
-#: holds are skipped, never waited for.
+#: Delete up to ``:batch`` finished jobs older than their queue keeps them, oldest
+#: first (``finished_at``: when they left the live table). The bound on the shortest
+#: retention lets the scan walk ``ix_queue_jobs_finished_at`` from its old end, and rows
+#: someone holds are skipped, never waited for.
 _TASK_RETENTION = f"""CASE t.status
     WHEN {COMPLETED} THEN {_retention("completed_retention_s")}
     WHEN {CANCELLED} THEN {_retention("cancelled_retention_s")}
@@ -426,15 +467,15 @@ CLEAN_TASKS = statement(
     "clean_tasks",
     f"""
     WITH doomed AS (
-        SELECT t.id FROM tasks.tasks AS t LEFT JOIN tasks.queues AS q ON q.name = t.queue
-        WHERE t.queue IS NOT NULL AND t.{FINISHED}
-          AND t.updated_at < now() - {seconds(_SHORTEST_RETENTION)}
-          AND t.updated_at < now() - {seconds(_TASK_RETENTION)}
-        ORDER BY t.updated_at
+        SELECT t.id FROM tasks.queue_jobs_finished AS t
+        LEFT JOIN tasks.queues AS q ON q.name = t.queue
+        WHERE t.finished_at < now() - {seconds(_SHORTEST_RETENTION)}
+          AND t.finished_at < now() - {seconds(_TASK_RETENTION)}
+        ORDER BY t.finished_at
         LIMIT :batch
         FOR UPDATE OF t SKIP LOCKED
     ), gone AS (
-        DELETE FROM tasks.tasks WHERE id IN (SELECT id FROM doomed) RETURNING 1
+        DELETE FROM tasks.queue_jobs_finished WHERE id IN (SELECT id FROM doomed) RETURNING 1
     )
     SELECT count(*) AS deleted FROM gone
     """,

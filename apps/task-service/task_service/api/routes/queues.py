@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from task_service import crud
 from task_service import queue as engine
 from task_service.api.deps import (
     QUEUE_NOT_FOUND,
@@ -28,7 +27,7 @@ from task_service.api.deps import (
     SettingsDep,
 )
 from task_service.config import Settings
-from task_service.models import Queue, Task, TaskStatus
+from task_service.models import Queue
 from task_service.pagination import CURSOR_PATTERN, parse_sort
 from task_service.queue.pool import QueueConnectionDep
 from task_service.queue.schemas import (
@@ -44,7 +43,6 @@ from task_service.queue.schemas import (
 from task_service.tracing import current_traceparent
 from taskplane_client.models import Request as _Body
 from taskplane_common import audit
-from taskplane_common.db import Driver, Row, fetch
 from taskplane_common.errors import ProblemError
 from taskplane_common.openapi import problems
 from taskplane_common.principals import Principal
@@ -293,27 +291,6 @@ async def _each_dead(
     return matched
 
 
-async def _delete_dead(session: AsyncSession, queue: str, task_id: uuid.UUID) -> bool:
-    """Delete one dead task with the task API's delete (its ``task.deleted`` event, its
-    version check); False when it is no longer a dead task of ``queue``."""
-    task = await session.get(Task, task_id, populate_existing=True)
-    if task is None or task.queue != queue or task.status != TaskStatus.DEAD:
-        return False
-    in_transaction = cast(Driver, _SessionDriver(session))
-    return await crud.delete_task(in_transaction, {"id": task.id, "version": task.version})
-
-
-class _SessionDriver:
-    """The crud functions' driver interface on a session's transaction (their own
-    driver runs each statement in autocommit, and a bulk action is one transaction)."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def fetch(self, sql: str, params: Mapping[str, Any]) -> list[Row]:
-        return await fetch(self.session, sql, params)
-
-
 async def _bulk(
     action: Literal["retry", "delete"],
     queue: str,
@@ -328,13 +305,15 @@ async def _bulk(
     targets = await _each_dead(session, queue, selection)
     if selection.dry_run:
         return DeadLetterCount(matched=len(targets))
-    done: list[str] = []
-    for task in targets:
-        if action == "retry":
+    if action == "retry":
+        for task in targets:
             await engine.retry_dead(session, queue, task.id)
-        elif not await _delete_dead(session, queue, task.id):
-            continue
-        done.append(str(task.id))
+        done = [str(task.id) for task in targets]
+    else:
+        deleted = await engine.delete_finished(
+            session, [task.id for task in targets], dead_of=queue
+        )
+        done = [str(task.id) for task in targets if task.id in deleted]
     await audit.record(
         session,
         request,

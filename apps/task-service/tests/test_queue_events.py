@@ -195,7 +195,7 @@ async def test_a_payload_with_an_integer_past_64_bits_is_listed_and_read(
     task = await enqueue(client, payload={"n": huge, "nested": [-(2**65)]})
     assert task["payload"] == {"n": huge, "nested": [-(2**65)]}
 
-    listed = await client.get("/api/v1/tasks", params={"limit": 1000})
+    listed = await client.get(f"/api/v1/queues/{Q}/tasks", params={"limit": 1000})
     assert listed.status_code == 200, listed.text
     (item,) = [i for i in listed.json()["items"] if i["id"] == task["id"]]
     assert item["queue"]["payload"]["n"] == huge

@@ -190,12 +190,13 @@ async def test_a_payload_with_an_integer_past_64_bits_is_listed_and_read(
     client: httpx.AsyncClient,
 ) -> None:
     """JSON numbers have no size limit and jsonb keeps them: the task list (encoded by
-    orjson, which stops at 64 bits) was a 500 once such a payload was queued."""
+    orjson, which stops at 64 bits) was a 500 once such a payload was queued. A queue's
+    jobs are listed by their queue's route."""
     huge = 2**70
     task = await enqueue(client, payload={"n": huge, "nested": [-(2**65)]})
     assert task["payload"] == {"n": huge, "nested": [-(2**65)]}
 
-    listed = await client.get("/api/v1/tasks", params={"limit": 1000})
+    listed = await client.get(f"/api/v1/queues/{Q}/tasks", params={"limit": 1000})
     assert listed.status_code == 200, listed.text
     (item,) = [i for i in listed.json()["items"] if i["id"] == task["id"]]
     assert item["queue"]["payload"]["n"] == huge

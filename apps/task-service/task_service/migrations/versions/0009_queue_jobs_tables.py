@@ -43,25 +43,29 @@ _JOB_COLUMNS = (
 )
 _FINISHED_COLUMNS = f"{_JOB_COLUMNS}, result, completed_at, finished_at"
 
+
 #: The columns 0002 added to ``tasks.tasks`` for queued tasks (none is read for a
-#: plain task: the task API builds a task's ``queue`` details from them only when
-#: ``queue`` is set), in 0002's order.
-_QUEUE_ONLY = (
-    sa.Column("queue", sa.Text(), nullable=True),
-    sa.Column("payload", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
-    sa.Column("attempts", sa.Integer(), server_default=sa.text("0"), nullable=False),
-    sa.Column("max_attempts", sa.Integer(), nullable=True),
-    sa.Column("run_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("timeout_s", sa.Integer(), nullable=True),
-    sa.Column("dedupe_key", sa.Text(), nullable=True),
-    sa.Column("lease_id", sa.UUID(), nullable=True),
-    sa.Column("leased_by", sa.Text(), nullable=True),
-    sa.Column("leased_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("lease_expires_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("last_error", sa.Text(), nullable=True),
-    sa.Column("result", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
-    sa.Column("traceparent", sa.Text(), nullable=True),
-)
+#: plain task: the task API built a task's ``queue`` details from them only when
+#: ``queue`` was set), in 0002's order; a function, since a column belongs to one table.
+def _queue_only() -> tuple[sa.Column[object], ...]:
+    return (
+        sa.Column("queue", sa.Text(), nullable=True),
+        sa.Column("payload", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+        sa.Column("attempts", sa.Integer(), server_default=sa.text("0"), nullable=False),
+        sa.Column("max_attempts", sa.Integer(), nullable=True),
+        sa.Column("run_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("timeout_s", sa.Integer(), nullable=True),
+        sa.Column("dedupe_key", sa.Text(), nullable=True),
+        sa.Column("lease_id", sa.UUID(), nullable=True),
+        sa.Column("leased_by", sa.Text(), nullable=True),
+        sa.Column("leased_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("lease_expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("result", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+        sa.Column("traceparent", sa.Text(), nullable=True),
+    )
+
+
 #: The queue indexes of ``tasks.tasks`` as 0006 left them: name, columns, unique, where.
 _TASKS_QUEUE_INDEXES: tuple[tuple[str, list[str | sa.TextClause], bool, str], ...] = (
     ("ix_tasks_claim", ["queue", sa.text("priority DESC"), "run_at", "id"], False, _CLAIMABLE),
@@ -201,7 +205,7 @@ def upgrade() -> None:
     for name, *_ in _TASKS_QUEUE_INDEXES:
         op.drop_index(name, table_name="tasks", schema="tasks")
     op.drop_constraint(op.f("ck_tasks_payload_object"), "tasks", schema="tasks")
-    for column in reversed(_QUEUE_ONLY):
+    for column in reversed(_queue_only()):
         op.drop_column("tasks", column.name, schema="tasks")
     op.execute(
         f"CREATE VIEW tasks.queue_tasks AS SELECT {_JOB_COLUMNS}, NULL::jsonb AS result,"
@@ -213,8 +217,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DROP VIEW tasks.queue_tasks")
-    for column in _QUEUE_ONLY:
-        op.add_column("tasks", column.copy(), schema="tasks")
+    for column in _queue_only():
+        op.add_column("tasks", column, schema="tasks")
     op.create_check_constraint(
         op.f("ck_tasks_payload_object"), "tasks", _PAYLOAD_OBJECT, schema="tasks"
     )

@@ -8,9 +8,8 @@ visibility, page size and opaque cursor.
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from task_service import crud, listing
@@ -21,9 +20,9 @@ from task_service.api.deps import (
     QueuePath,
     SettingsDep,
 )
-from task_service.api.routes.tasks import refuse_unknown_params
-from task_service.pagination import CURSOR_PATTERN, NEWEST_ID_FIRST
-from task_service.schemas import StatusLabel, TaskPage
+from task_service.api.routes.tasks import PageCursor, StatusFilter, refuse_unknown_params
+from task_service.pagination import NEWEST_ID_FIRST
+from task_service.schemas import TaskPage
 from taskplane_common.db import DatabaseDep
 from taskplane_common.errors import ProblemError
 from taskplane_common.jsonbody import FastJSONResponse
@@ -51,21 +50,14 @@ _PARAMS = frozenset({"status", "limit", "cursor"})
 )
 async def list_queue_tasks(
     queue: QueuePath,
-    request: Request,
     principal: PrincipalDep,
-    database: DatabaseDep,
-    settings: SettingsDep,
     codec: CursorCodecDep,
-    status: Annotated[list[StatusLabel] | None, Query(description="Repeat to OR")] = None,
+    request: Request,
+    settings: SettingsDep,
+    database: DatabaseDep,
+    status: StatusFilter = None,
     limit: PageLimit = None,
-    cursor: Annotated[
-        str | None,
-        Query(
-            pattern=CURSOR_PATTERN,
-            max_length=1024,
-            description="`next_cursor` of the previous page",
-        ),
-    ] = None,
+    cursor: PageCursor = None,
 ) -> JSONResponse:
     """Admins see every job; anyone else the jobs they enqueued (a queue-bound token only
     its own queue's)."""

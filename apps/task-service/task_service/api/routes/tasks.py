@@ -51,6 +51,17 @@ _TASK = "/{task_id:uuid}"
 ASSIGNEE_PATTERN = (
     r"^(me|none|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
 )
+#: The ``status`` filter of a list.
+StatusFilter = Annotated[list[StatusLabel] | None, Query(description="Repeat to OR")]
+#: A list's opaque cursor (signed: one the service did not write for this list is a 400).
+PageCursor = Annotated[
+    str | None,
+    Query(
+        pattern=CURSOR_PATTERN,
+        max_length=1024,
+        description="`next_cursor` of the previous page of this list (with the same `sort`)",
+    ),
+]
 IfMatch = Annotated[
     str | None,
     Header(
@@ -177,7 +188,7 @@ async def list_tasks(
     database: DatabaseDep,
     settings: SettingsDep,
     codec: CursorCodecDep,
-    status: Annotated[list[StatusLabel] | None, Query(description="Repeat to OR")] = None,
+    status: StatusFilter = None,
     priority: Annotated[list[PriorityLabel] | None, Query(description="Repeat to OR")] = None,
     tag: Annotated[
         list[Annotated[str, Query(min_length=1, max_length=50)]] | None,
@@ -192,14 +203,7 @@ async def list_tasks(
         DEFAULT_SORT
     ),
     limit: PageLimit = None,
-    cursor: Annotated[
-        str | None,
-        Query(
-            pattern=CURSOR_PATTERN,
-            max_length=1024,
-            description="`next_cursor` of the previous page, with the same `sort`",
-        ),
-    ] = None,
+    cursor: PageCursor = None,
 ) -> JSONResponse:
     refuse_unknown_params(request, _LIST_PARAMS)
     size = page_size(settings, limit)

@@ -190,7 +190,8 @@ async def test_a_payload_with_an_integer_past_64_bits_is_listed_and_read(
     client: httpx.AsyncClient,
 ) -> None:
     """JSON numbers have no size limit and jsonb keeps them: the task list (encoded by
-    orjson, which stops at 64 bits) was a 500 once such a payload was queued."""
+    orjson, which stops at 64 bits) was a 500 once such a payload was queued. A queue's
+    jobs are listed by their queue's route."""
     huge = 2**70
     task = await enqueue(client, payload={"n": huge, "nested": [-(2**65)]})
     assert task["payload"] == {"n": huge, "nested": [-(2**65)]}

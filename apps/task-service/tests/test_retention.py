@@ -44,12 +44,13 @@ async def enqueue(client: httpx.AsyncClient, queue: str, count: int) -> list[str
 
 def finish(db: psycopg.Connection[Any], ids: list[str], status: str, age_s: int) -> None:
     """Make ``ids`` queue jobs that reached ``status`` ``age_s`` seconds ago (moved to
-    the finished table as the engine moves them, then aged)."""
+    the finished table as the engine moves them, then aged: a finished job's
+    ``updated_at`` is its ``finished_at``)."""
     db.execute(_FINISH, (ids, status))
     db.execute(
-        "UPDATE tasks.queue_jobs_finished SET finished_at = now() - make_interval(secs => %s)"
-        " WHERE id = ANY(%s::uuid[])",
-        (age_s, ids),
+        "UPDATE tasks.queue_jobs_finished SET finished_at = now() - make_interval(secs => %s),"
+        " updated_at = now() - make_interval(secs => %s) WHERE id = ANY(%s::uuid[])",
+        (age_s, age_s, ids),
     )
 
 

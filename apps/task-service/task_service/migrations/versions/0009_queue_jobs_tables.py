@@ -19,7 +19,8 @@ Create Date: 2026-12-07 04:10:00.000000
 # Statements are assembled from module constants only (never input): S608 does not apply.
 # ruff: noqa: S608
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -35,35 +36,96 @@ _LIVE = "status IN ('pending', 'scheduled', 'retrying', 'in_progress')"
 _FINISHED = "status IN ('completed', 'cancelled', 'dead')"
 _PAYLOAD_OBJECT = "payload IS NULL OR jsonb_typeof(payload) = 'object'"
 
-#: Every queue job's columns, live or finished, in the view's order.
-_JOB_COLUMNS = (
-    "id, queue, status, priority, title, payload, owner_id, traceparent, max_attempts,"
-    " attempts, run_at, timeout_s, dedupe_key, lease_id, leased_by, leased_at,"
-    " lease_expires_at, last_error, version, created_at, updated_at"
-)
-_FINISHED_COLUMNS = f"{_JOB_COLUMNS}, result, completed_at, finished_at"
+_TIME = "timestamptz"
+#: Every queue job column's type, live or finished, in the view's order.
+_TYPES: dict[str, str] = {
+    "id": "uuid",
+    "queue": "text",
+    "status": "text",
+    "priority": "smallint",
+    "title": "text",
+    "payload": "jsonb",
+    "owner_id": "uuid",
+    "traceparent": "text",
+    "max_attempts": "integer",
+    "attempts": "integer",
+    "run_at": _TIME,
+    "timeout_s": "integer",
+    "dedupe_key": "text",
+    "lease_id": "uuid",
+    "leased_by": "text",
+    "leased_at": _TIME,
+    "lease_expires_at": _TIME,
+    "last_error": "text",
+    "version": "integer",
+    "created_at": _TIME,
+    "updated_at": _TIME,
+    "result": "jsonb",
+    "completed_at": _TIME,
+    "finished_at": _TIME,
+}
+_SA_TYPES: dict[str, Callable[[], sa.types.TypeEngine[Any]]] = {
+    "uuid": sa.UUID,
+    "text": sa.Text,
+    "smallint": sa.SmallInteger,
+    "integer": sa.Integer,
+    "jsonb": postgresql.JSONB,
+}
+_DEFAULTS = {"attempts": "0", "version": "1", "created_at": "now()", "updated_at": "now()"}
+_JOB = list(_TYPES)[: list(_TYPES).index("updated_at") + 1]
+_JOB_COLUMNS = ", ".join(_JOB)
+_FINISHED_COLUMNS = ", ".join(_TYPES)
+#: The job columns plain tasks have too; the others were added to ``tasks.tasks`` for
+#: queued tasks by 0002 (none is read for a plain task: the task API built a task's
+#: ``queue`` details from them only when ``queue`` was set).
+_PLAIN_TOO = {"id", "status", "priority", "title", "owner_id", "version", "created_at"} | {
+    "updated_at",
+    "completed_at",
+}
+_QUEUE_ONLY = [name for name in _TYPES if name not in _PLAIN_TOO and name != "finished_at"]
+#: The job columns that may be NULL; the rest are NOT NULL.
+_OPTIONAL = set(_QUEUE_ONLY) - {"queue", "attempts", "run_at"} | {"owner_id", "completed_at"}
 
-#: The columns 0002 added to ``tasks.tasks`` for queued tasks (none is read for a
-#: plain task: the task API builds a task's ``queue`` details from them only when
-#: ``queue`` is set), in 0002's order.
-_QUEUE_ONLY = (
-    sa.Column("queue", sa.Text(), nullable=True),
-    sa.Column("payload", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
-    sa.Column("attempts", sa.Integer(), server_default=sa.text("0"), nullable=False),
-    sa.Column("max_attempts", sa.Integer(), nullable=True),
-    sa.Column("run_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("timeout_s", sa.Integer(), nullable=True),
-    sa.Column("dedupe_key", sa.Text(), nullable=True),
-    sa.Column("lease_id", sa.UUID(), nullable=True),
-    sa.Column("leased_by", sa.Text(), nullable=True),
-    sa.Column("leased_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("lease_expires_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("last_error", sa.Text(), nullable=True),
-    sa.Column("result", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
-    sa.Column("traceparent", sa.Text(), nullable=True),
+#: Indexes: name, table, columns, unique, predicate (None: a full index), method.
+_Index = tuple[str, str, list[str | sa.TextClause], bool, str | None, str]
+_JOB_INDEXES: tuple[_Index, ...] = (
+    (
+        "ix_queue_jobs_claim",
+        "queue_jobs",
+        ["queue", sa.text("priority DESC"), "run_at", "id"],
+        False,
+        _CLAIMABLE,
+        "btree",
+    ),
+    (
+        "ix_queue_jobs_lease_expiry",
+        "queue_jobs",
+        ["lease_expires_at"],
+        False,
+        "status = 'in_progress'",
+        "btree",
+    ),
+    ("ix_queue_jobs_lease_id", "queue_jobs", ["lease_id"], True, "lease_id IS NOT NULL", "btree"),
+    (
+        "ix_queue_jobs_dedupe",
+        "queue_jobs",
+        ["queue", "dedupe_key"],
+        True,
+        "dedupe_key IS NOT NULL",
+        "btree",
+    ),
+    ("ix_queue_jobs_finished_at", "queue_jobs_finished", ["finished_at"], False, None, "btree"),
+    (
+        "ix_queue_jobs_finished_dead",
+        "queue_jobs_finished",
+        ["queue", "finished_at", "id"],
+        False,
+        "status = 'dead'",
+        "btree",
+    ),
 )
-#: The queue indexes of ``tasks.tasks`` as 0006 left them: name, columns, unique, where.
-_TASKS_QUEUE_INDEXES: tuple[tuple[str, list[str | sa.TextClause], bool, str], ...] = (
+#: The queue indexes of ``tasks.tasks`` as 0006 left them.
+_TASKS_QUEUE: tuple[tuple[str, list[str | sa.TextClause], bool, str], ...] = (
     ("ix_tasks_claim", ["queue", sa.text("priority DESC"), "run_at", "id"], False, _CLAIMABLE),
     ("ix_tasks_queue_live", ["queue", "status", "run_at"], False, _LIVE),
     ("ix_tasks_lease_expiry", ["lease_expires_at"], False, "status = 'in_progress'"),
@@ -72,6 +134,10 @@ _TASKS_QUEUE_INDEXES: tuple[tuple[str, list[str | sa.TextClause], bool, str], ..
     ("ix_tasks_queue_finished", ["updated_at"], False, f"queue IS NOT NULL AND {_FINISHED}"),
     ("ix_tasks_queue_dead", ["queue", "updated_at"], False, "status = 'dead'"),
 )
+_TASKS_QUEUE_INDEXES = [
+    (name, "tasks", columns, unique, where, "btree")
+    for name, columns, unique, where in _TASKS_QUEUE
+]
 #: The task API's indexes that were partial on plain tasks (0006): name, columns, method.
 _API_INDEXES: tuple[tuple[str, list[str], str], ...] = (
     ("ix_tasks_updated", ["updated_at", "id"], "btree"),
@@ -84,36 +150,21 @@ _API_INDEXES: tuple[tuple[str, list[str], str], ...] = (
 )
 
 
-def _job_table(name: str, statuses: str, *extra: sa.Column[object]) -> None:
-    """Create a queue job table: the common columns, ``extra`` ones, its checks."""
+def _column(name: str, *, required: bool) -> sa.Column[Any]:
+    """A fresh column ``name`` of its type and default (NOT NULL when ``required``)."""
+    kind = _TYPES[name]
+    type_ = sa.DateTime(timezone=True) if kind == _TIME else _SA_TYPES[kind]()
+    default = _DEFAULTS.get(name)
+    return sa.Column(
+        name, type_, server_default=sa.text(default) if default else None, nullable=not required
+    )
+
+
+def _job_table(name: str, statuses: str, columns: list[str]) -> None:
+    """Create a queue job table with ``columns`` holding jobs in ``statuses``."""
     op.create_table(
         name,
-        sa.Column("id", sa.UUID(), nullable=False),
-        sa.Column("queue", sa.Text(), nullable=False),
-        sa.Column("status", sa.Text(), nullable=False),
-        sa.Column("priority", sa.SmallInteger(), nullable=False),
-        sa.Column("title", sa.Text(), nullable=False),
-        sa.Column("payload", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
-        sa.Column("owner_id", sa.UUID(), nullable=True),
-        sa.Column("traceparent", sa.Text(), nullable=True),
-        sa.Column("max_attempts", sa.Integer(), nullable=True),
-        sa.Column("attempts", sa.Integer(), server_default=sa.text("0"), nullable=False),
-        sa.Column("run_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("timeout_s", sa.Integer(), nullable=True),
-        sa.Column("dedupe_key", sa.Text(), nullable=True),
-        sa.Column("lease_id", sa.UUID(), nullable=True),
-        sa.Column("leased_by", sa.Text(), nullable=True),
-        sa.Column("leased_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("lease_expires_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column("version", sa.Integer(), server_default=sa.text("1"), nullable=False),
-        *(
-            sa.Column(
-                name, sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-            )
-            for name in ("created_at", "updated_at")
-        ),
-        *extra,
+        *(_column(column, required=column not in _OPTIONAL) for column in columns),
         sa.CheckConstraint(statuses, name=op.f(f"ck_{name}_status_known")),
         sa.CheckConstraint("priority BETWEEN 0 AND 3", name=op.f(f"ck_{name}_priority_known")),
         sa.CheckConstraint(_PAYLOAD_OBJECT, name=op.f(f"ck_{name}_payload_object")),
@@ -122,68 +173,32 @@ def _job_table(name: str, statuses: str, *extra: sa.Column[object]) -> None:
     )
 
 
-def _rebuild_api_indexes(where: str | None) -> None:
-    for name, columns, using in _API_INDEXES:
-        op.drop_index(name, table_name="tasks", schema="tasks")
+def _create_indexes(indexes: Sequence[_Index]) -> None:
+    for name, table, columns, unique, where, using in indexes:
         op.create_index(
             name,
-            "tasks",
+            table,
             columns,
+            unique=unique,
             schema="tasks",
             postgresql_using=using,
             postgresql_where=sa.text(where) if where else None,
         )
 
 
+def _rebuild_api_indexes(where: str | None) -> None:
+    """The task API's indexes again, full or partial on ``where``."""
+    for name, *_ in _API_INDEXES:
+        op.drop_index(name, table_name="tasks", schema="tasks")
+    _create_indexes(
+        [(name, "tasks", [*columns], False, where, using) for name, columns, using in _API_INDEXES]
+    )
+
+
 def upgrade() -> None:
-    _job_table("queue_jobs", _LIVE)
-    op.create_index(
-        "ix_queue_jobs_claim",
-        "queue_jobs",
-        ["queue", sa.text("priority DESC"), "run_at", "id"],
-        schema="tasks",
-        postgresql_where=sa.text(_CLAIMABLE),
-    )
-    op.create_index(
-        "ix_queue_jobs_lease_expiry",
-        "queue_jobs",
-        ["lease_expires_at"],
-        schema="tasks",
-        postgresql_where=sa.text("status = 'in_progress'"),
-    )
-    op.create_index(
-        "ix_queue_jobs_lease_id",
-        "queue_jobs",
-        ["lease_id"],
-        unique=True,
-        schema="tasks",
-        postgresql_where=sa.text("lease_id IS NOT NULL"),
-    )
-    op.create_index(
-        "ix_queue_jobs_dedupe",
-        "queue_jobs",
-        ["queue", "dedupe_key"],
-        unique=True,
-        schema="tasks",
-        postgresql_where=sa.text("dedupe_key IS NOT NULL"),
-    )
-    _job_table(
-        "queue_jobs_finished",
-        _FINISHED,
-        sa.Column("result", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
-        sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=False),
-    )
-    op.create_index(
-        "ix_queue_jobs_finished_at", "queue_jobs_finished", ["finished_at"], schema="tasks"
-    )
-    op.create_index(
-        "ix_queue_jobs_finished_dead",
-        "queue_jobs_finished",
-        ["queue", "finished_at", "id"],
-        schema="tasks",
-        postgresql_where=sa.text("status = 'dead'"),
-    )
+    _job_table("queue_jobs", _LIVE, _JOB)
+    _job_table("queue_jobs_finished", _FINISHED, list(_TYPES))
+    _create_indexes(_JOB_INDEXES)
     # A queued task always had run_at; coalesce only guards the NOT NULL.
     moved = _JOB_COLUMNS.replace("run_at", "coalesce(run_at, created_at)")
     op.execute(
@@ -202,7 +217,7 @@ def upgrade() -> None:
         op.drop_index(name, table_name="tasks", schema="tasks")
     op.drop_constraint(op.f("ck_tasks_payload_object"), "tasks", schema="tasks")
     for column in reversed(_QUEUE_ONLY):
-        op.drop_column("tasks", column.name, schema="tasks")
+        op.drop_column("tasks", column, schema="tasks")
     op.execute(
         f"CREATE VIEW tasks.queue_tasks AS SELECT {_JOB_COLUMNS}, NULL::jsonb AS result,"
         " NULL::timestamptz AS completed_at, NULL::timestamptz AS finished_at"
@@ -214,20 +229,12 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP VIEW tasks.queue_tasks")
     for column in _QUEUE_ONLY:
-        op.add_column("tasks", column.copy(), schema="tasks")
+        op.add_column("tasks", _column(column, required=column == "attempts"), schema="tasks")
     op.create_check_constraint(
         op.f("ck_tasks_payload_object"), "tasks", _PAYLOAD_OBJECT, schema="tasks"
     )
     _rebuild_api_indexes("queue IS NULL")
-    for name, columns, unique, where in _TASKS_QUEUE_INDEXES:
-        op.create_index(
-            name,
-            "tasks",
-            columns,
-            unique=unique,
-            schema="tasks",
-            postgresql_where=sa.text(where),
-        )
+    _create_indexes(_TASKS_QUEUE_INDEXES)
     op.execute(
         f"INSERT INTO tasks.tasks ({_FINISHED_COLUMNS.replace(', finished_at', '')})"
         f" SELECT {_JOB_COLUMNS}, NULL, NULL FROM tasks.queue_jobs"

@@ -152,7 +152,7 @@ async def run_http(
             enqueue_s = time.perf_counter() - started
             for process, port in started_workers:
                 await _wait_healthy(client, process, port)
-            await db.execute("ANALYZE tasks.tasks")
+            await db.execute("ANALYZE tasks.queue_jobs")
             assert service.process is not None
             meter = CpuMeter(
                 {

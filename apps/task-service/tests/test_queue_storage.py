@@ -1,5 +1,5 @@
-"""Queue storage: sequential keys, the ids-only bulk enqueue and the feed's rate-limited
-NOTIFY, on a real PostgreSQL (no timing assertions: the rate limit is driven through its
+"""Queue storage: sequential keys, the ids-only bulk enqueue, the feed's rate-limited
+NOTIFY and which table a job is in (live or finished), on a real PostgreSQL (no timing assertions: the rate limit is driven through its
 sequence, not the clock)."""
 
 from __future__ import annotations
@@ -150,3 +150,62 @@ async def test_a_subscription_keeps_a_notification_that_arrives_between_waits(
             await asyncio.wait_for(claiming.wait(60), 30)  # and was kept for this one
     finally:
         await notifier.stop()
+
+
+def _where(db: psycopg.Connection[Any]) -> dict[str, tuple[str, str]]:
+    """Every job's table and status, by title."""
+    rows = db.execute(
+        "SELECT title, 'live', status FROM tasks.queue_jobs"
+        " UNION ALL SELECT title, 'finished', status FROM tasks.queue_jobs_finished"
+    ).fetchall()
+    return {title: (table, status) for title, table, status in rows}
+
+
+async def test_a_job_leaves_the_live_table_when_it_finishes_and_a_retry_brings_it_back(
+    client: httpx.AsyncClient, db: psycopg.Connection[Any]
+) -> None:
+    """Complete, a last failed attempt and cancel move a job to the finished table (with
+    ``finished_at``, its result and the lease gone); a dead-letter retry moves it back; a
+    finished job no longer holds its dedupe key; plain tasks are not touched."""
+    api = f"/api/v1/queues/{Q}"
+    for title in ("done", "dies", "cancelled", "waits"):
+        created = await client.post(f"{api}/tasks", json={"title": title, "dedupe_key": title})
+        assert created.status_code == 201, created.text
+    leased = await client.post(f"{api}/leases", json={"worker_id": "w", "max_tasks": 2})
+    by_title = {task["title"]: task for task in leased.json()["tasks"]}
+    done = await client.post(
+        f"/api/v1/leases/{by_title['done']['lease_id']}/complete", json={"result": [1]}
+    )
+    assert done.status_code == 200, done.text
+    dies = by_title["dies"]
+    failed = await client.post(
+        f"/api/v1/leases/{dies['lease_id']}/fail", json={"error": "no", "retryable": False}
+    )
+    assert failed.status_code == 200, failed.text
+    cancelled = _where_id(db, "cancelled")
+    assert (await client.post(f"/api/v1/tasks/{cancelled}/cancel")).status_code == 200
+
+    assert _where(db) == {
+        "done": ("finished", "completed"),
+        "dies": ("finished", "dead"),
+        "cancelled": ("finished", "cancelled"),
+        "waits": ("live", "pending"),
+    }
+    finished = db.execute(
+        "SELECT result, lease_id, finished_at = updated_at FROM tasks.queue_jobs_finished"
+        " WHERE title = 'done'"
+    ).fetchone()
+    assert finished == ([1], None, True)
+    again = await client.post(f"{api}/tasks", json={"title": "done 2", "dedupe_key": "done"})
+    assert again.status_code == 201, "a finished job no longer holds its key"
+
+    retried = await client.post(f"{api}/dead/{dies['id']}/retry")
+    assert retried.status_code == 200, retried.text
+    assert _where(db)["dies"] == ("live", "pending")
+    assert db.execute("SELECT count(*) FROM tasks.tasks").fetchone() == (0,)
+
+
+def _where_id(db: psycopg.Connection[Any], title: str) -> str:
+    row = db.execute("SELECT id FROM tasks.queue_jobs WHERE title = %s", (title,)).fetchone()
+    assert row is not None
+    return str(row[0])

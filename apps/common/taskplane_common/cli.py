@@ -47,4 +47,7 @@ def run_service_cli(
         http="httptools",
         proxy_headers=True,
         server_header=False,
+        # The access logger stays at WARNING (``configure_logging``), where uvicorn would
+        # still format each request's client address and path before the level check.
+        access_log=False,
     )

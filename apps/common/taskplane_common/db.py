@@ -23,7 +23,6 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import Histogram
 from psycopg import pq
-from psycopg.rows import dict_row
 from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
@@ -82,7 +81,7 @@ class Database:
             "net.peer.name": url.host,
             "net.peer.port": url.port,
         }
-        self.statement_spans = StatementSpans(
+        self.statements = Statements(
             {key: value for key, value in server.items() if value is not None}
         )
 
@@ -231,24 +230,37 @@ def _operation(sql: str) -> str:
     return words[0].upper() if words else "SQL"
 
 
-class StatementSpans:
-    """The SQL client span's name and attributes of each statement text, built once per
-    text (the server's ``db.*`` attributes plus ``db.statement``). Texts are fixed or
-    one per request shape; past ``MAX_TEXTS`` the cache starts over."""
+class Statements:
+    """What the Driver keeps per statement text, built on its first run: the SQL client
+    span's name and attributes (the server's ``db.*`` attributes plus ``db.statement``)
+    and the result's column names (psycopg's ``dict_row`` reads them off every result
+    again). Texts are fixed or one per request shape; past ``MAX_TEXTS`` the cache
+    starts over."""
 
     MAX_TEXTS = 1024
 
     def __init__(self, server: Mapping[str, Any]) -> None:
         self.server = dict(server)
-        self._by_sql: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._spans: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._columns: dict[str, tuple[str, ...]] = {}
 
-    def of(self, sql: str) -> tuple[str, dict[str, Any]]:
-        spec = self._by_sql.get(sql)
+    def span(self, sql: str) -> tuple[str, dict[str, Any]]:
+        spec = self._spans.get(sql)
         if spec is None:
-            if len(self._by_sql) >= self.MAX_TEXTS:
-                self._by_sql.clear()
-            spec = self._by_sql[sql] = (_operation(sql), {**self.server, "db.statement": sql})
+            if len(self._spans) >= self.MAX_TEXTS:
+                self._spans.clear()
+            spec = self._spans[sql] = (_operation(sql), {**self.server, "db.statement": sql})
         return spec
+
+    def columns(self, sql: str, cursor: psycopg.AsyncCursor[Any], count: int) -> tuple[str, ...]:
+        """The result's column names (``count`` of them: a text whose result changed
+        shape, ``SELECT *`` after a migration, is read again)."""
+        names = self._columns.get(sql)
+        if names is None or len(names) != count:
+            if len(self._columns) >= self.MAX_TEXTS:
+                self._columns.clear()
+            names = self._columns[sql] = tuple(column.name for column in cursor.description or ())
+        return names
 
 
 @dataclass(slots=True)
@@ -258,7 +270,7 @@ class Driver:
 
     connection: psycopg.AsyncConnection[Any]
     latency: Histogram
-    spans: StatementSpans
+    statements: Statements
 
     async def fetch(self, sql: str, params: Mapping[str, Any]) -> list[Row]:
         """Run a fixed SQL text (``%(name)s`` parameters; psycopg prepares a text after
@@ -270,18 +282,20 @@ class Driver:
         traced cursor (which the engine's statements keep) costs several times more
         per statement for the same span."""
         started = time.perf_counter()
-        name, attributes = self.spans.of(sql)
+        name, attributes = self.statements.span(sql)
         span = _TRACER.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
         try:
-            async with psycopg.AsyncCursor(self.connection, row_factory=dict_row) as cursor:
+            # Rows as tuples (decoded in C), then one dict per row under the text's
+            # cached column names.
+            async with psycopg.AsyncCursor(self.connection) as cursor:
                 await cursor.execute(sql, params)
-                rows: list[Row] = []
                 # The result's status, not ``description`` (which builds every column's
                 # description on each call).
                 result = cursor.pgresult
-                if result is not None and result.status == pq.ExecStatus.TUPLES_OK:
-                    rows.extend(await cursor.fetchall())
-                return rows
+                if result is None or result.status != pq.ExecStatus.TUPLES_OK:
+                    return []
+                names = self.statements.columns(sql, cursor, result.nfields)
+                return [dict(zip(names, row, strict=True)) for row in await cursor.fetchall()]
         except psycopg.Error as exc:
             span.record_exception(exc)
             span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
@@ -316,7 +330,7 @@ class DriverCheckout:
         except BaseException as exc:
             await self._release(connection, exc)
             raise
-        return Driver(connection, database.latency, database.statement_spans)
+        return Driver(connection, database.latency, database.statements)
 
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, _tb: Any) -> None:
         connection = cast(psycopg.AsyncConnection[Any], self.fairy.driver_connection)

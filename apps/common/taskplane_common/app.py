@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -80,6 +81,8 @@ def create_app(
                     )
                 if lifespan is not None:
                     await stack.enter_async_context(lifespan(app))
+                if ServerProcess.freeze_after_startup:
+                    _freeze_startup_objects()
                 yield
         finally:
             if isinstance(verifier, JwksTokenVerifier):
@@ -115,6 +118,23 @@ def create_app(
     if database is not None:
         trace_sql()
     return app
+
+
+class ServerProcess:
+    """What holds for a process that serves one app until it exits (``python -m
+    <service> serve`` sets it), not for one that builds many (the tests)."""
+
+    #: Freeze the objects alive after start-up (:func:`_freeze_startup_objects`).
+    freeze_after_startup = False
+
+
+def _freeze_startup_objects() -> None:
+    """Everything alive once the app has started (modules, routes, models, pools) lives
+    as long as the process: moved out of the garbage collector's generations, a full
+    collection no longer walks it again and again while requests allocate (6% of a
+    POST's CPU in py-spy went to collections)."""
+    gc.collect()
+    gc.freeze()
 
 
 def _add_routes(app: FastAPI, router: APIRouter) -> None:

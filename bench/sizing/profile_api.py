@@ -48,7 +48,9 @@ LAYERS = (
     ("psycopg", re.compile(r"psycopg")),
     ("pydantic", re.compile(r"pydantic")),
     ("fastapi/starlette", re.compile(r"fastapi|starlette")),
-    ("opentelemetry", re.compile(r"opentelemetry")),
+    # py-spy names the frames of a namespace package's modules without it: the
+    # OpenTelemetry SDK's ``trace/__init__.py``, ``attributes/``, ``context/``...
+    ("opentelemetry", re.compile(r"opentelemetry|^(trace|attributes|context|propagate|util)/")),
     ("jwt/cryptography", re.compile(r"jwt|cryptography")),
     ("prometheus_client", re.compile(r"prometheus_client")),
     ("uvicorn/h11", re.compile(r"uvicorn|h11|httptools")),

@@ -126,7 +126,8 @@ async def test_jwks_carries_an_etag_and_answers_304_to_a_current_one(
 ) -> None:
     first = await client.get("/.well-known/jwks.json")
     etag = first.headers["etag"]
-    assert etag.startswith('"') and etag.endswith('"')
+    assert etag.startswith('"')
+    assert etag.endswith('"')
     assert first.headers["cache-control"] == "public, max-age=60"
     assert first.headers["content-type"] == "application/json"
     for held in (etag, f"W/{etag}", f'"other", {etag}', "*"):

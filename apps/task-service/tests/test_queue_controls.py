@@ -49,23 +49,6 @@ async def test_cancel(client: httpx.AsyncClient, db: psycopg.Connection[Any]) ->
     assert task_row(db, running["id"])["status"] == "cancelled"
 
 
-async def test_cancel_takes_a_plain_task_too(
-    client: httpx.AsyncClient, db: psycopg.Connection[Any]
-) -> None:
-    """The cancel route has always taken any unfinished task: a plain one (made by
-    ``POST /api/v1/tasks``) is cancelled in place, with its event."""
-    plain = await client.post("/api/v1/tasks", json={"title": "human"})
-    assert plain.status_code == 201, plain.text
-    task_id = plain.json()["id"]
-    cancelled = await client.post(f"/api/v1/tasks/{task_id}/cancel")
-    assert cancelled.status_code == 200, cancelled.text
-    assert (cancelled.json()["status"], cancelled.json()["queue"]) == ("cancelled", "")
-    read = await client.get(f"/api/v1/tasks/{task_id}")
-    assert (read.json()["status"], read.json()["version"]) == ("cancelled", 2)
-    assert_problem(await client.post(f"/api/v1/tasks/{task_id}/cancel"), 409)
-    assert event_types(db, task_id) == ["task.created", "task.cancelled"]
-
-
 async def test_rate_limit(client: httpx.AsyncClient) -> None:
     rate = 4.0
     await configure(client, rate_limit_per_s=rate)

@@ -38,25 +38,12 @@ QUEUED_TASK_COLUMNS = tuple(name for name in QueuedTaskOut.model_fields if name 
 
 #: What a live job (``tasks.queue_jobs``) shows for the columns it does not have yet.
 _NOT_YET = {"result": "CAST(NULL AS jsonb)", "completed_at": "CAST(NULL AS timestamptz)"}
-#: What a plain task (``tasks.tasks``) shows for a queued task's columns: no queue.
-_NOT_QUEUED = {
-    "queue": "CAST(NULL AS text)",
-    "payload": "CAST(NULL AS jsonb)",
-    "attempts": "0",
-    "max_attempts": "CAST(NULL AS integer)",
-    "run_at": "CAST(NULL AS timestamptz)",
-    "timeout_s": "CAST(NULL AS integer)",
-    "dedupe_key": "CAST(NULL AS text)",
-    "last_error": "CAST(NULL AS text)",
-    "result": "CAST(NULL AS jsonb)",
-}
 
 
-def queued_columns(table: str | None = None, *, live: bool = False, plain: bool = False) -> str:
-    """The select list of ``QUEUED_TASK_COLUMNS`` (of a live job's row when ``live``, of
-    a plain task's when ``plain``)."""
+def queued_columns(table: str | None = None, *, live: bool = False) -> str:
+    """The select list of ``QUEUED_TASK_COLUMNS`` (of a live job's row when ``live``)."""
     prefix = f"{table}." if table else ""
-    missing = _NOT_YET if live else _NOT_QUEUED if plain else {}
+    missing = _NOT_YET if live else {}
     return ", ".join(
         f"{missing[name]} AS {name}" if name in missing else f"{prefix}{name}"
         for name in QUEUED_TASK_COLUMNS

@@ -36,7 +36,6 @@ from task_service.queue.sql import (
     JOB_COLUMNS,
     LEASE_MATCH,
     LEASES_MATCH,
-    LIVE,
     PENDING,
     RETRYING,
     SCHEDULED,
@@ -357,56 +356,32 @@ IN_FLIGHT = statement(
 )
 
 
-def _cancel(where: str, extra: str | None = None, *, plain: str | None = None) -> str:
+def _cancel(name: str, where: str, extra: str | None = None) -> Statement:
     """Cancel the live jobs ``where`` matches: moved to the finished table, with their
-    ``task.cancelled`` events; with ``plain``, the unfinished plain tasks (of
-    ``tasks.tasks``) it matches too, in the same shape (no queue details)."""
-    plain_tasks = ""
-    if plain is not None:
-        plain_tasks = f""", plain AS (
-            UPDATE tasks.tasks AS t SET status = {CANCELLED}, completed_at = NULL,
-                   updated_at = now(), version = t.version + 1
-            WHERE {plain} AND t.{LIVE}
-            RETURNING {queued_columns("t", plain=True)}, t.owner_id,
-                      CAST(NULL AS text) AS traceparent
-        )"""
-    return f"""
-    WITH {finish("jobs", "", where, status=CANCELLED)}{plain_tasks}, src AS (
-        SELECT {_TASK}, owner_id, traceparent FROM jobs
-        {"UNION ALL SELECT * FROM plain" if plain is not None else ""}
-    ), events AS (
-        {write_events("'task.cancelled'", extra=extra)}
+    ``task.cancelled`` events."""
+    return statement(
+        name,
+        f"""
+        WITH {finish("src", "", where, status=CANCELLED)}, events AS (
+            {write_events("'task.cancelled'", extra=extra)}
+        )
+        SELECT {_TASK} FROM src
+        """,
     )
-    SELECT {_TASK} FROM src
-    """
 
 
 #: Who sees a queue job: ``:see_all``, or its owner ``:user`` (jobs have no assignee).
 _VISIBLE = "(CAST(:see_all AS boolean) OR owner_id = CAST(:user AS uuid))"
-#: Who sees a plain task: ``:see_all``, its owner or its assignee.
-_VISIBLE_PLAIN = (
-    "(CAST(:see_all AS boolean) OR owner_id = CAST(:user AS uuid)"
-    " OR assignee_id = CAST(:user AS uuid))"
+#: Cancel one job the caller can see.
+CANCEL = _cancel("cancel", f"t.id = :task_id AND {_VISIBLE}")
+#: Cancel every unfinished task of a queue that is being deleted.
+CANCEL_QUEUE = _cancel(
+    "cancel_queue", "t.queue = :queue", "jsonb_build_object('reason', 'queue deleted')"
 )
-#: Cancel one task the caller can see: a queue job, or a plain task (the route has
-#: always taken both).
-CANCEL = statement(
-    "cancel",
-    _cancel(f"t.id = :task_id AND {_VISIBLE}", plain=f"t.id = :task_id AND {_VISIBLE_PLAIN}"),
-)
-#: Cancel every unfinished job of a queue that is being deleted.
-CANCEL_QUEUE = statement(
-    "cancel_queue",
-    _cancel("t.queue = :queue", "jsonb_build_object('reason', 'queue deleted')"),
-)
-#: The status of a task the caller can see, wherever it is (why a cancel changed
-#: nothing).
+#: The status of a job the caller can see, wherever it is (why a cancel changed nothing).
 VISIBLE_STATUS = statement(
-    "visible_status",
-    f"SELECT status FROM tasks.queue_tasks WHERE id = :task_id AND {_VISIBLE}"
-    f" UNION ALL SELECT status FROM tasks.tasks WHERE id = :task_id AND {_VISIBLE_PLAIN}",
+    "visible_status", f"SELECT status FROM tasks.queue_tasks WHERE id = :task_id AND {_VISIBLE}"
 )
-
 
 #: Dead jobs, newest first, after the keyset cursor ``(:after_at, :after_id)`` if any. A
 #: finished job is never updated, so its ``updated_at`` (the cursor's column) is its

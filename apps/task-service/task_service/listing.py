@@ -1,4 +1,5 @@
-"""The task list's query: filters, visibility and keyset position as one SQL text.
+"""The list queries: the task list's (plain tasks) and a queue's job list, each with
+its filters, visibility and keyset position as one SQL text.
 
 The text depends only on the request's shape (which filters are present, the sort, the
 kind of cursor), so it is built once per shape and cached; psycopg then prepares each

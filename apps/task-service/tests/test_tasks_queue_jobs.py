@@ -213,3 +213,16 @@ async def test_a_queue_list_refuses_bad_input_with_a_problem(client: httpx.Async
     ]:
         assert_problem(await client.get(JOBS, params=params), status)
     assert_problem(await client.get("/api/v1/queues/Not A Queue/tasks"), 422)
+
+
+async def test_cancelling_a_plain_task_is_a_409_that_changes_nothing(
+    client: httpx.AsyncClient, db: psycopg.Connection[Any]
+) -> None:
+    """The task exists (a 404 would say it does not): it is just not a queue job."""
+    created = await client.post("/api/v1/tasks", json={"title": "human"})
+    task = created.json()
+    before = db.execute("SELECT * FROM tasks.tasks").fetchall(), _snapshot(db, task["id"])
+    problem = assert_problem(await client.post(f"/api/v1/tasks/{task['id']}/cancel"), 409)
+    assert problem["type"].endswith("/not-queued")
+    after = db.execute("SELECT * FROM tasks.tasks").fetchall(), _snapshot(db, task["id"])
+    assert after == before

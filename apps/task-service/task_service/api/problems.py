@@ -19,6 +19,7 @@ STATUS: dict[type[errors.QueueError], tuple[int, str]] = {
     errors.DeadTaskNotFound: (404, "dead-task-not-found"),
     errors.TaskNotFound: (404, "task-not-found"),
     errors.TaskFinished: (409, "task-finished"),
+    errors.NotQueued: (409, "not-queued"),
     errors.FeedCursorExpired: (410, "cursor-expired"),
 }
 

@@ -12,7 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from task_service.queue import statements
 from task_service.queue.driver import Executor, execute
-from task_service.queue.errors import DeadTaskNotFound, DedupeConflict, TaskFinished, TaskNotFound
+from task_service.queue.errors import (
+    DeadTaskNotFound,
+    DedupeConflict,
+    NotQueued,
+    TaskFinished,
+    TaskNotFound,
+)
 from task_service.queue.notify import QUEUE_CHANNEL
 from task_service.queue.records import queued_task
 from task_service.queue.schemas import QueuedTaskOut
@@ -62,6 +68,8 @@ async def cancel(session: AsyncSession, principal: Principal, task_id: uuid.UUID
     visible = await execute(session, statements.VISIBLE_STATUS, params)
     if not visible:
         raise TaskNotFound(task_id)
+    if not visible[0]["queued"]:
+        raise NotQueued(task_id)
     raise TaskFinished(task_id, visible[0]["status"])
 
 

@@ -62,6 +62,14 @@ class TaskNotFound(QueueError):
         super().__init__(f"task {task_id} does not exist")
 
 
+class NotQueued(QueueError):
+    def __init__(self, task_id: uuid.UUID) -> None:
+        super().__init__(
+            f"task {task_id} is not a queue job; change its status with"
+            f" PATCH /api/v1/tasks/{task_id}"
+        )
+
+
 class TaskFinished(QueueError):
     def __init__(self, task_id: uuid.UUID, status: str) -> None:
         super().__init__(f"task {task_id} is already {status}")

@@ -378,9 +378,15 @@ CANCEL = _cancel("cancel", f"t.id = :task_id AND {_VISIBLE}")
 CANCEL_QUEUE = _cancel(
     "cancel_queue", "t.queue = :queue", "jsonb_build_object('reason', 'queue deleted')"
 )
-#: The status of a job the caller can see, wherever it is (why a cancel changed nothing).
+#: The status of a job the caller can see, wherever it is (why a cancel changed nothing),
+#: or of a plain task it can see (``queued`` false).
 VISIBLE_STATUS = statement(
-    "visible_status", f"SELECT status FROM tasks.queue_tasks WHERE id = :task_id AND {_VISIBLE}"
+    "visible_status",
+    f"SELECT status, true AS queued FROM tasks.queue_tasks WHERE id = :task_id AND {_VISIBLE}"
+    # A plain task the caller can see is no queue job: a 409, not the 404 of no task.
+    " UNION ALL SELECT status, false FROM tasks.tasks WHERE id = :task_id"
+    " AND (CAST(:see_all AS boolean) OR owner_id = CAST(:user AS uuid)"
+    " OR assignee_id = CAST(:user AS uuid))",
 )
 
 #: Dead jobs, newest first, after the keyset cursor ``(:after_at, :after_id)`` if any. A

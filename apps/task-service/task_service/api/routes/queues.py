@@ -359,7 +359,10 @@ _bulk_route("delete", "Delete every dead task matching a filter (dry_run: only c
     "/tasks/{task_id}/cancel",
     response_model=QueuedTaskOut,
     responses=problems(
-        404, 409, s404="No such task (or not visible to you)", s409="The task already finished"
+        404,
+        409,
+        s404="No such task (or not visible to you)",
+        s409="The task already finished, or is not a queue job",
     ),
     summary="Cancel a task that has not finished",
 )

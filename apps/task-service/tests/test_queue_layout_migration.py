@@ -72,6 +72,12 @@ SELECT 'task.created', id, queue, owner_id, jsonb_build_object('status', status)
 FROM tasks.tasks
 """
 
+#: Every index of ``tasks.tasks``, as the catalog writes it.
+INDEXES = """
+SELECT indexname, indexdef FROM pg_indexes
+WHERE schemaname = 'tasks' AND tablename = 'tasks' ORDER BY indexname
+"""
+
 
 def _rows(connection: psycopg.Connection[Any], sql: str) -> dict[uuid.UUID, dict[str, Any]]:
     with connection.cursor(row_factory=dict_row) as cursor:
@@ -96,6 +102,7 @@ async def test_the_upgrade_moves_every_queued_task_and_round_trips(
         )
         plain = _rows(connection, f"SELECT {PLAIN_COLUMNS} FROM tasks.tasks WHERE queue IS NULL")
         events = connection.execute("SELECT * FROM tasks.events ORDER BY id").fetchall()
+        indexes = connection.execute(INDEXES).fetchall()
     assert sorted(row["status"] for row in queued.values()) == sorted(
         [*LIVE, "completed", "cancelled", "dead"]
     )
@@ -155,6 +162,7 @@ async def test_the_upgrade_moves_every_queued_task_and_round_trips(
         down = _rows(connection, "SELECT * FROM tasks.tasks WHERE queue IS NOT NULL")
         assert set(down) == set(before_round_trip)
         assert len(_rows(connection, "SELECT id FROM tasks.tasks WHERE queue IS NULL")) == 2
+        assert connection.execute(INDEXES).fetchall() == indexes, "0008's indexes are back"
     upgrade("task_service", url)
     with psycopg.connect(url, autocommit=True) as connection:
         assert _queue_tasks(connection) == before_round_trip

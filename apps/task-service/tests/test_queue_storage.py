@@ -1,6 +1,6 @@
 """Queue storage: sequential keys, the ids-only bulk enqueue, the feed's rate-limited
-NOTIFY and which table a job is in (live or finished), on a real PostgreSQL (no timing assertions: the rate limit is driven through its
-sequence, not the clock)."""
+NOTIFY and which table a job is in (live or finished), on a real PostgreSQL (no timing
+assertions: the rate limit is driven through its sequence, not the clock)."""
 
 from __future__ import annotations
 

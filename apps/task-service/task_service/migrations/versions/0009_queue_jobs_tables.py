@@ -138,16 +138,16 @@ _TASKS_QUEUE_INDEXES = [
     (name, "tasks", columns, unique, where, "btree")
     for name, columns, unique, where in _TASKS_QUEUE
 ]
-#: The task API's indexes that were partial on plain tasks (0006): name, columns, method.
-_API_INDEXES: tuple[tuple[str, list[str], str], ...] = (
-    ("ix_tasks_updated", ["updated_at", "id"], "btree"),
-    ("ix_tasks_due", ["due_at", "id"], "btree"),
-    ("ix_tasks_priority", ["priority", "id"], "btree"),
-    ("ix_tasks_owner_created", ["owner_id", "created_at", "id"], "btree"),
-    ("ix_tasks_assignee_created", ["assignee_id", "created_at", "id"], "btree"),
-    ("ix_tasks_status_created", ["status", "created_at", "id"], "btree"),
-    ("ix_tasks_tags", ["tags_normalized"], "gin"),
-)
+#: The task API's indexes of ``tasks.tasks`` (all but the primary key and the default
+#: listing's ``ix_tasks_created``) as ``pg_get_indexdef`` writes them; 0006 made them
+#: partial on plain tasks.
+_API_INDEX_DEFS = """
+SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index AS i
+JOIN pg_class AS c ON c.oid = i.indexrelid
+WHERE i.indrelid = 'tasks.tasks'::regclass AND NOT i.indisprimary
+  AND c.relname <> 'ix_tasks_created' AND c.relname NOT IN :queue_indexes
+"""
+_PLAIN_ONLY = " WHERE (queue IS NULL)"
 
 
 def _column(name: str, *, required: bool) -> sa.Column[Any]:
@@ -186,13 +186,15 @@ def _create_indexes(indexes: Sequence[_Index]) -> None:
         )
 
 
-def _rebuild_api_indexes(where: str | None) -> None:
-    """The task API's indexes again, full or partial on ``where``."""
-    for name, *_ in _API_INDEXES:
+def _rebuild_api_indexes(*, partial: bool) -> None:
+    """The task API's indexes again, each as it is but full, or partial on plain tasks
+    (read back from the catalog, so they are rebuilt exactly as they were)."""
+    query = sa.text(_API_INDEX_DEFS).bindparams(sa.bindparam("queue_indexes", expanding=True))
+    names = [name for name, *_ in _TASKS_QUEUE_INDEXES]
+    for name, definition in op.get_bind().execute(query, {"queue_indexes": names}).all():
         op.drop_index(name, table_name="tasks", schema="tasks")
-    _create_indexes(
-        [(name, "tasks", [*columns], False, where, using) for name, columns, using in _API_INDEXES]
-    )
+        full = definition.removesuffix(_PLAIN_ONLY)
+        op.execute(full + _PLAIN_ONLY if partial else full)
 
 
 def upgrade() -> None:
@@ -212,7 +214,7 @@ def upgrade() -> None:
     )
     op.execute("DELETE FROM tasks.tasks WHERE queue IS NOT NULL")
     # Before the columns go: dropping ``queue`` would drop the indexes partial on it.
-    _rebuild_api_indexes(None)
+    _rebuild_api_indexes(partial=False)
     for name, *_ in _TASKS_QUEUE_INDEXES:
         op.drop_index(name, table_name="tasks", schema="tasks")
     op.drop_constraint(op.f("ck_tasks_payload_object"), "tasks", schema="tasks")
@@ -233,7 +235,7 @@ def downgrade() -> None:
     op.create_check_constraint(
         op.f("ck_tasks_payload_object"), "tasks", _PAYLOAD_OBJECT, schema="tasks"
     )
-    _rebuild_api_indexes("queue IS NULL")
+    _rebuild_api_indexes(partial=True)
     _create_indexes(_TASKS_QUEUE_INDEXES)
     op.execute(
         f"INSERT INTO tasks.tasks ({_FINISHED_COLUMNS.replace(', finished_at', '')})"

@@ -10,11 +10,12 @@ typed signatures under mypy strict and neither writes a call out by hand.
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from taskplane_client import calls
-from taskplane_client.base import ClientBase
+from taskplane_client.base import ClientBase, TransportT
+from taskplane_client.calls import Pages
 from taskplane_client.transport import Call
 
 if TYPE_CHECKING:
@@ -23,6 +24,18 @@ if TYPE_CHECKING:
 
 P = ParamSpec("P")
 R = TypeVar("R")
+ItemT = TypeVar("ItemT")
+
+
+def _method(client: Any, build: Callable[..., Any], via: str) -> Any:
+    """``build`` as a method of ``client``: what it builds handed to ``client.<via>``."""
+    take = getattr(client, via)
+
+    @functools.wraps(build)
+    def method(*args: Any, **kwargs: Any) -> Any:
+        return take(build(*args, **kwargs))
+
+    return method
 
 
 class Endpoint(Generic[P, R]):
@@ -44,23 +57,42 @@ class Endpoint(Generic[P, R]):
     ) -> Callable[P, Awaitable[R]]: ...
 
     def __get__(self, client: Any, owner: type[Any]) -> Any:
-        if client is None:
-            return self
-
-        @functools.wraps(self.build)
-        def method(*args: Any, **kwargs: Any) -> Any:
-            return client.send(self.build(*args, **kwargs))
-
-        return method
+        return self if client is None else _method(client, self.build, "send")
 
 
-class ApiCalls(ClientBase):
+class Listing(Generic[P, ItemT]):
+    """A listing of :mod:`taskplane_client.calls` (``task_pages``) as a method of the
+    client it is read on: an iterator of its items, or an async iterator."""
+
+    def __init__(self, pages: Callable[P, Pages[ItemT]]) -> None:
+        self.pages = pages
+        self.__doc__ = pages.__doc__
+
+    @overload
+    def __get__(self, client: None, owner: type[Any]) -> Listing[P, ItemT]: ...
+
+    @overload
+    def __get__(
+        self, client: TaskplaneClient, owner: type[Any]
+    ) -> Callable[P, Iterator[ItemT]]: ...
+
+    @overload
+    def __get__(
+        self, client: AsyncTaskplaneClient, owner: type[Any]
+    ) -> Callable[P, AsyncIterator[ItemT]]: ...
+
+    def __get__(self, client: Any, owner: type[Any]) -> Any:
+        return self if client is None else _method(client, self.pages, "walk")
+
+
+class ApiCalls(ClientBase[TransportT]):
     """The calls both clients make, each named once (the table the issue asked for)."""
 
     health = Endpoint(calls.health)
     # tasks
     create_task = Endpoint(calls.create_task)
     list_tasks = Endpoint(calls.list_tasks)
+    iter_tasks = Listing(calls.task_pages)
     get_task = Endpoint(calls.get_task)
     update_task = Endpoint(calls.update_task)
     delete_task = Endpoint(calls.delete_task)
@@ -85,6 +117,7 @@ class ApiCalls(ClientBase):
     release = Endpoint(calls.release)
     # events
     events = Endpoint(calls.events)
+    iter_events = Listing(calls.event_pages)
     # auth
     login = Endpoint(calls.login)
     logout = Endpoint(calls.logout)

@@ -1,5 +1,6 @@
 # The stack configures no provider (a module that does cannot take count or
-# depends_on), so its caller does: the tags and the EKS connection come from it.
+# depends_on), so its caller does: the AWS provider takes the region and the tags
+# from here and the stack.
 
 provider "aws" {
   region = var.region
@@ -9,19 +10,9 @@ provider "aws" {
   }
 }
 
-# Only used once enable_platform is true (not in this example); configured anyway,
-# because Terraform needs every provider of the module tree configured to plan.
-provider "kubernetes" {
-  host                   = module.stack.kubernetes.host
-  cluster_ca_certificate = module.stack.kubernetes.cluster_ca_certificate
+# enable_platform stays false in this example, so no resource talks to the cluster:
+# Terraform still wants the stack's Kubernetes providers configured, and empty
+# configurations do (envs/ connect them to the cluster through module.stack.kubernetes).
+provider "kubernetes" {}
 
-  exec {
-    api_version = module.stack.kubernetes.exec.api_version
-    command     = module.stack.kubernetes.exec.command
-    args        = module.stack.kubernetes.exec.args
-  }
-}
-
-provider "helm" {
-  kubernetes = module.stack.kubernetes
-}
+provider "helm" {}

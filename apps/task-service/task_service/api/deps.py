@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from task_service.config import Settings
@@ -12,6 +12,7 @@ from task_service.pagination import CursorCodec
 from task_service.queue.notify import Notifier
 from taskplane_client.models import QUEUE_NAME_PATTERN
 from taskplane_common.db import request_read_session, request_session
+from taskplane_common.deps import app_state
 from taskplane_common.principals import (
     Principal,
     current_principal,
@@ -20,17 +21,13 @@ from taskplane_common.principals import (
     require_writer_or_scope,
 )
 
-
-async def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+SettingsDep = Annotated[Settings, Depends(app_state("settings"))]
 
 
-async def get_cursor_codec(settings: Annotated[Settings, Depends(get_settings)]) -> CursorCodec:
+async def get_cursor_codec(settings: SettingsDep) -> CursorCodec:
     return CursorCodec(settings.cursor_secret.get_secret_value().encode())
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[AsyncSession, Depends(request_session)]
 #: Routes that only read: autocommit, no transaction round trips.
 ReadSessionDep = Annotated[AsyncSession, Depends(request_read_session)]
@@ -38,14 +35,7 @@ PrincipalDep = Annotated[Principal, Depends(current_principal)]
 #: Every route that changes a task: viewers (and role-less service tokens) get 403.
 WriterDep = Annotated[Principal, Depends(require_writer)]
 CursorCodecDep = Annotated[CursorCodec, Depends(get_cursor_codec)]
-
-
-async def get_notifier(request: Request) -> Notifier:
-    notifier: Notifier = request.app.state.notifier
-    return notifier
-
-
-NotifierDep = Annotated[Notifier, Depends(get_notifier)]
+NotifierDep = Annotated[Notifier, Depends(app_state("notifier"))]
 QueueWorkerDep = Annotated[Principal, Depends(require_scope("queues:work"))]
 QueueAdminDep = Annotated[Principal, Depends(require_scope("queues:admin"))]
 EventReaderDep = Annotated[Principal, Depends(require_scope("events:read"))]

@@ -1,6 +1,8 @@
 # The stack configures no provider (a module that does cannot take count or
-# depends_on), so its caller does: the AWS provider takes the region and the tags
-# from here and the stack.
+# depends_on), so its caller does: the region from here, the tags from the stack.
+# enable_platform stays false in this example, so no resource talks to the cluster and
+# the stack's Kubernetes and Helm providers keep their empty default configuration
+# (envs/ connect them to the cluster through module.stack.kubernetes).
 
 provider "aws" {
   region = var.region
@@ -9,10 +11,3 @@ provider "aws" {
     tags = module.stack.default_tags
   }
 }
-
-# enable_platform stays false in this example, so no resource talks to the cluster:
-# Terraform still wants the stack's Kubernetes providers configured, and empty
-# configurations do (envs/ connect them to the cluster through module.stack.kubernetes).
-provider "kubernetes" {}
-
-provider "helm" {}

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Generic, Protocol, TypeVar
 from urllib.parse import quote
 
@@ -38,30 +39,26 @@ class Page(Protocol[ItemT_co]):
     def next_cursor(self) -> str | None: ...
 
 
+@dataclass
 class Pages(Generic[ItemT]):
     """The calls that read a listing page after page, each from the cursor the page
     before returned; a client sends :meth:`calls` and hands each answer to :meth:`read`,
     so the blocking and the asyncio iterator share the walk and differ only in sending."""
 
-    def __init__(
-        self,
-        page: Callable[[str | None], Call[Page[ItemT]]],
-        *,
-        last: Callable[[Page[ItemT]], bool],
-        cursor: str | None = None,
-    ) -> None:
-        self._page = page
-        self._last = last
-        self._cursor = cursor
-        self._done = False
+    page: Callable[[str | None], Call[Page[ItemT]]]
+    _: KW_ONLY
+    #: Whether a page is the listing's last (no cursor, or an empty page when not following).
+    last: Callable[[Page[ItemT]], bool]
+    cursor: str | None = None
+    done: bool = field(default=False, init=False)
 
     def calls(self) -> Iterator[Call[Page[ItemT]]]:
         """The call of the next page, until :meth:`read` has seen the last one."""
-        while not self._done:
-            yield self._page(self._cursor)
+        while not self.done:
+            yield self.page(self.cursor)
 
     def read(self, page: Page[ItemT]) -> Sequence[ItemT]:
         """The items of ``page``, remembering where the next page starts."""
-        self._done = self._last(page)
-        self._cursor = page.next_cursor
+        self.done = self.last(page)
+        self.cursor = page.next_cursor
         return page.items

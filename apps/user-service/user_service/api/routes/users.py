@@ -34,28 +34,25 @@ _AUTH: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _shown(profile: Profile) -> dict[str, Any]:
+    """What a profile shows its owner and admins (``ProfileOut``, ``DirectoryEntryFull``)."""
+    return {
+        "id": profile.user_id,
+        "display_name": profile.display_name,
+        "email": profile.email,
+        "timezone": profile.timezone,
+        "locale": profile.locale,
+        "created_at": profile.created_at,
+        "updated_at": profile.updated_at,
+    }
+
+
 def _full_entry(profile: Profile) -> DirectoryEntryFull:
-    return DirectoryEntryFull(
-        id=profile.user_id,
-        display_name=profile.display_name,
-        email=profile.email,
-        timezone=profile.timezone,
-        locale=profile.locale,
-        created_at=profile.created_at,
-        updated_at=profile.updated_at,
-    )
+    return DirectoryEntryFull.model_validate(_shown(profile))
 
 
 def _profile_out(profile: Profile) -> ProfileOut:
-    return ProfileOut(
-        id=profile.user_id,
-        email=profile.email,
-        display_name=profile.display_name,
-        timezone=profile.timezone,
-        locale=profile.locale,
-        created_at=profile.created_at,
-        updated_at=profile.updated_at,
-    )
+    return ProfileOut.model_validate(_shown(profile))
 
 
 @router.get("/me", response_model=ProfileOut, responses=_AUTH, summary="My profile")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Path
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +13,7 @@ from task_service.queue.notify import Notifier
 from taskplane_client.models import QUEUE_NAME_PATTERN
 from taskplane_common.db import request_read_session, request_session
 from taskplane_common.deps import app_state
+from taskplane_common.openapi import problems
 from taskplane_common.principals import (
     Principal,
     current_principal,
@@ -46,6 +47,4 @@ CancellerDep = Annotated[Principal, Depends(require_writer_or_scope("queues:admi
 
 QueuePath = Annotated[str, Path(pattern=QUEUE_NAME_PATTERN, description="Queue name")]
 #: The 404 every route under ``/queues/{queue}`` can answer, for the OpenAPI document.
-QUEUE_NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No such queue", "content": {"application/problem+json": {}}}
-}
+QUEUE_NOT_FOUND = problems(404, s404="No such queue")

@@ -275,6 +275,15 @@ def new_context(
     return context
 
 
+@pytest.fixture
+def context(browser: Browser, console: Console) -> Iterator[BrowserContext]:
+    """A fresh browser context (no cookies, no storage) per test, closed even when the
+    test fails."""
+    opened = new_context(browser, console)
+    yield opened
+    opened.close()
+
+
 def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
     page.goto("/login")
     page.get_by_label("Email").fill(email)

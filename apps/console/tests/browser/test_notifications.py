@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import BrowserContext, expect
 
-from .conftest import Console, member, new_context, sign_in
+from .conftest import Console, member, sign_in
 
 UNREAD, READ = 130, 5
 
 
-def test_the_unread_badge_counts_past_the_first_page(browser: Browser, console: Console) -> None:
+def test_the_unread_badge_counts_past_the_first_page(
+    context: BrowserContext, console: Console
+) -> None:
     email = member(console, "reader")
     # More unread notifications than one page of the list holds (100), and a few read ones
     # the badge must not count; seeded in SQL, as the feed consumer would have written them.
@@ -28,7 +30,6 @@ def test_the_unread_badge_counts_past_the_first_page(browser: Browser, console: 
     counted = console.api("GET", "/api/v1/notifications/unread-count", headers)
     assert counted.json() == {"unread": UNREAD}, counted.text
 
-    context = new_context(browser, console)
     page = context.new_page()
     sign_in(page, email)
     badge = page.get_by_test_id("unread-badge")
@@ -42,4 +43,3 @@ def test_the_unread_badge_counts_past_the_first_page(browser: Browser, console: 
     assert marked.status_code == 200, marked.text
     page.reload()
     expect(badge).to_have_text(re.compile(rf"^{UNREAD - 1}\s*unread$"))
-    context.close()

@@ -3,15 +3,15 @@ letters retried and deleted in bulk, a queue's configuration edited."""
 
 from __future__ import annotations
 
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import BrowserContext, expect
 
 from taskplane_testing.platform import ADMIN_EMAIL, ADMIN_PASSWORD
 from taskplane_testing.processes import wait_until
 
-from .conftest import Console, new_context, sign_in, unique
+from .conftest import Console, sign_in, unique
 
 
-def test_a_queue_task_completes_live(browser: Browser, console: Console) -> None:
+def test_a_queue_task_completes_live(context: BrowserContext, console: Console) -> None:
     admin = console.admin()
     queue = unique("live")
     created = console.api("PUT", f"/api/v1/queues/{queue}", admin, json={"paused": True})
@@ -26,7 +26,6 @@ def test_a_queue_task_completes_live(browser: Browser, console: Console) -> None
     hook = {"url": hook_url, "events": ["task.completed"]}
     assert console.api("POST", "/api/v1/webhooks", admin, json=hook).status_code == 201
 
-    context = new_context(browser, console)
     page = context.new_page()
     sign_in(page, ADMIN_EMAIL, ADMIN_PASSWORD)
     page.goto(f"/queues/{queue}/tasks/{task_id}")
@@ -57,7 +56,6 @@ def test_a_queue_task_completes_live(browser: Browser, console: Console) -> None
     created = timeline.locator("li[data-event-type='task.created']")
     # Not subscribed to task.created.
     expect(created.get_by_test_id("delivery").filter(has_text=hook_url)).to_have_count(0)
-    context.close()
 
 
 def dead_count(console: Console, queue: str) -> int:
@@ -66,7 +64,9 @@ def dead_count(console: Console, queue: str) -> int:
     return len(answer.json())
 
 
-def test_dead_letters_bulk_retry_shows_the_count_first(browser: Browser, console: Console) -> None:
+def test_dead_letters_bulk_retry_shows_the_count_first(
+    context: BrowserContext, console: Console
+) -> None:
     admin = console.admin()
     queue = unique("failing")
     batch = {"tasks": [{"payload": {"error": "boom"}, "max_attempts": 1} for _ in range(3)]}
@@ -77,7 +77,6 @@ def test_dead_letters_bulk_retry_shows_the_count_first(browser: Browser, console
     with console.worker(queue, "builtin:fail"):
         wait_until(lambda: dead_count(console, queue) == 4, "four dead tasks")
 
-    context = new_context(browser, console)
     page = context.new_page()
     sign_in(page, ADMIN_EMAIL, ADMIN_PASSWORD)
     boom = next(
@@ -108,15 +107,13 @@ def test_dead_letters_bulk_retry_shows_the_count_first(browser: Browser, console
     dialog.get_by_role("button", name="Delete 1").click()
     expect(page.get_by_role("status")).to_have_text("Deleted 1 task(s).")
     assert dead_count(console, queue) == 0
-    context.close()
 
 
-def test_queue_configuration_and_retention_edit(browser: Browser, console: Console) -> None:
+def test_queue_configuration_and_retention_edit(context: BrowserContext, console: Console) -> None:
     admin = console.admin()
     queue = unique("configured")
     created = console.api("PUT", f"/api/v1/queues/{queue}", admin, json={"max_attempts": 5})
     assert created.status_code == 201, created.text
-    context = new_context(browser, console)
     page = context.new_page()
     sign_in(page, ADMIN_EMAIL, ADMIN_PASSWORD)
     page.goto("/queues")
@@ -141,4 +138,3 @@ def test_queue_configuration_and_retention_edit(browser: Browser, console: Conso
     assert config["max_attempts"] == 3
     assert config["dead_retention_s"] == 3600
     assert config["completed_retention_s"] is None
-    context.close()

@@ -8,17 +8,16 @@ import json
 import re
 
 import httpx
-from playwright.sync_api import Browser, Request, expect
+from playwright.sync_api import BrowserContext, Request, expect
 
 from taskplane_testing.platform import ADMIN_EMAIL, ADMIN_PASSWORD
 
-from .conftest import Console, member, new_context, page_fetch, sign_in, unique
+from .conftest import Console, member, page_fetch, sign_in, unique
 
 JWT = re.compile(r"eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+")
 
 
-def test_login_keeps_tokens_out_of_the_browser(browser: Browser, console: Console) -> None:
-    context = new_context(browser, console)
+def test_login_keeps_tokens_out_of_the_browser(context: BrowserContext, console: Console) -> None:
     page = context.new_page()
     finished: list[Request] = []
     page.on("requestfinished", lambda request: finished.append(request))
@@ -49,13 +48,11 @@ def test_login_keeps_tokens_out_of_the_browser(browser: Browser, console: Consol
         assert "access_token" not in body
         assert "refresh_token" not in body
         assert session["value"] not in body
-    context.close()
 
 
 def test_unsafe_calls_need_the_csrf_token_and_same_origin(
-    browser: Browser, console: Console
+    context: BrowserContext, console: Console
 ) -> None:
-    context = new_context(browser, console)
     page = context.new_page()
     sign_in(page, ADMIN_EMAIL, ADMIN_PASSWORD)
     cookie = {
@@ -76,10 +73,9 @@ def test_unsafe_calls_need_the_csrf_token_and_same_origin(
         assert foreign.status_code == 403
         ok = client.post("/api/v1/tasks", json=task, headers={"x-csrf-token": csrf})
         assert ok.status_code == 201, ok.text
-    context.close()
 
 
-def test_members_see_their_own_and_no_admin_page(browser: Browser, console: Console) -> None:
+def test_members_see_their_own_and_no_admin_page(context: BrowserContext, console: Console) -> None:
     owner, other = member(console, "owner"), member(console, "other")
     secret_title = unique("private")
     made = console.api(
@@ -87,7 +83,6 @@ def test_members_see_their_own_and_no_admin_page(browser: Browser, console: Cons
     )
     assert made.status_code == 201, made.text
 
-    context = new_context(browser, console)
     page = context.new_page()
     sign_in(page, other)
     expect(page.get_by_text("task(s) on this page")).to_be_visible()
@@ -99,14 +94,12 @@ def test_members_see_their_own_and_no_admin_page(browser: Browser, console: Cons
     expect(page.get_by_role("alert")).to_have_text("Only admins see this page.")
     assert page_fetch(page, "GET", "/api/v1/admin/users")["status"] == 403
     assert page_fetch(page, "GET", f"/api/v1/tasks/{made.json()['id']}")["status"] == 404
-    context.close()
 
 
 def test_a_viewer_sees_no_actions_and_the_api_refuses_them(
-    browser: Browser, console: Console
+    context: BrowserContext, console: Console
 ) -> None:
     viewer = member(console, "viewer", role="viewer")
-    context = new_context(browser, console)
     page = context.new_page()
     sign_in(page, viewer)
     expect(page.get_by_test_id("who")).to_contain_text("viewer")
@@ -119,12 +112,10 @@ def test_a_viewer_sees_no_actions_and_the_api_refuses_them(
     refused = page_fetch(page, "POST", "/api/v1/tasks", {"title": "not allowed"})
     assert refused["status"] == 403, refused
     assert json.loads(refused["text"])["status"] == 403
-    context.close()
 
 
-def test_logout_revokes_the_refresh_token(browser: Browser, console: Console) -> None:
+def test_logout_revokes_the_refresh_token(context: BrowserContext, console: Console) -> None:
     email = member(console, "leaver")
-    context = new_context(browser, console)
     page = context.new_page()
     sign_in(page, email)
     cookie = next(c["value"] for c in context.cookies() if c["name"] == "tp_session")
@@ -144,4 +135,3 @@ def test_logout_revokes_the_refresh_token(browser: Browser, console: Console) ->
     assert not [c for c in context.cookies() if c["name"] == "tp_session"]
     replay = httpx.get(f"{console.url}/api/v1/tasks", cookies={"tp_session": cookie}, timeout=30)
     assert replay.status_code == 401
-    context.close()

@@ -6,21 +6,22 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from playwright.sync_api import Browser, Page, Request, expect
+from playwright.sync_api import BrowserContext, Page, Request, expect
 
 from taskplane_testing.platform import ADMIN_EMAIL, ADMIN_PASSWORD
 
-from .conftest import Console, member, new_context, sign_in, unique
+from .conftest import Console, member, sign_in, unique
 
 
 def task_row(page: Page, title: str) -> Any:
     return page.locator("tbody tr", has_text=title)
 
 
-def test_tasks_create_filter_edit_conflict_delete(browser: Browser, console: Console) -> None:
+def test_tasks_create_filter_edit_conflict_delete(
+    context: BrowserContext, console: Console
+) -> None:
     email = member(console)
     tag = unique("tag")
-    context = new_context(browser, console)
     page = context.new_page()
     sign_in(page, email)
 
@@ -76,11 +77,10 @@ def test_tasks_create_filter_edit_conflict_delete(browser: Browser, console: Con
     expect(task_row(page, "write the report")).to_have_count(0)
     gone = console.api("GET", f"/api/v1/tasks/{task_id}", console.as_user(email))
     assert gone.status_code == 404
-    context.close()
 
 
 def test_bulk_status_change_confirms_the_count_and_reports_conflicts(
-    browser: Browser, console: Console
+    context: BrowserContext, console: Console
 ) -> None:
     email = member(console, "bulk")
     headers = console.as_user(email)
@@ -91,7 +91,6 @@ def test_bulk_status_change_confirms_the_count_and_reports_conflicts(
         assert made.status_code == 201, made.text
         ids[title] = made.json()["id"]
 
-    context = new_context(browser, console)
     page = context.new_page()
     sign_in(page, email)
     page.goto(f"/tasks?tag={tag}")
@@ -122,13 +121,11 @@ def test_bulk_status_change_confirms_the_count_and_reports_conflicts(
         "mop the floor": "completed",
         "dust the shelves": "pending",
     }
-    context.close()
 
 
 def test_the_refresh_setting_is_kept_and_one_poll_runs_per_tab(
-    browser: Browser, console: Console
+    context: BrowserContext, console: Console
 ) -> None:
-    context = new_context(browser, console)
     page = context.new_page()
     started: list[str] = []
     #: Each poll's start and end, numbered in the order the browser reported them. A poll
@@ -193,11 +190,10 @@ def test_the_refresh_setting_is_kept_and_one_poll_runs_per_tab(
     page.reload()
     expect(page.get_by_role("combobox", name="Refresh")).to_have_value("0")
     expect(page.get_by_test_id("live-state")).to_have_text("live updates off")
-    context.close()
 
 
 def test_ten_thousand_tasks_page_without_loading_them_all(
-    browser: Browser, console: Console
+    context: BrowserContext, console: Console
 ) -> None:
     email = member(console, "many")
     # Plain tasks owned by the member, in one INSERT: the columns a task created through
@@ -214,7 +210,6 @@ def test_ten_thousand_tasks_page_without_loading_them_all(
     assert listed_by_api.status_code == 200, listed_by_api.text
     assert [t["title"] for t in listed_by_api.json()["items"]] == ["bulk 0"]
 
-    context = new_context(browser, console)
     page = context.new_page()
     listed: list[str] = []
     page.on(
@@ -238,4 +233,3 @@ def test_ten_thousand_tasks_page_without_loading_them_all(
     assert not first & second
     # One page per request, never the whole list.
     assert 2 <= len(listed) <= 6, listed
-    context.close()

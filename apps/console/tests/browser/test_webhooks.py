@@ -3,18 +3,17 @@ event sent."""
 
 from __future__ import annotations
 
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import BrowserContext, expect
 
 from taskplane_testing.processes import wait_until
 
-from .conftest import Console, member, new_context, page_fetch, sign_in
+from .conftest import Console, member, page_fetch, sign_in
 
 
 def test_webhook_secret_is_shown_once_and_deliveries_listed(
-    browser: Browser, console: Console
+    context: BrowserContext, console: Console
 ) -> None:
     email = member(console, "hooks")
-    context = new_context(browser, console)
     page = context.new_page()
     sign_in(page, email)
     page.goto("/webhooks")
@@ -54,4 +53,3 @@ def test_webhook_secret_is_shown_once_and_deliveries_listed(
         "the test event at the receiver",
     )
     wait_until(lambda: delivered() and "webhook.test" in deliveries.inner_text(), "its log entry")
-    context.close()

@@ -139,7 +139,7 @@ async def kube(
     request: pytest.FixtureRequest,
 ) -> AsyncIterator[Kube]:
     async with run_emulator(crd, admit) as emulator:
-        operator_calls.emulators[request.module.__name__] = emulator
+        operator_calls.emulators[request.node.nodeid] = emulator
         yield emulator
 
 

@@ -96,7 +96,7 @@ def operator_verbs(kube: Kube) -> dict[tuple[str, str], set[str]]:
             plural += f"/{request.subresource}"
         action = str(request.action).rsplit(".", 1)[-1]
         verb = VERBS.get(action, action.lower())  # an unlisted verb is one no rule grants
-        used.setdefault((request.resource.group, plural), set()).add(verb)
+        used.setdefault((request.resource.group or "", plural), set()).add(verb)
     return used
 
 

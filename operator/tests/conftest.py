@@ -9,7 +9,8 @@
 - ``kube``: kmock's KubernetesEmulator serving the CRD, plus a kubectl-like client; each
   module's emulator is also handed to ``operator_calls``.
 - ``operator_calls``: the Kubernetes API calls the operator made in every module of the
-  session, checked against the documented RBAC by a test the collection moves last.
+  session, checked against the documented RBAC by a test the collection moves after the
+  last test that uses an emulator.
 - ``operator_process``: the real operator, ``python -m taskplane_operator``.
 - ``queues``: TaskQueues created through the emulator, removed after each e2e test.
 """

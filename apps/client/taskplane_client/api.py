@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Self, TypeVar, overload
+from typing import Any, Generic, ParamSpec, Self, TypeVar, overload
+
+import httpx
 
 from taskplane_client import calls
 from taskplane_client.base import ClientBase, TransportT
 from taskplane_client.calls import Pages
 from taskplane_client.transport import Call
-
-if TYPE_CHECKING:
-    from taskplane_client.async_client import AsyncTaskplaneClient
-    from taskplane_client.sync_client import TaskplaneClient
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -42,11 +40,16 @@ class ClientMethod(Generic[P, SyncR, AsyncR]):
     @overload
     def __get__(self, client: None, owner: type[Any]) -> Self: ...
 
+    # The clients are told apart by their transport type, so this module needs neither.
     @overload
-    def __get__(self, client: TaskplaneClient, owner: type[Any]) -> Callable[P, SyncR]: ...
+    def __get__(
+        self, client: ClientBase[httpx.BaseTransport], owner: type[Any]
+    ) -> Callable[P, SyncR]: ...
 
     @overload
-    def __get__(self, client: AsyncTaskplaneClient, owner: type[Any]) -> Callable[P, AsyncR]: ...
+    def __get__(
+        self, client: ClientBase[httpx.AsyncBaseTransport], owner: type[Any]
+    ) -> Callable[P, AsyncR]: ...
 
     def __get__(self, client: Any, owner: type[Any]) -> Any:
         if client is None:

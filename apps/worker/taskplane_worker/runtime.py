@@ -3,8 +3,9 @@
 A slot is freed the moment its handler returns; its result goes to the completion
 buffer (``reporting``), which is flushed in batches, and past ``complete_backlog``
 waiting results the worker leases nothing more. Leases ask for the free slots plus
-``prefetch``: over the streaming lease (``channels.StreamChannel``, the default) as
-credit that the service's dispatcher fills as tasks come, else as HTTP long-polls.
+``prefetch`` (a full batch while handlers are short): over the streaming lease
+(``channels.StreamChannel``, the default) as credit, topped up as slots free and served
+by the service as tasks come, else as HTTP long-polls.
 
 Nothing a handler does can crash the worker: exceptions and timeouts become failed
 attempts with the error recorded. Tasks are never lost: a task is either completed,
@@ -103,6 +104,8 @@ class Worker(Reporting):
             else HttpChannel(self.client, config)
         )
         self._duration = DURATION.labels(config.queue)
+        #: Handler time, a moving average (None until one has finished).
+        self._typical_s: float | None = None
 
     async def wait_for_api(self) -> None:
         """Reach the task-service (with backoff, up to ``startup_timeout_s``) or raise
@@ -166,6 +169,8 @@ class Worker(Reporting):
                 self._outcomes[outcome].inc()
             elapsed = time.monotonic() - started
             self._duration.observe(elapsed)
+            typical = self._typical_s
+            self._typical_s = elapsed if typical is None else typical + (elapsed - typical) / 8
             if span is not None:
                 span.end()
             if log.isEnabledFor(logging.INFO):  # in the task's trace context
@@ -253,8 +258,17 @@ class Worker(Reporting):
             return 0
         if not self.channel.pushes and self.ready:
             return 0
-        room = self.config.concurrency + self.config.prefetch
+        room = self.config.concurrency + self._prefetch()
         return room - len(self.inflight) - len(self.ready)
+
+    def _prefetch(self) -> int:
+        """The configured prefetch; a full batch while handlers are short. A prefetched
+        task waits for a slot, and no other worker can take it meanwhile: worth it only
+        when slots free faster than a lease round trip (then without it they idle)."""
+        typical = self._typical_s
+        if typical is not None and typical < self.config.short_task_s:
+            return max(self.config.prefetch, self.config.concurrency)
+        return self.config.prefetch
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()

@@ -1,11 +1,10 @@
 """The databases of a run: one template per peer holding its schema, a fresh clone per
-repeat, filled with the peer's own batch enqueue; and the few SQL helpers the runs share."""
+repeat, filled with the peer's own batch enqueue."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import psycopg
 
@@ -13,19 +12,6 @@ from taskplane_testing.postgres import PostgresServer
 
 if TYPE_CHECKING:
     from bench.queues.peers import Peer
-
-
-async def scalar(connection: psycopg.AsyncConnection[Any], sql: str) -> int:
-    row = await (await connection.execute(sql)).fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
-
-
-async def counts(url: str, names: Sequence[str], sql: str, ids: Sequence[int]) -> dict[str, int]:
-    """One row of counts (``sql`` takes the ids as its one parameter), by ``names``."""
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
-        row = await (await connection.execute(sql, (list(ids),))).fetchone()
-    assert row is not None
-    return dict(zip(names, (int(v) for v in row), strict=True))
 
 
 async def admin(server: PostgresServer, sql: str) -> None:

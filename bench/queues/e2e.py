@@ -28,7 +28,7 @@ import psycopg
 
 from bench import adapter
 from bench.cpu import CpuMeter
-from bench.queues.databases import scalar
+from bench.queues.sql import scalar
 from bench.runs import DeployedConfig, run_record, wait_done
 from taskplane_testing.postgres import PostgresServer, free_port
 from taskplane_testing.processes import ServiceProcess

@@ -39,9 +39,10 @@ import psycopg
 from bench import adapter
 from bench.adapter import TaskplaneEngine
 from bench.queues import stamps
-from bench.queues.databases import clone, drop, install_templates, scalar
+from bench.queues.databases import clone, drop, install_templates
 from bench.queues.deployed import start_runner, stop_runner, until_ready
 from bench.queues.peers import PEERS, Peer
+from bench.queues.sql import scalar
 from bench.runs import Exited, Log, wait_done
 from bench.stats import percentile
 from taskplane_testing.postgres import PostgresServer

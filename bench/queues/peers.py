@@ -25,7 +25,7 @@ import psycopg
 
 from bench import adapter
 from bench.adapter import TaskplaneEngine
-from bench.queues.databases import counts, scalar
+from bench.queues.sql import counts, scalar
 
 QUEUE = adapter.QUEUE
 

@@ -11,33 +11,16 @@ none.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import kopf
 
 from taskplane_operator import desired
 from taskplane_operator.client import QueueConfig
 from taskplane_operator.model import TaskQueueSpec, queue_name
-from taskplane_operator.state import ObjectState, Services
+from taskplane_operator.state import ObjectState, Registration, Services
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Registration:
-    """What is registered: the queue's configuration and the binding of the workers'
-    ServiceAccount (in the TaskQueue's namespace, with that uid) to that queue.
-
-    The auth-service refuses tokens of a ServiceAccount whose uid differs from the
-    binding's, so the uid is part of what is registered. None (the ServiceAccount not
-    seen yet) binds without one: the auth-service records the first token's uid.
-    """
-
-    queue: str
-    config: QueueConfig
-    namespace: str
-    service_account: str
-    service_account_uid: str | None
 
 
 def wanted(body: kopf.Body, spec: TaskQueueSpec, service_account_uid: str | None) -> Registration:

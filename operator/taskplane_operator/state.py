@@ -13,20 +13,17 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import kopf
 
 from taskplane_operator import metrics
-from taskplane_operator.client import TaskServiceClient, TaskServiceError
+from taskplane_operator.client import QueueConfig, TaskServiceClient, TaskServiceError
 from taskplane_operator.cluster import Cluster, KubernetesApiError
 from taskplane_operator.model import InvalidSpecError, TaskQueueSpec, parse_spec
 from taskplane_operator.scaling import RecommendationWindow
 from taskplane_operator.settings import OperatorSettings
 from taskplane_operator.status import Problem
-
-if TYPE_CHECKING:
-    from taskplane_operator.registration import Registration
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +35,23 @@ class Services:
     settings: OperatorSettings
     cluster: Cluster
     tasks: TaskServiceClient
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What is registered: the queue's configuration and the binding of the workers'
+    ServiceAccount (in the TaskQueue's namespace, with that uid) to that queue.
+
+    The auth-service refuses tokens of a ServiceAccount whose uid differs from the
+    binding's, so the uid is part of what is registered. None (the ServiceAccount not
+    seen yet) binds without one: the auth-service records the first token's uid.
+    """
+
+    queue: str
+    config: QueueConfig
+    namespace: str
+    service_account: str
+    service_account_uid: str | None
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Self
 import httpx
 from pydantic import Field, SecretStr, model_validator
 
-from notification_service.keys import parse_keys
+from notification_service.kek import parse_keys
 from taskplane_client.auth import auth_for
 from taskplane_common.settings import DEV_SECRET_MARKER, ServiceSettings
 

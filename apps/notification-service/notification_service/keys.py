@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import hashlib
 import os
 import threading
@@ -29,22 +28,19 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import boto3
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import text
 
+from notification_service.config import Settings, get_settings
+from notification_service.kek import new_kek, parse_keys
 from taskplane_common.db import Database
-from taskplane_common.settings import DEV_SECRET_MARKER
-
-if TYPE_CHECKING:
-    from notification_service.config import Settings
 
 VERSION = b"\x01"
 NONCE_BYTES = 12
-KEY_BYTES = 32
 _WRAP_CONTEXT = b"taskplane notification-service data key"
 _KMS_CONTEXT = {"purpose": "taskplane-notification-secrets"}
 #: Unwrapped data keys kept in memory (a KMS call each otherwise), and for how long.
@@ -84,36 +80,6 @@ def _open(key: bytes, sealed: bytes, associated: bytes) -> bytes:
         return AESGCM(key).decrypt(nonce, body, associated)
     except InvalidTag as exc:
         raise KeyUnavailableError("the value does not open under this key") from exc
-
-
-def parse_keys(value: str) -> list[bytes]:
-    """KEKs from comma- or newline-separated base64 (32 bytes each), current first.
-
-    A development default (it carries the ``change-me`` marker, which production
-    refuses) is hashed into a key instead, so a laptop needs no configuration.
-    """
-    keys: list[bytes] = []
-    for entry in (part.strip() for part in value.replace("\n", ",").split(",")):
-        if not entry:
-            continue
-        if DEV_SECRET_MARKER in entry:
-            keys.append(hashlib.sha256(entry.encode()).digest())
-            continue
-        try:
-            key = base64.b64decode(entry, validate=True)
-        except ValueError as exc:
-            raise ValueError("a KEK must be base64 of 32 random bytes") from exc
-        if len(key) != KEY_BYTES:
-            raise ValueError("a KEK must be base64 of 32 random bytes")
-        keys.append(key)
-    if not keys:
-        raise ValueError("no KEK given")
-    return keys
-
-
-def new_kek() -> str:
-    """A fresh KEK in the form ``parse_keys`` reads (``make run``, the chart, rotation)."""
-    return base64.b64encode(os.urandom(KEY_BYTES)).decode()
 
 
 def local_key_id(key: bytes) -> str:
@@ -355,8 +321,6 @@ async def key_counts(database: Database) -> dict[str, int]:
 
 
 async def _run(command: str, batch: int) -> None:
-    from notification_service.config import get_settings
-
     settings = get_settings()
     database = Database(settings)
     try:

@@ -22,7 +22,8 @@ from fastapi import FastAPI
 from standardwebhooks.webhooks import Webhook
 
 from notification_service.config import Settings
-from notification_service.keys import SecretBox, build_kek, local_key_id, new_kek, rewrap_all
+from notification_service.kek import new_kek
+from notification_service.keys import SecretBox, build_kek, local_key_id, rewrap_all
 from notification_service.lambda_handler import load_secrets
 from taskplane_common.migrations import upgrade
 from taskplane_testing.postgres import PostgresServer

@@ -1,16 +1,17 @@
-"""What a change to the task-service bought: the service at another commit and as checked
+"""What a change to the services bought: each service at another commit and as checked
 out, side by side against the same ceiling, on one server.
 
 ``python -m bench.sizing.api_compare --before <commit> [--after <commit>] [--seconds 5]
-[--repeats 2]`` exports ``apps/`` of ``<commit>`` (``git archive``) and starts that
-task-service on it (``PYTHONPATH`` ahead of the editable installs) next to the checked-out
-one (or the one of ``--after``), on the same database, auth-service (JWKS) and seeded rows
-as the sizing run, with the ceiling app
-(:mod:`bench.sizing.ceiling_app`). wrk then drives each endpoint and concurrency on the three
-sides in turn (interleaved, so a change of machine load hits all three alike), ``repeats``
-times; the table shows the median requests/s of each side, ``before`` / ceiling,
-``after`` / ceiling and after / before. Results in ``latest-api-compare.md`` and
-``<UTC timestamp>-api-compare.json``.
+[--repeats 2] [--endpoints get list post jwks me]`` exports ``apps/`` of ``<commit>``
+(``git archive``) and starts the services behind the endpoints on it (``PYTHONPATH`` ahead
+of the editable installs: the task-service for ``get``/``list``/``post``, the
+auth-service for ``jwks``, the user-service for ``me``) next to the checked-out ones (or
+those of ``--after``), on the same databases, auth-service (JWKS) and seeded rows as the
+sizing run, with the ceiling app (:mod:`bench.sizing.ceiling_app`). wrk then drives each
+endpoint and concurrency on the three sides in turn (interleaved, so a change of machine
+load hits all three alike), ``repeats`` times; the table shows the median requests/s of
+each side, ``before`` / ceiling, ``after`` / ceiling and after / before. Results in
+``latest-api-compare.md`` and ``<UTC timestamp>-api-compare.json``.
 
 Each side's process CPU per request is measured too (user + system time of the process
 over its wrk run, less what it spends idle in that time (its background loops, measured
@@ -40,7 +41,7 @@ import psycopg
 
 from bench.sizing.api_ceiling import (
     CLIENTS,
-    PATHS,
+    ENDPOINTS,
     SEED_SQL,
     idle_cpu,
     metered_wrk,
@@ -53,6 +54,15 @@ from taskplane_testing.processes import ServiceProcess
 
 REPO = Path(__file__).resolve().parents[2]
 SIDES = ("before", "after", "ceiling")
+#: The endpoints compared by default (the auth-service's refresh needs tokens seeded per
+#: side and run: the sizing run measures it).
+COMPARED = ("get", "list", "post", "jwks", "me")
+#: Each service of ``ENDPOINTS``: its module, source directory under ``apps/`` and name.
+SERVICES = {
+    "tasks": ("task_service", "task-service"),
+    "auth": ("auth_service", "auth-service"),
+    "users": ("user_service", "user-service"),
+}
 
 
 def export_apps(commit: str) -> Path:
@@ -68,30 +78,30 @@ def export_apps(commit: str) -> Path:
     return target / "apps"
 
 
-def _task_service(
+def _service(
     stack: ExitStack,
+    service: str,
     commit: str | None,
-    database_url: str,
-    jwks_url: str,
-    fallback: ServiceProcess,
+    env: dict[str, str],
+    checked_out: ServiceProcess | None,
 ) -> tuple[str, int]:
-    """Base URL and pid of the task-service at ``commit`` (``fallback``, the checked-out
-    one, when None), started on ``database_url``."""
-    if commit is None:
-        assert fallback.process is not None
-        return fallback.url, fallback.process.pid
-    apps = export_apps(commit)
+    """Base URL and pid of ``service`` (a key of ``SERVICES``) at ``commit``, or as checked
+    out when None (``checked_out`` if already running), started with ``env``."""
+    module, directory = SERVICES[service]
     env = {
-        "DATABASE_URL": database_url,
+        **env,
         "TASKPLANE_ENVIRONMENT": "development",
         "TASKPLANE_LOG_LEVEL": "WARNING",
-        "OTEL_SERVICE_NAME": "task-service",
-        "TASKPLANE_JWKS_URL": jwks_url,
-        "PYTHONPATH": ":".join(str(apps / name) for name in ("task-service", "common", "client")),
+        "OTEL_SERVICE_NAME": directory,
     }
-    service = stack.enter_context(ServiceProcess("task_service", env))
-    assert service.process is not None
-    return service.url, service.process.pid
+    if commit is not None:
+        apps = export_apps(commit)
+        env["PYTHONPATH"] = ":".join(str(apps / name) for name in (directory, "common", "client"))
+    process = checked_out if commit is None and checked_out is not None else None
+    if process is None:
+        process = stack.enter_context(ServiceProcess(module, env))
+    assert process.process is not None
+    return process.url, process.process.pid
 
 
 def compare(
@@ -101,6 +111,7 @@ def compare(
     repeats: int,
     seed_rows: int,
     clients: Sequence[int] = CLIENTS,
+    endpoints: Sequence[str] = COMPARED,
 ) -> dict[str, Any]:
     with (
         PostgresServer(max_connections=200, durable=False) as server,
@@ -108,12 +119,25 @@ def compare(
         ExitStack() as stack,
     ):
         database_url = server.url("compare")
+        users_url = server.create_database("compare_users")
         jwks = f"{platform.auth.url}/.well-known/jwks.json"
-        sides = {
-            "before": _task_service(stack, before, database_url, jwks, platform.tasks),
-            "after": _task_service(stack, after, database_url, jwks, platform.tasks),
-            "ceiling": stack.enter_context(ceiling_app(database_url, jwks)),
+        env = {
+            "tasks": {"DATABASE_URL": database_url, "TASKPLANE_JWKS_URL": jwks},
+            "auth": {"DATABASE_URL": database_url},
+            "users": {"DATABASE_URL": users_url, "TASKPLANE_JWKS_URL": jwks},
         }
+        running = {"tasks": platform.tasks, "auth": platform.auth}
+        services = {ENDPOINTS[endpoint][0] for endpoint in endpoints}
+        # The checked-out user-service first: its migrations create the tables the
+        # ceiling's /me writes.
+        sides = {
+            service: {
+                "after": _service(stack, service, after, env[service], running.get(service)),
+                "before": _service(stack, service, before, env[service], running.get(service)),
+            }
+            for service in sorted(services, key=lambda name: name != "users")
+        }
+        ceiling = stack.enter_context(ceiling_app(database_url, jwks, users_url))
         token = platform.admin_token()
         owner = jwt.decode(token, options={"verify_signature": False})["sub"]
         with psycopg.connect(database_url, autocommit=True) as db:
@@ -122,15 +146,24 @@ def compare(
             db.execute("VACUUM (ANALYZE) tasks.tasks")
         assert row is not None
         scripts = wrk_scripts()
-        idle = idle_cpu({side: pid for side, (_, pid) in sides.items()})
+        pids = {
+            f"{service} {side}": pid
+            for service, by in sides.items()
+            for side, (_, pid) in by.items()
+        }
+        idle = idle_cpu({**pids, "ceiling": ceiling[1]})
         points: dict[str, Any] = {}
-        for endpoint, template in PATHS.items():
+        for endpoint in endpoints:
+            service, template = ENDPOINTS[endpoint]
             path = template.format(task_id=row[0])
+            targets = {**sides[service], "ceiling": ceiling}
+            names = {side: f"{service} {side}" for side in ("before", "after")}
+            names["ceiling"] = "ceiling"
             for concurrency in clients:
                 runs: dict[str, list[dict[str, Any]]] = {side: [] for side in SIDES}
                 for _ in range(repeats):
                     for side in SIDES:
-                        base, pid = sides[side]
+                        base, pid = targets[side]
                         run = metered_wrk(
                             base + path,
                             token,
@@ -138,7 +171,7 @@ def compare(
                             seconds,
                             scripts[endpoint],
                             pid,
-                            idle[side],
+                            idle[names[side]],
                         )
                         runs[side].append(run)
                 name = f"{endpoint} x{concurrency}"
@@ -184,7 +217,7 @@ def _codes(runs: dict[str, list[dict[str, Any]]]) -> set[str]:
 
 def table(result: dict[str, Any]) -> str:
     lines = [
-        f"# Task API before ({result['before']}) and after ({result['after']}),"
+        f"# The services before ({result['before']}) and after ({result['after']}),"
         " against the ceiling",
         "",
         f"wrk {result['seconds']} s a point, median of {result['repeats']}, interleaved.",
@@ -219,10 +252,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--seed-rows", type=int, default=2_000)
     parser.add_argument("--clients", type=int, nargs="+", default=list(CLIENTS))
+    parser.add_argument("--endpoints", nargs="+", choices=COMPARED, default=list(COMPARED))
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     result = compare(
-        args.before, args.after, args.seconds, args.repeats, args.seed_rows, args.clients
+        args.before,
+        args.after,
+        args.seconds,
+        args.repeats,
+        args.seed_rows,
+        args.clients,
+        args.endpoints,
     )
     args.results_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -1,9 +1,11 @@
-"""Where the task-service spends its CPU under wrk: py-spy on the real process.
+"""Where a service spends its CPU under wrk: py-spy on the real process.
 
-``python -m bench.sizing.profile_api [--endpoint get|list|post] [--clients 16] [--seconds 20]``
-starts the platform on a throw-away PostgreSQL (the sizing run's set-up: seeded tasks,
-JWKS verification against the real auth-service), drives one endpoint with wrk and records
-the task-service with ``py-spy record`` meanwhile. It writes the collapsed stacks
+``python -m bench.sizing.profile_api [--endpoint get|list|post|jwks|me] [--clients 16]
+[--seconds 20]`` starts the platform on a throw-away PostgreSQL (the sizing run's set-up:
+seeded tasks, JWKS verification against the real auth-service; a user-service for
+``me``), drives one endpoint with wrk and records the service behind it (the
+task-service, the auth-service for ``jwks``, the user-service for ``me``) with ``py-spy
+record`` meanwhile. It writes the collapsed stacks
 (``profile-api-<endpoint>.txt``, for ``flamegraph.pl`` or speedscope) and
 ``latest-profile-api-<endpoint>.md``: CPU samples by layer (the library the sampled frame
 is in) and the functions with the most samples, inclusive and self. Only samples of the
@@ -23,25 +25,32 @@ import sys
 import tempfile
 import threading
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import jwt
 import psycopg
 
-from bench.sizing.api_ceiling import PATHS, SEED_SQL, run_wrk, wrk_scripts
+from bench.sizing.api_ceiling import ENDPOINTS, SEED_SQL, run_wrk, wrk_scripts
 from bench.sizing.run import RESULTS
-from taskplane_testing.platform import running_platform
+from taskplane_testing.platform import Platform, running_platform
 from taskplane_testing.postgres import PostgresServer
+from taskplane_testing.processes import ServiceProcess
+
+#: The endpoints profiled (the auth-service's refresh needs tokens seeded per run).
+PROFILED = ("get", "list", "post", "jwks", "me")
 
 #: Layer of a frame, by the first pattern its file path matches (order matters).
 LAYERS = (
-    ("ours", re.compile(r"task_service|taskplane_common|taskplane_client")),
+    ("ours", re.compile(r"(task|auth|user)_service|taskplane_common|taskplane_client")),
     ("sqlalchemy", re.compile(r"sqlalchemy")),
     ("psycopg", re.compile(r"psycopg")),
     ("pydantic", re.compile(r"pydantic")),
     ("fastapi/starlette", re.compile(r"fastapi|starlette")),
-    ("opentelemetry", re.compile(r"opentelemetry")),
+    # py-spy names the frames of a namespace package's modules without it: the
+    # OpenTelemetry SDK's ``trace/__init__.py``, ``attributes/``, ``context/``...
+    ("opentelemetry", re.compile(r"opentelemetry|^(trace|attributes|context|propagate|util)/")),
     ("jwt/cryptography", re.compile(r"jwt|cryptography")),
     ("prometheus_client", re.compile(r"prometheus_client")),
     ("uvicorn/h11", re.compile(r"uvicorn|h11|httptools")),
@@ -115,11 +124,33 @@ def _py_spy() -> str:
     return found
 
 
+def _target(
+    stack: ExitStack, server: PostgresServer, platform: Platform, service: str
+) -> ServiceProcess:
+    """The process behind ``service`` (``ENDPOINTS``' name): the platform's, or a
+    user-service started on a database of its own."""
+    if service == "users":
+        users = ServiceProcess(
+            "user_service",
+            {
+                "DATABASE_URL": server.create_database("profile_users"),
+                "TASKPLANE_ENVIRONMENT": "development",
+                "TASKPLANE_LOG_LEVEL": "WARNING",
+                "OTEL_SERVICE_NAME": "user-service",
+                "TASKPLANE_JWKS_URL": f"{platform.auth.url}/.well-known/jwks.json",
+            },
+        )
+        return stack.enter_context(users)
+    return platform.auth if service == "auth" else platform.tasks
+
+
 def profile(endpoint: str, clients: int, seconds: int, results_dir: Path) -> Path:
-    """Run wrk on ``endpoint`` while py-spy records the task-service; the table's path."""
+    """Run wrk on ``endpoint`` while py-spy records its service; the table's path."""
+    service, template = ENDPOINTS[endpoint]
     with (
         PostgresServer(max_connections=200, durable=False) as server,
         running_platform(server, "profile") as platform,
+        ExitStack() as stack,
     ):
         token = platform.admin_token()
         owner = jwt.decode(token, options={"verify_signature": False})["sub"]
@@ -128,14 +159,15 @@ def profile(endpoint: str, clients: int, seconds: int, results_dir: Path) -> Pat
             row = db.execute("SELECT id FROM tasks.tasks LIMIT 1").fetchone()
             db.execute("VACUUM (ANALYZE) tasks.tasks")
         assert row is not None
-        assert platform.tasks.process is not None
-        url = platform.tasks.url + PATHS[endpoint].format(task_id=row[0])
+        target = _target(stack, server, platform, service)
+        assert target.process is not None
+        url = target.url + template.format(task_id=row[0])
         stacks = Path(tempfile.mkstemp(prefix="taskplane-pyspy-", suffix=".txt")[1])
         spy = [
             _py_spy(),
             "record",
             "--pid",
-            str(platform.tasks.process.pid),
+            str(target.process.pid),
             "--duration",
             str(seconds),
             "--rate",
@@ -162,7 +194,7 @@ def profile(endpoint: str, clients: int, seconds: int, results_dir: Path) -> Pat
     collapsed = results_dir / f"profile-api-{endpoint}.txt"
     collapsed.write_text(stacks.read_text())
     title = (
-        f"task-service under wrk: {endpoint} x{clients}, {seconds} s,"
+        f"{target.module.replace('_', '-')} under wrk: {endpoint} x{clients}, {seconds} s,"
         f" {result.get('requests_per_s', 0):,.0f} requests/s, statuses {result.get('statuses')}"
     )
     path = results_dir / f"latest-profile-api-{endpoint}.md"
@@ -172,7 +204,7 @@ def profile(endpoint: str, clients: int, seconds: int, results_dir: Path) -> Pat
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.sizing.profile_api", description=__doc__)
-    parser.add_argument("--endpoint", choices=sorted(PATHS), default="get")
+    parser.add_argument("--endpoint", choices=PROFILED, default="get")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--results-dir", type=Path, default=RESULTS)

@@ -25,7 +25,7 @@ from auth_service.config import Settings
 from auth_service.models import SigningKey
 from taskplane_common.db import Database
 from taskplane_common.errors import ProblemError
-from taskplane_common.jsonbody import dumps
+from taskplane_common.jsonbody import CachedBody
 from taskplane_common.principals import Principal, invalid_token
 from taskplane_common.revocations import RevocationList, subject_digest, token_epoch
 from taskplane_common.token_verifier import (
@@ -37,6 +37,8 @@ from taskplane_common.token_verifier import (
 
 #: Reloads forced by unknown kids happen at most this often per replica.
 MIN_RELOAD_INTERVAL_S = 1.0
+#: Short max-age: verifiers cache anyway and refetch on an unknown ``kid``.
+JWKS_CACHE_CONTROL = "public, max-age=60"
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ class KeyStore:
         self._private: dict[str, ec.EllipticCurvePrivateKey] = {}
         self._loaded_at: float | None = None
         self._lock = asyncio.Lock()
-        self._jwks_body: tuple[list[KeyInfo], bytes] | None = None
+        self._jwks_body: tuple[list[KeyInfo], CachedBody] | None = None
 
     # -- reading -----------------------------------------------------------------------
 
@@ -101,15 +103,16 @@ class KeyStore:
     async def jwks(self) -> dict[str, Any]:
         return {"keys": [key.public_jwk for key in await self._load()]}
 
-    async def jwks_body(self) -> bytes:
-        """The JWKS as a JSON body, serialised once per loaded key list (every verifier
-        in the platform fetches it)."""
+    async def jwks_body(self) -> CachedBody:
+        """The JWKS as a JSON body with its ETag and ``Cache-Control``, encoded once per
+        loaded key list (every verifier in the platform fetches it)."""
         keys = await self._load()
         if not keys:
             await self.signing_key()  # creates the first key
             keys = await self._load()
         if self._jwks_body is None or self._jwks_body[0] is not keys:
-            self._jwks_body = (keys, dumps({"keys": [key.public_jwk for key in keys]}))
+            document = {"keys": [key.public_jwk for key in keys]}
+            self._jwks_body = (keys, CachedBody.of(document, JWKS_CACHE_CONTROL))
         return self._jwks_body[1]
 
     async def public_key(self, kid: str) -> ec.EllipticCurvePublicKey | None:

@@ -60,12 +60,14 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         settings=settings,
         title="taskplane auth-service",
         version=__version__,
+        # The busiest first (a request is matched against the routes in order): every
+        # verifier's JWKS fetch and revocation poll, then logins and refreshes.
         routers=[
+            jwks.router,
             login.router,
             exchanges.router,
             admin.router,
             workload_bindings.router,
-            jwks.router,
         ],
         database=database,
         lifespan=lifespan,

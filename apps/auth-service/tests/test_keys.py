@@ -119,3 +119,30 @@ async def test_own_endpoints_refuse_forged_tokens(
         headers={"kid": signing_kid},
     )
     assert_problem(await client.get("/api/v1/admin/users", headers=bearer(expired)), 401)
+
+
+async def test_jwks_carries_an_etag_and_answers_304_to_a_current_one(
+    client: httpx.AsyncClient, admin_token: str
+) -> None:
+    first = await client.get("/.well-known/jwks.json")
+    etag = first.headers["etag"]
+    assert etag.startswith('"')
+    assert etag.endswith('"')
+    assert first.headers["cache-control"] == "public, max-age=60"
+    assert first.headers["content-type"] == "application/json"
+    for held in (etag, f"W/{etag}", f'"other", {etag}', "*"):
+        unchanged = await client.get("/.well-known/jwks.json", headers={"If-None-Match": held})
+        assert unchanged.status_code == 304, held
+        assert unchanged.content == b""
+        assert unchanged.headers["etag"] == etag
+        assert unchanged.headers["cache-control"] == "public, max-age=60"
+    stale = await client.get("/.well-known/jwks.json", headers={"If-None-Match": '"other"'})
+    assert stale.status_code == 200
+    assert stale.content == first.content
+
+    rotated = await client.post("/api/v1/admin/signing-keys", headers=bearer(admin_token))
+    assert rotated.status_code == 201, rotated.text
+    after = await client.get("/.well-known/jwks.json", headers={"If-None-Match": etag})
+    assert after.status_code == 200, "a new key list has a new ETag"
+    assert after.headers["etag"] != etag
+    assert rotated.json()["kid"] in {key["kid"] for key in after.json()["keys"]}

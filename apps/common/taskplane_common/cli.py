@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import uvicorn
 
+from taskplane_common.app import ServerProcess
 from taskplane_common.logging import configure_logging
 from taskplane_common.migrations import upgrade
 from taskplane_common.settings import ServiceSettings
@@ -35,6 +36,7 @@ def run_service_cli(
             parser.error("DATABASE_URL is not set")
         upgrade(package, settings.database_url.get_secret_value())
         return
+    ServerProcess.freeze_after_startup = True
     uvicorn.run(
         f"{package}.main:build_app",
         factory=True,
@@ -47,4 +49,7 @@ def run_service_cli(
         http="httptools",
         proxy_headers=True,
         server_header=False,
+        # The access logger stays at WARNING (``configure_logging``), where uvicorn would
+        # still format each request's client address and path before the level check.
+        access_log=False,
     )

@@ -15,7 +15,6 @@ import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Annotated, Any, cast
 
 import psycopg
@@ -24,7 +23,6 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import Histogram
 from psycopg import pq
-from psycopg.rows import dict_row
 from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
@@ -83,7 +81,9 @@ class Database:
             "net.peer.name": url.host,
             "net.peer.port": url.port,
         }
-        self.span_attributes = {key: value for key, value in server.items() if value is not None}
+        self.statements = Statements(
+            {key: value for key, value in server.items() if value is not None}
+        )
 
         async def connect() -> psycopg.AsyncConnection[Any]:
             """A new connection within the connect timeout: a server that accepts and
@@ -180,39 +180,11 @@ class Database:
         async with self.sessionmaker() as session, session.begin():
             yield session
 
-    @asynccontextmanager
-    async def driver(self) -> AsyncIterator[Driver]:
-        """A connection of the engine's pool in autocommit, used through psycopg
-        directly (see the module's docstring).
-
-        Checked out of the pool itself, without an engine ``Connection`` around it: the
-        pool's timeout (503 database-busy), idle pings and metrics apply; the engine's
-        connection, its events and its isolation-level switches (each a greenlet hop)
-        do not. A connection-level failure does what the engine does on a disconnect:
-        that connection is discarded and every connection opened before it is
-        recycled at its next checkout (a database restart kills them all).
-        """
-        pool = self.engine.sync_engine.pool
-        fairy = await greenlet_spawn(pool.connect)
-        connection = cast(psycopg.AsyncConnection[Any], fairy.driver_connection)
-        broken: BaseException | None = None
-        try:
-            await connection.set_autocommit(True)
-            yield Driver(connection, self.latency, self.span_attributes)
-        except DBAPIError as exc:
-            if isinstance(exc.orig, psycopg.OperationalError):
-                broken = exc
-            raise
-        finally:
-            if broken is None:
-                try:
-                    await connection.set_autocommit(False)
-                except psycopg.Error as exc:
-                    broken = exc
-            if broken is None:
-                await greenlet_spawn(fairy.close)
-            else:
-                await greenlet_spawn(pool._invalidate, fairy, broken)
+    def driver(self) -> DriverCheckout:
+        """``async with database.driver() as db``: a connection of the engine's pool in
+        autocommit, used through psycopg directly (see the module's docstring and
+        :class:`DriverCheckout`)."""
+        return DriverCheckout(self)
 
     async def ping(self) -> bool:
         """True when the database answers a trivial query within the connect timeout."""
@@ -250,7 +222,6 @@ Row = Mapping[str, Any]
 _TRACER = trace.get_tracer(__name__)
 
 
-@lru_cache(maxsize=1024)
 def _operation(sql: str) -> str:
     """A statement's span name: its first keyword after any ``--`` comment lines (the
     name the psycopg instrumentation gives the engine's statements)."""
@@ -259,15 +230,47 @@ def _operation(sql: str) -> str:
     return words[0].upper() if words else "SQL"
 
 
-@dataclass(frozen=True)
+class Statements:
+    """What the Driver keeps per statement text, built on its first run: the SQL client
+    span's name and attributes (the server's ``db.*`` attributes plus ``db.statement``)
+    and the result's column names (psycopg's ``dict_row`` reads them off every result
+    again). Texts are fixed or one per request shape; past ``MAX_TEXTS`` the cache
+    starts over."""
+
+    MAX_TEXTS = 1024
+
+    def __init__(self, server: Mapping[str, Any]) -> None:
+        self.server = dict(server)
+        self._spans: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._columns: dict[str, tuple[str, ...]] = {}
+
+    def span(self, sql: str) -> tuple[str, dict[str, Any]]:
+        spec = self._spans.get(sql)
+        if spec is None:
+            if len(self._spans) >= self.MAX_TEXTS:
+                self._spans.clear()
+            spec = self._spans[sql] = (_operation(sql), {**self.server, "db.statement": sql})
+        return spec
+
+    def columns(self, sql: str, cursor: psycopg.AsyncCursor[Any], count: int) -> tuple[str, ...]:
+        """The result's column names (``count`` of them: a text whose result changed
+        shape, ``SELECT *`` after a migration, is read again)."""
+        names = self._columns.get(sql)
+        if names is None or len(names) != count:
+            if len(self._columns) >= self.MAX_TEXTS:
+                self._columns.clear()
+            names = self._columns[sql] = tuple(column.name for column in cursor.description or ())
+        return names
+
+
+@dataclass(slots=True)
 class Driver:
     """A pooled psycopg connection in autocommit (:meth:`Database.driver`): each
     statement is one round trip, its rows decoded once into dicts."""
 
     connection: psycopg.AsyncConnection[Any]
     latency: Histogram
-    #: The SQL spans' attributes (``db.system``, ``db.name``, ...), ``db.statement`` aside.
-    span_attributes: Mapping[str, Any]
+    statements: Statements
 
     async def fetch(self, sql: str, params: Mapping[str, Any]) -> list[Row]:
         """Run a fixed SQL text (``%(name)s`` parameters; psycopg prepares a text after
@@ -279,21 +282,20 @@ class Driver:
         traced cursor (which the engine's statements keep) costs several times more
         per statement for the same span."""
         started = time.perf_counter()
-        span = _TRACER.start_span(
-            _operation(sql),
-            kind=SpanKind.CLIENT,
-            attributes={**self.span_attributes, "db.statement": sql},
-        )
+        name, attributes = self.statements.span(sql)
+        span = _TRACER.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
         try:
-            async with psycopg.AsyncCursor(self.connection, row_factory=dict_row) as cursor:
+            # Rows as tuples (decoded in C), then one dict per row under the text's
+            # cached column names.
+            async with psycopg.AsyncCursor(self.connection) as cursor:
                 await cursor.execute(sql, params)
-                rows: list[Row] = []
                 # The result's status, not ``description`` (which builds every column's
                 # description on each call).
                 result = cursor.pgresult
-                if result is not None and result.status == pq.ExecStatus.TUPLES_OK:
-                    rows.extend(await cursor.fetchall())
-                return rows
+                if result is None or result.status != pq.ExecStatus.TUPLES_OK:
+                    return []
+                names = self.statements.columns(sql, cursor, result.nfields)
+                return [dict(zip(names, row, strict=True)) for row in await cursor.fetchall()]
         except psycopg.Error as exc:
             span.record_exception(exc)
             span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
@@ -301,6 +303,56 @@ class Driver:
         finally:
             span.end()
             self.latency.observe(time.perf_counter() - started)
+
+
+class DriverCheckout:
+    """:meth:`Database.driver`'s context manager (a class, not a generator: it runs on
+    every request). Checks a connection out of the engine's pool itself, without an
+    engine ``Connection`` around it: the pool's timeout (503 database-busy), idle pings
+    and metrics apply; the engine's connection, its events and its isolation-level
+    switches (each a greenlet hop) do not. A connection-level failure does what the
+    engine does on a disconnect: that connection is discarded and every connection
+    opened before it is recycled at its next checkout (a database restart kills them
+    all)."""
+
+    __slots__ = ("database", "fairy")
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.fairy: Any = None
+
+    async def __aenter__(self) -> Driver:
+        database = self.database
+        fairy = self.fairy = await greenlet_spawn(database.engine.sync_engine.pool.connect)
+        connection = cast(psycopg.AsyncConnection[Any], fairy.driver_connection)
+        try:
+            await connection.set_autocommit(True)
+        except BaseException as exc:
+            await self._release(connection, exc)
+            raise
+        return Driver(connection, database.latency, database.statements)
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, _tb: Any) -> None:
+        connection = cast(psycopg.AsyncConnection[Any], self.fairy.driver_connection)
+        await self._release(connection, exc)
+
+    async def _release(
+        self, connection: psycopg.AsyncConnection[Any], exc: BaseException | None
+    ) -> None:
+        """Back to the pool out of autocommit, or discarded when the connection broke."""
+        broken: BaseException | None = None
+        if isinstance(exc, DBAPIError) and isinstance(exc.orig, psycopg.OperationalError):
+            broken = exc
+        if broken is None:
+            try:
+                await connection.set_autocommit(False)
+            except psycopg.Error as error:
+                broken = error
+        pool = self.database.engine.sync_engine.pool
+        if broken is None:
+            await greenlet_spawn(self.fairy.close)
+        else:
+            await greenlet_spawn(pool._invalidate, self.fairy, broken)
 
 
 async def fetch(

@@ -67,10 +67,10 @@ def route_template(scope: Scope) -> str:
     return path_format if isinstance(path_format, str) else UNMATCHED_ROUTE
 
 
-def trace_exemplar() -> dict[str, str] | None:
-    """The current sampled span's trace id as an exemplar: a slow bucket in Grafana
+def trace_exemplar(span: trace.Span) -> dict[str, str] | None:
+    """``span``'s trace id as an exemplar when it is sampled: a slow bucket in Grafana
     links to the trace that landed there."""
-    context = trace.get_current_span().get_span_context()
+    context = span.get_span_context()
     if not (context.is_valid and context.trace_flags.sampled):
         return None
     return {"trace_id": trace.format_trace_id(context.trace_id)}

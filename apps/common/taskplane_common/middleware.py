@@ -5,6 +5,11 @@ middleware layers (the OpenTelemetry ASGI instrumentation the heaviest: it match
 route a second time to name its span). :class:`RequestMiddleware` does all three with one
 wrapper of ``receive`` and one of ``send``, names the span from the route Starlette
 matched, and reuses the metric children of each label set.
+
+Per request it does the least the features need: the span is started and made current
+with one context ``attach`` (no context-manager layers), its attributes are set in one
+call when the response is known, the exemplar is read off that span, and ``receive`` is
+wrapped only when the body's length is not declared up front (chunked).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import time
 from collections.abc import Iterable
 
 from fastapi import HTTPException
+from opentelemetry import context as context_api
 from opentelemetry import propagate, trace
 from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -87,25 +93,26 @@ class RequestMiddleware:
         if scope["path"] in UNTRACED_PATHS:
             await self._measured(scope, receive, send, None)
             return
-        method = scope["method"]
-        headers = scope.get("headers", [])
+        headers = scope["headers"]
         # Most requests carry no trace context: one pass over the header names spares
         # them the propagators' lookups (one scan of the headers per field).
-        context = None
+        parent = None
         if any(name in self.context_headers for name, _ in headers):
-            context = propagate.extract(headers, getter=_HEADERS)
-        with self.tracer.start_as_current_span(
-            method,
-            context=context,
-            kind=SpanKind.SERVER,
-            attributes={
-                "http.request.method": method,
-                "url.path": scope["path"],
-                "url.scheme": scope.get("scheme", "http"),
-            },
-        ) as span:
+            parent = propagate.extract(headers, getter=_HEADERS)
+        span = self.tracer.start_span(scope["method"], parent, SpanKind.SERVER)
+        token = context_api.attach(trace.set_span_in_context(span, parent))
+        try:
             log_request(span, scope)
             await self._measured(scope, receive, send, span)
+        except Exception as exc:
+            # What ``start_as_current_span`` records for an exception leaving the span.
+            if span.is_recording():
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+            raise
+        finally:
+            context_api.detach(token)
+            span.end()
 
     async def _measured(
         self, scope: Scope, receive: Receive, send: Send, span: trace.Span | None
@@ -114,16 +121,6 @@ class RequestMiddleware:
         started = time.perf_counter()
         elapsed: float | None = None
         status = 500
-        received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyTooLargeError(self.max_bytes)
-            return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal status, elapsed
@@ -137,11 +134,15 @@ class RequestMiddleware:
             _count_in_progress(key)
         _IN_PROGRESS[key] += 1
         try:
-            if _declared_length(scope.get("headers", ())) > self.max_bytes:
+            declared, chunked = _body_framing(scope["headers"])
+            if declared > self.max_bytes:
                 await self._reject(scope, receive, tracking_send)
                 return
             try:
-                await self.app(scope, limited_receive, tracking_send)
+                # A declared Content-Length is enforced by the HTTP parser (the body
+                # cannot outgrow it): only a chunked body needs counting as it arrives.
+                counted = _LimitedReceive(receive, self.max_bytes) if chunked else receive
+                await self.app(scope, counted, tracking_send)
             except _BodyTooLargeError:
                 if elapsed is not None:
                     raise
@@ -149,12 +150,14 @@ class RequestMiddleware:
         finally:
             _IN_PROGRESS[key] -= 1
             route = route_template(scope)
+            exemplar = None
             if span is not None:
-                _finish(span, method, route, status)
+                _finish(span, scope, route, status)
+                exemplar = trace_exemplar(span)
             requests, latency = self._metric_children(method, route, status)
             requests.inc()
             duration = elapsed if elapsed is not None else time.perf_counter() - started
-            latency.observe(duration, exemplar=trace_exemplar())
+            latency.observe(duration, exemplar=exemplar)
 
     def _metric_children(self, method: str, route: str, status: int) -> tuple[Counter, Histogram]:
         """The counter and histogram of one label set, looked up once per process."""
@@ -176,19 +179,52 @@ class RequestMiddleware:
         await response(scope, receive, send)
 
 
-def _declared_length(headers: Iterable[tuple[bytes, bytes]]) -> int:
+class _LimitedReceive:
+    """``receive`` counting a chunked body's bytes: past the limit it raises (a 413)."""
+
+    __slots__ = ("max_bytes", "receive", "received")
+
+    def __init__(self, receive: Receive, max_bytes: int) -> None:
+        self.receive = receive
+        self.max_bytes = max_bytes
+        self.received = 0
+
+    async def __call__(self) -> Message:
+        message = await self.receive()
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            if self.received > self.max_bytes:
+                raise _BodyTooLargeError(self.max_bytes)
+        return message
+
+
+def _body_framing(headers: Iterable[tuple[bytes, bytes]]) -> tuple[int, bool]:
+    """The declared Content-Length (0 without one) and whether the body comes chunked
+    (Transfer-Encoding, which has no length up front), from one pass over the headers."""
+    declared, chunked = 0, False
     for name, value in headers:
         if name == b"content-length" and value.isdigit():
-            return int(value)
-    return 0
+            declared = int(value)
+        elif name == b"transfer-encoding":
+            chunked = True
+    return declared, chunked
 
 
-def _finish(span: trace.Span, method: str, route: str, status: int) -> None:
-    """Name the span after the matched route (``GET /api/v1/tasks/{task_id}``) and record
-    the outcome; 5xx responses mark it as an error."""
+def _finish(span: trace.Span, scope: Scope, route: str, status: int) -> None:
+    """The span's attributes in one call, now that the outcome is known; the span named
+    after the matched route (``GET /api/v1/tasks/{task_id}``); 5xx marks it an error."""
+    if not span.is_recording():
+        return
+    method = scope["method"]
+    attributes: dict[str, str | int] = {
+        "http.request.method": method,
+        "url.path": scope["path"],
+        "url.scheme": scope.get("scheme", "http"),
+        "http.response.status_code": status,
+    }
     if route != UNMATCHED_ROUTE:
+        attributes["http.route"] = route
         span.update_name(f"{method} {route}")
-        span.set_attribute("http.route", route)
-    span.set_attribute("http.response.status_code", status)
+    span.set_attributes(attributes)
     if status >= 500:
         span.set_status(Status(StatusCode.ERROR))

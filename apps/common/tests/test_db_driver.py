@@ -56,6 +56,26 @@ async def test_errors_read_as_the_engines_and_a_broken_connection_is_replaced(
         await database.dispose()
 
 
+async def test_rows_are_keyed_by_the_results_columns_when_a_text_changes_shape(
+    postgres_server: PostgresServer,
+) -> None:
+    """Column names are kept per statement text: a ``SELECT *`` whose table gained a
+    column (a migration while the service runs) is keyed by the new columns."""
+    database = _database(postgres_server.create_database("driver_columns"))
+    try:
+        async with database.driver() as db:
+            await db.fetch("CREATE TABLE t (a int)", {})
+            await db.fetch("INSERT INTO t VALUES (1)", {})
+            assert await db.fetch("SELECT * FROM t", {}) == [{"a": 1}]
+            assert await db.fetch("SELECT * FROM t", {}) == [{"a": 1}]
+            await db.fetch("ALTER TABLE t ADD COLUMN b text DEFAULT 'x'", {})
+            assert await db.fetch("SELECT * FROM t", {}) == [{"a": 1, "b": "x"}]
+            assert await db.fetch("SELECT a AS c FROM t WHERE false", {}) == []
+            assert await db.fetch("UPDATE t SET a = 2", {}) == []
+    finally:
+        await database.dispose()
+
+
 @pytest.mark.parametrize(("prepared", "expected"), [(True, 1), (False, 0)])
 async def test_prepared_statements_can_be_switched_off(
     postgres_server: PostgresServer, prepared: bool, expected: int

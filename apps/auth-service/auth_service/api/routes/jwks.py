@@ -4,26 +4,32 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_service import crud
-from auth_service.api.deps import KeyStoreDep
+from auth_service.keys import KeyStore
 from auth_service.schemas import Jwks, RevocationList
 from taskplane_common.db import request_read_session
-from taskplane_common.jsonbody import FastJSONResponse
 from taskplane_common.revocations import REVOCATIONS_PATH
 
 router = APIRouter(tags=["jwks"])
 
 
-@router.get("/.well-known/jwks.json", response_model=Jwks, summary="JSON Web Key Set")
-async def jwks(store: KeyStoreDep) -> Response:
-    """Short max-age: verifiers cache anyway and refetch on an unknown ``kid``."""
-    # The body is the key store's, serialised once per key list (no model validated and
-    # dumped per request).
-    body = await store.jwks_body()
-    return FastJSONResponse(body, headers={"Cache-Control": "public, max-age=60"})
+@router.get(
+    "/.well-known/jwks.json",
+    response_model=Jwks,
+    responses={304: {"description": "Not modified: the ETag in If-None-Match is current"}},
+    summary="JSON Web Key Set",
+)
+async def jwks(request: Request) -> Response:
+    """Short max-age: verifiers cache anyway and refetch on an unknown ``kid``; with
+    ``If-None-Match`` a verifier holding the current keys gets a 304."""
+    # Body, ETag and header lines are the key store's, encoded once per key list; the
+    # store is read off the app, not through a dependency (none to solve per request).
+    store: KeyStore = request.app.state.key_store
+    document = await store.jwks_body()
+    return document.response(request.headers.get("if-none-match"))
 
 
 @router.get(

@@ -39,7 +39,7 @@ console: $(STAMP) ## build the web console (apps/console/web/build) if out of da
 
 # Test runs leave the committed screenshots alone; this run rewrites them (light and dark).
 screenshots: $(STAMP) console ## rewrite the console's screenshots (apps/console/docs/screenshots)
-	TASKPLANE_SCREENSHOTS=1 $(PY) -m pytest apps/console/tests/test_browser.py -k photographed
+	TASKPLANE_SCREENSHOTS=1 $(PY) -m pytest apps/console/tests/browser/test_accessibility.py -k photographed
 
 run: $(STAMP) console ## run the platform locally (embedded PostgreSQL unless DATABASE_URL is set)
 	$(PY) scripts/run_local.py

@@ -31,6 +31,22 @@ QUEUE = "bench"
 #: Leased task as the benchmark sees it: (task id, lease id).
 Leased = tuple[uuid.UUID, uuid.UUID]
 
+#: A queue that keeps its completed tasks forever (retention off), so history piles up.
+RETENTION_OFF_SQL = """
+INSERT INTO tasks.queues (name, completed_retention_s) VALUES (%(queue)s, NULL)
+ON CONFLICT (name) DO UPDATE SET completed_retention_s = NULL
+"""
+#: ``rows`` finished tasks of a queue, one per second back from now, as completions
+#: leave them (set-based, not through the engine).
+HISTORY_SQL = """
+INSERT INTO tasks.tasks (id, title, status, priority, queue, payload, attempts, run_at,
+                         leased_at, completed_at, created_at, updated_at, version)
+SELECT gen_random_uuid(), 'bench history', 'completed', 1, %(queue)s, '{}'::jsonb, 1, at, at,
+       at, at, at, 3
+FROM (SELECT now() - make_interval(secs => g) AS at
+      FROM generate_series(1, %(rows)s) AS g) AS finished
+"""
+
 
 def install(url: str) -> None:
     """Create the task-service schema (its Alembic migrations) in an empty database."""

@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 
-from bench.adapter import QUEUE, outcome
+from bench.adapter import HISTORY_SQL, QUEUE, RETENTION_OFF_SQL, outcome
 from bench.queues.databases import install_templates
 from bench.queues.deployed import run_processes
 from bench.queues.peers import TaskplanePeer
@@ -28,22 +28,6 @@ from taskplane_testing.postgres import PostgresServer
 #: Finished rows already in the table: (small, large).
 FULL_SIZES = (10_000, 1_000_000)
 QUICK_SIZES = (1_000, 20_000)
-
-#: The bench queue keeps its completed tasks forever (retention off).
-RETENTION_OFF_SQL = """
-INSERT INTO tasks.queues (name, completed_retention_s) VALUES (%(queue)s, NULL)
-ON CONFLICT (name) DO UPDATE SET completed_retention_s = NULL
-"""
-#: Finished tasks of the bench queue, one per second back from now, as completions
-#: leave them.
-FILL_SQL = """
-INSERT INTO tasks.tasks (id, title, status, priority, queue, payload, attempts, run_at,
-                         leased_at, completed_at, created_at, updated_at, version)
-SELECT gen_random_uuid(), 'bench history', 'completed', 1, %(queue)s, '{}'::jsonb, 1, at, at, at,
-       at, at, 3
-FROM (SELECT now() - make_interval(secs => g) AS at
-      FROM generate_series(1, %(rows)s) AS g) AS finished
-"""
 
 
 class PrefilledTaskplane(TaskplanePeer):
@@ -56,7 +40,7 @@ class PrefilledTaskplane(TaskplanePeer):
     async def enqueue(self, url: str, batches: int, batch: int) -> list[str]:
         async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
             await connection.execute(RETENTION_OFF_SQL, {"queue": QUEUE})
-            await connection.execute(FILL_SQL, {"queue": QUEUE, "rows": self.rows})
+            await connection.execute(HISTORY_SQL, {"queue": QUEUE, "rows": self.rows})
             await connection.execute("VACUUM (ANALYZE) tasks.tasks")
         return await super().enqueue(url, batches, batch)
 

@@ -18,24 +18,13 @@ from typing import Any
 import httpx
 import psycopg
 
+from bench.adapter import HISTORY_SQL, RETENTION_OFF_SQL
 from bench.runs import Log
 from bench.sizing.api_ceiling import LIST_QUERY, SEED_SQL
 
 QUEUE = "growth"
 FULL_SIZES = (10_000, 100_000, 1_000_000)
 QUICK_SIZES = (1_000, 10_000)
-QUEUE_FILL_SQL = """
-INSERT INTO tasks.tasks (id, title, status, priority, queue, payload, attempts, run_at,
-                         leased_at, completed_at, created_at, updated_at, version)
-SELECT gen_random_uuid(), 'history', 'completed', 1, %(queue)s, '{}'::jsonb, 1, at, at, at,
-       at, at, 3
-FROM (SELECT now() - make_interval(secs => g) AS at
-      FROM generate_series(1, %(rows)s) AS g) AS finished
-"""
-RETENTION_OFF_SQL = """
-INSERT INTO tasks.queues (name, completed_retention_s) VALUES (%(queue)s, NULL)
-ON CONFLICT (name) DO UPDATE SET completed_retention_s = NULL
-"""
 
 
 def _latencies(client: httpx.Client, path: str, samples: int) -> dict[str, float]:
@@ -69,7 +58,7 @@ def measure_growth(
         for size in sizes:
             started = time.perf_counter()
             half = (size - present) // 2
-            db.execute(QUEUE_FILL_SQL, {"queue": QUEUE, "rows": half})
+            db.execute(HISTORY_SQL, {"queue": QUEUE, "rows": half})
             db.execute(SEED_SQL, {"owner": owner, "rows": size - present - half})
             db.execute("VACUUM (ANALYZE) tasks.tasks")
             present = size

@@ -6,7 +6,11 @@
   a CEL engine).
 - ``task_service``: the queue API as an in-process fake whose depth the test sets.
 - ``real_task_service``: the real task-service on the session's PostgreSQL, auth on.
-- ``kube``: kmock's KubernetesEmulator serving the CRD, plus a kubectl-like client.
+- ``kube``: kmock's KubernetesEmulator serving the CRD, plus a kubectl-like client; each
+  module's emulator is also handed to ``operator_calls``.
+- ``operator_calls``: the Kubernetes API calls the operator made in every module of the
+  session, checked against the documented RBAC by a test the collection moves after the
+  last test that uses an emulator.
 - ``operator_process``: the real operator, ``python -m taskplane_operator``.
 - ``queues``: TaskQueues created through the emulator, removed after each e2e test.
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -71,9 +76,71 @@ async def real_task_service(
         yield service
 
 
+#: Verbs of kmock's recorded actions, as RBAC names them.
+VERBS = {"FETCH": "get", "LIST": "list", "WATCH": "watch", "CREATE": "create", "UPDATE": "patch"}
+#: The test that checks what ``operator_calls`` recorded, so it must run after all others.
+RBAC_TEST = "test_operator_calls_stay_within_documented_rbac"
+
+
+def operator_verbs(kube: Kube) -> dict[tuple[str, str], set[str]]:
+    """The verbs the operator used per (API group, resource) on one emulator. kopf's
+    discovery GETs (/api, /apis/...) need no rule and are left out."""
+    used: dict[tuple[str, str], set[str]] = {}
+    for request in kube.emulator:
+        agent = request.headers.get("User-Agent", "")
+        if not agent.startswith(("kopf/", "taskplane-operator")):
+            continue
+        if request.resource is None or request.resource.plural is None:
+            continue  # discovery: /api, /apis/<group>[/<version>]
+        plural = request.resource.plural
+        if request.subresource:
+            plural += f"/{request.subresource}"
+        action = str(request.action).rsplit(".", 1)[-1]
+        verb = VERBS.get(action, action.lower())  # an unlisted verb is one no rule grants
+        used.setdefault((request.resource.group or "", plural), set()).add(verb)
+    return used
+
+
+@dataclass
+class OperatorCalls:
+    """Every module's emulator, each serving its own operator: what the operators asked of
+    the Kubernetes API is read at check time, so requests sent after a module's last test
+    (its teardown) count too."""
+
+    emulators: dict[str, Kube] = field(default_factory=dict)
+
+    def by_module(self) -> dict[str, dict[tuple[str, str], set[str]]]:
+        return {module: operator_verbs(kube) for module, kube in self.emulators.items()}
+
+
+@pytest.fixture(scope="session")
+def operator_calls() -> OperatorCalls:
+    return OperatorCalls()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The RBAC check goes right after the last test that uses an emulator, so it sees what
+    every module's operator did."""
+    checks = [item for item in items if item.name == RBAC_TEST]
+    users = [i for i, item in enumerate(items) if "kube" in getattr(item, "fixturenames", ())]
+    if not checks or not users:
+        return
+    last = items[users[-1]]
+    for check in checks:
+        items.remove(check)
+    at = items.index(last) + 1
+    items[at:at] = checks
+
+
 @pytest.fixture(scope="module")
-async def kube(crd: dict[str, Any], admit: Admission) -> AsyncIterator[Kube]:
+async def kube(
+    crd: dict[str, Any],
+    admit: Admission,
+    operator_calls: OperatorCalls,
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[Kube]:
     async with run_emulator(crd, admit) as emulator:
+        operator_calls.emulators[request.node.nodeid] = emulator
         yield emulator
 
 

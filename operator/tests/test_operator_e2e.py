@@ -23,7 +23,7 @@ from taskplane_testing.kube import (
 )
 from taskplane_testing.task_service import FakeTaskService
 
-from .conftest import _configured, _scaled_up
+from .conftest import OperatorCalls, _configured, _scaled_up
 
 pytestmark = pytest.mark.filterwarnings("ignore:read_binary is deprecated:DeprecationWarning")
 
@@ -297,7 +297,7 @@ async def _observed(queues: Queues, name: str, generation: int) -> dict[str, Any
 
 
 # The Kubernetes API calls the operator makes, as verbs per resource; operator/README.md
-# lists the same under "RBAC". kopf's discovery GETs (/api, /apis/...) need no rule.
+# lists the same under "RBAC".
 RBAC_USED = {
     ("taskplane.io", "taskqueues"): {"list", "watch", "patch"},
     ("taskplane.io", "taskqueues/status"): {"patch"},
@@ -308,24 +308,17 @@ RBAC_USED = {
     ("policy", "poddisruptionbudgets"): {"get", "create", "patch"},
     ("monitoring.coreos.com", "podmonitors"): {"get", "create", "patch"},
 }
-VERBS = {"FETCH": "get", "LIST": "list", "WATCH": "watch", "CREATE": "create", "UPDATE": "patch"}
 
 
-async def test_operator_calls_stay_within_documented_rbac(kube: Kube) -> None:
-    """Runs last in this module, over every request the operator sent in the tests above."""
+def test_operator_calls_stay_within_documented_rbac(operator_calls: OperatorCalls) -> None:
+    """Runs after every test that uses an emulator (the operator tests' conftest moves it
+    there), over every request the operator sent in every module of the session."""
+    by_module = operator_calls.by_module()
+    assert by_module, "no operator requests recorded"
     used: dict[tuple[str, str], set[str]] = {}
-    for request in kube.emulator:
-        agent = request.headers.get("User-Agent", "")
-        if not agent.startswith(("kopf/", "taskplane-operator")):
-            continue
-        if request.resource is None or request.resource.plural is None:
-            continue  # discovery: /api, /apis/<group>[/<version>]
-        plural = request.resource.plural
-        if request.subresource:
-            plural += f"/{request.subresource}"
-        verb = VERBS[str(request.action).rsplit(".", 1)[-1]]
-        used.setdefault((request.resource.group, plural), set()).add(verb)
-    assert used, "no operator requests recorded"
-    for resource, verbs in used.items():
-        assert verbs <= RBAC_USED.get(resource, set()), resource
+    for module, calls in by_module.items():
+        assert calls, f"no operator requests recorded in {module}"
+        for resource, verbs in calls.items():
+            assert verbs <= RBAC_USED.get(resource, set()), (module, resource, verbs)
+            used.setdefault(resource, set()).update(verbs)
     assert used[("apps", "deployments")] == {"get", "create", "patch"}

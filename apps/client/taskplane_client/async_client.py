@@ -1,6 +1,6 @@
 """The asyncio client: the calls of :mod:`taskplane_client.api` sent with
-httpx.AsyncClient, the iterators that page through a listing, a lease kept alive, and
-the streaming lease opened with the client's credentials."""
+httpx.AsyncClient, a lease kept alive, and the streaming lease opened with the client's
+credentials."""
 
 from __future__ import annotations
 
@@ -9,34 +9,27 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Self, TypeVar
 
 import httpx
 from tenacity import AsyncRetrying
 
 from taskplane_client.api import ApiCalls
-from taskplane_client.base import DEFAULT_API_URL, DEFAULT_TIMEOUT_S
-from taskplane_client.calls import TaskFilter
+from taskplane_client.base import DEFAULT_TIMEOUT_S
+from taskplane_client.calls import Pages
 from taskplane_client.errors import LeaseLostError
-from taskplane_client.models import Event, LeasedTask, Task
+from taskplane_client.models import LeasedTask
 from taskplane_client.stream import LeaseStream, stream_url
-from taskplane_client.transport import Call, request_kwargs
+from taskplane_client.transport import Call
 
 log = logging.getLogger("taskplane_client")
 T = TypeVar("T")
 
 
-class AsyncTaskplaneClient(ApiCalls):
+class AsyncTaskplaneClient(ApiCalls[httpx.AsyncBaseTransport]):
     """Asyncio client; the worker and the operator run on it."""
 
-    def __init__(
-        self,
-        api_url: str = DEFAULT_API_URL,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        **options: Any,
-    ) -> None:
-        super().__init__(api_url, **options)
+    def _connect(self, transport: httpx.AsyncBaseTransport | None) -> None:
         self._http = httpx.AsyncClient(headers=self.headers, transport=transport)
 
     async def __aenter__(self) -> Self:
@@ -53,51 +46,19 @@ class AsyncTaskplaneClient(ApiCalls):
     async def send(self, call: Call[T]) -> T:
         """Send ``call`` under the retry policy; cancelling it aborts the request at once
         (its connection is closed, so the server ends a long-poll)."""
-        attempts = 0
-        try:
-            async for attempt in AsyncRetrying(**self.retry.tenacity_kwargs(call)):
-                with attempt:
-                    attempts += 1
-                    response = await self._http.request(
-                        call.method,
-                        self.endpoints.url(call),
-                        **request_kwargs(call, self.auth, self.timeout),
-                    )
-                    return call.answer(response)
-        except httpx.TransportError as exc:
-            raise self._failed(call, exc, attempts) from exc
-        raise AssertionError("unreachable")
 
-    async def iter_tasks(
-        self, filters: TaskFilter | None = None, *, page_size: int = 100
-    ) -> AsyncIterator[Task]:
-        """Every matching task, page after page (keyset cursors: stable under inserts)."""
-        cursor: str | None = None
-        while True:
-            page = await self.list_tasks(filters, limit=page_size, cursor=cursor)
-            for task in page.items:
-                yield task
-            if page.next_cursor is None:
-                return
-            cursor = page.next_cursor
+        async def attempt() -> T:
+            return call.answer(await self._http.request(**self._request(call)))
 
-    async def iter_events(
-        self,
-        after: str | None = None,
-        *,
-        follow: bool = False,
-        wait_s: float = 20,
-        limit: int = 100,
-    ) -> AsyncIterator[Event]:
-        """Events in order from ``after``; ``follow`` keeps long-polling for new ones."""
-        cursor = after
-        while True:
-            page = await self.events(cursor, wait_s=wait_s if follow else 0, limit=limit)
-            for event in page.items:
-                yield event
-            cursor = page.next_cursor
-            if not page.items and not follow:
-                return
+        retrying = AsyncRetrying(**self.retry.tenacity_kwargs(call))
+        with self._reaching(call, retrying):
+            return await retrying(attempt)
+
+    async def walk(self, pages: Pages[T]) -> AsyncIterator[T]:
+        """Every item of a listing, reading its pages as they are needed."""
+        for call in pages.calls():
+            for item in pages.read(await self.send(call)):
+                yield item
 
     async def keep_leased(
         self, task: LeasedTask, worker_id: str | None = None, *, on_lost: Callable[[], object]

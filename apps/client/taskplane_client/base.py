@@ -1,20 +1,34 @@
-"""What both clients share: where the API is, how to authenticate, how to retry."""
+"""What both clients share: where the API is, how to authenticate, how to retry, and
+how a call becomes a request."""
 
 from __future__ import annotations
 
-from typing import Any, Self
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Generic, Self, TypeVar
 
 import httpx
+from tenacity import BaseRetrying
 
 from taskplane_client.auth import auth_for
-from taskplane_client.transport import Call, Endpoints, RetryPolicy, connection_failed
+from taskplane_client.transport import (
+    Call,
+    Endpoints,
+    RetryPolicy,
+    connection_failed,
+    request_kwargs,
+)
 
 DEFAULT_API_URL = "http://localhost:8003"
 DEFAULT_TIMEOUT_S = 10.0
 
+#: ``httpx.BaseTransport`` for the blocking client, ``httpx.AsyncBaseTransport`` for asyncio.
+TransportT = TypeVar("TransportT")
 
-class ClientBase:
-    """Configuration shared by both clients."""
+
+class ClientBase(Generic[TransportT]):
+    """Configuration shared by both clients; each opens its own httpx client in
+    :meth:`_connect` (``transport``: e.g. an ``httpx.MockTransport`` in tests)."""
 
     def __init__(
         self,
@@ -26,6 +40,7 @@ class ClientBase:
         retry: RetryPolicy | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         user_agent: str = "taskplane-client",
+        transport: TransportT | None = None,
     ) -> None:
         """``token``: an access token, or a ``tps_`` service token (exchanged at
         ``auth_url``); ``auth`` instead of a token for anything else (e.g. a login)."""
@@ -34,6 +49,10 @@ class ClientBase:
         self.retry = retry or RetryPolicy()
         self.timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0))
         self.headers = {"Accept": "application/json", "User-Agent": user_agent}
+        self._connect(transport)
+
+    def _connect(self, transport: TransportT | None) -> None:
+        raise NotImplementedError
 
     def with_retry(self, retry: RetryPolicy) -> Self:
         """The same client (sharing its connections) with another retry policy."""
@@ -42,5 +61,20 @@ class ClientBase:
         clone.retry = retry
         return clone
 
-    def _failed(self, call: Call[Any], exc: httpx.TransportError, attempts: int) -> Exception:
-        return connection_failed(exc, self.endpoints.base(call), attempts)
+    def _request(self, call: Call[Any]) -> dict[str, Any]:
+        """Keyword arguments of ``httpx.(Async)Client.request`` for ``call``."""
+        return {
+            "method": call.method,
+            "url": self.endpoints.url(call),
+            **request_kwargs(call, self.auth, self.timeout),
+        }
+
+    @contextmanager
+    def _reaching(self, call: Call[Any], retrying: BaseRetrying) -> Iterator[None]:
+        """A transport error left after the retries becomes a ConnectionFailedError that
+        names the server and the attempts made."""
+        try:
+            yield
+        except httpx.TransportError as exc:
+            attempts = int(retrying.statistics.get("attempt_number", 1))
+            raise connection_failed(exc, self.endpoints.base(call), attempts) from exc

@@ -39,6 +39,7 @@ from taskplane_client.errors import (
 log = logging.getLogger("taskplane_client")
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 U = TypeVar("U")
 Service = Literal["tasks", "auth"]
 
@@ -47,13 +48,13 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 @dataclass(frozen=True)
-class Call(Generic[T]):
+class Call(Generic[T_co]):
     """One request: where it goes, what it sends, how its answer is read."""
 
     name: str
     method: str
     path: str
-    parse: Callable[[httpx.Response], T]
+    parse: Callable[[httpx.Response], T_co]
     service: Service = "tasks"
     params: list[tuple[str, str]] = field(default_factory=list)
     json: Any = None
@@ -72,7 +73,7 @@ class Call(Generic[T]):
         call: Call[U] = dataclasses.replace(cast("Call[Any]", self), parse=parse)
         return call
 
-    def answer(self, response: httpx.Response) -> T:
+    def answer(self, response: httpx.Response) -> T_co:
         """The parsed 2xx body, or the typed error of anything else."""
         if not response.is_success:
             raise error_from_response(response, lease_call=self.lease_call)

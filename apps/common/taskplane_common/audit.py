@@ -48,6 +48,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskplane_common.db import Database, request_read_session, service_metadata
+from taskplane_common.openapi import problems
 from taskplane_common.principals import Principal, Role, require_role
 
 log = logging.getLogger(__name__)
@@ -205,9 +206,6 @@ class AuditPage(BaseModel):
     next_cursor: str | None
 
 
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
-
-
 def audit_router() -> APIRouter:
     """``GET /api/v1/audit``: admins page the log newest first, with filters.
 
@@ -219,10 +217,7 @@ def audit_router() -> APIRouter:
         "/audit",
         response_model=AuditPage,
         summary="The audit log, newest first (admins only); next_cursor pages on",
-        responses={
-            401: {"description": "No or invalid token", **_PROBLEM},
-            403: {"description": "Not an admin", **_PROBLEM},
-        },
+        responses=problems(401, 403, s401="No or invalid token", s403="Not an admin"),
     )
     async def list_audit(
         request: Request,

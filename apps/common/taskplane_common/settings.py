@@ -120,3 +120,11 @@ class ServiceSettings(BaseSettings):
         if problems:
             raise ValueError("refusing weak production configuration: " + "; ".join(problems))
         return self
+
+
+class PagedServiceSettings(ServiceSettings):
+    """A service with paged listings: the page a listing gets without ``limit``, and the
+    largest ``limit`` it accepts."""
+
+    default_page_size: int = Field(50, ge=1, le=500)
+    max_page_size: int = Field(200, ge=1, le=1000)

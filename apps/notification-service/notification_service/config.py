@@ -15,7 +15,7 @@ from pydantic import Field, SecretStr, model_validator
 
 from notification_service.kek import parse_keys
 from taskplane_client.auth import auth_for
-from taskplane_common.settings import DEV_SECRET_MARKER, ServiceSettings
+from taskplane_common.settings import DEV_SECRET_MARKER, PagedServiceSettings
 
 
 class SmtpSecurity(StrEnum):
@@ -24,11 +24,9 @@ class SmtpSecurity(StrEnum):
     TLS = "tls"
 
 
-class Settings(ServiceSettings):
+class Settings(PagedServiceSettings):
     service_name: str = Field("notification-service", validation_alias="OTEL_SERVICE_NAME")
     port: int = 8004
-    default_page_size: int = Field(50, ge=1, le=500)
-    max_page_size: int = Field(200, ge=1, le=1000)
 
     # Peers, and the credential for them (scopes events:read and users:read): the
     # projected ServiceAccount token file in Kubernetes, else a service token.

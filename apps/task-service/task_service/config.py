@@ -7,10 +7,10 @@ from typing import ClassVar
 
 from pydantic import Field, SecretStr
 
-from taskplane_common.settings import DEV_SECRET_MARKER, ServiceSettings
+from taskplane_common.settings import DEV_SECRET_MARKER, PagedServiceSettings
 
 
-class Settings(ServiceSettings):
+class Settings(PagedServiceSettings):
     production_secrets: ClassVar[tuple[str, ...]] = ("cursor_secret",)
 
     service_name: str = Field("task-service", validation_alias="OTEL_SERVICE_NAME")
@@ -18,8 +18,6 @@ class Settings(ServiceSettings):
     #: Signs pagination cursors so a tampered cursor is refused instead of misread.
     cursor_secret: SecretStr = SecretStr(f"{DEV_SECRET_MARKER}-cursor-secret")
     idempotency_ttl_hours: int = Field(24, ge=1, le=24 * 30)
-    default_page_size: int = Field(50, ge=1, le=500)
-    max_page_size: int = Field(200, ge=1, le=1000)
 
     # Queue engine (see the README's configuration table).
     max_payload_bytes: int = Field(262_144, ge=64)

@@ -6,14 +6,12 @@ from functools import lru_cache
 
 from pydantic import Field
 
-from taskplane_common.settings import ServiceSettings
+from taskplane_common.settings import PagedServiceSettings
 
 
-class Settings(ServiceSettings):
+class Settings(PagedServiceSettings):
     service_name: str = Field("user-service", validation_alias="OTEL_SERVICE_NAME")
     port: int = 8002
-    default_page_size: int = Field(50, ge=1, le=500)
-    max_page_size: int = Field(200, ge=1, le=1000)
 
 
 @lru_cache

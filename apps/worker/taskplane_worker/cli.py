@@ -12,6 +12,8 @@ import argparse
 import asyncio
 import errno
 import sys
+from collections.abc import Callable
+from typing import cast
 
 from pydantic import ValidationError
 
@@ -62,6 +64,42 @@ start, 2 for a bad command line.
 PROG = "taskplane-worker"
 
 
+#: The options an environment variable also sets: flag, ``WorkerSettings`` field, help.
+#: The help names the variable and the default, read from the field.
+ENV_OPTIONS = (
+    ("--concurrency", "concurrency", "tasks handled at once"),
+    ("--metrics-port", "metrics_port", "port of /metrics and /healthz; 0 runs no metrics server"),
+    ("--metrics-host", "metrics_host", "bind address of the metrics server"),
+    (
+        "--grace-period",
+        "grace_period_s",
+        "seconds to finish in-flight tasks after SIGTERM before releasing them",
+    ),
+    ("--wait", "wait_s", "long-poll seconds of each lease request"),
+    (
+        "--startup-timeout",
+        "startup_timeout_s",
+        "seconds to keep trying to reach the API at start, with backoff",
+    ),
+    ("--worker-id", "worker_id", "lease holder name"),
+)
+
+
+def _add_env_option(
+    parser: argparse.ArgumentParser, env: WorkerSettings, flag: str, name: str, text: str
+) -> None:
+    field = WorkerSettings.model_fields[name]
+    default = "<hostname>-<pid>" if field.default_factory else str(field.default)
+    if isinstance(field.default, float):
+        default = f"{field.default:g}"
+    parser.add_argument(
+        flag,
+        type=cast("Callable[[str], object]", field.annotation),
+        default=getattr(env, name),
+        help=f"{text} (env {field.validation_alias}, default {default})",
+    )
+
+
 def parse_args(
     argv: list[str] | None = None, settings: WorkerSettings | None = None
 ) -> argparse.Namespace:
@@ -75,37 +113,8 @@ def parse_args(
     )
     parser.add_argument("--queue", required=True, help="queue to lease tasks from")
     parser.add_argument("--handler", required=True, metavar="SPEC", help="what runs each task")
-    parser.add_argument(
-        "--concurrency",
-        type=int,
-        default=env.concurrency,
-        help="tasks handled at once (env TASKPLANE_WORKER_CONCURRENCY, default 4)",
-    )
-    parser.add_argument(
-        "--metrics-port",
-        type=int,
-        default=env.metrics_port,
-        help="port of /metrics and /healthz; 0 runs no metrics server "
-        "(env TASKPLANE_WORKER_METRICS_PORT, default 9100)",
-    )
-    parser.add_argument(
-        "--metrics-host",
-        default=env.metrics_host,
-        help="bind address of the metrics server (env TASKPLANE_WORKER_METRICS_HOST)",
-    )
-    parser.add_argument(
-        "--grace-period",
-        type=float,
-        default=env.grace_period_s,
-        help="seconds to finish in-flight tasks after SIGTERM before releasing them "
-        "(env TASKPLANE_WORKER_GRACE_PERIOD_S, default 25)",
-    )
-    parser.add_argument(
-        "--wait",
-        type=float,
-        default=env.wait_s,
-        help="long-poll seconds of each lease request (env TASKPLANE_WORKER_WAIT_S, default 10)",
-    )
+    for flag, name, text in ENV_OPTIONS:
+        _add_env_option(parser, env, flag, name, text)
     parser.add_argument(
         "--no-stream",
         dest="stream",
@@ -113,18 +122,6 @@ def parse_args(
         default=env.stream,
         help="lease with HTTP long-polls instead of the streaming lease "
         "(env TASKPLANE_WORKER_STREAM=false)",
-    )
-    parser.add_argument(
-        "--startup-timeout",
-        type=float,
-        default=env.startup_timeout_s,
-        help="seconds to keep trying to reach the API at start, with backoff "
-        "(env TASKPLANE_WORKER_STARTUP_TIMEOUT_S, default 60)",
-    )
-    parser.add_argument(
-        "--worker-id",
-        default=env.worker_id,
-        help="lease holder name (env TASKPLANE_WORKER_ID, default <hostname>-<pid>)",
     )
     args = parser.parse_args(argv)
     if args.concurrency < 1:

@@ -15,7 +15,7 @@ variable "name" {
 }
 
 variable "tags" {
-  description = "Tags for every resource, merged under the required Project, Environment and ManagedBy tags (which cannot be overridden). Must name an Owner."
+  description = "The stack's tags, passed on as it is (modules/stack/README.md describes it)."
   type        = map(string)
 }
 
@@ -25,7 +25,7 @@ variable "availability_zones" {
 }
 
 variable "vpc_cidr" {
-  description = "IPv4 CIDR block of the VPC."
+  description = "The stack's vpc_cidr, passed on as it is (modules/stack/README.md describes it)."
   type        = string
   default     = "10.20.0.0/16"
 }
@@ -37,13 +37,13 @@ variable "endpoint_public_access" {
 }
 
 variable "endpoint_public_access_cidrs" {
-  description = "Allow-list of the public EKS API endpoint when endpoint_public_access is true. Never 0.0.0.0/0."
+  description = "The stack's endpoint_public_access_cidrs, passed on as it is (modules/stack/README.md describes it)."
   type        = list(string)
   default     = []
 }
 
 variable "admin_principal_arns" {
-  description = "IAM role/user ARNs granted cluster-admin via EKS access entries (the identity running Terraform always is)."
+  description = "The stack's admin_principal_arns, passed on as it is (modules/stack/README.md describes it)."
   type        = list(string)
   default     = []
 }
@@ -51,49 +51,49 @@ variable "admin_principal_arns" {
 # Second apply: the Helm releases (terraform/README.md, step 6)
 
 variable "enable_platform" {
-  description = "Install the Helm releases (External Secrets, taskplane). Leave false for the first apply, push the images, then set true."
+  description = "The stack's enable_platform, passed on as it is (modules/stack/README.md describes it)."
   type        = bool
   default     = false
 }
 
 variable "image_tag" {
-  description = "Image tag to deploy (must exist in every ECR repository). Required when enable_platform is true."
+  description = "The stack's image_tag, passed on as it is (modules/stack/README.md describes it)."
   type        = string
   default     = null
 }
 
 variable "bootstrap_admin_email" {
-  description = "Email of the taskplane bootstrap admin (its password is generated into Secrets Manager). Required when enable_platform is true."
+  description = "The stack's bootstrap_admin_email, passed on as it is (modules/stack/README.md describes it)."
   type        = string
   default     = null
 }
 
 variable "chart_path" {
-  description = "Path of the taskplane chart. Null means charts/taskplane of this repository."
+  description = "The stack's chart_path, passed on as it is (modules/stack/README.md describes it)."
   type        = string
   default     = null
 }
 
 variable "chart_repository" {
-  description = "Install the chart from this repository (e.g. oci://...) instead of chart_path."
+  description = "The stack's chart_repository, passed on as it is (modules/stack/README.md describes it)."
   type        = string
   default     = null
 }
 
 variable "chart_version" {
-  description = "Chart version when installing from chart_repository."
+  description = "The stack's chart_version, passed on as it is (modules/stack/README.md describes it)."
   type        = string
   default     = null
 }
 
 variable "notification_settings" {
-  description = "Settings of the notification-service as TASKPLANE_* environment variables (apps/notification-service/README.md), e.g. TASKPLANE_SMTP_HOST, TASKPLANE_SMTP_PORT, TASKPLANE_SMTP_SECURITY, TASKPLANE_SMTP_FROM; passed to the chart as notification-service.env. No secrets here: they would land in the Helm release."
+  description = "The stack's notification_settings, passed on as it is (modules/stack/README.md describes it)."
   type        = map(string)
   default     = {}
 }
 
 variable "notifications_lambda" {
-  description = "The serverless notification path (modules/notifications_lambda): null (the default) creates nothing. Set it to switch it on: `ses_identity` is the SES domain or address the function sends from, `image_tag` the tag of the notification-service image in ECR (the image the chart runs; the function replaces its entry point with the Lambda runtime interface client), `alarm_actions` who the alarms notify."
+  description = "The stack's notifications_lambda, passed on as it is (modules/stack/README.md describes it)."
   type = object({
     ses_identity  = string
     image_tag     = string

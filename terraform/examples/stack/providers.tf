@@ -1,5 +1,8 @@
 # The stack configures no provider (a module that does cannot take count or
-# depends_on), so its caller does: the tags and the EKS connection come from it.
+# depends_on), so its caller does: the region from here, the tags from the stack.
+# enable_platform stays false in this example, so no resource talks to the cluster and
+# the stack's Kubernetes and Helm providers keep their empty default configuration
+# (envs/ connect them to the cluster through module.stack.kubernetes).
 
 provider "aws" {
   region = var.region
@@ -7,21 +10,4 @@ provider "aws" {
   default_tags {
     tags = module.stack.default_tags
   }
-}
-
-# Only used once enable_platform is true (not in this example); configured anyway,
-# because Terraform needs every provider of the module tree configured to plan.
-provider "kubernetes" {
-  host                   = module.stack.kubernetes.host
-  cluster_ca_certificate = module.stack.kubernetes.cluster_ca_certificate
-
-  exec {
-    api_version = module.stack.kubernetes.exec.api_version
-    command     = module.stack.kubernetes.exec.command
-    args        = module.stack.kubernetes.exec.args
-  }
-}
-
-provider "helm" {
-  kubernetes = module.stack.kubernetes
 }

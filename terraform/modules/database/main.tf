@@ -10,7 +10,6 @@
 # - TLS enforced, slow-query / DDL / connection logging, logs exported to CloudWatch
 
 data "aws_caller_identity" "current" {}
-data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
 locals {
@@ -28,12 +27,13 @@ module "kms" {
   alias       = local.identifier
   description = "${local.identifier}: RDS storage, Performance Insights and master user secret"
   # CloudWatch Logs encrypts the exported PostgreSQL logs with this key.
-  log_group_arns = ["arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:log-group:/aws/rds/instance/${local.identifier}/*"]
+  log_groups = ["/aws/rds/instance/${local.identifier}/*"]
 
   tags = var.tags
 }
 
-# The key and its alias were resources of this module before the shared kms_key module.
+# The key and its alias were resources of this module before the shared kms_key module
+# (released that way): these moves keep them, never replace them, on upgrade.
 moved {
   from = aws_kms_key.this
   to   = module.kms.aws_kms_key.this

@@ -52,7 +52,7 @@ data "aws_iam_policy_document" "this" {
   }
 
   dynamic "statement" {
-    for_each = length(var.log_group_arns) > 0 ? [1] : []
+    for_each = length(var.log_groups) > 0 ? [1] : []
 
     content {
       sid = "CloudWatchLogs"
@@ -73,7 +73,7 @@ data "aws_iam_policy_document" "this" {
       condition {
         test     = "ArnLike"
         variable = "kms:EncryptionContext:aws:logs:arn"
-        values   = var.log_group_arns
+        values   = [for name in var.log_groups : "arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:log-group:${name}"]
       }
     }
   }

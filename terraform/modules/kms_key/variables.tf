@@ -19,8 +19,8 @@ variable "service_principals" {
   default     = []
 }
 
-variable "log_group_arns" {
-  description = "CloudWatch Logs log group ARNs (patterns allowed, as in ArnLike) whose logs the key encrypts."
+variable "log_groups" {
+  description = "Names of the CloudWatch Logs log groups in this account and region (patterns allowed, as in ArnLike) whose logs the key encrypts."
   type        = list(string)
   default     = []
 }

@@ -39,12 +39,13 @@ module "kms" {
   alias              = local.function_name
   description        = "${local.function_name}: SNS topic, dead-letter queue, function environment, settings secret and logs"
   service_principals = ["sns.amazonaws.com"]
-  log_group_arns     = ["arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:log-group:${local.log_group}"]
+  log_groups         = [local.log_group]
 
   tags = var.tags
 }
 
-# The key and its alias were resources of this module before the shared kms_key module.
+# The key and its alias were resources of this module before the shared kms_key module
+# (released that way): these moves keep them, never replace them, on upgrade.
 moved {
   from = aws_kms_key.this
   to   = module.kms.aws_kms_key.this

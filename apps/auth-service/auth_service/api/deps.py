@@ -14,6 +14,7 @@ from auth_service.kubernetes import ServiceAccountVerifier
 from auth_service.passwords import Passwords
 from auth_service.tokens import TokenIssuer
 from taskplane_common.db import request_session
+from taskplane_common.deps import app_state
 from taskplane_common.errors import ProblemError
 from taskplane_common.principals import Principal, Role, current_principal, require_role
 
@@ -21,42 +22,19 @@ from taskplane_common.principals import Principal, Role, current_principal, requ
 BINDINGS_SCOPE = "workload-bindings:write"
 
 
-async def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-async def get_passwords(request: Request) -> Passwords:
-    passwords: Passwords = request.app.state.passwords
-    return passwords
-
-
-async def get_issuer(request: Request) -> TokenIssuer:
-    issuer: TokenIssuer = request.app.state.token_issuer
-    return issuer
-
-
-async def get_key_store(request: Request) -> KeyStore:
-    store: KeyStore = request.app.state.key_store
-    return store
-
-
-async def get_kubernetes_verifier(request: Request) -> ServiceAccountVerifier | None:
-    verifier: ServiceAccountVerifier | None = request.app.state.kubernetes_verifier
-    return verifier
-
-
 async def client_address(request: Request) -> str:
     """The peer address (uvicorn resolves X-Forwarded-For from trusted proxies only)."""
     return request.client.host if request.client else "unknown"
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[Settings, Depends(app_state("settings"))]
 SessionDep = Annotated[AsyncSession, Depends(request_session)]
-PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
-IssuerDep = Annotated[TokenIssuer, Depends(get_issuer)]
-KeyStoreDep = Annotated[KeyStore, Depends(get_key_store)]
-KubernetesVerifierDep = Annotated[ServiceAccountVerifier | None, Depends(get_kubernetes_verifier)]
+PasswordsDep = Annotated[Passwords, Depends(app_state("passwords"))]
+IssuerDep = Annotated[TokenIssuer, Depends(app_state("token_issuer"))]
+KeyStoreDep = Annotated[KeyStore, Depends(app_state("key_store"))]
+KubernetesVerifierDep = Annotated[
+    ServiceAccountVerifier | None, Depends(app_state("kubernetes_verifier"))
+]
 ClientAddressDep = Annotated[str, Depends(client_address)]
 
 

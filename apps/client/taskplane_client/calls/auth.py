@@ -19,6 +19,19 @@ from taskplane_client.models import (
 )
 from taskplane_client.transport import Call, body_of, model, nothing
 
+__all__ = [
+    "create_service_token",
+    "delete_workload_binding",
+    "exchange_kubernetes_token",
+    "list_service_tokens",
+    "list_workload_bindings",
+    "login",
+    "logout",
+    "put_workload_binding",
+    "refresh",
+    "revoke_service_token",
+]
+
 # ----------------------------------------------------------------------------- auth
 
 

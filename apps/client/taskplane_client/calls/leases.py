@@ -19,6 +19,16 @@ from taskplane_client.models import (
 )
 from taskplane_client.transport import Call, body_of, model
 
+__all__ = [
+    "complete",
+    "complete_many",
+    "fail",
+    "heartbeat",
+    "heartbeat_many",
+    "lease",
+    "release",
+]
+
 # ----------------------------------------------------------------------------- leases
 
 

@@ -14,6 +14,17 @@ from taskplane_client.models import (
 )
 from taskplane_client.transport import Call, body_of, model, nothing
 
+__all__ = [
+    "delete_queue",
+    "enqueue",
+    "enqueue_many",
+    "get_queue",
+    "list_dead",
+    "list_queues",
+    "put_queue",
+    "retry_dead",
+]
+
 # ----------------------------------------------------------------------------- queues
 
 

@@ -6,7 +6,7 @@ import dataclasses
 import uuid
 from collections.abc import Sequence
 
-from taskplane_client.calls.common import TASKS
+from taskplane_client.calls.common import TASKS, Pages
 from taskplane_client.models import (
     QueuedTask,
     Task,
@@ -16,6 +16,19 @@ from taskplane_client.models import (
     TaskUpdate,
 )
 from taskplane_client.transport import Call, body_of, model, nothing
+
+__all__ = [
+    "TaskFilter",
+    "cancel_task",
+    "create_task",
+    "delete_task",
+    "get_task",
+    "health",
+    "list_tasks",
+    "task_pages",
+    "task_stats",
+    "update_task",
+]
 
 
 def health() -> Call[None]:
@@ -64,6 +77,14 @@ def list_tasks(
     if limit is not None:
         params.append(("limit", str(limit)))
     return Call("list_tasks", "GET", TASKS, model(TaskPage), params=params, idempotent=True)
+
+
+def task_pages(filters: TaskFilter | None = None, *, page_size: int = 100) -> Pages[Task]:
+    """Every matching task, page after page (keyset cursors: stable under inserts)."""
+    return Pages(
+        lambda cursor: list_tasks(filters, limit=page_size, cursor=cursor),
+        last=lambda page: page.next_cursor is None,
+    )
 
 
 def get_task(task_id: uuid.UUID | str) -> Call[Task]:

@@ -14,6 +14,24 @@ from pydantic import (
 
 from taskplane_client.models.base import NOT_BLANK, QueueName, Request, Response
 
+__all__ = [
+    "NAMESPACE_PATTERN",
+    "SERVICE_ACCOUNT_PATTERN",
+    "AccessToken",
+    "Identity",
+    "KubernetesTokenExchange",
+    "Namespace",
+    "Scope",
+    "ServiceAccountName",
+    "ServiceToken",
+    "ServiceTokenCreate",
+    "ServiceTokenCreated",
+    "TokenPair",
+    "WorkloadBinding",
+    "WorkloadBindingKey",
+    "WorkloadBindingPut",
+]
+
 Scope = Literal[
     "queues:work", "queues:admin", "events:read", "users:read", "workload-bindings:write"
 ]

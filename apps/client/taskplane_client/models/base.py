@@ -18,6 +18,27 @@ from pydantic import (
     model_validator,
 )
 
+__all__ = [
+    "FINAL_STATUSES",
+    "MAX_TAGS",
+    "NOT_BLANK",
+    "NO_NUL",
+    "QUEUE_NAME_PATTERN",
+    "Description",
+    "JsonDatetime",
+    "JsonUUID",
+    "Omittable",
+    "Priority",
+    "QueueName",
+    "Request",
+    "Response",
+    "SettableStatus",
+    "Status",
+    "Tag",
+    "Tags",
+    "Title",
+]
+
 _T = TypeVar("_T")
 
 

@@ -8,6 +8,13 @@ from typing import Any, Literal, get_args
 
 from taskplane_client.models.base import Response
 
+__all__ = [
+    "EVENT_TYPES",
+    "Event",
+    "EventPage",
+    "EventType",
+]
+
 #: The types of the task-service's event feed: what webhooks subscribe to and what
 #: notification preferences are set for.
 EventType = Literal[

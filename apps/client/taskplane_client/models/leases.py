@@ -13,6 +13,15 @@ from pydantic import (
 
 from taskplane_client.models.base import JsonUUID, Priority, Request, Response, Status
 
+__all__ = [
+    "Completion",
+    "CompletionResult",
+    "HeartbeatResult",
+    "Lease",
+    "LeaseResult",
+    "LeasedTask",
+]
+
 
 class LeasedTask(Response):
     id: uuid.UUID

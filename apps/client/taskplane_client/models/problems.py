@@ -11,6 +11,11 @@ from pydantic import (
 
 from taskplane_client.models.base import Response
 
+__all__ = [
+    "Problem",
+    "ValidationIssue",
+]
+
 
 class ValidationIssue(Response):
     """One reason a request was refused: where (``loc``) and why."""

@@ -23,6 +23,15 @@ from taskplane_client.models.base import (
     Title,
 )
 
+__all__ = [
+    "Queue",
+    "QueueConfig",
+    "QueueState",
+    "QueueStats",
+    "QueuedTask",
+    "TaskEnqueue",
+]
+
 
 # Settings this client does not know (from a newer server) are kept rather than refused,
 # so reading a queue and putting it back changes only what the caller set; the
@@ -97,12 +106,9 @@ class TaskEnqueue(Request):
         return self
 
 
-class QueuedTask(Response):
-    id: uuid.UUID
-    queue: str
-    title: str
-    status: Status
-    priority: Priority
+class QueueState(Response):
+    """Where a queued task stands: what a queue's task and a task's ``queue`` share."""
+
     payload: dict[str, Any]
     attempts: int
     max_attempts: int | None
@@ -111,6 +117,14 @@ class QueuedTask(Response):
     dedupe_key: str | None
     last_error: str | None
     result: Any | None
+
+
+class QueuedTask(QueueState):
+    id: uuid.UUID
+    queue: str
+    title: str
+    status: Status
+    priority: Priority
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None

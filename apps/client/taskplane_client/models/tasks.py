@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 from pydantic import (
     Field,
@@ -23,6 +22,16 @@ from taskplane_client.models.base import (
     Tags,
     Title,
 )
+from taskplane_client.models.queues import QueueState
+
+__all__ = [
+    "QueueDetails",
+    "Task",
+    "TaskCreate",
+    "TaskPage",
+    "TaskStats",
+    "TaskUpdate",
+]
 
 
 class TaskCreate(Request):
@@ -50,18 +59,10 @@ class TaskUpdate(Request):
     assignee_id: JsonUUID | None = None
 
 
-class QueueDetails(Response):
+class QueueDetails(QueueState):
     """How a queued task is doing; ``null`` on tasks that are not in a queue."""
 
     name: str
-    payload: dict[str, Any]
-    attempts: int
-    max_attempts: int | None
-    run_at: datetime | None
-    timeout_s: int | None
-    dedupe_key: str | None
-    last_error: str | None
-    result: Any | None
 
 
 class Task(Response):

@@ -5,24 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notification_service.config import Settings
 from notification_service.keys import SecretBox
 from taskplane_common.db import request_session
+from taskplane_common.deps import app_state
 from taskplane_common.errors import ProblemError
 from taskplane_common.principals import Principal, current_principal
-
-
-async def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-async def get_secret_box(request: Request) -> SecretBox:
-    box: SecretBox = request.app.state.secret_box
-    return box
 
 
 async def user_id(principal: Annotated[Principal, Depends(current_principal)]) -> uuid.UUID:
@@ -39,8 +30,8 @@ async def owner_or_admin(
     return None if principal.is_admin else await user_id(principal)
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[Settings, Depends(app_state("settings"))]
 SessionDep = Annotated[AsyncSession, Depends(request_session)]
 OwnerOrAdminDep = Annotated[uuid.UUID | None, Depends(owner_or_admin)]
-SecretBoxDep = Annotated[SecretBox, Depends(get_secret_box)]
+SecretBoxDep = Annotated[SecretBox, Depends(app_state("secret_box"))]
 UserIdDep = Annotated[uuid.UUID, Depends(user_id)]

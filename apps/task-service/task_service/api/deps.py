@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from task_service.config import Settings
@@ -12,6 +12,8 @@ from task_service.pagination import CursorCodec
 from task_service.queue.notify import Notifier
 from taskplane_client.models import QUEUE_NAME_PATTERN
 from taskplane_common.db import request_read_session, request_session
+from taskplane_common.deps import app_state
+from taskplane_common.openapi import problems
 from taskplane_common.principals import (
     Principal,
     current_principal,
@@ -20,17 +22,13 @@ from taskplane_common.principals import (
     require_writer_or_scope,
 )
 
-
-async def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+SettingsDep = Annotated[Settings, Depends(app_state("settings"))]
 
 
-async def get_cursor_codec(settings: Annotated[Settings, Depends(get_settings)]) -> CursorCodec:
+async def get_cursor_codec(settings: SettingsDep) -> CursorCodec:
     return CursorCodec(settings.cursor_secret.get_secret_value().encode())
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[AsyncSession, Depends(request_session)]
 #: Routes that only read: autocommit, no transaction round trips.
 ReadSessionDep = Annotated[AsyncSession, Depends(request_read_session)]
@@ -38,14 +36,7 @@ PrincipalDep = Annotated[Principal, Depends(current_principal)]
 #: Every route that changes a task: viewers (and role-less service tokens) get 403.
 WriterDep = Annotated[Principal, Depends(require_writer)]
 CursorCodecDep = Annotated[CursorCodec, Depends(get_cursor_codec)]
-
-
-async def get_notifier(request: Request) -> Notifier:
-    notifier: Notifier = request.app.state.notifier
-    return notifier
-
-
-NotifierDep = Annotated[Notifier, Depends(get_notifier)]
+NotifierDep = Annotated[Notifier, Depends(app_state("notifier"))]
 QueueWorkerDep = Annotated[Principal, Depends(require_scope("queues:work"))]
 QueueAdminDep = Annotated[Principal, Depends(require_scope("queues:admin"))]
 EventReaderDep = Annotated[Principal, Depends(require_scope("events:read"))]
@@ -56,6 +47,4 @@ CancellerDep = Annotated[Principal, Depends(require_writer_or_scope("queues:admi
 
 QueuePath = Annotated[str, Path(pattern=QUEUE_NAME_PATTERN, description="Queue name")]
 #: The 404 every route under ``/queues/{queue}`` can answer, for the OpenAPI document.
-QUEUE_NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No such queue", "content": {"application/problem+json": {}}}
-}
+QUEUE_NOT_FOUND = problems(404, s404="No such queue")

@@ -5,18 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskplane_common.db import request_session
+from taskplane_common.deps import app_state
 from taskplane_common.errors import ProblemError
 from taskplane_common.principals import Principal, current_principal, require_scope
 from user_service.config import Settings
-
-
-async def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 async def user_principal(
@@ -28,7 +24,7 @@ async def user_principal(
     return principal, principal.user_id
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[Settings, Depends(app_state("settings"))]
 SessionDep = Annotated[AsyncSession, Depends(request_session)]
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 MeDep = Annotated[tuple[Principal, uuid.UUID], Depends(user_principal)]

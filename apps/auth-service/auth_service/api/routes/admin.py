@@ -25,18 +25,15 @@ from auth_service.schemas import (
 from auth_service.tokens import SERVICE_TOKEN_PREFIX, service_subject
 from taskplane_common import audit
 from taskplane_common.errors import ProblemError
+from taskplane_common.openapi import problems
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
-_ADMIN_ONLY: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No or invalid token", **_PROBLEM},
-    403: {"description": "Not an active admin", **_PROBLEM},
-}
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such object", **_PROBLEM}}
-_CONFLICT: dict[int | str, dict[str, Any]] = {409: {"description": "Conflict", **_PROBLEM}}
+_ADMIN_ONLY = problems(401, 403, s401="No or invalid token", s403="Not an active admin")
+_NOT_FOUND = problems(404, s404="No such object")
+_CONFLICT = problems(409, s409="Conflict")
 #: What each role may do, ranked: moving down the ranking revokes the user's tokens.
 _ROLE_RANK = {"viewer": 0, "member": 1, "admin": 2}
 

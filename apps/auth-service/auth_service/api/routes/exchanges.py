@@ -16,13 +16,14 @@ from auth_service.api.deps import (
     SessionDep,
     SettingsDep,
 )
-from auth_service.api.routes.responses import NO_STORE, PROBLEM, RATE_LIMITED, UNAUTHORIZED
+from auth_service.api.routes.responses import NO_STORE, RATE_LIMITED, UNAUTHORIZED
 from auth_service.config import Settings
 from auth_service.kubernetes import ServiceAccount
 from auth_service.schemas import AccessToken, KubernetesTokenExchange, ServiceTokenExchange
 from auth_service.tokens import service_subject
 from taskplane_common import audit
 from taskplane_common.errors import ProblemError
+from taskplane_common.openapi import problems
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +102,12 @@ async def _limit_exchanges(session: AsyncSession, settings: Settings, address: s
     responses={
         **UNAUTHORIZED,
         **RATE_LIMITED,
-        404: {"description": "Kubernetes authentication is not enabled", **PROBLEM},
-        503: {"description": "The issuer or API server cannot be reached", **PROBLEM},
+        **problems(
+            404,
+            503,
+            s404="Kubernetes authentication is not enabled",
+            s503="The issuer or API server cannot be reached",
+        ),
     },
 )
 async def exchange_kubernetes_token(

@@ -24,13 +24,14 @@ from auth_service.api.deps import (
     SessionDep,
     SettingsDep,
 )
-from auth_service.api.routes.responses import NO_STORE, PROBLEM, UNAUTHORIZED
+from auth_service.api.routes.responses import NO_STORE, RATE_LIMITED, UNAUTHORIZED
 from auth_service.models import RefreshToken, User
 from auth_service.schemas import RefreshRequest, RegisterRequest, TokenPair, UserOut
 from taskplane_common import audit
 from taskplane_common.db import DatabaseDep
 from taskplane_common.errors import ProblemError
 from taskplane_common.jsonbody import FastJSONResponse
+from taskplane_common.openapi import problems
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +82,14 @@ async def _audit_self(
     status_code=201,
     response_model=UserOut,
     summary="Create an account",
-    responses={
-        403: {"description": "Registration is closed", **PROBLEM},
-        409: {"description": "The email is already registered", **PROBLEM},
-        422: {"description": "Invalid body or weak password", **PROBLEM},
-    },
+    responses=problems(
+        403,
+        409,
+        422,
+        s403="Registration is closed",
+        s409="The email is already registered",
+        s422="Invalid body or weak password",
+    ),
 )
 async def register(
     body: RegisterRequest,
@@ -127,7 +131,7 @@ async def register(
     "/token",
     response_model=TokenPair,
     summary="OAuth2 password login (form: username=email, password)",
-    responses={**UNAUTHORIZED, 429: {"description": "Too many attempts", **PROBLEM}},
+    responses={**UNAUTHORIZED, **RATE_LIMITED},
 )
 async def token(
     request: Request,

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from taskplane_common.openapi import problems
 
-PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 #: Token responses are never cached (RFC 6749 5.1).
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Bad credentials or token", **PROBLEM}
-}
-RATE_LIMITED: dict[int | str, dict[str, Any]] = {
-    429: {"description": "Too many attempts", **PROBLEM}
-}
+UNAUTHORIZED = problems(401, s401="Bad credentials or token")
+RATE_LIMITED = problems(429, s429="Too many attempts")

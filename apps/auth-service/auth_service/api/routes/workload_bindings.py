@@ -7,7 +7,7 @@ the TaskQueue; a deleted binding means that ServiceAccount's next exchange is re
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 
@@ -22,16 +22,18 @@ from auth_service.schemas import (
     WorkloadBindingPut,
 )
 from taskplane_common import audit
+from taskplane_common.openapi import problems
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1/admin/workload-bindings", tags=["admin"])
 
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
-_WRITERS_ONLY: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No or invalid token", **_PROBLEM},
-    403: {"description": "Neither an active admin nor workload-bindings:write", **_PROBLEM},
-}
+_WRITERS_ONLY = problems(
+    401,
+    403,
+    s401="No or invalid token",
+    s403="Neither an active admin nor workload-bindings:write",
+)
 NamespacePath = Annotated[str, Path(max_length=63, pattern=NAMESPACE_PATTERN)]
 ServiceAccountPath = Annotated[str, Path(max_length=253, pattern=SERVICE_ACCOUNT_PATTERN)]
 

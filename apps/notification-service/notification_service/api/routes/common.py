@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Query
 from fastapi.responses import JSONResponse
@@ -13,6 +13,7 @@ from notification_service import lists
 from notification_service.config import Settings
 from taskplane_common.db import Database
 from taskplane_common.jsonbody import FastJSONResponse
+from taskplane_common.openapi import problems
 from taskplane_common.paging import PageLimit, page_size
 
 #: The opaque page cursor: base64url (what ``lists.encode_cursor`` writes).
@@ -68,15 +69,7 @@ async def delivery_log(
     return FastJSONResponse(page)
 
 
-__all__ = ["AUTH", "NOT_FOUND", "PROBLEM", "LogQueryDep", "PageCursor", "delivery_log", "page_size"]
+__all__ = ["AUTH", "NOT_FOUND", "LogQueryDep", "PageCursor", "delivery_log", "page_size"]
 
-PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
-AUTH: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No or invalid token", **PROBLEM},
-    403: {"description": "Not allowed", **PROBLEM},
-    422: {"description": "Invalid input", **PROBLEM},
-}
-NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    **AUTH,
-    404: {"description": "Not found (or not yours)", **PROBLEM},
-}
+AUTH = problems(401, 403, 422, s401="No or invalid token", s403="Not allowed", s422="Invalid input")
+NOT_FOUND = {**AUTH, **problems(404, s404="Not found (or not yours)")}

@@ -17,6 +17,7 @@ from task_service.queue.feed import (
 )
 from task_service.queue.notify import EVENTS_CHANNEL
 from task_service.queue.schemas import EventOut, EventPage
+from taskplane_common.openapi import problems
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
 
@@ -24,12 +25,7 @@ router = APIRouter(prefix="/api/v1/events", tags=["events"])
 @router.get(
     "",
     response_model=EventPage,
-    responses={
-        410: {
-            "description": "Retention deleted events after this cursor",
-            "content": {"application/problem+json": {}},
-        }
-    },
+    responses=problems(410, s410="Retention deleted events after this cursor"),
     summary="Events after a cursor, in order (long-poll)",
 )
 async def list_events(

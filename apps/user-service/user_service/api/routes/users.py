@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from taskplane_common.db import DatabaseDep
 from taskplane_common.errors import ProblemError
 from taskplane_common.jsonbody import FastJSONResponse
+from taskplane_common.openapi import problems
 from taskplane_common.paging import PageLimit, page_size
 from user_service import crud
 from user_service.api.deps import MeDep, PrincipalDep, SessionDep, SettingsDep, UsersReaderDep
@@ -27,35 +28,28 @@ from user_service.schemas import (
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
-_AUTH: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No or invalid token", **_PROBLEM},
-    403: {"description": "Not allowed", **_PROBLEM},
-}
+_AUTH = problems(401, 403, s401="No or invalid token", s403="Not allowed")
+
+
+def _shown(profile: Profile) -> dict[str, Any]:
+    """What a profile shows its owner and admins (``ProfileOut``, ``DirectoryEntryFull``)."""
+    return {
+        "id": profile.user_id,
+        "display_name": profile.display_name,
+        "email": profile.email,
+        "timezone": profile.timezone,
+        "locale": profile.locale,
+        "created_at": profile.created_at,
+        "updated_at": profile.updated_at,
+    }
 
 
 def _full_entry(profile: Profile) -> DirectoryEntryFull:
-    return DirectoryEntryFull(
-        id=profile.user_id,
-        display_name=profile.display_name,
-        email=profile.email,
-        timezone=profile.timezone,
-        locale=profile.locale,
-        created_at=profile.created_at,
-        updated_at=profile.updated_at,
-    )
+    return DirectoryEntryFull.model_validate(_shown(profile))
 
 
 def _profile_out(profile: Profile) -> ProfileOut:
-    return ProfileOut(
-        id=profile.user_id,
-        email=profile.email,
-        display_name=profile.display_name,
-        timezone=profile.timezone,
-        locale=profile.locale,
-        created_at=profile.created_at,
-        updated_at=profile.updated_at,
-    )
+    return ProfileOut.model_validate(_shown(profile))
 
 
 @router.get("/me", response_model=ProfileOut, responses=_AUTH, summary="My profile")
@@ -98,10 +92,7 @@ async def put_my_preferences(body: Preferences, session: SessionDep, me: MeDep) 
     return await crud.get_preferences(session, me[1])
 
 
-_USER_LOOKUP: dict[int | str, dict[str, Any]] = {
-    **_AUTH,
-    404: {"description": "No such profile", **_PROBLEM},
-}
+_USER_LOOKUP = {**_AUTH, **problems(404, s404="No such profile")}
 
 
 async def _existing_profile(session: AsyncSession, user_id: uuid.UUID) -> Profile:

@@ -37,3 +37,4 @@ export type WebhookWithSecret = Notify['schemas']['WebhookWithSecret'];
 export type Delivery = Notify['schemas']['DeliveryOut'];
 export type DeliveryPage = Notify['schemas']['DeliveryPage'];
 export type NotificationPage = Notify['schemas']['NotificationPage'];
+export type UnreadCount = Notify['schemas']['UnreadCount'];

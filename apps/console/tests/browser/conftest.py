@@ -2,7 +2,10 @@
 
 Real processes on one real PostgreSQL database: auth-, user-, task- and
 notification-service, the console service in front of them, a webhook receiver, and
-Debian's Chromium driven by Playwright's Python API (never a downloaded browser).
+Debian's Chromium driven by Playwright's Python API (never a downloaded browser). The
+fixtures are package-scoped: every module of this folder shares one platform and one
+browser, torn down before the tests outside it run. The helpers the modules share
+(signing in, a fresh browser context, a new member, a same-origin fetch) live here too.
 """
 
 from __future__ import annotations
@@ -12,13 +15,15 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, LiteralString
 
 import httpx
+import psycopg
 import pytest
 from playwright.sync_api import (
     Browser,
@@ -49,6 +54,16 @@ SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 #: The tests rewrite the committed screenshots only when asked (``make screenshots``), so
 #: an ordinary run leaves the tree clean.
 TAKE_SCREENSHOTS = os.environ.get("TASKPLANE_SCREENSHOTS") == "1"
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The first browser test also pays for starting the platform (and building the
+    console when the sources changed), more than the suite's 300 s per test on a busy
+    machine: every test of this folder gets 900 s."""
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.timeout(900))
 
 
 @dataclass
@@ -119,9 +134,19 @@ class Console(Platform):
         self.users[email] = user_id
         return user_id
 
+    def sql(
+        self, statement: LiteralString, params: Sequence[Any] | Mapping[str, Any] = ()
+    ) -> list[tuple[Any, ...]]:
+        """Run one statement on the platform's database (committed) and return its rows,
+        for what no API offers: seeding in bulk, reading the auth-service's tables."""
+        with psycopg.connect(self.database_url.replace("+psycopg", "")) as db:
+            cursor = db.execute(statement, params)
+            return cursor.fetchall() if cursor.description else []
+
     def api(self, method: str, path: str, headers: dict[str, str], **kwargs: Any) -> Any:
         """Call a service directly (not through the console) and return the response."""
-        base = self.notify.url if path.startswith("/api/v1/webhooks") else self.tasks.url
+        notifying = path.startswith(("/api/v1/webhooks", "/api/v1/notifications"))
+        base = self.notify.url if notifying else self.tasks.url
         return httpx.request(method, f"{base}{path}", headers=headers, timeout=30, **kwargs)
 
     @contextlib.contextmanager
@@ -149,10 +174,10 @@ def _service(module: str, env: dict[str, str], **extra: str) -> ServiceProcess:
     return ServiceProcess(module, {**env, "OTEL_SERVICE_NAME": name, **extra})
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def console(postgres_server: PostgresServer) -> Iterator[Console]:
-    """Every service once for all the browser tests (one module: starting them is most of
-    the cost), stopped when they are done."""
+    """Every service once for all the browser tests (starting them is most of the cost),
+    stopped when they are done."""
     static = ensure_built()
     receiver = Receiver().start()
     with contextlib.ExitStack() as stack:
@@ -216,15 +241,16 @@ def console(postgres_server: PostgresServer) -> Iterator[Console]:
         receiver.server.shutdown()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
-    """Module-scoped: Playwright's sync API keeps an event loop marked running in this
-    thread until it stops, which the asyncio tests that follow must not inherit."""
+    """Package-scoped, not session: Playwright's sync API keeps an event loop marked
+    running in this thread until it stops, which the asyncio tests that follow must not
+    inherit."""
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     """Debian's Chromium; Playwright's own browser download is never used."""
     launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -249,6 +275,15 @@ def new_context(
     return context
 
 
+@pytest.fixture
+def context(browser: Browser, console: Console) -> Iterator[BrowserContext]:
+    """A fresh browser context (no cookies, no storage) per test, closed even when the
+    test fails."""
+    opened = new_context(browser, console)
+    yield opened
+    opened.close()
+
+
 def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
     page.goto("/login")
     page.get_by_label("Email").fill(email)
@@ -256,3 +291,30 @@ def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/tasks**")
     page.get_by_test_id("who").wait_for()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def member(console: Console, prefix: str = "member", role: str = "member") -> str:
+    email = f"{unique(prefix)}@example.org"
+    console.add_user(email, role)
+    return email
+
+
+def page_fetch(page: Page, method: str, path: str, body: Any = None) -> dict[str, Any]:
+    """A same-origin fetch from the page, as the SPA makes it (CSRF header included)."""
+    result: dict[str, Any] = page.evaluate(
+        """async ([method, path, body]) => {
+            const session = await (await fetch('/session')).json();
+            const response = await fetch(path, {
+                method,
+                headers: {'content-type': 'application/json', 'x-csrf-token': session.csrf_token},
+                body: body === null ? undefined : JSON.stringify(body),
+            });
+            return {status: response.status, text: await response.text()};
+        }""",
+        [method, path, body],
+    )
+    return result

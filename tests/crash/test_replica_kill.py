@@ -58,7 +58,10 @@ def test_a_killed_replica_loses_nothing_and_runs_nothing_twice(
     queue = f"replicas-{uuid.uuid4().hex[:6]}"
     view = QueueView(survivor.url, queue)
     view.configure(visibility_timeout_s=VISIBILITY_TIMEOUT_S, max_attempts=20, backoff_base_s=0.1)
-    ids = QueueView(doomed.url, queue).enqueue(TASKS, sleep_s=0.005)
+    # 50 ms a task: long enough that the run is far from over when the kill comes (the
+    # workers drain 5 ms tasks faster than the test can poll and kill), and past the
+    # workers' short-task mark, so each holds its slots plus the usual prefetch at most.
+    ids = QueueView(doomed.url, queue).enqueue(TASKS, sleep_s=0.05)
     records = [tmp_path / f"executions-{index}.txt" for index in range(2 * WORKERS_PER_REPLICA)]
 
     fronts = [TcpFront(doomed.url, survivor.url), TcpFront(survivor.url, doomed.url)]

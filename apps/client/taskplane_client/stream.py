@@ -17,8 +17,8 @@ import asyncio
 import contextlib
 import itertools
 import uuid
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol
 
 import httpx
 from opentelemetry import propagate
@@ -28,11 +28,21 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from taskplane_client.errors import ApiError, ConnectionFailedError, error_from_response
-from taskplane_client.models import Completion, LeasedTask
+from taskplane_client.models import LeasedTask
 
 _TASKS: TypeAdapter[list[LeasedTask]] = TypeAdapter(list[LeasedTask])
 #: The close code of a stream whose queue was deleted.
 QUEUE_GONE = 4404
+
+
+class Outcome(Protocol):
+    """What a completion needs: a ``Completion``, or a worker's own record of a result."""
+
+    @property
+    def lease_id(self) -> uuid.UUID: ...
+
+    @property
+    def result(self) -> Any: ...
 
 
 def stream_url(api_url: str, queue: str, worker_id: str) -> str:
@@ -68,6 +78,8 @@ class LeaseStream:
         self._answers: dict[int, asyncio.Future[Any]] = {}
         self._refs = itertools.count(1)
         self.error: Exception | None = None
+        #: Called whenever tasks arrive or the stream ends (a worker's wake-up).
+        self.on_arrival: Callable[[], None] | None = None
         self._reader = asyncio.create_task(self._read(), name="lease-stream reader")
 
     @classmethod
@@ -115,6 +127,8 @@ class LeaseStream:
                     answer.set_exception(self.error)
             self._answers.clear()
             self._arrived.set()
+            if self.on_arrival is not None:
+                self.on_arrival()
 
     def _take(self, message: dict[str, Any]) -> None:
         op = message.get("op")
@@ -124,6 +138,8 @@ class LeaseStream:
             self.visibility_timeout_s = int(message["visibility_timeout_s"])
             self._inbox.extend(tasks)
             self._arrived.set()
+            if self.on_arrival is not None:
+                self.on_arrival()
             return
         answer = self._answers.pop(message.get("ref") or 0, None)
         if answer is None or answer.done():
@@ -174,10 +190,21 @@ class LeaseStream:
                 raise self.error
             self._arrived.clear()
             await self._arrived.wait()
+        return self.take()
+
+    def take(self) -> list[LeasedTask]:
+        """The tasks received since the last call, without waiting (an ended stream
+        raises once nothing it received is left)."""
+        if not self._inbox and self.error is not None:
+            raise self.error
+        return self.drop()
+
+    def drop(self) -> list[LeasedTask]:
+        """The tasks received and not taken yet, taken now (an ended stream's too)."""
         tasks, self._inbox = self._inbox, []
         return tasks
 
-    async def complete_many(self, items: Sequence[Completion]) -> set[uuid.UUID]:
+    async def complete_many(self, items: Sequence[Outcome]) -> set[uuid.UUID]:
         """The leases completed (the others were gone and changed nothing); the message
         carries the current trace context."""
         body = [{"lease_id": item.lease_id, "result": item.result} for item in items]
@@ -203,8 +230,7 @@ class LeaseStream:
         """Stop receiving tasks; the ones that arrived and were not taken yet (every
         task dealt to this stream has arrived when the service acknowledges)."""
         await self.ask({"op": "drain"})
-        tasks, self._inbox = self._inbox, []
-        return tasks
+        return self.drop()
 
     async def aclose(self) -> None:
         await self.connection.close()

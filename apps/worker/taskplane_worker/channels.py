@@ -4,7 +4,10 @@ Both offer the same calls, so the worker loop does not know which one it runs on
 
 * ``StreamChannel`` (the default): one WebSocket (``/queues/{queue}/lease-stream``)
   carries credit up, tasks down and every lease action; it reconnects on the next call
-  after the connection ended (a restarted service), and the leases held stay valid.
+  after the connection ended (a restarted service), and the leases held stay valid. Its
+  ``lease`` never waits for tasks: it tops up the credit and returns what has arrived,
+  and ``wake`` is called when more arrive, so credit for slots that free meanwhile is
+  sent at once instead of one round trip later.
 * ``HttpChannel`` (``--no-stream``): the lease long-poll and one request per batch of
   completions or heartbeats, one per failure or release.
 """
@@ -27,17 +30,22 @@ from taskplane_client import (
     LeaseLostError,
     LeaseStream,
 )
+from taskplane_client.stream import Outcome
 from taskplane_worker.config import WorkerConfig
 
 T = TypeVar("T")
 
 
 class Channel(Protocol):
+    #: Tasks are pushed: ``lease`` returns at once, and ``wake`` is called on arrival.
+    pushes: bool
+
     async def lease(self, wanted: int) -> tuple[list[LeasedTask], int]:
-        """Up to ``wanted`` tasks (waiting for some), and the queue's visibility timeout."""
+        """Up to ``wanted`` more tasks (a long-poll waits for some; a push channel returns
+        what has arrived), and the queue's visibility timeout."""
         ...
 
-    async def complete_many(self, items: Sequence[Completion]) -> set[uuid.UUID]:
+    async def complete_many(self, items: Sequence[Outcome]) -> set[uuid.UUID]:
         """The leases completed; raises when the outcome is unknown."""
         ...
 
@@ -58,6 +66,8 @@ class Channel(Protocol):
 
 
 class HttpChannel:
+    pushes = False
+
     def __init__(self, client: AsyncTaskplaneClient, config: WorkerConfig) -> None:
         self.client = client
         self.worker_id = config.worker_id
@@ -76,8 +86,9 @@ class HttpChannel:
         )
         return lease.tasks, lease.visibility_timeout_s
 
-    async def complete_many(self, items: Sequence[Completion]) -> set[uuid.UUID]:
-        answer = await self.once.complete_many(list(items), self.worker_id)
+    async def complete_many(self, items: Sequence[Outcome]) -> set[uuid.UUID]:
+        completions = [Completion(lease_id=item.lease_id, result=item.result) for item in items]
+        answer = await self.once.complete_many(completions, self.worker_id)
         return {item.lease_id for item in answer if item.completed}
 
     async def heartbeat_many(self, lease_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
@@ -101,9 +112,14 @@ def _retryable(exc: Exception) -> bool:
 
 
 class StreamChannel:
-    def __init__(self, client: AsyncTaskplaneClient, config: WorkerConfig) -> None:
+    pushes = True
+
+    def __init__(
+        self, client: AsyncTaskplaneClient, config: WorkerConfig, wake: Callable[[], None]
+    ) -> None:
         self.client = client
         self.config = config
+        self.wake = wake
         self.stream: LeaseStream | None = None
         self._opening = asyncio.Lock()
 
@@ -117,6 +133,7 @@ class StreamChannel:
                 self.stream = await self.client.lease_stream(
                     self.config.queue, self.config.worker_id
                 )
+                self.stream.on_arrival = self.wake
             return self.stream
 
     async def _retrying(self, call: Callable[[LeaseStream], Awaitable[T]]) -> T:
@@ -131,11 +148,18 @@ class StreamChannel:
             await asyncio.sleep(0.5)
 
     async def lease(self, wanted: int) -> tuple[list[LeasedTask], int]:
+        """What has arrived; else credit for ``wanted`` (when due) and nothing yet. Tasks
+        an ended stream received are still taken (their leases stay valid)."""
+        ended = self.stream
+        if ended is not None and ended.closed and (left := ended.drop()):
+            return left, ended.visibility_timeout_s
         stream = await self._open()
-        await stream.want(wanted)
-        return await stream.tasks(), stream.visibility_timeout_s
+        tasks = stream.take()
+        if not tasks:
+            await stream.want(wanted)
+        return tasks, stream.visibility_timeout_s
 
-    async def complete_many(self, items: Sequence[Completion]) -> set[uuid.UUID]:
+    async def complete_many(self, items: Sequence[Outcome]) -> set[uuid.UUID]:
         return await (await self._open()).complete_many(items)
 
     async def heartbeat_many(self, lease_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:

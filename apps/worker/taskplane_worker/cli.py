@@ -143,6 +143,7 @@ def _config(args: argparse.Namespace, env: WorkerSettings) -> WorkerConfig:
         wait_s=args.wait,
         startup_timeout_s=args.startup_timeout,
         prefetch=env.prefetch,
+        short_task_s=env.short_task_ms / 1000,
         complete_batch=env.complete_batch,
         complete_flush_s=env.complete_flush_s,
         complete_backlog=env.complete_backlog,

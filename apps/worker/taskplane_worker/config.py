@@ -23,6 +23,9 @@ class WorkerConfig:
     startup_timeout_s: float = 60.0
     #: Tasks leased beyond the free slots.
     prefetch: int = 4
+    #: While handlers take less than this on average, the prefetch grows to a full
+    #: batch (``concurrency``), so the slots stay busy across a lease round trip; 0: never.
+    short_task_s: float = 0.02
     #: Flush the completion buffer at this many results, or ``complete_flush_s`` after
     #: the first one arrived.
     complete_batch: int = 64

@@ -23,7 +23,7 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from taskplane_client import ApiError, Completion, LeasedTask, LeaseLostError
+from taskplane_client import ApiError, LeasedTask, LeaseLostError
 from taskplane_worker.channels import Channel
 from taskplane_worker.config import WorkerConfig
 from taskplane_worker.observability import API_ERRORS, IN_FLIGHT, TASKS
@@ -60,6 +60,11 @@ class Buffered:
     #: The trace context the completion request continues (the task's process span).
     span_context: trace.SpanContext | None
     since: float = field(default_factory=time.monotonic)
+
+    @property
+    def lease_id(self) -> uuid.UUID:
+        """Its lease (a ``Buffered`` is what the channel's ``complete_many`` sends)."""
+        return self.held.task.lease_id
 
 
 class Reporting:
@@ -148,7 +153,6 @@ class Reporting:
         """Send one batch from the head of the buffer; on an error worth retrying it
         stays there (its leases heartbeated meanwhile) until ``report_retry_s``."""
         batch = self.buffer[:COMPLETE_REQUEST_MAX]
-        items = [Completion(lease_id=e.held.task.lease_id, result=e.result) for e in batch]
         first = batch[0].span_context
         token = (
             otel_context.attach(trace.set_span_in_context(trace.NonRecordingSpan(first)))
@@ -157,7 +161,7 @@ class Reporting:
         )
         completed: set[uuid.UUID] | None
         try:
-            completed = await self.channel.complete_many(items)
+            completed = await self.channel.complete_many(batch)
         except Exception as exc:
             if self._retry_later(exc, batch):
                 return

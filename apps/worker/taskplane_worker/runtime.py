@@ -3,8 +3,9 @@
 A slot is freed the moment its handler returns; its result goes to the completion
 buffer (``reporting``), which is flushed in batches, and past ``complete_backlog``
 waiting results the worker leases nothing more. Leases ask for the free slots plus
-``prefetch``: over the streaming lease (``channels.StreamChannel``, the default) as
-credit that the service's dispatcher fills as tasks come, else as HTTP long-polls.
+``prefetch`` (a full batch while handlers are short): over the streaming lease
+(``channels.StreamChannel``, the default) as credit, topped up as slots free and served
+by the service as tasks come, else as HTTP long-polls.
 
 Nothing a handler does can crash the worker: exceptions and timeouts become failed
 attempts with the error recorded. Tasks are never lost: a task is either completed,
@@ -39,7 +40,7 @@ from taskplane_client import (
     NotFoundError,
     RetryPolicy,
 )
-from taskplane_worker.channels import HttpChannel, StreamChannel
+from taskplane_worker.channels import Channel, HttpChannel, StreamChannel
 from taskplane_worker.config import WorkerConfig
 from taskplane_worker.handlers import Handler, HandlerError, TaskInfo
 from taskplane_worker.observability import DURATION
@@ -59,6 +60,8 @@ def _being_cancelled() -> bool:
 
 
 def _jsonable(value: Any) -> Any:
+    if value is None or type(value) in (str, int, bool):
+        return value
     try:
         json.dumps(value)
     except (TypeError, ValueError):
@@ -95,8 +98,14 @@ class Worker(Reporting):
             transport=transport,
             user_agent=f"taskplane-worker/{config.worker_id}",
         )
-        self.channel = (StreamChannel if config.stream else HttpChannel)(self.client, config)
+        self.channel: Channel = (
+            StreamChannel(self.client, config, self._changed.set)
+            if config.stream
+            else HttpChannel(self.client, config)
+        )
         self._duration = DURATION.labels(config.queue)
+        #: Handler time, a moving average (None until one has finished).
+        self._typical_s: float | None = None
 
     async def wait_for_api(self) -> None:
         """Reach the task-service (with backoff, up to ``startup_timeout_s``) or raise
@@ -160,6 +169,8 @@ class Worker(Reporting):
                 self._outcomes[outcome].inc()
             elapsed = time.monotonic() - started
             self._duration.observe(elapsed)
+            typical = self._typical_s
+            self._typical_s = elapsed if typical is None else typical + (elapsed - typical) / 8
             if span is not None:
                 span.end()
             if log.isEnabledFor(logging.INFO):  # in the task's trace context
@@ -219,6 +230,7 @@ class Worker(Reporting):
         if not self.stopping.is_set():
             log.info("stopping: no new leases, draining %d task(s)", len(self.inflight))
             self.stopping.set()
+            self._changed.set()  # the lease loop looks at ``stopping``
             self._buffer_full.set()  # flush what waits at once
 
     async def _until_stopped(self, awaitable: Awaitable[Any]) -> Any:
@@ -239,11 +251,24 @@ class Worker(Reporting):
             self._start(self.ready.popleft())
 
     def _wanted(self) -> int:
-        """How many tasks to ask for now: free slots plus prefetch, once the prefetched
-        ones have started and the buffer has room."""
-        if self.ready or len(self.buffer) >= self.config.complete_backlog:
+        """How many tasks to ask for now: free slots plus prefetch, less what is already
+        leased and waiting for a slot, while the buffer has room. A long-poll asks only
+        once the prefetched tasks have started (it holds the request until tasks come)."""
+        if len(self.buffer) >= self.config.complete_backlog:
             return 0
-        return self.config.concurrency + self.config.prefetch - len(self.inflight)
+        if not self.channel.pushes and self.ready:
+            return 0
+        room = self.config.concurrency + self._prefetch()
+        return room - len(self.inflight) - len(self.ready)
+
+    def _prefetch(self) -> int:
+        """The configured prefetch; a full batch while handlers are short. A prefetched
+        task waits for a slot, and no other worker can take it meanwhile: worth it only
+        when slots free faster than a lease round trip (then without it they idle)."""
+        typical = self._typical_s
+        if typical is not None and typical < self.config.short_task_s:
+            return max(self.config.prefetch, self.config.concurrency)
+        return self.config.prefetch
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -275,12 +300,17 @@ class Worker(Reporting):
             self._start_ready()
             await asyncio.sleep(0)  # handlers that return at once free their slots first
             wanted = self._wanted()
-            if wanted <= 0:
+            if wanted <= 0 and not self.channel.pushes:
                 self._changed.clear()
-                await self._until_stopped(self._changed.wait())
+                await self._changed.wait()
                 continue
             try:
-                tasks = await self._until_stopped(self._lease(wanted))
+                self._changed.clear()  # a push or a freed slot from here on wakes the wait
+                # Pushed tasks are taken even when no more are wanted (their leases are
+                # heartbeated once held).
+                tasks = await self._until_stopped(self._lease(max(wanted, 0)))
+                if not tasks and self.channel.pushes:
+                    await self._changed.wait()
                 backoff = 0.5
             except NotFoundError:
                 # Not configured yet (the operator or a first enqueue creates it).

@@ -39,6 +39,8 @@ class WorkerSettings(BaseSettings):
     #: Tasks leased beyond the free slots, so a slot that frees starts the next task
     #: without waiting for a lease round trip.
     prefetch: int = Field(4, ge=0, validation_alias="TASKPLANE_WORKER_PREFETCH")
+    #: Handlers averaging less than this (ms) get a prefetch of ``concurrency`` (0: never).
+    short_task_ms: float = Field(20.0, ge=0, validation_alias="TASKPLANE_WORKER_SHORT_TASK_MS")
     #: Completions flush when this many wait, or ``complete_flush_s`` after the first.
     complete_batch: int = Field(
         64, ge=1, le=1000, validation_alias="TASKPLANE_WORKER_COMPLETE_BATCH"

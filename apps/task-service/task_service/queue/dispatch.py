@@ -1,12 +1,15 @@
 """The streaming lease's dispatcher: the claims of every worker streaming a queue.
 
 A worker on ``/api/v1/queues/{queue}/lease-stream`` (a WebSocket) is a ``Subscriber``
-with credit: how many more tasks it has room for. Each queue with subscribers in this
-process has one ``Dispatcher`` task; each tick it claims for every subscriber with
-credit, on one pooled connection, one claim statement (``leases.lease``) per such
-worker (each task's ``leased_by`` names its worker, as the HTTP lease does), pushes each
-worker its tasks, and, when the queue has nothing, sleeps until a NOTIFY for the queue
-(or the notifier's poll interval). No HTTP request per lease, no long-poll per worker.
+with credit: how many more tasks it has room for. Credit is served the moment it
+arrives: each subscriber with credit has one claim loop of its own (``leases.lease`` on a
+pooled connection, each task's ``leased_by`` naming its worker, as the HTTP lease does)
+that claims and pushes tasks while credit lasts, so one worker's claim never waits for
+another's, and a worker that frees slots gets tasks one claim round trip later. When a
+claim finds the queue short, the queue counts as empty: credit then waits until the
+queue's ``Dispatcher`` (one per queue with subscribers in this process) is woken by a
+NOTIFY for the queue (or the notifier's poll interval) and serves every subscriber's
+credit again. No HTTP request per lease, no long-poll per worker.
 
 Tasks whose delivery fails (the socket is gone) are handed back at once, attempt not
 counted; a delivered task whose worker dies is rescued when its lease expires, like any
@@ -24,7 +27,6 @@ from fastapi import FastAPI
 from prometheus_client import Gauge
 
 from task_service.config import Settings
-from task_service.queue.driver import Executor
 from task_service.queue.errors import QueueNotFound
 from task_service.queue.leases import Lease, hand_back, lease
 from task_service.queue.notify import QUEUE_CHANNEL, Notifier, Subscription
@@ -55,6 +57,8 @@ class Subscriber:
     gone: Gone
     granted: int = 0
     delivered: int = 0
+    #: Its claim loop while one runs (one at most, so its batches arrive in order).
+    serving: asyncio.Task[None] | None = None
 
     @property
     def credit(self) -> int:
@@ -63,100 +67,132 @@ class Subscriber:
 
 @dataclass(eq=False)
 class Dispatcher:
-    """The claim loop of one queue; it runs while the queue has subscribers."""
+    """A queue's subscribers, their claim loops, and the watch that wakes them."""
 
     queue: str
     pool: QueuePool
     notifier: Notifier
     settings: Settings
     subscribers: list[Subscriber] = field(default_factory=list)
-    #: Credit arrived (or a subscriber left): the idle loop looks again.
+    #: The last claim came back short: credit waits for the queue's NOTIFY (or the poll).
+    empty: bool = False
+    #: A claim failed: claims pause for ``backoff`` seconds (the database, most likely).
+    failing: bool = False
+    backoff: float = 0.5
+    #: A claim found the queue deleted: every stream is told, and ends.
+    deleted: QueueNotFound | None = None
+    #: Something the watch loop acts on happened (empty, failing, deleted, left).
     changed: asyncio.Event = field(default_factory=asyncio.Event)
-    #: Held for a claim and its delivery, so a subscriber that leaves (``unsubscribe``)
-    #: has received everything claimed for it when it is told it has left.
-    tick: asyncio.Lock = field(default_factory=asyncio.Lock)
     runner: asyncio.Task[None] | None = None
 
     def grant(self, subscriber: Subscriber, granted: int) -> None:
-        """Set how many tasks ``subscriber`` has asked for since it connected."""
+        """Set how many tasks ``subscriber`` has asked for since it connected, and serve
+        the credit at once."""
         subscriber.granted = granted
-        if subscriber.credit:
-            self.changed.set()
+        self._serve(subscriber)
 
-    async def _claim(self, connection: Executor, subscriber: Subscriber) -> Lease:
+    def _serve(self, subscriber: Subscriber) -> None:
+        """Start claiming for ``subscriber`` unless there is nothing to do yet: no credit,
+        a claim for it under way, or the queue empty, failing or deleted."""
+        if (
+            subscriber.credit
+            and not (self.empty or self.failing or self.deleted)
+            and (subscriber.serving is None or subscriber.serving.done())
+            and subscriber in self.subscribers
+        ):
+            subscriber.serving = asyncio.create_task(
+                self._claims(subscriber), name=f"lease-stream {self.queue} {subscriber.worker_id}"
+            )
+
+    async def _claim(self, subscriber: Subscriber, wanted: int) -> Lease:
         settings = self.settings
-        return await lease(
-            connection,
-            self.queue,
-            subscriber.worker_id,
-            min(subscriber.credit, settings.max_lease_batch),
-            timeout_grace_s=settings.timeout_grace_s,
-            reclaim_batch=settings.reaper_batch,
-        )
-
-    async def _tick(self) -> bool:
-        """Claim for every subscriber with credit and deliver; whether any task was
-        claimed. Tasks that cannot be delivered (a subscriber gone) are handed back."""
-        async with self.tick:
-            takers = [s for s in self.subscribers if s.credit]
-            if not takers:
-                return False
-            claimed = False
+        with receiving(self.queue, root=True) as span:
             async with self.pool.connection() as connection:
-                for subscriber in takers:
-                    with receiving(self.queue, root=True) as span:
-                        granted = await self._claim(connection, subscriber)
-                        linked(span, granted.tasks)
-                    if not granted.tasks:
-                        continue
-                    claimed = True
+                granted = await lease(
+                    connection,
+                    self.queue,
+                    subscriber.worker_id,
+                    wanted,
+                    timeout_grace_s=settings.timeout_grace_s,
+                    reclaim_batch=settings.reaper_batch,
+                )
+            linked(span, granted.tasks)
+        return granted
+
+    async def _claims(self, subscriber: Subscriber) -> None:
+        """Claim and deliver for ``subscriber`` while it has credit and the queue has
+        tasks. Tasks it can no longer receive are handed back."""
+        while subscriber.credit and subscriber in self.subscribers:
+            if self.empty or self.failing or self.deleted:
+                return
+            wanted = min(subscriber.credit, self.settings.max_lease_batch)
+            try:
+                granted = await self._claim(subscriber, wanted)
+                if granted.tasks:
                     subscriber.delivered += len(granted.tasks)
                     if not await subscriber.deliver(granted.tasks, granted):
-                        await hand_back(connection, granted.tasks)
-            return claimed
+                        async with self.pool.connection() as connection:
+                            await hand_back(connection, granted.tasks)
+            except QueueNotFound as exc:
+                self.deleted = exc
+                self.changed.set()
+                return
+            except Exception as exc:
+                log.warning("lease stream of %s: claim failed (%s)", self.queue, exc)
+                self.failing = True
+                self.changed.set()
+                return
+            self.backoff = 0.5
+            if len(granted.tasks) < wanted:
+                self.empty = True
+                self.changed.set()
+                return
 
     async def run(self) -> None:
         # Subscribed to the queue's wake-ups for the whole loop, so a NOTIFY (sent only
         # when the queue goes from empty to non-empty) that lands during a claim wakes
         # the next wait instead of being lost.
         with self.notifier.subscribe(QUEUE_CHANNEL, self.queue) as woken:
-            await self._loop(woken)
+            await self._watch(woken)
 
-    async def _loop(self, woken: Subscription) -> None:
-        backoff = 0.5
+    async def _watch(self, woken: Subscription) -> None:
+        """Wait out an empty queue or a failure, then serve every subscriber's credit."""
         while self.subscribers:
             self.changed.clear()
-            try:
-                claimed = await self._tick()
-                backoff = 0.5
-            except QueueNotFound as exc:
+            if self.deleted is not None:
                 for subscriber in list(self.subscribers):
-                    await subscriber.gone(exc)
+                    await subscriber.gone(self.deleted)
                 return
-            except Exception as exc:
-                log.warning("lease stream of %s: claim failed (%s)", self.queue, exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-                continue
-            if claimed:
-                continue
-            if any(s.credit for s in self.subscribers):
+            if self.failing:
+                await asyncio.sleep(self.backoff)
+                self.backoff = min(self.backoff * 2, 5.0)
+                self.failing = False
+            elif self.empty:
                 await woken.wait(self.settings.max_wait_s)
+                self.empty = False
             else:
                 await self.changed.wait()
+                continue
+            for subscriber in list(self.subscribers):
+                self._serve(subscriber)
 
     def subscribe(self, subscriber: Subscriber) -> None:
         self.subscribers.append(subscriber)
         STREAMS.labels(self.queue).inc()
         if self.runner is None or self.runner.done():
+            self.empty = self.failing = False
+            self.deleted = None
             self.runner = asyncio.create_task(self.run(), name=f"lease-stream {self.queue}")
 
     async def unsubscribe(self, subscriber: Subscriber) -> None:
-        """Stop dealing to ``subscriber``; returns once no claim for it is under way."""
-        async with self.tick:
-            if subscriber in self.subscribers:
-                self.subscribers.remove(subscriber)
-                STREAMS.labels(self.queue).dec()
+        """Stop dealing to ``subscriber``; returns once no claim for it is under way (so
+        it has received everything claimed for it)."""
+        if subscriber in self.subscribers:
+            self.subscribers.remove(subscriber)
+            STREAMS.labels(self.queue).dec()
+        serving = subscriber.serving
+        if serving is not None and serving is not asyncio.current_task():
+            await asyncio.wait({serving})
         self.changed.set()
 
 

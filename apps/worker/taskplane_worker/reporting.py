@@ -144,6 +144,11 @@ class Reporting:
         """The completer: flush the buffer by size or time, until cancelled."""
         while True:
             await self._buffered.wait()
+            if not self.buffer:
+                # A retry's wake-up (``_retry_later``) can fire after a later flush
+                # emptied the buffer: nothing to send, wait for the next completion.
+                self._buffered.clear()
+                continue
             if len(self.buffer) < self.config.complete_batch and not self.stopping.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._buffer_full.wait(), self.config.complete_flush_s)
@@ -153,6 +158,8 @@ class Reporting:
         """Send one batch from the head of the buffer; on an error worth retrying it
         stays there (its leases heartbeated meanwhile) until ``report_retry_s``."""
         batch = self.buffer[:COMPLETE_REQUEST_MAX]
+        if not batch:
+            return
         first = batch[0].span_context
         token = (
             otel_context.attach(trace.set_span_in_context(trace.NonRecordingSpan(first)))

@@ -84,12 +84,19 @@ def test_pod_identity_reads_exactly_the_platform_secrets(docs: dict[str, HclDoc]
         for rtype, name, body in identity.resources("data")
         if rtype == "aws_iam_policy_document"
     }
-    trust = sub_blocks(data["trust"], "statement")[0]
-    assert sub_blocks(trust, "principals")[0]["identifiers"] in (
-        ["pods.eks.amazonaws.com"],
-        [["pods.eks.amazonaws.com"]],
-    )
+    # trusted by EKS Pod Identity only, acting for this account (the shared trust policy)
+    trust = dict(identity.labeled("module"))["trust"]
+    assert attr(trust, "source") == "../service_trust_policy"
+    assert attr(trust, "service") == "pods.eks.amazonaws.com"
     assert set(attr(trust, "actions")) == {"sts:AssumeRole", "sts:TagSession"}
+    (policy,) = [
+        body
+        for rtype, _, body in doc(docs, "modules/service_trust_policy/main.tf").resources("data")
+        if rtype == "aws_iam_policy_document"
+    ]
+    (statement,) = sub_blocks(policy, "statement")
+    (condition,) = sub_blocks(statement, "condition")
+    assert attr(condition, "variable") == "aws:SourceAccount"
     reader = sub_blocks(data["secret_reader"], "statement")[0]
     assert set(attr(reader, "actions")) == {
         "secretsmanager:GetSecretValue",

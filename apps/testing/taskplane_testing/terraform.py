@@ -34,6 +34,7 @@ MODULES = (
     "platform",
     "notifications_lambda",
     "kms_key",
+    "service_trust_policy",
     "stack",
 )
 # The composition of the other eight, which envs/dev and envs/prod call once each.

@@ -81,14 +81,9 @@ variable "enabled_log_types" {
 }
 
 variable "log_retention_days" {
-  description = "Retention of the control-plane log group, in days."
+  description = "Retention of the control-plane log group, in days: one of the periods CloudWatch Logs accepts (the stack validates the deployment's log_retention_days)."
   type        = number
   default     = 90
-
-  validation {
-    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
-    error_message = "log_retention_days must be one of the retention periods CloudWatch Logs accepts."
-  }
 }
 
 variable "node_instance_types" {

@@ -9,7 +9,6 @@
 # - IAM database authentication enabled (for humans with `rds-db:connect`)
 # - TLS enforced, slow-query / DDL / connection logging, logs exported to CloudWatch
 
-data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}
 
 locals {
@@ -30,18 +29,6 @@ module "kms" {
   log_groups = ["/aws/rds/instance/${local.identifier}/*"]
 
   tags = var.tags
-}
-
-# The key and its alias were resources of this module before the shared kms_key module
-# (released that way): these moves keep them, never replace them, on upgrade.
-moved {
-  from = aws_kms_key.this
-  to   = module.kms.aws_kms_key.this
-}
-
-moved {
-  from = aws_kms_alias.this
-  to   = module.kms.aws_kms_alias.this
 }
 
 ################################################################################

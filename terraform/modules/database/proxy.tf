@@ -14,24 +14,12 @@
 # instance endpoint (`address`); the auth-, user- and notification-service can use
 # `proxy_endpoint` (docs/operations.md, "Capacity").
 
-data "aws_iam_policy_document" "proxy_assume" {
-  count = var.proxy_enabled ? 1 : 0
+module "proxy_trust" {
+  source = "../service_trust_policy"
+  count  = var.proxy_enabled ? 1 : 0
 
-  statement {
-    sid     = "RdsProxyAssumesRole"
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["rds.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [data.aws_caller_identity.current.account_id]
-    }
-  }
+  service = "rds.amazonaws.com"
+  sid     = "RdsProxyAssumesRole"
 }
 
 data "aws_iam_policy_document" "proxy_secret" {
@@ -46,7 +34,7 @@ data "aws_iam_policy_document" "proxy_secret" {
   statement {
     sid       = "DecryptMasterUserSecret"
     actions   = ["kms:Decrypt"]
-    resources = [aws_kms_key.this.arn]
+    resources = [module.kms.arn]
 
     condition {
       test     = "StringEquals"
@@ -61,7 +49,7 @@ resource "aws_iam_role" "proxy" {
 
   name               = "${local.identifier}-proxy"
   description        = "RDS Proxy ${local.identifier}-proxy: reads the master user secret"
-  assume_role_policy = data.aws_iam_policy_document.proxy_assume[0].json
+  assume_role_policy = module.proxy_trust[0].json
 
   tags = var.tags
 }

@@ -6,26 +6,14 @@
 # materialises the Kubernetes Secrets the taskplane chart consumes (see the
 # platform module). The taskplane pods themselves get no AWS credentials at all.
 
-data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}
 
-data "aws_iam_policy_document" "trust" {
-  statement {
-    sid     = "EksPodIdentity"
-    actions = ["sts:AssumeRole", "sts:TagSession"]
+module "trust" {
+  source = "../service_trust_policy"
 
-    principals {
-      type        = "Service"
-      identifiers = ["pods.eks.amazonaws.com"]
-    }
-
-    # Confused-deputy guard: only Pod Identity acting for this account.
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [data.aws_caller_identity.current.account_id]
-    }
-  }
+  service = "pods.eks.amazonaws.com"
+  actions = ["sts:AssumeRole", "sts:TagSession"]
+  sid     = "EksPodIdentity"
 }
 
 data "aws_iam_policy_document" "secret_reader" {
@@ -59,7 +47,7 @@ resource "aws_iam_role" "this" {
 
   name_prefix        = substr("${var.name}-${each.key}-", 0, 38)
   description        = "Pod Identity for ${each.value.namespace}/${each.value.service_account} on ${var.cluster_name}"
-  assume_role_policy = data.aws_iam_policy_document.trust.json
+  assume_role_policy = module.trust.json
 
   tags = var.tags
 }

@@ -1,11 +1,6 @@
 variable "name" {
-  description = "Name prefix for every network resource (for example `taskplane-prod`)."
+  description = "Name prefix for every network resource (for example `taskplane-prod`): only Name tags, which take any string; the cluster module validates the deployment name it shares."
   type        = string
-
-  validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,30}[a-z0-9]$", var.name))
-    error_message = "name must be 3-32 characters of lowercase letters, digits and hyphens, starting with a letter."
-  }
 }
 
 variable "vpc_cidr" {
@@ -41,14 +36,9 @@ variable "cluster_name" {
 }
 
 variable "flow_log_retention_days" {
-  description = "Retention of the VPC flow log CloudWatch log group, in days."
+  description = "Retention of the VPC flow log CloudWatch log group, in days: one of the periods CloudWatch Logs accepts (the stack validates the deployment's log_retention_days)."
   type        = number
   default     = 365
-
-  validation {
-    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.flow_log_retention_days)
-    error_message = "flow_log_retention_days must be one of the retention periods CloudWatch Logs accepts."
-  }
 }
 
 variable "tags" {

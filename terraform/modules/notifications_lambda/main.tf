@@ -18,7 +18,6 @@
 #   managed policies (those actions support no resource-level permissions)
 # - alarms on function errors and on any message in the dead-letter queue
 
-data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
@@ -42,18 +41,6 @@ module "kms" {
   log_groups         = [local.log_group]
 
   tags = var.tags
-}
-
-# The key and its alias were resources of this module before the shared kms_key module
-# (released that way): these moves keep them, never replace them, on upgrade.
-moved {
-  from = aws_kms_key.this
-  to   = module.kms.aws_kms_key.this
-}
-
-moved {
-  from = aws_kms_alias.this
-  to   = module.kms.aws_kms_alias.this
 }
 
 ################################################################################
@@ -117,26 +104,15 @@ resource "aws_sesv2_email_identity" "sender" {
 # Role
 ################################################################################
 
-data "aws_iam_policy_document" "assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
+module "trust" {
+  source = "../service_trust_policy"
 
-    principals {
-      type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [data.aws_caller_identity.current.account_id]
-    }
-  }
+  service = "lambda.amazonaws.com"
 }
 
 resource "aws_iam_role" "function" {
   name_prefix        = "${local.function_name}-"
-  assume_role_policy = data.aws_iam_policy_document.assume.json
+  assume_role_policy = module.trust.json
 
   tags = var.tags
 }

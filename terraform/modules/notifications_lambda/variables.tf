@@ -162,12 +162,7 @@ variable "database_name" {
 }
 
 variable "secret_recovery_window_days" {
-  description = "Days the deleted settings secret stays recoverable (0 deletes at once; 7-30 otherwise)."
+  description = "Days the deleted settings secret stays recoverable: 0 deletes at once, otherwise 7-30 (Secrets Manager's range; the stack validates the deployment's secret_recovery_window_days)."
   type        = number
   default     = 30
-
-  validation {
-    condition     = var.secret_recovery_window_days == 0 || (var.secret_recovery_window_days >= 7 && var.secret_recovery_window_days <= 30)
-    error_message = "secret_recovery_window_days must be 0 or between 7 and 30."
-  }
 }

@@ -44,18 +44,6 @@ module "kms" {
   tags = var.tags
 }
 
-# The key and its alias were resources of this module before the shared kms_key module
-# (released that way): these moves keep them, never replace them, on upgrade.
-moved {
-  from = aws_kms_key.this
-  to   = module.kms.aws_kms_key.this
-}
-
-moved {
-  from = aws_kms_alias.this
-  to   = module.kms.aws_kms_alias.this
-}
-
 ################################################################################
 # <name>/platform: generated values
 ################################################################################

@@ -1,22 +1,12 @@
 variable "name" {
-  description = "Name prefix of the secret (`<name>/platform`) and of the KMS key alias."
+  description = "Name prefix of the secrets (`<name>/platform`, `<name>/notification-kek`) and of the KMS key alias `<name>-platform-secrets`, which the kms_key module validates."
   type        = string
-
-  validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,40}[a-z0-9]$", var.name))
-    error_message = "name must be 3-42 characters of lowercase letters, digits and hyphens, starting with a letter."
-  }
 }
 
 variable "recovery_window_days" {
-  description = "Days a deleted secret stays recoverable (0 deletes at once; 7-30 otherwise)."
+  description = "Days a deleted secret stays recoverable: 0 deletes at once, otherwise 7-30 (Secrets Manager's range; the stack validates the deployment's secret_recovery_window_days)."
   type        = number
   default     = 30
-
-  validation {
-    condition     = var.recovery_window_days == 0 || (var.recovery_window_days >= 7 && var.recovery_window_days <= 30)
-    error_message = "recovery_window_days must be 0 or between 7 and 30."
-  }
 }
 
 variable "tags" {

@@ -73,8 +73,13 @@ variable "single_nat_gateway" {
 }
 
 variable "log_retention_days" {
-  description = "Retention, in days, of the VPC flow logs, the EKS control-plane logs and the PostgreSQL logs."
+  description = "Retention, in days, of the VPC flow logs, the EKS control-plane logs, the PostgreSQL logs and the notifications function's logs: one of the periods CloudWatch Logs accepts (validated here, once for every log group of the deployment)."
   type        = number
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of the retention periods CloudWatch Logs accepts."
+  }
 }
 
 # ---------------------------------------------------------------- cluster
@@ -221,8 +226,13 @@ variable "ecr_force_delete" {
 }
 
 variable "secret_recovery_window_days" {
-  description = "Recovery window of the Secrets Manager secrets when deleted: 0 (immediate) or 7-30; not 0 in production."
+  description = "Recovery window of the Secrets Manager secrets when deleted: 0 (immediate) or 7-30 (validated here, once for the secrets and notifications_lambda modules); not 0 in production."
   type        = number
+
+  validation {
+    condition     = var.secret_recovery_window_days == 0 || (var.secret_recovery_window_days >= 7 && var.secret_recovery_window_days <= 30)
+    error_message = "secret_recovery_window_days must be 0 or between 7 and 30."
+  }
 
   validation {
     condition     = !var.production || var.secret_recovery_window_days > 0

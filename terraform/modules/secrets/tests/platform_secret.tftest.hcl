@@ -23,13 +23,3 @@ run "secret_and_key_are_named_after_the_deployment" {
     error_message = "the key alias is alias/<name>-platform-secrets"
   }
 }
-
-run "rejects_a_recovery_window_under_seven_days" {
-  command = plan
-
-  variables {
-    recovery_window_days = 3
-  }
-
-  expect_failures = [var.recovery_window_days]
-}

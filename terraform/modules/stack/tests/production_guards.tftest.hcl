@@ -106,3 +106,23 @@ run "the_platform_needs_an_image_tag" {
 
   expect_failures = [var.image_tag]
 }
+
+run "refuses_a_recovery_window_secrets_manager_does_not_accept" {
+  command = plan
+
+  variables {
+    secret_recovery_window_days = 3
+  }
+
+  expect_failures = [var.secret_recovery_window_days]
+}
+
+run "refuses_a_retention_cloudwatch_logs_does_not_accept" {
+  command = plan
+
+  variables {
+    log_retention_days = 100
+  }
+
+  expect_failures = [var.log_retention_days]
+}

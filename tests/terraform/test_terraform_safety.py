@@ -48,27 +48,33 @@ def test_prod_database_is_protected(docs: dict[str, HclDoc]) -> None:
         assert expr(attr(database, module_input)) == f"var.{stack_input}", module_input
 
 
-# stack input -> the condition its validation must carry (only binding in production)
+# stack input -> what the stack's table of production guarantees requires of it
 PRODUCTION_GUARANTEES = {
-    "db_multi_az": "!var.production||var.db_multi_az",
-    "db_deletion_protection": "!var.production||var.db_deletion_protection",
-    "db_skip_final_snapshot": "!var.production||!var.db_skip_final_snapshot",
-    "db_backup_retention_days": "!var.production||var.db_backup_retention_days>=7",
-    "availability_zones": "!var.production||length(var.availability_zones)==3",
-    "single_nat_gateway": "!var.production||!var.single_nat_gateway",
-    "node_min_size": "!var.production||var.node_min_size>=3",
-    "ecr_force_delete": "!var.production||!var.ecr_force_delete",
-    "secret_recovery_window_days": "!var.production||var.secret_recovery_window_days>0",
+    "db_multi_az": "var.db_multi_az",
+    "db_deletion_protection": "var.db_deletion_protection",
+    "db_skip_final_snapshot": "!var.db_skip_final_snapshot",
+    "db_backup_retention_days": "var.db_backup_retention_days>=7",
+    "availability_zones": "length(var.availability_zones)==3",
+    "single_nat_gateway": "!var.single_nat_gateway",
+    "node_min_size": "var.node_min_size>=3",
+    "ecr_force_delete": "!var.ecr_force_delete",
+    "secret_recovery_window_days": "var.secret_recovery_window_days>0",
 }
 
 
 def test_stack_refuses_an_unprotected_production(docs: dict[str, HclDoc]) -> None:
     variables = dict(doc(docs, f"{STACK}/variables.tf").labeled("variable"))
     assert "default" not in variables["production"], "production must be chosen explicitly"
-    for name, condition in PRODUCTION_GUARANTEES.items():
+    # one table of guarantees, checked by one validation of `production` that names
+    # every guarantee that does not hold
+    table = doc(docs, f"{STACK}/main.tf").locals()["production_guarantees"]
+    assert sorted(expr(v) for v in table.values()) == sorted(PRODUCTION_GUARANTEES.values())
+    conditions = [
+        expr(attr(v, "condition")) for v in sub_blocks(variables["production"], "validation")
+    ]
+    assert conditions == ["!var.production||alltrue(values(local.production_guarantees))"]
+    for name in PRODUCTION_GUARANTEES:
         assert "default" not in variables[name], f"{name}: each environment must set it"
-        conditions = [expr(attr(v, "condition")) for v in sub_blocks(variables[name], "validation")]
-        assert condition in conditions, f"{name}: {conditions}"
 
 
 def test_dev_is_not_production(docs: dict[str, HclDoc]) -> None:

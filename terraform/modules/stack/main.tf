@@ -14,6 +14,21 @@ locals {
   }
   tags = merge(var.tags, local.required_tags)
 
+  # What a production deployment guarantees (var.production): the plan fails and names
+  # every guarantee that does not hold. The settings have no defaults, so each
+  # environment states them.
+  production_guarantees = {
+    "exactly 3 availability zones"                  = length(var.availability_zones) == 3
+    "one NAT gateway per availability zone"         = !var.single_nat_gateway
+    "at least 3 nodes, one per zone"                = var.node_min_size >= 3
+    "a Multi-AZ database"                           = var.db_multi_az
+    "database deletion protection"                  = var.db_deletion_protection
+    "a final database snapshot"                     = !var.db_skip_final_snapshot
+    "at least 7 days of database backups"           = var.db_backup_retention_days >= 7
+    "ECR repositories that are never force-deleted" = !var.ecr_force_delete
+    "deleted secrets that stay recoverable"         = var.secret_recovery_window_days > 0
+  }
+
   chart_path = coalesce(var.chart_path, abspath("${path.module}/../../../charts/taskplane"))
 }
 

@@ -11,8 +11,13 @@ variable "environment" {
 }
 
 variable "production" {
-  description = "Production deployment: the chart runs with global.environment = production, and the plan fails unless the production guarantees hold (Multi-AZ, deletion protection, final snapshot, >= 7 days of backups, 3 zones, NAT per zone, >= 3 nodes, no ECR force-delete, recoverable secrets)."
+  description = "Production deployment: the chart runs with global.environment = production, and the plan fails unless every production guarantee holds (local.production_guarantees: Multi-AZ, deletion protection, final snapshot, >= 7 days of backups, 3 zones, NAT per zone, >= 3 nodes, no ECR force-delete, recoverable secrets)."
   type        = bool
+
+  validation {
+    condition     = !var.production || alltrue(values(local.production_guarantees))
+    error_message = "A production deployment needs ${join(", ", [for guarantee, held in local.production_guarantees : guarantee if !held])}."
+  }
 }
 
 variable "region" {
@@ -50,11 +55,6 @@ variable "availability_zones" {
     condition     = alltrue([for z in var.availability_zones : startswith(z, var.region)])
     error_message = "availability_zones must be zones of var.region."
   }
-
-  validation {
-    condition     = !var.production || length(var.availability_zones) == 3
-    error_message = "A production deployment spreads over exactly 3 availability zones."
-  }
 }
 
 variable "vpc_cidr" {
@@ -65,11 +65,6 @@ variable "vpc_cidr" {
 variable "single_nat_gateway" {
   description = "One shared NAT gateway (cheap) instead of one per availability zone. Must be false in production."
   type        = bool
-
-  validation {
-    condition     = !var.production || !var.single_nat_gateway
-    error_message = "A production deployment runs one NAT gateway per availability zone."
-  }
 }
 
 variable "log_retention_days" {
@@ -121,11 +116,6 @@ variable "node_capacity_type" {
 variable "node_min_size" {
   description = "Minimum node count; at least 3 (one per zone) in production."
   type        = number
-
-  validation {
-    condition     = !var.production || var.node_min_size >= 3
-    error_message = "A production deployment keeps at least three nodes, one per availability zone."
-  }
 }
 
 variable "node_max_size" {
@@ -158,41 +148,21 @@ variable "db_max_allocated_storage_gib" {
 variable "db_multi_az" {
   description = "Run the database Multi-AZ (synchronous standby in another zone). Must be true in production."
   type        = bool
-
-  validation {
-    condition     = !var.production || var.db_multi_az
-    error_message = "A production database is Multi-AZ."
-  }
 }
 
 variable "db_deletion_protection" {
   description = "RDS deletion protection. Must be true in production."
   type        = bool
-
-  validation {
-    condition     = !var.production || var.db_deletion_protection
-    error_message = "A production database has deletion protection."
-  }
 }
 
 variable "db_skip_final_snapshot" {
   description = "Delete the database without a final snapshot. Must be false in production."
   type        = bool
-
-  validation {
-    condition     = !var.production || !var.db_skip_final_snapshot
-    error_message = "A production database keeps a final snapshot."
-  }
 }
 
 variable "db_backup_retention_days" {
   description = "Days of automated database backups (point-in-time recovery): 1-35, at least 7 in production."
   type        = number
-
-  validation {
-    condition     = !var.production || var.db_backup_retention_days >= 7
-    error_message = "A production database keeps at least 7 days of backups."
-  }
 }
 
 variable "db_performance_insights_enabled" {
@@ -218,11 +188,6 @@ variable "db_proxy_enabled" {
 variable "ecr_force_delete" {
   description = "Let `terraform destroy` delete ECR repositories that still hold images. Must be false in production."
   type        = bool
-
-  validation {
-    condition     = !var.production || !var.ecr_force_delete
-    error_message = "A production deployment never force-deletes its ECR repositories."
-  }
 }
 
 variable "secret_recovery_window_days" {
@@ -232,11 +197,6 @@ variable "secret_recovery_window_days" {
   validation {
     condition     = var.secret_recovery_window_days == 0 || (var.secret_recovery_window_days >= 7 && var.secret_recovery_window_days <= 30)
     error_message = "secret_recovery_window_days must be 0 or between 7 and 30."
-  }
-
-  validation {
-    condition     = !var.production || var.secret_recovery_window_days > 0
-    error_message = "A production deployment keeps deleted secrets recoverable."
   }
 }
 

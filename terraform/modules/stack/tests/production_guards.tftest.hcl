@@ -1,6 +1,7 @@
 # Runs in .github/workflows/terraform.yml (`terraform test`), not offline: it needs
 # the provider registry for init. The providers are mocked: nothing reaches AWS.
-# A production stack refuses settings that are fine in dev; each run breaks one guard.
+# A production stack refuses settings that are fine in dev (one validation of
+# `production` over local.production_guarantees); each run breaks guarantees.
 
 mock_provider "aws" {}
 
@@ -50,7 +51,7 @@ run "refuses_one_nat_gateway" {
     single_nat_gateway = true
   }
 
-  expect_failures = [var.single_nat_gateway]
+  expect_failures = [var.production]
 }
 
 run "refuses_an_unprotected_database" {
@@ -62,7 +63,7 @@ run "refuses_an_unprotected_database" {
     db_skip_final_snapshot = true
   }
 
-  expect_failures = [var.db_multi_az, var.db_deletion_protection, var.db_skip_final_snapshot]
+  expect_failures = [var.production]
 }
 
 run "refuses_disposable_images_and_secrets" {
@@ -73,7 +74,7 @@ run "refuses_disposable_images_and_secrets" {
     secret_recovery_window_days = 0
   }
 
-  expect_failures = [var.ecr_force_delete, var.secret_recovery_window_days]
+  expect_failures = [var.production]
 }
 
 run "refuses_zones_of_another_region" {

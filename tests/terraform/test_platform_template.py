@@ -60,7 +60,7 @@ def test_the_stack_feeds_the_template_from_module_outputs(docs: dict[str, HclDoc
     call = dict(doc(docs, "modules/stack/main.tf").labeled("module"))["platform"]
     assert expr(attr(call, "image_registry")) == "module.registry.registry_host"
     assert expr(attr(call, "image_repository_prefix")) == "module.registry.repository_prefix"
-    assert expr(attr(call, "platform_secret_arn")) == "module.secrets.platform_secret_arn"
+    assert expr(attr(call, "secret_arns")["platform"]) == "module.secrets.platform_secret_arn"
     assert expr(attr(call, "kubernetes_issuer_url")) == "module.cluster.cluster_oidc_issuer_url"
     outputs = dict(doc(docs, "modules/cluster/outputs.tf").labeled("output"))
     assert expr(attr(outputs["cluster_oidc_issuer_url"], "value")) == (

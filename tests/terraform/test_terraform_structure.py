@@ -147,7 +147,9 @@ def test_platform_values_use_module_outputs(docs: dict[str, HclDoc]) -> None:
     call = module_calls(docs, STACK)["platform"]
     assert expr(attr(call, "image_registry")) == "module.registry.registry_host"
     assert expr(attr(call, "database_host")) == "module.database.address"
-    assert expr(attr(call, "database_secret_arn")) == "module.database.master_user_secret_arn"
+    secret_arns = attr(call, "secret_arns")
+    assert expr(secret_arns["database"]) == "module.database.master_user_secret_arn"
+    assert expr(secret_arns["notification_kek"]) == "module.secrets.notification_kek_secret_arn"
     assert expr(attr(call, "count")) == "var.enable_platform?1:0"
     assert expr(attr(call, "chart_path")) == "local.chart_path"
     # the default chart is this repository's, three levels above the stack module

@@ -96,15 +96,15 @@ resource "helm_release" "platform_secrets" {
     region          = data.aws_region.current.region
     refreshInterval = var.secret_refresh_interval
     database = {
-      secretArn        = var.database_secret_arn
+      secretArn        = var.secret_arns.database
       targetSecretName = var.database_secret_name
       urlTemplate      = local.database_url_template
     }
     platform = {
-      secretArn                = var.platform_secret_arn
+      secretArn                = var.secret_arns.platform
       targetSecretName         = var.platform_secret_name
       bootstrapAdminEmail      = var.bootstrap_admin_email
-      notificationKekSecretArn = var.notification_kek_secret_arn
+      notificationKekSecretArn = var.secret_arns.notification_kek
     }
   })]
 

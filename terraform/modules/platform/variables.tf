@@ -90,13 +90,17 @@ variable "database_name" {
   type        = string
 }
 
-variable "database_secret_arn" {
-  description = "ARN of the RDS-managed Secrets Manager secret holding the master `username` and `password` (database module output `master_user_secret_arn`)."
-  type        = string
+variable "secret_arns" {
+  description = "The Secrets Manager secrets External Secrets syncs, by ARN: `database`, the RDS-managed secret holding the master `username` and `password` (database module output `master_user_secret_arn`); `platform`, the generated platform secrets (secrets module output `platform_secret_arn`); `notification_kek`, the notification-service's key-encryption key (secrets module output `notification_kek_secret_arn`), synced into the platform Secret as key notification-kek."
+  type = object({
+    database         = string
+    platform         = string
+    notification_kek = string
+  })
 
   validation {
-    condition     = startswith(var.database_secret_arn, "arn:") && strcontains(var.database_secret_arn, ":secretsmanager:")
-    error_message = "database_secret_arn must be a Secrets Manager secret ARN."
+    condition     = alltrue([for arn in values(var.secret_arns) : startswith(arn, "arn:") && strcontains(arn, ":secretsmanager:")])
+    error_message = "secret_arns must all be Secrets Manager secret ARNs."
   }
 }
 
@@ -104,26 +108,6 @@ variable "database_secret_name" {
   description = "Name of the Kubernetes Secret (key `DATABASE_URL`) that External Secrets creates and the chart reads through `global.database.external.existingSecret`."
   type        = string
   default     = "taskplane-database"
-}
-
-variable "platform_secret_arn" {
-  description = "ARN of the Secrets Manager secret with the generated platform secrets (secrets module output `platform_secret_arn`)."
-  type        = string
-
-  validation {
-    condition     = startswith(var.platform_secret_arn, "arn:") && strcontains(var.platform_secret_arn, ":secretsmanager:")
-    error_message = "platform_secret_arn must be a Secrets Manager secret ARN."
-  }
-}
-
-variable "notification_kek_secret_arn" {
-  description = "ARN of the Secrets Manager secret with the notification-service's key-encryption key (secrets module output `notification_kek_secret_arn`), synced into the platform Secret as key notification-kek."
-  type        = string
-
-  validation {
-    condition     = startswith(var.notification_kek_secret_arn, "arn:") && strcontains(var.notification_kek_secret_arn, ":secretsmanager:")
-    error_message = "notification_kek_secret_arn must be a Secrets Manager secret ARN."
-  }
 }
 
 variable "platform_secret_name" {

@@ -137,14 +137,15 @@ module "platform" {
   image_repository_prefix = module.registry.repository_prefix
   image_tag               = var.image_tag
 
-  database_host       = module.database.address
-  database_port       = module.database.port
-  database_name       = module.database.database_name
-  database_secret_arn = module.database.master_user_secret_arn
-
-  platform_secret_arn         = module.secrets.platform_secret_arn
-  notification_kek_secret_arn = module.secrets.notification_kek_secret_arn
-  bootstrap_admin_email       = var.bootstrap_admin_email
+  database_host = module.database.address
+  database_port = module.database.port
+  database_name = module.database.database_name
+  secret_arns = {
+    database         = module.database.master_user_secret_arn
+    platform         = module.secrets.platform_secret_arn
+    notification_kek = module.secrets.notification_kek_secret_arn
+  }
+  bootstrap_admin_email = var.bootstrap_admin_email
 
   kubernetes_issuer_url = module.cluster.cluster_oidc_issuer_url
 

@@ -10,16 +10,18 @@ mock_provider "kubernetes" {}
 mock_provider "helm" {}
 
 variables {
-  image_registry              = "000000000000.dkr.ecr.mock-region-1.amazonaws.com"
-  image_repository_prefix     = "tp-test"
-  image_tag                   = "1.0.0"
-  database_host               = "tp-test.mock.rds.amazonaws.com"
-  database_name               = "taskplane"
-  database_secret_arn         = "arn:aws:secretsmanager:mock-region-1:000000000000:secret:rds-abc"
-  platform_secret_arn         = "arn:aws:secretsmanager:mock-region-1:000000000000:secret:tp-test/platform-abc"
-  notification_kek_secret_arn = "arn:aws:secretsmanager:mock-region-1:000000000000:secret:tp-test/notification-kek-abc"
-  kubernetes_issuer_url       = "https://oidc.eks.mock-region-1.amazonaws.com/id/0000"
-  bootstrap_admin_email       = "admin@example.com"
+  image_registry          = "000000000000.dkr.ecr.mock-region-1.amazonaws.com"
+  image_repository_prefix = "tp-test"
+  image_tag               = "1.0.0"
+  database_host           = "tp-test.mock.rds.amazonaws.com"
+  database_name           = "taskplane"
+  secret_arns = {
+    database         = "arn:aws:secretsmanager:mock-region-1:000000000000:secret:rds-abc"
+    platform         = "arn:aws:secretsmanager:mock-region-1:000000000000:secret:tp-test/platform-abc"
+    notification_kek = "arn:aws:secretsmanager:mock-region-1:000000000000:secret:tp-test/notification-kek-abc"
+  }
+  kubernetes_issuer_url = "https://oidc.eks.mock-region-1.amazonaws.com/id/0000"
+  bootstrap_admin_email = "admin@example.com"
 }
 
 run "restricted_pod_security_without_observability" {
@@ -63,4 +65,18 @@ run "rejects_a_plain_http_issuer" {
   }
 
   expect_failures = [var.kubernetes_issuer_url]
+}
+
+run "rejects_a_secret_that_is_not_in_secrets_manager" {
+  command = plan
+
+  variables {
+    secret_arns = {
+      database         = "arn:aws:secretsmanager:mock-region-1:000000000000:secret:rds-abc"
+      platform         = "arn:aws:ssm:mock-region-1:000000000000:parameter/tp-test/platform"
+      notification_kek = "arn:aws:secretsmanager:mock-region-1:000000000000:secret:tp-test/notification-kek-abc"
+    }
+  }
+
+  expect_failures = [var.secret_arns]
 }

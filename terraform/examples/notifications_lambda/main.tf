@@ -8,8 +8,7 @@ module "notifications" {
 
   name               = var.name
   image_uri          = var.image_uri
-  vpc_id             = var.vpc_id
-  subnet_ids         = var.subnet_ids
+  network            = { vpc_id = var.vpc_id, private_subnet_ids = var.subnet_ids }
   ses_identity       = var.ses_identity
   log_retention_days = 30
 

@@ -16,8 +16,8 @@ module "eks" {
   name               = var.name
   kubernetes_version = var.kubernetes_version
 
-  vpc_id     = var.vpc_id
-  subnet_ids = var.subnet_ids
+  vpc_id     = var.network.vpc_id
+  subnet_ids = var.network.private_subnet_ids
 
   endpoint_private_access      = true
   endpoint_public_access       = var.endpoint_public_access

@@ -19,18 +19,16 @@ variable "kubernetes_version" {
   }
 }
 
-variable "vpc_id" {
-  description = "ID of the VPC the cluster runs in (network module output)."
-  type        = string
-}
-
-variable "subnet_ids" {
-  description = "Private subnet IDs for the control plane ENIs and the nodes (network module output)."
-  type        = list(string)
+variable "network" {
+  description = "Where the cluster runs (the network module's outputs, e.g. `module.network`): `vpc_id`, and `private_subnet_ids` for the control plane ENIs and the nodes."
+  type = object({
+    vpc_id             = string
+    private_subnet_ids = list(string)
+  })
 
   validation {
-    condition     = length(var.subnet_ids) >= 2
-    error_message = "EKS needs subnets in at least two availability zones."
+    condition     = length(var.network.private_subnet_ids) >= 2
+    error_message = "EKS needs private subnets in at least two availability zones."
   }
 }
 

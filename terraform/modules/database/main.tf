@@ -39,7 +39,7 @@ resource "aws_security_group" "this" {
   #checkov:skip=CKV2_AWS_5:Attached to the RDS instance created by the terraform-aws-modules/rds module call below (vpc_security_group_ids); checkov does not follow external modules.
   name_prefix = "${local.identifier}-"
   description = "PostgreSQL ${local.identifier}: ingress from the EKS nodes only"
-  vpc_id      = var.vpc_id
+  vpc_id      = var.network.vpc_id
 
   tags = merge(var.tags, { Name = local.identifier })
 
@@ -97,7 +97,7 @@ module "db" {
 
   multi_az               = var.multi_az
   publicly_accessible    = false
-  db_subnet_group_name   = var.db_subnet_group_name
+  db_subnet_group_name   = var.network.database_subnet_group_name
   vpc_security_group_ids = [aws_security_group.this.id]
 
   backup_retention_period  = var.backup_retention_days

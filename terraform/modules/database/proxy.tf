@@ -68,7 +68,7 @@ resource "aws_security_group" "proxy" {
   #checkov:skip=CKV2_AWS_5:Attached to the RDS Proxy below (vpc_security_group_ids); checkov does not see attachments of counted resources.
   name_prefix = "${local.identifier}-proxy-"
   description = "RDS Proxy ${local.identifier}: ingress from the database clients, egress to the instance only"
-  vpc_id      = var.vpc_id
+  vpc_id      = var.network.vpc_id
 
   tags = merge(var.tags, { Name = "${local.identifier}-proxy" })
 
@@ -122,7 +122,7 @@ resource "aws_db_proxy" "this" {
   name                   = "${local.identifier}-proxy"
   engine_family          = "POSTGRESQL"
   role_arn               = aws_iam_role.proxy[0].arn
-  vpc_subnet_ids         = var.proxy_subnet_ids
+  vpc_subnet_ids         = var.network.database_subnet_ids
   vpc_security_group_ids = [aws_security_group.proxy[0].id]
   require_tls            = true
   idle_client_timeout    = var.proxy_idle_client_timeout_s

@@ -8,14 +8,18 @@ variable "name" {
   }
 }
 
-variable "vpc_id" {
-  description = "ID of the VPC of the database (network module output)."
-  type        = string
-}
+variable "network" {
+  description = "Where the database runs (the network module's outputs, e.g. `module.network`): `vpc_id`, `database_subnet_group_name` (the DB subnet group of the isolated database subnets) and `database_subnet_ids` (the RDS Proxy's subnets, at least two zones; needed only when `proxy_enabled`)."
+  type = object({
+    vpc_id                     = string
+    database_subnet_group_name = string
+    database_subnet_ids        = optional(list(string), [])
+  })
 
-variable "db_subnet_group_name" {
-  description = "Name of the DB subnet group made of the isolated database subnets (network module output)."
-  type        = string
+  validation {
+    condition     = !var.proxy_enabled || length(var.network.database_subnet_ids) >= 2
+    error_message = "network.database_subnet_ids needs at least two subnets (two availability zones) when proxy_enabled is true."
+  }
 }
 
 variable "allowed_security_group_ids" {
@@ -179,17 +183,6 @@ variable "proxy_enabled" {
   description = "Put an RDS Proxy in front of the instance (output `proxy_endpoint`): it multiplexes the services' pooled connections onto a bounded number of database connections. Sessions that prepare statements, LISTEN or hold advisory locks are pinned and gain nothing: the task-service and the migrations keep the instance endpoint."
   type        = bool
   default     = false
-}
-
-variable "proxy_subnet_ids" {
-  description = "Subnets of the RDS Proxy (at least two availability zones; the database subnets). Required when `proxy_enabled`."
-  type        = list(string)
-  default     = []
-
-  validation {
-    condition     = !var.proxy_enabled || length(var.proxy_subnet_ids) >= 2
-    error_message = "proxy_subnet_ids needs at least two subnets (two availability zones) when proxy_enabled is true."
-  }
 }
 
 variable "proxy_max_connections_percent" {

@@ -186,7 +186,7 @@ resource "aws_iam_role_policy_attachment" "xray" {
 resource "aws_security_group" "function" {
   name_prefix = "${local.function_name}-"
   description = "${local.function_name}: egress to the database, the user-service, webhook receivers and SES"
-  vpc_id      = var.vpc_id
+  vpc_id      = var.network.vpc_id
 
   egress {
     description = "HTTPS and SMTP receivers, SES, the user-service and PostgreSQL"
@@ -231,7 +231,7 @@ resource "aws_lambda_function" "this" {
   }
 
   vpc_config {
-    subnet_ids         = var.subnet_ids
+    subnet_ids         = var.network.private_subnet_ids
     security_group_ids = concat([aws_security_group.function.id], var.extra_security_group_ids)
   }
 

@@ -13,18 +13,16 @@ variable "image_uri" {
   type        = string
 }
 
-variable "vpc_id" {
-  description = "VPC of the function's security group (the deployment's VPC, where PostgreSQL and the user-service are reachable)."
-  type        = string
-}
-
-variable "subnet_ids" {
-  description = "Private subnets the function runs in (they need a NAT route for webhooks and SES)."
-  type        = list(string)
+variable "network" {
+  description = "Where the function runs (the network module's outputs, e.g. `module.network`, or an existing VPC): `vpc_id` of its security group (where PostgreSQL and the user-service are reachable) and the `private_subnet_ids` it runs in (they need a NAT route for webhooks and SES)."
+  type = object({
+    vpc_id             = string
+    private_subnet_ids = list(string)
+  })
 
   validation {
-    condition     = length(var.subnet_ids) > 0
-    error_message = "subnet_ids must name at least one subnet."
+    condition     = length(var.network.private_subnet_ids) > 0
+    error_message = "network.private_subnet_ids must name at least one subnet."
   }
 }
 

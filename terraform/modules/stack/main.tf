@@ -48,8 +48,7 @@ module "cluster" {
 
   name               = var.name
   kubernetes_version = var.kubernetes_version
-  vpc_id             = module.network.vpc_id
-  subnet_ids         = module.network.private_subnet_ids
+  network            = module.network
 
   endpoint_public_access       = var.endpoint_public_access
   endpoint_public_access_cidrs = var.endpoint_public_access_cidrs
@@ -66,9 +65,8 @@ module "cluster" {
 module "database" {
   source = "../database"
 
-  name                 = var.name
-  vpc_id               = module.network.vpc_id
-  db_subnet_group_name = module.network.database_subnet_group_name
+  name    = var.name
+  network = module.network
   allowed_security_group_ids = concat(
     [module.cluster.node_security_group_id],
     [for f in module.notifications_lambda : f.security_group_id],
@@ -86,8 +84,7 @@ module "database" {
   monitoring_interval_seconds  = var.db_monitoring_interval_seconds
   log_retention_days           = var.log_retention_days
 
-  proxy_enabled    = var.db_proxy_enabled
-  proxy_subnet_ids = module.network.database_subnet_ids
+  proxy_enabled = var.db_proxy_enabled
 }
 
 module "registry" {
@@ -166,8 +163,7 @@ module "notifications_lambda" {
 
   name                  = var.name
   image_uri             = "${module.registry.repository_urls["notification-service"]}:${try(var.notifications_lambda.image_tag, "")}"
-  vpc_id                = module.network.vpc_id
-  subnet_ids            = module.network.private_subnet_ids
+  network               = module.network
   ses_identity          = try(var.notifications_lambda.ses_identity, "")
   environment_variables = var.notification_settings
   log_retention_days    = var.log_retention_days

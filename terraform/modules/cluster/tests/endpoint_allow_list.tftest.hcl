@@ -4,9 +4,11 @@
 mock_provider "aws" {}
 
 variables {
-  name       = "tp-test"
-  vpc_id     = "vpc-00000000"
-  subnet_ids = ["subnet-00000001", "subnet-00000002"]
+  name = "tp-test"
+  network = {
+    vpc_id             = "vpc-00000000"
+    private_subnet_ids = ["subnet-00000001", "subnet-00000002"]
+  }
 }
 
 run "rejects_world_open_allow_list" {

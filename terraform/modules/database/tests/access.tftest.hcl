@@ -6,9 +6,12 @@ mock_provider "aws" {
 }
 
 variables {
-  name                       = "tp-test"
-  vpc_id                     = "vpc-00000000"
-  db_subnet_group_name       = "tp-test-db"
+  name = "tp-test"
+  network = {
+    vpc_id                     = "vpc-00000000"
+    database_subnet_group_name = "tp-test-db"
+    database_subnet_ids        = ["subnet-00000001", "subnet-00000002"]
+  }
   allowed_security_group_ids = ["sg-00000001", "sg-00000002"]
 }
 
@@ -55,4 +58,19 @@ run "rejects_a_storage_ceiling_below_the_allocation" {
   }
 
   expect_failures = [var.max_allocated_storage_gib]
+}
+
+run "rejects_a_proxy_in_one_zone" {
+  command = plan
+
+  variables {
+    proxy_enabled = true
+    network = {
+      vpc_id                     = "vpc-00000000"
+      database_subnet_group_name = "tp-test-db"
+      database_subnet_ids        = ["subnet-00000001"]
+    }
+  }
+
+  expect_failures = [var.network]
 }

@@ -6,10 +6,12 @@ mock_provider "aws" {
 }
 
 variables {
-  name               = "tp-test"
-  image_uri          = "000000000000.dkr.ecr.mock-region-1.amazonaws.com/tp-test/notification-service:1.0.0"
-  vpc_id             = "vpc-00000000"
-  subnet_ids         = ["subnet-00000001", "subnet-00000002"]
+  name      = "tp-test"
+  image_uri = "000000000000.dkr.ecr.mock-region-1.amazonaws.com/tp-test/notification-service:1.0.0"
+  network = {
+    vpc_id             = "vpc-00000000"
+    private_subnet_ids = ["subnet-00000001", "subnet-00000002"]
+  }
   ses_identity       = "example.com"
   log_retention_days = 30
 
@@ -48,10 +50,13 @@ run "rejects_no_subnet" {
   command = plan
 
   variables {
-    subnet_ids = []
+    network = {
+      vpc_id             = "vpc-00000000"
+      private_subnet_ids = []
+    }
   }
 
-  expect_failures = [var.subnet_ids]
+  expect_failures = [var.network]
 }
 
 run "rejects_more_retries_than_lambda_allows" {

@@ -203,31 +203,26 @@ variable "secret_recovery_window_days" {
 # ---------------------------------------------------------------- platform (Helm releases)
 
 variable "enable_platform" {
-  description = "Install the Helm releases (External Secrets, taskplane). Leave false for the first apply, push the images, then set true."
+  description = "Install the Helm releases (External Secrets, taskplane). Leave false for the first apply, push the images, then set true, with image_tag and bootstrap_admin_email."
   type        = bool
   default     = false
+
+  validation {
+    condition     = !var.enable_platform || (var.image_tag != null && var.bootstrap_admin_email != null)
+    error_message = "Set image_tag (the tag you pushed to ECR) and bootstrap_admin_email when enable_platform is true."
+  }
 }
 
 variable "image_tag" {
   description = "Image tag to deploy (must exist in every ECR repository). Required when enable_platform is true."
   type        = string
   default     = null
-
-  validation {
-    condition     = !var.enable_platform || var.image_tag != null
-    error_message = "Set image_tag (the tag you pushed to ECR) when enable_platform is true."
-  }
 }
 
 variable "bootstrap_admin_email" {
   description = "Email of the taskplane bootstrap admin (its password is generated into Secrets Manager). Required when enable_platform is true."
   type        = string
   default     = null
-
-  validation {
-    condition     = !var.enable_platform || var.bootstrap_admin_email != null
-    error_message = "Set bootstrap_admin_email when enable_platform is true."
-  }
 }
 
 variable "chart_path" {

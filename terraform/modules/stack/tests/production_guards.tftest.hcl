@@ -105,7 +105,7 @@ run "the_platform_needs_an_image_tag" {
     bootstrap_admin_email = "admin@example.com"
   }
 
-  expect_failures = [var.image_tag]
+  expect_failures = [var.enable_platform]
 }
 
 run "refuses_a_recovery_window_secrets_manager_does_not_accept" {

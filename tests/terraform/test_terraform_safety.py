@@ -56,7 +56,7 @@ PRODUCTION_GUARANTEES = {
     "db_backup_retention_days": "var.db_backup_retention_days>=7",
     "availability_zones": "length(var.availability_zones)==3",
     "single_nat_gateway": "!var.single_nat_gateway",
-    "node_min_size": "var.node_min_size>=3",
+    "node_group": "var.node_group.min_size>=3",
     "ecr_force_delete": "!var.ecr_force_delete",
     "secret_recovery_window_days": "var.secret_recovery_window_days>0",
 }

@@ -32,12 +32,14 @@ module "stack" {
   log_retention_days = 30
 
   # Cluster
-  kubernetes_version  = "1.33"
-  node_instance_types = ["t3.large", "t3a.large"]
-  node_capacity_type  = "ON_DEMAND"
-  node_min_size       = 2
-  node_max_size       = 4
-  node_desired_size   = 2
+  kubernetes_version = "1.33"
+  node_group = {
+    instance_types = ["t3.large", "t3a.large"]
+    capacity_type  = "ON_DEMAND"
+    min_size       = 2
+    max_size       = 4
+    desired_size   = 2
+  }
 
   # Database: single-AZ, no deletion protection, no final snapshot
   db_instance_class               = "db.t4g.small"

@@ -32,12 +32,14 @@ module "stack" {
   log_retention_days = 365
 
   # Cluster: at least one node per zone
-  kubernetes_version  = "1.33"
-  node_instance_types = ["m6i.large", "m5.large"]
-  node_capacity_type  = "ON_DEMAND"
-  node_min_size       = 3
-  node_max_size       = 9
-  node_desired_size   = 3
+  kubernetes_version = "1.33"
+  node_group = {
+    instance_types = ["m6i.large", "m5.large"]
+    capacity_type  = "ON_DEMAND"
+    min_size       = 3
+    max_size       = 9
+    desired_size   = 3
+  }
 
   # Database
   db_instance_class               = "db.m7g.large"

@@ -18,10 +18,12 @@ module "stack" {
   log_retention_days     = 7
   endpoint_public_access = false
 
-  node_instance_types = ["t3.large"]
-  node_min_size       = 1
-  node_max_size       = 2
-  node_desired_size   = 1
+  node_group = {
+    instance_types = ["t3.large"]
+    min_size       = 1
+    max_size       = 2
+    desired_size   = 1
+  }
 
   db_instance_class               = "db.t4g.micro"
   db_allocated_storage_gib        = 20

@@ -66,12 +66,12 @@ module "eks" {
   eks_managed_node_groups = {
     default = {
       ami_type       = "AL2023_x86_64_STANDARD"
-      instance_types = var.node_instance_types
-      capacity_type  = var.node_capacity_type
+      instance_types = var.node_group.instance_types
+      capacity_type  = var.node_group.capacity_type
 
-      min_size     = var.node_min_size
-      max_size     = var.node_max_size
-      desired_size = var.node_desired_size
+      min_size     = var.node_group.min_size
+      max_size     = var.node_group.max_size
+      desired_size = var.node_group.desired_size
 
       # IMDSv2 only, one hop: pods cannot reach the node role through IMDS;
       # they get AWS credentials from EKS Pod Identity instead.
@@ -85,7 +85,7 @@ module "eks" {
         xvda = {
           device_name = "/dev/xvda"
           ebs = {
-            volume_size           = var.node_disk_size_gib
+            volume_size           = var.node_group.disk_size_gib
             volume_type           = "gp3"
             encrypted             = true
             delete_on_termination = true

@@ -84,69 +84,31 @@ variable "log_retention_days" {
   default     = 90
 }
 
-variable "node_instance_types" {
-  description = "EC2 instance types of the default managed node group (the first one that has capacity is used)."
-  type        = list(string)
-  default     = ["m6i.large", "m5.large"]
+variable "node_group" {
+  description = "The default managed node group: `instance_types` (the first one that has capacity is used), `capacity_type` (ON_DEMAND or SPOT), `min_size` (at least 1: the system add-ons need somewhere to run), `max_size`, `desired_size` (the initial count, ignored by the EKS module after creation so autoscalers can own it) and `disk_size_gib` (each node's encrypted gp3 root volume)."
+  type = object({
+    instance_types = optional(list(string), ["m6i.large", "m5.large"])
+    capacity_type  = optional(string, "ON_DEMAND")
+    min_size       = optional(number, 2)
+    max_size       = optional(number, 6)
+    desired_size   = optional(number, 3)
+    disk_size_gib  = optional(number, 50)
+  })
+  default = {}
 
   validation {
-    condition     = length(var.node_instance_types) > 0
-    error_message = "node_instance_types must list at least one instance type."
+    condition     = length(var.node_group.instance_types) > 0 && contains(["ON_DEMAND", "SPOT"], var.node_group.capacity_type)
+    error_message = "node_group needs at least one instance type and a capacity_type of ON_DEMAND or SPOT."
   }
-}
-
-variable "node_capacity_type" {
-  description = "ON_DEMAND or SPOT for the default managed node group."
-  type        = string
-  default     = "ON_DEMAND"
 
   validation {
-    condition     = contains(["ON_DEMAND", "SPOT"], var.node_capacity_type)
-    error_message = "node_capacity_type must be ON_DEMAND or SPOT."
+    condition     = var.node_group.min_size >= 1 && var.node_group.min_size <= var.node_group.desired_size && var.node_group.desired_size <= var.node_group.max_size
+    error_message = "node_group sizes must satisfy 1 <= min_size <= desired_size <= max_size."
   }
-}
-
-variable "node_min_size" {
-  description = "Minimum number of nodes in the default managed node group."
-  type        = number
-  default     = 2
 
   validation {
-    condition     = var.node_min_size >= 1
-    error_message = "node_min_size must be at least 1 (the system add-ons need somewhere to run)."
-  }
-}
-
-variable "node_max_size" {
-  description = "Maximum number of nodes in the default managed node group."
-  type        = number
-  default     = 6
-
-  validation {
-    condition     = var.node_max_size >= var.node_min_size
-    error_message = "node_max_size must be greater than or equal to node_min_size."
-  }
-}
-
-variable "node_desired_size" {
-  description = "Initial number of nodes (ignored by the EKS module after creation so autoscalers can own it)."
-  type        = number
-  default     = 3
-
-  validation {
-    condition     = var.node_desired_size >= var.node_min_size && var.node_desired_size <= var.node_max_size
-    error_message = "node_desired_size must lie between node_min_size and node_max_size."
-  }
-}
-
-variable "node_disk_size_gib" {
-  description = "Size of each node's encrypted gp3 root volume, in GiB."
-  type        = number
-  default     = 50
-
-  validation {
-    condition     = var.node_disk_size_gib >= 20
-    error_message = "node_disk_size_gib must be at least 20."
+    condition     = var.node_group.disk_size_gib >= 20
+    error_message = "node_group.disk_size_gib must be at least 20."
   }
 }
 

@@ -20,7 +20,7 @@ locals {
   production_guarantees = {
     "exactly 3 availability zones"                  = length(var.availability_zones) == 3
     "one NAT gateway per availability zone"         = !var.single_nat_gateway
-    "at least 3 nodes, one per zone"                = var.node_min_size >= 3
+    "at least 3 nodes, one per zone"                = var.node_group.min_size >= 3
     "a Multi-AZ database"                           = var.db_multi_az
     "database deletion protection"                  = var.db_deletion_protection
     "a final database snapshot"                     = !var.db_skip_final_snapshot
@@ -55,11 +55,7 @@ module "cluster" {
   admin_principal_arns         = var.admin_principal_arns
   log_retention_days           = var.log_retention_days
 
-  node_instance_types = var.node_instance_types
-  node_capacity_type  = var.node_capacity_type
-  node_min_size       = var.node_min_size
-  node_max_size       = var.node_max_size
-  node_desired_size   = var.node_desired_size
+  node_group = var.node_group
 }
 
 module "database" {

@@ -102,30 +102,15 @@ variable "admin_principal_arns" {
   default     = []
 }
 
-variable "node_instance_types" {
-  description = "Instance types of the managed node group."
-  type        = list(string)
-}
-
-variable "node_capacity_type" {
-  description = "ON_DEMAND or SPOT capacity for the node group."
-  type        = string
-  default     = "ON_DEMAND"
-}
-
-variable "node_min_size" {
-  description = "Minimum node count; at least 3 (one per zone) in production."
-  type        = number
-}
-
-variable "node_max_size" {
-  description = "Maximum node count."
-  type        = number
-}
-
-variable "node_desired_size" {
-  description = "Initial node count."
-  type        = number
+variable "node_group" {
+  description = "The cluster's managed node group (the cluster module's node_group; root volumes keep its default size): `instance_types`, `capacity_type` (ON_DEMAND, the default, or SPOT), `min_size` (at least 3, one per zone, in production), `max_size` and `desired_size` (the initial count)."
+  type = object({
+    instance_types = list(string)
+    capacity_type  = optional(string, "ON_DEMAND")
+    min_size       = number
+    max_size       = number
+    desired_size   = number
+  })
 }
 
 # ---------------------------------------------------------------- database

@@ -24,10 +24,12 @@ variables {
   log_retention_days     = 365
   endpoint_public_access = false
 
-  node_instance_types = ["m6i.large"]
-  node_min_size       = 3
-  node_max_size       = 9
-  node_desired_size   = 3
+  node_group = {
+    instance_types = ["m6i.large"]
+    min_size       = 3
+    max_size       = 9
+    desired_size   = 3
+  }
 
   db_instance_class               = "db.m7g.large"
   db_allocated_storage_gib        = 50

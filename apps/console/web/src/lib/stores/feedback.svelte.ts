@@ -4,9 +4,12 @@ import { errorText } from '$lib/services/http';
 
 export class Feedback {
 	error = $state('');
+	readonly #reload: () => Promise<unknown>;
 
 	/** ``reload`` re-reads the page after a change (see ``change``). */
-	constructor(private readonly reload: () => Promise<unknown> = async () => {}) {}
+	constructor(reload: () => Promise<unknown> = async () => {}) {
+		this.#reload = reload;
+	}
 
 	/** Run ``work``; its failure's text becomes the error line. True when it succeeded. */
 	async run(work: () => Promise<unknown>): Promise<boolean> {
@@ -23,7 +26,7 @@ export class Feedback {
 	change(work: () => Promise<unknown>): Promise<boolean> {
 		return this.run(async () => {
 			await work();
-			await this.reload();
+			await this.#reload();
 		});
 	}
 }

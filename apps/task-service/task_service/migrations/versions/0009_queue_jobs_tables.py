@@ -126,18 +126,19 @@ _JOB_INDEXES = (
     ),
 )
 #: The queue indexes of ``tasks.tasks`` as 0006 left them.
-_TASKS_QUEUE_INDEXES = tuple(
-    Index(name, "tasks", columns, unique=unique, where=where)
-    for name, columns, unique, where in (
-        ("ix_tasks_claim", ["queue", sa.text("priority DESC"), "run_at", "id"], False, _CLAIMABLE),
-        ("ix_tasks_queue_live", ["queue", "status", "run_at"], False, _LIVE),
-        ("ix_tasks_lease_expiry", ["lease_expires_at"], False, "status = 'in_progress'"),
-        ("ix_tasks_lease_id", ["lease_id"], True, "lease_id IS NOT NULL"),
-        ("ix_tasks_dedupe", ["queue", "dedupe_key"], True, f"dedupe_key IS NOT NULL AND {_LIVE}"),
-        ("ix_tasks_queue_finished", ["updated_at"], False, f"queue IS NOT NULL AND {_FINISHED}"),
-        ("ix_tasks_queue_dead", ["queue", "updated_at"], False, "status = 'dead'"),
-    )
+_TASKS_QUEUE: tuple[tuple[str, list[str | sa.TextClause], bool, str], ...] = (
+    ("ix_tasks_claim", ["queue", sa.text("priority DESC"), "run_at", "id"], False, _CLAIMABLE),
+    ("ix_tasks_queue_live", ["queue", "status", "run_at"], False, _LIVE),
+    ("ix_tasks_lease_expiry", ["lease_expires_at"], False, "status = 'in_progress'"),
+    ("ix_tasks_lease_id", ["lease_id"], True, "lease_id IS NOT NULL"),
+    ("ix_tasks_dedupe", ["queue", "dedupe_key"], True, f"dedupe_key IS NOT NULL AND {_LIVE}"),
+    ("ix_tasks_queue_finished", ["updated_at"], False, f"queue IS NOT NULL AND {_FINISHED}"),
+    ("ix_tasks_queue_dead", ["queue", "updated_at"], False, "status = 'dead'"),
 )
+_TASKS_QUEUE_INDEXES = [
+    Index(name, "tasks", columns, unique=unique, where=where)
+    for name, columns, unique, where in _TASKS_QUEUE
+]
 #: The task API's indexes of ``tasks.tasks`` (all but the primary key and the default
 #: listing's ``ix_tasks_created``) as ``pg_get_indexdef`` writes them; 0006 made them
 #: partial on plain tasks.

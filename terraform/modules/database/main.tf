@@ -1,7 +1,7 @@
 # RDS PostgreSQL 17 on terraform-aws-modules/rds v7.
 #
 # - private: isolated database subnets, not publicly accessible, reachable only
-#   from the security groups in `allowed_security_group_ids` (the EKS nodes)
+#   from the security groups in `allowed_security_groups` (the EKS nodes)
 # - storage, Performance Insights and the master-user secret encrypted with a
 #   customer managed KMS key created here
 # - the master password is generated and rotated by RDS in Secrets Manager
@@ -49,10 +49,10 @@ resource "aws_security_group" "this" {
 }
 
 resource "aws_vpc_security_group_ingress_rule" "postgres" {
-  for_each = toset(var.allowed_security_group_ids)
+  for_each = var.allowed_security_groups
 
   security_group_id            = aws_security_group.this.id
-  description                  = "PostgreSQL from ${each.value}"
+  description                  = "PostgreSQL from ${each.key}"
   ip_protocol                  = "tcp"
   from_port                    = local.port
   to_port                      = local.port

@@ -78,10 +78,10 @@ resource "aws_security_group" "proxy" {
 }
 
 resource "aws_vpc_security_group_ingress_rule" "proxy" {
-  for_each = var.proxy_enabled ? toset(var.allowed_security_group_ids) : toset([])
+  for_each = var.proxy_enabled ? var.allowed_security_groups : {}
 
   security_group_id            = aws_security_group.proxy[0].id
-  description                  = "PostgreSQL through the proxy from ${each.value}"
+  description                  = "PostgreSQL through the proxy from ${each.key}"
   ip_protocol                  = "tcp"
   from_port                    = local.port
   to_port                      = local.port

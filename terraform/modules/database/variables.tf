@@ -22,12 +22,12 @@ variable "network" {
   }
 }
 
-variable "allowed_security_group_ids" {
-  description = "Security groups allowed to connect on the PostgreSQL port (the EKS node security group)."
-  type        = list(string)
+variable "allowed_security_groups" {
+  description = "Security groups allowed to connect on the PostgreSQL port (the EKS node security group), by a name the configuration states (e.g. `eks-nodes`): the names key the ingress rules, so they must be known when planning, while the IDs may not be yet (the node group of a cluster created in the same apply)."
+  type        = map(string)
 
   validation {
-    condition     = length(var.allowed_security_group_ids) > 0
+    condition     = length(var.allowed_security_groups) > 0
     error_message = "At least one client security group is needed, otherwise nothing can reach the database."
   }
 }

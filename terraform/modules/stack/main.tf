@@ -63,9 +63,9 @@ module "database" {
 
   name    = var.name
   network = module.network
-  allowed_security_group_ids = concat(
-    [module.cluster.node_security_group_id],
-    [for f in module.notifications_lambda : f.security_group_id],
+  allowed_security_groups = merge(
+    { eks-nodes = module.cluster.node_security_group_id },
+    { for f in module.notifications_lambda : "notifications-lambda" => f.security_group_id },
   )
 
   instance_class            = var.db_instance_class

@@ -12,7 +12,7 @@ variables {
     database_subnet_group_name = "tp-test-db"
     database_subnet_ids        = ["subnet-00000001", "subnet-00000002"]
   }
-  allowed_security_group_ids = ["sg-00000001", "sg-00000002"]
+  allowed_security_groups = { eks-nodes = "sg-00000001", notifications-lambda = "sg-00000002" }
 }
 
 run "ingress_only_from_the_allowed_security_groups" {
@@ -33,10 +33,10 @@ run "rejects_no_allowed_security_group" {
   command = plan
 
   variables {
-    allowed_security_group_ids = []
+    allowed_security_groups = {}
   }
 
-  expect_failures = [var.allowed_security_group_ids]
+  expect_failures = [var.allowed_security_groups]
 }
 
 run "rejects_a_reserved_master_username" {

@@ -9,7 +9,6 @@ auth-service's own verifier check every request against it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import time
@@ -19,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from taskplane_common import background
 from taskplane_common.errors import ProblemError
 from taskplane_common.principals import invalid_token
 
@@ -103,10 +103,7 @@ class RevocationList:
             raise invalid_token()
 
     async def aclose(self) -> None:
-        if self._background is not None:
-            self._background.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._background
+        await background.stop(self._background)
 
     async def _fresh(self) -> None:
         now = self._clock()

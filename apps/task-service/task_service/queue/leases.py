@@ -207,7 +207,7 @@ async def lease_wait(
 
 async def hand_back(session: Executor, tasks: Sequence[Leased]) -> None:
     """Return leases their client never received: available now, attempt not counted."""
-    await _release(session, [task.lease_id for task in tasks], None, "undelivered")
+    await _release(session, [task.lease_id for task in tasks], "undelivered")
     HANDED_BACK.inc(len(tasks))
 
 
@@ -354,10 +354,13 @@ async def fail(
 async def _release(
     session: Executor,
     lease_ids: Sequence[uuid.UUID],
-    worker_id: str | None,
     reason: str,
+    *,
+    worker_id: str | None = None,
     queue_scope: str | None = None,
 ) -> list[LeaseOutcome]:
+    """Make these leases' tasks available now, the attempt not counted; ``worker_id`` and
+    ``queue_scope`` restrict it to that worker's leases and that queue's tasks."""
     rows = await _on_leases(
         session,
         statements.RELEASE,
@@ -378,7 +381,9 @@ async def release(
     queue_scope: str | None = None,
 ) -> LeaseOutcome:
     """Give a task back untouched (a draining worker): available now, attempt not counted."""
-    released = await _release(session, [lease_id], worker_id, "released", queue_scope)
+    released = await _release(
+        session, [lease_id], "released", worker_id=worker_id, queue_scope=queue_scope
+    )
     if not released:
         raise await _refused(session, lease_id, queue_scope)
     return released[0]

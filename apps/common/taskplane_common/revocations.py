@@ -52,15 +52,6 @@ def revocations_url_for(jwks_url: str) -> str:
 RevocationFetch = Callable[[int], Awaitable[Mapping[str, Any]]]
 
 
-def unavailable_revocations() -> ProblemError:
-    return ProblemError(
-        503,
-        "the token revocation list cannot be refreshed; retry later",
-        slug="auth-unavailable",
-        headers={"Retry-After": "5"},
-    )
-
-
 class RevocationList:
     """The subjects whose older tokens are refused, polled from the auth-service.
 
@@ -116,7 +107,12 @@ class RevocationList:
             return
         await self.refresh()
         if self._loaded_at is None or self._clock() - self._loaded_at >= self.max_age_s:
-            raise unavailable_revocations()
+            raise ProblemError(
+                503,
+                "the token revocation list cannot be refreshed; retry later",
+                slug="auth-unavailable",
+                headers={"Retry-After": "5"},
+            )
 
     async def refresh(self) -> None:
         """Fetch what changed since the last version (single-flight, at most once a second

@@ -115,6 +115,58 @@ def test_pod_identity_reads_exactly_the_platform_secrets(docs: dict[str, HclDoc]
     assert expr(eso["kms_key_arns"]) == "[module.database.kms_key_arn,module.secrets.kms_key_arn]"
 
 
+def test_every_service_role_takes_the_shared_trust_policy(docs: dict[str, HclDoc]) -> None:
+    """The roles AWS services assume (RDS Proxy, Pod Identity, Lambda) are trusted through
+    modules/service_trust_policy: the aws:SourceAccount guard is written once."""
+    trust = "terraform/modules/service_trust_policy/main.tf"
+    statements = policy_statements(docs)
+    # no other policy document lets anyone assume a role
+    assert not [(rel, name) for rel, name, st in statements if "sts:" in str(st.get("actions"))]
+    ((_, _, statement),) = [entry for entry in statements if entry[0] == trust]
+    (principals,) = sub_blocks(statement, "principals")
+    assert attr(principals, "type") == "Service"
+    (condition,) = sub_blocks(statement, "condition")
+    assert attr(condition, "variable") == "aws:SourceAccount"
+    roles = [
+        (d.rel, body) for d in docs.values() for t, _, body in d.resources() if t == "aws_iam_role"
+    ]
+    assert len(roles) >= 3
+    for rel, role in roles:
+        assert re.fullmatch(r"module\.\w+(\[0\])?\.json", expr(attr(role, "assume_role_policy"))), (
+            rel
+        )
+    callers = {
+        d.rel: attr(body, "service")
+        for d in docs.values()
+        for _, body in d.labeled("module")
+        if attr(body, "source") == "../service_trust_policy"
+    }
+    assert set(callers.values()) == {
+        "rds.amazonaws.com",
+        "pods.eks.amazonaws.com",
+        "lambda.amazonaws.com",
+    }, callers
+
+
+def test_the_stack_keeps_the_keys_of_releases_before_kms_key(docs: dict[str, HclDoc]) -> None:
+    """The database, secrets and notifications Lambda keys moved into modules/kms_key: the
+    stack states the moves once, so an upgrade keeps the keys instead of replacing them."""
+    moves = {
+        (expr(attr(block, "from")), expr(attr(block, "to")))
+        for block in doc(docs, f"{STACK}/moved.tf").data["moved"]
+    }
+    expected = {
+        (f"module.{call}.{resource}.this", f"module.{call}.module.kms.{resource}.this")
+        for call in ("database", "secrets", "notifications_lambda[0]")
+        for resource in ("aws_kms_key", "aws_kms_alias")
+    }
+    assert moves == expected
+    for module in ("database", "secrets", "notifications_lambda"):
+        main = doc(docs, f"modules/{module}/main.tf")
+        assert attr(dict(main.labeled("module"))["kms"], "source") == "../kms_key", module
+        assert "moved" not in main.data, f"modules/{module}: the stack states the moves"
+
+
 # --------------------------------------------------------------------------- registry and platform
 
 

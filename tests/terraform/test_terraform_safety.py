@@ -116,6 +116,11 @@ def test_no_public_database_anywhere(docs: dict[str, HclDoc]) -> None:
         assert "cidr_ipv4" not in rule, "database ingress only from security groups"
         assert "cidr_ipv6" not in rule, "database ingress only from security groups"
         assert expr(attr(rule, "referenced_security_group_id")) == "each.value"
+        # keyed by names the configuration states: a new node group's ID is unknown at plan
+        assert expr(attr(rule, "for_each")) == "var.allowed_security_groups"
+    allowed = attr(module_calls(docs, STACK)["database"], "allowed_security_groups")
+    assert "'eks-nodes':'${module.cluster.node_security_group_id}'" in expr(allowed), allowed
+    assert '"notifications-lambda"=>f.security_group_id' in expr(allowed), allowed
 
 
 # --------------------------------------------------------------------------- EKS endpoint

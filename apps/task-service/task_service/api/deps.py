@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
+import psycopg
 from fastapi import Depends, Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from task_service.config import Settings
 from task_service.pagination import CursorCodec
 from task_service.queue.notify import Notifier
+from task_service.queue.pool import QueueConnectionDep
 from taskplane_client.models import QUEUE_NAME_PATTERN
-from taskplane_common.db import request_read_session, request_session
-from taskplane_common.deps import app_state
+from taskplane_common.db import request_read_session
+from taskplane_common.deps import Audited, app_state, audited
 from taskplane_common.openapi import problems
 from taskplane_common.principals import (
     Principal,
@@ -29,7 +32,6 @@ async def get_cursor_codec(settings: SettingsDep) -> CursorCodec:
     return CursorCodec(settings.cursor_secret.get_secret_value().encode())
 
 
-SessionDep = Annotated[AsyncSession, Depends(request_session)]
 #: Routes that only read: autocommit, no transaction round trips.
 ReadSessionDep = Annotated[AsyncSession, Depends(request_read_session)]
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
@@ -37,8 +39,12 @@ PrincipalDep = Annotated[Principal, Depends(current_principal)]
 WriterDep = Annotated[Principal, Depends(require_writer)]
 CursorCodecDep = Annotated[CursorCodec, Depends(get_cursor_codec)]
 NotifierDep = Annotated[Notifier, Depends(app_state("notifier"))]
-QueueWorkerDep = Annotated[Principal, Depends(require_scope("queues:work"))]
-QueueAdminDep = Annotated[Principal, Depends(require_scope("queues:admin"))]
+_queue_worker = require_scope("queues:work")
+_queue_admin = require_scope("queues:admin")
+QueueWorkerDep = Annotated[Principal, Depends(_queue_worker)]
+QueueAdminDep = Annotated[Principal, Depends(_queue_admin)]
+#: A change to a queue or its dead letters, audited with the queue admin as its actor.
+QueueChangeDep = Annotated[Audited, Depends(audited(_queue_admin))]
 EventReaderDep = Annotated[Principal, Depends(require_scope("events:read"))]
 #: Enqueue: people who may write, or services holding ``queues:work`` (follow-up tasks).
 EnqueuerDep = Annotated[Principal, Depends(require_writer_or_scope("queues:work"))]
@@ -48,3 +54,23 @@ CancellerDep = Annotated[Principal, Depends(require_writer_or_scope("queues:admi
 QueuePath = Annotated[str, Path(pattern=QUEUE_NAME_PATTERN, description="Queue name")]
 #: The 404 every route under ``/queues/{queue}`` can answer, for the OpenAPI document.
 QUEUE_NOT_FOUND = problems(404, s404="No such queue")
+
+
+@dataclass(frozen=True)
+class Worker:
+    """What every lease action works with: a pooled connection (one statement each),
+    the settings, and the worker's principal (a queue-bound token reaches its own
+    queue's leases only)."""
+
+    connection: psycopg.AsyncConnection[Any]
+    settings: Settings
+    principal: Principal
+
+
+async def lease_worker(
+    connection: QueueConnectionDep, settings: SettingsDep, principal: QueueWorkerDep
+) -> Worker:
+    return Worker(connection, settings, principal)
+
+
+WorkerDep = Annotated[Worker, Depends(lease_worker)]

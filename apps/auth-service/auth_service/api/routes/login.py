@@ -17,18 +17,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_service import crud, ratelimit, sessions
-from auth_service.api.deps import (
-    ClientAddressDep,
-    IssuerDep,
-    PasswordsDep,
-    SessionDep,
-    SettingsDep,
-)
+from auth_service.api.deps import IssuerDep, PasswordsDep, SettingsDep, TokenCallDep
 from auth_service.api.routes.responses import NO_STORE, RATE_LIMITED, UNAUTHORIZED
 from auth_service.models import RefreshToken, User
 from auth_service.schemas import RefreshRequest, RegisterRequest, TokenPair, UserOut
 from taskplane_common import audit
 from taskplane_common.db import DatabaseDep
+from taskplane_common.deps import SessionDep
 from taskplane_common.errors import ProblemError
 from taskplane_common.jsonbody import FastJSONResponse
 from taskplane_common.openapi import problems
@@ -134,20 +129,17 @@ async def register(
     responses={**UNAUTHORIZED, **RATE_LIMITED},
 )
 async def token(
-    request: Request,
     username: Annotated[str, Form(min_length=1, max_length=320, description="The email")],
     password: Annotated[str, Form(min_length=1, max_length=1024)],
-    session: SessionDep,
-    settings: SettingsDep,
+    call: TokenCallDep,
     passwords: PasswordsDep,
-    issuer: IssuerDep,
-    address: ClientAddressDep,
     grant_type: Annotated[Literal["password"], Form()] = "password",
     scope: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
+    session, settings = call.session, call.settings
     window = settings.login_window_s
     account = ratelimit.account_bucket(username)
-    by_address = await ratelimit.hit(session, ratelimit.address_bucket(address), window)
+    by_address = await ratelimit.hit(session, ratelimit.address_bucket(call.address), window)
     failures = await ratelimit.peek(session, account, window)
     await session.commit()
     if by_address.count > settings.login_max_attempts_per_address:
@@ -161,14 +153,8 @@ async def token(
     valid = await passwords.verify(user.password_hash if user else None, password)
     if user is None or not valid or not user.is_active:
         await ratelimit.hit(session, account, window)
-        await audit.record(
-            session,
-            request,
-            action="auth.login",
-            target=f"account:{crud.normalize_email(username)}",
-            actor=None,
-            outcome="failure",
-        )
+        target = f"account:{crud.normalize_email(username)}"
+        await call.audit("auth.login", target, None, outcome="failure")
         await session.commit()
         log.info("login failed", extra={"account": account})
         raise _bad_credentials()
@@ -178,10 +164,10 @@ async def token(
     if started is None:
         raise _bad_credentials()
     current, refresh_token = started
-    access = await issuer.for_user(current, current["epoch"])
+    access = await call.issuer.for_user(current, current["epoch"])
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = await passwords.hash(password)
-    await _audit_self(session, request, "auth.login", user)
+    await _audit_self(session, call.request, "auth.login", user)
     await session.commit()
     log.info("login succeeded", extra={"user_id": str(user.id)})
     return _token_pair(access, refresh_token, settings.access_token_ttl_s)

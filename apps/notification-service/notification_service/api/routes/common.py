@@ -1,4 +1,4 @@
-"""OpenAPI response declarations, paging and filters shared by the routes."""
+"""OpenAPI response declarations, paging and the delivery log shared by the routes."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from fastapi import Depends, Query
 from fastapi.responses import JSONResponse
 
 from notification_service import lists
+from notification_service.api.deps import SettingsDep, UserIdDep
 from notification_service.config import Settings
-from taskplane_common.db import Database
+from taskplane_common.db import Database, DatabaseDep
 from taskplane_common.jsonbody import FastJSONResponse
 from taskplane_common.openapi import problems
 from taskplane_common.paging import PageLimit, page_size
@@ -38,38 +39,42 @@ EventIdFilter = Annotated[
 
 
 @dataclass(frozen=True)
-class LogQuery:
-    """The query of a delivery log: a page, and optionally one event's deliveries."""
+class DeliveryLog:
+    """A page of the caller's delivery log asked for: the page, optionally one event's
+    deliveries only, and what reads it."""
 
+    database: Database
+    settings: Settings
+    owner: uuid.UUID
     limit: int | None
     cursor: str | None
     event_id: int | None
 
-
-async def log_query(
-    limit: PageLimit = None, cursor: PageCursor = None, event_id: EventIdFilter = None
-) -> LogQuery:
-    return LogQuery(limit, cursor, event_id)
-
-
-LogQueryDep = Annotated[LogQuery, Depends(log_query)]
+    async def page(self, webhook_id: uuid.UUID | None) -> JSONResponse:
+        """A page of one subscription's log, or of all the owner's (``webhook_id`` None)."""
+        size = page_size(self.settings, self.limit)
+        async with self.database.driver() as db:
+            page = await lists.delivery_page(
+                db, self.owner, webhook_id, size, self.cursor, self.event_id
+            )
+        return FastJSONResponse(page)
 
 
 async def delivery_log(
-    database: Database,
-    settings: Settings,
-    owner: uuid.UUID,
-    webhook_id: uuid.UUID | None,
-    query: LogQuery,
-) -> JSONResponse:
-    """A page of one subscription's log, or of all of ``owner``'s (``webhook_id`` None)."""
-    size = page_size(settings, query.limit)
-    async with database.driver() as db:
-        page = await lists.delivery_page(db, owner, webhook_id, size, query.cursor, query.event_id)
-    return FastJSONResponse(page)
+    database: DatabaseDep,
+    settings: SettingsDep,
+    owner: UserIdDep,
+    limit: PageLimit = None,
+    cursor: PageCursor = None,
+    event_id: EventIdFilter = None,
+) -> DeliveryLog:
+    return DeliveryLog(database, settings, owner, limit, cursor, event_id)
 
 
-__all__ = ["AUTH", "NOT_FOUND", "LogQueryDep", "PageCursor", "delivery_log", "page_size"]
+DeliveryLogDep = Annotated[DeliveryLog, Depends(delivery_log)]
+
+
+__all__ = ["AUTH", "NOT_FOUND", "DeliveryLogDep", "PageCursor", "page_size"]
 
 AUTH = problems(401, 403, 422, s401="No or invalid token", s403="Not allowed", s422="Invalid input")
-NOT_FOUND = {**AUTH, **problems(404, s404="Not found (or not yours)")}
+NOT_FOUND = problems(404, s404="Not found (or not yours)")

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from notification_service import crud, lists
-from notification_service.api.deps import SessionDep, SettingsDep, UserIdDep
+from notification_service.api.deps import SettingsDep, UserIdDep
 from notification_service.api.routes.common import AUTH, NOT_FOUND, PageCursor, page_size
 from notification_service.schemas import (
     NotificationOut,
@@ -17,16 +17,16 @@ from notification_service.schemas import (
     UnreadCount,
 )
 from taskplane_common.db import DatabaseDep
+from taskplane_common.deps import SessionDep
 from taskplane_common.jsonbody import FastJSONResponse
 from taskplane_common.paging import PageLimit
 
-router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
+router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"], responses=AUTH)
 
 
 @router.get(
     "",
     response_model=NotificationPage,
-    responses=AUTH,
     summary="My notifications: unread first, then newest first",
 )
 async def list_notifications(
@@ -44,7 +44,6 @@ async def list_notifications(
 @router.get(
     "/unread-count",
     response_model=UnreadCount,
-    responses=AUTH,
     summary="How many of my notifications are unread (the console's badge)",
 )
 async def unread_count(database: DatabaseDep, user: UserIdDep) -> JSONResponse:

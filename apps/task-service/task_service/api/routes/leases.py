@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import psycopg
 from fastapi import APIRouter, Request, Response, WebSocket
@@ -36,12 +37,13 @@ from task_service.api.deps import (
     QueuePath,
     QueueWorkerDep,
     SettingsDep,
+    WorkerDep,
 )
 from task_service.api.problems import STATUS
 from task_service.queue import wire
 from task_service.queue.dispatch import Dispatchers
 from task_service.queue.errors import QueueError
-from task_service.queue.pool import QueueConnectionDep, QueuePool
+from task_service.queue.pool import QueuePool
 from task_service.queue.records import LeaseOutcome
 from task_service.queue.schemas import (
     CompleteBatchOut,
@@ -64,34 +66,43 @@ from taskplane_common.principals import QUEUE_WORK_SCOPE, current_principal, req
 
 router = APIRouter(prefix="/api/v1", tags=["leases"])
 
+_F = TypeVar("_F", bound=Callable[..., Any])
 _CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {
         "description": "Lease unknown, expired or held by another worker",
         "content": {"application/problem+json": {}},
     }
 }
+_DUPLICATE_IDS: dict[int | str, dict[str, Any]] = {422: {"description": "A lease id appears twice"}}
+
+
+def _lease_action(action: str, response_model: Any, summary: str) -> Callable[[_F], _F]:
+    """The route of one lease's ``action``: ``POST /leases/{lease_id}/<action>``, a 409
+    when the lease is not the caller's to act on."""
+    path = f"/leases/{{lease_id}}/{action}"
+    return router.post(path, response_model=response_model, responses=_CONFLICT, summary=summary)
+
+
+def _unique(lease_ids: list[uuid.UUID]) -> None:
+    """A batch names each lease once (a 422 otherwise)."""
+    if len(set(lease_ids)) != len(lease_ids):
+        raise ProblemError(422, "each lease_id may appear once", slug="validation-error")
 
 
 def _result(task: LeaseOutcome, outcome: str) -> Response:
     return wire.answer(wire.lease_results([task], outcome)[task.id])
 
 
-@router.post(
-    "/leases/{lease_id}/heartbeat",
-    response_model=HeartbeatOut,
-    responses=_CONFLICT,
-    summary="Extend a lease",
-)
+@_lease_action("heartbeat", HeartbeatOut, "Extend a lease")
 async def heartbeat(
-    lease_id: uuid.UUID,
-    connection: QueueConnectionDep,
-    settings: SettingsDep,
-    principal: QueueWorkerDep,
-    body: LeaseAction | None = None,
+    lease_id: uuid.UUID, worker: WorkerDep, body: LeaseAction | None = None
 ) -> Response:
-    worker_id = body.worker_id if body else None
     task = await engine.heartbeat(
-        connection, lease_id, worker_id, settings.timeout_grace_s, queue_scope=principal.queue
+        worker.connection,
+        lease_id,
+        body.worker_id if body else None,
+        worker.settings.timeout_grace_s,
+        queue_scope=worker.principal.queue,
     )
     assert task.lease_expires_at is not None
     return wire.answer({"lease_id": lease_id, "lease_expires_at": task.lease_expires_at})
@@ -100,44 +111,30 @@ async def heartbeat(
 @router.post(
     "/leases/heartbeat",
     response_model=HeartbeatBatchOut,
-    responses={422: {"description": "A lease id appears twice"}},
+    responses=_DUPLICATE_IDS,
     summary="Extend every lease a worker holds (each judged on its own)",
 )
-async def heartbeat_many(
-    body: HeartbeatBatchRequest,
-    connection: QueueConnectionDep,
-    settings: SettingsDep,
-    principal: QueueWorkerDep,
-) -> Response:
+async def heartbeat_many(body: HeartbeatBatchRequest, worker: WorkerDep) -> Response:
     """The leases extended; one left out is gone (unknown, expired, reclaimed, another
     worker's or, for a queue-bound token, another queue's) and was not changed."""
-    if len(set(body.lease_ids)) != len(body.lease_ids):
-        raise ProblemError(422, "each lease_id may appear once", slug="validation-error")
+    _unique(body.lease_ids)
     extended = await engine.heartbeat_many(
-        connection,
+        worker.connection,
         body.lease_ids,
         body.worker_id,
-        settings.timeout_grace_s,
-        queue_scope=principal.queue,
+        worker.settings.timeout_grace_s,
+        queue_scope=worker.principal.queue,
     )
     return wire.answer(wire.heartbeat_batch_out(extended))
 
 
-@router.post(
-    "/leases/{lease_id}/complete",
-    response_model=LeaseResult,
-    responses=_CONFLICT,
-    summary="Complete",
-)
+@_lease_action("complete", LeaseResult, "Complete")
 async def complete(
-    lease_id: uuid.UUID,
-    connection: QueueConnectionDep,
-    principal: QueueWorkerDep,
-    body: CompleteRequest | None = None,
+    lease_id: uuid.UUID, worker: WorkerDep, body: CompleteRequest | None = None
 ) -> Response:
     body = body or CompleteRequest()
     task = await engine.complete(
-        connection, lease_id, body.worker_id, body.result, queue_scope=principal.queue
+        worker.connection, lease_id, body.worker_id, body.result, queue_scope=worker.principal.queue
     )
     return _result(task, "completed")
 
@@ -145,62 +142,44 @@ async def complete(
 @router.post(
     "/leases/complete",
     response_model=CompleteBatchOut,
-    responses={422: {"description": "A lease id appears twice"}},
+    responses=_DUPLICATE_IDS,
     summary="Complete several leases in one transaction (each judged on its own)",
 )
-async def complete_many(
-    body: CompleteBatchRequest, connection: QueueConnectionDep, principal: QueueWorkerDep
-) -> Response:
+async def complete_many(body: CompleteBatchRequest, worker: WorkerDep) -> Response:
     """A queue-bound token's items of other queues are reported as not completed."""
     lease_ids = [item.lease_id for item in body.items]
-    if len(set(lease_ids)) != len(lease_ids):
-        raise ProblemError(422, "each lease_id may appear once", slug="validation-error")
+    _unique(lease_ids)
     done = await engine.complete_many(
-        connection,
+        worker.connection,
         [(item.lease_id, item.result) for item in body.items],
         body.worker_id,
-        queue_scope=principal.queue,
+        queue_scope=worker.principal.queue,
     )
     return wire.answer(wire.complete_batch_out(lease_ids, done))
 
 
-@router.post(
-    "/leases/{lease_id}/fail",
-    response_model=LeaseResult,
-    responses=_CONFLICT,
-    summary="Report a failed attempt (retried with backoff, or dead)",
-)
-async def fail(
-    lease_id: uuid.UUID,
-    body: FailRequest,
-    connection: QueueConnectionDep,
-    principal: QueueWorkerDep,
-) -> Response:
+@_lease_action("fail", LeaseResult, "Report a failed attempt (retried with backoff, or dead)")
+async def fail(lease_id: uuid.UUID, body: FailRequest, worker: WorkerDep) -> Response:
     task = await engine.fail(
-        connection,
+        worker.connection,
         lease_id,
         body.worker_id,
         body.error,
         retryable=body.retryable,
-        queue_scope=principal.queue,
+        queue_scope=worker.principal.queue,
     )
     return _result(task, "failed")
 
 
-@router.post(
-    "/leases/{lease_id}/release",
-    response_model=LeaseResult,
-    responses=_CONFLICT,
-    summary="Give a task back without counting the attempt (a draining worker)",
+@_lease_action(
+    "release", LeaseResult, "Give a task back without counting the attempt (a draining worker)"
 )
 async def release(
-    lease_id: uuid.UUID,
-    connection: QueueConnectionDep,
-    principal: QueueWorkerDep,
-    body: LeaseAction | None = None,
+    lease_id: uuid.UUID, worker: WorkerDep, body: LeaseAction | None = None
 ) -> Response:
+    worker_id = body.worker_id if body else None
     task = await engine.release(
-        connection, lease_id, body.worker_id if body else None, queue_scope=principal.queue
+        worker.connection, lease_id, worker_id, queue_scope=worker.principal.queue
     )
     return _result(task, "released")
 

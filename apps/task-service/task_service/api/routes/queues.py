@@ -23,7 +23,6 @@ from task_service.api.deps import (
     QueueAdminDep,
     QueuePath,
     ReadSessionDep,
-    SessionDep,
     SettingsDep,
 )
 from task_service.config import Settings
@@ -43,6 +42,7 @@ from task_service.queue.schemas import (
 from task_service.tracing import current_traceparent
 from taskplane_client.models import Request as _Body
 from taskplane_common import audit
+from taskplane_common.deps import SessionDep
 from taskplane_common.errors import ProblemError
 from taskplane_common.openapi import problems
 from taskplane_common.principals import Principal

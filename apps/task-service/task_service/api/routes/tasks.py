@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from task_service import crud, idempotency, listing
@@ -30,7 +32,7 @@ from task_service.schemas import (
     TaskStats,
     TaskUpdate,
 )
-from taskplane_common.db import DatabaseDep, Driver, Row
+from taskplane_common.db import Database, DatabaseDep, Driver, Row
 from taskplane_common.errors import ProblemError
 from taskplane_common.jsonbody import FastJSONResponse
 from taskplane_common.openapi import links, problems, with_links
@@ -255,20 +257,42 @@ async def get_task(task_id: uuid.UUID, principal: PrincipalDep, database: Databa
     return _task_response(task)
 
 
-async def _task_to_change(
-    db: Driver, principal: Principal, task_id: uuid.UUID, if_match: str | None
-) -> Row:
-    """The task as it is now, after its visibility and ``If-Match`` checks.
+@dataclass(frozen=True)
+class _TaskChange:
+    """A change to one task by a writer, honouring ``If-Match``."""
 
-    The change that follows names the version read here in its ``WHERE``: when another
-    change landed in between, it matches nothing and the caller reads again (so a stale
-    ``If-Match`` becomes a 412, a missing one applies to the new version).
-    """
-    task = await crud.get_task(db, principal, task_id)
-    if task is None:
-        raise _not_found(task_id)
-    _check_if_match(if_match, task)
-    return task
+    task_id: uuid.UUID
+    principal: Principal
+    database: Database
+    if_match: str | None
+
+    async def apply(self, change: Callable[[Driver, Row], Awaitable[Response | None]]) -> Response:
+        """``change(db, task)`` on the task as it is now, after its visibility and
+        ``If-Match`` checks; its answer, or ``None`` when another change landed since
+        the task was read.
+
+        The change names the version read here in its ``WHERE``: when another change
+        landed in between, it matches nothing and the task is read again (so a stale
+        ``If-Match`` becomes a 412, a missing one applies to the new version).
+        """
+        async with self.database.driver() as db:
+            while True:
+                task = await crud.get_task(db, self.principal, self.task_id)
+                if task is None:
+                    raise _not_found(self.task_id)
+                _check_if_match(self.if_match, task)
+                answer = await change(db, task)
+                if answer is not None:
+                    return answer
+
+
+async def _task_change(
+    task_id: uuid.UUID, principal: WriterDep, database: DatabaseDep, if_match: IfMatch = None
+) -> _TaskChange:
+    return _TaskChange(task_id, principal, database, if_match)
+
+
+TaskChangeDep = Annotated[_TaskChange, Depends(_task_change)]
 
 
 @router.patch(
@@ -277,25 +301,17 @@ async def _task_to_change(
     summary="Update a task (If-Match honoured)",
     responses={**_NOT_FOUND, **_STALE, **_QUEUED},
 )
-async def update_task(
-    task_id: uuid.UUID,
-    body: TaskUpdate,
-    principal: WriterDep,
-    database: DatabaseDep,
-    if_match: IfMatch = None,
-) -> Response:
-    async with database.driver() as db:
-        while True:
-            task = await _task_to_change(db, principal, task_id, if_match)
-            if crud.is_queue_job(task):
-                # Its queue owns its life: a change here would race the engine.
-                raise _queued_task(
-                    task,
-                    "change it through its queue (cancel it, or retry it from the dead letters)",
-                )
-            updated = await crud.update_task(db, task, body)
-            if updated is not None:
-                return _task_response(updated)
+async def update_task(body: TaskUpdate, change: TaskChangeDep) -> Response:
+    async def update(db: Driver, task: Row) -> Response | None:
+        if crud.is_queue_job(task):
+            # Its queue owns its life: a change here would race the engine.
+            raise _queued_task(
+                task, "change it through its queue (cancel it, or retry it from the dead letters)"
+            )
+        updated = await crud.update_task(db, task, body)
+        return None if updated is None else _task_response(updated)
+
+    return await change.apply(update)
 
 
 @router.delete(
@@ -304,16 +320,10 @@ async def update_task(
     summary="Delete a task, or a finished queue job (If-Match honoured)",
     responses={**_NOT_FOUND, **_STALE, **_LIVE},
 )
-async def delete_task(
-    task_id: uuid.UUID,
-    principal: WriterDep,
-    database: DatabaseDep,
-    if_match: IfMatch = None,
-) -> Response:
-    async with database.driver() as db:
-        while True:
-            task = await _task_to_change(db, principal, task_id, if_match)
-            if crud.is_queue_job(task) and task["status"] not in FINAL_STATUSES:
-                raise _queued_task(task, f"it is {task['status']}; cancel it first")
-            if await crud.delete_task(db, task):
-                return Response(status_code=204)
+async def delete_task(change: TaskChangeDep) -> Response:
+    async def delete(db: Driver, task: Row) -> Response | None:
+        if crud.is_queue_job(task) and task["status"] not in FINAL_STATUSES:
+            raise _queued_task(task, f"it is {task['status']}; cancel it first")
+        return Response(status_code=204) if await crud.delete_task(db, task) else None
+
+    return await change.apply(delete)

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Annotated, Any
 
 import psycopg
-from fastapi import Depends, Path
+from fastapi import Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from task_service import crud
 from task_service.config import Settings
-from task_service.pagination import CursorCodec
+from task_service.pagination import CURSOR_PATTERN, CursorCodec, SortKey
 from task_service.queue.notify import Notifier
 from task_service.queue.pool import QueueConnectionDep
 from taskplane_client.models import QUEUE_NAME_PATTERN
-from taskplane_common.db import request_read_session
+from taskplane_common.db import Database, DatabaseDep, Row, request_read_session
 from taskplane_common.deps import Audited, app_state, audited
+from taskplane_common.errors import ProblemError
+from taskplane_common.jsonbody import FastJSONResponse
 from taskplane_common.openapi import problems
+from taskplane_common.paging import PageLimit, page_size
 from taskplane_common.principals import (
     Principal,
     current_principal,
@@ -74,3 +81,66 @@ async def lease_worker(
 
 
 WorkerDep = Annotated[Worker, Depends(lease_worker)]
+
+
+#: A list's opaque cursor (signed: one the service did not write for this list is a 400).
+PageCursor = Annotated[
+    str | None,
+    Query(
+        pattern=CURSOR_PATTERN,
+        max_length=1024,
+        description="`next_cursor` of the previous page of this list (with the same `sort`)",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class TaskListing:
+    """A page of a task list asked for (``GET /tasks``, ``GET /queues/{queue}/tasks``):
+    who asks, the page's size and cursor, and what reads and signs the page."""
+
+    request: Request
+    principal: Principal
+    database: Database
+    codec: CursorCodec
+    size: int
+    cursor: str | None
+
+    def refuse_unknown_params(self, allowed: frozenset[str]) -> None:
+        """A 422 for a query parameter the list does not know (a misspelt filter would
+        otherwise list everything)."""
+        unknown = sorted(set(self.request.query_params) - allowed)
+        if unknown:
+            raise ProblemError(
+                422,
+                f"unknown query parameter(s): {', '.join(unknown)}; "
+                f"allowed: {', '.join(sorted(allowed))}",
+                slug="unknown-query-parameter",
+            )
+
+    def position(self, key: SortKey) -> tuple[Any, Any] | None:
+        """Where the page starts in the ``key`` order (after the cursor's task)."""
+        return self.codec.decode(self.cursor, key) if self.cursor else None
+
+    def page(self, key: SortKey, tasks: Sequence[Row], more: bool) -> JSONResponse:
+        """The page's body, its rows to JSON once (returning the model would have FastAPI
+        build, validate and dump the whole page again for the ``response_model``, which
+        still documents it)."""
+        next_cursor = self.codec.encode(key, SimpleNamespace(**tasks[-1])) if more else None
+        items = [crud.task_document(task) for task in tasks]
+        return FastJSONResponse({"items": items, "next_cursor": next_cursor})
+
+
+async def task_listing(
+    request: Request,
+    principal: PrincipalDep,
+    database: DatabaseDep,
+    settings: SettingsDep,
+    codec: CursorCodecDep,
+    limit: PageLimit = None,
+    cursor: PageCursor = None,
+) -> TaskListing:
+    return TaskListing(request, principal, database, codec, page_size(settings, limit), cursor)
+
+
+TaskListingDep = Annotated[TaskListing, Depends(task_listing)]

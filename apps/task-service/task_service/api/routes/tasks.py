@@ -8,17 +8,16 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from types import SimpleNamespace
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
 
-from task_service import crud, idempotency, listing
-from task_service.api.deps import CursorCodecDep, PrincipalDep, SettingsDep, WriterDep
+from task_service import crud, idempotency
+from task_service import listing as lists
+from task_service.api.deps import PrincipalDep, SettingsDep, TaskListingDep, WriterDep
 from task_service.models import FINAL_STATUSES
 from task_service.pagination import (
-    CURSOR_PATTERN,
     DEFAULT_SORT,
     SortOption,
     parse_sort,
@@ -36,7 +35,6 @@ from taskplane_common.db import Database, DatabaseDep, Driver, Row
 from taskplane_common.errors import ProblemError
 from taskplane_common.jsonbody import FastJSONResponse
 from taskplane_common.openapi import links, problems, with_links
-from taskplane_common.paging import PageLimit, page_size
 from taskplane_common.principals import Principal
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
@@ -55,15 +53,6 @@ ASSIGNEE_PATTERN = (
 )
 #: The ``status`` filter of a list.
 StatusFilter = Annotated[list[StatusLabel] | None, Query(description="Repeat to OR")]
-#: A list's opaque cursor (signed: one the service did not write for this list is a 400).
-PageCursor = Annotated[
-    str | None,
-    Query(
-        pattern=CURSOR_PATTERN,
-        max_length=1024,
-        description="`next_cursor` of the previous page of this list (with the same `sort`)",
-    ),
-]
 IfMatch = Annotated[
     str | None,
     Header(
@@ -105,19 +94,6 @@ def _check_if_match(if_match: str | None, task: Row) -> None:
         slug="precondition-failed",
         headers={"ETag": etag_of(task)},
     )
-
-
-def refuse_unknown_params(request: Request, allowed: frozenset[str]) -> None:
-    """A list's 422 for a query parameter it does not know (a misspelt filter would
-    otherwise list everything)."""
-    unknown = sorted(set(request.query_params) - allowed)
-    if unknown:
-        raise ProblemError(
-            422,
-            f"unknown query parameter(s): {', '.join(unknown)}; "
-            f"allowed: {', '.join(sorted(allowed))}",
-            slug="unknown-query-parameter",
-        )
 
 
 def _request_hash(body: TaskCreate) -> str:
@@ -185,11 +161,7 @@ async def create_task(
     responses=problems(400, s400="The cursor is invalid, altered or of another sort"),
 )
 async def list_tasks(
-    request: Request,
-    principal: PrincipalDep,
-    database: DatabaseDep,
-    settings: SettingsDep,
-    codec: CursorCodecDep,
+    listing: TaskListingDep,
     status: StatusFilter = None,
     priority: Annotated[list[PriorityLabel] | None, Query(description="Repeat to OR")] = None,
     tag: Annotated[
@@ -204,27 +176,21 @@ async def list_tasks(
     sort: Annotated[SortOption, Query(description="A field, `-` first for descending")] = (
         DEFAULT_SORT
     ),
-    limit: PageLimit = None,
-    cursor: PageCursor = None,
 ) -> JSONResponse:
-    refuse_unknown_params(request, _LIST_PARAMS)
-    size = page_size(settings, limit)
+    listing.refuse_unknown_params(_LIST_PARAMS)
     key = parse_sort(sort)
-    filters = listing.TaskFilters(
+    principal = listing.principal
+    filters = lists.TaskFilters(
         statuses=status or (),
         priorities=priority or (),
         tags=tag or (),
         text=q,
         **_assignee_filter(assignee, principal.user_id),
     )
-    position = codec.decode(cursor, key) if cursor else None
-    async with database.driver() as db:
-        tasks, more = await listing.list_tasks(db, principal, filters, key, size, position)
-    next_cursor = codec.encode(key, SimpleNamespace(**tasks[-1])) if more and tasks else None
-    # Rows to JSON once here: returning the model would have FastAPI build, validate and
-    # dump the whole page again for the response_model (which still documents it).
-    items = [crud.task_document(task) for task in tasks]
-    return FastJSONResponse({"items": items, "next_cursor": next_cursor})
+    position = listing.position(key)
+    async with listing.database.driver() as db:
+        tasks, more = await lists.list_tasks(db, principal, filters, key, listing.size, position)
+    return listing.page(key, tasks, more)
 
 
 def _assignee_filter(assignee: str | None, me: uuid.UUID | None) -> dict[str, Any]:

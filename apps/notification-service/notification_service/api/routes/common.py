@@ -11,7 +11,6 @@ from fastapi.responses import JSONResponse
 
 from notification_service import lists
 from notification_service.api.deps import SettingsDep, UserIdDep
-from notification_service.config import Settings
 from taskplane_common.db import Database, DatabaseDep
 from taskplane_common.jsonbody import FastJSONResponse
 from taskplane_common.openapi import problems
@@ -27,54 +26,63 @@ PageCursor = Annotated[
     ),
 ]
 
-#: Feed event ids are positive; a test delivery's event id is below zero.
-EventIdFilter = Annotated[
-    int | None,
-    Query(
-        ge=-(2**63),
-        le=2**63 - 1,
-        description="Only the deliveries of this event (the feed event's `id`)",
-    ),
-]
+
+async def event_filter(
+    event_id: Annotated[
+        int | None,
+        Query(
+            ge=-(2**63),
+            le=2**63 - 1,
+            description="Only the deliveries of this event (the feed event's `id`)",
+        ),
+    ] = None,
+) -> int | None:
+    """A delivery log's ``event_id`` filter: feed event ids are positive, a test
+    delivery's is below zero. A dependency, declared after the page's, so that the
+    document lists it after ``limit`` and ``cursor``."""
+    return event_id
+
+
+EventFilterDep = Annotated[int | None, Depends(event_filter)]
 
 
 @dataclass(frozen=True)
-class DeliveryLog:
-    """A page of the caller's delivery log asked for: the page, optionally one event's
-    deliveries only, and what reads it."""
+class OwnPage:
+    """A page of the caller's own notifications or deliveries asked for: the owner, the
+    page's size (capped by the settings) and cursor, and the database that reads it."""
 
     database: Database
-    settings: Settings
     owner: uuid.UUID
-    limit: int | None
+    size: int
     cursor: str | None
-    event_id: int | None
-
-    async def page(self, webhook_id: uuid.UUID | None) -> JSONResponse:
-        """A page of one subscription's log, or of all the owner's (``webhook_id`` None)."""
-        size = page_size(self.settings, self.limit)
-        async with self.database.driver() as db:
-            page = await lists.delivery_page(
-                db, self.owner, webhook_id, size, self.cursor, self.event_id
-            )
-        return FastJSONResponse(page)
 
 
-async def delivery_log(
+async def own_page(
     database: DatabaseDep,
     settings: SettingsDep,
     owner: UserIdDep,
     limit: PageLimit = None,
     cursor: PageCursor = None,
-    event_id: EventIdFilter = None,
-) -> DeliveryLog:
-    return DeliveryLog(database, settings, owner, limit, cursor, event_id)
+) -> OwnPage:
+    return OwnPage(database, owner, page_size(settings, limit), cursor)
 
 
-DeliveryLogDep = Annotated[DeliveryLog, Depends(delivery_log)]
+OwnPageDep = Annotated[OwnPage, Depends(own_page)]
 
 
-__all__ = ["AUTH", "NOT_FOUND", "DeliveryLogDep", "PageCursor", "page_size"]
+async def delivery_log(
+    page: OwnPage, webhook_id: uuid.UUID | None, event_id: int | None
+) -> JSONResponse:
+    """A page of one subscription's log, or of all the owner's (``webhook_id`` None),
+    optionally of one event's deliveries only."""
+    async with page.database.driver() as db:
+        log = await lists.delivery_page(
+            db, page.owner, webhook_id, page.size, page.cursor, event_id
+        )
+    return FastJSONResponse(log)
+
+
+__all__ = ["AUTH", "NOT_FOUND", "EventFilterDep", "OwnPageDep", "delivery_log"]
 
 AUTH = problems(401, 403, 422, s401="No or invalid token", s403="Not allowed", s422="Invalid input")
 NOT_FOUND = problems(404, s404="Not found (or not yours)")

@@ -16,7 +16,13 @@ from notification_service.api.deps import (
     WebhookChange,
     WebhookChangeDep,
 )
-from notification_service.api.routes.common import AUTH, NOT_FOUND, DeliveryLogDep
+from notification_service.api.routes.common import (
+    AUTH,
+    NOT_FOUND,
+    EventFilterDep,
+    OwnPageDep,
+    delivery_log,
+)
 from notification_service.config import Settings
 from notification_service.delivery.ssrf import UrlRefusedError, check_url, parse_url
 from notification_service.models import Webhook
@@ -158,8 +164,10 @@ async def rotate_secret(
     responses=NOT_FOUND,
     summary="The delivery log, newest first, each with its attempts",
 )
-async def list_deliveries(webhook_id: uuid.UUID, log: DeliveryLogDep) -> JSONResponse:
-    return await log.page(webhook_id)
+async def list_deliveries(
+    webhook_id: uuid.UUID, page: OwnPageDep, event_id: EventFilterDep
+) -> JSONResponse:
+    return await delivery_log(page, webhook_id, event_id)
 
 
 @router.post(

@@ -40,14 +40,16 @@ ClientAddressDep = Annotated[str, Depends(client_address)]
 
 
 @dataclass(frozen=True)
-class TokenCall:
-    """What every route that hands out access tokens works with (the login and the
-    token exchanges): its session, the settings, the issuer, and the client's address
-    (the rate limits' bucket) and request (the audit entries')."""
+class AuthCall:
+    """What the routes a caller without a token reaches (registration, the login, the
+    token exchanges) work with: the session, the settings, the password hasher, the
+    token issuer, and the client's address (the rate limits' bucket) and request (the
+    audit entries')."""
 
     request: Request
     session: AsyncSession
     settings: Settings
+    passwords: Passwords
     issuer: TokenIssuer
     address: str
 
@@ -58,17 +60,18 @@ class TokenCall:
         )
 
 
-async def token_call(
+async def auth_call(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    passwords: PasswordsDep,
     issuer: IssuerDep,
     address: ClientAddressDep,
-) -> TokenCall:
-    return TokenCall(request, session, settings, issuer, address)
+) -> AuthCall:
+    return AuthCall(request, session, settings, passwords, issuer, address)
 
 
-TokenCallDep = Annotated[TokenCall, Depends(token_call)]
+AuthCallDep = Annotated[AuthCall, Depends(auth_call)]
 
 
 async def current_admin(

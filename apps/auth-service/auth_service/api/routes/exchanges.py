@@ -8,7 +8,7 @@ import logging
 from fastapi import APIRouter, Response
 
 from auth_service import crud, ratelimit
-from auth_service.api.deps import KubernetesVerifierDep, TokenCall, TokenCallDep
+from auth_service.api.deps import AuthCall, AuthCallDep, KubernetesVerifierDep
 from auth_service.api.routes.responses import NO_STORE, RATE_LIMITED, UNAUTHORIZED
 from auth_service.kubernetes import ServiceAccount
 from auth_service.schemas import AccessToken, KubernetesTokenExchange, ServiceTokenExchange
@@ -30,7 +30,7 @@ WORKER_SCOPES = frozenset({"queues:work"})
     summary="Exchange a service token (workers, operator) for a short-lived access token",
 )
 async def exchange_service_token(
-    body: ServiceTokenExchange, call: TokenCallDep, response: Response
+    body: ServiceTokenExchange, call: AuthCallDep, response: Response
 ) -> AccessToken:
     session = call.session
     await _limit_exchanges(call)
@@ -58,7 +58,7 @@ async def exchange_service_token(
     return AccessToken(access_token=access, expires_in=call.settings.access_token_ttl_s)
 
 
-async def _limit_exchanges(call: TokenCall) -> None:
+async def _limit_exchanges(call: AuthCall) -> None:
     """Token exchanges share the login budget of the client address."""
     bucket = ratelimit.address_bucket(call.address)
     by_address = await ratelimit.hit(call.session, bucket, call.settings.login_window_s)
@@ -80,7 +80,7 @@ async def _limit_exchanges(call: TokenCall) -> None:
 )
 async def exchange_kubernetes_token(
     body: KubernetesTokenExchange,
-    call: TokenCallDep,
+    call: AuthCallDep,
     verifier: KubernetesVerifierDep,
     response: Response,
 ) -> AccessToken:
@@ -117,7 +117,7 @@ async def exchange_kubernetes_token(
 
 
 async def _exchange_refused(
-    call: TokenCall, target: str, reason: str, actor: str | None = None
+    call: AuthCall, target: str, reason: str, actor: str | None = None
 ) -> None:
     """Audit a refused Kubernetes exchange (committed: the refusal raises after it)."""
     await call.audit(
@@ -130,7 +130,7 @@ async def _exchange_refused(
     await call.session.commit()
 
 
-async def _bound_queue(call: TokenCall, account: ServiceAccount) -> str:
+async def _bound_queue(call: AuthCall, account: ServiceAccount) -> str:
     """The queue a worker's binding names; 401 without one, or when the binding recorded
     another ServiceAccount uid (the ServiceAccount was deleted and recreated).
 

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_service import crud, ratelimit, sessions
-from auth_service.api.deps import IssuerDep, PasswordsDep, SettingsDep, TokenCallDep
+from auth_service.api.deps import AuthCall, AuthCallDep, IssuerDep, SettingsDep
 from auth_service.api.routes.responses import NO_STORE, RATE_LIMITED, UNAUTHORIZED
 from auth_service.models import RefreshToken, User
 from auth_service.schemas import RefreshRequest, RegisterRequest, TokenPair, UserOut
@@ -54,22 +54,11 @@ def user_out(user: User) -> UserOut:
 
 
 async def _audit_self(
-    session: AsyncSession,
-    request: Request,
-    action: str,
-    user: User,
-    details: dict[str, Any] | None = None,
+    call: AuthCall, action: str, user: User, details: dict[str, Any] | None = None
 ) -> None:
     """An entry for something a user did to their own account (register, log in)."""
-    await audit.record(
-        session,
-        request,
-        action=action,
-        target=f"user:{user.id}",
-        actor=str(user.id),
-        actor_name=user.email,
-        details=details,
-    )
+    target = f"user:{user.id}"
+    await call.audit(action, target, str(user.id), actor_name=user.email, details=details)
 
 
 @router.post(
@@ -86,13 +75,8 @@ async def _audit_self(
         s422="Invalid body or weak password",
     ),
 )
-async def register(
-    body: RegisterRequest,
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    passwords: PasswordsDep,
-) -> UserOut:
+async def register(body: RegisterRequest, call: AuthCallDep) -> UserOut:
+    session, settings, passwords = call.session, call.settings, call.passwords
     if not settings.registration_enabled:
         raise ProblemError(403, "self-registration is disabled", slug="registration-closed")
     passwords.check_policy(body.password, body.email)
@@ -114,7 +98,7 @@ async def register(
             admin_emails=admin_emails,
             first_user_is_admin=settings.first_user_is_admin,
         )
-        await _audit_self(session, request, "user.register", user, {"role": user.role})
+        await _audit_self(call, "user.register", user, {"role": user.role})
         await session.commit()
     except IntegrityError as exc:
         raise duplicate from exc
@@ -131,12 +115,11 @@ async def register(
 async def token(
     username: Annotated[str, Form(min_length=1, max_length=320, description="The email")],
     password: Annotated[str, Form(min_length=1, max_length=1024)],
-    call: TokenCallDep,
-    passwords: PasswordsDep,
+    call: AuthCallDep,
     grant_type: Annotated[Literal["password"], Form()] = "password",
     scope: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
-    session, settings = call.session, call.settings
+    session, settings, passwords = call.session, call.settings, call.passwords
     window = settings.login_window_s
     account = ratelimit.account_bucket(username)
     by_address = await ratelimit.hit(session, ratelimit.address_bucket(call.address), window)
@@ -167,7 +150,7 @@ async def token(
     access = await call.issuer.for_user(current, current["epoch"])
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = await passwords.hash(password)
-    await _audit_self(session, call.request, "auth.login", user)
+    await _audit_self(call, "auth.login", user)
     await session.commit()
     log.info("login succeeded", extra={"user_id": str(user.id)})
     return _token_pair(access, refresh_token, settings.access_token_ttl_s)

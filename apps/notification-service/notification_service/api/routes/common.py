@@ -27,25 +27,6 @@ PageCursor = Annotated[
 ]
 
 
-async def event_filter(
-    event_id: Annotated[
-        int | None,
-        Query(
-            ge=-(2**63),
-            le=2**63 - 1,
-            description="Only the deliveries of this event (the feed event's `id`)",
-        ),
-    ] = None,
-) -> int | None:
-    """A delivery log's ``event_id`` filter: feed event ids are positive, a test
-    delivery's is below zero. A dependency, declared after the page's, so that the
-    document lists it after ``limit`` and ``cursor``."""
-    return event_id
-
-
-EventFilterDep = Annotated[int | None, Depends(event_filter)]
-
-
 @dataclass(frozen=True)
 class OwnPage:
     """A page of the caller's own notifications or deliveries asked for: the owner, the
@@ -70,19 +51,51 @@ async def own_page(
 OwnPageDep = Annotated[OwnPage, Depends(own_page)]
 
 
+async def event_filter(
+    event_id: Annotated[
+        int | None,
+        Query(
+            ge=-(2**63),
+            le=2**63 - 1,
+            description="Only the deliveries of this event (the feed event's `id`)",
+        ),
+    ] = None,
+) -> int | None:
+    """A delivery log's ``event_id`` filter: feed event ids are positive, a test
+    delivery's is below zero. A dependency of its own, after the page's, so that the
+    document lists it after ``limit`` and ``cursor`` (FastAPI lists a dependency's
+    parameters after those of what depends on it)."""
+    return event_id
+
+
+@dataclass(frozen=True)
+class DeliveryLog:
+    """A page of the caller's delivery log asked for, optionally of one event's
+    deliveries only."""
+
+    page: OwnPage
+    event_id: int | None
+
+    async def read(self, webhook_id: uuid.UUID | None) -> JSONResponse:
+        """The page of one subscription's log, or of all the owner's (``webhook_id`` None)."""
+        page = self.page
+        async with page.database.driver() as db:
+            log = await lists.delivery_page(
+                db, page.owner, webhook_id, page.size, page.cursor, self.event_id
+            )
+        return FastJSONResponse(log)
+
+
 async def delivery_log(
-    page: OwnPage, webhook_id: uuid.UUID | None, event_id: int | None
-) -> JSONResponse:
-    """A page of one subscription's log, or of all the owner's (``webhook_id`` None),
-    optionally of one event's deliveries only."""
-    async with page.database.driver() as db:
-        log = await lists.delivery_page(
-            db, page.owner, webhook_id, page.size, page.cursor, event_id
-        )
-    return FastJSONResponse(log)
+    page: OwnPageDep, event_id: Annotated[int | None, Depends(event_filter)]
+) -> DeliveryLog:
+    return DeliveryLog(page, event_id)
 
 
-__all__ = ["AUTH", "NOT_FOUND", "EventFilterDep", "OwnPageDep", "delivery_log"]
+DeliveryLogDep = Annotated[DeliveryLog, Depends(delivery_log)]
+
+
+__all__ = ["AUTH", "NOT_FOUND", "DeliveryLogDep", "OwnPageDep"]
 
 AUTH = problems(401, 403, 422, s401="No or invalid token", s403="Not allowed", s422="Invalid input")
 NOT_FOUND = problems(404, s404="Not found (or not yours)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from notification_service.api.routes.common import AUTH, EventFilterDep, OwnPageDep, delivery_log
+from notification_service.api.routes.common import AUTH, DeliveryLogDep
 from notification_service.schemas import DeliveryPage
 
 router = APIRouter(prefix="/api/v1/deliveries", tags=["webhooks"], responses=AUTH)
@@ -16,5 +16,5 @@ router = APIRouter(prefix="/api/v1/deliveries", tags=["webhooks"], responses=AUT
     response_model=DeliveryPage,
     summary="My webhook deliveries (every subscription of mine), newest first",
 )
-async def list_my_deliveries(page: OwnPageDep, event_id: EventFilterDep) -> JSONResponse:
-    return await delivery_log(page, None, event_id)
+async def list_my_deliveries(log: DeliveryLogDep) -> JSONResponse:
+    return await log.read(webhook_id=None)

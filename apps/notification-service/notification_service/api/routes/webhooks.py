@@ -19,9 +19,7 @@ from notification_service.api.deps import (
 from notification_service.api.routes.common import (
     AUTH,
     NOT_FOUND,
-    EventFilterDep,
-    OwnPageDep,
-    delivery_log,
+    DeliveryLogDep,
 )
 from notification_service.config import Settings
 from notification_service.delivery.ssrf import UrlRefusedError, check_url, parse_url
@@ -164,10 +162,8 @@ async def rotate_secret(
     responses=NOT_FOUND,
     summary="The delivery log, newest first, each with its attempts",
 )
-async def list_deliveries(
-    webhook_id: uuid.UUID, page: OwnPageDep, event_id: EventFilterDep
-) -> JSONResponse:
-    return await delivery_log(page, webhook_id, event_id)
+async def list_deliveries(webhook_id: uuid.UUID, log: DeliveryLogDep) -> JSONResponse:
+    return await log.read(webhook_id)
 
 
 @router.post(

@@ -76,11 +76,17 @@ _CONFLICT: dict[int | str, dict[str, Any]] = {
 _DUPLICATE_IDS: dict[int | str, dict[str, Any]] = {422: {"description": "A lease id appears twice"}}
 
 
-def _lease_action(action: str, response_model: Any, summary: str) -> Callable[[_F], _F]:
-    """The route of one lease's ``action``: ``POST /leases/{lease_id}/<action>``, a 409
-    when the lease is not the caller's to act on."""
-    path = f"/leases/{{lease_id}}/{action}"
-    return router.post(path, response_model=response_model, responses=_CONFLICT, summary=summary)
+def _lease_route(
+    action: str, response_model: Any, summary: str, *, batch: bool = False
+) -> Callable[[_F], _F]:
+    """The route of a lease ``action``: ``POST /leases/{lease_id}/<action>`` on one lease,
+    a 409 when the lease is not the caller's to act on; with ``batch``,
+    ``POST /leases/<action>`` on many, a 422 when a lease id appears twice."""
+    if batch:
+        path, refusals = f"/leases/{action}", _DUPLICATE_IDS
+    else:
+        path, refusals = f"/leases/{{lease_id}}/{action}", _CONFLICT
+    return router.post(path, response_model=response_model, responses=refusals, summary=summary)
 
 
 def _unique(lease_ids: list[uuid.UUID]) -> None:
@@ -93,7 +99,7 @@ def _result(task: LeaseOutcome, outcome: str) -> Response:
     return wire.answer(wire.lease_results([task], outcome)[task.id])
 
 
-@_lease_action("heartbeat", HeartbeatOut, "Extend a lease")
+@_lease_route("heartbeat", HeartbeatOut, "Extend a lease")
 async def heartbeat(
     lease_id: uuid.UUID, worker: WorkerDep, body: LeaseAction | None = None
 ) -> Response:
@@ -108,11 +114,11 @@ async def heartbeat(
     return wire.answer({"lease_id": lease_id, "lease_expires_at": task.lease_expires_at})
 
 
-@router.post(
-    "/leases/heartbeat",
-    response_model=HeartbeatBatchOut,
-    responses=_DUPLICATE_IDS,
-    summary="Extend every lease a worker holds (each judged on its own)",
+@_lease_route(
+    "heartbeat",
+    HeartbeatBatchOut,
+    "Extend every lease a worker holds (each judged on its own)",
+    batch=True,
 )
 async def heartbeat_many(body: HeartbeatBatchRequest, worker: WorkerDep) -> Response:
     """The leases extended; one left out is gone (unknown, expired, reclaimed, another
@@ -128,7 +134,7 @@ async def heartbeat_many(body: HeartbeatBatchRequest, worker: WorkerDep) -> Resp
     return wire.answer(wire.heartbeat_batch_out(extended))
 
 
-@_lease_action("complete", LeaseResult, "Complete")
+@_lease_route("complete", LeaseResult, "Complete")
 async def complete(
     lease_id: uuid.UUID, worker: WorkerDep, body: CompleteRequest | None = None
 ) -> Response:
@@ -139,11 +145,11 @@ async def complete(
     return _result(task, "completed")
 
 
-@router.post(
-    "/leases/complete",
-    response_model=CompleteBatchOut,
-    responses=_DUPLICATE_IDS,
-    summary="Complete several leases in one transaction (each judged on its own)",
+@_lease_route(
+    "complete",
+    CompleteBatchOut,
+    "Complete several leases in one transaction (each judged on its own)",
+    batch=True,
 )
 async def complete_many(body: CompleteBatchRequest, worker: WorkerDep) -> Response:
     """A queue-bound token's items of other queues are reported as not completed."""
@@ -158,7 +164,7 @@ async def complete_many(body: CompleteBatchRequest, worker: WorkerDep) -> Respon
     return wire.answer(wire.complete_batch_out(lease_ids, done))
 
 
-@_lease_action("fail", LeaseResult, "Report a failed attempt (retried with backoff, or dead)")
+@_lease_route("fail", LeaseResult, "Report a failed attempt (retried with backoff, or dead)")
 async def fail(lease_id: uuid.UUID, body: FailRequest, worker: WorkerDep) -> Response:
     task = await engine.fail(
         worker.connection,
@@ -171,7 +177,7 @@ async def fail(lease_id: uuid.UUID, body: FailRequest, worker: WorkerDep) -> Res
     return _result(task, "failed")
 
 
-@_lease_action(
+@_lease_route(
     "release", LeaseResult, "Give a task back without counting the attempt (a draining worker)"
 )
 async def release(

@@ -73,6 +73,11 @@ class Worker:
     settings: Settings
     principal: Principal
 
+    @property
+    def queue_scope(self) -> str | None:
+        """The one queue a queue-bound token acts on (``None``: any)."""
+        return self.principal.queue
+
 
 async def lease_worker(
     connection: QueueConnectionDep, settings: SettingsDep, principal: QueueWorkerDep

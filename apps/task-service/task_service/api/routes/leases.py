@@ -108,7 +108,7 @@ async def heartbeat(
         lease_id,
         body.worker_id if body else None,
         worker.settings.timeout_grace_s,
-        queue_scope=worker.principal.queue,
+        queue_scope=worker.queue_scope,
     )
     assert task.lease_expires_at is not None
     return wire.answer({"lease_id": lease_id, "lease_expires_at": task.lease_expires_at})
@@ -129,7 +129,7 @@ async def heartbeat_many(body: HeartbeatBatchRequest, worker: WorkerDep) -> Resp
         body.lease_ids,
         body.worker_id,
         worker.settings.timeout_grace_s,
-        queue_scope=worker.principal.queue,
+        queue_scope=worker.queue_scope,
     )
     return wire.answer(wire.heartbeat_batch_out(extended))
 
@@ -140,7 +140,7 @@ async def complete(
 ) -> Response:
     body = body or CompleteRequest()
     task = await engine.complete(
-        worker.connection, lease_id, body.worker_id, body.result, queue_scope=worker.principal.queue
+        worker.connection, lease_id, body.worker_id, body.result, queue_scope=worker.queue_scope
     )
     return _result(task, "completed")
 
@@ -159,7 +159,7 @@ async def complete_many(body: CompleteBatchRequest, worker: WorkerDep) -> Respon
         worker.connection,
         [(item.lease_id, item.result) for item in body.items],
         body.worker_id,
-        queue_scope=worker.principal.queue,
+        queue_scope=worker.queue_scope,
     )
     return wire.answer(wire.complete_batch_out(lease_ids, done))
 
@@ -172,7 +172,7 @@ async def fail(lease_id: uuid.UUID, body: FailRequest, worker: WorkerDep) -> Res
         body.worker_id,
         body.error,
         retryable=body.retryable,
-        queue_scope=worker.principal.queue,
+        queue_scope=worker.queue_scope,
     )
     return _result(task, "failed")
 
@@ -185,7 +185,7 @@ async def release(
 ) -> Response:
     worker_id = body.worker_id if body else None
     task = await engine.release(
-        worker.connection, lease_id, worker_id, queue_scope=worker.principal.queue
+        worker.connection, lease_id, worker_id, queue_scope=worker.queue_scope
     )
     return _result(task, "released")
 

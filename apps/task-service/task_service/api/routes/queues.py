@@ -84,8 +84,8 @@ async def get_queue(queue: QueuePath, session: ReadSessionDep, principal: Princi
 )
 async def put_queue(queue: QueuePath, config: QueueConfig, change: QueueChangeDep) -> JSONResponse:
     created = await engine.put_queue(change.session, queue, config)
-    details = {"created": created, "config": config.model_dump(mode="json")}
-    await change.commit("queue.put", f"queue:{queue}", **details)
+    config_json = config.model_dump(mode="json")
+    await change.commit("queue.put", f"queue:{queue}", created=created, config=config_json)
     described = await engine.describe_queue(change.session, queue)
     body = _queue_out(*described).model_dump(mode="json")
     return JSONResponse(body, status_code=201 if created else 200)
@@ -273,8 +273,12 @@ async def _bulk(
             session, [task.id for task in targets], dead_of=queue
         )
         done = [str(task.id) for task in targets if task.id in deleted]
-    details = {"task_ids": done, "error_contains": selection.error_contains}
-    await change.commit(f"dead_letter.{action}", f"queue:{queue}", **details)
+    await change.commit(
+        f"dead_letter.{action}",
+        f"queue:{queue}",
+        task_ids=done,
+        error_contains=selection.error_contains,
+    )
     return DeadLetterCount(matched=len(done))
 
 

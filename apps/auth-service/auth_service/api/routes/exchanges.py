@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response
 
 from auth_service import crud, ratelimit
 from auth_service.api.deps import AuthCall, AuthCallDep, KubernetesVerifierDep
-from auth_service.api.routes.responses import NO_STORE, RATE_LIMITED, UNAUTHORIZED
+from auth_service.api.routes.responses import RATE_LIMITED, UNAUTHORIZED, token_response
 from auth_service.kubernetes import ServiceAccount
 from auth_service.schemas import AccessToken, KubernetesTokenExchange, ServiceTokenExchange
 from auth_service.tokens import service_subject
@@ -29,9 +29,7 @@ WORKER_SCOPES = frozenset({"queues:work"})
     response_model=AccessToken,
     summary="Exchange a service token (workers, operator) for a short-lived access token",
 )
-async def exchange_service_token(
-    body: ServiceTokenExchange, call: AuthCallDep, response: Response
-) -> AccessToken:
+async def exchange_service_token(body: ServiceTokenExchange, call: AuthCallDep) -> Response:
     session = call.session
     await _limit_exchanges(call)
     stored = await crud.usable_service_token(session, body.token)
@@ -54,8 +52,7 @@ async def exchange_service_token(
     target = f"service-token:{stored.id}"
     await call.audit("auth.token.exchange", target, subject, actor_name=stored.name)
     await session.commit()
-    response.headers.update(NO_STORE)
-    return AccessToken(access_token=access, expires_in=call.settings.access_token_ttl_s)
+    return token_response(access, call.settings.access_token_ttl_s)
 
 
 async def _limit_exchanges(call: AuthCall) -> None:
@@ -82,8 +79,7 @@ async def exchange_kubernetes_token(
     body: KubernetesTokenExchange,
     call: AuthCallDep,
     verifier: KubernetesVerifierDep,
-    response: Response,
-) -> AccessToken:
+) -> Response:
     """The platform's own ServiceAccounts (operator, notification-service) get their
     configured scopes; any other gets ``queues:work`` for the one queue its workload
     binding names, or nothing."""
@@ -112,8 +108,7 @@ async def exchange_kubernetes_token(
     details = {"uid": account.uid}
     await call.audit("auth.kubernetes.exchange", target, account.username, details=details)
     await call.session.commit()
-    response.headers.update(NO_STORE)
-    return AccessToken(access_token=access, expires_in=settings.access_token_ttl_s)
+    return token_response(access, settings.access_token_ttl_s)
 
 
 async def _exchange_refused(

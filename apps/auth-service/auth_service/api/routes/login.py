@@ -18,14 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_service import crud, ratelimit, sessions
 from auth_service.api.deps import AuthCall, AuthCallDep, IssuerDep, SettingsDep
-from auth_service.api.routes.responses import NO_STORE, RATE_LIMITED, UNAUTHORIZED
+from auth_service.api.routes.responses import RATE_LIMITED, UNAUTHORIZED, token_response
 from auth_service.models import RefreshToken, User
 from auth_service.schemas import RefreshRequest, RegisterRequest, TokenPair, UserOut
 from taskplane_common import audit
 from taskplane_common.db import DatabaseDep
 from taskplane_common.deps import SessionDep
 from taskplane_common.errors import ProblemError
-from taskplane_common.jsonbody import FastJSONResponse
 from taskplane_common.openapi import problems
 
 log = logging.getLogger(__name__)
@@ -153,18 +152,7 @@ async def token(
     await _audit_self(call, "auth.login", user)
     await session.commit()
     log.info("login succeeded", extra={"user_id": str(user.id)})
-    return _token_pair(access, refresh_token, settings.access_token_ttl_s)
-
-
-def _token_pair(access: str, refresh_token: str, expires_in: int) -> Response:
-    """``TokenPair``'s body, serialised once, not to be cached."""
-    body = {
-        "access_token": access,
-        "token_type": "bearer",
-        "expires_in": expires_in,
-        "refresh_token": refresh_token,
-    }
-    return FastJSONResponse(body, headers=NO_STORE)
+    return token_response(access, settings.access_token_ttl_s, refresh_token)
 
 
 @router.post(
@@ -194,7 +182,7 @@ async def refresh(
         raise _bad_refresh_token()
     account, refresh_token = rotated
     access = await issuer.for_user(account, account["epoch"])
-    return _token_pair(access, refresh_token, settings.access_token_ttl_s)
+    return token_response(access, settings.access_token_ttl_s, refresh_token)
 
 
 async def _refused_refresh(session: AsyncSession, request: Request, presented: str) -> None:

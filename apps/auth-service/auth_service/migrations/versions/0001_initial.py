@@ -11,20 +11,33 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from taskplane_common.migration_ops import (
+    Index,
+    cascade_foreign_key,
+    create_indexes,
+    drop_tables,
+    primary_key,
+    timestamp,
+    timestamp_now,
+    timestamps,
+)
+
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+SCHEMA = "auth"
 
 
 def upgrade() -> None:
     op.create_table(
         "rate_limits",
         sa.Column("bucket", sa.String(length=100), nullable=False),
-        sa.Column("window_start", sa.DateTime(timezone=True), nullable=False),
+        timestamp("window_start", nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("bucket", name=op.f("pk_rate_limits")),
-        schema="auth",
+        primary_key("rate_limits", "bucket"),
+        schema=SCHEMA,
     )
     op.create_table(
         "service_tokens",
@@ -33,33 +46,23 @@ def upgrade() -> None:
         sa.Column("scopes", postgresql.ARRAY(sa.Text()), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("created_by", sa.UUID(), nullable=True),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_service_tokens")),
+        timestamp_now("created_at"),
+        timestamp("expires_at"),
+        timestamp("revoked_at"),
+        timestamp("last_used_at"),
+        primary_key("service_tokens", "id"),
         sa.UniqueConstraint("token_hash", name=op.f("uq_service_tokens_token_hash")),
-        schema="auth",
+        schema=SCHEMA,
     )
     op.create_table(
         "signing_keys",
         sa.Column("kid", sa.String(length=64), nullable=False),
         sa.Column("private_key_pem", sa.Text(), nullable=False),
         sa.Column("public_jwk", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column("retired_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("kid", name=op.f("pk_signing_keys")),
-        schema="auth",
+        timestamp_now("created_at"),
+        timestamp("retired_at"),
+        primary_key("signing_keys", "kid"),
+        schema=SCHEMA,
     )
     op.create_table(
         "users",
@@ -69,25 +72,14 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.Text(), nullable=False),
         sa.Column("role", sa.String(length=20), server_default="member", nullable=False),
         sa.Column("is_active", sa.Boolean(), server_default=sa.text("true"), nullable=False),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column(
-            "updated_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
+        *timestamps(),
         sa.CheckConstraint(
             "role IN ('admin', 'member', 'viewer')", name=op.f("ck_users_role_known")
         ),
         sa.CheckConstraint("email = lower(email)", name=op.f("ck_users_email_lower")),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
+        primary_key("users", "id"),
         sa.UniqueConstraint("email", name=op.f("uq_users_email")),
-        schema="auth",
+        schema=SCHEMA,
     )
     op.create_table(
         "refresh_tokens",
@@ -95,38 +87,21 @@ def upgrade() -> None:
         sa.Column("family_id", sa.UUID(), nullable=False),
         sa.Column("user_id", sa.UUID(), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["user_id"],
-            ["auth.users.id"],
-            name=op.f("fk_refresh_tokens_user_id_users"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_refresh_tokens")),
+        timestamp_now("created_at"),
+        timestamp("expires_at", nullable=False),
+        timestamp("used_at"),
+        timestamp("revoked_at"),
+        cascade_foreign_key("refresh_tokens", "user_id", "auth.users.id"),
+        primary_key("refresh_tokens", "id"),
         sa.UniqueConstraint("token_hash", name=op.f("uq_refresh_tokens_token_hash")),
-        schema="auth",
+        schema=SCHEMA,
     )
-    op.create_index(
-        "ix_refresh_tokens_family", "refresh_tokens", ["family_id"], unique=False, schema="auth"
-    )
-    op.create_index(
-        "ix_refresh_tokens_user", "refresh_tokens", ["user_id"], unique=False, schema="auth"
+    create_indexes(
+        SCHEMA,
+        Index("ix_refresh_tokens_family", "refresh_tokens", ["family_id"]),
+        Index("ix_refresh_tokens_user", "refresh_tokens", ["user_id"]),
     )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_refresh_tokens_user", table_name="refresh_tokens", schema="auth")
-    op.drop_index("ix_refresh_tokens_family", table_name="refresh_tokens", schema="auth")
-    op.drop_table("refresh_tokens", schema="auth")
-    op.drop_table("users", schema="auth")
-    op.drop_table("signing_keys", schema="auth")
-    op.drop_table("service_tokens", schema="auth")
-    op.drop_table("rate_limits", schema="auth")
+    drop_tables(SCHEMA, "refresh_tokens", "users", "signing_keys", "service_tokens", "rate_limits")

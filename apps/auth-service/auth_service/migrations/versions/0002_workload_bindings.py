@@ -10,6 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from taskplane_common.migration_ops import primary_key, timestamps
+
 revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
@@ -22,19 +24,8 @@ def upgrade() -> None:
         sa.Column("namespace", sa.String(length=63), nullable=False),
         sa.Column("service_account", sa.String(length=253), nullable=False),
         sa.Column("queue", sa.String(length=128), nullable=False),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column(
-            "updated_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.PrimaryKeyConstraint("namespace", "service_account", name=op.f("pk_workload_bindings")),
+        *timestamps(),
+        primary_key("workload_bindings", "namespace", "service_account"),
         schema="auth",
     )
 

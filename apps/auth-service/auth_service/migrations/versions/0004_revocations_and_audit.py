@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from taskplane_common.audit import create_audit_log, drop_audit_log
+from taskplane_common.migration_ops import primary_key, timestamp
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -25,9 +26,9 @@ def upgrade() -> None:
         sa.Column("subject_sha256", sa.String(length=64), nullable=False),
         sa.Column("epoch", sa.Integer(), nullable=False),
         sa.Column("version", sa.BigInteger(), nullable=False),
-        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=False),
+        timestamp("revoked_at", nullable=False),
         sa.Column("reason", sa.String(length=100), nullable=False),
-        sa.PrimaryKeyConstraint("subject", name=op.f("pk_revocations")),
+        primary_key("revocations", "subject"),
         schema="auth",
     )
     op.create_index(

@@ -19,6 +19,7 @@ from alembic import op
 
 from notification_service.config import Settings
 from notification_service.keys import SecretBox, build_kek
+from taskplane_common.migration_ops import Index, create_indexes
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -39,19 +40,15 @@ def upgrade() -> None:
         op.alter_column("webhooks", column, nullable=False, schema=SCHEMA)
     op.drop_column("webhooks", "secret", schema=SCHEMA)
     op.drop_column("webhooks", "previous_secret", schema=SCHEMA)
-    op.create_index(
-        "ix_deliveries_finished",
-        "deliveries",
-        ["finished_at"],
-        postgresql_where=sa.text("status IN ('succeeded', 'failed')"),
-        schema=SCHEMA,
-    )
-    op.create_index(
-        "ix_notifications_read_at",
-        "notifications",
-        ["read_at"],
-        postgresql_where=sa.text("read"),
-        schema=SCHEMA,
+    create_indexes(
+        SCHEMA,
+        Index(
+            "ix_deliveries_finished",
+            "deliveries",
+            ["finished_at"],
+            where="status IN ('succeeded', 'failed')",
+        ),
+        Index("ix_notifications_read_at", "notifications", ["read_at"], where="read"),
     )
 
 

@@ -11,10 +11,22 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from taskplane_common.migration_ops import (
+    Index,
+    create_indexes,
+    drop_tables,
+    primary_key,
+    timestamp,
+    timestamp_now,
+    timestamps,
+)
+
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+SCHEMA = "tasks"
 
 
 def upgrade() -> None:
@@ -31,20 +43,15 @@ def upgrade() -> None:
             server_default=sa.text("'{}'"),
             nullable=False,
         ),
-        sa.Column(
-            "occurred_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_events")),
-        schema="tasks",
+        timestamp_now("occurred_at"),
+        primary_key("events", "id"),
+        schema=SCHEMA,
     )
     # xid8 has no SQLAlchemy type: the writing transaction's id, used by the event feed.
     op.execute(
         "ALTER TABLE tasks.events ADD COLUMN tx_id xid8 NOT NULL DEFAULT pg_current_xact_id()"
     )
-    op.create_index("ix_events_task", "events", ["task_id"], unique=False, schema="tasks")
+    create_indexes(SCHEMA, Index("ix_events_task", "events", ["task_id"]))
     op.create_table(
         "idempotency_keys",
         sa.Column("scope", sa.Text(), nullable=False),
@@ -53,23 +60,12 @@ def upgrade() -> None:
         sa.Column("status_code", sa.SmallInteger(), nullable=True),
         sa.Column("response_body", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column("response_headers", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("scope", "key", name=op.f("pk_idempotency_keys")),
-        schema="tasks",
+        timestamp_now("created_at"),
+        timestamp("expires_at", nullable=False),
+        primary_key("idempotency_keys", "scope", "key"),
+        schema=SCHEMA,
     )
-    op.create_index(
-        "ix_idempotency_keys_expires",
-        "idempotency_keys",
-        ["expires_at"],
-        unique=False,
-        schema="tasks",
-    )
+    create_indexes(SCHEMA, Index("ix_idempotency_keys_expires", "idempotency_keys", ["expires_at"]))
     op.create_table(
         "tasks",
         sa.Column("id", sa.UUID(), nullable=False),
@@ -77,7 +73,7 @@ def upgrade() -> None:
         sa.Column("description", sa.Text(), nullable=True),
         sa.Column("status", sa.String(length=20), server_default="pending", nullable=False),
         sa.Column("priority", sa.SmallInteger(), server_default=sa.text("1"), nullable=False),
-        sa.Column("due_at", sa.DateTime(timezone=True), nullable=True),
+        timestamp("due_at"),
         sa.Column(
             "tags", postgresql.ARRAY(sa.Text()), server_default=sa.text("'{}'"), nullable=False
         ),
@@ -90,19 +86,8 @@ def upgrade() -> None:
         sa.Column("assignee_id", sa.UUID(), nullable=True),
         sa.Column("owner_id", sa.UUID(), nullable=True),
         sa.Column("version", sa.Integer(), server_default=sa.text("1"), nullable=False),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column(
-            "updated_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
+        *timestamps(),
+        timestamp("completed_at"),
         sa.CheckConstraint(
             "status IN ('pending', 'scheduled', 'in_progress', 'retrying', "
             "'completed', 'dead', 'cancelled')",
@@ -112,55 +97,21 @@ def upgrade() -> None:
             "char_length(title) BETWEEN 1 AND 200", name=op.f("ck_tasks_title_length")
         ),
         sa.CheckConstraint("priority BETWEEN 0 AND 3", name=op.f("ck_tasks_priority_known")),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_tasks")),
-        schema="tasks",
+        primary_key("tasks", "id"),
+        schema=SCHEMA,
     )
-    op.create_index(
-        "ix_tasks_assignee_created",
-        "tasks",
-        ["assignee_id", "created_at", "id"],
-        unique=False,
-        schema="tasks",
+    create_indexes(
+        SCHEMA,
+        Index("ix_tasks_assignee_created", "tasks", ["assignee_id", "created_at", "id"]),
+        Index("ix_tasks_created", "tasks", ["created_at", "id"]),
+        Index("ix_tasks_due", "tasks", ["due_at", "id"]),
+        Index("ix_tasks_owner_created", "tasks", ["owner_id", "created_at", "id"]),
+        Index("ix_tasks_priority", "tasks", ["priority", "id"]),
+        Index("ix_tasks_status_created", "tasks", ["status", "created_at", "id"]),
+        Index("ix_tasks_tags", "tasks", ["tags_normalized"], using="gin"),
+        Index("ix_tasks_updated", "tasks", ["updated_at", "id"]),
     )
-    op.create_index("ix_tasks_created", "tasks", ["created_at", "id"], unique=False, schema="tasks")
-    op.create_index("ix_tasks_due", "tasks", ["due_at", "id"], unique=False, schema="tasks")
-    op.create_index(
-        "ix_tasks_owner_created",
-        "tasks",
-        ["owner_id", "created_at", "id"],
-        unique=False,
-        schema="tasks",
-    )
-    op.create_index("ix_tasks_priority", "tasks", ["priority", "id"], unique=False, schema="tasks")
-    op.create_index(
-        "ix_tasks_status_created",
-        "tasks",
-        ["status", "created_at", "id"],
-        unique=False,
-        schema="tasks",
-    )
-    op.create_index(
-        "ix_tasks_tags",
-        "tasks",
-        ["tags_normalized"],
-        unique=False,
-        schema="tasks",
-        postgresql_using="gin",
-    )
-    op.create_index("ix_tasks_updated", "tasks", ["updated_at", "id"], unique=False, schema="tasks")
 
 
 def downgrade() -> None:
-    op.drop_index("ix_tasks_updated", table_name="tasks", schema="tasks")
-    op.drop_index("ix_tasks_tags", table_name="tasks", schema="tasks", postgresql_using="gin")
-    op.drop_index("ix_tasks_status_created", table_name="tasks", schema="tasks")
-    op.drop_index("ix_tasks_priority", table_name="tasks", schema="tasks")
-    op.drop_index("ix_tasks_owner_created", table_name="tasks", schema="tasks")
-    op.drop_index("ix_tasks_due", table_name="tasks", schema="tasks")
-    op.drop_index("ix_tasks_created", table_name="tasks", schema="tasks")
-    op.drop_index("ix_tasks_assignee_created", table_name="tasks", schema="tasks")
-    op.drop_table("tasks", schema="tasks")
-    op.drop_index("ix_idempotency_keys_expires", table_name="idempotency_keys", schema="tasks")
-    op.drop_table("idempotency_keys", schema="tasks")
-    op.drop_index("ix_events_task", table_name="events", schema="tasks")
-    op.drop_table("events", schema="tasks")
+    drop_tables(SCHEMA, "tasks", "idempotency_keys", "events")

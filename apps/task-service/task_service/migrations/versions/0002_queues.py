@@ -6,10 +6,22 @@ Create Date: 2026-11-23 09:00:00.000000
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
+
+from taskplane_common.migration_ops import (
+    Index,
+    create_indexes,
+    drop_indexes,
+    drop_tables,
+    primary_key,
+    timestamp,
+    timestamp_now,
+    timestamps,
+)
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -18,76 +30,61 @@ depends_on: str | Sequence[str] | None = None
 
 CLAIMABLE = "status IN ('pending', 'scheduled', 'retrying')"
 LIVE = "status IN ('pending', 'scheduled', 'retrying', 'in_progress')"
+SCHEMA = "tasks"
 
-
-def upgrade() -> None:
-    for column in (
-        sa.Column("queue", sa.Text(), nullable=True),
-        sa.Column("payload", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
-        sa.Column("attempts", sa.Integer(), server_default=sa.text("0"), nullable=False),
-        sa.Column("max_attempts", sa.Integer(), nullable=True),
-        sa.Column("run_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("timeout_s", sa.Integer(), nullable=True),
-        sa.Column("dedupe_key", sa.Text(), nullable=True),
-        sa.Column("lease_id", sa.UUID(), nullable=True),
-        sa.Column("leased_by", sa.Text(), nullable=True),
-        sa.Column("leased_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("lease_expires_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column("result", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
-        sa.Column("traceparent", sa.Text(), nullable=True),
-    ):
-        op.add_column("tasks", column, schema="tasks")
-    op.create_check_constraint(
-        op.f("ck_tasks_payload_object"),
-        "tasks",
-        "payload IS NULL OR jsonb_typeof(payload) = 'object'",
-        schema="tasks",
-    )
-    op.create_index(
+#: The queue indexes of ``tasks.tasks``.
+QUEUE_INDEXES = (
+    Index(
         "ix_tasks_claim",
         "tasks",
         ["queue", sa.text("priority DESC"), "run_at", "id"],
-        schema="tasks",
-        postgresql_where=sa.text(CLAIMABLE),
-    )
-    op.create_index(
-        "ix_tasks_queue_live",
-        "tasks",
-        ["queue", "status", "run_at"],
-        schema="tasks",
-        postgresql_where=sa.text(LIVE),
-    )
-    op.create_index(
-        "ix_tasks_lease_expiry",
-        "tasks",
-        ["lease_expires_at"],
-        schema="tasks",
-        postgresql_where=sa.text("status = 'in_progress'"),
-    )
-    op.create_index(
-        "ix_tasks_lease_id",
-        "tasks",
-        ["lease_id"],
-        unique=True,
-        schema="tasks",
-        postgresql_where=sa.text("lease_id IS NOT NULL"),
-    )
-    op.create_index(
+        where=CLAIMABLE,
+    ),
+    Index("ix_tasks_queue_live", "tasks", ["queue", "status", "run_at"], where=LIVE),
+    Index("ix_tasks_lease_expiry", "tasks", ["lease_expires_at"], where="status = 'in_progress'"),
+    Index("ix_tasks_lease_id", "tasks", ["lease_id"], unique=True, where="lease_id IS NOT NULL"),
+    Index(
         "ix_tasks_dedupe",
         "tasks",
         ["queue", "dedupe_key"],
         unique=True,
-        schema="tasks",
-        postgresql_where=sa.text(f"dedupe_key IS NOT NULL AND {LIVE}"),
-    )
-    op.create_index(
-        "ix_tasks_queue_dead",
+        where=f"dedupe_key IS NOT NULL AND {LIVE}",
+    ),
+    Index("ix_tasks_queue_dead", "tasks", ["queue", "updated_at"], where="status = 'dead'"),
+)
+
+
+def _queue_columns() -> list[sa.Column[Any]]:
+    """The columns a queued task adds to ``tasks.tasks`` (fresh objects: a column belongs
+    to one table)."""
+    return [
+        sa.Column("queue", sa.Text(), nullable=True),
+        sa.Column("payload", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+        sa.Column("attempts", sa.Integer(), server_default=sa.text("0"), nullable=False),
+        sa.Column("max_attempts", sa.Integer(), nullable=True),
+        timestamp("run_at"),
+        sa.Column("timeout_s", sa.Integer(), nullable=True),
+        sa.Column("dedupe_key", sa.Text(), nullable=True),
+        sa.Column("lease_id", sa.UUID(), nullable=True),
+        sa.Column("leased_by", sa.Text(), nullable=True),
+        timestamp("leased_at"),
+        timestamp("lease_expires_at"),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("result", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+        sa.Column("traceparent", sa.Text(), nullable=True),
+    ]
+
+
+def upgrade() -> None:
+    for column in _queue_columns():
+        op.add_column("tasks", column, schema=SCHEMA)
+    op.create_check_constraint(
+        op.f("ck_tasks_payload_object"),
         "tasks",
-        ["queue", "updated_at"],
-        schema="tasks",
-        postgresql_where=sa.text("status = 'dead'"),
+        "payload IS NULL OR jsonb_typeof(payload) = 'object'",
+        schema=SCHEMA,
     )
+    create_indexes(SCHEMA, *QUEUE_INDEXES)
 
     op.create_table(
         "queues",
@@ -102,28 +99,12 @@ def upgrade() -> None:
         sa.Column("rate_limit_per_s", sa.Double(), nullable=True),
         sa.Column("max_in_flight", sa.Integer(), nullable=True),
         sa.Column("rate_tokens", sa.Double(), server_default=sa.text("0"), nullable=False),
-        sa.Column(
-            "rate_refilled_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column(
-            "updated_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
+        timestamp_now("rate_refilled_at"),
+        *timestamps(),
         sa.CheckConstraint("max_attempts >= 1", name=op.f("ck_queues_max_attempts_positive")),
         sa.CheckConstraint("visibility_timeout_s >= 1", name=op.f("ck_queues_visibility_positive")),
-        sa.PrimaryKeyConstraint("name", name=op.f("pk_queues")),
-        schema="tasks",
+        primary_key("queues", "name"),
+        schema=SCHEMA,
     )
     op.create_table(
         "queue_counters",
@@ -131,11 +112,11 @@ def upgrade() -> None:
         sa.Column("shard", sa.SmallInteger(), nullable=False),
         sa.Column("completed_total", sa.BigInteger(), server_default=sa.text("0"), nullable=False),
         sa.Column("failed_total", sa.BigInteger(), server_default=sa.text("0"), nullable=False),
-        sa.PrimaryKeyConstraint("queue", "shard", name=op.f("pk_queue_counters")),
-        schema="tasks",
+        primary_key("queue_counters", "queue", "shard"),
+        schema=SCHEMA,
     )
 
-    op.create_index("ix_events_feed", "events", ["tx_id", "id"], schema="tasks")
+    op.create_index("ix_events_feed", "events", ["tx_id", "id"], schema=SCHEMA)
     # Wake long-polling feed readers once per writing statement; NOTIFY is delivered at
     # commit, and identical notifications of one transaction are folded into one.
     op.execute(
@@ -156,33 +137,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP TRIGGER events_notify ON tasks.events")
     op.execute("DROP FUNCTION tasks.notify_events()")
-    op.drop_index("ix_events_feed", table_name="events", schema="tasks")
-    op.drop_table("queue_counters", schema="tasks")
-    op.drop_table("queues", schema="tasks")
-    for index in (
-        "ix_tasks_queue_dead",
-        "ix_tasks_dedupe",
-        "ix_tasks_lease_id",
-        "ix_tasks_lease_expiry",
-        "ix_tasks_queue_live",
-        "ix_tasks_claim",
-    ):
-        op.drop_index(index, table_name="tasks", schema="tasks")
-    op.drop_constraint(op.f("ck_tasks_payload_object"), "tasks", schema="tasks")
-    for column in (
-        "traceparent",
-        "result",
-        "last_error",
-        "lease_expires_at",
-        "leased_at",
-        "leased_by",
-        "lease_id",
-        "dedupe_key",
-        "timeout_s",
-        "run_at",
-        "max_attempts",
-        "attempts",
-        "payload",
-        "queue",
-    ):
-        op.drop_column("tasks", column, schema="tasks")
+    op.drop_index("ix_events_feed", table_name="events", schema=SCHEMA)
+    drop_tables(SCHEMA, "queue_counters", "queues")
+    drop_indexes(SCHEMA, *QUEUE_INDEXES)
+    op.drop_constraint(op.f("ck_tasks_payload_object"), "tasks", schema=SCHEMA)
+    for column in reversed(_queue_columns()):
+        op.drop_column("tasks", column.name, schema=SCHEMA)

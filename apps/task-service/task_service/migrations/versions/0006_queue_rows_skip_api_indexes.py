@@ -15,8 +15,7 @@ Create Date: 2026-11-28 08:20:00.000000
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
-from alembic import op
+from taskplane_common.migration_ops import Index, create_indexes, drop_indexes
 
 revision: str = "0006"
 down_revision: str | None = "0005"
@@ -35,32 +34,26 @@ _API_INDEXES: tuple[tuple[str, list[str], str], ...] = (
 )
 _API_ONLY = "queue IS NULL"
 _QUEUE_FINISHED = "queue IS NOT NULL AND status IN ('completed', 'cancelled', 'dead')"
+_QUEUE_FINISHED_INDEX = Index(
+    "ix_tasks_queue_finished", "tasks", ["updated_at"], where=_QUEUE_FINISHED
+)
 
 
 def _rebuild(where: str | None) -> None:
-    for name, columns, using in _API_INDEXES:
-        op.drop_index(name, table_name="tasks", schema="tasks")
-        op.create_index(
-            name,
-            "tasks",
-            columns,
-            schema="tasks",
-            postgresql_using=using,
-            postgresql_where=sa.text(where) if where else None,
-        )
+    """Drop the task API's indexes and build them again, partial on ``where`` when set."""
+    indexes = [
+        Index(name, "tasks", columns, where=where, using=using)
+        for name, columns, using in _API_INDEXES
+    ]
+    drop_indexes("tasks", *indexes)
+    create_indexes("tasks", *indexes)
 
 
 def upgrade() -> None:
     _rebuild(_API_ONLY)
-    op.create_index(
-        "ix_tasks_queue_finished",
-        "tasks",
-        ["updated_at"],
-        schema="tasks",
-        postgresql_where=sa.text(_QUEUE_FINISHED),
-    )
+    create_indexes("tasks", _QUEUE_FINISHED_INDEX)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_tasks_queue_finished", table_name="tasks", schema="tasks")
+    drop_indexes("tasks", _QUEUE_FINISHED_INDEX)
     _rebuild(None)

@@ -26,6 +26,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from taskplane_common.migration_ops import Index, create_indexes, drop_indexes
+
 revision: str = "0009"
 down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
@@ -86,42 +88,41 @@ _QUEUE_ONLY = [name for name in _TYPES if name not in _PLAIN_TOO and name != "fi
 #: The job columns that may be NULL; the rest are NOT NULL.
 _OPTIONAL = set(_QUEUE_ONLY) - {"queue", "attempts", "run_at"} | {"owner_id", "completed_at"}
 
-#: Indexes: name, table, columns, unique, predicate (None: a full index), method.
-_Index = tuple[str, str, list[str | sa.TextClause], bool, str | None, str]
-_JOB_INDEXES: tuple[_Index, ...] = (
-    (
+#: The indexes of the job tables: the claim, the rescuer, the lease actions, the dedupe
+#: and retention.
+_JOB_INDEXES = (
+    Index(
         "ix_queue_jobs_claim",
         "queue_jobs",
         ["queue", sa.text("priority DESC"), "run_at", "id"],
-        False,
-        _CLAIMABLE,
-        "btree",
+        where=_CLAIMABLE,
     ),
-    (
+    Index(
         "ix_queue_jobs_lease_expiry",
         "queue_jobs",
         ["lease_expires_at"],
-        False,
-        "status = 'in_progress'",
-        "btree",
+        where="status = 'in_progress'",
     ),
-    ("ix_queue_jobs_lease_id", "queue_jobs", ["lease_id"], True, "lease_id IS NOT NULL", "btree"),
-    (
+    Index(
+        "ix_queue_jobs_lease_id",
+        "queue_jobs",
+        ["lease_id"],
+        unique=True,
+        where="lease_id IS NOT NULL",
+    ),
+    Index(
         "ix_queue_jobs_dedupe",
         "queue_jobs",
         ["queue", "dedupe_key"],
-        True,
-        "dedupe_key IS NOT NULL",
-        "btree",
+        unique=True,
+        where="dedupe_key IS NOT NULL",
     ),
-    ("ix_queue_jobs_finished_at", "queue_jobs_finished", ["finished_at"], False, None, "btree"),
-    (
+    Index("ix_queue_jobs_finished_at", "queue_jobs_finished", ["finished_at"]),
+    Index(
         "ix_queue_jobs_finished_dead",
         "queue_jobs_finished",
         ["queue", "finished_at", "id"],
-        False,
-        "status = 'dead'",
-        "btree",
+        where="status = 'dead'",
     ),
 )
 #: The queue indexes of ``tasks.tasks`` as 0006 left them.
@@ -135,7 +136,7 @@ _TASKS_QUEUE: tuple[tuple[str, list[str | sa.TextClause], bool, str], ...] = (
     ("ix_tasks_queue_dead", ["queue", "updated_at"], False, "status = 'dead'"),
 )
 _TASKS_QUEUE_INDEXES = [
-    (name, "tasks", columns, unique, where, "btree")
+    Index(name, "tasks", columns, unique=unique, where=where)
     for name, columns, unique, where in _TASKS_QUEUE
 ]
 #: The task API's indexes of ``tasks.tasks`` (all but the primary key and the default
@@ -173,24 +174,11 @@ def _job_table(name: str, statuses: str, columns: list[str]) -> None:
     )
 
 
-def _create_indexes(indexes: Sequence[_Index]) -> None:
-    for name, table, columns, unique, where, using in indexes:
-        op.create_index(
-            name,
-            table,
-            columns,
-            unique=unique,
-            schema="tasks",
-            postgresql_using=using,
-            postgresql_where=sa.text(where) if where else None,
-        )
-
-
 def _rebuild_api_indexes(*, partial: bool) -> None:
     """The task API's indexes again, each as it is but full, or partial on plain tasks
     (read back from the catalog, so they are rebuilt exactly as they were)."""
     query = sa.text(_API_INDEX_DEFS).bindparams(sa.bindparam("queue_indexes", expanding=True))
-    names = [name for name, *_ in _TASKS_QUEUE_INDEXES]
+    names = [index.name for index in _TASKS_QUEUE_INDEXES]
     for name, definition in op.get_bind().execute(query, {"queue_indexes": names}).all():
         op.drop_index(name, table_name="tasks", schema="tasks")
         full = definition.removesuffix(_PLAIN_ONLY)
@@ -200,7 +188,7 @@ def _rebuild_api_indexes(*, partial: bool) -> None:
 def upgrade() -> None:
     _job_table("queue_jobs", _LIVE, _JOB)
     _job_table("queue_jobs_finished", _FINISHED, list(_TYPES))
-    _create_indexes(_JOB_INDEXES)
+    create_indexes("tasks", *_JOB_INDEXES)
     # A queued task always had run_at; coalesce only guards the NOT NULL.
     moved = _JOB_COLUMNS.replace("run_at", "coalesce(run_at, created_at)")
     op.execute(
@@ -215,8 +203,7 @@ def upgrade() -> None:
     op.execute("DELETE FROM tasks.tasks WHERE queue IS NOT NULL")
     # Before the columns go: dropping ``queue`` would drop the indexes partial on it.
     _rebuild_api_indexes(partial=False)
-    for name, *_ in _TASKS_QUEUE_INDEXES:
-        op.drop_index(name, table_name="tasks", schema="tasks")
+    drop_indexes("tasks", *_TASKS_QUEUE_INDEXES)
     op.drop_constraint(op.f("ck_tasks_payload_object"), "tasks", schema="tasks")
     for column in reversed(_QUEUE_ONLY):
         op.drop_column("tasks", column, schema="tasks")
@@ -236,7 +223,7 @@ def downgrade() -> None:
         op.f("ck_tasks_payload_object"), "tasks", _PAYLOAD_OBJECT, schema="tasks"
     )
     _rebuild_api_indexes(partial=True)
-    _create_indexes(_TASKS_QUEUE_INDEXES)
+    create_indexes("tasks", *_TASKS_QUEUE_INDEXES)
     op.execute(
         f"INSERT INTO tasks.tasks ({_FINISHED_COLUMNS.replace(', finished_at', '')})"
         f" SELECT {_JOB_COLUMNS}, NULL, NULL FROM tasks.queue_jobs"

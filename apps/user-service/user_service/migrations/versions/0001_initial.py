@@ -10,10 +10,20 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from taskplane_common.migration_ops import (
+    cascade_foreign_key,
+    drop_tables,
+    primary_key,
+    timestamp_now,
+    timestamps,
+)
+
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+SCHEMA = "users"
 
 
 def upgrade() -> None:
@@ -24,20 +34,9 @@ def upgrade() -> None:
         sa.Column("display_name", sa.String(length=200), nullable=False),
         sa.Column("timezone", sa.String(length=64), server_default="UTC", nullable=False),
         sa.Column("locale", sa.String(length=16), server_default="en", nullable=False),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column(
-            "updated_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.PrimaryKeyConstraint("user_id", name=op.f("pk_profiles")),
-        schema="users",
+        *timestamps(),
+        primary_key("profiles", "user_id"),
+        schema=SCHEMA,
     )
     op.create_table(
         "notification_preferences",
@@ -46,23 +45,12 @@ def upgrade() -> None:
         sa.Column("email", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.Column("webhook", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.Column("in_app", sa.Boolean(), server_default=sa.text("true"), nullable=False),
-        sa.Column(
-            "updated_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.ForeignKeyConstraint(
-            ["user_id"],
-            ["users.profiles.user_id"],
-            name=op.f("fk_notification_preferences_user_id_profiles"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("user_id", "event_type", name=op.f("pk_notification_preferences")),
-        schema="users",
+        timestamp_now("updated_at"),
+        cascade_foreign_key("notification_preferences", "user_id", "users.profiles.user_id"),
+        primary_key("notification_preferences", "user_id", "event_type"),
+        schema=SCHEMA,
     )
 
 
 def downgrade() -> None:
-    op.drop_table("notification_preferences", schema="users")
-    op.drop_table("profiles", schema="users")
+    drop_tables(SCHEMA, "notification_preferences", "profiles")

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from functools import partial
+from typing import Any, cast
 
 import psycopg
 from fastapi import APIRouter, Request, Response, WebSocket
@@ -66,7 +66,6 @@ from taskplane_common.principals import QUEUE_WORK_SCOPE, current_principal, req
 
 router = APIRouter(prefix="/api/v1", tags=["leases"])
 
-_F = TypeVar("_F", bound=Callable[..., Any])
 _CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {
         "description": "Lease unknown, expired or held by another worker",
@@ -76,17 +75,10 @@ _CONFLICT: dict[int | str, dict[str, Any]] = {
 _DUPLICATE_IDS: dict[int | str, dict[str, Any]] = {422: {"description": "A lease id appears twice"}}
 
 
-def _lease_route(
-    action: str, response_model: Any, summary: str, *, batch: bool = False
-) -> Callable[[_F], _F]:
-    """The route of a lease ``action``: ``POST /leases/{lease_id}/<action>`` on one lease,
-    a 409 when the lease is not the caller's to act on; with ``batch``,
-    ``POST /leases/<action>`` on many, a 422 when a lease id appears twice."""
-    if batch:
-        path, refusals = f"/leases/{action}", _DUPLICATE_IDS
-    else:
-        path, refusals = f"/leases/{{lease_id}}/{action}", _CONFLICT
-    return router.post(path, response_model=response_model, responses=refusals, summary=summary)
+#: ``router.post`` for an action on one lease: a 409 when it is not the caller's to act on.
+_one_lease = partial(router.post, responses=_CONFLICT)
+#: ``router.post`` for an action on many leases: a 422 when a lease id appears twice.
+_many_leases = partial(router.post, responses=_DUPLICATE_IDS)
 
 
 def _unique(lease_ids: list[uuid.UUID]) -> None:
@@ -99,7 +91,7 @@ def _result(task: LeaseOutcome, outcome: str) -> Response:
     return wire.answer(wire.lease_results([task], outcome)[task.id])
 
 
-@_lease_route("heartbeat", HeartbeatOut, "Extend a lease")
+@_one_lease("/leases/{lease_id}/heartbeat", response_model=HeartbeatOut, summary="Extend a lease")
 async def heartbeat(
     lease_id: uuid.UUID, worker: WorkerDep, body: LeaseAction | None = None
 ) -> Response:
@@ -114,11 +106,10 @@ async def heartbeat(
     return wire.answer({"lease_id": lease_id, "lease_expires_at": task.lease_expires_at})
 
 
-@_lease_route(
-    "heartbeat",
-    HeartbeatBatchOut,
-    "Extend every lease a worker holds (each judged on its own)",
-    batch=True,
+@_many_leases(
+    "/leases/heartbeat",
+    response_model=HeartbeatBatchOut,
+    summary="Extend every lease a worker holds (each judged on its own)",
 )
 async def heartbeat_many(body: HeartbeatBatchRequest, worker: WorkerDep) -> Response:
     """The leases extended; one left out is gone (unknown, expired, reclaimed, another
@@ -134,7 +125,7 @@ async def heartbeat_many(body: HeartbeatBatchRequest, worker: WorkerDep) -> Resp
     return wire.answer(wire.heartbeat_batch_out(extended))
 
 
-@_lease_route("complete", LeaseResult, "Complete")
+@_one_lease("/leases/{lease_id}/complete", response_model=LeaseResult, summary="Complete")
 async def complete(
     lease_id: uuid.UUID, worker: WorkerDep, body: CompleteRequest | None = None
 ) -> Response:
@@ -145,11 +136,10 @@ async def complete(
     return _result(task, "completed")
 
 
-@_lease_route(
-    "complete",
-    CompleteBatchOut,
-    "Complete several leases in one transaction (each judged on its own)",
-    batch=True,
+@_many_leases(
+    "/leases/complete",
+    response_model=CompleteBatchOut,
+    summary="Complete several leases in one transaction (each judged on its own)",
 )
 async def complete_many(body: CompleteBatchRequest, worker: WorkerDep) -> Response:
     """A queue-bound token's items of other queues are reported as not completed."""
@@ -164,7 +154,11 @@ async def complete_many(body: CompleteBatchRequest, worker: WorkerDep) -> Respon
     return wire.answer(wire.complete_batch_out(lease_ids, done))
 
 
-@_lease_route("fail", LeaseResult, "Report a failed attempt (retried with backoff, or dead)")
+@_one_lease(
+    "/leases/{lease_id}/fail",
+    response_model=LeaseResult,
+    summary="Report a failed attempt (retried with backoff, or dead)",
+)
 async def fail(lease_id: uuid.UUID, body: FailRequest, worker: WorkerDep) -> Response:
     task = await engine.fail(
         worker.connection,
@@ -177,8 +171,10 @@ async def fail(lease_id: uuid.UUID, body: FailRequest, worker: WorkerDep) -> Res
     return _result(task, "failed")
 
 
-@_lease_route(
-    "release", LeaseResult, "Give a task back without counting the attempt (a draining worker)"
+@_one_lease(
+    "/leases/{lease_id}/release",
+    response_model=LeaseResult,
+    summary="Give a task back without counting the attempt (a draining worker)",
 )
 async def release(
     lease_id: uuid.UUID, worker: WorkerDep, body: LeaseAction | None = None

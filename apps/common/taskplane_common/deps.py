@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskplane_common import audit
 from taskplane_common.db import request_session
+from taskplane_common.paging import PageLimit, page_size
 from taskplane_common.principals import Principal
 
 #: A session per request, in a transaction the route commits.
@@ -71,4 +72,27 @@ def audited(
         return Audited(session, principal, request)
 
     dependency.__name__ = dependency.__qualname__ = f"audited_{actor.__name__}"
+    return dependency
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """The page a list route is asked for: its size (``limit``, or the service's default,
+    capped by the service's maximum) and the cursor it starts after."""
+
+    size: int
+    cursor: str | None
+
+
+def page_request(cursor_query: Any) -> Callable[..., Awaitable[PageRequest]]:
+    """The dependency of a list route's ``limit`` and ``cursor`` query parameters;
+    ``cursor_query``, a ``Query(...)``, says what the list's own cursors look like."""
+
+    async def dependency(
+        request: Request,
+        limit: PageLimit = None,
+        cursor: Annotated[str | None, cursor_query] = None,
+    ) -> PageRequest:
+        return PageRequest(page_size(request.app.state.settings, limit), cursor)
+
     return dependency

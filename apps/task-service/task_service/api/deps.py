@@ -19,11 +19,10 @@ from task_service.queue.notify import Notifier
 from task_service.queue.pool import QueueConnectionDep
 from taskplane_client.models import QUEUE_NAME_PATTERN
 from taskplane_common.db import Database, DatabaseDep, Row, request_read_session
-from taskplane_common.deps import Audited, app_state, audited
+from taskplane_common.deps import Audited, PageRequest, app_state, audited, page_request
 from taskplane_common.errors import ProblemError
 from taskplane_common.jsonbody import FastJSONResponse
 from taskplane_common.openapi import problems
-from taskplane_common.paging import PageLimit, page_size
 from taskplane_common.principals import (
     Principal,
     current_principal,
@@ -88,15 +87,14 @@ async def lease_worker(
 WorkerDep = Annotated[Worker, Depends(lease_worker)]
 
 
-#: A list's opaque cursor (signed: one the service did not write for this list is a 400).
-PageCursor = Annotated[
-    str | None,
-    Query(
-        pattern=CURSOR_PATTERN,
-        max_length=1024,
-        description="`next_cursor` of the previous page of this list (with the same `sort`)",
-    ),
-]
+#: A task list's cursor: opaque and signed (one the service did not write for this list
+#: is a 400).
+_TASK_CURSOR = Query(
+    pattern=CURSOR_PATTERN,
+    max_length=1024,
+    description="`next_cursor` of the previous page of this list (with the same `sort`)",
+)
+TaskPageDep = Annotated[PageRequest, Depends(page_request(_TASK_CURSOR))]
 
 
 @dataclass(frozen=True)
@@ -108,8 +106,7 @@ class TaskListing:
     principal: Principal
     database: Database
     codec: CursorCodec
-    size: int
-    cursor: str | None
+    requested: PageRequest
 
     def refuse_unknown_params(self, allowed: frozenset[str]) -> None:
         """A 422 for a query parameter the list does not know (a misspelt filter would
@@ -127,6 +124,14 @@ class TaskListing:
         """Where the page starts in the ``key`` order (after the cursor's task)."""
         return self.codec.decode(self.cursor, key) if self.cursor else None
 
+    @property
+    def size(self) -> int:
+        return self.requested.size
+
+    @property
+    def cursor(self) -> str | None:
+        return self.requested.cursor
+
     def page(self, key: SortKey, tasks: Sequence[Row], more: bool) -> JSONResponse:
         """The page's body, its rows to JSON once (returning the model would have FastAPI
         build, validate and dump the whole page again for the ``response_model``, which
@@ -140,12 +145,10 @@ async def task_listing(
     request: Request,
     principal: PrincipalDep,
     database: DatabaseDep,
-    settings: SettingsDep,
     codec: CursorCodecDep,
-    limit: PageLimit = None,
-    cursor: PageCursor = None,
+    page: TaskPageDep,
 ) -> TaskListing:
-    return TaskListing(request, principal, database, codec, page_size(settings, limit), cursor)
+    return TaskListing(request, principal, database, codec, page)
 
 
 TaskListingDep = Annotated[TaskListing, Depends(task_listing)]

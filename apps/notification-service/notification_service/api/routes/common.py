@@ -10,21 +10,18 @@ from fastapi import Depends, Query
 from fastapi.responses import JSONResponse
 
 from notification_service import lists
-from notification_service.api.deps import SettingsDep, UserIdDep
+from notification_service.api.deps import UserIdDep
 from taskplane_common.db import Database, DatabaseDep
+from taskplane_common.deps import PageRequest, page_request
 from taskplane_common.jsonbody import FastJSONResponse
 from taskplane_common.openapi import problems
-from taskplane_common.paging import PageLimit, page_size
 
-#: The opaque page cursor: base64url (what ``lists.encode_cursor`` writes).
-PageCursor = Annotated[
-    str | None,
-    Query(
-        max_length=500,
-        pattern=r"^[A-Za-z0-9_-]+$",
-        description="`next_cursor` of the previous page",
-    ),
-]
+#: The cursor of a page of the caller's own rows: opaque, base64url (what
+#: ``lists.encode_cursor`` writes).
+_OWN_CURSOR = Query(
+    max_length=500, pattern=r"^[A-Za-z0-9_-]+$", description="`next_cursor` of the previous page"
+)
+OwnPageRequestDep = Annotated[PageRequest, Depends(page_request(_OWN_CURSOR))]
 
 
 @dataclass(frozen=True)
@@ -39,13 +36,9 @@ class OwnPage:
 
 
 async def own_page(
-    database: DatabaseDep,
-    settings: SettingsDep,
-    owner: UserIdDep,
-    limit: PageLimit = None,
-    cursor: PageCursor = None,
+    database: DatabaseDep, owner: UserIdDep, requested: OwnPageRequestDep
 ) -> OwnPage:
-    return OwnPage(database, owner, page_size(settings, limit), cursor)
+    return OwnPage(database, owner, requested.size, requested.cursor)
 
 
 OwnPageDep = Annotated[OwnPage, Depends(own_page)]

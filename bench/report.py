@@ -117,70 +117,72 @@ ENGINE_HOW = {
 CPU_CLASSES = ("service", "workers", "postgresql")
 
 
+def _ratio_rows(ratios: dict[str, Any]) -> list[list[str]]:
+    """One row per comparison of paired repeats: its process and enqueue ratios."""
+    return [
+        [name, _spread(ratio["process"], 2), _spread(ratio["enqueue"], 2)]
+        for name, ratio in ratios.items()
+    ]
+
+
 def _deployed(profile: str, deployed: dict[str, Any]) -> list[str]:
     c = deployed["config"]
-    lines = [
-        "",
+    title = (
         f"### As deployed ({profile}): N={c['n']:,}, {c['workers']} worker processes × "
-        f"concurrency {c['concurrency']}, repeats={c['repeats']}",
-        "",
-        "| engine | how it runs | enqueue tasks/s | process tasks/s | CPU ms/task: service "
-        "| workers | PostgreSQL | total | exactly once |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
+        f"concurrency {c['concurrency']}, repeats={c['repeats']}"
+    )
+    head = ["engine", "how it runs", "enqueue tasks/s", "process tasks/s"]
+    head += ["CPU ms/task: service", "workers", "PostgreSQL", "total", "exactly once"]
+    rows = []
     for name, engine in deployed["engines"].items():
         cpu = engine["cpu_ms_per_task"]
         cells = [_spread(cpu[k], 2) if k in cpu else "—" for k in (*CPU_CLASSES, "total")]
-        lines.append(
-            f"| {name} | {ENGINE_HOW.get(name, '')} | {_spread(engine['enqueue_per_s'])} "
-            f"| {_spread(engine['process_per_s'])} | {' | '.join(cells)} "
-            f"| {_yes(engine['exactly_once'])} |"
-        )
+        speeds = [_spread(engine["enqueue_per_s"]), _spread(engine["process_per_s"])]
+        rows.append([name, ENGINE_HOW.get(name, ""), *speeds, *cells, _yes(engine["exactly_once"])])
+    lines = _table([title], head, rows)
     if deployed["ratios"]:
-        lines += [
-            "",
+        paired = (
             "Ratios of paired repeats (run i against run i, minutes apart on this server); "
-            "> 1 means taskplane is faster:",
-            "",
-            "| ratio | process | enqueue |",
-            "| --- | --- | --- |",
-        ]
-        for name, ratio in deployed["ratios"].items():
-            lines.append(
-                f"| {name} | {_spread(ratio['process'], 2)} | {_spread(ratio['enqueue'], 2)} |"
-            )
+            "> 1 means taskplane is faster:"
+        )
+        lines += _table([paired], ["ratio", "process", "enqueue"], _ratio_rows(deployed["ratios"]))
     return lines
 
 
 def _shared(profile: str, engine: dict[str, Any]) -> list[str]:
     c = engine["config"]
-    lines = [
-        "",
+    title = (
         f"### Shared loop: isolates the SQL ({profile}): N={c['n']:,}, K={c['consumers']} "
-        f"consumers, repeats={c['repeats']}",
-        "",
+        f"consumers, repeats={c['repeats']}"
+    )
+    how = (
         f"Enqueue: one connection, batches of {c['enqueue_batch']}. Process: K consumers in "
         "the bench process, each `lease(batch) → no-op → complete`, one commit per "
-        "completion, the same loop for every library (none of them is deployed like this).",
-        "",
-        "| peer | lease batch | enqueue tasks/s | process tasks/s | lease→complete p50 ms "
-        "| p99 ms | client CPU ms/task | PostgreSQL CPU ms/task | exactly once |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "completion, the same loop for every library (none of them is deployed like this)."
+    )
+    head = ["peer", "lease batch", "enqueue tasks/s", "process tasks/s", "lease→complete p50 ms"]
+    head += ["p99 ms", "client CPU ms/task", "PostgreSQL CPU ms/task", "exactly once"]
+    measures = [
+        ("enqueue_per_s", 0),
+        ("process_per_s", 0),
+        ("latency_p50_ms", 1),
+        ("latency_p99_ms", 1),
+        ("client_cpu_ms_per_task", 2),
+        ("postgres_cpu_ms_per_task", 2),
     ]
-    for name, peer in engine["peers"].items():
-        lines.append(
-            f"| {name} | {peer['lease_batch']} | {_spread(peer['enqueue_per_s'])} "
-            f"| {_spread(peer['process_per_s'])} | {_spread(peer['latency_p50_ms'], 1)} "
-            f"| {_spread(peer['latency_p99_ms'], 1)} "
-            f"| {_spread(peer['client_cpu_ms_per_task'], 2)} "
-            f"| {_spread(peer['postgres_cpu_ms_per_task'], 2)} | {_yes(peer['exactly_once'])} |"
-        )
+    rows = [
+        [
+            name,
+            str(peer["lease_batch"]),
+            *(_spread(peer[key], digits) for key, digits in measures),
+            _yes(peer["exactly_once"]),
+        ]
+        for name, peer in engine["peers"].items()
+    ]
+    lines = _table([title, how], head, rows)
     if engine.get("ratios"):
-        lines += ["", "| ratio (shared loop) | process | enqueue |", "| --- | --- | --- |"]
-        for name, ratio in engine["ratios"].items():
-            lines.append(
-                f"| {name} | {_spread(ratio['process'], 2)} | {_spread(ratio['enqueue'], 2)} |"
-            )
+        head = ["ratio (shared loop)", "process", "enqueue"]
+        lines += _table([], head, _ratio_rows(engine["ratios"]))
     return lines
 
 
@@ -193,29 +195,29 @@ LATENCY_HOW = {
 
 def _latency(profile: str, latency: dict[str, Any]) -> list[str]:
     c = latency["config"]
-    lines = [
-        "",
+    title = (
         f"### Latency ({profile}): one task into an idle queue until its handler starts, "
         f"{c['samples']} samples after {c['warmup']} warm-up, one worker process × "
-        f"concurrency {c['concurrency']}, {c['gap_s']} s apart",
-        "",
-        "| engine | path | p50 ms | p99 ms | min ms | max ms | enqueue call p50 ms "
-        "| exactly once |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        f"concurrency {c['concurrency']}, {c['gap_s']} s apart"
+    )
+    keys = ("p50_ms", "p99_ms", "min_ms", "max_ms", "enqueue_call_p50_ms")
+    head = ["engine", "path", "p50 ms", "p99 ms", "min ms", "max ms", "enqueue call p50 ms"]
+    rows = [
+        [
+            name,
+            LATENCY_HOW.get(name, ""),
+            *(_num(engine[k], 1) for k in keys),
+            _yes(engine["exactly_once"]),
+        ]
+        for name, engine in latency["engines"].items()
     ]
-    for name, engine in latency["engines"].items():
-        keys = ("p50_ms", "p99_ms", "min_ms", "max_ms", "enqueue_call_p50_ms")
-        cells = [_num(engine[k], 1) for k in keys]
-        lines.append(
-            f"| {name} | {LATENCY_HOW.get(name, '')} | {' | '.join(cells)} "
-            f"| {_yes(engine['exactly_once'])} |"
-        )
-    return lines
+    return _table([title], [*head, "exactly once"], rows)
 
 
-def _table(title: str, head: list[str], rows: list[list[str]]) -> list[str]:
-    """A titled markdown table."""
-    lines = ["", title, "", "| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+def _table(above: list[str], head: list[str], rows: list[list[str]]) -> list[str]:
+    """A markdown table after the paragraphs ``above`` (a title, a description)."""
+    lines = [""] + [line for paragraph in above for line in (paragraph, "")]
+    lines += ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
@@ -238,7 +240,7 @@ def _latency_headline(results: dict[str, Any]) -> list[str]:
         rows.append(row)
     head = ["engine"] + [f"{p} {q}" for p in profiles for q in ("p50", "p99")]
     title = "## Headline: latency of one task into an idle queue until its handler starts (ms)"
-    return _table(title, head, rows)
+    return _table([title], head, rows)
 
 
 def _headline(results: dict[str, Any]) -> list[str]:
@@ -252,7 +254,32 @@ def _headline(results: dict[str, Any]) -> list[str]:
         ratios = [results["profiles"][p]["deployed"]["ratios"].get(name) for p in profiles]
         rows.append([name] + [_spread(r["process"], 2) if r else "—" for r in ratios])
     title = "## Headline: taskplane against the peers as deployed (process throughput ratio)"
-    return _table(title, ["ratio", *profiles], rows)
+    return _table([title], ["ratio", *profiles], rows)
+
+
+def _pagination(pagination: dict[str, Any]) -> list[str]:
+    c = pagination["config"]
+    title = (
+        f"## Pagination on tasks.tasks ({c['rows']:,} rows, 50 a page, sort -created_at, "
+        f"median of {c['samples']}, fast profile)"
+    )
+    how = (
+        "The query `GET /api/v1/tasks` runs (`ORDER BY created_at DESC, id DESC`, the "
+        "cursor as `(created_at, id) < (:v, :id)` from `task_service.pagination`) against "
+        "the same query with `OFFSET`."
+    )
+    head = ["page", "keyset ms", "OFFSET ms", "OFFSET / keyset", "same rows"]
+    rows = [
+        [
+            depth,
+            f"{row['keyset_ms']:.2f}",
+            f"{row['offset_ms']:.2f}",
+            f"{row['offset_over_keyset']:.1f}",
+            _yes(row["same_rows"]),
+        ]
+        for depth, row in pagination["depths"].items()
+    ]
+    return _table([title, how], head, rows)
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -286,24 +313,7 @@ def markdown(results: dict[str, Any]) -> str:
             lines += _shared(name, profile["shared"])
     pagination = results.get("pagination")
     if pagination:
-        c = pagination["config"]
-        lines += [
-            "",
-            f"## Pagination on tasks.tasks ({c['rows']:,} rows, 50 a page, sort -created_at, "
-            f"median of {c['samples']}, fast profile)",
-            "",
-            "The query `GET /api/v1/tasks` runs (`ORDER BY created_at DESC, id DESC`, the "
-            "cursor as `(created_at, id) < (:v, :id)` from `task_service.pagination`) against "
-            "the same query with `OFFSET`.",
-            "",
-            "| page | keyset ms | OFFSET ms | OFFSET / keyset | same rows |",
-            "| --- | --- | --- | --- | --- |",
-        ]
-        for depth, row in pagination["depths"].items():
-            lines.append(
-                f"| {depth} | {row['keyset_ms']:.2f} | {row['offset_ms']:.2f} "
-                f"| {row['offset_over_keyset']:.1f} | {_yes(row['same_rows'])} |"
-            )
+        lines += _pagination(pagination)
     return "\n".join(lines) + "\n"
 
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from .panels import SVC, WINDOW, Dashboard, Panel, Query, p50_p99, rate
+from .panels import SVC, WINDOW, Dashboard, Panel, Query, p50_p99, rate_per
 
 DATABASE = Dashboard(
     "taskplane-database",
@@ -37,12 +37,7 @@ DATABASE = Dashboard(
         Panel(
             "Requests shed by a busy pool (503 database-busy)",
             "reqps",
-            (
-                Query(
-                    rate("taskplane_db_pool_exhausted_total", SVC, "service"),
-                    "{{service}}",
-                ),
-            ),
+            (rate_per("taskplane_db_pool_exhausted_total", SVC, "service"),),
         ),
         Panel(
             "Statement latency p50 / p99",
@@ -52,12 +47,7 @@ DATABASE = Dashboard(
         Panel(
             "Statements per second",
             "ops",
-            (
-                Query(
-                    rate("taskplane_db_statement_duration_seconds_count", SVC, "service"),
-                    "{{service}}",
-                ),
-            ),
+            (rate_per("taskplane_db_statement_duration_seconds_count", SVC, "service"),),
         ),
         Panel(
             "Readiness probes per second by status (503: the database does not answer)",

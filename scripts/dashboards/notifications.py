@@ -3,7 +3,7 @@ errors."""
 
 from __future__ import annotations
 
-from .panels import NS, WINDOW, Dashboard, Panel, Query, quantile, rate
+from .panels import NS, WINDOW, Dashboard, Panel, Query, p99_per, rate_per
 
 NOTIFICATIONS = Dashboard(
     "taskplane-notifications",
@@ -12,12 +12,7 @@ NOTIFICATIONS = Dashboard(
         Panel(
             "Deliveries per second by channel and outcome",
             "ops",
-            (
-                Query(
-                    rate("taskplane_notification_deliveries_total", NS, "channel, outcome"),
-                    "{{channel}} {{outcome}}",
-                ),
-            ),
+            (rate_per("taskplane_notification_deliveries_total", NS, "channel, outcome"),),
         ),
         Panel(
             "Failed deliveries per second",
@@ -33,14 +28,7 @@ NOTIFICATIONS = Dashboard(
         Panel(
             "Delivery latency p99 (event to delivered)",
             "s",
-            (
-                Query(
-                    quantile(
-                        0.99, "taskplane_notification_delivery_latency_seconds", NS, "channel"
-                    ),
-                    "{{channel}}",
-                ),
-            ),
+            (p99_per("taskplane_notification_delivery_latency_seconds", NS, "channel"),),
         ),
         Panel(
             "Consumer lag",
@@ -71,7 +59,7 @@ NOTIFICATIONS = Dashboard(
             "Feed errors and expired cursor",
             "short",
             (
-                Query(rate("taskplane_notification_feed_errors_total", NS, "reason"), "{{reason}}"),
+                rate_per("taskplane_notification_feed_errors_total", NS, "reason"),
                 Query(f"max(taskplane_notification_feed_cursor_expired{{{NS}}})", "cursor expired"),
             ),
         ),

@@ -3,7 +3,18 @@ rates, and every service's warnings and logs."""
 
 from __future__ import annotations
 
-from .panels import NS, SVC, WINDOW, Dashboard, Logs, Panel, Query, p50_p99, quantile, rate
+from .panels import (
+    NS,
+    SVC,
+    WINDOW,
+    Dashboard,
+    Logs,
+    Panel,
+    Query,
+    p50_p99,
+    p99_per,
+    rate_per,
+)
 
 #: The SLO panels leave probes and scrapes out, like the burn-rate alerts.
 API = f'{SVC}, route!~"/healthz|/readyz|/metrics"'
@@ -44,7 +55,7 @@ OVERVIEW = Dashboard(
         Panel(
             "Requests per second by service",
             "reqps",
-            (Query(rate("http_requests_total", SVC, "service"), "{{service}}"),),
+            (rate_per("http_requests_total", SVC, "service"),),
         ),
         Panel("5xx ratio by service", "percentunit", (Query(error_ratio(WINDOW), "{{service}}"),)),
         Panel(
@@ -74,22 +85,12 @@ OVERVIEW = Dashboard(
         Panel(
             "Requests per second by route and status",
             "reqps",
-            (
-                Query(
-                    rate("http_requests_total", SVC, "service, method, route, status"),
-                    "{{service}} {{method}} {{route}} {{status}}",
-                ),
-            ),
+            (rate_per("http_requests_total", SVC, "service, method, route, status"),),
         ),
         Panel(
             "p99 latency by route",
             "s",
-            (
-                Query(
-                    quantile(0.99, "http_request_duration_seconds", SVC, "service, method, route"),
-                    "{{service}} {{method}} {{route}}",
-                ),
-            ),
+            (p99_per("http_request_duration_seconds", SVC, "service, method, route"),),
         ),
         Panel(
             "Requests in progress",

@@ -60,6 +60,21 @@ def quantile(q: float, metric: str, selector: str, by: str) -> str:
     return f"histogram_quantile({q}, sum by ({by}, le) (rate({buckets}[{WINDOW}])))"
 
 
+def per(by: str) -> str:
+    """The legend of one line per value of the ``by`` labels: ``{{queue}} {{outcome}}``."""
+    return " ".join(f"{{{{{label.strip()}}}}}" for label in by.split(","))
+
+
+def rate_per(metric: str, selector: str, by: str) -> Query:
+    """A counter's rate, one line per value of the ``by`` labels."""
+    return Query(rate(metric, selector, by), per(by))
+
+
+def p99_per(metric: str, selector: str, by: str) -> Query:
+    """A histogram's 99th percentile, one line per value of the ``by`` labels."""
+    return Query(quantile(0.99, metric, selector, by), per(by))
+
+
 def p50_p99(metric: str, selector: str, by: str) -> tuple[Query, ...]:
     """The median and the 99th percentile of a histogram, one line each per ``by``."""
     return tuple(

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from .panels import NS, QUEUE, WINDOW, Dashboard, Panel, Query, p50_p99, quantile, rate
+from .panels import (
+    NS,
+    QUEUE,
+    WINDOW,
+    Dashboard,
+    Panel,
+    Query,
+    p50_p99,
+    p99_per,
+    rate,
+)
 
 QUEUES = Dashboard(
     "taskplane-queues",
@@ -46,12 +56,7 @@ QUEUES = Dashboard(
         Panel(
             "Ack latency p99 by outcome (leased to finished)",
             "s",
-            (
-                Query(
-                    quantile(0.99, "taskplane_queue_ack_latency_seconds", QUEUE, "queue, outcome"),
-                    "{{queue}} {{outcome}}",
-                ),
-            ),
+            (p99_per("taskplane_queue_ack_latency_seconds", QUEUE, "queue, outcome"),),
         ),
         Panel(
             "Retrying and scheduled tasks",

@@ -3,7 +3,16 @@ workers' outcomes."""
 
 from __future__ import annotations
 
-from .panels import NS, QUEUE, WORKER_JOB, Dashboard, Panel, Query, quantile, rate
+from .panels import (
+    NS,
+    QUEUE,
+    WORKER_JOB,
+    Dashboard,
+    Panel,
+    Query,
+    p99_per,
+    rate_per,
+)
 
 WORKERS = Dashboard(
     "taskplane-workers",
@@ -47,32 +56,17 @@ WORKERS = Dashboard(
         Panel(
             "Reconciles per second by result",
             "ops",
-            (
-                Query(
-                    rate("taskplane_operator_reconciles_total", NS, "handler, result"),
-                    "{{handler}} {{result}}",
-                ),
-            ),
+            (rate_per("taskplane_operator_reconciles_total", NS, "handler, result"),),
         ),
         Panel(
             "Worker tasks per second by outcome",
             "ops",
-            (
-                Query(
-                    rate("taskplane_worker_tasks_total", QUEUE, "queue, outcome"),
-                    "{{queue}} {{outcome}}",
-                ),
-            ),
+            (rate_per("taskplane_worker_tasks_total", QUEUE, "queue, outcome"),),
         ),
         Panel(
             "Worker handler duration p99",
             "s",
-            (
-                Query(
-                    quantile(0.99, "taskplane_worker_task_duration_seconds", QUEUE, "queue"),
-                    "{{queue}}",
-                ),
-            ),
+            (p99_per("taskplane_worker_task_duration_seconds", QUEUE, "queue"),),
         ),
         Panel(
             "Tasks being handled",
@@ -92,7 +86,7 @@ WORKERS = Dashboard(
         Panel(
             "Worker API errors per second",
             "ops",
-            (Query(rate("taskplane_worker_api_errors_total", NS, "call"), "{{call}}"),),
+            (rate_per("taskplane_worker_api_errors_total", NS, "call"),),
         ),
     ),
 )

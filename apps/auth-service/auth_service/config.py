@@ -8,7 +8,7 @@ from typing import ClassVar, Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 
-from taskplane_common.settings import DEV_SECRET_MARKER, ServiceSettings
+from taskplane_common.settings import DEV_SECRET_MARKER, RetentionSettings
 
 MIN_KEK_LENGTH = 32
 #: Where a pod finds its own ServiceAccount token and the cluster CA (TokenReview mode).
@@ -20,7 +20,7 @@ NOTIFIER_SCOPES = frozenset({"events:read", "users:read"})
 IN_CLUSTER_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
 
-class Settings(ServiceSettings):
+class Settings(RetentionSettings):
     production_secrets: ClassVar[tuple[str, ...]] = ("key_encryption_key",)
 
     service_name: str = Field("auth-service", validation_alias="OTEL_SERVICE_NAME")
@@ -44,9 +44,7 @@ class Settings(ServiceSettings):
     login_max_failures_per_account: int = Field(10, ge=1)
     login_max_attempts_per_address: int = Field(100, ge=1)
 
-    # Retention (auth_service.retention), in bounded SKIP LOCKED batches.
-    retention_interval_s: float = Field(300.0, gt=0, le=86_400)
-    retention_batch: int = Field(1000, ge=1, le=100_000)
+    # Retention (auth_service.retention); its interval and batch come with RetentionSettings.
     #: Refresh tokens are kept this long after they expire (reuse shows in the logs).
     refresh_token_retention_s: int = Field(86_400, ge=0, le=365 * 86_400)
 

@@ -16,7 +16,7 @@ import typer
 from pydantic import BaseModel
 
 from taskplane_cli.command import OutputOpt, group
-from taskplane_cli.output import Column, Output, field, say, show
+from taskplane_cli.output import Column, Output, fields, say, show
 from taskplane_cli.session import fail, session
 from taskplane_client.transport import Call, model
 
@@ -52,12 +52,9 @@ class AuditPage(BaseModel):
 
 
 COLUMNS: list[Column] = [
-    field("occurred_at"),
-    field("service"),
+    *fields("occurred_at", "service"),
     ("ACTOR", lambda e: e.actor_name or e.actor),
-    field("action"),
-    field("target"),
-    field("outcome"),
+    *fields("action", "target", "outcome"),
 ]
 
 

@@ -48,9 +48,14 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def field(name: str) -> Column:
-    """A column showing attribute ``name``."""
+def _attribute(name: str) -> Column:
+    """A column showing attribute ``name`` (built here, so each lambda keeps its own)."""
     return (name.upper(), lambda item: getattr(item, name))
+
+
+def fields(*names: str) -> list[Column]:
+    """A column per attribute name, headed by the name in capitals."""
+    return [_attribute(name) for name in names]
 
 
 def show(data: Any, output: Output, columns: Sequence[Column] | None = None) -> None:

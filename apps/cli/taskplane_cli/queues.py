@@ -10,28 +10,18 @@ from rich.live import Live
 
 from taskplane_cli import bulk
 from taskplane_cli.command import OutputOpt, connected, group, run
-from taskplane_cli.output import Column, console, field
+from taskplane_cli.output import Column, console, fields
 from taskplane_cli.session import fail
 from taskplane_client import NotFoundError, Queue, QueueConfig, TaskEnqueue, TaskplaneClient
 
 queues = group("queues", "Queues: configure, feed, inspect, watch.")
 
 QUEUE_COLUMNS: list[Column] = [
-    field("name"),
-    field("available"),
-    field("scheduled"),
-    field("in_flight"),
-    field("retrying"),
-    field("dead"),
-    field("completed_total"),
+    *fields("name", "available", "scheduled", "in_flight", "retrying", "dead", "completed_total"),
     ("PAUSED", lambda q: q.config.paused),
 ]
 QUEUED_COLUMNS: list[Column] = [
-    field("id"),
-    field("status"),
-    field("priority"),
-    field("attempts"),
-    field("title"),
+    *fields("id", "status", "priority", "attempts", "title"),
     ("LAST_ERROR", lambda t: t.last_error),
 ]
 

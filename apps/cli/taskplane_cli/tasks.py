@@ -10,17 +10,14 @@ from typing import Annotated
 import typer
 
 from taskplane_cli.command import OutputOpt, connected, group, run
-from taskplane_cli.output import Column, Output, console, field, show
+from taskplane_cli.output import Column, Output, console, fields, show
 from taskplane_cli.session import fail
 from taskplane_client import FINAL_STATUSES, TaskCreate, TaskFilter, TaskUpdate
 
 tasks = group("tasks", "Tasks: create, list, read, change, delete, counts.")
 
 TASK_COLUMNS: list[Column] = [
-    field("id"),
-    field("status"),
-    field("priority"),
-    field("title"),
+    *fields("id", "status", "priority", "title"),
     ("TAGS", lambda t: t.tags),
     ("QUEUE", lambda t: t.queue.name if t.queue else None),
 ]

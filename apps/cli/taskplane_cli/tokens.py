@@ -7,18 +7,12 @@ from typing import Annotated
 import typer
 
 from taskplane_cli.command import OutputOpt, group, run
-from taskplane_cli.output import Column, field
+from taskplane_cli.output import fields
 from taskplane_client import ServiceTokenCreate
 
 tokens = group("tokens", "Service tokens for workers and the operator (admins).")
 
-TOKEN_COLUMNS: list[Column] = [
-    field("id"),
-    field("name"),
-    field("scopes"),
-    field("expires_at"),
-    field("revoked_at"),
-]
+TOKEN_COLUMNS = fields("id", "name", "scopes", "expires_at", "revoked_at")
 
 
 @tokens.command("create")

@@ -7,6 +7,7 @@ be reached, after the retries, is a :class:`ConnectionFailedError` naming the UR
 
 from __future__ import annotations
 
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -42,30 +43,23 @@ class TokenExchangeError(TaskplaneError):
     """The auth service refused a service token (``tps_…``)."""
 
 
+# eq and repr stay the exception's own: identity, and ``ApiError('HTTP 404: ...')``.
+@dataclass(eq=False, repr=False)
 class ApiError(TaskplaneError):
     """A non-2xx answer; ``detail`` is the problem+json ``detail`` (or title, or text)."""
 
-    def __init__(
-        self,
-        status: int,
-        detail: str,
-        *,
-        method: str = "",
-        url: str = "",
-        title: str = "",
-        problem_type: str = "",
-        errors: list[dict[str, Any]] | None = None,
-        retry_after_s: float | None = None,
-    ) -> None:
-        self.status = status
-        self.detail = detail
-        self.method = method
-        self.url = url
-        self.title = title
-        self.problem_type = problem_type
-        self.errors = errors or []
-        self.retry_after_s = retry_after_s
-        super().__init__(f"HTTP {status}: {detail}")
+    status: int
+    detail: str
+    _: KW_ONLY
+    method: str = ""
+    url: str = ""
+    title: str = ""
+    problem_type: str = ""
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    retry_after_s: float | None = None
+
+    def __post_init__(self) -> None:
+        super().__init__(f"HTTP {self.status}: {self.detail}")
 
 
 class UnauthorizedError(ApiError):

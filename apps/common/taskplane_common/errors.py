@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import psycopg
 from fastapi import FastAPI, Request
@@ -36,27 +36,47 @@ def problem_type(slug: str) -> str:
     return PROBLEM_TYPE_BASE + slug
 
 
+def _status_type(status: int) -> str:
+    """The type of a problem that names none: its status phrase (``not-found``)."""
+    return problem_type(HTTPStatus(status).phrase.lower().replace(" ", "-").replace("'", ""))
+
+
+class ProblemFields(TypedDict, total=False):
+    """What a problem may carry besides its status, detail and type, as both
+    :class:`ProblemError` and :func:`problem_response` take it."""
+
+    #: Default: the status phrase.
+    title: str | None
+    headers: Mapping[str, str] | None
+    #: Extension members of the body (``errors``, ``checks``, ...).
+    extra: Mapping[str, Any] | None
+
+
 class ProblemError(Exception):
     """Raise from anywhere in a request to answer with a problem+json body."""
 
     def __init__(
-        self,
-        status: int,
-        detail: str,
-        *,
-        slug: str | None = None,
-        title: str | None = None,
-        headers: Mapping[str, str] | None = None,
-        extra: Mapping[str, Any] | None = None,
+        self, status: int, detail: str, *, slug: str | None = None, **fields: Unpack[ProblemFields]
     ) -> None:
         super().__init__(detail)
-        phrase = HTTPStatus(status).phrase
         self.status = status
         self.detail = detail
-        self.title = title or phrase
-        self.type = problem_type(slug or phrase.lower().replace(" ", "-").replace("'", ""))
-        self.headers = dict(headers or {})
-        self.extra = dict(extra or {})
+        self.title = fields.get("title") or HTTPStatus(status).phrase
+        self.type = problem_type(slug) if slug else _status_type(status)
+        self.headers = dict(fields.get("headers") or {})
+        self.extra = dict(fields.get("extra") or {})
+
+    def response(self, instance: str | None = None) -> JSONResponse:
+        """The answer to the request for ``instance`` that raised this."""
+        return problem_response(
+            self.status,
+            self.detail,
+            type_=self.type,
+            instance=instance,
+            title=self.title,
+            headers=self.headers,
+            extra=self.extra,
+        )
 
 
 def problem_response(
@@ -64,24 +84,20 @@ def problem_response(
     detail: str,
     *,
     type_: str | None = None,
-    title: str | None = None,
-    headers: Mapping[str, str] | None = None,
-    extra: Mapping[str, Any] | None = None,
     instance: str | None = None,
+    **fields: Unpack[ProblemFields],
 ) -> JSONResponse:
-    phrase = HTTPStatus(status).phrase
     body: dict[str, Any] = {
-        "type": type_ or problem_type(phrase.lower().replace(" ", "-").replace("'", "")),
-        "title": title or phrase,
+        "type": type_ or _status_type(status),
+        "title": fields.get("title") or HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,
     }
     if instance:
         body["instance"] = instance
-    body.update(extra or {})
-    return JSONResponse(
-        body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_JSON
-    )
+    body.update(fields.get("extra") or {})
+    headers = dict(fields.get("headers") or {})
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 
 def _validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
@@ -151,15 +167,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
-        return problem_response(
-            exc.status,
-            exc.detail,
-            type_=exc.type,
-            title=exc.title,
-            headers=exc.headers,
-            extra=exc.extra,
-            instance=request.url.path,
-        )
+        return exc.response(request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

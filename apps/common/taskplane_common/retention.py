@@ -14,12 +14,12 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from prometheus_client import Counter
 from sqlalchemy import TextClause, text
 
 from taskplane_common.db import Database
+from taskplane_common.settings import RetentionSettings
 
 log = logging.getLogger(__name__)
 
@@ -70,16 +70,6 @@ def batch_delete(
     SELECT {counts}
     """  # noqa: S608
     )
-
-
-class RetentionSettings(Protocol):
-    """The two settings every service's retention reads."""
-
-    @property
-    def retention_interval_s(self) -> float: ...
-
-    @property
-    def retention_batch(self) -> int: ...
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ auth-service's own verifier check every request against it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import time
@@ -19,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from taskplane_common import background
 from taskplane_common.errors import ProblemError
 from taskplane_common.principals import invalid_token
 
@@ -50,15 +50,6 @@ def revocations_url_for(jwks_url: str) -> str:
 
 #: ``fetch(since_version)`` returns one page of the revocation list (the endpoint's JSON).
 RevocationFetch = Callable[[int], Awaitable[Mapping[str, Any]]]
-
-
-def unavailable_revocations() -> ProblemError:
-    return ProblemError(
-        503,
-        "the token revocation list cannot be refreshed; retry later",
-        slug="auth-unavailable",
-        headers={"Retry-After": "5"},
-    )
 
 
 class RevocationList:
@@ -103,10 +94,7 @@ class RevocationList:
             raise invalid_token()
 
     async def aclose(self) -> None:
-        if self._background is not None:
-            self._background.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._background
+        await background.stop(self._background)
 
     async def _fresh(self) -> None:
         now = self._clock()
@@ -119,7 +107,12 @@ class RevocationList:
             return
         await self.refresh()
         if self._loaded_at is None or self._clock() - self._loaded_at >= self.max_age_s:
-            raise unavailable_revocations()
+            raise ProblemError(
+                503,
+                "the token revocation list cannot be refreshed; retry later",
+                slug="auth-unavailable",
+                headers={"Retry-After": "5"},
+            )
 
     async def refresh(self) -> None:
         """Fetch what changed since the last version (single-flight, at most once a second

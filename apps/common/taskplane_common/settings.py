@@ -122,6 +122,16 @@ class ServiceSettings(BaseSettings):
         return self
 
 
+class RetentionSettings(ServiceSettings):
+    """A service whose cleaner deletes rows past their retention
+    (``taskplane_common.retention``), in bounded ``FOR UPDATE SKIP LOCKED`` batches."""
+
+    #: The pause between two passes.
+    retention_interval_s: float = Field(300.0, gt=0, le=86_400)
+    #: Rows per statement and transaction.
+    retention_batch: int = Field(1000, ge=1, le=100_000)
+
+
 class PagedServiceSettings(ServiceSettings):
     """A service with paged listings: the page a listing gets without ``limit``, and the
     largest ``limit`` it accepts."""

@@ -15,7 +15,11 @@ from pydantic import Field, SecretStr, model_validator
 
 from notification_service.kek import parse_keys
 from taskplane_client.auth import auth_for
-from taskplane_common.settings import DEV_SECRET_MARKER, PagedServiceSettings
+from taskplane_common.settings import (
+    DEV_SECRET_MARKER,
+    PagedServiceSettings,
+    RetentionSettings,
+)
 
 
 class SmtpSecurity(StrEnum):
@@ -24,7 +28,7 @@ class SmtpSecurity(StrEnum):
     TLS = "tls"
 
 
-class Settings(PagedServiceSettings):
+class Settings(PagedServiceSettings, RetentionSettings):
     service_name: str = Field("notification-service", validation_alias="OTEL_SERVICE_NAME")
     port: int = 8004
 
@@ -91,9 +95,8 @@ class Settings(PagedServiceSettings):
     secrets_kms_region: str | None = None
     secrets_kms_endpoint_url: str | None = None
 
-    # Retention (notification_service.retention), in bounded SKIP LOCKED batches.
-    retention_interval_s: float = Field(300.0, gt=0, le=86_400)
-    retention_batch: int = Field(1000, ge=1, le=100_000)
+    # Retention (notification_service.retention); its interval and batch come with
+    # RetentionSettings.
     #: Finished (succeeded or failed) deliveries and their attempts.
     delivery_retention_days: int = Field(30, ge=1, le=3650)
     #: In-app notifications read this long ago (unread ones are kept).

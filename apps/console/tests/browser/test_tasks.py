@@ -95,8 +95,10 @@ def test_bulk_status_change_confirms_the_count_and_reports_conflicts(
     sign_in(page, email)
     page.goto(f"/tasks?tag={tag}")
     expect(page.locator("tbody tr[data-task-id]")).to_have_count(3)
-    page.get_by_label("Select every task on this page").check()
     bulk = page.get_by_role("form", name="Selected tasks")
+    task_row(page, "mop the floor").get_by_role("checkbox").check()
+    expect(bulk.get_by_role("button", name="Change status of 1…")).to_be_enabled()
+    page.get_by_label("Select every task on this page").check()
     bulk.get_by_label("Set the status of the selected tasks to").select_option("completed")
     bulk.get_by_role("button", name="Change status of 3…").click()
     dialog = page.get_by_role("dialog")
@@ -112,6 +114,8 @@ def test_bulk_status_change_confirms_the_count_and_reports_conflicts(
     expect(result.locator("li")).to_have_count(1)
     expect(result.locator("li")).to_contain_text("dust the shelves")
     expect(result.locator("li")).to_contain_text("412")
+    expect(task_row(page, "dust the shelves").get_by_role("checkbox")).to_be_checked()
+    expect(task_row(page, "mop the floor").get_by_role("checkbox")).not_to_be_checked()
     statuses = {
         title: console.api("GET", f"/api/v1/tasks/{task_id}", headers).json()["status"]
         for title, task_id in ids.items()

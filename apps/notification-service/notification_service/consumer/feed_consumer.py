@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import select, update
@@ -44,21 +44,16 @@ class FeedStatus:
     cursor: str = START
 
 
+@dataclass
 class FeedConsumer:
-    def __init__(
-        self,
-        settings: Settings,
-        database: Database,
-        feed: AsyncTaskplaneClient,
-        recipients: Recipients,
-        wake: asyncio.Event,
-    ) -> None:
-        self.settings = settings
-        self.database = database
-        self.feed = feed
-        self.recipients = recipients
-        self.wake = wake
-        self.status = FeedStatus()
+    """Follows the feed a page at a time; sets ``wake`` after each page it commits."""
+
+    settings: Settings
+    database: Database
+    feed: AsyncTaskplaneClient
+    recipients: Recipients
+    wake: asyncio.Event
+    status: FeedStatus = field(default_factory=FeedStatus)
 
     async def run(self) -> None:
         await keep_stepping(self.step, "event feed", self.settings.feed_retry_s, self._gone)

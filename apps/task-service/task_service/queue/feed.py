@@ -36,8 +36,8 @@ _CURSOR = re.compile(EVENT_CURSOR_PATTERN)
 
 _READ = text(
     """
-    SELECT id, type, task_id, queue, owner_id, data, occurred_at, traceparent,
-           tx_id::text AS tx
+    SELECT id, type, task_id, queue, owner_id, data, occurred_at,
+           tx_id::text || '-' || id AS cursor, traceparent
     FROM tasks.events
     WHERE (tx_id, id) > (CAST(:tx AS text)::xid8, :id)
       AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
@@ -49,6 +49,8 @@ _READ = text(
 
 @dataclass(frozen=True)
 class FeedEvent:
+    """One event; ``_READ`` answers exactly these columns, the cursor among them."""
+
     id: int
     type: str
     task_id: Any
@@ -77,17 +79,4 @@ async def check_retained(session: AsyncSession, after: tuple[int, int]) -> None:
 
 async def read_events(session: AsyncSession, after: tuple[int, int], limit: int) -> list[FeedEvent]:
     rows = await session.execute(_READ, {"tx": str(after[0]), "id": after[1], "limit": limit})
-    return [
-        FeedEvent(
-            id=row.id,
-            type=row.type,
-            task_id=row.task_id,
-            queue=row.queue,
-            owner_id=row.owner_id,
-            data=row.data,
-            occurred_at=row.occurred_at,
-            cursor=f"{row.tx}-{row.id}",
-            traceparent=row.traceparent,
-        )
-        for row in rows
-    ]
+    return [FeedEvent(**row._mapping) for row in rows]

@@ -29,7 +29,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from task_service.queue import statements
 from task_service.queue.counters import counter_shard
-from task_service.queue.driver import Executor, Statement, connection_of, execute, json_param
+from task_service.queue.driver import (
+    Executor,
+    Row,
+    Statement,
+    connection_of,
+    execute,
+    json_param,
+)
 from task_service.queue.errors import LeaseConflict, LeaseOutOfScope, QueueNotFound
 from task_service.queue.maintenance.rescuer import rescue_expired
 from task_service.queue.metrics import HANDED_BACK
@@ -200,7 +207,7 @@ async def lease_wait(
 
 async def hand_back(session: Executor, tasks: Sequence[Leased]) -> None:
     """Return leases their client never received: available now, attempt not counted."""
-    await _release(session, [task.lease_id for task in tasks], None, "undelivered")
+    await _release(session, [task.lease_id for task in tasks], "undelivered")
     HANDED_BACK.inc(len(tasks))
 
 
@@ -218,17 +225,37 @@ async def _lease_action(
     session: Executor,
     statement: Statement,
     lease_id: uuid.UUID,
-    params: dict[str, Any],
+    worker_id: str | None,
     queue_scope: str | None,
+    **params: Any,
 ) -> LeaseOutcome:
     """Run a one-row lease statement; a refusal when no task holds this lease (in
     ``queue_scope``, when the caller is bound to a queue)."""
     rows = await execute(
-        session, statement, {"lease_id": lease_id, "queue_scope": queue_scope, **params}
+        session,
+        statement,
+        {"lease_id": lease_id, "worker": worker_id, "queue_scope": queue_scope, **params},
     )
     if not rows:
         raise await _refused(session, lease_id, queue_scope)
     return record(LeaseOutcome, rows[0])
+
+
+async def _on_leases(
+    session: Executor,
+    statement: Statement,
+    lease_ids: Sequence[uuid.UUID],
+    worker_id: str | None,
+    queue_scope: str | None,
+    **params: Any,
+) -> list[Row]:
+    """Run a lease statement over several leases at once (``:lease_ids`` as text)."""
+    lease_texts = [str(lease_id) for lease_id in lease_ids]
+    return await execute(
+        session,
+        statement,
+        {"lease_ids": lease_texts, "worker": worker_id, "queue_scope": queue_scope, **params},
+    )
 
 
 async def heartbeat(
@@ -241,11 +268,7 @@ async def heartbeat(
 ) -> LeaseOutcome:
     """Extend the lease by the queue's visibility timeout (never past ``timeout_s``)."""
     return await _lease_action(
-        session,
-        statements.HEARTBEAT,
-        lease_id,
-        {"worker": worker_id, "grace": timeout_grace_s},
-        queue_scope,
+        session, statements.HEARTBEAT, lease_id, worker_id, queue_scope, grace=timeout_grace_s
     )
 
 
@@ -259,15 +282,8 @@ async def heartbeat_many(
 ) -> dict[uuid.UUID, datetime]:
     """``heartbeat`` for every lease a worker holds, in one statement: the new expiry of
     each lease extended (the others are gone, or another worker's, and changed nothing)."""
-    rows = await execute(
-        session,
-        statements.HEARTBEAT_MANY,
-        {
-            "lease_ids": [str(lease_id) for lease_id in lease_ids],
-            "worker": worker_id,
-            "grace": timeout_grace_s,
-            "queue_scope": queue_scope,
-        },
+    rows = await _on_leases(
+        session, statements.HEARTBEAT_MANY, lease_ids, worker_id, queue_scope, grace=timeout_grace_s
     )
     return {row["lease_id"]: row["lease_expires_at"] for row in rows}
 
@@ -326,34 +342,33 @@ async def fail(
         session,
         statements.FAIL,
         lease_id,
-        {
-            "worker": worker_id,
-            "error": error[:4000],
-            "retryable": retryable,
-            "shard": counter_shard(),
-            "channel": QUEUE_CHANNEL,
-        },
+        worker_id,
         queue_scope,
+        error=error[:4000],
+        retryable=retryable,
+        shard=counter_shard(),
+        channel=QUEUE_CHANNEL,
     )
 
 
 async def _release(
     session: Executor,
     lease_ids: Sequence[uuid.UUID],
-    worker_id: str | None,
     reason: str,
+    *,
+    worker_id: str | None = None,
     queue_scope: str | None = None,
 ) -> list[LeaseOutcome]:
-    rows = await execute(
+    """Make these leases' tasks available now, the attempt not counted; ``worker_id`` and
+    ``queue_scope`` restrict it to that worker's leases and that queue's tasks."""
+    rows = await _on_leases(
         session,
         statements.RELEASE,
-        {
-            "lease_ids": [str(lease_id) for lease_id in lease_ids],
-            "worker": worker_id,
-            "reason": reason,
-            "channel": QUEUE_CHANNEL,
-            "queue_scope": queue_scope,
-        },
+        lease_ids,
+        worker_id,
+        queue_scope,
+        reason=reason,
+        channel=QUEUE_CHANNEL,
     )
     return [record(LeaseOutcome, row) for row in rows]
 
@@ -366,7 +381,9 @@ async def release(
     queue_scope: str | None = None,
 ) -> LeaseOutcome:
     """Give a task back untouched (a draining worker): available now, attempt not counted."""
-    released = await _release(session, [lease_id], worker_id, "released", queue_scope)
+    released = await _release(
+        session, [lease_id], "released", worker_id=worker_id, queue_scope=queue_scope
+    )
     if not released:
         raise await _refused(session, lease_id, queue_scope)
     return released[0]

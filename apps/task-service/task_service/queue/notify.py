@@ -18,6 +18,8 @@ from collections.abc import Iterator
 
 import psycopg
 
+from taskplane_common import background
+
 log = logging.getLogger(__name__)
 
 QUEUE_CHANNEL = "taskplane_queue"
@@ -42,10 +44,7 @@ class Notifier:
         self._task = asyncio.create_task(self._run(), name="notifier")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await background.stop(self._task)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

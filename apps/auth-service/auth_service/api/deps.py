@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_service import crud
 from auth_service.config import Settings
 from auth_service.keys import KeyStore
-from auth_service.kubernetes import ServiceAccountVerifier
+from auth_service.kubernetes import ServiceAccount, ServiceAccountVerifier
 from auth_service.passwords import Passwords
+from auth_service.schemas import NAMESPACE_PATTERN, SERVICE_ACCOUNT_PATTERN
 from auth_service.tokens import TokenIssuer
-from taskplane_common.db import request_session
-from taskplane_common.deps import app_state
+from taskplane_common import audit
+from taskplane_common.deps import Audited, SessionDep, app_state, audited
 from taskplane_common.errors import ProblemError
 from taskplane_common.principals import Principal, Role, current_principal, require_role
 
@@ -28,7 +30,6 @@ async def client_address(request: Request) -> str:
 
 
 SettingsDep = Annotated[Settings, Depends(app_state("settings"))]
-SessionDep = Annotated[AsyncSession, Depends(request_session)]
 PasswordsDep = Annotated[Passwords, Depends(app_state("passwords"))]
 IssuerDep = Annotated[TokenIssuer, Depends(app_state("token_issuer"))]
 KeyStoreDep = Annotated[KeyStore, Depends(app_state("key_store"))]
@@ -36,6 +37,41 @@ KubernetesVerifierDep = Annotated[
     ServiceAccountVerifier | None, Depends(app_state("kubernetes_verifier"))
 ]
 ClientAddressDep = Annotated[str, Depends(client_address)]
+
+
+@dataclass(frozen=True)
+class AuthCall:
+    """What the routes a caller without a token reaches (registration, the login, the
+    token exchanges) work with: the session, the settings, the password hasher, the
+    token issuer, and the client's address (the rate limits' bucket) and request (the
+    audit entries')."""
+
+    request: Request
+    session: AsyncSession
+    settings: Settings
+    passwords: Passwords
+    issuer: TokenIssuer
+    address: str
+
+    async def audit(self, action: str, target: str, actor: str | None, **entry: Any) -> None:
+        """An audit entry in the call's session (``entry``: ``audit.record``'s fields)."""
+        await audit.record(
+            self.session, self.request, action=action, target=target, actor=actor, **entry
+        )
+
+
+async def auth_call(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    passwords: PasswordsDep,
+    issuer: IssuerDep,
+    address: ClientAddressDep,
+) -> AuthCall:
+    return AuthCall(request, session, settings, passwords, issuer, address)
+
+
+AuthCallDep = Annotated[AuthCall, Depends(auth_call)]
 
 
 async def current_admin(
@@ -50,6 +86,8 @@ async def current_admin(
 
 
 AdminDep = Annotated[Principal, Depends(current_admin)]
+#: An admin's change, audited with the admin as its actor.
+AdminChangeDep = Annotated[Audited, Depends(audited(current_admin))]
 
 
 async def bindings_writer(
@@ -64,3 +102,16 @@ async def bindings_writer(
 
 
 BindingsWriterDep = Annotated[Principal, Depends(bindings_writer)]
+#: A change to the workload bindings, audited with its writer as the actor.
+BindingsChangeDep = Annotated[Audited, Depends(audited(bindings_writer))]
+
+
+async def bound_service_account(
+    namespace: Annotated[str, Path(max_length=63, pattern=NAMESPACE_PATTERN)],
+    service_account: Annotated[str, Path(max_length=253, pattern=SERVICE_ACCOUNT_PATTERN)],
+) -> ServiceAccount:
+    """The ServiceAccount a workload binding's path names."""
+    return ServiceAccount(namespace, service_account)
+
+
+ServiceAccountPathDep = Annotated[ServiceAccount, Depends(bound_service_account)]

@@ -6,9 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import Depends
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from taskplane_common.db import request_session
 from taskplane_common.deps import app_state
 from taskplane_common.errors import ProblemError
 from taskplane_common.principals import Principal, current_principal, require_scope
@@ -25,7 +23,6 @@ async def user_principal(
 
 
 SettingsDep = Annotated[Settings, Depends(app_state("settings"))]
-SessionDep = Annotated[AsyncSession, Depends(request_session)]
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 MeDep = Annotated[tuple[Principal, uuid.UUID], Depends(user_principal)]
 UsersReaderDep = Annotated[Principal, Depends(require_scope("users:read"))]

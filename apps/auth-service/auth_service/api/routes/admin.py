@@ -7,10 +7,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from auth_service import crud
-from auth_service.api.deps import AdminDep, KeyStoreDep, SessionDep
+from auth_service.api.deps import AdminChangeDep, AdminDep, KeyStoreDep
 from auth_service.api.routes.login import user_out
 from auth_service.models import ServiceToken
 from auth_service.schemas import (
@@ -23,22 +23,22 @@ from auth_service.schemas import (
     UserPage,
 )
 from auth_service.tokens import SERVICE_TOKEN_PREFIX, service_subject
-from taskplane_common import audit
+from taskplane_common.deps import SessionDep
 from taskplane_common.errors import ProblemError
 from taskplane_common.openapi import problems
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
-
 _ADMIN_ONLY = problems(401, 403, s401="No or invalid token", s403="Not an active admin")
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"], responses=_ADMIN_ONLY)
+
 _NOT_FOUND = problems(404, s404="No such object")
 _CONFLICT = problems(409, s409="Conflict")
 #: What each role may do, ranked: moving down the ranking revokes the user's tokens.
 _ROLE_RANK = {"viewer": 0, "member": 1, "admin": 2}
 
 
-@router.get("/users", response_model=UserPage, responses=_ADMIN_ONLY, summary="List accounts")
+@router.get("/users", response_model=UserPage, summary="List accounts")
 async def list_users(
     session: SessionDep,
     _admin: AdminDep,
@@ -54,14 +54,13 @@ async def list_users(
 @router.patch(
     "/users/{user_id}",
     response_model=UserOut,
-    responses={**_ADMIN_ONLY, **_NOT_FOUND, **_CONFLICT},
+    responses={**_NOT_FOUND, **_CONFLICT},
     summary="Change a role or (de)activate an account",
 )
-async def change_user(
-    user_id: uuid.UUID, body: UserChange, request: Request, session: SessionDep, admin: AdminDep
-) -> UserOut:
+async def change_user(user_id: uuid.UUID, body: UserChange, change: AdminChangeDep) -> UserOut:
     """Disabling a user or lowering their role also revokes every access token they
     hold: each service refuses them within a minute."""
+    session = change.session
     user = await crud.user_by_id(session, user_id, for_update=True)
     if user is None:
         raise ProblemError(404, f"user {user_id} does not exist", slug="user-not-found")
@@ -83,18 +82,12 @@ async def change_user(
         reason = "user disabled" if not user.is_active else "role lowered"
         await crud.revoke_subject(session, str(user.id), reason)
     user.updated_at = datetime.now(UTC)
-    await audit.record(
-        session,
-        request,
-        action="user.update",
-        target=f"user:{user.id}",
-        actor=admin,
-        details={"before": before, "after": after, "email": user.email},
+    await change.commit(
+        "user.update", f"user:{user.id}", before=before, after=after, email=user.email
     )
-    await session.commit()
     log.info(
         "user changed by admin",
-        extra={"user_id": str(user.id), "admin": admin.subject, "role": user.role},
+        extra={"user_id": str(user.id), "admin": change.actor.subject, "role": user.role},
     )
     return user_out(user)
 
@@ -107,47 +100,37 @@ def _token_out(token: ServiceToken) -> ServiceTokenOut:
     "/service-tokens",
     status_code=201,
     response_model=ServiceTokenCreated,
-    responses=_ADMIN_ONLY,
     summary="Create a service token (the secret is shown once)",
 )
 async def create_service_token(
-    body: ServiceTokenCreate,
-    request: Request,
-    session: SessionDep,
-    admin: AdminDep,
-    response: Response,
+    body: ServiceTokenCreate, change: AdminChangeDep, response: Response
 ) -> ServiceTokenCreated:
     expires = (
         datetime.now(UTC) + timedelta(days=body.expires_in_days) if body.expires_in_days else None
     )
     token, secret = await crud.create_service_token(
-        session,
+        change.session,
         name=body.name,
         scopes=list(body.scopes),
-        created_by=admin.user_id,
+        created_by=change.actor.user_id,
         expires_at=expires,
         prefix=SERVICE_TOKEN_PREFIX,
     )
-    await audit.record(
-        session,
-        request,
-        action="service_token.create",
-        target=f"service-token:{token.id}",
-        actor=admin,
-        details={"name": token.name, "scopes": token.scopes, "expires_at": str(expires)},
+    await change.commit(
+        "service_token.create",
+        f"service-token:{token.id}",
+        name=token.name,
+        scopes=token.scopes,
+        expires_at=str(expires),
     )
-    await session.commit()
-    log.info("service token created", extra={"token_id": str(token.id), "admin": admin.subject})
+    log.info(
+        "service token created", extra={"token_id": str(token.id), "admin": change.actor.subject}
+    )
     response.headers["Cache-Control"] = "no-store"
     return ServiceTokenCreated(**_token_out(token).model_dump(), token=secret)
 
 
-@router.get(
-    "/service-tokens",
-    response_model=list[ServiceTokenOut],
-    responses=_ADMIN_ONLY,
-    summary="List service tokens",
-)
+@router.get("/service-tokens", response_model=list[ServiceTokenOut], summary="List service tokens")
 async def list_service_tokens(session: SessionDep, _admin: AdminDep) -> list[ServiceTokenOut]:
     return [_token_out(t) for t in await crud.list_service_tokens(session)]
 
@@ -155,30 +138,20 @@ async def list_service_tokens(session: SessionDep, _admin: AdminDep) -> list[Ser
 @router.delete(
     "/service-tokens/{token_id}",
     status_code=204,
-    responses={**_ADMIN_ONLY, **_NOT_FOUND},
+    responses=_NOT_FOUND,
     summary="Revoke a service token (its access tokens are refused within a minute)",
 )
-async def revoke_service_token(
-    token_id: uuid.UUID, request: Request, session: SessionDep, admin: AdminDep
-) -> Response:
-    if not await crud.revoke_service_token(session, token_id):
+async def revoke_service_token(token_id: uuid.UUID, change: AdminChangeDep) -> Response:
+    if not await crud.revoke_service_token(change.session, token_id):
         raise ProblemError(404, f"service token {token_id} does not exist", slug="token-not-found")
-    await crud.revoke_subject(session, service_subject(token_id), "service token revoked")
-    await audit.record(
-        session,
-        request,
-        action="service_token.revoke",
-        target=f"service-token:{token_id}",
-        actor=admin,
-    )
-    await session.commit()
+    await crud.revoke_subject(change.session, service_subject(token_id), "service token revoked")
+    await change.commit("service_token.revoke", f"service-token:{token_id}")
     return Response(status_code=204)
 
 
 @router.get(
     "/signing-keys",
     response_model=list[SigningKeyOut],
-    responses=_ADMIN_ONLY,
     summary="Usable signing keys, newest (signing) first",
 )
 async def list_signing_keys(store: KeyStoreDep, _admin: AdminDep) -> list[SigningKeyOut]:
@@ -193,7 +166,6 @@ async def list_signing_keys(store: KeyStoreDep, _admin: AdminDep) -> list[Signin
     "/signing-keys",
     status_code=201,
     response_model=SigningKeyOut,
-    responses=_ADMIN_ONLY,
     summary="Rotate: a new key signs from now on; older keys verify until retired",
 )
 async def rotate_signing_key(store: KeyStoreDep, admin: AdminDep) -> SigningKeyOut:
@@ -205,7 +177,7 @@ async def rotate_signing_key(store: KeyStoreDep, admin: AdminDep) -> SigningKeyO
 @router.delete(
     "/signing-keys/{kid}",
     status_code=204,
-    responses={**_ADMIN_ONLY, **_NOT_FOUND, **_CONFLICT},
+    responses={**_NOT_FOUND, **_CONFLICT},
     summary="Retire a key: tokens it signed stop verifying",
 )
 async def retire_signing_key(

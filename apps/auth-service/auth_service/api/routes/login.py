@@ -17,20 +17,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_service import crud, ratelimit, sessions
-from auth_service.api.deps import (
-    ClientAddressDep,
-    IssuerDep,
-    PasswordsDep,
-    SessionDep,
-    SettingsDep,
-)
-from auth_service.api.routes.responses import NO_STORE, RATE_LIMITED, UNAUTHORIZED
+from auth_service.api.deps import AuthCall, AuthCallDep, IssuerDep, SettingsDep
+from auth_service.api.routes.responses import RATE_LIMITED, UNAUTHORIZED, token_response
 from auth_service.models import RefreshToken, User
 from auth_service.schemas import RefreshRequest, RegisterRequest, TokenPair, UserOut
 from taskplane_common import audit
 from taskplane_common.db import DatabaseDep
+from taskplane_common.deps import SessionDep
 from taskplane_common.errors import ProblemError
-from taskplane_common.jsonbody import FastJSONResponse
 from taskplane_common.openapi import problems
 
 log = logging.getLogger(__name__)
@@ -59,22 +53,11 @@ def user_out(user: User) -> UserOut:
 
 
 async def _audit_self(
-    session: AsyncSession,
-    request: Request,
-    action: str,
-    user: User,
-    details: dict[str, Any] | None = None,
+    call: AuthCall, action: str, user: User, details: dict[str, Any] | None = None
 ) -> None:
     """An entry for something a user did to their own account (register, log in)."""
-    await audit.record(
-        session,
-        request,
-        action=action,
-        target=f"user:{user.id}",
-        actor=str(user.id),
-        actor_name=user.email,
-        details=details,
-    )
+    target = f"user:{user.id}"
+    await call.audit(action, target, str(user.id), actor_name=user.email, details=details)
 
 
 @router.post(
@@ -91,13 +74,8 @@ async def _audit_self(
         s422="Invalid body or weak password",
     ),
 )
-async def register(
-    body: RegisterRequest,
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    passwords: PasswordsDep,
-) -> UserOut:
+async def register(body: RegisterRequest, call: AuthCallDep) -> UserOut:
+    session, settings, passwords = call.session, call.settings, call.passwords
     if not settings.registration_enabled:
         raise ProblemError(403, "self-registration is disabled", slug="registration-closed")
     passwords.check_policy(body.password, body.email)
@@ -119,7 +97,7 @@ async def register(
             admin_emails=admin_emails,
             first_user_is_admin=settings.first_user_is_admin,
         )
-        await _audit_self(session, request, "user.register", user, {"role": user.role})
+        await _audit_self(call, "user.register", user, {"role": user.role})
         await session.commit()
     except IntegrityError as exc:
         raise duplicate from exc
@@ -134,20 +112,16 @@ async def register(
     responses={**UNAUTHORIZED, **RATE_LIMITED},
 )
 async def token(
-    request: Request,
     username: Annotated[str, Form(min_length=1, max_length=320, description="The email")],
     password: Annotated[str, Form(min_length=1, max_length=1024)],
-    session: SessionDep,
-    settings: SettingsDep,
-    passwords: PasswordsDep,
-    issuer: IssuerDep,
-    address: ClientAddressDep,
+    call: AuthCallDep,
     grant_type: Annotated[Literal["password"], Form()] = "password",
     scope: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
+    session, settings, passwords = call.session, call.settings, call.passwords
     window = settings.login_window_s
     account = ratelimit.account_bucket(username)
-    by_address = await ratelimit.hit(session, ratelimit.address_bucket(address), window)
+    by_address = await ratelimit.hit(session, ratelimit.address_bucket(call.address), window)
     failures = await ratelimit.peek(session, account, window)
     await session.commit()
     if by_address.count > settings.login_max_attempts_per_address:
@@ -161,14 +135,8 @@ async def token(
     valid = await passwords.verify(user.password_hash if user else None, password)
     if user is None or not valid or not user.is_active:
         await ratelimit.hit(session, account, window)
-        await audit.record(
-            session,
-            request,
-            action="auth.login",
-            target=f"account:{crud.normalize_email(username)}",
-            actor=None,
-            outcome="failure",
-        )
+        target = f"account:{crud.normalize_email(username)}"
+        await call.audit("auth.login", target, None, outcome="failure")
         await session.commit()
         log.info("login failed", extra={"account": account})
         raise _bad_credentials()
@@ -178,24 +146,13 @@ async def token(
     if started is None:
         raise _bad_credentials()
     current, refresh_token = started
-    access = await issuer.for_user(current, current["epoch"])
+    access = await call.issuer.for_user(current, current["epoch"])
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = await passwords.hash(password)
-    await _audit_self(session, request, "auth.login", user)
+    await _audit_self(call, "auth.login", user)
     await session.commit()
     log.info("login succeeded", extra={"user_id": str(user.id)})
-    return _token_pair(access, refresh_token, settings.access_token_ttl_s)
-
-
-def _token_pair(access: str, refresh_token: str, expires_in: int) -> Response:
-    """``TokenPair``'s body, serialised once, not to be cached."""
-    body = {
-        "access_token": access,
-        "token_type": "bearer",
-        "expires_in": expires_in,
-        "refresh_token": refresh_token,
-    }
-    return FastJSONResponse(body, headers=NO_STORE)
+    return token_response(access, settings.access_token_ttl_s, refresh_token)
 
 
 @router.post(
@@ -225,7 +182,7 @@ async def refresh(
         raise _bad_refresh_token()
     account, refresh_token = rotated
     access = await issuer.for_user(account, account["epoch"])
-    return _token_pair(access, refresh_token, settings.access_token_ttl_s)
+    return token_response(access, settings.access_token_ttl_s, refresh_token)
 
 
 async def _refused_refresh(session: AsyncSession, request: Request, presented: str) -> None:

@@ -7,26 +7,18 @@ the TaskQueue; a deleted binding means that ServiceAccount's next exchange is re
 from __future__ import annotations
 
 import logging
-from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Response
 
 from auth_service import crud
-from auth_service.api.deps import BindingsWriterDep, SessionDep
+from auth_service.api.deps import BindingsChangeDep, BindingsWriterDep, ServiceAccountPathDep
 from auth_service.kubernetes import ServiceAccount
 from auth_service.models import WorkloadBinding
-from auth_service.schemas import (
-    NAMESPACE_PATTERN,
-    SERVICE_ACCOUNT_PATTERN,
-    WorkloadBindingOut,
-    WorkloadBindingPut,
-)
-from taskplane_common import audit
+from auth_service.schemas import WorkloadBindingOut, WorkloadBindingPut
+from taskplane_common.deps import SessionDep
 from taskplane_common.openapi import problems
 
 log = logging.getLogger(__name__)
-
-router = APIRouter(prefix="/api/v1/admin/workload-bindings", tags=["admin"])
 
 _WRITERS_ONLY = problems(
     401,
@@ -34,20 +26,16 @@ _WRITERS_ONLY = problems(
     s401="No or invalid token",
     s403="Neither an active admin nor workload-bindings:write",
 )
-NamespacePath = Annotated[str, Path(max_length=63, pattern=NAMESPACE_PATTERN)]
-ServiceAccountPath = Annotated[str, Path(max_length=253, pattern=SERVICE_ACCOUNT_PATTERN)]
+router = APIRouter(
+    prefix="/api/v1/admin/workload-bindings", tags=["admin"], responses=_WRITERS_ONLY
+)
 
 
 def _out(binding: WorkloadBinding) -> WorkloadBindingOut:
     return WorkloadBindingOut.model_validate(binding, from_attributes=True)
 
 
-@router.get(
-    "",
-    response_model=list[WorkloadBindingOut],
-    responses=_WRITERS_ONLY,
-    summary="Every workload binding",
-)
+@router.get("", response_model=list[WorkloadBindingOut], summary="Every workload binding")
 async def list_bindings(session: SessionDep, _: BindingsWriterDep) -> list[WorkloadBindingOut]:
     return [_out(binding) for binding in await crud.list_workload_bindings(session)]
 
@@ -55,43 +43,35 @@ async def list_bindings(session: SessionDep, _: BindingsWriterDep) -> list[Workl
 @router.put(
     "/{namespace}/{service_account}",
     response_model=WorkloadBindingOut,
-    responses=_WRITERS_ONLY,
     summary="Bind a ServiceAccount to the one queue its workers work (idempotent)",
 )
 async def put_binding(
-    namespace: NamespacePath,
-    service_account: ServiceAccountPath,
-    body: WorkloadBindingPut,
-    request: Request,
-    session: SessionDep,
-    writer: BindingsWriterDep,
+    account: ServiceAccountPathDep, body: WorkloadBindingPut, change: BindingsChangeDep
 ) -> WorkloadBindingOut:
     """Re-pointing a binding to another queue, or to another ServiceAccount uid, also
     revokes the access tokens minted under the old one."""
     binding, before = await crud.put_workload_binding(
-        session, namespace, service_account, body.queue, body.service_account_uid
+        change.session, account.namespace, account.name, body.queue, body.service_account_uid
     )
     after = (binding.queue, binding.service_account_uid)
     if before is not None and before != after:
-        subject = ServiceAccount(namespace, service_account).username
-        await crud.revoke_subject(session, subject, "workload binding changed")
+        await crud.revoke_subject(change.session, account.username, "workload binding changed")
     if before != after:
-        await audit.record(
-            session,
-            request,
-            action="workload_binding.put",
-            target=f"serviceaccount:{namespace}/{service_account}",
-            actor=writer,
-            details={
-                "queue": binding.queue,
-                "uid": binding.service_account_uid,
-                "before": None if before is None else {"queue": before[0], "uid": before[1]},
-            },
+        await change.record(
+            "workload_binding.put",
+            _target(account),
+            queue=binding.queue,
+            uid=binding.service_account_uid,
+            before=None if before is None else {"queue": before[0], "uid": before[1]},
         )
-    await session.commit()
+    await change.session.commit()
     log.info(
         "workload binding recorded",
-        extra={"sa": f"{namespace}:{service_account}", "queue": body.queue, "by": writer.subject},
+        extra={
+            "sa": f"{account.namespace}:{account.name}",
+            "queue": body.queue,
+            "by": change.actor.subject,
+        },
     )
     return _out(binding)
 
@@ -99,30 +79,21 @@ async def put_binding(
 @router.delete(
     "/{namespace}/{service_account}",
     status_code=204,
-    responses=_WRITERS_ONLY,
     summary="Unbind a ServiceAccount: its tokens are refused within a minute (idempotent)",
 )
-async def delete_binding(
-    namespace: NamespacePath,
-    service_account: ServiceAccountPath,
-    request: Request,
-    session: SessionDep,
-    writer: BindingsWriterDep,
-) -> Response:
+async def delete_binding(account: ServiceAccountPathDep, change: BindingsChangeDep) -> Response:
     """Also revokes the ServiceAccount's access tokens: refused within a minute."""
-    if await crud.delete_workload_binding(session, namespace, service_account):
-        subject = ServiceAccount(namespace, service_account).username
-        await crud.revoke_subject(session, subject, "workload binding deleted")
-        await audit.record(
-            session,
-            request,
-            action="workload_binding.delete",
-            target=f"serviceaccount:{namespace}/{service_account}",
-            actor=writer,
-        )
-    await session.commit()
+    if await crud.delete_workload_binding(change.session, account.namespace, account.name):
+        await crud.revoke_subject(change.session, account.username, "workload binding deleted")
+        await change.record("workload_binding.delete", _target(account))
+    await change.session.commit()
     log.info(
         "workload binding deleted",
-        extra={"sa": f"{namespace}:{service_account}", "by": writer.subject},
+        extra={"sa": f"{account.namespace}:{account.name}", "by": change.actor.subject},
     )
     return Response(status_code=204)
+
+
+def _target(account: ServiceAccount) -> str:
+    """The target of a binding's audit entries."""
+    return f"serviceaccount:{account.namespace}/{account.name}"

@@ -1,4 +1,4 @@
-"""OpenAPI response declarations, paging and filters shared by the routes."""
+"""OpenAPI response declarations, paging and the delivery log shared by the routes."""
 
 from __future__ import annotations
 
@@ -10,66 +10,85 @@ from fastapi import Depends, Query
 from fastapi.responses import JSONResponse
 
 from notification_service import lists
-from notification_service.config import Settings
-from taskplane_common.db import Database
+from notification_service.api.deps import UserIdDep
+from taskplane_common.db import Database, DatabaseDep
+from taskplane_common.deps import PageRequest, page_request
 from taskplane_common.jsonbody import FastJSONResponse
 from taskplane_common.openapi import problems
-from taskplane_common.paging import PageLimit, page_size
 
-#: The opaque page cursor: base64url (what ``lists.encode_cursor`` writes).
-PageCursor = Annotated[
-    str | None,
-    Query(
-        max_length=500,
-        pattern=r"^[A-Za-z0-9_-]+$",
-        description="`next_cursor` of the previous page",
-    ),
-]
-
-#: Feed event ids are positive; a test delivery's event id is below zero.
-EventIdFilter = Annotated[
-    int | None,
-    Query(
-        ge=-(2**63),
-        le=2**63 - 1,
-        description="Only the deliveries of this event (the feed event's `id`)",
-    ),
-]
+#: The cursor of a page of the caller's own rows: opaque, base64url (what
+#: ``lists.encode_cursor`` writes).
+_OWN_CURSOR = Query(
+    max_length=500, pattern=r"^[A-Za-z0-9_-]+$", description="`next_cursor` of the previous page"
+)
+OwnPageRequestDep = Annotated[PageRequest, Depends(page_request(_OWN_CURSOR))]
 
 
 @dataclass(frozen=True)
-class LogQuery:
-    """The query of a delivery log: a page, and optionally one event's deliveries."""
+class OwnPage:
+    """A page of the caller's own notifications or deliveries asked for: the owner, the
+    page's size (capped by the settings) and cursor, and the database that reads it."""
 
-    limit: int | None
+    database: Database
+    owner: uuid.UUID
+    size: int
     cursor: str | None
+
+
+async def own_page(
+    database: DatabaseDep, owner: UserIdDep, requested: OwnPageRequestDep
+) -> OwnPage:
+    return OwnPage(database, owner, requested.size, requested.cursor)
+
+
+OwnPageDep = Annotated[OwnPage, Depends(own_page)]
+
+
+async def event_filter(
+    event_id: Annotated[
+        int | None,
+        Query(
+            ge=-(2**63),
+            le=2**63 - 1,
+            description="Only the deliveries of this event (the feed event's `id`)",
+        ),
+    ] = None,
+) -> int | None:
+    """A delivery log's ``event_id`` filter: feed event ids are positive, a test
+    delivery's is below zero. A dependency of its own, after the page's, so that the
+    document lists it after ``limit`` and ``cursor`` (FastAPI lists a dependency's
+    parameters after those of what depends on it)."""
+    return event_id
+
+
+@dataclass(frozen=True)
+class DeliveryLog:
+    """A page of the caller's delivery log asked for, optionally of one event's
+    deliveries only."""
+
+    page: OwnPage
     event_id: int | None
 
-
-async def log_query(
-    limit: PageLimit = None, cursor: PageCursor = None, event_id: EventIdFilter = None
-) -> LogQuery:
-    return LogQuery(limit, cursor, event_id)
-
-
-LogQueryDep = Annotated[LogQuery, Depends(log_query)]
+    async def read(self, webhook_id: uuid.UUID | None) -> JSONResponse:
+        """The page of one subscription's log, or of all the owner's (``webhook_id`` None)."""
+        page = self.page
+        async with page.database.driver() as db:
+            log = await lists.delivery_page(
+                db, page.owner, webhook_id, page.size, page.cursor, self.event_id
+            )
+        return FastJSONResponse(log)
 
 
 async def delivery_log(
-    database: Database,
-    settings: Settings,
-    owner: uuid.UUID,
-    webhook_id: uuid.UUID | None,
-    query: LogQuery,
-) -> JSONResponse:
-    """A page of one subscription's log, or of all of ``owner``'s (``webhook_id`` None)."""
-    size = page_size(settings, query.limit)
-    async with database.driver() as db:
-        page = await lists.delivery_page(db, owner, webhook_id, size, query.cursor, query.event_id)
-    return FastJSONResponse(page)
+    page: OwnPageDep, event_id: Annotated[int | None, Depends(event_filter)]
+) -> DeliveryLog:
+    return DeliveryLog(page, event_id)
 
 
-__all__ = ["AUTH", "NOT_FOUND", "LogQueryDep", "PageCursor", "delivery_log", "page_size"]
+DeliveryLogDep = Annotated[DeliveryLog, Depends(delivery_log)]
+
+
+__all__ = ["AUTH", "NOT_FOUND", "DeliveryLogDep", "OwnPageDep"]
 
 AUTH = problems(401, 403, 422, s401="No or invalid token", s403="Not allowed", s422="Invalid input")
-NOT_FOUND = {**AUTH, **problems(404, s404="Not found (or not yours)")}
+NOT_FOUND = problems(404, s404="Not found (or not yours)")

@@ -8,8 +8,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from notification_service import crud, lists
-from notification_service.api.deps import SessionDep, SettingsDep, UserIdDep
-from notification_service.api.routes.common import AUTH, NOT_FOUND, PageCursor, page_size
+from notification_service.api.deps import UserIdDep
+from notification_service.api.routes.common import AUTH, NOT_FOUND, OwnPageDep
 from notification_service.schemas import (
     NotificationOut,
     NotificationPage,
@@ -17,34 +17,26 @@ from notification_service.schemas import (
     UnreadCount,
 )
 from taskplane_common.db import DatabaseDep
+from taskplane_common.deps import SessionDep
 from taskplane_common.jsonbody import FastJSONResponse
-from taskplane_common.paging import PageLimit
 
-router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
+router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"], responses=AUTH)
 
 
 @router.get(
     "",
     response_model=NotificationPage,
-    responses=AUTH,
     summary="My notifications: unread first, then newest first",
 )
-async def list_notifications(
-    database: DatabaseDep,
-    settings: SettingsDep,
-    user: UserIdDep,
-    limit: PageLimit = None,
-    cursor: PageCursor = None,
-) -> JSONResponse:
-    async with database.driver() as db:
-        page = await lists.notification_page(db, user, page_size(settings, limit), cursor)
-    return FastJSONResponse(page)
+async def list_notifications(page: OwnPageDep) -> JSONResponse:
+    async with page.database.driver() as db:
+        notes = await lists.notification_page(db, page.owner, page.size, page.cursor)
+    return FastJSONResponse(notes)
 
 
 @router.get(
     "/unread-count",
     response_model=UnreadCount,
-    responses=AUTH,
     summary="How many of my notifications are unread (the console's badge)",
 )
 async def unread_count(database: DatabaseDep, user: UserIdDep) -> JSONResponse:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -12,11 +11,16 @@ from notification_service import crud, lists
 from notification_service.api.deps import (
     OwnerOrAdminDep,
     SecretBoxDep,
-    SessionDep,
     SettingsDep,
     UserIdDep,
+    WebhookChange,
+    WebhookChangeDep,
 )
-from notification_service.api.routes.common import AUTH, NOT_FOUND, LogQueryDep, delivery_log
+from notification_service.api.routes.common import (
+    AUTH,
+    NOT_FOUND,
+    DeliveryLogDep,
+)
 from notification_service.config import Settings
 from notification_service.delivery.ssrf import UrlRefusedError, check_url, parse_url
 from notification_service.models import Webhook
@@ -29,13 +33,13 @@ from notification_service.schemas import (
     WebhookUpdate,
     WebhookWithSecret,
 )
-from taskplane_common import audit
 from taskplane_common.db import DatabaseDep
+from taskplane_common.deps import SessionDep
 from taskplane_common.errors import ProblemError
 from taskplane_common.jsonbody import FastJSONResponse
 from taskplane_common.openapi import links, problems, with_links
 
-router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
+router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], responses=AUTH)
 _CREATED = {"webhook_id": "$response.body#/id"}
 
 
@@ -55,23 +59,9 @@ def _out(hook: Webhook) -> WebhookOut:
     return WebhookOut.model_validate(hook, from_attributes=True)
 
 
-async def _audit(
-    session: SessionDep,
-    request: Request,
-    action: str,
-    webhook_id: uuid.UUID,
-    owner: uuid.UUID,
-    details: dict[str, Any],
-) -> None:
-    """One entry per subscription or secret change (never the secret itself)."""
-    await audit.record(
-        session,
-        request,
-        action=action,
-        target=f"webhook:{webhook_id}",
-        actor=str(owner),
-        details=details,
-    )
+async def _locked(change: WebhookChange, webhook_id: uuid.UUID) -> Webhook:
+    """The caller's webhook to change, locked until the change commits (else a 404)."""
+    return await crud.get_webhook(change.session, change.owner, webhook_id, lock=True)
 
 
 @router.post(
@@ -79,7 +69,7 @@ async def _audit(
     status_code=201,
     response_model=WebhookWithSecret,
     responses=with_links(
-        {**AUTH, **problems(409, s409="Too many subscriptions")},
+        problems(409, s409="Too many subscriptions"),
         links(
             201,
             get_webhook=_CREATED,
@@ -93,32 +83,25 @@ async def _audit(
     summary="Subscribe a URL to event types; the signing secret is shown only here",
 )
 async def create_webhook(
-    body: WebhookCreate,
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    box: SecretBoxDep,
-    owner: UserIdDep,
-    response: Response,
+    body: WebhookCreate, change: WebhookChangeDep, box: SecretBoxDep, response: Response
 ) -> WebhookWithSecret:
+    settings, owner = change.settings, change.owner
     url = await _checked_url(body.url, settings)
-    if await crud.count_webhooks(session, owner) >= settings.webhook_max_per_user:
+    if await crud.count_webhooks(change.session, owner) >= settings.webhook_max_per_user:
         raise ProblemError(
             409,
             f"at most {settings.webhook_max_per_user} webhooks per user",
             slug="too-many-webhooks",
         )
     hook, secret = await crud.create_webhook(
-        session, box, owner, url, body.events, body.description
+        change.session, box, owner, url, body.events, body.description
     )
-    subscribed = {"url": url, "events": list(body.events)}
-    await _audit(session, request, "webhook.create", hook.id, owner, subscribed)
-    await session.commit()
+    await change.commit("webhook.create", hook.id, url=url, events=list(body.events))
     response.headers["Location"] = f"/api/v1/webhooks/{hook.id}"
     return WebhookWithSecret(**_out(hook).model_dump(), secret=secret)
 
 
-@router.get("", response_model=list[WebhookOut], responses=AUTH, summary="My webhooks")
+@router.get("", response_model=list[WebhookOut], summary="My webhooks")
 async def list_webhooks(database: DatabaseDep, owner: UserIdDep) -> JSONResponse:
     async with database.driver() as db:
         return FastJSONResponse(await lists.webhooks(db, owner))
@@ -136,31 +119,20 @@ async def get_webhook(webhook_id: uuid.UUID, session: SessionDep, owner: UserIdD
     summary="Change URL, event types or description; enabled=true re-enables it",
 )
 async def patch_webhook(
-    webhook_id: uuid.UUID,
-    body: WebhookUpdate,
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    owner: UserIdDep,
+    webhook_id: uuid.UUID, body: WebhookUpdate, change: WebhookChangeDep
 ) -> WebhookOut:
     changes = body.model_dump(exclude_unset=True)
     if changes.get("url") is not None:
-        changes["url"] = await _checked_url(changes["url"], settings)
-    hook = crud.update_webhook(
-        await crud.get_webhook(session, owner, webhook_id, lock=True), changes
-    )
-    await _audit(session, request, "webhook.update", webhook_id, owner, {"changes": changes})
-    await session.commit()
+        changes["url"] = await _checked_url(changes["url"], change.settings)
+    hook = crud.update_webhook(await _locked(change, webhook_id), changes)
+    await change.commit("webhook.update", webhook_id, changes=changes)
     return _out(hook)
 
 
 @router.delete("/{webhook_id}", status_code=204, responses=NOT_FOUND, summary="Unsubscribe")
-async def delete_webhook(
-    webhook_id: uuid.UUID, request: Request, session: SessionDep, owner: UserIdDep
-) -> Response:
-    await session.delete(await crud.get_webhook(session, owner, webhook_id, lock=True))
-    await _audit(session, request, "webhook.delete", webhook_id, owner, {})
-    await session.commit()
+async def delete_webhook(webhook_id: uuid.UUID, change: WebhookChangeDep) -> Response:
+    await change.session.delete(await _locked(change, webhook_id))
+    await change.commit("webhook.delete", webhook_id)
     return Response(status_code=204)
 
 
@@ -172,18 +144,15 @@ async def delete_webhook(
 )
 async def rotate_secret(
     webhook_id: uuid.UUID,
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
+    change: WebhookChangeDep,
     box: SecretBoxDep,
-    owner: UserIdDep,
     body: SecretRotation | None = None,
 ) -> WebhookWithSecret:
-    hook = await crud.get_webhook(session, owner, webhook_id, lock=True)
-    grace = body.grace_s if body and body.grace_s is not None else settings.webhook_secret_grace_s
+    hook = await _locked(change, webhook_id)
+    default = change.settings.webhook_secret_grace_s
+    grace = body.grace_s if body and body.grace_s is not None else default
     secret = await crud.rotate_secret(box, hook, grace)
-    await _audit(session, request, "webhook.rotate_secret", webhook_id, owner, {"grace_s": grace})
-    await session.commit()
+    await change.commit("webhook.rotate_secret", webhook_id, grace_s=grace)
     return WebhookWithSecret(**_out(hook).model_dump(), secret=secret)
 
 
@@ -193,14 +162,8 @@ async def rotate_secret(
     responses=NOT_FOUND,
     summary="The delivery log, newest first, each with its attempts",
 )
-async def list_deliveries(
-    webhook_id: uuid.UUID,
-    database: DatabaseDep,
-    settings: SettingsDep,
-    owner: UserIdDep,
-    query: LogQueryDep,
-) -> JSONResponse:
-    return await delivery_log(database, settings, owner, webhook_id, query)
+async def list_deliveries(webhook_id: uuid.UUID, log: DeliveryLogDep) -> JSONResponse:
+    return await log.read(webhook_id)
 
 
 @router.post(

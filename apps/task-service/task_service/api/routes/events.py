@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from task_service.api.deps import EventReaderDep, NotifierDep, SessionDep, SettingsDep
+from task_service.api.deps import EventReaderDep, NotifierDep, SettingsDep
 from task_service.queue.feed import (
     EVENT_CURSOR_PATTERN,
     START,
@@ -17,6 +17,7 @@ from task_service.queue.feed import (
 )
 from task_service.queue.notify import EVENTS_CHANNEL
 from task_service.queue.schemas import EventOut, EventPage
+from taskplane_common.deps import SessionDep
 from taskplane_common.openapi import problems
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from functools import partial
 from typing import Any, cast
 
 import psycopg
@@ -36,12 +37,13 @@ from task_service.api.deps import (
     QueuePath,
     QueueWorkerDep,
     SettingsDep,
+    WorkerDep,
 )
 from task_service.api.problems import STATUS
 from task_service.queue import wire
 from task_service.queue.dispatch import Dispatchers
 from task_service.queue.errors import QueueError
-from task_service.queue.pool import QueueConnectionDep, QueuePool
+from task_service.queue.pool import QueuePool
 from task_service.queue.records import LeaseOutcome
 from task_service.queue.schemas import (
     CompleteBatchOut,
@@ -70,137 +72,116 @@ _CONFLICT: dict[int | str, dict[str, Any]] = {
         "content": {"application/problem+json": {}},
     }
 }
+_DUPLICATE_IDS: dict[int | str, dict[str, Any]] = {422: {"description": "A lease id appears twice"}}
+
+
+#: ``router.post`` for an action on one lease: a 409 when it is not the caller's to act on.
+_one_lease = partial(router.post, responses=_CONFLICT)
+#: ``router.post`` for an action on many leases: a 422 when a lease id appears twice.
+_many_leases = partial(router.post, responses=_DUPLICATE_IDS)
+
+
+def _unique(lease_ids: list[uuid.UUID]) -> None:
+    """A batch names each lease once (a 422 otherwise)."""
+    if len(set(lease_ids)) != len(lease_ids):
+        raise ProblemError(422, "each lease_id may appear once", slug="validation-error")
 
 
 def _result(task: LeaseOutcome, outcome: str) -> Response:
     return wire.answer(wire.lease_results([task], outcome)[task.id])
 
 
-@router.post(
-    "/leases/{lease_id}/heartbeat",
-    response_model=HeartbeatOut,
-    responses=_CONFLICT,
-    summary="Extend a lease",
-)
+@_one_lease("/leases/{lease_id}/heartbeat", response_model=HeartbeatOut, summary="Extend a lease")
 async def heartbeat(
-    lease_id: uuid.UUID,
-    connection: QueueConnectionDep,
-    settings: SettingsDep,
-    principal: QueueWorkerDep,
-    body: LeaseAction | None = None,
+    lease_id: uuid.UUID, worker: WorkerDep, body: LeaseAction | None = None
 ) -> Response:
-    worker_id = body.worker_id if body else None
     task = await engine.heartbeat(
-        connection, lease_id, worker_id, settings.timeout_grace_s, queue_scope=principal.queue
+        worker.connection,
+        lease_id,
+        body.worker_id if body else None,
+        worker.settings.timeout_grace_s,
+        queue_scope=worker.queue_scope,
     )
     assert task.lease_expires_at is not None
     return wire.answer({"lease_id": lease_id, "lease_expires_at": task.lease_expires_at})
 
 
-@router.post(
+@_many_leases(
     "/leases/heartbeat",
     response_model=HeartbeatBatchOut,
-    responses={422: {"description": "A lease id appears twice"}},
     summary="Extend every lease a worker holds (each judged on its own)",
 )
-async def heartbeat_many(
-    body: HeartbeatBatchRequest,
-    connection: QueueConnectionDep,
-    settings: SettingsDep,
-    principal: QueueWorkerDep,
-) -> Response:
+async def heartbeat_many(body: HeartbeatBatchRequest, worker: WorkerDep) -> Response:
     """The leases extended; one left out is gone (unknown, expired, reclaimed, another
     worker's or, for a queue-bound token, another queue's) and was not changed."""
-    if len(set(body.lease_ids)) != len(body.lease_ids):
-        raise ProblemError(422, "each lease_id may appear once", slug="validation-error")
+    _unique(body.lease_ids)
     extended = await engine.heartbeat_many(
-        connection,
+        worker.connection,
         body.lease_ids,
         body.worker_id,
-        settings.timeout_grace_s,
-        queue_scope=principal.queue,
+        worker.settings.timeout_grace_s,
+        queue_scope=worker.queue_scope,
     )
     return wire.answer(wire.heartbeat_batch_out(extended))
 
 
-@router.post(
-    "/leases/{lease_id}/complete",
-    response_model=LeaseResult,
-    responses=_CONFLICT,
-    summary="Complete",
-)
+@_one_lease("/leases/{lease_id}/complete", response_model=LeaseResult, summary="Complete")
 async def complete(
-    lease_id: uuid.UUID,
-    connection: QueueConnectionDep,
-    principal: QueueWorkerDep,
-    body: CompleteRequest | None = None,
+    lease_id: uuid.UUID, worker: WorkerDep, body: CompleteRequest | None = None
 ) -> Response:
     body = body or CompleteRequest()
     task = await engine.complete(
-        connection, lease_id, body.worker_id, body.result, queue_scope=principal.queue
+        worker.connection, lease_id, body.worker_id, body.result, queue_scope=worker.queue_scope
     )
     return _result(task, "completed")
 
 
-@router.post(
+@_many_leases(
     "/leases/complete",
     response_model=CompleteBatchOut,
-    responses={422: {"description": "A lease id appears twice"}},
     summary="Complete several leases in one transaction (each judged on its own)",
 )
-async def complete_many(
-    body: CompleteBatchRequest, connection: QueueConnectionDep, principal: QueueWorkerDep
-) -> Response:
+async def complete_many(body: CompleteBatchRequest, worker: WorkerDep) -> Response:
     """A queue-bound token's items of other queues are reported as not completed."""
     lease_ids = [item.lease_id for item in body.items]
-    if len(set(lease_ids)) != len(lease_ids):
-        raise ProblemError(422, "each lease_id may appear once", slug="validation-error")
+    _unique(lease_ids)
     done = await engine.complete_many(
-        connection,
+        worker.connection,
         [(item.lease_id, item.result) for item in body.items],
         body.worker_id,
-        queue_scope=principal.queue,
+        queue_scope=worker.queue_scope,
     )
     return wire.answer(wire.complete_batch_out(lease_ids, done))
 
 
-@router.post(
+@_one_lease(
     "/leases/{lease_id}/fail",
     response_model=LeaseResult,
-    responses=_CONFLICT,
     summary="Report a failed attempt (retried with backoff, or dead)",
 )
-async def fail(
-    lease_id: uuid.UUID,
-    body: FailRequest,
-    connection: QueueConnectionDep,
-    principal: QueueWorkerDep,
-) -> Response:
+async def fail(lease_id: uuid.UUID, body: FailRequest, worker: WorkerDep) -> Response:
     task = await engine.fail(
-        connection,
+        worker.connection,
         lease_id,
         body.worker_id,
         body.error,
         retryable=body.retryable,
-        queue_scope=principal.queue,
+        queue_scope=worker.queue_scope,
     )
     return _result(task, "failed")
 
 
-@router.post(
+@_one_lease(
     "/leases/{lease_id}/release",
     response_model=LeaseResult,
-    responses=_CONFLICT,
     summary="Give a task back without counting the attempt (a draining worker)",
 )
 async def release(
-    lease_id: uuid.UUID,
-    connection: QueueConnectionDep,
-    principal: QueueWorkerDep,
-    body: LeaseAction | None = None,
+    lease_id: uuid.UUID, worker: WorkerDep, body: LeaseAction | None = None
 ) -> Response:
+    worker_id = body.worker_id if body else None
     task = await engine.release(
-        connection, lease_id, body.worker_id if body else None, queue_scope=principal.queue
+        worker.connection, lease_id, worker_id, queue_scope=worker.queue_scope
     )
     return _result(task, "released")
 

@@ -7,27 +7,16 @@ visibility, page size and opaque cursor.
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from task_service import crud, listing
-from task_service.api.deps import (
-    QUEUE_NOT_FOUND,
-    CursorCodecDep,
-    PrincipalDep,
-    QueuePath,
-    SettingsDep,
-)
-from task_service.api.routes.tasks import PageCursor, StatusFilter, refuse_unknown_params
+from task_service import listing as lists
+from task_service.api.deps import QUEUE_NOT_FOUND, QueuePath, TaskListingDep
+from task_service.api.routes.tasks import StatusFilter
 from task_service.pagination import NEWEST_ID_FIRST
 from task_service.schemas import TaskPage
-from taskplane_common.db import DatabaseDep
 from taskplane_common.errors import ProblemError
-from taskplane_common.jsonbody import FastJSONResponse
 from taskplane_common.openapi import problems
-from taskplane_common.paging import PageLimit, page_size
 
 router = APIRouter(prefix="/api/v1", tags=["queues"])
 
@@ -49,27 +38,18 @@ _PARAMS = frozenset({"status", "limit", "cursor"})
     },
 )
 async def list_queue_tasks(
-    queue: QueuePath,
-    principal: PrincipalDep,
-    codec: CursorCodecDep,
-    request: Request,
-    settings: SettingsDep,
-    database: DatabaseDep,
-    status: StatusFilter = None,
-    limit: PageLimit = None,
-    cursor: PageCursor = None,
+    queue: QueuePath, listing: TaskListingDep, status: StatusFilter = None
 ) -> JSONResponse:
     """Admins see every job; anyone else the jobs they enqueued (a queue-bound token only
     its own queue's)."""
-    refuse_unknown_params(request, _PARAMS)
-    principal.check_queue(queue)
-    size = page_size(settings, limit)
-    after = codec.decode(cursor, NEWEST_ID_FIRST)[1] if cursor else None
-    async with database.driver() as db:
-        page = await listing.list_queue_tasks(db, principal, queue, status or (), size, after)
+    listing.refuse_unknown_params(_PARAMS)
+    listing.principal.check_queue(queue)
+    position = listing.position(NEWEST_ID_FIRST)
+    after = position[1] if position else None
+    async with listing.database.driver() as db:
+        page = await lists.list_queue_tasks(
+            db, listing.principal, queue, status or (), listing.size, after
+        )
     if page is None:
         raise ProblemError(404, f"queue {queue!r} does not exist", slug="queue-not-found")
-    jobs, more = page
-    next_cursor = codec.encode(NEWEST_ID_FIRST, SimpleNamespace(**jobs[-1])) if more else None
-    items = [crud.task_document(job) for job in jobs]
-    return FastJSONResponse({"items": items, "next_cursor": next_cursor})
+    return listing.page(NEWEST_ID_FIRST, *page)

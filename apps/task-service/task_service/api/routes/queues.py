@@ -21,9 +21,9 @@ from task_service.api.deps import (
     EnqueuerDep,
     PrincipalDep,
     QueueAdminDep,
+    QueueChangeDep,
     QueuePath,
     ReadSessionDep,
-    SessionDep,
     SettingsDep,
 )
 from task_service.config import Settings
@@ -42,10 +42,9 @@ from task_service.queue.schemas import (
 )
 from task_service.tracing import current_traceparent
 from taskplane_client.models import Request as _Body
-from taskplane_common import audit
+from taskplane_common.deps import Audited, SessionDep
 from taskplane_common.errors import ProblemError
 from taskplane_common.openapi import problems
-from taskplane_common.principals import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["queues"])
 
@@ -83,24 +82,12 @@ async def get_queue(queue: QueuePath, session: ReadSessionDep, principal: Princi
     responses={201: {"description": "Queue created"}},
     summary="Create or replace a queue's configuration (the operator calls this)",
 )
-async def put_queue(
-    queue: QueuePath,
-    config: QueueConfig,
-    request: Request,
-    session: SessionDep,
-    admin: QueueAdminDep,
-) -> JSONResponse:
-    created = await engine.put_queue(session, queue, config)
-    await audit.record(
-        session,
-        request,
-        action="queue.put",
-        target=f"queue:{queue}",
-        actor=admin,
-        details={"created": created, "config": config.model_dump(mode="json")},
-    )
-    await session.commit()
-    body = _queue_out(*await engine.describe_queue(session, queue)).model_dump(mode="json")
+async def put_queue(queue: QueuePath, config: QueueConfig, change: QueueChangeDep) -> JSONResponse:
+    created = await engine.put_queue(change.session, queue, config)
+    config_json = config.model_dump(mode="json")
+    await change.commit("queue.put", f"queue:{queue}", created=created, config=config_json)
+    described = await engine.describe_queue(change.session, queue)
+    body = _queue_out(*described).model_dump(mode="json")
     return JSONResponse(body, status_code=201 if created else 200)
 
 
@@ -112,21 +99,11 @@ async def put_queue(
 )
 async def delete_queue(
     queue: QueuePath,
-    request: Request,
-    session: SessionDep,
-    admin: QueueAdminDep,
+    change: QueueChangeDep,
     force: Annotated[bool, Query(description="Also revoke leases of tasks in flight")] = False,
 ) -> Response:
-    await engine.delete_queue(session, queue, force=force)
-    await audit.record(
-        session,
-        request,
-        action="queue.delete",
-        target=f"queue:{queue}",
-        actor=admin,
-        details={"force": force},
-    )
-    await session.commit()
+    await engine.delete_queue(change.session, queue, force=force)
+    await change.commit("queue.delete", f"queue:{queue}", force=force)
     return Response(status_code=204)
 
 
@@ -219,23 +196,9 @@ async def list_dead(
     responses=problems(404, s404="No such dead task in this queue"),
     summary="Give a dead task a fresh set of attempts",
 )
-async def retry_dead(
-    queue: QueuePath,
-    task_id: uuid.UUID,
-    request: Request,
-    session: SessionDep,
-    admin: QueueAdminDep,
-) -> QueuedTaskOut:
-    task = await engine.retry_dead(session, queue, task_id)
-    await audit.record(
-        session,
-        request,
-        action="dead_letter.retry",
-        target=f"queue:{queue}",
-        actor=admin,
-        details={"task_ids": [str(task_id)]},
-    )
-    await session.commit()
+async def retry_dead(queue: QueuePath, task_id: uuid.UUID, change: QueueChangeDep) -> QueuedTaskOut:
+    task = await engine.retry_dead(change.session, queue, task_id)
+    await change.commit("dead_letter.retry", f"queue:{queue}", task_ids=[str(task_id)])
     return task
 
 
@@ -292,16 +255,12 @@ async def _each_dead(
 
 
 async def _bulk(
-    action: Literal["retry", "delete"],
-    queue: str,
-    selection: DeadLetterSelection,
-    request: Request,
-    session: AsyncSession,
-    admin: Principal,
+    action: Literal["retry", "delete"], queue: str, selection: DeadLetterSelection, change: Audited
 ) -> DeadLetterCount:
     """Count (dry run) or act on every matching dead task in one transaction: all of
     them or, on the first refusal, none."""
-    admin.check_queue(queue)
+    session = change.session
+    change.actor.check_queue(queue)
     targets = await _each_dead(session, queue, selection)
     if selection.dry_run:
         return DeadLetterCount(matched=len(targets))
@@ -314,15 +273,12 @@ async def _bulk(
             session, [task.id for task in targets], dead_of=queue
         )
         done = [str(task.id) for task in targets if task.id in deleted]
-    await audit.record(
-        session,
-        request,
-        action=f"dead_letter.{action}",
-        target=f"queue:{queue}",
-        actor=admin,
-        details={"task_ids": done, "error_contains": selection.error_contains},
+    await change.commit(
+        f"dead_letter.{action}",
+        f"queue:{queue}",
+        task_ids=done,
+        error_contains=selection.error_contains,
     )
-    await session.commit()
     return DeadLetterCount(matched=len(done))
 
 
@@ -330,13 +286,9 @@ def _bulk_route(action: Literal["retry", "delete"], summary: str, responses: Any
     """``POST /queues/{queue}/dead/<action>``: the two bulk routes differ in the action."""
 
     async def bulk(
-        queue: QueuePath,
-        selection: DeadLetterSelection,
-        request: Request,
-        session: SessionDep,
-        admin: QueueAdminDep,
+        queue: QueuePath, selection: DeadLetterSelection, change: QueueChangeDep
     ) -> DeadLetterCount:
-        return await _bulk(action, queue, selection, request, session, admin)
+        return await _bulk(action, queue, selection, change)
 
     bulk.__name__ = f"{action}_dead_matching"
     router.post(

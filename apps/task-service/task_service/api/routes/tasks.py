@@ -5,18 +5,19 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
-from types import SimpleNamespace
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
 
-from task_service import crud, idempotency, listing
-from task_service.api.deps import CursorCodecDep, PrincipalDep, SettingsDep, WriterDep
+from task_service import crud, idempotency
+from task_service import listing as lists
+from task_service.api.deps import PrincipalDep, SettingsDep, TaskListingDep, WriterDep
 from task_service.models import FINAL_STATUSES
 from task_service.pagination import (
-    CURSOR_PATTERN,
     DEFAULT_SORT,
     SortOption,
     parse_sort,
@@ -30,11 +31,10 @@ from task_service.schemas import (
     TaskStats,
     TaskUpdate,
 )
-from taskplane_common.db import DatabaseDep, Driver, Row
+from taskplane_common.db import Database, DatabaseDep, Driver, Row
 from taskplane_common.errors import ProblemError
 from taskplane_common.jsonbody import FastJSONResponse
 from taskplane_common.openapi import links, problems, with_links
-from taskplane_common.paging import PageLimit, page_size
 from taskplane_common.principals import Principal
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
@@ -53,15 +53,6 @@ ASSIGNEE_PATTERN = (
 )
 #: The ``status`` filter of a list.
 StatusFilter = Annotated[list[StatusLabel] | None, Query(description="Repeat to OR")]
-#: A list's opaque cursor (signed: one the service did not write for this list is a 400).
-PageCursor = Annotated[
-    str | None,
-    Query(
-        pattern=CURSOR_PATTERN,
-        max_length=1024,
-        description="`next_cursor` of the previous page of this list (with the same `sort`)",
-    ),
-]
 IfMatch = Annotated[
     str | None,
     Header(
@@ -103,19 +94,6 @@ def _check_if_match(if_match: str | None, task: Row) -> None:
         slug="precondition-failed",
         headers={"ETag": etag_of(task)},
     )
-
-
-def refuse_unknown_params(request: Request, allowed: frozenset[str]) -> None:
-    """A list's 422 for a query parameter it does not know (a misspelt filter would
-    otherwise list everything)."""
-    unknown = sorted(set(request.query_params) - allowed)
-    if unknown:
-        raise ProblemError(
-            422,
-            f"unknown query parameter(s): {', '.join(unknown)}; "
-            f"allowed: {', '.join(sorted(allowed))}",
-            slug="unknown-query-parameter",
-        )
 
 
 def _request_hash(body: TaskCreate) -> str:
@@ -183,11 +161,7 @@ async def create_task(
     responses=problems(400, s400="The cursor is invalid, altered or of another sort"),
 )
 async def list_tasks(
-    request: Request,
-    principal: PrincipalDep,
-    database: DatabaseDep,
-    settings: SettingsDep,
-    codec: CursorCodecDep,
+    listing: TaskListingDep,
     status: StatusFilter = None,
     priority: Annotated[list[PriorityLabel] | None, Query(description="Repeat to OR")] = None,
     tag: Annotated[
@@ -202,27 +176,21 @@ async def list_tasks(
     sort: Annotated[SortOption, Query(description="A field, `-` first for descending")] = (
         DEFAULT_SORT
     ),
-    limit: PageLimit = None,
-    cursor: PageCursor = None,
 ) -> JSONResponse:
-    refuse_unknown_params(request, _LIST_PARAMS)
-    size = page_size(settings, limit)
+    listing.refuse_unknown_params(_LIST_PARAMS)
     key = parse_sort(sort)
-    filters = listing.TaskFilters(
+    principal = listing.principal
+    filters = lists.TaskFilters(
         statuses=status or (),
         priorities=priority or (),
         tags=tag or (),
         text=q,
         **_assignee_filter(assignee, principal.user_id),
     )
-    position = codec.decode(cursor, key) if cursor else None
-    async with database.driver() as db:
-        tasks, more = await listing.list_tasks(db, principal, filters, key, size, position)
-    next_cursor = codec.encode(key, SimpleNamespace(**tasks[-1])) if more and tasks else None
-    # Rows to JSON once here: returning the model would have FastAPI build, validate and
-    # dump the whole page again for the response_model (which still documents it).
-    items = [crud.task_document(task) for task in tasks]
-    return FastJSONResponse({"items": items, "next_cursor": next_cursor})
+    position = listing.position(key)
+    async with listing.database.driver() as db:
+        tasks, more = await lists.list_tasks(db, principal, filters, key, listing.size, position)
+    return listing.page(key, tasks, more)
 
 
 def _assignee_filter(assignee: str | None, me: uuid.UUID | None) -> dict[str, Any]:
@@ -255,20 +223,42 @@ async def get_task(task_id: uuid.UUID, principal: PrincipalDep, database: Databa
     return _task_response(task)
 
 
-async def _task_to_change(
-    db: Driver, principal: Principal, task_id: uuid.UUID, if_match: str | None
-) -> Row:
-    """The task as it is now, after its visibility and ``If-Match`` checks.
+@dataclass(frozen=True)
+class _TaskChange:
+    """A change to one task by a writer, honouring ``If-Match``."""
 
-    The change that follows names the version read here in its ``WHERE``: when another
-    change landed in between, it matches nothing and the caller reads again (so a stale
-    ``If-Match`` becomes a 412, a missing one applies to the new version).
-    """
-    task = await crud.get_task(db, principal, task_id)
-    if task is None:
-        raise _not_found(task_id)
-    _check_if_match(if_match, task)
-    return task
+    task_id: uuid.UUID
+    principal: Principal
+    database: Database
+    if_match: str | None
+
+    async def apply(self, change: Callable[[Driver, Row], Awaitable[Response | None]]) -> Response:
+        """``change(db, task)`` on the task as it is now, after its visibility and
+        ``If-Match`` checks; its answer, or ``None`` when another change landed since
+        the task was read.
+
+        The change names the version read here in its ``WHERE``: when another change
+        landed in between, it matches nothing and the task is read again (so a stale
+        ``If-Match`` becomes a 412, a missing one applies to the new version).
+        """
+        async with self.database.driver() as db:
+            while True:
+                task = await crud.get_task(db, self.principal, self.task_id)
+                if task is None:
+                    raise _not_found(self.task_id)
+                _check_if_match(self.if_match, task)
+                answer = await change(db, task)
+                if answer is not None:
+                    return answer
+
+
+async def _task_change(
+    task_id: uuid.UUID, principal: WriterDep, database: DatabaseDep, if_match: IfMatch = None
+) -> _TaskChange:
+    return _TaskChange(task_id, principal, database, if_match)
+
+
+TaskChangeDep = Annotated[_TaskChange, Depends(_task_change)]
 
 
 @router.patch(
@@ -277,25 +267,17 @@ async def _task_to_change(
     summary="Update a task (If-Match honoured)",
     responses={**_NOT_FOUND, **_STALE, **_QUEUED},
 )
-async def update_task(
-    task_id: uuid.UUID,
-    body: TaskUpdate,
-    principal: WriterDep,
-    database: DatabaseDep,
-    if_match: IfMatch = None,
-) -> Response:
-    async with database.driver() as db:
-        while True:
-            task = await _task_to_change(db, principal, task_id, if_match)
-            if crud.is_queue_job(task):
-                # Its queue owns its life: a change here would race the engine.
-                raise _queued_task(
-                    task,
-                    "change it through its queue (cancel it, or retry it from the dead letters)",
-                )
-            updated = await crud.update_task(db, task, body)
-            if updated is not None:
-                return _task_response(updated)
+async def update_task(body: TaskUpdate, change: TaskChangeDep) -> Response:
+    async def update(db: Driver, task: Row) -> Response | None:
+        if crud.is_queue_job(task):
+            # Its queue owns its life: a change here would race the engine.
+            raise _queued_task(
+                task, "change it through its queue (cancel it, or retry it from the dead letters)"
+            )
+        updated = await crud.update_task(db, task, body)
+        return None if updated is None else _task_response(updated)
+
+    return await change.apply(update)
 
 
 @router.delete(
@@ -304,16 +286,10 @@ async def update_task(
     summary="Delete a task, or a finished queue job (If-Match honoured)",
     responses={**_NOT_FOUND, **_STALE, **_LIVE},
 )
-async def delete_task(
-    task_id: uuid.UUID,
-    principal: WriterDep,
-    database: DatabaseDep,
-    if_match: IfMatch = None,
-) -> Response:
-    async with database.driver() as db:
-        while True:
-            task = await _task_to_change(db, principal, task_id, if_match)
-            if crud.is_queue_job(task) and task["status"] not in FINAL_STATUSES:
-                raise _queued_task(task, f"it is {task['status']}; cancel it first")
-            if await crud.delete_task(db, task):
-                return Response(status_code=204)
+async def delete_task(change: TaskChangeDep) -> Response:
+    async def delete(db: Driver, task: Row) -> Response | None:
+        if crud.is_queue_job(task) and task["status"] not in FINAL_STATUSES:
+            raise _queued_task(task, f"it is {task['status']}; cancel it first")
+        return Response(status_code=204) if await crud.delete_task(db, task) else None
+
+    return await change.apply(delete)

@@ -5,17 +5,17 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskplane_common.db import DatabaseDep
+from taskplane_common.deps import SessionDep
 from taskplane_common.errors import ProblemError
 from taskplane_common.jsonbody import FastJSONResponse
 from taskplane_common.openapi import problems
 from taskplane_common.paging import PageLimit, page_size
 from user_service import crud
-from user_service.api.deps import MeDep, PrincipalDep, SessionDep, SettingsDep, UsersReaderDep
+from user_service.api.deps import MeDep, PrincipalDep, SettingsDep, UsersReaderDep
 from user_service.models import Profile
 from user_service.schemas import (
     DirectoryEntry,
@@ -26,9 +26,8 @@ from user_service.schemas import (
     ProfileUpdate,
 )
 
-router = APIRouter(prefix="/api/v1/users", tags=["users"])
-
 _AUTH = problems(401, 403, s401="No or invalid token", s403="Not allowed")
+router = APIRouter(prefix="/api/v1/users", tags=["users"], responses=_AUTH)
 
 
 def _shown(profile: Profile) -> dict[str, Any]:
@@ -52,7 +51,7 @@ def _profile_out(profile: Profile) -> ProfileOut:
     return ProfileOut.model_validate(_shown(profile))
 
 
-@router.get("/me", response_model=ProfileOut, responses=_AUTH, summary="My profile")
+@router.get("/me", response_model=ProfileOut, summary="My profile")
 async def get_me(me: MeDep, database: DatabaseDep) -> JSONResponse:
     # One statement on a psycopg connection, the body straight from its row, serialised
     # once (no session, no model to build and re-dump).
@@ -60,7 +59,7 @@ async def get_me(me: MeDep, database: DatabaseDep) -> JSONResponse:
         return FastJSONResponse(await crud.profile_row(db, *me))
 
 
-@router.patch("/me", response_model=ProfileOut, responses=_AUTH, summary="Update my profile")
+@router.patch("/me", response_model=ProfileOut, summary="Update my profile")
 async def patch_me(body: ProfileUpdate, session: SessionDep, me: MeDep) -> ProfileOut:
     profile = crud.update_profile(await crud.ensure_profile(session, *me), body)
     await session.commit()
@@ -70,7 +69,6 @@ async def patch_me(body: ProfileUpdate, session: SessionDep, me: MeDep) -> Profi
 @router.get(
     "/me/preferences",
     response_model=Preferences,
-    responses=_AUTH,
     summary="My notification preferences (every event type, defaults filled in)",
 )
 async def get_my_preferences(session: SessionDep, me: MeDep) -> Preferences:
@@ -82,7 +80,6 @@ async def get_my_preferences(session: SessionDep, me: MeDep) -> Preferences:
 @router.put(
     "/me/preferences",
     response_model=Preferences,
-    responses=_AUTH,
     summary="Replace my notification preferences (omitted event types use the defaults)",
 )
 async def put_my_preferences(body: Preferences, session: SessionDep, me: MeDep) -> Preferences:
@@ -92,45 +89,45 @@ async def put_my_preferences(body: Preferences, session: SessionDep, me: MeDep) 
     return await crud.get_preferences(session, me[1])
 
 
-_USER_LOOKUP = {**_AUTH, **problems(404, s404="No such profile")}
+_NO_PROFILE = problems(404, s404="No such profile")
 
 
-async def _existing_profile(session: AsyncSession, user_id: uuid.UUID) -> Profile:
+async def _looked_up_profile(
+    user_id: uuid.UUID, session: SessionDep, _reader: UsersReaderDep
+) -> Profile:
+    """The profile a ``users:read`` caller looks up by id (404 without one)."""
     profile = await crud.get_profile(session, user_id)
     if profile is None:
         raise ProblemError(404, f"user {user_id} has no profile", slug="user-not-found")
     return profile
 
 
+LookedUpProfileDep = Annotated[Profile, Depends(_looked_up_profile)]
+
+
 @router.get(
     "/{user_id}/preferences",
     response_model=Preferences,
-    responses=_USER_LOOKUP,
+    responses=_NO_PROFILE,
     summary="A user's notification preferences (scope users:read: the notification-service)",
 )
-async def get_user_preferences(
-    user_id: uuid.UUID, session: SessionDep, _reader: UsersReaderDep
-) -> Preferences:
-    await _existing_profile(session, user_id)
-    return await crud.get_preferences(session, user_id)
+async def get_user_preferences(profile: LookedUpProfileDep, session: SessionDep) -> Preferences:
+    return await crud.get_preferences(session, profile.user_id)
 
 
 @router.get(
     "/{user_id}",
     response_model=DirectoryEntryFull,
-    responses=_USER_LOOKUP,
+    responses=_NO_PROFILE,
     summary="A user's profile with email (scope users:read: the notification-service)",
 )
-async def get_user(
-    user_id: uuid.UUID, session: SessionDep, _reader: UsersReaderDep
-) -> DirectoryEntryFull:
-    return _full_entry(await _existing_profile(session, user_id))
+async def get_user(profile: LookedUpProfileDep) -> DirectoryEntryFull:
+    return _full_entry(profile)
 
 
 @router.get(
     "",
     response_model=DirectoryPage,
-    responses=_AUTH,
     summary="User directory for assignment (admins see every field)",
 )
 async def list_users(

@@ -3,7 +3,17 @@
 # A production stack refuses settings that are fine in dev (one validation of
 # `production` over local.production_guarantees); each run breaks guarantees.
 
-mock_provider "aws" {}
+# The shared mock data (policy documents the provider checks as JSON), and the zones:
+# the network module looks them up by name and fails the plan when one is missing.
+mock_provider "aws" {
+  source = "../../mocks/aws"
+
+  mock_data "aws_availability_zones" {
+    defaults = {
+      names = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+    }
+  }
+}
 
 mock_provider "kubernetes" {}
 

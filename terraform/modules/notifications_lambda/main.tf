@@ -24,6 +24,9 @@ data "aws_region" "current" {}
 locals {
   function_name = "${var.name}-notifications"
   log_group     = "/aws/lambda/${local.function_name}"
+  # IAM caps a role's name_prefix at 38 characters (64 less the unique suffix); the
+  # function name reaches 45 for the longest deployment name the module accepts.
+  role_name_prefix = substr("${local.function_name}-", 0, 38)
 }
 
 ################################################################################
@@ -111,7 +114,7 @@ module "trust" {
 }
 
 resource "aws_iam_role" "function" {
-  name_prefix        = "${local.function_name}-"
+  name_prefix        = local.role_name_prefix
   assume_role_policy = module.trust.json
 
   tags = var.tags

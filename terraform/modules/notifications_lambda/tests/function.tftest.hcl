@@ -46,6 +46,19 @@ run "function_topic_and_dead_letters_are_named_after_the_deployment" {
   }
 }
 
+run "the_role_prefix_fits_iam_for_the_longest_name" {
+  command = plan
+
+  variables {
+    name = "a-deployment-name-of-31-chars-x"
+  }
+
+  assert {
+    condition     = length(aws_iam_role.function.name_prefix) <= 38
+    error_message = "IAM refuses a role name_prefix over 38 characters"
+  }
+}
+
 run "rejects_no_subnet" {
   command = plan
 

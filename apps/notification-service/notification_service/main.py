@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from notification_service import __version__
-from notification_service.api.routes import deliveries, notifications, webhooks
+from notification_service.api.routes import notifications, webhooks
 from notification_service.config import Settings, get_settings
 from notification_service.consumer.feed import feed_client
 from notification_service.consumer.feed_consumer import FeedConsumer
@@ -93,7 +93,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         settings=settings,
         title="taskplane notification-service",
         version=__version__,
-        routers=[webhooks.router, deliveries.router, notifications.router],
+        routers=[webhooks.router, webhooks.deliveries_router, notifications.router],
         database=database,
         lifespan=lifespan,
         extra_ready_checks=checks,

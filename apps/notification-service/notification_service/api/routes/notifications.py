@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from notification_service import crud, lists
 from notification_service.api.deps import UserIdDep
-from notification_service.api.routes.common import AUTH, NOT_FOUND, OwnPageDep
+from notification_service.api.routes.common import AUTH, NOT_FOUND, OwnPageDep, answer
 from notification_service.schemas import (
     NotificationOut,
     NotificationPage,
@@ -18,7 +18,6 @@ from notification_service.schemas import (
 )
 from taskplane_common.db import DatabaseDep
 from taskplane_common.deps import SessionDep
-from taskplane_common.jsonbody import FastJSONResponse
 
 router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"], responses=AUTH)
 
@@ -29,9 +28,7 @@ router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"], respo
     summary="My notifications: unread first, then newest first",
 )
 async def list_notifications(page: OwnPageDep) -> JSONResponse:
-    async with page.database.driver() as db:
-        notes = await lists.notification_page(db, page.owner, page.size, page.cursor)
-    return FastJSONResponse(notes)
+    return await answer(page.database, lists.notification_page, page.owner, page.size, page.cursor)
 
 
 @router.get(
@@ -40,8 +37,7 @@ async def list_notifications(page: OwnPageDep) -> JSONResponse:
     summary="How many of my notifications are unread (the console's badge)",
 )
 async def unread_count(database: DatabaseDep, user: UserIdDep) -> JSONResponse:
-    async with database.driver() as db:
-        return FastJSONResponse(await lists.unread_count(db, user))
+    return await answer(database, lists.unread_count, user)
 
 
 @router.patch(

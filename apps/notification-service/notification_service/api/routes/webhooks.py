@@ -1,4 +1,5 @@
-"""Webhook subscriptions, their secrets and their delivery log."""
+"""Webhook subscriptions, their secrets and their delivery log: one subscription's
+(``/api/v1/webhooks/{id}/deliveries``) or all of the caller's (``/api/v1/deliveries``)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from notification_service.api.routes.common import (
     AUTH,
     NOT_FOUND,
     DeliveryLogDep,
+    answer,
 )
 from notification_service.config import Settings
 from notification_service.delivery.ssrf import UrlRefusedError, check_url, parse_url
@@ -40,6 +42,8 @@ from taskplane_common.jsonbody import FastJSONResponse
 from taskplane_common.openapi import links, problems, with_links
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], responses=AUTH)
+#: What one event caused across all my subscriptions, in one call.
+deliveries_router = APIRouter(prefix="/api/v1/deliveries", tags=["webhooks"], responses=AUTH)
 _CREATED = {"webhook_id": "$response.body#/id"}
 
 
@@ -103,8 +107,7 @@ async def create_webhook(
 
 @router.get("", response_model=list[WebhookOut], summary="My webhooks")
 async def list_webhooks(database: DatabaseDep, owner: UserIdDep) -> JSONResponse:
-    async with database.driver() as db:
-        return FastJSONResponse(await lists.webhooks(db, owner))
+    return await answer(database, lists.webhooks, owner)
 
 
 @router.get("/{webhook_id}", response_model=WebhookOut, responses=NOT_FOUND, summary="One webhook")
@@ -164,6 +167,15 @@ async def rotate_secret(
 )
 async def list_deliveries(webhook_id: uuid.UUID, log: DeliveryLogDep) -> JSONResponse:
     return await log.read(webhook_id)
+
+
+@deliveries_router.get(
+    "",
+    response_model=DeliveryPage,
+    summary="My webhook deliveries (every subscription of mine), newest first",
+)
+async def list_my_deliveries(log: DeliveryLogDep) -> JSONResponse:
+    return await log.read(webhook_id=None)
 
 
 @router.post(

@@ -13,8 +13,9 @@ from taskplane_common.deps import SessionDep
 from taskplane_common.errors import ProblemError
 from taskplane_common.jsonbody import FastJSONResponse
 from taskplane_common.openapi import problems
+from taskplane_common.paging import PageLimit, page_size
 from user_service import crud
-from user_service.api.deps import DirectoryPageDep, MeDep, PrincipalDep, UsersReaderDep
+from user_service.api.deps import MeDep, PrincipalDep, SettingsDep, UsersReaderDep
 from user_service.models import Profile
 from user_service.schemas import (
     DirectoryEntry,
@@ -25,8 +26,6 @@ from user_service.schemas import (
     ProfileUpdate,
 )
 
-#: The directory's text search (display names; emails too for ``users:read`` callers).
-Search = Annotated[str | None, Query(min_length=1, max_length=200)]
 _AUTH = problems(401, 403, s401="No or invalid token", s403="Not allowed")
 router = APIRouter(prefix="/api/v1/users", tags=["users"], responses=_AUTH)
 
@@ -132,11 +131,17 @@ async def get_user(profile: LookedUpProfileDep) -> DirectoryEntryFull:
     summary="User directory for assignment (admins see every field)",
 )
 async def list_users(
-    session: SessionDep, principal: PrincipalDep, page: DirectoryPageDep, q: Search = None
+    session: SessionDep,
+    principal: PrincipalDep,
+    settings: SettingsDep,
+    q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    limit: PageLimit = None,
+    cursor: Annotated[uuid.UUID | None, Query(description="Last id of the previous page")] = None,
 ) -> DirectoryPage:
+    size = page_size(settings, limit)
     full = principal.has_scope("users:read")
     profiles, more = await crud.directory(
-        session, limit=page.size, after=page.after, text=q, search_email=full
+        session, limit=size, after=cursor, text=q, search_email=full
     )
     items: list[DirectoryEntryFull | DirectoryEntry] = [
         _full_entry(p) if full else DirectoryEntry(id=p.user_id, display_name=p.display_name)

@@ -86,7 +86,8 @@ def test_stack_refuses_an_unprotected_production(docs: dict[str, HclDoc]) -> Non
 def test_dev_is_not_production(docs: dict[str, HclDoc]) -> None:
     dev = stack_call(docs, "dev")
     assert attr(dev, "production") is False
-    assert attr(dev, "database")["deletion_protection"] is False  # disposable, and tests the guard's scope
+    # disposable, and tests the guard's scope
+    assert attr(dev, "database")["deletion_protection"] is False
 
 
 def test_database_module_wires_safety_settings(docs: dict[str, HclDoc]) -> None:

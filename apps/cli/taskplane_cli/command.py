@@ -19,6 +19,12 @@ OutputOpt = Annotated[
 ]
 
 
+def env_option(what: str, envvar: str) -> Any:
+    """An option that falls back on the environment variable ``envvar``, named in its
+    help (in place of Typer's own ``[env var: ...]`` line)."""
+    return typer.Option(envvar=envvar, show_envvar=False, help=f"{what} (env {envvar})")
+
+
 def group(name: str, help: str) -> typer.Typer:
     """A command group (``taskplane NAME ...``); ``--help`` without a command."""
     return typer.Typer(name=name, help=help, no_args_is_help=True)

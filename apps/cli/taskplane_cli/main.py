@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from taskplane_cli import account, audit, contexts, events, queues, tasks, tokens
-from taskplane_cli.command import OutputOpt
+from taskplane_cli.command import OutputOpt, env_option
 from taskplane_cli.session import CliGroup, resolve
 
 app = typer.Typer(
@@ -32,14 +32,10 @@ COMMANDS = (account, tasks, queues, events, tokens, audit, contexts)
 def root(
     ctx: typer.Context,
     context: Annotated[
-        str | None, typer.Option(help="context from the config file (env TASKPLANE_CONTEXT)")
+        str | None, env_option("context from the config file", "TASKPLANE_CONTEXT")
     ] = None,
-    api_url: Annotated[
-        str | None, typer.Option(help="task-service URL (env TASKPLANE_API_URL)")
-    ] = None,
-    auth_url: Annotated[
-        str | None, typer.Option(help="auth-service URL (env TASKPLANE_AUTH_URL)")
-    ] = None,
+    api_url: Annotated[str | None, env_option("task-service URL", "TASKPLANE_API_URL")] = None,
+    auth_url: Annotated[str | None, env_option("auth-service URL", "TASKPLANE_AUTH_URL")] = None,
     output: OutputOpt = None,
 ) -> None:
     """taskplane: log in, create and follow tasks, feed and watch queues, tail events.

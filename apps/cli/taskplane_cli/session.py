@@ -91,14 +91,15 @@ class Session:
 def resolve(
     context: str | None, api_url: str | None, auth_url: str | None, output: Output | None
 ) -> Session:
-    """Flags first, then environment variables, then the context, then the defaults."""
+    """Flags first (or the environment variables the root's options fall back on), then
+    the context, then the defaults."""
     config = ConfigFile.load()
-    name = context or os.environ.get("TASKPLANE_CONTEXT") or config.current
+    name = context or config.current
     chosen = config.context(name)
     return Session(
         context=name,
-        api_url=api_url or os.environ.get("TASKPLANE_API_URL") or chosen.api_url,
-        auth_url=auth_url or os.environ.get("TASKPLANE_AUTH_URL") or chosen.auth_url,
+        api_url=api_url or chosen.api_url,
+        auth_url=auth_url or chosen.auth_url,
         output=output or Output(os.environ.get("TASKPLANE_OUTPUT") or "table"),
         env_token=os.environ.get("TASKPLANE_TOKEN") or None,
     )

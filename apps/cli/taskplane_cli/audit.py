@@ -7,7 +7,6 @@ records); ``audit list`` asks each chosen service and merges the answers newest 
 from __future__ import annotations
 
 import dataclasses
-import os
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -15,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import BaseModel
 
-from taskplane_cli.command import OutputOpt, group
+from taskplane_cli.command import OutputOpt, env_option, group
 from taskplane_cli.output import Column, Output, fields, say, show
 from taskplane_cli.session import fail, session
 from taskplane_client.transport import Call, model
@@ -80,9 +79,8 @@ def audit_list(
     ] = None,
     notifications_url: Annotated[
         str | None,
-        typer.Option(
-            help=f"notification-service URL (env TASKPLANE_NOTIFICATIONS_URL, "
-            f"default {DEFAULT_NOTIFICATIONS_URL})"
+        env_option(
+            "notification-service URL", "TASKPLANE_NOTIFICATIONS_URL", DEFAULT_NOTIFICATIONS_URL
         ),
     ] = None,
     output: OutputOpt = None,
@@ -119,11 +117,7 @@ def audit_list(
             idempotent=True,
         )
         if which is AuditService.notifications:
-            url = (
-                notifications_url
-                or os.environ.get("TASKPLANE_NOTIFICATIONS_URL")
-                or DEFAULT_NOTIFICATIONS_URL
-            )
+            url = notifications_url or DEFAULT_NOTIFICATIONS_URL
             base = dataclasses.replace(current, api_url=url)
         with base.client() as client:
             page = client.send(call)

@@ -19,10 +19,12 @@ OutputOpt = Annotated[
 ]
 
 
-def env_option(what: str, envvar: str) -> Any:
+def env_option(what: str, envvar: str, default: str | None = None) -> Any:
     """An option that falls back on the environment variable ``envvar``, named in its
-    help (in place of Typer's own ``[env var: ...]`` line)."""
-    return typer.Option(envvar=envvar, show_envvar=False, help=f"{what} (env {envvar})")
+    help (in place of Typer's own ``[env var: ...]`` line), as is the ``default`` the
+    command falls back on after that."""
+    also = f", default {default}" if default else ""
+    return typer.Option(envvar=envvar, show_envvar=False, help=f"{what} (env {envvar}{also})")
 
 
 def group(name: str, help: str) -> typer.Typer:

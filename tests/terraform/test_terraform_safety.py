@@ -25,40 +25,42 @@ from .conftest import (
 # --------------------------------------------------------------------------- database
 
 
-# stack input -> (database module input, what prod must pass)
+# field of the stack's `database` object (the database module input of the same name)
+# -> what prod must pass
 DATABASE_SAFETY = {
-    "db_multi_az": ("multi_az", True),
-    "db_deletion_protection": ("deletion_protection", True),
-    "db_skip_final_snapshot": ("skip_final_snapshot", False),
-    "db_backup_retention_days": ("backup_retention_days", None),
+    "multi_az": True,
+    "deletion_protection": True,
+    "skip_final_snapshot": False,
+    "backup_retention_days": None,
 }
 
 
 def test_prod_database_is_protected(docs: dict[str, HclDoc]) -> None:
     prod = stack_call(docs, "prod")
     assert attr(prod, "production") is True
-    for stack_input, (_, wanted) in DATABASE_SAFETY.items():
+    settings = attr(prod, "database")
+    for field, wanted in DATABASE_SAFETY.items():
         if wanted is not None:
-            assert attr(prod, stack_input) is wanted, f"prod {stack_input}"
-    assert attr(prod, "db_backup_retention_days") >= 7
+            assert settings[field] is wanted, f"prod database.{field}"
+    assert settings["backup_retention_days"] >= 7
 
     # the stack hands every one of them to the database module unchanged
     database = module_calls(docs, STACK)["database"]
-    for stack_input, (module_input, _) in DATABASE_SAFETY.items():
-        assert expr(attr(database, module_input)) == f"var.{stack_input}", module_input
+    for field in DATABASE_SAFETY:
+        assert expr(attr(database, field)) == f"var.database.{field}", field
 
 
-# stack input -> what the stack's table of production guarantees requires of it
+# what the stack's table of production guarantees requires -> the stack input it reads
 PRODUCTION_GUARANTEES = {
-    "db_multi_az": "var.db_multi_az",
-    "db_deletion_protection": "var.db_deletion_protection",
-    "db_skip_final_snapshot": "!var.db_skip_final_snapshot",
-    "db_backup_retention_days": "var.db_backup_retention_days>=7",
-    "availability_zones": "length(var.availability_zones)==3",
-    "single_nat_gateway": "!var.single_nat_gateway",
-    "node_group": "var.node_group.min_size>=3",
-    "ecr_force_delete": "!var.ecr_force_delete",
-    "secret_recovery_window_days": "var.secret_recovery_window_days>0",
+    "var.database.multi_az": "database",
+    "var.database.deletion_protection": "database",
+    "!var.database.skip_final_snapshot": "database",
+    "var.database.backup_retention_days>=7": "database",
+    "length(var.availability_zones)==3": "availability_zones",
+    "!var.single_nat_gateway": "single_nat_gateway",
+    "var.node_group.min_size>=3": "node_group",
+    "!var.ecr_force_delete": "ecr_force_delete",
+    "var.secret_recovery_window_days>0": "secret_recovery_window_days",
 }
 
 
@@ -68,19 +70,24 @@ def test_stack_refuses_an_unprotected_production(docs: dict[str, HclDoc]) -> Non
     # one table of guarantees, checked by one validation of `production` that names
     # every guarantee that does not hold
     table = doc(docs, f"{STACK}/main.tf").locals()["production_guarantees"]
-    assert sorted(expr(v) for v in table.values()) == sorted(PRODUCTION_GUARANTEES.values())
+    assert sorted(expr(v) for v in table.values()) == sorted(PRODUCTION_GUARANTEES)
     conditions = [
         expr(attr(v, "condition")) for v in sub_blocks(variables["production"], "validation")
     ]
     assert conditions == ["!var.production||alltrue(values(local.production_guarantees))"]
-    for name in PRODUCTION_GUARANTEES:
+    for name in set(PRODUCTION_GUARANTEES.values()):
         assert "default" not in variables[name], f"{name}: each environment must set it"
+    # and the database's safety fields are not optional() in the object type either
+    database_type = expr(attr(variables["database"], "type"))
+    for field in DATABASE_SAFETY:
+        assert f"{field}=optional" not in database_type.replace(" ", ""), field
 
 
 def test_dev_is_not_production(docs: dict[str, HclDoc]) -> None:
     dev = stack_call(docs, "dev")
     assert attr(dev, "production") is False
-    assert attr(dev, "db_deletion_protection") is False  # disposable, and tests the guard's scope
+    # disposable, and tests the guard's scope
+    assert attr(dev, "database")["deletion_protection"] is False
 
 
 def test_database_module_wires_safety_settings(docs: dict[str, HclDoc]) -> None:

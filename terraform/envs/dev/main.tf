@@ -42,15 +42,17 @@ module "stack" {
   }
 
   # Database: single-AZ, no deletion protection, no final snapshot
-  db_instance_class               = "db.t4g.small"
-  db_allocated_storage_gib        = 20
-  db_max_allocated_storage_gib    = 50
-  db_multi_az                     = false
-  db_deletion_protection          = false
-  db_skip_final_snapshot          = true
-  db_backup_retention_days        = 1
-  db_performance_insights_enabled = false
-  db_monitoring_interval_seconds  = 0
+  database = {
+    instance_class               = "db.t4g.small"
+    allocated_storage_gib        = 20
+    max_allocated_storage_gib    = 50
+    multi_az                     = false
+    deletion_protection          = false
+    skip_final_snapshot          = true
+    backup_retention_days        = 1
+    performance_insights_enabled = false
+    monitoring_interval_seconds  = 0
+  }
 
   # Disposable: `terraform destroy` removes images and secrets at once
   ecr_force_delete            = true

@@ -42,18 +42,20 @@ module "stack" {
   }
 
   # Database
-  db_instance_class               = "db.m7g.large"
-  db_allocated_storage_gib        = 50
-  db_max_allocated_storage_gib    = 500
-  db_multi_az                     = true
-  db_deletion_protection          = true
-  db_skip_final_snapshot          = false
-  db_backup_retention_days        = 14
-  db_performance_insights_enabled = true
-  db_monitoring_interval_seconds  = 60
-  # The services' pools times their autoscalers' maxReplicas outgrow one instance's
-  # max_connections (docs/operations.md, "Capacity"): the proxy multiplexes them.
-  db_proxy_enabled = true
+  database = {
+    instance_class               = "db.m7g.large"
+    allocated_storage_gib        = 50
+    max_allocated_storage_gib    = 500
+    multi_az                     = true
+    deletion_protection          = true
+    skip_final_snapshot          = false
+    backup_retention_days        = 14
+    performance_insights_enabled = true
+    monitoring_interval_seconds  = 60
+    # The services' pools times their autoscalers' maxReplicas outgrow one instance's
+    # max_connections (docs/operations.md, "Capacity"): the proxy multiplexes them.
+    proxy_enabled = true
+  }
 
   ecr_force_delete            = false
   secret_recovery_window_days = 30

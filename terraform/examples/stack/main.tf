@@ -25,15 +25,17 @@ module "stack" {
     desired_size   = 1
   }
 
-  db_instance_class               = "db.t4g.micro"
-  db_allocated_storage_gib        = 20
-  db_max_allocated_storage_gib    = 20
-  db_multi_az                     = false
-  db_deletion_protection          = false
-  db_skip_final_snapshot          = true
-  db_backup_retention_days        = 1
-  db_performance_insights_enabled = false
-  db_monitoring_interval_seconds  = 0
+  database = {
+    instance_class               = "db.t4g.micro"
+    allocated_storage_gib        = 20
+    max_allocated_storage_gib    = 20
+    multi_az                     = false
+    deletion_protection          = false
+    skip_final_snapshot          = true
+    backup_retention_days        = 1
+    performance_insights_enabled = false
+    monitoring_interval_seconds  = 0
+  }
 
   ecr_force_delete            = true
   secret_recovery_window_days = 0

@@ -62,7 +62,7 @@ resource "aws_sns_topic" "events" {
 resource "aws_sqs_queue" "dead_letter" {
   name                      = "${local.function_name}-dlq"
   kms_master_key_id         = module.kms.arn
-  message_retention_seconds = var.dead_letter_retention_s
+  message_retention_seconds = var.failed_events.dead_letter_retention_s
 
   tags = var.tags
 }
@@ -260,8 +260,8 @@ resource "aws_lambda_function" "this" {
 # event to the dead-letter queue.
 resource "aws_lambda_function_event_invoke_config" "this" {
   function_name                = aws_lambda_function.this.function_name
-  maximum_retry_attempts       = var.maximum_retry_attempts
-  maximum_event_age_in_seconds = var.maximum_event_age_s
+  maximum_retry_attempts       = var.failed_events.maximum_retry_attempts
+  maximum_event_age_in_seconds = var.failed_events.maximum_event_age_s
 
   destination_config {
     on_failure {

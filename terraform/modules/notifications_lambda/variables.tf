@@ -72,36 +72,22 @@ variable "reserved_concurrency" {
   }
 }
 
-variable "maximum_retry_attempts" {
-  description = "Asynchronous retries of a raising invocation before the event goes to the dead-letter queue (Lambda allows 0-2)."
-  type        = number
-  default     = 2
+variable "failed_events" {
+  description = "What happens to an event whose invocation raises (SNS invokes asynchronously): Lambda retries it `maximum_retry_attempts` times (0-2) while it is younger than `maximum_event_age_s` (60-21600), then sends it to the dead-letter queue, which keeps it `dead_letter_retention_s` seconds (60-1209600, SQS's 14 days at most)."
+  type = object({
+    maximum_retry_attempts  = optional(number, 2)
+    maximum_event_age_s     = optional(number, 21600)
+    dead_letter_retention_s = optional(number, 1209600)
+  })
+  default = {}
 
   validation {
-    condition     = var.maximum_retry_attempts >= 0 && var.maximum_retry_attempts <= 2
-    error_message = "maximum_retry_attempts must be 0, 1 or 2."
-  }
-}
-
-variable "maximum_event_age_s" {
-  description = "Seconds an event may wait for a retry before it goes to the dead-letter queue (Lambda allows 60-21600)."
-  type        = number
-  default     = 21600
-
-  validation {
-    condition     = var.maximum_event_age_s >= 60 && var.maximum_event_age_s <= 21600
-    error_message = "maximum_event_age_s must be between 60 and 21600."
-  }
-}
-
-variable "dead_letter_retention_s" {
-  description = "Seconds the dead-letter queue keeps an undelivered event (SQS allows up to 14 days)."
-  type        = number
-  default     = 1209600
-
-  validation {
-    condition     = var.dead_letter_retention_s >= 60 && var.dead_letter_retention_s <= 1209600
-    error_message = "dead_letter_retention_s must be between 60 and 1209600."
+    condition = (
+      var.failed_events.maximum_retry_attempts >= 0 && var.failed_events.maximum_retry_attempts <= 2 &&
+      var.failed_events.maximum_event_age_s >= 60 && var.failed_events.maximum_event_age_s <= 21600 &&
+      var.failed_events.dead_letter_retention_s >= 60 && var.failed_events.dead_letter_retention_s <= 1209600
+    )
+    error_message = "failed_events must keep Lambda's and SQS's ranges: maximum_retry_attempts 0-2, maximum_event_age_s 60-21600, dead_letter_retention_s 60-1209600."
   }
 }
 

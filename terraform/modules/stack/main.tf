@@ -21,10 +21,10 @@ locals {
     "exactly 3 availability zones"                  = length(var.availability_zones) == 3
     "one NAT gateway per availability zone"         = !var.single_nat_gateway
     "at least 3 nodes, one per zone"                = var.node_group.min_size >= 3
-    "a Multi-AZ database"                           = var.db_multi_az
-    "database deletion protection"                  = var.db_deletion_protection
-    "a final database snapshot"                     = !var.db_skip_final_snapshot
-    "at least 7 days of database backups"           = var.db_backup_retention_days >= 7
+    "a Multi-AZ database"                           = var.database.multi_az
+    "database deletion protection"                  = var.database.deletion_protection
+    "a final database snapshot"                     = !var.database.skip_final_snapshot
+    "at least 7 days of database backups"           = var.database.backup_retention_days >= 7
     "ECR repositories that are never force-deleted" = !var.ecr_force_delete
     "deleted secrets that stay recoverable"         = var.secret_recovery_window_days > 0
   }
@@ -68,19 +68,17 @@ module "database" {
     { for f in module.notifications_lambda : "notifications-lambda" => f.security_group_id },
   )
 
-  instance_class            = var.db_instance_class
-  allocated_storage_gib     = var.db_allocated_storage_gib
-  max_allocated_storage_gib = var.db_max_allocated_storage_gib
-
-  multi_az                     = var.db_multi_az
-  deletion_protection          = var.db_deletion_protection
-  skip_final_snapshot          = var.db_skip_final_snapshot
-  backup_retention_days        = var.db_backup_retention_days
-  performance_insights_enabled = var.db_performance_insights_enabled
-  monitoring_interval_seconds  = var.db_monitoring_interval_seconds
+  instance_class               = var.database.instance_class
+  allocated_storage_gib        = var.database.allocated_storage_gib
+  max_allocated_storage_gib    = var.database.max_allocated_storage_gib
+  multi_az                     = var.database.multi_az
+  deletion_protection          = var.database.deletion_protection
+  skip_final_snapshot          = var.database.skip_final_snapshot
+  backup_retention_days        = var.database.backup_retention_days
+  performance_insights_enabled = var.database.performance_insights_enabled
+  monitoring_interval_seconds  = var.database.monitoring_interval_seconds
+  proxy_enabled                = var.database.proxy_enabled
   log_retention_days           = var.log_retention_days
-
-  proxy_enabled = var.db_proxy_enabled
 }
 
 module "registry" {

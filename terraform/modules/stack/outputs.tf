@@ -44,7 +44,7 @@ output "database_secret_arn" {
 }
 
 output "database_proxy_endpoint" {
-  description = "DNS name of the RDS Proxy (null unless db_proxy_enabled): for the auth-, user- and notification-service; the task-service and the migrations use database_address."
+  description = "DNS name of the RDS Proxy (null unless database.proxy_enabled): for the auth-, user- and notification-service; the task-service and the migrations use database_address."
   value       = module.database.proxy_endpoint
 }
 

@@ -115,55 +115,20 @@ variable "node_group" {
 
 # ---------------------------------------------------------------- database
 
-variable "db_instance_class" {
-  description = "RDS instance class."
-  type        = string
-}
-
-variable "db_allocated_storage_gib" {
-  description = "Initial database storage in GiB."
-  type        = number
-}
-
-variable "db_max_allocated_storage_gib" {
-  description = "Storage autoscaling ceiling in GiB."
-  type        = number
-}
-
-variable "db_multi_az" {
-  description = "Run the database Multi-AZ (synchronous standby in another zone). Must be true in production."
-  type        = bool
-}
-
-variable "db_deletion_protection" {
-  description = "RDS deletion protection. Must be true in production."
-  type        = bool
-}
-
-variable "db_skip_final_snapshot" {
-  description = "Delete the database without a final snapshot. Must be false in production."
-  type        = bool
-}
-
-variable "db_backup_retention_days" {
-  description = "Days of automated database backups (point-in-time recovery): 1-35, at least 7 in production."
-  type        = number
-}
-
-variable "db_performance_insights_enabled" {
-  description = "Enable RDS Performance Insights."
-  type        = bool
-}
-
-variable "db_monitoring_interval_seconds" {
-  description = "RDS Enhanced Monitoring interval in seconds (0 turns it off)."
-  type        = number
-}
-
-variable "db_proxy_enabled" {
-  description = "Put an RDS Proxy in front of the database (output `database_proxy_endpoint`) for the auth-, user- and notification-service; the task-service and the migrations keep the instance endpoint."
-  type        = bool
-  default     = false
+variable "database" {
+  description = "The PostgreSQL instance (the database module's inputs of the same names, which validate them): `instance_class`, `allocated_storage_gib` (initial storage) and `max_allocated_storage_gib` (the autoscaling ceiling), `multi_az` (a synchronous standby in another zone; true in production), `deletion_protection` (true in production), `skip_final_snapshot` (false in production), `backup_retention_days` (point-in-time recovery, 1-35; at least 7 in production), `performance_insights_enabled`, `monitoring_interval_seconds` (Enhanced Monitoring, 0 turns it off) and `proxy_enabled` (false by default: an RDS Proxy, output `database_proxy_endpoint`, for the auth-, user- and notification-service; the task-service and the migrations keep the instance endpoint)."
+  type = object({
+    instance_class               = string
+    allocated_storage_gib        = number
+    max_allocated_storage_gib    = number
+    multi_az                     = bool
+    deletion_protection          = bool
+    skip_final_snapshot          = bool
+    backup_retention_days        = number
+    performance_insights_enabled = bool
+    monitoring_interval_seconds  = number
+    proxy_enabled                = optional(bool, false)
+  })
 }
 
 # ---------------------------------------------------------------- registry and secrets

@@ -44,6 +44,15 @@ run "function_topic_and_dead_letters_are_named_after_the_deployment" {
     condition     = aws_lambda_function.this.reserved_concurrent_executions == 10
     error_message = "the function's concurrency is reserved (and capped) by default"
   }
+
+  assert {
+    condition = (
+      aws_lambda_function_event_invoke_config.this.maximum_retry_attempts == 2 &&
+      aws_lambda_function_event_invoke_config.this.maximum_event_age_in_seconds == 21600 &&
+      aws_sqs_queue.dead_letter.message_retention_seconds == 1209600
+    )
+    error_message = "failed_events defaults: 2 retries within 6 hours, then 14 days in the dead-letter queue"
+  }
 }
 
 run "the_role_prefix_fits_iam_for_the_longest_name" {
@@ -76,8 +85,8 @@ run "rejects_more_retries_than_lambda_allows" {
   command = plan
 
   variables {
-    maximum_retry_attempts = 3
+    failed_events = { maximum_retry_attempts = 3 }
   }
 
-  expect_failures = [var.maximum_retry_attempts]
+  expect_failures = [var.failed_events]
 }

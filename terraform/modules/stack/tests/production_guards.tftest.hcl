@@ -41,15 +41,17 @@ variables {
     desired_size   = 3
   }
 
-  db_instance_class               = "db.m7g.large"
-  db_allocated_storage_gib        = 50
-  db_max_allocated_storage_gib    = 500
-  db_multi_az                     = true
-  db_deletion_protection          = true
-  db_skip_final_snapshot          = false
-  db_backup_retention_days        = 14
-  db_performance_insights_enabled = true
-  db_monitoring_interval_seconds  = 60
+  database = {
+    instance_class               = "db.m7g.large"
+    allocated_storage_gib        = 50
+    max_allocated_storage_gib    = 500
+    multi_az                     = true
+    deletion_protection          = true
+    skip_final_snapshot          = false
+    backup_retention_days        = 14
+    performance_insights_enabled = true
+    monitoring_interval_seconds  = 60
+  }
 
   ecr_force_delete            = false
   secret_recovery_window_days = 30
@@ -70,9 +72,11 @@ run "refuses_an_unprotected_database" {
   command = plan
 
   variables {
-    db_multi_az            = false
-    db_deletion_protection = false
-    db_skip_final_snapshot = true
+    database = merge(var.database, {
+      multi_az            = false
+      deletion_protection = false
+      skip_final_snapshot = true
+    })
   }
 
   expect_failures = [var.production]

@@ -10,7 +10,7 @@ from prometheus_client import Counter
 
 from auth_service.config import Settings
 from taskplane_common.db import Database
-from taskplane_common.retention import RetentionCleaner, Rule, batch_delete
+from taskplane_common.retention import RetentionCleaner, batch_delete
 
 RETENTION_DELETED = Counter(
     "taskplane_auth_retention_rows_deleted",
@@ -20,19 +20,15 @@ RETENTION_DELETED = Counter(
 
 CLEAN_REFRESH_TOKENS = batch_delete(
     "auth.refresh_tokens", "refresh_tokens", "id",
-    "expires_at < now() - make_interval(secs => :retention_s)", "expires_at",
+    "expires_at < now() - make_interval(secs => :refresh_token_retention_s)", "expires_at",
 )  # fmt: skip
 CLEAN_RATE_LIMITS = batch_delete(
     "auth.rate_limits", "rate_limits", "bucket",
-    "window_start <= now() - make_interval(secs => :window_s)", "window_start",
+    "window_start <= now() - make_interval(secs => :login_window_s)", "window_start",
 )  # fmt: skip
 
 
 def retention_cleaner(settings: Settings, database: Database) -> RetentionCleaner:
     return RetentionCleaner.of(
-        settings,
-        database,
-        RETENTION_DELETED,
-        Rule(CLEAN_REFRESH_TOKENS, {"retention_s": settings.refresh_token_retention_s}),
-        Rule(CLEAN_RATE_LIMITS, {"window_s": settings.login_window_s}),
+        settings, database, RETENTION_DELETED, CLEAN_REFRESH_TOKENS, CLEAN_RATE_LIMITS
     )

@@ -12,9 +12,11 @@ from typing import Any
 
 import httpx
 import psycopg
+import pytest
 from fastapi import FastAPI
 
 from auth_service.retention import CLEAN_REFRESH_TOKENS, RETENTION_DELETED, retention_cleaner
+from taskplane_common.retention import RetentionCleaner, batch_delete
 
 from .conftest import PASSWORD, Register
 
@@ -78,7 +80,7 @@ async def test_cleaner_deletes_exactly_the_expired_rows_in_batches_under_logins(
         async with app.state.database.session() as session:
             one = await session.execute(
                 CLEAN_REFRESH_TOKENS,
-                {"retention_s": settings.refresh_token_retention_s, "batch": BATCH},
+                {"refresh_token_retention_s": settings.refresh_token_retention_s, "batch": BATCH},
             )
             assert one.scalar_one() == BATCH, "one statement deletes one batch"
         await cleaner.clean_all()
@@ -101,3 +103,15 @@ async def test_cleaner_deletes_exactly_the_expired_rows_in_batches_under_logins(
         "refresh_tokens": len(expired) - BATCH,
         "rate_limits": len(old_windows),
     }
+
+
+def test_a_statements_parameters_are_the_settings_of_the_same_name(app: FastAPI) -> None:
+    settings = app.state.settings
+    cleaner = retention_cleaner(settings, app.state.database)
+    assert [rule.params for rule in cleaner.rules] == [
+        {"refresh_token_retention_s": settings.refresh_token_retention_s},
+        {"login_window_s": settings.login_window_s},
+    ]
+    misnamed = batch_delete("auth.rate_limits", "rate_limits", "bucket", "count > :most", "bucket")
+    with pytest.raises(ValueError, match=r"no setting for the parameters \['most'\]"):
+        RetentionCleaner.of(settings, app.state.database, RETENTION_DELETED, misnamed)

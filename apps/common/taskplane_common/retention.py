@@ -4,8 +4,10 @@ Each rule is one statement that deletes at most ``:batch`` rows (chosen ``FOR UP
 LOCKED``, so a row someone holds is skipped, never waited for) and answers one row of
 counts, the first column being the batch's own table: the cleaner repeats it, each time
 in its own short transaction, until a batch comes back short, and adds every column to
-the service's counter of rows deleted (label ``table``). Same shape as the task-service
-queue's cleaner.
+the service's counter of rows deleted (label ``table``). A statement's other parameters
+are the service's settings of the same name (``:delivery_retention_days`` is
+``TASKPLANE_DELIVERY_RETENTION_DAYS``), so the SQL says which setting governs it. Same
+shape as the task-service queue's cleaner.
 """
 
 from __future__ import annotations
@@ -103,9 +105,22 @@ class RetentionCleaner:
 
     @classmethod
     def of(
-        cls, settings: RetentionSettings, database: Database, deleted: Counter, *rules: Rule
+        cls,
+        settings: RetentionSettings,
+        database: Database,
+        deleted: Counter,
+        *statements: TextClause,
     ) -> RetentionCleaner:
-        """A cleaner paced by the service's ``TASKPLANE_RETENTION_*`` settings."""
+        """A cleaner paced by the service's ``TASKPLANE_RETENTION_*`` settings, running
+        ``statements`` with their parameters (but ``:batch``) taken from the settings of
+        the same name; a parameter that names no setting is refused here, at start-up."""
+        rules: list[Rule] = []
+        for statement in statements:
+            names = set(statement.compile().params) - {"batch"}
+            unknown = sorted(names - set(type(settings).model_fields))
+            if unknown:
+                raise ValueError(f"retention: no setting for the parameters {unknown}")
+            rules.append(Rule(statement, {name: getattr(settings, name) for name in names}))
         return cls(
             database,
             rules,

@@ -8,13 +8,29 @@ configuration fails at start-up instead of running quietly.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import ClassVar, Literal, Self
+from typing import Annotated, ClassVar, Literal, Self
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_MARKER = "change-me"  # noqa: S105 - the marker of a default, not a secret
 """Default secrets contain this marker; production mode refuses any secret containing it."""
+
+# Kinds of setting that several fields or services declare, each bounded once here; a
+# field of one keeps its own name (its environment variable) and default.
+PollInterval = Annotated[float, Field(gt=0, le=60)]
+"""Seconds between two looks at something that may have changed without a notification
+(a long poll's re-check, a claim loop): positive, at most a minute."""
+LoopInterval = Annotated[float, Field(gt=0, le=300)]
+"""Seconds between two runs of a background loop (a pass, a refresh, a retry after an
+error): positive, at most five minutes."""
+CleanerInterval = Annotated[float, Field(gt=0, le=86_400)]
+"""Seconds between two passes of a retention cleaner: positive, at most a day."""
+CleanerBatch = Annotated[int, Field(ge=1, le=100_000)]
+"""Rows a retention cleaner deletes per statement and transaction."""
+DatabaseTimeout = Annotated[float, Field(gt=0, le=60)]
+"""Seconds a service waits on the database (a pooled connection, a new one): positive, at
+most a minute."""
 
 
 class Environment(StrEnum):
@@ -49,10 +65,10 @@ class ServiceSettings(BaseSettings):
     #: is answered 503 ``database-busy``: long enough to ride out a burst (at 1.5 s, 64
     #: concurrent clients on a busy 2-core node already got 503s), short enough to shed
     #: real overload.
-    db_pool_timeout_s: float = Field(5.0, gt=0, le=60)
+    db_pool_timeout_s: DatabaseTimeout = 5.0
     #: Opening a new connection: a database that is gone or silent is a 503
     #: ``database-unavailable`` within this bound.
-    db_connect_timeout_s: float = Field(1.5, gt=0, le=60)
+    db_connect_timeout_s: DatabaseTimeout = 1.5
     db_statement_timeout_ms: int = Field(15_000, ge=100)
     #: A pooled connection idle at least this long is pinged before use (a restarted or
     #: failed-over database, a connection dropped by a firewall); busy connections are
@@ -126,10 +142,8 @@ class RetentionSettings(ServiceSettings):
     """A service whose cleaner deletes rows past their retention
     (``taskplane_common.retention``), in bounded ``FOR UPDATE SKIP LOCKED`` batches."""
 
-    #: The pause between two passes.
-    retention_interval_s: float = Field(300.0, gt=0, le=86_400)
-    #: Rows per statement and transaction.
-    retention_batch: int = Field(1000, ge=1, le=100_000)
+    retention_interval_s: CleanerInterval = 300.0
+    retention_batch: CleanerBatch = 1000
 
 
 class PagedServiceSettings(ServiceSettings):

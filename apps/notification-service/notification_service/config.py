@@ -17,7 +17,9 @@ from notification_service.kek import parse_keys
 from taskplane_client.auth import auth_for
 from taskplane_common.settings import (
     DEV_SECRET_MARKER,
+    LoopInterval,
     PagedServiceSettings,
+    PollInterval,
     RetentionSettings,
 )
 
@@ -47,9 +49,9 @@ class Settings(PagedServiceSettings, RetentionSettings):
     background_enabled: bool = True
     feed_page_size: int = Field(200, ge=1, le=1000)
     feed_wait_s: float = Field(10.0, ge=0, le=60)
-    feed_retry_s: float = Field(2.0, gt=0, le=300)
+    feed_retry_s: LoopInterval = 2.0
     preferences_cache_ttl_s: float = Field(30.0, ge=0, le=3600)
-    dispatch_poll_interval_s: float = Field(1.0, gt=0, le=60)
+    dispatch_poll_interval_s: PollInterval = 1.0
     #: A claimed delivery is retried by anyone after this long (a crashed sender).
     delivery_lease_s: float = Field(60.0, gt=0, le=3600)
     max_concurrency: int = Field(64, ge=1, le=1000)

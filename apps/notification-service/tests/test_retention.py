@@ -130,7 +130,11 @@ async def test_cleaner_deletes_exactly_the_expired_rows_in_batches_under_traffic
         flowing = asyncio.create_task(traffic())
         try:
             async with database.session() as session:
-                one = (await session.execute(CLEAN_DELIVERIES, {"days": 30, "batch": BATCH})).one()
+                one = (
+                    await session.execute(
+                        CLEAN_DELIVERIES, {"delivery_retention_days": 30, "batch": BATCH}
+                    )
+                ).one()
             assert (one.deliveries, one.delivery_attempts) == (BATCH, 2 * BATCH), "one batch"
             first = await cleaner.clean_all()
         finally:

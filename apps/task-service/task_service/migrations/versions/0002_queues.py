@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from task_service.migrations.queue_ops import LIVE, claim_index
 from taskplane_common.migration_ops import (
     Index,
     create_indexes,
@@ -28,18 +29,11 @@ down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-CLAIMABLE = "status IN ('pending', 'scheduled', 'retrying')"
-LIVE = "status IN ('pending', 'scheduled', 'retrying', 'in_progress')"
 SCHEMA = "tasks"
 
 #: The queue indexes of ``tasks.tasks``.
 QUEUE_INDEXES = (
-    Index(
-        "ix_tasks_claim",
-        "tasks",
-        ["queue", sa.text("priority DESC"), "run_at", "id"],
-        where=CLAIMABLE,
-    ),
+    claim_index("tasks"),
     Index("ix_tasks_queue_live", "tasks", ["queue", "status", "run_at"], where=LIVE),
     Index("ix_tasks_lease_expiry", "tasks", ["lease_expires_at"], where="status = 'in_progress'"),
     Index("ix_tasks_lease_id", "tasks", ["lease_id"], unique=True, where="lease_id IS NOT NULL"),

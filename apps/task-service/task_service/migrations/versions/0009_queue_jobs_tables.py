@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from task_service.migrations.queue_ops import FINISHED, LIVE, claim_index
 from taskplane_common.migration_ops import Index, create_indexes, drop_indexes
 
 revision: str = "0009"
@@ -33,9 +34,6 @@ down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_CLAIMABLE = "status IN ('pending', 'scheduled', 'retrying')"
-_LIVE = "status IN ('pending', 'scheduled', 'retrying', 'in_progress')"
-_FINISHED = "status IN ('completed', 'cancelled', 'dead')"
 _PAYLOAD_OBJECT = "payload IS NULL OR jsonb_typeof(payload) = 'object'"
 
 _TIME = "timestamptz"
@@ -91,12 +89,7 @@ _OPTIONAL = set(_QUEUE_ONLY) - {"queue", "attempts", "run_at"} | {"owner_id", "c
 #: The indexes of the job tables: the claim, the rescuer, the lease actions, the dedupe
 #: and retention.
 _JOB_INDEXES = (
-    Index(
-        "ix_queue_jobs_claim",
-        "queue_jobs",
-        ["queue", sa.text("priority DESC"), "run_at", "id"],
-        where=_CLAIMABLE,
-    ),
+    claim_index("queue_jobs"),
     Index(
         "ix_queue_jobs_lease_expiry",
         "queue_jobs",
@@ -127,17 +120,19 @@ _JOB_INDEXES = (
 )
 #: The queue indexes of ``tasks.tasks`` as 0006 left them.
 _TASKS_QUEUE: tuple[tuple[str, list[str | sa.TextClause], bool, str], ...] = (
-    ("ix_tasks_claim", ["queue", sa.text("priority DESC"), "run_at", "id"], False, _CLAIMABLE),
-    ("ix_tasks_queue_live", ["queue", "status", "run_at"], False, _LIVE),
+    ("ix_tasks_queue_live", ["queue", "status", "run_at"], False, LIVE),
     ("ix_tasks_lease_expiry", ["lease_expires_at"], False, "status = 'in_progress'"),
     ("ix_tasks_lease_id", ["lease_id"], True, "lease_id IS NOT NULL"),
-    ("ix_tasks_dedupe", ["queue", "dedupe_key"], True, f"dedupe_key IS NOT NULL AND {_LIVE}"),
-    ("ix_tasks_queue_finished", ["updated_at"], False, f"queue IS NOT NULL AND {_FINISHED}"),
+    ("ix_tasks_dedupe", ["queue", "dedupe_key"], True, f"dedupe_key IS NOT NULL AND {LIVE}"),
+    ("ix_tasks_queue_finished", ["updated_at"], False, f"queue IS NOT NULL AND {FINISHED}"),
     ("ix_tasks_queue_dead", ["queue", "updated_at"], False, "status = 'dead'"),
 )
 _TASKS_QUEUE_INDEXES = [
-    Index(name, "tasks", columns, unique=unique, where=where)
-    for name, columns, unique, where in _TASKS_QUEUE
+    claim_index("tasks"),
+    *(
+        Index(name, "tasks", columns, unique=unique, where=where)
+        for name, columns, unique, where in _TASKS_QUEUE
+    ),
 ]
 #: The task API's indexes of ``tasks.tasks`` (all but the primary key and the default
 #: listing's ``ix_tasks_created``) as ``pg_get_indexdef`` writes them; 0006 made them
@@ -186,19 +181,19 @@ def _rebuild_api_indexes(*, partial: bool) -> None:
 
 
 def upgrade() -> None:
-    _job_table("queue_jobs", _LIVE, _JOB)
-    _job_table("queue_jobs_finished", _FINISHED, list(_TYPES))
+    _job_table("queue_jobs", LIVE, _JOB)
+    _job_table("queue_jobs_finished", FINISHED, list(_TYPES))
     create_indexes("tasks", *_JOB_INDEXES)
     # A queued task always had run_at; coalesce only guards the NOT NULL.
     moved = _JOB_COLUMNS.replace("run_at", "coalesce(run_at, created_at)")
     op.execute(
         f"INSERT INTO tasks.queue_jobs ({_JOB_COLUMNS}) SELECT {moved}"
-        f" FROM tasks.tasks WHERE queue IS NOT NULL AND {_LIVE}"
+        f" FROM tasks.tasks WHERE queue IS NOT NULL AND {LIVE}"
     )
     op.execute(
         f"INSERT INTO tasks.queue_jobs_finished ({_FINISHED_COLUMNS})"
         f" SELECT {moved}, result, completed_at, updated_at"
-        f" FROM tasks.tasks WHERE queue IS NOT NULL AND {_FINISHED}"
+        f" FROM tasks.tasks WHERE queue IS NOT NULL AND {FINISHED}"
     )
     op.execute("DELETE FROM tasks.tasks WHERE queue IS NOT NULL")
     # Before the columns go: dropping ``queue`` would drop the indexes partial on it.

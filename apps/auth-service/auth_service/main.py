@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,6 +19,7 @@ from auth_service.models import AUDIT_LOG
 from auth_service.passwords import Passwords
 from auth_service.retention import retention_cleaner
 from auth_service.tokens import TokenIssuer
+from taskplane_common import background
 from taskplane_common.app import create_app
 from taskplane_common.db import Database
 from taskplane_common.revocations import RevocationList
@@ -49,9 +49,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         await bootstrap_admin(database, settings, passwords)
         cleaning = asyncio.create_task(cleaner.run(), name="retention")
         yield
-        cleaning.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await cleaning
+        await background.stop(cleaning)
         await revocations.aclose()
         if kubernetes_verifier is not None:
             await kubernetes_verifier.aclose()

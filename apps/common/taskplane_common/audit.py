@@ -47,6 +47,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from taskplane_common import background
 from taskplane_common.db import Database, request_read_session, service_metadata
 from taskplane_common.openapi import problems
 from taskplane_common.principals import Principal, Role, require_role
@@ -313,6 +314,4 @@ async def retention_job(
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await background.stop(task)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from abc import ABC, abstractmethod
 
+from taskplane_common import background
 from taskplane_common.db import Database
 
 log = logging.getLogger(__name__)
@@ -33,11 +33,8 @@ class MaintenanceService(ABC):
         self._task = asyncio.create_task(self._loop(), name=self.name)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await background.stop(self._task)
+        self._task = None
 
     async def _loop(self) -> None:
         while True:

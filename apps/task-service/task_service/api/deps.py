@@ -136,7 +136,9 @@ class TaskListing:
         """The page's body, its rows to JSON once (returning the model would have FastAPI
         build, validate and dump the whole page again for the ``response_model``, which
         still documents it)."""
-        next_cursor = self.codec.encode(key, SimpleNamespace(**tasks[-1])) if more else None
+        next_cursor = (
+            self.codec.encode(key, SimpleNamespace(**tasks[-1])) if more and tasks else None
+        )
         items = [crud.task_document(task) for task in tasks]
         return FastJSONResponse({"items": items, "next_cursor": next_cursor})
 

@@ -10,13 +10,18 @@ encoder instead (same output, arbitrary precision).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 
 import orjson
 import pydantic_core
 from starlette.responses import JSONResponse, Response
+
+if TYPE_CHECKING:
+    from taskplane_common.db import Database, Driver
+
+P = ParamSpec("P")
 
 
 def dumps(content: Any) -> bytes:
@@ -83,3 +88,15 @@ class CachedBody:
             if tag == "*" or tag.removeprefix("W/") == etag:
                 return True
         return False
+
+
+async def read_as_json(
+    database: Database,
+    read: Callable[Concatenate[Driver, P], Awaitable[Any]],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> JSONResponse:
+    """The answer of one read on a driver connection: its rows as they come, serialised
+    once (no session, no model built and dumped again)."""
+    async with database.driver() as db:
+        return FastJSONResponse(await read(db, *args, **kwargs))

@@ -1,38 +1,20 @@
-"""OpenAPI response declarations, paging, reads answered as JSON and the delivery log
-shared by the routes."""
+"""OpenAPI response declarations, paging and the delivery log shared by the routes."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Concatenate, ParamSpec
+from typing import Annotated
 
 from fastapi import Depends, Query
 from fastapi.responses import JSONResponse
 
 from notification_service import lists
 from notification_service.api.deps import UserIdDep
-from taskplane_common.db import Database, DatabaseDep, Driver
+from taskplane_common.db import Database, DatabaseDep
 from taskplane_common.deps import PageRequest, page_request
-from taskplane_common.jsonbody import FastJSONResponse
+from taskplane_common.jsonbody import read_as_json
 from taskplane_common.openapi import problems
-
-P = ParamSpec("P")
-
-
-async def answer(
-    database: Database,
-    read: Callable[Concatenate[Driver, P], Awaitable[Any]],
-    *args: P.args,
-    **kwargs: P.kwargs,
-) -> JSONResponse:
-    """The answer of one read of :mod:`notification_service.lists` on a driver
-    connection: its rows as they come, serialised once (no session, no model built and
-    dumped again)."""
-    async with database.driver() as db:
-        return FastJSONResponse(await read(db, *args, **kwargs))
-
 
 #: The cursor of a page of the caller's own rows: opaque, base64url (what
 #: ``lists.encode_cursor`` writes).
@@ -90,7 +72,7 @@ class DeliveryLog:
     async def read(self, webhook_id: uuid.UUID | None) -> JSONResponse:
         """The page of one subscription's log, or of all the owner's (``webhook_id`` None)."""
         page = self.page
-        return await answer(
+        return await read_as_json(
             page.database,
             lists.delivery_page,
             page.owner,
@@ -110,7 +92,7 @@ async def delivery_log(
 DeliveryLogDep = Annotated[DeliveryLog, Depends(delivery_log)]
 
 
-__all__ = ["AUTH", "NOT_FOUND", "DeliveryLogDep", "OwnPageDep", "answer"]
+__all__ = ["AUTH", "NOT_FOUND", "DeliveryLogDep", "OwnPageDep"]
 
 AUTH = problems(401, 403, 422, s401="No or invalid token", s403="Not allowed", s422="Invalid input")
 NOT_FOUND = problems(404, s404="Not found (or not yours)")

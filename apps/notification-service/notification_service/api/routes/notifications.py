@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from notification_service import crud, lists
 from notification_service.api.deps import UserIdDep
-from notification_service.api.routes.common import AUTH, NOT_FOUND, OwnPageDep, answer
+from notification_service.api.routes.common import AUTH, NOT_FOUND, OwnPageDep
 from notification_service.schemas import (
     NotificationOut,
     NotificationPage,
@@ -18,6 +18,7 @@ from notification_service.schemas import (
 )
 from taskplane_common.db import DatabaseDep
 from taskplane_common.deps import SessionDep
+from taskplane_common.jsonbody import read_as_json
 
 router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"], responses=AUTH)
 
@@ -28,7 +29,9 @@ router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"], respo
     summary="My notifications: unread first, then newest first",
 )
 async def list_notifications(page: OwnPageDep) -> JSONResponse:
-    return await answer(page.database, lists.notification_page, page.owner, page.size, page.cursor)
+    return await read_as_json(
+        page.database, lists.notification_page, page.owner, page.size, page.cursor
+    )
 
 
 @router.get(
@@ -37,7 +40,7 @@ async def list_notifications(page: OwnPageDep) -> JSONResponse:
     summary="How many of my notifications are unread (the console's badge)",
 )
 async def unread_count(database: DatabaseDep, user: UserIdDep) -> JSONResponse:
-    return await answer(database, lists.unread_count, user)
+    return await read_as_json(database, lists.unread_count, user)
 
 
 @router.patch(

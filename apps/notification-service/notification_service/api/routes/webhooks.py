@@ -21,7 +21,6 @@ from notification_service.api.routes.common import (
     AUTH,
     NOT_FOUND,
     DeliveryLogDep,
-    answer,
 )
 from notification_service.config import Settings
 from notification_service.delivery.ssrf import UrlRefusedError, check_url, parse_url
@@ -38,7 +37,7 @@ from notification_service.schemas import (
 from taskplane_common.db import DatabaseDep
 from taskplane_common.deps import SessionDep
 from taskplane_common.errors import ProblemError
-from taskplane_common.jsonbody import FastJSONResponse
+from taskplane_common.jsonbody import FastJSONResponse, read_as_json
 from taskplane_common.openapi import links, problems, with_links
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], responses=AUTH)
@@ -107,7 +106,7 @@ async def create_webhook(
 
 @router.get("", response_model=list[WebhookOut], summary="My webhooks")
 async def list_webhooks(database: DatabaseDep, owner: UserIdDep) -> JSONResponse:
-    return await answer(database, lists.webhooks, owner)
+    return await read_as_json(database, lists.webhooks, owner)
 
 
 @router.get("/{webhook_id}", response_model=WebhookOut, responses=NOT_FOUND, summary="One webhook")

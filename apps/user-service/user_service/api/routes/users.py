@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from taskplane_common.db import DatabaseDep
 from taskplane_common.deps import SessionDep
 from taskplane_common.errors import ProblemError
-from taskplane_common.jsonbody import FastJSONResponse
+from taskplane_common.jsonbody import read_as_json
 from taskplane_common.openapi import problems
 from taskplane_common.paging import PageLimit, page_size
 from user_service import crud
@@ -53,10 +53,7 @@ def _profile_out(profile: Profile) -> ProfileOut:
 
 @router.get("/me", response_model=ProfileOut, summary="My profile")
 async def get_me(me: MeDep, database: DatabaseDep) -> JSONResponse:
-    # One statement on a psycopg connection, the body straight from its row, serialised
-    # once (no session, no model to build and re-dump).
-    async with database.driver() as db:
-        return FastJSONResponse(await crud.profile_row(db, *me))
+    return await read_as_json(database, crud.profile_row, *me)
 
 
 @router.patch("/me", response_model=ProfileOut, summary="Update my profile")

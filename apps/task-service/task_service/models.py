@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import IntEnum, StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from sqlalchemy import (
     BigInteger,
@@ -93,6 +93,11 @@ class Base(DeclarativeBase):
     metadata = service_metadata(SCHEMA)
 
 
+#: A task's version, plain or queued: 1 at insert, bumped on every change; the ETag is
+#: derived from it.
+RowVersion = Annotated[int, mapped_column(Integer, server_default=text("1"))]
+
+
 def _status_check() -> str:
     return _in(tuple(TaskStatus))
 
@@ -128,8 +133,7 @@ class Task(Base):
     tags_normalized: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
     assignee_id: Mapped[UuidColumn | None]
     owner_id: Mapped[UuidColumn | None]
-    #: Bumped on every change; the ETag is derived from it.
-    version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    version: Mapped[RowVersion]
     created_at: Mapped[TimestampNow]
     updated_at: Mapped[TimestampNow]
     completed_at: Mapped[Timestamp | None]
@@ -160,7 +164,7 @@ class _JobColumns:
     leased_at: Mapped[Timestamp | None]
     lease_expires_at: Mapped[Timestamp | None]
     last_error: Mapped[str | None] = mapped_column(Text)
-    version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    version: Mapped[RowVersion]
     created_at: Mapped[TimestampNow]
     updated_at: Mapped[TimestampNow]
 

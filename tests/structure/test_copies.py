@@ -19,10 +19,11 @@ it, so a copy beside an allowed one is still reported):
   the whole stack's inputs), or ``terraform/envs/dev`` ~ ``terraform/examples/stack``: the
   example states the disposable database settings dev uses, on purpose, so that it reads
   and applies on its own;
-- Alembic headers: both sides in ``migrations/versions/`` and ending by the module's first
-  ``def`` line (``def upgrade() -> None:``, the template's boilerplate); a copied
-  migration body runs past it and is reported;
-- import lists: every line of both sides is part of a Python import statement (or blank),
+- Alembic headers: both sides in ``migrations/versions/`` and ending by the first line of
+  the module's first function: the header, ``def upgrade() -> None:`` and the opening of
+  its first statement (``op.create_table(``) are every migration's boilerplate, while a
+  copied migration body runs past them and is reported;
+- import lists: every line of the clone is part of a Python import statement (or blank),
   such as the models' SQLAlchemy imports.
 """
 
@@ -90,7 +91,7 @@ def read_clone(duplicate: dict[str, Any], root: Path) -> Clone:
     first = start["line"] + bool(text[start["line"] - 1][: start["column"] - 1].strip())
     rest = [text[end["line"] - 1][end["column"] - 1 :], *text[end["line"] :]]
     last = end["line"] - 1 if "".join(rest).strip() else end["line"]
-    length = one["end"] - one["start"]
+    length = one["end"] - one["start"]  # the second side printed as long as the first
     row = (
         f"{one['name']}:{one['start']}-{one['end']} ~ "
         f"{two['name']}:{two['start']}-{two['start'] + length}"
@@ -125,10 +126,8 @@ def allowed(clone: Clone, root: Path) -> str | None:
     """The kind of allowed clone ``clone`` is, or ``None`` when it is copy-paste."""
     paths = (clone.first, clone.second)
     roots = {"/".join(path.split("/")[:3]) for path in paths}
-    if roots <= {"terraform/envs/dev", "terraform/envs/prod"} or roots == {
-        "terraform/envs/dev",
-        "terraform/examples/stack",
-    }:
+    environments = all(path.startswith("terraform/envs/") for path in paths)
+    if environments or roots == {"terraform/envs/dev", "terraform/examples/stack"}:
         return TERRAFORM_ENVIRONMENTS
     if not all(path.endswith(".py") for path in paths):
         return None
@@ -141,9 +140,8 @@ def allowed(clone: Clone, root: Path) -> str | None:
     return None
 
 
-def classify(root: Path, output: Path) -> list[tuple[Clone, str | None]]:
-    """Every clone jscpd finds under ``root``, with its allowed kind or ``None``."""
-    report = run_jscpd(root, output)
+def classify(report: dict[str, Any], root: Path) -> list[tuple[Clone, str | None]]:
+    """Every clone of jscpd's ``report`` on ``root``, with its allowed kind or ``None``."""
     clones = [read_clone(duplicate, root) for duplicate in report["duplicates"]]
     return [(clone, allowed(clone, root)) for clone in clones]
 
@@ -154,8 +152,7 @@ def tree_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def test_no_copy_paste_between_production_files(tree_report: dict[str, Any]) -> None:
-    clones = [read_clone(duplicate, REPO) for duplicate in tree_report["duplicates"]]
-    reported = [clone.row for clone in clones if allowed(clone, REPO) is None]
+    reported = [clone.row for clone, kind in classify(tree_report, REPO) if kind is None]
     assert not reported, (
         "copied code between production files (jscpd, tools/copies/.jscpd.json): write it "
         "once, in a shared function, module or component\n" + "\n".join(reported)
@@ -222,27 +219,25 @@ def downgrade() -> None:
 
 CREATE_TABLE = """\
     op.create_table(
-        "{table}",
+        "jobs",
         sa.Column("id", sa.BigInteger(), primary_key=True),
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
         sa.Column("payload", sa.dialects.postgresql.JSONB(), nullable=True),
-        schema="{schema}",
+        schema="queue",
     )"""
 
 IMPORTS = """\
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    DateTime,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    func,
+from shop.catalogue import (
+    Article,
+    Category,
+    Discount,
+    PriceList,
+    Supplier,
+    TaxRate,
+    Warehouse,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from shop.money import Amount, Currency, convert, round_half_even
 
 """
 
@@ -268,88 +263,74 @@ output "queue_urls" {
 """
 
 
+VERSIONS = "migrations/versions"
+
+
 def migration(title: str, schema: str, upgrade: str) -> str:
     return MIGRATION.format(title=title, table="jobs", schema=schema, upgrade=upgrade)
 
 
-def kinds(tmp_path: Path, files: dict[str, str]) -> dict[tuple[str, str], str | None]:
-    """Writes ``files`` into a fresh tree and returns jscpd's clones there: each pair of
-    files (sorted) with its allowed kind or ``None``."""
-    tree = tmp_path / "tree"
-    for name, text in files.items():
-        (tree / name).parent.mkdir(parents=True, exist_ok=True)
-        (tree / name).write_text(text)
-    pairs = classify(tree, tmp_path / "report")
-    return {
-        (min(clone.first, clone.second), max(clone.first, clone.second)): kind
-        for clone, kind in pairs
-    }
-
-
-def test_a_copied_function_body_is_reported(tmp_path: Path) -> None:
-    found = kinds(
-        tmp_path,
+#: Tiny trees jscpd runs on for real, and what this test must make of their clones: each
+#: pair of files (sorted) with its allowed kind, or ``None`` for copy-paste.
+CASES: dict[str, tuple[dict[str, str], dict[tuple[str, str], str | None]]] = {
+    "a copied function body is reported": (
         {
             "shop/pricing.py": f"def price(order, tax_percent):\n{BODY}",
             "billing/invoice.py": f"def invoice_total(order, tax_percent=20):\n{BODY}",
         },
-    )
-    assert found == {("billing/invoice.py", "shop/pricing.py"): None}
-
-
-def test_an_alembic_header_is_allowed(tmp_path: Path) -> None:
-    versions = "migrations/versions"
-    found = kinds(
-        tmp_path,
+        {("billing/invoice.py", "shop/pricing.py"): None},
+    ),
+    "an Alembic header is allowed": (
         {
-            f"app/{versions}/0002_a.py": migration(
+            f"app/{VERSIONS}/0002_a.py": migration(
                 "jobs", "a", '    op.execute("CREATE SEQUENCE a.n")'
             ),
-            f"other/{versions}/0002_b.py": migration(
+            f"other/{VERSIONS}/0002_b.py": migration(
                 "flags", "b", '    op.add_column("t", sa.Column("f", sa.Boolean()), schema="b")'
             ),
         },
-    )
-    assert found == {(f"app/{versions}/0002_a.py", f"other/{versions}/0002_b.py"): ALEMBIC_HEADER}
-
-
-def test_a_copied_migration_body_is_reported(tmp_path: Path) -> None:
-    versions = "migrations/versions"
-    body = CREATE_TABLE.format(table="jobs", schema="queue")
-    found = kinds(
-        tmp_path,
+        {(f"app/{VERSIONS}/0002_a.py", f"other/{VERSIONS}/0002_b.py"): ALEMBIC_HEADER},
+    ),
+    "a copied migration body is reported": (
         {
-            f"one/{versions}/0002_jobs.py": migration("jobs", "queue", body),
-            f"two/{versions}/0002_jobs.py": migration("the jobs table", "queue", body),
+            f"one/{VERSIONS}/0002_jobs.py": migration("jobs", "queue", CREATE_TABLE),
+            f"two/{VERSIONS}/0002_jobs.py": migration("the jobs table", "queue", CREATE_TABLE),
         },
-    )
-    assert found == {(f"one/{versions}/0002_jobs.py", f"two/{versions}/0002_jobs.py"): None}
-
-
-def test_an_import_list_is_allowed(tmp_path: Path) -> None:
-    found = kinds(
-        tmp_path,
+        {(f"one/{VERSIONS}/0002_jobs.py", f"two/{VERSIONS}/0002_jobs.py"): None},
+    ),
+    "an import list is allowed": (
         {
-            "users/models.py": f"{IMPORTS}SCHEMA = 'users'\n",
-            "tasks/models.py": f"{IMPORTS}\nclass Base(DeclarativeBase):\n    pass\n",
+            "orders/views.py": f"{IMPORTS}SCHEMA = 'orders'\n",
+            "stock/views.py": f"{IMPORTS}\nclass Stock:\n    pass\n",
         },
-    )
-    assert found == {("tasks/models.py", "users/models.py"): IMPORT_LIST}
-
-
-def test_terraform_environments_are_allowed_and_a_module_is_not(tmp_path: Path) -> None:
-    found = kinds(
-        tmp_path,
+        {("orders/views.py", "stock/views.py"): IMPORT_LIST},
+    ),
+    "the Terraform environments are allowed, two modules are not": (
         {
             "terraform/envs/dev/outputs.tf": OUTPUTS,
             "terraform/envs/prod/outputs.tf": OUTPUTS,
             "terraform/modules/stack/outputs.tf": OUTPUTS.replace("module.stack.", "local."),
             "terraform/modules/other/outputs.tf": OUTPUTS.replace("module.stack.", "local."),
         },
-    )
-    assert found == {
-        ("terraform/envs/dev/outputs.tf", "terraform/envs/prod/outputs.tf"): (
-            TERRAFORM_ENVIRONMENTS
-        ),
-        ("terraform/modules/other/outputs.tf", "terraform/modules/stack/outputs.tf"): None,
+        {
+            ("terraform/envs/dev/outputs.tf", "terraform/envs/prod/outputs.tf"): (
+                TERRAFORM_ENVIRONMENTS
+            ),
+            ("terraform/modules/other/outputs.tf", "terraform/modules/stack/outputs.tf"): None,
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_classification_of_jscpd_clones(case: str, tmp_path: Path) -> None:
+    files, expected = CASES[case]
+    tree = tmp_path / "tree"
+    for name, text in files.items():
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        (tree / name).write_text(text)
+    found = {
+        (min(clone.first, clone.second), max(clone.first, clone.second)): kind
+        for clone, kind in classify(run_jscpd(tree, tmp_path / "report"), tree)
     }
+    assert found == expected

@@ -88,6 +88,7 @@ class _RenewedBearerAuth(httpx.Auth):
         raise NotImplementedError
 
     def _access_token(self) -> str | None:
+        """The access token the request carries, as last renewed."""
         raise NotImplementedError
 
     def _renewal_request(self, original: httpx.Request) -> httpx.Request:

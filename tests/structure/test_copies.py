@@ -24,7 +24,11 @@ it, so a copy beside an allowed one is still reported):
   its first statement (``op.create_table(``) are every migration's boilerplate, while a
   copied migration body runs past them and is reported;
 - import lists: every line of the clone is part of a Python import statement (or blank),
-  such as the models' SQLAlchemy imports.
+  such as the models' SQLAlchemy imports;
+- parameter lists: every line of the clone is part of function signatures (from ``def`` to
+  the line before the body), such as ``enqueue`` and ``enqueue_ids``, which take the same
+  arguments and differ in what they return: a shared interface the type checker holds to,
+  not copied logic.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from __future__ import annotations
 import ast
 import json
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +51,7 @@ CONFIG = TOOL / ".jscpd.json"
 TERRAFORM_ENVIRONMENTS = "Terraform environments"
 ALEMBIC_HEADER = "Alembic header"
 IMPORT_LIST = "import list"
+PARAMETER_LIST = "parameter list"
 
 
 @dataclass(frozen=True)
@@ -109,17 +115,32 @@ def header_end(path: Path) -> int:
     return 0
 
 
-def only_imports(path: Path, lines: range) -> bool:
-    """Whether every one of ``lines`` (at least one) is blank or part of an import."""
-    text = path.read_text()
-    imports = {
+def import_lines(tree: ast.Module) -> set[int]:
+    """The lines of the module's import statements."""
+    return {
         line
-        for node in ast.walk(ast.parse(text))
+        for node in ast.walk(tree)
         if isinstance(node, ast.Import | ast.ImportFrom)
         for line in range(node.lineno, (node.end_lineno or node.lineno) + 1)
     }
+
+
+def signature_lines(tree: ast.Module) -> set[int]:
+    """The lines of the module's function signatures: ``def`` up to the body."""
+    return {
+        line
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        for line in range(node.lineno, node.body[0].lineno)
+    }
+
+
+def only(kind: Callable[[ast.Module], set[int]], path: Path, lines: range) -> bool:
+    """Whether every one of ``lines`` (at least one) is blank or among ``kind``'s lines."""
+    text = path.read_text()
+    found = kind(ast.parse(text))
     source = text.splitlines()
-    return len(lines) > 0 and all(n in imports or not source[n - 1].strip() for n in lines)
+    return len(lines) > 0 and all(n in found or not source[n - 1].strip() for n in lines)
 
 
 def allowed(clone: Clone, root: Path) -> str | None:
@@ -135,8 +156,10 @@ def allowed(clone: Clone, root: Path) -> str | None:
     migrations = all("/migrations/versions/" in f"/{path}" for path in paths)
     if migrations and 0 < clone.lines.stop - 1 <= header_end(source):
         return ALEMBIC_HEADER
-    if only_imports(source, clone.lines):
+    if only(import_lines, source, clone.lines):
         return IMPORT_LIST
+    if only(signature_lines, source, clone.lines):
+        return PARAMETER_LIST
     return None
 
 
@@ -241,6 +264,17 @@ from shop.money import Amount, Currency, convert, round_half_even
 
 """
 
+SIGNATURE = """\
+def price(
+    order: Order,
+    tax_percent: float,
+    currency: Currency,
+    rounding: Rounding,
+    coupons: Sequence[Coupon],
+    warehouse: Warehouse | None,
+) -> Price:
+"""
+
 OUTPUTS = """\
 output "cluster_name" {
   description = "The EKS cluster's name"
@@ -304,6 +338,13 @@ CASES: dict[str, tuple[dict[str, str], dict[tuple[str, str], str | None]]] = {
             "stock/views.py": f"{IMPORTS}\nclass Stock:\n    pass\n",
         },
         {("orders/views.py", "stock/views.py"): IMPORT_LIST},
+    ),
+    "a shared parameter list is allowed": (
+        {
+            "shop/orders.py": f"{SIGNATURE}{BODY}",
+            "shop/quotes.py": SIGNATURE.replace("price", "quote") + "    return quote_of(order)\n",
+        },
+        {("shop/orders.py", "shop/quotes.py"): PARAMETER_LIST},
     ),
     "the Terraform environments are allowed, two modules are not": (
         {

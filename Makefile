@@ -19,7 +19,7 @@ MYPY_PACKAGES := $(notdir $(patsubst %/,%,$(MODULE_DIRS)))
 
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test lint fmt pytest bench clean lambda-zip openapi console screenshots
+.PHONY: help venv run test lint fmt pytest bench clean lambda-zip openapi console screenshots copies
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
@@ -37,6 +37,17 @@ venv: $(STAMP) ## create or refresh .venv with every app installed in editable m
 console: $(STAMP) ## build the web console (apps/console/web/build) if out of date
 	$(PY) -m console_service.build
 
+# jscpd, the copy/paste detector tests/structure/test_copies.py runs: `npm ci` in its own
+# folder from the committed lockfile when the lockfile changed (a stamp in node_modules).
+COPIES_STAMP := tools/copies/node_modules/.stamp-npm-ci
+
+$(COPIES_STAMP): tools/copies/package-lock.json
+	cd tools/copies && npm ci --no-audit --no-fund
+	touch $@
+
+copies: $(STAMP) $(COPIES_STAMP) ## the copy/paste check alone (jscpd over the production files)
+	$(PY) -m pytest tests/structure/test_copies.py
+
 # Test runs leave the committed screenshots alone; this run rewrites them (light and dark).
 screenshots: $(STAMP) console ## rewrite the console's screenshots (apps/console/docs/screenshots)
 	TASKPLANE_SCREENSHOTS=1 $(PY) -m pytest apps/console/tests/browser/test_accessibility.py -k photographed
@@ -50,7 +61,7 @@ lint: $(STAMP) ## ruff and mypy (strict on our packages)
 	$(VENV)/bin/mypy $(addprefix -p ,$(MYPY_PACKAGES))
 	$(VENV)/bin/mypy scripts
 
-pytest: $(STAMP) console ## the test suite only (PYTEST_ARGS=... to narrow it)
+pytest: $(STAMP) console $(COPIES_STAMP) ## the test suite only (PYTEST_ARGS=... to narrow it)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test: lint pytest ## the whole suite: lint, type checks, unit, integration, chart and terraform checks

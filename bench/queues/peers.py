@@ -60,8 +60,8 @@ class Peer(Protocol):
         """What the peer's own tables say happened to the enqueued ``ids``."""
         ...
 
-    def exactly_once(self, outcome: dict[str, int], n: int) -> bool:
-        """Whether ``outcome`` shows each of ``n`` tasks run once and finished once."""
+    def expected_outcome(self, n: int) -> dict[str, int]:
+        """What ``outcome`` reads when each of ``n`` tasks ran once and finished once."""
         ...
 
     async def finished(self, connection: psycopg.AsyncConnection[Any], n: int) -> int:
@@ -126,8 +126,8 @@ class TaskplanePeer:
     async def outcome(self, url: str, ids: Sequence[str]) -> dict[str, int]:
         return await adapter.outcome(url)
 
-    def exactly_once(self, outcome: dict[str, int], n: int) -> bool:
-        return outcome == {"finished": n, "left": 0, "completed_events": n}
+    def expected_outcome(self, n: int) -> dict[str, int]:
+        return {"finished": n, "left": 0, "completed_events": n}
 
     async def finished(self, connection: psycopg.AsyncConnection[Any], n: int) -> int:
         return await scalar(connection, adapter.COMPLETED_SQL)
@@ -230,11 +230,11 @@ class PgqueuerPeer:
             " count(DISTINCT job_id) FILTER (WHERE status = 'picked'),"
             " (SELECT count(*) FROM pgqueuer)"
             " FROM pgqueuer_log",
-            [int(i) for i in ids],
+            ids,
         )
 
-    def exactly_once(self, outcome: dict[str, int], n: int) -> bool:
-        return outcome == {
+    def expected_outcome(self, n: int) -> dict[str, int]:
+        return {
             "successful": n,
             "successful_ours": n,
             "picked": n,
@@ -328,11 +328,11 @@ class ProcrastinatePeer:
             " (SELECT count(*) FROM procrastinate_events WHERE type = 'started'),"
             " (SELECT count(DISTINCT job_id) FROM procrastinate_events WHERE type = 'started')"
             " FROM procrastinate_jobs",
-            [int(i) for i in ids],
+            ids,
         )
 
-    def exactly_once(self, outcome: dict[str, int], n: int) -> bool:
-        return outcome == {"succeeded": n, "left": 0, "started": n, "started_jobs": n}
+    def expected_outcome(self, n: int) -> dict[str, int]:
+        return {"succeeded": n, "left": 0, "started": n, "started_jobs": n}
 
     async def finished(self, connection: psycopg.AsyncConnection[Any], n: int) -> int:
         unfinished = "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"

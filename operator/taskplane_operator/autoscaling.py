@@ -14,10 +14,10 @@ import kopf
 from taskplane_operator import children, desired, metrics, registration
 from taskplane_operator.client import QueueNotFoundError, QueueStats
 from taskplane_operator.model import TaskQueueSpec, queue_name
-from taskplane_operator.reporting import pods, problems, replicas, report_invalid, write_status
+from taskplane_operator.reporting import observation, replicas, report_invalid, write_status
 from taskplane_operator.scaling import ScaleDecision, decide
 from taskplane_operator.state import ObjectState, Services, observing, spec_or_problem
-from taskplane_operator.status import Observation, timestamp
+from taskplane_operator.status import timestamp
 
 #: Poll interval while the spec cannot be parsed (it holds no usable interval).
 INVALID_SPEC_POLL_S = 5.0
@@ -60,21 +60,19 @@ async def poll(body: kopf.Body, svc: Services, state: ObjectState) -> float:
         metrics.DESIRED_REPLICAS.labels(*labels).set(decision.desired)
     export_depth(stats, labels)
 
-    observation = Observation(
-        generation=body.metadata.get("generation"),
+    seen = observation(
+        body,
+        state,
+        deployment,
         queue=queue,
         paused=spec.paused,
         stats=stats,
         decision=decision,
         deployment_replicas=decision.desired if decision else current,
-        pods=pods(deployment, "replicas"),
-        ready_pods=pods(deployment, "readyReplicas"),
-        selector=desired.selector_string(name),
         last_scale_time=state.last_scale_time or body.get("status", {}).get("lastScaleTime"),
-        problems=problems(state),
     )
-    metrics.READY_REPLICAS.labels(*labels).set(observation.ready_pods)
-    await write_status(body, svc, observation)
+    metrics.READY_REPLICAS.labels(*labels).set(seen.ready_pods)
+    await write_status(body, svc, seen)
     return float(spec.scaling.poll_interval_seconds)
 
 

@@ -11,6 +11,8 @@ from typing import Any
 import kopf
 
 from taskplane_operator import desired
+from taskplane_operator.client import QueueStats
+from taskplane_operator.scaling import ScaleDecision
 from taskplane_operator.state import INVALID_SPEC, ObjectState, Services, observing
 from taskplane_operator.status import Observation, Problem, build_status
 
@@ -19,6 +21,35 @@ def problems(state: ObjectState) -> list[Problem]:
     """Current problems, an invalid spec first: it is the one the user must fix first,
     and the one Ready and Degraded then name."""
     return sorted(state.problems.values(), key=lambda problem: problem.reason != INVALID_SPEC)
+
+
+def observation(
+    body: kopf.Body,
+    state: ObjectState,
+    deployment: dict[str, Any] | None,
+    *,
+    queue: str,
+    paused: bool,
+    deployment_replicas: int | None,
+    last_scale_time: str | None,
+    stats: QueueStats | None = None,
+    decision: ScaleDecision | None = None,
+) -> Observation:
+    """What a poll saw: the queue as the caller read it, and what every poll reads alike
+    from the TaskQueue (generation, problems) and its worker Deployment (pods, selector)."""
+    return Observation(
+        generation=body.metadata.get("generation"),
+        queue=queue,
+        paused=paused,
+        stats=stats,
+        decision=decision,
+        deployment_replicas=deployment_replicas,
+        pods=pods(deployment, "replicas"),
+        ready_pods=pods(deployment, "readyReplicas"),
+        selector=desired.selector_string(body.metadata.name or ""),
+        last_scale_time=last_scale_time,
+        problems=problems(state),
+    )
 
 
 async def write_status(body: kopf.Body, svc: Services, observation: Observation) -> None:
@@ -40,18 +71,14 @@ async def report_invalid(body: kopf.Body, svc: Services, state: ObjectState) -> 
     await write_status(
         body,
         svc,
-        Observation(
-            generation=body.metadata.get("generation"),
+        observation(
+            body,
+            state,
+            deployment,
             queue=raw_queue if isinstance(raw_queue, str) else f"{namespace}.{name}",
             paused=bool((body.get("spec") or {}).get("paused")),
-            stats=None,
-            decision=None,
             deployment_replicas=replicas(deployment),
-            pods=pods(deployment, "replicas"),
-            ready_pods=pods(deployment, "readyReplicas"),
-            selector=desired.selector_string(name),
             last_scale_time=body.get("status", {}).get("lastScaleTime"),
-            problems=problems(state),
         ),
     )
 

@@ -14,12 +14,12 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVarTuple
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
-from sqlalchemy import select, text, update
+from sqlalchemy import Select, select, text, update
 
 from auth_service.config import Settings
 from auth_service.models import SigningKey
@@ -39,6 +39,10 @@ from taskplane_common.token_verifier import (
 MIN_RELOAD_INTERVAL_S = 1.0
 #: Short max-age: verifiers cache anyway and refetch on an unknown ``kid``.
 JWKS_CACHE_CONTROL = "public, max-age=60"
+#: Held while the set of usable keys is changed, so replicas do not race each other.
+LOCK_KEYS = text("SELECT pg_advisory_xact_lock(hashtext('auth-signing-key'))")
+
+_Columns = TypeVarTuple("_Columns")
 
 
 @dataclass(frozen=True)
@@ -78,13 +82,7 @@ class KeyStore:
             if self._fresh(force):
                 return self._keys
             async with self.database.session() as session:
-                rows = (
-                    await session.execute(
-                        select(SigningKey)
-                        .where(SigningKey.retired_at.is_(None))
-                        .order_by(SigningKey.created_at.desc(), SigningKey.kid)
-                    )
-                ).scalars()
+                rows = (await session.execute(_unretired(select(SigningKey)))).scalars()
                 self._keys = [
                     KeyInfo(
                         row.kid,
@@ -147,9 +145,7 @@ class KeyStore:
     async def ensure_key(self) -> None:
         """Create a key when none is usable; replicas starting together create one."""
         async with self.database.session() as session:
-            await session.execute(
-                text("SELECT pg_advisory_xact_lock(hashtext('auth-signing-key'))")
-            )
+            await session.execute(LOCK_KEYS)
             existing = (
                 await session.execute(
                     select(SigningKey.kid).where(SigningKey.retired_at.is_(None)).limit(1)
@@ -169,20 +165,8 @@ class KeyStore:
 
     async def retire(self, kid: str) -> None:
         async with self.database.session() as session:
-            await session.execute(
-                text("SELECT pg_advisory_xact_lock(hashtext('auth-signing-key'))")
-            )
-            active = (
-                (
-                    await session.execute(
-                        select(SigningKey.kid)
-                        .where(SigningKey.retired_at.is_(None))
-                        .order_by(SigningKey.created_at.desc(), SigningKey.kid)
-                    )
-                )
-                .scalars()
-                .all()
-            )
+            await session.execute(LOCK_KEYS)
+            active = (await session.execute(_unretired(select(SigningKey.kid)))).scalars().all()
             if kid not in active:
                 raise ProblemError(404, f"no usable signing key {kid}", slug="key-not-found")
             if active[0] == kid:
@@ -212,6 +196,13 @@ class KeyStore:
             public_jwk={**jwk, "kid": kid, "alg": ALGORITHM, "use": "sig"},
             created_at=datetime.now(UTC),
         )
+
+
+def _unretired(statement: Select[*_Columns]) -> Select[*_Columns]:
+    """``statement`` over the usable keys, the one that signs (the newest) first."""
+    return statement.where(SigningKey.retired_at.is_(None)).order_by(
+        SigningKey.created_at.desc(), SigningKey.kid
+    )
 
 
 def _public_key(jwk: dict[str, Any]) -> ec.EllipticCurvePublicKey:

@@ -106,26 +106,30 @@ def identity_from_claims(claims: Mapping[str, Any]) -> ServiceAccount:
     return identity
 
 
-def _client(settings: Settings, ca_file: Path | None) -> httpx.AsyncClient:
-    verify: ssl.SSLContext | bool = (
-        ssl.create_default_context(cafile=str(ca_file)) if ca_file is not None else True
-    )
-    return httpx.AsyncClient(verify=verify, timeout=settings.auth_kubernetes_timeout_s)
+class _HttpVerifier:
+    """A verifier that asks a server of the cluster (``ca_file`` pins its CA, else the
+    system's): one HTTP client for its life, closed with the app."""
 
-
-class OidcVerifier:
-    """Verifies signatures with the issuer's published keys."""
-
-    def __init__(self, settings: Settings, issuer: str) -> None:
+    def __init__(self, settings: Settings, issuer: str, ca_file: Path | None) -> None:
         self.settings = settings
         self.issuer = issuer
-        self._client = _client(settings, settings.auth_kubernetes_ca_file)
-        self._keys: dict[str, jwt.PyJWK] = {}
-        self._fetched_at: float | None = None
-        self._lock = asyncio.Lock()
+        verify: ssl.SSLContext | bool = (
+            ssl.create_default_context(cafile=str(ca_file)) if ca_file is not None else True
+        )
+        self._client = httpx.AsyncClient(verify=verify, timeout=settings.auth_kubernetes_timeout_s)
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+class OidcVerifier(_HttpVerifier):
+    """Verifies signatures with the issuer's published keys."""
+
+    def __init__(self, settings: Settings, issuer: str) -> None:
+        super().__init__(settings, issuer, settings.auth_kubernetes_ca_file)
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at: float | None = None
+        self._lock = asyncio.Lock()
 
     async def verify(self, token: str) -> ServiceAccount:
         try:
@@ -201,22 +205,17 @@ class OidcVerifier:
         return jwks_uri
 
 
-class TokenReviewVerifier:
+class TokenReviewVerifier(_HttpVerifier):
     """Asks the API server (``authentication.k8s.io/v1`` TokenReview) with this pod's own
     ServiceAccount token, re-read on every call because the kubelet rotates it."""
 
     def __init__(self, settings: Settings, issuer: str) -> None:
-        self.settings = settings
-        self.issuer = issuer
         ca_file = settings.auth_kubernetes_api_ca_file
-        self._client = _client(settings, ca_file if ca_file.is_file() else None)
+        super().__init__(settings, issuer, ca_file if ca_file.is_file() else None)
         self._url = (
             settings.auth_kubernetes_api_url.rstrip("/")
             + "/apis/authentication.k8s.io/v1/tokenreviews"
         )
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
 
     async def verify(self, token: str) -> ServiceAccount:
         try:

@@ -59,39 +59,83 @@ def _timeout_of(original: httpx.Request) -> dict[str, Any]:
     return {"timeout": timeout}
 
 
-class _ExchangedTokenAuth(httpx.Auth):
-    """``Authorization: Bearer <access token>``, the access token got by exchanging a
-    credential at the auth service: renewed ``renew_margin_s`` before it expires and once
-    more after a 401."""
+class _RenewedBearerAuth(httpx.Auth):
+    """``Authorization: Bearer <access token>``, the access token got by a POST to the
+    auth service at ``renew_url``: renewed ``renew_margin_s`` before it expires and once
+    more after a 401. Subclasses say what they present and how they keep the answer."""
 
     requires_response_body = True
+
+    def __init__(self, renew_url: str, renew_margin_s: float) -> None:
+        self._renew_url = renew_url
+        self._renew_margin_s = renew_margin_s
+        self._lock = threading.Lock()
+
+    def _due(self) -> bool:
+        """Whether the access token must be renewed before the request goes out."""
+        raise NotImplementedError
+
+    def _renews(self) -> bool:
+        """Whether a 401 is worth a renewal (an access token given as it is is not)."""
+        return True
+
+    def _renewal_body(self) -> dict[str, str]:
+        """What the renewal POST presents to the auth service."""
+        raise NotImplementedError
+
+    def _accept(self, response: httpx.Response) -> None:
+        """Keep the renewal's answer, or raise why there is none."""
+        raise NotImplementedError
+
+    def _access_token(self) -> str | None:
+        """The access token the request carries, as last renewed."""
+        raise NotImplementedError
+
+    def _renewal_request(self, original: httpx.Request) -> httpx.Request:
+        return httpx.Request(
+            "POST",
+            self._renew_url,
+            json=self._renewal_body(),
+            extensions=_timeout_of(original),
+        )
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if self._due():
+            self._accept((yield self._renewal_request(request)))
+        request.headers["Authorization"] = f"Bearer {self._access_token()}"
+        response = yield request
+        if response.status_code == 401 and self._renews():
+            self._accept((yield self._renewal_request(request)))
+            request.headers["Authorization"] = f"Bearer {self._access_token()}"
+            yield request
+
+
+class _ExchangedTokenAuth(_RenewedBearerAuth):
+    """An access token got by exchanging a credential at the auth service."""
+
     #: What the credential is called in errors ("service token", ...).
     credential_name = "token"
 
     def __init__(self, exchange_url: str, renew_margin_s: float) -> None:
-        self._exchange_url = exchange_url
-        self._renew_margin_s = renew_margin_s
+        super().__init__(exchange_url, renew_margin_s)
         self._exchanges = True
         self._access: str | None = None
         self._expires_at = 0.0
-        self._lock = threading.Lock()
 
     def _credential(self) -> str:
         """The credential presented to the auth service, read at each exchange."""
         raise NotImplementedError
 
-    def _needs_exchange(self) -> bool:
+    def _due(self) -> bool:
         return self._exchanges and (
             self._access is None or time.monotonic() >= self._expires_at - self._renew_margin_s
         )
 
-    def _exchange_request(self, original: httpx.Request) -> httpx.Request:
-        return httpx.Request(
-            "POST",
-            self._exchange_url,
-            json={"token": self._credential()},
-            extensions=_timeout_of(original),
-        )
+    def _renews(self) -> bool:
+        return self._exchanges
+
+    def _renewal_body(self) -> dict[str, str]:
+        return {"token": self._credential()}
 
     def _accept(self, response: httpx.Response) -> None:
         _raise_if_transient(response)
@@ -104,15 +148,8 @@ class _ExchangedTokenAuth(httpx.Auth):
             self._access = str(body["access_token"])
             self._expires_at = time.monotonic() + float(body.get("expires_in", 300))
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        if self._needs_exchange():
-            self._accept((yield self._exchange_request(request)))
-        request.headers["Authorization"] = f"Bearer {self._access}"
-        response = yield request
-        if response.status_code == 401 and self._exchanges:
-            self._accept((yield self._exchange_request(request)))
-            request.headers["Authorization"] = f"Bearer {self._access}"
-            yield request
+    def _access_token(self) -> str | None:
+        return self._access
 
 
 class ServiceTokenAuth(_ExchangedTokenAuth):
@@ -169,14 +206,12 @@ class KubernetesTokenAuth(_ExchangedTokenAuth):
         return token
 
 
-class SessionAuth(httpx.Auth):
+class SessionAuth(_RenewedBearerAuth):
     """A password login's token pair, refreshed before the access token expires.
 
     ``expires_at`` is wall-clock (seconds since the epoch) because the pair outlives the
     process when a CLI stores it; ``on_refresh`` receives each new pair.
     """
-
-    requires_response_body = True
 
     def __init__(
         self,
@@ -187,20 +222,16 @@ class SessionAuth(httpx.Auth):
         on_refresh: Callable[[TokenPair, float], None] | None = None,
         renew_margin_s: float = 30,
     ) -> None:
+        super().__init__(auth_url.rstrip("/") + REFRESH_PATH, renew_margin_s)
         self.tokens = tokens
         self.expires_at = expires_at if expires_at is not None else time.time() + tokens.expires_in
-        self._refresh_url = auth_url.rstrip("/") + REFRESH_PATH
         self._on_refresh = on_refresh
-        self._renew_margin_s = renew_margin_s
-        self._lock = threading.Lock()
 
-    def _refresh_request(self, original: httpx.Request) -> httpx.Request:
-        return httpx.Request(
-            "POST",
-            self._refresh_url,
-            json={"refresh_token": self.tokens.refresh_token},
-            extensions=_timeout_of(original),
-        )
+    def _due(self) -> bool:
+        return time.time() >= self.expires_at - self._renew_margin_s
+
+    def _renewal_body(self) -> dict[str, str]:
+        return {"refresh_token": self.tokens.refresh_token}
 
     def _accept(self, response: httpx.Response) -> None:
         _raise_if_transient(response)
@@ -212,15 +243,8 @@ class SessionAuth(httpx.Auth):
         if self._on_refresh is not None:
             self._on_refresh(self.tokens, self.expires_at)
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        if time.time() >= self.expires_at - self._renew_margin_s:
-            self._accept((yield self._refresh_request(request)))
-        request.headers["Authorization"] = f"Bearer {self.tokens.access_token}"
-        response = yield request
-        if response.status_code == 401:
-            self._accept((yield self._refresh_request(request)))
-            request.headers["Authorization"] = f"Bearer {self.tokens.access_token}"
-            yield request
+    def _access_token(self) -> str | None:
+        return self.tokens.access_token
 
 
 def auth_for(

@@ -13,9 +13,6 @@ import taskplane_client.models as wire
 from taskplane_client.models import Omittable
 from taskplane_client.models import Request as _Body
 
-EventType = wire.EventType
-EVENT_TYPES = wire.EVENT_TYPES
-
 HTTP_URL_PATTERN = r"^\s*[Hh][Tt][Tt][Pp][Ss]?://"
 
 
@@ -36,7 +33,7 @@ Url = Annotated[
 Description = Annotated[
     str, StringConstraints(max_length=200, pattern=wire.NO_NUL), AfterValidator(str.strip)
 ]
-EventList = Annotated[list[EventType], Field(min_length=1, max_length=len(EVENT_TYPES))]
+EventList = Annotated[list[wire.EventType], Field(min_length=1, max_length=len(wire.EVENT_TYPES))]
 
 
 class WebhookCreate(_Body):

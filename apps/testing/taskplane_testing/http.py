@@ -1,11 +1,16 @@
-"""Assertions on HTTP responses shared by every service's tests."""
+"""HTTP for every service's tests: assertions on responses, in-process clients, and
+real servers on loopback ports."""
 
 from __future__ import annotations
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 from starlette.types import ASGIApp
+
+from taskplane_testing.postgres import free_port
 
 
 def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
@@ -28,3 +33,23 @@ def asgi_client(app: ASGIApp, base_url: str = "http://service", **kwargs: Any) -
     """
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     return httpx.AsyncClient(transport=transport, base_url=base_url, **kwargs)
+
+
+def serve(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+    """A real HTTP server on a free loopback port, answering with ``handler`` from a
+    daemon thread (and daemon request threads: a test never waits on it to exit)."""
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+class LoopbackServer:
+    """A real HTTP server a test talks to at ``url`` until it is closed."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = serve(handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -5,7 +5,6 @@ TokenReview endpoint), and projected ServiceAccount tokens shaped like its own."
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,6 +16,8 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+from taskplane_testing.http import serve as serve_http
 
 OPERATOR = ("taskplane-system", "taskplane-operator")
 WORKER = ("team-a", "emails-worker")
@@ -162,9 +163,7 @@ def serve(issuer: ClusterIssuer) -> ThreadingHTTPServer:
         def log_message(self, *_: Any) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    return serve_http(Handler)
 
 
 @contextmanager

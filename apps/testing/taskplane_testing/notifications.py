@@ -17,21 +17,12 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from taskplane_testing.http import serve
 from taskplane_testing.postgres import free_port
 from taskplane_testing.tokens import TokenFactory
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-
-def serve(handler: type[BaseHTTPRequestHandler]) -> _Server:
-    server = _Server(("127.0.0.1", free_port()), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
-def json_server(answer: Callable[[str], tuple[int, str, Any]]) -> _Server:
+def json_server(answer: Callable[[str], tuple[int, str, Any]]) -> ThreadingHTTPServer:
     """Answers every GET with ``answer(path)``: (status, content type, JSON document)."""
 
     class Handler(BaseHTTPRequestHandler):
@@ -50,7 +41,7 @@ def json_server(answer: Callable[[str], tuple[int, str, Any]]) -> _Server:
     return serve(Handler)
 
 
-def jwks_server(tokens: TokenFactory) -> _Server:
+def jwks_server(tokens: TokenFactory) -> ThreadingHTTPServer:
     """Publishes the test signing keys (and revocation list) over real HTTP for the
     service processes."""
     return json_server(lambda path: (200, "application/json", tokens.document(path)))
@@ -84,7 +75,7 @@ class Receiver:
     open_hanging: int = 0
     max_open_hanging: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
-    server: _Server | None = None
+    server: ThreadingHTTPServer | None = None
 
     def start(self) -> Receiver:
         receiver = self

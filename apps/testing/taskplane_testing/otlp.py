@@ -7,7 +7,7 @@ from __future__ import annotations
 import gzip
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -15,7 +15,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from taskplane_testing.postgres import free_port
+from taskplane_testing.http import LoopbackServer
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class ReceivedSpan:
     attributes: dict[str, Any]
 
 
-class OtlpReceiver:
+class OtlpReceiver(LoopbackServer):
     def __init__(self) -> None:
         self.spans: list[ReceivedSpan] = []
         self._lock = threading.Lock()
@@ -49,9 +49,7 @@ class OtlpReceiver:
             def log_message(self, format: str, *args: Any) -> None:
                 """Quiet: the spans are the record."""
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        super().__init__(Handler)
 
     def add(self, request: ExportTraceServiceRequest) -> None:
         for resource_spans in request.resource_spans:
@@ -73,10 +71,6 @@ class OtlpReceiver:
     def spans_snapshot(self) -> list[ReceivedSpan]:
         with self._lock:
             return list(self.spans)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def _value(value: Any) -> Any:

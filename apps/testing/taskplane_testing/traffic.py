@@ -12,13 +12,14 @@ import sys
 import tempfile
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
+from taskplane_testing.http import LoopbackServer
 from taskplane_testing.platform import Platform
 from taskplane_testing.postgres import PostgresServer, free_port
 from taskplane_testing.processes import ServiceProcess, stop_process
@@ -56,7 +57,7 @@ class Worker:
         stop_process(self.process, grace_s=30)
 
 
-class FlakyGate:
+class FlakyGate(LoopbackServer):
     """A real HTTP proxy in front of the task-service that answers the first ``failures``
     requests to paths ending in ``refused`` with 503 (as during a rolling restart), so a
     client behind it counts transient API errors; everything else is passed through."""
@@ -75,10 +76,8 @@ class FlakyGate:
             def log_message(self, format: str, *args: Any) -> None:
                 """Quiet: the worker's own log shows what it saw."""
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._lock = threading.Lock()
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        super().__init__(Handler)
 
     def _refuse(self, path: str) -> bool:
         with self._lock:
@@ -117,12 +116,8 @@ class FlakyGate:
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             request.wfile.write(content)  # a client stopped mid long-poll is gone
 
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
-
-class WebhookReceiver:
+class WebhookReceiver(LoopbackServer):
     """A real webhook receiver: ``/ok`` answers 204, ``/broken`` 500 (until the
     notification-service gives up: failed deliveries); it keeps the paths it was sent."""
 
@@ -141,13 +136,7 @@ class WebhookReceiver:
             def log_message(self, format: str, *args: Any) -> None:
                 """Quiet: the notification-service logs its deliveries."""
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 def profile_service(postgres: PostgresServer, platform: Platform, database: str) -> ServiceProcess:

@@ -10,10 +10,11 @@ from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from taskplane_client.models import EVENT_TYPES
 from taskplane_common.db import Driver, Row
 from taskplane_common.principals import Principal
 from user_service.models import NotificationPreference, Profile
-from user_service.schemas import EVENT_TYPES, Channels, Preferences, ProfileUpdate
+from user_service.schemas import Channels, Preferences, ProfileUpdate
 
 #: Defaults when a user has said nothing: in-app for everything that concerns them,
 #: email for the events that need action, webhooks on (a subscription at the

@@ -14,9 +14,6 @@ import taskplane_client.models as wire
 from taskplane_client.models import Omittable
 from taskplane_client.models import Request as _Body
 
-EventType = wire.EventType
-EVENT_TYPES = wire.EVENT_TYPES
-
 
 @cache
 def _timezones() -> frozenset[str]:
@@ -64,7 +61,7 @@ class Channels(_Body):
 class Preferences(_Body):
     """Channels per event type; a PUT may omit event types, which then use the defaults."""
 
-    events: dict[EventType, Channels] = Field(default_factory=dict)
+    events: dict[wire.EventType, Channels] = Field(default_factory=dict)
 
 
 class DirectoryEntry(BaseModel):

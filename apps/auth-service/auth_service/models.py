@@ -3,26 +3,24 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
-    func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from taskplane_common.audit import audit_table
+from taskplane_common.columns import Timestamp, TimestampNow, UuidColumn, UuidPrimaryKey
 from taskplane_common.db import service_metadata
 
 SCHEMA = "auth"
@@ -40,15 +38,15 @@ class User(Base):
         CheckConstraint("email = lower(email)", name="email_lower"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    id: Mapped[UuidPrimaryKey]
     #: Stored lower-cased, so the unique constraint is case-insensitive.
     email: Mapped[str] = mapped_column(String(320), unique=True)
     full_name: Mapped[str | None] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(Text)
     role: Mapped[str] = mapped_column(String(20), server_default="member")
     is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[TimestampNow]
+    updated_at: Mapped[TimestampNow]
 
 
 class RefreshToken(Base):
@@ -61,15 +59,15 @@ class RefreshToken(Base):
         Index("ix_refresh_tokens_expires", "expires_at"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    family_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    id: Mapped[UuidPrimaryKey]
+    family_id: Mapped[UuidColumn]
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     #: SHA-256 of the opaque token: a database leak does not hand out sessions.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[TimestampNow]
+    expires_at: Mapped[Timestamp]
+    used_at: Mapped[Timestamp | None]
+    revoked_at: Mapped[Timestamp | None]
 
 
 class ServiceToken(Base):
@@ -77,15 +75,15 @@ class ServiceToken(Base):
 
     __tablename__ = "service_tokens"
 
-    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    id: Mapped[UuidPrimaryKey]
     name: Mapped[str] = mapped_column(String(100))
     scopes: Mapped[list[str]] = mapped_column(ARRAY(Text))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[UuidColumn | None]
+    created_at: Mapped[TimestampNow]
+    expires_at: Mapped[Timestamp | None]
+    revoked_at: Mapped[Timestamp | None]
+    last_used_at: Mapped[Timestamp | None]
 
 
 class SigningKey(Base):
@@ -97,8 +95,8 @@ class SigningKey(Base):
     #: PKCS#8 PEM encrypted with ``TASKPLANE_KEY_ENCRYPTION_KEY``.
     private_key_pem: Mapped[str] = mapped_column(Text)
     public_jwk: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[TimestampNow]
+    retired_at: Mapped[Timestamp | None]
 
 
 class WorkloadBinding(Base):
@@ -114,8 +112,8 @@ class WorkloadBinding(Base):
     #: first token exchanged. A recreated ServiceAccount of the same name has another uid
     #: and is refused until bound again.
     service_account_uid: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[TimestampNow]
+    updated_at: Mapped[TimestampNow]
 
 
 class Revocation(Base):
@@ -135,7 +133,7 @@ class Revocation(Base):
     subject_sha256: Mapped[str] = mapped_column(String(64))
     epoch: Mapped[int] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(BigInteger)
-    revoked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[Timestamp]
     reason: Mapped[str] = mapped_column(String(100))
 
 
@@ -145,7 +143,7 @@ class RateLimit(Base):
     __tablename__ = "rate_limits"
 
     bucket: Mapped[str] = mapped_column(String(100), primary_key=True)
-    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    window_start: Mapped[Timestamp]
     count: Mapped[int] = mapped_column(Integer)
 
 

@@ -8,13 +8,11 @@ indexes make a second write of the same event a no-op (dedupe by event id).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    DateTime,
     ForeignKey,
     Identity,
     Index,
@@ -23,13 +21,13 @@ from sqlalchemy import (
     Sequence,
     String,
     Text,
-    func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from taskplane_common.audit import audit_table
+from taskplane_common.columns import Timestamp, TimestampNow, UuidColumn, UuidPrimaryKey
 from taskplane_common.db import service_metadata
 
 SCHEMA = "notifications"
@@ -46,7 +44,7 @@ class ConsumerState(Base):
 
     name: Mapped[str] = mapped_column(String(50), primary_key=True)
     cursor: Mapped[str] = mapped_column(String(64))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[TimestampNow]
 
 
 class TaskAssignee(Base):
@@ -55,16 +53,16 @@ class TaskAssignee(Base):
 
     __tablename__ = "task_assignees"
 
-    task_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    assignee_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    task_id: Mapped[UuidPrimaryKey]
+    assignee_id: Mapped[UuidColumn | None]
 
 
 class Webhook(Base):
     __tablename__ = "webhooks"
     __table_args__ = (Index("ix_webhooks_owner", "owner_id", "created_at"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    owner_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    id: Mapped[UuidPrimaryKey]
+    owner_id: Mapped[UuidColumn]
     url: Mapped[str] = mapped_column(Text)
     events: Mapped[list[str]] = mapped_column(ARRAY(String(50)))
     description: Mapped[str | None] = mapped_column(String(200))
@@ -74,13 +72,13 @@ class Webhook(Base):
     #: The row's data key, wrapped by the key-encryption key named by ``kek_id``.
     data_key: Mapped[bytes] = mapped_column(LargeBinary)
     kek_id: Mapped[str] = mapped_column(String(300))
-    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    previous_secret_expires_at: Mapped[Timestamp | None]
     enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     #: Start of the current run of failed deliveries (None after any success).
-    failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    failing_since: Mapped[Timestamp | None]
+    created_at: Mapped[TimestampNow]
+    updated_at: Mapped[TimestampNow]
 
 
 class Delivery(Base):
@@ -115,30 +113,28 @@ class Delivery(Base):
         ),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    id: Mapped[UuidPrimaryKey]
     channel: Mapped[str] = mapped_column(String(16))
     webhook_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("webhooks.id", ondelete="CASCADE")
     )
-    user_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    user_id: Mapped[UuidColumn | None]
     recipient: Mapped[str | None] = mapped_column(String(320))
     event_id: Mapped[int] = mapped_column(BigInteger)
     event_type: Mapped[str] = mapped_column(String(50))
-    event_occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    event_occurred_at: Mapped[Timestamp]
     #: The exact webhook body (signed bytes, identical on every retry) or the email as JSON.
     payload: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), server_default="pending")
     attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     max_attempts: Mapped[int] = mapped_column(Integer)
-    next_attempt_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
-    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[TimestampNow]
+    lease_until: Mapped[Timestamp | None]
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
     traceparent: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[TimestampNow]
+    finished_at: Mapped[Timestamp | None]
 
 
 class DeliveryAttempt(Base):
@@ -150,12 +146,12 @@ class DeliveryAttempt(Base):
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     delivery_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"))
     attempt: Mapped[int] = mapped_column(Integer)
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[Timestamp]
     duration_ms: Mapped[int] = mapped_column(Integer)
     outcome: Mapped[str] = mapped_column(String(16))
     status_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[Timestamp | None]
 
 
 class Notification(Base):
@@ -168,17 +164,17 @@ class Notification(Base):
         Index("ix_notifications_read_at", "read_at", postgresql_where=text("read")),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    id: Mapped[UuidPrimaryKey]
+    user_id: Mapped[UuidColumn]
     event_id: Mapped[int | None] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(50))
-    task_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    task_id: Mapped[UuidColumn | None]
     title: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     read: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
-    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    read_at: Mapped[Timestamp | None]
+    created_at: Mapped[TimestampNow]
 
 
 #: Event ids of test deliveries, used negated (feed event ids are positive).

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
 from enum import IntEnum, StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
-    DateTime,
     Double,
     Identity,
     Index,
@@ -18,15 +15,15 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
-    func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import base as postgresql_base
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import UserDefinedType
 
 from taskplane_common.audit import audit_table
+from taskplane_common.columns import Timestamp, TimestampNow, UuidColumn, UuidPrimaryKey
 from taskplane_common.db import service_metadata
 
 SCHEMA = "tasks"
@@ -96,6 +93,11 @@ class Base(DeclarativeBase):
     metadata = service_metadata(SCHEMA)
 
 
+#: A task's version, plain or queued: 1 at insert, bumped on every change; the ETag is
+#: derived from it.
+RowVersion = Annotated[int, mapped_column(Integer, server_default=text("1"))]
+
+
 def _status_check() -> str:
     return _in(tuple(TaskStatus))
 
@@ -120,34 +122,33 @@ class Task(Base):
         Index("ix_tasks_tags", "tags_normalized", postgresql_using="gin"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    id: Mapped[UuidPrimaryKey]
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), server_default=TaskStatus.PENDING.value)
     priority: Mapped[int] = mapped_column(SmallInteger, server_default=text("1"))
-    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[Timestamp | None]
     tags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
     #: Lower-cased copy of ``tags`` for case-insensitive filtering through the GIN index.
     tags_normalized: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
-    assignee_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
-    owner_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
-    #: Bumped on every change; the ETag is derived from it.
-    version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    assignee_id: Mapped[UuidColumn | None]
+    owner_id: Mapped[UuidColumn | None]
+    version: Mapped[RowVersion]
+    created_at: Mapped[TimestampNow]
+    updated_at: Mapped[TimestampNow]
+    completed_at: Mapped[Timestamp | None]
 
 
 class _JobColumns:
     """The columns every queue job has, live or finished (``tasks.queue_tasks``)."""
 
-    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    id: Mapped[UuidPrimaryKey]
     queue: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text)
     priority: Mapped[int] = mapped_column(SmallInteger)
     title: Mapped[str] = mapped_column(Text)
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    owner_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    owner_id: Mapped[UuidColumn | None]
     #: W3C trace context current at enqueue, so the worker's span continues that trace.
     traceparent: Mapped[str | None] = mapped_column(Text)
     #: Per-job override; NULL follows the queue's current configuration.
@@ -155,17 +156,17 @@ class _JobColumns:
     #: Attempts started so far (incremented when a lease is granted).
     attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     #: When the job becomes (or became) available; the age used for ordering.
-    run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    run_at: Mapped[Timestamp]
     timeout_s: Mapped[int | None] = mapped_column(Integer)
     dedupe_key: Mapped[str | None] = mapped_column(Text)
-    lease_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    lease_id: Mapped[UuidColumn | None]
     leased_by: Mapped[str | None] = mapped_column(Text)
-    leased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    leased_at: Mapped[Timestamp | None]
+    lease_expires_at: Mapped[Timestamp | None]
     last_error: Mapped[str | None] = mapped_column(Text)
-    version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    version: Mapped[RowVersion]
+    created_at: Mapped[TimestampNow]
+    updated_at: Mapped[TimestampNow]
 
 
 def _job_checks(statuses: tuple[TaskStatus, ...]) -> tuple[CheckConstraint, ...]:
@@ -240,8 +241,8 @@ class QueueJobFinished(_JobColumns, Base):
     )
 
     result: Mapped[Any | None] = mapped_column(JSONB)
-    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[Timestamp | None]
+    finished_at: Mapped[Timestamp]
 
 
 class Queue(Base):
@@ -269,11 +270,9 @@ class Queue(Base):
         Integer, server_default=text("604800")
     )
     dead_retention_s: Mapped[int | None] = mapped_column(Integer, server_default=text("2592000"))
-    rate_refilled_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    rate_refilled_at: Mapped[TimestampNow]
+    created_at: Mapped[TimestampNow]
+    updated_at: Mapped[TimestampNow]
 
 
 class QueueCounter(Base):
@@ -310,8 +309,8 @@ class IdempotencyKey(Base):
     status_code: Mapped[int | None] = mapped_column(SmallInteger)
     response_body: Mapped[Any | None] = mapped_column(JSONB)
     response_headers: Mapped[dict[str, str] | None] = mapped_column(JSONB)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[TimestampNow]
+    expires_at: Mapped[Timestamp]
 
 
 class Event(Base):
@@ -330,13 +329,11 @@ class Event(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
     type: Mapped[str] = mapped_column(String(50))
-    task_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    task_id: Mapped[UuidColumn]
     queue: Mapped[str | None] = mapped_column(Text)
-    owner_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    owner_id: Mapped[UuidColumn | None]
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
-    occurred_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    occurred_at: Mapped[TimestampNow]
     tx_id: Mapped[int] = mapped_column(XID8, server_default=text("pg_current_xact_id()"))
     #: The W3C trace context of the change, which consumers continue.
     traceparent: Mapped[str | None] = mapped_column(Text)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, String, func, text
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy import Boolean, ForeignKey, String, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from taskplane_common.columns import TimestampNow, UuidPrimaryKey
 from taskplane_common.db import service_metadata
 
 SCHEMA = "users"
@@ -23,13 +22,13 @@ class Profile(Base):
 
     __tablename__ = "profiles"
 
-    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    user_id: Mapped[UuidPrimaryKey]
     email: Mapped[str | None] = mapped_column(String(320))
     display_name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), server_default="UTC")
     locale: Mapped[str] = mapped_column(String(16), server_default="en")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[TimestampNow]
+    updated_at: Mapped[TimestampNow]
 
 
 class NotificationPreference(Base):
@@ -48,4 +47,4 @@ class NotificationPreference(Base):
     email: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     webhook: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     in_app: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[TimestampNow]

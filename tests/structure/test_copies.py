@@ -1,4 +1,4 @@
-"""No copy-paste between production files: jscpd over the tree, three kinds of clone allowed.
+"""No copy-paste between production files: jscpd over the tree, four kinds of clone allowed.
 
 jscpd 4.3.0 (the copy/paste detector) lives in ``tools/copies``; ``make copies`` installs
 it and runs this module alone, ``make test`` installs it before the suite. Its settings

@@ -10,8 +10,6 @@ from typing import Any
 import httpx
 from starlette.types import ASGIApp
 
-from taskplane_testing.postgres import free_port
-
 
 def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
     """The response is an RFC 9457 problem with ``status`` and leaks no internals."""
@@ -36,9 +34,10 @@ def asgi_client(app: ASGIApp, base_url: str = "http://service", **kwargs: Any) -
 
 
 def serve(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
-    """A real HTTP server on a free loopback port, answering with ``handler`` from a
-    daemon thread (and daemon request threads: a test never waits on it to exit)."""
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    """A real HTTP server on a loopback port the kernel picks at bind (no window for another
+    process to take it), answering with ``handler`` from a daemon thread (and daemon
+    request threads: a test never waits on it to exit)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 

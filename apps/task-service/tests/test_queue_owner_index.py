@@ -58,19 +58,16 @@ def filled(postgres_server: PostgresServer) -> Iterator[psycopg.Connection[Any]]
             "INSERT INTO tasks.queues (name)"
             f" SELECT 'q' || g FROM generate_series(0, {QUEUES - 1}) AS g"
         )
-        for table, status, rows, columns, values in (
-            ("queue_jobs_finished", "completed", FINISHED_ROWS, ", finished_at", ", now()"),
-            ("queue_jobs", "pending", LIVE_ROWS, "", ""),
+        for fill in (
+            {"table": "queue_jobs_finished", "status": "completed", "rows": FINISHED_ROWS},
+            {"table": "queue_jobs", "status": "pending", "rows": LIVE_ROWS},
         ):
-            fill = FILL.format(
-                table=table,
-                queues=QUEUES,
-                status=status,
-                rows=rows,
-                extra_columns=columns,
-                extra_values=values,
+            finished = fill["table"] == "queue_jobs_finished"
+            columns, values = (", finished_at", ", now()") if finished else ("", "")
+            statement = FILL.format(
+                **fill, queues=QUEUES, extra_columns=columns, extra_values=values
             )
-            connection.execute(fill, {"member": MEMBER})
+            connection.execute(statement, {"member": MEMBER})
         connection.execute("ANALYZE tasks.queue_jobs, tasks.queue_jobs_finished, tasks.queues")
         yield connection
 

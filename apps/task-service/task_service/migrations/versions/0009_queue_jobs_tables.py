@@ -80,22 +80,13 @@ _FINISHED_COLUMNS = ", ".join(_TYPES)
 #: ``queue`` details from them only when ``queue`` was set), in the order 0002 added
 #: them: the downgrade appends them again in this order, so the table's column order
 #: comes back exactly (``pg_dump --schema-only`` equal to a fresh 0008).
+# fmt: off
 _QUEUE_ONLY = [
-    "queue",
-    "payload",
-    "attempts",
-    "max_attempts",
-    "run_at",
-    "timeout_s",
-    "dedupe_key",
-    "lease_id",
-    "leased_by",
-    "leased_at",
-    "lease_expires_at",
-    "last_error",
-    "result",
+    "queue", "payload", "attempts", "max_attempts", "run_at", "timeout_s", "dedupe_key",
+    "lease_id", "leased_by", "leased_at", "lease_expires_at", "last_error", "result",
     "traceparent",
 ]
+# fmt: on
 #: The job columns that may be NULL; the rest are NOT NULL.
 _OPTIONAL = set(_QUEUE_ONLY) - {"queue", "attempts", "run_at"} | {"owner_id", "completed_at"}
 

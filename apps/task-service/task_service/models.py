@@ -196,11 +196,11 @@ class QueueJob(_JobColumns, Base):
 
     Only the indexes the claim, the rescuer, the lease actions, the dedupe and a member's
     job list need: each costs an entry per transition (the owner's only for jobs with an
-    owner). Default fillfactor: no update of this table can be
-    HOT on PostgreSQL 15, since each one changes an indexed column (the lease and a
-    release change ``status``, a heartbeat ``lease_expires_at``), so free space kept on
-    its pages would only make the table larger (counted: 0 of 8,300 lease, heartbeat
-    and release updates were HOT at fillfactor 70 either).
+    owner). Default fillfactor: no update of this table can be HOT on PostgreSQL 15,
+    since each one changes an indexed column (the lease and a release change ``status``,
+    a heartbeat ``lease_expires_at``), so free space kept on its pages would only make
+    the table larger (counted: 0 of 8,300 lease, heartbeat and release updates were HOT
+    at fillfactor 70 either).
     """
 
     __tablename__ = "queue_jobs"

@@ -367,24 +367,20 @@ IN_FLIGHT = statement(
 )
 
 
-def _cancel(name: str, where: str, extra: str | None = None) -> Statement:
-    """Cancel the live jobs ``where`` matches: moved to the finished table, with their
-    ``task.cancelled`` events."""
-    return statement(
-        name,
-        f"""
-        WITH {finish("src", "", where, status=CANCELLED)}, events AS (
-            {write_events("'task.cancelled'", extra=extra)}
-        )
-        SELECT {_TASK} FROM src
-        """,
-    )
-
-
 #: Who sees a queue job: ``:see_all``, or its owner ``:user`` (jobs have no assignee).
 _VISIBLE = "(CAST(:see_all AS boolean) OR owner_id = CAST(:user AS uuid))"
-#: Cancel one job the caller can see.
-CANCEL = _cancel("cancel", f"t.id = :task_id AND {_VISIBLE}")
+#: Cancel one live job the caller can see: moved to the finished table, with its
+#: ``task.cancelled`` event.
+CANCEL = statement(
+    "cancel",
+    f"""
+    WITH {finish("src", "", f"t.id = :task_id AND {_VISIBLE}", status=CANCELLED)}, events AS (
+        {write_events("'task.cancelled'")}
+    )
+    SELECT {_TASK} FROM src
+    """,
+)
+
 _QUEUE_DELETED = "jsonb_build_object('reason', 'queue deleted')"
 #: A deleted queue's live jobs go: each cancelled, then deleted (``task.cancelled`` and
 #: ``task.deleted``, in that order); returns how many. A lease held on one is gone with

@@ -4,7 +4,6 @@ downgrade restores exactly the schema a fresh upgrade to that revision builds.""
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 
@@ -19,6 +18,8 @@ from task_service.models import SCHEMA, Base
 from taskplane_common.db import async_database_url
 from taskplane_common.migrations import alembic_config, upgrade
 from taskplane_testing.postgres import PostgresServer
+
+from .conftest import schema_dump
 
 
 def test_concurrent_upgrades_apply_once_and_match_the_models(
@@ -63,23 +64,6 @@ def test_concurrent_upgrades_apply_once_and_match_the_models(
     assert diff == [], f"models and migrations disagree: {diff}"
 
 
-#: pg_dump's per-run random ``\restrict`` key lines (PostgreSQL 15.14 and later).
-_RESTRICT_KEY = re.compile(r"^\\(un)?restrict .*$", re.MULTILINE)
-
-
-def _schema_dump(server: PostgresServer, url: str) -> str:
-    """``pg_dump --schema-only`` of the schema ``tasks``: tables with their columns in
-    order, constraints, indexes, views, functions (their source as written), triggers,
-    sequences."""
-    dump = subprocess.run(
-        [str(server.bin / "pg_dump"), "--schema-only", "--schema", SCHEMA, url],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return _RESTRICT_KEY.sub("", dump)
-
-
 def test_every_downgrade_restores_the_schema_of_a_fresh_upgrade(
     postgres_server: PostgresServer,
 ) -> None:
@@ -101,14 +85,14 @@ def test_every_downgrade_restores_the_schema_of_a_fresh_upgrade(
     fresh: dict[str, str] = {}
     for revision in revisions:
         upgrade("task_service", fresh_url, revision)
-        fresh[revision] = _schema_dump(postgres_server, fresh_url)
+        fresh[revision] = schema_dump(postgres_server, fresh_url)
 
     trip_url = postgres_server.create_database("migrations_round_trip")
     upgrade("task_service", trip_url)
-    assert _schema_dump(postgres_server, trip_url) == fresh[revisions[-1]]
+    assert schema_dump(postgres_server, trip_url) == fresh[revisions[-1]]
     config = alembic_config("task_service", trip_url)
     for revision in reversed(revisions[:-1]):
         command.downgrade(config, revision)
-        assert _schema_dump(postgres_server, trip_url) == fresh[revision], (
+        assert schema_dump(postgres_server, trip_url) == fresh[revision], (
             f"downgrade to {revision} left a schema unlike a fresh upgrade to it"
         )

@@ -1,8 +1,9 @@
 """Deleting a queue deletes every job it has, in every state: afterwards none is readable
 by id (404 problem+json), a queue created again under the same name starts empty, the
-feed says what happened to each job, the audit entry stays, and another queue is
-untouched. An enqueue racing the deletion either lands before it (and goes with the
-queue) or after it (and creates the queue anew), never in between."""
+feed tells each live job's cancellation (a finished job's removal, like retention's,
+adds no event), the audit entry stays, and another queue is untouched. An enqueue
+racing the deletion either lands before it (and goes with the queue) or after it (and
+creates the queue anew), never in between."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from taskplane_testing.waiting import eventually
 from .conftest import Json, configure, enqueue, event_types, lease, stats
 
 Q = "doomed"
+FINISHED = ("completed", "cancelled", "dead")
 OTHER = "kept"
 #: A lock wait of the deletion or an enqueue on a queue's advisory lock.
 WAITING_ON_QUEUE_LOCK = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
@@ -71,6 +73,7 @@ async def test_a_deleted_queue_leaves_no_job_readable_and_a_new_one_starts_empty
     kept = await enqueue(client, OTHER)
     ids = {state: job["id"] for state, job in jobs.items()}
 
+    events_before = {task_id: event_types(db, task_id) for task_id in ids.values()}
     assert_problem(await client.delete(f"/api/v1/queues/{Q}"), 409)  # a lease is held
     for state, task_id in ids.items():  # the refusal changed nothing
         read = await client.get(f"/api/v1/tasks/{task_id}")
@@ -96,15 +99,14 @@ async def test_a_deleted_queue_leaves_no_job_readable_and_a_new_one_starts_empty
     ).fetchone()
     assert left == (0, 0)
 
-    # The feed tells each job's end: a live job was cancelled, then deleted.
+    # The feed: a live job's end is its cancellation; a finished job's removal, like
+    # retention's, adds no event.
     for state, task_id in ids.items():
-        types = event_types(db, task_id)
-        live = state in ("pending", "scheduled", "retrying", "in_progress")
-        ending = ["task.cancelled", "task.deleted"] if live else ["task.deleted"]
-        assert types[-len(ending) :] == ending, (state, types)
+        added = [] if state in FINISHED else ["task.cancelled"]
+        assert event_types(db, task_id) == events_before[task_id] + added, state
     reasons = db.execute(
         "SELECT DISTINCT data->>'reason' FROM tasks.events"
-        " WHERE queue = %s AND type IN ('task.cancelled', 'task.deleted') AND task_id <> %s",
+        " WHERE queue = %s AND type = 'task.cancelled' AND task_id <> %s",
         (Q, ids["cancelled"]),
     ).fetchall()
     assert reasons == [("queue deleted",)]
@@ -145,7 +147,7 @@ async def test_an_enqueue_in_flight_goes_with_the_queue(
         assert not deletion.done()
     assert (await deletion).status_code == 204
     assert_problem(await client.get(f"/api/v1/tasks/{job.id}"), 404)
-    assert event_types(db, str(job.id)) == ["task.created", "task.cancelled", "task.deleted"]
+    assert event_types(db, str(job.id)) == ["task.created", "task.cancelled"]
 
 
 async def test_an_enqueue_during_the_deletion_creates_the_queue_anew(

@@ -81,8 +81,8 @@ async def delete_queue(session: AsyncSession, name: str, *, force: bool) -> int:
 
     Tasks in flight make this a ``QueueBusy`` unless ``force``: their workers would
     otherwise finish work nobody waits for. With ``force`` their leases are revoked (late
-    answers get 409). Live jobs are cancelled and deleted, finished ones deleted, each
-    with its events (the feed keeps them, like every event); nothing of the queue stays
+    answers get 409). Live jobs are deleted with a ``task.cancelled`` event each,
+    finished ones without one (as retention deletes them); nothing of the queue stays
     readable, and a queue created later under the same name starts empty. The queue's
     lock (``queue_lock``) keeps enqueues and dead-letter retries out meanwhile; the live
     jobs go before the finished ones, so a job that finishes meanwhile goes too.

@@ -381,10 +381,9 @@ CANCEL = statement(
     """,
 )
 
-_QUEUE_DELETED = "jsonb_build_object('reason', 'queue deleted')"
-#: A deleted queue's live jobs go: each cancelled, then deleted (``task.cancelled`` and
-#: ``task.deleted``, in that order); returns how many. A lease held on one is gone with
-#: it (a late answer is a 409).
+#: A deleted queue's live jobs go, each with a ``task.cancelled`` event (reason ``queue
+#: deleted``); returns how many. A lease held on one is gone with it (a late answer is a
+#: 409).
 DELETE_QUEUE_LIVE = statement(
     "delete_queue_live",
     f"""
@@ -392,16 +391,21 @@ DELETE_QUEUE_LIVE = statement(
         DELETE FROM tasks.queue_jobs AS t WHERE t.queue = :queue
         RETURNING t.id, t.queue, t.owner_id, {CANCELLED} AS status, t.attempts, t.traceparent
     ), events AS (
-        {
-        write_events(
-            "kind",
-            "src CROSS JOIN (VALUES (1, 'task.cancelled'), (2, 'task.deleted')) AS e(n, kind)",
-            extra=_QUEUE_DELETED,
-            order="id, n",
-        )
-    }
+        {write_events("'task.cancelled'", extra="jsonb_build_object('reason', 'queue deleted')")}
     )
     SELECT count(*) AS deleted FROM src
+    """,
+)
+#: A deleted queue's finished jobs go, like retention's, without an event each; returns
+#: how many. Run after ``DELETE_QUEUE_LIVE``, in a statement of its own: a job that
+#: finished while that one ran is in this one's snapshot.
+DELETE_QUEUE_FINISHED = statement(
+    "delete_queue_finished",
+    """
+    WITH gone AS (
+        DELETE FROM tasks.queue_jobs_finished WHERE queue = :queue RETURNING 1
+    )
+    SELECT count(*) AS deleted FROM gone
     """,
 )
 #: The status of a job the caller can see, wherever it is (why a cancel changed nothing),
@@ -455,37 +459,22 @@ RETRY_DEAD = statement(
     """,
 )
 
-
-def _delete_finished(name: str, where: str, returning: str, extra: str | None = None) -> Statement:
-    """Delete the finished jobs ``where`` matches, each with its ``task.deleted`` event;
-    selects ``returning`` of the deleted rows."""
-    return statement(
-        name,
-        f"""
-        WITH src AS (
-            DELETE FROM tasks.queue_jobs_finished AS t WHERE {where}
-            RETURNING t.id, t.queue, t.owner_id, t.status, t.attempts, t.traceparent
-        ), events AS (
-            {write_events("'task.deleted'", extra=extra)}
-        )
-        SELECT {returning} FROM src
-        """,
-    )
-
-
 #: Delete finished jobs (``:task_ids``; of ``:queue`` and ``dead`` when ``:dead_of`` is
 #: given) with their ``task.deleted`` events; returns the ids deleted.
-DELETE_FINISHED = _delete_finished(
+DELETE_FINISHED = statement(
     "delete_finished",
-    "t.id = ANY(CAST(:task_ids AS uuid[])) AND (CAST(:dead_of AS text) IS NULL"
-    f" OR (t.queue = CAST(:dead_of AS text) AND t.status = {DEAD}))",
-    "id",
-)
-#: A deleted queue's finished jobs go, each with its ``task.deleted`` event; returns how
-#: many. Run after ``DELETE_QUEUE_LIVE`` in its own statement: a job that finished while
-#: that one ran is in this one's snapshot.
-DELETE_QUEUE_FINISHED = _delete_finished(
-    "delete_queue_finished", "t.queue = :queue", "count(*) AS deleted", _QUEUE_DELETED
+    f"""
+    WITH src AS (
+        DELETE FROM tasks.queue_jobs_finished AS t
+        WHERE t.id = ANY(CAST(:task_ids AS uuid[]))
+          AND (CAST(:dead_of AS text) IS NULL
+               OR (t.queue = CAST(:dead_of AS text) AND t.status = {DEAD}))
+        RETURNING t.id, t.queue, t.owner_id, t.status, t.attempts, t.traceparent
+    ), events AS (
+        {write_events("'task.deleted'")}
+    )
+    SELECT id FROM src
+    """,
 )
 
 

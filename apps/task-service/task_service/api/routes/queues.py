@@ -103,7 +103,8 @@ async def delete_queue(
     force: Annotated[bool, Query(description="Also revoke leases of tasks in flight")] = False,
 ) -> Response:
     """Nothing of the queue stays readable by id, and a queue created again under the
-    same name starts empty; the feed gets each task's events, the audit log the entry."""
+    same name starts empty; the feed gets a task.cancelled event for each unfinished
+    task, the audit log an entry."""
     deleted = await engine.delete_queue(change.session, queue, force=force)
     await change.commit("queue.delete", f"queue:{queue}", force=force, tasks_deleted=deleted)
     return Response(status_code=204)

@@ -12,9 +12,10 @@ table while it builds).
 
 Deleting a queue now deletes its jobs; before, its finished jobs (and a job enqueued
 while it was deleted) stayed, readable by id and seen again by a queue created under the
-same name. The upgrade deletes those too, as the deletion does now: each job whose queue
-row is gone, with ``task.cancelled`` (a live one) and ``task.deleted`` events, reason
-``queue deleted``. The downgrade drops the indexes; it cannot bring deleted jobs back.
+same name. The upgrade deletes those too, as the deletion does now: every job whose
+queue row is gone, a live one with a ``task.cancelled`` event (reason ``queue
+deleted``), a finished one without an event (like retention). The downgrade drops the
+indexes; it cannot bring deleted jobs back.
 
 Revision ID: 0010
 Revises: 0009
@@ -39,34 +40,29 @@ _OWNER_INDEXES = tuple(
     Index(f"ix_{table}_owner", table, ["queue", "owner_id", "id"], where="owner_id IS NOT NULL")
     for table in ("queue_jobs", "queue_jobs_finished")
 )
-#: The jobs of queues that no longer exist, from ``table``; ``first`` is the first event
-#: each gets (1: cancelled, then deleted; 2: deleted only).
-_ORPHANS = """
-    DELETE FROM tasks.{table} AS t
-    WHERE NOT EXISTS (SELECT FROM tasks.queues AS q WHERE q.name = t.queue)
-    RETURNING t.id, t.queue, t.owner_id, {status} AS status, t.attempts, t.traceparent,
-              {first} AS first
-"""
-_DELETE_ORPHANS = f"""
-WITH live AS ({_ORPHANS.format(table="queue_jobs", status="'cancelled'", first=1)}
-), finished AS ({_ORPHANS.format(table="queue_jobs_finished", status="t.status", first=2)}
-), gone AS (
-    SELECT * FROM live UNION ALL SELECT * FROM finished
+#: Jobs whose queue row is gone.
+_ORPHAN = "NOT EXISTS (SELECT FROM tasks.queues AS q WHERE q.name = t.queue)"
+_DELETE_ORPHANS = (
+    f"DELETE FROM tasks.queue_jobs_finished AS t WHERE {_ORPHAN}",
+    f"""
+    WITH live AS (
+        DELETE FROM tasks.queue_jobs AS t WHERE {_ORPHAN}
+        RETURNING t.id, t.queue, t.owner_id, t.attempts, t.traceparent
+    )
+    INSERT INTO tasks.events (type, task_id, queue, owner_id, data, traceparent)
+    SELECT 'task.cancelled', id, queue, owner_id,
+           jsonb_build_object('status', 'cancelled', 'attempt', attempts,
+                              'reason', 'queue deleted'),
+           traceparent
+    FROM live ORDER BY id
+    """,
 )
-INSERT INTO tasks.events (type, task_id, queue, owner_id, data, traceparent)
-SELECT e.kind, gone.id, gone.queue, gone.owner_id,
-       jsonb_build_object('status', gone.status, 'attempt', gone.attempts,
-                          'reason', 'queue deleted'),
-       gone.traceparent
-FROM gone JOIN (VALUES (1, 'task.cancelled'), (2, 'task.deleted')) AS e(n, kind)
-     ON e.n >= gone.first
-ORDER BY gone.id, e.n
-"""
 
 
 def upgrade() -> None:
     create_indexes("tasks", *_OWNER_INDEXES)
-    op.execute(_DELETE_ORPHANS)
+    for statement in _DELETE_ORPHANS:
+        op.execute(statement)
 
 
 def downgrade() -> None:

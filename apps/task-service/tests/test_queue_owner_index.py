@@ -78,6 +78,16 @@ def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from _nodes(child)
 
 
+def _plan(
+    connection: psycopg.Connection[Any], explain: str | sql.Composed, params: Any = None
+) -> dict[str, Any]:
+    """The top plan node of an ``EXPLAIN (FORMAT JSON)``."""
+    row = connection.execute(explain, params).fetchone()
+    assert row is not None
+    plan: dict[str, Any] = row[0][0]["Plan"]
+    return plan
+
+
 def _params(by_status: bool, after: bool) -> dict[str, Any]:
     """The parameters ``listing.list_queue_tasks`` binds for a member's page."""
     params: dict[str, Any] = {"queue": "q3", "limit": 51, "user_id": MEMBER}
@@ -123,10 +133,9 @@ def test_a_members_page_walks_the_owner_indexes(
     filled: psycopg.Connection[Any], by_status: bool, after: bool
 ) -> None:
     statement = queue_tasks_sql("user", by_status, after)
-    (plan,) = filled.execute(
-        "EXPLAIN (FORMAT JSON) " + statement, _params(by_status, after)
-    ).fetchone() or (None,)
-    _assert_walks_the_owner_indexes(plan[0]["Plan"])
+    _assert_walks_the_owner_indexes(
+        _plan(filled, "EXPLAIN (FORMAT JSON) " + statement, _params(by_status, after))
+    )
 
 
 @pytest.mark.parametrize(("by_status", "after"), SHAPES)
@@ -148,7 +157,7 @@ def test_the_generic_plan_of_a_members_page_walks_them_too(
     try:
         arguments = sql.SQL(", ").join(sql.Literal(params[name]) for name in names)
         explain = sql.SQL("EXPLAIN (FORMAT JSON) EXECUTE member_page({})").format(arguments)
-        (plan,) = filled.execute(explain).fetchone() or (None,)
+        plan = _plan(filled, explain)
     finally:
         filled.execute("RESET plan_cache_mode")
-    _assert_walks_the_owner_indexes(plan[0]["Plan"])
+    _assert_walks_the_owner_indexes(plan)

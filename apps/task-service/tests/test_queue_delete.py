@@ -3,15 +3,18 @@ by id (404 problem+json), a queue created again under the same name starts empty
 feed tells each live job's cancellation (a finished job's removal, like retention's,
 adds no event), the audit entry stays, and another queue is untouched. An enqueue
 racing the deletion either lands before it (and goes with the queue) or after it (and
-creates the queue anew), never in between."""
+creates the queue anew), never in between; a dead-letter retry racing it goes first (and
+its job with the queue) or finds its dead job gone."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import httpx
 import psycopg
+import pytest
 
 from task_service import queue
 from task_service.queue.schemas import TaskEnqueue
@@ -150,33 +153,69 @@ async def test_an_enqueue_in_flight_goes_with_the_queue(
     assert event_types(db, str(job.id)) == ["task.created", "task.cancelled"]
 
 
-async def test_an_enqueue_during_the_deletion_creates_the_queue_anew(
+Arrival = Callable[[], Coroutine[Any, Any, httpx.Response]]
+DuringDeletion = Callable[[str, Arrival], Coroutine[Any, Any, httpx.Response]]
+
+
+@pytest.fixture
+def during_deletion(
     client: httpx.AsyncClient, db: psycopg.Connection[Any], task_db_url: str
+) -> DuringDeletion:
+    """``during_deletion(held, arrive)``: delete ``Q`` while someone holds the live job
+    ``held`` (the deletion waits for its row, holding the queue's lock) and ``arrive``
+    comes in, which must wait for the deletion; the deletion's 204, then ``arrive``'s
+    answer."""
+
+    async def run(held: str, arrive: Arrival) -> httpx.Response:
+        connect = psycopg.AsyncConnection.connect
+        async with await connect(task_db_url) as holder, holder.transaction():
+            await holder.execute("SELECT FROM tasks.queue_jobs WHERE id = %s FOR UPDATE", (held,))
+            deletion = asyncio.create_task(client.delete(f"/api/v1/queues/{Q}"))
+            await eventually(lambda: _count(db, WAITING_ON_ROW))
+            arrival = asyncio.create_task(arrive())
+            await eventually(lambda: _count(db, WAITING_ON_QUEUE_LOCK))
+            assert not deletion.done()
+            assert not arrival.done()
+        assert (await deletion).status_code == 204
+        return await arrival
+
+    return run
+
+
+async def test_an_enqueue_during_the_deletion_creates_the_queue_anew(
+    client: httpx.AsyncClient, during_deletion: DuringDeletion
 ) -> None:
     """An enqueue that arrives while the deletion runs waits for it, then creates the
     queue again with only its own job."""
     await configure(client, Q)
     old = await enqueue(client, Q)
-    connect = psycopg.AsyncConnection.connect
-    async with await connect(task_db_url) as holder, holder.transaction():
-        # Someone holds the old job's row: the deletion waits for it, holding the
-        # queue's lock.
-        await holder.execute("SELECT FROM tasks.queue_jobs WHERE id = %s FOR UPDATE", (old["id"],))
-        deletion = asyncio.create_task(client.delete(f"/api/v1/queues/{Q}"))
-        await eventually(lambda: _count(db, WAITING_ON_ROW))
-        arrival = asyncio.create_task(
-            client.post(f"/api/v1/queues/{Q}/tasks", json={"payload": {"n": 1}})
-        )
-        await eventually(lambda: _count(db, WAITING_ON_QUEUE_LOCK))
-        assert not deletion.done()
-        assert not arrival.done()
-    assert (await deletion).status_code == 204
-    created = await arrival
+    arrival = {"payload": {"n": 1}}
+    created = await during_deletion(
+        old["id"], lambda: client.post(f"/api/v1/queues/{Q}/tasks", json=arrival)
+    )
     assert created.status_code == 201, created.text
     assert_problem(await client.get(f"/api/v1/tasks/{old['id']}"), 404)
     listing = (await client.get(f"/api/v1/queues/{Q}/tasks")).json()
     assert [job["id"] for job in listing["items"]] == [created.json()["id"]]
     assert (await stats(client, Q))["available"] == 1
+
+
+async def test_a_dead_letter_retry_during_the_deletion_finds_nothing(
+    client: httpx.AsyncClient, during_deletion: DuringDeletion
+) -> None:
+    """A dead-letter retry that arrives while the deletion runs waits for it, then finds
+    the dead job gone (404): it cannot bring a job back into the deleted queue."""
+    await configure(client, Q, max_attempts=1)
+    dead = await enqueue(client, Q)
+    (held,) = await lease(client, Q)
+    assert (await _fail(client, held))["status"] == "dead"
+    live = await enqueue(client, Q)
+    retry = f"/api/v1/queues/{Q}/dead/{dead['id']}/retry"
+    retried = await during_deletion(live["id"], lambda: client.post(retry))
+    assert_problem(retried, 404)
+    for job in (dead, live):
+        assert_problem(await client.get(f"/api/v1/tasks/{job['id']}"), 404)
+    assert_problem(await client.get(f"/api/v1/queues/{Q}"), 404)
 
 
 async def _count(db: psycopg.Connection[Any], query: str) -> int:

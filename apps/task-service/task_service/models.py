@@ -169,6 +169,18 @@ class _JobColumns:
     updated_at: Mapped[TimestampNow]
 
 
+def _owner_index(table: str) -> Index:
+    """A member's job list (``GET /queues/{q}/tasks``: one queue, one owner, newest
+    first); jobs without an owner (a service token's) are never listed by owner."""
+    return Index(
+        f"ix_{table}_owner",
+        "queue",
+        "owner_id",
+        "id",
+        postgresql_where=text("owner_id IS NOT NULL"),
+    )
+
+
 def _job_checks(statuses: tuple[TaskStatus, ...]) -> tuple[CheckConstraint, ...]:
     return (
         CheckConstraint(_in(statuses), name="status_known"),
@@ -182,12 +194,13 @@ def _job_checks(statuses: tuple[TaskStatus, ...]) -> tuple[CheckConstraint, ...]
 class QueueJob(_JobColumns, Base):
     """A live queue job (waiting or leased): the engine's hot table, kept narrow.
 
-    Only the indexes the claim, the rescuer, the lease actions and the dedupe need: each
-    costs an entry per transition. Default fillfactor: no update of this table can be
-    HOT on PostgreSQL 15, since each one changes an indexed column (the lease and a
-    release change ``status``, a heartbeat ``lease_expires_at``), so free space kept on
-    its pages would only make the table larger (counted: 0 of 8,300 lease, heartbeat
-    and release updates were HOT at fillfactor 70 either).
+    Only the indexes the claim, the rescuer, the lease actions, the dedupe and a member's
+    job list need: each costs an entry per transition (the owner's only for jobs with an
+    owner). Default fillfactor: no update of this table can be HOT on PostgreSQL 15,
+    since each one changes an indexed column (the lease and a release change ``status``,
+    a heartbeat ``lease_expires_at``), so free space kept on its pages would only make
+    the table larger (counted: 0 of 8,300 lease, heartbeat and release updates were HOT
+    at fillfactor 70 either).
     """
 
     __tablename__ = "queue_jobs"
@@ -219,6 +232,7 @@ class QueueJob(_JobColumns, Base):
             unique=True,
             postgresql_where=text(DEDUPE_PREDICATE),
         ),
+        _owner_index("queue_jobs"),
     )
 
 
@@ -238,6 +252,7 @@ class QueueJobFinished(_JobColumns, Base):
             "id",
             postgresql_where=text("status = 'dead'"),
         ),
+        _owner_index("queue_jobs_finished"),
     )
 
     result: Mapped[Any | None] = mapped_column(JSONB)

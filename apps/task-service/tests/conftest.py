@@ -3,6 +3,8 @@ PostgreSQL server, the app, and an HTTP client; tables are emptied after each te
 
 from __future__ import annotations
 
+import re
+import subprocess
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -140,3 +142,20 @@ def event_types(db: psycopg.Connection[Any], task_id: str) -> list[str]:
         "SELECT type FROM tasks.events WHERE task_id = %s ORDER BY id", (task_id,)
     ).fetchall()
     return [row[0] for row in rows]
+
+
+#: pg_dump's per-run random ``\restrict`` key lines (PostgreSQL 15.14 and later).
+_RESTRICT_KEY = re.compile(r"^\\(un)?restrict .*$", re.MULTILINE)
+
+
+def schema_dump(server: PostgresServer, url: str) -> str:
+    """``pg_dump --schema-only`` of the schema ``tasks``: tables with their columns in
+    order, constraints, indexes, views, functions (their source as written), triggers,
+    sequences."""
+    dump = subprocess.run(
+        [str(server.bin / "pg_dump"), "--schema-only", "--schema", "tasks", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return _RESTRICT_KEY.sub("", dump)

@@ -61,7 +61,7 @@ async def test_queue_changes_and_dead_letter_actions_are_audited(
     trace, headers = _traced()
     deleted = await client.delete(f"/api/v1/queues/{Q}?force=true", headers=headers)
     assert deleted.status_code == 204, deleted.text
-    expected[trace] = ("queue.delete", {"force": True})
+    expected[trace] = ("queue.delete", {"force": True, "tasks_deleted": 1})
 
     page = (await client.get("/api/v1/audit", params={"target": f"queue:{Q}"})).json()
     by_trace = {entry["trace_id"]: entry for entry in page["items"]}

@@ -1,4 +1,5 @@
-"""Alembic migrations: they match the models and tolerate concurrent runners."""
+"""Alembic migrations: they match the models, tolerate concurrent runners, and each
+downgrade restores exactly the schema a fresh upgrade to that revision builds."""
 
 from __future__ import annotations
 
@@ -7,14 +8,18 @@ import subprocess
 import sys
 
 import psycopg
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 
 from task_service.models import SCHEMA, Base
 from taskplane_common.db import async_database_url
-from taskplane_common.migrations import upgrade
+from taskplane_common.migrations import alembic_config, upgrade
 from taskplane_testing.postgres import PostgresServer
+
+from .conftest import schema_dump
 
 
 def test_concurrent_upgrades_apply_once_and_match_the_models(
@@ -57,3 +62,37 @@ def test_concurrent_upgrades_apply_once_and_match_the_models(
         ]
     engine.dispose()
     assert diff == [], f"models and migrations disagree: {diff}"
+
+
+def test_every_downgrade_restores_the_schema_of_a_fresh_upgrade(
+    postgres_server: PostgresServer,
+) -> None:
+    """One database walks up revision by revision (the reference dumps), another goes to
+    head and then down one revision at a time: at every revision the two dumps are
+    equal, column order and function text included."""
+    fresh_url = postgres_server.create_database("migrations_fresh")
+    revisions = [
+        script.revision
+        for script in reversed(
+            list(
+                ScriptDirectory.from_config(
+                    alembic_config("task_service", fresh_url)
+                ).walk_revisions()
+            )
+        )
+    ]
+    assert revisions[0] == "0001", revisions
+    fresh: dict[str, str] = {}
+    for revision in revisions:
+        upgrade("task_service", fresh_url, revision)
+        fresh[revision] = schema_dump(postgres_server, fresh_url)
+
+    trip_url = postgres_server.create_database("migrations_round_trip")
+    upgrade("task_service", trip_url)
+    assert schema_dump(postgres_server, trip_url) == fresh[revisions[-1]]
+    config = alembic_config("task_service", trip_url)
+    for revision in reversed(revisions[:-1]):
+        command.downgrade(config, revision)
+        assert schema_dump(postgres_server, trip_url) == fresh[revision], (
+            f"downgrade to {revision} left a schema unlike a fresh upgrade to it"
+        )

@@ -1,7 +1,8 @@
 """Migration 0009 on a database filled through 0008's schema: every queued task moves to
 ``queue_jobs`` (live) or ``queue_jobs_finished`` (finished) with every field kept, plain
 tasks and events stay as they were, a lease held across the upgrade still completes
-through the engine, a dedupe key still holds, and downgrade -> upgrade round-trips."""
+through the engine, a dedupe key still holds, and downgrade -> upgrade round-trips (the
+downgraded schema, ``pg_dump --schema-only``, equal to a fresh 0008's)."""
 
 # The test's SQL is built from module constants only: S608 does not apply.
 # ruff: noqa: S608
@@ -21,6 +22,8 @@ from task_service.queue.sql import JOB_COLUMNS
 from taskplane_common.migrations import alembic_config, upgrade
 from taskplane_common.principals import DEV_PRINCIPAL
 from taskplane_testing.postgres import PostgresServer
+
+from .conftest import schema_dump
 
 Q = "moved"
 LIVE = ("pending", "scheduled", "retrying", "in_progress")
@@ -163,6 +166,11 @@ async def test_the_upgrade_moves_every_queued_task_and_round_trips(
         assert set(down) == set(before_round_trip)
         assert len(_rows(connection, "SELECT id FROM tasks.tasks WHERE queue IS NULL")) == 2
         assert connection.execute(INDEXES).fetchall() == indexes, "0008's indexes are back"
+    fresh_url = postgres_server.create_database("queue_layout_migration_fresh")
+    upgrade("task_service", fresh_url, "0008")
+    assert schema_dump(postgres_server, url) == schema_dump(postgres_server, fresh_url), (
+        "the schema after the downgrade, with its data, is a fresh 0008's"
+    )
     upgrade("task_service", url)
     with psycopg.connect(url, autocommit=True) as connection:
         assert _queue_tasks(connection) == before_round_trip

@@ -75,20 +75,28 @@ async def count_in_flight(session: Executor, queue: str) -> int:
     return int((await execute(session, statements.IN_FLIGHT, {"queue": queue}))[0]["in_flight"])
 
 
-async def delete_queue(session: AsyncSession, name: str, *, force: bool) -> None:
-    """Remove a queue's configuration and cancel its unfinished tasks.
+async def delete_queue(session: AsyncSession, name: str, *, force: bool) -> int:
+    """Remove a queue: its configuration, counters and every job it has, live or
+    finished; returns how many jobs went.
 
     Tasks in flight make this a ``QueueBusy`` unless ``force``: their workers would
     otherwise finish work nobody waits for. With ``force`` their leases are revoked (late
-    answers get 409). Finished tasks stay as history.
+    answers get 409). Live jobs are deleted with a ``task.cancelled`` event each,
+    finished ones without one (as retention deletes them); nothing of the queue stays
+    readable, and a queue created later under the same name starts empty. The queue's
+    lock (``queue_lock``) keeps enqueues and dead-letter retries out meanwhile; the live
+    jobs go before the finished ones, so a job that finishes meanwhile goes too.
     """
+    await execute(session, statements.LOCK_QUEUE_JOBS, {"queue": name})
     if await get_queue(session, name, lock=True) is None:
         raise QueueNotFound(name)
     if not force and (in_flight := await count_in_flight(session, name)):
         raise QueueBusy(name, in_flight)
-    await execute(session, statements.CANCEL_QUEUE, {"queue": name})
+    live = await execute(session, statements.DELETE_QUEUE_LIVE, {"queue": name})
+    finished = await execute(session, statements.DELETE_QUEUE_FINISHED, {"queue": name})
     await session.execute(delete(QueueCounter).where(QueueCounter.queue == name))
     await session.execute(delete(Queue).where(Queue.name == name))
+    return int(live[0]["deleted"]) + int(finished[0]["deleted"])
 
 
 def _empty_stats() -> QueueStats:

@@ -86,6 +86,21 @@ _WAS_EMPTY = (
 )
 
 
+#: The advisory lock class of a queue's jobs (the second key is the name's hash).
+_QUEUE_LOCK_CLASS = 7451
+
+
+def queue_lock(*, exclusive: bool = False) -> str:
+    """An SQL call taking the advisory lock of ``:queue``'s jobs until the transaction
+    ends. What adds jobs to a queue (an enqueue, a dead-letter retry) takes it shared,
+    so those never wait for each other; a queue's deletion takes it exclusively, so it
+    waits for those in flight to commit (and then deletes their jobs too) and none adds
+    to the queue until the deletion has committed (an enqueue then creates the queue
+    anew). A hash collision only makes a deletion wait for another queue's writers."""
+    mode = "" if exclusive else "_shared"
+    return f"pg_advisory_xact_lock{mode}({_QUEUE_LOCK_CLASS}, hashtext(CAST(:queue AS text)))"
+
+
 #: Every queue job's columns, live (``tasks.queue_jobs``) or finished.
 JOB_COLUMNS = (
     "id",

@@ -42,6 +42,7 @@ from task_service.queue.sql import (
     UUID_V7,
     finish,
     moved,
+    queue_lock,
     seconds,
     wake,
 )
@@ -74,18 +75,22 @@ def _enqueue(name: str, returning: str) -> Statement:
     """Enqueue the rows of one array per column (``unnest``: no JSON to build or parse
     per row): create the queue if unconfigured, insert (a live task with the same
     dedupe_key wins), write ``task.created`` events, and wake long-polls when the queue
-    had nothing available before. Returns ``returning`` of each inserted task."""
+    had nothing available before. Returns ``returning`` of each inserted task. Both
+    inserts read ``gate`` first: the queue's lock, shared (``queue_lock``), so a queue
+    being deleted is deleted first and then created anew."""
     return statement(
         name,
         f"""
-        WITH queue_row AS (
-            INSERT INTO tasks.queues (name) VALUES (:queue) ON CONFLICT DO NOTHING
+        WITH gate AS (
+            SELECT {queue_lock()}
+        ), queue_row AS (
+            INSERT INTO tasks.queues (name) SELECT :queue FROM gate ON CONFLICT DO NOTHING
         ), input AS (
             SELECT id, title, priority, payload, max_attempts, timeout_s, dedupe_key,
                    greatest(now(), coalesce(run_at, now() + {seconds("delay_s")}, now()))
                        AS run_at,
                    n
-            FROM unnest({_UNNEST}) WITH ORDINALITY AS i({_UNNESTED}, n)
+            FROM unnest({_UNNEST}) WITH ORDINALITY AS i({_UNNESTED}, n) CROSS JOIN gate
         ), src AS (
             INSERT INTO tasks.queue_jobs (id, title, status, priority, owner_id, queue, payload,
                                           max_attempts, run_at, timeout_s, dedupe_key,
@@ -349,6 +354,12 @@ RESCUE = statement(
     + f"SELECT count(*) AS rescued, {wake()} FROM src",
 )
 
+#: Take ``:queue``'s lock exclusively (``queue_lock``): its deletion waits for the
+#: enqueues and dead-letter retries in flight, and keeps new ones out until it commits.
+LOCK_QUEUE_JOBS = statement(
+    "lock_queue_jobs", f"SELECT true AS locked FROM (SELECT {queue_lock(exclusive=True)}) AS l"
+)
+
 IN_FLIGHT = statement(
     "in_flight",
     "SELECT count(*) AS in_flight FROM tasks.queue_jobs"
@@ -356,27 +367,46 @@ IN_FLIGHT = statement(
 )
 
 
-def _cancel(name: str, where: str, extra: str | None = None) -> Statement:
-    """Cancel the live jobs ``where`` matches: moved to the finished table, with their
-    ``task.cancelled`` events."""
-    return statement(
-        name,
-        f"""
-        WITH {finish("src", "", where, status=CANCELLED)}, events AS (
-            {write_events("'task.cancelled'", extra=extra)}
-        )
-        SELECT {_TASK} FROM src
-        """,
-    )
-
-
 #: Who sees a queue job: ``:see_all``, or its owner ``:user`` (jobs have no assignee).
 _VISIBLE = "(CAST(:see_all AS boolean) OR owner_id = CAST(:user AS uuid))"
-#: Cancel one job the caller can see.
-CANCEL = _cancel("cancel", f"t.id = :task_id AND {_VISIBLE}")
-#: Cancel every unfinished task of a queue that is being deleted.
-CANCEL_QUEUE = _cancel(
-    "cancel_queue", "t.queue = :queue", "jsonb_build_object('reason', 'queue deleted')"
+#: Cancel one live job the caller can see: moved to the finished table, with its
+#: ``task.cancelled`` event.
+CANCEL = statement(
+    "cancel",
+    f"""
+    WITH {finish("src", "", f"t.id = :task_id AND {_VISIBLE}", status=CANCELLED)}, events AS (
+        {write_events("'task.cancelled'")}
+    )
+    SELECT {_TASK} FROM src
+    """,
+)
+
+#: A deleted queue's live jobs go, each with a ``task.cancelled`` event (reason ``queue
+#: deleted``); returns how many. A lease held on one is gone with it (a late answer is a
+#: 409).
+DELETE_QUEUE_LIVE = statement(
+    "delete_queue_live",
+    f"""
+    WITH src AS (
+        DELETE FROM tasks.queue_jobs AS t WHERE t.queue = :queue
+        RETURNING t.id, t.queue, t.owner_id, {CANCELLED} AS status, t.attempts, t.traceparent
+    ), events AS (
+        {write_events("'task.cancelled'", extra="jsonb_build_object('reason', 'queue deleted')")}
+    )
+    SELECT count(*) AS deleted FROM src
+    """,
+)
+#: A deleted queue's finished jobs go, like retention's, without an event each; returns
+#: how many. Run after ``DELETE_QUEUE_LIVE``, in a statement of its own: a job that
+#: finished while that one ran is in this one's snapshot.
+DELETE_QUEUE_FINISHED = statement(
+    "delete_queue_finished",
+    """
+    WITH gone AS (
+        DELETE FROM tasks.queue_jobs_finished WHERE queue = :queue RETURNING 1
+    )
+    SELECT count(*) AS deleted FROM gone
+    """,
 )
 #: The status of a job the caller can see, wherever it is (why a cancel changed nothing),
 #: or of a plain task it can see (``queued`` false).
@@ -405,13 +435,17 @@ LIST_DEAD = statement(
 )
 
 #: A dead job moves back to the live table with a fresh set of attempts, available now
-#: (a live job holding its dedupe key makes this a unique violation).
+#: (a live job holding its dedupe key makes this a unique violation), under its queue's
+#: lock (shared, ``queue_lock``): a queue being deleted takes the job with it first.
 RETRY_DEAD = statement(
     "retry_dead",
     f"""
-    WITH gone AS (
+    WITH gate AS (
+        SELECT {queue_lock()}
+    ), gone AS (
         DELETE FROM tasks.queue_jobs_finished AS t
         WHERE t.id = :task_id AND t.queue = :queue AND t.status = {DEAD}
+          AND EXISTS (SELECT FROM gate)
         RETURNING t.*
     ), src AS (
         INSERT INTO tasks.queue_jobs ({", ".join(JOB_COLUMNS)})

@@ -95,15 +95,18 @@ async def put_queue(queue: QueuePath, config: QueueConfig, change: QueueChangeDe
     "/queues/{queue}",
     status_code=204,
     responses={**QUEUE_NOT_FOUND, 409: {"description": "Tasks in flight", **_PROBLEM}},
-    summary="Delete a queue and cancel its unfinished tasks",
+    summary="Delete a queue and every task it has (unfinished ones are cancelled first)",
 )
 async def delete_queue(
     queue: QueuePath,
     change: QueueChangeDep,
     force: Annotated[bool, Query(description="Also revoke leases of tasks in flight")] = False,
 ) -> Response:
-    await engine.delete_queue(change.session, queue, force=force)
-    await change.commit("queue.delete", f"queue:{queue}", force=force)
+    """Nothing of the queue stays readable by id, and a queue created again under the
+    same name starts empty; the feed gets a task.cancelled event for each unfinished
+    task, the audit log an entry."""
+    deleted = await engine.delete_queue(change.session, queue, force=force)
+    await change.commit("queue.delete", f"queue:{queue}", force=force, tasks_deleted=deleted)
     return Response(status_code=204)
 
 

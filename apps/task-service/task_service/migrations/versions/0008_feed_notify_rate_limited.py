@@ -27,10 +27,18 @@ _TRIGGER = "CREATE TRIGGER events_notify AFTER INSERT ON tasks.events FOR EACH S
 _NOTIFY = "EXECUTE FUNCTION tasks.notify_events()"
 
 
+#: The function's source as 0002 wrote it, whitespace included: the downgrade restores
+#: it byte for byte, so the schema equals a fresh 0007's (``pg_dump`` shows the source).
+_UNLIMITED = (
+    "\n        BEGIN\n            PERFORM pg_notify('taskplane_events', '');"
+    "\n            RETURN NULL;\n        END "
+)
+
+
 def _function(body: str) -> None:
     op.execute(
         "CREATE OR REPLACE FUNCTION tasks.notify_events() RETURNS trigger LANGUAGE plpgsql"
-        f" AS $$ BEGIN {body} PERFORM pg_notify('taskplane_events', ''); RETURN NULL; END $$"
+        f" AS $${body}$$"
     )
 
 
@@ -38,8 +46,9 @@ def upgrade() -> None:
     op.execute("CREATE SEQUENCE tasks.feed_notified_ms AS bigint MINVALUE 0 START 0")
     op.execute("DROP TRIGGER events_notify ON tasks.events")
     _function(
-        "PERFORM setval('tasks.feed_notified_ms',"
+        " BEGIN PERFORM setval('tasks.feed_notified_ms',"
         " CAST(date_part('epoch', clock_timestamp()) * 1000 AS bigint));"
+        " PERFORM pg_notify('taskplane_events', ''); RETURN NULL; END "
     )
     # 20: the shortest gap between two feed notifications, in milliseconds (date_part:
     # double precision arithmetic, cheaper than extract's numeric).
@@ -53,6 +62,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DROP TRIGGER events_notify ON tasks.events")
-    _function("")
+    _function(_UNLIMITED)
     op.execute(f"{_TRIGGER} {_NOTIFY}")
     op.execute("DROP SEQUENCE tasks.feed_notified_ms")

@@ -75,14 +75,18 @@ _DEFAULTS = {"attempts": "0", "version": "1", "created_at": "now()", "updated_at
 _JOB = list(_TYPES)[: list(_TYPES).index("updated_at") + 1]
 _JOB_COLUMNS = ", ".join(_JOB)
 _FINISHED_COLUMNS = ", ".join(_TYPES)
-#: The job columns plain tasks have too; the others were added to ``tasks.tasks`` for
-#: queued tasks by 0002 (none is read for a plain task: the task API built a task's
-#: ``queue`` details from them only when ``queue`` was set).
-_PLAIN_TOO = {"id", "status", "priority", "title", "owner_id", "version", "created_at"} | {
-    "updated_at",
-    "completed_at",
-}
-_QUEUE_ONLY = [name for name in _TYPES if name not in _PLAIN_TOO and name != "finished_at"]
+#: The job columns that 0002 added to ``tasks.tasks`` for queued tasks (the others plain
+#: tasks have too; none of these is read for a plain task: the task API built a task's
+#: ``queue`` details from them only when ``queue`` was set), in the order 0002 added
+#: them: the downgrade appends them again in this order, so the table's column order
+#: comes back exactly (``pg_dump --schema-only`` equal to a fresh 0008).
+# fmt: off
+_QUEUE_ONLY = [
+    "queue", "payload", "attempts", "max_attempts", "run_at", "timeout_s", "dedupe_key",
+    "lease_id", "leased_by", "leased_at", "lease_expires_at", "last_error", "result",
+    "traceparent",
+]
+# fmt: on
 #: The job columns that may be NULL; the rest are NOT NULL.
 _OPTIONAL = set(_QUEUE_ONLY) - {"queue", "attempts", "run_at"} | {"owner_id", "completed_at"}
 

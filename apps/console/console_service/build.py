@@ -8,6 +8,7 @@ when a source, the lockfile or an OpenAPI document is newer than ``build/index.h
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import subprocess
 import sys
@@ -59,6 +60,9 @@ def ensure_built() -> Path:
 
 
 def main() -> None:
+    argparse.ArgumentParser(
+        prog="python -m console_service.build", description=__doc__
+    ).parse_args()
     print(f"console built in {ensure_built()}", file=sys.stderr)
 
 

@@ -30,7 +30,7 @@ NO_DATABASE_URL = (
 )
 
 
-class ConfigurationError(RuntimeError):
+class ConfigurationError(ValueError):
     """A setting is missing or unusable; the message names the variable to set."""
 
 

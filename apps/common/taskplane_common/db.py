@@ -53,7 +53,9 @@ def async_database_url(url: str) -> str:
     if parsed.drivername in {"postgresql", "postgres", "postgresql+psycopg2"}:
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.drivername != "postgresql+psycopg":
-        raise ValueError(f"unsupported database driver {parsed.drivername!r}: use postgresql://")
+        raise ConfigurationError(
+            f"DATABASE_URL: unsupported database driver {parsed.drivername!r}: use postgresql://"
+        )
     return parsed.render_as_string(hide_password=False)
 
 
@@ -65,7 +67,7 @@ class Database:
             raise ConfigurationError(NO_DATABASE_URL)
         try:
             url = make_url(async_database_url(settings.database_url.get_secret_value()))
-        except (ValueError, ArgumentError) as exc:  # not a URL, or not PostgreSQL's
+        except ArgumentError as exc:  # not a URL at all
             raise ConfigurationError(f"DATABASE_URL: {exc}") from exc
         _, params = url.get_dialect(_is_async=True)().create_connect_args(url)
         params.update(

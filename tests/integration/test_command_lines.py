@@ -122,6 +122,9 @@ def broken_cases(nowhere: str) -> dict[str, Broken]:
             2,
             {"DATABASE_URL": database},
         ),
+        "console_service serve, no JWKS": Broken(
+            [*PY, "-m", "console_service", "serve"], "TASKPLANE_JWKS_URL"
+        ),
         "auth_service serve, a bad setting": Broken(
             [*PY, "-m", "auth_service", "serve"],
             "TASKPLANE_DB_POOL_SIZE",

@@ -23,7 +23,9 @@ def run_service_cli(
     ``serve`` builds the app with ``<package>.main:build_app`` so settings are read
     inside the server process, exactly as in a container.
     """
-    parser = argparse.ArgumentParser(prog=package, description=run_service_cli.__doc__)
+    parser = argparse.ArgumentParser(
+        prog=package, description=f"{package}: serve its HTTP API, or migrate its database."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the HTTP API")
     serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a container listens on all

@@ -92,9 +92,18 @@ def run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str
     )
 
 
+#: Settings none of the programs accepts: ``--help`` reads none of them.
+UNUSABLE = {
+    "DATABASE_URL": "mysql://nowhere/db",
+    "TASKPLANE_PORT": "eighty",
+    "TASKPLANE_HEALTH_PORT": "eighty",
+    "TASKPLANE_WORKER_CONCURRENCY": "many",
+}
+
+
 @pytest.mark.parametrize("argv", HELP.values(), ids=HELP.keys())
 def test_help_prints_usage_and_starts_nothing(argv: list[str], tmp_path: Path) -> None:
-    done = run([*argv, "--help"], clean_env(tmp_path))
+    done = run([*argv, "--help"], clean_env(tmp_path, **UNUSABLE))
     assert done.returncode == 0, done.stderr
     assert "usage:" in done.stdout.lower()
     assert "Traceback" not in done.stdout + done.stderr

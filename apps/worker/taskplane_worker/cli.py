@@ -191,6 +191,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         env = WorkerSettings()
     except ValidationError as exc:
+        if {"-h", "--help"} & set(sys.argv[1:] if argv is None else argv):
+            parse_args(argv, WorkerSettings.model_construct())  # the help (defaults), exit 0
         exit_with(PROG, f"bad environment: {settings_problems(exc, WorkerSettings)}")
     args = parse_args(argv, env)
     configure_logging(env.service_name, env.log_level, env.log_format)

@@ -178,6 +178,7 @@ def broken_cases(nowhere: str) -> dict[str, Broken]:
             1,
             {"TASKPLANE_API_URL": f"http://{nowhere}", "TASKPLANE_TOKEN": "a-token"},
         ),
+        "taskplane, not logged in": Broken([*cli, "tasks", "list"], "taskplane login", 1),
         "taskplane, not a URL": Broken(
             [*cli, "--api-url", "localhost", "tasks", "list"], "--api-url", 2
         ),

@@ -12,6 +12,7 @@ setting changes the document.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections.abc import Callable
@@ -78,7 +79,15 @@ def generated() -> dict[Path, str]:
 
 
 def main(argv: list[str]) -> int:
-    check = "--check" in argv
+    parser = argparse.ArgumentParser(
+        prog="python -m scripts.openapi",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="write nothing; list stale documents (exit 1)"
+    )
+    check = parser.parse_args(argv).check
     stale = []
     for path, text in generated().items():
         if path.exists() and path.read_text() == text:

@@ -8,6 +8,7 @@ the children gracefully, then the embedded database.
 
 from __future__ import annotations
 
+import argparse
 import base64
 import os
 import secrets
@@ -211,6 +212,11 @@ def wait_ready(component: Component, timeout_s: float = 60) -> bool:
 
 
 def main() -> int:
+    argparse.ArgumentParser(
+        prog="scripts/run_local.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    ).parse_args()
     env = dict(os.environ)
     env.setdefault("TASKPLANE_ENVIRONMENT", "development")
     env.setdefault("TASKPLANE_LOG_FORMAT", "console")
@@ -221,11 +227,14 @@ def main() -> int:
     plan = components(password)
     for component in plan:
         if component.migrate_module:
-            subprocess.run(
+            migrate = subprocess.run(
                 [sys.executable, "-m", component.migrate_module, "migrate"],
                 env={**env, **component.env},
-                check=True,
+                check=False,
             )
+            if migrate.returncode:
+                print(f"run: {component.name} migrations failed; nothing started", flush=True)
+                return migrate.returncode
 
     children: list[tuple[Component, subprocess.Popen[bytes]]] = []
     stopping = threading.Event()
@@ -238,7 +247,12 @@ def main() -> int:
     for component in plan:
         if stopping.is_set():
             break
-        late = component.late_env() if component.late_env else {}
+        try:
+            late = component.late_env() if component.late_env else {}
+        except httpx.HTTPError as exc:
+            print(f"run: cannot start {component.name}: the auth-service said {exc}", flush=True)
+            stopping.set()
+            break
         child = subprocess.Popen(
             component.argv,
             env={**env, **component.env, **late},
@@ -257,6 +271,9 @@ def main() -> int:
                 f"(docs: http://127.0.0.1:{component.port}/docs)",
                 flush=True,
             )
+    if stopping.is_set():
+        stop_children(children)
+        return 1
     print(
         f"run: web console on http://localhost:{CONSOLE_PORT} (localhost, not 127.0.0.1: "
         "the browser keeps its Secure session cookie on http only for localhost)",
@@ -277,6 +294,12 @@ def main() -> int:
                 stopping.set()
         stopping.wait(0.5)
 
+    stop_children(children)
+    return exit_code
+
+
+def stop_children(children: list[tuple[Component, subprocess.Popen[bytes]]]) -> None:
+    """SIGTERM to every child still running, then up to 30 s each before a kill."""
     print("run: stopping", flush=True)
     for _, child in children:
         if child.poll() is None:
@@ -286,7 +309,6 @@ def main() -> int:
             child.wait(timeout=30)
         except subprocess.TimeoutExpired:
             child.kill()
-    return exit_code
 
 
 if __name__ == "__main__":

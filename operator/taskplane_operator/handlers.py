@@ -77,8 +77,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         memo["metrics_server"] = server
 
 
-@kopf.on.login()
-def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo:
+def kubernetes_login(settings: kopf.OperatorSettings) -> kopf.ConnectionInfo:
     """In-cluster service account first, else the kubeconfig (the order cluster.py uses)."""
     info = kopf.login_with_service_account(settings=settings) or kopf.login_with_kubeconfig(
         settings=settings
@@ -86,6 +85,13 @@ def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo:
     if info is None:
         raise kopf.LoginError("no in-cluster service account and no kubeconfig found")
     return info
+
+
+@kopf.on.login()
+def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo:
+    """kopf's credentials: :func:`kubernetes_login` (``python -m taskplane_operator``
+    checks them the same way before kopf starts)."""
+    return kubernetes_login(settings)
 
 
 @kopf.on.cleanup()

@@ -87,15 +87,19 @@ def test_an_access_token_needs_no_auth_url(monkeypatch: pytest.MonkeyPatch) -> N
     assert OperatorSettings().auth_url is None
 
 
-def test_start_up_fails_with_a_clear_message(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_start_up_fails_with_a_clear_message(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("TASKPLANE_TOKEN", "tps_abc")
     monkeypatch.delenv("TASKPLANE_AUTH_URL", raising=False)
     with pytest.raises(SystemExit) as exited:
-        entry.main()  # refuses before kopf starts
-    message = str(exited.value.code)
+        entry.main([])  # refuses before kopf starts
+    assert exited.value.code == 2
+    message = capsys.readouterr().err
     assert message.startswith("taskplane-operator: invalid settings: TASKPLANE_TOKEN is a service")
     assert "set TASKPLANE_AUTH_URL" in message
     assert "tps_abc" not in message
+    assert message.count("\n") == 1
 
 
 def test_a_serviceaccount_token_file_needs_the_auth_url(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,6 @@ auth-service) and runs an enqueued task to completion, continuing its trace.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from typing import Any
 import httpx
 
 from taskplane_testing.platform import Platform, platform
-from taskplane_testing.processes import wait_until
+from taskplane_testing.processes import process_env, wait_until
 
 __all__ = ["platform"]  # the fixture
 
@@ -39,7 +38,7 @@ def start_worker(handler: str, **env: str) -> subprocess.Popen[bytes]:
             "--wait",
             "1",
         ],
-        env={**os.environ, **env},
+        env=process_env("taskplane_worker", env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )

@@ -17,13 +17,21 @@ from typing import Any
 
 import typer
 import yaml
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from taskplane_client import TokenPair
 
 DEFAULT_CONTEXT = "local"
 DEFAULT_API_URL = "http://localhost:8003"
 DEFAULT_AUTH_URL = "http://localhost:8001"
+
+
+class ConfigFileError(ValueError):
+    """A file of the config dir that cannot be read: one line naming it (exit status 2)."""
+
+    def __init__(self, path: Path, exc: Exception) -> None:
+        lines = str(exc).strip().splitlines() or [type(exc).__name__]
+        super().__init__(f"{path} is not valid ({lines[0]}); fix it or delete it")
 
 
 class Context(BaseModel):
@@ -66,12 +74,15 @@ class ConfigFile:
     def load(cls) -> ConfigFile:
         path = config_dir() / "config.yaml"
         raw: dict[str, Any] = {}
-        if path.exists():
-            raw = yaml.safe_load(path.read_text()) or {}
-        contexts = {
-            name: Context.model_validate(values or {})
-            for name, values in (raw.get("contexts") or {}).items()
-        }
+        try:
+            if path.exists():
+                raw = yaml.safe_load(path.read_text()) or {}
+            contexts = {
+                name: Context.model_validate(values or {})
+                for name, values in (raw.get("contexts") or {}).items()
+            }
+        except (yaml.YAMLError, ValidationError, AttributeError, TypeError) as exc:
+            raise ConfigFileError(path, exc) from exc
         return cls(path, contexts, str(raw.get("current-context") or DEFAULT_CONTEXT))
 
     def save(self) -> None:
@@ -95,12 +106,20 @@ class Credentials:
     def _all(self) -> dict[str, Any]:
         if not self.path.exists():
             return {}
-        loaded: dict[str, Any] = json.loads(self.path.read_text() or "{}")
+        try:
+            loaded = json.loads(self.path.read_text() or "{}")
+        except ValueError as exc:
+            raise ConfigFileError(self.path, exc) from exc
+        if not isinstance(loaded, dict):
+            raise ConfigFileError(self.path, TypeError("not a JSON object"))
         return loaded
 
     def get(self, context: str) -> Login | None:
         stored = self._all().get(context)
-        return Login.model_validate(stored) if stored else None
+        try:
+            return Login.model_validate(stored) if stored else None
+        except ValidationError as exc:
+            raise ConfigFileError(self.path, exc) from exc
 
     def put(self, context: str, login: Login | None) -> None:
         everything = self._all()

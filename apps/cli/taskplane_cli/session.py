@@ -96,10 +96,17 @@ def resolve(
     config = ConfigFile.load()
     name = context or config.current
     chosen = config.context(name)
+    urls = {
+        "--api-url / TASKPLANE_API_URL": api_url or chosen.api_url,
+        "--auth-url / TASKPLANE_AUTH_URL": auth_url or chosen.auth_url,
+    }
+    for source, url in urls.items():
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"{source} must be an http:// or https:// URL, not {url!r}")
     return Session(
         context=name,
-        api_url=api_url or chosen.api_url,
-        auth_url=auth_url or chosen.auth_url,
+        api_url=urls["--api-url / TASKPLANE_API_URL"],
+        auth_url=urls["--auth-url / TASKPLANE_AUTH_URL"],
         output=output or Output(os.environ.get("TASKPLANE_OUTPUT") or "table"),
         env_token=os.environ.get("TASKPLANE_TOKEN") or None,
     )

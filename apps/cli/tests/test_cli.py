@@ -4,7 +4,6 @@ driven both through Typer's CliRunner and as a subprocess."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import stat
 import subprocess
@@ -20,7 +19,7 @@ from typer.testing import CliRunner
 
 from taskplane_cli.main import app
 from taskplane_testing.platform import ADMIN_EMAIL, ADMIN_PASSWORD, Platform
-from taskplane_testing.postgres import free_port
+from taskplane_testing.processes import nowhere_url, process_env
 
 runner = CliRunner()
 
@@ -32,6 +31,7 @@ def env(platform: Platform, tmp_path: Path) -> dict[str, str]:
         "TASKPLANE_CONFIG_DIR": str(tmp_path / "config"),
         "TASKPLANE_API_URL": platform.tasks.url,
         "TASKPLANE_AUTH_URL": platform.auth.url,
+        "TASKPLANE_NOTIFICATIONS_URL": nowhere_url(),
         "TASKPLANE_TOKEN": "",
         "TASKPLANE_CONTEXT": "",
         "TASKPLANE_OUTPUT": "",
@@ -47,7 +47,7 @@ def sub(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.Com
     """The command as its own process (``python -m taskplane_cli``)."""
     return subprocess.run(
         [sys.executable, "-m", "taskplane_cli", *args],
-        env={**os.environ, **env},
+        env=process_env("taskplane_cli", env),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -157,7 +157,7 @@ def test_usage_and_validation_errors(env: dict[str, str]) -> None:
 
 
 def test_no_server_is_one_line_naming_the_url(env: dict[str, str]) -> None:
-    url = f"http://127.0.0.1:{free_port()}"
+    url = nowhere_url()
     result = sub({**env, "TASKPLANE_TOKEN": "a.b.c"}, "--api-url", url, "tasks", "list")
     assert result.returncode == 1
     (line,) = result.stderr.strip().splitlines()
@@ -287,13 +287,15 @@ def worker(platform: Platform) -> Iterator[Any]:
                     "--wait",
                     "1",
                 ],
-                env={
-                    **os.environ,
-                    "TASKPLANE_API_URL": platform.tasks.url,
-                    "TASKPLANE_AUTH_URL": platform.auth.url,
-                    "TASKPLANE_TOKEN": token,
-                    "LOG_LEVEL": "WARNING",
-                },
+                env=process_env(
+                    "taskplane_worker",
+                    {
+                        "TASKPLANE_API_URL": platform.tasks.url,
+                        "TASKPLANE_AUTH_URL": platform.auth.url,
+                        "TASKPLANE_TOKEN": token,
+                        "LOG_LEVEL": "WARNING",
+                    },
+                ),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )

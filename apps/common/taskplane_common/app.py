@@ -13,6 +13,7 @@ from fastapi.telemetry import TelemetryConfig
 from sqlalchemy import Table
 
 from taskplane_common.audit import audit_router, retention_job
+from taskplane_common.commandline import ConfigurationError
 from taskplane_common.db import Database
 from taskplane_common.errors import install_error_handlers
 from taskplane_common.health import health_router
@@ -153,8 +154,8 @@ def _jwks_verifier(settings: ServiceSettings) -> JwksTokenVerifier | None:
     if settings.auth_disabled:
         return None
     if not settings.jwks_url:
-        raise RuntimeError(
-            f"{settings.service_name}: authentication is not configured. Set "
+        raise ConfigurationError(
+            f"authentication is not configured for the {settings.service_name}: set "
             "TASKPLANE_JWKS_URL to the auth-service JWKS (for example "
             "http://localhost:8001/.well-known/jwks.json), or TASKPLANE_AUTH_DISABLED=true "
             "on a developer machine."

@@ -8,11 +8,13 @@ from collections.abc import Callable
 import uvicorn
 
 from taskplane_common.app import ServerProcess
+from taskplane_common.commandline import NO_DATABASE_URL, ConfigurationError, one_line_errors
 from taskplane_common.logging import configure_logging
 from taskplane_common.migrations import upgrade
 from taskplane_common.settings import ServiceSettings
 
 
+@one_line_errors
 def run_service_cli(
     package: str, get_settings: Callable[[], ServiceSettings], *, port_of: Callable[[], int]
 ) -> None:
@@ -21,7 +23,9 @@ def run_service_cli(
     ``serve`` builds the app with ``<package>.main:build_app`` so settings are read
     inside the server process, exactly as in a container.
     """
-    parser = argparse.ArgumentParser(prog=package, description=run_service_cli.__doc__)
+    parser = argparse.ArgumentParser(
+        prog=package, description=f"{package}: serve its HTTP API, or migrate its database."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the HTTP API")
     serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a container listens on all
@@ -33,7 +37,7 @@ def run_service_cli(
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
     if args.command == "migrate":
         if settings.database_url is None:
-            parser.error("DATABASE_URL is not set")
+            raise ConfigurationError(NO_DATABASE_URL)
         upgrade(package, settings.database_url.get_secret_value())
         return
     ServerProcess.freeze_after_startup = True

@@ -25,7 +25,7 @@ from prometheus_client import Histogram
 from psycopg import pq
 from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.util import greenlet_spawn
 
+from taskplane_common.commandline import NO_DATABASE_URL, ConfigurationError
 from taskplane_common.metrics import (
     DB_POOL_EXHAUSTED,
     DB_POOL_IN_USE,
@@ -52,7 +53,9 @@ def async_database_url(url: str) -> str:
     if parsed.drivername in {"postgresql", "postgres", "postgresql+psycopg2"}:
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.drivername != "postgresql+psycopg":
-        raise ValueError(f"unsupported database driver {parsed.drivername!r}: use postgresql://")
+        raise ConfigurationError(
+            f"DATABASE_URL: unsupported database driver {parsed.drivername!r}: use postgresql://"
+        )
     return parsed.render_as_string(hide_password=False)
 
 
@@ -61,8 +64,11 @@ class Database:
 
     def __init__(self, settings: ServiceSettings) -> None:
         if settings.database_url is None:
-            raise ValueError("DATABASE_URL is not set")
-        url = make_url(async_database_url(settings.database_url.get_secret_value()))
+            raise ConfigurationError(NO_DATABASE_URL)
+        try:
+            url = make_url(async_database_url(settings.database_url.get_secret_value()))
+        except ArgumentError as exc:  # not a URL at all
+            raise ConfigurationError(f"DATABASE_URL: {exc}") from exc
         _, params = url.get_dialect(_is_async=True)().create_connect_args(url)
         params.update(
             # libpq's own timeout counts whole seconds (at least 2); the wait_for below

@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from taskplane_common import revocations, token_verifier
 from taskplane_common.app import create_app
+from taskplane_common.commandline import ConfigurationError
 from taskplane_common.errors import ProblemError
 from taskplane_common.principals import Principal, require_role, require_scope, require_writer
 from taskplane_common.settings import ServiceSettings
@@ -367,7 +368,7 @@ async def test_scope_role_and_writer_dependencies(factory: TokenFactory) -> None
 
 def test_a_service_without_auth_configuration_refuses_to_start() -> None:
     settings = ServiceSettings(service_name="unconfigured")
-    with pytest.raises(RuntimeError, match="TASKPLANE_JWKS_URL"):
+    with pytest.raises(ConfigurationError, match="TASKPLANE_JWKS_URL"):
         create_app(settings=settings, title="x", version="0", routers=[], database=None)
 
 

@@ -8,12 +8,16 @@ when a source, the lockfile or an OpenAPI document is newer than ``build/index.h
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+from taskplane_client.commandline import UNREACHABLE, exit_with
+
+PROG = "python -m console_service.build"
 WEB = Path(__file__).resolve().parent.parent / "web"
 REPO = WEB.parent.parent.parent
 INSTALL_STAMP = WEB / "node_modules" / ".stamp-npm-ci"
@@ -59,7 +63,14 @@ def ensure_built() -> Path:
 
 
 def main() -> None:
-    print(f"console built in {ensure_built()}", file=sys.stderr)
+    argparse.ArgumentParser(prog=PROG, description=__doc__).parse_args()
+    try:
+        built = ensure_built()
+    except RuntimeError as exc:  # npm missing: install it
+        exit_with(PROG, str(exc))
+    except subprocess.CalledProcessError as exc:  # npm said why, above
+        exit_with(PROG, f"{' '.join(exc.cmd[1:])} failed (exit {exc.returncode})", UNREACHABLE)
+    print(f"console built in {built}", file=sys.stderr)
 
 
 if __name__ == "__main__":

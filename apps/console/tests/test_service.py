@@ -12,6 +12,7 @@ import pytest
 from console_service.config import Settings
 from console_service.main import CONTENT_SECURITY_POLICY, build_app
 from taskplane_testing.http import asgi_client, assert_problem
+from taskplane_testing.processes import nowhere_url
 
 
 @pytest.fixture
@@ -22,9 +23,12 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     (immutable / "bundle.abc.js").write_text("export {};")
     (tmp_path.parent / "secret.txt").write_text("outside the build")
     settings = Settings(
-        jwks_url="http://127.0.0.1:9/.well-known/jwks.json",
+        jwks_url=f"{nowhere_url()}/.well-known/jwks.json",
         static_dir=tmp_path,
-        auth_url="http://127.0.0.1:9",
+        auth_url=nowhere_url(),
+        task_service_url=nowhere_url(),
+        user_service_url=nowhere_url(),
+        notification_service_url=nowhere_url(),
     )
     app = build_app(settings)
     async with app.router.lifespan_context(app), asgi_client(app, "http://console") as c:

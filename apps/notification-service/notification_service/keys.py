@@ -37,6 +37,8 @@ from sqlalchemy import text
 
 from notification_service.config import Settings, get_settings
 from notification_service.kek import new_kek, parse_keys
+from taskplane_client.commandline import UNREACHABLE, exit_with
+from taskplane_common.commandline import ConfigurationError, reported
 from taskplane_common.db import Database
 
 VERSION = b"\x01"
@@ -52,6 +54,10 @@ LOCKED_WAITS = 120
 
 class KeyUnavailableError(RuntimeError):
     """The KEK that wrapped a data key is not configured (or the ciphertext is forged)."""
+
+
+class RowsLockedError(RuntimeError):
+    """Rotation gave up on rows other transactions kept locked; running it again helps."""
 
 
 class KeyEncryptionKey(Protocol):
@@ -311,7 +317,9 @@ async def rewrap_all(database: Database, box: SecretBox, batch: int = 100) -> in
             return total
         waits += 1
         if waits > LOCKED_WAITS:
-            raise RuntimeError(f"{stale} row(s) stayed locked under older KEKs: run rotate again")
+            raise RowsLockedError(
+                f"{stale} row(s) stayed locked under older KEKs: run rotate again"
+            )
         await asyncio.sleep(0.5)  # rows locked by a request right now: try again
 
 
@@ -320,11 +328,24 @@ async def key_counts(database: Database) -> dict[str, int]:
         return {row.kek_id: row.n for row in await session.execute(_COUNTS)}
 
 
+def _kek(settings: Settings) -> KeyEncryptionKey:
+    """``build_kek``, with an unreadable keyring named by its setting."""
+    try:
+        return build_kek(settings)
+    except (OSError, ValueError) as exc:
+        source = (
+            "TASKPLANE_SECRETS_KEK_FILE"
+            if settings.secrets_kek_file is not None
+            else "TASKPLANE_SECRETS_KEK"
+        )
+        raise ConfigurationError(f"{source}: {exc}") from exc
+
+
 async def _run(command: str, batch: int) -> None:
     settings = get_settings()
+    box = SecretBox(_kek(settings))
     database = Database(settings)
     try:
-        box = SecretBox(build_kek(settings))
         if command == "rotate":
             done = await rewrap_all(database, box, batch)
             print(f"re-wrapped {done} data key(s) under {box.kek.key_id}")
@@ -335,21 +356,36 @@ async def _run(command: str, batch: int) -> None:
         await database.dispose()
 
 
+def _batch(text: str) -> int:
+    """``--batch``: a whole number of at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return int(text)
+
+
 def main() -> None:
-    """``python -m notification_service.keys rotate|status|new``."""
+    """``python -m notification_service.keys rotate|status|new``; a missing setting or an
+    unreachable database is one line on stderr (exit 2 or 1), never a traceback."""
     parser = argparse.ArgumentParser(prog="notification_service.keys", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     rotate = sub.add_parser("rotate", help="re-wrap every data key under the current KEK")
-    rotate.add_argument("--batch", type=int, default=100, help="rows per transaction")
+    rotate.add_argument(
+        "--batch",
+        type=_batch,
+        default=100,
+        help="rows per transaction, at least 1 (default 100)",
+    )
     sub.add_parser("status", help="rows per KEK")
     sub.add_parser("new", help="print a fresh KEK (base64 of 32 random bytes)")
     args = parser.parse_args()
     if args.command == "new":
         print(new_kek())
         return
-    if getattr(args, "batch", 1) < 1:
-        parser.error("--batch must be at least 1")
-    asyncio.run(_run(args.command, getattr(args, "batch", 100)))
+    with reported(parser.prog):
+        try:
+            asyncio.run(_run(args.command, getattr(args, "batch", 100)))
+        except RowsLockedError as exc:
+            exit_with(parser.prog, str(exc), UNREACHABLE)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from taskplane_common.migrations import upgrade
 from taskplane_testing.http import asgi_client
 from taskplane_testing.notifications import Receiver, SmtpSink, jwks_server
 from taskplane_testing.postgres import PostgresServer, empty_schema, free_port
-from taskplane_testing.processes import ServiceProcess
+from taskplane_testing.processes import ServiceProcess, nowhere_url
 from taskplane_testing.tokens import JWKS_URL, TokenFactory
 
 REGION = "us-east-1"
@@ -66,7 +66,12 @@ def notify_db_url(postgres_server: PostgresServer) -> str:
 
 
 def build_test_app(url: str, tokens: TokenFactory, **overrides: Any) -> FastAPI:
-    values: dict[str, Any] = {"background_enabled": False, **overrides}
+    values: dict[str, Any] = {
+        "background_enabled": False,
+        "task_service_url": nowhere_url(),
+        "user_service_url": nowhere_url(),
+        **overrides,
+    }
     settings = Settings(DATABASE_URL=url, jwks_url=JWKS_URL, **values)
     app = build_app(settings)
     app.state.token_verifier = tokens.verifier()

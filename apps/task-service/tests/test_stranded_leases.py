@@ -9,7 +9,6 @@ stranded.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from task_service import queue as engine
 from taskplane_common.migrations import upgrade
 from taskplane_testing.postgres import PostgresServer
+from taskplane_testing.processes import process_env
 from taskplane_testing.workers import TaskService, start_task_service, wait_for
 
 Q = "stranded"
@@ -67,7 +67,9 @@ def test_a_killed_long_poll_strands_nothing(service: TaskService, tmp_path: Path
     with open(tmp_path / "worker.log", "wb") as log:
         worker = subprocess.Popen(
             [sys.executable, "-m", "taskplane_worker", *WORKER_ARGS],
-            env={**os.environ, "TASKPLANE_API_URL": service.url, "LOG_LEVEL": "WARNING"},
+            env=process_env(
+                "taskplane_worker", {"TASKPLANE_API_URL": service.url, "LOG_LEVEL": "WARNING"}
+            ),
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -7,6 +7,7 @@ and runs until Ctrl-C.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import signal
@@ -113,7 +114,10 @@ def load_documents_script() -> ModuleType:
     return load_script("openapi.py")
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
+    argparse.ArgumentParser(
+        prog="python -m taskplane_testing.contract", description=__doc__
+    ).parse_args(argv)
     with PostgresServer() as postgres, contract_platform(postgres, "contract_by_hand") as running:
         for name, url in running.urls.items():
             print(f"{name}: {url}")
@@ -125,4 +129,4 @@ def main() -> int:
 
 if __name__ == "__main__":
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

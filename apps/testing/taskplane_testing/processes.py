@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from functools import cache
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -20,6 +22,43 @@ from taskplane_testing.postgres import free_port
 #: How long a test waits for something to happen: far more than it ever needs, so that a
 #: busy machine slows a test down but never fails it.
 WAIT_BOUND_S = 120.0
+
+#: The peers each program calls whose URLs default to the `make run` ports on localhost
+#: (each app's config.py), by the variable that sets them. A process a test starts
+#: without one of them set would talk to a developer's platform running on the machine.
+LOCALHOST_PEERS: dict[str, tuple[str, ...]] = {
+    "notification_service": ("TASKPLANE_TASK_SERVICE_URL", "TASKPLANE_USER_SERVICE_URL"),
+    "console_service": (
+        "TASKPLANE_AUTH_URL",
+        "TASKPLANE_TASK_SERVICE_URL",
+        "TASKPLANE_USER_SERVICE_URL",
+        "TASKPLANE_NOTIFICATION_SERVICE_URL",
+    ),
+    "taskplane_worker": ("TASKPLANE_API_URL",),
+    "taskplane_cli": ("TASKPLANE_API_URL", "TASKPLANE_AUTH_URL", "TASKPLANE_NOTIFICATIONS_URL"),
+}
+
+
+@cache
+def _bound_socket() -> socket.socket:
+    """A loopback port this process holds bound and never listens on, for its lifetime."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def nowhere_url() -> str:
+    """``http://127.0.0.1:PORT`` where nothing listens, nor can while the tests run: a
+    connection is refused at once."""
+    return f"http://127.0.0.1:{_bound_socket().getsockname()[1]}"
+
+
+def process_env(module: str, env: Mapping[str, str]) -> dict[str, str]:
+    """The environment of ``python -m module`` started by a test: this process's, every
+    localhost peer of the module that ``env`` does not name pointed at
+    :func:`nowhere_url` (the caller's shell may export one too), then ``env``."""
+    unset = {name: nowhere_url() for name in LOCALHOST_PEERS.get(module, ())}
+    return {**os.environ, **unset, **env}
 
 
 def wait_until(
@@ -56,7 +95,7 @@ class ServiceProcess:
         self.module = module
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, **env}
+        self.env = process_env(module, env)
         self.log = Path(tempfile.mkstemp(prefix=f"{module}-", suffix=".log")[1])
         self.process: subprocess.Popen[bytes] | None = None
 

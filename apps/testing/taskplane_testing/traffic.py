@@ -6,7 +6,6 @@ queue and failing every task of another (until they are dead letters)."""
 from __future__ import annotations
 
 import contextlib
-import os
 import subprocess
 import sys
 import tempfile
@@ -22,7 +21,7 @@ import httpx
 from taskplane_testing.http import LoopbackServer
 from taskplane_testing.platform import Platform
 from taskplane_testing.postgres import PostgresServer, free_port
-from taskplane_testing.processes import ServiceProcess, stop_process
+from taskplane_testing.processes import ServiceProcess, process_env, stop_process
 
 OK_QUEUE = "obs-ok"
 FAILING_QUEUE = "obs-failing"
@@ -47,7 +46,7 @@ class Worker:
             process = subprocess.Popen(
                 [sys.executable, "-m", "taskplane_worker", "--queue", queue,
                  "--handler", handler, "--metrics-port", str(port), "--wait", "1"],
-                env={**os.environ, **env},
+                env=process_env("taskplane_worker", env),
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )  # fmt: skip

@@ -3,7 +3,6 @@ and the task-service's stranded-lease test); their handlers live in ``worker_han
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections import Counter
@@ -15,7 +14,7 @@ import httpx
 import psycopg
 
 from taskplane_testing.postgres import free_port
-from taskplane_testing.processes import wait_until
+from taskplane_testing.processes import process_env, wait_until
 
 
 @dataclass
@@ -57,16 +56,18 @@ def start_task_service(
     ``db_url`` must already be migrated; ``env`` overrides the test settings below.
     """
     port = port or free_port()
-    environment = {
-        **os.environ,
-        "DATABASE_URL": db_url,
-        "TASKPLANE_AUTH_DISABLED": "true",
-        "TASKPLANE_REAPER_INTERVAL_S": "0.5",
-        "TASKPLANE_POLL_INTERVAL_S": "0.5",
-        "TASKPLANE_DB_POOL_SIZE": "20",
-        "TASKPLANE_LOG_LEVEL": "WARNING",
-        **(env or {}),
-    }
+    environment = process_env(
+        "task_service",
+        {
+            "DATABASE_URL": db_url,
+            "TASKPLANE_AUTH_DISABLED": "true",
+            "TASKPLANE_REAPER_INTERVAL_S": "0.5",
+            "TASKPLANE_POLL_INTERVAL_S": "0.5",
+            "TASKPLANE_DB_POOL_SIZE": "20",
+            "TASKPLANE_LOG_LEVEL": "WARNING",
+            **(env or {}),
+        },
+    )
     with open(log, "wb") as output:
         process = subprocess.Popen(
             [
@@ -121,12 +122,10 @@ class Workers:
         wait_s: float = 2,
         env: dict[str, str] | None = None,
     ) -> subprocess.Popen[bytes]:
-        environment = {
-            **os.environ,
-            "TASKPLANE_API_URL": self.service.url,
-            "LOG_LEVEL": "WARNING",
-            **(env or {}),
-        }
+        environment = process_env(
+            "taskplane_worker",
+            {"TASKPLANE_API_URL": self.service.url, "LOG_LEVEL": "WARNING", **(env or {})},
+        )
         log = open(self.tmp / f"{worker_id}.log", "wb")  # noqa: SIM115 - lives with the process
         process = subprocess.Popen(
             [

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from taskplane_client import ConnectionFailedError
 from taskplane_client.auth import auth_for
+from taskplane_client.commandline import exit_with, settings_problems
 from taskplane_client.observability import configure_logging, configure_tracer_provider
 from taskplane_worker.handlers import Handler, resolve
 from taskplane_worker.observability import start_metrics_server
@@ -190,8 +191,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         env = WorkerSettings()
     except ValidationError as exc:
-        print(f"{PROG}: bad environment: {exc}", file=sys.stderr)
-        sys.exit(2)
+        if {"-h", "--help"} & set(sys.argv[1:] if argv is None else argv):
+            parse_args(argv, WorkerSettings.model_construct())  # the help (defaults), exit 0
+        exit_with(PROG, f"bad environment: {settings_problems(exc, WorkerSettings)}")
     args = parse_args(argv, env)
     configure_logging(env.service_name, env.log_level, env.log_format)
     configure_tracer_provider(env.service_name, env.otlp_endpoint or None)

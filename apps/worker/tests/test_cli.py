@@ -9,13 +9,13 @@ import socket
 import subprocess
 import sys
 
-from taskplane_testing.postgres import free_port
+from taskplane_testing.processes import nowhere_url, process_env
 
 
 def run_worker(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "taskplane_worker", *args],
-        env={**os.environ, "LOG_LEVEL": "WARNING", **env},
+        env=process_env("taskplane_worker", {"LOG_LEVEL": "WARNING", **env}),
         capture_output=True,
         text=True,
         timeout=120,
@@ -61,7 +61,7 @@ def test_a_metrics_port_in_use_is_one_line_naming_port_and_flag() -> None:
 
 
 def test_an_unreachable_api_is_retried_then_named_in_one_line() -> None:
-    url = f"http://127.0.0.1:{free_port()}"
+    url = nowhere_url()
     result = run_worker(
         "--queue", "q", "--handler", "builtin:noop", "--metrics-port", "0",
         "--startup-timeout", "3",

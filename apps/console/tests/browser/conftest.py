@@ -37,7 +37,7 @@ from playwright.sync_api import (
 from console_service.build import ensure_built
 from taskplane_testing.platform import Platform, running_platform
 from taskplane_testing.postgres import PostgresServer, free_port
-from taskplane_testing.processes import ServiceProcess, stop_process
+from taskplane_testing.processes import ServiceProcess, process_env, stop_process
 
 PASSWORD = "another long enough password"
 CHROMIUM = "/usr/bin/chromium"
@@ -235,7 +235,7 @@ def console(postgres_server: PostgresServer) -> Iterator[Console]:
             notify,
             database_url,
             receiver,
-            {**os.environ, **worker_env},
+            process_env("taskplane_worker", worker_env),
         )
     if receiver.server is not None:
         receiver.server.shutdown()

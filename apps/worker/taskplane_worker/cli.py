@@ -149,6 +149,7 @@ def _config(args: argparse.Namespace, env: WorkerSettings) -> WorkerConfig:
         complete_backlog=env.complete_backlog,
         tracing=bool(env.otlp_endpoint),
         stream=args.stream,
+        answer_timeout_s=env.answer_timeout_s or None,
     )
 
 

@@ -8,11 +8,12 @@ visibility timeout and run again)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import signal
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +68,16 @@ class SilencingFront:
     swallowed: list[str] = field(default_factory=list)
     streams: int = 0
 
+    @contextlib.asynccontextmanager
+    async def serving(self) -> AsyncIterator[str]:
+        """Serve on a free 127.0.0.1 port; its URL. Leaving also ends the silent stream."""
+        relay, answer = self.relay, self.process_request
+        async with serve(relay, "127.0.0.1", 0, process_request=answer) as server:
+            try:
+                yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+            finally:
+                self.released.set()
+
     async def process_request(self, connection: ServerConnection, request: Request) -> Any:
         if request.headers.get("Upgrade", "").lower() != "websocket":
             async with httpx.AsyncClient() as http:
@@ -119,12 +130,8 @@ def _until(check: Callable[[], Any]) -> Callable[[], Awaitable[Any]]:
 async def _silenced(task_service: TaskService, workers: Workers, queue: str) -> list[str]:
     """Run a worker through a front that goes silent; the ids of the tasks swallowed."""
     front = SilencingFront(task_service.url)
-    async with serve(front.relay, "127.0.0.1", 0, process_request=front.process_request) as ws:
-        port = ws.sockets[0].getsockname()[1]
-        env = {
-            "TASKPLANE_API_URL": f"http://127.0.0.1:{port}",
-            "TASKPLANE_WORKER_ANSWER_TIMEOUT_S": "1",
-        }
+    async with front.serving() as url:
+        env = {"TASKPLANE_API_URL": url, "TASKPLANE_WORKER_ANSWER_TIMEOUT_S": "1"}
         worker = workers.start(queue, "builtin:noop", worker_id="silenced", env=env)
         await asyncio.wait_for(front.silent.wait(), 120)
         dealt_later = kit.enqueue(task_service, queue, [{"payload": {"n": n}} for n in range(3)])

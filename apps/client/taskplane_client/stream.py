@@ -189,19 +189,21 @@ class LeaseStream:
         ref = next(self._refs)
         answer: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._answers[ref] = answer
+        bound_s = self.answer_timeout_s or self.visibility_timeout_s
         try:
-            await self._send({**message, "ref": ref})
-            bound_s = self.answer_timeout_s or self.visibility_timeout_s
-            try:
-                return await asyncio.wait_for(answer, bound_s)
-            except TimeoutError:
-                silent = TimeoutError(f"no answer to {message.get('op')!r} within {bound_s:g}s")
-                error = self._end(ConnectionFailedError(self.url, silent))
-                # Dropped, not closed: a service that stopped answering would not answer
-                # a closing handshake either. The reader then fails the other pending
-                # calls and wakes the worker, which opens a new stream.
-                self.connection.transport.abort()
-                raise error from None
+            # Sending counts too: a peer that stopped reading blocks it once the
+            # buffers are full.
+            async with asyncio.timeout(bound_s):
+                await self._send({**message, "ref": ref})
+                return await answer
+        except TimeoutError:
+            silent = TimeoutError(f"no answer to {message.get('op')!r} within {bound_s:g}s")
+            error = self._end(ConnectionFailedError(self.url, silent))
+            # Dropped, not closed: a service that stopped answering would not answer a
+            # closing handshake either. The reader then fails the other pending calls
+            # and wakes the worker, which opens a new stream.
+            self.connection.transport.abort()
+            raise error from None
         finally:
             self._answers.pop(ref, None)
 

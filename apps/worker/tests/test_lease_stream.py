@@ -1,8 +1,8 @@
 """The streaming lease (``/api/v1/queues/{queue}/lease-stream``) against real processes:
 its handshake refusals and unreadable messages are problem+json and change nothing (a
-refusal logs nothing at ERROR on the service), it
-carries a task from lease to completion, and a task-service killed and restarted
-mid-run loses nothing (the workers reconnect; every task completes exactly once)."""
+refusal logs nothing at ERROR on the service), it carries a task from lease to
+completion, and a task-service killed and restarted mid-run loses nothing (the workers
+reconnect; every task completes exactly once)."""
 
 from __future__ import annotations
 

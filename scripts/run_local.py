@@ -2,8 +2,9 @@
 
 Starts an embedded PostgreSQL (the ``pgserver`` wheel, data in ``.local/pgdata``) unless
 ``DATABASE_URL`` is set, applies every service's migrations, then runs each service and
-worker as a child process with JSON logs prefixed by its name. Ctrl-C (or SIGTERM) stops
-the children gracefully, then the embedded database.
+worker as a child process with JSON logs prefixed by its name. The worker's queue is
+created (with the defaults, unless it exists) before the worker starts, so it leases
+at once. Ctrl-C (or SIGTERM) stops the children gracefully, then the embedded database.
 """
 
 from __future__ import annotations
@@ -41,11 +42,16 @@ class Component:
     migrate_module: str | None = None
     #: Environment computed just before start (e.g. a token from a service started earlier).
     late_env: Callable[[], dict[str, str]] | None = None
+    #: Run just before start: what the process needs from a service started earlier.
+    prepare: Callable[[], None] | None = None
 
 
 ADMIN_EMAIL = "admin@taskplane.local"
 AUTH_URL = "http://127.0.0.1:8001"
 JWKS_URL = f"{AUTH_URL}/.well-known/jwks.json"
+TASK_SERVICE_URL = "http://127.0.0.1:8003"
+#: The queue the local worker serves.
+WORKER_QUEUE = "default"
 CONSOLE_PORT = 8005
 
 
@@ -78,7 +84,7 @@ def components(admin_password: str) -> list[Component]:
                 "-m",
                 "taskplane_worker",
                 "--queue",
-                "default",
+                WORKER_QUEUE,
                 "--handler",
                 "builtin:echo",
                 "--concurrency",
@@ -88,12 +94,13 @@ def components(admin_password: str) -> list[Component]:
             ],
             env={
                 "OTEL_SERVICE_NAME": "taskplane-worker",
-                "TASKPLANE_API_URL": "http://127.0.0.1:8003",
+                "TASKPLANE_API_URL": TASK_SERVICE_URL,
                 "TASKPLANE_AUTH_URL": AUTH_URL,
             },
             late_env=lambda: {
                 "TASKPLANE_TOKEN": service_token(admin_password, "worker-token", ["queues:work"])
             },
+            prepare=lambda: create_worker_queue(admin_password),
         ),
         replace(
             service(
@@ -102,7 +109,7 @@ def components(admin_password: str) -> list[Component]:
                 8004,
                 TASKPLANE_JWKS_URL=JWKS_URL,
                 TASKPLANE_AUTH_URL=AUTH_URL,
-                TASKPLANE_TASK_SERVICE_URL="http://127.0.0.1:8003",
+                TASKPLANE_TASK_SERVICE_URL=TASK_SERVICE_URL,
                 TASKPLANE_USER_SERVICE_URL="http://127.0.0.1:8002",
                 # Local receivers (e.g. `python -m http.server`) are on loopback.
                 TASKPLANE_WEBHOOK_ALLOW_LOOPBACK="true",
@@ -123,7 +130,7 @@ def components(admin_password: str) -> list[Component]:
                 "OTEL_SERVICE_NAME": "console",
                 "TASKPLANE_JWKS_URL": JWKS_URL,
                 "TASKPLANE_AUTH_URL": AUTH_URL,
-                "TASKPLANE_TASK_SERVICE_URL": "http://127.0.0.1:8003",
+                "TASKPLANE_TASK_SERVICE_URL": TASK_SERVICE_URL,
                 "TASKPLANE_USER_SERVICE_URL": "http://127.0.0.1:8002",
                 "TASKPLANE_NOTIFICATION_SERVICE_URL": "http://127.0.0.1:8004",
             },
@@ -139,20 +146,51 @@ def service_token(password: str, name: str, scopes: list[str]) -> str:
         exchange = httpx.post(f"{AUTH_URL}/api/v1/auth/service-token", json={"token": token})
         if exchange.status_code == 200:
             return token
-    login = httpx.post(
-        f"{AUTH_URL}/api/v1/auth/token", data={"username": ADMIN_EMAIL, "password": password}
-    )
-    login.raise_for_status()
     created = httpx.post(
         f"{AUTH_URL}/api/v1/admin/service-tokens",
         json={"name": f"local-{name}", "scopes": scopes},
-        headers={"Authorization": f"Bearer {login.json()['access_token']}"},
+        headers={"Authorization": f"Bearer {admin_access_token(password)}"},
     )
     created.raise_for_status()
     token = str(created.json()["token"])
     path.write_text(token)
     path.chmod(0o600)
     return token
+
+
+def admin_access_token(password: str) -> str:
+    """A fresh access token of the local admin (password login)."""
+    login = httpx.post(
+        f"{AUTH_URL}/api/v1/auth/token", data={"username": ADMIN_EMAIL, "password": password}
+    )
+    login.raise_for_status()
+    return str(login.json()["access_token"])
+
+
+def ensure_queue(api_url: str, access_token: str, queue: str) -> bool:
+    """Create ``queue`` with the default settings unless it exists (one changed since,
+    e.g. with ``taskplane queues put``, keeps its settings); True when it was created."""
+    url = f"{api_url}/api/v1/queues/{queue}"
+    headers = {"Authorization": f"Bearer {access_token}"}
+    found = httpx.get(url, headers=headers, timeout=10)
+    if found.status_code != 404:
+        found.raise_for_status()
+        return False
+    created = httpx.put(url, json={}, headers=headers, timeout=10)
+    created.raise_for_status()
+    return created.status_code == 201
+
+
+def create_worker_queue(password: str) -> None:
+    """The worker's queue, created unless it exists; when that fails the platform still
+    comes up (the worker says that its queue is missing and waits for it)."""
+    try:
+        created = ensure_queue(TASK_SERVICE_URL, admin_access_token(password), WORKER_QUEUE)
+    except httpx.HTTPError as exc:
+        print(f"run: could not create queue {WORKER_QUEUE}: {exc}", flush=True)
+        return
+    state = "created" if created else "exists already"
+    print(f"run: queue {WORKER_QUEUE} {state}; the worker serves it", flush=True)
 
 
 def local_secret(name: str, make: Callable[[], str]) -> Path:
@@ -247,6 +285,8 @@ def main() -> int:
     for component in plan:
         if stopping.is_set():
             break
+        if component.prepare:
+            component.prepare()
         try:
             late = component.late_env() if component.late_env else {}
         except httpx.HTTPError as exc:

@@ -78,14 +78,18 @@ class AsyncTaskplaneClient(ApiCalls[httpx.AsyncBaseTransport]):
             except Exception as exc:
                 log.warning("heartbeat for task %s failed: %s", task.id, exc)
 
-    async def lease_stream(self, queue: str, worker_id: str) -> LeaseStream:
-        """Open the streaming lease of ``queue`` (:mod:`taskplane_client.stream`)."""
+    async def lease_stream(
+        self, queue: str, worker_id: str, *, answer_timeout_s: float | None = None
+    ) -> LeaseStream:
+        """Open the streaming lease of ``queue`` (:mod:`taskplane_client.stream`; a call
+        unanswered for ``answer_timeout_s``, by default the visibility timeout, ends it)."""
         url = stream_url(self.endpoints.api_url, queue, worker_id)
         return await LeaseStream.open(
             url,
             await self._authorization(url),
             user_agent=self.headers["User-Agent"],
             timeout_s=self.timeout.connect or DEFAULT_TIMEOUT_S,
+            answer_timeout_s=answer_timeout_s,
         )
 
     async def _authorization(self, url: str) -> dict[str, str]:

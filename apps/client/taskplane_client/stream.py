@@ -9,6 +9,14 @@ releases are answered on the same connection. A refused handshake raises the
 that ends raises :class:`~taskplane_client.errors.ConnectionFailedError` from every
 pending call, and a new stream must be opened (leases held stay valid: they are judged
 by lease id).
+
+Every call waits for its answer at most ``answer_timeout_s`` (by default the queue's
+visibility timeout: a heartbeat answered later is worth nothing, the leases it would
+extend have expired meanwhile). A service, or a proxy, that keeps the connection open
+and stops answering ends the stream that way: the call raises ConnectionFailedError,
+as does every other pending one, and the connection is dropped. Nothing it accepted is
+lost: an action that was applied stays applied, and leases nobody answered for come
+back to the queue after their visibility timeout.
 """
 
 from __future__ import annotations
@@ -66,13 +74,17 @@ def _problem_error(url: str, status: int, problem: Any, headers: Any = None) -> 
 class LeaseStream:
     """An open stream; :meth:`open` it, then :meth:`want` and :meth:`tasks`."""
 
-    def __init__(self, url: str, connection: ClientConnection) -> None:
+    def __init__(
+        self, url: str, connection: ClientConnection, *, answer_timeout_s: float | None = None
+    ) -> None:
         self.url = url
         self.connection = connection
         #: Tasks asked for and received since the stream opened (credit is the gap).
         self.granted = 0
         self.delivered = 0
         self.visibility_timeout_s = 30
+        #: How long a call waits for its answer; None: the queue's visibility timeout.
+        self.answer_timeout_s = answer_timeout_s
         self._inbox: list[LeasedTask] = []
         self._arrived = asyncio.Event()
         self._answers: dict[int, asyncio.Future[Any]] = {}
@@ -84,7 +96,13 @@ class LeaseStream:
 
     @classmethod
     async def open(
-        cls, url: str, headers: dict[str, str], *, user_agent: str, timeout_s: float = 10
+        cls,
+        url: str,
+        headers: dict[str, str],
+        *,
+        user_agent: str,
+        timeout_s: float = 10,
+        answer_timeout_s: float | None = None,
     ) -> LeaseStream:
         try:
             connection = await connect(
@@ -100,31 +118,37 @@ class LeaseStream:
             raise _problem_error(url, answer.status_code, answer.body, answer.headers) from exc
         except (OSError, TimeoutError) as exc:
             raise ConnectionFailedError(url, exc) from exc
-        return cls(url, connection)
+        return cls(url, connection, answer_timeout_s=answer_timeout_s)
 
     @property
     def closed(self) -> bool:
         return self.error is not None
 
+    def _end(self, error: Exception) -> Exception:
+        """Why the stream ended: the first reason given (a call that got no answer
+        ends it before its reader sees the connection go)."""
+        if self.error is None:
+            self.error = error
+        return self.error
+
     async def _read(self) -> None:
         try:
             async for raw in self.connection:
                 self._take(from_json(raw))
-            self.error = ConnectionFailedError(self.url, ConnectionError("the stream ended"))
+            self._end(ConnectionFailedError(self.url, ConnectionError("the stream ended")))
         except ConnectionClosed as exc:
             if exc.rcvd is not None and exc.rcvd.code == QUEUE_GONE:
                 problem = {"title": "Not Found", "detail": exc.rcvd.reason or "queue not found"}
-                self.error = _problem_error(self.url, 404, problem)
+                self._end(_problem_error(self.url, 404, problem))
             else:
-                self.error = ConnectionFailedError(self.url, exc)
+                self._end(ConnectionFailedError(self.url, exc))
         except Exception as exc:
-            self.error = ConnectionFailedError(self.url, exc)
+            self._end(ConnectionFailedError(self.url, exc))
         finally:
-            if self.error is None:
-                self.error = ConnectionFailedError(self.url, ConnectionError("stream closed"))
+            error = self._end(ConnectionFailedError(self.url, ConnectionError("stream closed")))
             for answer in self._answers.values():
                 if not answer.done():
-                    answer.set_exception(self.error)
+                    answer.set_exception(error)
             self._answers.clear()
             self._arrived.set()
             if self.on_arrival is not None:
@@ -160,13 +184,26 @@ class LeaseStream:
 
     async def ask(self, message: dict[str, Any]) -> dict[str, Any]:
         """Send ``message`` with a fresh ``ref``; its answer (an error answer raises
-        the ApiError of its problem)."""
+        the ApiError of its problem). No answer within the answer timeout ends the
+        stream: ConnectionFailedError, here and in every other pending call."""
         ref = next(self._refs)
         answer: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._answers[ref] = answer
+        bound_s = self.answer_timeout_s or self.visibility_timeout_s
         try:
-            await self._send({**message, "ref": ref})
-            return await answer
+            # Sending counts too: a peer that stopped reading blocks it once the
+            # buffers are full.
+            async with asyncio.timeout(bound_s):
+                await self._send({**message, "ref": ref})
+                return await answer
+        except TimeoutError:
+            silent = TimeoutError(f"no answer to {message.get('op')!r} within {bound_s:g}s")
+            error = self._end(ConnectionFailedError(self.url, silent))
+            # Dropped, not closed: a service that stopped answering would not answer a
+            # closing handshake either. The reader then fails the other pending calls
+            # and wakes the worker, which opens a new stream.
+            self.connection.transport.abort()
+            raise error from None
         finally:
             self._answers.pop(ref, None)
 

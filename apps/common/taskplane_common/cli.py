@@ -12,6 +12,7 @@ from taskplane_common.commandline import NO_DATABASE_URL, ConfigurationError, on
 from taskplane_common.logging import configure_logging
 from taskplane_common.migrations import upgrade
 from taskplane_common.settings import ServiceSettings
+from taskplane_common.websocket_protocol import DenialCompletingWebSocketsProtocol
 
 
 @one_line_errors
@@ -51,6 +52,9 @@ def run_service_cli(
         # silently running the slower pure-Python loop and parser.
         loop="uvloop",
         http="httptools",
+        # What "auto" picks (websockets-sansio), less its ERROR line after every
+        # refused WebSocket handshake.
+        ws=DenialCompletingWebSocketsProtocol,
         proxy_headers=True,
         server_header=False,
         # The access logger stays at WARNING (``configure_logging``), where uvicorn would

@@ -1,5 +1,6 @@
-"""``python -m <service> serve``: every service runs uvicorn on uvloop and httptools, and
-freezes its start-up objects out of the garbage collector's way."""
+"""``python -m <service> serve``: every service runs uvicorn on uvloop and httptools (and
+the WebSocket protocol of ``taskplane_common.websocket_protocol``), and freezes its
+start-up objects out of the garbage collector's way."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import uvicorn
 from taskplane_common.app import ServerProcess
 from taskplane_common.cli import run_service_cli
 from taskplane_common.settings import ServiceSettings
+from taskplane_common.websocket_protocol import DenialCompletingWebSocketsProtocol
 
 
 def test_serve_names_uvloop_and_httptools_and_skips_access_line_formatting(
@@ -31,6 +33,8 @@ def test_serve_names_uvloop_and_httptools_and_skips_access_line_formatting(
     # Named, so that a missing uvloop or httptools fails the start.
     assert (started["loop"], started["http"]) == ("uvloop", "httptools")
     assert started["access_log"] is False
+    # uvicorn's default WebSocket protocol, with its denial fix (websocket_protocol).
+    assert started["ws"] is DenialCompletingWebSocketsProtocol
     assert ServerProcess.freeze_after_startup
     assert find_spec("uvloop") is not None
     assert find_spec("httptools") is not None

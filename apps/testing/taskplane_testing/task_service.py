@@ -25,6 +25,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from taskplane_common.revocations import REVOCATIONS_PATH
+from taskplane_common.websocket_protocol import DenialCompletingWebSocketsProtocol
 from taskplane_testing.postgres import PostgresServer, free_port
 from taskplane_testing.tokens import TokenFactory, bearer
 from taskplane_testing.waiting import eventually, stop_process
@@ -202,10 +203,14 @@ def problem(status: int, detail: str) -> Response:
 
 @contextlib.asynccontextmanager
 async def serve_app(app: FastAPI) -> AsyncIterator[str]:
-    """Serve ``app`` in this event loop on a free 127.0.0.1 port; yields its base URL."""
+    """Serve ``app`` in this event loop on a free 127.0.0.1 port; yields its base URL.
+    Its WebSockets use the services' protocol (the real task-service above runs
+    ``python -m task_service serve``, the production command line)."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan="off", ws=DenialCompletingWebSocketsProtocol
+    )
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:  # noqa: ASYNC110  (uvicorn offers a flag, not an event)

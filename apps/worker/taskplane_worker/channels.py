@@ -131,7 +131,9 @@ class StreamChannel:
                 self.stream = None
             if self.stream is None:
                 self.stream = await self.client.lease_stream(
-                    self.config.queue, self.config.worker_id
+                    self.config.queue,
+                    self.config.worker_id,
+                    answer_timeout_s=self.config.answer_timeout_s,
                 )
                 self.stream.on_arrival = self.wake
             return self.stream

@@ -53,6 +53,8 @@ environment:
   TASKPLANE_WORKER_COMPLETE_BATCH    completions reported per request at once (64)
   TASKPLANE_WORKER_COMPLETE_FLUSH_S  or this long after the first finished (0.015)
   TASKPLANE_WORKER_COMPLETE_BACKLOG  unreported completions that pause leasing (1000)
+  TASKPLANE_WORKER_ANSWER_TIMEOUT_S  seconds a stream call waits for its answer before
+                                     the stream is reopened (0: the visibility timeout)
 
 example:
   TASKPLANE_TOKEN=tps_... TASKPLANE_AUTH_URL=http://localhost:8001 \\
@@ -150,6 +152,7 @@ def _config(args: argparse.Namespace, env: WorkerSettings) -> WorkerConfig:
         complete_backlog=env.complete_backlog,
         tracing=bool(env.otlp_endpoint),
         stream=args.stream,
+        answer_timeout_s=env.answer_timeout_s or None,
     )
 
 

@@ -38,3 +38,6 @@ class WorkerConfig:
     #: Lease over the streaming lease (one WebSocket); False: the HTTP lease long-poll
     #: and one request per batch of lease actions.
     stream: bool = True
+    #: How long a call on the stream waits for its answer before the stream is dropped
+    #: and a new one opened; None: the queue's visibility timeout.
+    answer_timeout_s: float | None = None

@@ -51,6 +51,8 @@ __all__ = ["Held", "LeaseLostError", "Worker", "WorkerConfig"]
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("taskplane_worker")
 _PROPAGATOR = TraceContextTextMapPropagator()
+#: The longest pause between lease attempts that failed (or found no queue).
+MAX_BACKOFF_S = 15
 
 
 def _being_cancelled() -> bool:
@@ -295,7 +297,7 @@ class Worker(Reporting):
 
     async def _lease_loop(self) -> None:
         backoff = 0.5
-        missing_logged = False
+        missing = False
         while not self.stopping.is_set():
             self._start_ready()
             await asyncio.sleep(0)  # handlers that return at once free their slots first
@@ -309,20 +311,34 @@ class Worker(Reporting):
                 # Pushed tasks are taken even when no more are wanted (their leases are
                 # heartbeated once held).
                 tasks = await self._until_stopped(self._lease(max(wanted, 0)))
+                if missing and tasks is not None:
+                    log.info("queue %s exists now; leasing", self.config.queue)
+                    missing = False
                 if not tasks and self.channel.pushes:
                     await self._changed.wait()
                 backoff = 0.5
             except NotFoundError:
-                # Not configured yet (the operator or a first enqueue creates it).
-                if not missing_logged:
-                    log.warning("queue %s does not exist yet; waiting", self.config.queue)
-                    missing_logged = True
-                await self._until_stopped(asyncio.sleep(2))
+                # Not configured yet (the operator, `taskplane queues`, or a first enqueue
+                # creates it): said once, then asked again less and less often.
+                if not missing:
+                    log.warning(
+                        "queue %s does not exist: create it (a TaskQueue, `taskplane queues "
+                        "put %s` or a first enqueue); checking again after a growing pause "
+                        "(at most %ds)",
+                        self.config.queue,
+                        self.config.queue,
+                        MAX_BACKOFF_S,
+                    )
+                    missing = True
+                    backoff = 0.5
+                log.debug("queue %s still missing; next check in %.1fs", self.config.queue, backoff)
+                await self._until_stopped(asyncio.sleep(backoff))
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
                 continue
             except Exception as exc:
                 log.warning("lease failed: %s; retrying in %.1fs", exc, backoff)
                 await self._until_stopped(asyncio.sleep(backoff))
-                backoff = min(backoff * 2, 15)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
                 continue
             for task in tasks or ():
                 held = Held(task)

@@ -52,6 +52,10 @@ class WorkerSettings(BaseSettings):
     complete_backlog: int = Field(1000, ge=1, validation_alias="TASKPLANE_WORKER_COMPLETE_BACKLOG")
     #: The streaming lease (one WebSocket); false: HTTP lease long-polls.
     stream: bool = Field(True, validation_alias="TASKPLANE_WORKER_STREAM")
+    #: Seconds a call on the stream waits for its answer before the worker drops the
+    #: stream and opens a new one (a service or proxy that stopped answering); 0: the
+    #: queue's visibility timeout.
+    answer_timeout_s: float = Field(0.0, ge=0, validation_alias="TASKPLANE_WORKER_ANSWER_TIMEOUT_S")
     service_name: str = Field("taskplane-worker", validation_alias="OTEL_SERVICE_NAME")
     otlp_endpoint: str = Field("", validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT")
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")

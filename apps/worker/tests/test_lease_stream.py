@@ -1,7 +1,8 @@
 """The streaming lease (``/api/v1/queues/{queue}/lease-stream``) against real processes:
-its handshake refusals and unreadable messages are problem+json and change nothing, it
-carries a task from lease to completion, and a task-service killed and restarted
-mid-run loses nothing (the workers reconnect; every task completes exactly once)."""
+its handshake refusals and unreadable messages are problem+json and change nothing (a
+refusal logs nothing at ERROR on the service), it carries a task from lease to
+completion, and a task-service killed and restarted mid-run loses nothing (the workers
+reconnect; every task completes exactly once)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import httpx
 import pytest
 
 from taskplane_client import (
+    ApiError,
     AsyncTaskplaneClient,
     Completion,
     ConnectionFailedError,
@@ -106,19 +108,39 @@ def test_handshake_refusals_are_problems(
         token_use="kubernetes",
         taskplane_queue="emails",
     )
-    cases: list[tuple[str, str, str | None, type[Exception], str]] = [
-        ("jobs", "w1", None, UnauthorizedError, "unauthenticated"),
-        ("jobs", "w1", tokens.token(roles=("member",)), ForbiddenError, "forbidden"),
-        ("jobs", "w1", bound_elsewhere, ForbiddenError, "queue-forbidden"),
-        ("-jobs", "w1", worker, ValidationFailedError, "validation-error"),
-        ("jobs", "", worker, ValidationFailedError, "validation-error"),
-        ("missing", "w1", worker, NotFoundError, "queue-not-found"),
+    cases: list[tuple[str, str, str | None, type[ApiError], int, str]] = [
+        ("jobs", "w1", None, UnauthorizedError, 401, "unauthenticated"),
+        ("jobs", "w1", tokens.token(roles=("member",)), ForbiddenError, 403, "forbidden"),
+        ("jobs", "w1", bound_elsewhere, ForbiddenError, 403, "queue-forbidden"),
+        ("-jobs", "w1", worker, ValidationFailedError, 422, "validation-error"),
+        ("jobs", "", worker, ValidationFailedError, 422, "validation-error"),
+        ("missing", "w1", worker, NotFoundError, 404, "queue-not-found"),
     ]
-    for queue, worker_id, token, kind, slug in cases:
+    logged_before = len(secured_service.log.read_bytes())
+    for queue, worker_id, token, kind, status, slug in cases:
         error = asyncio.run(_refusal(secured_service, queue, worker_id, token))
         assert isinstance(error, kind), (queue, worker_id, error)
-        assert error.problem_type.endswith(slug), (slug, error.problem_type)
+        assert (error.status, error.problem_type.split("/")[-1]) == (status, slug)
     assert kit.statuses(secured_service, "jobs") == {}
+    # A refusal is an answer, not a server error: nothing at ERROR (uvicorn's default
+    # protocol would log one per refusal; taskplane_common.websocket_protocol).
+    logged = secured_service.log.read_bytes()[logged_before:].decode(errors="replace")
+    assert _errors(logged) == [], logged
+
+
+def _errors(log: str) -> list[str]:
+    """The lines of a service's JSON log at ERROR or above, and any line that is not
+    JSON (a traceback or a message printed past the logging configuration)."""
+    found = []
+    for line in filter(None, log.splitlines()):
+        try:
+            level = json.loads(line).get("level")
+        except ValueError:
+            found.append(line)
+            continue
+        if level in ("ERROR", "CRITICAL"):
+            found.append(line)
+    return found
 
 
 async def _round_trip(service: TaskService, token: str, task_id: str) -> None:

@@ -20,8 +20,13 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from taskplane_common.audit import audit_table
-from taskplane_common.columns import Timestamp, TimestampNow, UuidColumn, UuidPrimaryKey
-from taskplane_common.db import service_metadata
+from taskplane_common.columns import (
+    Timestamp,
+    TimestampNow,
+    UuidColumn,
+    UuidPrimaryKey,
+    service_metadata,
+)
 
 SCHEMA = "auth"
 ROLES = ("admin", "member", "viewer")

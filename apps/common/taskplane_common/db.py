@@ -23,7 +23,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import Histogram
 from psycopg import pq
-from sqlalchemy import MetaData, event, text
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import (
@@ -204,21 +204,6 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-
-
-#: Constraint and index names that stay stable across services and migrations.
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-def service_metadata(schema: str) -> MetaData:
-    """Metadata of one service: its own PostgreSQL schema, the shared naming convention."""
-    return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
 
 
 #: A row by column name (Core results, no ORM objects).

@@ -126,12 +126,12 @@ class TaskServiceClient:
         return await self._call("GET", _queue(queue), self._client.send(stats))
 
     async def delete_queue(self, queue: str) -> bool:
-        """Delete the queue; False when the task-service has no such endpoint or queue
-        (nothing left to do, rather than an error that would block the finalizer)."""
+        """Delete the queue; False when it was already gone (nothing left to do, rather
+        than an error that would block the finalizer)."""
         try:
             await self._call("DELETE", _queue(queue), self._client.delete_queue(queue))
         except TaskServiceError as exc:
-            if exc.status in (404, 405):
+            if exc.status == 404:
                 return False
             raise
         return True

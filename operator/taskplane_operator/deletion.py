@@ -98,8 +98,8 @@ async def _delete_queue(body: kopf.Body, svc: Services, queue: str) -> None:
         kopf.event(
             body,
             type="Normal",
-            reason="QueueNotDeleted",
-            message=f"task-service has no DELETE for queue {queue} (404/405); left in place",
+            reason="QueueAlreadyGone",
+            message=f"queue {queue} was already gone at the task-service",
         )
 
 

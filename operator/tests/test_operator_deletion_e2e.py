@@ -51,28 +51,18 @@ async def test_drain_holds_deletion_until_the_queue_is_empty(
     assert task_service.bindings.in_namespace(queues.ns) == {}
 
 
-async def test_delete_policy_deletes_the_queue_and_tolerates_no_endpoint(
+async def test_delete_policy_deletes_the_queue_and_revokes_the_binding(
     queues: Queues, task_service: FakeTaskService, kube: Kube
 ) -> None:
     await queues.create("gone", deletionPolicy="Delete")
-    await queues.create("stays", deletionPolicy="Delete")
-    for name in ("gone", "stays"):
-        await queues.wait_for(lambda name=name: task_service.queue_config(queues.queue(name)))
+    await queues.wait_for(lambda: task_service.queue_config(queues.queue("gone")))
+    await queues.wait_for(lambda: queues.handled(["gone"]))
 
-    await queues.wait_for(lambda: queues.handled(["gone", "stays"]))
     await kube.delete(tq_path(queues.ns, "gone"))
     await queues.wait_for(lambda: gone(queues, "gone"))
     assert await task_service.queue_config(queues.queue("gone")) is None
-
-    task_service.delete_supported = False  # a task-service without DELETE answers 405
-    try:
-        await kube.delete(tq_path(queues.ns, "stays"))
-        await queues.wait_for(lambda: gone(queues, "stays"))
-    finally:
-        task_service.delete_supported = True
-    assert await task_service.queue_config(queues.queue("stays")) is not None
-    assert "QueueNotDeleted" in await queues.event_reasons("stays")
-    assert task_service.bindings.in_namespace(queues.ns) == {}  # revoked either way
+    assert "QueueDeleted" in await queues.event_reasons("gone")
+    assert task_service.bindings.in_namespace(queues.ns) == {}
 
 
 async def test_queue_delete_failing_past_the_timeout_still_revokes_the_binding(

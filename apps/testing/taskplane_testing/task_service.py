@@ -95,7 +95,6 @@ class FakeTaskService:
     stats: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)
     outage: bool = False
-    delete_supported: bool = True
     #: Answer every queue DELETE with 503 (a task-service failing the Delete policy).
     delete_failing: bool = False
     #: Per queue, a probe run at every stats read the operator makes, before the answer:
@@ -140,8 +139,6 @@ class FakeTaskService:
         async def delete_queue(queue: str, request: Request) -> Response:
             if (denied := guard(request)) is not None:
                 return denied
-            if not self.delete_supported:
-                return problem(405, "method not allowed")
             if self.delete_failing:
                 return problem(503, "database unavailable")
             if self.queues.pop(queue, None) is None:

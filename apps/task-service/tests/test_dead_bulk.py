@@ -107,6 +107,28 @@ async def test_more_than_one_page_of_dead_tasks(client: httpx.AsyncClient) -> No
     assert await dead_ids(client) == set()
 
 
+async def test_an_unknown_queue_has_no_dead_letters_to_list_or_act_on(
+    client: httpx.AsyncClient,
+) -> None:
+    """A queue that does not exist is a 404, as its stats and task list are; one that
+    exists with no dead task is an empty list and matches nothing."""
+    unknown = f"nowhere-{uuid.uuid4().hex[:8]}"
+    for call in (
+        client.get(f"/api/v1/queues/{unknown}/dead"),
+        client.post(f"/api/v1/queues/{unknown}/dead/retry", json={"dry_run": True}),
+        client.post(f"/api/v1/queues/{unknown}/dead/delete", json={}),
+    ):
+        problem = assert_problem(await call, 404)
+        assert problem["type"].endswith("/queue-not-found"), problem
+        assert unknown in problem["detail"]
+    assert_problem(await client.get(f"/api/v1/queues/{unknown}"), 404)  # nothing was created
+
+    await configure(client, Q)
+    assert await dead_ids(client) == set()
+    assert await bulk(client, "retry") == 0
+    assert await bulk(client, "delete") == 0
+
+
 async def test_one_refusal_changes_nothing(client: httpx.AsyncClient) -> None:
     """A dead task whose dedupe_key a live task now holds cannot be retried: the whole
     bulk retry is a 409 and the other matching task stays dead too."""

@@ -16,11 +16,13 @@ from task_service.queue.errors import (
     DeadTaskNotFound,
     DedupeConflict,
     NotQueued,
+    QueueNotFound,
     TaskFinished,
     TaskNotFound,
 )
 from task_service.queue.notify import QUEUE_CHANNEL
 from task_service.queue.records import queued_task
+from task_service.queue.registry import get_queue
 from task_service.queue.schemas import QueuedTaskOut
 from taskplane_common.principals import Principal
 
@@ -33,10 +35,13 @@ async def list_dead(
 ) -> tuple[list[QueuedTaskOut], bool]:
     """Up to ``limit`` dead tasks, newest first, after the keyset position ``after``
     (``updated_at``, ``id`` of the last one seen: a finished job's ``updated_at`` is when
-    it finished); and whether more follow."""
+    it finished); and whether more follow. ``QueueNotFound`` for a queue that does not
+    exist, as its other routes answer (asked only when no dead task was found)."""
     after_at, after_id = after or (None, None)
     params = {"queue": queue, "limit": limit + 1, "after_at": after_at, "after_id": after_id}
     tasks = [queued_task(row) for row in await execute(session, statements.LIST_DEAD, params)]
+    if not tasks and await get_queue(session, queue) is None:
+        raise QueueNotFound(queue)
     return tasks[:limit], len(tasks) > limit
 
 

@@ -172,7 +172,7 @@ _DEAD_ORDER = parse_sort("-updated_at")
     "/queues/{queue}/dead",
     response_model=list[QueuedTaskOut],
     summary="Dead-lettered tasks, most recent first; a Link header (rel=next) pages on",
-    responses=problems(400, s400="The cursor is invalid or was altered"),
+    responses={**QUEUE_NOT_FOUND, **problems(400, s400="The cursor is invalid or was altered")},
 )
 async def list_dead(
     queue: QueuePath,
@@ -305,9 +305,11 @@ def _bulk_route(action: Literal["retry", "delete"], summary: str, responses: Any
 _bulk_route(
     "retry",
     "Retry every dead task matching a filter (dry_run: only count them)",
-    problems(409, s409="A retried task's dedupe_key is held by a live task"),
+    {**QUEUE_NOT_FOUND, **problems(409, s409="A retried task's dedupe_key is held by a live task")},
 )
-_bulk_route("delete", "Delete every dead task matching a filter (dry_run: only count them)", None)
+_bulk_route(
+    "delete", "Delete every dead task matching a filter (dry_run: only count them)", QUEUE_NOT_FOUND
+)
 
 
 @router.post(

@@ -48,8 +48,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskplane_common import background
-from taskplane_common.columns import service_metadata
 from taskplane_common.db import Database, request_read_session
+from taskplane_common.metadata import service_metadata
 from taskplane_common.openapi import problems
 from taskplane_common.principals import Principal, Role, require_role
 

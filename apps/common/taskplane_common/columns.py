@@ -1,5 +1,4 @@
-"""What the services' ORM models share, each declared once: a service's metadata
-(:func:`service_metadata`: its schema, the naming convention) and column kinds.
+"""Column kinds the services' ORM models share, each declared once.
 
 A kind is a PEP 593 ``Annotated`` type carrying a ``mapped_column()`` (SQLAlchemy's
 "Mapping Whole Column Declarations to Python Types"), so a model writes
@@ -15,24 +14,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import DateTime, func
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import mapped_column
-
-#: Constraint and index names that stay stable across services and migrations.
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-def service_metadata(schema: str) -> MetaData:
-    """Metadata of one service: its own PostgreSQL schema, the shared naming convention."""
-    return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
-
 
 Timestamp = Annotated[datetime, mapped_column(DateTime(timezone=True))]
 """``timestamp with time zone`` without a default."""

@@ -2,7 +2,7 @@
 
 Every service's migrations declare the same few things: timestamps set by the database
 at insert, primary and foreign keys named after the shared naming convention
-(:data:`taskplane_common.columns.NAMING_CONVENTION`), and indexes that an upgrade creates
+(:data:`taskplane_common.metadata.NAMING_CONVENTION`), and indexes that an upgrade creates
 and its downgrade drops. Here each is one function, and an index is declared once as
 data (:class:`Index`) for both directions; a migration still reads as the tables it
 creates, column by column.

@@ -27,13 +27,8 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from taskplane_common.audit import audit_table
-from taskplane_common.columns import (
-    Timestamp,
-    TimestampNow,
-    UuidColumn,
-    UuidPrimaryKey,
-    service_metadata,
-)
+from taskplane_common.columns import Timestamp, TimestampNow, UuidColumn, UuidPrimaryKey
+from taskplane_common.metadata import service_metadata
 
 SCHEMA = "notifications"
 

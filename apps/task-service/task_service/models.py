@@ -23,13 +23,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import UserDefinedType
 
 from taskplane_common.audit import audit_table
-from taskplane_common.columns import (
-    Timestamp,
-    TimestampNow,
-    UuidColumn,
-    UuidPrimaryKey,
-    service_metadata,
-)
+from taskplane_common.columns import Timestamp, TimestampNow, UuidColumn, UuidPrimaryKey
+from taskplane_common.metadata import service_metadata
 
 SCHEMA = "tasks"
 

@@ -7,7 +7,8 @@ import uuid
 from sqlalchemy import Boolean, ForeignKey, String, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from taskplane_common.columns import TimestampNow, UuidPrimaryKey, service_metadata
+from taskplane_common.columns import TimestampNow, UuidPrimaryKey
+from taskplane_common.metadata import service_metadata
 
 SCHEMA = "users"
 

@@ -12,7 +12,7 @@ import pytest
 
 from taskplane_client import ConnectionFailedError, QueueConfig, RetryPolicy, TaskplaneClient
 from taskplane_testing.postgres import PostgresServer
-from taskplane_testing.processes import ServiceProcess
+from taskplane_testing.processes import ServiceProcess, wait_until
 
 
 class SignallingTransport(httpx.HTTPTransport):
@@ -25,6 +25,17 @@ class SignallingTransport(httpx.HTTPTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         self.sent.set()
         return super().handle_request(request)
+
+
+def _lease_in_progress(url: str) -> bool:
+    """The service is handling a POST (the long-polling lease), by its own gauge."""
+    metrics = httpx.get(f"{url}/metrics", timeout=10).text
+    return any(
+        line.startswith("http_requests_in_progress{")
+        and 'method="POST"' in line
+        and float(line.rsplit(" ", 1)[1]) >= 1
+        for line in metrics.splitlines()
+    )
 
 
 @pytest.fixture
@@ -66,6 +77,10 @@ def test_killed_mid_long_poll_retries_with_backoff_then_fails_clearly(
         caller = threading.Thread(target=long_poll)
         caller.start()
         assert transport.sent.wait(30), "the lease request never left"
+        # Gone from the client is not yet at the server: on a busy machine the kill could
+        # come first, and the first attempt would be refused rather than broken. Wait
+        # until the service counts the lease in progress.
+        wait_until(lambda: _lease_in_progress(task_service.url), "the lease at the server")
         assert task_service.process is not None
         task_service.process.send_signal(signal.SIGKILL)
         task_service.process.wait(timeout=30)

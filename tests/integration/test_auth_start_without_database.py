@@ -1,7 +1,8 @@
 """The auth-service started before its database answers: it serves at once (``/healthz``
-200, ``/readyz`` 503, every signing-key endpoint a 503 problem), does its start-up work
-(a signing key, the bootstrap admin) once PostgreSQL answers, and stops promptly while it
-is still retrying. Real processes on a real PostgreSQL server, stopped at first.
+200, ``/readyz`` 503, every signing-key endpoint a 503 problem, also while the schema is
+still missing), does its start-up work (a signing key, the bootstrap admin) once
+PostgreSQL answers and is migrated, and stops promptly while it is still retrying. Real
+processes on a real PostgreSQL server, stopped at first.
 """
 
 from __future__ import annotations
@@ -146,8 +147,20 @@ def test_starts_before_its_database_and_recovers_by_itself(
             "a failed start-up attempt logged by each replica",
         )
 
+        # PostgreSQL answers, but the schema is missing (the migration Job has not run).
         stopped_server.start()
-        upgrade("auth_service", stopped_server.create_database(database))
+        migrated = stopped_server.create_database(database)
+        wait_until(
+            lambda: all("auth_service migrate` run?" in r.output() for r in replicas),
+            "each replica to report the missing schema",
+        )
+        for replica in replicas:
+            ready = replica.get("/readyz")
+            assert ready.json()["checks"] == {"start-up": False, "database": True}
+            assert_unavailable(replica.token())
+            assert_unavailable(replica.get("/.well-known/jwks.json"))
+
+        upgrade("auth_service", migrated)
 
         for replica in replicas:
             wait_until(

@@ -13,11 +13,12 @@ import asyncio
 import logging
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from tenacity import AsyncRetrying, RetryCallState, wait_exponential_jitter
 
 from auth_service import crud
 from auth_service.config import Settings
-from auth_service.keys import KeyStore
+from auth_service.keys import KeyStore, still_starting
 from auth_service.passwords import Passwords
 from taskplane_common.commandline import ConfigurationError, connection_problem
 from taskplane_common.db import Database
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 FIRST_RETRY_PAUSE_S = 0.5
 #: The longest pause: the service is ready at most this long after the database is.
 MAX_RETRY_PAUSE_S = 10.0
+#: A table or schema missing: the database answers, but is not migrated (yet).
+_NO_SCHEMA_SQLSTATES = frozenset({"42P01", "3F000"})
 
 
 def check_bootstrap_password(settings: Settings, passwords: Passwords) -> None:
@@ -96,6 +99,11 @@ class StartUp:
     async def ready(self) -> bool:
         return self._done.is_set()
 
+    def require_done(self) -> None:
+        """Raise the 503 problem unless the start-up tasks have succeeded."""
+        if not self._done.is_set():
+            raise still_starting()
+
     async def wait(self) -> None:
         """Return once the start-up tasks have succeeded."""
         await self._done.wait()
@@ -113,7 +121,8 @@ class StartUp:
                 await bootstrap_admin(self.database, self.settings, self.passwords)
         self._done.set()
         log.info(
-            "start-up done: a signing key exists (attempt %d)",
+            "start-up done at attempt %d: a signing key exists, and the bootstrap admin if "
+            "one is configured",
             retrying.statistics.get("attempt_number", 1),
         )
 
@@ -135,6 +144,9 @@ class StartUp:
         cause = connection_problem(exc) or (
             f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
         )
+        orig = exc.orig if isinstance(exc, DBAPIError) else exc
+        if getattr(orig, "sqlstate", None) in _NO_SCHEMA_SQLSTATES:
+            cause += " (has `python -m auth_service migrate` run?)"
         if self._secret:
             cause = cause.replace(self._secret, "***")
         return cause

@@ -166,13 +166,7 @@ class KeyStore:
 
     def _require_start_up(self) -> None:
         if not self._ensured:
-            raise ProblemError(
-                503,
-                "no signing key yet: the auth-service is still starting (its database has "
-                "not answered yet); retry later",
-                slug="database-unavailable",
-                headers={"Retry-After": "2"},
-            )
+            raise still_starting()
 
     async def rotate(self) -> KeyInfo:
         """Add a key that signs from now on; older keys keep verifying until retired."""
@@ -215,6 +209,17 @@ class KeyStore:
             public_jwk={**jwk, "kid": kid, "alg": ALGORITHM, "use": "sig"},
             created_at=datetime.now(UTC),
         )
+
+
+def still_starting() -> ProblemError:
+    """The 503 of a replica whose start-up has not succeeded yet: the problem type of a
+    database outage, which is what usually keeps it from succeeding."""
+    return ProblemError(
+        503,
+        "the auth-service is still starting (its database has not answered yet); retry later",
+        slug="database-unavailable",
+        headers={"Retry-After": "2"},
+    )
 
 
 def _unretired(statement: Select[*_Columns]) -> Select[*_Columns]:

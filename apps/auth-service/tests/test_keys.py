@@ -151,26 +151,34 @@ async def test_jwks_carries_an_etag_and_answers_304_to_a_current_one(
     assert rotated.json()["kid"] in {key["kid"] for key in after.json()["keys"]}
 
 
-async def test_nothing_is_signed_before_the_start_up_made_sure_of_a_key(
+async def test_nothing_is_signed_before_the_start_up_is_done(
     settings_for: Callable[..., Settings],
 ) -> None:
     """The database answers, but this replica's start-up has not run yet (it is pausing
     between attempts, say): the JWKS is a 503 (an empty set would be cached by verifiers
-    as "no keys"), as is a login, and /readyz names the start-up."""
-    app = build_app(settings_for())
-    async with asgi_client(app, "http://auth-service") as client:
-        body = assert_problem(await client.get("/.well-known/jwks.json"), 503)
-        assert body["type"].endswith("/database-unavailable")
-        account = {"email": "early@example.com", "password": "an early passphrase"}
-        assert (await client.post("/api/v1/auth/register", json=account)).status_code == 201
-        login = await client.post(
-            "/api/v1/auth/token",
-            data={"username": account["email"], "password": account["password"]},
+    as "no keys"), and so are a login and a registration (the first account would become
+    admin before the bootstrap admin exists); /readyz names the start-up."""
+    app = build_app(
+        settings_for(
+            bootstrap_admin_email="boss@example.com",
+            bootstrap_admin_password="a-long-bootstrap-password",
         )
-        assert assert_problem(login, 503)["type"].endswith("/database-unavailable")
+    )
+    account = {"email": "early@example.com", "password": "an early passphrase"}
+    login = {"username": account["email"], "password": account["password"]}
+    async with asgi_client(app, "http://auth-service") as client:
+        for early in (
+            await client.get("/.well-known/jwks.json"),
+            await client.post("/api/v1/auth/register", json=account),
+            await client.post("/api/v1/auth/token", data=login),
+        ):
+            assert assert_problem(early, 503)["type"].endswith("/database-unavailable")
         ready = assert_problem(await client.get("/readyz"), 503)
         assert ready["checks"] == {"start-up": False, "database": True}
         async with app.router.lifespan_context(app):
             await app.state.startup.wait()
             assert (await client.get("/readyz")).status_code == 200
             assert (await client.get("/.well-known/jwks.json")).json()["keys"]
+            registered = await client.post("/api/v1/auth/register", json=account)
+            assert registered.json()["role"] == "member", "the bootstrap admin came first"
+            assert (await client.post("/api/v1/auth/token", data=login)).status_code == 200

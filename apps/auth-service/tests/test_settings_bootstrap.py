@@ -65,13 +65,16 @@ def test_a_weak_bootstrap_password_refuses_start_up() -> None:
 async def test_registration_can_be_closed(auth_db_url: str) -> None:
     app = build_app(_settings(auth_db_url, registration_enabled=False))
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://auth") as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://auth") as client,
+    ):
+        await app.state.startup.wait()
         response = await client.post(
             "/api/v1/auth/register",
             json={"email": "x@example.com", "password": "a-long-enough-password"},
         )
     assert_problem(response, 403)
-    await app.state.database.dispose()
 
 
 def test_production_refuses_default_key_material(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -93,8 +94,7 @@ class StartUp:
         self.passwords = passwords
         self._done = asyncio.Event()
         url = settings.database_url.get_secret_value() if settings.database_url else ""
-        #: Never logged, whatever a driver's message quotes.
-        self._secret = make_url(url).password if url else None
+        self._password = make_url(url).password if url else None
 
     async def ready(self) -> bool:
         return self._done.is_set()
@@ -129,24 +129,25 @@ class StartUp:
     def _failed(self, state: RetryCallState) -> None:
         """One line per failed attempt, naming its cause: no traceback, no password."""
         exc = state.outcome.exception() if state.outcome else None
-        pause = state.upcoming_sleep
         log.warning(
             "start-up attempt %d failed, next in %.1fs: %s",
             state.attempt_number,
-            pause,
-            self._cause(exc),
+            state.upcoming_sleep,
+            failure_cause(exc, self._password) if exc else "unknown",
         )
 
-    def _cause(self, exc: BaseException | None) -> str:
-        if exc is None:
-            return "unknown"
-        lines = str(exc).strip().splitlines()
-        cause = connection_problem(exc) or (
-            f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
-        )
-        orig = exc.orig if isinstance(exc, DBAPIError) else exc
-        if getattr(orig, "sqlstate", None) in _NO_SCHEMA_SQLSTATES:
-            cause += " (has `python -m auth_service migrate` run?)"
-        if self._secret:
-            cause = cause.replace(self._secret, "***")
+
+def failure_cause(exc: BaseException, password: str | None) -> str:
+    """``exc`` in one line, with a hint where one helps, and ``password`` (the DSN's)
+    masked wherever it stands alone, whatever a driver's message quotes (not inside a
+    word: a password "p" leaves "port" alone)."""
+    lines = str(exc).strip().splitlines()
+    cause = connection_problem(exc) or (
+        f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+    )
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    if getattr(orig, "sqlstate", None) in _NO_SCHEMA_SQLSTATES:
+        cause += " (has `python -m auth_service migrate` run?)"
+    if not password:
         return cause
+    return re.sub(rf"(?<!\w){re.escape(password)}(?!\w)", "***", cause)

@@ -79,8 +79,8 @@ class TaskplaneEngine:
         """Enqueue one batch in one call (as ``POST /queues/{q}/tasks``); returns ids."""
         items = [TaskEnqueue(payload=payload) for payload in payloads]
         async with self.connection() as connection:
-            ids = await queue.enqueue_ids(connection, DEV_PRINCIPAL, QUEUE, items, None)
-        return [str(task_id) for task_id in ids]
+            tasks = await queue.enqueue(connection, DEV_PRINCIPAL, QUEUE, items, None)
+        return [str(task.id) for task in tasks]
 
     async def lease(self, worker_id: str, max_tasks: int) -> list[Leased]:
         async with self.connection() as connection:

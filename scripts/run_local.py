@@ -25,6 +25,8 @@ from typing import IO
 
 import httpx
 
+from taskplane_client import NotFoundError, QueueConfig, TaskplaneClient, TaskplaneError
+
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ROOT / ".local"
 PGDATA = LOCAL / "pgdata"
@@ -170,15 +172,13 @@ def admin_access_token(password: str) -> str:
 def ensure_queue(api_url: str, access_token: str, queue: str) -> bool:
     """Create ``queue`` with the default settings unless it exists (one changed since,
     e.g. with ``taskplane queues put``, keeps its settings); True when it was created."""
-    url = f"{api_url}/api/v1/queues/{queue}"
-    headers = {"Authorization": f"Bearer {access_token}"}
-    found = httpx.get(url, headers=headers, timeout=10)
-    if found.status_code != 404:
-        found.raise_for_status()
-        return False
-    created = httpx.put(url, json={}, headers=headers, timeout=10)
-    created.raise_for_status()
-    return created.status_code == 201
+    with TaskplaneClient(api_url, token=access_token) as client:
+        try:
+            client.get_queue(queue)
+        except NotFoundError:
+            client.put_queue(queue, QueueConfig())
+            return True
+    return False
 
 
 def create_worker_queue(password: str) -> None:
@@ -186,7 +186,7 @@ def create_worker_queue(password: str) -> None:
     comes up (the worker says that its queue is missing and waits for it)."""
     try:
         created = ensure_queue(TASK_SERVICE_URL, admin_access_token(password), WORKER_QUEUE)
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, TaskplaneError) as exc:
         print(f"run: could not create queue {WORKER_QUEUE}: {exc}", flush=True)
         return
     state = "created" if created else "exists already"

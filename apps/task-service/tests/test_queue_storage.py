@@ -65,20 +65,22 @@ async def test_queued_tasks_and_leases_get_sequential_keys(
     assert read.json()["id"] == str(ids[0])
 
 
-async def test_enqueue_ids_returns_ids_in_input_order_and_the_dedupe_holder(
+async def test_enqueue_answers_in_input_order_with_the_dedupe_holder(
     task_db_url: str, db: psycopg.Connection[Any]
 ) -> None:
-    """The ids-only enqueue (one ``unnest`` insert) writes whole tasks and their events,
-    and answers a deduplicated item with the id of the live task holding its key."""
+    """The enqueue (one ``unnest`` insert) writes whole tasks and their events, and
+    answers a deduplicated item with the live task holding its key."""
     items = [
         TaskEnqueue(payload={"n": 1}, dedupe_key="k"),
         TaskEnqueue(payload={"n": 2}, title="second", priority="high", delay_s=3600),
         TaskEnqueue(payload={"n": 3}, dedupe_key="k", max_attempts=2, timeout_s=9),
     ]
     async with await psycopg.AsyncConnection.connect(task_db_url, autocommit=True) as connection:
-        ids = await queue.enqueue_ids(connection, DEV_PRINCIPAL, Q, items, None)
-        again = await queue.enqueue_ids(connection, DEV_PRINCIPAL, Q, items[2:], None)
-    assert [ids[2], *again] == [ids[0], ids[0]], "the live holder of key k answers"
+        tasks = await queue.enqueue(connection, DEV_PRINCIPAL, Q, items, None)
+        again = await queue.enqueue(connection, DEV_PRINCIPAL, Q, items[2:], None)
+    ids = [task.id for task in tasks]
+    assert [ids[2], again[0].id] == [ids[0], ids[0]], "the live holder of key k answers"
+    assert [task.deduplicated for task in (*tasks, *again)] == [False, False, True, True]
     assert ids[0] != ids[1]
     rows = db.execute(
         "SELECT id, title, status, priority, payload, max_attempts, timeout_s, dedupe_key"

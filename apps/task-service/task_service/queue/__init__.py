@@ -16,7 +16,7 @@ NOTIFY (delivered at commit) so long-polling leases wake up. Refusals are ``erro
 """
 
 from task_service.queue.dead_letters import cancel, delete_finished, list_dead, retry_dead
-from task_service.queue.enqueue import enqueue, enqueue_ids
+from task_service.queue.enqueue import enqueue
 from task_service.queue.leases import (
     Lease,
     autocommit,
@@ -51,7 +51,6 @@ __all__ = [
     "delete_queue",
     "describe_queue",
     "enqueue",
-    "enqueue_ids",
     "fail",
     "get_queue",
     "heartbeat",

@@ -10,7 +10,7 @@ from pydantic_core import to_json
 
 from task_service.models import Priority
 from task_service.queue import statements
-from task_service.queue.driver import Executor, Row, Statement, execute
+from task_service.queue.driver import Executor, execute
 from task_service.queue.errors import DedupeRace
 from task_service.queue.ids import uuid7s
 from task_service.queue.notify import QUEUE_CHANNEL
@@ -32,32 +32,6 @@ def _columns(ids: Sequence[uuid.UUID], queue: str, items: Sequence[TaskEnqueue])
         "run_at": [item.run_at for item in items],
         "delay_s": [item.delay_s for item in items],
     }
-
-
-async def _insert(
-    session: Executor,
-    statement: Statement,
-    principal: Principal,
-    queue: str,
-    items: Sequence[TaskEnqueue],
-    traceparent: str | None,
-) -> tuple[list[uuid.UUID], list[Row]]:
-    """Run an enqueue statement over ``items`` with fresh UUIDv7 ids (sequential keys:
-    the primary key's new entries share its rightmost pages); the ids and the rows of
-    the tasks inserted (a deduplicated item has none)."""
-    ids = uuid7s(len(items))
-    rows = await execute(
-        session,
-        statement,
-        {
-            "queue": queue,
-            "owner": principal.user_id,
-            "traceparent": traceparent,
-            "channel": QUEUE_CHANNEL,
-            **_columns(ids, queue, items),
-        },
-    )
-    return ids, rows
 
 
 async def _holders(
@@ -92,7 +66,20 @@ async def enqueue(
     """Insert ``items`` in one statement; a live task with the same ``dedupe_key`` is
     returned instead (``deduplicated``). Returns the tasks in input order. An
     unconfigured queue is created with the defaults."""
-    ids, rows = await _insert(session, statements.ENQUEUE, principal, queue, items, traceparent)
+    # Fresh UUIDv7 ids: sequential keys, so the primary key's new entries share its
+    # rightmost pages. A deduplicated item gets no row.
+    ids = uuid7s(len(items))
+    rows = await execute(
+        session,
+        statements.ENQUEUE,
+        {
+            "queue": queue,
+            "owner": principal.user_id,
+            "traceparent": traceparent,
+            "channel": QUEUE_CHANNEL,
+            **_columns(ids, queue, items),
+        },
+    )
     inserted = {task.id: task for task in map(queued_task, rows)}
     existing: dict[str | None, QueuedTaskOut] = {}
     if len(inserted) < len(items):
@@ -101,25 +88,5 @@ async def enqueue(
         task.deduplicated = True
     return [
         inserted[task_id] if task_id in inserted else existing[item.dedupe_key]
-        for task_id, item in zip(ids, items, strict=True)
-    ]
-
-
-async def enqueue_ids(
-    session: Executor,
-    principal: Principal,
-    queue: str,
-    items: Sequence[TaskEnqueue],
-    traceparent: str | None,
-) -> list[uuid.UUID]:
-    """``enqueue`` for a caller that needs no bodies: the statement returns ids only
-    (the holder's id for a deduplicated item), in input order."""
-    ids, rows = await _insert(session, statements.ENQUEUE_IDS, principal, queue, items, traceparent)
-    inserted = {row["id"] for row in rows}
-    if len(inserted) == len(items):
-        return ids
-    existing = await _holders(session, queue, _lost(ids, items, inserted))
-    return [
-        task_id if task_id in inserted else existing[item.dedupe_key].id
         for task_id, item in zip(ids, items, strict=True)
     ]

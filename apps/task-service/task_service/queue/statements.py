@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from task_service.models import DEDUPE_PREDICATE
 from task_service.queue.counters import add_to_counter
-from task_service.queue.driver import Statement, statement
+from task_service.queue.driver import statement
 from task_service.queue.outbox import FAILURE_EVENTS, write_events
 from task_service.queue.records import (
     Leased,
@@ -71,48 +71,41 @@ _UNNEST = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in ENQUEUE_COLUM
 _UNNESTED = ", ".join(name for name, _ in ENQUEUE_COLUMNS)
 
 
-def _enqueue(name: str, returning: str) -> Statement:
-    """Enqueue the rows of one array per column (``unnest``: no JSON to build or parse
-    per row): create the queue if unconfigured, insert (a live task with the same
-    dedupe_key wins), write ``task.created`` events, and wake long-polls when the queue
-    had nothing available before. Returns ``returning`` of each inserted task. Both
-    inserts read ``gate`` first: the queue's lock, shared (``queue_lock``), so a queue
-    being deleted is deleted first and then created anew."""
-    return statement(
-        name,
-        f"""
-        WITH gate AS (
-            SELECT {queue_lock()}
-        ), queue_row AS (
-            INSERT INTO tasks.queues (name) SELECT :queue FROM gate ON CONFLICT DO NOTHING
-        ), input AS (
-            SELECT id, title, priority, payload, max_attempts, timeout_s, dedupe_key,
-                   greatest(now(), coalesce(run_at, now() + {seconds("delay_s")}, now()))
-                       AS run_at,
-                   n
-            FROM unnest({_UNNEST}) WITH ORDINALITY AS i({_UNNESTED}, n) CROSS JOIN gate
-        ), src AS (
-            INSERT INTO tasks.queue_jobs (id, title, status, priority, owner_id, queue, payload,
-                                          max_attempts, run_at, timeout_s, dedupe_key,
-                                          traceparent)
-            SELECT id, title, CASE WHEN run_at > now() THEN {SCHEDULED} ELSE {PENDING} END,
-                   priority, CAST(:owner AS uuid), :queue, payload, max_attempts, run_at,
-                   timeout_s, dedupe_key, :traceparent
-            FROM input ORDER BY n
-            ON CONFLICT (queue, dedupe_key) WHERE {DEDUPE_PREDICATE} DO NOTHING
-            RETURNING {_LIVE_TASK}, owner_id, traceparent
-        ), events AS (
-            {write_events("'task.created'", extra="jsonb_build_object('dedupe_key', dedupe_key)")}
-        )
-        SELECT {returning}, {wake(where=f"WHERE status = {PENDING}")} FROM src
-        """,
+#: Enqueue the rows of one array per column (``unnest``: no JSON to build or parse per
+#: row): create the queue if unconfigured, insert (a live task with the same dedupe_key
+#: wins), write ``task.created`` events, and wake long-polls when the queue had nothing
+#: available before. Returns each inserted task whole (what the enqueue route answers
+#: with). Both inserts read ``gate`` first: the queue's lock, shared (``queue_lock``), so
+#: a queue being deleted is deleted first and then created anew.
+ENQUEUE = statement(
+    "enqueue",
+    f"""
+    WITH gate AS (
+        SELECT {queue_lock()}
+    ), queue_row AS (
+        INSERT INTO tasks.queues (name) SELECT :queue FROM gate ON CONFLICT DO NOTHING
+    ), input AS (
+        SELECT id, title, priority, payload, max_attempts, timeout_s, dedupe_key,
+               greatest(now(), coalesce(run_at, now() + {seconds("delay_s")}, now()))
+                   AS run_at,
+               n
+        FROM unnest({_UNNEST}) WITH ORDINALITY AS i({_UNNESTED}, n) CROSS JOIN gate
+    ), src AS (
+        INSERT INTO tasks.queue_jobs (id, title, status, priority, owner_id, queue, payload,
+                                      max_attempts, run_at, timeout_s, dedupe_key,
+                                      traceparent)
+        SELECT id, title, CASE WHEN run_at > now() THEN {SCHEDULED} ELSE {PENDING} END,
+               priority, CAST(:owner AS uuid), :queue, payload, max_attempts, run_at,
+               timeout_s, dedupe_key, :traceparent
+        FROM input ORDER BY n
+        ON CONFLICT (queue, dedupe_key) WHERE {DEDUPE_PREDICATE} DO NOTHING
+        RETURNING {_LIVE_TASK}, owner_id, traceparent
+    ), events AS (
+        {write_events("'task.created'", extra="jsonb_build_object('dedupe_key', dedupe_key)")}
     )
-
-
-#: Enqueue, returning each inserted task whole (what the enqueue route answers with).
-ENQUEUE = _enqueue("enqueue", _TASK)
-#: Enqueue, returning only the inserted tasks' ids (a caller that needs no bodies).
-ENQUEUE_IDS = _enqueue("enqueue_ids", "id")
+    SELECT {_TASK}, {wake(where=f"WHERE status = {PENDING}")} FROM src
+    """,
+)
 
 #: Live tasks holding some dedupe keys (the winners of a deduplicated enqueue).
 DEDUPE_HOLDERS = statement(

@@ -112,7 +112,7 @@ class KeyStore:
         self._require_start_up()
         keys = await self._load()
         if not keys:
-            await self.signing_key()  # creates the first key
+            await self.signing_key()  # every key gone since the start-up: one is made
             keys = await self._load()
         if self._jwks_body is None or self._jwks_body[0] is not keys:
             document = {"keys": [key.public_jwk for key in keys]}

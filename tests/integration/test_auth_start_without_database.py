@@ -134,8 +134,10 @@ def test_starts_before_its_database_and_recovers_by_itself(
 ) -> None:
     database = "auth_start"
     url = stopped_server.url(database).replace("postgres@", f"postgres:{DB_PASSWORD}@")
-    replicas = [start_replica(url), start_replica(url)]
+    replicas: list[Replica] = []
     try:
+        for _ in range(2):  # appended one by one, so the finally stops what started
+            replicas.append(start_replica(url))
         for replica in replicas:
             ready = replica.get("/readyz")
             assert ready.status_code == 503
@@ -197,7 +199,8 @@ def test_starts_before_its_database_and_recovers_by_itself(
 
 def test_stops_promptly_while_start_up_is_retrying() -> None:
     """A database that accepts the connection and never answers: the stop cancels the
-    attempt in progress (connect timeout 60 s) and the pause between attempts."""
+    start-up's connection attempt in progress (connect timeout 60 s) rather than wait it
+    out."""
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen()

@@ -74,6 +74,7 @@ async def platform(postgres_server: PostgresServer) -> AsyncIterator[HostRouter]
     )
     transport.add("api", api_app)
     async with auth_app.router.lifespan_context(auth_app):
+        await auth_app.state.startup.wait()
         yield transport
     await jwks_client.aclose()
 

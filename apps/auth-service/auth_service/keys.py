@@ -63,6 +63,9 @@ class KeyStore:
         self._loaded_at: float | None = None
         self._lock = asyncio.Lock()
         self._jwks_body: tuple[list[KeyInfo], CachedBody] | None = None
+        #: Set once :meth:`ensure_key` succeeded (the start-up's first task): before, the
+        #: database may lack the key, its tables or an answer.
+        self._ensured = False
 
     # -- reading -----------------------------------------------------------------------
 
@@ -103,10 +106,13 @@ class KeyStore:
 
     async def jwks_body(self) -> CachedBody:
         """The JWKS as a JSON body with its ETag and ``Cache-Control``, encoded once per
-        loaded key list (every verifier in the platform fetches it)."""
+        loaded key list (every verifier in the platform fetches it). 503 until the
+        start-up made sure a key exists: an empty set would be cached by verifiers as
+        "no keys", refusing every token until they refetch."""
+        self._require_start_up()
         keys = await self._load()
         if not keys:
-            await self.signing_key()  # creates the first key
+            await self.signing_key()  # every key gone since the start-up: one is made
             keys = await self._load()
         if self._jwks_body is None or self._jwks_body[0] is not keys:
             document = {"keys": [key.public_jwk for key in keys]}
@@ -121,7 +127,9 @@ class KeyStore:
         return None
 
     async def signing_key(self) -> tuple[str, ec.EllipticCurvePrivateKey]:
-        """The newest unretired key, creating the first one if the store is empty."""
+        """The newest unretired key, creating one if the store is empty (503 before the
+        start-up made sure a key exists)."""
+        self._require_start_up()
         keys = await self._load()
         if not keys:
             await self.ensure_key()
@@ -154,6 +162,11 @@ class KeyStore:
             if existing is None:
                 session.add(self._new_key())
         self._loaded_at = None
+        self._ensured = True
+
+    def _require_start_up(self) -> None:
+        if not self._ensured:
+            raise still_starting()
 
     async def rotate(self) -> KeyInfo:
         """Add a key that signs from now on; older keys keep verifying until retired."""
@@ -196,6 +209,17 @@ class KeyStore:
             public_jwk={**jwk, "kid": kid, "alg": ALGORITHM, "use": "sig"},
             created_at=datetime.now(UTC),
         )
+
+
+def still_starting() -> ProblemError:
+    """The 503 of a replica whose start-up has not succeeded yet: the problem type of a
+    database outage, which is what usually keeps it from succeeding."""
+    return ProblemError(
+        503,
+        "the auth-service is still starting (its database has not answered yet); retry later",
+        slug="database-unavailable",
+        headers={"Retry-After": "2"},
+    )
 
 
 def _unretired(statement: Select[*_Columns]) -> Select[*_Columns]:

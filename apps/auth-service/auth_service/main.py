@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from auth_service import __version__, crud
 from auth_service.api.routes import admin, exchanges, jwks, login, workload_bindings
-from auth_service.bootstrap import bootstrap_admin
+from auth_service.bootstrap import StartUp, check_bootstrap_password
 from auth_service.config import Settings, get_settings
 from auth_service.keys import KeyStore, KeyStoreVerifier
 from auth_service.kubernetes import build_verifier
@@ -30,6 +30,8 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     database = Database(settings)
     key_store = KeyStore(database, settings)
     passwords = Passwords(settings)
+    check_bootstrap_password(settings, passwords)
+    startup = StartUp(key_store, database, settings, passwords)
     kubernetes_verifier = build_verifier(settings)
     cleaner = retention_cleaner(settings, database)
 
@@ -45,10 +47,12 @@ def build_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await key_store.ensure_key()
-        await bootstrap_admin(database, settings, passwords)
+        # Served at once, whether or not the database answers: the start-up tasks are
+        # retried in the background, and /readyz says when they are done.
+        starting = asyncio.create_task(startup.run(), name="start-up")
         cleaning = asyncio.create_task(cleaner.run(), name="retention")
         yield
+        await background.stop(starting)
         await background.stop(cleaning)
         await revocations.aclose()
         if kubernetes_verifier is not None:
@@ -69,10 +73,12 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         ],
         database=database,
         lifespan=lifespan,
+        extra_ready_checks={"start-up": startup.ready},
         token_verifier=KeyStoreVerifier(key_store, settings, revocations),
         audit_table=AUDIT_LOG,
     )
     app.state.key_store = key_store
+    app.state.startup = startup
     app.state.passwords = passwords
     app.state.kubernetes_verifier = kubernetes_verifier
     app.state.token_issuer = TokenIssuer(key_store, settings)

@@ -57,6 +57,7 @@ def settings_for(auth_db_url: str) -> SettingsFactory:
 async def app(auth_db_url: str) -> AsyncIterator[FastAPI]:
     application = build_app(make_settings(auth_db_url))
     async with application.router.lifespan_context(application):
+        await application.state.startup.wait()
         yield application
 
 

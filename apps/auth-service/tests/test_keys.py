@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -11,9 +12,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
 
+from auth_service.config import Settings
+from auth_service.main import build_app
 from taskplane_common.errors import ProblemError
 from taskplane_common.token_verifier import JwksTokenVerifier
-from taskplane_testing.http import assert_problem
+from taskplane_testing.http import asgi_client, assert_problem
 from taskplane_testing.tokens import bearer
 
 
@@ -146,3 +149,36 @@ async def test_jwks_carries_an_etag_and_answers_304_to_a_current_one(
     assert after.status_code == 200, "a new key list has a new ETag"
     assert after.headers["etag"] != etag
     assert rotated.json()["kid"] in {key["kid"] for key in after.json()["keys"]}
+
+
+async def test_nothing_is_signed_before_the_start_up_is_done(
+    settings_for: Callable[..., Settings],
+) -> None:
+    """The database answers, but this replica's start-up has not run yet (it is pausing
+    between attempts, say): the JWKS is a 503 (an empty set would be cached by verifiers
+    as "no keys"), and so are a login and a registration (the first account would become
+    admin before the bootstrap admin exists); /readyz names the start-up."""
+    app = build_app(
+        settings_for(
+            bootstrap_admin_email="boss@example.com",
+            bootstrap_admin_password="a-long-bootstrap-password",
+        )
+    )
+    account = {"email": "early@example.com", "password": "an early passphrase"}
+    login = {"username": account["email"], "password": account["password"]}
+    async with asgi_client(app, "http://auth-service") as client:
+        for early in (
+            await client.get("/.well-known/jwks.json"),
+            await client.post("/api/v1/auth/register", json=account),
+            await client.post("/api/v1/auth/token", data=login),
+        ):
+            assert assert_problem(early, 503)["type"].endswith("/database-unavailable")
+        ready = assert_problem(await client.get("/readyz"), 503)
+        assert ready["checks"] == {"start-up": False, "database": True}
+        async with app.router.lifespan_context(app):
+            await app.state.startup.wait()
+            assert (await client.get("/readyz")).status_code == 200
+            assert (await client.get("/.well-known/jwks.json")).json()["keys"]
+            registered = await client.post("/api/v1/auth/register", json=account)
+            assert registered.json()["role"] == "member", "the bootstrap admin came first"
+            assert (await client.post("/api/v1/auth/token", data=login)).status_code == 200

@@ -51,6 +51,7 @@ def _closed_port() -> int:
 
 async def _started(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with app.router.lifespan_context(app), asgi_client(app, "http://auth-service") as c:
+        await app.state.startup.wait()
         yield c
 
 

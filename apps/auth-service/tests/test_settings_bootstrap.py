@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from auth_service.config import Settings
 from auth_service.main import build_app
+from taskplane_common.commandline import ConfigurationError
 from taskplane_testing.http import assert_problem
 
 
@@ -31,6 +32,7 @@ async def test_the_bootstrap_admin_is_created_at_start_up(auth_db_url: str) -> N
     )
     app = build_app(settings)
     async with app.router.lifespan_context(app):
+        await app.state.startup.wait()
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://auth") as client:
             response = await client.post(
@@ -45,29 +47,34 @@ async def test_the_bootstrap_admin_is_created_at_start_up(auth_db_url: str) -> N
             assert later.json()["role"] == "member", "the bootstrap admin counts as first"
     again = build_app(settings)
     async with again.router.lifespan_context(again):
-        pass  # an existing bootstrap admin is left alone
+        await again.state.startup.wait()  # an existing bootstrap admin is left alone
 
 
-async def test_a_weak_bootstrap_password_refuses_start_up(auth_db_url: str) -> None:
+def test_a_weak_bootstrap_password_refuses_start_up() -> None:
+    """Bad configuration, refused before anything is served (no retry can fix it), even
+    with a database that does not answer."""
     settings = _settings(
-        auth_db_url, bootstrap_admin_email="b@example.com", bootstrap_admin_password="short"
+        "postgresql://u:p@127.0.0.1:1/x",
+        bootstrap_admin_email="b@example.com",
+        bootstrap_admin_password="short",
     )
-    app = build_app(settings)
-    with pytest.raises(RuntimeError, match="BOOTSTRAP_ADMIN_PASSWORD is too weak"):
-        async with app.router.lifespan_context(app):
-            pass
+    with pytest.raises(ConfigurationError, match="BOOTSTRAP_ADMIN_PASSWORD is too weak"):
+        build_app(settings)
 
 
 async def test_registration_can_be_closed(auth_db_url: str) -> None:
     app = build_app(_settings(auth_db_url, registration_enabled=False))
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://auth") as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://auth") as client,
+    ):
+        await app.state.startup.wait()
         response = await client.post(
             "/api/v1/auth/register",
             json={"email": "x@example.com", "password": "a-long-enough-password"},
         )
     assert_problem(response, 403)
-    await app.state.database.dispose()
 
 
 def test_production_refuses_default_key_material(monkeypatch: pytest.MonkeyPatch) -> None:

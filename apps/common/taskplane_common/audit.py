@@ -49,6 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskplane_common import background
 from taskplane_common.db import Database, request_read_session
+from taskplane_common.errors import is_database_unavailable
 from taskplane_common.metadata import service_metadata
 from taskplane_common.openapi import problems
 from taskplane_common.principals import Principal, Role, require_role
@@ -307,8 +308,15 @@ async def retention_job(
                 AUDIT_DELETED.labels(service).inc(
                     await delete_expired(database, schema, retention_days)
                 )
-            except Exception:
-                log.exception("audit retention pass failed; retrying next interval")
+            except Exception as exc:
+                if is_database_unavailable(exc):  # an outage, not a bug: one line
+                    log.warning(
+                        "audit retention pass failed: database unavailable (%s); "
+                        "retrying next interval",
+                        type(exc).__name__,
+                    )
+                else:
+                    log.exception("audit retention pass failed; retrying next interval")
             await asyncio.sleep(interval_s)
 
     task = asyncio.create_task(loop(), name="audit-retention")

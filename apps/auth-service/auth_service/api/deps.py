@@ -18,6 +18,7 @@ from auth_service.tokens import TokenIssuer
 from taskplane_common import audit
 from taskplane_common.deps import Audited, SessionDep, app_state, audited
 from taskplane_common.errors import ProblemError
+from taskplane_common.openapi import raises
 from taskplane_common.principals import Principal, Role, current_principal, require_role
 
 #: The scope that lets the operator record which ServiceAccount works which queue.
@@ -31,8 +32,20 @@ async def client_address(request: Request) -> str:
 
 SettingsDep = Annotated[Settings, Depends(app_state("settings"))]
 PasswordsDep = Annotated[Passwords, Depends(app_state("passwords"))]
-IssuerDep = Annotated[TokenIssuer, Depends(app_state("token_issuer"))]
 KeyStoreDep = Annotated[KeyStore, Depends(app_state("key_store"))]
+
+
+@raises(503)
+async def token_issuer(request: Request) -> TokenIssuer:
+    """The issuer, once the start-up is done (else 503, before any statement runs): until
+    then nothing can be signed, the schema may still be missing, and the first account to
+    register would become admin in place of the bootstrap admin."""
+    request.app.state.startup.require_done()
+    issuer: TokenIssuer = request.app.state.token_issuer
+    return issuer
+
+
+IssuerDep = Annotated[TokenIssuer, Depends(token_issuer)]
 KubernetesVerifierDep = Annotated[
     ServiceAccountVerifier | None, Depends(app_state("kubernetes_verifier"))
 ]

@@ -11,6 +11,7 @@ from auth_service import crud
 from auth_service.keys import KeyStore
 from auth_service.schemas import Jwks, RevocationList
 from taskplane_common.db import request_read_session
+from taskplane_common.openapi import problems
 from taskplane_common.revocations import REVOCATIONS_PATH
 
 router = APIRouter(tags=["jwks"])
@@ -19,7 +20,10 @@ router = APIRouter(tags=["jwks"])
 @router.get(
     "/.well-known/jwks.json",
     response_model=Jwks,
-    responses={304: {"description": "Not modified: the ETag in If-None-Match is current"}},
+    responses={
+        304: {"description": "Not modified: the ETag in If-None-Match is current"},
+        **problems(503, s503="No signing key yet (the service is starting) or no database"),
+    },
     summary="JSON Web Key Set",
 )
 async def jwks(request: Request) -> Response:

@@ -30,7 +30,8 @@ from taskplane_testing.processes import process_env, stop_process, wait_until
 DB_PASSWORD = "s3cret-db-passw0rd"
 ADMIN_EMAIL = "boss@example.com"
 ADMIN_PASSWORD = "a-long-bootstrap-password"
-#: The bound the brief gives recovery: the retry pause is at most 10 s.
+#: How long recovery may take once the database is migrated: the retry pause is at most
+#: 10 s, so this is generous on a busy machine.
 RECOVERY_BOUND_S = 60.0
 #: Far more than a stop takes; the connection attempt a stop interrupts would take 60 s.
 STOP_BOUND_S = 30.0

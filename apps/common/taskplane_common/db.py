@@ -95,9 +95,8 @@ class Database:
             """A new connection within the connect timeout: a server that accepts and
             never answers must not hold a request longer than that."""
             try:
-                return await asyncio.wait_for(
-                    psycopg.AsyncConnection.connect(**params), settings.db_connect_timeout_s
-                )
+                async with asyncio.timeout(settings.db_connect_timeout_s):
+                    return await psycopg.AsyncConnection.connect(**params)
             except TimeoutError as exc:
                 raise psycopg.OperationalError(
                     f"no answer from the database within {settings.db_connect_timeout_s}s"

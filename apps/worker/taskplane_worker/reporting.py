@@ -151,7 +151,8 @@ class Reporting:
                 continue
             if len(self.buffer) < self.config.complete_batch and not self.stopping.is_set():
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._buffer_full.wait(), self.config.complete_flush_s)
+                    async with asyncio.timeout(self.config.complete_flush_s):
+                        await self._buffer_full.wait()
             await self._flush()
 
     async def _flush(self) -> None:
@@ -220,7 +221,8 @@ class Reporting:
         while True:
             self._beat_changed.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._beat_changed.wait(), self._beat_s)
+                async with asyncio.timeout(self._beat_s):
+                    await self._beat_changed.wait()
                 continue  # a queue with another visibility timeout: wait that long
             lease_ids = list(self.held)
             for start in range(0, len(lease_ids), HEARTBEAT_REQUEST_MAX):

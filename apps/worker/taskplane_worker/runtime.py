@@ -377,7 +377,8 @@ class Worker(Reporting):
         while self.buffer and not completer.done() and time.monotonic() < deadline:
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), 1)
+                async with asyncio.timeout(1):
+                    await self._changed.wait()
         if self.buffer:
             log.error("%d completion(s) could not be reported", len(self.buffer))
         log.info("drained; exiting")

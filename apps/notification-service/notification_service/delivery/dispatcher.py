@@ -79,9 +79,8 @@ class Dispatcher:
                     claimed = 0
                 if claimed == 0:
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(
-                            self.wake.wait(), self.settings.dispatch_poll_interval_s
-                        )
+                        async with asyncio.timeout(self.settings.dispatch_poll_interval_s):
+                            await self.wake.wait()
                     self.wake.clear()
         finally:
             for task in list(self.tasks):

@@ -106,5 +106,6 @@ class Subscription:
         notified or a jittered poll interval (at most ``timeout_s``) elapses."""
         interval = self._poll_interval_s * random.uniform(0.75, 1.25)  # noqa: S311 - jitter
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), timeout=max(0.0, min(timeout_s, interval)))
+            async with asyncio.timeout(max(0.0, min(timeout_s, interval))):
+                await self._event.wait()
         self._event.clear()

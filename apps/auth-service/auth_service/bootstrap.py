@@ -14,14 +14,13 @@ import logging
 import re
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
 from tenacity import AsyncRetrying, RetryCallState, wait_exponential_jitter
 
 from auth_service import crud
 from auth_service.config import Settings
 from auth_service.keys import KeyStore, still_starting
 from auth_service.passwords import Passwords
-from taskplane_common.commandline import ConfigurationError, connection_problem
+from taskplane_common.commandline import ConfigurationError, database_problem
 from taskplane_common.db import Database
 from taskplane_common.errors import ProblemError
 
@@ -32,8 +31,6 @@ log = logging.getLogger(__name__)
 FIRST_RETRY_PAUSE_S = 0.5
 #: The longest pause: the service is ready at most this long after the database is.
 MAX_RETRY_PAUSE_S = 10.0
-#: A table or schema missing: the database answers, but is not migrated (yet).
-_NO_SCHEMA_SQLSTATES = frozenset({"42P01", "3F000"})
 
 
 def check_bootstrap_password(settings: Settings, passwords: Passwords) -> None:
@@ -142,12 +139,9 @@ def failure_cause(exc: BaseException, password: str | None) -> str:
     masked wherever it stands alone, whatever a driver's message quotes (not inside a
     word: a password "p" leaves "port" alone)."""
     lines = str(exc).strip().splitlines()
-    cause = connection_problem(exc) or (
+    cause = database_problem(exc, "`python -m auth_service migrate`") or (
         f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
     )
-    orig = exc.orig if isinstance(exc, DBAPIError) else exc
-    if getattr(orig, "sqlstate", None) in _NO_SCHEMA_SQLSTATES:
-        cause += " (has `python -m auth_service migrate` run?)"
     if not password:
         return cause
     return re.sub(rf"(?<!\w){re.escape(password)}(?!\w)", "***", cause)

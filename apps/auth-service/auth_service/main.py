@@ -50,10 +50,10 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         # Served at once, whether or not the database answers: the start-up tasks are
         # retried in the background, and /readyz says when they are done.
         starting = asyncio.create_task(startup.run(), name="start-up")
-        cleaning = asyncio.create_task(cleaner.run(), name="retention")
+        cleaner.start()
         yield
         await background.stop(starting)
-        await background.stop(cleaning)
+        await cleaner.stop()
         await revocations.aclose()
         if kubernetes_verifier is not None:
             await kubernetes_verifier.aclose()

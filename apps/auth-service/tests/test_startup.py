@@ -27,7 +27,7 @@ def test_a_missing_schema_asks_for_the_migration(auth_db_url: str) -> None:
     with psycopg.connect(auth_db_url) as connection, pytest.raises(psycopg.Error) as missing:
         connection.execute("SELECT 1 FROM auth.no_such_table")
     cause = failure_cause(missing.value, None)
-    assert cause.startswith("UndefinedTable: ")
+    assert cause.startswith('the schema is missing: relation "auth.no_such_table" does not exist')
     assert cause.endswith("(has `python -m auth_service migrate` run?)")
 
 

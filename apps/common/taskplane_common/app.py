@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.telemetry import TelemetryConfig
 from sqlalchemy import Table
 
-from taskplane_common.audit import audit_router, retention_job
+from taskplane_common.audit import AuditRetention, audit_router
 from taskplane_common.commandline import ConfigurationError
 from taskplane_common.db import Database
 from taskplane_common.errors import install_error_handlers
@@ -71,15 +71,9 @@ def create_app(
         try:
             async with contextlib.AsyncExitStack() as stack:
                 if audit_table is not None and database is not None:
-                    await stack.enter_async_context(
-                        retention_job(
-                            database,
-                            str(audit_table.schema),
-                            settings.service_name,
-                            settings.audit_retention_days,
-                            settings.audit_retention_interval_s,
-                        )
-                    )
+                    retention = AuditRetention(database, str(audit_table.schema), settings)
+                    retention.start()
+                    stack.push_async_callback(retention.stop)
                 if lifespan is not None:
                     await stack.enter_async_context(lifespan(app))
                 if ServerProcess.freeze_after_startup:

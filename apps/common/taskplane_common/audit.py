@@ -18,11 +18,9 @@ database's own audit) elsewhere if that attacker is in scope.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -47,12 +45,12 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from taskplane_common import background
+from taskplane_common.background import Periodic, drain
 from taskplane_common.db import Database, request_read_session
-from taskplane_common.errors import is_database_unavailable
 from taskplane_common.metadata import service_metadata
 from taskplane_common.openapi import problems
 from taskplane_common.principals import Principal, Role, require_role
+from taskplane_common.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -271,7 +269,11 @@ def audit_router() -> APIRouter:
 
 
 async def delete_expired(database: Database, schema: str, retention_days: int) -> int:
-    """Delete entries older than ``retention_days``, batch by batch; returns the count."""
+    """Delete entries older than ``retention_days``, batch by batch; returns the count.
+
+    Each batch first tells the table's guard (``taskplane.audit_retention_s``, local to
+    its transaction) that this deletion is retention, which the guard checks against
+    the entries' age: no other statement may delete an entry."""
     retention_s = retention_days * 86_400
     statement = text(
         f'DELETE FROM "{schema}".audit_log WHERE id IN ('  # noqa: S608 - schema is ours
@@ -279,48 +281,30 @@ async def delete_expired(database: Database, schema: str, retention_days: int) -
         "WHERE occurred_at < now() - make_interval(secs => :retention_s) "
         "ORDER BY occurred_at LIMIT :batch FOR UPDATE SKIP LOCKED)"
     )
-    total = 0
-    while True:
-        async with database.session() as session:
-            await session.execute(
-                text("SELECT set_config('taskplane.audit_retention_s', :value, true)"),
-                {"value": str(retention_s)},
-            )
-            result = await session.execute(
-                statement, {"retention_s": retention_s, "batch": RETENTION_BATCH}
-            )
-            await session.commit()
-        deleted = int(getattr(result, "rowcount", 0) or 0)
-        total += deleted
-        if deleted < RETENTION_BATCH:
-            return total
+
+    async def batch(session: AsyncSession) -> dict[str, int]:
+        await session.execute(
+            text("SELECT set_config('taskplane.audit_retention_s', :value, true)"),
+            {"value": str(retention_s)},
+        )
+        result = await session.execute(
+            statement, {"retention_s": retention_s, "batch": RETENTION_BATCH}
+        )
+        return {"audit_log": int(getattr(result, "rowcount", 0) or 0)}
+
+    return (await drain(database, RETENTION_BATCH, batch))["audit_log"]
 
 
-@contextlib.asynccontextmanager
-async def retention_job(
-    database: Database, schema: str, service: str, retention_days: int, interval_s: float
-) -> AsyncIterator[None]:
-    """Run :func:`delete_expired` every ``interval_s`` while the service runs."""
+class AuditRetention(Periodic):
+    """Runs :func:`delete_expired` every ``TASKPLANE_AUDIT_RETENTION_INTERVAL_S``."""
 
-    async def loop() -> None:
-        while True:
-            try:
-                AUDIT_DELETED.labels(service).inc(
-                    await delete_expired(database, schema, retention_days)
-                )
-            except Exception as exc:
-                if is_database_unavailable(exc):  # an outage, not a bug: one line
-                    log.warning(
-                        "audit retention pass failed: database unavailable (%s); "
-                        "retrying next interval",
-                        type(exc).__name__,
-                    )
-                else:
-                    log.exception("audit retention pass failed; retrying next interval")
-            await asyncio.sleep(interval_s)
+    name = "audit-retention"
 
-    task = asyncio.create_task(loop(), name="audit-retention")
-    try:
-        yield
-    finally:
-        await background.stop(task)
+    def __init__(self, database: Database, schema: str, settings: ServiceSettings) -> None:
+        super().__init__(database, settings.audit_retention_interval_s)
+        self.schema = schema
+        self.retention_days = settings.audit_retention_days
+        self.deleted = AUDIT_DELETED.labels(settings.service_name)
+
+    async def run_once(self) -> None:
+        self.deleted.inc(await delete_expired(self.database, self.schema, self.retention_days))

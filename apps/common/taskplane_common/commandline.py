@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from taskplane_client.commandline import UNREACHABLE, exit_with, program_name, settings_problems
+from taskplane_common.errors import is_database_unavailable
 from taskplane_common.settings import ServiceSettings
 
 P = ParamSpec("P")
@@ -22,6 +23,8 @@ R = TypeVar("R")
 #: SQLSTATE classes of a database that cannot be used at all: connection exceptions,
 #: bad credentials, a database that does not exist, a server starting or shutting down.
 _CONNECT_SQLSTATES = ("08", "28", "3D000", "57P03")
+#: A table or schema missing: the database answers, but is not migrated (yet).
+_NO_SCHEMA_SQLSTATES = frozenset({"42P01", "3F000"})
 
 
 NO_DATABASE_URL = (
@@ -47,6 +50,20 @@ def connection_problem(exc: BaseException) -> str | None:
         return None
     first = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
     return f"cannot use the database: {first} (check DATABASE_URL and that PostgreSQL is running)"
+
+
+def database_problem(exc: BaseException, migrate: str = "the service's `migrate`") -> str | None:
+    """One line for a database the service cannot use yet: unreachable, or answering
+    without the service's schema (with a hint that ``migrate`` runs); None for anything
+    else (a failing statement is a bug or a data problem, and keeps its traceback)."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    if getattr(orig, "sqlstate", None) in _NO_SCHEMA_SQLSTATES:
+        first = str(orig).strip().splitlines()[0]
+        return f"the schema is missing: {first} (has {migrate} run?)"
+    problem = connection_problem(exc)
+    if problem is None and is_database_unavailable(exc):
+        problem = f"database unavailable ({type(exc).__name__})"
+    return problem
 
 
 @contextmanager

@@ -6,24 +6,26 @@ counts, the first column being the batch's own table: the cleaner repeats it, ea
 in its own short transaction, until a batch comes back short, and adds every column to
 the service's counter of rows deleted (label ``table``). A statement's other parameters
 are the service's settings of the same name (``:delivery_retention_days`` is
-``TASKPLANE_DELIVERY_RETENTION_DAYS``), so the SQL says which setting governs it. Same
-shape as the task-service queue's cleaner.
+``TASKPLANE_DELIVERY_RETENTION_DAYS``), so the SQL says which setting governs it. The
+task-service queue's cleaner is one too, its rules statements of the queue's catalogue
+(any :class:`DeleteBatch`); the audit log's retention runs on the same two pieces,
+:class:`~taskplane_common.background.Periodic` and :func:`~taskplane_common.background.drain`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from prometheus_client import Counter
 from sqlalchemy import TextClause, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from taskplane_common.background import Periodic, drain
 from taskplane_common.db import Database
 from taskplane_common.settings import RetentionSettings
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -74,32 +76,45 @@ def batch_delete(
     )
 
 
+class DeleteBatch(Protocol):
+    """One rule of a cleaner: delete at most ``batch`` rows in ``session``; answers the rows
+    deleted per table, the rule's own table first (the one compared with ``batch``)."""
+
+    async def __call__(self, session: AsyncSession, batch: int) -> Mapping[str, int]: ...
+
+
 @dataclass(frozen=True)
 class Rule:
-    """One table's retention: ``statement`` takes ``:batch`` plus ``params``."""
+    """One table's retention: ``statement`` takes ``:batch`` plus ``params`` and answers
+    one row of counts (see :func:`batch_delete`)."""
 
     statement: TextClause
     params: Mapping[str, int | float] = field(default_factory=dict)
 
+    async def __call__(self, session: AsyncSession, batch: int) -> Mapping[str, int]:
+        result = await session.execute(self.statement, {**self.params, "batch": batch})
+        return {table: int(n) for table, n in result.one()._mapping.items()}
 
-class RetentionCleaner:
-    """Runs every rule on an interval until cancelled; a failing pass is logged and retried
-    on the next tick."""
+
+class RetentionCleaner(Periodic):
+    """Runs every rule on an interval (:class:`~taskplane_common.background.Periodic`),
+    each one batch after batch (:func:`~taskplane_common.background.drain`)."""
+
+    name = "retention"
 
     def __init__(
         self,
         database: Database,
-        rules: Sequence[Rule],
+        rules: Sequence[DeleteBatch],
         *,
         interval_s: float,
         batch: int,
         deleted: Counter,
     ) -> None:
-        if interval_s <= 0 or batch < 1:
-            raise ValueError("retention: interval_s must be positive and batch at least 1")
-        self.database = database
+        super().__init__(database, interval_s)
+        if batch < 1:
+            raise ValueError(f"{self.name}: batch must be at least 1")
         self.rules = list(rules)
-        self.interval_s = interval_s
         self.batch = batch
         self.deleted = deleted
 
@@ -114,7 +129,7 @@ class RetentionCleaner:
         """A cleaner paced by the service's ``TASKPLANE_RETENTION_*`` settings, running
         ``statements`` with their parameters (but ``:batch``) taken from the settings of
         the same name; a parameter that names no setting is refused here, at start-up."""
-        rules: list[Rule] = []
+        rules: list[DeleteBatch] = []
         for statement in statements:
             names = set(statement.compile().params) - {"batch"}
             unknown = sorted(names - set(type(settings).model_fields))
@@ -129,34 +144,20 @@ class RetentionCleaner:
             deleted=deleted,
         )
 
+    async def run_once(self) -> None:
+        await self.clean_all()
+
     async def clean_all(self) -> dict[str, int]:
         """Delete everything past retention now; the rows deleted per table."""
         totals: dict[str, int] = {}
         for rule in self.rules:
-            for table, count in (await self._drain(rule)).items():
+            drained = await drain(self.database, self.batch, functools.partial(self._batch, rule))
+            for table, count in drained.items():
                 totals[table] = totals.get(table, 0) + count
         return totals
 
-    async def _drain(self, rule: Rule) -> dict[str, int]:
-        totals: dict[str, int] = {}
-        while True:
-            async with self.database.session() as session:
-                result = await session.execute(rule.statement, {**rule.params, "batch": self.batch})
-                counts = {table: int(n) for table, n in result.one()._mapping.items()}
-            for table, count in counts.items():
-                self.deleted.labels(table).inc(count)
-                totals[table] = totals.get(table, 0) + count
-            if next(iter(counts.values())) < self.batch:
-                return totals
-
-    async def run(self) -> None:
-        """A pass every ``interval_s``, the first one interval after start (a pod that
-        restarts often does not add a pass to every start)."""
-        while True:
-            await asyncio.sleep(self.interval_s)
-            try:
-                await self.clean_all()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("retention pass failed: %s", type(exc).__name__)
+    async def _batch(self, rule: DeleteBatch, session: AsyncSession) -> Mapping[str, int]:
+        counts = await rule(session, self.batch)
+        for table, count in counts.items():
+            self.deleted.labels(table).inc(count)
+        return counts

@@ -13,17 +13,17 @@ from fastapi import FastAPI
 from task_service.config import Settings
 from task_service.queue.maintenance.cleaner import Cleaner
 from task_service.queue.maintenance.rescuer import Rescuer
-from task_service.queue.maintenance.service import MaintenanceService
 from task_service.queue.maintenance.stats import StatsRefresher
 from task_service.queue.notify import Notifier
 from task_service.queue.pool import QueuePool
 from task_service.queue.pool import conninfo as listen_conninfo
+from taskplane_common.background import Periodic
 from taskplane_common.db import Database
 
 __all__ = ["listen_conninfo", "maintenance_services", "queue_lifespan"]
 
 
-def maintenance_services(settings: Settings, database: Database) -> list[MaintenanceService]:
+def maintenance_services(settings: Settings, database: Database) -> list[Periodic]:
     """Every maintenance service, configured from the settings."""
     return [
         Rescuer(database, settings.reaper_interval_s, settings.reaper_batch),

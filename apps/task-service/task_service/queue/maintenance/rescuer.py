@@ -9,9 +9,9 @@ from __future__ import annotations
 from task_service.queue import statements
 from task_service.queue.counters import counter_shard
 from task_service.queue.driver import Executor, execute
-from task_service.queue.maintenance.service import MaintenanceService
 from task_service.queue.metrics import RESCUED
 from task_service.queue.notify import QUEUE_CHANNEL
+from taskplane_common.background import Periodic, drain
 from taskplane_common.db import Database
 
 LEASE_EXPIRED_ERROR = "lease expired before the worker reported back"
@@ -33,7 +33,7 @@ async def rescue_expired(session: Executor, limit: int, *, queue: str | None = N
     return rescued
 
 
-class Rescuer(MaintenanceService):
+class Rescuer(Periodic):
     name = "rescuer"
 
     def __init__(self, database: Database, interval_s: float, batch: int) -> None:
@@ -47,10 +47,8 @@ class Rescuer(MaintenanceService):
 
     async def rescue_all(self) -> int:
         """Rescue batch after batch until none are left; returns how many."""
-        total = 0
-        while True:
-            async with self.database.session() as session:
-                rescued = await rescue_expired(session, self.batch)
-            total += rescued
-            if rescued < self.batch:
-                return total
+
+        async def batch(session: Executor) -> dict[str, int]:
+            return {"rescued": await rescue_expired(session, self.batch)}
+
+        return (await drain(self.database, self.batch, batch))["rescued"]

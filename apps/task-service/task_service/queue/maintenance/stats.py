@@ -3,12 +3,12 @@ a scrape never queries the database on the scrape's clock."""
 
 from __future__ import annotations
 
-from task_service.queue.maintenance.service import MaintenanceService
 from task_service.queue.metrics import COLLECTOR
 from task_service.queue.registry import queue_stats
+from taskplane_common.background import Periodic
 
 
-class StatsRefresher(MaintenanceService):
+class StatsRefresher(Periodic):
     name = "stats"
 
     async def run_once(self) -> None:

@@ -34,9 +34,10 @@ API_ERRORS = Counter(
 
 async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     try:
-        request_line = await asyncio.wait_for(reader.readline(), timeout=5)
-        while (await asyncio.wait_for(reader.readline(), timeout=5)) not in (b"\r\n", b"\n", b""):
-            pass
+        async with asyncio.timeout(5):  # the whole request head, so no peer holds it open
+            request_line = await reader.readline()
+            while (await reader.readline()) not in (b"\r\n", b"\n", b""):
+                pass
         parts = request_line.decode("latin-1").split()
         path = parts[1].split("?")[0] if len(parts) > 1 else ""
         if path == "/metrics":

@@ -105,13 +105,16 @@ class Reporting:
 
     # -------------------------------------------------------------- failures, releases
 
-    def _report(self, call: Awaitable[Any], task: LeasedTask, what: str) -> None:
-        """Send a failure or a release in the background (no slot waits for it); the
-        lease is held, and heartbeated, until the answer."""
+    def _report(
+        self, call: Awaitable[Any], task: LeasedTask, what: str, timeout_s: float | None = None
+    ) -> None:
+        """Send a failure or a release in the background (no slot waits for it), within
+        ``timeout_s`` if given; the lease is held, and heartbeated, until the answer."""
 
         async def send() -> None:
             try:
-                await call
+                async with asyncio.timeout(timeout_s):
+                    await call
             except LeaseLostError:
                 log.warning("task %s: lease expired or revoked before its %s", task.id, what)
             except Exception as exc:
@@ -127,7 +130,7 @@ class Reporting:
         self._report(self.channel.fail(task, error, retryable=retryable), task, "failure")
 
     def _release(self, task: LeasedTask) -> None:
-        self._report(asyncio.wait_for(self.channel.release(task), timeout=5), task, "release")
+        self._report(self.channel.release(task), task, "release", timeout_s=5)
 
     # -------------------------------------------------------------- completions
 

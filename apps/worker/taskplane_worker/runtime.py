@@ -190,7 +190,8 @@ class Worker(Reporting):
         """Run the handler and hand its outcome on; returns the outcome label."""
         task = held.task
         try:
-            result = await asyncio.wait_for(self.handler(info), timeout=info.timeout_s)
+            async with asyncio.timeout(info.timeout_s):
+                result = await self.handler(info)
         except TimeoutError:
             self._mark(span, "timed out")
             self._fail(task, f"timed out after {info.timeout_s}s", retryable=True)
@@ -349,7 +350,8 @@ class Worker(Reporting):
         """Hand prefetched tasks back, let running ones finish within the grace period
         (then release them), and wait for every failure report and release."""
         try:
-            late = await asyncio.wait_for(self.channel.drain(), timeout=15)
+            async with asyncio.timeout(15):
+                late = await self.channel.drain()
         except Exception as exc:
             log.warning("could not stop the lease stream: %s", exc)
         else:

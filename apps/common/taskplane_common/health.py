@@ -23,8 +23,8 @@ def health_router(ready_checks: dict[str, ReadinessCheck]) -> APIRouter:
 
     @router.get(
         "/readyz",
-        summary="Readiness: 200 only when the database answers",
-        responses={503: {"description": "A dependency is unavailable"}},
+        summary="Readiness: 200 only when every check passes (the database, and the service's own)",
+        responses={503: {"description": "A check fails; `checks` says which"}},
     )
     async def readyz() -> JSONResponse:
         results = {name: await check() for name, check in ready_checks.items()}

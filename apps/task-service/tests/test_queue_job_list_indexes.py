@@ -1,9 +1,11 @@
-"""A member's job list (``GET /queues/{q}/tasks``) walks the owner indexes of both job
-tables: the plan of the real statement, on tables holding tens of thousands of other
-owners' and other queues' jobs (analyzed), reads each table through its owner index
-with the member in the index condition, never a sequential scan of a whole table. Plan
-shape only, no timing; as the planner's custom plan and as the generic plan psycopg's
-prepared statement may switch to."""
+"""A queue's job list (``GET /queues/{q}/tasks``) walks indexes of the job tables: a
+member's the owner index of each, an admin's the finished table's queue index. The plan
+of the real statement, on tables holding tens of thousands of other owners' and other
+queues' jobs (analyzed), reads those tables through their index with the member (or
+the queue) in the index condition, never a sequential scan of a whole table nor a walk
+of its primary key past the other queues' jobs. Plan shape only, no timing; as the
+planner's custom plan and as the generic plan psycopg's prepared statement may switch
+to."""
 
 # The test's SQL is built from module constants only: S608 does not apply.
 # ruff: noqa: S608
@@ -43,6 +45,8 @@ OWNER_INDEXES = {
     "queue_jobs": "ix_queue_jobs_owner",
     "queue_jobs_finished": "ix_queue_jobs_finished_owner",
 }
+#: The finished table only: the live one's primary key walk is as long as its backlog.
+QUEUE_INDEXES = {"queue_jobs_finished": "ix_queue_jobs_finished_queue"}
 
 
 @pytest.fixture(scope="module")
@@ -88,9 +92,12 @@ def _plan(
     return plan
 
 
-def _params(by_status: bool, after: bool) -> dict[str, Any]:
-    """The parameters ``listing.list_queue_tasks`` binds for a member's page."""
-    params: dict[str, Any] = {"queue": "q3", "limit": 51, "user_id": MEMBER}
+def _params(by_status: bool, after: bool, admin: bool = False) -> dict[str, Any]:
+    """The parameters ``listing.list_queue_tasks`` binds for a member's (or an admin's)
+    page."""
+    params: dict[str, Any] = {"queue": "q3", "limit": 51}
+    if not admin:
+        params["user_id"] = MEMBER
     if by_status:
         params["statuses"] = ["pending", "completed"]
     if after:
@@ -108,21 +115,21 @@ def _index_used(scan: dict[str, Any]) -> str | None:
     return None
 
 
-def _assert_walks_the_owner_indexes(plan: dict[str, Any]) -> None:
-    """Each job table is read through its owner index with the owner in the index
+def _assert_walks(plan: dict[str, Any], indexes: dict[str, str], key: str) -> None:
+    """Each job table of ``indexes`` is read through its index with ``key`` in the index
     condition (a backward index scan, or a bitmap scan when the planner expects only a
-    few of the member's rows there): no table is read in full."""
+    few rows there): no such table is read in full."""
     scans = {
         node["Relation Name"]: node
         for node in _nodes(plan)
         if node.get("Relation Name", "").startswith("queue_jobs")
     }
-    assert set(scans) == set(OWNER_INDEXES), scans
-    for table, index in OWNER_INDEXES.items():
+    assert set(scans) >= set(indexes), scans
+    for table, index in indexes.items():
         scan = scans[table]
         assert _index_used(scan) == index, (table, scan)
         condition = scan.get("Index Cond") or scan["Plans"][0]["Index Cond"]
-        assert "owner_id" in condition, (table, scan)
+        assert key in condition, (table, scan)
 
 
 SHAPES = [(False, False), (True, False), (False, True)]
@@ -133,8 +140,21 @@ def test_a_members_page_walks_the_owner_indexes(
     filled: psycopg.Connection[Any], by_status: bool, after: bool
 ) -> None:
     statement = queue_tasks_sql("user", by_status, after)
-    _assert_walks_the_owner_indexes(
-        _plan(filled, "EXPLAIN (FORMAT JSON) " + statement, _params(by_status, after))
+    _assert_walks(
+        _plan(filled, "EXPLAIN (FORMAT JSON) " + statement, _params(by_status, after)),
+        OWNER_INDEXES,
+        "owner_id",
+    )
+
+
+@pytest.mark.parametrize(("by_status", "after"), SHAPES)
+def test_an_admins_page_walks_the_queue_indexes(
+    filled: psycopg.Connection[Any], by_status: bool, after: bool
+) -> None:
+    statement = queue_tasks_sql("admin", by_status, after)
+    params = _params(by_status, after, admin=True)
+    _assert_walks(
+        _plan(filled, "EXPLAIN (FORMAT JSON) " + statement, params), QUEUE_INDEXES, "queue"
     )
 
 
@@ -160,4 +180,4 @@ def test_the_generic_plan_of_a_members_page_walks_them_too(
         plan = _plan(filled, explain)
     finally:
         filled.execute("RESET plan_cache_mode")
-    _assert_walks_the_owner_indexes(plan)
+    _assert_walks(plan, OWNER_INDEXES, "owner_id")

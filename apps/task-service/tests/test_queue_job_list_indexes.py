@@ -158,26 +158,40 @@ def test_an_admins_page_walks_the_queue_indexes(
     )
 
 
+def _generic_plan(
+    connection: psycopg.Connection[Any], statement: str, params: dict[str, Any]
+) -> dict[str, Any]:
+    """The plan of ``statement`` prepared with positional parameters, forced generic."""
+    names = list(params)
+    positional = re.sub(
+        r"%\((\w+)\)s", lambda match: f"${names.index(match.group(1)) + 1}", statement
+    )
+    connection.execute("DEALLOCATE ALL")
+    connection.execute(f"PREPARE page AS {positional}")
+    connection.execute("SET plan_cache_mode = force_generic_plan")
+    try:
+        arguments = sql.SQL(", ").join(sql.Literal(params[name]) for name in names)
+        explain = sql.SQL("EXPLAIN (FORMAT JSON) EXECUTE page({})").format(arguments)
+        return _plan(connection, explain)
+    finally:
+        connection.execute("RESET plan_cache_mode")
+
+
 @pytest.mark.parametrize(("by_status", "after"), SHAPES)
 def test_the_generic_plan_of_a_members_page_walks_them_too(
     filled: psycopg.Connection[Any], by_status: bool, after: bool
 ) -> None:
     """The generic plan sees only ``owner_id = $n``, which must still imply the indexes'
     ``owner_id IS NOT NULL``."""
-    params = _params(by_status, after)
-    names = list(params)
-    positional = re.sub(
-        r"%\((\w+)\)s",
-        lambda match: f"${names.index(match.group(1)) + 1}",
-        queue_tasks_sql("user", by_status, after),
-    )
-    filled.execute("DEALLOCATE ALL")
-    filled.execute(f"PREPARE member_page AS {positional}")
-    filled.execute("SET plan_cache_mode = force_generic_plan")
-    try:
-        arguments = sql.SQL(", ").join(sql.Literal(params[name]) for name in names)
-        explain = sql.SQL("EXPLAIN (FORMAT JSON) EXECUTE member_page({})").format(arguments)
-        plan = _plan(filled, explain)
-    finally:
-        filled.execute("RESET plan_cache_mode")
+    statement = queue_tasks_sql("user", by_status, after)
+    plan = _generic_plan(filled, statement, _params(by_status, after))
     _assert_walks(plan, OWNER_INDEXES, "owner_id")
+
+
+@pytest.mark.parametrize(("by_status", "after"), SHAPES)
+def test_the_generic_plan_of_an_admins_page_walks_the_queue_index_too(
+    filled: psycopg.Connection[Any], by_status: bool, after: bool
+) -> None:
+    statement = queue_tasks_sql("admin", by_status, after)
+    plan = _generic_plan(filled, statement, _params(by_status, after, admin=True))
+    _assert_walks(plan, QUEUE_INDEXES, "queue")
